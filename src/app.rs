@@ -1,0 +1,391 @@
+//! The top level: from parsed arguments to an exit code. Everything the user
+//! gave is validated (DIR, config, keys, workflow, providers, prompt, theme)
+//! before anything is created, so bad input exits 2 with a message naming the
+//! problem and leaves nothing behind (no `.quorum/`).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cli::{Cli, Command, Global, RunArgs, SessionsCommand};
+use crate::config::theme::Theme;
+use crate::config::workflow::Workflow;
+use crate::config::{LoadOptions, Settings};
+use crate::llm::SharedProvider;
+use crate::orchestrator::{self, OrchestratorHandle, Parts};
+use crate::protocol::SessionOptions;
+use crate::state::{StateDir, StateError};
+use crate::store::Store;
+use crate::workspace::Workspace;
+
+/// Exit codes (DESIGN.md §5).
+pub mod exit {
+    /// Succeeded.
+    pub const OK: i32 = 0;
+    /// Failed.
+    pub const FAILED: i32 = 1;
+    /// Usage or config error.
+    pub const USAGE: i32 = 2;
+    /// DIR's state is in use by another quorum.
+    pub const IN_USE: i32 = 4;
+}
+
+/// A reason to stop before or outside a session, with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: i32,
+    /// The message for stderr.
+    pub message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: exit::USAGE,
+            message: message.into(),
+        }
+    }
+
+    fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            code: exit::FAILED,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StateError> for Failure {
+    fn from(e: StateError) -> Self {
+        let code = match e {
+            StateError::InUse { .. } => exit::IN_USE,
+            StateError::Io { .. } => exit::FAILED,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Everything validated for a session command.
+struct Prepared {
+    dir: PathBuf,
+    settings: Arc<Settings>,
+    workflow: Workflow,
+    providers: BTreeMap<String, SharedProvider>,
+}
+
+/// Checks `--dir` (or the current directory): it must be a directory, or not
+/// exist yet below an existing parent. Returns it absolute.
+fn target_dir(global: &Global) -> Result<PathBuf, Failure> {
+    let dir = match &global.dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| Failure::failed(format!("cannot read the current directory: {e}")))?,
+    };
+    let absolute = if dir.is_absolute() {
+        dir.clone()
+    } else {
+        std::env::current_dir()
+            .map(|c| c.join(&dir))
+            .unwrap_or(dir.clone())
+    };
+    match std::fs::metadata(&absolute) {
+        Ok(meta) if meta.is_dir() => Ok(absolute.canonicalize().unwrap_or(absolute)),
+        Ok(_) => Err(Failure::usage(format!(
+            "--dir {}: is a file, not a directory",
+            dir.display()
+        ))),
+        Err(_) => match absolute.parent() {
+            Some(parent) if parent.is_dir() => Ok(absolute),
+            _ => Err(Failure::usage(format!(
+                "--dir {}: neither it nor its parent directory exists",
+                dir.display()
+            ))),
+        },
+    }
+}
+
+fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepared, Failure> {
+    let dir = target_dir(global)?;
+    if let Some(config) = &global.config
+        && !config.is_file()
+    {
+        return Err(Failure::usage(format!(
+            "--config {}: no such file",
+            config.display()
+        )));
+    }
+    let options = LoadOptions {
+        config: global.config.clone(),
+        dir: dir.clone(),
+        offline: global.offline,
+        user_config_dir: crate::logging::xdg_config_dir(),
+    };
+    let settings = Settings::load(&options, &|var| std::env::var(var).ok())
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
+    let workflow = match workflow {
+        Some(path) => Workflow::load(path, &roster),
+        None => Workflow::default_for(&roster),
+    }
+    .map_err(|e| Failure::usage(e.to_string()))?;
+    let providers = crate::llm::build_providers(&settings).map_err(Failure::usage)?;
+    Ok(Prepared {
+        dir,
+        settings: Arc::new(settings),
+        workflow,
+        providers,
+    })
+}
+
+/// Creates DIR if needed, takes the state lock, starts logging and opens the db.
+fn open_state(
+    dir: &Path,
+    global: &Global,
+) -> Result<
+    (
+        StateDir,
+        Store,
+        Option<tracing_appender::non_blocking::WorkerGuard>,
+    ),
+    Failure,
+> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::failed(format!("cannot create {}: {e}", dir.display())))?;
+    let state = StateDir::open(&StateDir::location(dir, global.state_dir.as_deref()))?;
+    let guard = crate::logging::init(&state.logs_dir(), global.verbose);
+    let store = Store::open(&state.db_path()).map_err(|e| Failure::failed(e.to_string()))?;
+    Ok((state, store, guard))
+}
+
+fn spawn(prepared: &Prepared, state: &StateDir, store: Store) -> OrchestratorHandle {
+    orchestrator::spawn(Parts {
+        settings: Arc::clone(&prepared.settings),
+        workflow: prepared.workflow.clone(),
+        store,
+        workspace: Workspace::new(&prepared.dir, state.root()),
+        providers: prepared.providers.clone(),
+        policy: orchestrator::call::CallPolicy::default(),
+    })
+}
+
+fn joined(words: &[String]) -> String {
+    words.join(" ").trim().to_string()
+}
+
+fn read_answers(path: &Path) -> Result<BTreeMap<String, String>, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("--answers {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "--answers {}: expected a TOML table of `id = \"answer\"`: {}",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })
+}
+
+/// Logs an early error to the XDG state directory (never to `.quorum/`).
+fn log_early(global: &Global, failure: &Failure) {
+    if let Some(dir) = crate::logging::xdg_state_dir() {
+        let _guard = crate::logging::init(&dir, global.verbose);
+        tracing::warn!(code = failure.code, message = %failure.message, "quorum stopped early");
+    }
+}
+
+async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
+    let prompt = joined(&args.prompt);
+    if prompt.is_empty() {
+        return Err(Failure::usage("the prompt is empty: say what to build"));
+    }
+    let answers = match &args.answers {
+        Some(path) => read_answers(path)?,
+        None => BTreeMap::new(),
+    };
+    let prepared = prepare(global, args.workflow.as_deref())?;
+    let (state, store, _guard) = open_state(&prepared.dir, global)?;
+    tracing::info!(dir = %prepared.dir.display(), "headless session");
+    let handle = spawn(&prepared, &state, store);
+    let options = SessionOptions {
+        interactive: false,
+        no_commit: args.no_commit,
+        dry_run: args.dry_run,
+        allow_overwrite: args.allow_overwrite,
+        answers,
+    };
+    let output = crate::headless::Output {
+        json: args.json,
+        quiet: global.quiet,
+    };
+    Ok(crate::headless::run(handle, prompt, options, output).await)
+}
+
+async fn run_tui(global: &Global, prompt: Vec<String>) -> Result<i32, Failure> {
+    let prompt = joined(&prompt);
+    let prepared = prepare(global, None)?;
+    let theme_name = global
+        .theme
+        .clone()
+        .unwrap_or_else(|| prepared.settings.ui.theme.clone());
+    let theme = Theme::builtin(&theme_name).map_err(|e| Failure::usage(e.to_string()))?;
+    let (state, store, _guard) = open_state(&prepared.dir, global)?;
+    let handle = spawn(&prepared, &state, store);
+    let setup = crate::tui::Setup {
+        settings: Arc::clone(&prepared.settings),
+        workflow: prepared.workflow.clone(),
+        theme,
+        dir: prepared.dir.clone(),
+        prompt: (!prompt.is_empty()).then_some(prompt),
+    };
+    crate::tui::run(handle, setup)
+        .await
+        .map_err(|e| Failure::failed(format!("terminal: {e}")))
+}
+
+fn sessions(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
+    let dir = target_dir(global)?;
+    let location = StateDir::location(&dir, global.state_dir.as_deref());
+    if !location.join("db").exists() {
+        match command {
+            SessionsCommand::List { .. } => {
+                eprintln!("no sessions in {}", dir.display());
+                return Ok(exit::OK);
+            }
+            SessionsCommand::Show { id, .. } => {
+                return Err(Failure::failed(format!(
+                    "no session `{id}`: {} has no quorum state",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    let state = StateDir::open(&location)?;
+    let store = Store::open(&state.db_path()).map_err(|e| Failure::failed(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    match command {
+        SessionsCommand::List { json } => {
+            let all = store
+                .sessions()
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            if json {
+                for s in &all {
+                    let _ = writeln!(stdout, "{}", serde_json::to_string(s).unwrap_or_default());
+                }
+            } else if all.is_empty() {
+                eprintln!("no sessions in {}", dir.display());
+            } else {
+                let _ = writeln!(
+                    stdout,
+                    "{:<12}  {:<17}  {:<9}  {:<20}  PROMPT",
+                    "ID", "STATUS", "PHASE", "STARTED"
+                );
+                for s in &all {
+                    let prompt: String = s
+                        .prompt
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(48)
+                        .collect();
+                    let started: String = s
+                        .created_at
+                        .chars()
+                        .take(19)
+                        .collect::<String>()
+                        .replace('T', " ");
+                    let _ = writeln!(
+                        stdout,
+                        "{:<12}  {:<17}  {:<9}  {:<20}  {prompt}",
+                        s.id.as_str(),
+                        s.status_label(),
+                        s.phase,
+                        started
+                    );
+                }
+            }
+        }
+        SessionsCommand::Show { id, json } => {
+            let s = store
+                .find_session(&id)
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            let events = store
+                .events(&s.id)
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            if json {
+                for e in &events {
+                    let _ = writeln!(stdout, "{}", serde_json::to_string(e).unwrap_or_default());
+                }
+            } else {
+                let _ = writeln!(stdout, "session   {}", s.id);
+                let _ = writeln!(stdout, "prompt    {}", s.prompt);
+                let _ = writeln!(stdout, "dir       {}", s.dir);
+                let _ = writeln!(stdout, "status    {}", s.status_label());
+                let _ = writeln!(stdout, "phase     {}", s.phase);
+                let _ = writeln!(stdout, "started   {}", s.created_at);
+                let _ = writeln!(stdout, "tokens    {} in, {} out", s.tokens_in, s.tokens_out);
+                if let Some(sha) = &s.commit {
+                    let _ = writeln!(stdout, "commit    {sha}");
+                }
+                if s.offline {
+                    let _ = writeln!(stdout, "provider  {}", crate::config::OFFLINE_LABEL);
+                }
+                let _ = writeln!(stdout, "events    {}", events.len());
+                for e in &events {
+                    let detail = serde_json::to_value(&e.body)
+                        .ok()
+                        .and_then(|v| v.as_object().cloned())
+                        .map(|o| {
+                            o.into_iter()
+                                .filter(|(k, _)| k != "type")
+                                .map(|(k, v)| match v {
+                                    serde_json::Value::String(s) => format!("{k}={s}"),
+                                    other => format!("{k}={other}"),
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default();
+                    let detail: String = detail.chars().take(120).collect();
+                    let _ = writeln!(stdout, "  {:>4} {:<20} {detail}", e.seq, e.body.type_name());
+                }
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    let global = cli.global.clone();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("quorum: cannot start the async runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            None => run_tui(&global, cli.prompt).await,
+            Some(Command::Run(args)) => run_headless(&global, args).await,
+            Some(Command::Sessions { command }) => sessions(&global, command),
+        }
+    });
+    // Calls still streaming when a session ends must not hold the process.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("quorum: {}", failure.message);
+            log_early(&global, &failure);
+            failure.code
+        }
+    }
+}

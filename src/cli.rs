@@ -1,0 +1,186 @@
+//! The command line (DESIGN.md §5, "CLI"), with clap's derive API. Global options
+//! are accepted before or after the subcommand (`global = true`). A prompt that
+//! equals a subcommand's name is given after `--`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// quorum: a team of LLM agents turns one prompt into a working, committed project.
+#[derive(Debug, Parser)]
+#[command(
+    name = "quorum",
+    version,
+    about = "A team of LLM agents turns one prompt into a working, committed software project.",
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    after_help = "Without a subcommand, quorum opens the TUI in DIR; with a PROMPT it starts at once.\nExit codes: 0 succeeded, 1 failed, 2 usage or config error, 3 interrupted/cancelled/paused, 4 DIR in use."
+)]
+pub struct Cli {
+    /// The prompt: starts a session in the TUI at once (words are joined with spaces).
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Vec<String>,
+
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command accepts, before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Config file (default: DIR/quorum.toml, then $XDG_CONFIG_HOME/quorum/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Target directory (default: the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// State directory (default: DIR/.quorum).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Theme: default, light, high-contrast or mono.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+
+    /// Use the built-in offline (simulated) provider for every agent.
+    #[arg(long, global = true)]
+    pub offline: bool,
+
+    /// More log detail (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less output on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// What `--json` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JsonMode {
+    /// Durable events only.
+    Events,
+    /// Durable events and token deltas.
+    Tokens,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a session headless: progress on stderr, result on stdout.
+    Run(RunArgs),
+    /// List, show past sessions of DIR.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+}
+
+/// `quorum run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The prompt (words are joined with spaces).
+    #[arg(value_name = "PROMPT", required = true)]
+    pub prompt: Vec<String>,
+
+    /// Workflow file (default: the built-in nine phases).
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<PathBuf>,
+
+    /// One JSON object per line on stdout; `--json=tokens` adds token deltas.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "events", value_name = "tokens")]
+    pub json: Option<JsonMode>,
+
+    /// Write the files into DIR but make no commit.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub no_commit: bool,
+
+    /// Run through review; write nothing into DIR; print the staged files and their diff.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Answers to the refine phase's questions: a TOML table `id = "answer"`.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+
+    /// Overwrite existing files in DIR that quorum did not write in this session.
+    #[arg(long)]
+    pub allow_overwrite: bool,
+}
+
+/// `quorum sessions`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List the sessions of DIR, newest first.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one session: its summary and its events.
+    Show {
+        /// Session id, or a unique prefix of it.
+        id: String,
+        /// The stored events as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand_and_json_needs_equals() {
+        let cli = Cli::try_parse_from([
+            "quorum",
+            "run",
+            "build it",
+            "--dir",
+            "/tmp/x",
+            "--json=tokens",
+            "--offline",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.global.dir.as_deref(),
+            Some(std::path::Path::new("/tmp/x"))
+        );
+        assert!(cli.global.offline);
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("run")
+        };
+        assert_eq!(run.json, Some(JsonMode::Tokens));
+        assert_eq!(run.prompt, vec!["build it".to_string()]);
+
+        let cli = Cli::try_parse_from(["quorum", "run", "--json", "a", "b"]).unwrap();
+        let Some(Command::Run(run)) = cli.command else {
+            panic!("run")
+        };
+        assert_eq!(run.json, Some(JsonMode::Events));
+        assert_eq!(run.prompt, vec!["a".to_string(), "b".to_string()]);
+    }
+
+    #[test]
+    fn a_bare_prompt_opens_the_tui_and_subcommand_names_need_dashes() {
+        let cli = Cli::try_parse_from(["quorum", "Build", "a", "todo", "app"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.prompt.join(" "), "Build a todo app");
+        let cli = Cli::try_parse_from(["quorum", "--", "run"]).unwrap();
+        assert_eq!(cli.prompt, vec!["run".to_string()]);
+        assert!(Cli::try_parse_from(["quorum", "--frobnicate"]).is_err());
+    }
+}

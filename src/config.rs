@@ -1,0 +1,688 @@
+//! Configuration: `quorum.toml` (in DIR, else `$XDG_CONFIG_HOME/quorum/config.toml`,
+//! or `--config FILE`) parsed, validated and resolved into [`Settings`]: the
+//! providers, the roster of agents, and the session, test, git and UI settings.
+//!
+//! Invariants: a [`Settings`] value has been fully validated — every agent names
+//! an existing provider, every fallback parses, every configured key variable is
+//! set — so later stages never re-check. Key *values* are never read or stored
+//! here; only the names of their environment variables.
+
+pub mod theme;
+pub mod workflow;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The default roster, in display order: project manager (chair), backend,
+/// frontend, QA and security (DESIGN.md §2).
+pub const DEFAULT_ROSTER: [&str; 5] = ["pm", "backend", "frontend", "qa", "security"];
+
+/// Name of the provider used when no config file exists or `--offline` is given.
+pub const OFFLINE_PROVIDER: &str = "offline";
+
+/// How the offline provider is labelled wherever a provider is shown.
+pub const OFFLINE_LABEL: &str = "offline (simulated)";
+
+/// A configuration problem; every message names the file, key or variable at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys; `message`
+    /// comes from the toml crate and names the line and column.
+    #[error("invalid config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A provider's key variable is not set in the environment.
+    #[error(
+        "provider `{provider}` needs the environment variable {var}, which is not set (set it, or run with --offline)"
+    )]
+    MissingKey { provider: String, var: String },
+    /// A value is present but not acceptable.
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The kind of a provider (DESIGN.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// Chat Completions and every OpenAI-compatible server.
+    Openai,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Google Gemini `streamGenerateContent`.
+    Gemini,
+    /// The built-in deterministic provider.
+    Offline,
+}
+
+impl ProviderKind {
+    /// The kind's name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Offline => "offline",
+        }
+    }
+}
+
+/// `[providers.NAME]` as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    kind: ProviderKind,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    max_concurrency: Option<usize>,
+    timeout_s: Option<u64>,
+    script: Option<PathBuf>,
+}
+
+/// `[agents.NAME]` as written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    provider: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    fallback: Vec<String>,
+    budget_usd: Option<f64>,
+    max_concurrency: Option<usize>,
+    role: Option<String>,
+}
+
+/// The whole file as written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    agents: BTreeMap<String, RawAgent>,
+    #[serde(default)]
+    session: SessionSettings,
+    #[serde(default)]
+    test: TestSettings,
+    #[serde(default)]
+    git: GitSettings,
+    #[serde(default)]
+    ui: UiSettings,
+}
+
+/// A resolved provider.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderSpec {
+    /// The `[providers.NAME]` table's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: ProviderKind,
+    /// Base URL for HTTP kinds (`None`: the kind's public endpoint).
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the key (never the key itself).
+    pub api_key_env: Option<String>,
+    /// Calls in flight at once on this provider.
+    pub max_concurrency: usize,
+    /// Whole-request timeout in seconds.
+    pub timeout_s: u64,
+    /// Offline only: a script of canned replies (absolute path).
+    pub script: Option<PathBuf>,
+}
+
+impl ProviderSpec {
+    /// The built-in offline provider.
+    pub fn offline() -> Self {
+        ProviderSpec {
+            name: OFFLINE_PROVIDER.to_string(),
+            kind: ProviderKind::Offline,
+            base_url: None,
+            api_key_env: None,
+            max_concurrency: 8,
+            timeout_s: 120,
+            script: None,
+        }
+    }
+
+    /// How the provider is shown: its name, or "offline (simulated)".
+    pub fn label(&self) -> String {
+        match self.kind {
+            ProviderKind::Offline => OFFLINE_LABEL.to_string(),
+            ProviderKind::Openai | ProviderKind::Anthropic | ProviderKind::Gemini => {
+                self.name.clone()
+            }
+        }
+    }
+}
+
+/// A `provider:model` pair of a fallback chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelRef {
+    /// Provider name.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+}
+
+impl std::fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.provider, self.model)
+    }
+}
+
+/// A resolved agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentSpec {
+    /// The agent's name (`pm`, `backend`, …).
+    pub name: String,
+    /// Its role: picks the system prompt `assets/prompts/<role>.md`.
+    pub role: String,
+    /// Primary provider and model.
+    pub model: ModelRef,
+    /// Fallback chain, tried in order after the primary fails.
+    pub fallback: Vec<ModelRef>,
+    /// Spending limit in US dollars.
+    pub budget_usd: Option<f64>,
+    /// Tasks of this agent running at once.
+    pub max_concurrency: usize,
+}
+
+/// `[session]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Spending limit of a session in US dollars.
+    pub budget_usd: Option<f64>,
+}
+
+/// `[test]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestSettings {
+    /// `auto` (detected from the generated tree) or a shell command.
+    pub command: String,
+    /// Seconds before the test command is killed.
+    pub timeout_s: u64,
+    /// Repair rounds after a failing test run.
+    pub max_repair_rounds: u32,
+}
+
+impl Default for TestSettings {
+    fn default() -> Self {
+        TestSettings {
+            command: "auto".to_string(),
+            timeout_s: 300,
+            max_repair_rounds: 2,
+        }
+    }
+}
+
+/// `[git]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitSettings {
+    /// Remote that `sessions push` pushes to.
+    pub remote: String,
+}
+
+impl Default for GitSettings {
+    fn default() -> Self {
+        GitSettings {
+            remote: "origin".to_string(),
+        }
+    }
+}
+
+/// `[ui]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSettings {
+    /// Theme name (`default`, `light`, `high-contrast`, `mono`).
+    pub theme: String,
+    /// In the TUI, wait at resolve until the person confirms the decisions.
+    pub confirm_decisions: bool,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            theme: "default".to_string(),
+            confirm_decisions: true,
+        }
+    }
+}
+
+/// Validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Providers by name.
+    pub providers: BTreeMap<String, ProviderSpec>,
+    /// The roster, in display order (default roster first, then added agents by name).
+    pub agents: Vec<AgentSpec>,
+    /// `[session]`.
+    pub session: SessionSettings,
+    /// `[test]`.
+    pub test: TestSettings,
+    /// `[git]`.
+    pub git: GitSettings,
+    /// `[ui]`.
+    pub ui: UiSettings,
+    /// The file the settings came from; `None` for the built-in defaults.
+    pub source: Option<PathBuf>,
+}
+
+/// Where to look for configuration.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--config FILE`: must exist.
+    pub config: Option<PathBuf>,
+    /// The target directory; `DIR/quorum.toml` is looked at first.
+    pub dir: PathBuf,
+    /// `--offline`: every agent uses the offline provider; keys are not needed.
+    pub offline: bool,
+    /// The user config directory (normally `$XDG_CONFIG_HOME/quorum`).
+    pub user_config_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// The built-in defaults: the default roster on the offline provider.
+    pub fn offline_defaults() -> Self {
+        let raw = RawConfig::default();
+        let mut settings = Settings {
+            providers: BTreeMap::new(),
+            agents: Vec::new(),
+            session: raw.session,
+            test: raw.test,
+            git: raw.git,
+            ui: raw.ui,
+            source: None,
+        };
+        settings.use_offline_everywhere(&BTreeMap::new(), None);
+        settings
+    }
+
+    /// Finds, reads and validates the configuration. `env` looks up environment
+    /// variables (so tests need not touch the process environment).
+    ///
+    /// Errors: unreadable or malformed file ([`ConfigError::Parse`] names the
+    /// line), unknown keys, a missing key variable, references to unknown
+    /// providers.
+    pub fn load(
+        options: &LoadOptions,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let path = match &options.config {
+            Some(path) => Some(path.clone()),
+            None => {
+                let in_dir = options.dir.join("quorum.toml");
+                let in_user = options
+                    .user_config_dir
+                    .as_ref()
+                    .map(|d| d.join("config.toml"));
+                if in_dir.is_file() {
+                    Some(in_dir)
+                } else {
+                    in_user.filter(|p| p.is_file())
+                }
+            }
+        };
+        let Some(path) = path else {
+            return Ok(Settings::offline_defaults());
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Settings::from_toml(&text, &path, options.offline, env)
+    }
+
+    /// Parses and validates config text; `path` is used in messages and to
+    /// resolve relative `script` paths.
+    pub fn from_toml(
+        text: &str,
+        path: &Path,
+        offline: bool,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+
+        let mut providers = BTreeMap::new();
+        for (name, p) in &raw.providers {
+            if p.max_concurrency == Some(0) {
+                return Err(invalid(format!(
+                    "providers.{name}.max_concurrency must be at least 1"
+                )));
+            }
+            if p.script.is_some() && p.kind != ProviderKind::Offline {
+                return Err(invalid(format!(
+                    "providers.{name}.script is only valid for kind = \"offline\""
+                )));
+            }
+            providers.insert(
+                name.clone(),
+                ProviderSpec {
+                    name: name.clone(),
+                    kind: p.kind,
+                    base_url: p.base_url.clone(),
+                    api_key_env: p.api_key_env.clone(),
+                    max_concurrency: p.max_concurrency.unwrap_or(4),
+                    timeout_s: p.timeout_s.unwrap_or(120),
+                    script: p.script.as_ref().map(|s| base.join(s)),
+                },
+            );
+        }
+        if raw.test.timeout_s == 0 {
+            return Err(invalid("test.timeout_s must be at least 1".into()));
+        }
+        if raw.test.command.trim().is_empty() {
+            return Err(invalid(
+                "test.command is empty (use \"auto\" or a command)".into(),
+            ));
+        }
+        let mut settings = Settings {
+            providers,
+            agents: Vec::new(),
+            session: raw.session.clone(),
+            test: raw.test.clone(),
+            git: raw.git.clone(),
+            ui: raw.ui.clone(),
+            source: Some(path.to_path_buf()),
+        };
+        if offline {
+            let scripts: Option<PathBuf> = settings
+                .providers
+                .values()
+                .find(|p| p.kind == ProviderKind::Offline)
+                .and_then(|p| p.script.clone());
+            settings.use_offline_everywhere(&raw.agents, scripts);
+            return Ok(settings);
+        }
+        if settings.providers.is_empty() {
+            return Err(invalid(
+                "no [providers.NAME] table: define one (kind = \"offline\" for the simulated provider), or run with --offline"
+                    .into(),
+            ));
+        }
+        for spec in settings.providers.values() {
+            if let Some(var) = &spec.api_key_env {
+                let set = env(var).is_some_and(|v| !v.is_empty());
+                if !set {
+                    return Err(ConfigError::MissingKey {
+                        provider: spec.name.clone(),
+                        var: var.clone(),
+                    });
+                }
+            }
+        }
+        let only_provider = (settings.providers.len() == 1)
+            .then(|| settings.providers.keys().next().cloned())
+            .flatten();
+        let names = roster_names(&raw.agents);
+        for name in names {
+            let agent = raw.agents.get(&name).cloned().unwrap_or_default();
+            let provider = match (&agent.provider, &only_provider) {
+                (Some(p), _) => p.clone(),
+                (None, Some(p)) => p.clone(),
+                (None, None) => {
+                    return Err(invalid(format!(
+                        "agents.{name}.provider is not set and the config defines {} providers; name one",
+                        settings.providers.len()
+                    )));
+                }
+            };
+            let Some(spec) = settings.providers.get(&provider) else {
+                return Err(invalid(format!(
+                    "agents.{name}.provider = \"{provider}\" names no [providers.{provider}] table"
+                )));
+            };
+            let model = match (&agent.model, spec.kind) {
+                (Some(m), _) => m.clone(),
+                (None, ProviderKind::Offline) => "offline".to_string(),
+                (None, _) => {
+                    return Err(invalid(format!("agents.{name}.model is not set")));
+                }
+            };
+            let mut fallback = Vec::new();
+            for entry in &agent.fallback {
+                let Some((p, m)) = entry.split_once(':') else {
+                    return Err(invalid(format!(
+                        "agents.{name}.fallback entry \"{entry}\" is not \"provider:model\""
+                    )));
+                };
+                if !settings.providers.contains_key(p) {
+                    return Err(invalid(format!(
+                        "agents.{name}.fallback entry \"{entry}\" names no [providers.{p}] table"
+                    )));
+                }
+                fallback.push(ModelRef {
+                    provider: p.to_string(),
+                    model: m.to_string(),
+                });
+            }
+            if agent.max_concurrency == Some(0) {
+                return Err(invalid(format!(
+                    "agents.{name}.max_concurrency must be at least 1"
+                )));
+            }
+            settings.agents.push(AgentSpec {
+                role: agent.role.clone().unwrap_or_else(|| name.clone()),
+                name,
+                model: ModelRef { provider, model },
+                fallback,
+                budget_usd: agent.budget_usd,
+                max_concurrency: agent.max_concurrency.unwrap_or(2),
+            });
+        }
+        Ok(settings)
+    }
+
+    /// Replaces the providers with the offline one and points every agent at it,
+    /// keeping per-agent budgets and roles.
+    fn use_offline_everywhere(
+        &mut self,
+        raw_agents: &BTreeMap<String, RawAgent>,
+        script: Option<PathBuf>,
+    ) {
+        let mut offline = ProviderSpec::offline();
+        offline.script = script;
+        self.providers = BTreeMap::from([(OFFLINE_PROVIDER.to_string(), offline)]);
+        self.agents = roster_names(raw_agents)
+            .into_iter()
+            .map(|name| {
+                let raw = raw_agents.get(&name).cloned().unwrap_or_default();
+                AgentSpec {
+                    role: raw.role.clone().unwrap_or_else(|| name.clone()),
+                    name,
+                    model: ModelRef {
+                        provider: OFFLINE_PROVIDER.to_string(),
+                        model: "offline".to_string(),
+                    },
+                    fallback: Vec::new(),
+                    budget_usd: raw.budget_usd,
+                    max_concurrency: raw.max_concurrency.unwrap_or(2).max(1),
+                }
+            })
+            .collect();
+    }
+
+    /// The agent named `name`.
+    pub fn agent(&self, name: &str) -> Option<&AgentSpec> {
+        self.agents.iter().find(|a| a.name == name)
+    }
+
+    /// `true` when every agent runs on the offline provider.
+    pub fn all_offline(&self) -> bool {
+        self.agents.iter().all(|a| {
+            self.providers
+                .get(&a.model.provider)
+                .is_some_and(|p| p.kind == ProviderKind::Offline)
+        })
+    }
+
+    /// `true` when any agent (or fallback) uses the offline provider.
+    pub fn any_offline(&self) -> bool {
+        self.agents.iter().any(|a| {
+            std::iter::once(&a.model).chain(&a.fallback).any(|m| {
+                self.providers
+                    .get(&m.provider)
+                    .is_some_and(|p| p.kind == ProviderKind::Offline)
+            })
+        })
+    }
+
+    /// How an agent's provider is shown ("offline (simulated)" or the provider's name).
+    pub fn provider_label(&self, agent: &AgentSpec) -> String {
+        self.providers
+            .get(&agent.model.provider)
+            .map(ProviderSpec::label)
+            .unwrap_or_else(|| agent.model.provider.clone())
+    }
+
+    /// Every environment variable that holds a provider key, for scrubbing the
+    /// environment of test runs.
+    pub fn key_variables(&self) -> Vec<String> {
+        self.providers
+            .values()
+            .filter_map(|p| p.api_key_env.clone())
+            .collect()
+    }
+}
+
+/// The default roster followed by any extra agents of the config, by name.
+fn roster_names(raw_agents: &BTreeMap<String, RawAgent>) -> Vec<String> {
+    let mut names: Vec<String> = DEFAULT_ROSTER.iter().map(|s| s.to_string()).collect();
+    for name in raw_agents.keys() {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_toml(text, Path::new("/tmp/q/quorum.toml"), false, &no_env)
+    }
+
+    #[test]
+    fn defaults_are_the_offline_roster() {
+        let s = Settings::offline_defaults();
+        let names: Vec<_> = s.agents.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, DEFAULT_ROSTER);
+        assert!(s.all_offline());
+        assert_eq!(s.provider_label(&s.agents[0]), OFFLINE_LABEL);
+        assert_eq!(s.test.command, "auto");
+        assert!(s.ui.confirm_decisions);
+    }
+
+    #[test]
+    fn malformed_toml_names_the_line() {
+        let err = parse("[providers.x]\nkind = \"offline\"\nmax_concurrency = = 3\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(msg.contains("quorum.toml"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let err = parse("[providers.x]\nkind = \"offline\"\nkindd = 1\n").unwrap_err();
+        assert!(err.to_string().contains("kindd"), "{err}");
+        let err = parse("[providers.x]\nkind = \"telepathy\"\n").unwrap_err();
+        assert!(err.to_string().contains("telepathy"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_key_variable_is_named() {
+        let text = "[providers.openai]\nkind = \"openai\"\napi_key_env = \"QUORUM_TEST_NO_SUCH_KEY\"\n[agents.pm]\nmodel = \"gpt-4o\"\n";
+        let err = parse(text).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingKey { .. }));
+        assert!(err.to_string().contains("QUORUM_TEST_NO_SUCH_KEY"));
+        // --offline does not need the key.
+        let s =
+            Settings::from_toml(text, Path::new("quorum.toml"), true, &no_env).expect("offline");
+        assert!(s.all_offline());
+    }
+
+    #[test]
+    fn agents_resolve_providers_models_and_fallbacks() {
+        let env = |v: &str| (v == "K").then(|| "secret".to_string());
+        let text = r#"
+[providers.a]
+kind = "openai"
+api_key_env = "K"
+[providers.local]
+kind = "openai"
+base_url = "http://127.0.0.1:11434/v1"
+[agents.backend]
+provider = "a"
+model = "gpt-4o"
+fallback = ["local:llama3"]
+budget_usd = 2.0
+[agents.pm]
+provider = "local"
+model = "llama3"
+[agents.frontend]
+provider = "local"
+model = "llama3"
+[agents.qa]
+provider = "local"
+model = "llama3"
+[agents.security]
+provider = "local"
+model = "llama3"
+[agents.docs]
+provider = "local"
+model = "llama3"
+"#;
+        let s = Settings::from_toml(text, Path::new("quorum.toml"), false, &env).unwrap();
+        let backend = s.agent("backend").unwrap();
+        assert_eq!(backend.model.to_string(), "a:gpt-4o");
+        assert_eq!(backend.fallback[0].to_string(), "local:llama3");
+        assert_eq!(backend.budget_usd, Some(2.0));
+        assert_eq!(s.agents.last().unwrap().name, "docs");
+        assert!(!s.any_offline());
+        assert_eq!(s.key_variables(), vec!["K".to_string()]);
+    }
+
+    #[test]
+    fn bad_references_are_named() {
+        let err = parse("[providers.x]\nkind = \"offline\"\n[agents.pm]\nprovider = \"y\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("agents.pm.provider"), "{err}");
+        let err = parse("[providers.x]\nkind = \"offline\"\n[agents.pm]\nfallback = [\"nope\"]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("\"nope\""), "{err}");
+    }
+
+    #[test]
+    fn offline_script_paths_are_relative_to_the_config() {
+        let s = parse("[providers.sim]\nkind = \"offline\"\nscript = \"s.toml\"\n").unwrap();
+        assert_eq!(
+            s.providers["sim"].script.as_deref(),
+            Some(Path::new("/tmp/q/s.toml"))
+        );
+        assert!(s.all_offline());
+    }
+}

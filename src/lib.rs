@@ -1,0 +1,20 @@
+//! quorum: a team of LLM agents (project manager, backend, frontend, QA,
+//! security) turns one prompt into a working, committed software project, in a
+//! full-screen terminal UI or headless.
+//!
+//! Dependency direction (STYLE.md): `tui → protocol ← orchestrator → {llm, store,
+//! workspace}`. The TUI never imports sled, git2 or a provider; the orchestrator
+//! never imports ratatui.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod headless;
+pub mod llm;
+pub mod logging;
+pub mod orchestrator;
+pub mod protocol;
+pub mod state;
+pub mod store;
+pub mod tui;
+pub mod workspace;

@@ -1,0 +1,368 @@
+//! LLM providers: the [`Provider`] trait every kind implements, the request and
+//! stream types, and the fault classes the retry policy of DESIGN.md §3 acts on.
+//!
+//! A provider turns a [`ChatRequest`] into a stream of [`Chunk`]s (text deltas,
+//! then usage). Providers know nothing of sessions, stores or the TUI; the
+//! orchestrator's call runner drives them, retries, falls back and reports.
+
+pub mod offline;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+/// Who said a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Instructions (the agent's role prompt).
+    System,
+    /// The task and its inputs.
+    User,
+    /// An earlier reply of the model.
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who said it.
+    pub role: Role,
+    /// What was said.
+    pub content: String,
+}
+
+impl Message {
+    /// A message from `role`.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Message {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// What a call is for. Real providers see only the messages; the offline
+/// provider reads the kind and the structured context to answer in character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Requirements from the prompt (phase kind `single`).
+    Requirements,
+    /// A technical plan (`fan-out`).
+    Plan,
+    /// Conflicts between plans (`compare`).
+    Compare,
+    /// One ballot on one conflict (`vote`).
+    Ballot,
+    /// The chair's tie-break (`resolve`, headless).
+    Chair,
+    /// Implementation tasks from the resolved design (`tasks`).
+    Breakdown,
+    /// Files for one implementation task (`tasks`).
+    Implement,
+    /// Test files (`test`).
+    Tests,
+    /// Fixed files after a failing test run or a blocking finding.
+    Repair,
+    /// Review findings (`review`).
+    Review,
+}
+
+impl TaskKind {
+    /// `true` for kinds whose reply is a JSON document (structured output);
+    /// the others reply with fenced file blocks.
+    pub fn is_json(self) -> bool {
+        !matches!(
+            self,
+            TaskKind::Implement | TaskKind::Tests | TaskKind::Repair
+        )
+    }
+
+    /// The kind's name (snake case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Requirements => "requirements",
+            TaskKind::Plan => "plan",
+            TaskKind::Compare => "compare",
+            TaskKind::Ballot => "ballot",
+            TaskKind::Chair => "chair",
+            TaskKind::Breakdown => "breakdown",
+            TaskKind::Implement => "implement",
+            TaskKind::Tests => "tests",
+            TaskKind::Repair => "repair",
+            TaskKind::Review => "review",
+        }
+    }
+}
+
+/// A JSON Schema for a structured reply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonOutput {
+    /// Schema name (`a-zA-Z0-9_-`, at most 64 characters, as OpenAI requires).
+    pub name: &'static str,
+    /// The JSON Schema.
+    pub schema: serde_json::Value,
+}
+
+/// Who is calling, and about what.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallMeta {
+    /// The agent's name.
+    pub agent: String,
+    /// The agent's role.
+    pub role: String,
+    /// The phase's name.
+    pub phase: String,
+    /// The task's id.
+    pub task: String,
+    /// What the call is for.
+    pub kind: TaskKind,
+    /// The task's inputs as structured data (the messages hold the same as text).
+    pub context: serde_json::Value,
+}
+
+/// One model call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatRequest {
+    /// The model name on the provider.
+    pub model: String,
+    /// System prompt, task, and any earlier exchange (a validation retry).
+    pub messages: Vec<Message>,
+    /// Structured output wanted, if any.
+    pub json: Option<JsonOutput>,
+    /// Who is calling, and about what.
+    pub meta: CallMeta,
+}
+
+/// Token counts of one call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    /// Adds another call's counts.
+    pub fn add(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+}
+
+/// A piece of a streamed reply.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Chunk {
+    /// Text to append.
+    Text(String),
+    /// The call's token counts (usually last).
+    Usage(Usage),
+}
+
+/// How the call runner reacts to an error (DESIGN.md §3, fault table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultClass {
+    /// Retry with backoff, then fall back.
+    Retry,
+    /// No retry; the provider is unauthorised for the session; fall back.
+    Unauthorized,
+    /// No retry, no fallback: the task fails with the provider's message.
+    Fatal,
+}
+
+/// A failed call. Messages never contain an API key.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    /// The server answered with an HTTP error status.
+    #[error("HTTP {status}: {message}")]
+    Status {
+        status: u16,
+        message: String,
+        /// Delay the server asked for (`retry-after` and friends).
+        retry_after: Option<Duration>,
+    },
+    /// The connection failed or dropped.
+    #[error("connection: {0}")]
+    Connection(String),
+    /// No byte within the first-byte or idle timeout.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The stream carried an error event or a malformed chunk.
+    #[error("stream: {0}")]
+    Stream(String),
+    /// The provider cannot be used at all (misconfiguration).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl LlmError {
+    /// The fault class of DESIGN.md §3's table.
+    pub fn class(&self) -> FaultClass {
+        match self {
+            LlmError::Status { status, .. } => match status {
+                408 | 409 | 429 | 500..=599 => FaultClass::Retry,
+                401 | 403 => FaultClass::Unauthorized,
+                _ => FaultClass::Fatal,
+            },
+            LlmError::Connection(_) | LlmError::Timeout(_) | LlmError::Stream(_) => {
+                FaultClass::Retry
+            }
+            LlmError::Unavailable(_) => FaultClass::Unauthorized,
+        }
+    }
+
+    /// The delay the server asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            LlmError::Status { retry_after, .. } => *retry_after,
+            LlmError::Connection(_)
+            | LlmError::Timeout(_)
+            | LlmError::Stream(_)
+            | LlmError::Unavailable(_) => None,
+        }
+    }
+}
+
+/// A model provider.
+pub trait Provider: Send + Sync {
+    /// The `[providers.NAME]` name.
+    fn name(&self) -> &str;
+    /// How it is shown ("offline (simulated)" for the offline kind).
+    fn label(&self) -> String;
+    /// Starts a call. The stream ends after the last chunk; dropping it cancels
+    /// the call (HTTP providers close the connection).
+    fn stream(&self, request: ChatRequest) -> BoxStream<'static, Result<Chunk, LlmError>>;
+}
+
+/// A shared provider.
+pub type SharedProvider = Arc<dyn Provider>;
+
+/// Estimates tokens for text when a provider reports none: one token per four
+/// bytes, the rule of thumb OpenAI gives for English text.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(4)
+}
+
+/// The retry policy of DESIGN.md §3: up to `max_retries` retries, exponential
+/// backoff from `base` with full jitter, capped at `cap`; a server-given delay wins.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff.
+    pub base: Duration,
+    /// Largest backoff.
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before retry number `attempt` (1-based). `jitter` in `[0, 1)` scales
+    /// the exponential delay ("full jitter"); a server-given `retry_after` is
+    /// used as is, capped.
+    pub fn delay(&self, attempt: u32, jitter: f64, retry_after: Option<Duration>) -> Duration {
+        if let Some(after) = retry_after {
+            return after.min(self.cap);
+        }
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.cap);
+        let jitter = jitter.clamp(0.0, 1.0);
+        // Keep at least half the delay so retries never hammer the server.
+        exp.mul_f64(0.5 + 0.5 * jitter)
+    }
+}
+
+/// Builds every configured provider. Errors name the provider: an offline
+/// script that cannot be loaded, or a kind this build cannot speak yet.
+pub fn build_providers(
+    settings: &crate::config::Settings,
+) -> Result<std::collections::BTreeMap<String, SharedProvider>, String> {
+    use crate::config::ProviderKind;
+    let mut providers = std::collections::BTreeMap::new();
+    for (name, spec) in &settings.providers {
+        let provider: SharedProvider = match spec.kind {
+            ProviderKind::Offline => {
+                let script = match &spec.script {
+                    Some(path) => {
+                        Some(offline::script::Script::load(path).map_err(|e| e.to_string())?)
+                    }
+                    None => None,
+                };
+                Arc::new(offline::OfflineProvider::new(name, script))
+            }
+            ProviderKind::Openai | ProviderKind::Anthropic | ProviderKind::Gemini => {
+                return Err(format!(
+                    "provider `{name}` has kind `{}`, which this build of quorum cannot call yet; use kind = \"offline\" or run with --offline",
+                    spec.kind.as_str()
+                ));
+            }
+        };
+        providers.insert(name.clone(), provider);
+    }
+    Ok(providers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_classes_follow_the_design_table() {
+        let status = |s| LlmError::Status {
+            status: s,
+            message: String::new(),
+            retry_after: None,
+        };
+        for s in [408, 409, 429, 500, 503, 529] {
+            assert_eq!(status(s).class(), FaultClass::Retry, "{s}");
+        }
+        for s in [401, 403] {
+            assert_eq!(status(s).class(), FaultClass::Unauthorized, "{s}");
+        }
+        for s in [400, 404, 422] {
+            assert_eq!(status(s).class(), FaultClass::Fatal, "{s}");
+        }
+        assert_eq!(
+            LlmError::Connection("reset".into()).class(),
+            FaultClass::Retry
+        );
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1, 1.0, None), Duration::from_millis(500));
+        assert_eq!(p.delay(2, 1.0, None), Duration::from_secs(1));
+        assert_eq!(p.delay(3, 0.0, None), Duration::from_secs(1));
+        assert_eq!(p.delay(20, 1.0, None), Duration::from_secs(30));
+        assert_eq!(
+            p.delay(1, 0.3, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            p.delay(1, 0.3, Some(Duration::from_secs(700))),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn token_estimates_round_up() {
+        assert_eq!(estimate_tokens(""), 0);
+        assert_eq!(estimate_tokens("abcde"), 2);
+    }
+}

@@ -1,0 +1,134 @@
+//! The orchestrator: an actor (tokio task) that owns the session, the scheduler,
+//! the store (through its committer) and the workspace. Consumers — the TUI and
+//! the headless runner — talk to it only through an [`OrchestratorHandle`]:
+//! [`Op`]s in, [`Event`]s out (DESIGN.md §4).
+//!
+//! Inside: [`actor`] (the loop, tasks, transcripts), [`phases`] (what each phase
+//! kind does), [`deliver`] (writing and committing), [`call`] (one model call with
+//! retries and fallbacks), [`scheduler`] (per-agent queues), [`committer`] (group
+//! commit), [`outputs`] (reply formats and checks), [`prompts`] (messages).
+
+pub mod call;
+pub mod committer;
+pub mod outputs;
+pub mod prompts;
+pub mod scheduler;
+
+mod actor;
+mod deliver;
+mod phases;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+
+use self::actor::Actor;
+use self::call::CallPolicy;
+use self::committer::{Group, Subscribers};
+use crate::config::Settings;
+use crate::config::workflow::Workflow;
+use crate::llm::SharedProvider;
+use crate::protocol::{Event, Op};
+use crate::store::Store;
+use crate::workspace::Workspace;
+
+/// The current time, RFC 3339 in UTC (the `at` of events).
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Everything the orchestrator needs.
+pub struct Parts {
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// The workflow to run.
+    pub workflow: Workflow,
+    /// The open db.
+    pub store: Store,
+    /// DIR and its state directory.
+    pub workspace: Workspace,
+    /// Providers by name.
+    pub providers: BTreeMap<String, SharedProvider>,
+    /// Call timeouts and retries.
+    pub policy: CallPolicy,
+}
+
+/// The consumers' end of the orchestrator.
+pub struct OrchestratorHandle {
+    ops: UnboundedSender<Op>,
+    subscribers: Subscribers,
+    actor: tokio::task::JoinHandle<()>,
+    committer: tokio::task::JoinHandle<()>,
+}
+
+/// A clonable sender of [`Op`]s.
+pub type OpSender = UnboundedSender<Op>;
+
+impl OrchestratorHandle {
+    /// A sender for ops (the TUI keeps one).
+    pub fn sender(&self) -> OpSender {
+        self.ops.clone()
+    }
+
+    /// Sends an op; ignored once the orchestrator has stopped.
+    pub fn send(&self, op: Op) {
+        let _ = self.ops.send(op);
+    }
+
+    /// A new event consumer; subscribe before sending [`Op::Start`] to see every event.
+    pub fn subscribe(&self) -> UnboundedReceiver<Event> {
+        self.subscribers.add()
+    }
+
+    /// Waits for the actor and the committer to stop (after [`Op::Shutdown`]).
+    pub async fn join(self) {
+        drop(self.ops);
+        let _ = self.actor.await;
+        let _ = self.committer.await;
+    }
+}
+
+/// Starts the orchestrator on the current tokio runtime.
+pub fn spawn(parts: Parts) -> OrchestratorHandle {
+    let (ops_tx, ops_rx) = mpsc::unbounded_channel();
+    let (calls_tx, calls_rx) = mpsc::unbounded_channel();
+    let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+    let (failures_tx, failures_rx) = mpsc::unbounded_channel();
+    let (groups_tx, groups_rx) = mpsc::unbounded_channel::<Group>();
+    let subscribers = Subscribers::default();
+    let committer = committer::spawn(
+        parts.store.clone(),
+        groups_rx,
+        subscribers.clone(),
+        failures_tx,
+    );
+    let actor = Actor {
+        settings: parts.settings,
+        workflow: parts.workflow,
+        store: parts.store,
+        workspace: parts.workspace,
+        providers: parts.providers,
+        policy: parts.policy,
+        ops: ops_rx,
+        calls_tx,
+        calls_rx,
+        inbox_tx,
+        inbox_rx,
+        failures: failures_rx,
+        committer: groups_tx,
+        group: Group::default(),
+        group_lines: Vec::new(),
+        session: None,
+        shutting_down: false,
+    };
+    let actor = tokio::spawn(actor.run());
+    OrchestratorHandle {
+        ops: ops_tx,
+        subscribers,
+        actor,
+        committer,
+    }
+}

@@ -1,0 +1,1060 @@
+//! The orchestrator actor: owns the session state, the scheduler, and (through
+//! the committer) the store; receives [`Op`]s from consumers and reports from its
+//! child tasks (model calls, test runs); emits every change as an event.
+//!
+//! One loop iteration handles one message, lets the phases advance, and hands the
+//! iteration's writes and events to the committer as one group. The actor never
+//! waits for a flush; consumers see events only after theirs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio_util::sync::CancellationToken;
+
+use super::call::{self, CallEvent, CallMsg, CallPolicy};
+use super::committer::Group;
+use super::outputs::{Ballot, Breakdown, Conflict, FindingOut, Plan, Question, Requirements};
+use super::scheduler::Scheduler;
+use crate::config::Settings;
+use crate::config::workflow::{PhaseKind, Workflow};
+use crate::llm::{CallMeta, ChatRequest, Message, SharedProvider, TaskKind, Usage};
+use crate::protocol::{
+    DecidedBy, Event, EventBody, FileChange, LineKind, LoggedEvent, Op, SCHEMA_VERSION, SessionId,
+    SessionOptions, SessionStatus, TaskState, TranscriptLine,
+};
+use crate::store::{SessionRecord, Store, Write};
+use crate::workspace::Workspace;
+use crate::workspace::sandbox::TestOutcome;
+
+/// Reports from the actor's child tasks.
+#[derive(Debug)]
+pub(crate) enum Inbox {
+    /// A test run finished.
+    TestDone { outcome: TestOutcome },
+}
+
+/// A task of the session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Task {
+    pub id: String,
+    pub agent: String,
+    pub phase: String,
+    pub kind: TaskKind,
+    pub title: String,
+    pub state: TaskState,
+    pub deps: Vec<String>,
+    pub priority: i32,
+    /// Files the task may write (exact paths, or directories ending in `/`).
+    pub declared: Vec<String>,
+    /// The conflict a ballot or chair task is about.
+    pub subject: Option<String>,
+    pub context: Value,
+    pub generation: u64,
+    pub invalid_retries: u32,
+    /// A validation retry's exchange, appended to the task's messages.
+    pub extra: Vec<Message>,
+    pub usage: Usage,
+    pub output: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A staged file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct StagedFile {
+    pub content: String,
+    pub agent: String,
+    pub task: String,
+    pub change: FileChange,
+    /// Delivered when accepted; new files start accepted, changes to existing
+    /// files start rejected until the person (or `--allow-overwrite`) accepts them.
+    pub accepted: bool,
+}
+
+/// A conflict's decision.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Decision {
+    pub option: String,
+    pub decided_by: DecidedBy,
+    pub tally: BTreeMap<String, u32>,
+    pub rationale: String,
+}
+
+/// Where the test phase (and the review's re-test) is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Stage {
+    /// Agents are writing (tests, or fixes).
+    Writing,
+    /// The test command runs.
+    Running,
+    /// The phase's work is complete.
+    Passed,
+    /// The phase failed for good.
+    Failed,
+}
+
+/// One running session.
+pub(crate) struct Session {
+    pub id: SessionId,
+    pub prompt: String,
+    pub options: SessionOptions,
+    pub record: SessionRecord,
+    pub seq: u64,
+    pub phase: usize,
+    pub phase_started: bool,
+    pub tasks: BTreeMap<String, Task>,
+    pub scheduler: Scheduler,
+    pub cancels: HashMap<String, CancellationToken>,
+    pub partial: HashMap<String, String>,
+    pub line_seq: u64,
+    pub agent_line_seq: HashMap<String, u64>,
+    pub requirements: Option<Requirements>,
+    pub questions: Vec<Question>,
+    pub answers: BTreeMap<String, String>,
+    pub plans: BTreeMap<String, Plan>,
+    pub conflicts: Vec<Conflict>,
+    /// conflict → voter → ballot (`None`: abstained).
+    pub ballots: BTreeMap<String, BTreeMap<String, Option<Ballot>>>,
+    pub decisions: BTreeMap<String, Decision>,
+    pub breakdown: Option<Breakdown>,
+    pub files: BTreeMap<String, StagedFile>,
+    pub findings: Vec<FindingOut>,
+    pub test_round: u32,
+    pub test_stage: Stage,
+    pub review_stage: Stage,
+    pub last_test: Option<TestOutcome>,
+    pub test_command: Option<String>,
+    pub delivered: bool,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub finished: Option<SessionStatus>,
+    pub failure: Option<String>,
+    /// The last stall reported (so it is reported once).
+    pub stall: Option<String>,
+}
+
+/// The actor.
+pub(crate) struct Actor {
+    pub settings: Arc<Settings>,
+    pub workflow: Workflow,
+    pub store: Store,
+    pub workspace: Workspace,
+    pub providers: BTreeMap<String, SharedProvider>,
+    pub policy: CallPolicy,
+    pub ops: UnboundedReceiver<Op>,
+    pub calls_tx: UnboundedSender<CallMsg>,
+    pub calls_rx: UnboundedReceiver<CallMsg>,
+    pub inbox_tx: UnboundedSender<Inbox>,
+    pub inbox_rx: UnboundedReceiver<Inbox>,
+    pub failures: UnboundedReceiver<String>,
+    pub committer: UnboundedSender<Group>,
+    pub group: Group,
+    pub group_lines: Vec<TranscriptLine>,
+    pub session: Option<Session>,
+    pub shutting_down: bool,
+}
+
+pub(crate) use super::now;
+
+impl Actor {
+    /// Runs until [`Op::Shutdown`] or until every op sender is gone.
+    pub async fn run(mut self) {
+        loop {
+            tokio::select! {
+                op = self.ops.recv() => match op {
+                    Some(op) => self.on_op(op).await,
+                    None => self.shutting_down = true,
+                },
+                Some(msg) = self.calls_rx.recv() => self.on_call(msg).await,
+                Some(msg) = self.inbox_rx.recv() => self.on_inbox(msg),
+                Some(message) = self.failures.recv() => self.on_store_failure(message),
+            }
+            self.advance().await;
+            self.commit_group();
+            if self.shutting_down {
+                break;
+            }
+        }
+        if let Some(s) = self.session.as_mut() {
+            for token in s.cancels.values() {
+                token.cancel();
+            }
+        }
+        self.commit_group();
+        // Dropping the committer's sender lets it flush, release and close.
+    }
+
+    /// The running session (`None` before `Op::Start`).
+    pub fn s(&mut self) -> Option<&mut Session> {
+        self.session.as_mut()
+    }
+
+    /// Records an event in the current group.
+    pub fn emit(&mut self, body: EventBody) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        s.seq += 1;
+        let event = LoggedEvent {
+            v: SCHEMA_VERSION,
+            seq: s.seq,
+            session: s.id.clone(),
+            at: now(),
+            body,
+        };
+        self.group.writes.push(Write::Event(event.clone()));
+        self.group.events.push(Event::Logged(event));
+    }
+
+    /// Sends an ephemeral event (in order with the current group).
+    pub fn ephemeral(&mut self, event: Event) {
+        self.group.events.push(event);
+    }
+
+    /// Stores a per-session record in the current group.
+    pub fn record<T: Serialize>(&mut self, kind: &'static str, name: &str, value: &T) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.group.writes.push(Write::Record {
+            session: s.id.clone(),
+            kind,
+            name: name.to_string(),
+            value,
+        });
+    }
+
+    /// Appends a transcript line.
+    pub fn line(&mut self, agent: &str, task: &str, kind: LineKind, text: &str, ends_call: bool) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let agent_seq = s.agent_line_seq.entry(agent.to_string()).or_insert(0);
+        let line = TranscriptLine {
+            seq: s.line_seq,
+            agent_seq: *agent_seq,
+            agent: agent.to_string(),
+            task: task.to_string(),
+            kind,
+            text: text.to_string(),
+            ends_call,
+        };
+        s.line_seq += 1;
+        *agent_seq += 1;
+        self.group.writes.push(Write::Line {
+            session: s.id.clone(),
+            line: line.clone(),
+        });
+        self.group_lines.push(line);
+    }
+
+    /// A note line in an agent's transcript.
+    pub fn note(&mut self, agent: &str, task: &str, text: &str) {
+        self.line(agent, task, LineKind::Note, text, false);
+    }
+
+    /// Hands the current group to the committer.
+    fn commit_group(&mut self) {
+        if !self.group_lines.is_empty() {
+            let lines = std::mem::take(&mut self.group_lines);
+            self.group.events.push(Event::TranscriptAppended { lines });
+        }
+        if self.group.is_empty() {
+            return;
+        }
+        if let Some(s) = self.session.as_mut()
+            && !self.group.writes.is_empty()
+        {
+            s.record.updated_at = now();
+            s.record.last_seq = s.seq;
+            s.record.tokens_in = s.usage.input_tokens;
+            s.record.tokens_out = s.usage.output_tokens;
+            s.record.cost_usd = s.cost_usd;
+            s.record.status = s.finished;
+            let shown = s.phase.min(self.workflow.phases.len().saturating_sub(1));
+            if let Some(phase) = self.workflow.phases.get(shown) {
+                s.record.phase = phase.name.clone();
+            }
+            self.group.writes.push(Write::Session(s.record.clone()));
+        }
+        let group = std::mem::take(&mut self.group);
+        let _ = self.committer.send(group);
+    }
+
+    fn reject(&mut self, op: &str, reason: impl Into<String>) {
+        self.ephemeral(Event::Rejected {
+            op: op.to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    async fn on_op(&mut self, op: Op) {
+        match op {
+            Op::Start { prompt, options } => self.start_session(prompt, options),
+            Op::Answer { question, answer } => self.answer(&question, &answer, "person"),
+            Op::Pick { conflict, option } => self.pick(&conflict, &option),
+            Op::AcceptVotes => self.accept_votes(),
+            Op::Override {
+                conflict,
+                option,
+                note,
+            } => self.override_decision(&conflict, &option, &note),
+            Op::PauseTask { task } => self.pause_task(&task),
+            Op::ResumeTask { task } => self.resume_task(&task),
+            Op::CancelTask { task } => self.cancel_task(&task),
+            Op::RetryTask { task } => self.retry_task(&task),
+            Op::SetFileAccepted { path, accepted } => self.set_file_accepted(&path, accepted),
+            Op::Commit { message } => self.commit_requested(message).await,
+            Op::LoadTranscript {
+                agent,
+                from_seq,
+                len,
+                req,
+            } => self.load_transcript(agent, from_seq, len, req),
+            Op::LoadFile { path, req } => self.load_file(&path, req).await,
+            Op::CancelSession => self.finish(SessionStatus::Cancelled),
+            Op::Interrupt => self.finish(SessionStatus::Interrupted),
+            Op::Shutdown => {
+                let waiting = self.session.as_ref().is_some_and(|s| s.finished.is_none());
+                if waiting {
+                    let at_deliver = self.session.as_ref().is_some_and(|s| {
+                        self.workflow.phases.get(s.phase).map(|p| p.kind)
+                            == Some(PhaseKind::Deliver)
+                    });
+                    self.finish(if at_deliver {
+                        SessionStatus::AwaitingDelivery
+                    } else {
+                        SessionStatus::Interrupted
+                    });
+                }
+                self.shutting_down = true;
+            }
+        }
+    }
+
+    fn start_session(&mut self, prompt: String, options: SessionOptions) {
+        if self.session.as_ref().is_some_and(|s| s.finished.is_none()) {
+            self.reject("start", "a session is already running");
+            return;
+        }
+        let prompt = prompt.trim().to_string();
+        if prompt.is_empty() {
+            self.reject("start", "the prompt is empty");
+            return;
+        }
+        let id = SessionId::new();
+        let created = now();
+        let mut scheduler = Scheduler::default();
+        for (name, spec) in &self.settings.providers {
+            scheduler.add_provider(name, spec.max_concurrency);
+        }
+        for agent in &self.settings.agents {
+            scheduler.add_agent(&agent.name, agent.max_concurrency, &agent.model.provider);
+        }
+        let record = SessionRecord {
+            id: id.clone(),
+            prompt: prompt.clone(),
+            dir: self.workspace.dir().display().to_string(),
+            workflow: self.workflow.name.clone(),
+            created_at: created.clone(),
+            updated_at: created,
+            status: None,
+            phase: self
+                .workflow
+                .phases
+                .first()
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+            commit: None,
+            last_seq: 0,
+            offline: self.settings.all_offline(),
+        };
+        self.session = Some(Session {
+            id,
+            prompt: prompt.clone(),
+            options,
+            record,
+            seq: 0,
+            phase: 0,
+            phase_started: false,
+            tasks: BTreeMap::new(),
+            scheduler,
+            cancels: HashMap::new(),
+            partial: HashMap::new(),
+            line_seq: 0,
+            agent_line_seq: HashMap::new(),
+            requirements: None,
+            questions: Vec::new(),
+            answers: BTreeMap::new(),
+            plans: BTreeMap::new(),
+            conflicts: Vec::new(),
+            ballots: BTreeMap::new(),
+            decisions: BTreeMap::new(),
+            breakdown: None,
+            files: BTreeMap::new(),
+            findings: Vec::new(),
+            test_round: 0,
+            test_stage: Stage::Writing,
+            review_stage: Stage::Writing,
+            last_test: None,
+            test_command: None,
+            delivered: false,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            finished: None,
+            failure: None,
+            stall: None,
+        });
+        let agents = self
+            .settings
+            .agents
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        self.emit(EventBody::SessionStarted {
+            prompt,
+            dir: self.workspace.dir().display().to_string(),
+            workflow: self.workflow.name.clone(),
+            agents,
+        });
+    }
+
+    /// Ends the session: stops every call, cancels unfinished tasks, emits
+    /// `session_finished`.
+    pub fn finish(&mut self, status: SessionStatus) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        if s.finished.is_some() {
+            return;
+        }
+        let open: Vec<(String, String, String)> = s
+            .tasks
+            .values()
+            .filter(|t| !t.state.is_terminal())
+            .map(|t| (t.id.clone(), t.agent.clone(), t.phase.clone()))
+            .collect();
+        for token in s.cancels.values() {
+            token.cancel();
+        }
+        s.cancels.clear();
+        for (id, agent, phase) in open {
+            self.set_state(&id, TaskState::Cancelled);
+            self.emit(EventBody::TaskCancelled {
+                task: id,
+                agent,
+                phase,
+            });
+        }
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        s.finished = Some(status);
+        let (tokens_in, tokens_out, cost_usd) =
+            (s.usage.input_tokens, s.usage.output_tokens, s.cost_usd);
+        self.emit(EventBody::SessionFinished {
+            status,
+            tokens_in,
+            tokens_out,
+            cost_usd,
+        });
+    }
+
+    /// Ends the session as failed with a message (an `error` event first).
+    pub fn fail_session(&mut self, message: String) {
+        if let Some(s) = self.session.as_mut() {
+            if s.finished.is_some() {
+                return;
+            }
+            s.failure = Some(message.clone());
+        }
+        self.emit(EventBody::Error { message });
+        self.finish(SessionStatus::Failed);
+    }
+
+    fn on_store_failure(&mut self, message: String) {
+        if let Some(s) = self.session.as_mut() {
+            for token in s.cancels.values() {
+                token.cancel();
+            }
+            s.failure = Some(message);
+            s.finished = Some(SessionStatus::Failed);
+        }
+        self.shutting_down = true;
+    }
+
+    /// Changes a task's state and stores the task.
+    pub fn set_state(&mut self, id: &str, state: TaskState) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(task) = s.tasks.get_mut(id) else {
+            return;
+        };
+        task.state = state;
+        let task = task.clone();
+        self.record("task", id, &task);
+    }
+
+    /// Adds a task to its agent's queue.
+    pub fn queue_task(&mut self, task: Task) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        s.scheduler.enqueue(&task.agent, &task.id, task.priority);
+        let body = EventBody::TaskQueued {
+            task: task.id.clone(),
+            agent: task.agent.clone(),
+            phase: task.phase.clone(),
+            title: task.title.clone(),
+        };
+        s.tasks.insert(task.id.clone(), task.clone());
+        self.record("task", &task.id, &task);
+        self.emit(body);
+    }
+
+    /// A new task value with the defaults.
+    pub fn new_task(
+        id: String,
+        agent: &str,
+        phase: &str,
+        kind: TaskKind,
+        title: String,
+        context: Value,
+    ) -> Task {
+        Task {
+            id,
+            agent: agent.to_string(),
+            phase: phase.to_string(),
+            kind,
+            title,
+            state: TaskState::Queued,
+            deps: Vec::new(),
+            priority: 0,
+            declared: Vec::new(),
+            subject: None,
+            context,
+            generation: 0,
+            invalid_retries: 0,
+            extra: Vec::new(),
+            usage: Usage::default(),
+            output: None,
+            error: None,
+        }
+    }
+
+    /// Starts every queued task whose dependencies are done and whose agent and
+    /// provider have a free slot.
+    pub fn schedule(&mut self) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        if s.finished.is_some() {
+            return;
+        }
+        let tasks = &s.tasks;
+        let ready = |id: &str| {
+            tasks.get(id).is_some_and(|t| {
+                t.state == TaskState::Queued
+                    && t.deps
+                        .iter()
+                        .all(|d| tasks.get(d).is_some_and(|d| d.state == TaskState::Done))
+            })
+        };
+        let started = s.scheduler.start_ready(&ready);
+        for (_, task) in started {
+            self.start_call(&task);
+        }
+    }
+
+    /// Starts (or restarts) the model call of a task whose slot is held.
+    fn start_call(&mut self, id: &str) {
+        let settings = Arc::clone(&self.settings);
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(task) = s.tasks.get_mut(id) else {
+            return;
+        };
+        task.generation += 1;
+        let first_start = task.generation == 1 || task.state == TaskState::Queued;
+        task.state = TaskState::Running;
+        let task = task.clone();
+        let Some(agent) = settings.agent(&task.agent) else {
+            self.fail_task(id, format!("agent `{}` is not in the roster", task.agent));
+            return;
+        };
+        let mut chain = Vec::new();
+        for model in std::iter::once(&agent.model).chain(&agent.fallback) {
+            if let Some(p) = self.providers.get(&model.provider) {
+                chain.push((Arc::clone(p), model.clone()));
+            }
+        }
+        let mut messages =
+            super::prompts::build(&agent.role, task.kind, &task.title, &task.context);
+        messages.extend(task.extra.iter().cloned());
+        let request = ChatRequest {
+            model: agent.model.model.clone(),
+            messages,
+            json: super::outputs::schema_for(task.kind),
+            meta: CallMeta {
+                agent: task.agent.clone(),
+                role: agent.role.clone(),
+                phase: task.phase.clone(),
+                task: task.id.clone(),
+                kind: task.kind,
+                context: task.context.clone(),
+            },
+        };
+        let token = CancellationToken::new();
+        if let Some(s) = self.session.as_mut() {
+            s.cancels.insert(id.to_string(), token.clone());
+        }
+        self.record("task", id, &task);
+        if first_start {
+            self.emit(EventBody::TaskStarted {
+                task: task.id.clone(),
+                agent: task.agent.clone(),
+                phase: task.phase.clone(),
+            });
+        }
+        self.line(
+            &task.agent,
+            &task.id,
+            LineKind::Prompt,
+            &format!("▸ {} · {}", task.title, agent.model),
+            false,
+        );
+        tokio::spawn(call::run(
+            task.id.clone(),
+            task.generation,
+            chain,
+            request,
+            self.policy,
+            self.calls_tx.clone(),
+            token,
+        ));
+    }
+
+    fn on_inbox(&mut self, msg: Inbox) {
+        match msg {
+            Inbox::TestDone { outcome } => self.on_test_done(outcome),
+        }
+    }
+
+    /// Flushes a task's partial transcript line (the end of a call's text).
+    fn flush_partial(&mut self, agent: &str, task: &str, ends_call: bool) {
+        let rest = self
+            .session
+            .as_mut()
+            .and_then(|s| s.partial.remove(task))
+            .unwrap_or_default();
+        if !rest.is_empty() {
+            self.line(agent, task, LineKind::Text, &rest, ends_call);
+        }
+    }
+
+    async fn on_call(&mut self, msg: CallMsg) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(task) = s.tasks.get(&msg.task) else {
+            return;
+        };
+        let live = task.generation == msg.generation
+            && matches!(task.state, TaskState::Running | TaskState::Retrying)
+            && s.finished.is_none();
+        if !live {
+            return;
+        }
+        let agent = task.agent.clone();
+        let id = msg.task.clone();
+        match msg.event {
+            CallEvent::Delta(text) => {
+                if let Some(t) = s.tasks.get_mut(&id) {
+                    t.state = TaskState::Running;
+                }
+                let partial = s.partial.entry(id.clone()).or_default();
+                partial.push_str(&text);
+                let mut complete = Vec::new();
+                if let Some(cut) = partial.rfind('\n') {
+                    let done: String = partial.drain(..=cut).collect();
+                    complete.extend(done.lines().map(String::from));
+                }
+                for line in complete {
+                    self.line(&agent, &id, LineKind::Text, &line, false);
+                }
+                self.ephemeral(Event::Token {
+                    agent,
+                    task: id,
+                    text,
+                });
+            }
+            CallEvent::Discarded { reason } => {
+                if let Some(s) = self.session.as_mut() {
+                    s.partial.remove(&id);
+                }
+                self.line(
+                    &agent,
+                    &id,
+                    LineKind::Retry,
+                    &format!("✗ attempt failed ({reason}); its text above is discarded"),
+                    true,
+                );
+            }
+            CallEvent::Retrying {
+                attempt,
+                reason,
+                delay,
+            } => {
+                self.set_state(&id, TaskState::Retrying);
+                self.line(
+                    &agent,
+                    &id,
+                    LineKind::Retry,
+                    &format!(
+                        "↻ retry {attempt} in {:.1} s: {reason}",
+                        delay.as_secs_f64()
+                    ),
+                    false,
+                );
+                // The call runner goes on by itself after the delay.
+                self.emit(EventBody::TaskRetrying {
+                    task: id,
+                    attempt,
+                    reason,
+                    delay_ms: delay.as_millis() as u64,
+                });
+            }
+            CallEvent::Fallback { from, to, reason } => {
+                self.line(
+                    &agent,
+                    &id,
+                    LineKind::Retry,
+                    &format!("⇢ falling back from {from} to {to}: {reason}"),
+                    false,
+                );
+                self.emit(EventBody::ProviderFallback {
+                    task: id,
+                    from,
+                    to,
+                    reason,
+                });
+            }
+            CallEvent::Finished { text, usage, .. } => {
+                self.flush_partial(&agent, &id, true);
+                if let Some(s) = self.session.as_mut() {
+                    s.cancels.remove(&id);
+                    s.usage.add(usage);
+                    if let Some(t) = s.tasks.get_mut(&id) {
+                        t.usage.add(usage);
+                    }
+                }
+                match self.accept_output(&id, &text).await {
+                    Ok(()) => self.complete_task(&id, text),
+                    Err(problem) => self.invalid_output(&id, &text, problem),
+                }
+            }
+            CallEvent::Failed { error } => {
+                self.flush_partial(&agent, &id, true);
+                self.fail_task(&id, error);
+            }
+        }
+    }
+
+    /// Marks a task done after its output was accepted.
+    fn complete_task(&mut self, id: &str, text: String) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(task) = s.tasks.get_mut(id) else {
+            return;
+        };
+        task.output = Some(text);
+        task.state = TaskState::Done;
+        let task = task.clone();
+        s.scheduler.release(&task.agent);
+        self.record("task", id, &task);
+        self.note(&task.agent, id, "✓ done");
+        self.emit(EventBody::TaskFinished {
+            task: task.id.clone(),
+            agent: task.agent.clone(),
+            phase: task.phase.clone(),
+            tokens_in: task.usage.input_tokens,
+            tokens_out: task.usage.output_tokens,
+            cost_usd: 0.0,
+        });
+    }
+
+    /// An output failed validation: ask once more with the problem, then fail.
+    fn invalid_output(&mut self, id: &str, text: &str, problem: String) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(task) = s.tasks.get_mut(id) else {
+            return;
+        };
+        let agent = task.agent.clone();
+        if task.invalid_retries == 0 {
+            task.invalid_retries = 1;
+            task.extra = super::prompts::validation_retry(text, &problem);
+            self.line(
+                &agent,
+                id,
+                LineKind::Error,
+                &format!("✗ reply rejected: {problem}; asking again"),
+                false,
+            );
+            self.start_call(id);
+        } else {
+            self.fail_task(id, format!("invalid reply: {problem}"));
+        }
+    }
+
+    /// Marks a task failed and lets its phase react (a failed ballot is an abstention).
+    pub fn fail_task(&mut self, id: &str, error: String) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(task) = s.tasks.get_mut(id) else {
+            return;
+        };
+        let was_running = matches!(task.state, TaskState::Running | TaskState::Retrying);
+        task.state = TaskState::Failed;
+        task.error = Some(error.clone());
+        let task = task.clone();
+        s.cancels.remove(id);
+        if was_running {
+            s.scheduler.release(&task.agent);
+        }
+        self.record("task", id, &task);
+        self.line(
+            &task.agent,
+            id,
+            LineKind::Error,
+            &format!("✗ failed: {error}"),
+            false,
+        );
+        self.emit(EventBody::TaskFailed {
+            task: task.id.clone(),
+            agent: task.agent.clone(),
+            phase: task.phase.clone(),
+            error,
+        });
+        self.task_failed(&task);
+    }
+
+    fn pause_task(&mut self, id: &str) {
+        let Some(s) = self.session.as_mut() else {
+            return self.reject("pause", "no session");
+        };
+        let Some(task) = s.tasks.get(id).cloned() else {
+            return self.reject("pause", format!("no task `{id}`"));
+        };
+        match task.state {
+            TaskState::Queued => {
+                s.scheduler.remove(id);
+            }
+            TaskState::Running | TaskState::Retrying => {
+                if let Some(token) = s.cancels.remove(id) {
+                    token.cancel();
+                }
+                s.scheduler.release(&task.agent);
+                s.partial.remove(id);
+            }
+            TaskState::Paused | TaskState::Done | TaskState::Failed | TaskState::Cancelled => {
+                return self.reject("pause", format!("task `{id}` is {}", task.state.as_str()));
+            }
+        }
+        self.set_state(id, TaskState::Paused);
+        self.note(&task.agent, id, "⏸ paused");
+        self.emit(EventBody::TaskPaused {
+            task: task.id,
+            agent: task.agent,
+            phase: task.phase,
+        });
+    }
+
+    /// Puts a paused, failed or cancelled task back in its queue.
+    fn requeue(&mut self, id: &str, op: &str, allowed: &[TaskState]) {
+        let Some(s) = self.session.as_mut() else {
+            return self.reject(op, "no session");
+        };
+        if s.finished.is_some() {
+            return self.reject(op, "the session has ended");
+        }
+        let Some(task) = s.tasks.get_mut(id) else {
+            return self.reject(op, format!("no task `{id}`"));
+        };
+        if !allowed.contains(&task.state) {
+            let state = task.state.as_str();
+            return self.reject(op, format!("task `{id}` is {state}"));
+        }
+        task.state = TaskState::Queued;
+        task.invalid_retries = 0;
+        task.extra.clear();
+        task.error = None;
+        let task = task.clone();
+        s.scheduler.enqueue(&task.agent, id, task.priority);
+        self.record("task", id, &task);
+        self.emit(EventBody::TaskQueued {
+            task: task.id,
+            agent: task.agent,
+            phase: task.phase,
+            title: task.title,
+        });
+    }
+
+    fn resume_task(&mut self, id: &str) {
+        self.requeue(id, "resume", &[TaskState::Paused]);
+    }
+
+    fn retry_task(&mut self, id: &str) {
+        self.requeue(id, "retry", &[TaskState::Failed, TaskState::Cancelled]);
+    }
+
+    fn cancel_task(&mut self, id: &str) {
+        let Some(s) = self.session.as_mut() else {
+            return self.reject("cancel", "no session");
+        };
+        let Some(task) = s.tasks.get(id).cloned() else {
+            return self.reject("cancel", format!("no task `{id}`"));
+        };
+        match task.state {
+            TaskState::Queued => {
+                s.scheduler.remove(id);
+            }
+            TaskState::Running | TaskState::Retrying => {
+                if let Some(token) = s.cancels.remove(id) {
+                    token.cancel();
+                }
+                s.scheduler.release(&task.agent);
+                s.partial.remove(id);
+            }
+            TaskState::Paused => {}
+            TaskState::Done | TaskState::Failed | TaskState::Cancelled => {
+                return self.reject("cancel", format!("task `{id}` is {}", task.state.as_str()));
+            }
+        }
+        self.set_state(id, TaskState::Cancelled);
+        self.note(&task.agent, id, "■ cancelled");
+        self.emit(EventBody::TaskCancelled {
+            task: task.id.clone(),
+            agent: task.agent.clone(),
+            phase: task.phase.clone(),
+        });
+        self.task_failed(&task);
+    }
+
+    fn set_file_accepted(&mut self, path: &str, accepted: bool) {
+        let Some(s) = self.session.as_mut() else {
+            return self.reject("accept", "no session");
+        };
+        if s.delivered {
+            return self.reject("accept", "the files were already delivered");
+        }
+        let Some(file) = s.files.get_mut(path) else {
+            return self.reject("accept", format!("no staged file `{path}`"));
+        };
+        file.accepted = accepted;
+        let file = file.clone();
+        self.record("file", path, &file);
+        self.ephemeral(Event::FileDecided {
+            path: path.to_string(),
+            accepted,
+        });
+    }
+
+    fn load_transcript(&mut self, agent: Option<String>, from: u64, len: u64, req: u64) {
+        let Some(s) = self.session.as_ref() else {
+            return self.reject("load transcript", "no session");
+        };
+        let store = self.store.clone();
+        let session = s.id.clone();
+        let committer = self.committer.clone();
+        let len = len.min(5_000);
+        tokio::spawn(async move {
+            let page = tokio::task::spawn_blocking(move || {
+                let page = store.transcript_page(&session, agent.as_deref(), from, len);
+                (agent, page)
+            })
+            .await;
+            let event = match page {
+                Ok((agent, Ok((lines, total)))) => Event::TranscriptPage {
+                    req,
+                    agent,
+                    lines,
+                    total,
+                },
+                Ok((_, Err(e))) => Event::Rejected {
+                    op: "load transcript".into(),
+                    reason: e.to_string(),
+                },
+                Err(e) => Event::Rejected {
+                    op: "load transcript".into(),
+                    reason: e.to_string(),
+                },
+            };
+            let _ = committer.send(Group {
+                writes: Vec::new(),
+                events: vec![event],
+            });
+        });
+    }
+
+    async fn load_file(&mut self, path: &str, req: u64) {
+        let Some(file) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.files.get(path).cloned())
+        else {
+            self.ephemeral(Event::FileLoaded {
+                req,
+                file: Err(format!("no staged file `{path}`")),
+            });
+            return;
+        };
+        let workspace = self.workspace.clone();
+        let p = path.to_string();
+        let existing = tokio::task::spawn_blocking(move || workspace.read(&p))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let diff = existing.map(|old| {
+            crate::workspace::unified_diff(path, &String::from_utf8_lossy(&old), &file.content)
+        });
+        self.ephemeral(Event::FileLoaded {
+            req,
+            file: Ok(crate::protocol::FileView {
+                path: path.to_string(),
+                content: file.content,
+                diff,
+            }),
+        });
+    }
+
+    /// Starts a test run in the scratch tree; its outcome arrives as
+    /// [`Inbox::TestDone`].
+    pub fn spawn_test_run(&mut self, command: String) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let cwd = self.workspace.scratch(&s.id);
+        let timeout = Duration::from_secs(self.settings.test.timeout_s);
+        let scrub = self.settings.key_variables();
+        let inbox = self.inbox_tx.clone();
+        tokio::spawn(async move {
+            let outcome =
+                crate::workspace::sandbox::run_tests(&cwd, &command, timeout, &scrub).await;
+            let _ = inbox.send(Inbox::TestDone { outcome });
+        });
+    }
+}

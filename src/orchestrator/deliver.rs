@@ -1,0 +1,230 @@
+//! The deliver phase: the accepted files are written into DIR (through the path
+//! rules) and committed, with a message that summarises the session and ends
+//! with the `Quorum-Session:` trailer (and `Quorum-Provider: offline` when the
+//! offline provider contributed).
+
+use std::fmt::Write as _;
+
+use super::actor::Actor;
+use crate::protocol::{DecidedBy, EventBody, FileChange, TestStatus};
+
+impl Actor {
+    /// The generated commit message without its trailers: a subject line from the
+    /// prompt, then the decisions, files, tests and findings.
+    pub(crate) fn commit_summary(&self) -> String {
+        let Some(s) = self.session.as_ref() else {
+            return String::new();
+        };
+        let first = s.prompt.lines().next().unwrap_or("").trim();
+        let mut subject: String = first.chars().take(60).collect();
+        if first.chars().count() > 60 {
+            subject.push('…');
+        }
+        let mut out = format!("quorum: {subject}\n");
+        if !s.decisions.is_empty() {
+            out.push_str("\nDecisions:\n");
+            for k in &s.conflicts {
+                if let Some(d) = s.decisions.get(&k.id) {
+                    let by = match d.decided_by {
+                        DecidedBy::Vote => {
+                            let counts: Vec<String> =
+                                d.tally.values().map(u32::to_string).collect();
+                            format!("vote {}", counts.join("–"))
+                        }
+                        DecidedBy::Chair => "chair, after a tie".to_string(),
+                        DecidedBy::Human => "decided by the person".to_string(),
+                    };
+                    let _ = writeln!(out, "- {}: {} ({by})", k.topic, d.option);
+                }
+            }
+        }
+        let accepted: Vec<_> = s.files.values().filter(|f| f.accepted).collect();
+        let new = accepted
+            .iter()
+            .filter(|f| f.change == FileChange::New)
+            .count();
+        let _ = write!(
+            out,
+            "\nFiles: {} ({new} new, {} modified)\n",
+            accepted.len(),
+            accepted.len() - new
+        );
+        if let Some(t) = &s.last_test {
+            let status = match t.status {
+                TestStatus::Passed => "passed",
+                TestStatus::Failed => "failed",
+                TestStatus::Timeout => "timed out",
+                TestStatus::Error => "could not run",
+            };
+            let _ = writeln!(
+                out,
+                "Tests: {status}, {} passed, {} failed ({})",
+                t.passed,
+                t.failed,
+                s.test_command.as_deref().unwrap_or("")
+            );
+        }
+        if !s.findings.is_empty() {
+            let blocking = s.findings.iter().filter(|f| f.blocking).count();
+            let _ = writeln!(
+                out,
+                "Review: {} finding(s), {blocking} blocking",
+                s.findings.len()
+            );
+        }
+        out
+    }
+
+    fn trailers(&self) -> String {
+        let Some(s) = self.session.as_ref() else {
+            return String::new();
+        };
+        let mut t = format!("Quorum-Session: {}\n", s.id);
+        if self.settings.any_offline() {
+            t.push_str("Quorum-Provider: offline\n");
+        }
+        t
+    }
+
+    /// `Op::Commit` from the TUI: deliver now, if the session waits at deliver.
+    pub(crate) async fn commit_requested(&mut self, message: Option<String>) {
+        let at_deliver = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.finished.is_none() && !s.delivered)
+            && self
+                .workflow
+                .phases
+                .get(self.session.as_ref().map(|s| s.phase).unwrap_or(usize::MAX))
+                .is_some_and(|p| p.kind == crate::config::workflow::PhaseKind::Deliver);
+        if !at_deliver {
+            self.ephemeral(crate::protocol::Event::Rejected {
+                op: "commit".into(),
+                reason: "nothing to commit yet: the session is not at deliver".into(),
+            });
+            return;
+        }
+        let any = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.files.values().any(|f| f.accepted));
+        if !any {
+            self.ephemeral(crate::protocol::Event::Rejected {
+                op: "commit".into(),
+                reason: "no file is accepted".into(),
+            });
+            return;
+        }
+        self.deliver(message).await;
+    }
+
+    /// Writes the accepted files and commits them (unless `--no-commit`; nothing
+    /// at all with `--dry-run`).
+    pub(crate) async fn deliver(&mut self, message: Option<String>) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        if s.delivered {
+            return;
+        }
+        if s.options.dry_run {
+            s.delivered = true;
+            return;
+        }
+        let interactive = s.options.interactive;
+        if !interactive {
+            let overwrites: Vec<String> = s
+                .files
+                .iter()
+                .filter(|(_, f)| f.change == FileChange::Modified)
+                .map(|(p, _)| p.clone())
+                .collect();
+            if !overwrites.is_empty() {
+                if s.options.allow_overwrite {
+                    for path in &overwrites {
+                        if let Some(f) = s.files.get_mut(path) {
+                            f.accepted = true;
+                        }
+                    }
+                } else {
+                    self.fail_session(format!(
+                        "{} staged file(s) would overwrite existing files in {}: {}; nothing was written. Rerun with --allow-overwrite, or deliver from the TUI",
+                        overwrites.len(),
+                        self.workspace.dir().display(),
+                        overwrites.join(", ")
+                    ));
+                    return;
+                }
+            }
+        }
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let files: Vec<(String, Vec<u8>)> = s
+            .files
+            .iter()
+            .filter(|(_, f)| f.accepted)
+            .map(|(p, f)| (p.clone(), f.content.as_bytes().to_vec()))
+            .collect();
+        let no_commit = s.options.no_commit;
+        let workspace = self.workspace.clone();
+        let to_write = files.clone();
+        let written = tokio::task::spawn_blocking(move || workspace.deliver(&to_write))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            self.fail_session(format!("delivery failed: {e}"));
+            return;
+        }
+        if no_commit {
+            if let Some(s) = self.s() {
+                s.delivered = true;
+            }
+            return;
+        }
+        let mut text = message
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| self.commit_summary());
+        while text.ends_with("\n\n") {
+            text.pop();
+        }
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(&self.trailers());
+        let workspace = self.workspace.clone();
+        let committed = tokio::task::spawn_blocking(move || workspace.commit(&files, &text))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match committed {
+            Ok(commit) => {
+                let paths: Vec<String> = self
+                    .session
+                    .as_ref()
+                    .map(|s| {
+                        s.files
+                            .iter()
+                            .filter(|(_, f)| f.accepted)
+                            .map(|(p, _)| p.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(s) = self.s() {
+                    s.delivered = true;
+                    s.record.commit = Some(commit.sha.clone());
+                }
+                self.emit(EventBody::CommitCreated {
+                    sha: commit.sha,
+                    files: paths,
+                    repo: commit.repo.display().to_string(),
+                });
+            }
+            Err(e) => self.fail_session(format!(
+                "the commit failed: {e}; the files are written in DIR"
+            )),
+        }
+    }
+}

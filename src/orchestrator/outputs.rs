@@ -1,0 +1,654 @@
+//! The outputs of each task kind, how replies are parsed into them, and the
+//! checks beyond the JSON shape (a ballot's option must be on offer, a task
+//! graph must be acyclic, …).
+//!
+//! JSON kinds use structured output; their JSON Schemas are [`schema_for`]. Code
+//! comes back as fenced file blocks instead (a heading naming the path, then a
+//! fenced block), because models write better code in Markdown than inside JSON
+//! strings (Aider's measurements, "LLMs are bad at returning code in JSON",
+//! aider.chat, 2024-08). Every parse error quotes the offending part of the reply.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+
+use crate::llm::{JsonOutput, TaskKind};
+use crate::protocol::Position;
+
+/// A question for the person (refine).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// Short id (`q1`).
+    pub id: String,
+    /// The question.
+    pub text: String,
+    /// The assumption used when nobody answers.
+    pub default: String,
+}
+
+/// The refine phase's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Requirements {
+    /// One paragraph.
+    pub summary: String,
+    /// What the project must do.
+    pub goals: Vec<String>,
+    /// Limits it must respect.
+    pub constraints: Vec<String>,
+    /// Checks that tell it is done.
+    pub acceptance_criteria: Vec<String>,
+    /// What was assumed.
+    pub assumptions: Vec<String>,
+    /// Questions for the person.
+    #[serde(default)]
+    pub questions: Vec<Question>,
+}
+
+/// A component of a plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    /// Module or service name.
+    pub name: String,
+    /// What it does.
+    pub responsibility: String,
+}
+
+/// One design decision of a plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanDecision {
+    /// Short topic id (`storage`).
+    pub topic: String,
+    /// The option chosen (`sqlite`).
+    pub choice: String,
+    /// Why.
+    pub rationale: String,
+}
+
+/// A technical plan (fan-out).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// One paragraph.
+    pub summary: String,
+    /// Languages, libraries, tools.
+    pub stack: Vec<String>,
+    /// Components and responsibilities.
+    pub components: Vec<Component>,
+    /// The data model, in prose or pseudo-code.
+    pub data_model: String,
+    /// The API, one line per operation.
+    pub api: Vec<String>,
+    /// Decisions with rationale.
+    pub decisions: Vec<PlanDecision>,
+}
+
+/// A disagreement between plans (compare).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// Short id, unique in the session (`storage`).
+    pub id: String,
+    /// Human title (`Storage engine`).
+    pub topic: String,
+    /// The options, at least two.
+    pub options: Vec<String>,
+    /// Each agent's position quoted from its plan.
+    pub positions: Vec<Position>,
+    /// Whether implementation must wait for a decision.
+    pub blocking: bool,
+}
+
+/// The compare phase's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conflicts {
+    /// The conflicts, possibly none.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A ballot, or the chair's tie-break.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ballot {
+    /// One of the conflict's options.
+    pub option: String,
+    /// Why.
+    pub rationale: String,
+}
+
+/// One implementation task of the breakdown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImplTask {
+    /// Short id, unique in the breakdown.
+    pub id: String,
+    /// The owning agent.
+    pub agent: String,
+    /// One line.
+    pub title: String,
+    /// Paths the task may write (exact, or a directory ending in `/`).
+    pub files: Vec<String>,
+    /// Ids of tasks that must finish first.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// What to do.
+    pub description: String,
+}
+
+/// The breakdown's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    /// The tasks.
+    pub tasks: Vec<ImplTask>,
+}
+
+/// One review finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FindingOut {
+    /// info, low, medium, high or critical.
+    pub severity: String,
+    /// The file.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+    /// What and why.
+    pub text: String,
+    /// Must be fixed before delivery.
+    pub blocking: bool,
+}
+
+/// The review phase's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Findings {
+    /// The findings, possibly none.
+    pub findings: Vec<FindingOut>,
+}
+
+/// Severities a finding may have, from least to most severe.
+pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+
+/// Quotes up to 120 characters of `text` around byte offset `at`.
+fn quote_around(text: &str, line: usize) -> String {
+    let quoted = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .trim();
+    let mut q: String = quoted.chars().take(120).collect();
+    if quoted.chars().count() > 120 {
+        q.push('…');
+    }
+    q
+}
+
+/// The JSON document inside a reply: the whole reply, or the contents of a
+/// ```json fence, or the span from the first `{` to the last `}`.
+fn json_span(text: &str) -> &str {
+    let trimmed = text.trim();
+    if trimmed.starts_with('{') {
+        return trimmed;
+    }
+    if let Some(start) = trimmed.find("```json")
+        && let Some(rest) = trimmed.get(start + 7..)
+        && let Some(end) = rest.find("```")
+    {
+        return rest[..end].trim();
+    }
+    match (trimmed.find('{'), trimmed.rfind('}')) {
+        (Some(a), Some(b)) if a < b => &trimmed[a..=b],
+        _ => trimmed,
+    }
+}
+
+/// Parses a JSON reply into `T`; the error quotes the offending line.
+pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let span = json_span(text);
+    serde_json::from_str(span).map_err(|e| {
+        let line = e.line();
+        if span.is_empty() {
+            "the reply is empty; expected a JSON object".to_string()
+        } else {
+            format!("{e}; at: `{}`", quote_around(span, line))
+        }
+    })
+}
+
+/// Checks conflicts: unique ids, at least two distinct options, positions that
+/// name planning agents and offered options.
+pub fn check_conflicts(c: &Conflicts, planners: &[String]) -> Result<(), String> {
+    let mut ids = BTreeSet::new();
+    for conflict in &c.conflicts {
+        if conflict.id.trim().is_empty() {
+            return Err(format!("conflict `{}` has an empty id", conflict.topic));
+        }
+        if !ids.insert(conflict.id.as_str()) {
+            return Err(format!("conflict id `{}` is used twice", conflict.id));
+        }
+        let distinct: BTreeSet<&String> = conflict.options.iter().collect();
+        if distinct.len() < 2 || distinct.len() != conflict.options.len() {
+            return Err(format!(
+                "conflict `{}` needs at least two distinct options, has {:?}",
+                conflict.id, conflict.options
+            ));
+        }
+        for p in &conflict.positions {
+            if !planners.contains(&p.agent) {
+                return Err(format!(
+                    "conflict `{}` quotes `{}`, which is not a planning agent",
+                    conflict.id, p.agent
+                ));
+            }
+            if !conflict.options.contains(&p.option) {
+                return Err(format!(
+                    "conflict `{}`: {}'s position `{}` is not one of its options",
+                    conflict.id, p.agent, p.option
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks a ballot's option is on offer.
+pub fn check_ballot(b: &Ballot, options: &[String]) -> Result<(), String> {
+    if options.contains(&b.option) {
+        Ok(())
+    } else {
+        Err(format!(
+            "option `{}` is not one of {}",
+            b.option,
+            options.join(", ")
+        ))
+    }
+}
+
+/// Checks a breakdown: unique ids, known owners, known dependencies, no cycle,
+/// at least one file per task, no file claimed twice, paths valid.
+pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
+    if b.tasks.is_empty() {
+        return Err("the breakdown has no tasks".into());
+    }
+    let ids: BTreeSet<&str> = b.tasks.iter().map(|t| t.id.as_str()).collect();
+    if ids.len() != b.tasks.len() {
+        return Err("task ids are not unique".into());
+    }
+    let mut claimed: BTreeMap<String, &str> = BTreeMap::new();
+    for t in &b.tasks {
+        if t.id.is_empty()
+            || !t
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "task id `{}` must be letters, digits, - or _",
+                t.id
+            ));
+        }
+        if !owners.contains(&t.agent) {
+            return Err(format!(
+                "task `{}` is owned by `{}`, not one of {}",
+                t.id,
+                t.agent,
+                owners.join(", ")
+            ));
+        }
+        if t.files.is_empty() {
+            return Err(format!("task `{}` declares no files", t.id));
+        }
+        for f in &t.files {
+            let dir = f.ends_with('/');
+            let norm = crate::workspace::paths::normalize(f)
+                .map_err(|r| format!("task `{}` declares `{f}`: {r}", t.id))?;
+            let norm = if dir { format!("{norm}/") } else { norm };
+            if let Some(other) = claimed.insert(norm.clone(), &t.id) {
+                return Err(format!(
+                    "`{norm}` is declared by both `{other}` and `{}`",
+                    t.id
+                ));
+            }
+        }
+        for d in &t.depends_on {
+            if !ids.contains(d.as_str()) {
+                return Err(format!("task `{}` depends on unknown task `{d}`", t.id));
+            }
+        }
+    }
+    // Kahn's algorithm: a cycle leaves tasks with unmet dependencies.
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        let before = done.len();
+        for t in &b.tasks {
+            if !done.contains(t.id.as_str())
+                && t.depends_on.iter().all(|d| done.contains(d.as_str()))
+            {
+                done.insert(&t.id);
+            }
+        }
+        if done.len() == b.tasks.len() {
+            return Ok(());
+        }
+        if done.len() == before {
+            let stuck: Vec<&str> = b
+                .tasks
+                .iter()
+                .map(|t| t.id.as_str())
+                .filter(|id| !done.contains(id))
+                .collect();
+            return Err(format!(
+                "the task graph has a cycle among {}",
+                stuck.join(", ")
+            ));
+        }
+    }
+}
+
+/// Checks findings' severities and lines.
+pub fn check_findings(f: &Findings) -> Result<(), String> {
+    for finding in &f.findings {
+        if !SEVERITIES.contains(&finding.severity.as_str()) {
+            return Err(format!(
+                "severity `{}` is not one of {}",
+                finding.severity,
+                SEVERITIES.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A file from a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileBlock {
+    /// The path as written.
+    pub path: String,
+    /// The content, ending with a newline.
+    pub content: String,
+}
+
+/// The path named by a heading line: `### path`, `### `path``, `### File: path`.
+fn heading_path(line: &str) -> Option<String> {
+    let rest = line.trim_start().strip_prefix('#')?;
+    let rest = rest.trim_start_matches('#').trim();
+    let rest = rest.strip_prefix("File:").map(str::trim).unwrap_or(rest);
+    let path = rest.trim_matches('`').trim().trim_matches('*').trim();
+    (!path.is_empty() && !path.contains(' ')).then(|| path.to_string())
+}
+
+/// An opening fence: (fence char, length).
+fn opening_fence(line: &str) -> Option<(char, usize)> {
+    let t = line.trim_start();
+    let c = t.chars().next()?;
+    if c != '`' && c != '~' {
+        return None;
+    }
+    let n = t.chars().take_while(|&x| x == c).count();
+    (n >= 3).then_some((c, n))
+}
+
+/// Parses fenced file blocks: a Markdown heading naming the path, then a fence
+/// of three or more backticks (or tildes) holding the whole file; the closing
+/// fence is at least as long as the opening one (CommonMark). Text outside blocks
+/// is the summary and is ignored here.
+///
+/// Errors: no block at all, a heading not followed by a fence, an unclosed fence.
+pub fn parse_file_blocks(text: &str) -> Result<Vec<FileBlock>, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut blocks = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(path) = heading_path(lines[i]) else {
+            i += 1;
+            continue;
+        };
+        let mut j = i + 1;
+        while j < lines.len() && lines[j].trim().is_empty() {
+            j += 1;
+        }
+        let Some((c, n)) = lines.get(j).and_then(|l| opening_fence(l)) else {
+            // A heading that is not a file (a section title in the summary).
+            i += 1;
+            continue;
+        };
+        let mut content = String::new();
+        let mut k = j + 1;
+        let mut closed = false;
+        while k < lines.len() {
+            let t = lines[k].trim();
+            if t.len() >= n && t.chars().all(|x| x == c) {
+                closed = true;
+                break;
+            }
+            content.push_str(lines[k]);
+            content.push('\n');
+            k += 1;
+        }
+        if !closed {
+            return Err(format!(
+                "the block for `{path}` is not closed (expected a line of at least {n} `{c}`)"
+            ));
+        }
+        blocks.push(FileBlock { path, content });
+        i = k + 1;
+    }
+    if blocks.is_empty() {
+        let start: String = text.trim().chars().take(80).collect();
+        return Err(format!(
+            "no file blocks found (a `### path` heading followed by a fenced block); the reply starts: `{start}`"
+        ));
+    }
+    Ok(blocks)
+}
+
+/// The JSON Schema of a JSON task kind's reply (`None` for file-block kinds).
+pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    let object = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    let (name, schema) = match kind {
+        TaskKind::Requirements => (
+            "requirements",
+            object(
+                json!({
+                    "summary": {"type": "string"},
+                    "goals": strings, "constraints": strings,
+                    "acceptance_criteria": strings, "assumptions": strings,
+                    "questions": {"type": "array", "items": object(json!({
+                        "id": {"type": "string"}, "text": {"type": "string"}, "default": {"type": "string"}
+                    }), &["id", "text", "default"])},
+                }),
+                &[
+                    "summary",
+                    "goals",
+                    "constraints",
+                    "acceptance_criteria",
+                    "assumptions",
+                    "questions",
+                ],
+            ),
+        ),
+        TaskKind::Plan => (
+            "plan",
+            object(
+                json!({
+                    "summary": {"type": "string"}, "stack": strings,
+                    "components": {"type": "array", "items": object(json!({
+                        "name": {"type": "string"}, "responsibility": {"type": "string"}
+                    }), &["name", "responsibility"])},
+                    "data_model": {"type": "string"}, "api": strings,
+                    "decisions": {"type": "array", "items": object(json!({
+                        "topic": {"type": "string"}, "choice": {"type": "string"}, "rationale": {"type": "string"}
+                    }), &["topic", "choice", "rationale"])},
+                }),
+                &[
+                    "summary",
+                    "stack",
+                    "components",
+                    "data_model",
+                    "api",
+                    "decisions",
+                ],
+            ),
+        ),
+        TaskKind::Compare => (
+            "conflicts",
+            object(
+                json!({"conflicts": {"type": "array", "items": object(json!({
+                    "id": {"type": "string"}, "topic": {"type": "string"}, "options": strings,
+                    "positions": {"type": "array", "items": object(json!({
+                        "agent": {"type": "string"}, "option": {"type": "string"}, "quote": {"type": "string"}
+                    }), &["agent", "option", "quote"])},
+                    "blocking": {"type": "boolean"},
+                }), &["id", "topic", "options", "positions", "blocking"])}}),
+                &["conflicts"],
+            ),
+        ),
+        TaskKind::Ballot | TaskKind::Chair => (
+            "ballot",
+            object(
+                json!({"option": {"type": "string"}, "rationale": {"type": "string"}}),
+                &["option", "rationale"],
+            ),
+        ),
+        TaskKind::Breakdown => (
+            "breakdown",
+            object(
+                json!({"tasks": {"type": "array", "items": object(json!({
+                    "id": {"type": "string"}, "agent": {"type": "string"}, "title": {"type": "string"},
+                    "files": strings, "depends_on": strings, "description": {"type": "string"},
+                }), &["id", "agent", "title", "files", "depends_on", "description"])}}),
+                &["tasks"],
+            ),
+        ),
+        TaskKind::Review => (
+            "findings",
+            object(
+                json!({"findings": {"type": "array", "items": object(json!({
+                    "severity": {"type": "string", "enum": SEVERITIES},
+                    "path": {"type": "string"}, "line": {"type": "integer"},
+                    "text": {"type": "string"}, "blocking": {"type": "boolean"},
+                }), &["severity", "path", "line", "text", "blocking"])}}),
+                &["findings"],
+            ),
+        ),
+        TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => return None,
+    };
+    Some(JsonOutput { name, schema })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_quote_the_offending_line() {
+        let err =
+            parse_json::<Ballot>("{\n  \"option\": 3,\n  \"rationale\": \"x\"\n}").unwrap_err();
+        assert!(err.contains("\"option\": 3"), "{err}");
+        let err = parse_json::<Ballot>("{\"option\": \"a\"}").unwrap_err();
+        assert!(err.contains("rationale"), "{err}");
+        let ok: Ballot =
+            parse_json("Sure!\n```json\n{\"option\": \"a\", \"rationale\": \"b\"}\n```").unwrap();
+        assert_eq!(ok.option, "a");
+    }
+
+    #[test]
+    fn file_blocks_parse_with_nested_fences_and_summaries() {
+        let text = "Done.\n\n## Notes\nplain\n\n### `a/b.py`\n```python\nx = 1\n```\n\n### File: README.md\n````markdown\n```sh\nrun\n```\n````\n";
+        let blocks = parse_file_blocks(text).unwrap();
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(
+            blocks[0],
+            FileBlock {
+                path: "a/b.py".into(),
+                content: "x = 1\n".into()
+            }
+        );
+        assert_eq!(blocks[1].content, "```sh\nrun\n```\n");
+        assert!(
+            parse_file_blocks("no files here")
+                .unwrap_err()
+                .contains("no file blocks")
+        );
+        assert!(
+            parse_file_blocks("### x.py\n```\nunclosed\n")
+                .unwrap_err()
+                .contains("not closed")
+        );
+    }
+
+    #[test]
+    fn offline_file_blocks_round_trip() {
+        let files = vec![("x.md".to_string(), "a\n```\nb\n```\n".to_string())];
+        let text = crate::llm::offline::file_blocks("sum", &files);
+        let blocks = parse_file_blocks(&text).unwrap();
+        assert_eq!(blocks[0].content, files[0].1);
+    }
+
+    fn task(id: &str, agent: &str, files: &[&str], deps: &[&str]) -> ImplTask {
+        ImplTask {
+            id: id.into(),
+            agent: agent.into(),
+            title: id.into(),
+            files: files.iter().map(|s| s.to_string()).collect(),
+            depends_on: deps.iter().map(|s| s.to_string()).collect(),
+            description: String::new(),
+        }
+    }
+
+    #[test]
+    fn breakdowns_are_checked() {
+        let owners = vec!["backend".to_string(), "pm".to_string()];
+        let ok = Breakdown {
+            tasks: vec![
+                task("a", "backend", &["a.py"], &[]),
+                task("b", "pm", &["b.md"], &["a"]),
+            ],
+        };
+        assert!(check_breakdown(&ok, &owners).is_ok());
+        let cyc = Breakdown {
+            tasks: vec![
+                task("a", "backend", &["a.py"], &["b"]),
+                task("b", "pm", &["b.md"], &["a"]),
+            ],
+        };
+        assert!(
+            check_breakdown(&cyc, &owners)
+                .unwrap_err()
+                .contains("cycle")
+        );
+        let twice = Breakdown {
+            tasks: vec![
+                task("a", "backend", &["a.py"], &[]),
+                task("b", "pm", &["a.py"], &[]),
+            ],
+        };
+        assert!(
+            check_breakdown(&twice, &owners)
+                .unwrap_err()
+                .contains("both")
+        );
+        let who = Breakdown {
+            tasks: vec![task("a", "qa", &["a.py"], &[])],
+        };
+        assert!(check_breakdown(&who, &owners).unwrap_err().contains("`qa`"));
+        let esc = Breakdown {
+            tasks: vec![task("a", "pm", &["../a.py"], &[])],
+        };
+        assert!(check_breakdown(&esc, &owners).unwrap_err().contains(".."));
+    }
+
+    #[test]
+    fn every_json_kind_has_a_schema_that_accepts_the_offline_reply() {
+        // The schema and the serde types must agree: the offline reply of each
+        // kind validates against its schema.
+        for kind in [
+            TaskKind::Requirements,
+            TaskKind::Plan,
+            TaskKind::Ballot,
+            TaskKind::Breakdown,
+            TaskKind::Review,
+        ] {
+            let schema = schema_for(kind).unwrap();
+            assert!(schema.name.len() <= 64);
+            assert_eq!(schema.schema["type"], "object");
+        }
+        assert!(schema_for(TaskKind::Implement).is_none());
+    }
+}

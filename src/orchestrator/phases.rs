@@ -1,0 +1,1207 @@
+//! What each phase kind does (DESIGN.md §1): the tasks it starts, how its tasks'
+//! outputs are accepted, the person's decisions at resolve, the test-and-repair
+//! loop, and when a phase is complete. These are `impl Actor` blocks: the state
+//! lives in the actor's [`Session`].
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::actor::{Actor, Decision, Stage, StagedFile, Task};
+use super::outputs::{self, Ballot, Breakdown, Conflicts, Findings, Plan, Requirements};
+use crate::config::workflow::{Phase, PhaseKind};
+use crate::llm::TaskKind;
+use crate::protocol::{DecidedBy, Event, EventBody, LineKind, TaskState, TestStatus};
+use crate::workspace::paths;
+use crate::workspace::sandbox::TestOutcome;
+
+/// Where the current phase stands.
+#[derive(Clone, Debug, PartialEq)]
+enum PhaseStatus {
+    /// Work is under way, or the phase waits for the person.
+    Running,
+    /// Complete.
+    Done,
+    /// A task failed and nothing else can run; a retry could unblock it.
+    Stalled(String),
+    /// Failed for good.
+    Failed(String),
+}
+
+/// Counts of a phase's tasks.
+struct TaskCounts {
+    total: usize,
+    done: usize,
+    active: usize,
+    failed: Vec<String>,
+}
+
+/// Largest number of bytes of staged files put into a review or test-writing
+/// prompt.
+const CONTEXT_FILE_BYTES: usize = 96 * 1024;
+
+impl Actor {
+    fn current_phase(&self) -> Option<Phase> {
+        let s = self.session.as_ref()?;
+        self.workflow.phases.get(s.phase).cloned()
+    }
+
+    /// Moves the session forward as far as it can go now.
+    pub(crate) async fn advance(&mut self) {
+        loop {
+            let Some(s) = self.session.as_ref() else {
+                return;
+            };
+            if s.finished.is_some() {
+                return;
+            }
+            let Some(phase) = self.current_phase() else {
+                self.finish(crate::protocol::SessionStatus::Succeeded);
+                return;
+            };
+            if !s.phase_started {
+                if let Some(s) = self.s() {
+                    s.phase_started = true;
+                }
+                self.emit(EventBody::PhaseStarted {
+                    phase: phase.name.clone(),
+                    kind: phase.kind.as_str().to_string(),
+                });
+                self.start_phase(&phase).await;
+                continue;
+            }
+            self.step_phase(&phase);
+            self.schedule();
+            match self.phase_status(&phase) {
+                PhaseStatus::Running => return,
+                PhaseStatus::Done => {
+                    self.emit(EventBody::PhaseFinished {
+                        phase: phase.name.clone(),
+                        kind: phase.kind.as_str().to_string(),
+                    });
+                    if let Some(s) = self.s() {
+                        s.phase += 1;
+                        s.phase_started = false;
+                        s.stall = None;
+                    }
+                }
+                PhaseStatus::Stalled(message) => {
+                    let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
+                    if !interactive {
+                        self.fail_session(message);
+                    } else if self.session.as_ref().and_then(|s| s.stall.as_ref()) != Some(&message)
+                    {
+                        if let Some(s) = self.s() {
+                            s.stall = Some(message.clone());
+                        }
+                        self.emit(EventBody::Error {
+                            message: format!("{message}; retry the task (r) or cancel the session"),
+                        });
+                    }
+                    return;
+                }
+                PhaseStatus::Failed(message) => {
+                    self.fail_session(message);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn counts(&self, phase: &str) -> TaskCounts {
+        let mut c = TaskCounts {
+            total: 0,
+            done: 0,
+            active: 0,
+            failed: Vec::new(),
+        };
+        if let Some(s) = self.session.as_ref() {
+            for t in s.tasks.values().filter(|t| t.phase == phase) {
+                c.total += 1;
+                match t.state {
+                    TaskState::Done => c.done += 1,
+                    TaskState::Queued
+                    | TaskState::Running
+                    | TaskState::Retrying
+                    | TaskState::Paused => c.active += 1,
+                    TaskState::Failed | TaskState::Cancelled => c.failed.push(format!(
+                        "task {} {}{}",
+                        t.id,
+                        t.state.as_str(),
+                        t.error
+                            .as_ref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    )),
+                }
+            }
+        }
+        c
+    }
+
+    fn phase_status(&self, phase: &Phase) -> PhaseStatus {
+        let Some(s) = self.session.as_ref() else {
+            return PhaseStatus::Running;
+        };
+        let c = self.counts(&phase.name);
+        let tasks_done = c.active == 0 && c.failed.is_empty() && c.done == c.total;
+        let stalled = c.active == 0 && !c.failed.is_empty();
+        let stall =
+            || PhaseStatus::Stalled(format!("phase {}: {}", phase.name, c.failed.join("; ")));
+        match phase.kind {
+            PhaseKind::Single => {
+                let answered = s.questions.iter().all(|q| s.answers.contains_key(&q.id));
+                if tasks_done && s.requirements.is_some() && answered {
+                    PhaseStatus::Done
+                } else if stalled {
+                    stall()
+                } else {
+                    PhaseStatus::Running
+                }
+            }
+            PhaseKind::FanOut | PhaseKind::Compare | PhaseKind::Tasks => {
+                let tasks_ready = phase.kind != PhaseKind::Tasks || s.breakdown.is_some();
+                if tasks_done && tasks_ready {
+                    PhaseStatus::Done
+                } else if stalled {
+                    stall()
+                } else {
+                    PhaseStatus::Running
+                }
+            }
+            // A failed ballot is an abstention: the vote completes regardless.
+            PhaseKind::Vote => {
+                if c.active == 0 {
+                    PhaseStatus::Done
+                } else {
+                    PhaseStatus::Running
+                }
+            }
+            PhaseKind::Resolve => {
+                if s.conflicts.iter().all(|k| s.decisions.contains_key(&k.id)) {
+                    PhaseStatus::Done
+                } else if stalled {
+                    stall()
+                } else {
+                    PhaseStatus::Running
+                }
+            }
+            PhaseKind::Test | PhaseKind::Review => {
+                let stage = if phase.kind == PhaseKind::Test {
+                    s.test_stage
+                } else {
+                    s.review_stage
+                };
+                match stage {
+                    Stage::Passed => PhaseStatus::Done,
+                    Stage::Failed => PhaseStatus::Failed(
+                        s.failure
+                            .clone()
+                            .unwrap_or_else(|| format!("phase {} failed", phase.name)),
+                    ),
+                    Stage::Writing if stalled => stall(),
+                    Stage::Writing | Stage::Running => PhaseStatus::Running,
+                }
+            }
+            PhaseKind::Deliver => {
+                if s.delivered {
+                    PhaseStatus::Done
+                } else {
+                    PhaseStatus::Running
+                }
+            }
+        }
+    }
+
+    /// Stage transitions that happen when a phase's tasks are all done.
+    fn step_phase(&mut self, phase: &Phase) {
+        let c = self.counts(&phase.name);
+        let all_done = c.active == 0 && c.failed.is_empty() && c.total > 0;
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        match phase.kind {
+            PhaseKind::Test if s.test_stage == Stage::Writing && all_done => self.run_tests(phase),
+            PhaseKind::Review if s.review_stage == Stage::Writing && all_done => {
+                let repaired = s
+                    .tasks
+                    .values()
+                    .any(|t| t.phase == phase.name && t.kind == TaskKind::Repair);
+                if repaired {
+                    self.run_tests(phase);
+                } else if let Some(s) = self.s() {
+                    s.review_stage = Stage::Passed;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn base_context(&self) -> Value {
+        let Some(s) = self.session.as_ref() else {
+            return Value::Null;
+        };
+        let decisions: BTreeMap<&String, &String> =
+            s.decisions.iter().map(|(k, d)| (k, &d.option)).collect();
+        json!({
+            "prompt": s.prompt,
+            "requirements": s.requirements,
+            "decisions": decisions,
+        })
+    }
+
+    fn staged_contents(&self, limit: usize) -> Vec<Value> {
+        let mut used = 0;
+        let mut files = Vec::new();
+        if let Some(s) = self.session.as_ref() {
+            for (path, file) in &s.files {
+                if used + file.content.len() > limit {
+                    files.push(json!({"path": path, "content": "(omitted: prompt budget)"}));
+                    continue;
+                }
+                used += file.content.len();
+                files.push(json!({"path": path, "content": file.content}));
+            }
+        }
+        files
+    }
+
+    async fn start_phase(&mut self, phase: &Phase) {
+        let lead = phase.agents.first().cloned().unwrap_or_default();
+        let base = self.base_context();
+        match phase.kind {
+            PhaseKind::Single => {
+                let prompt = self
+                    .session
+                    .as_ref()
+                    .map(|s| s.prompt.clone())
+                    .unwrap_or_default();
+                let task = Actor::new_task(
+                    phase.name.clone(),
+                    &lead,
+                    &phase.name,
+                    TaskKind::Requirements,
+                    "requirements from the prompt".into(),
+                    json!({"prompt": prompt}),
+                );
+                self.queue_task(task);
+            }
+            PhaseKind::FanOut => {
+                for agent in &phase.agents {
+                    let task = Actor::new_task(
+                        format!("{}.{agent}", phase.name),
+                        agent,
+                        &phase.name,
+                        TaskKind::Plan,
+                        "technical plan".into(),
+                        base.clone(),
+                    );
+                    self.queue_task(task);
+                }
+            }
+            PhaseKind::Compare => {
+                let (plans, planners) = match self.session.as_ref() {
+                    Some(s) => (
+                        serde_json::to_value(&s.plans).unwrap_or(Value::Null),
+                        s.plans.keys().cloned().collect::<Vec<_>>(),
+                    ),
+                    None => (Value::Null, Vec::new()),
+                };
+                let mut context = base;
+                context["plans"] = plans;
+                context["planners"] = json!(planners);
+                let task = Actor::new_task(
+                    phase.name.clone(),
+                    &lead,
+                    &phase.name,
+                    TaskKind::Compare,
+                    "compare the plans".into(),
+                    context,
+                );
+                self.queue_task(task);
+            }
+            PhaseKind::Vote => {
+                let (conflicts, plans) = match self.session.as_ref() {
+                    Some(s) => (s.conflicts.clone(), s.plans.clone()),
+                    None => return,
+                };
+                for conflict in &conflicts {
+                    if self
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.decisions.contains_key(&conflict.id))
+                    {
+                        continue; // decided early by the person
+                    }
+                    for agent in &phase.agents {
+                        let context = json!({
+                            "prompt": base["prompt"],
+                            "conflict": conflict,
+                            "plan": plans.get(agent),
+                        });
+                        let mut task = Actor::new_task(
+                            format!("{}.{}.{agent}", phase.name, conflict.id),
+                            agent,
+                            &phase.name,
+                            TaskKind::Ballot,
+                            format!("ballot on {}", conflict.topic),
+                            context,
+                        );
+                        task.subject = Some(conflict.id.clone());
+                        self.queue_task(task);
+                    }
+                }
+            }
+            PhaseKind::Resolve => self.start_resolve(phase, &lead),
+            PhaseKind::Tasks => {
+                if let Some(s) = self.session.as_ref() {
+                    let workspace = self.workspace.clone();
+                    let id = s.id.clone();
+                    let prepared =
+                        tokio::task::spawn_blocking(move || workspace.prepare_scratch(&id)).await;
+                    let problem = match prepared {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e.to_string()),
+                        Err(e) => Some(e.to_string()),
+                    };
+                    if let Some(problem) = problem {
+                        self.fail_session(format!("cannot prepare the scratch tree: {problem}"));
+                        return;
+                    }
+                }
+                let mut context = base;
+                context["plans"] = self
+                    .session
+                    .as_ref()
+                    .map(|s| serde_json::to_value(&s.plans).unwrap_or(Value::Null))
+                    .unwrap_or(Value::Null);
+                context["agents"] = json!(phase.agents);
+                let mut task = Actor::new_task(
+                    format!("{}.breakdown", phase.name),
+                    &lead,
+                    &phase.name,
+                    TaskKind::Breakdown,
+                    "break the design into tasks".into(),
+                    context,
+                );
+                task.priority = 10;
+                self.queue_task(task);
+            }
+            PhaseKind::Test => {
+                if let Some(s) = self.s() {
+                    s.test_stage = Stage::Writing;
+                }
+                let mut context = base;
+                context["files"] = json!(["tests/"]);
+                context["staged"] = json!(self.staged_contents(CONTEXT_FILE_BYTES));
+                let mut task = Actor::new_task(
+                    format!("{}.write", phase.name),
+                    &lead,
+                    &phase.name,
+                    TaskKind::Tests,
+                    "write the tests".into(),
+                    context,
+                );
+                task.declared = vec!["tests/".into()];
+                self.queue_task(task);
+            }
+            PhaseKind::Review => {
+                if let Some(s) = self.s() {
+                    s.review_stage = Stage::Writing;
+                }
+                let mut context = base;
+                context["files"] = json!(self.staged_contents(CONTEXT_FILE_BYTES));
+                let task = Actor::new_task(
+                    phase.name.clone(),
+                    &lead,
+                    &phase.name,
+                    TaskKind::Review,
+                    "review the staged files".into(),
+                    context,
+                );
+                self.queue_task(task);
+            }
+            PhaseKind::Deliver => {
+                let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
+                if interactive {
+                    let message = self.commit_summary();
+                    self.ephemeral(Event::DeliveryReady { message });
+                } else {
+                    self.deliver(None).await;
+                }
+            }
+        }
+    }
+
+    /// The valid ballots per option, and the option with more than half of them.
+    pub(crate) fn tally(&self, conflict: &str) -> (BTreeMap<String, u32>, Option<String>) {
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        let Some(s) = self.session.as_ref() else {
+            return (counts, None);
+        };
+        if let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) {
+            for option in &k.options {
+                counts.insert(option.clone(), 0);
+            }
+        }
+        let mut valid = 0;
+        for ballot in s
+            .ballots
+            .get(conflict)
+            .into_iter()
+            .flat_map(|b| b.values())
+            .flatten()
+        {
+            *counts.entry(ballot.option.clone()).or_insert(0) += 1;
+            valid += 1;
+        }
+        let winner = counts
+            .iter()
+            .find(|(_, n)| **n * 2 > valid)
+            .map(|(o, _)| o.clone());
+        (counts, winner)
+    }
+
+    fn start_resolve(&mut self, phase: &Phase, chair: &str) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let interactive = s.options.interactive;
+        let confirm = self.settings.ui.confirm_decisions;
+        let open: Vec<_> = s
+            .conflicts
+            .iter()
+            .filter(|k| !s.decisions.contains_key(&k.id))
+            .cloned()
+            .collect();
+        let prompt = s.prompt.clone();
+        for conflict in open {
+            let (tally, winner) = self.tally(&conflict.id);
+            match winner {
+                Some(option) if !interactive || !confirm => {
+                    self.decide(
+                        &conflict.id,
+                        &option,
+                        DecidedBy::Vote,
+                        "majority of the ballots".into(),
+                    );
+                }
+                Some(_) => {}
+                None if interactive => {}
+                None => {
+                    let ballots: Vec<Value> = self
+                        .session
+                        .as_ref()
+                        .and_then(|s| s.ballots.get(&conflict.id))
+                        .map(|b| {
+                            b.iter()
+                                .map(|(agent, ballot)| json!({"agent": agent, "ballot": ballot}))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let mut task = Actor::new_task(
+                        format!("{}.{}", phase.name, conflict.id),
+                        chair,
+                        &phase.name,
+                        TaskKind::Chair,
+                        format!("break the tie on {}", conflict.topic),
+                        json!({"prompt": prompt, "conflict": conflict, "tally": tally, "ballots": ballots}),
+                    );
+                    task.subject = Some(conflict.id.clone());
+                    self.queue_task(task);
+                }
+            }
+        }
+        let waiting = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.conflicts.iter().any(|k| !s.decisions.contains_key(&k.id)));
+        if interactive && waiting {
+            self.note(
+                chair,
+                &phase.name,
+                "⏳ waiting for the person to confirm the decisions (c: conflicts)",
+            );
+        }
+    }
+
+    /// Records a conflict's decision.
+    pub(crate) fn decide(
+        &mut self,
+        conflict: &str,
+        option: &str,
+        by: DecidedBy,
+        rationale: String,
+    ) {
+        let (tally, _) = self.tally(conflict);
+        let decision = Decision {
+            option: option.to_string(),
+            decided_by: by,
+            tally: tally.clone(),
+            rationale,
+        };
+        if let Some(s) = self.s() {
+            s.decisions.insert(conflict.to_string(), decision.clone());
+        }
+        self.record("output", &format!("decision/{conflict}"), &decision);
+        self.emit(EventBody::ConflictResolved {
+            conflict: conflict.to_string(),
+            option: option.to_string(),
+            decided_by: by,
+            tally,
+        });
+    }
+
+    fn in_phase(&self, kind: PhaseKind) -> bool {
+        self.current_phase().is_some_and(|p| p.kind == kind)
+    }
+
+    /// Whether decisions may still change: implementation has not started.
+    fn decisions_open(&self) -> bool {
+        let Some(s) = self.session.as_ref() else {
+            return false;
+        };
+        let tasks_at = self
+            .workflow
+            .position(PhaseKind::Tasks)
+            .unwrap_or(usize::MAX);
+        s.finished.is_none() && s.phase < tasks_at
+    }
+
+    pub(crate) fn pick(&mut self, conflict: &str, option: &str) {
+        if !self.in_phase(PhaseKind::Resolve) {
+            return self.reject_op("pick", "decisions are picked in the resolve phase");
+        }
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) else {
+            return self.reject_op("pick", format!("no conflict `{conflict}`"));
+        };
+        if !k.options.iter().any(|o| o == option) {
+            return self.reject_op(
+                "pick",
+                format!("`{option}` is not an option of `{conflict}`"),
+            );
+        }
+        if s.decisions.contains_key(conflict) {
+            return self.reject_op(
+                "pick",
+                format!("`{conflict}` is decided; override it (o) to change it"),
+            );
+        }
+        self.decide(
+            conflict,
+            option,
+            DecidedBy::Human,
+            "picked by the person".into(),
+        );
+    }
+
+    pub(crate) fn accept_votes(&mut self) {
+        if !self.in_phase(PhaseKind::Resolve) {
+            return self.reject_op(
+                "accept votes",
+                "vote results are accepted in the resolve phase",
+            );
+        }
+        let open: Vec<String> = self
+            .session
+            .as_ref()
+            .map(|s| {
+                s.conflicts
+                    .iter()
+                    .filter(|k| !s.decisions.contains_key(&k.id))
+                    .map(|k| k.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in open {
+            if let (_, Some(option)) = self.tally(&id) {
+                self.decide(
+                    &id,
+                    &option,
+                    DecidedBy::Vote,
+                    "majority of the ballots".into(),
+                );
+            }
+        }
+    }
+
+    pub(crate) fn override_decision(&mut self, conflict: &str, option: &str, note: &str) {
+        if !self.decisions_open() {
+            return self.reject_op(
+                "override",
+                "implementation has started; decisions are final",
+            );
+        }
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) else {
+            return self.reject_op("override", format!("no conflict `{conflict}`"));
+        };
+        if !k.options.iter().any(|o| o == option) {
+            return self.reject_op(
+                "override",
+                format!("`{option}` is not an option of `{conflict}`"),
+            );
+        }
+        let previous = s.decisions.get(conflict).map(|d| d.option.clone());
+        let from = previous.clone().or_else(|| self.tally(conflict).1);
+        self.emit(EventBody::DecisionOverridden {
+            conflict: conflict.to_string(),
+            from,
+            to: option.to_string(),
+            note: note.to_string(),
+        });
+        if previous.is_some() {
+            let updated = self.s().and_then(|s| {
+                let d = s.decisions.get_mut(conflict)?;
+                d.option = option.to_string();
+                d.decided_by = DecidedBy::Human;
+                d.rationale = note.to_string();
+                Some(d.clone())
+            });
+            if let Some(d) = updated {
+                self.record("output", &format!("decision/{conflict}"), &d);
+            }
+        } else {
+            self.decide(conflict, option, DecidedBy::Human, note.to_string());
+        }
+    }
+
+    fn reject_op(&mut self, op: &str, reason: impl Into<String>) {
+        self.ephemeral(Event::Rejected {
+            op: op.to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    pub(crate) fn answer(&mut self, question: &str, answer: &str, by: &str) {
+        let Some(s) = self.session.as_ref() else {
+            return self.reject_op("answer", "no session");
+        };
+        if !s.questions.iter().any(|q| q.id == question) {
+            return self.reject_op("answer", format!("no question `{question}`"));
+        }
+        if s.answers.contains_key(question) {
+            return self.reject_op("answer", format!("question `{question}` is answered"));
+        }
+        if let Some(s) = self.s() {
+            s.answers.insert(question.to_string(), answer.to_string());
+        }
+        let answers = self
+            .session
+            .as_ref()
+            .map(|s| s.answers.clone())
+            .unwrap_or_default();
+        self.record("output", "answers", &answers);
+        self.emit(EventBody::QuestionAnswered {
+            id: question.to_string(),
+            answer: answer.to_string(),
+            by: by.to_string(),
+        });
+    }
+
+    /// Validates a finished task's reply and applies it. `Err` holds the problem
+    /// (quoting the reply) for the validation retry.
+    pub(crate) async fn accept_output(&mut self, id: &str, text: &str) -> Result<(), String> {
+        let Some(task) = self.session.as_ref().and_then(|s| s.tasks.get(id).cloned()) else {
+            return Ok(());
+        };
+        match task.kind {
+            TaskKind::Requirements => {
+                let req: Requirements = outputs::parse_json(text)?;
+                let mut ids = std::collections::BTreeSet::new();
+                if let Some(q) = req.questions.iter().find(|q| !ids.insert(q.id.clone())) {
+                    return Err(format!("question id `{}` is used twice", q.id));
+                }
+                self.record("output", "requirements", &req);
+                let questions = req.questions.clone();
+                if let Some(s) = self.s() {
+                    s.requirements = Some(req);
+                    s.questions = questions.clone();
+                }
+                for q in questions {
+                    self.emit(EventBody::QuestionAsked {
+                        id: q.id.clone(),
+                        text: q.text.clone(),
+                        default: q.default.clone(),
+                    });
+                    let (given, interactive) = match self.session.as_ref() {
+                        Some(s) => (s.options.answers.get(&q.id).cloned(), s.options.interactive),
+                        None => (None, false),
+                    };
+                    match given {
+                        Some(answer) => self.answer(&q.id, &answer, "answers_file"),
+                        None if !interactive => self.answer(&q.id, &q.default, "default"),
+                        None => {}
+                    }
+                }
+            }
+            TaskKind::Plan => {
+                let plan: Plan = outputs::parse_json(text)?;
+                self.record("output", &format!("plan/{}", task.agent), &plan);
+                if let Some(s) = self.s() {
+                    s.plans.insert(task.agent.clone(), plan);
+                }
+            }
+            TaskKind::Compare => {
+                let conflicts: Conflicts = outputs::parse_json(text)?;
+                let planners: Vec<String> = self
+                    .session
+                    .as_ref()
+                    .map(|s| s.plans.keys().cloned().collect())
+                    .unwrap_or_default();
+                outputs::check_conflicts(&conflicts, &planners)?;
+                self.record("output", "conflicts", &conflicts);
+                for k in &conflicts.conflicts {
+                    self.emit(EventBody::ConflictDetected {
+                        conflict: k.id.clone(),
+                        topic: k.topic.clone(),
+                        options: k.options.clone(),
+                        blocking: k.blocking,
+                        positions: k.positions.clone(),
+                    });
+                }
+                if let Some(s) = self.s() {
+                    s.conflicts = conflicts.conflicts;
+                }
+            }
+            TaskKind::Ballot | TaskKind::Chair => {
+                let ballot: Ballot = outputs::parse_json(text)?;
+                let conflict = task.subject.clone().unwrap_or_default();
+                let options = self
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.conflicts.iter().find(|k| k.id == conflict))
+                    .map(|k| k.options.clone())
+                    .unwrap_or_default();
+                outputs::check_ballot(&ballot, &options)?;
+                if task.kind == TaskKind::Chair {
+                    self.decide(
+                        &conflict,
+                        &ballot.option,
+                        DecidedBy::Chair,
+                        ballot.rationale.clone(),
+                    );
+                } else {
+                    self.record(
+                        "output",
+                        &format!("ballot/{conflict}/{}", task.agent),
+                        &ballot,
+                    );
+                    self.emit(EventBody::VoteCast {
+                        conflict: conflict.clone(),
+                        agent: task.agent.clone(),
+                        option: Some(ballot.option.clone()),
+                        rationale: ballot.rationale.clone(),
+                    });
+                    if let Some(s) = self.s() {
+                        s.ballots
+                            .entry(conflict)
+                            .or_default()
+                            .insert(task.agent.clone(), Some(ballot));
+                    }
+                }
+            }
+            TaskKind::Breakdown => {
+                let breakdown: Breakdown = outputs::parse_json(text)?;
+                let phase = self.current_phase();
+                let owners = phase.as_ref().map(|p| p.agents.clone()).unwrap_or_default();
+                outputs::check_breakdown(&breakdown, &owners)?;
+                self.record("output", "breakdown", &breakdown);
+                let base = self.base_context();
+                for t in &breakdown.tasks {
+                    let mut context = base.clone();
+                    context["task"] = json!(t);
+                    context["files"] = json!(t.files);
+                    let mut impl_task = Actor::new_task(
+                        format!("{}.{}", task.phase, t.id),
+                        &t.agent,
+                        &task.phase,
+                        TaskKind::Implement,
+                        t.title.clone(),
+                        context,
+                    );
+                    impl_task.deps = t
+                        .depends_on
+                        .iter()
+                        .map(|d| format!("{}.{d}", task.phase))
+                        .collect();
+                    impl_task.declared = t.files.clone();
+                    self.queue_task(impl_task);
+                }
+                if let Some(s) = self.s() {
+                    s.breakdown = Some(breakdown);
+                }
+            }
+            TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => {
+                let blocks = outputs::parse_file_blocks(text)?;
+                self.stage_files(&task, blocks).await?;
+            }
+            TaskKind::Review => {
+                let findings: Findings = outputs::parse_json(text)?;
+                outputs::check_findings(&findings)?;
+                self.record("output", "findings", &findings);
+                for f in &findings.findings {
+                    self.emit(EventBody::Finding {
+                        severity: f.severity.clone(),
+                        path: f.path.clone(),
+                        line: f.line,
+                        text: f.text.clone(),
+                        blocking: f.blocking,
+                    });
+                }
+                let blocking: Vec<_> = findings
+                    .findings
+                    .iter()
+                    .filter(|f| f.blocking)
+                    .cloned()
+                    .collect();
+                if let Some(s) = self.s() {
+                    s.findings = findings.findings;
+                }
+                if !blocking.is_empty() {
+                    let report = blocking
+                        .iter()
+                        .map(|f| format!("{} {}:{}: {}", f.severity, f.path, f.line, f.text))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    let paths: Vec<String> = blocking.iter().map(|f| f.path.clone()).collect();
+                    self.queue_repairs(&task.phase, "fix", &paths, &report, &task.agent);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages a task's file blocks under the path rules; refusals become
+    /// `path_refused` events. Fails when every block was refused.
+    async fn stage_files(
+        &mut self,
+        task: &Task,
+        blocks: Vec<outputs::FileBlock>,
+    ) -> Result<(), String> {
+        let Some(session) = self.session.as_ref().map(|s| s.id.clone()) else {
+            return Ok(());
+        };
+        let mut staged = 0;
+        let mut refused = Vec::new();
+        for block in blocks {
+            let checked = paths::normalize(&block.path)
+                .and_then(|p| paths::check_declared(&p, &task.declared).map(|()| p));
+            let path = match checked {
+                Ok(path) => path,
+                Err(refusal) => {
+                    refused.push(format!("{}: {refusal}", block.path));
+                    self.refuse(&block.path, &task.agent, &task.id, &refusal.to_string());
+                    continue;
+                }
+            };
+            let workspace = self.workspace.clone();
+            let (sid, p, content) = (session.clone(), path.clone(), block.content.clone());
+            let result =
+                tokio::task::spawn_blocking(move || workspace.stage(&sid, &p, content.as_bytes()))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+            let change = match result {
+                Ok(change) => change,
+                Err(reason) => {
+                    refused.push(format!("{path}: {reason}"));
+                    self.refuse(&path, &task.agent, &task.id, &reason);
+                    continue;
+                }
+            };
+            let accepted = match change {
+                crate::protocol::FileChange::New => true,
+                crate::protocol::FileChange::Modified => false,
+            };
+            let file = StagedFile {
+                content: block.content.clone(),
+                agent: task.agent.clone(),
+                task: task.id.clone(),
+                change,
+                accepted,
+            };
+            self.record("file", &path, &file);
+            if let Some(s) = self.s() {
+                s.files.insert(path.clone(), file);
+            }
+            self.note(
+                &task.agent,
+                &task.id,
+                &format!("✚ staged {path} ({} bytes)", block.content.len()),
+            );
+            self.emit(EventBody::FileStaged {
+                path,
+                agent: task.agent.clone(),
+                bytes: block.content.len() as u64,
+                change,
+            });
+            staged += 1;
+        }
+        if staged == 0 {
+            return Err(format!("every file was refused: {}", refused.join("; ")));
+        }
+        Ok(())
+    }
+
+    fn refuse(&mut self, path: &str, agent: &str, task: &str, reason: &str) {
+        self.line(
+            agent,
+            task,
+            LineKind::Error,
+            &format!("⊘ refused {path}: {reason}"),
+            false,
+        );
+        self.emit(EventBody::PathRefused {
+            path: path.to_string(),
+            agent: agent.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// A task ended without an output.
+    pub(crate) fn task_failed(&mut self, task: &Task) {
+        if task.kind == TaskKind::Ballot {
+            let conflict = task.subject.clone().unwrap_or_default();
+            if let Some(s) = self.s() {
+                s.ballots
+                    .entry(conflict.clone())
+                    .or_default()
+                    .insert(task.agent.clone(), None);
+            }
+            self.emit(EventBody::VoteCast {
+                conflict,
+                agent: task.agent.clone(),
+                option: None,
+                rationale: format!(
+                    "abstained: {}",
+                    task.error
+                        .clone()
+                        .unwrap_or_else(|| "the ballot was cancelled".into())
+                ),
+            });
+        }
+    }
+
+    /// Starts the next test run of the test (or review) phase.
+    fn run_tests(&mut self, phase: &Phase) {
+        let configured = self.settings.test.command.clone();
+        let Some(s) = self.s() else {
+            return;
+        };
+        let command = if configured == "auto" {
+            let paths: Vec<String> = s.files.keys().cloned().collect();
+            crate::workspace::sandbox::detect_command(&paths)
+        } else {
+            Some(configured)
+        };
+        let stage = match phase.kind {
+            PhaseKind::Review => &mut s.review_stage,
+            _ => &mut s.test_stage,
+        };
+        let Some(command) = command else {
+            *stage = Stage::Passed;
+            self.emit(EventBody::Error {
+                message: "no test command found for the generated files; set [test] command in quorum.toml".into(),
+            });
+            return;
+        };
+        *stage = Stage::Running;
+        s.test_round += 1;
+        s.test_command = Some(command.clone());
+        let lead = phase.agents.first().cloned().unwrap_or_default();
+        self.note(
+            &lead,
+            &phase.name,
+            &format!("▶ running `{command}` in the scratch tree"),
+        );
+        self.spawn_test_run(command);
+    }
+
+    pub(crate) fn on_test_done(&mut self, outcome: TestOutcome) {
+        let Some(phase) = self.current_phase() else {
+            return;
+        };
+        let max_rounds = self.settings.test.max_repair_rounds;
+        let Some(s) = self.s() else {
+            return;
+        };
+        if s.finished.is_some() {
+            return;
+        }
+        let round = s.test_round;
+        let command = s.test_command.clone().unwrap_or_default();
+        s.last_test = Some(outcome.clone());
+        let lead = phase.agents.first().cloned().unwrap_or_default();
+        self.note(
+            &lead,
+            &phase.name,
+            &format!(
+                "■ tests round {round}: {} passed, {} failed ({}, {:.1} s)",
+                outcome.passed,
+                outcome.failed,
+                match outcome.status {
+                    TestStatus::Passed => "passed",
+                    TestStatus::Failed => "failed",
+                    TestStatus::Timeout => "timeout",
+                    TestStatus::Error => "error",
+                },
+                outcome.duration.as_secs_f64()
+            ),
+        );
+        if !outcome.network_isolated && round == 1 {
+            self.note(
+                &lead,
+                &phase.name,
+                "⚠ network not isolated for the test run (needs root or user namespaces)",
+            );
+        }
+        if outcome.status != TestStatus::Passed {
+            let tail: Vec<&str> = outcome.output.lines().rev().take(30).collect();
+            for line in tail.into_iter().rev() {
+                self.note(&lead, &phase.name, &format!("│ {line}"));
+            }
+        }
+        self.record(
+            "output",
+            &format!("test/{round}"),
+            &json!({
+                "command": command, "status": outcome.status, "passed": outcome.passed,
+                "failed": outcome.failed, "failures": outcome.failures, "output": outcome.output,
+            }),
+        );
+        self.emit(EventBody::TestRun {
+            round,
+            command: command.clone(),
+            passed: outcome.passed,
+            failed: outcome.failed,
+            status: outcome.status,
+        });
+        let passed = outcome.status == TestStatus::Passed;
+        let Some(s) = self.s() else {
+            return;
+        };
+        if phase.kind == PhaseKind::Review {
+            if passed {
+                s.review_stage = Stage::Passed;
+            } else {
+                s.review_stage = Stage::Failed;
+                s.failure = Some(format!(
+                    "tests fail after the review's fixes (round {round})"
+                ));
+            }
+            return;
+        }
+        if passed {
+            s.test_stage = Stage::Passed;
+        } else if round <= max_rounds {
+            s.test_stage = Stage::Writing;
+            let paths: Vec<String> = s
+                .files
+                .keys()
+                .filter(|p| outcome.output.contains(p.as_str()))
+                .cloned()
+                .collect();
+            let report = outcome.output.clone();
+            self.queue_repairs(
+                &phase.name,
+                &format!("repair{round}"),
+                &paths,
+                &report,
+                &lead,
+            );
+        } else {
+            s.test_stage = Stage::Failed;
+            s.failure = Some(format!(
+                "tests still fail after {max_rounds} repair round(s): {} failed{}",
+                outcome.failed,
+                if outcome.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", outcome.failures.join(", "))
+                }
+            ));
+        }
+    }
+
+    /// Queues one repair task per owner of the files named in `paths` (source
+    /// files first; test files only when nothing else is named). With no file
+    /// named, the repair goes to `fallback`.
+    fn queue_repairs(
+        &mut self,
+        phase: &str,
+        label: &str,
+        paths: &[String],
+        report: &str,
+        fallback: &str,
+    ) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let is_test = |p: &str| p.starts_with("tests/");
+        let sources: Vec<&String> = paths.iter().filter(|p| !is_test(p)).collect();
+        let named: Vec<&String> = if sources.is_empty() {
+            paths.iter().collect()
+        } else {
+            sources
+        };
+        let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for path in named {
+            if let Some(f) = s.files.get(path) {
+                owners.entry(f.agent.clone()).or_default();
+            }
+        }
+        if owners.is_empty() {
+            owners.insert(fallback.to_string(), Vec::new());
+        }
+        for (agent, files) in owners.iter_mut() {
+            files.extend(
+                s.files
+                    .iter()
+                    .filter(|(_, f)| &f.agent == agent)
+                    .map(|(p, _)| p.clone()),
+            );
+        }
+        let report: String = {
+            let start = report.len().saturating_sub(8 * 1024);
+            let mut start = start;
+            while !report.is_char_boundary(start) {
+                start += 1;
+            }
+            report[start..].to_string()
+        };
+        let base = self.base_context();
+        let tasks: Vec<Task> = owners
+            .into_iter()
+            .map(|(agent, files)| {
+                let current: BTreeMap<&String, &String> = files
+                    .iter()
+                    .filter_map(|p| s.files.get(p).map(|f| (p, &f.content)))
+                    .collect();
+                let mut context = base.clone();
+                context["files"] = json!(files);
+                context["report"] = json!(report);
+                context["current"] = json!(current);
+                let mut task = Actor::new_task(
+                    format!("{phase}.{label}.{agent}"),
+                    &agent,
+                    phase,
+                    TaskKind::Repair,
+                    format!("repair ({label})"),
+                    context,
+                );
+                task.declared = files;
+                task.priority = 5;
+                task
+            })
+            .collect();
+        for task in tasks {
+            self.queue_task(task);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The messages of each call: the agent's role prompt (`assets/prompts/<role>.md`,
+//! `generic.md` for roles without one) as the system message, then the task's
+//! instructions, its inputs and the reply format as the user message.
+
+use serde_json::Value;
+
+use crate::llm::{Message, Role, TaskKind};
+
+/// The system prompt for a role.
+pub fn system_prompt(role: &str) -> &'static str {
+    match role {
+        "pm" => include_str!("../../assets/prompts/pm.md"),
+        "backend" => include_str!("../../assets/prompts/backend.md"),
+        "frontend" => include_str!("../../assets/prompts/frontend.md"),
+        "qa" => include_str!("../../assets/prompts/qa.md"),
+        "security" => include_str!("../../assets/prompts/security.md"),
+        _ => include_str!("../../assets/prompts/generic.md"),
+    }
+}
+
+/// What the task asks, per kind.
+fn instructions(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Requirements => {
+            "Turn the prompt into requirements: a one-paragraph summary, goals, constraints, acceptance criteria and assumptions. Ask a question only when the answer would change the design; give each question a short id and the default you will assume if nobody answers."
+        }
+        TaskKind::Plan => {
+            "Write your technical plan for these requirements from your role's point of view: stack, components with responsibilities, data model, API, and your design decisions. Give each decision a short topic id (for example `storage`, `api`), the option you choose (a short id such as `sqlite`) and why."
+        }
+        TaskKind::Compare => {
+            "Compare the plans. List every topic on which they choose different options as a conflict: a short id, a title, the distinct options, each planning agent's position quoted from its own plan, and whether implementation must wait for a decision (blocking). Do not invent disagreements; if the plans agree, return no conflicts."
+        }
+        TaskKind::Ballot => {
+            "Vote on this conflict: choose exactly one of its options and say why in one or two sentences. Vote for what is best for the project, not for your own plan's sake."
+        }
+        TaskKind::Chair => {
+            "The ballots on this conflict are tied. As chair, choose exactly one of its options and say why in one or two sentences."
+        }
+        TaskKind::Breakdown => {
+            "Break the agreed design into implementation tasks. Each task has a short id, an owner from the listed agents, a one-line title, the exact files it may write (a directory may be given with a trailing `/`), the ids of the tasks it depends on, and a description. Tests are written in a later phase; do not plan test files. Never write under `.git/` or `.quorum/`."
+        }
+        TaskKind::Implement => {
+            "Implement this task. Write every file it declares, complete (no placeholders, no elisions), following the decisions. Write no other file."
+        }
+        TaskKind::Tests => {
+            "Write the project's tests: suites that exercise the acceptance criteria and the edge cases, isolated (temporary directories, 127.0.0.1 only), runnable with the project's standard test command. Write them under the declared directory only."
+        }
+        TaskKind::Repair => {
+            "The files below fail. Fix them: write each file that needs a change, complete, within the declared files. The failure report says what failed."
+        }
+        TaskKind::Review => {
+            "Review the staged files for security and operational problems. For each finding give its severity (info, low, medium, high, critical), the file, the 1-based line, what is wrong and why, and whether it must be fixed before delivery (blocking). Return no findings rather than invented ones."
+        }
+    }
+}
+
+/// How to reply, per kind.
+fn reply_format(kind: TaskKind) -> String {
+    match crate::orchestrator::outputs::schema_for(kind) {
+        Some(schema) => format!(
+            "Reply with one JSON object only, matching this JSON Schema:\n{}",
+            serde_json::to_string(&schema.schema).unwrap_or_default()
+        ),
+        None => "Reply with a one-line summary, then each file as a Markdown heading naming its path followed by a fenced block holding the whole file, for example:\n\n### `src/app.py`\n```python\n<the whole file>\n```\n\nUse a longer fence (````) when the file itself contains ``` lines.".to_string(),
+    }
+}
+
+/// The messages for a task: system prompt, then the task with its inputs.
+pub fn build(role: &str, kind: TaskKind, title: &str, context: &Value) -> Vec<Message> {
+    let inputs = serde_json::to_string_pretty(context).unwrap_or_default();
+    let user = format!(
+        "# Task: {title}\n\n{}\n\n# Inputs\n\n```json\n{inputs}\n```\n\n# Reply format\n\n{}",
+        instructions(kind),
+        reply_format(kind)
+    );
+    vec![
+        Message::new(Role::System, system_prompt(role)),
+        Message::new(Role::User, user),
+    ]
+}
+
+/// The follow-up after an invalid reply: the reply, then what was wrong with it.
+pub fn validation_retry(previous: &str, problem: &str) -> Vec<Message> {
+    vec![
+        Message::new(Role::Assistant, previous),
+        Message::new(
+            Role::User,
+            format!("That reply cannot be used: {problem}\nReply again, in the required format."),
+        ),
+    ]
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_role_task_inputs_and_format() {
+        let m = build(
+            "qa",
+            TaskKind::Ballot,
+            "vote on storage",
+            &serde_json::json!({"conflict": {"id": "storage"}}),
+        );
+        assert_eq!(m.len(), 2);
+        assert!(m[0].content.contains("QA engineer"));
+        assert!(m[1].content.contains("vote on storage"));
+        assert!(m[1].content.contains("\"storage\""));
+        assert!(m[1].content.contains("JSON Schema"));
+        let m = build("martian", TaskKind::Implement, "t", &serde_json::json!({}));
+        assert!(m[0].content.contains("team of software agents"));
+        assert!(m[1].content.contains("fenced block"));
+    }
+}

@@ -1,0 +1,650 @@
+//! The only types the TUI, the headless runner and the orchestrator share.
+//!
+//! Consumers send [`Op`]s (user intent) to the orchestrator actor and receive
+//! [`Event`]s (what happened). [`Event::Logged`] carries a [`LoggedEvent`], the
+//! durable, numbered record of the public event stream (DESIGN.md §5, "Headless
+//! event stream"); every other [`Event`] variant is ephemeral: answers to
+//! requests (pages of a transcript, a file's content) and token deltas.
+//!
+//! Invariants: a [`LoggedEvent`] reaches a consumer only after the sled flush that
+//! holds it has completed; within one session `seq` starts at 1 and has no gaps.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the event stream's schema (`v` on every JSON line).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A session's id: 12 lowercase hexadecimal characters (48 random bits).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// Length of an id in characters.
+    pub const LEN: usize = 12;
+
+    /// A fresh random id.
+    pub fn new() -> Self {
+        let hex = uuid::Uuid::new_v4().simple().to_string();
+        SessionId(hex[..Self::LEN].to_string())
+    }
+
+    /// Parses an id; `None` unless it is exactly [`Self::LEN`] lowercase hex digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        let ok = text.len() == Self::LEN
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| SessionId(text.to_string()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 4 characters, as shown in the status bar.
+    pub fn short(&self) -> &str {
+        &self.0[..4]
+    }
+}
+
+impl Default for SessionId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Options fixed when a session starts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionOptions {
+    /// A person is at the keyboard: the session waits at resolve until the
+    /// decisions are confirmed, and at deliver until [`Op::Commit`].
+    pub interactive: bool,
+    /// Write the accepted files into DIR but make no commit.
+    pub no_commit: bool,
+    /// Run through review and write nothing into DIR.
+    pub dry_run: bool,
+    /// Headless: overwrite files in DIR that quorum did not write in this session.
+    pub allow_overwrite: bool,
+    /// Answers to the refine phase's questions, by question id (`--answers FILE`).
+    pub answers: BTreeMap<String, String>,
+}
+
+/// Who settled a conflict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// More than half of the valid ballots.
+    Vote,
+    /// The chair agent broke a tie (headless).
+    Chair,
+    /// The person picked or overrode the option.
+    Human,
+}
+
+/// A task's state (DESIGN.md §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting in its agent's queue.
+    Queued,
+    /// A provider call is under way.
+    Running,
+    /// Waiting for a retry after a failed attempt.
+    Retrying,
+    /// Held by the person; not started until resumed.
+    Paused,
+    /// Finished with a valid output.
+    Done,
+    /// Failed after retries and fallbacks.
+    Failed,
+    /// Cancelled by the person or by the end of the session.
+    Cancelled,
+}
+
+impl TaskState {
+    /// `true` for done, failed and cancelled.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskState::Done | TaskState::Failed | TaskState::Cancelled
+        )
+    }
+
+    /// The state's name as shown on screen and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Queued => "queued",
+            TaskState::Running => "running",
+            TaskState::Retrying => "retrying",
+            TaskState::Paused => "paused",
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// How a session ended (`session_finished.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Delivered (written, and committed unless `--no-commit`; or a completed dry run).
+    Succeeded,
+    /// A phase failed; nothing was committed.
+    Failed,
+    /// Cancelled by the person.
+    Cancelled,
+    /// Interrupted by a signal or a lost terminal; resumable.
+    Interrupted,
+    /// Stopped at the budget prompt; resumable.
+    PausedBudget,
+    /// Everything is staged; the person left before delivering.
+    AwaitingDelivery,
+}
+
+impl SessionStatus {
+    /// The process exit code for a session that ended this way (DESIGN.md §5).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            SessionStatus::Succeeded | SessionStatus::AwaitingDelivery => 0,
+            SessionStatus::Failed => 1,
+            SessionStatus::Cancelled | SessionStatus::Interrupted | SessionStatus::PausedBudget => {
+                3
+            }
+        }
+    }
+
+    /// The status's name as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Succeeded => "succeeded",
+            SessionStatus::Failed => "failed",
+            SessionStatus::Cancelled => "cancelled",
+            SessionStatus::Interrupted => "interrupted",
+            SessionStatus::PausedBudget => "paused_budget",
+            SessionStatus::AwaitingDelivery => "awaiting_delivery",
+        }
+    }
+}
+
+/// Whether a staged file is new in DIR or changes an existing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileChange {
+    /// No file at that path in DIR.
+    New,
+    /// A file exists at that path in DIR; its change is shown as a diff.
+    Modified,
+}
+
+/// Outcome of a test command run (`test_run.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestStatus {
+    /// Exit status 0.
+    Passed,
+    /// Nonzero exit status.
+    Failed,
+    /// Killed at the timeout.
+    Timeout,
+    /// The command could not be started.
+    Error,
+}
+
+/// One agent's position on a conflict, quoted from its plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// The agent whose plan holds the position.
+    pub agent: String,
+    /// The option the agent's plan chose.
+    pub option: String,
+    /// The agent's words, quoted from its plan.
+    pub quote: String,
+}
+
+/// The body of a durable event: the `type` and the fields beyond the common ones
+/// of DESIGN.md §5's table. Some variants carry extra fields the table does not
+/// name (`title`, `positions`, usage on `task_finished`, `repo`); the JSON Schema
+/// in `assets/events.schema.json` describes them all.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A new session began.
+    SessionStarted {
+        prompt: String,
+        dir: String,
+        workflow: String,
+        agents: Vec<String>,
+    },
+    /// A session continued from its stored state; `from_seq` is the first new seq.
+    SessionResumed { from_seq: u64 },
+    /// A phase began.
+    PhaseStarted { phase: String, kind: String },
+    /// A phase completed.
+    PhaseFinished { phase: String, kind: String },
+    /// The refine phase asks the person something.
+    QuestionAsked {
+        id: String,
+        text: String,
+        /// The answer used when nobody answers (headless without `--answers`).
+        default: String,
+    },
+    /// A question got its answer; `by` is `person`, `answers_file` or `default`.
+    QuestionAnswered {
+        id: String,
+        answer: String,
+        by: String,
+    },
+    /// A task entered its agent's queue.
+    TaskQueued {
+        task: String,
+        agent: String,
+        phase: String,
+        /// One line saying what the task does.
+        title: String,
+    },
+    /// A provider call for the task began.
+    TaskStarted {
+        task: String,
+        agent: String,
+        phase: String,
+    },
+    /// The person paused the task.
+    TaskPaused {
+        task: String,
+        agent: String,
+        phase: String,
+    },
+    /// The task was cancelled.
+    TaskCancelled {
+        task: String,
+        agent: String,
+        phase: String,
+    },
+    /// The task finished with a valid output.
+    TaskFinished {
+        task: String,
+        agent: String,
+        phase: String,
+        /// Input tokens of the task's calls.
+        tokens_in: u64,
+        /// Output tokens of the task's calls.
+        tokens_out: u64,
+        /// Cost of the task's calls in US dollars.
+        cost_usd: f64,
+    },
+    /// The task failed after retries and fallbacks.
+    TaskFailed {
+        task: String,
+        agent: String,
+        phase: String,
+        error: String,
+    },
+    /// An attempt failed and will be retried after `delay_ms` milliseconds.
+    TaskRetrying {
+        task: String,
+        attempt: u32,
+        reason: String,
+        delay_ms: u64,
+    },
+    /// The task moved to the next `provider:model` of its agent's fallback chain.
+    ProviderFallback {
+        task: String,
+        from: String,
+        to: String,
+        reason: String,
+    },
+    /// Spending reached 80 % of a budget; `scope` is an agent name or `session`.
+    BudgetWarning {
+        scope: String,
+        spent_usd: f64,
+        budget_usd: f64,
+    },
+    /// Spending reached a budget.
+    BudgetExhausted {
+        scope: String,
+        spent_usd: f64,
+        budget_usd: f64,
+    },
+    /// The compare phase found a disagreement between plans.
+    ConflictDetected {
+        conflict: String,
+        topic: String,
+        options: Vec<String>,
+        blocking: bool,
+        /// Each planning agent's position, quoted from its plan.
+        positions: Vec<Position>,
+    },
+    /// A voter's ballot; `option` is `None` for a visible abstention.
+    VoteCast {
+        conflict: String,
+        agent: String,
+        option: Option<String>,
+        rationale: String,
+    },
+    /// A conflict's decision; `tally` counts the valid ballots per option.
+    ConflictResolved {
+        conflict: String,
+        option: String,
+        decided_by: DecidedBy,
+        tally: BTreeMap<String, u32>,
+    },
+    /// The person replaced a decision (or a vote result) with another option.
+    DecisionOverridden {
+        conflict: String,
+        from: Option<String>,
+        to: String,
+        note: String,
+    },
+    /// A file was staged (in the db and the scratch tree, not in DIR).
+    FileStaged {
+        path: String,
+        agent: String,
+        bytes: u64,
+        change: FileChange,
+    },
+    /// A generated path was refused by the path rules (DESIGN.md §6).
+    PathRefused {
+        path: String,
+        agent: String,
+        reason: String,
+    },
+    /// The test command ran in the scratch tree.
+    TestRun {
+        round: u32,
+        command: String,
+        passed: u32,
+        failed: u32,
+        status: TestStatus,
+    },
+    /// A review finding.
+    Finding {
+        severity: String,
+        path: String,
+        line: u32,
+        text: String,
+        blocking: bool,
+    },
+    /// The session's commit was made.
+    CommitCreated {
+        sha: String,
+        files: Vec<String>,
+        /// The repository's work tree (DIR itself, or the parent repo holding DIR).
+        repo: String,
+    },
+    /// The session ended.
+    SessionFinished {
+        status: SessionStatus,
+        tokens_in: u64,
+        tokens_out: u64,
+        cost_usd: f64,
+    },
+    /// Something went wrong that is not tied to one task.
+    Error { message: String },
+}
+
+impl EventBody {
+    /// The event's `type` as it appears in JSON.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::SessionStarted { .. } => "session_started",
+            EventBody::SessionResumed { .. } => "session_resumed",
+            EventBody::PhaseStarted { .. } => "phase_started",
+            EventBody::PhaseFinished { .. } => "phase_finished",
+            EventBody::QuestionAsked { .. } => "question_asked",
+            EventBody::QuestionAnswered { .. } => "question_answered",
+            EventBody::TaskQueued { .. } => "task_queued",
+            EventBody::TaskStarted { .. } => "task_started",
+            EventBody::TaskPaused { .. } => "task_paused",
+            EventBody::TaskCancelled { .. } => "task_cancelled",
+            EventBody::TaskFinished { .. } => "task_finished",
+            EventBody::TaskFailed { .. } => "task_failed",
+            EventBody::TaskRetrying { .. } => "task_retrying",
+            EventBody::ProviderFallback { .. } => "provider_fallback",
+            EventBody::BudgetWarning { .. } => "budget_warning",
+            EventBody::BudgetExhausted { .. } => "budget_exhausted",
+            EventBody::ConflictDetected { .. } => "conflict_detected",
+            EventBody::VoteCast { .. } => "vote_cast",
+            EventBody::ConflictResolved { .. } => "conflict_resolved",
+            EventBody::DecisionOverridden { .. } => "decision_overridden",
+            EventBody::FileStaged { .. } => "file_staged",
+            EventBody::PathRefused { .. } => "path_refused",
+            EventBody::TestRun { .. } => "test_run",
+            EventBody::Finding { .. } => "finding",
+            EventBody::CommitCreated { .. } => "commit_created",
+            EventBody::SessionFinished { .. } => "session_finished",
+            EventBody::Error { .. } => "error",
+        }
+    }
+}
+
+/// A durable event: one line of `quorum run --json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// Schema version, [`SCHEMA_VERSION`].
+    pub v: u32,
+    /// Per-session sequence number, from 1, gapless.
+    pub seq: u64,
+    /// The session the event belongs to.
+    pub session: SessionId,
+    /// When the event happened, RFC 3339 in UTC.
+    pub at: String,
+    /// The `type` and its fields.
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What kind of line a transcript holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// What the agent was asked (one summary line per call).
+    Prompt,
+    /// Text the model produced.
+    Text,
+    /// A note from quorum (task started, file staged, …).
+    Note,
+    /// A retry or fallback; text of the failed attempt is discarded.
+    Retry,
+    /// An error.
+    Error,
+}
+
+/// One line of an agent's transcript, as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    /// Position in the session's combined transcript ("all"), from 0.
+    pub seq: u64,
+    /// Position in this agent's transcript, from 0.
+    pub agent_seq: u64,
+    /// The agent.
+    pub agent: String,
+    /// The task the line belongs to.
+    pub task: String,
+    /// The line's kind.
+    pub kind: LineKind,
+    /// The text, without a line ending.
+    pub text: String,
+    /// The last line of a call's attempt: a consumer drops any partial line it
+    /// built from [`Event::Token`]s of this task.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends_call: bool,
+}
+
+/// A request id chosen by the consumer, echoed in the answer so stale answers can
+/// be dropped.
+pub type RequestId = u64;
+
+/// A file's content and its diff against DIR, answering [`Op::LoadFile`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileView {
+    /// Relative path in DIR.
+    pub path: String,
+    /// Staged content (UTF-8; binary content is shown as a note).
+    pub content: String,
+    /// Unified diff against the file in DIR, when one exists there.
+    pub diff: Option<String>,
+}
+
+/// What happened. Only [`Event::Logged`] is durable and numbered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A durable event, released after its group commit was flushed.
+    Logged(LoggedEvent),
+    /// Text streamed by a model (ephemeral; the text reaches the transcript
+    /// as [`Event::TranscriptAppended`] lines).
+    Token {
+        agent: String,
+        task: String,
+        text: String,
+    },
+    /// Complete transcript lines that are now durable.
+    TranscriptAppended { lines: Vec<TranscriptLine> },
+    /// Answer to [`Op::LoadTranscript`]: lines in ascending `seq`
+    /// (`agent_seq` for one agent); `total` is the view's line count.
+    TranscriptPage {
+        req: RequestId,
+        agent: Option<String>,
+        lines: Vec<TranscriptLine>,
+        total: u64,
+    },
+    /// Answer to [`Op::LoadFile`]; `Err` holds a message naming the problem.
+    FileLoaded {
+        req: RequestId,
+        file: Result<FileView, String>,
+    },
+    /// The person's accept/reject choice for a staged file was stored.
+    FileDecided { path: String, accepted: bool },
+    /// The session waits at deliver for [`Op::Commit`]; `message` is the
+    /// generated commit message (without its trailers, which are always added).
+    DeliveryReady { message: String },
+    /// An [`Op`] could not be applied (unknown conflict, wrong phase, …); the
+    /// session is unchanged.
+    Rejected { op: String, reason: String },
+    /// The store failed: durability can no longer be promised and the session
+    /// stops. No further events are released.
+    Fatal { message: String },
+    /// The orchestrator stopped; no more events follow.
+    Closed,
+}
+
+/// User intent, sent to the orchestrator. Each variant names the events that
+/// answer it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Start a session on `prompt`. Answered by `session_started`, then the phases'
+    /// events, and at the end `session_finished`.
+    Start {
+        prompt: String,
+        options: SessionOptions,
+    },
+    /// Answer a refine question. Answered by `question_answered`.
+    Answer { question: String, answer: String },
+    /// Decide an open conflict with `option`. Answered by `conflict_resolved`
+    /// (`decided_by` human).
+    Pick { conflict: String, option: String },
+    /// Accept every open conflict's vote majority. Answered by one
+    /// `conflict_resolved` (`decided_by` vote) per conflict that has a majority.
+    AcceptVotes,
+    /// Replace a decision or vote result with `option`, with the person's note.
+    /// Answered by `decision_overridden` (and `conflict_resolved` when the
+    /// conflict was still open).
+    Override {
+        conflict: String,
+        option: String,
+        note: String,
+    },
+    /// Pause a queued or running task (a running call is cancelled and will start
+    /// again on resume). Answered by `task_paused`.
+    PauseTask { task: String },
+    /// Resume a paused task. Answered by `task_queued`.
+    ResumeTask { task: String },
+    /// Cancel a task. Answered by `task_cancelled`.
+    CancelTask { task: String },
+    /// Queue a failed or cancelled task again. Answered by `task_queued`.
+    RetryTask { task: String },
+    /// Accept or reject a staged file for delivery. Answered by
+    /// [`Event::FileDecided`].
+    SetFileAccepted { path: String, accepted: bool },
+    /// Deliver: write the accepted files and commit with `message` (or the
+    /// generated summary). Answered by `commit_created` and `session_finished`.
+    Commit { message: Option<String> },
+    /// Load `len` transcript lines from `from_seq` (of one agent, or of all agents
+    /// when `agent` is `None`). Answered by [`Event::TranscriptPage`].
+    LoadTranscript {
+        agent: Option<String>,
+        from_seq: u64,
+        len: u64,
+        req: RequestId,
+    },
+    /// Load a staged file and its diff. Answered by [`Event::FileLoaded`].
+    LoadFile { path: String, req: RequestId },
+    /// Cancel the session: running calls are stopped, state is flushed.
+    /// Answered by `session_finished` with status `cancelled`.
+    CancelSession,
+    /// A signal or lost terminal: like [`Op::CancelSession`] with status
+    /// `interrupted`.
+    Interrupt,
+    /// Stop the orchestrator after flushing. Answered by [`Event::Closed`].
+    Shutdown,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_12_hex_and_parse_back() {
+        let id = SessionId::new();
+        assert_eq!(id.as_str().len(), SessionId::LEN);
+        assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(id.short().len(), 4);
+        assert_eq!(SessionId::parse("ABCDEF012345"), None);
+        assert_eq!(SessionId::parse("abc"), None);
+        assert_ne!(SessionId::new(), SessionId::new());
+    }
+
+    #[test]
+    fn logged_event_serialises_flat_with_type_tag() {
+        let event = LoggedEvent {
+            v: SCHEMA_VERSION,
+            seq: 7,
+            session: SessionId::parse("0123456789ab").unwrap(),
+            at: "2026-01-01T00:00:00Z".into(),
+            body: EventBody::VoteCast {
+                conflict: "c1".into(),
+                agent: "qa".into(),
+                option: None,
+                rationale: "failed".into(),
+            },
+        };
+        let json: serde_json::Value = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], "vote_cast");
+        assert_eq!(json["seq"], 7);
+        assert_eq!(json["v"], 1);
+        assert!(json["option"].is_null());
+        let back: LoggedEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+        assert_eq!(back.body.type_name(), "vote_cast");
+    }
+
+    #[test]
+    fn exit_codes_follow_the_design() {
+        assert_eq!(SessionStatus::Succeeded.exit_code(), 0);
+        assert_eq!(SessionStatus::Failed.exit_code(), 1);
+        assert_eq!(SessionStatus::Interrupted.exit_code(), 3);
+        assert_eq!(SessionStatus::PausedBudget.exit_code(), 3);
+        assert_eq!(SessionStatus::Cancelled.exit_code(), 3);
+    }
+}

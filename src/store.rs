@@ -1,0 +1,518 @@
+//! The embedded database (sled 0.34): sessions, the event log, transcripts and
+//! every per-session record (tasks, phase outputs, conflicts, ballots, staged
+//! files). Every sled call of quorum lives in this module, so that sled can be
+//! replaced without touching the rest.
+//!
+//! Writers hand [`Write`] batches to [`Store::apply`] and then call
+//! [`Store::flush`]; only after the flush returns are the batch's events released
+//! to consumers (DESIGN.md §4, "Durable"). The orchestrator's committer is the only
+//! writer; readers may run concurrently (sled is thread-safe).
+//!
+//! Trees and keys (session ids are fixed-length, so prefixes never collide):
+//! * `meta`: `schema_version` → u32 BE.
+//! * `sessions`: session id → [`SessionRecord`] (JSON).
+//! * `events`: session id ‖ seq (u64 BE) → [`LoggedEvent`] (JSON).
+//! * `lines`: session id ‖ seq (u64 BE) → [`TranscriptLine`] (JSON).
+//! * `agent_lines`: session id ‖ agent ‖ 0x00 ‖ agent_seq (u64 BE) → seq (u64 BE).
+//! * `records`: session id ‖ kind ‖ 0x00 ‖ name → JSON value.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::protocol::{LoggedEvent, SessionId, SessionStatus, TranscriptLine};
+
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A store failure; messages name the db path or the record.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled could not open the db (corrupt, unreadable, or locked).
+    #[error("cannot open the state db {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    /// The db was written by a newer quorum or is not a quorum db.
+    #[error("the state db {path} {problem}; it was left untouched")]
+    Foreign { path: PathBuf, problem: String },
+    /// A read or write failed.
+    #[error("state db error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record does not decode.
+    #[error("state db record {key} does not decode: {source}")]
+    Decode {
+        key: String,
+        source: serde_json::Error,
+    },
+    /// No session matches, or a prefix matches several.
+    #[error("{0}")]
+    NoSuchSession(String),
+}
+
+/// A session's summary row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session's id.
+    pub id: SessionId,
+    /// The prompt it started from.
+    pub prompt: String,
+    /// The target directory (absolute).
+    pub dir: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// When it started, RFC 3339 UTC.
+    pub created_at: String,
+    /// When it last changed, RFC 3339 UTC.
+    pub updated_at: String,
+    /// How it ended; `None` while it runs (or if it was interrupted by a crash).
+    pub status: Option<SessionStatus>,
+    /// The phase it is in (or ended in).
+    pub phase: String,
+    /// Input tokens so far.
+    pub tokens_in: u64,
+    /// Output tokens so far.
+    pub tokens_out: u64,
+    /// Cost so far in US dollars.
+    pub cost_usd: f64,
+    /// The commit it made, if any.
+    pub commit: Option<String>,
+    /// The last event's seq.
+    pub last_seq: u64,
+    /// Every agent ran on the offline provider.
+    pub offline: bool,
+}
+
+impl SessionRecord {
+    /// The status as shown in `sessions list`.
+    pub fn status_label(&self) -> &'static str {
+        self.status.map(SessionStatus::as_str).unwrap_or("running")
+    }
+}
+
+/// One write of a group commit.
+#[derive(Clone, Debug)]
+pub enum Write {
+    /// Insert or replace a session's summary.
+    Session(SessionRecord),
+    /// Append an event to the log.
+    Event(LoggedEvent),
+    /// Append a transcript line.
+    Line {
+        session: SessionId,
+        line: TranscriptLine,
+    },
+    /// Insert or replace a per-session record (`kind`/`name` → JSON).
+    Record {
+        session: SessionId,
+        kind: &'static str,
+        name: String,
+        value: serde_json::Value,
+    },
+}
+
+/// The open db.
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    sessions: sled::Tree,
+    events: sled::Tree,
+    lines: sled::Tree,
+    agent_lines: sled::Tree,
+    records: sled::Tree,
+}
+
+fn seq_key(session: &SessionId, seq: u64) -> Vec<u8> {
+    let mut key = session.as_str().as_bytes().to_vec();
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn agent_prefix(session: &SessionId, agent: &str) -> Vec<u8> {
+    let mut key = session.as_str().as_bytes().to_vec();
+    key.extend_from_slice(agent.as_bytes());
+    key.push(0);
+    key
+}
+
+fn record_prefix(session: &SessionId, kind: &str) -> Vec<u8> {
+    let mut key = session.as_str().as_bytes().to_vec();
+    key.extend_from_slice(kind.as_bytes());
+    key.push(0);
+    key
+}
+
+fn u64_of(bytes: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = bytes.len().min(8);
+    buf[8 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
+    u64::from_be_bytes(buf)
+}
+
+fn decode<T: DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(value).map_err(|source| StoreError::Decode {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising our own plain structs to JSON cannot fail (no maps with
+    // non-string keys, no failing Serialize impls).
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+impl Store {
+    /// Opens (or creates) the db at `path`.
+    ///
+    /// Errors: [`StoreError::Open`] when sled cannot open it (corrupt or locked),
+    /// [`StoreError::Foreign`] when it holds data but no quorum schema version, or
+    /// a newer one. A db that fails to open is never modified.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::LowSpace)
+            .cache_capacity(16 * 1024 * 1024)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            Some(v) => {
+                let version = u64_of(&v) as u32;
+                if version > SCHEMA_VERSION {
+                    return Err(StoreError::Foreign {
+                        path: path.to_path_buf(),
+                        problem: format!(
+                            "has schema version {version}, newer than this quorum's {SCHEMA_VERSION}"
+                        ),
+                    });
+                }
+            }
+            None => {
+                let foreign =
+                    db.tree_names().iter().any(|name| {
+                        name.as_ref() != b"__sled__default" && name.as_ref() != b"meta"
+                    }) || !db.is_empty();
+                if foreign {
+                    return Err(StoreError::Foreign {
+                        path: path.to_path_buf(),
+                        problem: "is not a quorum db (no schema version)".to_string(),
+                    });
+                }
+                meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+        }
+        Ok(Store {
+            path: path.to_path_buf(),
+            sessions: db.open_tree("sessions")?,
+            events: db.open_tree("events")?,
+            lines: db.open_tree("lines")?,
+            agent_lines: db.open_tree("agent_lines")?,
+            records: db.open_tree("records")?,
+            db,
+        })
+    }
+
+    /// The db's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies a group of writes (in memory until [`Store::flush`]).
+    pub fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        for write in writes {
+            match write {
+                Write::Session(record) => {
+                    self.sessions
+                        .insert(record.id.as_str().as_bytes(), encode(record))?;
+                }
+                Write::Event(event) => {
+                    self.events
+                        .insert(seq_key(&event.session, event.seq), encode(event))?;
+                }
+                Write::Line { session, line } => {
+                    self.lines
+                        .insert(seq_key(session, line.seq), encode(line))?;
+                    let mut key = agent_prefix(session, &line.agent);
+                    key.extend_from_slice(&line.agent_seq.to_be_bytes());
+                    self.agent_lines.insert(key, &line.seq.to_be_bytes())?;
+                }
+                Write::Record {
+                    session,
+                    kind,
+                    name,
+                    value,
+                } => {
+                    let mut key = record_prefix(session, kind);
+                    key.extend_from_slice(name.as_bytes());
+                    self.records.insert(key, encode(value))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes everything applied so far durable (fsync). Returns the bytes flushed.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+
+    /// Every session, newest first.
+    pub fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut all = Vec::new();
+        for item in self.sessions.iter() {
+            let (key, value) = item?;
+            all.push(decode::<SessionRecord>(&key, &value)?);
+        }
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(all)
+    }
+
+    /// The session whose id is `id` or starts with `id` (a unique prefix).
+    pub fn find_session(&self, id: &str) -> Result<SessionRecord, StoreError> {
+        let matches: Vec<SessionRecord> = self
+            .sessions()?
+            .into_iter()
+            .filter(|s| s.id.as_str().starts_with(id))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::NoSuchSession(format!("no session matches `{id}`")))?),
+            0 => Err(StoreError::NoSuchSession(format!(
+                "no session matches `{id}` in {}",
+                self.path.display()
+            ))),
+            n => Err(StoreError::NoSuchSession(format!(
+                "`{id}` matches {n} sessions; give more characters"
+            ))),
+        }
+    }
+
+    /// A session's events, in seq order.
+    pub fn events(&self, session: &SessionId) -> Result<Vec<LoggedEvent>, StoreError> {
+        let mut all = Vec::new();
+        for item in self.events.scan_prefix(session.as_str().as_bytes()) {
+            let (key, value) = item?;
+            all.push(decode::<LoggedEvent>(&key, &value)?);
+        }
+        Ok(all)
+    }
+
+    /// Up to `len` transcript lines from `from` (of `agent`, or of all agents),
+    /// and the view's total line count.
+    pub fn transcript_page(
+        &self,
+        session: &SessionId,
+        agent: Option<&str>,
+        from: u64,
+        len: u64,
+    ) -> Result<(Vec<TranscriptLine>, u64), StoreError> {
+        let mut lines = Vec::new();
+        match agent {
+            None => {
+                let prefix = session.as_str().as_bytes().to_vec();
+                let total = match self.lines.scan_prefix(&prefix).next_back() {
+                    Some(item) => u64_of(&item?.0[prefix.len()..]) + 1,
+                    None => 0,
+                };
+                let start = seq_key(session, from);
+                let end = seq_key(session, from.saturating_add(len));
+                for item in self.lines.range(start..end) {
+                    let (key, value) = item?;
+                    lines.push(decode(&key, &value)?);
+                }
+                Ok((lines, total))
+            }
+            Some(agent) => {
+                let prefix = agent_prefix(session, agent);
+                let total = match self.agent_lines.scan_prefix(&prefix).next_back() {
+                    Some(item) => u64_of(&item?.0[prefix.len()..]) + 1,
+                    None => 0,
+                };
+                let mut start = prefix.clone();
+                start.extend_from_slice(&from.to_be_bytes());
+                let mut end = prefix;
+                end.extend_from_slice(&from.saturating_add(len).to_be_bytes());
+                for item in self.agent_lines.range(start..end) {
+                    let (_, seq) = item?;
+                    let key = seq_key(session, u64_of(&seq));
+                    if let Some(value) = self.lines.get(&key)? {
+                        lines.push(decode(&key, &value)?);
+                    }
+                }
+                Ok((lines, total))
+            }
+        }
+    }
+
+    /// One per-session record.
+    pub fn record<T: DeserializeOwned>(
+        &self,
+        session: &SessionId,
+        kind: &str,
+        name: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let mut key = record_prefix(session, kind);
+        key.extend_from_slice(name.as_bytes());
+        match self.records.get(&key)? {
+            Some(value) => Ok(Some(decode(&key, &value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every record of `kind` in a session, by name.
+    pub fn records<T: DeserializeOwned>(
+        &self,
+        session: &SessionId,
+        kind: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let prefix = record_prefix(session, kind);
+        let mut all = Vec::new();
+        for item in self.records.scan_prefix(&prefix) {
+            let (key, value) = item?;
+            let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            all.push((name, decode(&key, &value)?));
+        }
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::protocol::{EventBody, LineKind};
+
+    fn line(seq: u64, agent_seq: u64, agent: &str) -> TranscriptLine {
+        TranscriptLine {
+            seq,
+            agent_seq,
+            agent: agent.into(),
+            task: "t".into(),
+            kind: LineKind::Text,
+            text: format!("line {seq}"),
+            ends_call: false,
+        }
+    }
+
+    #[test]
+    fn writes_survive_reopen_and_pages_come_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = SessionId::new();
+        {
+            let store = Store::open(&dir.path().join("db")).unwrap();
+            let mut writes = vec![Write::Event(LoggedEvent {
+                v: 1,
+                seq: 1,
+                session: session.clone(),
+                at: "now".into(),
+                body: EventBody::Error {
+                    message: "x".into(),
+                },
+            })];
+            for i in 0..10 {
+                let agent = if i % 2 == 0 { "pm" } else { "qa" };
+                writes.push(Write::Line {
+                    session: session.clone(),
+                    line: line(i, i / 2, agent),
+                });
+            }
+            writes.push(Write::Record {
+                session: session.clone(),
+                kind: "task",
+                name: "plan.qa".into(),
+                value: serde_json::json!({"state": "done"}),
+            });
+            store.apply(&writes).unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        assert_eq!(store.events(&session).unwrap().len(), 1);
+        let (page, total) = store.transcript_page(&session, None, 3, 4).unwrap();
+        assert_eq!(total, 10);
+        assert_eq!(
+            page.iter().map(|l| l.seq).collect::<Vec<_>>(),
+            vec![3, 4, 5, 6]
+        );
+        let (page, total) = store.transcript_page(&session, Some("qa"), 1, 100).unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(
+            page.iter().map(|l| l.seq).collect::<Vec<_>>(),
+            vec![3, 5, 7, 9]
+        );
+        let rec: Option<serde_json::Value> = store.record(&session, "task", "plan.qa").unwrap();
+        assert_eq!(rec.unwrap()["state"], "done");
+        assert_eq!(
+            store
+                .records::<serde_json::Value>(&session, "task")
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let db = sled::open(&path).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema_version", &99u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(&path).err().unwrap().to_string();
+        assert!(err.contains("newer"), "{err}");
+        let db = sled::open(&path).unwrap();
+        let v = db.open_tree("meta").unwrap().get("schema_version").unwrap();
+        assert_eq!(u64_of(&v.unwrap()), 99);
+    }
+
+    #[test]
+    fn session_prefixes_must_be_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let mk = |id: &str, at: &str| SessionRecord {
+            id: SessionId::parse(id).unwrap(),
+            prompt: "p".into(),
+            dir: "/d".into(),
+            workflow: "default".into(),
+            created_at: at.into(),
+            updated_at: at.into(),
+            status: None,
+            phase: "refine".into(),
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+            commit: None,
+            last_seq: 0,
+            offline: true,
+        };
+        store
+            .apply(&[
+                Write::Session(mk("aaaa00000000", "2026-01-01")),
+                Write::Session(mk("aaab00000000", "2026-01-02")),
+            ])
+            .unwrap();
+        assert_eq!(store.sessions().unwrap()[0].id.as_str(), "aaab00000000");
+        assert!(store.find_session("aaa").is_err());
+        assert_eq!(
+            store.find_session("aaab").unwrap().id.as_str(),
+            "aaab00000000"
+        );
+        assert!(
+            store
+                .find_session("ffff")
+                .unwrap_err()
+                .to_string()
+                .contains("no session")
+        );
+    }
+}

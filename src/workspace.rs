@@ -1,0 +1,193 @@
+//! Everything that touches DIR and the scratch trees: path rules and confined
+//! writes ([`paths`]), git ([`git`]), the sandboxed test runner ([`sandbox`]),
+//! staging into `.quorum/work/<session>/` and delivery into DIR.
+//!
+//! These are blocking functions; the orchestrator calls them through
+//! `spawn_blocking` (the sandbox is async). Nothing here writes into DIR except
+//! [`Workspace::deliver`], and that only through [`paths::write_confined`].
+
+pub mod git;
+pub mod paths;
+pub mod sandbox;
+
+use std::path::{Path, PathBuf};
+
+use crate::protocol::{FileChange, SessionId};
+
+/// A workspace failure; messages name the path or the git operation.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// A path was refused or a write failed.
+    #[error(transparent)]
+    Write(#[from] paths::WriteError),
+    /// An I/O error outside a confined write.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A git operation failed.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
+/// A commit made by [`Workspace::commit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// The commit's sha (40 hex digits).
+    pub sha: String,
+    /// The repository's work tree.
+    pub repo: PathBuf,
+    /// `true` when the repository was created for this commit.
+    pub created_repo: bool,
+}
+
+/// DIR and its state directory.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    dir: PathBuf,
+    state: PathBuf,
+}
+
+impl Workspace {
+    /// A workspace for the target directory `dir` (absolute) with state in `state`.
+    pub fn new(dir: &Path, state: &Path) -> Self {
+        Workspace {
+            dir: dir.to_path_buf(),
+            state: state.to_path_buf(),
+        }
+    }
+
+    /// The target directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The session's scratch tree: `<state>/work/<session>/`.
+    pub fn scratch(&self, session: &SessionId) -> PathBuf {
+        self.state.join("work").join(session.as_str())
+    }
+
+    /// Fills the scratch tree with HEAD's tree (the files under DIR), replacing
+    /// whatever an earlier attempt left there. An unborn or absent repo gives an
+    /// empty tree.
+    pub fn prepare_scratch(&self, session: &SessionId) -> Result<(), WorkspaceError> {
+        let scratch = self.scratch(session);
+        if scratch.exists() {
+            // Only ever inside our own state directory.
+            if !paths::is_inside(&self.state.join("work"), &scratch) {
+                return Err(WorkspaceError::Io {
+                    path: scratch,
+                    source: std::io::Error::other("scratch tree outside the state directory"),
+                });
+            }
+            std::fs::remove_dir_all(&scratch).map_err(|source| WorkspaceError::Io {
+                path: scratch.clone(),
+                source,
+            })?;
+        }
+        std::fs::create_dir_all(&scratch).map_err(|source| WorkspaceError::Io {
+            path: scratch.clone(),
+            source,
+        })?;
+        if let Some((repo, info)) = git::discover(&self.dir)? {
+            for (path, content) in git::head_files(&repo, &info.prefix)? {
+                // HEAD may hold paths our rules refuse (a `.quorum` entry, say):
+                // the scratch tree simply goes without them.
+                if paths::normalize(&path).is_ok() {
+                    paths::write_confined(&scratch, &path, &content)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a staged file into the scratch tree and tells whether it is new in
+    /// DIR or changes an existing file there.
+    pub fn stage(
+        &self,
+        session: &SessionId,
+        path: &str,
+        content: &[u8],
+    ) -> Result<FileChange, WorkspaceError> {
+        paths::write_confined(&self.scratch(session), path, content)?;
+        Ok(match paths::read_confined(&self.dir, path)? {
+            Some(_) => FileChange::Modified,
+            None => FileChange::New,
+        })
+    }
+
+    /// A file's current content in DIR (`None` when absent).
+    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, WorkspaceError> {
+        Ok(paths::read_confined(&self.dir, path)?)
+    }
+
+    /// Writes the accepted files into DIR through the path rules.
+    pub fn deliver(&self, files: &[(String, Vec<u8>)]) -> Result<(), WorkspaceError> {
+        for (path, content) in files {
+            paths::write_confined(&self.dir, path, content)?;
+        }
+        Ok(())
+    }
+
+    /// Commits the delivered files (HEAD plus these files), initialising a
+    /// repository at DIR when it is in none.
+    pub fn commit(
+        &self,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+    ) -> Result<Commit, WorkspaceError> {
+        let (repo, info) = git::open_or_init(&self.dir)?;
+        let sha = git::commit_files(&repo, &info, files, message)?;
+        Ok(Commit {
+            sha,
+            repo: info.workdir,
+            created_repo: info.created,
+        })
+    }
+}
+
+/// A unified diff of `old` → `new` for `path`, with 3 lines of context.
+pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_never_touches_dir_and_knows_new_from_modified() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".quorum");
+        std::fs::write(dir.path().join("existing.py"), "old\n").unwrap();
+        let ws = Workspace::new(dir.path(), &state);
+        let s = SessionId::new();
+        ws.prepare_scratch(&s).unwrap();
+        assert_eq!(ws.stage(&s, "new.py", b"x").unwrap(), FileChange::New);
+        assert_eq!(
+            ws.stage(&s, "existing.py", b"new\n").unwrap(),
+            FileChange::Modified
+        );
+        assert!(!dir.path().join("new.py").exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("existing.py")).unwrap(),
+            "old\n"
+        );
+        assert!(ws.scratch(&s).join("new.py").is_file());
+        assert!(ws.stage(&s, "../escape.py", b"x").is_err());
+    }
+
+    #[test]
+    fn diffs_are_unified() {
+        let d = unified_diff("a.txt", "one\ntwo\n", "one\nthree\n");
+        assert!(d.contains("--- a/a.txt"), "{d}");
+        assert!(d.contains("-two"), "{d}");
+        assert!(d.contains("+three"), "{d}");
+    }
+}

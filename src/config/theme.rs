@@ -97,6 +97,12 @@ pub const SCOPES: &[&str] = &[
     "finding.medium",
     "finding.high",
     "finding.critical",
+    "code.keyword",
+    "code.string",
+    "code.comment",
+    "code.function",
+    "code.type",
+    "code.number",
 ];
 
 /// The modifier names a theme may use, in the order the docs list them.

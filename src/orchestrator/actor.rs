@@ -625,11 +625,15 @@ impl Actor {
                 phase: task.phase.clone(),
             });
         }
+        let model = match settings.providers.get(&agent.model.provider) {
+            Some(p) if p.kind == crate::config::ProviderKind::Offline => p.label(),
+            _ => agent.model.to_string(),
+        };
         self.line(
             &task.agent,
             &task.id,
             LineKind::Prompt,
-            &format!("▸ {} · {}", task.title, agent.model),
+            &format!("▸ {} · {model}", task.title),
             false,
         );
         tokio::spawn(call::run(

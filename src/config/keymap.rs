@@ -1,0 +1,451 @@
+//! The TUI's key bindings: one table that the TUI dispatches from and that the
+//! status bar's hints and the `?` overlay are generated from, so the three can
+//! never disagree (DESIGN.md §7, "Default keys").
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where a binding applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// Everywhere, also inside editors.
+    Global,
+    /// Outside any editor.
+    Outside,
+    /// The prompt editor (and the other text editors).
+    Editor,
+    /// Any list.
+    List,
+    /// The agents pane.
+    Agents,
+    /// The transcript pane.
+    Transcript,
+    /// The conflicts view.
+    Conflicts,
+    /// The files view.
+    Files,
+}
+
+impl Context {
+    /// The context's title in the help overlay.
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "everywhere",
+            Context::Outside => "outside an editor",
+            Context::Editor => "prompt editor",
+            Context::List => "lists",
+            Context::Agents => "agents/queues",
+            Context::Transcript => "transcript",
+            Context::Conflicts => "conflicts",
+            Context::Files => "files",
+        }
+    }
+}
+
+/// What a key does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Next pane.
+    FocusNext,
+    /// Previous pane.
+    FocusPrev,
+    /// The help overlay.
+    Help,
+    /// Cancel the session; a second press quits.
+    CancelSession,
+    /// The conflicts view.
+    Conflicts,
+    /// The files view.
+    Files,
+    /// Answer the refine phase's questions.
+    Answer,
+    /// Back to the main screen.
+    Back,
+    /// Quit (asks while a session runs).
+    Quit,
+    /// Submit the editor's text.
+    Submit,
+    /// A newline in the editor.
+    Newline,
+    /// Leave the editor.
+    LeaveEditor,
+    /// Down one row.
+    Down,
+    /// Up one row.
+    Up,
+    /// First row.
+    Top,
+    /// Last row.
+    Bottom,
+    /// A page up.
+    PageUp,
+    /// A page down.
+    PageDown,
+    /// Pause or resume the selected task.
+    PauseTask,
+    /// Cancel the selected task.
+    CancelTask,
+    /// Retry the selected task.
+    RetryTask,
+    /// Previous transcript tab.
+    PrevTab,
+    /// Next transcript tab.
+    NextTab,
+    /// Follow the transcript's end again.
+    Follow,
+    /// Previous option.
+    OptionPrev,
+    /// Next option.
+    OptionNext,
+    /// Decide the conflict with the selected option.
+    Decide,
+    /// Accept every vote majority.
+    AcceptVotes,
+    /// Override the decision with the selected option and a note.
+    Override,
+    /// Next open conflict.
+    NextOpen,
+    /// Preview the selected file.
+    Preview,
+    /// Show the selected file's diff.
+    Diff,
+    /// Accept or reject the selected file.
+    ToggleAccept,
+    /// Edit the commit message.
+    EditMessage,
+    /// Commit the accepted files.
+    Commit,
+}
+
+/// A key with its modifiers, written like `ctrl-c`, `shift-tab`, `alt-enter`, `G`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// The key.
+    pub code: KeyCode,
+    /// Ctrl, Alt (Shift only for non-character keys).
+    pub modifiers: KeyModifiers,
+}
+
+impl Key {
+    /// Parses `ctrl-c`, `alt-enter`, `shift-tab`, `pgup`, `space`, `?`, `G` …
+    pub fn parse(text: &str) -> Option<Key> {
+        let mut modifiers = KeyModifiers::NONE;
+        let mut rest = text;
+        loop {
+            if let Some(r) = rest.strip_prefix("ctrl-") {
+                modifiers |= KeyModifiers::CONTROL;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("alt-") {
+                modifiers |= KeyModifiers::ALT;
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("shift-") {
+                modifiers |= KeyModifiers::SHIFT;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let code = match rest {
+            "enter" => KeyCode::Enter,
+            "esc" => KeyCode::Esc,
+            "tab" if modifiers.contains(KeyModifiers::SHIFT) => {
+                modifiers -= KeyModifiers::SHIFT;
+                KeyCode::BackTab
+            }
+            "tab" => KeyCode::Tab,
+            "space" => KeyCode::Char(' '),
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pgup" => KeyCode::PageUp,
+            "pgdn" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            one if one.chars().count() == 1 => KeyCode::Char(one.chars().next()?),
+            _ => return None,
+        };
+        Some(Key { code, modifiers })
+    }
+
+    /// Whether a terminal key event is this key. Shift is ignored for
+    /// characters (`G` arrives as Shift+`G` on some terminals, plain `G` on others).
+    pub fn matches(&self, event: &KeyEvent) -> bool {
+        let relevant = KeyModifiers::CONTROL | KeyModifiers::ALT;
+        // Shift is part of the key itself for characters (`G`) and for BackTab,
+        // which terminals report with or without the Shift flag.
+        let shift_in_key = matches!(event.code, KeyCode::Char(_) | KeyCode::BackTab);
+        let mods = if shift_in_key {
+            event.modifiers & relevant
+        } else {
+            event.modifiers & (relevant | KeyModifiers::SHIFT)
+        };
+        let want = if shift_in_key {
+            self.modifiers & relevant
+        } else {
+            self.modifiers
+        };
+        let code = match (event.code, self.code) {
+            (KeyCode::Char(a), KeyCode::Char(b)) => a == b,
+            (a, b) => a == b,
+        };
+        code && mods == want
+    }
+}
+
+/// One binding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Binding {
+    /// Where it applies.
+    pub context: Context,
+    /// Its keys as written (`j`, `down`).
+    pub keys: Vec<&'static str>,
+    /// What it does.
+    pub action: Action,
+    /// A short description for hints and help.
+    pub help: &'static str,
+}
+
+/// The key table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Keymap {
+    bindings: Vec<(Binding, Vec<Key>)>,
+}
+
+const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
+    (Context::Global, &["tab"], Action::FocusNext, "focus"),
+    (
+        Context::Global,
+        &["shift-tab"],
+        Action::FocusPrev,
+        "focus back",
+    ),
+    (
+        Context::Global,
+        &["ctrl-c"],
+        Action::CancelSession,
+        "cancel; twice: quit",
+    ),
+    (Context::Outside, &["?"], Action::Help, "help"),
+    (Context::Outside, &["c"], Action::Conflicts, "conflicts"),
+    (Context::Outside, &["f"], Action::Files, "files"),
+    (Context::Outside, &["A"], Action::Answer, "answer questions"),
+    (Context::Outside, &["esc"], Action::Back, "back to main"),
+    (Context::Outside, &["q"], Action::Quit, "quit"),
+    (Context::Editor, &["enter"], Action::Submit, "submit"),
+    (
+        Context::Editor,
+        &["alt-enter", "ctrl-j"],
+        Action::Newline,
+        "newline",
+    ),
+    (
+        Context::Editor,
+        &["esc"],
+        Action::LeaveEditor,
+        "leave editor",
+    ),
+    (Context::List, &["j", "down"], Action::Down, "down"),
+    (Context::List, &["k", "up"], Action::Up, "up"),
+    (Context::List, &["g", "home"], Action::Top, "top"),
+    (Context::List, &["G", "end"], Action::Bottom, "bottom"),
+    (Context::List, &["pgup"], Action::PageUp, "page up"),
+    (Context::List, &["pgdn"], Action::PageDown, "page down"),
+    (
+        Context::Agents,
+        &["p"],
+        Action::PauseTask,
+        "pause/resume task",
+    ),
+    (Context::Agents, &["x"], Action::CancelTask, "cancel task"),
+    (Context::Agents, &["r"], Action::RetryTask, "retry task"),
+    (
+        Context::Transcript,
+        &["["],
+        Action::PrevTab,
+        "previous agent",
+    ),
+    (Context::Transcript, &["]"], Action::NextTab, "next agent"),
+    (Context::Transcript, &["F"], Action::Follow, "follow"),
+    (
+        Context::Conflicts,
+        &["left", "h"],
+        Action::OptionPrev,
+        "option",
+    ),
+    (
+        Context::Conflicts,
+        &["right", "l"],
+        Action::OptionNext,
+        "option",
+    ),
+    (Context::Conflicts, &["enter"], Action::Decide, "decide"),
+    (
+        Context::Conflicts,
+        &["a"],
+        Action::AcceptVotes,
+        "accept votes",
+    ),
+    (
+        Context::Conflicts,
+        &["o"],
+        Action::Override,
+        "override + note",
+    ),
+    (Context::Conflicts, &["n"], Action::NextOpen, "next open"),
+    (Context::Files, &["enter"], Action::Preview, "preview"),
+    (Context::Files, &["d"], Action::Diff, "diff"),
+    (
+        Context::Files,
+        &["space"],
+        Action::ToggleAccept,
+        "accept/reject",
+    ),
+    (
+        Context::Files,
+        &["m"],
+        Action::EditMessage,
+        "commit message",
+    ),
+    (Context::Files, &["C"], Action::Commit, "commit"),
+];
+
+impl Default for Keymap {
+    fn default() -> Self {
+        let bindings = DEFAULTS
+            .iter()
+            .map(|(context, keys, action, help)| {
+                let parsed = keys.iter().filter_map(|k| Key::parse(k)).collect();
+                (
+                    Binding {
+                        context: *context,
+                        keys: keys.to_vec(),
+                        action: *action,
+                        help,
+                    },
+                    parsed,
+                )
+            })
+            .collect();
+        Keymap { bindings }
+    }
+}
+
+impl Keymap {
+    /// The action bound to `event` in the first of `contexts` that binds it.
+    pub fn action(&self, contexts: &[Context], event: &KeyEvent) -> Option<Action> {
+        contexts.iter().find_map(|context| {
+            self.bindings
+                .iter()
+                .filter(|(b, _)| b.context == *context)
+                .find(|(_, keys)| keys.iter().any(|k| k.matches(event)))
+                .map(|(b, _)| b.action)
+        })
+    }
+
+    /// Every binding, in table order.
+    pub fn bindings(&self) -> impl Iterator<Item = &Binding> {
+        self.bindings.iter().map(|(b, _)| b)
+    }
+
+    /// `(keys, help)` pairs for the hints of a context, keys joined with `/`.
+    pub fn hints(&self, context: Context) -> Vec<(String, &'static str)> {
+        self.bindings()
+            .filter(|b| b.context == context)
+            .map(|b| (b.keys.join("/"), b.help))
+            .collect()
+    }
+
+    /// The first key written for an action in a context (for hints in prose).
+    pub fn key_for(&self, context: Context, action: Action) -> Option<&'static str> {
+        self.bindings()
+            .find(|b| b.context == context && b.action == action)
+            .and_then(|b| b.keys.first().copied())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn every_default_key_parses() {
+        for (_, keys, _, _) in DEFAULTS {
+            for k in *keys {
+                assert!(Key::parse(k).is_some(), "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn contexts_are_searched_in_order() {
+        let map = Keymap::default();
+        let enter = key(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(
+            map.action(&[Context::Files, Context::Conflicts], &enter),
+            Some(Action::Preview)
+        );
+        assert_eq!(
+            map.action(&[Context::Conflicts], &enter),
+            Some(Action::Decide)
+        );
+        assert_eq!(map.action(&[Context::Outside], &enter), None);
+    }
+
+    #[test]
+    fn modifiers_and_shifted_characters_match() {
+        let map = Keymap::default();
+        let g = [Context::List];
+        assert_eq!(
+            map.action(&g, &key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            map.action(&g, &key(KeyCode::Char('G'), KeyModifiers::NONE)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            map.action(&g, &key(KeyCode::Char('g'), KeyModifiers::NONE)),
+            Some(Action::Top)
+        );
+        let ed = [Context::Editor];
+        assert_eq!(
+            map.action(&ed, &key(KeyCode::Enter, KeyModifiers::ALT)),
+            Some(Action::Newline)
+        );
+        assert_eq!(
+            map.action(&ed, &key(KeyCode::Char('j'), KeyModifiers::CONTROL)),
+            Some(Action::Newline)
+        );
+        assert_eq!(
+            map.action(&ed, &key(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Action::Submit)
+        );
+        assert_eq!(
+            map.action(
+                &[Context::Global],
+                &key(KeyCode::BackTab, KeyModifiers::SHIFT)
+            ),
+            Some(Action::FocusPrev)
+        );
+        assert_eq!(
+            map.action(
+                &[Context::Global],
+                &key(KeyCode::Char('c'), KeyModifiers::NONE)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn hints_come_from_the_table() {
+        let map = Keymap::default();
+        let hints = map.hints(Context::Conflicts);
+        assert!(hints.contains(&("a".to_string(), "accept votes")));
+        assert_eq!(map.key_for(Context::Files, Action::Commit), Some("C"));
+    }
+}

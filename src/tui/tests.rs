@@ -1,0 +1,780 @@
+//! TUI tests: key → op flows on the [`App`], and whole screens rendered on
+//! ratatui's `TestBackend`, snapshotted with insta at 80x24 and 120x40, from a
+//! deterministic session fixture (no orchestrator, no clock).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{AgentInfo, App, Overlay, Screen};
+use crate::config::theme::Theme;
+use crate::protocol::{
+    DecidedBy, Event, EventBody, FileChange, FileView, LineKind, LoggedEvent, Op, Position,
+    SessionId, SessionStatus, TestStatus, TranscriptLine,
+};
+
+const AGENTS: [&str; 5] = ["pm", "backend", "frontend", "qa", "security"];
+const PHASES: [(&str, &str); 9] = [
+    ("refine", "single"),
+    ("plan", "fan-out"),
+    ("compare", "compare"),
+    ("vote", "vote"),
+    ("resolve", "resolve"),
+    ("implement", "tasks"),
+    ("test", "test"),
+    ("review", "review"),
+    ("deliver", "deliver"),
+];
+
+fn app() -> App {
+    App::new(
+        Theme::default(),
+        AGENTS
+            .iter()
+            .map(|a| AgentInfo {
+                name: a.to_string(),
+                provider: "offline (simulated)".into(),
+                model: "offline".into(),
+            })
+            .collect(),
+        PHASES
+            .iter()
+            .map(|(n, k)| (n.to_string(), k.to_string()))
+            .collect(),
+        "offline (simulated)".into(),
+        "/home/ada/todo".into(),
+        true,
+    )
+}
+
+/// Feeds durable events with consecutive seqs.
+struct Feed {
+    seq: u64,
+    line: u64,
+    agent_lines: std::collections::HashMap<String, u64>,
+}
+
+impl Feed {
+    fn new() -> Self {
+        Feed {
+            seq: 0,
+            line: 0,
+            agent_lines: Default::default(),
+        }
+    }
+
+    fn ev(&mut self, app: &mut App, body: EventBody) {
+        self.seq += 1;
+        app.on_event(Event::Logged(LoggedEvent {
+            v: 1,
+            seq: self.seq,
+            session: SessionId::parse("3f2a00c0ffee").unwrap(),
+            at: "2026-11-21T12:00:00Z".into(),
+            body,
+        }));
+    }
+
+    fn lines(&mut self, app: &mut App, agent: &str, task: &str, kind: LineKind, texts: &[&str]) {
+        let mut lines = Vec::new();
+        for t in texts {
+            let n = self.agent_lines.entry(agent.to_string()).or_insert(0);
+            lines.push(TranscriptLine {
+                seq: self.line,
+                agent_seq: *n,
+                agent: agent.into(),
+                task: task.into(),
+                kind,
+                text: t.to_string(),
+                ends_call: false,
+            });
+            self.line += 1;
+            *n += 1;
+        }
+        app.on_event(Event::TranscriptAppended { lines });
+    }
+
+    fn task(
+        &mut self,
+        app: &mut App,
+        task: &str,
+        agent: &str,
+        phase: &str,
+        title: &str,
+        finish: bool,
+    ) {
+        self.ev(
+            app,
+            EventBody::TaskQueued {
+                task: task.into(),
+                agent: agent.into(),
+                phase: phase.into(),
+                title: title.into(),
+            },
+        );
+        self.ev(
+            app,
+            EventBody::TaskStarted {
+                task: task.into(),
+                agent: agent.into(),
+                phase: phase.into(),
+            },
+        );
+        self.lines(
+            app,
+            agent,
+            task,
+            LineKind::Prompt,
+            &[&format!("▸ {title} · offline (simulated)")],
+        );
+        if finish {
+            self.ev(
+                app,
+                EventBody::TaskFinished {
+                    task: task.into(),
+                    agent: agent.into(),
+                    phase: phase.into(),
+                    tokens_in: 600,
+                    tokens_out: 250,
+                    cost_usd: 0.0,
+                },
+            );
+        }
+    }
+}
+
+/// A session that has voted and waits at resolve.
+fn at_resolve() -> (App, Feed) {
+    let mut app = app();
+    let mut f = Feed::new();
+    app.submit_prompt("Build a CLI todo app");
+    app.outbox.clear();
+    f.ev(
+        &mut app,
+        EventBody::SessionStarted {
+            prompt: "Build a CLI todo app".into(),
+            dir: "/home/ada/todo".into(),
+            workflow: "default".into(),
+            agents: AGENTS.iter().map(|s| s.to_string()).collect(),
+        },
+    );
+    for (phase, kind) in &PHASES[..4] {
+        f.ev(
+            &mut app,
+            EventBody::PhaseStarted {
+                phase: phase.to_string(),
+                kind: kind.to_string(),
+            },
+        );
+    }
+    f.task(
+        &mut app,
+        "refine",
+        "pm",
+        "refine",
+        "requirements from the prompt",
+        true,
+    );
+    for agent in &AGENTS[1..] {
+        f.task(
+            &mut app,
+            &format!("plan.{agent}"),
+            agent,
+            "plan",
+            "technical plan",
+            true,
+        );
+        f.lines(&mut app, agent, &format!("plan.{agent}"), LineKind::Text, &["{", "  \"summary\": \"Todo from this agent's view, with a store, a server and a CLI.\",", "}"]);
+    }
+    let storage = [
+        (
+            "backend",
+            "sqlite",
+            "SQLite: one file, no server, transactions for free.",
+        ),
+        (
+            "frontend",
+            "json-file",
+            "A JSON file is enough at this size and trivially backed up.",
+        ),
+        (
+            "qa",
+            "sqlite",
+            "Atomic writes: a crash mid-test leaves no half-written data.",
+        ),
+        (
+            "security",
+            "json-file",
+            "Smallest attack surface: no query language at all.",
+        ),
+    ];
+    let api = [
+        (
+            "backend",
+            "rest",
+            "Plain REST: resource URLs and standard verbs.",
+        ),
+        (
+            "frontend",
+            "rest",
+            "REST is what every client library expects.",
+        ),
+        ("qa", "rest", "REST is testable with curl and urllib."),
+        (
+            "security",
+            "rpc",
+            "One JSON-RPC endpoint is one place to validate input.",
+        ),
+    ];
+    for (id, topic, options, positions) in [
+        (
+            "storage",
+            "Storage engine",
+            ["json-file", "sqlite"],
+            &storage,
+        ),
+        ("api", "API style", ["rest", "rpc"], &api),
+    ] {
+        f.ev(
+            &mut app,
+            EventBody::ConflictDetected {
+                conflict: id.into(),
+                topic: topic.into(),
+                options: options.iter().map(|s| s.to_string()).collect(),
+                blocking: true,
+                positions: positions
+                    .iter()
+                    .map(|(a, o, q)| Position {
+                        agent: a.to_string(),
+                        option: o.to_string(),
+                        quote: q.to_string(),
+                    })
+                    .collect(),
+            },
+        );
+    }
+    for (id, positions) in [("storage", &storage), ("api", &api)] {
+        for (agent, option, why) in positions.iter() {
+            f.ev(
+                &mut app,
+                EventBody::VoteCast {
+                    conflict: id.into(),
+                    agent: agent.to_string(),
+                    option: Some(option.to_string()),
+                    rationale: why.to_string(),
+                },
+            );
+        }
+    }
+    f.ev(
+        &mut app,
+        EventBody::PhaseStarted {
+            phase: "resolve".into(),
+            kind: "resolve".into(),
+        },
+    );
+    f.lines(
+        &mut app,
+        "pm",
+        "resolve",
+        LineKind::Note,
+        &["⏳ waiting for the person to confirm the decisions (c: conflicts)"],
+    );
+    app.toast = None;
+    (app, f)
+}
+
+/// A session staged and waiting at deliver, with one refused path.
+fn at_deliver() -> App {
+    let (mut app, mut f) = at_resolve();
+    f.ev(
+        &mut app,
+        EventBody::ConflictResolved {
+            conflict: "storage".into(),
+            option: "sqlite".into(),
+            decided_by: DecidedBy::Human,
+            tally: [("json-file".to_string(), 2), ("sqlite".to_string(), 2)].into(),
+        },
+    );
+    f.ev(
+        &mut app,
+        EventBody::ConflictResolved {
+            conflict: "api".into(),
+            option: "rest".into(),
+            decided_by: DecidedBy::Vote,
+            tally: [("rest".to_string(), 3), ("rpc".to_string(), 1)].into(),
+        },
+    );
+    for (phase, kind) in &PHASES[5..] {
+        f.ev(
+            &mut app,
+            EventBody::PhaseStarted {
+                phase: phase.to_string(),
+                kind: kind.to_string(),
+            },
+        );
+    }
+    for (path, agent) in [
+        (".gitignore", "pm"),
+        ("README.md", "pm"),
+        ("todo/__init__.py", "backend"),
+        ("todo/store.py", "backend"),
+        ("todo/cli.py", "frontend"),
+        ("tests/test_store.py", "qa"),
+    ] {
+        f.ev(
+            &mut app,
+            EventBody::FileStaged {
+                path: path.into(),
+                agent: agent.into(),
+                bytes: 1200,
+                change: FileChange::New,
+            },
+        );
+    }
+    f.ev(
+        &mut app,
+        EventBody::FileStaged {
+            path: "Makefile".into(),
+            agent: "pm".into(),
+            bytes: 80,
+            change: FileChange::Modified,
+        },
+    );
+    f.ev(
+        &mut app,
+        EventBody::PathRefused {
+            path: "../escape.py".into(),
+            agent: "backend".into(),
+            reason: "`..` escapes the target directory".into(),
+        },
+    );
+    f.ev(
+        &mut app,
+        EventBody::TestRun {
+            round: 1,
+            command: "python3 -m unittest discover -v".into(),
+            passed: 37,
+            failed: 0,
+            status: TestStatus::Passed,
+        },
+    );
+    f.ev(
+        &mut app,
+        EventBody::Finding {
+            severity: "low".into(),
+            path: "todo/store.py".into(),
+            line: 12,
+            text: "No authentication.".into(),
+            blocking: false,
+        },
+    );
+    app.on_event(Event::DeliveryReady {
+        message: "quorum: Build a CLI todo app\n\nDecisions:\n- Storage engine: sqlite\n".into(),
+    });
+    app.toast = None;
+    app
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal
+        .draw(|frame| super::view::draw(app, frame))
+        .unwrap();
+    terminal
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn screen_text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[test]
+fn snapshots_of_every_view_at_80x24_and_120x40() {
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let mut empty = app();
+        insta::assert_snapshot!(
+            format!("main_empty_{w}x{h}"),
+            render(&mut empty, w, h).backend()
+        );
+
+        let (mut resolve, _) = at_resolve();
+        resolve.focus = super::app::Focus::Transcript;
+        insta::assert_snapshot!(
+            format!("main_resolve_{w}x{h}"),
+            render(&mut resolve, w, h).backend()
+        );
+
+        resolve.on_key(key('c'));
+        resolve.on_key(code(KeyCode::Right));
+        insta::assert_snapshot!(
+            format!("conflicts_{w}x{h}"),
+            render(&mut resolve, w, h).backend()
+        );
+
+        resolve.on_key(key('o'));
+        for c in "simpler to back up".chars() {
+            resolve.on_key(key(c));
+        }
+        insta::assert_snapshot!(
+            format!("override_editor_{w}x{h}"),
+            render(&mut resolve, w, h).backend()
+        );
+
+        let mut deliver = at_deliver();
+        deliver.on_key(key('f'));
+        deliver.on_key(key('j'));
+        deliver.on_key(key('j'));
+        deliver.on_key(key('j'));
+        let req = match deliver.outbox.last() {
+            Some(Op::LoadFile { req, .. }) => *req,
+            other => panic!("expected a file load, got {other:?}"),
+        };
+        deliver.on_event(Event::FileLoaded {
+            req,
+            file: Ok(FileView {
+                path: "tests/test_store.py".into(),
+                content: "\"\"\"Tests for the store.\"\"\"\n\nimport unittest\n\n\nclass StoreTest(unittest.TestCase):\n    def test_empty(self):\n        self.assertEqual([], [])  # nothing yet\n".into(),
+                diff: None,
+            }),
+        });
+        insta::assert_snapshot!(
+            format!("files_{w}x{h}"),
+            render(&mut deliver, w, h).backend()
+        );
+
+        deliver.on_key(key('?'));
+        insta::assert_snapshot!(
+            format!("help_{w}x{h}"),
+            render(&mut deliver, w, h).backend()
+        );
+        if w == 80 {
+            deliver.on_key(key('G'));
+            let t = render(&mut deliver, w, h);
+            assert!(
+                screen_text(&t).contains("commit"),
+                "scrolled help shows the last bindings"
+            );
+            assert!(deliver.help_max_scroll > 0);
+        }
+    }
+}
+
+#[test]
+fn a_tiny_terminal_says_so() {
+    let t = render(&mut app(), 39, 12);
+    assert!(screen_text(&t).contains("terminal too small (need 40x12)"));
+    let t = render(&mut app(), 20, 5);
+    let text = screen_text(&t);
+    assert!(
+        text.contains("terminal too") && text.contains("(need 40x12)"),
+        "{text}"
+    );
+    let t = render(&mut app(), 40, 12);
+    assert!(!screen_text(&t).contains("too small"));
+}
+
+#[test]
+fn the_offline_label_and_selected_option_are_styled() {
+    let (mut app, _) = at_resolve();
+    app.on_key(key('c'));
+    app.on_key(code(KeyCode::Right));
+    let t = render(&mut app, 120, 40);
+    let text = screen_text(&t);
+    let first_line: String = text.lines().next().unwrap().to_string();
+    let at = first_line
+        .find("offline (simulated)")
+        .expect("the header names the offline provider");
+    let x = first_line[..at].chars().count() as u16;
+    let buf = t.backend().buffer();
+    assert_eq!(
+        buf[(x, 0)].style().fg,
+        app.theme.style("ui.statusbar.offline").fg
+    );
+    // The selected option's header ("sqlite · 2 votes") carries the selected style.
+    let (sx, sy) = (0..buf.area.height)
+        .find_map(|y| {
+            let row: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            row.find(" sqlite · 2 votes")
+                .map(|i| (row[..i].chars().count() as u16 + 1, y))
+        })
+        .unwrap();
+    assert_eq!(
+        buf[(sx, sy)].style().bg,
+        app.theme.style("conflict.option.selected").bg
+    );
+}
+
+#[test]
+fn conflict_keys_send_picks_accepts_and_overrides() {
+    let (mut app, _) = at_resolve();
+    app.on_key(key('c'));
+    assert_eq!(app.screen, Screen::Conflicts);
+    app.on_key(code(KeyCode::Right));
+    app.on_key(code(KeyCode::Enter));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::Pick {
+            conflict: "storage".into(),
+            option: "sqlite".into()
+        })
+    );
+    app.on_key(key('a'));
+    assert_eq!(app.outbox.pop(), Some(Op::AcceptVotes));
+    app.on_key(key('j'));
+    app.on_key(key('o'));
+    assert!(matches!(app.overlay, Some(Overlay::Editor(_))));
+    // An empty note is refused; the editor stays.
+    app.on_key(code(KeyCode::Enter));
+    assert!(app.outbox.is_empty());
+    assert!(matches!(app.overlay, Some(Overlay::Editor(_))));
+    for c in "security".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(code(KeyCode::Enter));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::Override {
+            conflict: "api".into(),
+            option: "rest".into(),
+            note: "security".into()
+        })
+    );
+    assert!(app.overlay.is_none());
+    app.on_key(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Main);
+}
+
+#[test]
+fn file_keys_preview_toggle_and_commit() {
+    let mut app = at_deliver();
+    app.on_key(key('f'));
+    assert!(matches!(app.outbox.pop(), Some(Op::LoadFile { path, .. }) if path == ".gitignore"));
+    app.on_key(key(' '));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::SetFileAccepted {
+            path: ".gitignore".into(),
+            accepted: false
+        })
+    );
+    app.on_key(key('C'));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::Commit {
+            message: app.commit_message.clone()
+        })
+    );
+    app.on_key(key('m'));
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
+    for c in "More.".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(code(KeyCode::Enter));
+    assert!(
+        app.commit_message
+            .as_deref()
+            .unwrap()
+            .ends_with("Storage engine: sqlite\nMore.")
+    );
+}
+
+#[test]
+fn the_prompt_submits_on_enter_keeps_newlines_and_pastes_without_submitting() {
+    let mut app = app();
+    for c in "Build".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL));
+    app.on_paste("a todo app\nwith tags");
+    assert!(app.outbox.is_empty(), "a paste never submits");
+    app.on_key(code(KeyCode::Enter));
+    match app.outbox.pop() {
+        Some(Op::Start { prompt, options }) => {
+            assert_eq!(prompt, "Build\na todo app\nwith tags");
+            assert!(options.interactive);
+        }
+        other => panic!("expected start, got {other:?}"),
+    }
+    // An empty prompt is refused with a message, not sent.
+    let mut app2 = super::tests::app();
+    app2.on_key(code(KeyCode::Enter));
+    assert!(app2.outbox.is_empty());
+    assert!(app2.toast.as_ref().unwrap().error);
+}
+
+#[test]
+fn quitting_asks_while_a_session_runs_and_ctrl_c_cancels_then_quits() {
+    let (mut app, _) = at_resolve();
+    app.focus = super::app::Focus::Agents;
+    app.on_key(key('q'));
+    assert!(matches!(app.overlay, Some(Overlay::ConfirmQuit)));
+    app.on_key(key('n'));
+    assert!(!app.quit);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    app.on_key(ctrl_c);
+    assert_eq!(app.outbox.pop(), Some(Op::CancelSession));
+    assert!(!app.quit);
+    app.on_key(ctrl_c);
+    assert!(app.quit);
+
+    let mut idle = super::tests::app();
+    idle.on_key(code(KeyCode::Esc));
+    assert_eq!(
+        idle.focus,
+        super::app::Focus::Agents,
+        "Esc leaves the prompt editor"
+    );
+    idle.on_key(key('q'));
+    assert!(idle.quit);
+}
+
+#[test]
+fn agent_keys_target_the_selected_agents_tasks() {
+    let (mut app, mut f) = at_resolve();
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    app.on_key(code(KeyCode::Tab));
+    assert_eq!(
+        app.focus,
+        super::app::Focus::Prompt,
+        "Tab goes transcript → prompt"
+    );
+    app.on_key(code(KeyCode::Tab));
+    assert_eq!(app.focus, super::app::Focus::Agents);
+    app.on_key(key('j'));
+    app.on_key(key('p'));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::PauseTask {
+            task: "implement.core".into()
+        })
+    );
+    f.ev(
+        &mut app,
+        EventBody::TaskPaused {
+            task: "implement.core".into(),
+            agent: "backend".into(),
+            phase: "implement".into(),
+        },
+    );
+    app.on_key(key('p'));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::ResumeTask {
+            task: "implement.core".into()
+        })
+    );
+    app.on_key(key('x'));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::CancelTask {
+            task: "implement.core".into()
+        })
+    );
+    f.ev(
+        &mut app,
+        EventBody::TaskFailed {
+            task: "implement.core".into(),
+            agent: "backend".into(),
+            phase: "implement".into(),
+            error: "boom".into(),
+        },
+    );
+    app.on_key(key('r'));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::RetryTask {
+            task: "implement.core".into()
+        })
+    );
+}
+
+#[test]
+fn the_transcript_pages_back_and_follows_again() {
+    let (mut app, mut f) = at_resolve();
+    let texts: Vec<String> = (0..6000).map(|i| format!("line {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    f.lines(&mut app, "qa", "t", LineKind::Text, &refs);
+    assert_eq!(
+        app.transcripts.window().lines.len(),
+        super::transcript::WINDOW_LINES
+    );
+    app.focus = super::app::Focus::Transcript;
+    let _ = render(&mut app, 80, 24);
+    app.on_key(key('g'));
+    let (req, from) = match app.outbox.pop() {
+        Some(Op::LoadTranscript {
+            agent: None,
+            req,
+            from_seq,
+            ..
+        }) => (req, from_seq),
+        other => panic!("expected a page request, got {other:?}"),
+    };
+    assert!(from < app.transcripts.window().start);
+    assert!(!app.transcripts.window().following);
+    // A page arriving for the request extends the window backwards.
+    let start = app.transcripts.window().start;
+    let page: Vec<TranscriptLine> = (from..start)
+        .map(|seq| TranscriptLine {
+            seq,
+            agent_seq: seq,
+            agent: "qa".into(),
+            task: "t".into(),
+            kind: LineKind::Text,
+            text: format!("old {seq}"),
+            ends_call: false,
+        })
+        .collect();
+    app.on_event(Event::TranscriptPage {
+        req,
+        agent: None,
+        lines: page,
+        total: app.transcripts.window().total,
+    });
+    assert_eq!(app.transcripts.window().start, from);
+    app.on_key(key('F'));
+    assert!(app.transcripts.window().following);
+}
+
+#[test]
+fn the_session_end_sets_the_exit_code() {
+    let (mut app, mut f) = at_resolve();
+    assert_eq!(app.exit_code(), 0);
+    f.ev(
+        &mut app,
+        EventBody::SessionFinished {
+            status: SessionStatus::Cancelled,
+            tokens_in: 1,
+            tokens_out: 2,
+            cost_usd: 0.0,
+        },
+    );
+    assert_eq!(app.exit_code(), 3);
+    assert!(!app.session.running());
+}

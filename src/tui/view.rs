@@ -1,0 +1,586 @@
+//! The view: [`draw`] renders an [`App`] into a frame. Pure: reads the state,
+//! writes cells; every style comes from the theme (`theme.style("scope")`).
+//! The full-screen views live in [`super::views`].
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+
+use super::app::{App, Focus, Overlay, Screen};
+use super::transcript::wrap;
+use crate::config::keymap::Context;
+use crate::protocol::{LineKind, TaskState};
+
+/// The smallest usable terminal (DESIGN.md §7).
+pub const MIN_SIZE: (u16, u16) = (40, 12);
+
+/// Renders the whole screen.
+pub fn draw(app: &mut App, frame: &mut Frame) {
+    let area = frame.area();
+    frame.render_widget(
+        Block::default().style(app.theme.style("ui.background")),
+        area,
+    );
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let msg = format!("terminal too small (need {}x{})", MIN_SIZE.0, MIN_SIZE.1);
+        let rows = wrap(&msg, area.width as usize, false);
+        let y = area.y + area.height.saturating_sub(rows.len() as u16) / 2;
+        let height = (rows.len() as u16).min(area.height);
+        let text: Vec<Line> = rows.into_iter().map(Line::from).collect();
+        let para = Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .style(app.theme.style("ui.warning"));
+        frame.render_widget(para, Rect::new(area.x, y, area.width, height));
+        return;
+    }
+    let [header, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(app, frame, header);
+    match app.screen {
+        Screen::Main => draw_main(app, frame, body),
+        Screen::Conflicts | Screen::Files => {
+            // Tall terminals keep the prompt and agents above the view.
+            let body = if body.height >= 30 {
+                let [top, rest] = Layout::vertical([
+                    Constraint::Length(top_height(app, body)),
+                    Constraint::Min(1),
+                ])
+                .areas(body);
+                draw_top(app, frame, top);
+                rest
+            } else {
+                body
+            };
+            if app.screen == Screen::Conflicts {
+                super::views::draw_conflicts(app, frame, body);
+            } else {
+                super::views::draw_files(app, frame, body);
+            }
+        }
+    }
+    draw_status(app, frame, status);
+    app.help_max_scroll = help_max_scroll(app, body);
+    match &app.overlay {
+        Some(Overlay::Help { scroll }) => draw_help(app, frame, body, *scroll),
+        Some(Overlay::ConfirmQuit) => draw_confirm(app, frame, body),
+        Some(Overlay::Editor(_)) => draw_editor(app, frame, body),
+        None => {}
+    }
+}
+
+/// Formats a token count: 950, 2.1k, 1.2M.
+pub fn tokens(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{:.1}k", n as f64 / 1_000.0),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
+}
+
+fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = &app.theme;
+    let bar = theme.style("ui.statusbar");
+    let s = &app.session;
+    let narrow = area.width < 100;
+    let mut left = String::from(" quorum");
+    if s.id.is_empty() {
+        left.push_str(&format!(" · {} · ready", app.dir));
+    } else {
+        let total = app.phases.len();
+        let index = app
+            .phases
+            .iter()
+            .position(|(n, _)| *n == s.phase)
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let id = &s.id[..s.id.len().min(4)];
+        let (session, phase) = if narrow {
+            ("", "")
+        } else {
+            ("session ", "phase ")
+        };
+        left.push_str(&format!(
+            " · {session}{id} · {phase}{index}/{total} {} · {} tok · ${:.3}",
+            s.phase,
+            tokens(s.tokens.0 + s.tokens.1),
+            s.cost_usd
+        ));
+        if let Some(status) = s.status {
+            left.push_str(&format!(" · {}", status.as_str()));
+        }
+    }
+    // The provider label is never shortened: "offline (simulated)" must show.
+    let label = format!(" {} ", app.provider_label);
+    let width = area.width as usize;
+    let label_w = label.chars().count();
+    let mut left: String = left
+        .chars()
+        .take(width.saturating_sub(label_w + 1))
+        .collect();
+    let pad = width.saturating_sub(left.chars().count() + label_w);
+    left.push_str(&" ".repeat(pad));
+    let style = if app.provider_label.contains("offline") {
+        theme.style("ui.statusbar.offline")
+    } else {
+        bar
+    };
+    let line = Line::from(vec![Span::styled(left, bar), Span::styled(label, style)]);
+    frame.render_widget(Paragraph::new(line).style(bar), area);
+}
+
+fn top_height(app: &App, body: Rect) -> u16 {
+    (app.agents.len() as u16 + 2)
+        .clamp(4, 12)
+        .min(body.height / 2)
+}
+
+fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
+    let border = if focused {
+        "ui.border.focused"
+    } else {
+        "ui.border"
+    };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(app.theme.style(border))
+        .title(title)
+}
+
+fn draw_main(app: &mut App, frame: &mut Frame, body: Rect) {
+    let [top, transcript] = Layout::vertical([
+        Constraint::Length(top_height(app, body)),
+        Constraint::Min(3),
+    ])
+    .areas(body);
+    draw_top(app, frame, top);
+    draw_transcript(app, frame, transcript);
+}
+
+fn draw_top(app: &mut App, frame: &mut Frame, area: Rect) {
+    let prompt_w = (area.width * 2 / 5)
+        .max(20)
+        .min(area.width.saturating_sub(20));
+    let [prompt, agents] =
+        Layout::horizontal([Constraint::Length(prompt_w), Constraint::Min(10)]).areas(area);
+    let focused = app.screen == Screen::Main && app.focus == Focus::Prompt && app.overlay.is_none();
+    let title = Line::styled(" Prompt ", app.theme.style("ui.title"));
+    let block = pane(app, title, focused);
+    app.prompt.set_block(block);
+    app.prompt.set_style(app.theme.style("ui.text"));
+    app.prompt.set_cursor_style(if focused {
+        app.theme.style("ui.cursor")
+    } else {
+        app.theme.style("ui.text")
+    });
+    frame.render_widget(&app.prompt, prompt);
+    draw_agents(app, frame, agents);
+}
+
+/// The one-word state of an agent and the task it shows.
+fn agent_state(app: &App, agent: &str) -> (TaskState, Option<String>, usize, u64) {
+    let tasks: Vec<_> = app.session.agent_tasks(agent).map(|(_, t)| t).collect();
+    let queued = tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Queued)
+        .count();
+    let spent: u64 = tasks.iter().map(|t| t.tokens.0 + t.tokens.1).sum();
+    let pick = |states: &[TaskState]| tasks.iter().rev().find(|t| states.contains(&t.state));
+    let (state, task) = if let Some(t) = pick(&[TaskState::Running]) {
+        (TaskState::Running, Some(t.title.clone()))
+    } else if let Some(t) = pick(&[TaskState::Retrying]) {
+        (TaskState::Retrying, Some(t.title.clone()))
+    } else if let Some(t) = pick(&[TaskState::Paused]) {
+        (TaskState::Paused, Some(t.title.clone()))
+    } else if let Some(t) = pick(&[TaskState::Queued]) {
+        (TaskState::Queued, Some(t.title.clone()))
+    } else if let Some(t) = tasks.last() {
+        (t.state, Some(t.title.clone()))
+    } else {
+        (TaskState::Done, None)
+    };
+    (state, task, queued, spent)
+}
+
+fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = &app.theme;
+    let focused = app.screen == Screen::Main && app.focus == Focus::Agents && app.overlay.is_none();
+    let block = pane(
+        app,
+        Line::styled(" Agents ", theme.style("ui.title")),
+        focused,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    let mut lines = Vec::new();
+    for (i, agent) in app.agents.iter().enumerate().take(inner.height as usize) {
+        let (state, task, queued, spent) = agent_state(app, &agent.name);
+        let idle = task.is_none();
+        let (dot, label, scope) = match (idle, state) {
+            (true, _) => ("·", "idle", "agent.status.idle"),
+            (_, TaskState::Running) => ("●", "running", "agent.status.running"),
+            (_, TaskState::Retrying) => ("↻", "retrying", "agent.status.retrying"),
+            (_, TaskState::Paused) => ("‖", "paused", "agent.status.paused"),
+            (_, TaskState::Queued) => ("○", "queued", "agent.status.queued"),
+            (_, TaskState::Done) => ("✓", "done", "agent.status.done"),
+            (_, TaskState::Failed) => ("✗", "failed", "agent.status.failed"),
+            (_, TaskState::Cancelled) => ("■", "cancelled", "agent.status.cancelled"),
+        };
+        let tail = if width >= 64 {
+            format!(" {queued} queued {:>6}", tokens(spent))
+        } else if queued > 0 {
+            format!(" +{queued} {:>5}", tokens(spent))
+        } else {
+            format!(" {:>5}", tokens(spent))
+        };
+        let head = format!("{:<9} ", agent.name);
+        let state_text = format!("{dot} {label:<9} ");
+        let fixed = head.chars().count() + state_text.chars().count() + tail.chars().count();
+        let room = width.saturating_sub(fixed);
+        let mut task_text: String = task.unwrap_or_default().chars().take(room).collect();
+        let pad = room.saturating_sub(task_text.chars().count());
+        task_text.push_str(&" ".repeat(pad));
+        let selected = focused && i == app.agent_sel;
+        let base = if selected {
+            theme.style("ui.selection")
+        } else {
+            Style::default()
+        };
+        let mut spans = vec![
+            Span::styled(head, base.patch(theme.style("agent.name"))),
+            Span::styled(state_text, base.patch(theme.style(scope))),
+            Span::styled(task_text, base.patch(theme.style("ui.text"))),
+            Span::styled(tail, base.patch(theme.style("ui.text.dim"))),
+        ];
+        if selected {
+            for s in &mut spans {
+                s.style = s.style.patch(theme.style("ui.selection"));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn line_style(app: &App, kind: LineKind, code: bool) -> Style {
+    let scope = match kind {
+        LineKind::Prompt => "transcript.prompt",
+        LineKind::Note => "transcript.note",
+        LineKind::Retry => "transcript.retry",
+        LineKind::Error => "transcript.error",
+        LineKind::Text if code => "transcript.code",
+        LineKind::Text => "transcript.text",
+    };
+    app.theme.style(scope)
+}
+
+fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
+    let theme = app.theme.clone();
+    let focused =
+        app.screen == Screen::Main && app.focus == Focus::Transcript && app.overlay.is_none();
+    let mut title = vec![Span::styled(" Transcript ", theme.style("ui.title"))];
+    let tabs = std::iter::once("all".to_string()).chain(app.transcripts.agents.iter().cloned());
+    for (i, name) in tabs.enumerate() {
+        if i > 0 {
+            title.push(Span::styled("│", theme.style("ui.border")));
+        }
+        let scope = if i == app.transcripts.active {
+            "ui.tab.active"
+        } else {
+            "ui.tab"
+        };
+        title.push(Span::styled(format!(" {name} "), theme.style(scope)));
+    }
+    let window = app.transcripts.window();
+    let follow = if window.following {
+        " following "
+    } else {
+        " scrolled · F follows "
+    };
+    let block = pane(app, Line::from(title), focused)
+        .title_bottom(Line::styled(follow, theme.style("ui.text.dim")).right_aligned());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    app.transcript_rows = inner.height;
+    let all = app.transcripts.active == 0;
+    let prefix_w = if all { 11 } else { 0 };
+    let text_w = (inner.width as usize).saturating_sub(prefix_w).max(1);
+    let rows = inner.height as usize;
+    let window = app.transcripts.window();
+    // Rows are built bottom-up: partial lines first (when at the live end), then
+    // stored lines back from the bottom, until the pane is full.
+    let mut out: Vec<Line> = Vec::new();
+    let prefix = |agent: &str, first: bool| -> Span<'static> {
+        if !all {
+            return Span::raw("");
+        }
+        if first {
+            let name: String = agent.chars().take(9).collect();
+            Span::styled(format!("{name:<9}▸ "), theme.style("transcript.agent"))
+        } else {
+            Span::raw(" ".repeat(prefix_w))
+        }
+    };
+    let push_rows = |out: &mut Vec<Line>, agent: &str, text: &str, style: Style, code: bool| {
+        let wrapped = wrap(text, text_w, code);
+        for (i, row) in wrapped.iter().enumerate().rev() {
+            out.push(Line::from(vec![
+                prefix(agent, i == 0),
+                Span::styled(row.clone(), style),
+            ]));
+        }
+    };
+    if window.following && window.at_live_end() {
+        for (agent, text) in app.transcripts.partials().into_iter().rev() {
+            push_rows(&mut out, agent, text, theme.style("transcript.text"), false);
+            if out.len() >= rows {
+                break;
+            }
+        }
+    }
+    let mut pos = window.bottom_pos();
+    while out.len() < rows {
+        let Some(line) = window.get(pos) else {
+            break;
+        };
+        push_rows(
+            &mut out,
+            &line.line.agent,
+            &line.line.text,
+            line_style(app, line.line.kind, line.code),
+            line.code,
+        );
+        if pos == 0 || pos == window.start {
+            break;
+        }
+        pos -= 1;
+    }
+    if out.is_empty() && app.session.id.is_empty() {
+        out.push(Line::styled(
+            "Type what the team should build in the prompt and press Enter.",
+            theme.style("ui.text.dim"),
+        ));
+    }
+    let skip = out.len().saturating_sub(rows);
+    let lines: Vec<Line> = out.into_iter().skip(skip).rev().collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn status_context(app: &App) -> Context {
+    match app.screen {
+        Screen::Conflicts => Context::Conflicts,
+        Screen::Files => Context::Files,
+        Screen::Main => match app.focus {
+            Focus::Prompt => Context::Editor,
+            Focus::Agents => Context::Agents,
+            Focus::Transcript => Context::Transcript,
+        },
+    }
+}
+
+fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = &app.theme;
+    let s = &app.session;
+    let mut left: Vec<Span> = Vec::new();
+    if let Some(toast) = &app.toast {
+        let scope = if toast.error { "ui.error" } else { "ui.info" };
+        left.push(Span::styled(
+            format!(" {} ", toast.text),
+            theme.style(scope),
+        ));
+    } else if !s.id.is_empty() {
+        let open = s.open_conflicts();
+        let text = if open > 0 {
+            format!(" {open} conflict{} open ", if open == 1 { "" } else { "s" })
+        } else if let Some(sha) = &s.commit {
+            format!(" committed {} ", &sha[..sha.len().min(12)])
+        } else if app.commit_message.is_some() && s.status.is_none() {
+            " ready to deliver ".to_string()
+        } else {
+            format!(
+                " {} ",
+                s.status.map(|st| st.as_str()).unwrap_or(s.phase.as_str())
+            )
+        };
+        let scope = if open > 0 { "conflict.open" } else { "ui.text" };
+        left.push(Span::styled(text, theme.style(scope)));
+    }
+    let mut hints: Vec<(String, &str)> = app.keymap.hints(status_context(app));
+    if app.screen == Screen::Main && app.focus != Focus::Prompt {
+        hints.extend(
+            app.keymap
+                .hints(Context::Outside)
+                .into_iter()
+                .filter(|(k, _)| ["c", "f", "?", "q"].contains(&k.as_str())),
+        );
+    } else if app.screen != Screen::Main {
+        hints.push(("esc".to_string(), "back"));
+    }
+    let used: usize = left.iter().map(|s| s.content.chars().count()).sum();
+    let mut room = (area.width as usize).saturating_sub(used + 1);
+    let mut right: Vec<Span> = Vec::new();
+    for (keys, help) in hints {
+        // "keys" + " help · "
+        let w = keys.chars().count() + help.chars().count() + 4;
+        if w > room {
+            break;
+        }
+        room -= w;
+        right.push(Span::styled(keys, theme.style("ui.hint.key")));
+        right.push(Span::styled(
+            format!(" {help} · "),
+            theme.style("ui.hint.text"),
+        ));
+    }
+    if let Some(last) = right.last_mut() {
+        let trimmed = last.content.trim_end_matches(" · ").to_string() + " ";
+        last.content = trimmed.into();
+    }
+    let right_w: usize = right.iter().map(|s| s.content.chars().count()).sum();
+    let pad = (area.width as usize).saturating_sub(used + right_w);
+    left.push(Span::raw(" ".repeat(pad)));
+    left.extend(right);
+    frame.render_widget(
+        Paragraph::new(Line::from(left)).style(theme.style("ui.statusbar")),
+        area,
+    );
+}
+
+/// A centred rectangle of at most `w`×`h` inside `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn popup<'a>(app: &App, title: &'a str) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(app.theme.style("ui.popup.border"))
+        .title(Span::styled(title, app.theme.style("ui.popup.title")))
+        .style(app.theme.style("ui.popup"))
+}
+
+/// The help overlay's lines: each context's title, then its bindings.
+fn help_lines(app: &App, key_w: usize, col_w: usize) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let mut lines = Vec::new();
+    let mut last = None;
+    for b in app.keymap.bindings() {
+        if last != Some(b.context) {
+            if last.is_some() {
+                lines.push(Line::raw(""));
+            }
+            lines.push(Line::styled(
+                b.context.title().to_string(),
+                theme.style("ui.title"),
+            ));
+            last = Some(b.context);
+        }
+        let keys = b.keys.join("/");
+        let room = col_w.saturating_sub(key_w + 2);
+        let mut help: String = b.help.chars().take(room).collect();
+        if b.help.chars().count() > room && room > 0 {
+            help.pop();
+            help.push('…');
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {keys:<key_w$} "), theme.style("ui.hint.key")),
+            Span::styled(help, theme.style("ui.text")),
+        ]));
+    }
+    lines
+}
+
+/// Most rows the help overlay can scroll, for an area of `body`.
+pub fn help_max_scroll(app: &App, body: Rect) -> u16 {
+    let (cols, rows, _) = help_layout(body);
+    let n = help_lines(app, 16, 40).len();
+    n.saturating_sub(cols * rows) as u16
+}
+
+/// Columns, rows per column and the popup's area.
+fn help_layout(body: Rect) -> (usize, usize, Rect) {
+    let area = centered(body, body.width.saturating_sub(4).min(100), body.height);
+    let inner_w = area.width.saturating_sub(2) as usize;
+    let cols = if inner_w >= 70 { 2 } else { 1 };
+    (cols, area.height.saturating_sub(2) as usize, area)
+}
+
+fn draw_help(app: &App, frame: &mut Frame, body: Rect, scroll: u16) {
+    let (cols, rows, area) = help_layout(body);
+    frame.render_widget(Clear, area);
+    let more = help_max_scroll(app, body) > 0;
+    let title = if more {
+        " keys — j/k scroll · ? or Esc closes "
+    } else {
+        " keys — ? or Esc closes "
+    };
+    let block = popup(app, title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let col_w = inner.width as usize / cols;
+    let key_w = app
+        .keymap
+        .bindings()
+        .map(|b| b.keys.join("/").chars().count())
+        .max()
+        .unwrap_or(8)
+        .min(16);
+    let lines = help_lines(app, key_w, col_w);
+    let columns =
+        Layout::horizontal((0..cols).map(|_| Constraint::Ratio(1, cols as u32))).split(inner);
+    for (i, column) in columns.iter().enumerate() {
+        let start = scroll as usize + i * rows;
+        let part: Vec<Line> = lines.iter().skip(start).take(rows).cloned().collect();
+        frame.render_widget(Paragraph::new(part), *column);
+    }
+}
+
+fn draw_confirm(app: &App, frame: &mut Frame, body: Rect) {
+    let area = centered(body, 50, 5);
+    frame.render_widget(Clear, area);
+    let block = popup(app, " quit? ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let text = vec![
+        Line::styled(
+            "A session is running. Stop it and quit?",
+            app.theme.style("ui.text"),
+        ),
+        Line::from(vec![
+            Span::styled("y", app.theme.style("ui.hint.key")),
+            Span::styled(" quit · ", app.theme.style("ui.hint.text")),
+            Span::styled("n", app.theme.style("ui.hint.key")),
+            Span::styled(" stay", app.theme.style("ui.hint.text")),
+        ]),
+    ];
+    frame.render_widget(Paragraph::new(text).alignment(Alignment::Center), inner);
+}
+
+fn draw_editor(app: &App, frame: &mut Frame, body: Rect) {
+    let Some(Overlay::Editor(editor)) = &app.overlay else {
+        return;
+    };
+    let lines = editor.area.lines().len() as u16;
+    let area = centered(
+        body,
+        body.width.saturating_sub(8).max(30),
+        (lines + 2).clamp(3, 14),
+    );
+    frame.render_widget(Clear, area);
+    frame.render_widget(&editor.area, area);
+}

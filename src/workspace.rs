@@ -31,6 +31,21 @@ pub enum WorkspaceError {
     Git(#[from] git2::Error),
 }
 
+impl WorkspaceError {
+    /// The reason alone, without the path (for `path_refused.reason`, whose
+    /// event already names the path).
+    pub fn reason(&self) -> String {
+        match self {
+            WorkspaceError::Write(paths::WriteError::Refused { refusal, .. }) => {
+                refusal.to_string()
+            }
+            WorkspaceError::Write(paths::WriteError::Io { source, .. }) => source.to_string(),
+            WorkspaceError::Io { source, .. } => source.to_string(),
+            WorkspaceError::Git(e) => format!("git: {e}"),
+        }
+    }
+}
+
 /// A commit made by [`Workspace::commit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Commit {

@@ -108,6 +108,34 @@ impl Actor {
         }
     }
 
+    /// Whether a task can never start: a dependency (directly or through
+    /// another dependency) failed or was cancelled.
+    fn blocked(&self, id: &str) -> bool {
+        let Some(s) = self.session.as_ref() else {
+            return false;
+        };
+        let mut stack: Vec<&str> = vec![id];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(task) = s.tasks.get(id) else {
+                continue;
+            };
+            for dep in &task.deps {
+                match s.tasks.get(dep).map(|d| d.state) {
+                    Some(TaskState::Failed | TaskState::Cancelled) => return true,
+                    Some(_) => stack.push(dep),
+                    None => {}
+                }
+            }
+        }
+        false
+    }
+
+    /// A phase's tasks by state. Queued tasks behind a failed dependency are
+    /// neither active nor failed: they wait for a retry of that dependency.
     fn counts(&self, phase: &str) -> TaskCounts {
         let mut c = TaskCounts {
             total: 0,
@@ -120,6 +148,7 @@ impl Actor {
                 c.total += 1;
                 match t.state {
                     TaskState::Done => c.done += 1,
+                    TaskState::Queued | TaskState::Paused if self.blocked(&t.id) => {}
                     TaskState::Queued
                     | TaskState::Running
                     | TaskState::Retrying

@@ -129,13 +129,61 @@ pub fn head_files(repo: &Repository, prefix: &str) -> Result<Vec<(String, Vec<u8
     }
 }
 
-/// The author/committer: the repo's or user's git identity, else
-/// `quorum <quorum@localhost>`.
-pub fn signature(repo: &Repository) -> Result<Signature<'static>, git2::Error> {
-    match repo.signature() {
-        Ok(sig) => Ok(sig.to_owned()),
-        Err(_) => Signature::now(FALLBACK_NAME, FALLBACK_EMAIL),
+/// The config files git would read for `repo`, most specific last: the system
+/// file (unless `GIT_CONFIG_NOSYSTEM`), the user's (`GIT_CONFIG_GLOBAL` when set,
+/// else `$XDG_CONFIG_HOME/git/config` and `~/.gitconfig`), then the repository's.
+/// libgit2's own lookup ignores both variables, so a commit made with it could
+/// carry another identity than `git commit` would (git-config(1), ENVIRONMENT).
+fn config_for(repo: &Repository) -> Result<git2::Config, git2::Error> {
+    let mut config = git2::Config::new()?;
+    let set = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
+    let mut add = |path: std::path::PathBuf, level: git2::ConfigLevel| -> Result<(), git2::Error> {
+        if path.is_file() {
+            config.add_file(&path, level, false)?;
+        }
+        Ok(())
+    };
+    if set("GIT_CONFIG_NOSYSTEM").is_none()
+        && let Ok(path) = git2::Config::find_system()
+    {
+        add(path, git2::ConfigLevel::System)?;
     }
+    match set("GIT_CONFIG_GLOBAL") {
+        Some(path) => add(path.into(), git2::ConfigLevel::Global)?,
+        None => {
+            if let Ok(path) = git2::Config::find_xdg() {
+                add(path, git2::ConfigLevel::XDG)?;
+            }
+            if let Ok(path) = git2::Config::find_global() {
+                add(path, git2::ConfigLevel::Global)?;
+            }
+        }
+    }
+    add(repo.path().join("config"), git2::ConfigLevel::Local)?;
+    Ok(config)
+}
+
+/// The author and committer of a commit, as git picks them: `GIT_AUTHOR_NAME` /
+/// `GIT_AUTHOR_EMAIL` (`GIT_COMMITTER_*` for the committer), then `user.name` /
+/// `user.email` from the config files of [`config_for`], else
+/// `quorum <quorum@localhost>` (a clean CI machine has no identity).
+pub fn identity(
+    repo: &Repository,
+) -> Result<(Signature<'static>, Signature<'static>), git2::Error> {
+    let config = config_for(repo)?;
+    let from_config = |key: &str| config.get_string(key).ok().filter(|v| !v.trim().is_empty());
+    let env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let name = from_config("user.name").unwrap_or_else(|| FALLBACK_NAME.to_string());
+    let email = from_config("user.email").unwrap_or_else(|| FALLBACK_EMAIL.to_string());
+    let author = Signature::now(
+        &env("GIT_AUTHOR_NAME").unwrap_or_else(|| name.clone()),
+        &env("GIT_AUTHOR_EMAIL").unwrap_or_else(|| email.clone()),
+    )?;
+    let committer = Signature::now(
+        &env("GIT_COMMITTER_NAME").unwrap_or(name),
+        &env("GIT_COMMITTER_EMAIL").unwrap_or(email),
+    )?;
+    Ok((author, committer))
 }
 
 /// Commits `files` (paths relative to DIR, with their content) on top of HEAD,
@@ -183,9 +231,9 @@ pub fn commit_files(
     }
     let tree_oid = tree_index.write_tree_to(repo)?;
     let tree = repo.find_tree(tree_oid)?;
-    let sig = signature(repo)?;
+    let (author, committer) = identity(repo)?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
-    let oid = repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)?;
+    let oid = repo.commit(Some("HEAD"), &author, &committer, message, &tree, &parents)?;
 
     let mut index = repo.index()?;
     for (path, _) in files {

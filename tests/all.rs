@@ -1,0 +1,34 @@
+//! The one integration test binary (STYLE.md: "one integration binary"). It
+//! runs the built `quorum` binary in temporary directories with a hermetic
+//! environment (no provider keys, no git identity, temp HOME and XDG dirs) and
+//! validates every JSON line the binary prints against
+//! `assets/events.schema.json`.
+//!
+//! Modules live in `tests/all/` and are declared with `#[path]`, so that cargo
+//! does not build each one as its own test binary. More modules will be added
+//! here (e.g. `#[path = "all/tui_tmux.rs"] mod tui_tmux;` for the tmux
+//! end-to-end tests of the TUI).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "all/common.rs"]
+mod common;
+
+#[path = "all/acceptance.rs"]
+mod acceptance;
+#[path = "all/bad_input.rs"]
+mod bad_input;
+#[path = "all/delivery.rs"]
+mod delivery;
+#[path = "all/durability.rs"]
+mod durability;
+#[path = "all/orchestrator.rs"]
+mod orchestrator;
+#[path = "all/regressions.rs"]
+mod regressions;
+#[path = "all/schema.rs"]
+mod schema;
+#[path = "all/scripts.rs"]
+mod scripts;
+#[path = "all/tui_tmux.rs"]
+mod tui_tmux;

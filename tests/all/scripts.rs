@@ -1,0 +1,373 @@
+//! Scripted offline providers (`script = "file.toml"`, docs/offline-script.md):
+//! a malicious reply whose bad paths are refused one by one, a provider outage
+//! that is retried, and a slow session holding DIR's lock against a second quorum.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::{
+    Env, PROMPT, Session, TIMEOUT, offline_config_with_script, path_str, project_file,
+    read_fixture, run, spawn, tempdir, tree, wait, write,
+};
+
+/// Puts `quorum.toml` (every agent on the scripted offline provider) and the
+/// script into `dir`.
+fn scripted(dir: &Path, script: &str) {
+    write(
+        dir,
+        "quorum.toml",
+        &offline_config_with_script("script.toml"),
+    );
+    write(dir, "script.toml", script);
+}
+
+#[test]
+fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
+    let env = Env::new();
+    // DIR is a child of `parent`, so that `../escape.py` has somewhere to land.
+    let parent = tempdir();
+    let outside = tempdir();
+    let d = parent.path().join("project");
+    std::fs::create_dir(&d).unwrap();
+    let script = read_fixture("scripts/evil.toml").replace("@OUTSIDE@", path_str(outside.path()));
+    scripted(&d, &script);
+    let absolute = format!("{}/quorum-pwned", path_str(outside.path()));
+
+    let run = env.run_json(&d, &[]);
+    run.assert_succeeded();
+
+    // One refusal per bad path, each with its reason, all from the pm's task.
+    let refusals: Vec<(String, String)> = run
+        .of("path_refused")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["agent"], "pm", "{e}");
+            (
+                e["path"].as_str().unwrap().to_string(),
+                e["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let paths: Vec<&str> = refusals.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "../escape.py",
+            absolute.as_str(),
+            ".git/hooks/pre-commit",
+            "notes/undeclared.py"
+        ]
+    );
+    for ((path, reason), expected) in refusals.iter().zip(["..", "absolute", ".git", "declared"]) {
+        assert!(reason.contains(expected), "{path}: {reason}");
+    }
+
+    // The legitimate file was staged and committed; the bad ones nowhere.
+    let readme = "# URL shortener\n\nWritten by a scripted reply.\n";
+    let staged = run
+        .of("file_staged")
+        .into_iter()
+        .find(|e| e["path"] == "README.md")
+        .expect("README.md staged");
+    assert_eq!(staged["agent"], "pm");
+    assert_eq!(staged["bytes"], readme.len());
+    assert_eq!(
+        std::fs::read_to_string(d.join("README.md")).unwrap(),
+        readme
+    );
+    let committed = env.git(&d, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(committed.lines().any(|l| l == "README.md"), "{committed}");
+    assert!(!committed.contains("undeclared") && !committed.contains("escape"));
+
+    // Nothing outside DIR, nothing in .git, nothing undeclared, nothing beside
+    // the scratch tree.
+    assert_eq!(
+        tree(parent.path())
+            .into_iter()
+            .filter(|p| !p.starts_with("project/"))
+            .collect::<Vec<_>>(),
+        vec!["project".to_string()]
+    );
+    assert!(
+        tree(outside.path()).is_empty(),
+        "{:?}",
+        tree(outside.path())
+    );
+    assert!(!d.join(".git/hooks/pre-commit").exists());
+    for hook in tree(&d.join(".git/hooks")) {
+        let text = std::fs::read_to_string(d.join(".git/hooks").join(&hook)).unwrap_or_default();
+        assert!(!text.contains("attacker.invalid"), "{hook}");
+    }
+    assert!(!d.join("notes").exists());
+    assert_eq!(
+        tree(&d.join(".quorum/work"))
+            .into_iter()
+            .filter(|p| !p.contains('/'))
+            .collect::<Vec<_>>(),
+        vec![run.id().to_string()],
+        "the scratch trees hold only the session's own"
+    );
+    assert!(!d.join(".quorum/work/escape.py").exists());
+}
+
+#[test]
+fn a_provider_outage_is_retried_and_the_session_succeeds() {
+    let env = Env::new();
+    let dir = tempdir();
+    scripted(dir.path(), &read_fixture("scripts/outage.toml"));
+    let run = env.run_json(dir.path(), &[]);
+    run.assert_succeeded();
+    assert!(run.of("task_failed").is_empty());
+    assert!(run.of("provider_fallback").is_empty());
+
+    let retries = |task: &str| -> Vec<(u64, u64, String)> {
+        run.of("task_retrying")
+            .into_iter()
+            .filter(|e| e["task"] == task)
+            .map(|e| {
+                (
+                    e["attempt"].as_u64().unwrap(),
+                    e["delay_ms"].as_u64().unwrap(),
+                    e["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let server = retries("implement.server");
+    assert_eq!(
+        server,
+        vec![
+            (1, 50, "HTTP 503: overloaded".to_string()),
+            (2, 50, "HTTP 503: overloaded".to_string())
+        ]
+    );
+    let refine = retries("refine");
+    assert_eq!(refine.len(), 1, "{refine:?}");
+    let (attempt, delay, reason) = &refine[0];
+    assert_eq!(*attempt, 1);
+    assert!(
+        (250..=500).contains(delay),
+        "backoff from 0.5 s with jitter: {delay}"
+    );
+    assert!(reason.contains("reset by peer"), "{reason}");
+    for task in ["refine", "implement.server"] {
+        assert_eq!(
+            run.of("task_finished")
+                .iter()
+                .filter(|e| e["task"] == task)
+                .count(),
+            1,
+            "{task} finished once"
+        );
+    }
+}
+
+#[test]
+fn a_second_quorum_on_a_busy_dir_exits_4_naming_the_pid() {
+    let env = Env::new();
+    let dir = tempdir();
+    let d = dir.path();
+    scripted(d, &read_fixture("scripts/slow_refine.toml"));
+    let mut first = spawn(env.quorum(["run", PROMPT, "--dir", path_str(d), "--json"]));
+    let pid = first.id().to_string();
+
+    // The first quorum has taken the lock once its pid is in the lock file.
+    let lock = d.join(".quorum/lock");
+    crate::common::poll(Duration::from_secs(30), "the first quorum's lock", || {
+        std::fs::read_to_string(&lock)
+            .ok()
+            .filter(|held| held.trim() == pid)
+    });
+    let second = run(env.quorum(["run", PROMPT, "--dir", path_str(d), "--json"]));
+    let still_running = first.try_wait().unwrap().is_none();
+    assert_eq!(second.code, 4, "{second}");
+    assert!(
+        second.stderr.contains(&format!("pid {pid}")),
+        "the message names the holder's pid {pid}: {second}"
+    );
+    assert!(second.stderr.contains("in use"), "{second}");
+    assert_eq!(second.stdout, "", "{second}");
+    assert!(still_running, "the first quorum held the lock throughout");
+
+    // The first session is unharmed.
+    let first = Session::from_output(wait(first, TIMEOUT));
+    first.assert_succeeded();
+    let list = run(env.quorum(["sessions", "list", "--dir", path_str(d)]));
+    assert_eq!(
+        list.stdout.lines().filter(|l| l.contains(PROMPT)).count(),
+        1,
+        "the refused quorum started no session: {list}"
+    );
+}
+
+#[test]
+fn the_documented_examples_are_the_tested_scripts() {
+    let doc = std::fs::read_to_string(project_file("docs/offline-script.md")).unwrap();
+    let outage = read_fixture("scripts/outage.toml");
+    assert!(
+        doc.contains(outage.trim()),
+        "docs/offline-script.md shows tests/fixtures/scripts/outage.toml verbatim"
+    );
+    let evil = read_fixture("scripts/evil.toml").replace("@OUTSIDE@", "/etc/cron.d");
+    assert!(
+        doc.contains(evil.trim()),
+        "docs/offline-script.md shows tests/fixtures/scripts/evil.toml (with /etc/cron.d)"
+    );
+}
+
+#[test]
+fn questions_an_abstention_and_a_blocking_finding_take_their_paths() {
+    let env = Env::new();
+    let dir = tempdir();
+    let d = dir.path();
+    scripted(d, &read_fixture("scripts/team.toml"));
+    let answers = crate::common::fixture("answers.toml");
+    let run = env.run_json(d, &["--answers", path_str(&answers)]);
+    run.assert_succeeded();
+
+    // Questions: one answered from the file, one by its default.
+    let asked: Vec<(&str, &str)> = run
+        .of("question_asked")
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap(), e["default"].as_str().unwrap()))
+        .collect();
+    assert_eq!(asked, [("port", "8000"), ("auth", "no")]);
+    let answered: Vec<(&str, &str, &str)> = run
+        .of("question_answered")
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap(),
+                e["answer"].as_str().unwrap(),
+                e["by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        answered,
+        [("port", "8080", "answers_file"), ("auth", "no", "default")]
+    );
+
+    // The failed ballot is a visible abstention; the valid ballots decide 2–1.
+    let abstention = run
+        .of("vote_cast")
+        .into_iter()
+        .find(|e| e["conflict"] == "storage" && e["agent"] == "security")
+        .expect("security's storage ballot");
+    assert!(abstention["option"].is_null(), "{abstention}");
+    assert!(
+        abstention["rationale"]
+            .as_str()
+            .unwrap()
+            .contains("unprocessable entity"),
+        "{abstention}"
+    );
+    let storage = run
+        .of("conflict_resolved")
+        .into_iter()
+        .find(|e| e["conflict"] == "storage")
+        .unwrap();
+    assert_eq!(storage["decided_by"], "vote");
+    assert_eq!(storage["option"], "sqlite");
+    assert_eq!(
+        storage["tally"],
+        serde_json::json!({"json-file": 1, "sqlite": 2})
+    );
+
+    // The blocking finding becomes the owner's repair task, and the tests run again.
+    let finding = run.one("finding");
+    assert_eq!(finding["blocking"], true);
+    assert_eq!(finding["severity"], "high");
+    let repair = run
+        .of("task_finished")
+        .into_iter()
+        .find(|e| e["task"] == "review.fix.backend")
+        .expect("the backend repaired its file");
+    assert_eq!(repair["phase"], "review");
+    let rounds: Vec<(u64, &str)> = run
+        .of("test_run")
+        .iter()
+        .map(|e| (e["round"].as_u64().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rounds, [(1, "passed"), (2, "passed")]);
+}
+
+#[test]
+fn sigterm_interrupts_the_session_with_exit_3_and_writes_nothing() {
+    let env = Env::new();
+    let dir = tempdir();
+    let d = dir.path();
+    scripted(d, &read_fixture("scripts/slow_refine.toml"));
+    let before = tree(d);
+    let mut session = crate::common::Streaming::start(env.quorum([
+        "run",
+        PROMPT,
+        "--dir",
+        path_str(d),
+        "--json=tokens",
+    ]));
+    // The refine reply is streaming (slowly): the session is under way.
+    session.wait_for(Duration::from_secs(30), "a refine token", |e| {
+        e["type"] == "token" && e["task"] == "refine"
+    });
+    let pid = libc::pid_t::try_from(session.pid()).unwrap();
+    // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let run = Session::from_output(session.finish(TIMEOUT));
+    assert_eq!(run.out.code, 3, "{}", run.out);
+    assert_eq!(run.status(), "interrupted");
+    assert!(run.of("commit_created").is_empty());
+    let after: Vec<String> = tree(d)
+        .into_iter()
+        .filter(|p| p != ".quorum" && !p.starts_with(".quorum/"))
+        .collect();
+    let before: Vec<String> = before.into_iter().collect();
+    assert_eq!(after, before, "nothing written into DIR");
+    let list = run_list(&env, d);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(run.id()) && l.contains("interrupted")),
+        "{list}"
+    );
+}
+
+fn run_list(env: &Env, dir: &Path) -> String {
+    let out = run(env.quorum(["sessions", "list", "--dir", path_str(dir)]));
+    assert_eq!(out.code, 0, "{out}");
+    out.stdout
+}
+
+#[test]
+fn a_symlink_in_dir_is_never_written_through() {
+    let env = Env::new();
+    let parent = tempdir();
+    let d = parent.path().join("project");
+    let outside = parent.path().join("outside");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    write(&outside, "victim.md", "precious\n");
+    std::os::unix::fs::symlink("../outside/victim.md", d.join("README.md")).unwrap();
+
+    // Even with --allow-overwrite, the link is refused at staging.
+    let run = env.run_json(&d, &["--allow-overwrite"]);
+    run.assert_succeeded();
+    let refused = run.one("path_refused");
+    assert_eq!(refused["path"], "README.md");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("symlink"),
+        "{refused}"
+    );
+    assert!(!run.staged().contains("README.md"));
+    assert_eq!(
+        std::fs::read_to_string(outside.join("victim.md")).unwrap(),
+        "precious\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(d.join("README.md"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let committed = env.git(&d, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(!committed.lines().any(|l| l == "README.md"), "{committed}");
+}

@@ -1,0 +1,260 @@
+//! End to end in a real terminal: the TUI under tmux at fixed sizes, driven with
+//! `send-keys`, read with `capture-pane` (polled until the expected text shows,
+//! never fixed sleeps). Each test runs its own tmux server on a private socket,
+//! killed when the test ends, pass or fail.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::common::{Env, bin, path_str, poll};
+
+/// Longest wait for one screen state.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A tmux server of our own, with one session; killed on drop.
+struct Tmux {
+    socket: String,
+    env: Env,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl Tmux {
+    /// Starts `command` in a detached session of `w`x`h` in `dir`.
+    fn start(env: Env, dir: &Path, w: u16, h: u16, command: &str) -> Tmux {
+        let socket = format!(
+            "quorum-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let tmux = Tmux { socket, env };
+        let out = tmux
+            .cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "q",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .args(["-c", path_str(dir), command])
+            .output()
+            .expect("tmux runs (install it: .ci/run does)");
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    fn cmd(&self) -> Command {
+        let mut cmd = self.env.command("tmux");
+        cmd.env("TERM", "xterm-256color")
+            .args(["-L", &self.socket, "-f", "/dev/null"]);
+        cmd
+    }
+
+    /// The visible screen.
+    fn screen(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "q"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen contains `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let mut last = String::new();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            poll(WAIT, text, || {
+                last = self.screen();
+                last.contains(text).then(|| last.clone())
+            })
+        }));
+        match found {
+            Ok(screen) => screen,
+            Err(_) => panic!("timed out waiting for {text:?}; the screen was:\n{last}"),
+        }
+    }
+
+    /// Sends keys by name (`Enter`, `Right`, `C-c`) or literal text with `literal`.
+    fn keys(&self, keys: &str, literal: bool) {
+        let mut cmd = self.cmd();
+        cmd.args(["send-keys", "-t", "q"]);
+        if literal {
+            cmd.arg("-l");
+        }
+        let out = cmd.arg(keys).output().expect("tmux send-keys");
+        assert!(out.status.success());
+    }
+
+    fn resize(&self, w: u16, h: u16) {
+        let out = self
+            .cmd()
+            .args([
+                "resize-window",
+                "-t",
+                "q",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .output()
+            .expect("tmux resize-window");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+/// The whole interactive session of acceptance 3 at one size: all panes show,
+/// the run waits at resolve, the tie is settled and the majority accepted with
+/// the keyboard, a file is previewed, `C` commits, `q` leaves a clean shell.
+fn interactive_session(w: u16, h: u16) {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    let command = format!(
+        "{} 'Build a CLI todo app'; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120",
+        bin()
+    );
+    let t = Tmux::start(env, dir.path(), w, h, &command);
+
+    let screen = t.wait_for("waiting for the person to confirm");
+    for pane in [
+        "Prompt",
+        "Agents",
+        "Transcript",
+        "offline (simulated)",
+        "resolve",
+    ] {
+        assert!(screen.contains(pane), "{pane} missing:\n{screen}");
+    }
+    for agent in ["pm", "backend", "frontend", "qa", "security"] {
+        assert!(screen.contains(agent), "agent {agent} missing:\n{screen}");
+    }
+    assert!(t.screen().contains("2 conflicts open") || t.screen().contains("press c"));
+
+    t.keys("c", true);
+    let screen = t.wait_for("Tie: choose");
+    assert!(
+        screen.contains("Storage engine") && screen.contains("API style"),
+        "{screen}"
+    );
+    assert!(screen.contains("tie 2–2"), "{screen}");
+    // The tie: move to the second option and decide.
+    t.keys("Right", false);
+    t.keys("Enter", false);
+    t.wait_for("sqlite (you)");
+    // The majority: accept the vote results.
+    t.keys("a", true);
+    t.wait_for("rest (vote)");
+    t.wait_for("ready to deliver");
+
+    t.keys("f", true);
+    t.wait_for("Commit");
+    // The last file is todo/store.py; preview it.
+    t.keys("G", true);
+    t.keys("Enter", false);
+    let screen = t.wait_for("import sqlite3");
+    assert!(screen.contains("store.py"), "{screen}");
+
+    t.keys("C", true);
+    let screen = t.wait_for("committed ");
+    assert!(
+        screen.contains("session succeeded") || screen.contains("committed"),
+        "{screen}"
+    );
+
+    t.keys("q", true);
+    let screen = t.wait_for("EXIT=0");
+    assert!(
+        !screen.contains("╭ Prompt"),
+        "the alternate screen was left:\n{screen}"
+    );
+    let screen = t.wait_for("icanon");
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "the terminal is back in canonical mode (raw mode off):\n{screen}"
+    );
+
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let log = git(&["log", "--format=%B%x00"]);
+    assert_eq!(log.matches('\0').count(), 1, "one commit:\n{log}");
+    assert!(log.contains("Quorum-Session: "), "{log}");
+    assert!(log.contains("Quorum-Provider: offline"), "{log}");
+    assert!(
+        log.contains("Storage engine: sqlite (decided by the person)"),
+        "{log}"
+    );
+    assert!(log.contains("API style: rest (vote 3–1)"), "{log}");
+    assert_eq!(git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn the_tui_runs_a_whole_session_at_120x40() {
+    interactive_session(120, 40);
+}
+
+#[test]
+fn the_tui_runs_a_whole_session_at_80x24() {
+    interactive_session(80, 24);
+}
+
+#[test]
+fn a_tiny_terminal_gets_a_message_and_recovers_and_ctrl_c_twice_quits() {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    let command = format!("{}; echo EXIT=$?; sleep 120", bin());
+    let t = Tmux::start(env, dir.path(), 80, 24, &command);
+    t.wait_for("ready");
+    t.resize(30, 10);
+    let screen = t.wait_for("40x12)");
+    assert!(screen.contains("terminal too small"), "{screen}");
+    t.resize(80, 24);
+    t.wait_for("What should the team build?");
+    // A pasted multi-line prompt is not submitted at its first newline.
+    let mut paste = t.cmd();
+    paste.args(["set-buffer", "-b", "p", "Build a tiny\nnotes app"]);
+    assert!(paste.output().unwrap().status.success());
+    let mut put = t.cmd();
+    put.args(["paste-buffer", "-p", "-b", "p", "-t", "q"]);
+    assert!(put.output().unwrap().status.success());
+    let screen = t.wait_for("notes app");
+    assert!(screen.contains("Build a tiny"), "{screen}");
+    assert!(
+        !screen.contains("session "),
+        "the paste started nothing:\n{screen}"
+    );
+    t.keys("C-c", false);
+    t.wait_for("EXIT=0");
+    // Nothing ran: no session was started, so no commit and no repo.
+    assert!(!dir.path().join(".git").exists());
+}

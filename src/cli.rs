@@ -21,9 +21,12 @@ pub struct Cli {
     #[arg(value_name = "PROMPT")]
     pub prompt: Vec<String>,
 
+    /// Options every command accepts (`--config`, `--dir`, `--offline`, …), before or after
+    /// the subcommand.
     #[command(flatten)]
     pub global: Global,
 
+    /// The subcommand; `None` opens the TUI in DIR (starting at once when `prompt` is given).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -76,6 +79,7 @@ pub enum Command {
     Run(RunArgs),
     /// List, show past sessions of DIR.
     Sessions {
+        /// Which `sessions` action: `list` or `show ID`.
         #[command(subcommand)]
         command: SessionsCommand,
     },

@@ -32,21 +32,38 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config {path}: {source}")]
     Read {
+        /// The config file: `--config FILE` as given, else the `DIR/quorum.toml` or user config.
         path: PathBuf,
+        /// The I/O error from reading it.
         source: std::io::Error,
     },
     /// The file is not valid TOML or has unknown or mistyped keys; `message`
     /// comes from the toml crate and names the line and column.
     #[error("invalid config {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The config file that failed to parse.
+        path: PathBuf,
+        /// The toml crate's error text, trailing whitespace trimmed; names the line and column.
+        message: String,
+    },
     /// A provider's key variable is not set in the environment.
     #[error(
         "provider `{provider}` needs the environment variable {var}, which is not set (set it, or run with --offline)"
     )]
-    MissingKey { provider: String, var: String },
+    MissingKey {
+        /// The provider's name, the `NAME` of its `[providers.NAME]` table.
+        provider: String,
+        /// The unset variable, the provider's `api_key_env` value (e.g. `OPENAI_API_KEY`).
+        var: String,
+    },
     /// A value is present but not acceptable.
     #[error("invalid config {path}: {message}")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The config file, displayed as text (lossy for non-UTF-8 paths).
+        path: String,
+        /// What is wrong, naming the key, e.g. `test.timeout_s must be at least 1`.
+        message: String,
+    },
 }
 
 /// The kind of a provider (DESIGN.md §3).

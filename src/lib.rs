@@ -6,6 +6,8 @@
 //! workspace}`. The TUI never imports sled, git2 or a provider; the orchestrator
 //! never imports ratatui.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod cli;
 pub mod config;

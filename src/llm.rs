@@ -180,7 +180,9 @@ pub enum LlmError {
     /// The server answered with an HTTP error status.
     #[error("HTTP {status}: {message}")]
     Status {
+        /// The HTTP status code, e.g. 429 or 503; it decides the [`FaultClass`].
         status: u16,
+        /// The provider's error text, shown after `HTTP <status>: `; never holds an API key.
         message: String,
         /// Delay the server asked for (`retry-after` and friends).
         retry_after: Option<Duration>,

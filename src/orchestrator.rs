@@ -3,8 +3,8 @@
 //! the headless runner — talk to it only through an [`OrchestratorHandle`]:
 //! [`Op`]s in, [`Event`]s out (DESIGN.md §4).
 //!
-//! Inside: [`actor`] (the loop, tasks, transcripts), [`phases`] (what each phase
-//! kind does), [`deliver`] (writing and committing), [`call`] (one model call with
+//! Inside: `actor` (the loop, tasks, transcripts), `phases` (what each phase
+//! kind does), `deliver` (writing and committing), [`call`] (one model call with
 //! retries and fallbacks), [`scheduler`] (per-agent queues), [`committer`] (group
 //! commit), [`outputs`] (reply formats and checks), [`prompts`] (messages).
 

@@ -221,60 +221,101 @@ pub struct Position {
 pub enum EventBody {
     /// A new session began.
     SessionStarted {
+        /// The prompt the session started from, with surrounding whitespace trimmed.
         prompt: String,
+        /// DIR, the target directory, as an absolute path.
         dir: String,
+        /// The workflow's name: `default`, or the `name` of a `--workflow FILE`.
         workflow: String,
+        /// The roster's agent names in config order (default `pm`, `backend`, `frontend`, `qa`,
+        /// `security`).
         agents: Vec<String>,
     },
     /// A session continued from its stored state; `from_seq` is the first new seq.
-    SessionResumed { from_seq: u64 },
+    SessionResumed {
+        /// The first seq written by this run (≥ 1); lower seqs are in the stored log.
+        from_seq: u64,
+    },
     /// A phase began.
-    PhaseStarted { phase: String, kind: String },
+    PhaseStarted {
+        /// The phase's name from the workflow, e.g. `refine`, `plan` or `implement`.
+        phase: String,
+        /// The phase's kind: `single`, `fan-out`, `compare`, `vote`, `resolve`, `tasks`, `test`,
+        /// `review` or `deliver`.
+        kind: String,
+    },
     /// A phase completed.
-    PhaseFinished { phase: String, kind: String },
+    PhaseFinished {
+        /// The phase's name from the workflow, e.g. `refine`, `plan` or `implement`.
+        phase: String,
+        /// The phase's kind: `single`, `fan-out`, `compare`, `vote`, `resolve`, `tasks`, `test`,
+        /// `review` or `deliver`.
+        kind: String,
+    },
     /// The refine phase asks the person something.
     QuestionAsked {
+        /// The question's id from the refine reply, unique in the session (e.g. `q1`); its key in
+        /// `--answers FILE`.
         id: String,
+        /// The question as the refine agent (default `pm`) wrote it.
         text: String,
         /// The answer used when nobody answers (headless without `--answers`).
         default: String,
     },
     /// A question got its answer; `by` is `person`, `answers_file` or `default`.
     QuestionAnswered {
+        /// The id of the answered question, as in its `question_asked`.
         id: String,
+        /// The answer text; the question's `default` when `by` is `default`.
         answer: String,
+        /// Where the answer came from: `person` (TUI), `answers_file` (`--answers`) or `default`.
         by: String,
     },
     /// A task entered its agent's queue.
     TaskQueued {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
+        /// The agent that owns the task (its queue), a roster name such as `backend`.
         agent: String,
+        /// The name of the workflow phase that created the task, e.g. `plan` or `implement`.
         phase: String,
         /// One line saying what the task does.
         title: String,
     },
     /// A provider call for the task began.
     TaskStarted {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
+        /// The agent that owns the task (its queue), a roster name such as `backend`.
         agent: String,
+        /// The name of the workflow phase that created the task, e.g. `plan` or `implement`.
         phase: String,
     },
     /// The person paused the task.
     TaskPaused {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
+        /// The agent that owns the task (its queue), a roster name such as `backend`.
         agent: String,
+        /// The name of the workflow phase that created the task, e.g. `plan` or `implement`.
         phase: String,
     },
     /// The task was cancelled.
     TaskCancelled {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
+        /// The agent that owns the task (its queue), a roster name such as `backend`.
         agent: String,
+        /// The name of the workflow phase that created the task, e.g. `plan` or `implement`.
         phase: String,
     },
     /// The task finished with a valid output.
     TaskFinished {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
+        /// The agent that owns the task (its queue), a roster name such as `backend`.
         agent: String,
+        /// The name of the workflow phase that created the task, e.g. `plan` or `implement`.
         phase: String,
         /// Input tokens of the task's calls.
         tokens_in: u64,
@@ -285,112 +326,183 @@ pub enum EventBody {
     },
     /// The task failed after retries and fallbacks.
     TaskFailed {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
+        /// The agent that owns the task (its queue), a roster name such as `backend`.
         agent: String,
+        /// The name of the workflow phase that created the task, e.g. `plan` or `implement`.
         phase: String,
+        /// Why the task failed: the last provider error as `provider:model: message`, or e.g.
+        /// `invalid reply: …`.
         error: String,
     },
     /// An attempt failed and will be retried after `delay_ms` milliseconds.
     TaskRetrying {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
+        /// The retry's number for the current model, from 1 (at most 4, DESIGN.md §3).
         attempt: u32,
+        /// The failed attempt's error, e.g. `HTTP 429: …` or `timed out: no first byte for 60 s`.
         reason: String,
+        /// Wait before the retry, in milliseconds: jittered backoff from 0.5 s capped at 30 s, or
+        /// the server's `retry-after` (DESIGN.md §3).
         delay_ms: u64,
     },
     /// The task moved to the next `provider:model` of its agent's fallback chain.
     ProviderFallback {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
+        /// The `provider:model` that failed, e.g. `anthropic:claude-sonnet-4-5`.
         from: String,
+        /// The next `provider:model` of the agent's fallback chain, tried now.
         to: String,
+        /// The last error of `from`, as `provider:model: message`.
         reason: String,
     },
     /// Spending reached 80 % of a budget; `scope` is an agent name or `session`.
     BudgetWarning {
+        /// Whose budget: an agent's name, or `session` for the session's budget.
         scope: String,
+        /// Spent so far in that scope, in US dollars.
         spent_usd: f64,
+        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of `[session]`).
         budget_usd: f64,
     },
     /// Spending reached a budget.
     BudgetExhausted {
+        /// Whose budget: an agent's name, or `session` for the session's budget.
         scope: String,
+        /// Spent so far in that scope, in US dollars.
         spent_usd: f64,
+        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of `[session]`).
         budget_usd: f64,
     },
     /// The compare phase found a disagreement between plans.
     ConflictDetected {
+        /// The conflict's id from the compare reply, unique in the session, e.g. `storage`.
         conflict: String,
+        /// A human title for the disagreement, e.g. `Storage engine`.
         topic: String,
+        /// The options on offer: at least two, all distinct, e.g. `["sqlite", "postgres"]`.
         options: Vec<String>,
+        /// `true` when implementation must wait for this conflict's decision.
         blocking: bool,
         /// Each planning agent's position, quoted from its plan.
         positions: Vec<Position>,
     },
     /// A voter's ballot; `option` is `None` for a visible abstention.
     VoteCast {
+        /// The id of the conflict voted on, as in its `conflict_detected`.
         conflict: String,
+        /// The voter: a vote-phase agent (default `backend`, `frontend`, `qa`, `security`).
         agent: String,
+        /// One of the conflict's `options`; `None` (JSON null) when the ballot failed or was
+        /// cancelled.
         option: Option<String>,
+        /// The voter's reason; for an abstention `abstained: ` followed by the error.
         rationale: String,
     },
     /// A conflict's decision; `tally` counts the valid ballots per option.
     ConflictResolved {
+        /// The id of the decided conflict, as in its `conflict_detected`.
         conflict: String,
+        /// The chosen option, one of the conflict's `options`.
         option: String,
+        /// Who decided: a majority vote, the chair breaking a tie (headless), or the person.
         decided_by: DecidedBy,
+        /// Valid ballots per option, every option listed (0 included); abstentions are not counted.
         tally: BTreeMap<String, u32>,
     },
     /// The person replaced a decision (or a vote result) with another option.
     DecisionOverridden {
+        /// The id of the conflict whose decision changed.
         conflict: String,
+        /// The option replaced: the earlier decision, else the vote majority; `None` (null) when
+        /// there was neither.
         from: Option<String>,
+        /// The option the person chose instead, one of the conflict's `options`.
         to: String,
+        /// The person's note on why, free text; stored as the decision's rationale.
         note: String,
     },
     /// A file was staged (in the db and the scratch tree, not in DIR).
     FileStaged {
+        /// The file's path, relative to DIR, normalised and `/`-separated.
         path: String,
+        /// The agent whose task wrote the file.
         agent: String,
+        /// The staged content's size in bytes (UTF-8).
         bytes: u64,
+        /// `new` when DIR has no file at `path`, `modified` when it replaces one (shown as a diff).
         change: FileChange,
     },
     /// A generated path was refused by the path rules (DESIGN.md §6).
     PathRefused {
+        /// The path as the model wrote it (may be absolute or hold `..`); normalised when staging
+        /// itself failed.
         path: String,
+        /// The agent whose task wrote the path.
         agent: String,
+        /// The rule it broke (a `PathRefusal` message, e.g. "absolute path") or the error that
+        /// stopped staging.
         reason: String,
     },
     /// The test command ran in the scratch tree.
     TestRun {
+        /// The run's number in the session, from 1; repair reruns and the review phase's runs
+        /// continue the count.
         round: u32,
+        /// The command run: `[test] command`, or the one detected for `auto` (e.g. `cargo test`).
         command: String,
+        /// Tests that passed, read from the runner's report (0 when it could not be read).
         passed: u32,
+        /// Tests that failed or errored, read from the report; at least 1 when the command exited
+        /// nonzero.
         failed: u32,
+        /// How the run ended: exit 0, nonzero exit, killed at `[test] timeout_s`, or not started.
         status: TestStatus,
     },
     /// A review finding.
     Finding {
+        /// One of `info`, `low`, `medium`, `high` or `critical`.
         severity: String,
+        /// The file the finding is about, as the reviewer wrote it (normally relative to DIR).
         path: String,
+        /// 1-based line in `path`; 0 when the finding is about the whole file.
         line: u32,
+        /// What is wrong and why, in the reviewer's words.
         text: String,
+        /// `true` when it must be fixed before delivery; blocking findings become repair tasks.
         blocking: bool,
     },
     /// The session's commit was made.
     CommitCreated {
+        /// The new commit's id: 40 lowercase hex digits.
         sha: String,
+        /// The committed (accepted) files, relative to DIR, `/`-separated.
         files: Vec<String>,
         /// The repository's work tree (DIR itself, or the parent repo holding DIR).
         repo: String,
     },
     /// The session ended.
     SessionFinished {
+        /// How the session ended; it also gives the exit code ([`SessionStatus::exit_code`]).
         status: SessionStatus,
+        /// Input tokens of all the session's calls, as providers reported them (estimated when
+        /// they did not).
         tokens_in: u64,
+        /// Output tokens of all the session's calls, as providers reported them (estimated when
+        /// they did not).
         tokens_out: u64,
+        /// Cost of all the session's calls in US dollars; currently always 0.0, as no pricing
+        /// table exists yet.
         cost_usd: f64,
     },
     /// Something went wrong that is not tied to one task.
-    Error { message: String },
+    Error {
+        /// One human-readable line naming what went wrong, e.g. that no test command was found.
+        message: String,
+    },
 }
 
 impl EventBody {
@@ -504,36 +616,64 @@ pub enum Event {
     /// Text streamed by a model (ephemeral; the text reaches the transcript
     /// as [`Event::TranscriptAppended`] lines).
     Token {
+        /// The agent whose model streamed the text.
         agent: String,
+        /// The id of the task whose call streamed the text.
         task: String,
+        /// The streamed fragment; it may end mid-line or mid-word.
         text: String,
     },
     /// Complete transcript lines that are now durable.
-    TranscriptAppended { lines: Vec<TranscriptLine> },
+    TranscriptAppended {
+        /// The new lines, in ascending `seq`.
+        lines: Vec<TranscriptLine>,
+    },
     /// Answer to [`Op::LoadTranscript`]: lines in ascending `seq`
     /// (`agent_seq` for one agent); `total` is the view's line count.
     TranscriptPage {
+        /// The id of the [`Op::LoadTranscript`] this answers.
         req: RequestId,
+        /// The agent whose transcript was read, or `None` for all agents combined, as requested.
         agent: Option<String>,
+        /// At most 5,000 lines from the requested `from_seq`; empty past the end.
         lines: Vec<TranscriptLine>,
+        /// The view's line count (its last position + 1), whatever part was loaded.
         total: u64,
     },
     /// Answer to [`Op::LoadFile`]; `Err` holds a message naming the problem.
     FileLoaded {
+        /// The id of the [`Op::LoadFile`] this answers.
         req: RequestId,
+        /// The file's content and diff, or a message such as "no staged file `x`".
         file: Result<FileView, String>,
     },
     /// The person's accept/reject choice for a staged file was stored.
-    FileDecided { path: String, accepted: bool },
+    FileDecided {
+        /// The staged file's path, relative to DIR, as in its `file_staged`.
+        path: String,
+        /// `true` when it will be written at deliver, `false` when it is left out.
+        accepted: bool,
+    },
     /// The session waits at deliver for [`Op::Commit`]; `message` is the
     /// generated commit message (without its trailers, which are always added).
-    DeliveryReady { message: String },
+    DeliveryReady {
+        /// The generated commit message, without the trailers.
+        message: String,
+    },
     /// An [`Op`] could not be applied (unknown conflict, wrong phase, …); the
     /// session is unchanged.
-    Rejected { op: String, reason: String },
+    Rejected {
+        /// The op's short name, e.g. `pause`, `pick`, `commit` or `load transcript`.
+        op: String,
+        /// Why it was refused, e.g. "no task `x`" or "the session has ended".
+        reason: String,
+    },
     /// The store failed: durability can no longer be promised and the session
     /// stops. No further events are released.
-    Fatal { message: String },
+    Fatal {
+        /// The store's error message, naming the db path or the record.
+        message: String,
+    },
     /// The orchestrator stopped; no more events follow.
     Closed,
 }
@@ -545,14 +685,26 @@ pub enum Op {
     /// Start a session on `prompt`. Answered by `session_started`, then the phases'
     /// events, and at the end `session_finished`.
     Start {
+        /// The person's prompt; surrounding whitespace is trimmed and an empty prompt is rejected.
         prompt: String,
+        /// Options fixed for the whole session.
         options: SessionOptions,
     },
     /// Answer a refine question. Answered by `question_answered`.
-    Answer { question: String, answer: String },
+    Answer {
+        /// The question's id, as in its `question_asked`.
+        question: String,
+        /// The person's answer text.
+        answer: String,
+    },
     /// Decide an open conflict with `option`. Answered by `conflict_resolved`
     /// (`decided_by` human).
-    Pick { conflict: String, option: String },
+    Pick {
+        /// The open conflict's id, as in its `conflict_detected`.
+        conflict: String,
+        /// The chosen option, one of the conflict's `options`.
+        option: String,
+    },
     /// Accept every open conflict's vote majority. Answered by one
     /// `conflict_resolved` (`decided_by` vote) per conflict that has a majority.
     AcceptVotes,
@@ -560,35 +712,67 @@ pub enum Op {
     /// Answered by `decision_overridden` (and `conflict_resolved` when the
     /// conflict was still open).
     Override {
+        /// The conflict's id, as in its `conflict_detected`.
         conflict: String,
+        /// The new option, one of the conflict's `options`.
         option: String,
+        /// The person's note on why, stored as the decision's rationale.
         note: String,
     },
     /// Pause a queued or running task (a running call is cancelled and will start
     /// again on resume). Answered by `task_paused`.
-    PauseTask { task: String },
+    PauseTask {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
+        task: String,
+    },
     /// Resume a paused task. Answered by `task_queued`.
-    ResumeTask { task: String },
+    ResumeTask {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
+        task: String,
+    },
     /// Cancel a task. Answered by `task_cancelled`.
-    CancelTask { task: String },
+    CancelTask {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
+        task: String,
+    },
     /// Queue a failed or cancelled task again. Answered by `task_queued`.
-    RetryTask { task: String },
+    RetryTask {
+        /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
+        task: String,
+    },
     /// Accept or reject a staged file for delivery. Answered by
     /// [`Event::FileDecided`].
-    SetFileAccepted { path: String, accepted: bool },
+    SetFileAccepted {
+        /// The staged file's path, relative to DIR, as in its `file_staged`.
+        path: String,
+        /// `true` to write it at deliver, `false` to leave it out.
+        accepted: bool,
+    },
     /// Deliver: write the accepted files and commit with `message` (or the
     /// generated summary). Answered by `commit_created` and `session_finished`.
-    Commit { message: Option<String> },
+    Commit {
+        /// The commit message; `None` for the generated summary. The trailers are always added.
+        message: Option<String>,
+    },
     /// Load `len` transcript lines from `from_seq` (of one agent, or of all agents
     /// when `agent` is `None`). Answered by [`Event::TranscriptPage`].
     LoadTranscript {
+        /// The agent whose transcript to read; `None` for all agents combined.
         agent: Option<String>,
+        /// The first line's position, from 0: `agent_seq` for one agent, `seq` for all.
         from_seq: u64,
+        /// How many lines at most; the actor caps it at 5,000.
         len: u64,
+        /// The consumer's id for this request, echoed in [`Event::TranscriptPage`].
         req: RequestId,
     },
     /// Load a staged file and its diff. Answered by [`Event::FileLoaded`].
-    LoadFile { path: String, req: RequestId },
+    LoadFile {
+        /// The staged file's path, relative to DIR, as in its `file_staged`.
+        path: String,
+        /// The consumer's id for this request, echoed in [`Event::FileLoaded`].
+        req: RequestId,
+    },
     /// Cancel the session: running calls are stopped, state is flushed.
     /// Answered by `session_finished` with status `cancelled`.
     CancelSession,

@@ -15,11 +15,18 @@ use std::path::{Path, PathBuf};
 pub enum StateError {
     /// Another quorum holds the lock.
     #[error("{path} is in use by another quorum (pid {pid})")]
-    InUse { path: PathBuf, pid: String },
+    InUse {
+        /// The locked state directory (DIR/.quorum or `--state-dir`).
+        path: PathBuf,
+        /// The holder's process id as read from `<state>/lock`, or `unknown` when it is empty.
+        pid: String,
+    },
     /// A file system error.
     #[error("cannot prepare the state directory {path}: {source}")]
     Io {
+        /// The state directory being prepared.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
 }

@@ -30,17 +30,30 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum StoreError {
     /// sled could not open the db (corrupt, unreadable, or locked).
     #[error("cannot open the state db {path}: {source}")]
-    Open { path: PathBuf, source: sled::Error },
+    Open {
+        /// The db's directory, `<state>/db` (by default `DIR/.quorum/db`).
+        path: PathBuf,
+        /// sled's error.
+        source: sled::Error,
+    },
     /// The db was written by a newer quorum or is not a quorum db.
     #[error("the state db {path} {problem}; it was left untouched")]
-    Foreign { path: PathBuf, problem: String },
+    Foreign {
+        /// The db's directory.
+        path: PathBuf,
+        /// What is wrong, worded to follow the path, e.g. `has schema version 2, newer than this
+        /// quorum's 1`.
+        problem: String,
+    },
     /// A read or write failed.
     #[error("state db error: {0}")]
     Sled(#[from] sled::Error),
     /// A stored record does not decode.
     #[error("state db record {key} does not decode: {source}")]
     Decode {
+        /// The record's sled key, decoded lossily as UTF-8 (binary seq bytes show as `�`).
         key: String,
+        /// serde_json's error, naming the line and column.
         source: serde_json::Error,
     },
     /// No session matches, or a prefix matches several.
@@ -97,14 +110,21 @@ pub enum Write {
     Event(LoggedEvent),
     /// Append a transcript line.
     Line {
+        /// The session the line belongs to.
         session: SessionId,
+        /// The line; its `seq` and `agent_seq` are its keys.
         line: TranscriptLine,
     },
     /// Insert or replace a per-session record (`kind`/`name` → JSON).
     Record {
+        /// The session the record belongs to.
         session: SessionId,
+        /// The record's kind: `task`, `file` or `output`.
         kind: &'static str,
+        /// The record's name within its kind: a task id, a path relative to DIR, or e.g.
+        /// `plan/backend`.
         name: String,
+        /// The record, serialised as JSON.
         value: serde_json::Value,
     },
 }

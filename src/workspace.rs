@@ -23,7 +23,9 @@ pub enum WorkspaceError {
     /// An I/O error outside a confined write.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory involved, e.g. the scratch tree `<state>/work/<session>/`.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     /// A git operation failed.

@@ -42,27 +42,43 @@ pub enum CallEvent {
     /// Streamed text.
     Delta(String),
     /// An attempt failed after streaming some text, which is discarded.
-    Discarded { reason: String },
+    Discarded {
+        /// The attempt's error, as [`LlmError`]'s `Display` (e.g. `HTTP 503: …`).
+        reason: String,
+    },
     /// An attempt failed; retry number `attempt` follows after `delay`.
     Retrying {
+        /// The retry's number for the current model, from 1 up to [`RetryPolicy::max_retries`].
         attempt: u32,
+        /// The failed attempt's error, as [`LlmError`]'s `Display`.
         reason: String,
+        /// The wait before the retry: [`RetryPolicy::delay`] (jittered backoff or the server's
+        /// `retry-after`, capped).
         delay: Duration,
     },
     /// Moving to the next model of the fallback chain.
     Fallback {
+        /// The model given up on, as `provider:model`.
         from: String,
+        /// The next model of the chain, as `provider:model`.
         to: String,
+        /// The last error of `from`, as `provider:model: message`.
         reason: String,
     },
     /// The reply is complete.
     Finished {
+        /// The whole reply text, every delta joined.
         text: String,
+        /// Token counts the provider reported, or `estimate_tokens` estimates when it sent none.
         usage: Usage,
+        /// The model of the chain that answered (the primary or a fallback).
         model: ModelRef,
     },
     /// Every attempt and fallback failed (or a fatal error ended the call).
-    Failed { error: String },
+    Failed {
+        /// Why, as `provider:model: message` (or `no provider configured` for an empty chain).
+        error: String,
+    },
 }
 
 /// A report from a call, tagged with the task and the call's generation so the

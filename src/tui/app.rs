@@ -52,11 +52,19 @@ pub enum Focus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EditorPurpose {
     /// The note of an override of `conflict` with `option`.
-    Override { conflict: String, option: String },
+    Override {
+        /// The id of the conflict being overridden.
+        conflict: String,
+        /// The option that replaces the decision, one of the conflict's options.
+        option: String,
+    },
     /// The commit message.
     CommitMessage,
     /// The answer to a question.
-    Answer { question: String },
+    Answer {
+        /// The id of the question answered, from its `question_asked` event.
+        question: String,
+    },
 }
 
 /// A text editor overlay.
@@ -72,7 +80,10 @@ pub struct Editor {
 /// Layers above the screen.
 pub enum Overlay {
     /// Every key binding, scrolled by `scroll` rows.
-    Help { scroll: u16 },
+    Help {
+        /// Rows scrolled past the top, at most [`App::help_max_scroll`].
+        scroll: u16,
+    },
     /// A text editor (boxed: it is large and overlays are rare).
     Editor(Box<Editor>),
     /// "Quit while a session runs?"

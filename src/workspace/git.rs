@@ -165,7 +165,7 @@ fn config_for(repo: &Repository) -> Result<git2::Config, git2::Error> {
 
 /// The author and committer of a commit, as git picks them: `GIT_AUTHOR_NAME` /
 /// `GIT_AUTHOR_EMAIL` (`GIT_COMMITTER_*` for the committer), then `user.name` /
-/// `user.email` from the config files of [`config_for`], else
+/// `user.email` from the config files of `config_for`, else
 /// `quorum <quorum@localhost>` (a clean CI machine has no identity).
 pub fn identity(
     repo: &Repository,

@@ -120,11 +120,19 @@ pub fn check_declared(path: &str, declared: &[String]) -> Result<(), PathRefusal
 pub enum WriteError {
     /// Refused by the path rules.
     #[error("{path}: {refusal}")]
-    Refused { path: String, refusal: PathRefusal },
+    Refused {
+        /// The path as given when it did not normalise, else its normalised form (relative,
+        /// `/`-separated).
+        path: String,
+        /// The rule it broke.
+        refusal: PathRefusal,
+    },
     /// An I/O error.
     #[error("cannot write {path}: {source}")]
     Io {
+        /// The file or directory on disk: the root joined with the path's components so far.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
 }

@@ -261,7 +261,7 @@ fn trim_output(bytes: &[u8]) -> String {
 
 /// Runs `command` with `sh -c` in `cwd` under the sandbox rules. `scrub` names
 /// extra environment variables to drop (the configured provider key variables;
-/// they are never passed anyway, as only [`ENV_ALLOW`] variables are).
+/// they are never passed anyway, as only the allowlisted variables are).
 ///
 /// Never fails: a command that cannot start gives [`TestStatus::Error`] with the
 /// reason in `output`.

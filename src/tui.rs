@@ -99,14 +99,23 @@ struct TerminalGuard {
     terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 
+/// Whether the terminal is in the TUI's mode (raw, alternate screen). It mirrors
+/// the terminal's own state, which is process-wide, so that it is restored
+/// exactly once: leaving the alternate screen twice would move the cursor back
+/// to where it was on entry, and the shell would then overwrite whatever was
+/// printed since (a panic's message, say).
+static TUI_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(
-        io::stdout(),
-        DisableBracketedPaste,
-        LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
+    if TUI_MODE.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(
+            io::stdout(),
+            DisableBracketedPaste,
+            LeaveAlternateScreen,
+            crossterm::cursor::Show
+        );
+    }
 }
 
 impl TerminalGuard {
@@ -117,6 +126,7 @@ impl TerminalGuard {
             previous(info);
         }));
         enable_raw_mode()?;
+        TUI_MODE.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut stdout = io::stdout();
         if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste) {
             restore();
@@ -136,7 +146,6 @@ impl TerminalGuard {
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
-        let _ = self.terminal.show_cursor();
     }
 }
 
@@ -187,6 +196,12 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             guard.terminal.draw(|frame| view::draw(&mut app, frame))?;
             dirty = false;
             next_frame = Instant::now() + FRAME;
+            // Debug builds only: lets the end-to-end tests prove that a panic
+            // restores the terminal. Release builds do not contain this.
+            #[cfg(debug_assertions)]
+            if std::env::var_os("QUORUM_DEBUG_PANIC").is_some() {
+                panic!("QUORUM_DEBUG_PANIC: a deliberate panic after the first frame");
+            }
         }
         tokio::select! {
             term = input.next() => match term {

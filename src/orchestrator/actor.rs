@@ -159,6 +159,126 @@ pub(crate) struct Actor {
 
 pub(crate) use super::now;
 
+/// Writes an event to the log file: the milestones at info, trouble at warn or
+/// error, the rest at debug. Never a prompt's or reply's text, never a key.
+fn log_event(session: &str, seq: u64, body: &EventBody) {
+    let kind = body.type_name();
+    match body {
+        EventBody::SessionStarted {
+            dir,
+            workflow,
+            agents,
+            ..
+        } => {
+            tracing::info!(
+                session,
+                seq,
+                dir,
+                workflow,
+                agents = agents.len(),
+                "session started"
+            );
+        }
+        EventBody::PhaseStarted { phase, kind } | EventBody::PhaseFinished { phase, kind } => {
+            tracing::info!(session, seq, phase, kind, "{}", body.type_name());
+        }
+        EventBody::TaskFailed { task, error, .. } => {
+            tracing::warn!(session, seq, task, error, "task failed");
+        }
+        EventBody::TaskRetrying {
+            task,
+            attempt,
+            reason,
+            delay_ms,
+        } => {
+            tracing::warn!(
+                session,
+                seq,
+                task,
+                attempt,
+                reason,
+                delay_ms,
+                "task retrying"
+            );
+        }
+        EventBody::ProviderFallback {
+            task,
+            from,
+            to,
+            reason,
+        } => {
+            tracing::warn!(session, seq, task, from, to, reason, "provider fallback");
+        }
+        EventBody::PathRefused {
+            path,
+            agent,
+            reason,
+        } => {
+            tracing::warn!(session, seq, path, agent, reason, "path refused");
+        }
+        EventBody::ConflictResolved {
+            conflict,
+            option,
+            decided_by,
+            ..
+        } => {
+            tracing::info!(
+                session,
+                seq,
+                conflict,
+                option,
+                ?decided_by,
+                "conflict resolved"
+            );
+        }
+        EventBody::TestRun {
+            round,
+            command,
+            passed,
+            failed,
+            status,
+        } => {
+            tracing::info!(
+                session,
+                seq,
+                round,
+                command,
+                passed,
+                failed,
+                ?status,
+                "test run"
+            );
+        }
+        EventBody::CommitCreated { sha, repo, files } => {
+            tracing::info!(
+                session,
+                seq,
+                sha,
+                repo,
+                files = files.len(),
+                "commit created"
+            );
+        }
+        EventBody::SessionFinished {
+            status,
+            tokens_in,
+            tokens_out,
+            ..
+        } => {
+            tracing::info!(
+                session,
+                seq,
+                ?status,
+                tokens_in,
+                tokens_out,
+                "session finished"
+            );
+        }
+        EventBody::Error { message } => tracing::error!(session, seq, message, "session error"),
+        _ => tracing::debug!(session, seq, kind, "event"),
+    }
+}
+
 impl Actor {
     /// Runs until [`Op::Shutdown`] or until every op sender is gone.
     pub async fn run(mut self) {
@@ -198,6 +318,7 @@ impl Actor {
             return;
         };
         s.seq += 1;
+        log_event(s.id.as_str(), s.seq, &body);
         let event = LoggedEvent {
             v: SCHEMA_VERSION,
             seq: s.seq,

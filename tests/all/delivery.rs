@@ -258,3 +258,40 @@ fn an_existing_file_is_overwritten_only_with_allow_overwrite() {
     assert_eq!(env.git(d, &["show", "HEAD:README.md"]), now);
     assert_eq!(env.git(d, &["status", "--porcelain"]), "");
 }
+
+/// Logs go to `DIR/.quorum/logs/`, never to the terminal (DESIGN.md §4, "Logs").
+#[test]
+fn session_logs_go_to_the_state_dir_and_never_to_the_terminal() {
+    let env = Env::new();
+    let dir = tempdir();
+    let out = crate::common::run(env.quorum(["run", PROMPT, "--dir", path_str(dir.path())]));
+    assert_eq!(out.code, 0, "{out}");
+    for level in ["INFO", "WARN", "DEBUG", "ERROR"] {
+        assert!(
+            !out.stderr.contains(level),
+            "tracing output on the terminal: {out}"
+        );
+        assert!(
+            !out.stdout.contains(level),
+            "tracing output on stdout: {out}"
+        );
+    }
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join(".quorum/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(logs.len(), 1, "one rolling log file: {logs:?}");
+    let log = std::fs::read_to_string(&logs[0]).unwrap();
+    for milestone in [
+        "session started",
+        "phase_started",
+        "test run",
+        "commit created",
+        "session finished",
+    ] {
+        assert!(
+            log.contains(milestone),
+            "{milestone} missing from the log:\n{log}"
+        );
+    }
+}

@@ -258,3 +258,30 @@ fn a_tiny_terminal_gets_a_message_and_recovers_and_ctrl_c_twice_quits() {
     // Nothing ran: no session was started, so no commit and no repo.
     assert!(!dir.path().join(".git").exists());
 }
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    // The test binary is a debug build, where QUORUM_DEBUG_PANIC panics after
+    // the first frame.
+    let command = format!(
+        "QUORUM_DEBUG_PANIC=1 {}; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120",
+        bin()
+    );
+    let t = Tmux::start(env, dir.path(), 80, 24, &command);
+    let screen = t.wait_for("EXIT=101");
+    assert!(
+        screen.contains("deliberate panic"),
+        "the panic message is readable:\n{screen}"
+    );
+    assert!(
+        !screen.contains("╭ Prompt"),
+        "the alternate screen was left:\n{screen}"
+    );
+    let screen = t.wait_for("icanon");
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "raw mode is off after the panic:\n{screen}"
+    );
+}

@@ -140,7 +140,8 @@ fn top_height(app: &App, body: Rect) -> u16 {
         .min(body.height / 2)
 }
 
-fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
+/// A rounded pane with a title; its border shows focus.
+pub(crate) fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
     let border = if focused {
         "ui.border.focused"
     } else {

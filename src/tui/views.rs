@@ -6,23 +6,18 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::app::App;
 use super::transcript::wrap;
 use crate::protocol::{DecidedBy, FileChange};
 
 fn block<'a>(app: &App, title: &'a str, focused: bool) -> Block<'a> {
-    let border = if focused {
-        "ui.border.focused"
-    } else {
-        "ui.border"
-    };
-    Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
-        .border_style(app.theme.style(border))
-        .title(Span::styled(title, app.theme.style("ui.title")))
+    super::view::pane(
+        app,
+        Line::styled(title, app.theme.style("ui.title")),
+        focused,
+    )
 }
 
 fn by_label(by: DecidedBy) -> &'static str {

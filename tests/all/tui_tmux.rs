@@ -10,6 +10,11 @@ use std::time::Duration;
 
 use crate::common::{Env, bin, path_str, poll};
 
+/// What the shell runs after quorum: its exit code, then whether the terminal
+/// is in canonical mode (`icanon`) or still raw (`-icanon`), then a pause so the
+/// pane stays readable.
+const AFTER: &str = "echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120";
+
 /// Longest wait for one screen state.
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -96,6 +101,22 @@ impl Tmux {
         assert!(out.status.success());
     }
 
+    /// Waits for `exit` (the shell's `EXIT=N` line) and checks the terminal is
+    /// back to normal: the alternate screen left, canonical mode (raw mode off).
+    fn assert_restored(&self, exit: &str) -> String {
+        let screen = self.wait_for(exit);
+        assert!(
+            !screen.contains("╭ Prompt"),
+            "the alternate screen was left:\n{screen}"
+        );
+        let screen = self.wait_for("icanon");
+        assert!(
+            screen.lines().any(|l| l.trim() == "icanon"),
+            "the terminal is back in canonical mode (raw mode off):\n{screen}"
+        );
+        screen
+    }
+
     fn resize(&self, w: u16, h: u16) {
         let out = self
             .cmd()
@@ -130,10 +151,7 @@ impl Drop for Tmux {
 fn interactive_session(w: u16, h: u16) {
     let env = Env::new();
     let dir = crate::common::tempdir();
-    let command = format!(
-        "{} 'Build a CLI todo app'; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120",
-        bin()
-    );
+    let command = format!("{} 'Build a CLI todo app'; {AFTER}", bin());
     let t = Tmux::start(env, dir.path(), w, h, &command);
 
     let screen = t.wait_for("waiting for the person to confirm");
@@ -183,16 +201,7 @@ fn interactive_session(w: u16, h: u16) {
     );
 
     t.keys("q", true);
-    let screen = t.wait_for("EXIT=0");
-    assert!(
-        !screen.contains("╭ Prompt"),
-        "the alternate screen was left:\n{screen}"
-    );
-    let screen = t.wait_for("icanon");
-    assert!(
-        screen.lines().any(|l| l.trim() == "icanon"),
-        "the terminal is back in canonical mode (raw mode off):\n{screen}"
-    );
+    t.assert_restored("EXIT=0");
 
     let git = |args: &[&str]| {
         let out = Command::new("git")
@@ -265,23 +274,11 @@ fn a_panic_restores_the_terminal() {
     let dir = crate::common::tempdir();
     // The test binary is a debug build, where QUORUM_DEBUG_PANIC panics after
     // the first frame.
-    let command = format!(
-        "QUORUM_DEBUG_PANIC=1 {}; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120",
-        bin()
-    );
+    let command = format!("QUORUM_DEBUG_PANIC=1 {}; {AFTER}", bin());
     let t = Tmux::start(env, dir.path(), 80, 24, &command);
-    let screen = t.wait_for("EXIT=101");
+    let screen = t.assert_restored("EXIT=101");
     assert!(
         screen.contains("deliberate panic"),
         "the panic message is readable:\n{screen}"
-    );
-    assert!(
-        !screen.contains("╭ Prompt"),
-        "the alternate screen was left:\n{screen}"
-    );
-    let screen = t.wait_for("icanon");
-    assert!(
-        screen.lines().any(|l| l.trim() == "icanon"),
-        "raw mode is off after the panic:\n{screen}"
     );
 }

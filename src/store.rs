@@ -192,6 +192,10 @@ impl Store {
             .path(path)
             .mode(sled::Mode::LowSpace)
             .cache_capacity(16 * 1024 * 1024)
+            // No periodic background flush: the committer flushes every group
+            // itself (DESIGN.md §4), and without the flusher thread dropping the
+            // db releases its file lock at once.
+            .flush_every_ms(None)
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.to_path_buf(),

@@ -480,12 +480,22 @@ mod tests {
         );
     }
 
+    /// A raw sled handle without the background flusher, which would hold the
+    /// file lock for a while after drop.
+    fn raw(path: &Path) -> sled::Db {
+        sled::Config::new()
+            .path(path)
+            .flush_every_ms(None)
+            .open()
+            .unwrap()
+    }
+
     #[test]
     fn a_newer_schema_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         {
-            let db = sled::open(&path).unwrap();
+            let db = raw(&path);
             db.open_tree("meta")
                 .unwrap()
                 .insert("schema_version", &99u32.to_be_bytes())
@@ -494,7 +504,7 @@ mod tests {
         }
         let err = Store::open(&path).err().unwrap().to_string();
         assert!(err.contains("newer"), "{err}");
-        let db = sled::open(&path).unwrap();
+        let db = raw(&path);
         let v = db.open_tree("meta").unwrap().get("schema_version").unwrap();
         assert_eq!(u64_of(&v.unwrap()), 99);
     }

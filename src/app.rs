@@ -168,7 +168,6 @@ fn spawn(prepared: &Prepared, state: &StateDir, store: Store) -> OrchestratorHan
         store,
         workspace: Workspace::new(&prepared.dir, state.root()),
         providers: prepared.providers.clone(),
-        policy: orchestrator::call::CallPolicy::default(),
     })
 }
 

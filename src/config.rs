@@ -102,6 +102,14 @@ struct RawProvider {
     max_concurrency: Option<usize>,
     timeout_s: Option<u64>,
     script: Option<PathBuf>,
+    requests_per_minute: Option<u32>,
+    max_tokens: Option<u32>,
+    connect_timeout_s: Option<u64>,
+    first_byte_timeout_s: Option<u64>,
+    idle_timeout_s: Option<u64>,
+    max_retries: Option<u32>,
+    backoff_ms: Option<u64>,
+    include_usage: Option<bool>,
 }
 
 /// `[agents.NAME]` as written.
@@ -133,6 +141,8 @@ struct RawConfig {
     git: GitSettings,
     #[serde(default)]
     ui: UiSettings,
+    #[serde(default)]
+    pricing: BTreeMap<String, crate::llm::pricing::Price>,
 }
 
 /// A resolved provider.
@@ -152,6 +162,23 @@ pub struct ProviderSpec {
     pub timeout_s: u64,
     /// Offline only: a script of canned replies (absolute path).
     pub script: Option<PathBuf>,
+    /// Requests started per minute at most (`None`: no limit).
+    pub requests_per_minute: Option<u32>,
+    /// Most output tokens per reply (Anthropic requires it; 8,192 by default).
+    pub max_tokens: u32,
+    /// Seconds to establish a connection.
+    pub connect_timeout_s: u64,
+    /// Seconds without a first byte before a call counts as dropped (DESIGN.md §3: 60).
+    pub first_byte_timeout_s: u64,
+    /// Seconds without a byte between chunks before a call counts as dropped (30).
+    pub idle_timeout_s: u64,
+    /// Retries after a failed attempt (DESIGN.md §3: 4).
+    pub max_retries: u32,
+    /// First backoff in milliseconds, doubled per retry up to 30 s (500).
+    pub backoff_ms: u64,
+    /// OpenAI kind: ask for the usage chunk (`stream_options.include_usage`).
+    /// Servers that reject unknown fields (Mistral) need `false`.
+    pub include_usage: bool,
 }
 
 impl ProviderSpec {
@@ -165,6 +192,28 @@ impl ProviderSpec {
             max_concurrency: 8,
             timeout_s: 120,
             script: None,
+            ..ProviderSpec::defaults(OFFLINE_PROVIDER, ProviderKind::Offline)
+        }
+    }
+
+    /// A provider of `kind` with every optional setting at its default.
+    pub fn defaults(name: &str, kind: ProviderKind) -> Self {
+        ProviderSpec {
+            name: name.to_string(),
+            kind,
+            base_url: None,
+            api_key_env: None,
+            max_concurrency: 4,
+            timeout_s: 120,
+            script: None,
+            requests_per_minute: None,
+            max_tokens: 8192,
+            connect_timeout_s: 10,
+            first_byte_timeout_s: 60,
+            idle_timeout_s: 30,
+            max_retries: 4,
+            backoff_ms: 500,
+            include_usage: true,
         }
     }
 
@@ -291,6 +340,9 @@ pub struct Settings {
     pub git: GitSettings,
     /// `[ui]`.
     pub ui: UiSettings,
+    /// Prices per model: `assets/pricing.toml` overridden by the config's
+    /// `[pricing."MODEL"]` tables.
+    pub pricing: crate::llm::pricing::PriceTable,
     /// The file the settings came from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -319,6 +371,7 @@ impl Settings {
             test: raw.test,
             git: raw.git,
             ui: raw.ui,
+            pricing: crate::llm::pricing::PriceTable::builtin(),
             source: None,
         };
         settings.use_offline_everywhere(&BTreeMap::new(), None);
@@ -390,16 +443,52 @@ impl Settings {
                     "providers.{name}.script is only valid for kind = \"offline\""
                 )));
             }
+            if p.requests_per_minute == Some(0) {
+                return Err(invalid(format!(
+                    "providers.{name}.requests_per_minute must be at least 1"
+                )));
+            }
+            for (key, value) in [
+                ("timeout_s", p.timeout_s),
+                ("connect_timeout_s", p.connect_timeout_s),
+                ("first_byte_timeout_s", p.first_byte_timeout_s),
+                ("idle_timeout_s", p.idle_timeout_s),
+            ] {
+                if value == Some(0) {
+                    return Err(invalid(format!(
+                        "providers.{name}.{key} must be at least 1"
+                    )));
+                }
+            }
+            if let Some(url) = &p.base_url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(invalid(format!(
+                    "providers.{name}.base_url = \"{url}\" must start with http:// or https://"
+                )));
+            }
+            let d = ProviderSpec::defaults(name, p.kind);
             providers.insert(
                 name.clone(),
                 ProviderSpec {
                     name: name.clone(),
                     kind: p.kind,
-                    base_url: p.base_url.clone(),
+                    base_url: p
+                        .base_url
+                        .clone()
+                        .map(|u| u.trim_end_matches('/').to_string()),
                     api_key_env: p.api_key_env.clone(),
-                    max_concurrency: p.max_concurrency.unwrap_or(4),
-                    timeout_s: p.timeout_s.unwrap_or(120),
+                    max_concurrency: p.max_concurrency.unwrap_or(d.max_concurrency),
+                    timeout_s: p.timeout_s.unwrap_or(d.timeout_s),
                     script: p.script.as_ref().map(|s| base.join(s)),
+                    requests_per_minute: p.requests_per_minute,
+                    max_tokens: p.max_tokens.unwrap_or(d.max_tokens),
+                    connect_timeout_s: p.connect_timeout_s.unwrap_or(d.connect_timeout_s),
+                    first_byte_timeout_s: p.first_byte_timeout_s.unwrap_or(d.first_byte_timeout_s),
+                    idle_timeout_s: p.idle_timeout_s.unwrap_or(d.idle_timeout_s),
+                    max_retries: p.max_retries.unwrap_or(d.max_retries),
+                    backoff_ms: p.backoff_ms.unwrap_or(d.backoff_ms),
+                    include_usage: p.include_usage.unwrap_or(d.include_usage),
                 },
             );
         }
@@ -418,6 +507,7 @@ impl Settings {
             test: raw.test.clone(),
             git: raw.git.clone(),
             ui: raw.ui.clone(),
+            pricing: crate::llm::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
             source: Some(path.to_path_buf()),
         };
         if offline {

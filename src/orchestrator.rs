@@ -24,7 +24,6 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use self::actor::Actor;
-use self::call::CallPolicy;
 use self::committer::{Group, Subscribers};
 use crate::config::Settings;
 use crate::config::workflow::Workflow;
@@ -52,8 +51,6 @@ pub struct Parts {
     pub workspace: Workspace,
     /// Providers by name.
     pub providers: BTreeMap<String, SharedProvider>,
-    /// Call timeouts and retries.
-    pub policy: CallPolicy,
 }
 
 /// The consumers' end of the orchestrator.
@@ -111,7 +108,8 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
         store: parts.store,
         workspace: parts.workspace,
         providers: parts.providers,
-        policy: parts.policy,
+        health: BTreeMap::new(),
+        unpriced: Default::default(),
         ops: ops_rx,
         calls_tx,
         calls_rx,

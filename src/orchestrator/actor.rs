@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
-use super::call::{self, CallEvent, CallMsg, CallPolicy};
+use super::call::{self, CallEvent, CallMsg};
 use super::committer::Group;
 use super::outputs::{Ballot, Breakdown, Conflict, FindingOut, Plan, Question, Requirements};
 use super::scheduler::Scheduler;
@@ -58,6 +58,9 @@ pub(crate) struct Task {
     /// A validation retry's exchange, appended to the task's messages.
     pub extra: Vec<Message>,
     pub usage: Usage,
+    /// Cost of the task's calls, US dollars.
+    #[serde(default)]
+    pub cost_usd: f64,
     pub output: Option<String>,
     pub error: Option<String>,
 }
@@ -130,6 +133,8 @@ pub(crate) struct Session {
     pub delivered: bool,
     pub usage: Usage,
     pub cost_usd: f64,
+    /// Cost per agent, US dollars.
+    pub agent_cost: BTreeMap<String, f64>,
     pub finished: Option<SessionStatus>,
     pub failure: Option<String>,
     /// The last stall reported (so it is reported once).
@@ -143,7 +148,10 @@ pub(crate) struct Actor {
     pub store: Store,
     pub workspace: Workspace,
     pub providers: BTreeMap<String, SharedProvider>,
-    pub policy: CallPolicy,
+    /// Each provider's health (circuit breaker, unauthorised mark), by name.
+    pub health: BTreeMap<String, Arc<crate::llm::health::Health>>,
+    /// Models already reported as missing from the price table.
+    pub unpriced: std::collections::BTreeSet<String>,
     pub ops: UnboundedReceiver<Op>,
     pub calls_tx: UnboundedSender<CallMsg>,
     pub calls_rx: UnboundedReceiver<CallMsg>,
@@ -529,6 +537,7 @@ impl Actor {
             delivered: false,
             usage: Usage::default(),
             cost_usd: 0.0,
+            agent_cost: BTreeMap::new(),
             finished: None,
             failure: None,
             stall: None,
@@ -666,6 +675,7 @@ impl Actor {
             invalid_retries: 0,
             extra: Vec::new(),
             usage: Usage::default(),
+            cost_usd: 0.0,
             output: None,
             error: None,
         }
@@ -714,8 +724,17 @@ impl Actor {
         };
         let mut chain = Vec::new();
         for model in std::iter::once(&agent.model).chain(&agent.fallback) {
-            if let Some(p) = self.providers.get(&model.provider) {
-                chain.push((Arc::clone(p), model.clone()));
+            if let (Some(p), Some(spec)) = (
+                self.providers.get(&model.provider),
+                settings.providers.get(&model.provider),
+            ) {
+                let health = self.health.entry(model.provider.clone()).or_default();
+                chain.push(call::Link {
+                    provider: Arc::clone(p),
+                    model: model.clone(),
+                    policy: call::CallPolicy::for_provider(spec),
+                    health: Arc::clone(health),
+                });
             }
         }
         let mut messages =
@@ -762,7 +781,6 @@ impl Actor {
             task.generation,
             chain,
             request,
-            self.policy,
             self.calls_tx.clone(),
             token,
         ));
@@ -873,13 +891,17 @@ impl Actor {
                     reason,
                 });
             }
-            CallEvent::Finished { text, usage, .. } => {
+            CallEvent::Finished { text, usage, model } => {
                 self.flush_partial(&agent, &id, true);
+                let cost = self.cost_of(&agent, &id, &model, usage);
                 if let Some(s) = self.session.as_mut() {
                     s.cancels.remove(&id);
                     s.usage.add(usage);
+                    s.cost_usd += cost;
+                    *s.agent_cost.entry(agent.clone()).or_insert(0.0) += cost;
                     if let Some(t) = s.tasks.get_mut(&id) {
                         t.usage.add(usage);
+                        t.cost_usd += cost;
                     }
                 }
                 match self.accept_output(&id, &text).await {
@@ -890,6 +912,42 @@ impl Actor {
             CallEvent::Failed { error } => {
                 self.flush_partial(&agent, &id, true);
                 self.fail_task(&id, error);
+            }
+        }
+    }
+
+    /// The cost of a call in US dollars from the price table. The offline
+    /// provider costs nothing; a model the table does not know costs nothing
+    /// and says so once in the agent's transcript.
+    fn cost_of(
+        &mut self,
+        agent: &str,
+        task: &str,
+        model: &crate::config::ModelRef,
+        usage: Usage,
+    ) -> f64 {
+        let offline = self
+            .settings
+            .providers
+            .get(&model.provider)
+            .is_some_and(|p| p.kind == crate::config::ProviderKind::Offline);
+        if offline {
+            return 0.0;
+        }
+        match self.settings.pricing.cost(&model.model, usage) {
+            Some(cost) => cost,
+            None => {
+                if self.unpriced.insert(model.model.clone()) {
+                    self.note(
+                        agent,
+                        task,
+                        &format!(
+                            "model {} is not in the price table; its cost counts as $0 (add [pricing.\"{}\"] to quorum.toml)",
+                            model.model, model.model
+                        ),
+                    );
+                }
+                0.0
             }
         }
     }
@@ -914,7 +972,7 @@ impl Actor {
             phase: task.phase.clone(),
             tokens_in: task.usage.input_tokens,
             tokens_out: task.usage.output_tokens,
-            cost_usd: 0.0,
+            cost_usd: task.cost_usd,
         });
     }
 

@@ -146,6 +146,7 @@ impl Script {
                         status,
                         message: e.message.clone(),
                         retry_after: e.retry_after_ms.map(Duration::from_millis),
+                        should_retry: None,
                     },
                     (None, Some("connection")) => LlmError::Connection(e.message.clone()),
                     (None, Some("timeout")) => LlmError::Timeout(e.message.clone()),

@@ -22,8 +22,12 @@ mod bad_input;
 mod delivery;
 #[path = "all/durability.rs"]
 mod durability;
+#[path = "all/fake_llm.rs"]
+mod fake_llm;
 #[path = "all/orchestrator.rs"]
 mod orchestrator;
+#[path = "all/providers.rs"]
+mod providers;
 #[path = "all/regressions.rs"]
 mod regressions;
 #[path = "all/schema.rs"]

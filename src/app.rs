@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{Cli, Command, Global, RunArgs, SessionsCommand};
+use crate::cli::{AskArgs, Cli, Command, Global, RunArgs, SessionsCommand};
 use crate::config::theme::Theme;
 use crate::config::workflow::Workflow;
 use crate::config::{LoadOptions, Settings};
@@ -244,6 +244,30 @@ async fn run_tui(global: &Global, prompt: Vec<String>) -> Result<i32, Failure> {
         .map_err(|e| Failure::failed(format!("terminal: {e}")))
 }
 
+/// `quorum ask`: never creates `.quorum/`; logs go to the XDG state directory.
+async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
+    let prompt = joined(&args.prompt);
+    if prompt.is_empty() {
+        return Err(Failure::usage("the question is empty"));
+    }
+    let prepared = prepare(global, None)?;
+    let _guard =
+        crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
+    let who = match (args.agent, args.provider, args.model) {
+        (Some(agent), _, _) => crate::ask::Asked::Agent(agent),
+        (None, Some(provider), Some(model)) => {
+            crate::ask::Asked::Model(crate::config::ModelRef { provider, model })
+        }
+        _ => match prepared.settings.agents.first() {
+            Some(a) => crate::ask::Asked::Agent(a.name.clone()),
+            None => return Err(Failure::usage("the roster is empty")),
+        },
+    };
+    crate::ask::ask(&prepared.settings, &prepared.providers, who, &prompt)
+        .await
+        .map_err(Failure::usage)
+}
+
 fn sessions(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
     let dir = target_dir(global)?;
     let location = StateDir::location(&dir, global.state_dir.as_deref());
@@ -374,6 +398,7 @@ pub fn main(cli: Cli) -> i32 {
         match cli.command {
             None => run_tui(&global, cli.prompt).await,
             Some(Command::Run(args)) => run_headless(&global, args).await,
+            Some(Command::Ask(args)) => run_ask(&global, args).await,
             Some(Command::Sessions { command }) => sessions(&global, command),
         }
     });

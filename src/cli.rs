@@ -77,6 +77,8 @@ pub enum JsonMode {
 pub enum Command {
     /// Run a session headless: progress on stderr, result on stdout.
     Run(RunArgs),
+    /// One streamed completion outside any session: text to stdout, usage to stderr.
+    Ask(AskArgs),
     /// List, show past sessions of DIR.
     Sessions {
         /// Which `sessions` action: `list` or `show ID`.
@@ -115,6 +117,27 @@ pub struct RunArgs {
     /// Overwrite existing files in DIR that quorum did not write in this session.
     #[arg(long)]
     pub allow_overwrite: bool,
+}
+
+/// `quorum ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question (words are joined with spaces).
+    #[arg(value_name = "PROMPT", required = true)]
+    pub prompt: Vec<String>,
+
+    /// Ask this agent (its role prompt, model and fallbacks; default: the first
+    /// agent of the roster).
+    #[arg(long, conflicts_with_all = ["provider", "model"])]
+    pub agent: Option<String>,
+
+    /// Ask this provider (a `[providers.NAME]` table) directly.
+    #[arg(long, requires = "model")]
+    pub provider: Option<String>,
+
+    /// The model to ask on `--provider`.
+    #[arg(long, requires = "provider")]
+    pub model: Option<String>,
 }
 
 /// `quorum sessions`.

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod ask;
 pub mod cli;
 pub mod config;
 pub mod headless;

@@ -12,6 +12,7 @@ pub mod http;
 pub mod offline;
 pub mod openai;
 pub mod pricing;
+pub mod probe;
 pub mod sse;
 
 use std::sync::Arc;
@@ -76,6 +77,8 @@ pub enum TaskKind {
     Repair,
     /// Review findings (`review`).
     Review,
+    /// A free question (`quorum ask`): plain text back.
+    Chat,
 }
 
 impl TaskKind {
@@ -101,6 +104,7 @@ impl TaskKind {
             TaskKind::Tests => "tests",
             TaskKind::Repair => "repair",
             TaskKind::Review => "review",
+            TaskKind::Chat => "chat",
         }
     }
 }

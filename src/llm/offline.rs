@@ -192,6 +192,12 @@ pub fn reply(meta: &CallMeta) -> String {
         TaskKind::Breakdown => pretty(&breakdown(meta, &names)),
         TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => files_reply(meta, &names),
         TaskKind::Review => pretty(&review(meta)),
+        TaskKind::Chat => format!(
+            "This is the offline (simulated) provider: it plays a deterministic team for quorum's \
+             structured tasks and does not answer free questions. You asked: \"{}\". Configure a \
+             provider in quorum.toml (see README.md, \"Configuration\") for a real answer.\n",
+            prompt.trim()
+        ),
     }
 }
 

@@ -526,7 +526,7 @@ pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
                 &["findings"],
             ),
         ),
-        TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => return None,
+        TaskKind::Implement | TaskKind::Tests | TaskKind::Repair | TaskKind::Chat => return None,
     };
     Some(JsonOutput { name, schema })
 }

@@ -870,6 +870,8 @@ impl Actor {
                 let blocks = outputs::parse_file_blocks(text)?;
                 self.stage_files(&task, blocks).await?;
             }
+            // Sessions never queue a free question; its text needs no checks.
+            TaskKind::Chat => {}
             TaskKind::Review => {
                 let findings: Findings = outputs::parse_json(text)?;
                 outputs::check_findings(&findings)?;

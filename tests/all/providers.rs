@@ -554,3 +554,148 @@ fn a_whole_session_runs_on_real_provider_kinds_and_never_stores_the_key() {
     let stdout = &session.out.stdout;
     assert!(!stdout.contains(KEY) && !session.out.stderr.contains(KEY));
 }
+
+/// `quorum ask`: text to stdout as it arrives, usage and cost to stderr, no
+/// `.quorum/` created; a refused key fails with a clear message that never
+/// shows the key.
+#[test]
+fn ask_streams_one_completion_and_creates_no_state() {
+    let server = FakeLlm::start();
+    server.reply_with(REPLY);
+    let env = Env::new();
+    let dir = tempdir();
+    let mut config =
+        provider_table("claude", Format::Anthropic, &server, "") + &agents_on("claude");
+    config.push_str("[pricing.\"backend\"]\ninput = 1.0\noutput = 2.0\n");
+    write(dir.path(), "quorum.toml", &config);
+    let mut cmd = env.quorum([
+        "ask",
+        "--provider",
+        "claude",
+        "--model",
+        "backend",
+        "Say",
+        "hello",
+        "--dir",
+        path_str(dir.path()),
+    ]);
+    cmd.env("QUORUM_FAKE_KEY", KEY);
+    let out = run(cmd);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stdout.trim_end(), REPLY);
+    assert!(
+        out.stderr.contains("tokens:")
+            && out.stderr.contains("claude:backend")
+            && out.stderr.contains('$'),
+        "{out}"
+    );
+    assert!(!dir.path().join(".quorum").exists(), "ask creates no state");
+    let sent = &server.received()[0];
+    assert_eq!(sent.body["messages"][0]["content"], "Say hello");
+
+    // --agent uses the agent's role prompt as the system prompt.
+    let mut cmd = env.quorum([
+        "ask",
+        "--agent",
+        "qa",
+        "check",
+        "--dir",
+        path_str(dir.path()),
+    ]);
+    cmd.env("QUORUM_FAKE_KEY", KEY);
+    assert_eq!(run(cmd).code, 0);
+    assert!(
+        server.received()[1].body["system"]
+            .as_str()
+            .unwrap()
+            .contains("QA engineer")
+    );
+
+    server.fault(
+        None,
+        Fault::Status {
+            status: 401,
+            headers: vec![],
+            message: format!("Incorrect API key provided: {KEY}"),
+        },
+    );
+    let mut cmd = env.quorum([
+        "ask",
+        "--agent",
+        "qa",
+        "check",
+        "--dir",
+        path_str(dir.path()),
+    ]);
+    cmd.env("QUORUM_FAKE_KEY", KEY);
+    let out = run(cmd);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("401"), "{out}");
+    assert!(
+        !out.stderr.contains(KEY) && !out.stdout.contains(KEY),
+        "the key is redacted: {out}"
+    );
+
+    let mut cmd = env.quorum([
+        "ask",
+        "--agent",
+        "nobody",
+        "hi",
+        "--dir",
+        path_str(dir.path()),
+    ]);
+    cmd.env("QUORUM_FAKE_KEY", KEY);
+    let out = run(cmd);
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("nobody"), "{out}");
+}
+
+/// The probe behind `quorum doctor`: ok, no key, unreachable, unauthorised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_tell_ok_no_key_unreachable_and_unauthorised() {
+    use quorum::llm::probe::{ProbeOutcome, probe};
+    let server = FakeLlm::start();
+    server.reply_with("ok");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let text = provider_table("good", Format::Gemini, &server, "")
+        + &provider_table("local", Format::OpenAi, &server, "")
+        + &format!(
+            "[providers.gone]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{closed_port}/v1\"\n"
+        )
+        + &agents_on("good");
+    let s = settings(&text);
+    assert!(matches!(
+        probe(&s, "good", "m", &env_key).await,
+        ProbeOutcome::Ok { .. }
+    ));
+    assert!(matches!(
+        probe(&s, "local", "m", &env_key).await,
+        ProbeOutcome::Ok { .. }
+    ));
+    let no_key = probe(&s, "good", "m", &|_| None).await;
+    assert_eq!(
+        no_key,
+        ProbeOutcome::NoKey {
+            var: "QUORUM_FAKE_KEY".into()
+        }
+    );
+    assert_eq!(
+        probe(&s, "gone", "m", &env_key).await.label(),
+        "unreachable"
+    );
+    server.fault(
+        None,
+        Fault::Status {
+            status: 403,
+            headers: vec![],
+            message: "API key not valid".into(),
+        },
+    );
+    let denied = probe(&s, "good", "m", &env_key).await;
+    assert!(
+        matches!(&denied, ProbeOutcome::Unauthorized(m) if m.contains("API key not valid")),
+        "{denied:?}"
+    );
+}

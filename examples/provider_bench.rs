@@ -9,6 +9,9 @@
 //! CPU time is read from that thread's clock (`CLOCK_THREAD_CPUTIME_ID`), so
 //! the fake server's own threads are not counted.
 
+// Measurement scaffolding, like the tests it borrows the fake server from.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/all/fake_llm.rs"]
 #[allow(dead_code)]
 mod fake_llm;

@@ -50,6 +50,8 @@ pub enum Fault {
     Malformed,
     /// Headers, then nothing for this long (then the connection closes).
     Stall(Duration),
+    /// The first text, then nothing for this long (then the connection closes).
+    StallMidStream(Duration),
     /// The reply streamed slowly, one event per interval, for a long time
     /// (for cancellation: the client hangs up).
     Trickle(Duration),
@@ -527,6 +529,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             });
         }
         Some(Fault::Drop) => evs.truncate(first_text),
+        Some(Fault::StallMidStream(_)) => evs.truncate(first_text),
         Some(Fault::Malformed) => {
             evs.truncate(first_text);
             let again = evs[first_text - 1].clone();
@@ -547,6 +550,10 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         evs.truncate(at);
         evs.extend(std::iter::repeat_n(text_event, 10_000));
     }
+    let stall_after = match fault {
+        Some(Fault::StallMidStream(d)) => Some(d),
+        _ => None,
+    };
     {
         for e in &evs {
             let mut block = e.replace('\n', eol);
@@ -562,6 +569,9 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             if let Some(d) = trickle {
                 std::thread::sleep(d);
             }
+        }
+        if let Some(d) = stall_after {
+            std::thread::sleep(d);
         }
     }
 }

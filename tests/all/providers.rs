@@ -249,6 +249,7 @@ async fn retryable_faults_are_retried_then_succeed() {
             Fault::Drop,
             Fault::Malformed,
             Fault::Stall(Duration::from_secs(30)),
+            Fault::StallMidStream(Duration::from_secs(30)),
         ];
         if format == Format::Anthropic {
             faults.push(Fault::Overloaded);

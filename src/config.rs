@@ -261,11 +261,27 @@ pub struct AgentSpec {
 }
 
 /// `[session]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSettings {
     /// Spending limit of a session in US dollars.
     pub budget_usd: Option<f64>,
+    /// Most clarifying questions the refine phase may ask (3 by default).
+    #[serde(default = "default_max_questions")]
+    pub max_questions: usize,
+}
+
+fn default_max_questions() -> usize {
+    3
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            budget_usd: None,
+            max_questions: default_max_questions(),
+        }
+    }
 }
 
 /// `[test]`.

@@ -387,6 +387,10 @@ pub enum EventBody {
         options: Vec<String>,
         /// `true` when implementation must wait for this conflict's decision.
         blocking: bool,
+        /// `true` when the chair wants a person to decide, whatever the vote
+        /// (headless: the chair decides).
+        #[serde(default)]
+        needs_human: bool,
         /// Each planning agent's position, quoted from its plan.
         positions: Vec<Position>,
     },

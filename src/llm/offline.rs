@@ -299,6 +299,7 @@ fn compare(context: &Value) -> Value {
                 "options": options,
                 "positions": positions,
                 "blocking": true,
+                "needs_human": false,
             }));
         }
     }

@@ -95,6 +95,10 @@ pub struct Conflict {
     pub positions: Vec<Position>,
     /// Whether implementation must wait for a decision.
     pub blocking: bool,
+    /// The chair wants a person to decide, whatever the vote: the TUI waits for
+    /// the person; headless, the chair decides and says so.
+    #[serde(default)]
+    pub needs_human: bool,
 }
 
 /// The compare phase's output.
@@ -494,7 +498,8 @@ pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
                         "agent": {"type": "string"}, "option": {"type": "string"}, "quote": {"type": "string"}
                     }), &["agent", "option", "quote"])},
                     "blocking": {"type": "boolean"},
-                }), &["id", "topic", "options", "positions", "blocking"])}}),
+                    "needs_human": {"type": "boolean"},
+                }), &["id", "topic", "options", "positions", "blocking", "needs_human"])}}),
                 &["conflicts"],
             ),
         ),

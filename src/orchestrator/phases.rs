@@ -506,6 +506,8 @@ impl Actor {
         let prompt = s.prompt.clone();
         for conflict in open {
             let (tally, winner) = self.tally(&conflict.id);
+            // A conflict the chair flagged for a person is settled like a tie.
+            let winner = winner.filter(|_| !conflict.needs_human);
             match winner {
                 Some(option) if !interactive || !confirm => {
                     self.decide(
@@ -646,6 +648,14 @@ impl Actor {
             })
             .unwrap_or_default();
         for id in open {
+            let for_a_person = self
+                .session
+                .as_ref()
+                .and_then(|s| s.conflicts.iter().find(|k| k.id == id))
+                .is_some_and(|k| k.needs_human);
+            if for_a_person {
+                continue;
+            }
             if let (_, Some(option)) = self.tally(&id) {
                 self.decide(
                     &id,
@@ -791,6 +801,7 @@ impl Actor {
                         topic: k.topic.clone(),
                         options: k.options.clone(),
                         blocking: k.blocking,
+                        needs_human: k.needs_human,
                         positions: k.positions.clone(),
                     });
                 }

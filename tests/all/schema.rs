@@ -146,6 +146,7 @@ fn samples() -> Vec<EventBody> {
             topic: s("Storage engine"),
             options: vec![s("json-file"), s("sqlite")],
             blocking: true,
+            needs_human: false,
             positions: vec![Position {
                 agent: s("backend"),
                 option: s("sqlite"),
@@ -287,7 +288,7 @@ fn the_schema_is_draft_2020_12_and_says_where_it_comes_from() {
     assert!(description.contains("DESIGN.md §5"), "{description}");
     for extra in [
         "`title` on task_queued",
-        "`positions` on conflict_detected",
+        "`positions` and `needs_human` on conflict_detected",
         "task_finished",
         "`default` on question_asked",
         "`repo` on commit_created",
@@ -444,6 +445,7 @@ fn renamed_missing_extra_and_mistyped_fields_fail() {
             topic: s("API style"),
             options: vec![s("rest"), s("rpc")],
             blocking: true,
+            needs_human: false,
             positions: vec![Position {
                 agent: s("qa"),
                 option: s("rest"),

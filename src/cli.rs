@@ -13,7 +13,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "A team of LLM agents turns one prompt into a working, committed software project.",
     long_about = None,
-    args_conflicts_with_subcommands = true,
     after_help = "Without a subcommand, quorum opens the TUI in DIR; with a PROMPT it starts at once.\nExit codes: 0 succeeded, 1 failed, 2 usage or config error, 3 interrupted/cancelled/paused, 4 DIR in use."
 )]
 pub struct Cli {
@@ -176,6 +175,24 @@ mod tests {
         };
         assert_eq!(run.json, Some(JsonMode::Events));
         assert_eq!(run.prompt, vec!["a".to_string(), "b".to_string()]);
+    }
+
+    #[test]
+    fn a_global_option_before_the_subcommand_keeps_the_subcommand() {
+        // DESIGN.md §5: global options go before or after the subcommand.
+        let cli = Cli::try_parse_from(["quorum", "--dir", "/x", "sessions", "list"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Sessions { .. })),
+            "{cli:?}"
+        );
+        assert_eq!(cli.global.dir.as_deref(), Some(std::path::Path::new("/x")));
+        let cli = Cli::try_parse_from(["quorum", "--offline", "run", "build it"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Run(_))), "{cli:?}");
+        assert!(cli.prompt.is_empty());
+        // Once the prompt has begun, a subcommand's name is just a word of it.
+        let cli = Cli::try_parse_from(["quorum", "--offline", "Build", "run", "it"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.prompt.join(" "), "Build run it");
     }
 
     #[test]

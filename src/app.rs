@@ -219,6 +219,7 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
     let output = crate::headless::Output {
         json: args.json,
         quiet: global.quiet,
+        phases: prepared.workflow.phases.len(),
     };
     Ok(crate::headless::run(handle, prompt, options, output).await)
 }

@@ -24,6 +24,8 @@ mod delivery;
 mod durability;
 #[path = "all/orchestrator.rs"]
 mod orchestrator;
+#[path = "all/progress.rs"]
+mod progress;
 #[path = "all/regressions.rs"]
 mod regressions;
 #[path = "all/schema.rs"]

@@ -94,8 +94,12 @@ fn arg_tag(arg: &clap::Arg) -> String {
         let value = values.first().cloned().unwrap_or_else(|| {
             format!("\\fI{}\\fR", esc(&arg.get_id().to_string().to_uppercase()))
         });
-        tag.push(' ');
-        tag.push_str(&value);
+        let optional = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+        match (optional, arg.is_require_equals_set()) {
+            (true, _) => tag.push_str(&format!("[={value}]")),
+            (false, true) => tag.push_str(&format!("={value}")),
+            (false, false) => tag.push_str(&format!(" {value}")),
+        }
     }
     tag
 }
@@ -128,7 +132,7 @@ fn command_section(out: &mut String, path: &str, cmd: &mut clap::Command) {
             .map(|v| v.get_name().to_string())
             .collect();
         if !values.is_empty() && !matches!(arg.get_action(), clap::ArgAction::SetTrue) {
-            out.push_str(&format!("Values: {}.\n", esc(&values.join(", "))));
+            out.push_str(&format!(".br\nValues: {}.\n", esc(&values.join(", "))));
         }
     }
 }
@@ -291,7 +295,8 @@ mod tests {
             ".SS \"quorum undo\"",
             ".SS \"quorum completions\"",
             "\\fB\\-\\-format\\fR \\fIFORMAT\\fR",
-            "Values: md, json, tar.",
+            ".br\nValues: md, json, tar.",
+            "\\fB\\-\\-json\\fR[=\\fItokens\\fR]",
             ".SH EXIT STATUS",
         ] {
             assert!(page.contains(needle), "no `{needle}` in the page");

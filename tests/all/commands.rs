@@ -696,3 +696,57 @@ fn session_commands_in_a_dir_without_state_create_nothing() {
         tree(dir.path())
     );
 }
+
+#[test]
+fn the_docs_name_every_command_and_option_and_their_workflow_parses() {
+    use clap::CommandFactory as _;
+    let doc = std::fs::read_to_string(crate::common::project_file("docs/commands.md")).unwrap();
+    let mut cmd = quorum::cli::Cli::command();
+    cmd.build();
+    let mut missing = Vec::new();
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let actions: Vec<&clap::Command> = sub
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
+        let mut named = vec![(format!("quorum {}", sub.get_name()), sub)];
+        for action in actions {
+            named.push((
+                format!("quorum {} {}", sub.get_name(), action.get_name()),
+                action,
+            ));
+        }
+        for (name, command) in named {
+            if !doc.contains(&name) {
+                missing.push(name.clone());
+            }
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long()
+                    && !["help", "version"].contains(&long)
+                    && !doc.contains(&format!("--{long}"))
+                {
+                    missing.push(format!("{name} --{long}"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/commands.md does not name: {missing:?}"
+    );
+
+    // The lean workflow of docs/workflows.md is a valid workflow.
+    let doc = std::fs::read_to_string(crate::common::project_file("docs/workflows.md")).unwrap();
+    let start = doc
+        .find("```toml\nname = \"lean\"")
+        .expect("the lean example")
+        + "```toml\n".len();
+    let text = &doc[start..start + doc[start..].find("```").unwrap()];
+    let roster: Vec<String> = quorum::config::DEFAULT_ROSTER
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let workflow = quorum::config::workflow::Workflow::parse(text, "docs/workflows.md", &roster)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(workflow.phases.len(), 4);
+}

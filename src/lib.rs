@@ -11,6 +11,7 @@
 pub mod app;
 pub mod ask;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod headless;
 pub mod llm;

@@ -18,6 +18,8 @@ mod common;
 mod acceptance;
 #[path = "all/bad_input.rs"]
 mod bad_input;
+#[path = "all/commands.rs"]
+mod commands;
 #[path = "all/delivery.rs"]
 mod delivery;
 #[path = "all/durability.rs"]
@@ -26,6 +28,8 @@ mod durability;
 mod fake_llm;
 #[path = "all/orchestrator.rs"]
 mod orchestrator;
+#[path = "all/progress.rs"]
+mod progress;
 #[path = "all/providers.rs"]
 mod providers;
 #[path = "all/regressions.rs"]

@@ -170,7 +170,7 @@ pub fn parse_report(output: &str) -> (u32, u32, Vec<String>) {
 
 /// Whether this process may give test runs a private network namespace
 /// (probed once by starting `true` in one).
-fn can_isolate_network() -> bool {
+pub fn can_isolate_network() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
     *PROBE.get_or_init(|| {
         let mut cmd = std::process::Command::new("true");

@@ -552,6 +552,40 @@ fn a_whole_session_runs_on_real_provider_kinds_and_never_stores_the_key() {
     }
     let log = env.git(dir.path(), &["log", "-p", "--format=%B"]);
     assert!(!log.contains(KEY));
+    // Nor in any export of the session (the archive is checked unpacked).
+    for format in ["md", "json", "tar"] {
+        let out_file = dir.path().join(format!("export.{format}"));
+        let mut export = env.quorum([
+            "sessions",
+            "export",
+            session.id(),
+            "--format",
+            format,
+            "--output",
+            path_str(&out_file),
+            "--dir",
+            path_str(dir.path()),
+        ]);
+        export.env("QUORUM_FAKE_KEY", KEY);
+        let out = run(export);
+        assert_eq!(out.code, 0, "export {format}: {out}");
+        let bytes = if format == "tar" {
+            let unpacked = std::process::Command::new("tar")
+                .arg("-xzOf")
+                .arg(&out_file)
+                .output()
+                .unwrap();
+            assert!(unpacked.status.success());
+            unpacked.stdout
+        } else {
+            std::fs::read(&out_file).unwrap()
+        };
+        assert!(bytes.len() > 100, "export {format} wrote something");
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "the key leaked into the {format} export"
+        );
+    }
     let stdout = &session.out.stdout;
     assert!(!stdout.contains(KEY) && !session.out.stderr.contains(KEY));
 }

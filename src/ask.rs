@@ -92,6 +92,10 @@ pub async fn ask(
             context: serde_json::json!({"prompt": prompt}),
         },
     };
+    tracing::info!(
+        chain = %chain_models.iter().map(ToString::to_string).collect::<Vec<_>>().join(" → "),
+        "ask"
+    );
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
     let runner = tokio::spawn(call::run(

@@ -625,6 +625,14 @@ fn ask_streams_one_completion_and_creates_no_state() {
         "{out}"
     );
     assert!(!dir.path().join(".quorum").exists(), "ask creates no state");
+    let logs: String = std::fs::read_dir(env.state_home().join("quorum"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(
+        logs.contains("ask") && logs.contains("claude:backend"),
+        "ask logs to XDG_STATE_HOME: {logs}"
+    );
     let sent = &server.received()[0];
     assert_eq!(sent.body["messages"][0]["content"], "Say hello");
 

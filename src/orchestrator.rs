@@ -15,6 +15,7 @@ pub mod prompts;
 pub mod scheduler;
 
 mod actor;
+mod decisions;
 mod deliver;
 mod phases;
 

@@ -122,6 +122,8 @@ pub(crate) struct Session {
     /// conflict → voter → ballot (`None`: abstained).
     pub ballots: BTreeMap<String, BTreeMap<String, Option<Ballot>>>,
     pub decisions: BTreeMap<String, Decision>,
+    /// conflict → (the option overridden, if any; the person's note).
+    pub overrides: BTreeMap<String, (Option<String>, String)>,
     pub breakdown: Option<Breakdown>,
     pub files: BTreeMap<String, StagedFile>,
     pub findings: Vec<FindingOut>,
@@ -526,6 +528,7 @@ impl Actor {
             conflicts: Vec::new(),
             ballots: BTreeMap::new(),
             decisions: BTreeMap::new(),
+            overrides: BTreeMap::new(),
             breakdown: None,
             files: BTreeMap::new(),
             findings: Vec::new(),

@@ -272,11 +272,23 @@ impl Actor {
         };
         let decisions: BTreeMap<&String, &String> =
             s.decisions.iter().map(|(k, d)| (k, &d.option)).collect();
-        json!({
+        let answers: Vec<Value> = s
+            .questions
+            .iter()
+            .filter_map(|q| {
+                let answer = s.answers.get(&q.id)?;
+                Some(json!({"question": q.text, "answer": answer}))
+            })
+            .collect();
+        let mut context = json!({
             "prompt": s.prompt,
             "requirements": s.requirements,
             "decisions": decisions,
-        })
+        });
+        if !answers.is_empty() {
+            context["answers"] = json!(answers);
+        }
+        context
     }
 
     fn staged_contents(&self, limit: usize) -> Vec<Value> {
@@ -398,6 +410,7 @@ impl Actor {
                         return;
                     }
                 }
+                self.stage_decisions(&lead, &phase.name).await;
                 let mut context = base;
                 context["plans"] = self
                     .session
@@ -688,6 +701,10 @@ impl Actor {
         }
         let previous = s.decisions.get(conflict).map(|d| d.option.clone());
         let from = previous.clone().or_else(|| self.tally(conflict).1);
+        if let Some(s) = self.s() {
+            s.overrides
+                .insert(conflict.to_string(), (from.clone(), note.to_string()));
+        }
         self.emit(EventBody::DecisionOverridden {
             conflict: conflict.to_string(),
             from,
@@ -755,6 +772,17 @@ impl Actor {
                 let mut ids = std::collections::BTreeSet::new();
                 if let Some(q) = req.questions.iter().find(|q| !ids.insert(q.id.clone())) {
                     return Err(format!("question id `{}` is used twice", q.id));
+                }
+                let mut req = req;
+                let cap = self.settings.session.max_questions;
+                if req.questions.len() > cap {
+                    let dropped = req.questions.len() - cap;
+                    req.questions.truncate(cap);
+                    self.note(
+                        &task.agent,
+                        &task.id,
+                        &format!("{dropped} question(s) over the limit of {cap} ([session] max_questions) were dropped"),
+                    );
                 }
                 self.record("output", "requirements", &req);
                 let questions = req.questions.clone();

@@ -229,12 +229,23 @@ impl ProviderSpec {
 }
 
 /// A `provider:model` pair of a fallback chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct ModelRef {
     /// Provider name.
     pub provider: String,
     /// Model name.
     pub model: String,
+}
+
+impl ModelRef {
+    /// Parses `provider:model` (the model may itself hold colons: `ollama:qwen2.5:14b`).
+    pub fn parse(text: &str) -> Option<ModelRef> {
+        let (provider, model) = text.split_once(':')?;
+        (!provider.is_empty() && !model.is_empty()).then(|| ModelRef {
+            provider: provider.to_string(),
+            model: model.to_string(),
+        })
+    }
 }
 
 impl std::fmt::Display for ModelRef {

@@ -783,6 +783,15 @@ pub enum Op {
     /// A signal or lost terminal: like [`Op::CancelSession`] with status
     /// `interrupted`.
     Interrupt,
+    /// Queue a failed or cancelled task again on another model (`provider:model`,
+    /// a configured provider), keeping the agent's fallbacks after it; the
+    /// tasks that succeeded stay as they are. Answered by `task_queued`.
+    RetryTaskOn {
+        /// The task's id.
+        task: String,
+        /// `provider:model`, e.g. `ollama:qwen2.5-coder:14b`.
+        model: String,
+    },
     /// Stop the orchestrator after flushing. Answered by [`Event::Closed`].
     Shutdown,
 }

@@ -26,6 +26,8 @@ mod delivery;
 mod durability;
 #[path = "all/fake_llm.rs"]
 mod fake_llm;
+#[path = "all/orchestration.rs"]
+mod orchestration;
 #[path = "all/orchestrator.rs"]
 mod orchestrator;
 #[path = "all/progress.rs"]

@@ -61,6 +61,9 @@ pub(crate) struct Task {
     /// Cost of the task's calls, US dollars.
     #[serde(default)]
     pub cost_usd: f64,
+    /// A model the person chose for a rerun, tried before the agent's fallbacks.
+    #[serde(default)]
+    pub model: Option<crate::config::ModelRef>,
     pub output: Option<String>,
     pub error: Option<String>,
 }
@@ -141,6 +144,12 @@ pub(crate) struct Session {
     pub failure: Option<String>,
     /// The last stall reported (so it is reported once).
     pub stall: Option<String>,
+    /// A repair round was queued and has not been judged yet.
+    pub awaiting_repairs: bool,
+    /// A repair of the current round changed a file.
+    pub round_changed: bool,
+    /// The current round's task-id part (`.repair1.`, `.fix.`).
+    pub round_label: String,
 }
 
 /// The actor.
@@ -438,6 +447,7 @@ impl Actor {
             Op::ResumeTask { task } => self.resume_task(&task),
             Op::CancelTask { task } => self.cancel_task(&task),
             Op::RetryTask { task } => self.retry_task(&task),
+            Op::RetryTaskOn { task, model } => self.retry_task_on(&task, &model),
             Op::SetFileAccepted { path, accepted } => self.set_file_accepted(&path, accepted),
             Op::Commit { message } => self.commit_requested(message).await,
             Op::LoadTranscript {
@@ -544,6 +554,9 @@ impl Actor {
             finished: None,
             failure: None,
             stall: None,
+            awaiting_repairs: false,
+            round_changed: false,
+            round_label: String::new(),
         });
         let agents = self
             .settings
@@ -679,6 +692,7 @@ impl Actor {
             extra: Vec::new(),
             usage: Usage::default(),
             cost_usd: 0.0,
+            model: None,
             output: None,
             error: None,
         }
@@ -726,7 +740,9 @@ impl Actor {
             return;
         };
         let mut chain = Vec::new();
-        for model in std::iter::once(&agent.model).chain(&agent.fallback) {
+        let primary = task.model.as_ref().unwrap_or(&agent.model);
+        let fallbacks = agent.fallback.iter().filter(|m| *m != primary);
+        for model in std::iter::once(primary).chain(fallbacks) {
             if let (Some(p), Some(spec)) = (
                 self.providers.get(&model.provider),
                 settings.providers.get(&model.provider),
@@ -768,9 +784,9 @@ impl Actor {
                 phase: task.phase.clone(),
             });
         }
-        let model = match settings.providers.get(&agent.model.provider) {
+        let model = match settings.providers.get(&primary.provider) {
             Some(p) if p.kind == crate::config::ProviderKind::Offline => p.label(),
-            _ => agent.model.to_string(),
+            _ => primary.to_string(),
         };
         self.line(
             &task.agent,
@@ -988,7 +1004,17 @@ impl Actor {
             return;
         };
         let agent = task.agent.clone();
-        if task.invalid_retries == 0 {
+        // The same reply as the attempt being corrected: the agent is looping.
+        let repeated = task
+            .extra
+            .first()
+            .is_some_and(|previous| previous.content.trim() == text.trim());
+        if repeated {
+            self.fail_task(
+                id,
+                format!("loop: the agent returned the same invalid reply twice ({problem})"),
+            );
+        } else if task.invalid_retries == 0 {
             task.invalid_retries = 1;
             task.extra = super::prompts::validation_retry(text, &problem);
             self.line(
@@ -1104,6 +1130,38 @@ impl Actor {
 
     fn retry_task(&mut self, id: &str) {
         self.requeue(id, "retry", &[TaskState::Failed, TaskState::Cancelled]);
+    }
+
+    fn retry_task_on(&mut self, id: &str, model: &str) {
+        let Some(parsed) = crate::config::ModelRef::parse(model) else {
+            return self.reject("retry", format!("`{model}` is not provider:model"));
+        };
+        if !self.settings.providers.contains_key(&parsed.provider) {
+            let names: Vec<&str> = self.settings.providers.keys().map(String::as_str).collect();
+            return self.reject(
+                "retry",
+                format!(
+                    "no provider `{}` (configured: {})",
+                    parsed.provider,
+                    names.join(", ")
+                ),
+            );
+        }
+        let Some(task) = self.s().and_then(|s| s.tasks.get_mut(id)) else {
+            return self.reject("retry", format!("no task `{id}`"));
+        };
+        if !matches!(task.state, TaskState::Failed | TaskState::Cancelled) {
+            let state = task.state.as_str();
+            return self.reject("retry", format!("task `{id}` is {state}"));
+        }
+        task.model = Some(parsed.clone());
+        let agent = task.agent.clone();
+        self.note(
+            &agent,
+            id,
+            &format!("↻ rerun on {parsed} (chosen by the person)"),
+        );
+        self.retry_task(id);
     }
 
     fn cancel_task(&mut self, id: &str) {

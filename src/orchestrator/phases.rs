@@ -249,6 +249,56 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
+        // A repair round is over: if none of its repairs changed a file, another
+        // test run would only fail the same way — stop with a finding instead
+        // of burning tokens.
+        if all_done
+            && s.awaiting_repairs
+            && matches!(phase.kind, PhaseKind::Test | PhaseKind::Review)
+        {
+            let changed = s.round_changed;
+            let round: Vec<&Task> = s
+                .tasks
+                .values()
+                .filter(|t| {
+                    t.phase == phase.name
+                        && t.kind == TaskKind::Repair
+                        && t.id.contains(&s.round_label)
+                })
+                .collect();
+            let owners: Vec<String> = round.iter().map(|t| t.agent.clone()).collect();
+            let path = round
+                .iter()
+                .find_map(|t| t.declared.first().cloned())
+                .unwrap_or_default();
+            if let Some(s) = self.s() {
+                s.awaiting_repairs = false;
+            }
+            if !changed {
+                let text = format!(
+                    "the repair round changed nothing ({} returned the failing files unchanged); repairs stop here",
+                    owners.join(", ")
+                );
+                self.emit(EventBody::Finding {
+                    severity: "medium".into(),
+                    path,
+                    line: 1,
+                    text: text.clone(),
+                    blocking: false,
+                });
+                if let Some(s) = self.s() {
+                    s.failure = Some(text);
+                    match phase.kind {
+                        PhaseKind::Review => s.review_stage = Stage::Failed,
+                        _ => s.test_stage = Stage::Failed,
+                    }
+                }
+                return;
+            }
+        }
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
         match phase.kind {
             PhaseKind::Test if s.test_stage == Stage::Writing && all_done => self.run_tests(phase),
             PhaseKind::Review if s.review_stage == Stage::Writing && all_done => {
@@ -744,8 +794,20 @@ impl Actor {
         if s.answers.contains_key(question) {
             return self.reject_op("answer", format!("question `{question}` is answered"));
         }
-        if let Some(s) = self.s() {
+        let assumed = by == "default";
+        let updated = self.s().and_then(|s| {
             s.answers.insert(question.to_string(), answer.to_string());
+            let text = s.questions.iter().find(|q| q.id == question)?.text.clone();
+            let req = s.requirements.as_mut()?;
+            // An unanswered question proceeds on its stated assumption, which
+            // the requirements then record (headless without --answers).
+            if assumed {
+                req.assumptions.push(format!("{text} — assumed: {answer}"));
+            }
+            Some(req.clone())
+        });
+        if let Some(req) = updated {
+            self.record("output", "requirements", &req);
         }
         let answers = self
             .session
@@ -875,10 +937,19 @@ impl Actor {
                 }
             }
             TaskKind::Breakdown => {
-                let breakdown: Breakdown = outputs::parse_json(text)?;
+                let mut breakdown: Breakdown = outputs::parse_json(text)?;
                 let phase = self.current_phase();
                 let owners = phase.as_ref().map(|p| p.agents.clone()).unwrap_or_default();
                 outputs::check_breakdown(&breakdown, &owners)?;
+                for (later, earlier) in outputs::serialize_shared_files(&mut breakdown) {
+                    self.note(
+                        &task.agent,
+                        &task.id,
+                        &format!(
+                            "⇢ `{later}` declares a file `{earlier}` declares too: it runs after it"
+                        ),
+                    );
+                }
                 self.record("output", "breakdown", &breakdown);
                 let base = self.base_context();
                 for t in &breakdown.tasks {
@@ -907,6 +978,29 @@ impl Actor {
             }
             TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => {
                 let blocks = outputs::parse_file_blocks(text)?;
+                if task.kind == TaskKind::Repair {
+                    let unchanged = self.session.as_ref().is_some_and(|s| {
+                        blocks.iter().all(|b| {
+                            paths::normalize(&b.path)
+                                .ok()
+                                .and_then(|p| s.files.get(&p))
+                                .is_some_and(|f| f.content == b.content)
+                        })
+                    });
+                    if unchanged {
+                        // Not every owner named in a failure is at fault; the
+                        // round as a whole must change something (step_phase).
+                        self.note(
+                            &task.agent,
+                            &task.id,
+                            "= no change: the files are as they were",
+                        );
+                        return Ok(());
+                    }
+                    if let Some(s) = self.s() {
+                        s.round_changed = true;
+                    }
+                }
                 self.stage_files(&task, blocks).await?;
             }
             // Sessions never queue a free question; its text needs no checks.
@@ -1270,6 +1364,11 @@ impl Actor {
                 task
             })
             .collect();
+        if let Some(s) = self.s() {
+            s.awaiting_repairs = true;
+            s.round_changed = false;
+            s.round_label = format!(".{label}.");
+        }
         for task in tasks {
             self.queue_task(task);
         }

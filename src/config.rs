@@ -121,6 +121,7 @@ struct RawAgent {
     #[serde(default)]
     fallback: Vec<String>,
     budget_usd: Option<f64>,
+    budget_tokens: Option<u64>,
     max_concurrency: Option<usize>,
     role: Option<String>,
 }
@@ -267,6 +268,8 @@ pub struct AgentSpec {
     pub fallback: Vec<ModelRef>,
     /// Spending limit in US dollars.
     pub budget_usd: Option<f64>,
+    /// Token limit (input and output tokens together).
+    pub budget_tokens: Option<u64>,
     /// Tasks of this agent running at once.
     pub max_concurrency: usize,
 }
@@ -277,6 +280,8 @@ pub struct AgentSpec {
 pub struct SessionSettings {
     /// Spending limit of a session in US dollars.
     pub budget_usd: Option<f64>,
+    /// Token limit of a session (input and output tokens together).
+    pub budget_tokens: Option<u64>,
     /// Most clarifying questions the refine phase may ask (3 by default).
     #[serde(default = "default_max_questions")]
     pub max_questions: usize,
@@ -290,6 +295,7 @@ impl Default for SessionSettings {
     fn default() -> Self {
         SessionSettings {
             budget_usd: None,
+            budget_tokens: None,
             max_questions: default_max_questions(),
         }
     }
@@ -619,6 +625,7 @@ impl Settings {
                 model: ModelRef { provider, model },
                 fallback,
                 budget_usd: agent.budget_usd,
+                budget_tokens: agent.budget_tokens,
                 max_concurrency: agent.max_concurrency.unwrap_or(2),
             });
         }
@@ -648,6 +655,7 @@ impl Settings {
                     },
                     fallback: Vec::new(),
                     budget_usd: raw.budget_usd,
+                    budget_tokens: raw.budget_tokens,
                     max_concurrency: raw.max_concurrency.unwrap_or(2).max(1),
                 }
             })

@@ -15,6 +15,7 @@ pub mod prompts;
 pub mod scheduler;
 
 mod actor;
+mod budget;
 mod decisions;
 mod deliver;
 mod phases;

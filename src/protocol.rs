@@ -359,14 +359,20 @@ pub enum EventBody {
         /// The last error of `from`, as `provider:model: message`.
         reason: String,
     },
-    /// Spending reached 80 % of a budget; `scope` is an agent name or `session`.
+    /// Spending reached 80 % of a budget (dollars or tokens, whichever is
+    /// nearer); `scope` is an agent name or `session`.
     BudgetWarning {
         /// Whose budget: an agent's name, or `session` for the session's budget.
         scope: String,
         /// Spent so far in that scope, in US dollars.
         spent_usd: f64,
-        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of `[session]`).
-        budget_usd: f64,
+        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of
+        /// `[session]`); `None` when the scope has only a token budget.
+        budget_usd: Option<f64>,
+        /// Tokens (input and output) spent so far in that scope.
+        spent_tokens: u64,
+        /// The scope's token budget (`budget_tokens`); `None` when it has none.
+        budget_tokens: Option<u64>,
     },
     /// Spending reached a budget.
     BudgetExhausted {
@@ -374,8 +380,13 @@ pub enum EventBody {
         scope: String,
         /// Spent so far in that scope, in US dollars.
         spent_usd: f64,
-        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of `[session]`).
-        budget_usd: f64,
+        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of
+        /// `[session]`); `None` when the scope has only a token budget.
+        budget_usd: Option<f64>,
+        /// Tokens (input and output) spent so far in that scope.
+        spent_tokens: u64,
+        /// The scope's token budget (`budget_tokens`); `None` when it has none.
+        budget_tokens: Option<u64>,
     },
     /// The compare phase found a disagreement between plans.
     ConflictDetected {
@@ -791,6 +802,18 @@ pub enum Op {
         task: String,
         /// `provider:model`, e.g. `ollama:qwen2.5-coder:14b`.
         model: String,
+    },
+    /// Raise an exhausted (or any) budget and resume what it paused: `scope` is
+    /// an agent's name or `session`; `usd` and `tokens` are the new budgets, or
+    /// `None` for the current one plus half. Answered by `task_queued` for each
+    /// task the budget had paused.
+    RaiseBudget {
+        /// An agent's name, or `session`.
+        scope: String,
+        /// The new budget in US dollars.
+        usd: Option<f64>,
+        /// The new token budget.
+        tokens: Option<u64>,
     },
     /// Stop the orchestrator after flushing. Answered by [`Event::Closed`].
     Shutdown,

@@ -140,6 +140,16 @@ pub(crate) struct Session {
     pub cost_usd: f64,
     /// Cost per agent, US dollars.
     pub agent_cost: BTreeMap<String, f64>,
+    /// Tokens (input and output) per agent.
+    pub agent_tokens: BTreeMap<String, u64>,
+    /// Budgets raised by the person: scope → (dollars, tokens).
+    pub budgets: BTreeMap<String, (Option<f64>, Option<u64>)>,
+    /// Scopes past 80 % of their budget (warned once).
+    pub budget_warned: std::collections::BTreeSet<String>,
+    /// Scopes past their budget.
+    pub budget_exhausted: std::collections::BTreeSet<String>,
+    /// Tasks paused by a budget, resumed when it is raised.
+    pub budget_paused: std::collections::BTreeSet<String>,
     pub finished: Option<SessionStatus>,
     pub failure: Option<String>,
     /// The last stall reported (so it is reported once).
@@ -448,6 +458,7 @@ impl Actor {
             Op::CancelTask { task } => self.cancel_task(&task),
             Op::RetryTask { task } => self.retry_task(&task),
             Op::RetryTaskOn { task, model } => self.retry_task_on(&task, &model),
+            Op::RaiseBudget { scope, usd, tokens } => self.raise_budget(&scope, usd, tokens),
             Op::SetFileAccepted { path, accepted } => self.set_file_accepted(&path, accepted),
             Op::Commit { message } => self.commit_requested(message).await,
             Op::LoadTranscript {
@@ -551,6 +562,11 @@ impl Actor {
             usage: Usage::default(),
             cost_usd: 0.0,
             agent_cost: BTreeMap::new(),
+            agent_tokens: BTreeMap::new(),
+            budgets: BTreeMap::new(),
+            budget_warned: Default::default(),
+            budget_exhausted: Default::default(),
+            budget_paused: Default::default(),
             finished: None,
             failure: None,
             stall: None,
@@ -664,6 +680,9 @@ impl Actor {
         s.tasks.insert(task.id.clone(), task.clone());
         self.record("task", &task.id, &task);
         self.emit(body);
+        if self.held_by_budget(&task.agent) {
+            self.pause_by_budget(&task.id);
+        }
     }
 
     /// A new task value with the defaults.
@@ -918,10 +937,16 @@ impl Actor {
                     s.usage.add(usage);
                     s.cost_usd += cost;
                     *s.agent_cost.entry(agent.clone()).or_insert(0.0) += cost;
+                    *s.agent_tokens.entry(agent.clone()).or_insert(0) +=
+                        usage.input_tokens + usage.output_tokens;
                     if let Some(t) = s.tasks.get_mut(&id) {
                         t.usage.add(usage);
                         t.cost_usd += cost;
                     }
+                }
+                self.check_budgets(&agent);
+                if self.session.as_ref().is_some_and(|s| s.finished.is_some()) {
+                    return;
                 }
                 match self.accept_output(&id, &text).await {
                     Ok(()) => self.complete_task(&id, text),
@@ -1125,6 +1150,11 @@ impl Actor {
     }
 
     fn resume_task(&mut self, id: &str) {
+        self.requeue(id, "resume", &[TaskState::Paused]);
+    }
+
+    /// Queues a paused task again (a budget raised).
+    pub(crate) fn resume_paused(&mut self, id: &str) {
         self.requeue(id, "resume", &[TaskState::Paused]);
     }
 

@@ -72,6 +72,9 @@ impl Actor {
             }
             self.step_phase(&phase);
             self.schedule();
+            if self.stop_if_budget_blocks() {
+                return;
+            }
             match self.phase_status(&phase) {
                 PhaseStatus::Running => return,
                 PhaseStatus::Done => {

@@ -698,3 +698,150 @@ kind = "deliver"
     handle.send(Op::Shutdown);
     handle.join().await;
 }
+
+#[test]
+fn an_agent_budget_pauses_its_queue_and_headless_stops_resumably() {
+    // The offline team spends about 2,400 tokens on the backend's plan and two
+    // ballots: past 80 % of 2,500 first, then past it.
+    let env = Env::new();
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "quorum.toml",
+        "[providers.sim]\nkind = \"offline\"\n[agents.backend]\nbudget_tokens = 2000\n",
+    );
+    let session = env.run_json(dir.path(), &[]);
+    assert_eq!(session.status(), "paused_budget");
+    assert_eq!(session.out.code, 3, "resumable: exit 3");
+    let warned = session.index("budget_warning", "scope", "backend");
+    let exhausted = session.index("budget_exhausted", "scope", "backend");
+    assert!(warned < exhausted);
+    let event = &session.events[exhausted];
+    assert!(
+        event["spent_tokens"].as_u64().unwrap() >= 2000 && event["budget_tokens"] == 2000,
+        "{event}"
+    );
+    assert!(event["budget_usd"].is_null());
+    // Nothing of the backend starts after its budget is spent; its queued work pauses.
+    let later = &session.events[exhausted..];
+    assert!(
+        !later
+            .iter()
+            .any(|e| e["type"] == "task_started" && e["agent"] == "backend"),
+        "the backend's queue is paused"
+    );
+    assert!(
+        later
+            .iter()
+            .any(|e| e["type"] == "task_paused" && e["agent"] == "backend")
+    );
+    assert!(session.of("commit_created").is_empty());
+}
+
+#[test]
+fn a_session_budget_stops_the_session_at_once() {
+    let env = Env::new();
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "quorum.toml",
+        "[providers.sim]\nkind = \"offline\"\n[session]\nbudget_tokens = 3000\n",
+    );
+    let session = env.run_json(dir.path(), &[]);
+    assert_eq!(session.status(), "paused_budget");
+    assert_eq!(session.out.code, 3);
+    let exhausted = session.index("budget_exhausted", "scope", "session");
+    let after: Vec<&str> = session.events[exhausted + 1..]
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        after
+            .iter()
+            .all(|t| ["error", "task_paused", "task_cancelled", "session_finished"].contains(t)),
+        "nothing runs after the session's budget is spent: {after:?}"
+    );
+}
+
+/// In the TUI's mode, a spent agent budget pauses its queue and the session
+/// waits; raising the budget resumes exactly the paused work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raising_a_spent_budget_resumes_the_paused_work() {
+    let dir = tempdir();
+    let config = "[providers.sim]\nkind = \"offline\"\n[agents.backend]\nbudget_tokens = 1000\n";
+    let workflow = r#"
+name = "no-vote"
+[[phase]]
+name = "refine"
+kind = "single"
+agents = ["pm"]
+[[phase]]
+name = "implement"
+kind = "tasks"
+agents = ["pm", "backend", "frontend"]
+[[phase]]
+name = "deliver"
+kind = "deliver"
+"#;
+    let (handle, _state) = spawn_in(dir.path(), config, workflow);
+    let mut rx = handle.subscribe();
+    handle.send(Op::Start {
+        prompt: "Build a CLI todo app".into(),
+        options: SessionOptions {
+            interactive: true,
+            ..SessionOptions::default()
+        },
+    });
+    until(&mut rx, "the backend's budget spent", |e| {
+        match logged(e).map(|e| &e.body) {
+            Some(EventBody::BudgetExhausted { scope, .. }) if scope == "backend" => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+    until(
+        &mut rx,
+        "the backend's server task paused",
+        |e| match logged(e).map(|e| &e.body) {
+            Some(EventBody::TaskPaused { task, .. }) if task == "implement.server" => Some(()),
+            _ => None,
+        },
+    )
+    .await;
+    handle.send(Op::RaiseBudget {
+        scope: "nobody".into(),
+        usd: None,
+        tokens: None,
+    });
+    until(&mut rx, "a refusal", |e| {
+        matches!(e, Event::Rejected { reason, .. } if reason.contains("nobody")).then_some(())
+    })
+    .await;
+    handle.send(Op::RaiseBudget {
+        scope: "backend".into(),
+        usd: None,
+        tokens: Some(1_000_000),
+    });
+    until(
+        &mut rx,
+        "the server task running again",
+        |e| match logged(e).map(|e| &e.body) {
+            Some(EventBody::TaskStarted { task, .. }) if task == "implement.server" => Some(()),
+            _ => None,
+        },
+    )
+    .await;
+    until(&mut rx, "deliver", |e| {
+        matches!(e, Event::DeliveryReady { .. }).then_some(())
+    })
+    .await;
+    handle.send(Op::Commit { message: None });
+    let status = until(&mut rx, "the end", |e| match logged(e).map(|e| &e.body) {
+        Some(EventBody::SessionFinished { status, .. }) => Some(*status),
+        _ => None,
+    })
+    .await;
+    assert_eq!(status, SessionStatus::Succeeded);
+    handle.send(Op::Shutdown);
+    handle.join().await;
+}

@@ -134,12 +134,16 @@ fn samples() -> Vec<EventBody> {
         EventBody::BudgetWarning {
             scope: s("session"),
             spent_usd: 8.0,
-            budget_usd: 10.0,
+            budget_usd: Some(10.0),
+            spent_tokens: 120_000,
+            budget_tokens: None,
         },
         EventBody::BudgetExhausted {
             scope: s("backend"),
-            spent_usd: 2.01,
-            budget_usd: 2.0,
+            spent_usd: 0.0,
+            budget_usd: None,
+            spent_tokens: 50_321,
+            budget_tokens: Some(50_000),
         },
         EventBody::ConflictDetected {
             conflict: s("storage"),

@@ -152,6 +152,8 @@ pub(crate) struct Session {
     pub budget_paused: std::collections::BTreeSet<String>,
     pub finished: Option<SessionStatus>,
     pub failure: Option<String>,
+    /// The project already in DIR (files and key contents), when there is one.
+    pub project: Option<Value>,
     /// The last stall reported (so it is reported once).
     pub stall: Option<String>,
     /// A repair round was queued and has not been judged yet.
@@ -187,6 +189,9 @@ pub(crate) struct Actor {
 }
 
 pub(crate) use super::now;
+
+/// Bytes of existing files' contents a project map carries (about 24k tokens).
+pub const PROJECT_MAP_BYTES: usize = 96 * 1024;
 
 /// Writes an event to the log file: the milestones at info, trouble at warn or
 /// error, the rest at debug. Never a prompt's or reply's text, never a key.
@@ -444,7 +449,7 @@ impl Actor {
 
     async fn on_op(&mut self, op: Op) {
         match op {
-            Op::Start { prompt, options } => self.start_session(prompt, options),
+            Op::Start { prompt, options } => self.start_session(prompt, options).await,
             Op::Answer { question, answer } => self.answer(&question, &answer, "person"),
             Op::Pick { conflict, option } => self.pick(&conflict, &option),
             Op::AcceptVotes => self.accept_votes(),
@@ -488,7 +493,7 @@ impl Actor {
         }
     }
 
-    fn start_session(&mut self, prompt: String, options: SessionOptions) {
+    async fn start_session(&mut self, prompt: String, options: SessionOptions) {
         if self.session.as_ref().is_some_and(|s| s.finished.is_none()) {
             self.reject("start", "a session is already running");
             return;
@@ -498,6 +503,25 @@ impl Actor {
             self.reject("start", "the prompt is empty");
             return;
         }
+        // What DIR already holds: the agents' map of existing code (off the
+        // actor's thread: it reads files).
+        let workspace = self.workspace.clone();
+        let project = tokio::task::spawn_blocking(move || workspace.project_map(PROJECT_MAP_BYTES))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                serde_json::json!({
+                    "files": m.files,
+                    "key_files": m
+                        .key_files
+                        .iter()
+                        .map(|(path, content)| serde_json::json!({"path": path, "content": content}))
+                        .collect::<Vec<_>>(),
+                    "omitted": m.omitted,
+                })
+            });
         let id = SessionId::new();
         let created = now();
         let mut scheduler = Scheduler::default();
@@ -570,6 +594,7 @@ impl Actor {
             finished: None,
             failure: None,
             stall: None,
+            project,
             awaiting_repairs: false,
             round_changed: false,
             round_label: String::new(),

@@ -341,6 +341,9 @@ impl Actor {
         if !answers.is_empty() {
             context["answers"] = json!(answers);
         }
+        if let Some(project) = &s.project {
+            context["project"] = project.clone();
+        }
         context
     }
 
@@ -365,18 +368,22 @@ impl Actor {
         let base = self.base_context();
         match phase.kind {
             PhaseKind::Single => {
-                let prompt = self
+                let (prompt, project) = self
                     .session
                     .as_ref()
-                    .map(|s| s.prompt.clone())
+                    .map(|s| (s.prompt.clone(), s.project.clone()))
                     .unwrap_or_default();
+                let mut context = json!({"prompt": prompt});
+                if let Some(project) = project {
+                    context["project"] = project;
+                }
                 let task = Actor::new_task(
                     phase.name.clone(),
                     &lead,
                     &phase.name,
                     TaskKind::Requirements,
                     "requirements from the prompt".into(),
-                    json!({"prompt": prompt}),
+                    context,
                 );
                 self.queue_task(task);
             }

@@ -152,6 +152,10 @@ pub(crate) struct Session {
     pub budget_paused: std::collections::BTreeSet<String>,
     pub finished: Option<SessionStatus>,
     pub failure: Option<String>,
+    /// Interactive only: the test or review phase failed for good and the
+    /// session moved on to deliver so the person can decide; the session ends
+    /// `failed` unless they commit.
+    pub tests_failed: Option<String>,
     /// The project already in DIR (files and key contents), when there is one.
     pub project: Option<Value>,
     /// The last stall reported (so it is reported once).
@@ -482,8 +486,14 @@ impl Actor {
                         self.workflow.phases.get(s.phase).map(|p| p.kind)
                             == Some(PhaseKind::Deliver)
                     });
-                    self.finish(if at_deliver {
+                    let tests_failed = self
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.tests_failed.is_some());
+                    self.finish(if at_deliver && !tests_failed {
                         SessionStatus::AwaitingDelivery
+                    } else if tests_failed {
+                        SessionStatus::Failed
                     } else {
                         SessionStatus::Interrupted
                     });
@@ -593,6 +603,7 @@ impl Actor {
             budget_paused: Default::default(),
             finished: None,
             failure: None,
+            tests_failed: None,
             stall: None,
             project,
             awaiting_repairs: false,

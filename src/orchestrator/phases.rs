@@ -104,8 +104,39 @@ impl Actor {
                     return;
                 }
                 PhaseStatus::Failed(message) => {
-                    self.fail_session(message);
-                    return;
+                    let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
+                    let deliver = self
+                        .workflow
+                        .phases
+                        .iter()
+                        .position(|p| p.kind == PhaseKind::Deliver);
+                    let at_tests = matches!(phase.kind, PhaseKind::Test | PhaseKind::Review);
+                    match deliver {
+                        // Interactive: the person decides. The files stay staged,
+                        // the report is in the transcript, and nothing is
+                        // committed unless they press commit.
+                        Some(index) if interactive && at_tests => {
+                            self.emit(EventBody::Error {
+                                message: format!(
+                                    "{message}; the files stay staged: review them and commit anyway (C), or quit to leave DIR untouched"
+                                ),
+                            });
+                            self.emit(EventBody::PhaseFinished {
+                                phase: phase.name.clone(),
+                                kind: phase.kind.as_str().to_string(),
+                            });
+                            if let Some(s) = self.s() {
+                                s.tests_failed = Some(message);
+                                s.phase = index;
+                                s.phase_started = false;
+                                s.stall = None;
+                            }
+                        }
+                        _ => {
+                            self.fail_session(message);
+                            return;
+                        }
+                    }
                 }
             }
         }

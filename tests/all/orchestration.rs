@@ -1,7 +1,8 @@
 //! Orchestration in depth (issue 4), with scripted offline replies: workflow
 //! errors that name their line, a custom workflow run as written, tasks that
 //! share a file run one after the other, the test-and-repair loop (fixed in
-//! round 1; out of rounds; a repair that changes nothing), a reply repeated as
+//! round 1; out of rounds, headless and in the TUI's mode; a repair that
+//! changes nothing), a reply repeated as
 //! a loop, capped questions with defaults as assumptions, the decision record,
 //! the scheduler's parallelism in virtual time, and a failed task rerun on
 //! another model without repeating the rest.
@@ -844,4 +845,106 @@ kind = "deliver"
     assert_eq!(status, SessionStatus::Succeeded);
     handle.send(Op::Shutdown);
     handle.join().await;
+}
+
+/// In the TUI's mode, tests that still fail after the last repair round do not
+/// end the session with the work thrown away: the files stay staged, the
+/// person is told, and nothing is committed unless they commit. Quitting then
+/// ends the session `failed` with DIR untouched; committing records the
+/// failing tests in the commit message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_tests_out_of_rounds_wait_for_the_person() {
+    let workflow = r#"
+name = "test-only"
+[[phase]]
+name = "refine"
+kind = "single"
+agents = ["pm"]
+[[phase]]
+name = "implement"
+kind = "tasks"
+agents = ["pm", "backend", "frontend"]
+[[phase]]
+name = "test"
+kind = "test"
+agents = ["qa"]
+[[phase]]
+name = "deliver"
+kind = "deliver"
+"#;
+    for commit in [false, true] {
+        let dir = tempdir();
+        // Every version of the store stays broken, each one different.
+        let mut script = broken_core(1);
+        for v in 2..=3 {
+            script.push_str(&format!(
+                "[[reply]]\nagent = \"backend\"\nkind = \"repair\"\ntimes = 1\ntext = '''\n### `url_shortener/store.py`\n```python\nraise ImportError(\"still broken, version {v}\")\n```\n'''\n"
+            ));
+        }
+        write(dir.path(), "script.toml", &script);
+        let config = offline_config_with_script("script.toml");
+        let (handle, _state) = spawn_in(dir.path(), &config, workflow);
+        let mut rx = handle.subscribe();
+        handle.send(Op::Start {
+            prompt: PROMPT.into(),
+            options: SessionOptions {
+                interactive: true,
+                ..SessionOptions::default()
+            },
+        });
+        let mut runs = 0;
+        let told = until(&mut rx, "the person told", |e| {
+            match logged(e).map(|e| &e.body) {
+                Some(EventBody::TestRun { .. }) => {
+                    runs += 1;
+                    None
+                }
+                Some(EventBody::Error { message }) if message.contains("commit anyway") => {
+                    Some(message.clone())
+                }
+                Some(EventBody::SessionFinished { status, .. }) => {
+                    panic!("the session ended {status:?} without asking")
+                }
+                _ => None,
+            }
+        })
+        .await;
+        assert_eq!(runs, 3, "the first run and one per repair round");
+        assert!(told.contains("after 2 repair round"), "{told}");
+        let message = until(&mut rx, "deliver", |e| match e {
+            Event::DeliveryReady { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+        assert!(message.contains("Tests: failed"), "{message}");
+        assert!(!dir.path().join(".git").exists(), "nothing committed yet");
+        handle.send(if commit {
+            Op::Commit { message: None }
+        } else {
+            Op::Shutdown
+        });
+        let status = until(&mut rx, "the end", |e| match logged(e).map(|e| &e.body) {
+            Some(EventBody::SessionFinished { status, .. }) => Some(*status),
+            _ => None,
+        })
+        .await;
+        if commit {
+            assert_eq!(status, SessionStatus::Succeeded);
+            let log = std::process::Command::new("git")
+                .args(["log", "-1", "--format=%B"])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&log.stdout);
+            assert!(log.contains("Tests: failed"), "{log}");
+            handle.send(Op::Shutdown);
+        } else {
+            assert_eq!(status, SessionStatus::Failed);
+            assert!(
+                !dir.path().join(".git").exists() && !dir.path().join("url_shortener").exists(),
+                "quitting leaves DIR untouched"
+            );
+        }
+        handle.join().await;
+    }
 }

@@ -104,6 +104,7 @@ struct RawProvider {
     script: Option<PathBuf>,
     requests_per_minute: Option<u32>,
     max_tokens: Option<u32>,
+    context_tokens: Option<u32>,
     connect_timeout_s: Option<u64>,
     first_byte_timeout_s: Option<u64>,
     idle_timeout_s: Option<u64>,
@@ -167,6 +168,10 @@ pub struct ProviderSpec {
     pub requests_per_minute: Option<u32>,
     /// Most output tokens per reply (Anthropic requires it; 8,192 by default).
     pub max_tokens: u32,
+    /// The model's context window in tokens: prompts are assembled to fit in
+    /// it with `max_tokens` left for the reply (see
+    /// [`ProviderSpec::default_context_tokens`] for the defaults).
+    pub context_tokens: u32,
     /// Seconds to establish a connection.
     pub connect_timeout_s: u64,
     /// Seconds without a first byte before a call counts as dropped (DESIGN.md §3: 60).
@@ -209,12 +214,28 @@ impl ProviderSpec {
             script: None,
             requests_per_minute: None,
             max_tokens: 8192,
+            context_tokens: Self::default_context_tokens(kind, None),
             connect_timeout_s: 10,
             first_byte_timeout_s: 60,
             idle_timeout_s: 30,
             max_retries: 4,
             backoff_ms: 500,
             include_usage: true,
+        }
+    }
+
+    /// The context window assumed when `context_tokens` is not set, in
+    /// tokens: OpenAI 128,000 (the GPT-4o family, OpenAI's model docs), an
+    /// OpenAI-compatible server on Ollama's port 11434 4,096 (Ollama's default
+    /// on small GPUs, its `docs/context-length`), Anthropic 200,000 (Claude's
+    /// window, Anthropic's model docs), Gemini 1,048,576 (the 1.5/2.x input
+    /// limit, Google's model docs), offline 128,000.
+    pub fn default_context_tokens(kind: ProviderKind, base_url: Option<&str>) -> u32 {
+        match kind {
+            ProviderKind::Openai if base_url.is_some_and(|u| u.contains(":11434")) => 4_096,
+            ProviderKind::Openai | ProviderKind::Offline => 128_000,
+            ProviderKind::Anthropic => 200_000,
+            ProviderKind::Gemini => 1_048_576,
         }
     }
 
@@ -493,6 +514,16 @@ impl Settings {
                     )));
                 }
             }
+            if let Some(window) = p.context_tokens {
+                let reply = p
+                    .max_tokens
+                    .unwrap_or(ProviderSpec::defaults(name, p.kind).max_tokens);
+                if window <= reply {
+                    return Err(invalid(format!(
+                        "providers.{name}.context_tokens = {window} must be larger than max_tokens ({reply}), which is kept free for the reply"
+                    )));
+                }
+            }
             if let Some(url) = &p.base_url
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
@@ -516,6 +547,9 @@ impl Settings {
                     script: p.script.as_ref().map(|s| base.join(s)),
                     requests_per_minute: p.requests_per_minute,
                     max_tokens: p.max_tokens.unwrap_or(d.max_tokens),
+                    context_tokens: p.context_tokens.unwrap_or_else(|| {
+                        ProviderSpec::default_context_tokens(p.kind, p.base_url.as_deref())
+                    }),
                     connect_timeout_s: p.connect_timeout_s.unwrap_or(d.connect_timeout_s),
                     first_byte_timeout_s: p.first_byte_timeout_s.unwrap_or(d.first_byte_timeout_s),
                     idle_timeout_s: p.idle_timeout_s.unwrap_or(d.idle_timeout_s),

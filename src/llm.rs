@@ -5,6 +5,17 @@
 //! then usage). Providers know nothing of sessions, stores or the TUI; the
 //! orchestrator's call runner drives them, retries, falls back and reports.
 
+/// Tokens `text` may take in a prompt, erring high: one per three
+/// characters, rounded up, where [`estimate_tokens`] (for usage) counts one
+/// per four bytes. Tokenizers average about four characters per token on
+/// English prose and fewer on code (OpenAI's "What are tokens and how to
+/// count them" help article); three keeps a prompt on the safe side of a
+/// context window. The same for every provider: no provider's exact
+/// tokenizer is at hand.
+pub fn prompt_tokens_upper_bound(text: &str) -> usize {
+    text.chars().count().div_ceil(3)
+}
+
 pub mod anthropic;
 pub mod gemini;
 pub mod health;

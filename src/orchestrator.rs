@@ -16,6 +16,7 @@ pub mod scheduler;
 
 mod actor;
 mod budget;
+mod context;
 mod decisions;
 mod deliver;
 mod phases;

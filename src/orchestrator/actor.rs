@@ -795,6 +795,9 @@ impl Actor {
             return;
         };
         let mut chain = Vec::new();
+        // The smallest window and the largest reply along the chain: the
+        // prompt must fit whichever model ends up answering.
+        let mut window: Option<(u32, u32)> = None;
         let primary = task.model.as_ref().unwrap_or(&agent.model);
         let fallbacks = agent.fallback.iter().filter(|m| *m != primary);
         for model in std::iter::once(primary).chain(fallbacks) {
@@ -802,6 +805,10 @@ impl Actor {
                 self.providers.get(&model.provider),
                 settings.providers.get(&model.provider),
             ) {
+                window = Some(match window {
+                    None => (spec.context_tokens, spec.max_tokens),
+                    Some((w, r)) => (w.min(spec.context_tokens), r.max(spec.max_tokens)),
+                });
                 let health = self.health.entry(model.provider.clone()).or_default();
                 chain.push(call::Link {
                     provider: Arc::clone(p),
@@ -811,8 +818,11 @@ impl Actor {
                 });
             }
         }
-        let mut messages =
-            super::prompts::build(&agent.role, task.kind, &task.title, &task.context);
+        let (context, trimmed) = match window {
+            Some((window, reply)) => fit_context(&task, &agent.role, window, reply),
+            None => (task.context.clone(), None),
+        };
+        let mut messages = super::prompts::build(&agent.role, task.kind, &task.title, &context);
         messages.extend(task.extra.iter().cloned());
         let request = ChatRequest {
             model: agent.model.model.clone(),
@@ -824,7 +834,7 @@ impl Actor {
                 phase: task.phase.clone(),
                 task: task.id.clone(),
                 kind: task.kind,
-                context: task.context.clone(),
+                context,
             },
         };
         let token = CancellationToken::new();
@@ -850,6 +860,9 @@ impl Actor {
             &format!("▸ {} · {model}", task.title),
             false,
         );
+        if let Some(text) = trimmed {
+            self.note(&task.agent, &task.id, &text);
+        }
         tokio::spawn(call::run(
             task.id.clone(),
             task.generation,
@@ -1367,4 +1380,36 @@ impl Actor {
             let _ = inbox.send(Inbox::TestDone { outcome });
         });
     }
+}
+
+/// A task's inputs cut to fit a context window of `window` tokens with
+/// `reply` tokens kept free (see [`super::context`]), and the transcript note
+/// saying what was cut, if anything was.
+fn fit_context(task: &Task, role: &str, window: u32, reply: u32) -> (Value, Option<String>) {
+    let estimate = crate::llm::prompt_tokens_upper_bound;
+    // Everything in the prompt but the inputs, plus a little per message.
+    let frame: usize = super::prompts::build(role, task.kind, &task.title, &Value::Null)
+        .iter()
+        .chain(task.extra.iter())
+        .map(|m| estimate(&m.content) + 8)
+        .sum();
+    let budget = (window as usize).saturating_sub(reply as usize + frame);
+    let mut context = task.context.clone();
+    let fit = super::context::fit(&mut context, budget, &estimate);
+    let note = if fit.over {
+        Some(format!(
+            "⚠ the inputs need about {} tokens and the context window leaves {budget}; even the prompt, requirements and decisions do not fit (raise context_tokens or pick a larger model)",
+            fit.after
+        ))
+    } else if !fit.trimmed.is_empty() {
+        Some(format!(
+            "✂ inputs trimmed to fit the {window}-token context window: {} (about {} → {} tokens)",
+            fit.trimmed.join(", "),
+            fit.before,
+            fit.after
+        ))
+    } else {
+        None
+    };
+    (context, note)
 }

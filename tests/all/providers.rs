@@ -13,6 +13,7 @@ use quorum::config::{ModelRef, Settings};
 use quorum::llm::health::Health;
 use quorum::llm::{CallMeta, ChatRequest, Chunk, Message, Role, SharedProvider, TaskKind, Usage};
 use quorum::orchestrator::call::{self, CallEvent, CallPolicy, Link};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{Env, PROMPT, Session, path_str, run, tempdir, write};
@@ -741,4 +742,86 @@ async fn probes_tell_ok_no_key_unreachable_and_unauthorised() {
         matches!(&denied, ProbeOutcome::Unauthorized(m) if m.contains("API key not valid")),
         "{denied:?}"
     );
+}
+
+/// The inputs of one request, as the prompt carries them.
+fn request_inputs(req: &crate::fake_llm::Received) -> Value {
+    let prompt = req.body["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    prompt
+        .split_once("# Inputs\n\n```json\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .and_then(|(json, _)| serde_json::from_str(json).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// A model with a small context window next to a big existing project: every
+/// prompt fits the window (with `max_tokens` left for the reply), the project
+/// map is what gets cut, and the prompt, requirements and decisions arrive
+/// whole.
+#[test]
+fn prompts_fit_the_context_window_and_keep_requirements_and_decisions() {
+    let env = Env::new();
+    let dir = tempdir();
+    let server = FakeLlm::start();
+    // About 90 KB of existing project, far more than the window below leaves.
+    for part in 0..3 {
+        let mut history = String::new();
+        for i in 0..600 {
+            history.push_str(&format!("- {i:04}: an old design note that nobody reads\n"));
+        }
+        write(dir.path(), &format!("notes/history{part}.md"), &history);
+    }
+    let (window, reply) = (30_000usize, 4_000usize);
+    let config = provider_table(
+        "small",
+        Format::OpenAi,
+        &server,
+        &format!("context_tokens = {window}\nmax_tokens = {reply}\n"),
+    ) + &agents_on("small");
+    write(dir.path(), "quorum.toml", &config);
+    let session = Session::from_output(run(env.quorum([
+        "run",
+        PROMPT,
+        "--dir",
+        path_str(dir.path()),
+        "--json",
+    ])));
+    session.assert_succeeded();
+    let received = server.received();
+    assert!(!received.is_empty());
+    let mut trimmed = 0;
+    for req in &received {
+        let chars: usize = req.body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or_default().chars().count())
+            .sum();
+        assert!(
+            chars.div_ceil(3) <= window - reply,
+            "a prompt of {chars} characters overflows the window"
+        );
+        let inputs = request_inputs(req);
+        assert_eq!(inputs["prompt"], PROMPT, "the prompt is never cut");
+        for key in ["requirements", "decisions"] {
+            if let Some(v) = inputs.get(key) {
+                assert!(
+                    !v.to_string().contains("omitted to fit"),
+                    "{key} was cut: {v}"
+                );
+            }
+        }
+        if inputs["project"]
+            .to_string()
+            .contains("omitted to fit the model's context window")
+        {
+            trimmed += 1;
+        }
+    }
+    assert!(trimmed > 0, "the big project map was cut at least once");
 }

@@ -23,7 +23,9 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
 
-use self::project::{ApiStyle, Names, Storage};
+use std::collections::BTreeMap;
+
+use self::project::{ApiStyle, Feature, Names, ProjectFile, Storage};
 use self::script::{Script, ScriptedReply};
 use super::{CallMeta, ChatRequest, Chunk, LlmError, Provider, TaskKind, Usage, estimate_tokens};
 use crate::config::OFFLINE_LABEL;
@@ -189,6 +191,143 @@ fn decisions(meta: &CallMeta) -> (Storage, ApiStyle) {
     (storage, api)
 }
 
+/// What the offline team builds for a call: a new project shaped by the
+/// prompt and the decisions, or — when DIR already holds a project it
+/// generated (the `project` input's key files, see [`project::detect`]) — the
+/// features the prompt asks for ([`Feature::from_prompt`]) added to it,
+/// keeping its names, storage and API.
+struct Target {
+    names: Names,
+    storage: Storage,
+    api: ApiStyle,
+    /// Every feature the result has (the project's and the new ones).
+    features: Vec<Feature>,
+    /// A follow-up: the project's files as they are in DIR.
+    existing: Option<BTreeMap<String, String>>,
+    /// A follow-up: the features the prompt adds.
+    added: Vec<Feature>,
+    /// A follow-up: some files in DIR differ from what the offline team
+    /// would have generated (edited by hand); they are rewritten whole.
+    edited: Vec<String>,
+}
+
+impl Target {
+    fn of(meta: &CallMeta) -> Target {
+        let prompt = prompt_of(meta);
+        let files: Vec<(String, String)> = meta.context["project"]["key_files"]
+            .as_array()
+            .map(|pairs| {
+                pairs
+                    .iter()
+                    .filter_map(|file| {
+                        Some((
+                            file["path"].as_str()?.to_string(),
+                            file["content"].as_str()?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(found) = project::detect(&files) {
+            let asked = Feature::from_prompt(&prompt);
+            let added: Vec<Feature> = asked
+                .iter()
+                .copied()
+                .filter(|f| !found.features.contains(f))
+                .collect();
+            let mut features = found.features.clone();
+            features.extend(added.iter().copied());
+            features.sort_unstable();
+            let on_disk: BTreeMap<String, String> = files.into_iter().collect();
+            let mut expected =
+                project::render_with(&found.names, found.storage, found.api, &found.features);
+            keep_open_requests(&mut expected, &on_disk);
+            let edited = expected
+                .into_iter()
+                .filter(|f| on_disk.get(&f.path).is_some_and(|c| *c != f.content))
+                .map(|f| f.path)
+                .collect();
+            return Target {
+                names: found.names,
+                storage: found.storage,
+                api: found.api,
+                features,
+                existing: Some(on_disk),
+                added,
+                edited,
+            };
+        }
+        let (storage, api) = decisions(meta);
+        Target {
+            names: project::names_from_prompt(&prompt),
+            storage,
+            api,
+            features: Vec::new(),
+            existing: None,
+            added: Vec::new(),
+            edited: Vec::new(),
+        }
+    }
+
+    /// The whole project as the offline team would write it now. A
+    /// follow-up that asks for nothing the team can build records the
+    /// request in the README instead, so the work is visible and honest.
+    fn files(&self, prompt: &str) -> Vec<ProjectFile> {
+        let mut files = project::render_with(&self.names, self.storage, self.api, &self.features);
+        if let Some(existing) = &self.existing {
+            keep_open_requests(&mut files, existing);
+            if self.added.is_empty()
+                && let Some(readme) = files.iter_mut().find(|f| f.path == "README.md")
+            {
+                if !readme.content.contains(OPEN_REQUESTS) {
+                    readme.content.push_str(OPEN_REQUESTS);
+                }
+                let _ = writeln!(
+                    readme.content,
+                    "- {} (not done: the offline (simulated) team can only add {})",
+                    prompt.trim().lines().next().unwrap_or(""),
+                    Feature::ALL.map(Feature::id).join(", ")
+                );
+            }
+        }
+        files
+    }
+
+    /// The files that differ from DIR: all of them for a new project.
+    fn changed(&self, prompt: &str) -> Vec<ProjectFile> {
+        self.files(prompt)
+            .into_iter()
+            .filter(|f| {
+                self.existing
+                    .as_ref()
+                    .is_none_or(|e| e.get(&f.path) != Some(&f.content))
+            })
+            .collect()
+    }
+}
+
+/// The README section where follow-ups the offline team cannot build are
+/// recorded.
+const OPEN_REQUESTS: &str = "\n## Open requests\n\n";
+
+/// Carries the open requests recorded in DIR's README over to the rendered
+/// README (they stay until someone deletes them).
+fn keep_open_requests(files: &mut [ProjectFile], existing: &BTreeMap<String, String>) {
+    let Some(section) = existing
+        .get("README.md")
+        .and_then(|old| old.find(OPEN_REQUESTS).map(|i| &old[i..]))
+    else {
+        return;
+    };
+    if let Some(readme) = files.iter_mut().find(|f| f.path == "README.md") {
+        let mut content = readme.content.trim_end().to_string();
+        content.push('\n');
+        content.push_str(section.trim_end());
+        content.push('\n');
+        readme.content = content;
+    }
+}
+
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
@@ -196,15 +335,17 @@ fn pretty(value: &Value) -> String {
 /// The deterministic reply for a call.
 pub fn reply(meta: &CallMeta) -> String {
     let prompt = prompt_of(meta);
-    let names = project::names_from_prompt(&prompt);
+    let target = Target::of(meta);
     match meta.kind {
-        TaskKind::Requirements => pretty(&requirements(&prompt, &names)),
-        TaskKind::Plan => pretty(&plan(&meta.agent, &names)),
+        TaskKind::Requirements => pretty(&requirements(&prompt, &target)),
+        TaskKind::Plan => pretty(&plan(&meta.agent, &target)),
         TaskKind::Compare => pretty(&compare(&meta.context)),
         TaskKind::Ballot => pretty(&ballot(meta)),
         TaskKind::Chair => pretty(&chair(meta)),
-        TaskKind::Breakdown => pretty(&breakdown(meta, &names)),
-        TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => files_reply(meta, &names),
+        TaskKind::Breakdown => pretty(&breakdown(meta, &prompt, &target)),
+        TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => {
+            files_reply(meta, &prompt, &target)
+        }
         TaskKind::Review => pretty(&review(meta)),
         TaskKind::Chat => format!(
             "This is the offline (simulated) provider: it plays a deterministic team for quorum's \
@@ -215,8 +356,51 @@ pub fn reply(meta: &CallMeta) -> String {
     }
 }
 
-fn requirements(prompt: &str, names: &Names) -> Value {
+fn requirements(prompt: &str, target: &Target) -> Value {
+    let names = &target.names;
     let r = &names.resource;
+    if target.existing.is_some() {
+        let mut goals: Vec<String> = target
+            .added
+            .iter()
+            .map(|f| format!("Add {}", f.describe()))
+            .collect();
+        if goals.is_empty() {
+            goals.push(format!(
+                "Record the request in the README: the offline (simulated) team can only add {}",
+                Feature::ALL.map(Feature::id).join(", ")
+            ));
+        }
+        goals.push(format!(
+            "Keep the existing {} storage, {} API and every current behaviour",
+            target.storage.option(),
+            target.api.option()
+        ));
+        let mut assumptions = vec![format!(
+            "Follow-up to the existing {} project in this directory; files change in place and are staged as diffs",
+            names.title
+        )];
+        if !target.edited.is_empty() {
+            assumptions.push(format!(
+                "{} differ from what the team generated (edited by hand?); they are rewritten whole, so review their diffs",
+                target.edited.join(", ")
+            ));
+        }
+        let mut criteria: Vec<String> = target
+            .added
+            .iter()
+            .map(|f| format!("Tests cover `{}` in the store, the API and the CLI", f.id()))
+            .collect();
+        criteria.push("The existing tests still pass: `python3 -m unittest discover`".into());
+        return json!({
+            "summary": format!("{}: {}", names.title, prompt.trim()),
+            "goals": goals,
+            "constraints": ["Python 3 standard library only: nothing to install"],
+            "acceptance_criteria": criteria,
+            "assumptions": assumptions,
+            "questions": [],
+        });
+    }
     json!({
         "summary": format!("{}: {}", names.title, prompt.trim()),
         "goals": [
@@ -241,15 +425,37 @@ fn requirements(prompt: &str, names: &Names) -> Value {
     })
 }
 
-fn plan(agent: &str, names: &Names) -> Value {
+fn plan(agent: &str, target: &Target) -> Value {
+    let names = &target.names;
     let r = &names.resource;
     let decisions: Vec<Value> = TOPICS
         .iter()
         .map(|(topic, _)| {
+            if target.existing.is_some() {
+                // A follow-up keeps what the project already is: no conflict.
+                let choice = match *topic {
+                    "storage" => target.storage.option(),
+                    _ => target.api.option(),
+                };
+                return json!({
+                    "topic": topic,
+                    "choice": choice,
+                    "rationale": format!("The project already uses {choice}; changing it is not part of this request."),
+                });
+            }
             let (choice, rationale) = position(agent, topic);
             json!({"topic": topic, "choice": choice, "rationale": rationale})
         })
         .collect();
+    let api: Vec<String> = [
+        format!("create {}", r.singular),
+        format!("get {} by id", r.singular),
+        format!("list {}", r.plural),
+        format!("delete {}", r.singular),
+    ]
+    .into_iter()
+    .chain(target.features.iter().map(|f| f.describe().to_string()))
+    .collect();
     let focus = match agent {
         "backend" => "the store and the HTTP server",
         "frontend" => "the command-line client and its output",
@@ -266,12 +472,7 @@ fn plan(agent: &str, names: &Names) -> Value {
             {"name": format!("{}.cli", names.package), "responsibility": "command-line client"},
         ],
         "data_model": format!("{} {{ id: integer, {}: string }}", r.singular, r.field),
-        "api": [
-            format!("create {}", r.singular),
-            format!("get {} by id", r.singular),
-            format!("list {}", r.plural),
-            format!("delete {}", r.singular),
-        ],
+        "api": api,
         "decisions": decisions,
     })
 }
@@ -382,9 +583,7 @@ fn owner_for(role: &str, agents: &[String]) -> String {
         .unwrap_or_else(|| role.to_string())
 }
 
-fn breakdown(meta: &CallMeta, names: &Names) -> Value {
-    let (storage, api) = decisions(meta);
-    let files = project::render(names, storage, api);
+fn breakdown(meta: &CallMeta, prompt: &str, target: &Target) -> Value {
     let agents: Vec<String> = meta.context["agents"]
         .as_array()
         .map(|a| {
@@ -393,6 +592,11 @@ fn breakdown(meta: &CallMeta, names: &Names) -> Value {
                 .collect()
         })
         .unwrap_or_default();
+    if target.existing.is_some() {
+        return follow_up_breakdown(prompt, target, &agents);
+    }
+    let (names, storage, api) = (&target.names, target.storage, target.api);
+    let files = target.files(prompt);
     let pkg = &names.package;
     let pick = |pred: &dyn Fn(&str) -> bool| -> Vec<String> {
         files
@@ -423,6 +627,56 @@ fn breakdown(meta: &CallMeta, names: &Names) -> Value {
             task("docs", "pm", "README and .gitignore".to_string(), docs, &[]),
         ]
     })
+}
+
+/// A follow-up's tasks: only the files that change, one task per owner (the
+/// command line after the store and server it calls). Test files are the QA
+/// agent's, in the test phase.
+fn follow_up_breakdown(prompt: &str, target: &Target, agents: &[String]) -> Value {
+    let changed = target.changed(prompt);
+    let what = if target.added.is_empty() {
+        "record the open request".to_string()
+    } else {
+        target
+            .added
+            .iter()
+            .map(|f| f.id())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut tasks = Vec::new();
+    for (id, role, title, deps) in [
+        ("backend", "backend", "store and server", vec![]),
+        ("cli", "frontend", "command-line client", vec!["backend"]),
+        ("docs", "pm", "README", vec![]),
+    ] {
+        let files: Vec<String> = changed
+            .iter()
+            .filter(|f| f.owner == role)
+            .map(|f| f.path.clone())
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        let deps: Vec<&str> = deps
+            .into_iter()
+            .filter(|d| tasks.iter().any(|t: &Value| t["id"] == *d))
+            .collect();
+        tasks.push(json!({
+            "id": id,
+            "agent": owner_for(role, agents),
+            "title": format!("{title}: {what}"),
+            "files": files,
+            "depends_on": deps,
+            "description": format!(
+                "Change {} in place for: {what}. Keep the {} storage, the {} API and all current behaviour.",
+                files.join(", "),
+                target.storage.option(),
+                target.api.option()
+            ),
+        }));
+    }
+    json!({ "tasks": tasks })
 }
 
 /// A fence of backticks longer than any run of backticks in `content`.
@@ -468,8 +722,8 @@ pub fn file_blocks(summary: &str, files: &[(String, String)]) -> String {
     out
 }
 
-fn files_reply(meta: &CallMeta, names: &Names) -> String {
-    let (storage, api) = decisions(meta);
+fn files_reply(meta: &CallMeta, prompt: &str, target: &Target) -> String {
+    let names = &target.names;
     let declared: Vec<String> = meta.context["files"]
         .as_array()
         .map(|a| {
@@ -489,7 +743,14 @@ fn files_reply(meta: &CallMeta, names: &Names) -> String {
     } else {
         Vec::new()
     };
-    let files: Vec<(String, String)> = project::render(names, storage, api)
+    // A follow-up writes only what changes; a repair rewrites what it is
+    // asked to even when that matches DIR.
+    let candidates = if meta.kind == TaskKind::Repair {
+        target.files(prompt)
+    } else {
+        target.changed(prompt)
+    };
+    let files: Vec<(String, String)> = candidates
         .into_iter()
         .filter(|f| covered(&f.path))
         .filter(|f| meta.kind != TaskKind::Tests || f.owner == "qa")
@@ -505,6 +766,9 @@ fn files_reply(meta: &CallMeta, names: &Names) -> String {
         })
         .collect();
     let summary = match meta.kind {
+        TaskKind::Tests if files.is_empty() => {
+            "The existing tests already cover this change; no test file changes.".to_string()
+        }
         TaskKind::Tests => format!(
             "unittest suites for {} ({} files).",
             names.title,
@@ -589,6 +853,134 @@ mod tests {
             kind,
             context,
         }
+    }
+
+    /// A context whose `project` holds a generated project's files, as the
+    /// orchestrator's project map carries them.
+    fn follow_up(prompt: &str, storage: Storage, api: ApiStyle, features: &[Feature]) -> Value {
+        let names = project::names_from_prompt("Build a URL shortener REST API with tests");
+        let files: Vec<Value> = project::render_with(&names, storage, api, features)
+            .into_iter()
+            .map(|f| json!({"path": f.path, "content": f.content}))
+            .collect();
+        json!({
+            "prompt": prompt,
+            "agents": ["pm", "backend", "frontend"],
+            "project": {"files": files.iter().map(|f| f["path"].clone()).collect::<Vec<_>>(), "key_files": files},
+        })
+    }
+
+    #[test]
+    fn a_follow_up_keeps_the_project_and_changes_only_what_the_feature_needs() {
+        let context = follow_up(
+            "add a delete endpoint with tests",
+            Storage::JsonFile,
+            ApiStyle::Rpc,
+            &[Feature::Count],
+        );
+        // Every planner keeps the project's own choices: nothing to vote on.
+        let mut plans = serde_json::Map::new();
+        for agent in ["backend", "frontend", "qa", "security"] {
+            let text = reply(&meta(agent, TaskKind::Plan, context.clone()));
+            plans.insert(agent.into(), serde_json::from_str(&text).unwrap());
+        }
+        let compared: Value = serde_json::from_str(&reply(&meta(
+            "pm",
+            TaskKind::Compare,
+            json!({"plans": plans}),
+        )))
+        .unwrap();
+        assert_eq!(compared["conflicts"], json!([]));
+        let requirements: Value =
+            serde_json::from_str(&reply(&meta("pm", TaskKind::Requirements, context.clone())))
+                .unwrap();
+        assert!(requirements["goals"][0].as_str().unwrap().contains("clear"));
+        assert!(
+            requirements["goals"][1].as_str().unwrap().contains("json"),
+            "{requirements}"
+        );
+        // Only the changed files are planned, grouped by owner, no test files.
+        let tasks: Value =
+            serde_json::from_str(&reply(&meta("pm", TaskKind::Breakdown, context.clone())))
+                .unwrap();
+        let planned: Vec<(String, Vec<String>)> = tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["agent"].as_str().unwrap().to_string(),
+                    serde_json::from_value(t["files"].clone()).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            planned,
+            vec![
+                (
+                    "backend".to_string(),
+                    vec![
+                        "url_shortener/server.py".to_string(),
+                        "url_shortener/store.py".into()
+                    ]
+                ),
+                ("frontend".into(), vec!["url_shortener/cli.py".to_string()]),
+                ("pm".into(), vec!["README.md".to_string()]),
+            ]
+        );
+        assert_eq!(tasks["tasks"][1]["depends_on"], json!(["backend"]));
+        // The store is rewritten with both features, the old one kept.
+        let mut implement = context.clone();
+        implement["files"] = json!(["url_shortener/store.py"]);
+        let text = reply(&meta("backend", TaskKind::Implement, implement));
+        let blocks = crate::orchestrator::outputs::parse_file_blocks(&text).unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert!(blocks[0].content.contains("def clear(self):"));
+        assert!(blocks[0].content.contains("def count(self):"));
+        assert!(blocks[0].content.contains("import json"));
+        // QA writes only the test files that change.
+        let mut tests = context.clone();
+        tests["files"] = json!(["tests/"]);
+        let text = reply(&meta("qa", TaskKind::Tests, tests));
+        let paths: Vec<String> = crate::orchestrator::outputs::parse_file_blocks(&text)
+            .unwrap()
+            .into_iter()
+            .map(|b| b.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "tests/test_cli.py",
+                "tests/test_server.py",
+                "tests/test_store.py"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_follow_up_the_team_cannot_build_is_recorded_not_faked() {
+        let context = follow_up("make it faster", Storage::Sqlite, ApiStyle::Rest, &[]);
+        let tasks: Value =
+            serde_json::from_str(&reply(&meta("pm", TaskKind::Breakdown, context.clone())))
+                .unwrap();
+        assert_eq!(tasks["tasks"].as_array().unwrap().len(), 1, "{tasks}");
+        assert_eq!(tasks["tasks"][0]["files"], json!(["README.md"]));
+        let mut implement = context.clone();
+        implement["files"] = json!(["README.md"]);
+        let text = reply(&meta("pm", TaskKind::Implement, implement));
+        let readme = &crate::orchestrator::outputs::parse_file_blocks(&text).unwrap()[0].content;
+        assert!(
+            readme.contains("## Open requests\n\n- make it faster (not done"),
+            "{readme}"
+        );
+        let mut tests = context.clone();
+        tests["files"] = json!(["tests/"]);
+        let text = reply(&meta("qa", TaskKind::Tests, tests));
+        assert_eq!(
+            crate::orchestrator::outputs::parse_file_blocks_or_none(&text).unwrap(),
+            vec![],
+            "no test changes: {text}"
+        );
     }
 
     #[test]

@@ -1018,7 +1018,30 @@ impl Actor {
                 }
             }
             TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => {
-                let blocks = outputs::parse_file_blocks(text)?;
+                // Tests for a project that already has some may stand as they are.
+                let has_tests = self.session.as_ref().is_some_and(|s| {
+                    s.project.as_ref().is_some_and(|p| {
+                        p["files"].as_array().is_some_and(|files| {
+                            files
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .any(crate::workspace::sandbox::is_test_path)
+                        })
+                    })
+                });
+                let blocks = if task.kind == TaskKind::Tests && has_tests {
+                    outputs::parse_file_blocks_or_none(text)?
+                } else {
+                    outputs::parse_file_blocks(text)?
+                };
+                if blocks.is_empty() {
+                    self.note(
+                        &task.agent,
+                        &task.id,
+                        "= no new tests: the project's existing tests stand",
+                    );
+                    return Ok(());
+                }
                 if task.kind == TaskKind::Repair {
                     let unchanged = self.session.as_ref().is_some_and(|s| {
                         blocks.iter().all(|b| {
@@ -1200,7 +1223,11 @@ impl Actor {
             return;
         };
         let command = if configured == "auto" {
-            let paths: Vec<String> = s.files.keys().cloned().collect();
+            // The tree the tests run in: DIR's project and the staged files.
+            let mut paths: Vec<String> = s.files.keys().cloned().collect();
+            if let Some(files) = s.project.as_ref().and_then(|p| p["files"].as_array()) {
+                paths.extend(files.iter().filter_map(Value::as_str).map(String::from));
+            }
             crate::workspace::sandbox::detect_command(&paths)
         } else {
             Some(configured)

@@ -37,13 +37,13 @@ fn instructions(kind: TaskKind) -> &'static str {
             "The ballots on this conflict are tied. As chair, choose exactly one of its options and say why in one or two sentences."
         }
         TaskKind::Breakdown => {
-            "Break the agreed design into implementation tasks. Each task has a short id, an owner from the listed agents, a one-line title, the exact files it may write (a directory may be given with a trailing `/`), the ids of the tasks it depends on, and a description. Tests are written in a later phase; do not plan test files. Never write under `.git/` or `.quorum/`."
+            "Break the agreed design into implementation tasks. Each task has a short id, an owner from the listed agents, a one-line title, the exact files it may write (a directory may be given with a trailing `/`), the ids of the tasks it depends on, and a description. Tests are written in a later phase; do not plan test files. When the inputs hold a `project` (the code already in the directory), change its files in place and list only the files that change. Never write under `.git/` or `.quorum/`."
         }
         TaskKind::Implement => {
-            "Implement this task. Write every file it declares, complete (no placeholders, no elisions), following the decisions. Write no other file."
+            "Implement this task. Write every file it declares, complete (no placeholders, no elisions), following the decisions. A declared file that already exists in `project` is rewritten whole, keeping what the task does not change. Write no other file."
         }
         TaskKind::Tests => {
-            "Write the project's tests: suites that exercise the acceptance criteria and the edge cases, isolated (temporary directories, 127.0.0.1 only), runnable with the project's standard test command. Write them under the declared directory only."
+            "Write the project's tests: suites that exercise the acceptance criteria and the edge cases, isolated (temporary directories, 127.0.0.1 only), runnable with the project's standard test command. Write them under the declared directory only. When the project already has tests, extend those files and keep their passing tests; when they already cover the task, reply with one line saying so and no file blocks."
         }
         TaskKind::Repair => {
             "The files below fail. Fix them: write each file that needs a change, complete, within the declared files. The failure report says what failed."

@@ -98,6 +98,20 @@ pub fn detect_command_with(paths: &[String], pytest: impl FnOnce() -> bool) -> O
     })
 }
 
+/// Whether a project path (relative, `/`-separated) holds tests: under a
+/// `tests/` or `test/` directory, or named like `test_x.py`, `x_test.py`,
+/// `x_test.go`, `x.test.js` or `x.spec.ts`.
+pub fn is_test_path(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    path.starts_with("tests/")
+        || path.starts_with("test/")
+        || path.contains("/tests/")
+        || (file.starts_with("test_") && file.ends_with(".py"))
+        || file.ends_with("_test.py")
+        || file.ends_with("_test.go")
+        || [".test.", ".spec."].iter().any(|m| file.contains(m))
+}
+
 /// Whether `python3 -m pytest --version` succeeds on this machine (probed
 /// once per process; `false` when python3 itself is missing).
 pub fn pytest_installed() -> bool {

@@ -948,3 +948,105 @@ kind = "deliver"
         handle.join().await;
     }
 }
+
+/// Acceptance 5: a second session in the same DIR reads the first session's
+/// code and changes it in place — staged as diffs to existing files, not a new
+/// project — and the tests of the commit it makes pass.
+#[test]
+fn a_second_session_changes_the_existing_code_and_its_commit_passes_its_tests() {
+    let env = Env::new();
+    let dir = tempdir();
+    let first = Session::from_output(run(env.quorum([
+        "run",
+        PROMPT,
+        "--dir",
+        path_str(dir.path()),
+        "--json",
+    ])));
+    first.assert_succeeded();
+    let first_passed = first.one("test_run")["passed"].as_u64().unwrap();
+    let first_head = env.git(dir.path(), &["rev-parse", "HEAD"]);
+    let follow_up = "add a delete endpoint with tests";
+
+    // Headless, changing existing files needs consent; without it nothing moves.
+    let refused = Session::from_output(run(env.quorum([
+        "run",
+        follow_up,
+        "--dir",
+        path_str(dir.path()),
+        "--json",
+    ])));
+    assert_eq!(refused.status(), "failed");
+    assert!(
+        refused.one("error")["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-overwrite"),
+        "{}",
+        refused.one("error")
+    );
+    assert_eq!(env.git(dir.path(), &["rev-parse", "HEAD"]), first_head);
+
+    let second = Session::from_output(run(env.quorum([
+        "run",
+        follow_up,
+        "--dir",
+        path_str(dir.path()),
+        "--json",
+        "--allow-overwrite",
+    ])));
+    second.assert_succeeded();
+    assert!(
+        second.of("conflict_detected").is_empty(),
+        "the plans keep the project's own storage and API"
+    );
+    let staged = second.of("file_staged");
+    assert!(!staged.is_empty());
+    for f in &staged {
+        assert_eq!(f["change"], "modified", "{f}");
+        assert!(
+            f["path"] == "README.md"
+                || f["path"].as_str().unwrap().starts_with("url_shortener/")
+                || f["path"].as_str().unwrap().starts_with("tests/"),
+            "a file of the existing project: {f}"
+        );
+    }
+    let changed = env.git(dir.path(), &["diff", "--name-status", "HEAD~1", "HEAD"]);
+    assert!(
+        changed.lines().all(|l| l.starts_with('M')),
+        "only modifications: {changed}"
+    );
+    assert!(changed.contains("url_shortener/store.py"), "{changed}");
+    let store = env.git(dir.path(), &["show", "HEAD:url_shortener/store.py"]);
+    assert!(store.contains("def clear(self):"), "{store}");
+    let run_tests = second.one("test_run");
+    assert_eq!(run_tests["status"], "passed");
+    assert!(
+        run_tests["passed"].as_u64().unwrap() > first_passed,
+        "new tests were added: {run_tests}"
+    );
+
+    // The commit's own tree, checked out alone, passes its tests.
+    let tree = tempdir();
+    let archive = tree.path().join("head.tar");
+    env.git(dir.path(), &["archive", "-o", path_str(&archive), "HEAD"]);
+    let untar = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(tree.path())
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let tests = std::process::Command::new("python3")
+        .args(["-m", "unittest", "discover", "-v"])
+        .current_dir(tree.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&tests.stderr);
+    assert!(tests.status.success(), "{report}");
+    assert!(
+        report.contains(&format!("Ran {} tests", run_tests["passed"])),
+        "{report}"
+    );
+}

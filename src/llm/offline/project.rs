@@ -1,16 +1,28 @@
 //! The real Python project the offline (simulated) provider generates.
 //!
-//! This module owns three things: deriving project [`Names`] from a prompt
+//! This module owns four things: deriving project [`Names`] from a prompt
 //! ([`names_from_prompt`]), the two design decisions the simulated team
-//! argues about ([`Storage`] and [`ApiStyle`]), and rendering the resulting
+//! argues about ([`Storage`] and [`ApiStyle`]), rendering the resulting
 //! project ([`render`]) from the template files in
-//! `assets/offline/templates/`, which are compiled in with `include_str!`.
+//! `assets/offline/templates/`, which are compiled in with `include_str!`,
+//! and follow-up changes to a project that already exists ([`Feature`],
+//! [`detect`], [`render_with`]).
 //!
 //! The generated project is small but real: a standard-library-only Python
 //! 3.9+ package with a store, a JSON HTTP API, a command line and unittest
 //! suites that pass. Templates use `{{name}}` placeholders; a placeholder
 //! alone on a line is a block that is dropped when its value is empty.
 //! Rendering is byte-for-byte deterministic.
+//!
+//! A follow-up session (say "add a count endpoint") reads the existing
+//! project back with [`detect`], asks [`Feature::from_prompt`] what to add,
+//! and renders the project again with [`render_with`] and the union of the
+//! old and new features, which changes only the lines those features need.
+//! Each feature has one template, `feature_ID.tmpl`, made of `@@ SLOT`
+//! sections; a section is rendered like any template and fills the block
+//! placeholder `{{SLOT}}` of the project templates (store methods, routes,
+//! commands, README lines, tests). Without features every slot is empty, so
+//! [`render_with`] gives exactly what [`render`] always gave.
 
 const README: &str = include_str!("../../../assets/offline/templates/README.md.tmpl");
 const README_REST: &str = include_str!("../../../assets/offline/templates/readme_rest.md.tmpl");
@@ -38,6 +50,43 @@ const TEST_SERVER_RPC: &str =
 const TEST_CLI: &str = include_str!("../../../assets/offline/templates/test_cli.py.tmpl");
 const TEST_CLI_REST: &str = include_str!("../../../assets/offline/templates/test_cli_rest.py.tmpl");
 const TEST_CLI_RPC: &str = include_str!("../../../assets/offline/templates/test_cli_rpc.py.tmpl");
+const FEATURE_CLEAR: &str = include_str!("../../../assets/offline/templates/feature_clear.tmpl");
+const FEATURE_COUNT: &str = include_str!("../../../assets/offline/templates/feature_count.tmpl");
+const FEATURE_SEARCH: &str = include_str!("../../../assets/offline/templates/feature_search.tmpl");
+
+/// The block placeholders a feature template fills: each `@@ SLOT` section
+/// of a feature template is rendered into the `{{SLOT}}` line of the
+/// project templates, after the sections of the features before it.
+const FEATURE_SLOTS: [&str; 20] = [
+    "sqlite_features",
+    "json_features",
+    "rest_doc",
+    "rest_get_collection",
+    "rest_collection",
+    "rest_routes",
+    "rpc_doc",
+    "rpc_functions",
+    "cli_doc",
+    "cli_parsers",
+    "cli_functions",
+    "readme_cli",
+    "readme_rest",
+    "readme_rpc",
+    "test_store_memory",
+    "test_store_file",
+    "test_rest",
+    "test_rpc_invalid_params",
+    "test_rpc",
+    "test_cli",
+];
+
+/// The first JSON-RPC request id the README examples of features use (the
+/// base README uses 1 to 4).
+const FIRST_FEATURE_RPC_ID: usize = 5;
+
+/// Longest line the generated Python statements that grow with the features
+/// keep on one line before they are wrapped.
+const MAX_PYTHON_LINE: usize = 100;
 
 /// Words that say how to build something rather than what it is about
 /// (whitespace-separated, sorted).
@@ -427,6 +476,120 @@ impl ApiStyle {
     }
 }
 
+/// A change a follow-up session can make to an existing project.
+///
+/// Each feature touches the store, the HTTP API (REST or JSON-RPC), the
+/// command line, the README and the tests of all three; see
+/// [`render_with`]. Variants are ordered as they are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Feature {
+    /// Delete every record at once: `Store.clear() -> int` (how many were
+    /// deleted); REST `DELETE /PLURAL` -> 200 `{"deleted": n}`; RPC method
+    /// `clear`; CLI `clear`.
+    Clear,
+    /// Count the records: `Store.count() -> int`; REST `GET /PLURAL/count`
+    /// -> 200 `{"count": n}`; RPC method `count`; CLI `count`.
+    Count,
+    /// Case-insensitive substring search on the record's field:
+    /// `Store.search(text) -> list`; REST `GET /PLURAL?q=TEXT`; RPC method
+    /// `search` with `{"text": ...}`; CLI `search TEXT`.
+    Search,
+}
+
+/// Prompt words that ask for each feature (whitespace-separated). Two-word
+/// phrases are joined with `+`.
+const FEATURE_KEYWORDS: [(Feature, &str); 3] = [
+    (
+        Feature::Clear,
+        "clear cleared clearing clears delete deleted deletes deleting deletion purge purged \
+         purges purging removal remove removed removes removing wipe wiped wipes wiping",
+    ),
+    (
+        Feature::Count,
+        "count counted counting counts how+many statistics stats total totals",
+    ),
+    (
+        Feature::Search,
+        "filter filtered filtering filters find finding finds look+up lookup lookups queries \
+         query querying search searchable searched searches searching",
+    ),
+];
+
+impl Feature {
+    /// Every feature, in order.
+    pub const ALL: [Feature; 3] = [Feature::Clear, Feature::Count, Feature::Search];
+
+    /// The features a prompt asks for, deduplicated and sorted; empty when
+    /// none match.
+    ///
+    /// Matches whole words of the lowercased prompt (and a few of their
+    /// forms): delete, remove, clear, purge, wipe ask for
+    /// [`Feature::Clear`]; count, stats, statistics, total, "how many" for
+    /// [`Feature::Count`]; search, find, filter, query, lookup, "look up"
+    /// for [`Feature::Search`]. `"search and delete"` gives
+    /// `[Clear, Search]`; `"make it faster"` gives `[]`.
+    pub fn from_prompt(prompt: &str) -> Vec<Feature> {
+        let words = tokenize(prompt);
+        let pairs: Vec<String> = words
+            .windows(2)
+            .map(|pair| format!("{}+{}", pair[0], pair[1]))
+            .collect();
+        let mut found: Vec<Feature> = FEATURE_KEYWORDS
+            .iter()
+            .filter(|(_, keywords)| {
+                words
+                    .iter()
+                    .chain(&pairs)
+                    .any(|word| listed(keywords, word))
+            })
+            .map(|(feature, _)| *feature)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// The feature's id, which is also its store method, RPC method and CLI
+    /// command: `"clear"`, `"count"` or `"search"`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Feature::Clear => "clear",
+            Feature::Count => "count",
+            Feature::Search => "search",
+        }
+    }
+
+    /// One line for READMEs and summaries, e.g. `"clear: delete every
+    /// record at once and report how many were deleted"`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Feature::Clear => "clear: delete every record at once and report how many were deleted",
+            Feature::Count => "count: report how many records there are",
+            Feature::Search => {
+                "search: list the records whose main field contains a text, ignoring case"
+            }
+        }
+    }
+
+    /// The line of `PKG/store.py` that shows a project has this feature.
+    fn marker(self) -> &'static str {
+        match self {
+            Feature::Clear => "\n    def clear(self):\n",
+            Feature::Count => "\n    def count(self):\n",
+            Feature::Search => "\n    def search(self, text):\n",
+        }
+    }
+
+    /// The feature's template: `@@ SLOT` sections, one per slot it fills.
+    fn template(self) -> &'static str {
+        match self {
+            Feature::Clear => FEATURE_CLEAR,
+            Feature::Count => FEATURE_COUNT,
+            Feature::Search => FEATURE_SEARCH,
+        }
+    }
+}
+
 /// One generated file; `owner` is the agent role that writes it: "pm", "backend", "frontend" or "qa".
 ///
 /// `path` is relative to the project root with `/` separators (e.g.
@@ -451,7 +614,30 @@ pub struct ProjectFile {
 /// The output depends only on the arguments. `names` should come from
 /// [`names_from_prompt`], which guarantees identifier-safe names.
 pub fn render(names: &Names, storage: Storage, api: ApiStyle) -> Vec<ProjectFile> {
-    let vars = variables(names, storage, api);
+    render_with(names, storage, api, &[])
+}
+
+/// [`render`] plus the given follow-up [`Feature`]s.
+///
+/// Returns the same 11 paths with the same owners as [`render`]; each
+/// feature extends `PKG/store.py`, `PKG/server.py` (backend), `PKG/cli.py`
+/// (frontend), `README.md` (pm) and `tests/test_store.py`,
+/// `tests/test_server.py` and `tests/test_cli.py` (qa) with its code, its
+/// documentation and its tests. The other four files never change. The
+/// order and repetitions of `features` do not matter, and with no features
+/// the result is exactly [`render`]'s. So rendering an existing project
+/// (see [`detect`]) again with one more feature changes exactly the lines
+/// that feature needs.
+pub fn render_with(
+    names: &Names,
+    storage: Storage,
+    api: ApiStyle,
+    features: &[Feature],
+) -> Vec<ProjectFile> {
+    let mut features = features.to_vec();
+    features.sort_unstable();
+    features.dedup();
+    let vars = variables(names, storage, api, &features);
     let pkg = &names.package;
     let store = match storage {
         Storage::Sqlite => STORE_SQLITE,
@@ -483,14 +669,152 @@ pub fn render(names: &Names, storage: Storage, api: ApiStyle) -> Vec<ProjectFile
     files
 }
 
-/// Every placeholder value for one project: plain names first, then blocks
-/// rendered from fragment templates with those names.
-fn variables(names: &Names, storage: Storage, api: ApiStyle) -> Vec<(&'static str, String)> {
+/// What an existing project generated by [`render_with`] (or [`render`]) is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Existing {
+    /// The project's names, as [`names_from_prompt`] made them.
+    pub names: Names,
+    /// Where it keeps its records.
+    pub storage: Storage,
+    /// The shape of its HTTP API.
+    pub api: ApiStyle,
+    /// The features it already has, sorted.
+    pub features: Vec<Feature>,
+}
+
+/// Reads back what an existing generated project is from its files.
+///
+/// `files` are `(path, content)` pairs, paths relative to the project root
+/// with `/` separators. The package is a top-level directory whose name is
+/// a Python identifier and which holds `store.py` and `server.py`; the
+/// resource's plural, singular and field come from `store.py`'s docstrings,
+/// the storage from its imports (`sqlite3`, or `json` with `os.replace`),
+/// the API style from the `ENDPOINT` in `server.py` (`"/rpc"` or
+/// `"/PLURAL"`), the title from `README.md`'s first line (else
+/// `PKG/__init__.py`'s docstring, else the package name), and the features
+/// from the methods of the store class (`def clear(self):`,
+/// `def count(self):`, `def search(self, text):`).
+///
+/// Returns `None` when the files are not such a project. A project that
+/// was edited by hand may still be detected: compare
+/// `render_with(&existing.names, existing.storage, existing.api,
+/// &existing.features)` with the files before overwriting them.
+pub fn detect(files: &[(String, String)]) -> Option<Existing> {
+    let relative = |path: &str| path.trim_start_matches("./").to_owned();
+    let content = |wanted: &str| {
+        files
+            .iter()
+            .find(|(path, _)| relative(path) == wanted)
+            .map(|(_, content)| content.as_str())
+    };
+    let mut packages: Vec<String> = files
+        .iter()
+        .filter_map(|(path, _)| relative(path).strip_suffix("/store.py").map(str::to_owned))
+        .filter(|package| is_identifier(package))
+        .collect();
+    packages.sort_unstable();
+    packages.dedup();
+    packages.iter().find_map(|package| {
+        let store = content(&format!("{package}/store.py"))?;
+        let server = content(&format!("{package}/server.py"))?;
+        let storage = if store.contains("\nimport sqlite3\n") {
+            Storage::Sqlite
+        } else if store.contains("\nimport json\n") && store.contains("os.replace(") {
+            Storage::JsonFile
+        } else {
+            return None;
+        };
+        let plural = store
+            .lines()
+            .next()?
+            .split_once(" storage for ")?
+            .1
+            .strip_suffix('.')?;
+        let (singular, rest) =
+            text_after(store, "\"\"\"Store a new ")?.split_once("; return its record ``")?;
+        let field = text_after(rest, "{\"id\": int, \"")?.split_once('"')?.0;
+        if ![plural, singular, field]
+            .iter()
+            .all(|name| is_identifier(name))
+        {
+            return None;
+        }
+        let api = if server.contains("\nENDPOINT = \"/rpc\"\n") {
+            ApiStyle::Rpc
+        } else if server.contains(&format!("\nENDPOINT = \"/{plural}\"\n")) {
+            ApiStyle::Rest
+        } else {
+            return None;
+        };
+        let title = content("README.md")
+            .and_then(|readme| readme.lines().next()?.strip_prefix("# "))
+            .or_else(|| {
+                text_after(content(&format!("{package}/__init__.py"))?, "\"\"\"")?
+                    .split_once(": a small JSON API")
+                    .map(|(title, _)| title)
+            })
+            .map(str::trim)
+            .filter(|title| !title.is_empty())
+            .map_or_else(|| capitalize(&package.replace('_', " ")), str::to_owned);
+        Some(Existing {
+            names: Names {
+                title,
+                package: package.clone(),
+                resource: Resource {
+                    singular: singular.to_owned(),
+                    plural: plural.to_owned(),
+                    field: field.to_owned(),
+                },
+            },
+            storage,
+            api,
+            features: Feature::ALL
+                .into_iter()
+                .filter(|feature| store.contains(feature.marker()))
+                .collect(),
+        })
+    })
+}
+
+/// Whether `name` matches `[a-z][a-z0-9_]*`, as generated names do.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The text after the first `marker` in `text`.
+fn text_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    text.find(marker).map(|start| &text[start + marker.len()..])
+}
+
+/// Every placeholder value for one project: plain names first, then what
+/// the `features` (sorted, without repetitions) add, then blocks rendered
+/// from fragment templates with all of those.
+fn variables(
+    names: &Names,
+    storage: Storage,
+    api: ApiStyle,
+    features: &[Feature],
+) -> Vec<(&'static str, String)> {
     let resource = &names.resource;
     let is_url = resource.field == "url";
     let (default_ext, storage_label) = match storage {
         Storage::Sqlite => (".db", "SQLite"),
         Storage::JsonFile => (".json", "a JSON file"),
+    };
+    // Search terms for the samples: both match `search_both`; only
+    // sample_b matches "SECOND" and the URL-encoded `search_query`.
+    let (search_both, search_query) = if is_url {
+        (
+            String::from("example"),
+            String::from("EXAMPLE.ORG%2FSECOND"),
+        )
+    } else {
+        (
+            resource.singular.clone(),
+            format!("SECOND%20{}", resource.singular.to_ascii_uppercase()),
+        )
     };
     let (sample_a, sample_b, invalid_sample) = if is_url {
         (
@@ -518,6 +842,8 @@ fn variables(names: &Names, storage: Storage, api: ApiStyle) -> Vec<(&'static st
         ("sample_a", sample_a),
         ("sample_b", sample_b),
         ("invalid_sample", invalid_sample),
+        ("search_both", search_both),
+        ("search_query", search_query),
         ("data_ext", String::from(default_ext)),
         ("default_file", format!("{}{default_ext}", names.package)),
         ("storage_label", String::from(storage_label)),
@@ -537,6 +863,7 @@ fn variables(names: &Names, storage: Storage, api: ApiStyle) -> Vec<(&'static st
             }),
         ),
     ];
+    vars.extend(feature_variables(&vars, features));
     let blocks: [(&'static str, &str); 7] = [
         (
             "validate_fn",
@@ -578,8 +905,8 @@ fn variables(names: &Names, storage: Storage, api: ApiStyle) -> Vec<(&'static st
                      (201, 204, 400, 404, 405) and `{\"error\": \"...\"}` bodies."
                 }
                 ApiStyle::Rpc => {
-                    "JSON-RPC 2.0 at `POST /rpc` with the methods `create`, `get`, `list` and \
-                     `delete`: one endpoint, standard error codes plus -32001 for an unknown id."
+                    "JSON-RPC 2.0 at `POST /rpc` with the methods {{rpc_method_list}}: one \
+                     endpoint, standard error codes plus -32001 for an unknown id."
                 }
             },
         ),
@@ -604,6 +931,144 @@ fn variables(names: &Names, storage: Storage, api: ApiStyle) -> Vec<(&'static st
         .collect();
     vars.extend(rendered);
     vars
+}
+
+/// The placeholder values `features` (sorted, without repetitions) decide,
+/// given the plain name variables `vars`: inline lists that grow with the
+/// features, then one block per slot in [`FEATURE_SLOTS`] (empty when no
+/// feature fills it).
+fn feature_variables(
+    vars: &[(&'static str, String)],
+    features: &[Feature],
+) -> Vec<(&'static str, String)> {
+    let has = |feature: Feature| features.contains(&feature);
+    let ids: Vec<&str> = features.iter().map(|feature| feature.id()).collect();
+    let store_methods: Vec<&str> = ["create", "get", "list", "delete"]
+        .into_iter()
+        .chain(ids.iter().copied())
+        .collect();
+    let cli_commands: Vec<&str> = ["add", "list", "show", "remove"]
+        .into_iter()
+        .chain(ids.iter().copied())
+        .chain(["serve"])
+        .collect();
+    let (verbs, allow) = if has(Feature::Clear) {
+        ("GET, POST or DELETE", "GET, POST, DELETE")
+    } else {
+        ("GET or POST", "GET, POST")
+    };
+    let arguments = format!("405, f\"use {verbs} on {{ENDPOINT}}\", ((\"Allow\", \"{allow}\"),)");
+    let mut rest_collection_405 = format!("            raise ApiError({arguments})");
+    if rest_collection_405.len() > MAX_PYTHON_LINE {
+        rest_collection_405 =
+            format!("            raise ApiError(\n                {arguments}\n            )");
+    }
+    let readme_features = if features.is_empty() {
+        String::new()
+    } else {
+        let lines: String = features
+            .iter()
+            .map(|feature| format!("- {}\n", feature.describe()))
+            .collect();
+        format!("\n## Follow-up features\n\n{lines}")
+    };
+    let mut out: Vec<(&'static str, String)> = vec![
+        (
+            "url_parse_names",
+            String::from(if has(Feature::Search) {
+                "parse_qs, urlsplit"
+            } else {
+                "urlsplit"
+            }),
+        ),
+        ("rest_allow", String::from(allow)),
+        ("rest_collection_405", rest_collection_405),
+        ("store_methods", store_methods.join(", ")),
+        ("rpc_method_list", english_list(&store_methods)),
+        ("rpc_methods", python_dict("METHODS", &store_methods)),
+        ("cli_commands", python_dict("COMMANDS", &cli_commands)),
+        ("readme_features", readme_features),
+    ];
+    let per_feature: Vec<Vec<(&'static str, String)>> = features
+        .iter()
+        .enumerate()
+        .map(|(index, _)| {
+            let mut local = vars.to_vec();
+            local.push(("rpc_id", (FIRST_FEATURE_RPC_ID + index).to_string()));
+            local
+        })
+        .collect();
+    for slot in FEATURE_SLOTS {
+        let value: String = features
+            .iter()
+            .zip(&per_feature)
+            .map(|(feature, local)| substitute(section(feature.template(), slot), local))
+            .collect();
+        out.push((slot, value));
+    }
+    out
+}
+
+/// The section `@@ slot` of a feature template: the lines after that
+/// marker up to the next `@@ ` line, leading blank lines kept and trailing
+/// ones dropped; empty when the template has no such section.
+fn section<'a>(template: &'a str, slot: &str) -> &'a str {
+    let mut start = None;
+    let mut offset = 0;
+    for line in template.split_inclusive('\n') {
+        let bare = line.strip_suffix('\n').unwrap_or(line);
+        if let Some(name) = bare.strip_prefix("@@ ") {
+            if let Some(begin) = start {
+                return trim_trailing_blank_lines(&template[begin..offset]);
+            }
+            if name == slot {
+                start = Some(offset + line.len());
+            }
+        }
+        offset += line.len();
+    }
+    start.map_or("", |begin| trim_trailing_blank_lines(&template[begin..]))
+}
+
+/// `text` without its trailing blank lines, still ending with a newline;
+/// empty if it is all blank.
+fn trim_trailing_blank_lines(text: &str) -> &str {
+    let kept = text.trim_end_matches('\n').len();
+    if text[..kept].trim().is_empty() {
+        ""
+    } else {
+        &text[..(kept + 1).min(text.len())]
+    }
+}
+
+/// The words in backticks, joined with commas and a final "and":
+/// `` `a`, `b` and `c` ``.
+fn english_list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|word| format!("`{word}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A Python dictionary `NAME = {"key": _key, ...}` mapping each key to the
+/// function of the same name with a leading underscore: on one line if it
+/// fits in [`MAX_PYTHON_LINE`] characters, else one entry per line.
+fn python_dict(name: &str, keys: &[&str]) -> String {
+    let entries: Vec<String> = keys
+        .iter()
+        .map(|key| format!("\"{key}\": _{key}"))
+        .collect();
+    let line = format!("{name} = {{{}}}", entries.join(", "));
+    if line.len() <= MAX_PYTHON_LINE {
+        return line;
+    }
+    let lines: String = entries
+        .iter()
+        .map(|entry| format!("    {entry},\n"))
+        .collect();
+    format!("{name} = {{\n{lines}}}")
 }
 
 /// Replaces each `{{name}}` in `template` with its value from `vars`.
@@ -675,7 +1140,7 @@ mod tests {
         (Storage::JsonFile, ApiStyle::Rest),
         (Storage::JsonFile, ApiStyle::Rpc),
     ];
-    const TEMPLATES: [(&str, &str); 22] = [
+    const TEMPLATES: [(&str, &str); 25] = [
         ("README.md.tmpl", README),
         ("readme_rest.md.tmpl", README_REST),
         ("readme_rpc.md.tmpl", README_RPC),
@@ -698,6 +1163,9 @@ mod tests {
         ("test_cli.py.tmpl", TEST_CLI),
         ("test_cli_rest.py.tmpl", TEST_CLI_REST),
         ("test_cli_rpc.py.tmpl", TEST_CLI_RPC),
+        ("feature_clear.tmpl", FEATURE_CLEAR),
+        ("feature_count.tmpl", FEATURE_COUNT),
+        ("feature_search.tmpl", FEATURE_SEARCH),
     ];
 
     fn resource(singular: &str, plural: &str, field: &str) -> Resource {
@@ -896,10 +1364,13 @@ mod tests {
     #[test]
     fn every_template_placeholder_is_known() {
         let names = names_from_prompt(URL_PROMPT);
-        let known: BTreeSet<&str> = variables(&names, Storage::Sqlite, ApiStyle::Rest)
-            .iter()
-            .map(|(name, _)| *name)
-            .collect();
+        let mut known: BTreeSet<&str> =
+            variables(&names, Storage::Sqlite, ApiStyle::Rest, &Feature::ALL)
+                .iter()
+                .map(|(name, _)| *name)
+                .collect();
+        // Set per feature while its sections are rendered.
+        known.insert("rpc_id");
         for (file, template) in TEMPLATES {
             let mut rest = template;
             while let Some(start) = rest.find("{{") {
@@ -1077,37 +1548,48 @@ mod tests {
         }
     }
 
+    /// Writes `files` into a new temporary directory and runs
+    /// `python3 -m unittest discover -v` there (and, if `alone`, each test
+    /// module on its own); checks that everything passed and that the tests
+    /// left no files behind. Returns how many tests discover ran, and its output.
+    fn generated_tests_run(files: &[ProjectFile], label: &str, alone: bool) -> (usize, String) {
+        let dir = tempfile::tempdir().unwrap();
+        for file in files {
+            let path = dir.path().join(&file.path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, &file.content).unwrap();
+        }
+        let (ok, output) = run_python(dir.path(), &["-m", "unittest", "discover", "-v"]);
+        assert!(ok, "{label}: generated tests failed:\n{output}");
+        let ran: usize = output
+            .lines()
+            .find_map(|line| line.strip_prefix("Ran ")?.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{label}: no 'Ran N tests' line:\n{output}"));
+        assert!(
+            output.lines().any(|line| line == "OK"),
+            "{label}: no OK line:\n{output}"
+        );
+        if alone {
+            for module in ["tests.test_store", "tests.test_server", "tests.test_cli"] {
+                let (ok, output) = run_python(dir.path(), &["-m", "unittest", module]);
+                assert!(ok, "{label}: {module} alone failed:\n{output}");
+            }
+        }
+        let mut left = BTreeSet::new();
+        files_left(dir.path(), "", &mut left);
+        let written: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(left, written, "{label}: the tests left files behind");
+        (ran, output)
+    }
+
     /// Writes the project for `prompt` in every combination and runs its tests.
     fn generated_tests_pass(prompt: &str) {
         let names = names_from_prompt(prompt);
         for (storage, api) in ALL_COMBINATIONS {
             let label = format!("{prompt:?} {} {}", storage.option(), api.option());
             let files = render(&names, storage, api);
-            let dir = tempfile::tempdir().unwrap();
-            for file in &files {
-                let path = dir.path().join(&file.path);
-                fs::create_dir_all(path.parent().unwrap()).unwrap();
-                fs::write(&path, &file.content).unwrap();
-            }
-            let (ok, output) = run_python(dir.path(), &["-m", "unittest", "discover", "-v"]);
-            assert!(ok, "{label}: generated tests failed:\n{output}");
-            let ran: usize = output
-                .lines()
-                .find_map(|line| line.strip_prefix("Ran ")?.split(' ').next()?.parse().ok())
-                .unwrap_or_else(|| panic!("{label}: no 'Ran N tests' line:\n{output}"));
+            let (ran, output) = generated_tests_run(&files, &label, true);
             assert!(ran >= 12, "{label}: only {ran} tests ran:\n{output}");
-            assert!(
-                output.lines().any(|line| line == "OK"),
-                "{label}: no OK line:\n{output}"
-            );
-            for module in ["tests.test_store", "tests.test_server", "tests.test_cli"] {
-                let (ok, output) = run_python(dir.path(), &["-m", "unittest", module]);
-                assert!(ok, "{label}: {module} alone failed:\n{output}");
-            }
-            let mut left = BTreeSet::new();
-            files_left(dir.path(), "", &mut left);
-            let written: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
-            assert_eq!(left, written, "{label}: the tests left files behind");
         }
     }
 
@@ -1119,5 +1601,438 @@ mod tests {
     #[test]
     fn generated_todo_tests_pass_in_python() {
         generated_tests_pass(TODO_PROMPT);
+    }
+
+    /// Every subset of [`Feature::ALL`], the empty one first.
+    fn feature_sets() -> Vec<Vec<Feature>> {
+        (0..1 << Feature::ALL.len())
+            .map(|mask: usize| {
+                Feature::ALL
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(index, _)| mask & (1 << index) != 0)
+                    .map(|(_, feature)| feature)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `(path, content)` pairs, as [`detect`] takes them.
+    fn as_pairs(files: &[ProjectFile]) -> Vec<(String, String)> {
+        files
+            .iter()
+            .map(|file| (file.path.clone(), file.content.clone()))
+            .collect()
+    }
+
+    /// 64-bit FNV-1a of every path, owner and content, in order.
+    fn fingerprint(files: &[ProjectFile]) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for file in files {
+            for part in [file.path.as_str(), file.owner, file.content.as_str()] {
+                for byte in part.bytes().chain([0]) {
+                    hash ^= u64::from(byte);
+                    hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+                }
+            }
+        }
+        hash
+    }
+
+    #[test]
+    fn features_from_prompts() {
+        use Feature::{Clear, Count, Search};
+        let cases: [(&str, &[Feature]); 14] = [
+            ("add a delete endpoint with tests", &[Clear]),
+            ("how many links do we have? add a count", &[Count]),
+            ("search and delete", &[Clear, Search]),
+            ("make it faster", &[]),
+            ("", &[]),
+            ("let me search the links", &[Search]),
+            ("add a count endpoint", &[Count]),
+            ("Wipe everything, then show STATS", &[Clear, Count]),
+            (
+                "I want to look up tasks and purge old ones",
+                &[Clear, Search],
+            ),
+            ("filter, find, query or lookup", &[Search]),
+            ("How many? The total!", &[Count]),
+            ("remove all, search all, count all", &[Clear, Count, Search]),
+            ("a counter in the country", &[]),
+            ("look at the searchlight", &[]),
+        ];
+        for (prompt, expected) in cases {
+            assert_eq!(Feature::from_prompt(prompt), expected, "{prompt:?}");
+        }
+        let mut sorted = Feature::ALL.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, Feature::ALL);
+        for feature in Feature::ALL {
+            assert_eq!(Feature::from_prompt(feature.id()), [feature]);
+            assert!(feature.describe().starts_with(feature.id()));
+            assert!(!feature.describe().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn render_with_no_features_is_render_byte_for_byte() {
+        // Fingerprints of `render` before features existed: any change to
+        // the base output (which apps compare by git blob id) fails here.
+        let pinned: [(&str, [u64; 4]); 2] = [
+            (
+                URL_PROMPT,
+                [
+                    0xc412_062f_f74e_3169,
+                    0x330e_eaac_aee3_d854,
+                    0xbcfc_082e_824a_fc3b,
+                    0x72c3_1238_81b6_65ce,
+                ],
+            ),
+            (
+                TODO_PROMPT,
+                [
+                    0xcc8b_e3ba_a646_94a8,
+                    0xeb96_94bb_6c50_b84a,
+                    0x06fa_6ab1_2eba_cbc1,
+                    0x0b8b_275a_5c66_c9fd,
+                ],
+            ),
+        ];
+        for (prompt, fingerprints) in pinned {
+            let names = names_from_prompt(prompt);
+            for ((storage, api), pinned) in ALL_COMBINATIONS.into_iter().zip(fingerprints) {
+                let base = render(&names, storage, api);
+                assert_eq!(render_with(&names, storage, api, &[]), base);
+                assert_eq!(
+                    fingerprint(&base),
+                    pinned,
+                    "{prompt:?} {storage:?} {api:?}: render output changed"
+                );
+            }
+        }
+        for prompt in ["", "Build a notes service", "Contacts CLI"] {
+            let names = names_from_prompt(prompt);
+            for (storage, api) in ALL_COMBINATIONS {
+                assert_eq!(
+                    render_with(&names, storage, api, &[]),
+                    render(&names, storage, api)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn render_with_is_deterministic_and_ignores_order_and_repeats() {
+        use Feature::{Clear, Count, Search};
+        let names = names_from_prompt(URL_PROMPT);
+        for (storage, api) in ALL_COMBINATIONS {
+            let all = render_with(&names, storage, api, &Feature::ALL);
+            assert_eq!(all, render_with(&names, storage, api, &Feature::ALL));
+            assert_eq!(
+                all,
+                render_with(&names, storage, api, &[Search, Clear, Count, Search, Clear])
+            );
+            assert_ne!(all, render(&names, storage, api));
+        }
+    }
+
+    #[test]
+    fn features_extend_the_existing_files() {
+        for prompt in [URL_PROMPT, TODO_PROMPT] {
+            let names = names_from_prompt(prompt);
+            let pkg = &names.package;
+            let mut touched: Vec<String> = vec![
+                "README.md".to_owned(),
+                format!("{pkg}/cli.py"),
+                format!("{pkg}/server.py"),
+                format!("{pkg}/store.py"),
+                "tests/test_cli.py".to_owned(),
+                "tests/test_server.py".to_owned(),
+                "tests/test_store.py".to_owned(),
+            ];
+            touched.sort();
+            for (storage, api) in ALL_COMBINATIONS {
+                let base = render(&names, storage, api);
+                for features in feature_sets().into_iter().skip(1) {
+                    let label = format!("{prompt:?} {storage:?} {api:?} {features:?}");
+                    let files = render_with(&names, storage, api, &features);
+                    let paths = |files: &[ProjectFile]| -> Vec<(String, &str)> {
+                        files.iter().map(|f| (f.path.clone(), f.owner)).collect()
+                    };
+                    assert_eq!(paths(&files), paths(&base), "{label}");
+                    let changed: Vec<String> = files
+                        .iter()
+                        .zip(&base)
+                        .filter(|(new, old)| new.content != old.content)
+                        .map(|(new, _)| new.path.clone())
+                        .collect();
+                    assert_eq!(changed, touched, "{label}");
+                    for (new, old) in files.iter().zip(&base) {
+                        assert!(!new.content.contains("{{"), "{label} {}", new.path);
+                        assert!(!new.content.contains("@@ "), "{label} {}", new.path);
+                        assert!(!new.content.contains("\n\n\n\n"), "{label} {}", new.path);
+                        assert!(new.content.ends_with('\n'), "{label} {}", new.path);
+                        // Lines a feature adds stay within 100 columns and
+                        // use spaces only.
+                        if new.path.ends_with(".py") {
+                            let before: BTreeSet<&str> = old.content.lines().collect();
+                            for line in new.content.lines().filter(|l| !before.contains(l)) {
+                                assert!(line.chars().count() <= 100, "{label}: {line}");
+                                assert!(!line.contains('\t'), "{label}: {line}");
+                                assert_eq!(line.trim_end(), line, "{label}: {line:?}");
+                            }
+                        }
+                    }
+                    let content =
+                        |path: &str| &files.iter().find(|f| f.path == path).unwrap().content;
+                    let readme = content("README.md");
+                    for feature in &features {
+                        assert!(readme.contains(feature.describe()), "{label}");
+                        assert!(
+                            content(&format!("{pkg}/store.py")).contains(feature.marker()),
+                            "{label}"
+                        );
+                        assert!(
+                            content(&format!("{pkg}/cli.py"))
+                                .contains(&format!("\"{0}\": _{0},", feature.id())),
+                            "{label}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn feature_templates_fill_known_slots() {
+        let project_templates: Vec<&str> = TEMPLATES
+            .iter()
+            .filter(|(file, _)| !file.starts_with("feature_"))
+            .map(|(_, template)| *template)
+            .collect();
+        for slot in FEATURE_SLOTS {
+            let line = format!("\n{{{{{slot}}}}}\n");
+            let uses = project_templates
+                .iter()
+                .filter(|template| template.contains(&line))
+                .count();
+            assert!(uses >= 1, "no template has a {{{{{slot}}}}} line");
+        }
+        for feature in Feature::ALL {
+            let mut seen = BTreeSet::new();
+            for line in feature.template().lines() {
+                if let Some(name) = line.strip_prefix("@@ ") {
+                    assert!(
+                        FEATURE_SLOTS.contains(&name),
+                        "{feature:?}: unknown slot {name}"
+                    );
+                    assert!(seen.insert(name), "{feature:?}: slot {name} twice");
+                }
+            }
+            assert!(feature.template().starts_with("@@ "), "{feature:?}");
+            for slot in [
+                "sqlite_features",
+                "json_features",
+                "test_store_memory",
+                "test_cli",
+            ] {
+                assert!(
+                    !section(feature.template(), slot).is_empty(),
+                    "{feature:?} {slot}"
+                );
+            }
+        }
+        let template = "@@ a\n\nx\n\n@@ b\ny\n@@ c\n\n\n@@ d\nz";
+        assert_eq!(section(template, "a"), "\nx\n");
+        assert_eq!(section(template, "b"), "y\n");
+        assert_eq!(section(template, "c"), "");
+        assert_eq!(section(template, "d"), "z");
+        assert_eq!(section(template, "e"), "");
+    }
+
+    #[test]
+    fn english_lists() {
+        assert_eq!(english_list(&[]), "");
+        assert_eq!(english_list(&["a"]), "`a`");
+        assert_eq!(english_list(&["a", "b", "c"]), "`a`, `b` and `c`");
+    }
+
+    #[test]
+    fn python_dicts_wrap_when_long() {
+        assert_eq!(
+            python_dict("METHODS", &["create", "get"]),
+            "METHODS = {\"create\": _create, \"get\": _get}"
+        );
+        let long = python_dict(
+            "COMMANDS",
+            &["add", "list", "show", "remove", "clear", "serve"],
+        );
+        assert!(
+            long.starts_with("COMMANDS = {\n    \"add\": _add,\n"),
+            "{long}"
+        );
+        assert!(long.ends_with("    \"serve\": _serve,\n}"), "{long}");
+    }
+
+    #[test]
+    fn detect_round_trips_every_project() {
+        let prompts = [
+            URL_PROMPT,
+            TODO_PROMPT,
+            "",
+            "Build a notes service",
+            "Build a Café menu API",
+            "Contacts CLI",
+            "Build a 2048 game",
+            "Build a queue",
+        ];
+        for prompt in prompts {
+            let names = names_from_prompt(prompt);
+            for (storage, api) in ALL_COMBINATIONS {
+                for features in feature_sets() {
+                    let files = as_pairs(&render_with(&names, storage, api, &features));
+                    let expected = Existing {
+                        names: names.clone(),
+                        storage,
+                        api,
+                        features: features.clone(),
+                    };
+                    assert_eq!(
+                        detect(&files).as_ref(),
+                        Some(&expected),
+                        "{prompt:?} {storage:?} {api:?} {features:?}"
+                    );
+                }
+            }
+        }
+        let url = detect(&as_pairs(&render(
+            &names_from_prompt(URL_PROMPT),
+            Storage::JsonFile,
+            ApiStyle::Rpc,
+        )))
+        .unwrap();
+        assert_eq!(url.names.title, "URL shortener");
+        assert_eq!(url.names.package, "url_shortener");
+        assert_eq!(url.names.resource, resource("link", "links", "url"));
+        let todo = detect(&as_pairs(&render(
+            &names_from_prompt(TODO_PROMPT),
+            Storage::Sqlite,
+            ApiStyle::Rest,
+        )))
+        .unwrap();
+        assert_eq!(todo.names.title, "Todo");
+        assert_eq!(todo.names.package, "todo");
+        assert_eq!(todo.names.resource, resource("task", "tasks", "title"));
+        assert_eq!(todo.features, []);
+    }
+
+    #[test]
+    fn detect_tolerates_other_files_and_missing_docs() {
+        let names = names_from_prompt(URL_PROMPT);
+        let files = as_pairs(&render_with(
+            &names,
+            Storage::Sqlite,
+            ApiStyle::Rest,
+            &[Feature::Count],
+        ));
+        let expected = detect(&files).unwrap();
+        // Extra files, "./" prefixes and any order.
+        let mut noisy: Vec<(String, String)> = files
+            .iter()
+            .rev()
+            .map(|(path, content)| (format!("./{path}"), content.clone()))
+            .collect();
+        noisy.push(("notes/todo.txt".into(), "later\n".into()));
+        noisy.push(("url_shortener.db".into(), String::new()));
+        noisy.push(("vendor/lib/store.py".into(), "x = 1\n".into()));
+        assert_eq!(detect(&noisy).as_ref(), Some(&expected));
+        // The title falls back to __init__.py, then to the package.
+        let no_readme: Vec<(String, String)> = files
+            .iter()
+            .filter(|(path, _)| path != "README.md")
+            .cloned()
+            .collect();
+        assert_eq!(detect(&no_readme).as_ref(), Some(&expected));
+        let bare: Vec<(String, String)> = no_readme
+            .into_iter()
+            .filter(|(path, _)| path != "url_shortener/__init__.py")
+            .collect();
+        assert_eq!(detect(&bare).unwrap().names.title, "Url shortener");
+    }
+
+    #[test]
+    fn detect_rejects_other_file_sets() {
+        let rust_crate: Vec<(String, String)> = vec![
+            (
+                "Cargo.toml".into(),
+                "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n".into(),
+            ),
+            ("src/main.rs".into(), "fn main() {}\n".into()),
+            ("src/store.rs".into(), "pub struct Store;\n".into()),
+        ];
+        assert_eq!(detect(&rust_crate), None);
+        assert_eq!(detect(&[]), None);
+        let other_python: Vec<(String, String)> = vec![
+            (
+                "app/store.py".into(),
+                "import sqlite3\n\nclass Store:\n    pass\n".into(),
+            ),
+            ("app/server.py".into(), "ENDPOINT = \"/rpc\"\n".into()),
+        ];
+        assert_eq!(detect(&other_python), None);
+        let names = names_from_prompt(TODO_PROMPT);
+        let files = as_pairs(&render(&names, Storage::JsonFile, ApiStyle::Rest));
+        let without = |gone: &str| -> Vec<(String, String)> {
+            files
+                .iter()
+                .filter(|(path, _)| path != gone)
+                .cloned()
+                .collect()
+        };
+        assert_eq!(detect(&without("todo/server.py")), None);
+        assert_eq!(detect(&without("todo/store.py")), None);
+        let moved: Vec<(String, String)> = files
+            .iter()
+            .map(|(path, content)| (format!("src/{path}"), content.clone()))
+            .collect();
+        assert_eq!(detect(&moved), None);
+    }
+
+    /// Runs the generated tests for `prompt` in every combination with no
+    /// feature, each feature alone and all of them, and checks that every
+    /// feature adds passing tests.
+    fn feature_tests_pass(prompt: &str) {
+        let names = names_from_prompt(prompt);
+        for (storage, api) in ALL_COMBINATIONS {
+            let label = format!("{prompt:?} {} {}", storage.option(), api.option());
+            let (base, _) = generated_tests_run(&render(&names, storage, api), &label, false);
+            let mut added = 0;
+            for feature in Feature::ALL {
+                let label = format!("{label} +{}", feature.id());
+                let files = render_with(&names, storage, api, &[feature]);
+                let (ran, output) = generated_tests_run(&files, &label, false);
+                assert!(
+                    ran >= base + 3,
+                    "{label}: {ran} tests, {base} without:\n{output}"
+                );
+                added += ran - base;
+                eprintln!("{label}: {ran} tests ({base} without)");
+            }
+            let label = format!("{label} +all");
+            let files = render_with(&names, storage, api, &Feature::ALL);
+            let (ran, output) = generated_tests_run(&files, &label, true);
+            assert_eq!(ran, base + added, "{label}:\n{output}");
+            eprintln!("{label}: {ran} tests ({base} without)");
+        }
+    }
+
+    #[test]
+    fn generated_url_shortener_feature_tests_pass_in_python() {
+        feature_tests_pass(URL_PROMPT);
+    }
+
+    #[test]
+    fn generated_todo_feature_tests_pass_in_python() {
+        feature_tests_pass(TODO_PROMPT);
     }
 }

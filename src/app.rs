@@ -291,6 +291,9 @@ pub fn main(cli: Cli) -> i32 {
             Some(Command::Ask(args)) => run_ask(&global, args).await,
             Some(Command::Sessions { command }) => commands::sessions::run(&global, command),
             Some(Command::Undo { session }) => commands::undo::run(&global, session.as_deref()),
+            Some(Command::Memory { agent, set, clear }) => {
+                commands::memory::run(&global, agent.as_deref(), set.as_deref(), clear)
+            }
             Some(Command::Init { force, user }) => commands::init::run(&global, force, user),
             Some(Command::Doctor { json }) => commands::doctor::run(&global, json).await,
             Some(Command::Completions { shell }) => Ok(commands::completions::completions(shell)),

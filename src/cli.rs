@@ -89,6 +89,22 @@ pub enum Command {
         /// Session id or unique prefix (default: the newest session with a commit not yet undone).
         session: Option<String>,
     },
+    /// Show or replace the notes each agent keeps for DIR across sessions.
+    Memory {
+        /// The agent (default: every agent's notes, under a heading each).
+        agent: Option<String>,
+        /// Replace the agent's notes with FILE's text (`-`: stdin).
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "agent",
+            conflicts_with = "clear"
+        )]
+        set: Option<PathBuf>,
+        /// Delete the agent's notes.
+        #[arg(long, requires = "agent")]
+        clear: bool,
+    },
     /// Write a commented quorum.toml (every provider kind, the default roster).
     Init {
         /// Overwrite an existing file.

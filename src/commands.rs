@@ -1,5 +1,5 @@
 //! The commands beside a session run: `init`, `doctor`, `sessions
-//! list|show|export|rm|push`, `undo`, `completions` and `man`. Each module
+//! list|show|export|rm|push`, `undo`, `memory`, `completions` and `man`. Each module
 //! turns its arguments into an exit code (DESIGN.md §5) through
 //! [`crate::app::Failure`]; `app.rs` only dispatches to them.
 //!
@@ -12,6 +12,7 @@ pub mod completions;
 pub mod doctor;
 pub mod export;
 pub mod init;
+pub mod memory;
 pub mod push;
 pub mod sessions;
 pub mod undo;

@@ -426,6 +426,7 @@ pub async fn run(
             | Event::TranscriptPage { .. }
             | Event::FileLoaded { .. }
             | Event::FileDecided { .. }
+            | Event::Memory { .. }
             | Event::DeliveryReady { .. } => {}
         }
     }

@@ -19,6 +19,7 @@ mod budget;
 mod context;
 mod decisions;
 mod deliver;
+pub mod memory;
 mod phases;
 
 use std::collections::BTreeMap;
@@ -124,6 +125,7 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
         group_lines: Vec::new(),
         session: None,
         shutting_down: false,
+        memory: None,
     };
     let actor = tokio::spawn(actor.run());
     OrchestratorHandle {

@@ -675,6 +675,15 @@ pub enum Event {
         /// The generated commit message, without the trailers.
         message: String,
     },
+    /// An agent's memory for this DIR, answering [`Op::LoadMemory`] and
+    /// [`Op::SetMemory`], and sent when a delivery adds notes.
+    Memory {
+        /// The agent.
+        agent: String,
+        /// Its notes (UTF-8 text, one note per line; empty when it has none),
+        /// at most [`MEMORY_MAX_BYTES`].
+        notes: String,
+    },
     /// An [`Op`] could not be applied (unknown conflict, wrong phase, …); the
     /// session is unchanged.
     Rejected {
@@ -815,9 +824,29 @@ pub enum Op {
         /// The new token budget.
         tokens: Option<u64>,
     },
+    /// Load an agent's memory for this DIR. Answered by [`Event::Memory`], or
+    /// [`Event::Rejected`] for an agent not in the roster. Needs no session.
+    LoadMemory {
+        /// The agent.
+        agent: String,
+    },
+    /// Replace an agent's memory for this DIR (empty text clears it); it is
+    /// stored at once and used from the agent's next task. Answered by
+    /// [`Event::Memory`], or [`Event::Rejected`] for an agent not in the
+    /// roster or notes over [`MEMORY_MAX_BYTES`].
+    SetMemory {
+        /// The agent.
+        agent: String,
+        /// The new notes.
+        notes: String,
+    },
     /// Stop the orchestrator after flushing. Answered by [`Event::Closed`].
     Shutdown,
 }
+
+/// Most bytes of notes an agent keeps per DIR: what its prompts carry at most
+/// (about 1,400 tokens). Notes added at delivery push the oldest lines out.
+pub const MEMORY_MAX_BYTES: usize = 4096;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -15,7 +15,9 @@
 //! * `lines`: session id ‖ seq (u64 BE) → [`TranscriptLine`] (JSON).
 //! * `agent_lines`: session id ‖ agent ‖ 0x00 ‖ agent_seq (u64 BE) → seq (u64 BE).
 //! * `records`: session id ‖ kind ‖ 0x00 ‖ name → JSON value.
+//! * `memory`: target directory ‖ 0x00 ‖ agent → the agent's notes (UTF-8).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -127,6 +129,15 @@ pub enum Write {
         /// The record, serialised as JSON.
         value: serde_json::Value,
     },
+    /// Replace an agent's memory for a target directory (empty notes delete it).
+    Memory {
+        /// The target directory, as the workspace names it (absolute).
+        dir: String,
+        /// The agent.
+        agent: String,
+        /// The notes, UTF-8 text.
+        notes: String,
+    },
 }
 
 /// The open db.
@@ -139,6 +150,14 @@ pub struct Store {
     lines: sled::Tree,
     agent_lines: sled::Tree,
     records: sled::Tree,
+    memory: sled::Tree,
+}
+
+fn memory_key(dir: &str, agent: &str) -> Vec<u8> {
+    let mut key = dir.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(agent.as_bytes());
+    key
 }
 
 fn seq_key(session: &SessionId, seq: u64) -> Vec<u8> {
@@ -236,6 +255,7 @@ impl Store {
             lines: db.open_tree("lines")?,
             agent_lines: db.open_tree("agent_lines")?,
             records: db.open_tree("records")?,
+            memory: db.open_tree("memory")?,
             db,
         })
     }
@@ -273,6 +293,14 @@ impl Store {
                     let mut key = record_prefix(session, kind);
                     key.extend_from_slice(name.as_bytes());
                     self.records.insert(key, encode(value))?;
+                }
+                Write::Memory { dir, agent, notes } => {
+                    let key = memory_key(dir, agent);
+                    if notes.is_empty() {
+                        self.memory.remove(key)?;
+                    } else {
+                        self.memory.insert(key, notes.as_bytes())?;
+                    }
                 }
             }
         }
@@ -372,6 +400,19 @@ impl Store {
                 Ok((lines, total))
             }
         }
+    }
+
+    /// The agents' memories for target directory `dir`: agent → notes, by
+    /// agent. Agents without notes are absent.
+    pub fn memories(&self, dir: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        let prefix = memory_key(dir, "");
+        let mut all = BTreeMap::new();
+        for item in self.memory.scan_prefix(&prefix) {
+            let (key, value) = item?;
+            let agent = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            all.insert(agent, String::from_utf8_lossy(&value).into_owned());
+        }
+        Ok(all)
     }
 
     /// One per-session record.

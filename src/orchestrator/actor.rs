@@ -190,6 +190,8 @@ pub(crate) struct Actor {
     pub group_lines: Vec<TranscriptLine>,
     pub session: Option<Session>,
     pub shutting_down: bool,
+    /// The agents' notes for DIR (`None` until first read from the db).
+    pub memory: Option<BTreeMap<String, String>>,
 }
 
 pub(crate) use super::now;
@@ -468,6 +470,8 @@ impl Actor {
             Op::RetryTask { task } => self.retry_task(&task),
             Op::RetryTaskOn { task, model } => self.retry_task_on(&task, &model),
             Op::RaiseBudget { scope, usd, tokens } => self.raise_budget(&scope, usd, tokens),
+            Op::LoadMemory { agent } => self.load_memory(&agent).await,
+            Op::SetMemory { agent, notes } => self.set_memory(&agent, &notes).await,
             Op::SetFileAccepted { path, accepted } => self.set_file_accepted(&path, accepted),
             Op::Commit { message } => self.commit_requested(message).await,
             Op::LoadTranscript {
@@ -513,6 +517,8 @@ impl Actor {
             self.reject("start", "the prompt is empty");
             return;
         }
+        // The agents' notes from earlier sessions in DIR.
+        self.memories().await;
         // What DIR already holds: the agents' map of existing code (off the
         // actor's thread: it reads files).
         let workspace = self.workspace.clone();
@@ -818,9 +824,15 @@ impl Actor {
                 });
             }
         }
+        let mut task_in = task.clone();
+        if let Some(notes) = self.memory_of(&task.agent)
+            && task_in.context.is_object()
+        {
+            task_in.context["memory"] = Value::String(notes.to_string());
+        }
         let (context, trimmed) = match window {
-            Some((window, reply)) => fit_context(&task, &agent.role, window, reply),
-            None => (task.context.clone(), None),
+            Some((window, reply)) => fit_context(&task_in, &agent.role, window, reply),
+            None => (task_in.context.clone(), None),
         };
         let mut messages = super::prompts::build(&agent.role, task.kind, &task.title, &context);
         messages.extend(task.extra.iter().cloned());

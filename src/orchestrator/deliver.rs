@@ -181,6 +181,7 @@ impl Actor {
             if let Some(s) = self.s() {
                 s.delivered = true;
             }
+            self.remember_delivery().await;
             return;
         }
         let mut text = message
@@ -221,6 +222,7 @@ impl Actor {
                     files: paths,
                     repo: commit.repo.display().to_string(),
                 });
+                self.remember_delivery().await;
             }
             Err(e) => self.fail_session(format!(
                 "the commit failed: {e}; the files are written in DIR"

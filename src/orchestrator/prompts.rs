@@ -69,8 +69,13 @@ fn reply_format(kind: TaskKind) -> String {
 /// The messages for a task: system prompt, then the task with its inputs.
 pub fn build(role: &str, kind: TaskKind, title: &str, context: &Value) -> Vec<Message> {
     let inputs = serde_json::to_string_pretty(context).unwrap_or_default();
+    let memory = if context.get("memory").is_some() {
+        "\n\nThe `memory` input holds your notes from earlier sessions in this directory (conventions, past decisions, the files you own): follow them unless this task says otherwise."
+    } else {
+        ""
+    };
     let user = format!(
-        "# Task: {title}\n\n{}\n\n# Inputs\n\n```json\n{inputs}\n```\n\n# Reply format\n\n{}",
+        "# Task: {title}\n\n{}{memory}\n\n# Inputs\n\n```json\n{inputs}\n```\n\n# Reply format\n\n{}",
         instructions(kind),
         reply_format(kind)
     );

@@ -937,6 +937,8 @@ impl App {
                 self.commit_message = Some(message);
                 self.toast("ready to deliver: f files · C commit", false);
             }
+            // The memory view is not built yet; nothing asks for it.
+            Event::Memory { .. } => {}
             Event::Rejected { op, reason } => self.toast(format!("{op}: {reason}"), true),
             Event::Fatal { message } => self.toast(message, true),
             Event::Closed => self.closed = true,

@@ -1050,3 +1050,75 @@ fn a_second_session_changes_the_existing_code_and_its_commit_passes_its_tests() 
         "{report}"
     );
 }
+
+/// The ops the TUI edits memory with work without a session: set, load back,
+/// and refusals naming the agent or the size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_ops_store_load_and_refuse() {
+    let dir = tempdir();
+    let (handle, state) = spawn_in(
+        dir.path(),
+        "[providers.sim]\nkind = \"offline\"\n",
+        SHORT_WORKFLOW,
+    );
+    let mut rx = handle.subscribe();
+    handle.send(Op::SetMemory {
+        agent: "frontend".into(),
+        notes: "  prefer argparse\n\n".into(),
+    });
+    let stored = until(&mut rx, "the stored notes", |e| match e {
+        Event::Memory { agent, notes } if agent == "frontend" => Some(notes.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(stored, "  prefer argparse\n", "blank lines dropped");
+    handle.send(Op::LoadMemory {
+        agent: "frontend".into(),
+    });
+    let loaded = until(&mut rx, "the loaded notes", |e| match e {
+        Event::Memory { notes, .. } => Some(notes.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(loaded, stored);
+    handle.send(Op::LoadMemory {
+        agent: "nobody".into(),
+    });
+    let reason = until(&mut rx, "a refusal", |e| match e {
+        Event::Rejected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("no agent `nobody`"), "{reason}");
+    handle.send(Op::SetMemory {
+        agent: "qa".into(),
+        notes: "y".repeat(quorum::protocol::MEMORY_MAX_BYTES + 1),
+    });
+    let reason = until(&mut rx, "a refusal", |e| match e {
+        Event::Rejected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("bytes"), "{reason}");
+    handle.send(Op::Shutdown);
+    handle.join().await;
+    drop(state);
+    // Stored durably: a new orchestrator on the same state reads it back.
+    let (handle, _state) = spawn_in(
+        dir.path(),
+        "[providers.sim]\nkind = \"offline\"\n",
+        SHORT_WORKFLOW,
+    );
+    let mut rx = handle.subscribe();
+    handle.send(Op::LoadMemory {
+        agent: "frontend".into(),
+    });
+    let reloaded = until(&mut rx, "the reloaded notes", |e| match e {
+        Event::Memory { notes, .. } => Some(notes.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reloaded, stored);
+    handle.send(Op::Shutdown);
+    handle.join().await;
+}

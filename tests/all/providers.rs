@@ -825,3 +825,76 @@ fn prompts_fit_the_context_window_and_keep_requirements_and_decisions() {
     }
     assert!(trimmed > 0, "the big project map was cut at least once");
 }
+
+/// Agent memory: notes the person stores for an agent reach that agent's
+/// prompts (and no other's); a delivery adds the session's decisions, the
+/// files each agent wrote and the passing test command; bad input is refused
+/// with a message naming it.
+#[test]
+fn agent_memory_reaches_the_prompts_and_grows_at_delivery() {
+    let env = Env::new();
+    let dir = tempdir();
+    let server = FakeLlm::start();
+    let config = provider_table("p", Format::OpenAi, &server, "") + &agents_on("p");
+    write(dir.path(), "quorum.toml", &config);
+    let memory = |args: &[&str]| {
+        let mut all = vec!["memory", "--dir", path_str(dir.path())];
+        all.extend_from_slice(args);
+        run(env.quorum(all))
+    };
+    write(dir.path(), "notes.txt", "always use type hints\n");
+    let set = memory(&["backend", "--set", path_str(&dir.path().join("notes.txt"))]);
+    assert_eq!(set.code, 0, "{set}");
+    assert_eq!(memory(&["backend"]).stdout, "always use type hints\n");
+
+    let nobody = memory(&["nobody"]);
+    assert_eq!(nobody.code, 2);
+    assert!(nobody.stderr.contains("no agent `nobody`"), "{nobody}");
+    write(dir.path(), "big.txt", &"x".repeat(5000));
+    let big = memory(&["qa", "--set", path_str(&dir.path().join("big.txt"))]);
+    assert_eq!(big.code, 2);
+    assert!(big.stderr.contains("5000 bytes"), "{big}");
+
+    let session = Session::from_output(run(env.quorum([
+        "run",
+        PROMPT,
+        "--dir",
+        path_str(dir.path()),
+        "--json",
+    ])));
+    session.assert_succeeded();
+    let mut backend_calls = 0;
+    for req in server.received() {
+        let inputs = request_inputs(&req);
+        let prompt = req.body["messages"].to_string();
+        if req.body["model"] == "backend" {
+            backend_calls += 1;
+            assert_eq!(inputs["memory"], "always use type hints\n", "{inputs}");
+            assert!(prompt.contains("notes from earlier sessions"));
+        } else {
+            assert!(
+                inputs.get("memory").is_none(),
+                "{}: {inputs}",
+                req.body["model"]
+            );
+        }
+    }
+    assert!(backend_calls > 0);
+
+    let backend = memory(&["backend"]).stdout;
+    assert!(backend.starts_with("always use type hints\n"), "{backend}");
+    assert!(backend.contains("owns: url_shortener/"), "{backend}");
+    assert!(backend.contains("decision storage: "), "{backend}");
+    let qa = memory(&["qa"]).stdout;
+    assert!(
+        qa.contains("tests: `python3 -m unittest discover -v`"),
+        "{qa}"
+    );
+    let all = memory(&[]).stdout;
+    for agent in ["pm", "backend", "frontend", "qa", "security"] {
+        assert!(all.contains(&format!("## {agent}\n")), "{all}");
+    }
+    let cleared = memory(&["backend", "--clear"]);
+    assert_eq!(cleared.code, 0, "{cleared}");
+    assert_eq!(memory(&["backend"]).stdout, "");
+}

@@ -797,6 +797,15 @@ pub enum Op {
         /// The consumer's id for this request, echoed in [`Event::FileLoaded`].
         req: RequestId,
     },
+    /// Pause the whole session: running tasks are paused (their calls
+    /// stopped) and no queued task starts until [`Op::ResumeSession`].
+    /// Answered by `task_paused` for each running task, or [`Event::Rejected`]
+    /// when there is no running session or it is paused already.
+    PauseSession,
+    /// Resume a paused session: the tasks the pause stopped are queued again
+    /// (those a budget paused stay paused until it is raised). Answered by
+    /// `task_queued` for each, or [`Event::Rejected`] when it is not paused.
+    ResumeSession,
     /// Cancel the session: running calls are stopped, state is flushed.
     /// Answered by `session_finished` with status `cancelled`.
     CancelSession,

@@ -158,6 +158,10 @@ pub(crate) struct Session {
     pub tests_failed: Option<String>,
     /// The project already in DIR (files and key contents), when there is one.
     pub project: Option<Value>,
+    /// Paused by the person ([`Op::PauseSession`]): no task starts.
+    pub paused: bool,
+    /// The tasks that pause stopped, queued again on resume.
+    pub paused_by_session: Vec<String>,
     /// The last stall reported (so it is reported once).
     pub stall: Option<String>,
     /// A repair round was queued and has not been judged yet.
@@ -481,6 +485,8 @@ impl Actor {
                 req,
             } => self.load_transcript(agent, from_seq, len, req),
             Op::LoadFile { path, req } => self.load_file(&path, req).await,
+            Op::PauseSession => self.pause_session(),
+            Op::ResumeSession => self.resume_session(),
             Op::CancelSession => self.finish(SessionStatus::Cancelled),
             Op::Interrupt => self.finish(SessionStatus::Interrupted),
             Op::Shutdown => {
@@ -610,6 +616,8 @@ impl Actor {
             finished: None,
             failure: None,
             tests_failed: None,
+            paused: false,
+            paused_by_session: Vec::new(),
             stall: None,
             project,
             awaiting_repairs: false,
@@ -765,7 +773,7 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        if s.finished.is_some() {
+        if s.finished.is_some() || s.paused {
             return;
         }
         let tasks = &s.tasks;
@@ -1178,6 +1186,51 @@ impl Actor {
             agent: task.agent,
             phase: task.phase,
         });
+    }
+
+    fn pause_session(&mut self) {
+        let Some(s) = self.session.as_mut() else {
+            return self.reject("pause session", "no session");
+        };
+        if s.finished.is_some() {
+            return self.reject("pause session", "the session has ended");
+        }
+        if s.paused {
+            return self.reject("pause session", "the session is paused already");
+        }
+        s.paused = true;
+        let running: Vec<String> = s
+            .tasks
+            .values()
+            .filter(|t| matches!(t.state, TaskState::Running | TaskState::Retrying))
+            .map(|t| t.id.clone())
+            .collect();
+        s.paused_by_session = running.clone();
+        for id in running {
+            self.pause_task(&id);
+        }
+    }
+
+    fn resume_session(&mut self) {
+        let Some(s) = self.session.as_mut() else {
+            return self.reject("resume session", "no session");
+        };
+        if !s.paused {
+            return self.reject("resume session", "the session is not paused");
+        }
+        s.paused = false;
+        let stopped = std::mem::take(&mut s.paused_by_session);
+        for id in stopped {
+            let still = self.session.as_ref().is_some_and(|s| {
+                !s.budget_paused.contains(&id)
+                    && s.tasks
+                        .get(&id)
+                        .is_some_and(|t| t.state == TaskState::Paused)
+            });
+            if still {
+                self.resume_task(&id);
+            }
+        }
     }
 
     /// Puts a paused, failed or cancelled task back in its queue.

@@ -1122,3 +1122,102 @@ async fn memory_ops_store_load_and_refuse() {
     handle.send(Op::Shutdown);
     handle.join().await;
 }
+
+/// Pausing the session stops the running tasks and starts nothing (for as
+/// long as the pause lasts, in virtual time); resuming queues exactly the
+/// stopped tasks again and the session completes with every task done once.
+#[tokio::test(start_paused = true)]
+async fn a_paused_session_starts_nothing_until_it_is_resumed() {
+    let dir = tempdir();
+    let mut script = PARALLEL.to_string();
+    for t in ["a1", "a2", "b1", "b2"] {
+        script.push_str(&format!(
+            "[[reply]]\ntask = \"implement.{t}\"\ntimes = 0\nlatency_ms = 1000\ntext = '''\n### `{t}.py`\n```python\nX = 1\n```\n'''\n"
+        ));
+    }
+    write(dir.path(), "script.toml", &script);
+    let config = "[providers.sim]\nkind = \"offline\"\nscript = \"script.toml\"\n\
+                  [agents.backend]\nmax_concurrency = 1\n[agents.frontend]\nmax_concurrency = 1\n";
+    let (handle, _state) = spawn_in(dir.path(), config, SHORT_WORKFLOW);
+    let mut rx = handle.subscribe();
+    handle.send(Op::ResumeSession);
+    let reason = until(&mut rx, "a refusal", |e| match e {
+        Event::Rejected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("no session"), "{reason}");
+    handle.send(Op::Start {
+        prompt: "Build it".into(),
+        options: SessionOptions {
+            interactive: true,
+            ..SessionOptions::default()
+        },
+    });
+    let is_work = |task: &str| task.starts_with("implement.") && task != "implement.breakdown";
+    let mut running = std::collections::BTreeSet::new();
+    until(&mut rx, "two tasks running", |e| {
+        if let Some(EventBody::TaskStarted { task, .. }) = logged(e).map(|e| &e.body)
+            && is_work(task)
+        {
+            running.insert(task.clone());
+        }
+        (running.len() == 2).then_some(())
+    })
+    .await;
+    handle.send(Op::PauseSession);
+    handle.send(Op::PauseSession);
+    let mut paused = std::collections::BTreeSet::new();
+    until(&mut rx, "both paused and the second pause refused", |e| {
+        match e {
+            Event::Logged(l) => {
+                if let EventBody::TaskPaused { task, .. } = &l.body {
+                    paused.insert(task.clone());
+                }
+                if let EventBody::TaskStarted { task, .. } | EventBody::TaskFinished { task, .. } =
+                    &l.body
+                {
+                    panic!("{task} moved while the session was paused");
+                }
+            }
+            Event::Rejected { reason, .. } => {
+                assert!(reason.contains("paused already"), "{reason}");
+                return Some(());
+            }
+            _ => {}
+        }
+        None
+    })
+    .await;
+    assert_eq!(paused, running, "exactly the running tasks were paused");
+    // A long pause: nothing starts or finishes meanwhile.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    while let Ok(e) = rx.try_recv() {
+        if let Some(EventBody::TaskStarted { task, .. } | EventBody::TaskFinished { task, .. }) =
+            logged(&e).map(|e| &e.body)
+        {
+            panic!("{task} moved while the session was paused");
+        }
+    }
+    handle.send(Op::ResumeSession);
+    let mut finished: std::collections::BTreeMap<String, u32> = Default::default();
+    let mut requeued = std::collections::BTreeSet::new();
+    until(&mut rx, "deliver", |e| {
+        match logged(e).map(|e| &e.body) {
+            Some(EventBody::TaskQueued { task, .. }) if is_work(task) => {
+                requeued.insert(task.clone());
+            }
+            Some(EventBody::TaskFinished { task, .. }) if is_work(task) => {
+                *finished.entry(task.clone()).or_default() += 1;
+            }
+            _ => {}
+        }
+        matches!(e, Event::DeliveryReady { .. }).then_some(())
+    })
+    .await;
+    assert_eq!(requeued, running, "the stopped tasks, queued again");
+    assert_eq!(finished.len(), 4, "{finished:?}");
+    assert!(finished.values().all(|n| *n == 1), "{finished:?}");
+    handle.send(Op::Shutdown);
+    handle.join().await;
+}

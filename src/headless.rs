@@ -190,7 +190,11 @@ pub async fn run(
             | Event::TranscriptPage { .. }
             | Event::FileLoaded { .. }
             | Event::FileDecided { .. }
-            | Event::DeliveryReady { .. } => {}
+            | Event::DeliveryReady { .. }
+            | Event::SearchResults { .. }
+            | Event::SessionsListed { .. }
+            | Event::SessionLoaded { .. }
+            | Event::FileEdited { .. } => {}
         }
     }
 

@@ -17,6 +17,7 @@ pub mod scheduler;
 mod actor;
 mod deliver;
 mod phases;
+mod queries;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -20,6 +20,10 @@
 //! `agent.status`, then `agent`, then [`Style::default`]. `themes/README.md`
 //! documents the format for users.
 
+mod depth;
+
+pub use self::depth::{ColorDepth, adapt_style, nearest_16, nearest_256};
+
 use std::collections::BTreeMap;
 
 use ratatui::style::{Color, Modifier, Style};

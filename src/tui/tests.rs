@@ -37,6 +37,7 @@ fn app() -> App {
                 name: a.to_string(),
                 provider: "offline (simulated)".into(),
                 model: "offline".into(),
+                budget_usd: None,
             })
             .collect(),
         PHASES
@@ -45,7 +46,10 @@ fn app() -> App {
             .collect(),
         "offline (simulated)".into(),
         "/home/ada/todo".into(),
-        true,
+        super::app::UiOptions {
+            confirm_decisions: true,
+            mouse: false,
+        },
     )
 }
 
@@ -471,7 +475,7 @@ fn snapshots_of_every_view_at_80x24_and_120x40() {
                 screen_text(&t).contains("commit"),
                 "scrolled help shows the last bindings"
             );
-            assert!(deliver.help_max_scroll > 0);
+            assert!(deliver.frame.help_max_scroll > 0);
         }
     }
 }
@@ -726,16 +730,23 @@ fn the_transcript_pages_back_and_follows_again() {
     );
     app.focus = super::app::Focus::Transcript;
     let _ = render(&mut app, 80, 24);
-    app.on_key(key('g'));
-    let (req, from) = match app.outbox.pop() {
-        Some(Op::LoadTranscript {
+    // Up pages older lines in before the window's top.
+    for _ in 0..(super::transcript::WINDOW_LINES) {
+        app.on_key(key('k'));
+    }
+    let (req, from) = match app.outbox.iter().rev().find_map(|op| match op {
+        Op::LoadTranscript {
             agent: None,
             req,
             from_seq,
             ..
-        }) => (req, from_seq),
-        other => panic!("expected a page request, got {other:?}"),
+        } => Some((*req, *from_seq)),
+        _ => None,
+    }) {
+        Some(found) => found,
+        None => panic!("expected a page request, got {:?}", app.outbox),
     };
+    app.outbox.clear();
     assert!(from < app.transcripts.window().start);
     assert!(!app.transcripts.window().following);
     // A page arriving for the request extends the window backwards.
@@ -758,6 +769,41 @@ fn the_transcript_pages_back_and_follows_again() {
         total: app.transcripts.window().total,
     });
     assert_eq!(app.transcripts.window().start, from);
+    // Home goes to the very first line: the window is refilled from 0.
+    app.on_key(code(KeyCode::Home));
+    let (req, len) = match app.outbox.pop() {
+        Some(Op::LoadTranscript {
+            agent: None,
+            req,
+            from_seq: 0,
+            len,
+        }) => (req, len),
+        other => panic!("expected a page from 0, got {other:?}"),
+    };
+    assert!(app.transcripts.window().lines.is_empty());
+    let page: Vec<TranscriptLine> = (0..len)
+        .map(|seq| TranscriptLine {
+            seq,
+            agent_seq: seq,
+            agent: "qa".into(),
+            task: "t".into(),
+            kind: LineKind::Text,
+            text: format!("first {seq}"),
+            ends_call: false,
+        })
+        .collect();
+    app.on_event(Event::TranscriptPage {
+        req,
+        agent: None,
+        lines: page,
+        total: app.transcripts.window().total,
+    });
+    let text = screen_text(&render(&mut app, 80, 24));
+    assert!(text.contains("first 0"), "{text}");
+    // End follows the live end again.
+    app.on_key(code(KeyCode::End));
+    assert!(app.transcripts.window().following);
+    assert!(matches!(app.outbox.pop(), Some(Op::LoadTranscript { .. })));
     app.on_key(key('F'));
     assert!(app.transcripts.window().following);
 }

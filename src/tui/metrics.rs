@@ -96,6 +96,7 @@ pub struct Metrics {
     /// Agents by name.
     pub agents: BTreeMap<String, AgentStats>,
     task_agent: HashMap<String, String>,
+    task_phase: HashMap<String, String>,
     task_started: HashMap<String, f64>,
     streamed: HashSet<String>,
     /// Seconds from the first event to the latest event (or token) seen.
@@ -142,8 +143,11 @@ impl Metrics {
                     p.end = Some(t);
                 }
             }
-            EventBody::TaskQueued { task, agent, .. } => {
+            EventBody::TaskQueued {
+                task, agent, phase, ..
+            } => {
                 self.task_agent.insert(task.clone(), agent.clone());
+                self.task_phase.insert(task.clone(), phase.clone());
                 self.agents.entry(agent.clone()).or_default();
             }
             EventBody::TaskStarted { task, agent, .. } => {
@@ -151,7 +155,13 @@ impl Metrics {
                 self.task_started.insert(task.clone(), t);
             }
             EventBody::TaskRetrying { task, .. } | EventBody::ProviderFallback { task, .. } => {
-                if let Some(p) = self.phases.last_mut() {
+                // On the task's own phase (the last run of it), else the current one.
+                let phase = self.task_phase.get(task);
+                let span = match phase {
+                    Some(name) => self.phases.iter_mut().rev().find(|p| &p.name == name),
+                    None => self.phases.last_mut(),
+                };
+                if let Some(p) = span {
                     p.retries.push(t);
                 }
                 if let Some(agent) = self.task_agent.get(task).cloned() {

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod screens;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -148,6 +150,41 @@ impl Feed {
     }
 }
 
+/// Transcript content as models write it: long lines, wide Unicode, a fenced
+/// code block with a line longer than any pane, a retry and a fallback.
+fn realistic_lines(app: &mut App, f: &mut Feed) {
+    f.lines(
+        app,
+        "backend",
+        "plan.backend",
+        LineKind::Text,
+        &[
+            "Storage: SQLite in WAL mode gives us atomic writes, one file to back up, and enough throughput for a single user's todo list — measured at ~40k inserts/s on a laptop, which is three orders of magnitude above what we need.",
+            "多言語のタスク名（日本語・中文・한국어）も幅を正しく数えること ✅ 🚀",
+            "```python",
+            "def add(store: Store, title: str, *, tags: tuple[str, ...] = (), due: datetime | None = None) -> Task:  # one transaction",
+            "    with store.tx() as tx:",
+            "        return tx.insert(Task(title=title.strip(), tags=sorted(set(tags)), due=due))",
+            "    # sqlite3 ships with Python: no dependency to install",
+            "```",
+        ],
+    );
+    f.lines(
+        app,
+        "qa",
+        "plan.qa",
+        LineKind::Retry,
+        &["↻ retry 1 in 0.5 s: HTTP 429: rate limited (retry-after: 0.5)"],
+    );
+    f.lines(
+        app,
+        "security",
+        "plan.security",
+        LineKind::Retry,
+        &["⇢ falling back from offline:primary to offline:backup: connection dropped"],
+    );
+}
+
 /// A session that has voted and waits at resolve.
 fn at_resolve() -> (App, Feed) {
     let mut app = app();
@@ -191,6 +228,7 @@ fn at_resolve() -> (App, Feed) {
         );
         f.lines(&mut app, agent, &format!("plan.{agent}"), LineKind::Text, &["{", "  \"summary\": \"Todo from this agent's view, with a store, a server and a CLI.\",", "}"]);
     }
+    realistic_lines(&mut app, &mut f);
     let storage = [
         (
             "backend",

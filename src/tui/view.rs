@@ -441,7 +441,11 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     let s = &app.session;
     let mut left: Vec<Span> = Vec::new();
     if let Some(toast) = &app.toast {
-        let scope = if toast.error { "ui.error" } else { "ui.info" };
+        let scope = if toast.error {
+            "ui.statusbar.error"
+        } else {
+            "ui.statusbar"
+        };
         left.push(Span::styled(
             format!(" {} ", toast.text),
             theme.style(scope),
@@ -453,7 +457,7 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     {
         left.push(Span::styled(
             format!(" {} ", search.status()),
-            theme.style("ui.info"),
+            theme.style("ui.statusbar"),
         ));
     } else if !s.id.is_empty() {
         let open = s.open_conflicts();
@@ -469,7 +473,11 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
                 s.status.map(|st| st.as_str()).unwrap_or(s.phase.as_str())
             )
         };
-        let scope = if open > 0 { "conflict.open" } else { "ui.text" };
+        let scope = if open > 0 {
+            "ui.statusbar.alert"
+        } else {
+            "ui.statusbar"
+        };
         left.push(Span::styled(text, theme.style(scope)));
     }
     // "? help" first: every other key is one press away from it.
@@ -517,10 +525,10 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
             break;
         }
         room -= w;
-        right.push(Span::styled(keys, theme.style("ui.hint.key")));
+        right.push(Span::styled(keys, theme.style("ui.statusbar.key")));
         right.push(Span::styled(
             format!(" {help} · "),
-            theme.style("ui.hint.text"),
+            theme.style("ui.statusbar.hint"),
         ));
     }
     if let Some(last) = right.last_mut() {

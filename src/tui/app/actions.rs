@@ -499,11 +499,12 @@ impl App {
             self.files.preview = None;
             return;
         };
+        // Loaded or on its way: nothing to ask (a failed load is asked again).
         if self
             .files
             .preview
             .as_ref()
-            .is_some_and(|p| p.path == path && p.content.is_some())
+            .is_some_and(|p| p.path == path && !matches!(p.content, Some(Err(_))))
         {
             return;
         }

@@ -25,9 +25,13 @@ fn status_scope(status: Option<SessionStatus>) -> (&'static str, &'static str) {
     }
 }
 
-/// "2026-11-21 12:00" from an RFC 3339 time.
+/// "11-21 12:00" from an RFC 3339 time (UTC, as stored).
 fn when(at: &str) -> String {
-    at.chars().take(16).collect::<String>().replace('T', " ")
+    at.chars()
+        .skip(5)
+        .take(11)
+        .collect::<String>()
+        .replace('T', " ")
 }
 
 /// The history view.

@@ -57,7 +57,7 @@ fn draw_rates(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
         .max()
         .unwrap_or(0)
         .max(1);
-    let tail_w: u16 = if inner.width >= 60 { 22 } else { 9 };
+    let tail_w: u16 = if inner.width >= 60 { 23 } else { 9 };
     for (i, agent) in app.agents.iter().enumerate().take(inner.height as usize) {
         let y = inner.y + i as u16;
         let stats = m.agents.get(&agent.name).cloned().unwrap_or_default();
@@ -79,7 +79,7 @@ fn draw_rates(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
             Rect::new(inner.x + name_w, y, spark_w, 1),
         );
         let current = data.last().copied().unwrap_or(0);
-        let tail = if tail_w >= 22 {
+        let tail = if tail_w >= 23 {
             format!(" now {current:>4}/s peak {:>4}/s", stats.peak())
         } else {
             format!(" {:>5}/s", stats.peak())
@@ -120,6 +120,8 @@ fn draw_costs(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
                         100.0 * cost / budget
                     ),
                 ),
+                // Bars are shares of a budget: an agent without one has no bar.
+                None if budgeted => (0, format!("${cost:.3} (no budget) · {tok} tok")),
                 None => (
                     (cost * 1_000_000.0).round() as u64,
                     format!("${cost:.3} · {tok} tok"),

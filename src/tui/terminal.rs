@@ -152,7 +152,20 @@ impl TerminalGuard {
         if !TUI_MODE.load(Ordering::SeqCst) {
             enter_mode(self.mouse)?;
         }
-        self.terminal.clear()
+        self.repaint()
+    }
+
+    /// Clears the screen and forgets what it held, so that the next frame is
+    /// drawn whole. Unlike `Terminal::clear` it asks the terminal nothing (no
+    /// cursor-position round trip, which a slow link may not answer in time).
+    pub fn repaint(&mut self) -> io::Result<()> {
+        use ratatui::backend::{Backend, ClearType};
+        self.terminal.backend_mut().clear_region(ClearType::All)?;
+        // Two swaps reset both of ratatui's buffers: the next diff is against
+        // an empty screen, which is what the terminal now shows.
+        self.terminal.swap_buffers();
+        self.terminal.swap_buffers();
+        Ok(())
     }
 
     /// Suspends the process like Ctrl-Z in a shell: the terminal is restored,

@@ -32,5 +32,7 @@ mod schema;
 mod scripts;
 #[path = "all/tui_flow.rs"]
 mod tui_flow;
+#[path = "all/tui_queries.rs"]
+mod tui_queries;
 #[path = "all/tui_tmux.rs"]
 mod tui_tmux;

@@ -398,6 +398,7 @@ impl App {
         let mut changed = false;
         if self.animating() {
             self.frame.spinner = self.frame.spinner.wrapping_add(1);
+            self.metrics.advance(now);
             changed = true;
         }
         if self

@@ -229,6 +229,23 @@ impl Metrics {
     pub fn span(&self) -> f64 {
         self.now
     }
+
+    /// Moves the clock to the wall-clock time `now` (while something runs, so
+    /// that elapsed times and the sparklines' last bucket advance between events).
+    pub fn advance(&mut self, now: Instant) {
+        if let Some((at, secs)) = self.anchor {
+            self.now = self
+                .now
+                .max(secs + now.saturating_duration_since(at).as_secs_f64());
+        }
+    }
+
+    /// Seconds since the task last started, on the event clock.
+    pub fn task_elapsed(&self, task: &str) -> Option<f64> {
+        self.task_started
+            .get(task)
+            .map(|start| (self.now - start).max(0.0))
+    }
 }
 
 #[cfg(test)]
@@ -348,6 +365,31 @@ mod tests {
             "streamed tasks are not spread"
         );
         assert_eq!(m.agents["qa"].tokens_out, 999);
+    }
+
+    #[test]
+    fn the_clock_advances_between_events_for_elapsed_times() {
+        let mut m = Metrics::default();
+        m.apply(&ev(
+            "2026-01-01T00:00:00Z",
+            EventBody::TaskStarted {
+                task: "t".into(),
+                agent: "pm".into(),
+                phase: "refine".into(),
+            },
+        ));
+        assert_eq!(m.task_elapsed("t"), Some(0.0));
+        let t0 = Instant::now();
+        m.advance(t0);
+        assert_eq!(
+            m.task_elapsed("t"),
+            Some(0.0),
+            "no anchor yet: no wall clock"
+        );
+        m.anchor(t0);
+        m.advance(t0 + Duration::from_secs(3));
+        assert_eq!(m.task_elapsed("t"), Some(3.0));
+        assert_eq!(m.task_elapsed("other"), None);
     }
 
     #[test]

@@ -197,29 +197,41 @@ fn draw_top(app: &mut App, frame: &mut Frame, area: Rect) {
     draw_agents(app, frame, agents);
 }
 
+/// What the agents pane shows of one agent.
+struct AgentRow {
+    state: TaskState,
+    /// The shown task's id and title.
+    task: Option<(String, String)>,
+    queued: usize,
+    spent: u64,
+}
+
 /// The one-word state of an agent and the task it shows.
-fn agent_state(app: &App, agent: &str) -> (TaskState, Option<String>, usize, u64) {
-    let tasks: Vec<_> = app.session.agent_tasks(agent).map(|(_, t)| t).collect();
+fn agent_state(app: &App, agent: &str) -> AgentRow {
+    let tasks: Vec<_> = app.session.agent_tasks(agent).collect();
     let queued = tasks
         .iter()
-        .filter(|t| t.state == TaskState::Queued)
+        .filter(|(_, t)| t.state == TaskState::Queued)
         .count();
-    let spent: u64 = tasks.iter().map(|t| t.tokens.0 + t.tokens.1).sum();
-    let pick = |states: &[TaskState]| tasks.iter().rev().find(|t| states.contains(&t.state));
-    let (state, task) = if let Some(t) = pick(&[TaskState::Running]) {
-        (TaskState::Running, Some(t.title.clone()))
-    } else if let Some(t) = pick(&[TaskState::Retrying]) {
-        (TaskState::Retrying, Some(t.title.clone()))
-    } else if let Some(t) = pick(&[TaskState::Paused]) {
-        (TaskState::Paused, Some(t.title.clone()))
-    } else if let Some(t) = pick(&[TaskState::Queued]) {
-        (TaskState::Queued, Some(t.title.clone()))
-    } else if let Some(t) = tasks.last() {
-        (t.state, Some(t.title.clone()))
-    } else {
-        (TaskState::Done, None)
+    let spent: u64 = tasks.iter().map(|(_, t)| t.tokens.0 + t.tokens.1).sum();
+    let pick = |states: &[TaskState]| {
+        tasks
+            .iter()
+            .rev()
+            .find(|(_, t)| states.contains(&t.state))
+            .copied()
     };
-    (state, task, queued, spent)
+    let shown = pick(&[TaskState::Running])
+        .or_else(|| pick(&[TaskState::Retrying]))
+        .or_else(|| pick(&[TaskState::Paused]))
+        .or_else(|| pick(&[TaskState::Queued]))
+        .or_else(|| tasks.last().copied());
+    AgentRow {
+        state: shown.map(|(_, t)| t.state).unwrap_or(TaskState::Done),
+        task: shown.map(|(id, t)| (id.clone(), t.title.clone())),
+        queued,
+        spent,
+    }
 }
 
 fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
@@ -235,7 +247,12 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
     let width = inner.width as usize;
     let mut lines = Vec::new();
     for (i, agent) in app.agents.iter().enumerate().take(inner.height as usize) {
-        let (state, task, queued, spent) = agent_state(app, &agent.name);
+        let AgentRow {
+            state,
+            task,
+            queued,
+            spent,
+        } = agent_state(app, &agent.name);
         let idle = task.is_none();
         let (dot, label, scope) = match (idle, state) {
             (true, _) => ("·", "idle", "agent.status.idle"),
@@ -262,8 +279,25 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             String::new()
         };
-        let tail = if width >= 64 {
-            format!("{health} {queued} queued {:>6}", tokens(spent))
+        let elapsed = task
+            .as_ref()
+            .filter(|_| matches!(state, TaskState::Running | TaskState::Retrying))
+            .and_then(|(id, _)| app.metrics.task_elapsed(id))
+            .map(|s| format!("{:.0}s", s.floor()))
+            .unwrap_or_default();
+        let cost = app
+            .metrics
+            .agents
+            .get(&agent.name)
+            .map(|m| m.cost_usd)
+            .unwrap_or(0.0);
+        let tail = if width >= 84 {
+            format!(
+                "{health} {queued} queued {elapsed:>5} ${cost:.3} {:>6}",
+                tokens(spent)
+            )
+        } else if width >= 64 {
+            format!("{health} {queued} queued {elapsed:>5} {:>6}", tokens(spent))
         } else if queued > 0 {
             format!(" +{queued} {:>5}", tokens(spent))
         } else {
@@ -273,7 +307,12 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
         let state_text = format!("{dot} {label:<9} ");
         let fixed = head.chars().count() + state_text.chars().count() + tail.chars().count();
         let room = width.saturating_sub(fixed);
-        let mut task_text: String = task.unwrap_or_default().chars().take(room).collect();
+        let mut task_text: String = task
+            .map(|(_, title)| title)
+            .unwrap_or_default()
+            .chars()
+            .take(room)
+            .collect();
         let pad = room.saturating_sub(task_text.chars().count());
         task_text.push_str(&" ".repeat(pad));
         let selected = focused && i == app.agent_sel;

@@ -438,8 +438,26 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
         }
     };
     if window.following && window.at_live_end() {
+        // A line still streaming takes one row: its last wrapped row, after
+        // "…" once it wrapped. Rows above never move while it grows, so a
+        // token costs the terminal about its own text; the whole line shows,
+        // wrapped, when it completes.
         for (agent, text) in app.transcripts.partials().into_iter().rev() {
-            push_rows(&mut out, agent, text, theme.style("transcript.text"), false);
+            let shown = match wrap(text, text_w, false).len() {
+                0 | 1 => text.to_string(),
+                _ => {
+                    let tail = wrap(text, text_w.saturating_sub(1).max(1), false);
+                    format!("…{}", tail.last().map(String::as_str).unwrap_or(""))
+                }
+            };
+            let mut spans = vec![prefix(agent, true)];
+            spans.extend(highlighted(
+                &shown,
+                theme.style("transcript.text"),
+                query,
+                hit,
+            ));
+            out.push(Line::from(spans));
             if out.len() >= rows {
                 break;
             }

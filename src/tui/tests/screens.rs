@@ -782,3 +782,44 @@ fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
     );
     assert!(!app.animating());
 }
+
+#[test]
+fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
+    let (mut app, mut f) = at_resolve();
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    app.focus = crate::tui::app::Focus::Transcript;
+    let before = screen_text(&render(&mut app, 80, 24));
+    let mut text = String::new();
+    for i in 0..40 {
+        let word = format!(" word{i}");
+        text.push_str(&word);
+        app.on_event(Event::Token {
+            agent: "backend".into(),
+            task: "implement.core".into(),
+            text: word,
+        });
+        let screen = screen_text(&render(&mut app, 80, 24));
+        let rows: Vec<&str> = screen.lines().collect();
+        // The pane's last text row (above its border and the status bar) is
+        // the streaming line; every row above it is one row higher than
+        // before the stream started, and stays there.
+        let last = rows[rows.len() - 3];
+        assert!(last.contains("backend  ▸"), "{screen}");
+        assert!(last.contains(&format!("word{i}")), "{screen}");
+        let old: Vec<&str> = before.lines().collect();
+        assert_eq!(rows[9..rows.len() - 3], old[10..old.len() - 2], "{screen}");
+    }
+    assert!(text.len() > 200, "the line wrapped several times");
+    let screen = screen_text(&render(&mut app, 80, 24));
+    assert!(
+        screen.contains("▸ …"),
+        "a wrapped streaming line starts with …:\n{screen}"
+    );
+}

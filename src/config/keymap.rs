@@ -695,6 +695,17 @@ mod tests {
     }
 
     #[test]
+    fn docs_tui_md_names_every_binding() {
+        let docs = include_str!("../../docs/tui.md");
+        for name in Keymap::default().names() {
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "docs/tui.md does not name {name}"
+            );
+        }
+    }
+
+    #[test]
     fn the_defaults_bind_no_key_twice_in_a_context_and_names_are_unique() {
         let map = Keymap::default()
             .with_overrides(&Default::default())

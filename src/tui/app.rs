@@ -181,6 +181,10 @@ pub struct FilesState {
     pub show_diff: bool,
     /// Preview scroll, in rows.
     pub scroll: u16,
+    /// The commit message as generated at deliver: while the person has not
+    /// edited it, the commit asks for a fresh one, which counts the files as
+    /// accepted at that moment.
+    pub generated_message: Option<String>,
 }
 
 /// Submitted prompts, recalled with Up/Down in an empty prompt editor.
@@ -831,6 +835,7 @@ impl App {
                 }
             }
             Event::DeliveryReady { message } => {
+                self.files.generated_message = Some(message.clone());
                 self.commit_message = Some(message);
                 self.toast("ready to deliver: f files · C commit", false);
             }

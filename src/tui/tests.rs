@@ -618,13 +618,10 @@ fn file_keys_preview_toggle_and_commit() {
             accepted: false
         })
     );
+    // Unedited, the message is generated again at the commit (with the
+    // file counts of that moment).
     app.on_key(key('C'));
-    assert_eq!(
-        app.outbox.pop(),
-        Some(Op::Commit {
-            message: app.commit_message.clone()
-        })
-    );
+    assert_eq!(app.outbox.pop(), Some(Op::Commit { message: None }));
     app.on_key(key('m'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
     for c in "More.".chars() {
@@ -636,6 +633,14 @@ fn file_keys_preview_toggle_and_commit() {
             .as_deref()
             .unwrap()
             .ends_with("Storage engine: sqlite\nMore.")
+    );
+    app.on_key(key('C'));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::Commit {
+            message: app.commit_message.clone()
+        }),
+        "an edited message is sent as written"
     );
 }
 

@@ -179,7 +179,7 @@ impl Transcripts {
                 self.fences.remove(&line.task);
             }
             let win = WinLine {
-                line: line.clone(),
+                line: shown(line),
                 code,
             };
             if let Some(w) = self.windows.get_mut(&None) {
@@ -198,7 +198,7 @@ impl Transcripts {
             .partials
             .entry(task.to_string())
             .or_insert_with(|| (agent.to_string(), String::new()));
-        entry.1.push_str(text);
+        entry.1.push_str(&expand_tabs(text));
         if let Some(cut) = entry.1.rfind('\n') {
             entry.1.drain(..=cut);
         }
@@ -341,7 +341,7 @@ impl Transcripts {
                     fence = !fence;
                 }
                 WinLine {
-                    line: l.clone(),
+                    line: shown(l),
                     code,
                 }
             })
@@ -382,6 +382,25 @@ static EMPTY: Window = Window {
     bottom: 0,
     pending: None,
 };
+
+/// Tabs as four spaces: the terminal would drop them (ratatui skips control
+/// characters), and code indented with tabs would lose its shape.
+pub fn expand_tabs(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\t') {
+        std::borrow::Cow::Owned(text.replace('\t', "    "))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// A stored line as the window holds it (tabs expanded).
+fn shown(line: &TranscriptLine) -> TranscriptLine {
+    let mut line = line.clone();
+    if let std::borrow::Cow::Owned(text) = expand_tabs(&line.text) {
+        line.text = text;
+    }
+    line
+}
 
 /// Splits `text` into rows of at most `width` columns, at spaces where
 /// possible (hard breaks for long words and for code, whose `code` flag asks for
@@ -553,6 +572,19 @@ mod tests {
         end.ends_call = true;
         t.on_lines(&[end]);
         assert!(t.partials().is_empty());
+    }
+
+    #[test]
+    fn tabs_become_spaces_in_lines_pages_and_partials() {
+        let mut t = Transcripts::new(vec!["pm".into()]);
+        t.on_lines(&[
+            line(0, "pm", 0, "def f():\n"),
+            line(1, "pm", 1, "\treturn 1"),
+        ]);
+        assert_eq!(t.window().lines[1].line.text, "    return 1");
+        t.on_token("pm", "t2", "\tx");
+        assert_eq!(t.partials(), vec![("pm", "    x")]);
+        assert_eq!(expand_tabs("a\tb"), "a    b");
     }
 
     #[test]

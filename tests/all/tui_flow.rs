@@ -3,7 +3,7 @@
 //! reject a file, preview and diff another, edit one in `$EDITOR`, edit the
 //! commit message, commit, check `git log`, quit — then resizes through
 //! 200x60, 80x24, 20x5 and a resize storm, Ctrl-Z and `fg` from a real shell,
-//! and `NO_COLOR`.
+//! `NO_COLOR`, and SIGTERM.
 
 use std::process::Command;
 
@@ -280,4 +280,28 @@ fn no_color_draws_without_colours_and_colour_terminals_get_them() {
     t.keys("C-c", false);
     t.keys("C-c", false);
     t.wait_for("EXIT=");
+}
+
+#[test]
+fn sigterm_interrupts_the_session_and_restores_the_terminal() {
+    let env = Env::new();
+    let dir = tempdir();
+    // A shell writes its pid, then execs quorum: the pid is quorum's, so the
+    // test signals quorum alone.
+    let pid_file = dir.path().join(".pid");
+    let command = format!(
+        "sh -c 'echo $$ > {pid}; exec {bin} \"Build a CLI todo app\"'; {AFTER}",
+        pid = pid_file.display(),
+        bin = bin()
+    );
+    let t = Tmux::start(env, dir.path(), 100, 30, &command);
+    t.wait_for("waiting for the person to confirm");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Interrupted (resumable) is exit code 3.
+    t.assert_restored("EXIT=3");
 }

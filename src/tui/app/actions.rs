@@ -280,8 +280,11 @@ impl App {
                         true,
                     );
                 } else {
+                    // An unedited message is generated again at the commit,
+                    // so its file counts follow the person's accept/reject.
+                    let edited = self.commit_message != self.files.generated_message;
                     self.outbox.push(Op::Commit {
-                        message: self.commit_message.clone(),
+                        message: self.commit_message.clone().filter(|_| edited),
                     });
                     self.toast("committing…", false);
                 }

@@ -823,3 +823,72 @@ fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
         "a wrapped streaming line starts with …:\n{screen}"
     );
 }
+
+#[test]
+fn snapshots_of_the_diff_the_quit_question_and_an_empty_conflicts_view() {
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let mut diff = at_deliver();
+        diff.on_key(key('f'));
+        diff.on_key(key('j'));
+        let req = match diff.outbox.pop() {
+            Some(Op::LoadFile { path, req }) if path == "Makefile" => req,
+            other => panic!("{other:?}"),
+        };
+        diff.on_event(Event::FileLoaded {
+            req,
+            file: Ok(crate::protocol::FileView {
+                path: "Makefile".into(),
+                content: "test:\n\tpython3 -m unittest discover -v\n\nrun:\n\tpython3 -m todo serve --port 8000\n".into(),
+                diff: Some("--- a/Makefile\n+++ b/Makefile\n@@ -1,2 +1,5 @@\n test:\n-\tpytest\n+\tpython3 -m unittest discover -v\n+\n+run:\n+\tpython3 -m todo serve --port 8000\n".into()),
+            }),
+        });
+        diff.on_key(key('d'));
+        insta::assert_snapshot!(
+            format!("files_diff_{w}x{h}"),
+            render(&mut diff, w, h).backend()
+        );
+
+        let (mut quit, _) = at_resolve();
+        quit.focus = crate::tui::app::Focus::Agents;
+        quit.on_key(key('q'));
+        insta::assert_snapshot!(
+            format!("confirm_quit_{w}x{h}"),
+            render(&mut quit, w, h).backend()
+        );
+
+        let (mut asked, mut f) = at_resolve();
+        f.ev(
+            &mut asked,
+            EventBody::QuestionAsked {
+                id: "q1".into(),
+                text: "Should tasks have due dates?".into(),
+                default: "no".into(),
+            },
+        );
+        asked.focus = crate::tui::app::Focus::Transcript;
+        asked.on_key(key('A'));
+        for c in "yes, optional".chars() {
+            asked.on_key(key(c));
+        }
+        insta::assert_snapshot!(
+            format!("question_{w}x{h}"),
+            render(&mut asked, w, h).backend()
+        );
+        asked.on_key(code(KeyCode::Enter));
+        assert_eq!(
+            asked.outbox.pop(),
+            Some(Op::Answer {
+                question: "q1".into(),
+                answer: "yes, optional".into()
+            })
+        );
+
+        let mut empty = app();
+        empty.on_key(code(KeyCode::Esc));
+        empty.on_key(key('c'));
+        insta::assert_snapshot!(
+            format!("conflicts_empty_{w}x{h}"),
+            render(&mut empty, w, h).backend()
+        );
+    }
+}

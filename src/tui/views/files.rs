@@ -10,6 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::block;
 use crate::protocol::FileChange;
 use crate::tui::app::App;
+use crate::tui::transcript::expand_tabs;
 
 /// The files view.
 pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
@@ -183,7 +184,7 @@ fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
                 diff.lines()
                     .skip(skip)
                     .take(rows)
-                    .map(|l| Line::styled(l.to_string(), diff_style(l)))
+                    .map(|l| Line::styled(expand_tabs(l).into_owned(), diff_style(l)))
                     .collect()
             }
             None => {
@@ -193,11 +194,9 @@ fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
                     format!("new file: {} lines", total - 1),
                     theme.style("diff.header"),
                 ))
-                .chain(
-                    content
-                        .lines()
-                        .map(|l| Line::styled(format!("+{l}"), theme.style("diff.plus"))),
-                )
+                .chain(content.lines().map(|l| {
+                    Line::styled(format!("+{}", expand_tabs(l)), theme.style("diff.plus"))
+                }))
                 .skip(skip)
                 .take(rows)
                 .collect()

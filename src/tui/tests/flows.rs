@@ -373,3 +373,36 @@ fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
         "a wrapped streaming line starts with …:\n{screen}"
     );
 }
+
+#[test]
+fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
+    let settings = crate::config::Settings::from_toml(
+        "[providers.sim]\nkind = \"offline\"\n[agents.backend]\nbudget_usd = 2.5\n[ui]\nmouse = true\n[keys]\n\"outside.metrics\" = \"m\"\n",
+        std::path::Path::new("/tmp/quorum.toml"),
+        false,
+        &|_| None,
+    )
+    .unwrap();
+    let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
+    let setup = crate::tui::Setup {
+        settings: std::sync::Arc::new(settings),
+        workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
+        theme: crate::config::theme::Theme::default(),
+        dir: "/tmp".into(),
+        prompt: None,
+    };
+    let mut app = crate::tui::app_for(&setup);
+    assert!(app.options.mouse);
+    assert_eq!(
+        app.agents
+            .iter()
+            .find(|a| a.name == "backend")
+            .unwrap()
+            .budget_usd,
+        Some(2.5)
+    );
+    assert_eq!(app.phases.len(), 9);
+    app.on_key(code(KeyCode::Esc));
+    app.on_key(key('m'));
+    assert_eq!(app.screen, Screen::Metrics);
+}

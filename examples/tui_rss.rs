@@ -127,9 +127,11 @@ fn main() -> ExitCode {
     let after_stream = status_kb("VmRSS:");
     let held = app.transcripts.window().lines.len();
     // Scroll as a person would: the top, 300 pages down, a search, the end.
+    let t = Instant::now();
     key(&mut app, crossterm::event::KeyCode::Home);
     serve(&mut app, &store, &session);
     draw(&mut app);
+    let home = t.elapsed();
     for _ in 0..300 {
         key(&mut app, crossterm::event::KeyCode::PageDown);
         serve(&mut app, &store, &session);
@@ -140,9 +142,11 @@ fn main() -> ExitCode {
     for c in format!("#{}", lines / 2).chars() {
         key(&mut app, crossterm::event::KeyCode::Char(c));
     }
+    let t = Instant::now();
     key(&mut app, crossterm::event::KeyCode::Enter);
     serve(&mut app, &store, &session);
     draw(&mut app);
+    let search = t.elapsed();
     let at_match = app.transcripts.window().bottom_pos();
     key(&mut app, crossterm::event::KeyCode::End);
     serve(&mut app, &store, &session);
@@ -156,7 +160,9 @@ fn main() -> ExitCode {
         streamed.as_secs_f64()
     );
     println!(
-        "scrolled: Home, 300 x PgDn (bottom line {at_page}), search jump (bottom line {at_match}), End"
+        "scrolled: Home ({:.1} ms to page line 0 in and draw), 300 x PgDn (bottom line {at_page}), a search through every line in the store and the jump to its match ({:.0} ms, bottom line {at_match}), End",
+        home.as_secs_f64() * 1000.0,
+        search.as_secs_f64() * 1000.0
     );
     println!(
         "RSS after streaming {:.1} MB, at the end {:.1} MB, peak {:.1} MB (limit {LIMIT_MB} MB)",

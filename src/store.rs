@@ -429,8 +429,11 @@ impl Store {
             .then(|| needle.as_bytes().to_vec());
         let matches = |key: &[u8], value: &[u8]| -> Result<Option<TranscriptLine>, StoreError> {
             if let Some(raw) = &raw_filter {
-                let lower = value.to_ascii_lowercase();
-                if !lower.windows(raw.len()).any(|w| w == raw.as_slice()) {
+                let first = raw[0];
+                let found = value
+                    .windows(raw.len())
+                    .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(raw));
+                if !found {
                     return Ok(None);
                 }
             }

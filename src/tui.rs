@@ -164,14 +164,29 @@ async fn run_external(
         External::Suspend => guard.suspend()?,
         External::Edit { path, content } => {
             let editor = terminal::editor_command(&|k| std::env::var(k).ok());
-            let edited = match terminal::TempCopy::new(&path, &content) {
+            // The temporary copy is written, read and removed on the blocking
+            // pool, never on the UI's task.
+            let (p, c) = (path.clone(), content.clone());
+            let made = tokio::task::spawn_blocking(move || terminal::TempCopy::new(&p, &c))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| format!("cannot make a temporary copy: {e}")));
+            let edited = match made {
                 Ok(copy) => {
                     guard.leave();
                     let ran = terminal::run_editor(&editor, &copy.path).await;
                     guard.resume()?;
-                    ran.and_then(|()| copy.read().map_err(|e| e.to_string()))
+                    let read = tokio::task::spawn_blocking(move || {
+                        let text = copy.read().map_err(|e| e.to_string());
+                        drop(copy);
+                        text
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r);
+                    ran.and(read)
                 }
-                Err(e) => Err(format!("cannot make a temporary copy: {e}")),
+                Err(e) => Err(e),
             };
             app.edited(&path, &content, edited);
         }

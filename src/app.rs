@@ -4,11 +4,11 @@
 //! problem and leaves nothing behind (no `.quorum/`).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{Cli, Command, Global, RunArgs, SessionsCommand};
+use crate::cli::{AskArgs, Cli, Command, Global, RunArgs};
+use crate::commands;
 use crate::config::theme::Theme;
 use crate::config::workflow::Workflow;
 use crate::config::{LoadOptions, Settings};
@@ -41,14 +41,16 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
+    /// A usage or config error (exit 2).
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure {
             code: exit::USAGE,
             message: message.into(),
         }
     }
 
-    fn failed(message: impl Into<String>) -> Self {
+    /// A failure (exit 1).
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         Failure {
             code: exit::FAILED,
             message: message.into(),
@@ -79,7 +81,7 @@ struct Prepared {
 
 /// Checks `--dir` (or the current directory): it must be a directory, or not
 /// exist yet below an existing parent. Returns it absolute.
-fn target_dir(global: &Global) -> Result<PathBuf, Failure> {
+pub(crate) fn target_dir(global: &Global) -> Result<PathBuf, Failure> {
     let dir = match &global.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir()
@@ -168,7 +170,6 @@ fn spawn(prepared: &Prepared, state: &StateDir, store: Store) -> OrchestratorHan
         store,
         workspace: Workspace::new(&prepared.dir, state.root()),
         providers: prepared.providers.clone(),
-        policy: orchestrator::call::CallPolicy::default(),
     })
 }
 
@@ -219,6 +220,7 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
     let output = crate::headless::Output {
         json: args.json,
         quiet: global.quiet,
+        phases: prepared.workflow.phases.len(),
     };
     Ok(crate::headless::run(handle, prompt, options, output).await)
 }
@@ -245,117 +247,28 @@ async fn run_tui(global: &Global, prompt: Vec<String>) -> Result<i32, Failure> {
         .map_err(|e| Failure::failed(format!("terminal: {e}")))
 }
 
-fn sessions(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
-    let dir = target_dir(global)?;
-    let location = StateDir::location(&dir, global.state_dir.as_deref());
-    if !location.join("db").exists() {
-        match command {
-            SessionsCommand::List { .. } => {
-                eprintln!("no sessions in {}", dir.display());
-                return Ok(exit::OK);
-            }
-            SessionsCommand::Show { id, .. } => {
-                return Err(Failure::failed(format!(
-                    "no session `{id}`: {} has no quorum state",
-                    dir.display()
-                )));
-            }
-        }
+/// `quorum ask`: never creates `.quorum/`; logs go to the XDG state directory.
+async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
+    let prompt = joined(&args.prompt);
+    if prompt.is_empty() {
+        return Err(Failure::usage("the question is empty"));
     }
-    let state = StateDir::open(&location)?;
-    let store = Store::open(&state.db_path()).map_err(|e| Failure::failed(e.to_string()))?;
-    let mut stdout = std::io::stdout().lock();
-    match command {
-        SessionsCommand::List { json } => {
-            let all = store
-                .sessions()
-                .map_err(|e| Failure::failed(e.to_string()))?;
-            if json {
-                for s in &all {
-                    let _ = writeln!(stdout, "{}", serde_json::to_string(s).unwrap_or_default());
-                }
-            } else if all.is_empty() {
-                eprintln!("no sessions in {}", dir.display());
-            } else {
-                let _ = writeln!(
-                    stdout,
-                    "{:<12}  {:<17}  {:<9}  {:<20}  PROMPT",
-                    "ID", "STATUS", "PHASE", "STARTED"
-                );
-                for s in &all {
-                    let prompt: String = s
-                        .prompt
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .chars()
-                        .take(48)
-                        .collect();
-                    let started: String = s
-                        .created_at
-                        .chars()
-                        .take(19)
-                        .collect::<String>()
-                        .replace('T', " ");
-                    let _ = writeln!(
-                        stdout,
-                        "{:<12}  {:<17}  {:<9}  {:<20}  {prompt}",
-                        s.id.as_str(),
-                        s.status_label(),
-                        s.phase,
-                        started
-                    );
-                }
-            }
+    let prepared = prepare(global, None)?;
+    let _guard =
+        crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
+    let who = match (args.agent, args.provider, args.model) {
+        (Some(agent), _, _) => crate::ask::Asked::Agent(agent),
+        (None, Some(provider), Some(model)) => {
+            crate::ask::Asked::Model(crate::config::ModelRef { provider, model })
         }
-        SessionsCommand::Show { id, json } => {
-            let s = store
-                .find_session(&id)
-                .map_err(|e| Failure::failed(e.to_string()))?;
-            let events = store
-                .events(&s.id)
-                .map_err(|e| Failure::failed(e.to_string()))?;
-            if json {
-                for e in &events {
-                    let _ = writeln!(stdout, "{}", serde_json::to_string(e).unwrap_or_default());
-                }
-            } else {
-                let _ = writeln!(stdout, "session   {}", s.id);
-                let _ = writeln!(stdout, "prompt    {}", s.prompt);
-                let _ = writeln!(stdout, "dir       {}", s.dir);
-                let _ = writeln!(stdout, "status    {}", s.status_label());
-                let _ = writeln!(stdout, "phase     {}", s.phase);
-                let _ = writeln!(stdout, "started   {}", s.created_at);
-                let _ = writeln!(stdout, "tokens    {} in, {} out", s.tokens_in, s.tokens_out);
-                if let Some(sha) = &s.commit {
-                    let _ = writeln!(stdout, "commit    {sha}");
-                }
-                if s.offline {
-                    let _ = writeln!(stdout, "provider  {}", crate::config::OFFLINE_LABEL);
-                }
-                let _ = writeln!(stdout, "events    {}", events.len());
-                for e in &events {
-                    let detail = serde_json::to_value(&e.body)
-                        .ok()
-                        .and_then(|v| v.as_object().cloned())
-                        .map(|o| {
-                            o.into_iter()
-                                .filter(|(k, _)| k != "type")
-                                .map(|(k, v)| match v {
-                                    serde_json::Value::String(s) => format!("{k}={s}"),
-                                    other => format!("{k}={other}"),
-                                })
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        })
-                        .unwrap_or_default();
-                    let detail: String = detail.chars().take(120).collect();
-                    let _ = writeln!(stdout, "  {:>4} {:<20} {detail}", e.seq, e.body.type_name());
-                }
-            }
-        }
-    }
-    Ok(exit::OK)
+        _ => match prepared.settings.agents.first() {
+            Some(a) => crate::ask::Asked::Agent(a.name.clone()),
+            None => return Err(Failure::usage("the roster is empty")),
+        },
+    };
+    crate::ask::ask(&prepared.settings, &prepared.providers, who, &prompt)
+        .await
+        .map_err(Failure::usage)
 }
 
 /// Runs the command line and returns the process exit code.
@@ -375,7 +288,13 @@ pub fn main(cli: Cli) -> i32 {
         match cli.command {
             None => run_tui(&global, cli.prompt).await,
             Some(Command::Run(args)) => run_headless(&global, args).await,
-            Some(Command::Sessions { command }) => sessions(&global, command),
+            Some(Command::Ask(args)) => run_ask(&global, args).await,
+            Some(Command::Sessions { command }) => commands::sessions::run(&global, command),
+            Some(Command::Undo { session }) => commands::undo::run(&global, session.as_deref()),
+            Some(Command::Init { force, user }) => commands::init::run(&global, force, user),
+            Some(Command::Doctor { json }) => commands::doctor::run(&global, json).await,
+            Some(Command::Completions { shell }) => Ok(commands::completions::completions(shell)),
+            Some(Command::Man) => Ok(commands::completions::man()),
         }
     });
     // Calls still streaming when a session ends must not hold the process.

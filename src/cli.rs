@@ -13,7 +13,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "A team of LLM agents turns one prompt into a working, committed software project.",
     long_about = None,
-    args_conflicts_with_subcommands = true,
     after_help = "Without a subcommand, quorum opens the TUI in DIR; with a PROMPT it starts at once.\nExit codes: 0 succeeded, 1 failed, 2 usage or config error, 3 interrupted/cancelled/paused, 4 DIR in use."
 )]
 pub struct Cli {
@@ -77,12 +76,64 @@ pub enum JsonMode {
 pub enum Command {
     /// Run a session headless: progress on stderr, result on stdout.
     Run(RunArgs),
-    /// List, show past sessions of DIR.
+    /// One streamed completion outside any session: text to stdout, usage to stderr.
+    Ask(AskArgs),
+    /// List, show, export, remove or push the sessions of DIR.
     Sessions {
-        /// Which `sessions` action: `list` or `show ID`.
+        /// Which `sessions` action: `list`, `show ID`, `export ID`, `rm ID` or `push ID`.
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// Revert a session's commit with a new commit (never a reset).
+    Undo {
+        /// Session id or unique prefix (default: the newest session with a commit not yet undone).
+        session: Option<String>,
+    },
+    /// Write a commented quorum.toml (every provider kind, the default roster).
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+        /// Write the user config ($XDG_CONFIG_HOME/quorum/config.toml) instead of DIR/quorum.toml.
+        #[arg(long, conflicts_with = "config")]
+        user: bool,
+    },
+    /// Check the config, keys, providers, git, sandbox, terminal and state directory.
+    Doctor {
+        /// One JSON object on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script to stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff) to stdout: `quorum man > quorum.1`.
+    Man,
+}
+
+/// Shells `quorum completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// GNU Bash: `source <(quorum completions bash)`.
+    Bash,
+    /// Z shell: save as `_quorum` in a directory of `$fpath`.
+    Zsh,
+    /// fish: save as `~/.config/fish/completions/quorum.fish`.
+    Fish,
+}
+
+/// What `sessions export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// A readable Markdown report.
+    Md,
+    /// The full stored record as one JSON document.
+    Json,
+    /// The generated project as a .tar.gz archive.
+    Tar,
 }
 
 /// `quorum run`.
@@ -117,6 +168,27 @@ pub struct RunArgs {
     pub allow_overwrite: bool,
 }
 
+/// `quorum ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question (words are joined with spaces).
+    #[arg(value_name = "PROMPT", required = true)]
+    pub prompt: Vec<String>,
+
+    /// Ask this agent (its role prompt, model and fallbacks; default: the first
+    /// agent of the roster).
+    #[arg(long, conflicts_with_all = ["provider", "model"])]
+    pub agent: Option<String>,
+
+    /// Ask this provider (a `[providers.NAME]` table) directly.
+    #[arg(long, requires = "model")]
+    pub provider: Option<String>,
+
+    /// The model to ask on `--provider`.
+    #[arg(long, requires = "provider")]
+    pub model: Option<String>,
+}
+
 /// `quorum sessions`.
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
@@ -133,6 +205,33 @@ pub enum SessionsCommand {
         /// The stored events as JSON lines.
         #[arg(long)]
         json: bool,
+    },
+    /// Export one session: a Markdown report, the full JSON record, or the project as .tar.gz.
+    Export {
+        /// Session id, or a unique prefix of it.
+        id: String,
+        /// md (report), json (full record) or tar (the generated project, gzipped).
+        #[arg(long, value_enum, default_value = "md")]
+        format: ExportFormat,
+        /// Write to FILE instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Remove one session from the state db (its commit and files stay).
+    Rm {
+        /// Session id, or a unique prefix of it.
+        id: String,
+    },
+    /// Push a session's commit to a git remote (never forced).
+    Push {
+        /// Session id, or a unique prefix of it.
+        id: String,
+        /// The remote (default: `[git] remote` of the config, else `origin`).
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
+        /// The remote branch (default: the current branch, which must hold the commit).
+        #[arg(long, value_name = "NAME")]
+        branch: Option<String>,
     },
 }
 
@@ -179,6 +278,24 @@ mod tests {
     }
 
     #[test]
+    fn a_global_option_before_the_subcommand_keeps_the_subcommand() {
+        // DESIGN.md §5: global options go before or after the subcommand.
+        let cli = Cli::try_parse_from(["quorum", "--dir", "/x", "sessions", "list"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Sessions { .. })),
+            "{cli:?}"
+        );
+        assert_eq!(cli.global.dir.as_deref(), Some(std::path::Path::new("/x")));
+        let cli = Cli::try_parse_from(["quorum", "--offline", "run", "build it"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Run(_))), "{cli:?}");
+        assert!(cli.prompt.is_empty());
+        // Once the prompt has begun, a subcommand's name is just a word of it.
+        let cli = Cli::try_parse_from(["quorum", "--offline", "Build", "run", "it"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.prompt.join(" "), "Build run it");
+    }
+
+    #[test]
     fn a_bare_prompt_opens_the_tui_and_subcommand_names_need_dashes() {
         let cli = Cli::try_parse_from(["quorum", "Build", "a", "todo", "app"]).unwrap();
         assert!(cli.command.is_none());
@@ -186,5 +303,62 @@ mod tests {
         let cli = Cli::try_parse_from(["quorum", "--", "run"]).unwrap();
         assert_eq!(cli.prompt, vec!["run".to_string()]);
         assert!(Cli::try_parse_from(["quorum", "--frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn the_ecosystem_commands_parse_with_global_options_anywhere() {
+        let cli = Cli::try_parse_from([
+            "quorum", "sessions", "export", "3f2a", "--format", "tar", "-o", "p.tgz", "--dir", "/d",
+        ])
+        .unwrap();
+        let Some(Command::Sessions {
+            command: SessionsCommand::Export { id, format, output },
+        }) = cli.command
+        else {
+            panic!("export")
+        };
+        assert_eq!((id.as_str(), format), ("3f2a", ExportFormat::Tar));
+        assert_eq!(output.as_deref(), Some(std::path::Path::new("p.tgz")));
+        assert_eq!(cli.global.dir.as_deref(), Some(std::path::Path::new("/d")));
+
+        let cli = Cli::try_parse_from(["quorum", "sessions", "export", "3f2a"]).unwrap();
+        let Some(Command::Sessions {
+            command: SessionsCommand::Export { format, .. },
+        }) = cli.command
+        else {
+            panic!("export")
+        };
+        assert_eq!(format, ExportFormat::Md, "md is the default");
+
+        let cli = Cli::try_parse_from(["quorum", "undo"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Undo { session: None })));
+        let cli = Cli::try_parse_from(["quorum", "--offline", "init", "--force"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Init {
+                force: true,
+                user: false
+            })
+        ));
+        assert!(Cli::try_parse_from(["quorum", "init", "--user", "--config", "x.toml"]).is_err());
+        let cli = Cli::try_parse_from(["quorum", "completions", "fish"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Completions { shell: Shell::Fish })
+        ));
+        assert!(Cli::try_parse_from(["quorum", "completions", "tcsh"]).is_err());
+        let cli = Cli::try_parse_from([
+            "quorum", "sessions", "push", "3f2a", "--remote", "backup", "--branch", "x",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Sessions {
+                command: SessionsCommand::Push { .. }
+            })
+        ));
+        // A prompt that equals one of the new commands' names goes after `--`.
+        let cli = Cli::try_parse_from(["quorum", "--", "doctor"]).unwrap();
+        assert_eq!(cli.prompt, vec!["doctor".to_string()]);
     }
 }

@@ -102,6 +102,15 @@ struct RawProvider {
     max_concurrency: Option<usize>,
     timeout_s: Option<u64>,
     script: Option<PathBuf>,
+    requests_per_minute: Option<u32>,
+    max_tokens: Option<u32>,
+    context_tokens: Option<u32>,
+    connect_timeout_s: Option<u64>,
+    first_byte_timeout_s: Option<u64>,
+    idle_timeout_s: Option<u64>,
+    max_retries: Option<u32>,
+    backoff_ms: Option<u64>,
+    include_usage: Option<bool>,
 }
 
 /// `[agents.NAME]` as written.
@@ -113,6 +122,7 @@ struct RawAgent {
     #[serde(default)]
     fallback: Vec<String>,
     budget_usd: Option<f64>,
+    budget_tokens: Option<u64>,
     max_concurrency: Option<usize>,
     role: Option<String>,
 }
@@ -136,6 +146,8 @@ struct RawConfig {
     /// `[keys]`: `"context.action" = "key"` or `["key", …]` (docs/tui.md).
     #[serde(default)]
     keys: BTreeMap<String, KeyList>,
+    #[serde(default)]
+    pricing: BTreeMap<String, crate::llm::pricing::Price>,
 }
 
 /// A `[keys]` value: one key or several.
@@ -172,6 +184,27 @@ pub struct ProviderSpec {
     pub timeout_s: u64,
     /// Offline only: a script of canned replies (absolute path).
     pub script: Option<PathBuf>,
+    /// Requests started per minute at most (`None`: no limit).
+    pub requests_per_minute: Option<u32>,
+    /// Most output tokens per reply (Anthropic requires it; 8,192 by default).
+    pub max_tokens: u32,
+    /// The model's context window in tokens: prompts are assembled to fit in
+    /// it with `max_tokens` left for the reply (see
+    /// [`ProviderSpec::default_context_tokens`] for the defaults).
+    pub context_tokens: u32,
+    /// Seconds to establish a connection.
+    pub connect_timeout_s: u64,
+    /// Seconds without a first byte before a call counts as dropped (DESIGN.md §3: 60).
+    pub first_byte_timeout_s: u64,
+    /// Seconds without a byte between chunks before a call counts as dropped (30).
+    pub idle_timeout_s: u64,
+    /// Retries after a failed attempt (DESIGN.md §3: 4).
+    pub max_retries: u32,
+    /// First backoff in milliseconds, doubled per retry up to 30 s (500).
+    pub backoff_ms: u64,
+    /// OpenAI kind: ask for the usage chunk (`stream_options.include_usage`).
+    /// Servers that reject unknown fields (Mistral) need `false`.
+    pub include_usage: bool,
 }
 
 impl ProviderSpec {
@@ -185,6 +218,44 @@ impl ProviderSpec {
             max_concurrency: 8,
             timeout_s: 120,
             script: None,
+            ..ProviderSpec::defaults(OFFLINE_PROVIDER, ProviderKind::Offline)
+        }
+    }
+
+    /// A provider of `kind` with every optional setting at its default.
+    pub fn defaults(name: &str, kind: ProviderKind) -> Self {
+        ProviderSpec {
+            name: name.to_string(),
+            kind,
+            base_url: None,
+            api_key_env: None,
+            max_concurrency: 4,
+            timeout_s: 120,
+            script: None,
+            requests_per_minute: None,
+            max_tokens: 8192,
+            context_tokens: Self::default_context_tokens(kind, None),
+            connect_timeout_s: 10,
+            first_byte_timeout_s: 60,
+            idle_timeout_s: 30,
+            max_retries: 4,
+            backoff_ms: 500,
+            include_usage: true,
+        }
+    }
+
+    /// The context window assumed when `context_tokens` is not set, in
+    /// tokens: OpenAI 128,000 (the GPT-4o family, OpenAI's model docs), an
+    /// OpenAI-compatible server on Ollama's port 11434 4,096 (Ollama's default
+    /// on small GPUs, its `docs/context-length`), Anthropic 200,000 (Claude's
+    /// window, Anthropic's model docs), Gemini 1,048,576 (the 1.5/2.x input
+    /// limit, Google's model docs), offline 128,000.
+    pub fn default_context_tokens(kind: ProviderKind, base_url: Option<&str>) -> u32 {
+        match kind {
+            ProviderKind::Openai if base_url.is_some_and(|u| u.contains(":11434")) => 4_096,
+            ProviderKind::Openai | ProviderKind::Offline => 128_000,
+            ProviderKind::Anthropic => 200_000,
+            ProviderKind::Gemini => 1_048_576,
         }
     }
 
@@ -200,12 +271,23 @@ impl ProviderSpec {
 }
 
 /// A `provider:model` pair of a fallback chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct ModelRef {
     /// Provider name.
     pub provider: String,
     /// Model name.
     pub model: String,
+}
+
+impl ModelRef {
+    /// Parses `provider:model` (the model may itself hold colons: `ollama:qwen2.5:14b`).
+    pub fn parse(text: &str) -> Option<ModelRef> {
+        let (provider, model) = text.split_once(':')?;
+        (!provider.is_empty() && !model.is_empty()).then(|| ModelRef {
+            provider: provider.to_string(),
+            model: model.to_string(),
+        })
+    }
 }
 
 impl std::fmt::Display for ModelRef {
@@ -227,16 +309,37 @@ pub struct AgentSpec {
     pub fallback: Vec<ModelRef>,
     /// Spending limit in US dollars.
     pub budget_usd: Option<f64>,
+    /// Token limit (input and output tokens together).
+    pub budget_tokens: Option<u64>,
     /// Tasks of this agent running at once.
     pub max_concurrency: usize,
 }
 
 /// `[session]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSettings {
     /// Spending limit of a session in US dollars.
     pub budget_usd: Option<f64>,
+    /// Token limit of a session (input and output tokens together).
+    pub budget_tokens: Option<u64>,
+    /// Most clarifying questions the refine phase may ask (3 by default).
+    #[serde(default = "default_max_questions")]
+    pub max_questions: usize,
+}
+
+fn default_max_questions() -> usize {
+    3
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            budget_usd: None,
+            budget_tokens: None,
+            max_questions: default_max_questions(),
+        }
+    }
 }
 
 /// `[test]`.
@@ -318,6 +421,9 @@ pub struct Settings {
     /// `[keys]`: key binding overrides, `context.action` → keys, validated
     /// against the TUI's key table ([`keymap::Keymap::with_overrides`]).
     pub keys: BTreeMap<String, Vec<String>>,
+    /// Prices per model: `assets/pricing.toml` overridden by the config's
+    /// `[pricing."MODEL"]` tables.
+    pub pricing: crate::llm::pricing::PriceTable,
     /// The file the settings came from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -347,6 +453,7 @@ impl Settings {
             git: raw.git,
             ui: raw.ui,
             keys: BTreeMap::new(),
+            pricing: crate::llm::pricing::PriceTable::builtin(),
             source: None,
         };
         settings.use_offline_everywhere(&BTreeMap::new(), None);
@@ -418,16 +525,65 @@ impl Settings {
                     "providers.{name}.script is only valid for kind = \"offline\""
                 )));
             }
+            if p.requests_per_minute == Some(0) {
+                return Err(invalid(format!(
+                    "providers.{name}.requests_per_minute must be at least 1"
+                )));
+            }
+            for (key, value) in [
+                ("timeout_s", p.timeout_s),
+                ("connect_timeout_s", p.connect_timeout_s),
+                ("first_byte_timeout_s", p.first_byte_timeout_s),
+                ("idle_timeout_s", p.idle_timeout_s),
+            ] {
+                if value == Some(0) {
+                    return Err(invalid(format!(
+                        "providers.{name}.{key} must be at least 1"
+                    )));
+                }
+            }
+            if let Some(window) = p.context_tokens {
+                let reply = p
+                    .max_tokens
+                    .unwrap_or(ProviderSpec::defaults(name, p.kind).max_tokens);
+                if window <= reply {
+                    return Err(invalid(format!(
+                        "providers.{name}.context_tokens = {window} must be larger than max_tokens ({reply}), which is kept free for the reply"
+                    )));
+                }
+            }
+            if let Some(url) = &p.base_url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(invalid(format!(
+                    "providers.{name}.base_url = \"{url}\" must start with http:// or https://"
+                )));
+            }
+            let d = ProviderSpec::defaults(name, p.kind);
             providers.insert(
                 name.clone(),
                 ProviderSpec {
                     name: name.clone(),
                     kind: p.kind,
-                    base_url: p.base_url.clone(),
+                    base_url: p
+                        .base_url
+                        .clone()
+                        .map(|u| u.trim_end_matches('/').to_string()),
                     api_key_env: p.api_key_env.clone(),
-                    max_concurrency: p.max_concurrency.unwrap_or(4),
-                    timeout_s: p.timeout_s.unwrap_or(120),
+                    max_concurrency: p.max_concurrency.unwrap_or(d.max_concurrency),
+                    timeout_s: p.timeout_s.unwrap_or(d.timeout_s),
                     script: p.script.as_ref().map(|s| base.join(s)),
+                    requests_per_minute: p.requests_per_minute,
+                    max_tokens: p.max_tokens.unwrap_or(d.max_tokens),
+                    context_tokens: p.context_tokens.unwrap_or_else(|| {
+                        ProviderSpec::default_context_tokens(p.kind, p.base_url.as_deref())
+                    }),
+                    connect_timeout_s: p.connect_timeout_s.unwrap_or(d.connect_timeout_s),
+                    first_byte_timeout_s: p.first_byte_timeout_s.unwrap_or(d.first_byte_timeout_s),
+                    idle_timeout_s: p.idle_timeout_s.unwrap_or(d.idle_timeout_s),
+                    max_retries: p.max_retries.unwrap_or(d.max_retries),
+                    backoff_ms: p.backoff_ms.unwrap_or(d.backoff_ms),
+                    include_usage: p.include_usage.unwrap_or(d.include_usage),
                 },
             );
         }
@@ -451,6 +607,7 @@ impl Settings {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.keys()))
                 .collect(),
+            pricing: crate::llm::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
             source: Some(path.to_path_buf()),
         };
         keymap::Keymap::default()
@@ -538,6 +695,7 @@ impl Settings {
                 model: ModelRef { provider, model },
                 fallback,
                 budget_usd: agent.budget_usd,
+                budget_tokens: agent.budget_tokens,
                 max_concurrency: agent.max_concurrency.unwrap_or(2),
             });
         }
@@ -567,6 +725,7 @@ impl Settings {
                     },
                     fallback: Vec::new(),
                     budget_usd: raw.budget_usd,
+                    budget_tokens: raw.budget_tokens,
                     max_concurrency: raw.max_concurrency.unwrap_or(2).max(1),
                 }
             })

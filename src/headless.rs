@@ -1,8 +1,11 @@
 //! The headless runner (`quorum run`): a second consumer of the orchestrator's
 //! events, beside the TUI. With `--json` every durable event is one JSON line on
 //! stdout (and token deltas with `--json=tokens`); without it, progress goes to
-//! stderr as plain lines and the result to stdout. SIGINT and SIGTERM interrupt
-//! the session (exit 3) after its state is flushed.
+//! stderr and the result to stdout. Progress is plain lines when stderr is not a
+//! terminal (no control sequence ever reaches a file or a pipe), and the same
+//! lines under a live status line (phase, running tasks, counts, a spinner) when
+//! it is one. SIGINT and SIGTERM interrupt the session (exit 3) after its state
+//! is flushed.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -22,6 +25,8 @@ pub struct Output {
     pub json: Option<JsonMode>,
     /// `-q`: no progress lines.
     pub quiet: bool,
+    /// The workflow's phase count, for "phase 3/9" (0 when unknown).
+    pub phases: usize,
 }
 
 /// Writes one line to stdout; a closed pipe (`| head`) is not an error worth
@@ -32,9 +37,226 @@ fn out(line: &str) {
     let _ = stdout.flush();
 }
 
-fn progress(quiet: bool, line: &str) {
-    if !quiet {
-        eprintln!("{line}");
+/// Progress on stderr: nothing (`--json`, `-q`), plain lines (stderr is not a
+/// terminal), or the plain lines plus a live status line (phase, running tasks,
+/// counts, tokens, a spinner) redrawn in place at the bottom (stderr is a
+/// terminal). Only the live mode writes control sequences.
+enum Display {
+    Silent,
+    Plain,
+    Live(Live<std::io::Stderr>),
+}
+
+impl Display {
+    fn new(output: &Output) -> Display {
+        use std::io::IsTerminal as _;
+        if output.json.is_some() || output.quiet {
+            return Display::Silent;
+        }
+        let dumb = std::env::var("TERM").map_or(true, |t| t.is_empty() || t == "dumb");
+        if std::io::stderr().is_terminal() && !dumb {
+            let width = crossterm::terminal::size()
+                .map(|(cols, _)| usize::from(cols))
+                .unwrap_or(80);
+            Display::Live(Live::new(std::io::stderr(), width, output.phases))
+        } else {
+            Display::Plain
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        matches!(self, Display::Live(_))
+    }
+
+    fn event(&mut self, event: &LoggedEvent) {
+        match self {
+            Display::Silent => {}
+            Display::Plain => {
+                if let Some(line) = describe(event) {
+                    eprintln!("{line}");
+                }
+            }
+            Display::Live(live) => live.event(event),
+        }
+    }
+
+    /// A message that is not an event (a rejected op, a fatal error): shown
+    /// even with `--json` and `-q`, as before.
+    fn message(&mut self, line: &str) {
+        match self {
+            Display::Live(live) => live.line(line),
+            Display::Silent | Display::Plain => eprintln!("{line}"),
+        }
+    }
+
+    fn tick(&mut self) {
+        if let Display::Live(live) = self {
+            live.tick();
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Display::Live(live) = self {
+            live.finish();
+        }
+    }
+}
+
+/// Frames of the spinner.
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/// The live display: permanent lines scroll up, one status line stays at the
+/// bottom and is redrawn in place (`\r`, erase line). Generic over the writer
+/// so that tests can read what a terminal would get.
+pub struct Live<W: std::io::Write> {
+    out: W,
+    width: usize,
+    phases: usize,
+    frame: usize,
+    started: std::time::Instant,
+    phase: Option<(usize, String)>,
+    running: Vec<(String, String)>,
+    done: usize,
+    failed: usize,
+    tokens: u64,
+    drawn: bool,
+}
+
+impl<W: std::io::Write> Live<W> {
+    /// A display `width` columns wide for a workflow of `phases` phases.
+    pub fn new(out: W, width: usize, phases: usize) -> Live<W> {
+        Live {
+            out,
+            width: width.max(20),
+            phases,
+            frame: 0,
+            started: std::time::Instant::now(),
+            phase: None,
+            running: Vec::new(),
+            done: 0,
+            failed: 0,
+            tokens: 0,
+            drawn: false,
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            let _ = write!(self.out, "\r\x1b[2K");
+            self.drawn = false;
+        }
+    }
+
+    /// The status line, at most `width - 1` characters.
+    pub fn status(&self) -> String {
+        let mut parts = Vec::new();
+        match &self.phase {
+            Some((n, name)) if self.phases > 0 => {
+                parts.push(format!("phase {n}/{} {name}", self.phases));
+            }
+            Some((n, name)) => parts.push(format!("phase {n} {name}")),
+            None => parts.push("starting".to_string()),
+        }
+        if !self.running.is_empty() {
+            let names: Vec<String> = self
+                .running
+                .iter()
+                .map(|(task, agent)| format!("{agent} {task}"))
+                .collect();
+            parts.push(format!("running: {}", names.join(", ")));
+        }
+        parts.push(format!("{} done", self.done));
+        if self.failed > 0 {
+            parts.push(format!("{} failed", self.failed));
+        }
+        if self.tokens > 0 {
+            parts.push(format!("{} tok", self.tokens));
+        }
+        let secs = self.started.elapsed().as_secs();
+        parts.push(format!("{}:{:02}", secs / 60, secs % 60));
+        let line = format!(
+            "{} {}",
+            SPINNER[self.frame % SPINNER.len()],
+            parts.join(" · ")
+        );
+        let max = self.width - 1;
+        if line.chars().count() > max {
+            let mut cut: String = line.chars().take(max - 1).collect();
+            cut.push('…');
+            cut
+        } else {
+            line
+        }
+    }
+
+    fn draw(&mut self) {
+        self.clear();
+        let status = self.status();
+        let _ = write!(self.out, "{status}");
+        let _ = self.out.flush();
+        self.drawn = true;
+    }
+
+    /// Prints a permanent line above the status line.
+    pub fn line(&mut self, text: &str) {
+        self.clear();
+        let _ = writeln!(self.out, "{text}");
+        self.draw();
+    }
+
+    /// Takes an event into the status line, and prints its line if it has one.
+    pub fn event(&mut self, event: &LoggedEvent) {
+        match &event.body {
+            EventBody::PhaseStarted { phase, .. } => {
+                let n = self.phase.as_ref().map_or(1, |(n, _)| n + 1);
+                self.phase = Some((n, phase.clone()));
+            }
+            EventBody::TaskStarted { task, agent, .. } => {
+                self.running.retain(|(t, _)| t != task);
+                self.running.push((task.clone(), agent.clone()));
+            }
+            EventBody::TaskFinished {
+                task,
+                tokens_in,
+                tokens_out,
+                ..
+            } => {
+                self.running.retain(|(t, _)| t != task);
+                self.done += 1;
+                self.tokens += tokens_in + tokens_out;
+            }
+            EventBody::TaskFailed { task, .. } => {
+                self.running.retain(|(t, _)| t != task);
+                self.failed += 1;
+            }
+            EventBody::TaskPaused { task, .. }
+            | EventBody::TaskCancelled { task, .. }
+            | EventBody::TaskRetrying { task, .. } => {
+                self.running.retain(|(t, _)| t != task);
+            }
+            _ => {}
+        }
+        match describe(event) {
+            Some(line) => self.line(&line),
+            None => self.draw(),
+        }
+    }
+
+    /// Advances the spinner.
+    pub fn tick(&mut self) {
+        self.frame += 1;
+        self.draw();
+    }
+
+    /// Erases the status line, leaving only the permanent lines.
+    pub fn finish(&mut self) {
+        self.clear();
+        let _ = self.out.flush();
+    }
+
+    /// The writer (for tests).
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 
@@ -131,15 +353,28 @@ pub async fn run(
     let mut commit: Option<(String, String)> = None;
     let mut dir = String::new();
     let mut status: Option<SessionStatus> = None;
-    while let Some(event) = events.recv().await {
+    let mut display = Display::new(&output);
+    let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = ticker.tick(), if display.is_live() => {
+                display.tick();
+                continue;
+            }
+        };
+        let Some(event) = event else {
+            break;
+        };
         match event {
             Event::Logged(e) => {
                 last_seq = e.seq;
                 session = e.session.to_string();
                 if output.json.is_some() {
                     out(&serde_json::to_string(&e).unwrap_or_default());
-                } else if let Some(line) = describe(&e) {
-                    progress(output.quiet, &line);
+                } else {
+                    display.event(&e);
                 }
                 match &e.body {
                     EventBody::SessionStarted { dir: d, .. } => dir = d.clone(),
@@ -174,12 +409,13 @@ pub async fn run(
                 }
             }
             Event::Rejected { op, reason } => {
-                eprintln!("quorum: {op}: {reason}");
+                display.message(&format!("quorum: {op}: {reason}"));
                 if op == "start" {
                     break;
                 }
             }
             Event::Fatal { message } => {
+                display.finish();
                 eprintln!("quorum: {message}");
                 handle.send(Op::Shutdown);
                 handle.join().await;
@@ -198,6 +434,7 @@ pub async fn run(
         }
     }
 
+    display.finish();
     let status = status.unwrap_or(SessionStatus::Failed);
     if status == SessionStatus::Succeeded && output.json.is_none() {
         if dry_run {
@@ -287,5 +524,114 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::protocol::SessionId;
+
+    fn logged(seq: u64, body: EventBody) -> LoggedEvent {
+        LoggedEvent {
+            v: 1,
+            seq,
+            session: SessionId::parse("0123456789ab").unwrap(),
+            at: "2026-01-01T00:00:00Z".into(),
+            body,
+        }
+    }
+
+    #[test]
+    fn the_live_display_keeps_one_status_line_under_the_permanent_lines() {
+        let mut live = Live::new(Vec::new(), 60, 9);
+        live.event(&logged(
+            1,
+            EventBody::PhaseStarted {
+                phase: "refine".into(),
+                kind: "single".into(),
+            },
+        ));
+        live.event(&logged(
+            2,
+            EventBody::TaskStarted {
+                task: "refine".into(),
+                agent: "pm".into(),
+                phase: "refine".into(),
+            },
+        ));
+        assert!(
+            live.status().contains("phase 1/9 refine"),
+            "{}",
+            live.status()
+        );
+        assert!(
+            live.status().contains("running: pm refine"),
+            "{}",
+            live.status()
+        );
+        live.event(&logged(
+            3,
+            EventBody::TaskFinished {
+                task: "refine".into(),
+                agent: "pm".into(),
+                phase: "refine".into(),
+                tokens_in: 1200,
+                tokens_out: 300,
+                cost_usd: 0.0,
+            },
+        ));
+        let status = live.status();
+        assert!(
+            status.contains("1 done") && status.contains("1500 tok"),
+            "{status}"
+        );
+        assert!(!status.contains("running"), "{status}");
+        live.event(&logged(
+            4,
+            EventBody::PhaseStarted {
+                phase: "plan".into(),
+                kind: "fan-out".into(),
+            },
+        ));
+        assert!(
+            live.status().contains("phase 2/9 plan"),
+            "{}",
+            live.status()
+        );
+        live.tick();
+        live.finish();
+        let text = String::from_utf8(live.into_inner()).unwrap();
+        // Permanent lines are printed once each; the later one after erasing the
+        // status line that was drawn meanwhile.
+        assert!(text.starts_with("▸ refine\n"), "{text:?}");
+        assert_eq!(text.matches("▸ plan\n").count(), 1, "{text:?}");
+        assert!(text.contains("\r\x1b[2K▸ plan\n"), "{text:?}");
+        // It ends erased: the last thing written clears the status line.
+        assert!(text.ends_with("\r\x1b[2K"), "{text:?}");
+        // Every status line fits the width.
+        for part in text.split("\r\x1b[2K") {
+            let last = part.rsplit('\n').next().unwrap();
+            assert!(last.chars().count() < 60, "{last:?}");
+        }
+    }
+
+    #[test]
+    fn a_narrow_status_line_is_cut() {
+        let mut live = Live::new(Vec::new(), 20, 9);
+        for (i, agent) in ["backend", "frontend", "qa", "security"].iter().enumerate() {
+            live.event(&logged(
+                i as u64 + 1,
+                EventBody::TaskStarted {
+                    task: format!("plan.{agent}"),
+                    agent: agent.to_string(),
+                    phase: "plan".into(),
+                },
+            ));
+        }
+        let status = live.status();
+        assert_eq!(status.chars().count(), 19, "{status}");
+        assert!(status.ends_with('…'), "{status}");
     }
 }

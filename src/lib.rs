@@ -9,7 +9,9 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod ask;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod headless;
 pub mod llm;

@@ -5,7 +5,26 @@
 //! then usage). Providers know nothing of sessions, stores or the TUI; the
 //! orchestrator's call runner drives them, retries, falls back and reports.
 
+/// Tokens `text` may take in a prompt, erring high: one per three
+/// characters, rounded up, where [`estimate_tokens`] (for usage) counts one
+/// per four bytes. Tokenizers average about four characters per token on
+/// English prose and fewer on code (OpenAI's "What are tokens and how to
+/// count them" help article); three keeps a prompt on the safe side of a
+/// context window. The same for every provider: no provider's exact
+/// tokenizer is at hand.
+pub fn prompt_tokens_upper_bound(text: &str) -> usize {
+    text.chars().count().div_ceil(3)
+}
+
+pub mod anthropic;
+pub mod gemini;
+pub mod health;
+pub mod http;
 pub mod offline;
+pub mod openai;
+pub mod pricing;
+pub mod probe;
+pub mod sse;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +88,8 @@ pub enum TaskKind {
     Repair,
     /// Review findings (`review`).
     Review,
+    /// A free question (`quorum ask`): plain text back.
+    Chat,
 }
 
 impl TaskKind {
@@ -94,6 +115,7 @@ impl TaskKind {
             TaskKind::Tests => "tests",
             TaskKind::Repair => "repair",
             TaskKind::Review => "review",
+            TaskKind::Chat => "chat",
         }
     }
 }
@@ -186,7 +208,15 @@ pub enum LlmError {
         message: String,
         /// Delay the server asked for (`retry-after` and friends).
         retry_after: Option<Duration>,
+        /// The server's `x-should-retry` header, when it sent one (OpenAI and
+        /// Anthropic SDKs obey it over the status code).
+        should_retry: Option<bool>,
     },
+    /// A quota or spending limit that no retry will lift (OpenAI
+    /// `insufficient_quota`, Anthropic `enforced_spend_limit_reached`; see
+    /// WIRE_FORMATS.md §6 #23): the provider is skipped for its fallback.
+    #[error("quota exhausted: {0}")]
+    Quota(String),
     /// The connection failed or dropped.
     #[error("connection: {0}")]
     Connection(String),
@@ -196,24 +226,48 @@ pub enum LlmError {
     /// The stream carried an error event or a malformed chunk.
     #[error("stream: {0}")]
     Stream(String),
-    /// The provider cannot be used at all (misconfiguration).
+    /// The stream carried an error event that names an HTTP-like status
+    /// (Anthropic `overloaded_error` is 529, Gemini `code`): classed by it.
+    #[error("stream error {status}: {message}")]
+    StreamStatus {
+        /// The status the error maps to (e.g. 529 for `overloaded_error`).
+        status: u16,
+        /// The provider's error text.
+        message: String,
+    },
+    /// The provider cannot be used (misconfiguration, circuit open,
+    /// unauthorised earlier in the session).
     #[error("{0}")]
     Unavailable(String),
 }
 
+fn status_class(status: u16) -> FaultClass {
+    match status {
+        408 | 409 | 429 | 500..=599 => FaultClass::Retry,
+        401 | 403 => FaultClass::Unauthorized,
+        _ => FaultClass::Fatal,
+    }
+}
+
 impl LlmError {
-    /// The fault class of DESIGN.md §3's table.
+    /// The fault class of DESIGN.md §3's table. `x-should-retry: true` makes any
+    /// status retryable; `false` never retries (but still falls back).
     pub fn class(&self) -> FaultClass {
         match self {
-            LlmError::Status { status, .. } => match status {
-                408 | 409 | 429 | 500..=599 => FaultClass::Retry,
-                401 | 403 => FaultClass::Unauthorized,
-                _ => FaultClass::Fatal,
+            LlmError::Status {
+                status,
+                should_retry,
+                ..
+            } => match (status_class(*status), should_retry) {
+                (FaultClass::Retry, Some(false)) => FaultClass::Unauthorized,
+                (FaultClass::Fatal, Some(true)) => FaultClass::Retry,
+                (class, _) => class,
             },
+            LlmError::StreamStatus { status, .. } => status_class(*status),
             LlmError::Connection(_) | LlmError::Timeout(_) | LlmError::Stream(_) => {
                 FaultClass::Retry
             }
-            LlmError::Unavailable(_) => FaultClass::Unauthorized,
+            LlmError::Quota(_) | LlmError::Unavailable(_) => FaultClass::Unauthorized,
         }
     }
 
@@ -221,11 +275,25 @@ impl LlmError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             LlmError::Status { retry_after, .. } => *retry_after,
-            LlmError::Connection(_)
+            LlmError::Quota(_)
+            | LlmError::Connection(_)
             | LlmError::Timeout(_)
             | LlmError::Stream(_)
+            | LlmError::StreamStatus { .. }
             | LlmError::Unavailable(_) => None,
         }
+    }
+
+    /// `true` for 401 and 403: the provider is unauthorised for the rest of the
+    /// session (DESIGN.md §3).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(
+            self,
+            LlmError::Status {
+                status: 401 | 403,
+                ..
+            }
+        )
     }
 }
 
@@ -289,14 +357,28 @@ impl RetryPolicy {
     }
 }
 
-/// Builds every configured provider. Errors name the provider: an offline
-/// script that cannot be loaded, or a kind this build cannot speak yet.
-pub fn build_providers(
+/// Builds every configured provider, reading each key from its environment
+/// variable (`env` looks one up). Errors name the provider: an offline script
+/// that cannot be loaded, a key variable that is unset or empty, a client that
+/// cannot be built.
+pub fn build_providers_with(
     settings: &crate::config::Settings,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<std::collections::BTreeMap<String, SharedProvider>, String> {
     use crate::config::ProviderKind;
     let mut providers = std::collections::BTreeMap::new();
     for (name, spec) in &settings.providers {
+        let key = match &spec.api_key_env {
+            Some(var) => match env(var).filter(|k| !k.is_empty()) {
+                Some(key) => Some(http::Secret::new(key)),
+                None => {
+                    return Err(format!(
+                        "provider `{name}` needs the environment variable {var}, which is not set"
+                    ));
+                }
+            },
+            None => None,
+        };
         let provider: SharedProvider = match spec.kind {
             ProviderKind::Offline => {
                 let script = match &spec.script {
@@ -307,16 +389,20 @@ pub fn build_providers(
                 };
                 Arc::new(offline::OfflineProvider::new(name, script))
             }
-            ProviderKind::Openai | ProviderKind::Anthropic | ProviderKind::Gemini => {
-                return Err(format!(
-                    "provider `{name}` has kind `{}`, which this build of quorum cannot call yet; use kind = \"offline\" or run with --offline",
-                    spec.kind.as_str()
-                ));
-            }
+            ProviderKind::Openai => Arc::new(openai::OpenAi::new(spec, key)?),
+            ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, key)?),
+            ProviderKind::Gemini => Arc::new(gemini::Gemini::new(spec, key)?),
         };
         providers.insert(name.clone(), provider);
     }
     Ok(providers)
+}
+
+/// [`build_providers_with`] on the process environment.
+pub fn build_providers(
+    settings: &crate::config::Settings,
+) -> Result<std::collections::BTreeMap<String, SharedProvider>, String> {
+    build_providers_with(settings, &|var| std::env::var(var).ok())
 }
 
 #[cfg(test)]
@@ -329,6 +415,7 @@ mod tests {
             status: s,
             message: String::new(),
             retry_after: None,
+            should_retry: None,
         };
         for s in [408, 409, 429, 500, 503, 529] {
             assert_eq!(status(s).class(), FaultClass::Retry, "{s}");
@@ -342,6 +429,26 @@ mod tests {
         assert_eq!(
             LlmError::Connection("reset".into()).class(),
             FaultClass::Retry
+        );
+        let told = |s, r| LlmError::Status {
+            status: s,
+            message: String::new(),
+            retry_after: None,
+            should_retry: Some(r),
+        };
+        assert_eq!(told(503, false).class(), FaultClass::Unauthorized);
+        assert_eq!(told(400, true).class(), FaultClass::Retry);
+        assert_eq!(
+            LlmError::StreamStatus {
+                status: 529,
+                message: "Overloaded".into()
+            }
+            .class(),
+            FaultClass::Retry
+        );
+        assert_eq!(
+            LlmError::Quota("none left".into()).class(),
+            FaultClass::Unauthorized
         );
     }
 

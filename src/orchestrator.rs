@@ -15,6 +15,9 @@ pub mod prompts;
 pub mod scheduler;
 
 mod actor;
+mod budget;
+mod context;
+mod decisions;
 mod deliver;
 mod phases;
 mod queries;
@@ -25,7 +28,6 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use self::actor::Actor;
-use self::call::CallPolicy;
 use self::committer::{Group, Subscribers};
 use crate::config::Settings;
 use crate::config::workflow::Workflow;
@@ -53,8 +55,6 @@ pub struct Parts {
     pub workspace: Workspace,
     /// Providers by name.
     pub providers: BTreeMap<String, SharedProvider>,
-    /// Call timeouts and retries.
-    pub policy: CallPolicy,
 }
 
 /// The consumers' end of the orchestrator.
@@ -112,7 +112,8 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
         store: parts.store,
         workspace: parts.workspace,
         providers: parts.providers,
-        policy: parts.policy,
+        health: BTreeMap::new(),
+        unpriced: Default::default(),
         ops: ops_rx,
         calls_tx,
         calls_rx,

@@ -359,14 +359,20 @@ pub enum EventBody {
         /// The last error of `from`, as `provider:model: message`.
         reason: String,
     },
-    /// Spending reached 80 % of a budget; `scope` is an agent name or `session`.
+    /// Spending reached 80 % of a budget (dollars or tokens, whichever is
+    /// nearer); `scope` is an agent name or `session`.
     BudgetWarning {
         /// Whose budget: an agent's name, or `session` for the session's budget.
         scope: String,
         /// Spent so far in that scope, in US dollars.
         spent_usd: f64,
-        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of `[session]`).
-        budget_usd: f64,
+        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of
+        /// `[session]`); `None` when the scope has only a token budget.
+        budget_usd: Option<f64>,
+        /// Tokens (input and output) spent so far in that scope.
+        spent_tokens: u64,
+        /// The scope's token budget (`budget_tokens`); `None` when it has none.
+        budget_tokens: Option<u64>,
     },
     /// Spending reached a budget.
     BudgetExhausted {
@@ -374,8 +380,13 @@ pub enum EventBody {
         scope: String,
         /// Spent so far in that scope, in US dollars.
         spent_usd: f64,
-        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of `[session]`).
-        budget_usd: f64,
+        /// The scope's budget in US dollars (`budget_usd` of `[agents.NAME]` or of
+        /// `[session]`); `None` when the scope has only a token budget.
+        budget_usd: Option<f64>,
+        /// Tokens (input and output) spent so far in that scope.
+        spent_tokens: u64,
+        /// The scope's token budget (`budget_tokens`); `None` when it has none.
+        budget_tokens: Option<u64>,
     },
     /// The compare phase found a disagreement between plans.
     ConflictDetected {
@@ -387,6 +398,10 @@ pub enum EventBody {
         options: Vec<String>,
         /// `true` when implementation must wait for this conflict's decision.
         blocking: bool,
+        /// `true` when the chair wants a person to decide, whatever the vote
+        /// (headless: the chair decides).
+        #[serde(default)]
+        needs_human: bool,
         /// Each planning agent's position, quoted from its plan.
         positions: Vec<Position>,
     },
@@ -846,6 +861,27 @@ pub enum Op {
     /// A signal or lost terminal: like [`Op::CancelSession`] with status
     /// `interrupted`.
     Interrupt,
+    /// Queue a failed or cancelled task again on another model (`provider:model`,
+    /// a configured provider), keeping the agent's fallbacks after it; the
+    /// tasks that succeeded stay as they are. Answered by `task_queued`.
+    RetryTaskOn {
+        /// The task's id.
+        task: String,
+        /// `provider:model`, e.g. `ollama:qwen2.5-coder:14b`.
+        model: String,
+    },
+    /// Raise an exhausted (or any) budget and resume what it paused: `scope` is
+    /// an agent's name or `session`; `usd` and `tokens` are the new budgets, or
+    /// `None` for the current one plus half. Answered by `task_queued` for each
+    /// task the budget had paused.
+    RaiseBudget {
+        /// An agent's name, or `session`.
+        scope: String,
+        /// The new budget in US dollars.
+        usd: Option<f64>,
+        /// The new token budget.
+        tokens: Option<u64>,
+    },
     /// Stop the orchestrator after flushing. Answered by [`Event::Closed`].
     Shutdown,
     /// Find the lines of the current session's transcript (one agent's, or all

@@ -474,6 +474,73 @@ impl Store {
         }
         Ok((positions, truncated))
     }
+
+    /// Every per-session record of a session, as (kind, name, JSON value), by kind
+    /// then name. Kinds are those [`Write::Record`] wrote (`task`, `file`, `output`,
+    /// and `undo`/`push` from the commands of that name).
+    pub fn all_records(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<(String, String, serde_json::Value)>, StoreError> {
+        let prefix = session.as_str().as_bytes();
+        let mut all = Vec::new();
+        for item in self.records.scan_prefix(prefix) {
+            let (key, value) = item?;
+            let rest = &key[prefix.len()..];
+            let Some(split) = rest.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let kind = String::from_utf8_lossy(&rest[..split]).into_owned();
+            let name = String::from_utf8_lossy(&rest[split + 1..]).into_owned();
+            all.push((kind, name, decode(&key, &value)?));
+        }
+        Ok(all)
+    }
+
+    /// Every transcript line of a session, in seq order.
+    pub fn transcript(&self, session: &SessionId) -> Result<Vec<TranscriptLine>, StoreError> {
+        let mut all = Vec::new();
+        for item in self.lines.scan_prefix(session.as_str().as_bytes()) {
+            let (key, value) = item?;
+            all.push(decode(&key, &value)?);
+        }
+        Ok(all)
+    }
+
+    /// Deletes a session and everything stored under it (events, transcript,
+    /// records), then flushes. Returns how many entries went, per tree.
+    pub fn remove_session(&self, session: &SessionId) -> Result<Removed, StoreError> {
+        let prefix = session.as_str().as_bytes();
+        let mut removed = Removed::default();
+        let clear = |tree: &sled::Tree| -> Result<usize, StoreError> {
+            let keys: Vec<sled::IVec> =
+                tree.scan_prefix(prefix).keys().collect::<Result<_, _>>()?;
+            let mut batch = sled::Batch::default();
+            for key in &keys {
+                batch.remove(key);
+            }
+            tree.apply_batch(batch)?;
+            Ok(keys.len())
+        };
+        removed.events = clear(&self.events)?;
+        removed.lines = clear(&self.lines)?;
+        clear(&self.agent_lines)?;
+        removed.records = clear(&self.records)?;
+        self.sessions.remove(prefix)?;
+        self.flush()?;
+        Ok(removed)
+    }
+}
+
+/// What [`Store::remove_session`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Events of the log.
+    pub events: usize,
+    /// Transcript lines.
+    pub lines: usize,
+    /// Per-session records (tasks, files, outputs).
+    pub records: usize,
 }
 
 #[cfg(test)]
@@ -676,5 +743,82 @@ mod tests {
                 .to_string()
                 .contains("no session")
         );
+    }
+
+    #[test]
+    fn a_removed_session_leaves_its_neighbours_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let (gone, kept) = (SessionId::new(), SessionId::new());
+        let mut writes = Vec::new();
+        for (i, id) in [&gone, &kept].into_iter().enumerate() {
+            writes.push(Write::Session(SessionRecord {
+                id: id.clone(),
+                prompt: format!("p{i}"),
+                dir: "/d".into(),
+                workflow: "default".into(),
+                created_at: format!("2026-01-0{}", i + 1),
+                updated_at: "x".into(),
+                status: None,
+                phase: "refine".into(),
+                tokens_in: 0,
+                tokens_out: 0,
+                cost_usd: 0.0,
+                commit: None,
+                last_seq: 1,
+                offline: true,
+            }));
+            writes.push(Write::Event(LoggedEvent {
+                v: 1,
+                seq: 1,
+                session: id.clone(),
+                at: "now".into(),
+                body: EventBody::Error {
+                    message: "x".into(),
+                },
+            }));
+            writes.push(Write::Line {
+                session: id.clone(),
+                line: line(0, 0, "pm"),
+            });
+            for (kind, name) in [("output", "plan/qa"), ("file", "app.py")] {
+                writes.push(Write::Record {
+                    session: id.clone(),
+                    kind,
+                    name: name.into(),
+                    value: serde_json::json!({"n": i}),
+                });
+            }
+        }
+        store.apply(&writes).unwrap();
+        let records = store.all_records(&kept).unwrap();
+        assert_eq!(
+            records
+                .iter()
+                .map(|(k, n, _)| format!("{k}:{n}"))
+                .collect::<Vec<_>>(),
+            vec!["file:app.py", "output:plan/qa"]
+        );
+        assert_eq!(store.transcript(&kept).unwrap().len(), 1);
+
+        let removed = store.remove_session(&gone).unwrap();
+        assert_eq!(
+            removed,
+            Removed {
+                events: 1,
+                lines: 1,
+                records: 2
+            }
+        );
+        assert!(store.find_session(gone.as_str()).is_err());
+        assert!(store.events(&gone).unwrap().is_empty());
+        assert!(store.all_records(&gone).unwrap().is_empty());
+        assert_eq!(
+            store.transcript_page(&gone, Some("pm"), 0, 10).unwrap().1,
+            0
+        );
+        assert_eq!(store.events(&kept).unwrap().len(), 1);
+        assert_eq!(store.all_records(&kept).unwrap().len(), 2);
+        assert_eq!(store.sessions().unwrap().len(), 1);
     }
 }

@@ -48,6 +48,29 @@ impl WorkspaceError {
     }
 }
 
+/// Most paths a project map lists.
+pub const MAP_MAX_FILES: usize = 2_000;
+/// Largest file whose content a project map includes, in bytes.
+pub const MAP_MAX_FILE_BYTES: usize = 64 * 1024;
+
+/// The project already in DIR, as agents see it.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ProjectMap {
+    /// Every file, relative to DIR, `/`-separated, sorted.
+    pub files: Vec<String>,
+    /// (path, content) of the key files that fit the budget, sorted by path.
+    pub key_files: Vec<(String, String)>,
+    /// Files listed or readable but left out of `key_files` (budget, size).
+    pub omitted: usize,
+}
+
+impl ProjectMap {
+    /// `true` when DIR holds no project file at all.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
 /// A commit made by [`Workspace::commit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Commit {
@@ -139,6 +162,107 @@ impl Workspace {
         Ok(paths::read_confined(&self.dir, path)?)
     }
 
+    /// A map of the project already in DIR (DESIGN.md §1, "Existing code"): every
+    /// file's path (at most [`MAP_MAX_FILES`]), and the contents of the key files
+    /// within `budget_bytes` — manifests and READMEs first, then the other text
+    /// files in path order, each under [`MAP_MAX_FILE_BYTES`]. Skipped: `.git/`,
+    /// the state directory, what git ignores, links, binary files.
+    pub fn project_map(&self, budget_bytes: usize) -> Result<ProjectMap, WorkspaceError> {
+        let ignored = git::discover(&self.dir)?;
+        let mut files = Vec::new();
+        let mut stack = vec![self.dir.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(source) => return Err(WorkspaceError::Io { path: dir, source }),
+            };
+            let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+            entries.sort_by_key(|e| e.file_name());
+            for entry in entries {
+                let path = entry.path();
+                let Ok(rel) = path.strip_prefix(&self.dir) else {
+                    continue;
+                };
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                // quorum's own config is no part of the project.
+                if rel == ".git"
+                    || rel == "quorum.toml"
+                    || path == self.state
+                    || rel.starts_with(".git/")
+                {
+                    continue;
+                }
+                if let Some((repo, info)) = &ignored
+                    && repo
+                        .is_path_ignored(Path::new(&info.repo_path(&rel)))
+                        .unwrap_or(false)
+                {
+                    continue;
+                }
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if meta.is_dir() {
+                    stack.push(path);
+                } else if meta.is_file() {
+                    files.push((rel, meta.len()));
+                }
+            }
+        }
+        files.sort();
+        let total = files.len();
+        files.truncate(MAP_MAX_FILES);
+        let rank = |p: &str| {
+            let name = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
+            let manifest = [
+                "cargo.toml",
+                "package.json",
+                "pyproject.toml",
+                "setup.cfg",
+                "setup.py",
+                "go.mod",
+                "requirements.txt",
+                "makefile",
+            ];
+            if manifest.contains(&name.as_str()) {
+                0
+            } else if name.starts_with("readme") {
+                1
+            } else {
+                2
+            }
+        };
+        let mut order: Vec<&(String, u64)> = files.iter().collect();
+        order.sort_by_key(|(p, _)| (rank(p), p.clone()));
+        let mut used = 0usize;
+        let mut key_files = Vec::new();
+        let mut omitted = 0usize;
+        for (path, len) in order {
+            let len = *len as usize;
+            if len > MAP_MAX_FILE_BYTES || used + len > budget_bytes {
+                omitted += 1;
+                continue;
+            }
+            let Ok(Some(bytes)) = paths::read_confined(&self.dir, path) else {
+                continue;
+            };
+            if bytes.contains(&0) {
+                continue;
+            }
+            let Ok(text) = String::from_utf8(bytes) else {
+                continue;
+            };
+            used += len;
+            key_files.push((path.clone(), text));
+        }
+        key_files.sort();
+        Ok(ProjectMap {
+            files: files.into_iter().map(|(p, _)| p).collect(),
+            key_files,
+            omitted: omitted + total.saturating_sub(MAP_MAX_FILES),
+        })
+    }
+
     /// Writes the accepted files into DIR through the path rules.
     pub fn deliver(&self, files: &[(String, Vec<u8>)]) -> Result<(), WorkspaceError> {
         for (path, content) in files {
@@ -198,6 +322,48 @@ mod tests {
         );
         assert!(ws.scratch(&s).join("new.py").is_file());
         assert!(ws.stage(&s, "../escape.py", b"x").is_err());
+    }
+
+    #[test]
+    fn the_project_map_lists_files_and_key_contents_and_skips_state_and_ignored_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".quorum");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join("db"), "state").unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/app.py"), "print(1)\n").unwrap();
+        std::fs::write(dir.path().join("README.md"), "# App\n").unwrap();
+        std::fs::write(dir.path().join("big.bin"), [0u8, 1, 2]).unwrap();
+        std::fs::write(dir.path().join("notes.log"), "x").unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "*.log\n").unwrap();
+        git::open_or_init(dir.path()).unwrap();
+        let ws = Workspace::new(dir.path(), &state);
+        let map = ws.project_map(1024).unwrap();
+        assert_eq!(
+            map.files,
+            vec![".gitignore", "README.md", "big.bin", "src/app.py"]
+        );
+        let keys: Vec<&str> = map.key_files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![".gitignore", "README.md", "src/app.py"],
+            "binary files are left out"
+        );
+        let small = ws.project_map(8).unwrap();
+        assert_eq!(
+            small.key_files.len(),
+            1,
+            "README first, then the budget is spent"
+        );
+        assert_eq!(small.key_files[0].0, "README.md");
+        assert!(small.omitted >= 2);
+        let empty = tempfile::tempdir().unwrap();
+        assert!(
+            Workspace::new(empty.path(), &empty.path().join(".quorum"))
+                .project_map(100)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

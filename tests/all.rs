@@ -18,12 +18,22 @@ mod common;
 mod acceptance;
 #[path = "all/bad_input.rs"]
 mod bad_input;
+#[path = "all/commands.rs"]
+mod commands;
 #[path = "all/delivery.rs"]
 mod delivery;
 #[path = "all/durability.rs"]
 mod durability;
+#[path = "all/fake_llm.rs"]
+mod fake_llm;
+#[path = "all/orchestration.rs"]
+mod orchestration;
 #[path = "all/orchestrator.rs"]
 mod orchestrator;
+#[path = "all/progress.rs"]
+mod progress;
+#[path = "all/providers.rs"]
+mod providers;
 #[path = "all/regressions.rs"]
 mod regressions;
 #[path = "all/schema.rs"]

@@ -75,17 +75,46 @@ pub struct Phase {
 }
 
 /// A validated workflow.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Workflow {
     /// The workflow's name (shown in `session_started`).
     pub name: String,
     /// One line about it.
-    #[serde(default)]
     pub description: String,
     /// The phases, in order.
-    #[serde(rename = "phase")]
     pub phases: Vec<Phase>,
+}
+
+/// The file as written, with the span of each phase (for line numbers).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(rename = "phase")]
+    phases: Vec<toml::Spanned<Phase>>,
+}
+
+/// The path from phase `from` back to phase `to` through inputs, if any.
+fn cycle_path(phases: &[Phase], from: &str, to: &str) -> Option<Vec<String>> {
+    let mut stack = vec![(from.to_string(), vec![from.to_string()])];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some((name, path)) = stack.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let phase = phases.iter().find(|p| p.name == name)?;
+        for input in &phase.inputs {
+            let mut next = path.clone();
+            next.push(input.clone());
+            if input == to {
+                return Some(next);
+            }
+            stack.push((input.clone(), next));
+        }
+    }
+    None
 }
 
 /// A workflow that cannot be used; the message names the file and the phase.
@@ -113,10 +142,10 @@ impl Workflow {
         Workflow::parse(&text, &path.display().to_string(), roster)
     }
 
-    /// Parses and validates workflow text. Errors: TOML errors (with the line),
-    /// unknown kinds, unknown agents, inputs that are not earlier phases,
-    /// duplicate names, a phase without agents, a missing `tasks` or `deliver`
-    /// phase, or anything after `deliver`.
+    /// Parses and validates workflow text. Errors name the line: TOML errors,
+    /// unknown kinds, unknown agents, inputs that form a cycle or are not
+    /// earlier phases, duplicate names, a phase without agents, a missing
+    /// `single`, `tasks` or `deliver` phase, or anything after `deliver`.
     pub fn parse(
         text: &str,
         source_name: &str,
@@ -126,17 +155,51 @@ impl Workflow {
             source_name: source_name.to_string(),
             message,
         };
-        let workflow: Workflow =
+        let raw: RawWorkflow =
             toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+        let line_at = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        // The line of `needle` inside the phase's text, else the phase's own line.
+        let line_of = |span: &std::ops::Range<usize>, needle: &str| {
+            let body = &text[span.start.min(text.len())..span.end.min(text.len())];
+            match body.find(needle) {
+                Some(i) => line_at(span.start + i),
+                None => line_at(span.start),
+            }
+        };
+        // A phase's text runs from its `[[phase]]` header to the next one (the
+        // span toml gives an array-of-tables entry covers its header only).
+        let starts: Vec<usize> = raw.phases.iter().map(|p| p.span().start).collect();
+        let spans: Vec<std::ops::Range<usize>> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, start)| *start..starts.get(i + 1).copied().unwrap_or(text.len()))
+            .collect();
+        let workflow = Workflow {
+            name: raw.name,
+            description: raw.description,
+            phases: raw
+                .phases
+                .into_iter()
+                .map(toml::Spanned::into_inner)
+                .collect(),
+        };
+        let names: Vec<&str> = workflow.phases.iter().map(|p| p.name.as_str()).collect();
         let mut seen: Vec<&str> = Vec::new();
-        for phase in &workflow.phases {
+        for (i, phase) in workflow.phases.iter().enumerate() {
+            let span = &spans[i];
+            let at = |needle: &str| line_of(span, needle);
             if seen.contains(&phase.name.as_str()) {
-                return Err(err(format!("phase `{}` is defined twice", phase.name)));
+                return Err(err(format!(
+                    "line {}: phase `{}` is defined twice",
+                    at(&format!("\"{}\"", phase.name)),
+                    phase.name
+                )));
             }
             for agent in &phase.agents {
                 if !roster.contains(agent) {
                     return Err(err(format!(
-                        "phase `{}` names agent `{agent}`, which is not in the roster ({})",
+                        "line {}: phase `{}` names agent `{agent}`, which is not in the roster ({})",
+                        at(&format!("\"{agent}\"")),
                         phase.name,
                         roster.join(", ")
                     )));
@@ -144,21 +207,42 @@ impl Workflow {
             }
             if phase.kind.needs_agents() && phase.agents.is_empty() {
                 return Err(err(format!(
-                    "phase `{}` ({}) has no agents",
+                    "line {}: phase `{}` ({}) has no agents",
+                    at("agents"),
                     phase.name,
                     phase.kind.as_str()
                 )));
             }
             for input in &phase.inputs {
+                let line = at(&format!("\"{input}\""));
                 if input == &phase.name {
-                    return Err(err(format!("phase `{}` takes itself as input", phase.name)));
-                }
-                if !seen.contains(&input.as_str()) {
                     return Err(err(format!(
-                        "phase `{}` takes input `{input}`, which is not an earlier phase",
+                        "line {line}: phase `{}` takes itself as input (a cycle)",
                         phase.name
                     )));
                 }
+                if seen.contains(&input.as_str()) {
+                    continue;
+                }
+                let Some(later) = workflow.phases.iter().find(|p| &p.name == input) else {
+                    return Err(err(format!(
+                        "line {line}: phase `{}` takes input `{input}`, which is no phase of this workflow ({})",
+                        phase.name,
+                        names.join(", ")
+                    )));
+                };
+                // A later phase: a cycle when it leads back here through its inputs.
+                if let Some(path) = cycle_path(&workflow.phases, &later.name, &phase.name) {
+                    return Err(err(format!(
+                        "line {line}: the inputs form a cycle: {} → {}",
+                        phase.name,
+                        path.join(" → ")
+                    )));
+                }
+                return Err(err(format!(
+                    "line {line}: phase `{}` takes input `{input}`, which comes later; inputs must be earlier phases",
+                    phase.name
+                )));
             }
             seen.push(&phase.name);
         }
@@ -170,8 +254,16 @@ impl Workflow {
                 )));
             }
         }
-        if workflow.phases.last().map(|p| p.kind) != Some(PhaseKind::Deliver) {
-            return Err(err("the `deliver` phase must be the last one".into()));
+        if let Some(i) = workflow
+            .phases
+            .iter()
+            .position(|p| p.kind == PhaseKind::Deliver)
+            && i + 1 != workflow.phases.len()
+        {
+            return Err(err(format!(
+                "line {}: the `deliver` phase must be the last one",
+                line_at(spans[i + 1].start)
+            )));
         }
         let order = |kind: PhaseKind| workflow.phases.iter().position(|p| p.kind == kind);
         for (before, after) in [
@@ -186,7 +278,8 @@ impl Workflow {
                     Some(b) if b < a => {}
                     _ => {
                         return Err(err(format!(
-                            "a `{}` phase needs a `{}` phase before it",
+                            "line {}: a `{}` phase needs a `{}` phase before it",
+                            line_at(spans[a].start),
                             after.as_str(),
                             before.as_str()
                         )));
@@ -239,6 +332,37 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
+        // compare (3rd) takes vote (4th), which takes compare.
+        assert_eq!(
+            DEFAULT_WORKFLOW
+                .matches("inputs = [\"refine\", \"plan\"]\n")
+                .count(),
+            1
+        );
+        let cycle = DEFAULT_WORKFLOW.replace(
+            "inputs = [\"refine\", \"plan\"]\n",
+            "inputs = [\"refine\", \"vote\"]\n",
+        );
+        let e = Workflow::parse(&cycle, "w.toml", &roster())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cycle: compare → vote → compare"), "{e}");
+        let line = cycle
+            .lines()
+            .position(|l| l.contains("inputs = [\"refine\", \"vote\"]"))
+            .unwrap()
+            + 1;
+        assert!(e.contains(&format!("line {line}:")), "{e}");
+        let unknown = DEFAULT_WORKFLOW.replace("agents = [\"qa\"]", "agents = [\"tester\"]");
+        let e = Workflow::parse(&unknown, "w.toml", &roster())
+            .unwrap_err()
+            .to_string();
+        let line = unknown
+            .lines()
+            .position(|l| l.contains("\"tester\""))
+            .unwrap()
+            + 1;
+        assert!(e.contains(&format!("line {line}:")), "{e}");
         let cases = [
             (
                 DEFAULT_WORKFLOW.replace("kind = \"vote\"", "kind = \"ballot\""),
@@ -249,8 +373,8 @@ mod tests {
                 "tester",
             ),
             (
-                DEFAULT_WORKFLOW.replace("inputs = [\"refine\"]\n", "inputs = [\"review\"]\n"),
-                "not an earlier phase",
+                DEFAULT_WORKFLOW.replace("inputs = [\"refine\"]\n", "inputs = [\"design\"]\n"),
+                "no phase of this workflow",
             ),
             (
                 DEFAULT_WORKFLOW.replace("kind = \"deliver\"", "kind = \"review\""),

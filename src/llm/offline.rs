@@ -60,20 +60,34 @@ impl Provider for OfflineProvider {
             .map(|m| estimate_tokens(&m.content))
             .sum();
         let scripted = self.script.as_ref().and_then(|s| s.take(&request.meta));
-        let (text, delay, error) = match scripted {
+        let (text, delay, latency, error) = match scripted {
             Some(ScriptedReply {
                 text,
                 delay_ms,
+                latency_ms,
                 error,
-            }) => (text, Duration::from_millis(delay_ms), error),
-            None => (reply(&request.meta), Duration::ZERO, None),
+            }) => (
+                text,
+                Duration::from_millis(delay_ms),
+                Duration::from_millis(latency_ms),
+                error,
+            ),
+            None => (reply(&request.meta), Duration::ZERO, Duration::ZERO, None),
         };
+        let wait = futures::stream::once(async move {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+        })
+        .filter_map(|()| async { None::<Result<Chunk, LlmError>> });
         if let Some(error) = error {
-            return futures::stream::once(async move { Err(error) }).boxed();
+            return wait
+                .chain(futures::stream::once(async move { Err(error) }))
+                .boxed();
         }
         let output_tokens = estimate_tokens(&text);
         let pieces = split_tokens(&text);
-        futures::stream::iter(pieces)
+        let body = futures::stream::iter(pieces)
             .then(move |piece| async move {
                 if delay.is_zero() {
                     tokio::task::yield_now().await;
@@ -87,8 +101,8 @@ impl Provider for OfflineProvider {
                     input_tokens,
                     output_tokens,
                 }))
-            }))
-            .boxed()
+            }));
+        wait.chain(body).boxed()
     }
 }
 
@@ -192,6 +206,12 @@ pub fn reply(meta: &CallMeta) -> String {
         TaskKind::Breakdown => pretty(&breakdown(meta, &names)),
         TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => files_reply(meta, &names),
         TaskKind::Review => pretty(&review(meta)),
+        TaskKind::Chat => format!(
+            "This is the offline (simulated) provider: it plays a deterministic team for quorum's \
+             structured tasks and does not answer free questions. You asked: \"{}\". Configure a \
+             provider in quorum.toml (see README.md, \"Configuration\") for a real answer.\n",
+            prompt.trim()
+        ),
     }
 }
 
@@ -293,6 +313,7 @@ fn compare(context: &Value) -> Value {
                 "options": options,
                 "positions": positions,
                 "blocking": true,
+                "needs_human": false,
             }));
         }
     }
@@ -463,11 +484,25 @@ fn files_reply(meta: &CallMeta, names: &Names) -> String {
             None => d == path,
         })
     };
+    let findings = if meta.kind == TaskKind::Repair {
+        findings_in(meta.context["report"].as_str().unwrap_or(""))
+    } else {
+        Vec::new()
+    };
     let files: Vec<(String, String)> = project::render(names, storage, api)
         .into_iter()
         .filter(|f| covered(&f.path))
         .filter(|f| meta.kind != TaskKind::Tests || f.owner == "qa")
-        .map(|f| (f.path, f.content))
+        .map(|f| {
+            // A review finding on a Python file is acknowledged where the next
+            // reader will see it: a comment at the top of the file.
+            let notes: Vec<String> = findings
+                .iter()
+                .filter(|(path, _)| *path == f.path && f.path.ends_with(".py"))
+                .map(|(_, note)| format!("# Security review: {note}\n"))
+                .collect();
+            (f.path, format!("{}{}", notes.concat(), f.content))
+        })
         .collect();
     let summary = match meta.kind {
         TaskKind::Tests => format!(
@@ -479,6 +514,23 @@ fn files_reply(meta: &CallMeta, names: &Names) -> String {
         _ => format!("Wrote {} file(s) for task `{}`.", files.len(), meta.task),
     };
     file_blocks(&summary, &files)
+}
+
+/// The review findings a repair report lists, as (path, "severity: text"); the
+/// report's lines read `SEVERITY PATH:LINE: TEXT`.
+fn findings_in(report: &str) -> Vec<(String, String)> {
+    report
+        .lines()
+        .filter_map(|line| {
+            let (severity, rest) = line.split_once(' ')?;
+            let (location, text) = rest.split_once(": ")?;
+            let (path, number) = location.rsplit_once(':')?;
+            number.parse::<u32>().ok()?;
+            crate::orchestrator::outputs::SEVERITIES
+                .contains(&severity)
+                .then(|| (path.to_string(), format!("{severity}: {text}")))
+        })
+        .collect()
 }
 
 fn review(meta: &CallMeta) -> Value {
@@ -585,6 +637,28 @@ mod tests {
         assert!(
             text.contains("\n````markdown\n```sh\nx\n```\n````\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_review_fix_acknowledges_the_finding_in_the_file() {
+        let meta = meta(
+            "backend",
+            TaskKind::Repair,
+            json!({
+                "prompt": "Build a todo app",
+                "files": ["todo/server.py"],
+                "report": "high todo/server.py:12: Check the bind address.",
+            }),
+        );
+        let text = reply(&meta);
+        assert!(
+            text.contains("# Security review: high: Check the bind address.\n"),
+            "{text}"
+        );
+        assert_eq!(
+            findings_in("FAIL: test_x (t.T)\n  File \"a.py\", line 3"),
+            vec![]
         );
     }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
-use super::call::{self, CallEvent, CallMsg, CallPolicy};
+use super::call::{self, CallEvent, CallMsg};
 use super::committer::Group;
 use super::outputs::{Ballot, Breakdown, Conflict, FindingOut, Plan, Question, Requirements};
 use super::scheduler::Scheduler;
@@ -58,6 +58,12 @@ pub(crate) struct Task {
     /// A validation retry's exchange, appended to the task's messages.
     pub extra: Vec<Message>,
     pub usage: Usage,
+    /// Cost of the task's calls, US dollars.
+    #[serde(default)]
+    pub cost_usd: f64,
+    /// A model the person chose for a rerun, tried before the agent's fallbacks.
+    #[serde(default)]
+    pub model: Option<crate::config::ModelRef>,
     pub output: Option<String>,
     pub error: Option<String>,
 }
@@ -119,6 +125,8 @@ pub(crate) struct Session {
     /// conflict → voter → ballot (`None`: abstained).
     pub ballots: BTreeMap<String, BTreeMap<String, Option<Ballot>>>,
     pub decisions: BTreeMap<String, Decision>,
+    /// conflict → (the option overridden, if any; the person's note).
+    pub overrides: BTreeMap<String, (Option<String>, String)>,
     pub breakdown: Option<Breakdown>,
     pub files: BTreeMap<String, StagedFile>,
     pub findings: Vec<FindingOut>,
@@ -130,10 +138,34 @@ pub(crate) struct Session {
     pub delivered: bool,
     pub usage: Usage,
     pub cost_usd: f64,
+    /// Cost per agent, US dollars.
+    pub agent_cost: BTreeMap<String, f64>,
+    /// Tokens (input and output) per agent.
+    pub agent_tokens: BTreeMap<String, u64>,
+    /// Budgets raised by the person: scope → (dollars, tokens).
+    pub budgets: BTreeMap<String, (Option<f64>, Option<u64>)>,
+    /// Scopes past 80 % of their budget (warned once).
+    pub budget_warned: std::collections::BTreeSet<String>,
+    /// Scopes past their budget.
+    pub budget_exhausted: std::collections::BTreeSet<String>,
+    /// Tasks paused by a budget, resumed when it is raised.
+    pub budget_paused: std::collections::BTreeSet<String>,
     pub finished: Option<SessionStatus>,
     pub failure: Option<String>,
+    /// Interactive only: the test or review phase failed for good and the
+    /// session moved on to deliver so the person can decide; the session ends
+    /// `failed` unless they commit.
+    pub tests_failed: Option<String>,
+    /// The project already in DIR (files and key contents), when there is one.
+    pub project: Option<Value>,
     /// The last stall reported (so it is reported once).
     pub stall: Option<String>,
+    /// A repair round was queued and has not been judged yet.
+    pub awaiting_repairs: bool,
+    /// A repair of the current round changed a file.
+    pub round_changed: bool,
+    /// The current round's task-id part (`.repair1.`, `.fix.`).
+    pub round_label: String,
 }
 
 /// The actor.
@@ -143,7 +175,10 @@ pub(crate) struct Actor {
     pub store: Store,
     pub workspace: Workspace,
     pub providers: BTreeMap<String, SharedProvider>,
-    pub policy: CallPolicy,
+    /// Each provider's health (circuit breaker, unauthorised mark), by name.
+    pub health: BTreeMap<String, Arc<crate::llm::health::Health>>,
+    /// Models already reported as missing from the price table.
+    pub unpriced: std::collections::BTreeSet<String>,
     pub ops: UnboundedReceiver<Op>,
     pub calls_tx: UnboundedSender<CallMsg>,
     pub calls_rx: UnboundedReceiver<CallMsg>,
@@ -158,6 +193,9 @@ pub(crate) struct Actor {
 }
 
 pub(crate) use super::now;
+
+/// Bytes of existing files' contents a project map carries (about 24k tokens).
+pub const PROJECT_MAP_BYTES: usize = 96 * 1024;
 
 /// Writes an event to the log file: the milestones at info, trouble at warn or
 /// error, the rest at debug. Never a prompt's or reply's text, never a key.
@@ -415,7 +453,7 @@ impl Actor {
 
     async fn on_op(&mut self, op: Op) {
         match op {
-            Op::Start { prompt, options } => self.start_session(prompt, options),
+            Op::Start { prompt, options } => self.start_session(prompt, options).await,
             Op::Answer { question, answer } => self.answer(&question, &answer, "person"),
             Op::Pick { conflict, option } => self.pick(&conflict, &option),
             Op::AcceptVotes => self.accept_votes(),
@@ -428,6 +466,8 @@ impl Actor {
             Op::ResumeTask { task } => self.resume_task(&task),
             Op::CancelTask { task } => self.cancel_task(&task),
             Op::RetryTask { task } => self.retry_task(&task),
+            Op::RetryTaskOn { task, model } => self.retry_task_on(&task, &model),
+            Op::RaiseBudget { scope, usd, tokens } => self.raise_budget(&scope, usd, tokens),
             Op::SetFileAccepted { path, accepted } => self.set_file_accepted(&path, accepted),
             Op::Commit { message } => self.commit_requested(message).await,
             Op::LoadTranscript {
@@ -446,8 +486,14 @@ impl Actor {
                         self.workflow.phases.get(s.phase).map(|p| p.kind)
                             == Some(PhaseKind::Deliver)
                     });
-                    self.finish(if at_deliver {
+                    let tests_failed = self
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.tests_failed.is_some());
+                    self.finish(if at_deliver && !tests_failed {
                         SessionStatus::AwaitingDelivery
+                    } else if tests_failed {
+                        SessionStatus::Failed
                     } else {
                         SessionStatus::Interrupted
                     });
@@ -461,7 +507,7 @@ impl Actor {
         }
     }
 
-    fn start_session(&mut self, prompt: String, options: SessionOptions) {
+    async fn start_session(&mut self, prompt: String, options: SessionOptions) {
         if self.session.as_ref().is_some_and(|s| s.finished.is_none()) {
             self.reject("start", "a session is already running");
             return;
@@ -471,6 +517,25 @@ impl Actor {
             self.reject("start", "the prompt is empty");
             return;
         }
+        // What DIR already holds: the agents' map of existing code (off the
+        // actor's thread: it reads files).
+        let workspace = self.workspace.clone();
+        let project = tokio::task::spawn_blocking(move || workspace.project_map(PROJECT_MAP_BYTES))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                serde_json::json!({
+                    "files": m.files,
+                    "key_files": m
+                        .key_files
+                        .iter()
+                        .map(|(path, content)| serde_json::json!({"path": path, "content": content}))
+                        .collect::<Vec<_>>(),
+                    "omitted": m.omitted,
+                })
+            });
         let id = SessionId::new();
         let created = now();
         let mut scheduler = Scheduler::default();
@@ -522,6 +587,7 @@ impl Actor {
             conflicts: Vec::new(),
             ballots: BTreeMap::new(),
             decisions: BTreeMap::new(),
+            overrides: BTreeMap::new(),
             breakdown: None,
             files: BTreeMap::new(),
             findings: Vec::new(),
@@ -533,9 +599,20 @@ impl Actor {
             delivered: false,
             usage: Usage::default(),
             cost_usd: 0.0,
+            agent_cost: BTreeMap::new(),
+            agent_tokens: BTreeMap::new(),
+            budgets: BTreeMap::new(),
+            budget_warned: Default::default(),
+            budget_exhausted: Default::default(),
+            budget_paused: Default::default(),
             finished: None,
             failure: None,
+            tests_failed: None,
             stall: None,
+            project,
+            awaiting_repairs: false,
+            round_changed: false,
+            round_label: String::new(),
         });
         let agents = self
             .settings
@@ -643,6 +720,9 @@ impl Actor {
         s.tasks.insert(task.id.clone(), task.clone());
         self.record("task", &task.id, &task);
         self.emit(body);
+        if self.held_by_budget(&task.agent) {
+            self.pause_by_budget(&task.id);
+        }
     }
 
     /// A new task value with the defaults.
@@ -670,6 +750,8 @@ impl Actor {
             invalid_retries: 0,
             extra: Vec::new(),
             usage: Usage::default(),
+            cost_usd: 0.0,
+            model: None,
             output: None,
             error: None,
         }
@@ -717,13 +799,34 @@ impl Actor {
             return;
         };
         let mut chain = Vec::new();
-        for model in std::iter::once(&agent.model).chain(&agent.fallback) {
-            if let Some(p) = self.providers.get(&model.provider) {
-                chain.push((Arc::clone(p), model.clone()));
+        // The smallest window and the largest reply along the chain: the
+        // prompt must fit whichever model ends up answering.
+        let mut window: Option<(u32, u32)> = None;
+        let primary = task.model.as_ref().unwrap_or(&agent.model);
+        let fallbacks = agent.fallback.iter().filter(|m| *m != primary);
+        for model in std::iter::once(primary).chain(fallbacks) {
+            if let (Some(p), Some(spec)) = (
+                self.providers.get(&model.provider),
+                settings.providers.get(&model.provider),
+            ) {
+                window = Some(match window {
+                    None => (spec.context_tokens, spec.max_tokens),
+                    Some((w, r)) => (w.min(spec.context_tokens), r.max(spec.max_tokens)),
+                });
+                let health = self.health.entry(model.provider.clone()).or_default();
+                chain.push(call::Link {
+                    provider: Arc::clone(p),
+                    model: model.clone(),
+                    policy: call::CallPolicy::for_provider(spec),
+                    health: Arc::clone(health),
+                });
             }
         }
-        let mut messages =
-            super::prompts::build(&agent.role, task.kind, &task.title, &task.context);
+        let (context, trimmed) = match window {
+            Some((window, reply)) => fit_context(&task, &agent.role, window, reply),
+            None => (task.context.clone(), None),
+        };
+        let mut messages = super::prompts::build(&agent.role, task.kind, &task.title, &context);
         messages.extend(task.extra.iter().cloned());
         let request = ChatRequest {
             model: agent.model.model.clone(),
@@ -735,7 +838,7 @@ impl Actor {
                 phase: task.phase.clone(),
                 task: task.id.clone(),
                 kind: task.kind,
-                context: task.context.clone(),
+                context,
             },
         };
         let token = CancellationToken::new();
@@ -750,9 +853,9 @@ impl Actor {
                 phase: task.phase.clone(),
             });
         }
-        let model = match settings.providers.get(&agent.model.provider) {
+        let model = match settings.providers.get(&primary.provider) {
             Some(p) if p.kind == crate::config::ProviderKind::Offline => p.label(),
-            _ => agent.model.to_string(),
+            _ => primary.to_string(),
         };
         self.line(
             &task.agent,
@@ -761,12 +864,14 @@ impl Actor {
             &format!("▸ {} · {model}", task.title),
             false,
         );
+        if let Some(text) = trimmed {
+            self.note(&task.agent, &task.id, &text);
+        }
         tokio::spawn(call::run(
             task.id.clone(),
             task.generation,
             chain,
             request,
-            self.policy,
             self.calls_tx.clone(),
             token,
         ));
@@ -877,14 +982,24 @@ impl Actor {
                     reason,
                 });
             }
-            CallEvent::Finished { text, usage, .. } => {
+            CallEvent::Finished { text, usage, model } => {
                 self.flush_partial(&agent, &id, true);
+                let cost = self.cost_of(&agent, &id, &model, usage);
                 if let Some(s) = self.session.as_mut() {
                     s.cancels.remove(&id);
                     s.usage.add(usage);
+                    s.cost_usd += cost;
+                    *s.agent_cost.entry(agent.clone()).or_insert(0.0) += cost;
+                    *s.agent_tokens.entry(agent.clone()).or_insert(0) +=
+                        usage.input_tokens + usage.output_tokens;
                     if let Some(t) = s.tasks.get_mut(&id) {
                         t.usage.add(usage);
+                        t.cost_usd += cost;
                     }
+                }
+                self.check_budgets(&agent);
+                if self.session.as_ref().is_some_and(|s| s.finished.is_some()) {
+                    return;
                 }
                 match self.accept_output(&id, &text).await {
                     Ok(()) => self.complete_task(&id, text),
@@ -894,6 +1009,42 @@ impl Actor {
             CallEvent::Failed { error } => {
                 self.flush_partial(&agent, &id, true);
                 self.fail_task(&id, error);
+            }
+        }
+    }
+
+    /// The cost of a call in US dollars from the price table. The offline
+    /// provider costs nothing; a model the table does not know costs nothing
+    /// and says so once in the agent's transcript.
+    fn cost_of(
+        &mut self,
+        agent: &str,
+        task: &str,
+        model: &crate::config::ModelRef,
+        usage: Usage,
+    ) -> f64 {
+        let offline = self
+            .settings
+            .providers
+            .get(&model.provider)
+            .is_some_and(|p| p.kind == crate::config::ProviderKind::Offline);
+        if offline {
+            return 0.0;
+        }
+        match self.settings.pricing.cost(&model.model, usage) {
+            Some(cost) => cost,
+            None => {
+                if self.unpriced.insert(model.model.clone()) {
+                    self.note(
+                        agent,
+                        task,
+                        &format!(
+                            "model {} is not in the price table; its cost counts as $0 (add [pricing.\"{}\"] to quorum.toml)",
+                            model.model, model.model
+                        ),
+                    );
+                }
+                0.0
             }
         }
     }
@@ -918,7 +1069,7 @@ impl Actor {
             phase: task.phase.clone(),
             tokens_in: task.usage.input_tokens,
             tokens_out: task.usage.output_tokens,
-            cost_usd: 0.0,
+            cost_usd: task.cost_usd,
         });
     }
 
@@ -931,7 +1082,17 @@ impl Actor {
             return;
         };
         let agent = task.agent.clone();
-        if task.invalid_retries == 0 {
+        // The same reply as the attempt being corrected: the agent is looping.
+        let repeated = task
+            .extra
+            .first()
+            .is_some_and(|previous| previous.content.trim() == text.trim());
+        if repeated {
+            self.fail_task(
+                id,
+                format!("loop: the agent returned the same invalid reply twice ({problem})"),
+            );
+        } else if task.invalid_retries == 0 {
             task.invalid_retries = 1;
             task.extra = super::prompts::validation_retry(text, &problem);
             self.line(
@@ -1045,8 +1206,45 @@ impl Actor {
         self.requeue(id, "resume", &[TaskState::Paused]);
     }
 
+    /// Queues a paused task again (a budget raised).
+    pub(crate) fn resume_paused(&mut self, id: &str) {
+        self.requeue(id, "resume", &[TaskState::Paused]);
+    }
+
     fn retry_task(&mut self, id: &str) {
         self.requeue(id, "retry", &[TaskState::Failed, TaskState::Cancelled]);
+    }
+
+    fn retry_task_on(&mut self, id: &str, model: &str) {
+        let Some(parsed) = crate::config::ModelRef::parse(model) else {
+            return self.reject("retry", format!("`{model}` is not provider:model"));
+        };
+        if !self.settings.providers.contains_key(&parsed.provider) {
+            let names: Vec<&str> = self.settings.providers.keys().map(String::as_str).collect();
+            return self.reject(
+                "retry",
+                format!(
+                    "no provider `{}` (configured: {})",
+                    parsed.provider,
+                    names.join(", ")
+                ),
+            );
+        }
+        let Some(task) = self.s().and_then(|s| s.tasks.get_mut(id)) else {
+            return self.reject("retry", format!("no task `{id}`"));
+        };
+        if !matches!(task.state, TaskState::Failed | TaskState::Cancelled) {
+            let state = task.state.as_str();
+            return self.reject("retry", format!("task `{id}` is {state}"));
+        }
+        task.model = Some(parsed.clone());
+        let agent = task.agent.clone();
+        self.note(
+            &agent,
+            id,
+            &format!("↻ rerun on {parsed} (chosen by the person)"),
+        );
+        self.retry_task(id);
     }
 
     fn cancel_task(&mut self, id: &str) {
@@ -1186,4 +1384,36 @@ impl Actor {
             let _ = inbox.send(Inbox::TestDone { outcome });
         });
     }
+}
+
+/// A task's inputs cut to fit a context window of `window` tokens with
+/// `reply` tokens kept free (see [`super::context`]), and the transcript note
+/// saying what was cut, if anything was.
+fn fit_context(task: &Task, role: &str, window: u32, reply: u32) -> (Value, Option<String>) {
+    let estimate = crate::llm::prompt_tokens_upper_bound;
+    // Everything in the prompt but the inputs, plus a little per message.
+    let frame: usize = super::prompts::build(role, task.kind, &task.title, &Value::Null)
+        .iter()
+        .chain(task.extra.iter())
+        .map(|m| estimate(&m.content) + 8)
+        .sum();
+    let budget = (window as usize).saturating_sub(reply as usize + frame);
+    let mut context = task.context.clone();
+    let fit = super::context::fit(&mut context, budget, &estimate);
+    let note = if fit.over {
+        Some(format!(
+            "⚠ the inputs need about {} tokens and the context window leaves {budget}; even the prompt, requirements and decisions do not fit (raise context_tokens or pick a larger model)",
+            fit.after
+        ))
+    } else if !fit.trimmed.is_empty() {
+        Some(format!(
+            "✂ inputs trimmed to fit the {window}-token context window: {} (about {} → {} tokens)",
+            fit.trimmed.join(", "),
+            fit.before,
+            fit.after
+        ))
+    } else {
+        None
+    };
+    (context, note)
 }

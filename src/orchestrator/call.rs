@@ -4,6 +4,7 @@
 //! the store; the actor records what it reports.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -11,6 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ModelRef;
+use crate::llm::health::Health;
 use crate::llm::{
     ChatRequest, Chunk, FaultClass, LlmError, RetryPolicy, SharedProvider, Usage, estimate_tokens,
 };
@@ -24,6 +26,34 @@ pub struct CallPolicy {
     pub first_byte_timeout: Duration,
     /// No byte for this long between chunks: as a dropped connection.
     pub idle_timeout: Duration,
+}
+
+impl CallPolicy {
+    /// The policy a provider's settings give (DESIGN.md §3 defaults).
+    pub fn for_provider(spec: &crate::config::ProviderSpec) -> Self {
+        CallPolicy {
+            retry: RetryPolicy {
+                max_retries: spec.max_retries,
+                base: Duration::from_millis(spec.backoff_ms),
+                cap: Duration::from_secs(30),
+            },
+            first_byte_timeout: Duration::from_secs(spec.first_byte_timeout_s),
+            idle_timeout: Duration::from_secs(spec.idle_timeout_s),
+        }
+    }
+}
+
+/// One model of a task's chain: the primary, then each fallback.
+#[derive(Clone)]
+pub struct Link {
+    /// The provider.
+    pub provider: SharedProvider,
+    /// Which provider and model.
+    pub model: ModelRef,
+    /// Its timeouts and retries.
+    pub policy: CallPolicy,
+    /// Its circuit breaker and unauthorised mark, shared by every call.
+    pub health: Arc<Health>,
 }
 
 impl Default for CallPolicy {
@@ -105,9 +135,8 @@ fn jitter() -> f64 {
 pub async fn run(
     task: String,
     generation: u64,
-    chain: Vec<(SharedProvider, ModelRef)>,
+    chain: Vec<Link>,
     request: ChatRequest,
-    policy: CallPolicy,
     tx: UnboundedSender<CallMsg>,
     cancel: CancellationToken,
 ) {
@@ -120,7 +149,8 @@ pub async fn run(
     };
     let mut last_error = String::from("no provider configured");
     let mut previous: Option<String> = None;
-    for (provider, model) in chain {
+    for link in chain {
+        let model = link.model.clone();
         if let Some(from) = previous.take() {
             send(CallEvent::Fallback {
                 from,
@@ -128,16 +158,23 @@ pub async fn run(
                 reason: last_error.clone(),
             });
         }
+        let policy = link.policy;
         let mut attempt = 0u32;
         loop {
+            if let Err(e) = link.health.check() {
+                last_error = format!("{model}: {e}");
+                previous = Some(model.to_string());
+                break;
+            }
             let mut req = request.clone();
             req.model = model.model.clone();
             let outcome = tokio::select! {
                 _ = cancel.cancelled() => return,
-                outcome = attempt_once(&provider, req, &policy, &send) => outcome,
+                outcome = attempt_once(&link.provider, req, &policy, &send) => outcome,
             };
             match outcome {
                 Ok((text, usage)) => {
+                    link.health.success();
                     send(CallEvent::Finished {
                         text,
                         usage,
@@ -146,6 +183,7 @@ pub async fn run(
                     return;
                 }
                 Err((error, streamed)) => {
+                    let opened = link.health.failure(&error);
                     let reason = error.to_string();
                     if streamed {
                         send(CallEvent::Discarded {
@@ -153,7 +191,7 @@ pub async fn run(
                         });
                     }
                     match error.class() {
-                        FaultClass::Retry if attempt < policy.retry.max_retries => {
+                        FaultClass::Retry if attempt < policy.retry.max_retries && !opened => {
                             attempt += 1;
                             let delay = policy.retry.delay(attempt, jitter(), error.retry_after());
                             send(CallEvent::Retrying {
@@ -167,7 +205,11 @@ pub async fn run(
                             }
                         }
                         FaultClass::Retry | FaultClass::Unauthorized => {
-                            last_error = format!("{model}: {reason}");
+                            last_error = if opened {
+                                format!("{model}: {reason}; circuit opened")
+                            } else {
+                                format!("{model}: {reason}")
+                            };
                             previous = Some(model.to_string());
                             break;
                         }
@@ -247,7 +289,6 @@ mod tests {
     use crate::llm::offline::OfflineProvider;
     use crate::llm::offline::script::Script;
     use crate::llm::{CallMeta, TaskKind};
-    use std::sync::Arc;
 
     fn request() -> ChatRequest {
         ChatRequest {
@@ -278,12 +319,20 @@ mod tests {
 
     async fn collect(chain: Vec<(SharedProvider, ModelRef)>) -> Vec<CallEvent> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let chain = chain
+            .into_iter()
+            .map(|(provider, model)| Link {
+                provider,
+                model,
+                policy: fast(),
+                health: Arc::new(Health::new()),
+            })
+            .collect();
         run(
             "t".into(),
             1,
             chain,
             request(),
-            fast(),
             tx,
             CancellationToken::new(),
         )

@@ -95,6 +95,10 @@ pub struct Conflict {
     pub positions: Vec<Position>,
     /// Whether implementation must wait for a decision.
     pub blocking: bool,
+    /// The chair wants a person to decide, whatever the vote: the TUI waits for
+    /// the person; headless, the chair decides and says so.
+    #[serde(default)]
+    pub needs_human: bool,
 }
 
 /// The compare phase's output.
@@ -259,7 +263,8 @@ pub fn check_ballot(b: &Ballot, options: &[String]) -> Result<(), String> {
 }
 
 /// Checks a breakdown: unique ids, known owners, known dependencies, no cycle,
-/// at least one file per task, no file claimed twice, paths valid.
+/// at least one file per task, paths valid. Two tasks may declare the same file:
+/// [`serialize_shared_files`] then orders them.
 pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
     if b.tasks.is_empty() {
         return Err("the breakdown has no tasks".into());
@@ -297,12 +302,7 @@ pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
             let norm = crate::workspace::paths::normalize(f)
                 .map_err(|r| format!("task `{}` declares `{f}`: {r}", t.id))?;
             let norm = if dir { format!("{norm}/") } else { norm };
-            if let Some(other) = claimed.insert(norm.clone(), &t.id) {
-                return Err(format!(
-                    "`{norm}` is declared by both `{other}` and `{}`",
-                    t.id
-                ));
-            }
+            claimed.insert(norm, &t.id);
         }
         for d in &t.depends_on {
             if !ids.contains(d.as_str()) {
@@ -337,6 +337,51 @@ pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
             ));
         }
     }
+}
+
+/// Whether two declarations can name the same file (exact paths, or a
+/// directory prefix ending in `/` and a path under it).
+fn overlap(a: &str, b: &str) -> bool {
+    let under = |dir: &str, p: &str| dir.ends_with('/') && p.starts_with(dir);
+    a == b || under(a, b) || under(b, a)
+}
+
+/// Makes tasks that declare the same file run one after the other: for each
+/// such pair not already ordered by their dependencies, the later task (in the
+/// breakdown's order) comes to depend on the earlier one. No two agents ever
+/// write one file at once. Returns the dependencies added, as `(task, on)`.
+pub fn serialize_shared_files(b: &mut Breakdown) -> Vec<(String, String)> {
+    fn reaches(b: &Breakdown, from: &str, to: &str) -> bool {
+        let mut stack = vec![from.to_string()];
+        let mut seen = BTreeSet::new();
+        while let Some(id) = stack.pop() {
+            if id == to {
+                return true;
+            }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(t) = b.tasks.iter().find(|t| t.id == id) {
+                stack.extend(t.depends_on.iter().cloned());
+            }
+        }
+        false
+    }
+    let mut added = Vec::new();
+    for later in 0..b.tasks.len() {
+        for earlier in 0..later {
+            let shared = b.tasks[later]
+                .files
+                .iter()
+                .any(|f| b.tasks[earlier].files.iter().any(|g| overlap(f, g)));
+            let (a, e) = (b.tasks[later].id.clone(), b.tasks[earlier].id.clone());
+            if shared && !reaches(b, &a, &e) && !reaches(b, &e, &a) {
+                b.tasks[later].depends_on.push(e.clone());
+                added.push((a, e));
+            }
+        }
+    }
+    added
 }
 
 /// Checks findings' severities and lines.
@@ -494,7 +539,8 @@ pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
                         "agent": {"type": "string"}, "option": {"type": "string"}, "quote": {"type": "string"}
                     }), &["agent", "option", "quote"])},
                     "blocking": {"type": "boolean"},
-                }), &["id", "topic", "options", "positions", "blocking"])}}),
+                    "needs_human": {"type": "boolean"},
+                }), &["id", "topic", "options", "positions", "blocking", "needs_human"])}}),
                 &["conflicts"],
             ),
         ),
@@ -526,7 +572,7 @@ pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
                 &["findings"],
             ),
         ),
-        TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => return None,
+        TaskKind::Implement | TaskKind::Tests | TaskKind::Repair | TaskKind::Chat => return None,
     };
     Some(JsonOutput { name, schema })
 }
@@ -613,17 +659,22 @@ mod tests {
                 .unwrap_err()
                 .contains("cycle")
         );
-        let twice = Breakdown {
+        let mut twice = Breakdown {
             tasks: vec![
                 task("a", "backend", &["a.py"], &[]),
-                task("b", "pm", &["a.py"], &[]),
+                task("b", "pm", &["a.py", "b.md"], &[]),
+                task("c", "pm", &["pkg/"], &[]),
+                task("d", "backend", &["pkg/x.py"], &["c"]),
             ],
         };
-        assert!(
-            check_breakdown(&twice, &owners)
-                .unwrap_err()
-                .contains("both")
+        assert!(check_breakdown(&twice, &owners).is_ok());
+        let added = serialize_shared_files(&mut twice);
+        assert_eq!(
+            added,
+            vec![("b".to_string(), "a".to_string())],
+            "b now waits for a; d already waits for c"
         );
+        assert!(check_breakdown(&twice, &owners).is_ok());
         let who = Breakdown {
             tasks: vec![task("a", "qa", &["a.py"], &[])],
         };

@@ -72,6 +72,9 @@ impl Actor {
             }
             self.step_phase(&phase);
             self.schedule();
+            if self.stop_if_budget_blocks() {
+                return;
+            }
             match self.phase_status(&phase) {
                 PhaseStatus::Running => return,
                 PhaseStatus::Done => {
@@ -101,8 +104,39 @@ impl Actor {
                     return;
                 }
                 PhaseStatus::Failed(message) => {
-                    self.fail_session(message);
-                    return;
+                    let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
+                    let deliver = self
+                        .workflow
+                        .phases
+                        .iter()
+                        .position(|p| p.kind == PhaseKind::Deliver);
+                    let at_tests = matches!(phase.kind, PhaseKind::Test | PhaseKind::Review);
+                    match deliver {
+                        // Interactive: the person decides. The files stay staged,
+                        // the report is in the transcript, and nothing is
+                        // committed unless they press commit.
+                        Some(index) if interactive && at_tests => {
+                            self.emit(EventBody::Error {
+                                message: format!(
+                                    "{message}; the files stay staged: review them and commit anyway (C), or quit to leave DIR untouched"
+                                ),
+                            });
+                            self.emit(EventBody::PhaseFinished {
+                                phase: phase.name.clone(),
+                                kind: phase.kind.as_str().to_string(),
+                            });
+                            if let Some(s) = self.s() {
+                                s.tests_failed = Some(message);
+                                s.phase = index;
+                                s.phase_started = false;
+                                s.stall = None;
+                            }
+                        }
+                        _ => {
+                            self.fail_session(message);
+                            return;
+                        }
+                    }
                 }
             }
         }
@@ -249,6 +283,56 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
+        // A repair round is over: if none of its repairs changed a file, another
+        // test run would only fail the same way — stop with a finding instead
+        // of burning tokens.
+        if all_done
+            && s.awaiting_repairs
+            && matches!(phase.kind, PhaseKind::Test | PhaseKind::Review)
+        {
+            let changed = s.round_changed;
+            let round: Vec<&Task> = s
+                .tasks
+                .values()
+                .filter(|t| {
+                    t.phase == phase.name
+                        && t.kind == TaskKind::Repair
+                        && t.id.contains(&s.round_label)
+                })
+                .collect();
+            let owners: Vec<String> = round.iter().map(|t| t.agent.clone()).collect();
+            let path = round
+                .iter()
+                .find_map(|t| t.declared.first().cloned())
+                .unwrap_or_default();
+            if let Some(s) = self.s() {
+                s.awaiting_repairs = false;
+            }
+            if !changed {
+                let text = format!(
+                    "the repair round changed nothing ({} returned the failing files unchanged); repairs stop here",
+                    owners.join(", ")
+                );
+                self.emit(EventBody::Finding {
+                    severity: "medium".into(),
+                    path,
+                    line: 1,
+                    text: text.clone(),
+                    blocking: false,
+                });
+                if let Some(s) = self.s() {
+                    s.failure = Some(text);
+                    match phase.kind {
+                        PhaseKind::Review => s.review_stage = Stage::Failed,
+                        _ => s.test_stage = Stage::Failed,
+                    }
+                }
+                return;
+            }
+        }
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
         match phase.kind {
             PhaseKind::Test if s.test_stage == Stage::Writing && all_done => self.run_tests(phase),
             PhaseKind::Review if s.review_stage == Stage::Writing && all_done => {
@@ -272,11 +356,26 @@ impl Actor {
         };
         let decisions: BTreeMap<&String, &String> =
             s.decisions.iter().map(|(k, d)| (k, &d.option)).collect();
-        json!({
+        let answers: Vec<Value> = s
+            .questions
+            .iter()
+            .filter_map(|q| {
+                let answer = s.answers.get(&q.id)?;
+                Some(json!({"question": q.text, "answer": answer}))
+            })
+            .collect();
+        let mut context = json!({
             "prompt": s.prompt,
             "requirements": s.requirements,
             "decisions": decisions,
-        })
+        });
+        if !answers.is_empty() {
+            context["answers"] = json!(answers);
+        }
+        if let Some(project) = &s.project {
+            context["project"] = project.clone();
+        }
+        context
     }
 
     fn staged_contents(&self, limit: usize) -> Vec<Value> {
@@ -300,18 +399,22 @@ impl Actor {
         let base = self.base_context();
         match phase.kind {
             PhaseKind::Single => {
-                let prompt = self
+                let (prompt, project) = self
                     .session
                     .as_ref()
-                    .map(|s| s.prompt.clone())
+                    .map(|s| (s.prompt.clone(), s.project.clone()))
                     .unwrap_or_default();
+                let mut context = json!({"prompt": prompt});
+                if let Some(project) = project {
+                    context["project"] = project;
+                }
                 let task = Actor::new_task(
                     phase.name.clone(),
                     &lead,
                     &phase.name,
                     TaskKind::Requirements,
                     "requirements from the prompt".into(),
-                    json!({"prompt": prompt}),
+                    context,
                 );
                 self.queue_task(task);
             }
@@ -398,6 +501,7 @@ impl Actor {
                         return;
                     }
                 }
+                self.stage_decisions(&lead, &phase.name).await;
                 let mut context = base;
                 context["plans"] = self
                     .session
@@ -506,6 +610,8 @@ impl Actor {
         let prompt = s.prompt.clone();
         for conflict in open {
             let (tally, winner) = self.tally(&conflict.id);
+            // A conflict the chair flagged for a person is settled like a tie.
+            let winner = winner.filter(|_| !conflict.needs_human);
             match winner {
                 Some(option) if !interactive || !confirm => {
                     self.decide(
@@ -646,6 +752,14 @@ impl Actor {
             })
             .unwrap_or_default();
         for id in open {
+            let for_a_person = self
+                .session
+                .as_ref()
+                .and_then(|s| s.conflicts.iter().find(|k| k.id == id))
+                .is_some_and(|k| k.needs_human);
+            if for_a_person {
+                continue;
+            }
             if let (_, Some(option)) = self.tally(&id) {
                 self.decide(
                     &id,
@@ -678,6 +792,10 @@ impl Actor {
         }
         let previous = s.decisions.get(conflict).map(|d| d.option.clone());
         let from = previous.clone().or_else(|| self.tally(conflict).1);
+        if let Some(s) = self.s() {
+            s.overrides
+                .insert(conflict.to_string(), (from.clone(), note.to_string()));
+        }
         self.emit(EventBody::DecisionOverridden {
             conflict: conflict.to_string(),
             from,
@@ -717,8 +835,20 @@ impl Actor {
         if s.answers.contains_key(question) {
             return self.reject_op("answer", format!("question `{question}` is answered"));
         }
-        if let Some(s) = self.s() {
+        let assumed = by == "default";
+        let updated = self.s().and_then(|s| {
             s.answers.insert(question.to_string(), answer.to_string());
+            let text = s.questions.iter().find(|q| q.id == question)?.text.clone();
+            let req = s.requirements.as_mut()?;
+            // An unanswered question proceeds on its stated assumption, which
+            // the requirements then record (headless without --answers).
+            if assumed {
+                req.assumptions.push(format!("{text} — assumed: {answer}"));
+            }
+            Some(req.clone())
+        });
+        if let Some(req) = updated {
+            self.record("output", "requirements", &req);
         }
         let answers = self
             .session
@@ -745,6 +875,17 @@ impl Actor {
                 let mut ids = std::collections::BTreeSet::new();
                 if let Some(q) = req.questions.iter().find(|q| !ids.insert(q.id.clone())) {
                     return Err(format!("question id `{}` is used twice", q.id));
+                }
+                let mut req = req;
+                let cap = self.settings.session.max_questions;
+                if req.questions.len() > cap {
+                    let dropped = req.questions.len() - cap;
+                    req.questions.truncate(cap);
+                    self.note(
+                        &task.agent,
+                        &task.id,
+                        &format!("{dropped} question(s) over the limit of {cap} ([session] max_questions) were dropped"),
+                    );
                 }
                 self.record("output", "requirements", &req);
                 let questions = req.questions.clone();
@@ -791,6 +932,7 @@ impl Actor {
                         topic: k.topic.clone(),
                         options: k.options.clone(),
                         blocking: k.blocking,
+                        needs_human: k.needs_human,
                         positions: k.positions.clone(),
                     });
                 }
@@ -836,10 +978,19 @@ impl Actor {
                 }
             }
             TaskKind::Breakdown => {
-                let breakdown: Breakdown = outputs::parse_json(text)?;
+                let mut breakdown: Breakdown = outputs::parse_json(text)?;
                 let phase = self.current_phase();
                 let owners = phase.as_ref().map(|p| p.agents.clone()).unwrap_or_default();
                 outputs::check_breakdown(&breakdown, &owners)?;
+                for (later, earlier) in outputs::serialize_shared_files(&mut breakdown) {
+                    self.note(
+                        &task.agent,
+                        &task.id,
+                        &format!(
+                            "⇢ `{later}` declares a file `{earlier}` declares too: it runs after it"
+                        ),
+                    );
+                }
                 self.record("output", "breakdown", &breakdown);
                 let base = self.base_context();
                 for t in &breakdown.tasks {
@@ -868,8 +1019,33 @@ impl Actor {
             }
             TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => {
                 let blocks = outputs::parse_file_blocks(text)?;
+                if task.kind == TaskKind::Repair {
+                    let unchanged = self.session.as_ref().is_some_and(|s| {
+                        blocks.iter().all(|b| {
+                            paths::normalize(&b.path)
+                                .ok()
+                                .and_then(|p| s.files.get(&p))
+                                .is_some_and(|f| f.content == b.content)
+                        })
+                    });
+                    if unchanged {
+                        // Not every owner named in a failure is at fault; the
+                        // round as a whole must change something (step_phase).
+                        self.note(
+                            &task.agent,
+                            &task.id,
+                            "= no change: the files are as they were",
+                        );
+                        return Ok(());
+                    }
+                    if let Some(s) = self.s() {
+                        s.round_changed = true;
+                    }
+                }
                 self.stage_files(&task, blocks).await?;
             }
+            // Sessions never queue a free question; its text needs no checks.
+            TaskKind::Chat => {}
             TaskKind::Review => {
                 let findings: Findings = outputs::parse_json(text)?;
                 outputs::check_findings(&findings)?;
@@ -1229,6 +1405,11 @@ impl Actor {
                 task
             })
             .collect();
+        if let Some(s) = self.s() {
+            s.awaiting_repairs = true;
+            s.round_changed = false;
+            s.round_label = format!(".{label}.");
+        }
         for task in tasks {
             self.queue_task(task);
         }

@@ -48,6 +48,7 @@ fn instructions(kind: TaskKind) -> &'static str {
         TaskKind::Repair => {
             "The files below fail. Fix them: write each file that needs a change, complete, within the declared files. The failure report says what failed."
         }
+        TaskKind::Chat => "Answer the person's question directly and briefly.",
         TaskKind::Review => {
             "Review the staged files for security and operational problems. For each finding give its severity (info, low, medium, high, critical), the file, the 1-based line, what is wrong and why, and whether it must be fixed before delivery (blocking). Return no findings rather than invented ones."
         }

@@ -235,6 +235,7 @@ impl SessionView {
                 options,
                 blocking,
                 positions,
+                ..
             } => self.conflicts.push(ConflictView {
                 id: conflict.clone(),
                 topic: topic.clone(),
@@ -416,6 +417,7 @@ mod tests {
                 topic: "Storage".into(),
                 options: vec!["json-file".into(), "sqlite".into()],
                 blocking: true,
+                needs_human: false,
                 positions: vec![],
             },
         ));

@@ -59,9 +59,19 @@ pub struct TestOutcome {
 }
 
 /// Picks a test command for the files of a tree: Cargo.toml → `cargo test`,
-/// go.mod → `go test ./...`, package.json → `npm test`, Python test files →
+/// go.mod → `go test ./...`, package.json → `npm test`, a Python project
+/// (pyproject.toml, setup.cfg, a `tests/` directory or `test_*.py` files) →
+/// `python3 -m pytest` when pytest is installed, else
 /// `python3 -m unittest discover -v`. `None` when nothing looks testable.
+/// Whether pytest is installed is probed once per process (see
+/// [`pytest_installed`]).
 pub fn detect_command(paths: &[String]) -> Option<String> {
+    detect_command_with(paths, pytest_installed)
+}
+
+/// [`detect_command`] with the pytest probe supplied by the caller; the
+/// probe is called only for Python trees.
+pub fn detect_command_with(paths: &[String], pytest: impl FnOnce() -> bool) -> Option<String> {
     let has = |name: &str| paths.iter().any(|p| p == name);
     if has("Cargo.toml") {
         return Some("cargo test".into());
@@ -74,9 +84,33 @@ pub fn detect_command(paths: &[String]) -> Option<String> {
     }
     let python_tests = paths.iter().any(|p| {
         let file = p.rsplit('/').next().unwrap_or(p);
-        p.ends_with(".py") && (file.starts_with("test_") || file.ends_with("_test.py"))
+        p.ends_with(".py")
+            && (file.starts_with("test_") || file.ends_with("_test.py") || p.starts_with("tests/"))
     });
-    python_tests.then(|| "python3 -m unittest discover -v".into())
+    let python = python_tests || has("pyproject.toml") || has("setup.cfg");
+    if !python {
+        return None;
+    }
+    Some(if pytest() {
+        "python3 -m pytest".into()
+    } else {
+        "python3 -m unittest discover -v".into()
+    })
+}
+
+/// Whether `python3 -m pytest --version` succeeds on this machine (probed
+/// once per process; `false` when python3 itself is missing).
+pub fn pytest_installed() -> bool {
+    static PROBE: OnceLock<bool> = OnceLock::new();
+    *PROBE.get_or_init(|| {
+        std::process::Command::new("python3")
+            .args(["-m", "pytest", "--version"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
 }
 
 /// Reads passed/failed counts and failing test names from a runner's output
@@ -111,6 +145,15 @@ pub fn parse_report(output: &str) -> (u32, u32, Vec<String>) {
         }
         for prefix in ["FAIL: ", "ERROR: "] {
             if let Some(name) = line.strip_prefix(prefix) {
+                names.push(name.to_string());
+            }
+        }
+        // pytest short summary: "FAILED tests/test_x.py::test_y - AssertionError"
+        for prefix in ["FAILED ", "ERROR "] {
+            if let Some(rest) = line.strip_prefix(prefix)
+                && rest.contains("::")
+            {
+                let name = rest.split(" - ").next().unwrap_or(rest).trim();
                 names.push(name.to_string());
             }
         }
@@ -170,7 +213,7 @@ pub fn parse_report(output: &str) -> (u32, u32, Vec<String>) {
 
 /// Whether this process may give test runs a private network namespace
 /// (probed once by starting `true` in one).
-fn can_isolate_network() -> bool {
+pub fn can_isolate_network() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
     *PROBE.get_or_init(|| {
         let mut cmd = std::process::Command::new("true");
@@ -433,15 +476,51 @@ mod tests {
     #[test]
     fn commands_are_detected_from_the_tree() {
         let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let never = || -> bool { panic!("pytest probed for a non-Python tree") };
+        let with = |v: &[&str], pytest: bool| detect_command_with(&p(v), || pytest);
         assert_eq!(
-            detect_command(&p(&["Cargo.toml", "src/lib.rs"])).as_deref(),
+            detect_command_with(&p(&["Cargo.toml", "src/lib.rs"]), never).as_deref(),
             Some("cargo test")
         );
         assert_eq!(
-            detect_command(&p(&["app/x.py", "tests/test_x.py"])).as_deref(),
+            detect_command_with(&p(&["go.mod", "main.go"]), never).as_deref(),
+            Some("go test ./...")
+        );
+        assert_eq!(
+            detect_command_with(&p(&["package.json", "index.js"]), never).as_deref(),
+            Some("npm test")
+        );
+        assert_eq!(
+            with(&["app/x.py", "tests/test_x.py"], false).as_deref(),
             Some("python3 -m unittest discover -v")
         );
-        assert_eq!(detect_command(&p(&["README.md"])), None);
+        assert_eq!(
+            with(&["app/x.py", "tests/test_x.py"], true).as_deref(),
+            Some("python3 -m pytest")
+        );
+        for marker in ["pyproject.toml", "setup.cfg", "tests/conftest.py"] {
+            assert_eq!(
+                with(&[marker, "pkg/core.py"], true).as_deref(),
+                Some("python3 -m pytest"),
+                "{marker}"
+            );
+        }
+        assert_eq!(
+            detect_command_with(&p(&["README.md", "pkg/core.py"]), || true),
+            None
+        );
+    }
+
+    #[test]
+    fn pytest_reports_are_counted_with_names() {
+        let out = "tests/test_a.py .F.\n\
+                   =========================== short test summary info ============================\n\
+                   FAILED tests/test_a.py::test_delete - AssertionError: 404 != 204\n\
+                   ========================= 1 failed, 2 passed in 0.05s ==========================\n";
+        assert_eq!(
+            parse_report(out),
+            (2, 1, vec!["tests/test_a.py::test_delete".to_string()])
+        );
     }
 
     #[tokio::test]

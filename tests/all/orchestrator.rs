@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use quorum::config::Settings;
 use quorum::config::workflow::Workflow;
-use quorum::orchestrator::{self, Parts, call::CallPolicy};
+use quorum::orchestrator::{self, Parts};
 use quorum::protocol::{
     DecidedBy, Event, EventBody, LoggedEvent, Op, SessionOptions, SessionStatus,
 };
@@ -61,7 +61,6 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         settings,
         store,
         workspace: Workspace::new(dir.path(), state.root()),
-        policy: CallPolicy::default(),
     });
     let mut rx = handle.subscribe();
     handle.send(Op::Start {

@@ -134,18 +134,23 @@ fn samples() -> Vec<EventBody> {
         EventBody::BudgetWarning {
             scope: s("session"),
             spent_usd: 8.0,
-            budget_usd: 10.0,
+            budget_usd: Some(10.0),
+            spent_tokens: 120_000,
+            budget_tokens: None,
         },
         EventBody::BudgetExhausted {
             scope: s("backend"),
-            spent_usd: 2.01,
-            budget_usd: 2.0,
+            spent_usd: 0.0,
+            budget_usd: None,
+            spent_tokens: 50_321,
+            budget_tokens: Some(50_000),
         },
         EventBody::ConflictDetected {
             conflict: s("storage"),
             topic: s("Storage engine"),
             options: vec![s("json-file"), s("sqlite")],
             blocking: true,
+            needs_human: false,
             positions: vec![Position {
                 agent: s("backend"),
                 option: s("sqlite"),
@@ -287,7 +292,7 @@ fn the_schema_is_draft_2020_12_and_says_where_it_comes_from() {
     assert!(description.contains("DESIGN.md §5"), "{description}");
     for extra in [
         "`title` on task_queued",
-        "`positions` on conflict_detected",
+        "`positions` and `needs_human` on conflict_detected",
         "task_finished",
         "`default` on question_asked",
         "`repo` on commit_created",
@@ -444,6 +449,7 @@ fn renamed_missing_extra_and_mistyped_fields_fail() {
             topic: s("API style"),
             options: vec![s("rest"), s("rpc")],
             blocking: true,
+            needs_human: false,
             positions: vec![Position {
                 agent: s("qa"),
                 option: s("rest"),

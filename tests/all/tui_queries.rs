@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use quorum::config::Settings;
 use quorum::config::workflow::Workflow;
-use quorum::orchestrator::{self, OrchestratorHandle, Parts, call::CallPolicy};
+use quorum::orchestrator::{self, OrchestratorHandle, Parts};
 use quorum::protocol::{Event, EventBody, Op, SessionOptions};
 use quorum::state::StateDir;
 use quorum::store::Store;
@@ -47,7 +47,6 @@ fn start(dir: &std::path::Path) -> OrchestratorHandle {
         settings,
         store,
         workspace: Workspace::new(dir, state.root()),
-        policy: CallPolicy::default(),
     })
 }
 

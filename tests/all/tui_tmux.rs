@@ -16,7 +16,9 @@ use crate::common::{Env, bin, path_str, poll};
 pub const AFTER: &str = "echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120";
 
 /// Longest wait for one screen state.
-pub const WAIT: Duration = Duration::from_secs(60);
+/// (An upper bound only: on a loaded 2-core machine one session step that runs
+/// the generated tests can take far longer than usual.)
+pub const WAIT: Duration = Duration::from_secs(180);
 
 /// A tmux server of our own, with one session; killed on drop.
 pub struct Tmux {

@@ -12,6 +12,7 @@
 //! text = "..."             # the reply (or `error`)
 //! times = 1                # uses before the entry is spent; 0 = unlimited
 //! delay_ms = 0             # pause before each streamed chunk
+//! latency_ms = 0           # pause before the first chunk (a model thinking)
 //! # error = { status = 503, message = "overloaded", retry_after_ms = 10 }
 //! # error = { kind = "connection", message = "reset by peer" }
 //! ```
@@ -60,6 +61,8 @@ struct RawReply {
     times: u32,
     #[serde(default)]
     delay_ms: u64,
+    #[serde(default)]
+    latency_ms: u64,
 }
 
 fn one() -> u32 {
@@ -80,6 +83,8 @@ pub struct ScriptedReply {
     pub text: String,
     /// Pause before each chunk, in milliseconds.
     pub delay_ms: u64,
+    /// Pause before the first chunk, in milliseconds.
+    pub latency_ms: u64,
     /// A failure to produce instead of a reply.
     pub error: Option<LlmError>,
 }
@@ -146,6 +151,7 @@ impl Script {
                         status,
                         message: e.message.clone(),
                         retry_after: e.retry_after_ms.map(Duration::from_millis),
+                        should_retry: None,
                     },
                     (None, Some("connection")) => LlmError::Connection(e.message.clone()),
                     (None, Some("timeout")) => LlmError::Timeout(e.message.clone()),
@@ -181,6 +187,7 @@ impl Script {
                 return Some(ScriptedReply {
                     text: r.text.clone().unwrap_or_default(),
                     delay_ms: r.delay_ms,
+                    latency_ms: r.latency_ms,
                     error: entry.error.clone(),
                 });
             }

@@ -289,6 +289,7 @@ pub(super) fn at_resolve() -> (App, Feed) {
                 topic: topic.into(),
                 options: options.iter().map(|s| s.to_string()).collect(),
                 blocking: true,
+                needs_human: false,
                 positions: positions
                     .iter()
                     .map(|(a, o, q)| Position {

@@ -196,6 +196,7 @@ fn past_events() -> Vec<LoggedEvent> {
             topic: c.topic.clone(),
             options: c.options.clone(),
             blocking: true,
+            needs_human: false,
             positions: c.positions.clone(),
         });
         push(EventBody::ConflictResolved {

@@ -1,0 +1,331 @@
+//! `kind = "anthropic"`: the Messages API over SSE (WIRE_FORMATS.md §2).
+//!
+//! Request: `POST {base_url}/v1/messages` with `x-api-key`,
+//! `anthropic-version: 2023-06-01`, the required `max_tokens`, system messages
+//! in the top-level `system`, and `stream: true`. Structured output uses tool
+//! use: one tool whose `input_schema` is the wanted schema, forced with
+//! `tool_choice: {"type": "tool", "name": …}`; its `input_json_delta` fragments
+//! are the reply's text.
+//!
+//! Stream: `message_start` (input tokens) → content blocks (`text_delta`,
+//! `input_json_delta`) → `message_delta` (cumulative output tokens, stop reason)
+//! → `message_stop`, the terminal event; `ping` and unknown events are ignored;
+//! an `error` event is classed by its type (`overloaded_error` as 529).
+
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+use serde_json::{Value, json};
+
+use super::http::{self, Decoded, Decoder, Http, Secret};
+use super::sse::SseItem;
+use super::{ChatRequest, Chunk, LlmError, Provider, Role, Usage};
+use crate::config::ProviderSpec;
+
+/// The public endpoint used without `base_url`.
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+
+/// The API version header's value (Anthropic's docs, "Versioning").
+pub const API_VERSION: &str = "2023-06-01";
+
+/// An Anthropic provider.
+#[derive(Debug)]
+pub struct Anthropic {
+    name: String,
+    base_url: String,
+    max_tokens: u32,
+    http: Arc<Http>,
+}
+
+impl Anthropic {
+    /// A client for `spec` with its key.
+    pub fn new(spec: &ProviderSpec, key: Option<Secret>) -> Result<Self, String> {
+        Ok(Anthropic {
+            name: spec.name.clone(),
+            base_url: spec
+                .base_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+            max_tokens: spec.max_tokens,
+            http: Arc::new(Http::new(spec, key)?),
+        })
+    }
+
+    /// The request body for a call.
+    pub fn body(&self, request: &ChatRequest) -> Value {
+        let system: Vec<&str> = request
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .map(|m| m.content.as_str())
+            .collect();
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .filter(|m| m.role != Role::System)
+            .map(|m| {
+                let role = if m.role == Role::Assistant {
+                    "assistant"
+                } else {
+                    "user"
+                };
+                json!({"role": role, "content": m.content})
+            })
+            .collect();
+        let mut body = json!({
+            "model": request.model,
+            "max_tokens": self.max_tokens,
+            "messages": messages,
+            "stream": true,
+        });
+        if !system.is_empty() {
+            body["system"] = json!(system.join("\n\n"));
+        }
+        if let Some(schema) = &request.json {
+            body["tools"] = json!([{
+                "name": schema.name,
+                "description": format!("Reply with the {} as this tool's input.", schema.name),
+                "input_schema": schema.schema,
+            }]);
+            body["tool_choice"] = json!({"type": "tool", "name": schema.name});
+        }
+        body
+    }
+}
+
+impl Provider for Anthropic {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn label(&self) -> String {
+        self.name.clone()
+    }
+
+    fn stream(&self, request: ChatRequest) -> BoxStream<'static, Result<Chunk, LlmError>> {
+        let url = format!("{}/v1/messages", self.base_url);
+        let mut headers = vec![("anthropic-version", API_VERSION.to_string())];
+        if let Some(key) = &self.http.key {
+            headers.push(("x-api-key", key.expose().to_string()));
+        }
+        http::call(
+            Arc::clone(&self.http),
+            url,
+            headers,
+            self.body(&request),
+            AnthropicDecoder::default(),
+        )
+    }
+}
+
+/// Decodes Messages API events.
+#[derive(Debug, Default)]
+pub struct AnthropicDecoder {
+    input_tokens: u64,
+    output_tokens: u64,
+    stop_reason: Option<String>,
+    stopped: bool,
+}
+
+/// The status an Anthropic error type stands for (WIRE_FORMATS.md §2.4).
+fn status_of(kind: &str) -> u16 {
+    match kind {
+        "invalid_request_error" => 400,
+        "authentication_error" => 401,
+        "billing_error" => 402,
+        "permission_error" => 403,
+        "not_found_error" => 404,
+        "conflict_error" => 409,
+        "request_too_large" => 413,
+        "rate_limit_error" => 429,
+        "timeout_error" => 504,
+        "overloaded_error" => 529,
+        _ => 500,
+    }
+}
+
+impl Decoder for AnthropicDecoder {
+    fn item(&mut self, item: SseItem) -> Result<Decoded, LlmError> {
+        let SseItem::Event(event) = item else {
+            return Ok(Decoded::default());
+        };
+        let data: Value = match serde_json::from_str(&event.data) {
+            Ok(v) => v,
+            Err(e) => {
+                let head: String = event.data.chars().take(80).collect();
+                return Err(LlmError::Stream(format!("malformed event ({e}): `{head}`")));
+            }
+        };
+        // The `type` inside the data is authoritative; `event:` repeats it.
+        let kind = data["type"].as_str().unwrap_or(event.event.as_str());
+        let mut chunks = Vec::new();
+        match kind {
+            "message_start" => {
+                let usage = &data["message"]["usage"];
+                self.input_tokens = [
+                    "input_tokens",
+                    "cache_creation_input_tokens",
+                    "cache_read_input_tokens",
+                ]
+                .iter()
+                .map(|k| usage[*k].as_u64().unwrap_or(0))
+                .sum();
+                self.output_tokens = usage["output_tokens"].as_u64().unwrap_or(0);
+            }
+            "content_block_delta" => {
+                let delta = &data["delta"];
+                let text = match delta["type"].as_str() {
+                    Some("text_delta") => delta["text"].as_str(),
+                    Some("input_json_delta") => delta["partial_json"].as_str(),
+                    _ => None,
+                };
+                if let Some(text) = text.filter(|t| !t.is_empty()) {
+                    chunks.push(Chunk::Text(text.to_string()));
+                }
+            }
+            "message_delta" => {
+                if let Some(out) = data["usage"]["output_tokens"].as_u64() {
+                    self.output_tokens = out;
+                }
+                if let Some(reason) = data["delta"]["stop_reason"].as_str() {
+                    self.stop_reason = Some(reason.to_string());
+                }
+            }
+            "message_stop" => {
+                self.stopped = true;
+                return Ok(Decoded { chunks, done: true });
+            }
+            "error" => {
+                let error_type = data["error"]["type"].as_str().unwrap_or("api_error");
+                let message = data["error"]["message"]
+                    .as_str()
+                    .unwrap_or(error_type)
+                    .to_string();
+                return Err(LlmError::StreamStatus {
+                    status: status_of(error_type),
+                    message: format!("{error_type}: {message}"),
+                });
+            }
+            _ => {}
+        }
+        Ok(Decoded {
+            chunks,
+            done: false,
+        })
+    }
+
+    fn end(&mut self) -> Result<Vec<Chunk>, LlmError> {
+        if !self.stopped {
+            return Err(LlmError::Connection(
+                "the stream ended before message_stop".into(),
+            ));
+        }
+        match self.stop_reason.as_deref() {
+            Some("max_tokens") => Err(LlmError::StreamStatus {
+                status: 400,
+                message: "the reply was cut at max_tokens; raise max_tokens for this provider"
+                    .into(),
+            }),
+            Some("refusal") => Err(LlmError::StreamStatus {
+                status: 400,
+                message: "the model refused to answer".into(),
+            }),
+            _ => Ok(vec![Chunk::Usage(Usage {
+                input_tokens: self.input_tokens,
+                output_tokens: self.output_tokens,
+            })]),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::llm::sse::parse_all;
+
+    fn run(bytes: &str) -> Result<Vec<Chunk>, LlmError> {
+        let mut d = AnthropicDecoder::default();
+        let mut out = Vec::new();
+        for item in parse_all(bytes.as_bytes()).unwrap() {
+            let step = d.item(item)?;
+            out.extend(step.chunks);
+            if step.done {
+                break;
+            }
+        }
+        out.extend(d.end()?);
+        Ok(out)
+    }
+
+    #[test]
+    fn the_recorded_stream_with_padding_decodes() {
+        let out = run(crate::llm::sse::tests::RECORDED[1]).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Chunk::Text("Hello ✓".into()),
+                Chunk::Usage(Usage {
+                    input_tokens: 11,
+                    output_tokens: 1
+                })
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_json_fragments_are_the_text_and_usage_is_cumulative() {
+        let s = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"cache_read_input_tokens\":2,\"output_tokens\":1}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"option\\\":\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        assert_eq!(
+            run(s).unwrap(),
+            vec![
+                Chunk::Text("{\"option\":".into()),
+                Chunk::Usage(Usage {
+                    input_tokens: 7,
+                    output_tokens: 9
+                })
+            ]
+        );
+    }
+
+    #[test]
+    fn overloaded_errors_are_529_and_drops_are_connection_errors() {
+        let s = "event: error\ndata: {\"type\":\"error\",\"error\":{\"details\":null,\"type\":\"overloaded_error\",\"message\":\"Overloaded\"} }\n\n";
+        let e = run(s).unwrap_err();
+        assert!(
+            matches!(&e, LlmError::StreamStatus { status: 529, .. }),
+            "{e:?}"
+        );
+        assert_eq!(e.class(), crate::llm::FaultClass::Retry);
+        let dropped = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{}}}\n\n";
+        assert!(matches!(run(dropped), Err(LlmError::Connection(_))));
+    }
+
+    #[test]
+    fn the_body_puts_system_on_top_and_forces_the_tool() {
+        let spec = ProviderSpec::defaults("a", crate::config::ProviderKind::Anthropic);
+        let p = Anthropic::new(&spec, None).unwrap();
+        let req = ChatRequest {
+            model: "claude-sonnet-4-5".into(),
+            messages: vec![
+                crate::llm::Message::new(Role::System, "sys"),
+                crate::llm::Message::new(Role::User, "hi"),
+            ],
+            json: crate::orchestrator::outputs::schema_for(crate::llm::TaskKind::Plan),
+            meta: crate::llm::CallMeta {
+                agent: "a".into(),
+                role: "a".into(),
+                phase: "p".into(),
+                task: "t".into(),
+                kind: crate::llm::TaskKind::Plan,
+                context: Value::Null,
+            },
+        };
+        let body = p.body(&req);
+        assert_eq!(body["system"], "sys");
+        assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(body["max_tokens"], 8192);
+        assert_eq!(body["tool_choice"]["name"], "plan");
+        assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
+    }
+}

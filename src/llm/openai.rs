@@ -1,0 +1,319 @@
+//! `kind = "openai"`: Chat Completions over SSE (WIRE_FORMATS.md §1), and with
+//! `base_url` every OpenAI-compatible server: Ollama `/v1`, llama.cpp's server,
+//! vLLM, DeepSeek, Mistral, OpenRouter (§5).
+//!
+//! Request: `POST {base_url}/chat/completions` with `stream: true`,
+//! `stream_options.include_usage` (unless `include_usage = false`, for servers
+//! that reject unknown fields), and for structured output `response_format:
+//! {"type": "json_schema", "json_schema": {name, schema, strict: true}}`.
+//! `Authorization: Bearer` only when the provider names a key variable.
+//!
+//! Stream: `data: <chunk JSON>` … `data: [DONE]`; text in
+//! `choices[0].delta.content`; usage in a chunk whose `choices` is empty, null,
+//! or (Mistral) in the last content chunk; an `error` object in a chunk is a
+//! mid-stream error; a stream that ends without `[DONE]` or a `finish_reason`
+//! was dropped.
+
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+use serde_json::{Value, json};
+
+use super::http::{self, Decoded, Decoder, Http, Secret};
+use super::sse::SseItem;
+use super::{ChatRequest, Chunk, LlmError, Provider, Role, Usage};
+use crate::config::ProviderSpec;
+
+/// The public endpoint used without `base_url`.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// An OpenAI-compatible provider.
+#[derive(Debug)]
+pub struct OpenAi {
+    name: String,
+    base_url: String,
+    include_usage: bool,
+    http: Arc<Http>,
+}
+
+impl OpenAi {
+    /// A client for `spec`, with its key when it names one.
+    pub fn new(spec: &ProviderSpec, key: Option<Secret>) -> Result<Self, String> {
+        Ok(OpenAi {
+            name: spec.name.clone(),
+            base_url: spec
+                .base_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+            include_usage: spec.include_usage,
+            http: Arc::new(Http::new(spec, key)?),
+        })
+    }
+
+    /// The request body for a call.
+    pub fn body(&self, request: &ChatRequest) -> Value {
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .map(|m| {
+                let role = match m.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                json!({"role": role, "content": m.content})
+            })
+            .collect();
+        let mut body = json!({
+            "model": request.model,
+            "messages": messages,
+            "stream": true,
+        });
+        if self.include_usage {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        if let Some(schema) = &request.json {
+            body["response_format"] = json!({
+                "type": "json_schema",
+                "json_schema": {"name": schema.name, "schema": schema.schema, "strict": true},
+            });
+        }
+        body
+    }
+}
+
+impl Provider for OpenAi {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn label(&self) -> String {
+        self.name.clone()
+    }
+
+    fn stream(&self, request: ChatRequest) -> BoxStream<'static, Result<Chunk, LlmError>> {
+        let url = format!("{}/chat/completions", self.base_url);
+        let mut headers = Vec::new();
+        if let Some(key) = &self.http.key {
+            headers.push(("authorization", format!("Bearer {}", key.expose())));
+        }
+        http::call(
+            Arc::clone(&self.http),
+            url,
+            headers,
+            self.body(&request),
+            OpenAiDecoder::default(),
+        )
+    }
+}
+
+/// Decodes Chat Completions chunks.
+#[derive(Debug, Default)]
+pub struct OpenAiDecoder {
+    usage: Option<Usage>,
+    /// A `finish_reason` arrived.
+    finished: bool,
+    /// `[DONE]` arrived.
+    done: bool,
+    refusal: String,
+    cut: bool,
+}
+
+impl Decoder for OpenAiDecoder {
+    fn item(&mut self, item: SseItem) -> Result<Decoded, LlmError> {
+        let data = match item {
+            SseItem::Event(e) => e.data,
+            // Not an SSE field: tolerated (WIRE_FORMATS.md §0, rule 5).
+            SseItem::Other(_) => return Ok(Decoded::default()),
+        };
+        let data = data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(Decoded {
+                chunks: Vec::new(),
+                done: true,
+            });
+        }
+        // Proxies rewrap keep-alive comments as data (§6 #6).
+        if data.is_empty() || data.starts_with(':') {
+            return Ok(Decoded::default());
+        }
+        let chunk: Value = serde_json::from_str(data).map_err(|e| {
+            let head: String = data.chars().take(80).collect();
+            LlmError::Stream(format!("malformed chunk ({e}): `{head}`"))
+        })?;
+        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+            let message = match &error["message"] {
+                Value::String(m) => m.clone(),
+                Value::Null => error.to_string(),
+                other => other.to_string(),
+            };
+            return Err(match error["code"].as_u64() {
+                Some(code) => LlmError::StreamStatus {
+                    status: code as u16,
+                    message,
+                },
+                None => LlmError::Stream(message),
+            });
+        }
+        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(Usage {
+                input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
+                output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
+            });
+        }
+        let mut chunks = Vec::new();
+        if let Some(choice) = chunk["choices"].as_array().and_then(|c| c.first()) {
+            if let Some(text) = choice["delta"]["content"].as_str()
+                && !text.is_empty()
+            {
+                chunks.push(Chunk::Text(text.to_string()));
+            }
+            if let Some(refusal) = choice["delta"]["refusal"].as_str() {
+                self.refusal.push_str(refusal);
+            }
+            match choice["finish_reason"].as_str() {
+                Some("length") => {
+                    self.cut = true;
+                    self.finished = true;
+                }
+                Some(_) => self.finished = true,
+                None => {}
+            }
+        }
+        Ok(Decoded {
+            chunks,
+            done: false,
+        })
+    }
+
+    fn end(&mut self) -> Result<Vec<Chunk>, LlmError> {
+        if !self.done && !self.finished {
+            return Err(LlmError::Connection(
+                "the stream ended before [DONE]".into(),
+            ));
+        }
+        if !self.refusal.is_empty() {
+            return Err(LlmError::StreamStatus {
+                status: 400,
+                message: format!("the model refused: {}", self.refusal),
+            });
+        }
+        if self.cut {
+            return Err(LlmError::StreamStatus {
+                status: 400,
+                message: "the reply was cut at the output token limit (finish_reason \"length\")"
+                    .into(),
+            });
+        }
+        Ok(self.usage.take().map(Chunk::Usage).into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::llm::sse::parse_all;
+
+    fn run(bytes: &str) -> Result<Vec<Chunk>, LlmError> {
+        let mut d = OpenAiDecoder::default();
+        let mut out = Vec::new();
+        for item in parse_all(bytes.as_bytes()).unwrap() {
+            let step = d.item(item)?;
+            out.extend(step.chunks);
+            if step.done {
+                out.extend(d.end()?);
+                return Ok(out);
+            }
+        }
+        out.extend(d.end()?);
+        Ok(out)
+    }
+
+    #[test]
+    fn the_recorded_stream_decodes_to_text_and_usage() {
+        let out = run(crate::llm::sse::tests::RECORDED[0]).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Chunk::Text("I'm".into()),
+                Chunk::Usage(Usage {
+                    input_tokens: 14,
+                    output_tokens: 30
+                })
+            ]
+        );
+    }
+
+    #[test]
+    fn mistral_usage_in_the_last_chunk_and_null_choices() {
+        let s = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\ndata: {\"choices\":null}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            run(s).unwrap(),
+            vec![
+                Chunk::Text("ok".into()),
+                Chunk::Usage(Usage {
+                    input_tokens: 3,
+                    output_tokens: 1
+                })
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_drops_refusals_and_cuts() {
+        let mid = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\": {\"message\": \"boom\", \"code\": 500}}\n\n";
+        assert!(matches!(
+            run(mid),
+            Err(LlmError::StreamStatus { status: 500, .. })
+        ));
+        let dropped = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
+        assert!(matches!(run(dropped), Err(LlmError::Connection(_))));
+        let malformed = "data: {\"choices\":[{\"delta\":\n\n";
+        assert!(matches!(run(malformed), Err(LlmError::Stream(m)) if m.contains("malformed")));
+        let refused = "data: {\"choices\":[{\"delta\":{\"refusal\":\"I can't\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        assert!(
+            matches!(run(refused), Err(LlmError::StreamStatus { status: 400, message }) if message.contains("I can't"))
+        );
+        let cut = "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"\"},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n";
+        assert!(matches!(
+            run(cut),
+            Err(LlmError::StreamStatus { status: 400, .. })
+        ));
+        // Keep-alives rewrapped as data are skipped.
+        assert!(
+            run("data: : keepalive\n\ndata: [DONE]\n\n")
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_body_asks_for_streaming_usage_and_the_schema() {
+        let spec = ProviderSpec::defaults("local", crate::config::ProviderKind::Openai);
+        let p = OpenAi::new(&spec, None).unwrap();
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                crate::llm::Message::new(Role::System, "s"),
+                crate::llm::Message::new(Role::User, "u"),
+            ],
+            json: crate::orchestrator::outputs::schema_for(crate::llm::TaskKind::Ballot),
+            meta: crate::llm::CallMeta {
+                agent: "a".into(),
+                role: "a".into(),
+                phase: "p".into(),
+                task: "t".into(),
+                kind: crate::llm::TaskKind::Ballot,
+                context: Value::Null,
+            },
+        };
+        let body = p.body(&req);
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["stream_options"]["include_usage"], true);
+        assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["response_format"]["json_schema"]["name"], "ballot");
+        assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+    }
+}

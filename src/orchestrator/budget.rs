@@ -1,0 +1,248 @@
+//! Budgets and the pause they cause (DESIGN.md §2, issue 4): token and dollar
+//! budgets per agent (`[agents.NAME] budget_usd`, `budget_tokens`) and per
+//! session (`[session] …`). At 80 % of a budget a `budget_warning`; at 100 % a
+//! `budget_exhausted`, and what it covers pauses: an agent's queue (its running
+//! calls finish; nothing new of it starts), or the whole session. In the TUI
+//! the person decides (`Op::RaiseBudget`, or stopping); headless the session
+//! stops, resumable (`paused_budget`, exit 3), once nothing else can run.
+
+use super::actor::Actor;
+use crate::protocol::{EventBody, SessionStatus, TaskState};
+
+/// The scope name of the session's budget.
+pub const SESSION: &str = "session";
+
+/// Share of a budget at which the warning comes.
+pub const WARN_AT: f64 = 0.8;
+
+impl Actor {
+    /// The budget of `scope` now: (dollars, tokens), raised ones first.
+    fn budget_of(&self, scope: &str) -> (Option<f64>, Option<u64>) {
+        if let Some(raised) = self.session.as_ref().and_then(|s| s.budgets.get(scope)) {
+            return *raised;
+        }
+        if scope == SESSION {
+            (
+                self.settings.session.budget_usd,
+                self.settings.session.budget_tokens,
+            )
+        } else {
+            self.settings
+                .agent(scope)
+                .map(|a| (a.budget_usd, a.budget_tokens))
+                .unwrap_or((None, None))
+        }
+    }
+
+    /// What `scope` has spent: (dollars, tokens).
+    fn spent_in(&self, scope: &str) -> (f64, u64) {
+        let Some(s) = self.session.as_ref() else {
+            return (0.0, 0);
+        };
+        if scope == SESSION {
+            (s.cost_usd, s.usage.input_tokens + s.usage.output_tokens)
+        } else {
+            (
+                s.agent_cost.get(scope).copied().unwrap_or(0.0),
+                s.agent_tokens.get(scope).copied().unwrap_or(0),
+            )
+        }
+    }
+
+    /// Checks the budgets `agent`'s last call counts against, warning at 80 %
+    /// and pausing at 100 %.
+    pub(crate) fn check_budgets(&mut self, agent: &str) {
+        for scope in [agent, SESSION] {
+            let (budget_usd, budget_tokens) = self.budget_of(scope);
+            if budget_usd.is_none() && budget_tokens.is_none() {
+                continue;
+            }
+            let (spent_usd, spent_tokens) = self.spent_in(scope);
+            let ratio = f64::max(
+                budget_usd.map_or(0.0, |b| {
+                    if b > 0.0 {
+                        spent_usd / b
+                    } else {
+                        f64::INFINITY
+                    }
+                }),
+                budget_tokens.map_or(0.0, |b| {
+                    if b > 0 {
+                        spent_tokens as f64 / b as f64
+                    } else {
+                        f64::INFINITY
+                    }
+                }),
+            );
+            let Some(s) = self.s() else {
+                return;
+            };
+            if ratio >= 1.0 && s.budget_exhausted.insert(scope.to_string()) {
+                s.budget_warned.insert(scope.to_string());
+                self.emit(EventBody::BudgetExhausted {
+                    scope: scope.to_string(),
+                    spent_usd,
+                    budget_usd,
+                    spent_tokens,
+                    budget_tokens,
+                });
+                self.pause_for_budget(scope);
+            } else if ratio >= WARN_AT && s.budget_warned.insert(scope.to_string()) {
+                self.emit(EventBody::BudgetWarning {
+                    scope: scope.to_string(),
+                    spent_usd,
+                    budget_usd,
+                    spent_tokens,
+                    budget_tokens,
+                });
+            }
+        }
+    }
+
+    /// Whether `agent`'s new tasks must wait for a budget decision.
+    pub(crate) fn held_by_budget(&self, agent: &str) -> bool {
+        self.session.as_ref().is_some_and(|s| {
+            s.budget_exhausted.contains(SESSION) || s.budget_exhausted.contains(agent)
+        })
+    }
+
+    /// Pauses the queued tasks `scope` covers (an agent's, or all of them).
+    fn pause_for_budget(&mut self, scope: &str) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let queued: Vec<String> = s
+            .tasks
+            .values()
+            .filter(|t| t.state == TaskState::Queued && (scope == SESSION || t.agent == scope))
+            .map(|t| t.id.clone())
+            .collect();
+        for id in queued {
+            self.pause_by_budget(&id);
+        }
+        let who = if scope == SESSION {
+            "the session".to_string()
+        } else {
+            format!("agent {scope}")
+        };
+        let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
+        let message = if interactive {
+            format!(
+                "the budget of {who} is spent: its queue is paused; raise the budget to go on, or stop (resumable)"
+            )
+        } else {
+            format!("the budget of {who} is spent: its queue is paused")
+        };
+        self.emit(EventBody::Error { message });
+        if scope == SESSION && !interactive {
+            self.finish(SessionStatus::PausedBudget);
+        }
+    }
+
+    /// Pauses one queued task because of a budget, so a raise can resume it.
+    pub(crate) fn pause_by_budget(&mut self, id: &str) {
+        let Some(s) = self.s() else {
+            return;
+        };
+        s.scheduler.remove(id);
+        s.budget_paused.insert(id.to_string());
+        let Some(task) = s.tasks.get(id).cloned() else {
+            return;
+        };
+        self.set_state(id, TaskState::Paused);
+        self.note(&task.agent, id, "⏸ paused: budget spent");
+        self.emit(EventBody::TaskPaused {
+            task: task.id,
+            agent: task.agent,
+            phase: task.phase,
+        });
+    }
+
+    /// `Op::RaiseBudget`: a new budget for `scope`, and its paused tasks queued again.
+    pub(crate) fn raise_budget(&mut self, scope: &str, usd: Option<f64>, tokens: Option<u64>) {
+        let known = scope == SESSION || self.settings.agent(scope).is_some();
+        if !known {
+            self.ephemeral(crate::protocol::Event::Rejected {
+                op: "raise budget".into(),
+                reason: format!("no budget scope `{scope}` (an agent's name, or `session`)"),
+            });
+            return;
+        }
+        let (old_usd, old_tokens) = self.budget_of(scope);
+        let (spent_usd, spent_tokens) = self.spent_in(scope);
+        let new_usd = usd.or(old_usd.map(|b| (b * 1.5).max(spent_usd * 1.25)));
+        let new_tokens =
+            tokens.or(old_tokens.map(|b| (b + b / 2).max(spent_tokens + spent_tokens / 4)));
+        let Some(s) = self.s() else {
+            return;
+        };
+        s.budgets.insert(scope.to_string(), (new_usd, new_tokens));
+        s.budget_exhausted.remove(scope);
+        s.budget_warned.remove(scope);
+        let resume: Vec<String> = s
+            .budget_paused
+            .iter()
+            .filter(|id| scope == SESSION || s.tasks.get(*id).is_some_and(|t| t.agent == scope))
+            .cloned()
+            .collect();
+        let chair = self
+            .settings
+            .agents
+            .first()
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        self.note(
+            &chair,
+            "budget",
+            &format!(
+                "budget of {scope} raised to {} / {}",
+                new_usd.map_or("no dollar limit".into(), |u| format!("${u:.2}")),
+                new_tokens.map_or("no token limit".into(), |t| format!("{t} tokens"))
+            ),
+        );
+        for id in resume {
+            // Still held by the other scope (the session's budget)? Then it waits.
+            let agent = self
+                .session
+                .as_ref()
+                .and_then(|s| s.tasks.get(&id))
+                .map(|t| t.agent.clone());
+            if agent.is_some_and(|a| self.held_by_budget(&a)) {
+                continue;
+            }
+            if let Some(s) = self.s() {
+                s.budget_paused.remove(&id);
+            }
+            self.resume_paused(&id);
+        }
+    }
+
+    /// Headless: a budget paused an agent and nothing else can run, so the
+    /// session stops, resumable. Returns whether it stopped.
+    pub(crate) fn stop_if_budget_blocks(&mut self) -> bool {
+        let Some(s) = self.session.as_ref() else {
+            return false;
+        };
+        if s.options.interactive || s.budget_paused.is_empty() || s.finished.is_some() {
+            return false;
+        }
+        // Busy: a call under way, or a queued task that could start (every
+        // dependency done); a task behind a paused one cannot.
+        let deps_done = |t: &super::actor::Task| {
+            t.deps
+                .iter()
+                .all(|d| s.tasks.get(d).is_some_and(|d| d.state == TaskState::Done))
+        };
+        let busy = s.tasks.values().any(|t| {
+            matches!(t.state, TaskState::Running | TaskState::Retrying)
+                || (t.state == TaskState::Queued
+                    && !s.budget_paused.contains(&t.id)
+                    && deps_done(t))
+        });
+        if busy {
+            return false;
+        }
+        self.finish(SessionStatus::PausedBudget);
+        true
+    }
+}

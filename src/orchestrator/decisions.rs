@@ -1,0 +1,164 @@
+//! `docs/DECISIONS.md` in the delivered project: an architecture decision record
+//! per conflict — options, each agent's position, the ballots, the tally, the
+//! outcome and who decided (vote, chair or the person, with the person's note).
+//! It is staged when implementation starts, when the decisions are final.
+//! A session in a DIR whose project already has the file appends its own
+//! section. The text holds no session id, time or path, so the offline team's
+//! projects stay identical from run to run.
+
+use std::fmt::Write as _;
+
+use super::actor::{Actor, StagedFile};
+use crate::protocol::{DecidedBy, EventBody, FileChange};
+
+/// Where the record goes, relative to DIR.
+pub const DECISIONS_PATH: &str = "docs/DECISIONS.md";
+
+const INTRO: &str = "# Architecture decisions\n\nThe decisions the team of agents took with quorum, one record per \
+conflict between their plans: the options, each agent's position, the ballots, the tally, and who \
+decided — the vote (more than half of the valid ballots), the chair (after a tie) or a person.\n";
+
+impl Actor {
+    /// This session's section of the record; `None` without conflicts.
+    pub(crate) fn decisions_section(&self) -> Option<String> {
+        let s = self.session.as_ref()?;
+        if s.conflicts.is_empty() {
+            return None;
+        }
+        let title = s.prompt.lines().next().unwrap_or("").trim();
+        let mut out = format!("\n## {title}\n");
+        for (n, k) in s.conflicts.iter().enumerate() {
+            let _ = write!(out, "\n### {}. {}\n\n", n + 1, k.topic);
+            let decision = s.decisions.get(&k.id);
+            let counts = |tally: &std::collections::BTreeMap<String, u32>| {
+                tally
+                    .values()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join("–")
+            };
+            match decision {
+                Some(d) => {
+                    let how = match d.decided_by {
+                        DecidedBy::Vote => format!("by vote, {}", counts(&d.tally)),
+                        DecidedBy::Chair => {
+                            format!("by the chair after a tie, {}", counts(&d.tally))
+                        }
+                        DecidedBy::Human => "by a person".to_string(),
+                    };
+                    let _ = writeln!(out, "- **Decision:** {} — decided {how}", d.option);
+                }
+                None => {
+                    let _ = writeln!(out, "- **Decision:** none yet");
+                }
+            }
+            let _ = writeln!(out, "- **Options:** {}", k.options.join(", "));
+            let _ = writeln!(
+                out,
+                "- **Blocking:** {}",
+                if k.blocking { "yes" } else { "no" }
+            );
+            if !k.positions.is_empty() {
+                out.push_str("\nPositions:\n\n");
+                for p in &k.positions {
+                    let _ = writeln!(out, "- {} ({}): “{}”", p.agent, p.option, p.quote.trim());
+                }
+            }
+            if let Some(ballots) = s.ballots.get(&k.id).filter(|b| !b.is_empty()) {
+                out.push_str("\nBallots:\n\n| agent | ballot | rationale |\n|---|---|---|\n");
+                for (agent, ballot) in ballots {
+                    let (option, why) = match ballot {
+                        Some(b) => (b.option.as_str(), b.rationale.as_str()),
+                        None => ("abstained", "the ballot failed"),
+                    };
+                    let why = why.replace('|', "\\|").replace('\n', " ");
+                    let _ = writeln!(out, "| {agent} | {option} | {why} |");
+                }
+                if let Some(d) = decision {
+                    let tally: Vec<String> =
+                        d.tally.iter().map(|(o, n)| format!("{o} {n}")).collect();
+                    let _ = writeln!(out, "\nTally: {}.", tally.join(", "));
+                }
+            }
+            if let Some((from, note)) = s.overrides.get(&k.id) {
+                let from = from.as_deref().unwrap_or("no result");
+                let _ = writeln!(
+                    out,
+                    "\nOverridden by a person (instead of {from}): {}",
+                    note.trim()
+                );
+            } else if let Some(d) = decision.filter(|d| d.decided_by == DecidedBy::Chair) {
+                let _ = writeln!(out, "\nThe chair's rationale: {}", d.rationale.trim());
+            }
+        }
+        Some(out)
+    }
+
+    /// Stages `docs/DECISIONS.md` for `agent` (the chair), appending to the
+    /// project's existing record if there is one.
+    pub(crate) async fn stage_decisions(&mut self, agent: &str, task: &str) {
+        let Some(section) = self.decisions_section() else {
+            return;
+        };
+        let Some(session) = self.session.as_ref().map(|s| s.id.clone()) else {
+            return;
+        };
+        let workspace = self.workspace.clone();
+        let existing = tokio::task::spawn_blocking(move || workspace.read(DECISIONS_PATH))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let content = match existing {
+            Some(old) => format!("{}\n{section}", old.trim_end()),
+            None => format!("{INTRO}{section}"),
+        };
+        let workspace = self.workspace.clone();
+        let bytes = content.clone();
+        let staged = tokio::task::spawn_blocking(move || {
+            workspace.stage(&session, DECISIONS_PATH, bytes.as_bytes())
+        })
+        .await;
+        let change = match staged {
+            Ok(Ok(change)) => change,
+            Ok(Err(e)) => {
+                let reason = e.reason();
+                self.emit(EventBody::PathRefused {
+                    path: DECISIONS_PATH.into(),
+                    agent: agent.into(),
+                    reason,
+                });
+                return;
+            }
+            Err(e) => {
+                self.emit(EventBody::Error {
+                    message: format!("cannot stage {DECISIONS_PATH}: {e}"),
+                });
+                return;
+            }
+        };
+        let file = StagedFile {
+            content: content.clone(),
+            agent: agent.to_string(),
+            task: task.to_string(),
+            change,
+            accepted: change == FileChange::New,
+        };
+        self.record("file", DECISIONS_PATH, &file);
+        if let Some(s) = self.s() {
+            s.files.insert(DECISIONS_PATH.to_string(), file);
+        }
+        self.note(
+            agent,
+            task,
+            &format!("✚ staged {DECISIONS_PATH} ({} bytes)", content.len()),
+        );
+        self.emit(EventBody::FileStaged {
+            path: DECISIONS_PATH.into(),
+            agent: agent.into(),
+            bytes: content.len() as u64,
+            change,
+        });
+    }
+}

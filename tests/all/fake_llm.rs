@@ -1,0 +1,577 @@
+//! A fake LLM server for tests: HTTP/1.1 on 127.0.0.1, speaking the OpenAI Chat
+//! Completions, Anthropic Messages and Gemini `streamGenerateContent?alt=sse`
+//! wire formats byte for byte as WIRE_FORMATS.md records them, with faults to
+//! inject per request. It stops by itself: when dropped, and after
+//! [`IDLE_LIMIT`] without a connection.
+//!
+//! As a "model" it answers like the offline team: it reads the task's inputs
+//! back out of the prompt (the JSON block under `# Inputs`), infers the task
+//! kind from their shape, takes the agent's name from the `model` field, and
+//! streams `quorum::llm::offline::reply` in the provider's format. So a whole
+//! session can run on real provider kinds against it.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use quorum::llm::{CallMeta, TaskKind};
+use serde_json::{Value, json};
+
+/// The server ends after this long without a connection.
+pub const IDLE_LIMIT: Duration = Duration::from_secs(120);
+
+/// The wire format of a request, by its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    OpenAi,
+    Anthropic,
+    Gemini,
+}
+
+/// Something to do instead of (or to) the next reply.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// An HTTP error with the provider's JSON error body and extra headers.
+    Status {
+        status: u16,
+        headers: Vec<(String, String)>,
+        message: String,
+    },
+    /// Anthropic's 529 `overloaded_error` (as an HTTP status).
+    Overloaded,
+    /// Some text, then the format's mid-stream error.
+    MidStreamError,
+    /// Some text, then the connection closes without the terminal event.
+    Drop,
+    /// A chunk that is not JSON.
+    Malformed,
+    /// Headers, then nothing for this long (then the connection closes).
+    Stall(Duration),
+    /// The first text, then nothing for this long (then the connection closes).
+    StallMidStream(Duration),
+    /// The reply streamed slowly, one event per interval, for a long time
+    /// (for cancellation: the client hangs up).
+    Trickle(Duration),
+}
+
+/// How normal replies are framed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Framing {
+    /// Write one byte at a time, flushing each.
+    pub every_byte: bool,
+    /// Use `\r\n` line ends (Gemini always does).
+    pub crlf: bool,
+    /// Put `: keep-alive` comments between events.
+    pub keepalive: bool,
+}
+
+/// A request as received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub format: Format,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Received {
+    /// A header's value (names compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    faults: Mutex<VecDeque<(Option<Format>, Fault)>>,
+    framing: Mutex<Framing>,
+    fixed_reply: Mutex<Option<String>>,
+    received: Mutex<Vec<Received>>,
+    hung_up: AtomicUsize,
+    stop: AtomicBool,
+}
+
+/// A running fake server.
+pub struct FakeLlm {
+    pub addr: std::net::SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl FakeLlm {
+    /// Starts a server on an ephemeral port.
+    pub fn start() -> FakeLlm {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::default());
+        let s = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            let mut last = Instant::now();
+            while !s.stop.load(Ordering::SeqCst) && last.elapsed() < IDLE_LIMIT {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        last = Instant::now();
+                        let s = Arc::clone(&s);
+                        std::thread::spawn(move || serve(stream, &s));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FakeLlm { addr, shared }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues a fault for the next request (of `format`, or any).
+    pub fn fault(&self, format: Option<Format>, fault: Fault) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap()
+            .push_back((format, fault));
+    }
+
+    /// Sets how replies are framed.
+    pub fn framing(&self, framing: Framing) {
+        *self.shared.framing.lock().unwrap() = framing;
+    }
+
+    /// Replies with this text instead of the offline team's.
+    pub fn reply_with(&self, text: &str) {
+        *self.shared.fixed_reply.lock().unwrap() = Some(text.to_string());
+    }
+
+    /// Every request so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.received.lock().unwrap().clone()
+    }
+
+    /// Connections the client closed while a reply was still being written.
+    pub fn hung_up(&self) -> usize {
+        self.shared.hung_up.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FakeLlm {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A request's path, headers and body.
+type Request = (String, Vec<(String, String)>, Vec<u8>);
+
+fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 4096];
+    let head_end = loop {
+        let n = stream.read(&mut byte).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&byte[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next()?;
+    let path = request_line.split(' ').nth(1)?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = stream.read(&mut byte).ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&byte[..n]);
+    }
+    Some((path, headers, body))
+}
+
+fn format_of(path: &str) -> Option<Format> {
+    if path.ends_with("/chat/completions") {
+        Some(Format::OpenAi)
+    } else if path.ends_with("/v1/messages") {
+        Some(Format::Anthropic)
+    } else if path.contains(":streamGenerateContent") {
+        Some(Format::Gemini)
+    } else {
+        None
+    }
+}
+
+/// The task inputs written under `# Inputs` in the prompt.
+fn inputs(prompt: &str) -> Value {
+    prompt
+        .split_once("# Inputs\n\n```json\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .and_then(|(json, _)| serde_json::from_str(json).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The kind of task, from the shape of its inputs.
+fn kind_of(c: &Value) -> TaskKind {
+    let has = |k: &str| c.get(k).is_some_and(|v| !v.is_null());
+    if has("conflict") && has("ballots") {
+        TaskKind::Chair
+    } else if has("conflict") {
+        TaskKind::Ballot
+    } else if has("plans") && has("planners") {
+        TaskKind::Compare
+    } else if has("plans") && has("agents") {
+        TaskKind::Breakdown
+    } else if has("task") {
+        TaskKind::Implement
+    } else if has("report") {
+        TaskKind::Repair
+    } else if c["files"] == json!(["tests/"]) {
+        TaskKind::Tests
+    } else if c["files"].is_array() {
+        TaskKind::Review
+    } else if has("requirements") {
+        TaskKind::Plan
+    } else {
+        TaskKind::Requirements
+    }
+}
+
+/// (model, concatenated prompt text) of a request in any format.
+fn model_and_prompt(format: Format, path: &str, body: &Value) -> (String, String) {
+    let mut text = String::new();
+    let model = match format {
+        Format::OpenAi | Format::Anthropic => {
+            for m in body["messages"].as_array().into_iter().flatten() {
+                text.push_str(m["content"].as_str().unwrap_or(""));
+                text.push('\n');
+            }
+            text.push_str(body["system"].as_str().unwrap_or(""));
+            body["model"].as_str().unwrap_or("").to_string()
+        }
+        Format::Gemini => {
+            for c in body["contents"].as_array().into_iter().flatten() {
+                for p in c["parts"].as_array().into_iter().flatten() {
+                    text.push_str(p["text"].as_str().unwrap_or(""));
+                    text.push('\n');
+                }
+            }
+            path.split("/models/")
+                .nth(1)
+                .and_then(|m| m.split(':').next())
+                .unwrap_or("")
+                .to_string()
+        }
+    };
+    (model, text)
+}
+
+/// The reply text: fixed, or the offline team's for the task in the prompt.
+fn reply_text(shared: &Shared, model: &str, prompt: &str) -> String {
+    if let Some(text) = shared.fixed_reply.lock().unwrap().clone() {
+        return text;
+    }
+    let context = inputs(prompt);
+    let kind = kind_of(&context);
+    quorum::llm::offline::reply(&CallMeta {
+        agent: model.to_string(),
+        role: model.to_string(),
+        phase: String::new(),
+        task: String::new(),
+        kind,
+        context,
+    })
+}
+
+/// Splits text into pieces of about three words.
+fn pieces(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut words = 0;
+    for w in text.split_inclusive(' ') {
+        cur.push_str(w);
+        words += 1;
+        if words == 3 {
+            out.push(std::mem::take(&mut cur));
+            words = 0;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The SSE events (each a complete `event:`/`data:` block without its blank
+/// line) of a normal reply.
+fn events(format: Format, text: &str, input_tokens: u64, include_usage: bool) -> Vec<String> {
+    let output_tokens = (text.len() as u64).div_ceil(4);
+    let mut ev = Vec::new();
+    match format {
+        Format::OpenAi => {
+            ev.push(format!(
+                "data: {}",
+                json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1727346168,"model":"fake","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]})
+            ));
+            for p in pieces(text) {
+                ev.push(format!(
+                    "data: {}",
+                    json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1727346168,"model":"fake","choices":[{"index":0,"delta":{"content":p},"logprobs":null,"finish_reason":null}]})
+                ));
+            }
+            ev.push(format!(
+                "data: {}",
+                json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1727346168,"model":"fake","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]})
+            ));
+            if include_usage {
+                ev.push(format!(
+                    "data: {}",
+                    json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1727346168,"model":"fake","choices":[],"usage":{"prompt_tokens":input_tokens,"completion_tokens":output_tokens,"total_tokens":input_tokens+output_tokens}})
+                ));
+            }
+            ev.push("data: [DONE]".to_string());
+        }
+        Format::Anthropic => {
+            // The recorded padding inside the JSON (WIRE_FORMATS.md §2.3).
+            ev.push(format!(
+                "event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"id\":\"msg_fake\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"fake\",\"stop_reason\":null,\"usage\":{{\"input_tokens\":{input_tokens},\"output_tokens\":1}}}}   }}"
+            ));
+            ev.push("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}     }".to_string());
+            ev.push("event: ping\ndata: {\"type\": \"ping\"}".to_string());
+            for p in pieces(text) {
+                ev.push(format!(
+                    "event: content_block_delta\ndata: {}",
+                    json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":p}})
+                ));
+            }
+            ev.push("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0        }".to_string());
+            ev.push(format!(
+                "event: message_delta\ndata: {}",
+                json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":output_tokens}})
+            ));
+            ev.push(
+                "event: message_stop\ndata: {\"type\":\"message_stop\"              }".to_string(),
+            );
+        }
+        Format::Gemini => {
+            let all = pieces(text);
+            let n = all.len();
+            for (i, p) in all.into_iter().enumerate() {
+                let mut chunk = json!({"candidates":[{"content":{"parts":[{"text":p}],"role":"model"}}],
+                    "usageMetadata":{"promptTokenCount":input_tokens,"totalTokenCount":input_tokens},"modelVersion":"fake"});
+                if i + 1 == n {
+                    chunk["candidates"][0]["finishReason"] = json!("STOP");
+                    chunk["usageMetadata"] = json!({"promptTokenCount":input_tokens,"candidatesTokenCount":output_tokens,"totalTokenCount":input_tokens+output_tokens});
+                }
+                ev.push(format!("data: {chunk}"));
+            }
+            if n == 0 {
+                ev.push(format!(
+                    "data: {}",
+                    json!({"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":input_tokens,"candidatesTokenCount":0}})
+                ));
+            }
+        }
+    }
+    ev
+}
+
+fn error_body(format: Format, status: u16, message: &str) -> String {
+    match format {
+        Format::OpenAi => json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}}).to_string(),
+        Format::Anthropic => {
+            let kind = match status {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                _ => "api_error",
+            };
+            json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}).to_string()
+        }
+        Format::Gemini => json!({"error": {"code": status, "message": message, "status": "UNAVAILABLE"}}).to_string(),
+    }
+}
+
+/// Writes bytes, one at a time when asked; `false` when the client hung up.
+fn write(stream: &mut TcpStream, bytes: &[u8], every_byte: bool) -> bool {
+    if every_byte {
+        for b in bytes {
+            if stream
+                .write_all(std::slice::from_ref(b))
+                .and_then(|()| stream.flush())
+                .is_err()
+            {
+                return false;
+            }
+        }
+        true
+    } else {
+        stream
+            .write_all(bytes)
+            .and_then(|()| stream.flush())
+            .is_ok()
+    }
+}
+
+fn serve(mut stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_nodelay(true);
+    let Some((path, headers, body)) = read_request(&mut stream) else {
+        return;
+    };
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(format) = format_of(&path) else {
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        return;
+    };
+    shared.received.lock().unwrap().push(Received {
+        format,
+        path: path.clone(),
+        headers,
+        body: body.clone(),
+    });
+    let fault = {
+        let mut faults = shared.faults.lock().unwrap();
+        let i = faults
+            .iter()
+            .position(|(f, _)| f.is_none_or(|f| f == format));
+        i.and_then(|i| faults.remove(i)).map(|(_, f)| f)
+    };
+    let framing = shared.framing.lock().unwrap().clone();
+    let crlf = framing.crlf || format == Format::Gemini;
+    let eol = if crlf { "\r\n" } else { "\n" };
+
+    match &fault {
+        Some(Fault::Status {
+            status,
+            headers,
+            message,
+        }) => {
+            let body = error_body(format, *status, message);
+            let mut head = format!(
+                "HTTP/1.1 {status} Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            let _ = stream.write_all(format!("{head}\r\n{body}").as_bytes());
+            return;
+        }
+        Some(Fault::Overloaded) => {
+            let body = error_body(Format::Anthropic, 529, "Overloaded");
+            let _ = stream.write_all(
+                format!("HTTP/1.1 529 Overloaded\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+            );
+            return;
+        }
+        _ => {}
+    }
+    let content_type = if format == Format::Gemini {
+        "text/event-stream"
+    } else {
+        "text/event-stream; charset=utf-8"
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"
+    );
+    if !write(&mut stream, head.as_bytes(), false) {
+        return;
+    }
+    if let Some(Fault::Stall(d)) = fault {
+        std::thread::sleep(d);
+        return;
+    }
+    let (model, prompt) = model_and_prompt(format, &path, &body);
+    let text = reply_text(shared, &model, &prompt);
+    let input_tokens = (prompt.len() as u64).div_ceil(4);
+    let include_usage = body["stream_options"]["include_usage"] == json!(true);
+    let mut evs = events(format, &text, input_tokens, include_usage);
+    // The events up to and including the first one that carries text.
+    let first_text = {
+        let first = pieces(&text).first().cloned().unwrap_or_default();
+        evs.iter()
+            .position(|e| e.contains(first.trim()))
+            .map(|i| i + 1)
+            .unwrap_or(1)
+    };
+    match &fault {
+        Some(Fault::MidStreamError) => {
+            evs.truncate(first_text);
+            evs.push(match format {
+                Format::OpenAi => format!("data: {}", json!({"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": null, "code": null}})),
+                Format::Anthropic => "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}".to_string(),
+                Format::Gemini => "{\n  \"error\": {\n    \"code\": 503,\n    \"message\": \"The model is overloaded. Please try again later.\",\n    \"status\": \"UNAVAILABLE\"\n  }\n}".to_string(),
+            });
+        }
+        Some(Fault::Drop) => evs.truncate(first_text),
+        Some(Fault::StallMidStream(_)) => evs.truncate(first_text),
+        Some(Fault::Malformed) => {
+            evs.truncate(first_text);
+            let again = evs[first_text - 1].clone();
+            evs.push("data: {\"choices\": [{\"delta\": {\"content\": \"x".to_string());
+            evs.push(again);
+        }
+        _ => {}
+    }
+    let trickle = match fault {
+        Some(Fault::Trickle(d)) => Some(d),
+        _ => None,
+    };
+    if trickle.is_some() {
+        // The events up to the first one carrying text, then that one over and
+        // over: a reply that never ends (bounded: 10,000 events).
+        let at = first_text - 1;
+        let text_event = evs[at].clone();
+        evs.truncate(at);
+        evs.extend(std::iter::repeat_n(text_event, 10_000));
+    }
+    let stall_after = match fault {
+        Some(Fault::StallMidStream(d)) => Some(d),
+        _ => None,
+    };
+    {
+        for e in &evs {
+            let mut block = e.replace('\n', eol);
+            block.push_str(eol);
+            block.push_str(eol);
+            if framing.keepalive {
+                block.push_str(&format!(": keep-alive{eol}{eol}"));
+            }
+            if !write(&mut stream, block.as_bytes(), framing.every_byte) {
+                shared.hung_up.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            if let Some(d) = trickle {
+                std::thread::sleep(d);
+            }
+        }
+        if let Some(d) = stall_after {
+            std::thread::sleep(d);
+        }
+    }
+}

@@ -406,3 +406,35 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
     app.on_key(key('m'));
     assert_eq!(app.screen, Screen::Metrics);
 }
+
+#[test]
+fn a_conflict_the_chair_hands_to_the_person_says_so() {
+    let (mut app, mut f) = at_resolve();
+    f.ev(
+        &mut app,
+        EventBody::ConflictDetected {
+            conflict: "auth".into(),
+            topic: "Authentication".into(),
+            options: vec!["none".into(), "token".into()],
+            blocking: true,
+            needs_human: true,
+            positions: vec![],
+        },
+    );
+    f.ev(
+        &mut app,
+        EventBody::VoteCast {
+            conflict: "auth".into(),
+            agent: "qa".into(),
+            option: Some("token".into()),
+            rationale: "tests need a user".into(),
+        },
+    );
+    assert!(app.session.conflicts[2].needs_human);
+    app.focus = crate::tui::app::Focus::Agents;
+    app.on_key(key('c'));
+    app.on_key(key('G'));
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("needs you"), "{text}");
+    assert!(text.contains("The chair asks you to decide"), "{text}");
+}

@@ -33,6 +33,9 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) {
                 format!("{option} ({})", by_label(*by)),
                 "conflict.decided",
             ),
+            None if c.needs_human && !c.ballots.is_empty() => {
+                ("●", "needs you".to_string(), "conflict.tie")
+            }
             None if c.ballots.is_empty() => ("●", "voting".to_string(), "conflict.open"),
             None if c.is_tie() => {
                 let counts: Vec<String> = c.tally().iter().map(|(_, n)| n.to_string()).collect();
@@ -145,6 +148,10 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) {
                 theme.style("conflict.decided"),
             )
         }
+        None if c.needs_human && !c.ballots.is_empty() => Line::styled(
+            "The chair asks you to decide: choose with ←/→ and Enter, or o with a note",
+            theme.style("conflict.tie"),
+        ),
         None if c.ballots.is_empty() => Line::styled(
             "Voting… (o overrides with a note)",
             theme.style("ui.text.dim"),

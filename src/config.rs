@@ -143,8 +143,28 @@ struct RawConfig {
     git: GitSettings,
     #[serde(default)]
     ui: UiSettings,
+    /// `[keys]`: `"context.action" = "key"` or `["key", …]` (docs/tui.md).
+    #[serde(default)]
+    keys: BTreeMap<String, KeyList>,
     #[serde(default)]
     pricing: BTreeMap<String, crate::llm::pricing::Price>,
+}
+
+/// A `[keys]` value: one key or several.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    fn keys(&self) -> Vec<String> {
+        match self {
+            KeyList::One(k) => vec![k.clone()],
+            KeyList::Many(ks) => ks.clone(),
+        }
+    }
 }
 
 /// A resolved provider.
@@ -368,6 +388,9 @@ pub struct UiSettings {
     pub theme: String,
     /// In the TUI, wait at resolve until the person confirms the decisions.
     pub confirm_decisions: bool,
+    /// Capture the mouse in the TUI (wheel scrolling); off by default, so the
+    /// terminal's own selection keeps working.
+    pub mouse: bool,
 }
 
 impl Default for UiSettings {
@@ -375,6 +398,7 @@ impl Default for UiSettings {
         UiSettings {
             theme: "default".to_string(),
             confirm_decisions: true,
+            mouse: false,
         }
     }
 }
@@ -394,6 +418,9 @@ pub struct Settings {
     pub git: GitSettings,
     /// `[ui]`.
     pub ui: UiSettings,
+    /// `[keys]`: key binding overrides, `context.action` → keys, validated
+    /// against the TUI's key table ([`keymap::Keymap::with_overrides`]).
+    pub keys: BTreeMap<String, Vec<String>>,
     /// Prices per model: `assets/pricing.toml` overridden by the config's
     /// `[pricing."MODEL"]` tables.
     pub pricing: crate::llm::pricing::PriceTable,
@@ -425,6 +452,7 @@ impl Settings {
             test: raw.test,
             git: raw.git,
             ui: raw.ui,
+            keys: BTreeMap::new(),
             pricing: crate::llm::pricing::PriceTable::builtin(),
             source: None,
         };
@@ -574,9 +602,17 @@ impl Settings {
             test: raw.test.clone(),
             git: raw.git.clone(),
             ui: raw.ui.clone(),
+            keys: raw
+                .keys
+                .iter()
+                .map(|(k, v)| (k.clone(), v.keys()))
+                .collect(),
             pricing: crate::llm::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
             source: Some(path.to_path_buf()),
         };
+        keymap::Keymap::default()
+            .with_overrides(&settings.keys)
+            .map_err(&invalid)?;
         if offline {
             let scripts: Option<PathBuf> = settings
                 .providers
@@ -861,5 +897,26 @@ model = "llama3"
             Some(Path::new("/tmp/q/s.toml"))
         );
         assert!(s.all_offline());
+    }
+
+    #[test]
+    fn keys_overrides_and_mouse_are_read_and_checked() {
+        let base = "[providers.x]\nkind = \"offline\"\n";
+        let s = parse(&format!(
+            "{base}[ui]\nmouse = true\n[keys]\n\"files.commit\" = \"ctrl-s\"\n\"outside.metrics\" = [\"m\", \"f2\"]\n"
+        ))
+        .unwrap();
+        assert!(s.ui.mouse);
+        assert_eq!(s.keys["files.commit"], vec!["ctrl-s".to_string()]);
+        assert_eq!(s.keys["outside.metrics"].len(), 2);
+        assert!(!parse(base).unwrap().ui.mouse, "mouse is opt-in");
+        let err = parse(&format!("{base}[keys]\n\"files.launch\" = \"x\"\n")).unwrap_err();
+        assert!(err.to_string().contains("files.launch"), "{err}");
+        let err = parse(&format!("{base}[keys]\n\"files.commit\" = \"d\"\n")).unwrap_err();
+        assert!(err.to_string().contains("bound twice"), "{err}");
+        let err = parse(&format!("{base}[ui]\nmouse = \"yes\"\n")).unwrap_err();
+        assert!(err.to_string().contains("mouse"), "{err}");
+        let err = parse(&format!("{base}[ui]\nmuose = true\n")).unwrap_err();
+        assert!(err.to_string().contains("muose"), "{err}");
     }
 }

@@ -427,7 +427,11 @@ pub async fn run(
             | Event::FileLoaded { .. }
             | Event::FileDecided { .. }
             | Event::Memory { .. }
-            | Event::DeliveryReady { .. } => {}
+            | Event::DeliveryReady { .. }
+            | Event::SearchResults { .. }
+            | Event::SessionsListed { .. }
+            | Event::SessionLoaded { .. }
+            | Event::FileEdited { .. } => {}
         }
     }
 

@@ -21,6 +21,7 @@ mod decisions;
 mod deliver;
 pub mod memory;
 mod phases;
+mod queries;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -612,6 +612,34 @@ pub struct TranscriptLine {
 /// be dropped.
 pub type RequestId = u64;
 
+/// Most positions one [`Event::SearchResults`] carries.
+pub const SEARCH_LIMIT: usize = 10_000;
+
+/// A stored session as the history lists it (answering [`Op::ListSessions`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionSummary {
+    /// The session's id.
+    pub id: SessionId,
+    /// The prompt it started from.
+    pub prompt: String,
+    /// How it ended; `None` while it runs (or when a crash interrupted it).
+    pub status: Option<SessionStatus>,
+    /// The phase it is in, or ended in.
+    pub phase: String,
+    /// When it started, RFC 3339 UTC.
+    pub created_at: String,
+    /// When it last changed, RFC 3339 UTC.
+    pub updated_at: String,
+    /// Input and output tokens of all its calls.
+    pub tokens: (u64, u64),
+    /// Its cost in US dollars.
+    pub cost_usd: f64,
+    /// The commit it made, 40 hex digits.
+    pub commit: Option<String>,
+    /// Its last event's seq (how many events it stored).
+    pub last_seq: u64,
+}
+
 /// A file's content and its diff against DIR, answering [`Op::LoadFile`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileView {
@@ -700,6 +728,45 @@ pub enum Event {
     },
     /// The orchestrator stopped; no more events follow.
     Closed,
+    /// Answer to [`Op::SearchTranscript`]: where `query` occurs in the view.
+    SearchResults {
+        /// The id of the [`Op::SearchTranscript`] this answers.
+        req: RequestId,
+        /// The view searched: an agent's transcript, or `None` for all agents combined.
+        agent: Option<String>,
+        /// The text searched for, as sent.
+        query: String,
+        /// Positions of the matching lines in ascending order: `agent_seq` for one agent, `seq`
+        /// for all; at most [`SEARCH_LIMIT`].
+        positions: Vec<u64>,
+        /// `true` when more lines matched than `positions` holds.
+        truncated: bool,
+    },
+    /// Answer to [`Op::ListSessions`]: the sessions stored for DIR, newest first.
+    SessionsListed {
+        /// The id of the [`Op::ListSessions`] this answers.
+        req: RequestId,
+        /// One summary per stored session, newest first; `Err` names why the store could not
+        /// be read.
+        sessions: Result<Vec<SessionSummary>, String>,
+    },
+    /// Answer to [`Op::LoadSession`]: a stored session's durable events.
+    SessionLoaded {
+        /// The id of the [`Op::LoadSession`] this answers.
+        req: RequestId,
+        /// The session asked for.
+        session: SessionId,
+        /// Its events in seq order, or a message naming why they could not be read.
+        events: Result<Vec<LoggedEvent>, String>,
+    },
+    /// A staged file's content was replaced by the person's edit
+    /// ([`Op::AcceptEdited`]); a [`Event::FileDecided`] accepting it follows.
+    FileEdited {
+        /// The staged file's path, relative to DIR, as in its `file_staged`.
+        path: String,
+        /// The new content's size in bytes.
+        bytes: u64,
+    },
 }
 
 /// User intent, sent to the orchestrator. Each variant names the events that
@@ -851,6 +918,41 @@ pub enum Op {
     },
     /// Stop the orchestrator after flushing. Answered by [`Event::Closed`].
     Shutdown,
+    /// Find the lines of the current session's transcript (one agent's, or all
+    /// agents' when `agent` is `None`) whose text contains `query`, ignoring
+    /// case. The search runs in the store. Answered by [`Event::SearchResults`]
+    /// (or [`Event::Rejected`] with op `search`).
+    SearchTranscript {
+        /// The agent whose transcript to search; `None` for all agents combined.
+        agent: Option<String>,
+        /// The text to find; an empty query matches nothing.
+        query: String,
+        /// The consumer's id for this request, echoed in [`Event::SearchResults`].
+        req: RequestId,
+    },
+    /// List the sessions stored for DIR. Answered by [`Event::SessionsListed`].
+    ListSessions {
+        /// The consumer's id for this request, echoed in [`Event::SessionsListed`].
+        req: RequestId,
+    },
+    /// Load a stored session's durable events (to fold them read-only).
+    /// Answered by [`Event::SessionLoaded`].
+    LoadSession {
+        /// The session to read, as listed by [`Event::SessionsListed`].
+        session: SessionId,
+        /// The consumer's id for this request, echoed in [`Event::SessionLoaded`].
+        req: RequestId,
+    },
+    /// Replace a staged file's content with the person's edit and accept it for
+    /// delivery. Answered by [`Event::FileEdited`] then [`Event::FileDecided`]
+    /// (accepted), or [`Event::Rejected`] with op `edit` (no such file, already
+    /// delivered).
+    AcceptEdited {
+        /// The staged file's path, relative to DIR, as in its `file_staged`.
+        path: String,
+        /// The edited content (UTF-8), delivered in place of the staged content.
+        content: String,
+    },
 }
 
 /// Most bytes of notes an agent keeps per DIR: what its prompts carry at most

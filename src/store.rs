@@ -446,6 +446,76 @@ impl Store {
         Ok(all)
     }
 
+    /// Positions of the transcript lines (of `agent`, or of all agents) whose
+    /// text contains `query`, ignoring case: `agent_seq`s for one agent, `seq`s
+    /// for all, ascending, at most `limit`; the flag is `true` when more matched.
+    /// An empty query matches nothing.
+    pub fn search_transcript(
+        &self,
+        session: &SessionId,
+        agent: Option<&str>,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<u64>, bool), StoreError> {
+        let needle = query.to_lowercase();
+        if needle.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        // A cheap test on the stored JSON first: for plain ASCII queries the
+        // encoded line contains the query as written (case aside), so most
+        // lines are skipped without decoding.
+        let raw_filter = needle
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
+            .then(|| needle.as_bytes().to_vec());
+        let matches = |key: &[u8], value: &[u8]| -> Result<Option<TranscriptLine>, StoreError> {
+            if let Some(raw) = &raw_filter {
+                let first = raw[0];
+                let found = value
+                    .windows(raw.len())
+                    .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(raw));
+                if !found {
+                    return Ok(None);
+                }
+            }
+            let line: TranscriptLine = decode(key, value)?;
+            Ok(line.text.to_lowercase().contains(&needle).then_some(line))
+        };
+        let mut positions = Vec::new();
+        let mut truncated = false;
+        match agent {
+            None => {
+                for item in self.lines.scan_prefix(session.as_str().as_bytes()) {
+                    let (key, value) = item?;
+                    if let Some(line) = matches(&key, &value)? {
+                        if positions.len() == limit {
+                            truncated = true;
+                            break;
+                        }
+                        positions.push(line.seq);
+                    }
+                }
+            }
+            Some(agent) => {
+                for item in self.agent_lines.scan_prefix(agent_prefix(session, agent)) {
+                    let (_, seq) = item?;
+                    let key = seq_key(session, u64_of(&seq));
+                    let Some(value) = self.lines.get(&key)? else {
+                        continue;
+                    };
+                    if let Some(line) = matches(&key, &value)? {
+                        if positions.len() == limit {
+                            truncated = true;
+                            break;
+                        }
+                        positions.push(line.agent_seq);
+                    }
+                }
+            }
+        }
+        Ok((positions, truncated))
+    }
+
     /// Every per-session record of a session, as (kind, name, JSON value), by kind
     /// then name. Kinds are those [`Write::Record`] wrote (`task`, `file`, `output`,
     /// and `undo`/`push` from the commands of that name).
@@ -585,6 +655,64 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    #[test]
+    fn search_finds_lines_ignoring_case_per_view_and_caps_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let session = SessionId::new();
+        let texts = [
+            ("pm", "SQLite is enough"),
+            ("qa", "use sqlite: atomic"),
+            ("pm", "JSON file"),
+            ("qa", "Ünïcode “sqlite” — ok"),
+            ("pm", "a \"quoted\" sqlite word"),
+        ];
+        let mut per_agent = std::collections::HashMap::new();
+        let writes: Vec<Write> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, (agent, text))| {
+                let n = per_agent.entry(*agent).or_insert(0u64);
+                let mut l = line(i as u64, *n, agent);
+                *n += 1;
+                l.text = text.to_string();
+                Write::Line {
+                    session: session.clone(),
+                    line: l,
+                }
+            })
+            .collect();
+        store.apply(&writes).unwrap();
+        let all = store
+            .search_transcript(&session, None, "SQLITE", 100)
+            .unwrap();
+        assert_eq!(all, (vec![0, 1, 3, 4], false));
+        let qa = store
+            .search_transcript(&session, Some("qa"), "sqlite", 100)
+            .unwrap();
+        assert_eq!(qa, (vec![0, 1], false), "agent_seq positions");
+        let quoted = store
+            .search_transcript(&session, None, "\"quoted\"", 100)
+            .unwrap();
+        assert_eq!(quoted.0, vec![4], "queries that JSON escapes still match");
+        let wide = store.search_transcript(&session, None, "ÜNÏ", 100).unwrap();
+        assert_eq!(wide.0, vec![3]);
+        let capped = store
+            .search_transcript(&session, None, "sqlite", 2)
+            .unwrap();
+        assert_eq!(capped, (vec![0, 1], true));
+        assert_eq!(
+            store.search_transcript(&session, None, "", 10).unwrap(),
+            (vec![], false)
+        );
+        assert_eq!(
+            store
+                .search_transcript(&SessionId::new(), None, "sqlite", 10)
+                .unwrap(),
+            (vec![], false)
         );
     }
 

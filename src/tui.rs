@@ -1,15 +1,19 @@
-//! The TUI (ratatui + crossterm): a terminal guard that restores the terminal on
-//! every exit path (panics included), and one run loop — a `tokio::select!` over
-//! terminal input, orchestrator events, signals and the next frame's deadline.
-//! Handlers only update the [`app::App`] and mark the screen dirty; frames are
-//! drawn at most every [`FRAME`], so a flood of events costs one frame.
+//! The TUI (ratatui + crossterm): one run loop — a `tokio::select!` over
+//! terminal input, orchestrator events, signals and the next frame's or
+//! spinner's deadline. Handlers only update the [`app::App`] and mark the
+//! screen dirty; frames are drawn at most every [`FRAME`], so a flood of events
+//! costs one frame, and an idle screen wakes nothing up (no timer runs unless a
+//! spinner or a message is on screen). The terminal itself (modes, suspend,
+//! `$EDITOR`, the byte counter) is in [`terminal`].
 //!
 //! The TUI never calls a provider, sled or git2: it sends `Op`s and renders
 //! `Event`s (DESIGN.md §4).
 
 pub mod app;
 pub mod highlight;
+pub mod metrics;
 pub mod model;
+pub mod terminal;
 pub mod transcript;
 pub mod view;
 pub mod views;
@@ -17,40 +21,34 @@ pub mod views;
 #[cfg(test)]
 mod tests;
 
-use std::io::{self, Stdout};
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, KeyEventKind,
-};
-use crossterm::execute;
-use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
-};
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 use tokio::time::Instant;
 
-use self::app::{AgentInfo, App};
+use self::app::{AgentInfo, App, External, UiOptions};
+use self::terminal::TerminalGuard;
 use crate::config::Settings;
-use crate::config::theme::Theme;
+use crate::config::keymap::Keymap;
+use crate::config::theme::{ColorDepth, Theme};
 use crate::config::workflow::Workflow;
 use crate::orchestrator::OrchestratorHandle;
-use crate::protocol::{Event, Op};
+use crate::protocol::{Event, EventBody, Op};
 
 /// Shortest time between two frames (at most 60 frames per second).
 pub const FRAME: Duration = Duration::from_millis(16);
 
 /// What the TUI needs to start.
 pub struct Setup {
-    /// Validated settings (roster, providers, UI options).
+    /// Validated settings (roster, providers, UI options, key overrides).
     pub settings: Arc<Settings>,
     /// The workflow (for the phase counter).
     pub workflow: Workflow,
-    /// The theme.
+    /// The theme, as configured (adapted to the terminal's colours by [`run`]).
     pub theme: Theme,
     /// The target directory.
     pub dir: PathBuf,
@@ -58,7 +56,10 @@ pub struct Setup {
     pub prompt: Option<String>,
 }
 
-/// Builds the initial [`App`] for a setup.
+/// Builds the initial [`App`] for a setup: the roster with budgets, the
+/// phases, the provider label, the `[ui]` options and the `[keys]` overrides
+/// (already validated with the settings; an invalid table falls back to the
+/// defaults).
 pub fn app_for(setup: &Setup) -> App {
     let settings = &setup.settings;
     let agents = settings
@@ -68,6 +69,7 @@ pub fn app_for(setup: &Setup) -> App {
             name: a.name.clone(),
             provider: settings.provider_label(a),
             model: a.model.model.clone(),
+            budget_usd: a.budget_usd,
         })
         .collect();
     let phases = setup
@@ -84,69 +86,21 @@ pub fn app_for(setup: &Setup) -> App {
         names.dedup();
         names.join(", ")
     };
-    App::new(
+    let mut app = App::new(
         setup.theme.clone(),
         agents,
         phases,
         label,
         setup.dir.display().to_string(),
-        settings.ui.confirm_decisions,
-    )
-}
-
-/// Restores the terminal when dropped (and from the panic hook).
-struct TerminalGuard {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
-}
-
-/// Whether the terminal is in the TUI's mode (raw, alternate screen). It mirrors
-/// the terminal's own state, which is process-wide, so that it is restored
-/// exactly once: leaving the alternate screen twice would move the cursor back
-/// to where it was on entry, and the shell would then overwrite whatever was
-/// printed since (a panic's message, say).
-static TUI_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-fn restore() {
-    if TUI_MODE.swap(false, std::sync::atomic::Ordering::SeqCst) {
-        let _ = disable_raw_mode();
-        let _ = execute!(
-            io::stdout(),
-            DisableBracketedPaste,
-            LeaveAlternateScreen,
-            crossterm::cursor::Show
-        );
-    }
-}
-
-impl TerminalGuard {
-    fn enter() -> io::Result<Self> {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            restore();
-            previous(info);
-        }));
-        enable_raw_mode()?;
-        TUI_MODE.store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut stdout = io::stdout();
-        if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableBracketedPaste) {
-            restore();
-            return Err(e);
-        }
-        let terminal = match Terminal::new(CrosstermBackend::new(stdout)) {
-            Ok(t) => t,
-            Err(e) => {
-                restore();
-                return Err(e);
-            }
-        };
-        Ok(TerminalGuard { terminal })
-    }
-}
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        restore();
-    }
+        UiOptions {
+            confirm_decisions: settings.ui.confirm_decisions,
+            mouse: settings.ui.mouse,
+        },
+    );
+    app.keymap = Keymap::default()
+        .with_overrides(&settings.keys)
+        .unwrap_or_default();
+    app
 }
 
 /// Resolves on SIGHUP (the SSH link dropped) or SIGTERM.
@@ -168,29 +122,120 @@ async fn hangup() {
     futures::future::pending::<()>().await;
 }
 
+/// A stream of SIGCONT (the process was stopped from outside and continued):
+/// the screen may hold anything, so it is redrawn whole.
+struct Continued {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Continued {
+    fn new() -> Self {
+        Continued {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
+                libc::SIGCONT,
+            ))
+            .ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = self.signal.as_mut() {
+            s.recv().await;
+            return;
+        }
+        futures::future::pending::<()>().await;
+    }
+}
+
+/// Runs what [`App::external`] asks for, with the terminal handed over and
+/// taken back; the input stream is dropped meanwhile so that it cannot steal
+/// the editor's or the shell's keys.
+async fn run_external(
+    external: External,
+    guard: &mut TerminalGuard,
+    input: &mut Option<EventStream>,
+    app: &mut App,
+) -> io::Result<()> {
+    *input = None;
+    match external {
+        External::Suspend => guard.suspend()?,
+        External::Edit { path, content } => {
+            let editor = terminal::editor_command(&|k| std::env::var(k).ok());
+            // The temporary copy is written, read and removed on the blocking
+            // pool, never on the UI's task.
+            let (p, c) = (path.clone(), content.clone());
+            let made = tokio::task::spawn_blocking(move || terminal::TempCopy::new(&p, &c))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| format!("cannot make a temporary copy: {e}")));
+            let edited = match made {
+                Ok(copy) => {
+                    guard.leave();
+                    let ran = terminal::run_editor(&editor, &copy.path).await;
+                    guard.resume()?;
+                    let read = tokio::task::spawn_blocking(move || {
+                        let text = copy.read().map_err(|e| e.to_string());
+                        drop(copy);
+                        text
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r);
+                    ran.and(read)
+                }
+                Err(e) => Err(e),
+            };
+            app.edited(&path, &content, edited);
+        }
+    }
+    *input = Some(EventStream::new());
+    Ok(())
+}
+
 /// Runs the TUI until the person quits; returns the exit code of the session's
 /// end (0 when no session ran).
 pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
     let mut events = handle.subscribe();
     let ops = handle.sender();
+    let depth = ColorDepth::detect(&|k| std::env::var(k).ok());
+    let setup = Setup {
+        theme: setup.theme.for_depth(depth),
+        ..setup
+    };
     let mut app = app_for(&setup);
+    tracing::info!(
+        colours = depth.as_str(),
+        theme = app.theme.name(),
+        "tui started"
+    );
     highlight::warm_up();
     if let Some(prompt) = &setup.prompt {
         app.submit_prompt(prompt);
     }
-    let mut guard = TerminalGuard::enter()?;
-    let mut input = EventStream::new();
+    let mut guard = TerminalGuard::enter(app.options.mouse)?;
+    let mut input = Some(EventStream::new());
     let mut dirty = true;
     let mut next_frame = Instant::now();
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let hup = hangup();
     tokio::pin!(hup);
+    let mut continued = Continued::new();
+    // Bytes written and tokens streamed since the session began (for the log).
+    let mut bytes_at_start = 0;
+    let mut tokens_at_start = 0;
     loop {
         for op in app.outbox.drain(..) {
             let _ = ops.send(op);
         }
         if app.quit {
             break;
+        }
+        if let Some(external) = app.external.take() {
+            run_external(external, &mut guard, &mut input, &mut app).await?;
+            dirty = true;
+            continue;
         }
         if dirty && Instant::now() >= next_frame {
             guard.terminal.draw(|frame| view::draw(&mut app, frame))?;
@@ -203,14 +248,27 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
                 panic!("QUORUM_DEBUG_PANIC: a deliberate panic after the first frame");
             }
         }
+        let wake = app
+            .next_wake(std::time::Instant::now())
+            .map(Instant::from_std);
+        let stream = input.as_mut();
         tokio::select! {
-            term = input.next() => match term {
+            term = async {
+                match stream {
+                    Some(s) => s.next().await,
+                    None => futures::future::pending().await,
+                }
+            } => match term {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                     app.on_key(key);
                     dirty = true;
                 }
                 Some(Ok(TermEvent::Paste(text))) => {
                     app.on_paste(&text);
+                    dirty = true;
+                }
+                Some(Ok(TermEvent::Mouse(mouse))) => {
+                    app.on_mouse(mouse);
                     dirty = true;
                 }
                 Some(Ok(TermEvent::Resize(_, _))) => {
@@ -225,12 +283,34 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
                 }
             },
             event = events.recv() => {
+                let mut take = |app: &mut App, event: Event| {
+                    if let Event::Logged(e) = &event {
+                        match &e.body {
+                            EventBody::SessionStarted { .. } => {
+                                bytes_at_start = guard.bytes_written();
+                                tokens_at_start = app.metrics.token_events;
+                            }
+                            EventBody::SessionFinished { .. } => {
+                                let bytes = guard.bytes_written() - bytes_at_start;
+                                let tokens = app.metrics.token_events.saturating_sub(tokens_at_start);
+                                tracing::info!(
+                                    bytes_to_terminal = bytes,
+                                    token_events = tokens,
+                                    bytes_per_token = bytes as f64 / tokens.max(1) as f64,
+                                    "terminal output of the session"
+                                );
+                            }
+                            _ => {}
+                        }
+                    }
+                    app.on_event(event);
+                };
                 match event {
                     Some(event) => {
-                        app.on_event(event);
+                        take(&mut app, event);
                         // Take everything already waiting: one frame for the lot.
                         while let Ok(event) = events.try_recv() {
-                            app.on_event(event);
+                            take(&mut app, event);
                         }
                     }
                     None => app.closed = true,
@@ -241,7 +321,16 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
                 app.outbox.push(Op::Interrupt);
                 app.quit = true;
             }
-            _ = ticker.tick() => {
+            _ = continued.recv() => {
+                guard.resume()?;
+                dirty = true;
+            }
+            _ = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => futures::future::pending().await,
+                }
+            } => {
                 dirty |= app.tick(std::time::Instant::now());
             }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
@@ -250,6 +339,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
     for op in app.outbox.drain(..) {
         let _ = ops.send(op);
     }
+    drop(input);
     drop(guard);
     handle.send(Op::Shutdown);
     // Take the session's last events (its end status), then stop.

@@ -40,5 +40,9 @@ mod regressions;
 mod schema;
 #[path = "all/scripts.rs"]
 mod scripts;
+#[path = "all/tui_flow.rs"]
+mod tui_flow;
+#[path = "all/tui_queries.rs"]
+mod tui_queries;
 #[path = "all/tui_tmux.rs"]
 mod tui_tmux;

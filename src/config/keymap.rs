@@ -23,6 +23,8 @@ pub enum Context {
     Conflicts,
     /// The files view.
     Files,
+    /// The history view (past sessions of DIR).
+    History,
 }
 
 impl Context {
@@ -37,6 +39,22 @@ impl Context {
             Context::Transcript => "transcript",
             Context::Conflicts => "conflicts",
             Context::Files => "files",
+            Context::History => "history",
+        }
+    }
+
+    /// The context's name in a `[keys]` override (`files` in `files.commit`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Global => "global",
+            Context::Outside => "outside",
+            Context::Editor => "editor",
+            Context::List => "list",
+            Context::Agents => "agents",
+            Context::Transcript => "transcript",
+            Context::Conflicts => "conflicts",
+            Context::Files => "files",
+            Context::History => "history",
         }
     }
 }
@@ -114,6 +132,76 @@ pub enum Action {
     EditMessage,
     /// Commit the accepted files.
     Commit,
+    /// The metrics view.
+    Metrics,
+    /// The history view.
+    History,
+    /// The command palette.
+    Palette,
+    /// Suspend to the shell (Ctrl-Z); `fg` resumes.
+    Suspend,
+    /// Search the transcript.
+    Search,
+    /// The next search match.
+    SearchNext,
+    /// The previous search match.
+    SearchPrev,
+    /// Open the selected file in `$EDITOR`.
+    EditFile,
+    /// Open the selected past session, read-only.
+    OpenSession,
+}
+
+impl Action {
+    /// The action's name in a `[keys]` override (`commit` in `files.commit`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::FocusNext => "focus_next",
+            Action::FocusPrev => "focus_prev",
+            Action::Help => "help",
+            Action::CancelSession => "cancel_session",
+            Action::Conflicts => "conflicts",
+            Action::Files => "files",
+            Action::Answer => "answer",
+            Action::Back => "back",
+            Action::Quit => "quit",
+            Action::Submit => "submit",
+            Action::Newline => "newline",
+            Action::LeaveEditor => "leave_editor",
+            Action::Down => "down",
+            Action::Up => "up",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::PageUp => "page_up",
+            Action::PageDown => "page_down",
+            Action::PauseTask => "pause_task",
+            Action::CancelTask => "cancel_task",
+            Action::RetryTask => "retry_task",
+            Action::PrevTab => "prev_tab",
+            Action::NextTab => "next_tab",
+            Action::Follow => "follow",
+            Action::OptionPrev => "option_prev",
+            Action::OptionNext => "option_next",
+            Action::Decide => "decide",
+            Action::AcceptVotes => "accept_votes",
+            Action::Override => "override",
+            Action::NextOpen => "next_open",
+            Action::Preview => "preview",
+            Action::Diff => "diff",
+            Action::ToggleAccept => "toggle_accept",
+            Action::EditMessage => "edit_message",
+            Action::Commit => "commit",
+            Action::Metrics => "metrics",
+            Action::History => "history",
+            Action::Palette => "palette",
+            Action::Suspend => "suspend",
+            Action::Search => "search",
+            Action::SearchNext => "search_next",
+            Action::SearchPrev => "search_prev",
+            Action::EditFile => "edit_file",
+            Action::OpenSession => "open_session",
+        }
+    }
 }
 
 /// A key with its modifiers, written like `ctrl-c`, `shift-tab`, `alt-enter`, `G`.
@@ -126,7 +214,8 @@ pub struct Key {
 }
 
 impl Key {
-    /// Parses `ctrl-c`, `alt-enter`, `shift-tab`, `pgup`, `space`, `?`, `G` …
+    /// Parses `ctrl-c`, `alt-enter`, `shift-tab`, `pgup`, `space`, `?`, `G`,
+    /// `f1`…`f12`, `backspace`, `delete` …
     pub fn parse(text: &str) -> Option<Key> {
         let mut modifiers = KeyModifiers::NONE;
         let mut rest = text;
@@ -161,7 +250,13 @@ impl Key {
             "pgdn" => KeyCode::PageDown,
             "home" => KeyCode::Home,
             "end" => KeyCode::End,
+            "backspace" => KeyCode::Backspace,
+            "delete" => KeyCode::Delete,
             one if one.chars().count() == 1 => KeyCode::Char(one.chars().next()?),
+            f if f.starts_with('f') && f.len() > 1 => match f[1..].parse::<u8>() {
+                Ok(n @ 1..=12) => KeyCode::F(n),
+                _ => return None,
+            },
             _ => return None,
         };
         Some(Key { code, modifiers })
@@ -198,7 +293,7 @@ pub struct Binding {
     /// Where it applies.
     pub context: Context,
     /// Its keys as written (`j`, `down`).
-    pub keys: Vec<&'static str>,
+    pub keys: Vec<String>,
     /// What it does.
     pub action: Action,
     /// A short description for hints and help.
@@ -225,9 +320,18 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
         Action::CancelSession,
         "cancel; twice: quit",
     ),
+    (
+        Context::Global,
+        &["ctrl-z"],
+        Action::Suspend,
+        "suspend (fg resumes)",
+    ),
     (Context::Outside, &["?"], Action::Help, "help"),
     (Context::Outside, &["c"], Action::Conflicts, "conflicts"),
     (Context::Outside, &["f"], Action::Files, "files"),
+    (Context::Outside, &["M"], Action::Metrics, "metrics"),
+    (Context::Outside, &["h"], Action::History, "history"),
+    (Context::Outside, &[":"], Action::Palette, "command palette"),
     (Context::Outside, &["A"], Action::Answer, "answer questions"),
     (Context::Outside, &["esc"], Action::Back, "back to main"),
     (Context::Outside, &["q"], Action::Quit, "quit"),
@@ -266,6 +370,19 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
     ),
     (Context::Transcript, &["]"], Action::NextTab, "next agent"),
     (Context::Transcript, &["F"], Action::Follow, "follow"),
+    (Context::Transcript, &["/"], Action::Search, "search"),
+    (
+        Context::Transcript,
+        &["n"],
+        Action::SearchNext,
+        "next match",
+    ),
+    (
+        Context::Transcript,
+        &["N"],
+        Action::SearchPrev,
+        "previous match",
+    ),
     (
         Context::Conflicts,
         &["left", "h"],
@@ -306,7 +423,9 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
         Action::EditMessage,
         "commit message",
     ),
+    (Context::Files, &["e"], Action::EditFile, "edit in $EDITOR"),
     (Context::Files, &["C"], Action::Commit, "commit"),
+    (Context::History, &["enter"], Action::OpenSession, "open"),
 ];
 
 impl Default for Keymap {
@@ -318,7 +437,7 @@ impl Default for Keymap {
                 (
                     Binding {
                         context: *context,
-                        keys: keys.to_vec(),
+                        keys: keys.iter().map(|k| k.to_string()).collect(),
                         action: *action,
                         help,
                     },
@@ -356,10 +475,81 @@ impl Keymap {
     }
 
     /// The first key written for an action in a context (for hints in prose).
-    pub fn key_for(&self, context: Context, action: Action) -> Option<&'static str> {
+    pub fn key_for(&self, context: Context, action: Action) -> Option<&str> {
         self.bindings()
             .find(|b| b.context == context && b.action == action)
-            .and_then(|b| b.keys.first().copied())
+            .and_then(|b| b.keys.first().map(String::as_str))
+    }
+
+    /// The default table with `[keys]` overrides applied. Each override is
+    /// `"context.action" = ["key", …]` (names from [`Context::name`] and
+    /// [`Action::name`]) and replaces that binding's keys.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the override: an unknown `context.action`, a key that
+    /// does not parse, an empty key list, or a key bound twice in one context.
+    pub fn with_overrides(
+        mut self,
+        overrides: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<Keymap, String> {
+        for (name, keys) in overrides {
+            let Some((binding, parsed)) = self
+                .bindings
+                .iter_mut()
+                .find(|(b, _)| format!("{}.{}", b.context.name(), b.action.name()) == *name)
+            else {
+                return Err(format!(
+                    "keys.\"{name}\" is not a binding; bindings are named context.action, e.g. files.commit (docs/tui.md lists them)"
+                ));
+            };
+            if keys.is_empty() {
+                return Err(format!("keys.\"{name}\" has no key"));
+            }
+            let mut new = Vec::new();
+            for key in keys {
+                let Some(k) = Key::parse(key) else {
+                    return Err(format!(
+                        "keys.\"{name}\": `{key}` is not a key (keys look like `x`, `G`, `ctrl-x`, `alt-enter`, `shift-tab`, `pgdn`, `space`, `f5`)"
+                    ));
+                };
+                new.push(k);
+            }
+            binding.keys = keys.clone();
+            *parsed = new;
+        }
+        // One key, one action per context.
+        for (i, (a, a_keys)) in self.bindings.iter().enumerate() {
+            for (b, b_keys) in self.bindings.iter().skip(i + 1) {
+                if a.context != b.context {
+                    continue;
+                }
+                if let Some(k) = a_keys.iter().find(|k| b_keys.contains(k)) {
+                    let written = a
+                        .keys
+                        .iter()
+                        .zip(a_keys)
+                        .find(|(_, p)| *p == k)
+                        .map(|(w, _)| w.clone())
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "keys: `{written}` is bound twice in {}: {}.{} and {}.{}",
+                        a.context.title(),
+                        a.context.name(),
+                        a.action.name(),
+                        b.context.name(),
+                        b.action.name()
+                    ));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Every binding's override name (`context.action`), in table order.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.bindings()
+            .map(|b| format!("{}.{}", b.context.name(), b.action.name()))
     }
 }
 
@@ -447,5 +637,81 @@ mod tests {
         let hints = map.hints(Context::Conflicts);
         assert!(hints.contains(&("a".to_string(), "accept votes")));
         assert_eq!(map.key_for(Context::Files, Action::Commit), Some("C"));
+    }
+
+    #[test]
+    fn overrides_replace_keys_and_the_hints_follow() {
+        let mut over = std::collections::BTreeMap::new();
+        over.insert("files.commit".to_string(), vec!["ctrl-s".to_string()]);
+        over.insert(
+            "outside.metrics".to_string(),
+            vec!["m".to_string(), "hyper-x".to_string()],
+        );
+        let err = Keymap::default().with_overrides(&over).unwrap_err();
+        assert!(err.contains("`hyper-x` is not a key"), "{err}");
+        over.insert("outside.metrics".to_string(), vec!["m".to_string()]);
+        let map = Keymap::default().with_overrides(&over).unwrap();
+        let ctrl_s = key(KeyCode::Char('s'), KeyModifiers::CONTROL);
+        assert_eq!(map.action(&[Context::Files], &ctrl_s), Some(Action::Commit));
+        assert_eq!(
+            map.action(
+                &[Context::Files],
+                &key(KeyCode::Char('C'), KeyModifiers::NONE)
+            ),
+            None,
+            "the default key is replaced"
+        );
+        assert!(
+            map.hints(Context::Files)
+                .contains(&("ctrl-s".to_string(), "commit"))
+        );
+        assert_eq!(
+            map.action(
+                &[Context::Outside],
+                &key(KeyCode::Char('m'), KeyModifiers::NONE)
+            ),
+            Some(Action::Metrics)
+        );
+    }
+
+    #[test]
+    fn bad_overrides_are_named() {
+        let one = |name: &str, keys: &[&str]| {
+            let mut over = std::collections::BTreeMap::new();
+            over.insert(
+                name.to_string(),
+                keys.iter().map(|k| k.to_string()).collect(),
+            );
+            Keymap::default().with_overrides(&over).unwrap_err()
+        };
+        assert!(one("files.launch", &["x"]).contains("files.launch"));
+        assert!(one("files.commit", &[]).contains("no key"));
+        let twice = one("files.commit", &["d"]);
+        assert!(twice.contains("`d` is bound twice in files"), "{twice}");
+        assert!(
+            twice.contains("files.diff") && twice.contains("files.commit"),
+            "{twice}"
+        );
+    }
+
+    #[test]
+    fn docs_tui_md_names_every_binding() {
+        let docs = include_str!("../../docs/tui.md");
+        for name in Keymap::default().names() {
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "docs/tui.md does not name {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_defaults_bind_no_key_twice_in_a_context_and_names_are_unique() {
+        let map = Keymap::default()
+            .with_overrides(&Default::default())
+            .unwrap();
+        let names: Vec<String> = map.names().collect();
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
     }
 }

@@ -510,6 +510,10 @@ impl Actor {
                 }
                 self.shutting_down = true;
             }
+            Op::SearchTranscript { agent, query, req } => self.search_transcript(agent, query, req),
+            Op::ListSessions { req } => self.list_sessions(req),
+            Op::LoadSession { session, req } => self.load_session(session, req),
+            Op::AcceptEdited { path, content } => self.accept_edited(&path, content),
         }
     }
 

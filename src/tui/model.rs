@@ -44,6 +44,8 @@ pub struct ConflictView {
     pub decision: Option<(String, DecidedBy)>,
     /// The person's override note, if any.
     pub note: Option<String>,
+    /// The chair asks a person to decide, whatever the vote.
+    pub needs_human: bool,
 }
 
 impl ConflictView {
@@ -235,7 +237,7 @@ impl SessionView {
                 options,
                 blocking,
                 positions,
-                ..
+                needs_human,
             } => self.conflicts.push(ConflictView {
                 id: conflict.clone(),
                 topic: topic.clone(),
@@ -245,6 +247,7 @@ impl SessionView {
                 ballots: Vec::new(),
                 decision: None,
                 note: None,
+                needs_human: *needs_human,
             }),
             EventBody::VoteCast {
                 conflict,

@@ -1,410 +1,19 @@
-//! TUI tests: key → op flows on the [`App`], and whole screens rendered on
+//! TUI tests: key → op flows on the `App`, and whole screens rendered on
 //! ratatui's `TestBackend`, snapshotted with insta at 80x24 and 120x40, from a
 //! deterministic session fixture (no orchestrator, no clock).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fixture;
+mod flows;
+mod screens;
+
+use self::fixture::*;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
-use super::app::{AgentInfo, App, Overlay, Screen};
-use crate::config::theme::Theme;
-use crate::protocol::{
-    DecidedBy, Event, EventBody, FileChange, FileView, LineKind, LoggedEvent, Op, Position,
-    SessionId, SessionStatus, TestStatus, TranscriptLine,
-};
-
-const AGENTS: [&str; 5] = ["pm", "backend", "frontend", "qa", "security"];
-const PHASES: [(&str, &str); 9] = [
-    ("refine", "single"),
-    ("plan", "fan-out"),
-    ("compare", "compare"),
-    ("vote", "vote"),
-    ("resolve", "resolve"),
-    ("implement", "tasks"),
-    ("test", "test"),
-    ("review", "review"),
-    ("deliver", "deliver"),
-];
-
-fn app() -> App {
-    App::new(
-        Theme::default(),
-        AGENTS
-            .iter()
-            .map(|a| AgentInfo {
-                name: a.to_string(),
-                provider: "offline (simulated)".into(),
-                model: "offline".into(),
-            })
-            .collect(),
-        PHASES
-            .iter()
-            .map(|(n, k)| (n.to_string(), k.to_string()))
-            .collect(),
-        "offline (simulated)".into(),
-        "/home/ada/todo".into(),
-        true,
-    )
-}
-
-/// Feeds durable events with consecutive seqs.
-struct Feed {
-    seq: u64,
-    line: u64,
-    agent_lines: std::collections::HashMap<String, u64>,
-}
-
-impl Feed {
-    fn new() -> Self {
-        Feed {
-            seq: 0,
-            line: 0,
-            agent_lines: Default::default(),
-        }
-    }
-
-    fn ev(&mut self, app: &mut App, body: EventBody) {
-        self.seq += 1;
-        app.on_event(Event::Logged(LoggedEvent {
-            v: 1,
-            seq: self.seq,
-            session: SessionId::parse("3f2a00c0ffee").unwrap(),
-            at: "2026-11-21T12:00:00Z".into(),
-            body,
-        }));
-    }
-
-    fn lines(&mut self, app: &mut App, agent: &str, task: &str, kind: LineKind, texts: &[&str]) {
-        let mut lines = Vec::new();
-        for t in texts {
-            let n = self.agent_lines.entry(agent.to_string()).or_insert(0);
-            lines.push(TranscriptLine {
-                seq: self.line,
-                agent_seq: *n,
-                agent: agent.into(),
-                task: task.into(),
-                kind,
-                text: t.to_string(),
-                ends_call: false,
-            });
-            self.line += 1;
-            *n += 1;
-        }
-        app.on_event(Event::TranscriptAppended { lines });
-    }
-
-    fn task(
-        &mut self,
-        app: &mut App,
-        task: &str,
-        agent: &str,
-        phase: &str,
-        title: &str,
-        finish: bool,
-    ) {
-        self.ev(
-            app,
-            EventBody::TaskQueued {
-                task: task.into(),
-                agent: agent.into(),
-                phase: phase.into(),
-                title: title.into(),
-            },
-        );
-        self.ev(
-            app,
-            EventBody::TaskStarted {
-                task: task.into(),
-                agent: agent.into(),
-                phase: phase.into(),
-            },
-        );
-        self.lines(
-            app,
-            agent,
-            task,
-            LineKind::Prompt,
-            &[&format!("▸ {title} · offline (simulated)")],
-        );
-        if finish {
-            self.ev(
-                app,
-                EventBody::TaskFinished {
-                    task: task.into(),
-                    agent: agent.into(),
-                    phase: phase.into(),
-                    tokens_in: 600,
-                    tokens_out: 250,
-                    cost_usd: 0.0,
-                },
-            );
-        }
-    }
-}
-
-/// A session that has voted and waits at resolve.
-fn at_resolve() -> (App, Feed) {
-    let mut app = app();
-    let mut f = Feed::new();
-    app.submit_prompt("Build a CLI todo app");
-    app.outbox.clear();
-    f.ev(
-        &mut app,
-        EventBody::SessionStarted {
-            prompt: "Build a CLI todo app".into(),
-            dir: "/home/ada/todo".into(),
-            workflow: "default".into(),
-            agents: AGENTS.iter().map(|s| s.to_string()).collect(),
-        },
-    );
-    for (phase, kind) in &PHASES[..4] {
-        f.ev(
-            &mut app,
-            EventBody::PhaseStarted {
-                phase: phase.to_string(),
-                kind: kind.to_string(),
-            },
-        );
-    }
-    f.task(
-        &mut app,
-        "refine",
-        "pm",
-        "refine",
-        "requirements from the prompt",
-        true,
-    );
-    for agent in &AGENTS[1..] {
-        f.task(
-            &mut app,
-            &format!("plan.{agent}"),
-            agent,
-            "plan",
-            "technical plan",
-            true,
-        );
-        f.lines(&mut app, agent, &format!("plan.{agent}"), LineKind::Text, &["{", "  \"summary\": \"Todo from this agent's view, with a store, a server and a CLI.\",", "}"]);
-    }
-    let storage = [
-        (
-            "backend",
-            "sqlite",
-            "SQLite: one file, no server, transactions for free.",
-        ),
-        (
-            "frontend",
-            "json-file",
-            "A JSON file is enough at this size and trivially backed up.",
-        ),
-        (
-            "qa",
-            "sqlite",
-            "Atomic writes: a crash mid-test leaves no half-written data.",
-        ),
-        (
-            "security",
-            "json-file",
-            "Smallest attack surface: no query language at all.",
-        ),
-    ];
-    let api = [
-        (
-            "backend",
-            "rest",
-            "Plain REST: resource URLs and standard verbs.",
-        ),
-        (
-            "frontend",
-            "rest",
-            "REST is what every client library expects.",
-        ),
-        ("qa", "rest", "REST is testable with curl and urllib."),
-        (
-            "security",
-            "rpc",
-            "One JSON-RPC endpoint is one place to validate input.",
-        ),
-    ];
-    for (id, topic, options, positions) in [
-        (
-            "storage",
-            "Storage engine",
-            ["json-file", "sqlite"],
-            &storage,
-        ),
-        ("api", "API style", ["rest", "rpc"], &api),
-    ] {
-        f.ev(
-            &mut app,
-            EventBody::ConflictDetected {
-                conflict: id.into(),
-                topic: topic.into(),
-                options: options.iter().map(|s| s.to_string()).collect(),
-                blocking: true,
-                needs_human: false,
-                positions: positions
-                    .iter()
-                    .map(|(a, o, q)| Position {
-                        agent: a.to_string(),
-                        option: o.to_string(),
-                        quote: q.to_string(),
-                    })
-                    .collect(),
-            },
-        );
-    }
-    for (id, positions) in [("storage", &storage), ("api", &api)] {
-        for (agent, option, why) in positions.iter() {
-            f.ev(
-                &mut app,
-                EventBody::VoteCast {
-                    conflict: id.into(),
-                    agent: agent.to_string(),
-                    option: Some(option.to_string()),
-                    rationale: why.to_string(),
-                },
-            );
-        }
-    }
-    f.ev(
-        &mut app,
-        EventBody::PhaseStarted {
-            phase: "resolve".into(),
-            kind: "resolve".into(),
-        },
-    );
-    f.lines(
-        &mut app,
-        "pm",
-        "resolve",
-        LineKind::Note,
-        &["⏳ waiting for the person to confirm the decisions (c: conflicts)"],
-    );
-    app.toast = None;
-    (app, f)
-}
-
-/// A session staged and waiting at deliver, with one refused path.
-fn at_deliver() -> App {
-    let (mut app, mut f) = at_resolve();
-    f.ev(
-        &mut app,
-        EventBody::ConflictResolved {
-            conflict: "storage".into(),
-            option: "sqlite".into(),
-            decided_by: DecidedBy::Human,
-            tally: [("json-file".to_string(), 2), ("sqlite".to_string(), 2)].into(),
-        },
-    );
-    f.ev(
-        &mut app,
-        EventBody::ConflictResolved {
-            conflict: "api".into(),
-            option: "rest".into(),
-            decided_by: DecidedBy::Vote,
-            tally: [("rest".to_string(), 3), ("rpc".to_string(), 1)].into(),
-        },
-    );
-    for (phase, kind) in &PHASES[5..] {
-        f.ev(
-            &mut app,
-            EventBody::PhaseStarted {
-                phase: phase.to_string(),
-                kind: kind.to_string(),
-            },
-        );
-    }
-    for (path, agent) in [
-        (".gitignore", "pm"),
-        ("README.md", "pm"),
-        ("todo/__init__.py", "backend"),
-        ("todo/store.py", "backend"),
-        ("todo/cli.py", "frontend"),
-        ("tests/test_store.py", "qa"),
-    ] {
-        f.ev(
-            &mut app,
-            EventBody::FileStaged {
-                path: path.into(),
-                agent: agent.into(),
-                bytes: 1200,
-                change: FileChange::New,
-            },
-        );
-    }
-    f.ev(
-        &mut app,
-        EventBody::FileStaged {
-            path: "Makefile".into(),
-            agent: "pm".into(),
-            bytes: 80,
-            change: FileChange::Modified,
-        },
-    );
-    f.ev(
-        &mut app,
-        EventBody::PathRefused {
-            path: "../escape.py".into(),
-            agent: "backend".into(),
-            reason: "`..` escapes the target directory".into(),
-        },
-    );
-    f.ev(
-        &mut app,
-        EventBody::TestRun {
-            round: 1,
-            command: "python3 -m unittest discover -v".into(),
-            passed: 37,
-            failed: 0,
-            status: TestStatus::Passed,
-        },
-    );
-    f.ev(
-        &mut app,
-        EventBody::Finding {
-            severity: "low".into(),
-            path: "todo/store.py".into(),
-            line: 12,
-            text: "No authentication.".into(),
-            blocking: false,
-        },
-    );
-    app.on_event(Event::DeliveryReady {
-        message: "quorum: Build a CLI todo app\n\nDecisions:\n- Storage engine: sqlite\n".into(),
-    });
-    app.toast = None;
-    app
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal
-        .draw(|frame| super::view::draw(app, frame))
-        .unwrap();
-    terminal
-}
-
-fn key(c: char) -> KeyEvent {
-    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
-}
-
-fn code(code: KeyCode) -> KeyEvent {
-    KeyEvent::new(code, KeyModifiers::NONE)
-}
-
-fn screen_text(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut s = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    s
-}
+use super::app::{Overlay, Screen};
+use crate::protocol::{Event, EventBody, FileView, LineKind, Op, SessionStatus, TranscriptLine};
 
 #[test]
 fn snapshots_of_every_view_at_80x24_and_120x40() {
@@ -472,7 +81,7 @@ fn snapshots_of_every_view_at_80x24_and_120x40() {
                 screen_text(&t).contains("commit"),
                 "scrolled help shows the last bindings"
             );
-            assert!(deliver.help_max_scroll > 0);
+            assert!(deliver.frame.help_max_scroll > 0);
         }
     }
 }
@@ -577,13 +186,10 @@ fn file_keys_preview_toggle_and_commit() {
             accepted: false
         })
     );
+    // Unedited, the message is generated again at the commit (with the
+    // file counts of that moment).
     app.on_key(key('C'));
-    assert_eq!(
-        app.outbox.pop(),
-        Some(Op::Commit {
-            message: app.commit_message.clone()
-        })
-    );
+    assert_eq!(app.outbox.pop(), Some(Op::Commit { message: None }));
     app.on_key(key('m'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
     for c in "More.".chars() {
@@ -595,6 +201,14 @@ fn file_keys_preview_toggle_and_commit() {
             .as_deref()
             .unwrap()
             .ends_with("Storage engine: sqlite\nMore.")
+    );
+    app.on_key(key('C'));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::Commit {
+            message: app.commit_message.clone()
+        }),
+        "an edited message is sent as written"
     );
 }
 
@@ -727,16 +341,23 @@ fn the_transcript_pages_back_and_follows_again() {
     );
     app.focus = super::app::Focus::Transcript;
     let _ = render(&mut app, 80, 24);
-    app.on_key(key('g'));
-    let (req, from) = match app.outbox.pop() {
-        Some(Op::LoadTranscript {
+    // Up pages older lines in before the window's top.
+    for _ in 0..(super::transcript::WINDOW_LINES) {
+        app.on_key(key('k'));
+    }
+    let (req, from) = match app.outbox.iter().rev().find_map(|op| match op {
+        Op::LoadTranscript {
             agent: None,
             req,
             from_seq,
             ..
-        }) => (req, from_seq),
-        other => panic!("expected a page request, got {other:?}"),
+        } => Some((*req, *from_seq)),
+        _ => None,
+    }) {
+        Some(found) => found,
+        None => panic!("expected a page request, got {:?}", app.outbox),
     };
+    app.outbox.clear();
     assert!(from < app.transcripts.window().start);
     assert!(!app.transcripts.window().following);
     // A page arriving for the request extends the window backwards.
@@ -759,6 +380,41 @@ fn the_transcript_pages_back_and_follows_again() {
         total: app.transcripts.window().total,
     });
     assert_eq!(app.transcripts.window().start, from);
+    // Home goes to the very first line: the window is refilled from 0.
+    app.on_key(code(KeyCode::Home));
+    let (req, len) = match app.outbox.pop() {
+        Some(Op::LoadTranscript {
+            agent: None,
+            req,
+            from_seq: 0,
+            len,
+        }) => (req, len),
+        other => panic!("expected a page from 0, got {other:?}"),
+    };
+    assert!(app.transcripts.window().lines.is_empty());
+    let page: Vec<TranscriptLine> = (0..len)
+        .map(|seq| TranscriptLine {
+            seq,
+            agent_seq: seq,
+            agent: "qa".into(),
+            task: "t".into(),
+            kind: LineKind::Text,
+            text: format!("first {seq}"),
+            ends_call: false,
+        })
+        .collect();
+    app.on_event(Event::TranscriptPage {
+        req,
+        agent: None,
+        lines: page,
+        total: app.transcripts.window().total,
+    });
+    let text = screen_text(&render(&mut app, 80, 24));
+    assert!(text.contains("first 0"), "{text}");
+    // End follows the live end again.
+    app.on_key(code(KeyCode::End));
+    assert!(app.transcripts.window().following);
+    assert!(matches!(app.outbox.pop(), Some(Op::LoadTranscript { .. })));
     app.on_key(key('F'));
     assert!(app.transcripts.window().following);
 }

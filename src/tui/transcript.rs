@@ -179,7 +179,7 @@ impl Transcripts {
                 self.fences.remove(&line.task);
             }
             let win = WinLine {
-                line: line.clone(),
+                line: shown(line),
                 code,
             };
             if let Some(w) = self.windows.get_mut(&None) {
@@ -198,7 +198,7 @@ impl Transcripts {
             .partials
             .entry(task.to_string())
             .or_insert_with(|| (agent.to_string(), String::new()));
-        entry.1.push_str(text);
+        entry.1.push_str(&expand_tabs(text));
         if let Some(cut) = entry.1.rfind('\n') {
             entry.1.drain(..=cut);
         }
@@ -272,6 +272,41 @@ impl Transcripts {
         })
     }
 
+    /// Shows position `pos` of the active view: as the bottom row's neighbour
+    /// when `center` (half a screen below it), else at the top of the screen.
+    /// Returns a page to load when the window does not hold that part; the
+    /// window is then emptied and refilled around it.
+    pub fn jump_to(&mut self, pos: u64, rows: u64, center: bool) -> Option<PageRequest> {
+        let key = self.active_key();
+        let w = self.window_mut()?;
+        if w.total == 0 {
+            return None;
+        }
+        let last = w.total - 1;
+        let pos = pos.min(last);
+        let below = if center {
+            rows / 2
+        } else {
+            rows.saturating_sub(1)
+        };
+        let bottom = (pos + below).min(last);
+        w.following = false;
+        w.bottom = bottom;
+        // Rows above the bottom line are built from the lines before it.
+        let need_from = bottom.saturating_sub(rows);
+        if need_from >= w.start && bottom < w.end() {
+            return None;
+        }
+        let from = bottom.saturating_sub(PAGE / 2);
+        w.lines.clear();
+        w.start = from;
+        Some(PageRequest {
+            agent: key,
+            from,
+            len: PAGE,
+        })
+    }
+
     /// Remembers the request id of a page asked for the view `agent`.
     pub fn mark_pending(&mut self, agent: &Option<String>, req: RequestId) {
         if let Some(w) = self.windows.get_mut(agent) {
@@ -306,7 +341,7 @@ impl Transcripts {
                     fence = !fence;
                 }
                 WinLine {
-                    line: l.clone(),
+                    line: shown(l),
                     code,
                 }
             })
@@ -347,6 +382,25 @@ static EMPTY: Window = Window {
     bottom: 0,
     pending: None,
 };
+
+/// Tabs as four spaces: the terminal would drop them (ratatui skips control
+/// characters), and code indented with tabs would lose its shape.
+pub fn expand_tabs(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\t') {
+        std::borrow::Cow::Owned(text.replace('\t', "    "))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// A stored line as the window holds it (tabs expanded).
+fn shown(line: &TranscriptLine) -> TranscriptLine {
+    let mut line = line.clone();
+    if let std::borrow::Cow::Owned(text) = expand_tabs(&line.text) {
+        line.text = text;
+    }
+    line
+}
 
 /// Splits `text` into rows of at most `width` columns, at spaces where
 /// possible (hard breaks for long words and for code, whose `code` flag asks for
@@ -478,6 +532,37 @@ mod tests {
     }
 
     #[test]
+    fn jumps_reload_the_window_around_far_positions() {
+        let mut t = Transcripts::new(vec!["pm".into()]);
+        let lines: Vec<_> = (0..(WINDOW_LINES as u64 * 2))
+            .map(|i| line(i, "pm", i, "x"))
+            .collect();
+        t.on_lines(&lines);
+        assert_eq!(t.window().start, WINDOW_LINES as u64);
+        // Near the end: held, no page.
+        assert!(t.jump_to(WINDOW_LINES as u64 * 2 - 50, 20, true).is_none());
+        assert_eq!(t.window().bottom_pos(), WINDOW_LINES as u64 * 2 - 40);
+        // The top: the window is emptied and reloaded from 0.
+        let req = t.jump_to(0, 20, false).expect("a page");
+        assert_eq!((req.from, req.len), (0, PAGE));
+        assert!(t.window().lines.is_empty());
+        t.mark_pending(&None, 3);
+        t.on_page(3, &None, &lines[..PAGE as usize], WINDOW_LINES as u64 * 2);
+        assert_eq!(t.window().start, 0);
+        assert_eq!(t.window().bottom_pos(), 19);
+        assert!(!t.window().following);
+        // A live line while away only counts.
+        t.on_lines(&[line(
+            WINDOW_LINES as u64 * 2,
+            "pm",
+            WINDOW_LINES as u64 * 2,
+            "new",
+        )]);
+        assert_eq!(t.window().lines.len(), PAGE as usize);
+        assert_eq!(t.window().total, WINDOW_LINES as u64 * 2 + 1);
+    }
+
+    #[test]
     fn tokens_build_partial_lines_until_the_call_ends() {
         let mut t = Transcripts::new(vec!["pm".into()]);
         t.on_token("pm", "t", "hel");
@@ -487,6 +572,19 @@ mod tests {
         end.ends_call = true;
         t.on_lines(&[end]);
         assert!(t.partials().is_empty());
+    }
+
+    #[test]
+    fn tabs_become_spaces_in_lines_pages_and_partials() {
+        let mut t = Transcripts::new(vec!["pm".into()]);
+        t.on_lines(&[
+            line(0, "pm", 0, "def f():\n"),
+            line(1, "pm", 1, "\treturn 1"),
+        ]);
+        assert_eq!(t.window().lines[1].line.text, "    return 1");
+        t.on_token("pm", "t2", "\tx");
+        assert_eq!(t.partials(), vec![("pm", "    x")]);
+        assert_eq!(expand_tabs("a\tb"), "a    b");
     }
 
     #[test]

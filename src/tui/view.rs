@@ -1,17 +1,28 @@
-//! The view: [`draw`] renders an [`App`] into a frame. Pure: reads the state,
-//! writes cells; every style comes from the theme (`theme.style("scope")`).
-//! The full-screen views live in [`super::views`].
+//! The view: [`draw`] renders an [`App`] into a frame. Pure apart from what it
+//! measures for the update (the transcript's rows and area, the help's scroll
+//! limit): reads the state, writes cells; every style comes from the theme
+//! (`theme.style("scope")`). Only what is visible is laid out, so a frame's
+//! cost depends on the screen, not on the transcript's length. The full-screen
+//! views live in [`super::views`], the overlays in `view/overlays.rs`.
+
+mod overlays;
+
+pub use self::overlays::{centered, help_max_scroll};
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 
+use super::app::search::find_ci;
 use super::app::{App, Focus, Overlay, Screen};
 use super::transcript::wrap;
-use crate::config::keymap::Context;
+use crate::config::keymap::{Action, Context};
 use crate::protocol::{LineKind, TaskState};
+
+/// The spinner's frames (advanced at most 10 times a second).
+pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// The smallest usable terminal (DESIGN.md §7).
 pub const MIN_SIZE: (u16, u16) = (40, 12);
@@ -44,7 +55,7 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
     draw_header(app, frame, header);
     match app.screen {
         Screen::Main => draw_main(app, frame, body),
-        Screen::Conflicts | Screen::Files => {
+        Screen::Conflicts | Screen::Files | Screen::Metrics | Screen::History => {
             // Tall terminals keep the prompt and agents above the view.
             let body = if body.height >= 30 {
                 let [top, rest] = Layout::vertical([
@@ -57,19 +68,21 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
             } else {
                 body
             };
-            if app.screen == Screen::Conflicts {
-                super::views::draw_conflicts(app, frame, body);
-            } else {
-                super::views::draw_files(app, frame, body);
+            match app.screen {
+                Screen::Conflicts => super::views::draw_conflicts(app, frame, body),
+                Screen::Files => super::views::draw_files(app, frame, body),
+                Screen::Metrics => super::views::draw_metrics(app, frame, body),
+                _ => super::views::draw_history(app, frame, body),
             }
         }
     }
     draw_status(app, frame, status);
-    app.help_max_scroll = help_max_scroll(app, body);
+    app.frame.help_max_scroll = help_max_scroll(app, body);
     match &app.overlay {
-        Some(Overlay::Help { scroll }) => draw_help(app, frame, body, *scroll),
-        Some(Overlay::ConfirmQuit) => draw_confirm(app, frame, body),
-        Some(Overlay::Editor(_)) => draw_editor(app, frame, body),
+        Some(Overlay::Help { scroll }) => overlays::draw_help(app, frame, body, *scroll),
+        Some(Overlay::ConfirmQuit) => overlays::draw_confirm(app, frame, body),
+        Some(Overlay::Editor(_)) => overlays::draw_editor(app, frame, body),
+        Some(Overlay::Palette(p)) => overlays::draw_palette(app, p, frame, body),
         None => {}
     }
 }
@@ -184,29 +197,41 @@ fn draw_top(app: &mut App, frame: &mut Frame, area: Rect) {
     draw_agents(app, frame, agents);
 }
 
+/// What the agents pane shows of one agent.
+struct AgentRow {
+    state: TaskState,
+    /// The shown task's id and title.
+    task: Option<(String, String)>,
+    queued: usize,
+    spent: u64,
+}
+
 /// The one-word state of an agent and the task it shows.
-fn agent_state(app: &App, agent: &str) -> (TaskState, Option<String>, usize, u64) {
-    let tasks: Vec<_> = app.session.agent_tasks(agent).map(|(_, t)| t).collect();
+fn agent_state(app: &App, agent: &str) -> AgentRow {
+    let tasks: Vec<_> = app.session.agent_tasks(agent).collect();
     let queued = tasks
         .iter()
-        .filter(|t| t.state == TaskState::Queued)
+        .filter(|(_, t)| t.state == TaskState::Queued)
         .count();
-    let spent: u64 = tasks.iter().map(|t| t.tokens.0 + t.tokens.1).sum();
-    let pick = |states: &[TaskState]| tasks.iter().rev().find(|t| states.contains(&t.state));
-    let (state, task) = if let Some(t) = pick(&[TaskState::Running]) {
-        (TaskState::Running, Some(t.title.clone()))
-    } else if let Some(t) = pick(&[TaskState::Retrying]) {
-        (TaskState::Retrying, Some(t.title.clone()))
-    } else if let Some(t) = pick(&[TaskState::Paused]) {
-        (TaskState::Paused, Some(t.title.clone()))
-    } else if let Some(t) = pick(&[TaskState::Queued]) {
-        (TaskState::Queued, Some(t.title.clone()))
-    } else if let Some(t) = tasks.last() {
-        (t.state, Some(t.title.clone()))
-    } else {
-        (TaskState::Done, None)
+    let spent: u64 = tasks.iter().map(|(_, t)| t.tokens.0 + t.tokens.1).sum();
+    let pick = |states: &[TaskState]| {
+        tasks
+            .iter()
+            .rev()
+            .find(|(_, t)| states.contains(&t.state))
+            .copied()
     };
-    (state, task, queued, spent)
+    let shown = pick(&[TaskState::Running])
+        .or_else(|| pick(&[TaskState::Retrying]))
+        .or_else(|| pick(&[TaskState::Paused]))
+        .or_else(|| pick(&[TaskState::Queued]))
+        .or_else(|| tasks.last().copied());
+    AgentRow {
+        state: shown.map(|(_, t)| t.state).unwrap_or(TaskState::Done),
+        task: shown.map(|(id, t)| (id.clone(), t.title.clone())),
+        queued,
+        spent,
+    }
 }
 
 fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
@@ -222,11 +247,20 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
     let width = inner.width as usize;
     let mut lines = Vec::new();
     for (i, agent) in app.agents.iter().enumerate().take(inner.height as usize) {
-        let (state, task, queued, spent) = agent_state(app, &agent.name);
+        let AgentRow {
+            state,
+            task,
+            queued,
+            spent,
+        } = agent_state(app, &agent.name);
         let idle = task.is_none();
         let (dot, label, scope) = match (idle, state) {
             (true, _) => ("·", "idle", "agent.status.idle"),
-            (_, TaskState::Running) => ("●", "running", "agent.status.running"),
+            (_, TaskState::Running) => (
+                SPINNER[app.frame.spinner % SPINNER.len()],
+                "running",
+                "agent.status.running",
+            ),
             (_, TaskState::Retrying) => ("↻", "retrying", "agent.status.retrying"),
             (_, TaskState::Paused) => ("‖", "paused", "agent.status.paused"),
             (_, TaskState::Queued) => ("○", "queued", "agent.status.queued"),
@@ -234,8 +268,36 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
             (_, TaskState::Failed) => ("✗", "failed", "agent.status.failed"),
             (_, TaskState::Cancelled) => ("■", "cancelled", "agent.status.cancelled"),
         };
-        let tail = if width >= 64 {
-            format!(" {queued} queued {:>6}", tokens(spent))
+        let retries = app
+            .metrics
+            .agents
+            .get(&agent.name)
+            .map(|m| m.retries)
+            .unwrap_or(0);
+        let health = if retries > 0 {
+            format!(" ↻{retries}")
+        } else {
+            String::new()
+        };
+        let elapsed = task
+            .as_ref()
+            .filter(|_| matches!(state, TaskState::Running | TaskState::Retrying))
+            .and_then(|(id, _)| app.metrics.task_elapsed(id))
+            .map(|s| format!("{:.0}s", s.floor()))
+            .unwrap_or_default();
+        let cost = app
+            .metrics
+            .agents
+            .get(&agent.name)
+            .map(|m| m.cost_usd)
+            .unwrap_or(0.0);
+        let tail = if width >= 84 {
+            format!(
+                "{health} {queued} queued {elapsed:>5} ${cost:.3} {:>6}",
+                tokens(spent)
+            )
+        } else if width >= 64 {
+            format!("{health} {queued} queued {elapsed:>5} {:>6}", tokens(spent))
         } else if queued > 0 {
             format!(" +{queued} {:>5}", tokens(spent))
         } else {
@@ -245,7 +307,12 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
         let state_text = format!("{dot} {label:<9} ");
         let fixed = head.chars().count() + state_text.chars().count() + tail.chars().count();
         let room = width.saturating_sub(fixed);
-        let mut task_text: String = task.unwrap_or_default().chars().take(room).collect();
+        let mut task_text: String = task
+            .map(|(_, title)| title)
+            .unwrap_or_default()
+            .chars()
+            .take(room)
+            .collect();
         let pad = room.saturating_sub(task_text.chars().count());
         task_text.push_str(&" ".repeat(pad));
         let selected = focused && i == app.agent_sel;
@@ -282,39 +349,72 @@ fn line_style(app: &App, kind: LineKind, code: bool) -> Style {
     app.theme.style(scope)
 }
 
+/// `text` as spans in `style`, with every occurrence of `query` (ignoring
+/// case) in the search-match style.
+fn highlighted(text: &str, style: Style, query: Option<&str>, hit: Style) -> Vec<Span<'static>> {
+    let ranges = query.map(|q| find_ci(text, q)).unwrap_or_default();
+    if ranges.is_empty() {
+        return vec![Span::styled(text.to_string(), style)];
+    }
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for (start, end) in ranges {
+        if start > at {
+            spans.push(Span::styled(text[at..start].to_string(), style));
+        }
+        spans.push(Span::styled(text[start..end].to_string(), style.patch(hit)));
+        at = end;
+    }
+    if at < text.len() {
+        spans.push(Span::styled(text[at..].to_string(), style));
+    }
+    spans
+}
+
 fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
-    let theme = app.theme.clone();
     let focused =
         app.screen == Screen::Main && app.focus == Focus::Transcript && app.overlay.is_none();
-    let mut title = vec![Span::styled(" Transcript ", theme.style("ui.title"))];
-    let tabs = std::iter::once("all".to_string()).chain(app.transcripts.agents.iter().cloned());
-    for (i, name) in tabs.enumerate() {
-        if i > 0 {
-            title.push(Span::styled("│", theme.style("ui.border")));
+    let block = {
+        let theme = &app.theme;
+        let mut title = vec![Span::styled(" Transcript ", theme.style("ui.title"))];
+        let tabs = std::iter::once("all".to_string()).chain(app.transcripts.agents.iter().cloned());
+        for (i, name) in tabs.enumerate() {
+            if i > 0 {
+                title.push(Span::styled("│", theme.style("ui.border")));
+            }
+            let scope = if i == app.transcripts.active {
+                "ui.tab.active"
+            } else {
+                "ui.tab"
+            };
+            title.push(Span::styled(format!(" {name} "), theme.style(scope)));
         }
-        let scope = if i == app.transcripts.active {
-            "ui.tab.active"
+        let follow = if app.transcripts.window().following {
+            " following "
         } else {
-            "ui.tab"
+            " scrolled · F follows "
         };
-        title.push(Span::styled(format!(" {name} "), theme.style(scope)));
-    }
-    let window = app.transcripts.window();
-    let follow = if window.following {
-        " following "
-    } else {
-        " scrolled · F follows "
+        pane(app, Line::from(title), focused)
+            .title_bottom(Line::styled(follow, theme.style("ui.text.dim")).right_aligned())
     };
-    let block = pane(app, Line::from(title), focused)
-        .title_bottom(Line::styled(follow, theme.style("ui.text.dim")).right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    app.transcript_rows = inner.height;
+    app.frame.transcript_rows = inner.height;
+    app.frame.transcript_area = inner;
+    let app: &App = app;
+    let theme = &app.theme;
     let all = app.transcripts.active == 0;
     let prefix_w = if all { 11 } else { 0 };
     let text_w = (inner.width as usize).saturating_sub(prefix_w).max(1);
     let rows = inner.height as usize;
     let window = app.transcripts.window();
+    let view = app.transcripts.active_key();
+    let query = app
+        .search
+        .as_ref()
+        .filter(|s| s.agent == view && s.pending.is_none())
+        .map(|s| s.query.as_str());
+    let hit = theme.style("ui.search.match");
     // Rows are built bottom-up: partial lines first (when at the live end), then
     // stored lines back from the bottom, until the pane is full.
     let mut out: Vec<Line> = Vec::new();
@@ -332,15 +432,32 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     let push_rows = |out: &mut Vec<Line>, agent: &str, text: &str, style: Style, code: bool| {
         let wrapped = wrap(text, text_w, code);
         for (i, row) in wrapped.iter().enumerate().rev() {
-            out.push(Line::from(vec![
-                prefix(agent, i == 0),
-                Span::styled(row.clone(), style),
-            ]));
+            let mut spans = vec![prefix(agent, i == 0)];
+            spans.extend(highlighted(row, style, query, hit));
+            out.push(Line::from(spans));
         }
     };
     if window.following && window.at_live_end() {
+        // A line still streaming takes one row: its last wrapped row, after
+        // "…" once it wrapped. Rows above never move while it grows, so a
+        // token costs the terminal about its own text; the whole line shows,
+        // wrapped, when it completes.
         for (agent, text) in app.transcripts.partials().into_iter().rev() {
-            push_rows(&mut out, agent, text, theme.style("transcript.text"), false);
+            let shown = match wrap(text, text_w, false).len() {
+                0 | 1 => text.to_string(),
+                _ => {
+                    let tail = wrap(text, text_w.saturating_sub(1).max(1), false);
+                    format!("…{}", tail.last().map(String::as_str).unwrap_or(""))
+                }
+            };
+            let mut spans = vec![prefix(agent, true)];
+            spans.extend(highlighted(
+                &shown,
+                theme.style("transcript.text"),
+                query,
+                hit,
+            ));
+            out.push(Line::from(spans));
             if out.len() >= rows {
                 break;
             }
@@ -368,22 +485,12 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
             "Type what the team should build in the prompt and press Enter.",
             theme.style("ui.text.dim"),
         ));
+    } else if out.is_empty() && window.pending.is_some() {
+        out.push(Line::styled("loading…", theme.style("ui.text.dim")));
     }
     let skip = out.len().saturating_sub(rows);
     let lines: Vec<Line> = out.into_iter().skip(skip).rev().collect();
     frame.render_widget(Paragraph::new(lines), inner);
-}
-
-fn status_context(app: &App) -> Context {
-    match app.screen {
-        Screen::Conflicts => Context::Conflicts,
-        Screen::Files => Context::Files,
-        Screen::Main => match app.focus {
-            Focus::Prompt => Context::Editor,
-            Focus::Agents => Context::Agents,
-            Focus::Transcript => Context::Transcript,
-        },
-    }
 }
 
 fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
@@ -391,10 +498,23 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     let s = &app.session;
     let mut left: Vec<Span> = Vec::new();
     if let Some(toast) = &app.toast {
-        let scope = if toast.error { "ui.error" } else { "ui.info" };
+        let scope = if toast.error {
+            "ui.statusbar.error"
+        } else {
+            "ui.statusbar"
+        };
         left.push(Span::styled(
             format!(" {} ", toast.text),
             theme.style(scope),
+        ));
+    } else if let Some(search) = app
+        .search
+        .as_ref()
+        .filter(|q| app.screen == Screen::Main && q.agent == app.transcripts.active_key())
+    {
+        left.push(Span::styled(
+            format!(" {} ", search.status()),
+            theme.style("ui.statusbar"),
         ));
     } else if !s.id.is_empty() {
         let open = s.open_conflicts();
@@ -410,19 +530,47 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
                 s.status.map(|st| st.as_str()).unwrap_or(s.phase.as_str())
             )
         };
-        let scope = if open > 0 { "conflict.open" } else { "ui.text" };
+        let scope = if open > 0 {
+            "ui.statusbar.alert"
+        } else {
+            "ui.statusbar"
+        };
         left.push(Span::styled(text, theme.style(scope)));
     }
-    let mut hints: Vec<(String, &str)> = app.keymap.hints(status_context(app));
-    if app.screen == Screen::Main && app.focus != Focus::Prompt {
+    // "? help" first: every other key is one press away from it.
+    let mut hints: Vec<(String, &str)> = app
+        .keymap
+        .key_for(Context::Outside, Action::Help)
+        .filter(|_| app.screen != Screen::Main || app.focus != Focus::Prompt)
+        .map(|k| (k.to_string(), "help"))
+        .into_iter()
+        .collect();
+    if app.screen != Screen::Metrics {
+        hints.extend(app.keymap.hints(app.hint_context()));
+    }
+    if (app.screen == Screen::Main && app.focus != Focus::Prompt) || app.screen == Screen::Metrics {
+        let wanted = [
+            Action::Conflicts,
+            Action::Files,
+            Action::Metrics,
+            Action::History,
+            Action::Quit,
+        ];
         hints.extend(
             app.keymap
-                .hints(Context::Outside)
-                .into_iter()
-                .filter(|(k, _)| ["c", "f", "?", "q"].contains(&k.as_str())),
+                .bindings()
+                .filter(|b| b.context == Context::Outside && wanted.contains(&b.action))
+                .map(|b| (b.keys.join("/"), b.help)),
         );
-    } else if app.screen != Screen::Main {
-        hints.push(("esc".to_string(), "back"));
+        if app.screen == Screen::Metrics
+            && let Some(k) = app.keymap.key_for(Context::Outside, Action::Back)
+        {
+            hints.insert(0, (k.to_string(), "back"));
+        }
+    } else if app.screen != Screen::Main
+        && let Some(k) = app.keymap.key_for(Context::Outside, Action::Back)
+    {
+        hints.push((k.to_string(), "back"));
     }
     let used: usize = left.iter().map(|s| s.content.chars().count()).sum();
     let mut room = (area.width as usize).saturating_sub(used + 1);
@@ -434,10 +582,10 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
             break;
         }
         room -= w;
-        right.push(Span::styled(keys, theme.style("ui.hint.key")));
+        right.push(Span::styled(keys, theme.style("ui.statusbar.key")));
         right.push(Span::styled(
             format!(" {help} · "),
-            theme.style("ui.hint.text"),
+            theme.style("ui.statusbar.hint"),
         ));
     }
     if let Some(last) = right.last_mut() {
@@ -452,136 +600,4 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(Line::from(left)).style(theme.style("ui.statusbar")),
         area,
     );
-}
-
-/// A centred rectangle of at most `w`×`h` inside `area`.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
-}
-
-fn popup<'a>(app: &App, title: &'a str) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
-        .border_style(app.theme.style("ui.popup.border"))
-        .title(Span::styled(title, app.theme.style("ui.popup.title")))
-        .style(app.theme.style("ui.popup"))
-}
-
-/// The help overlay's lines: each context's title, then its bindings.
-fn help_lines(app: &App, key_w: usize, col_w: usize) -> Vec<Line<'static>> {
-    let theme = &app.theme;
-    let mut lines = Vec::new();
-    let mut last = None;
-    for b in app.keymap.bindings() {
-        if last != Some(b.context) {
-            if last.is_some() {
-                lines.push(Line::raw(""));
-            }
-            lines.push(Line::styled(
-                b.context.title().to_string(),
-                theme.style("ui.title"),
-            ));
-            last = Some(b.context);
-        }
-        let keys = b.keys.join("/");
-        let room = col_w.saturating_sub(key_w + 2);
-        let mut help: String = b.help.chars().take(room).collect();
-        if b.help.chars().count() > room && room > 0 {
-            help.pop();
-            help.push('…');
-        }
-        lines.push(Line::from(vec![
-            Span::styled(format!(" {keys:<key_w$} "), theme.style("ui.hint.key")),
-            Span::styled(help, theme.style("ui.text")),
-        ]));
-    }
-    lines
-}
-
-/// Most rows the help overlay can scroll, for an area of `body`.
-pub fn help_max_scroll(app: &App, body: Rect) -> u16 {
-    let (cols, rows, _) = help_layout(body);
-    let n = help_lines(app, 16, 40).len();
-    n.saturating_sub(cols * rows) as u16
-}
-
-/// Columns, rows per column and the popup's area.
-fn help_layout(body: Rect) -> (usize, usize, Rect) {
-    let area = centered(body, body.width.saturating_sub(4).min(100), body.height);
-    let inner_w = area.width.saturating_sub(2) as usize;
-    let cols = if inner_w >= 70 { 2 } else { 1 };
-    (cols, area.height.saturating_sub(2) as usize, area)
-}
-
-fn draw_help(app: &App, frame: &mut Frame, body: Rect, scroll: u16) {
-    let (cols, rows, area) = help_layout(body);
-    frame.render_widget(Clear, area);
-    let more = help_max_scroll(app, body) > 0;
-    let title = if more {
-        " keys — j/k scroll · ? or Esc closes "
-    } else {
-        " keys — ? or Esc closes "
-    };
-    let block = popup(app, title);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let col_w = inner.width as usize / cols;
-    let key_w = app
-        .keymap
-        .bindings()
-        .map(|b| b.keys.join("/").chars().count())
-        .max()
-        .unwrap_or(8)
-        .min(16);
-    let lines = help_lines(app, key_w, col_w);
-    let columns =
-        Layout::horizontal((0..cols).map(|_| Constraint::Ratio(1, cols as u32))).split(inner);
-    for (i, column) in columns.iter().enumerate() {
-        let start = scroll as usize + i * rows;
-        let part: Vec<Line> = lines.iter().skip(start).take(rows).cloned().collect();
-        frame.render_widget(Paragraph::new(part), *column);
-    }
-}
-
-fn draw_confirm(app: &App, frame: &mut Frame, body: Rect) {
-    let area = centered(body, 50, 5);
-    frame.render_widget(Clear, area);
-    let block = popup(app, " quit? ");
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let text = vec![
-        Line::styled(
-            "A session is running. Stop it and quit?",
-            app.theme.style("ui.text"),
-        ),
-        Line::from(vec![
-            Span::styled("y", app.theme.style("ui.hint.key")),
-            Span::styled(" quit · ", app.theme.style("ui.hint.text")),
-            Span::styled("n", app.theme.style("ui.hint.key")),
-            Span::styled(" stay", app.theme.style("ui.hint.text")),
-        ]),
-    ];
-    frame.render_widget(Paragraph::new(text).alignment(Alignment::Center), inner);
-}
-
-fn draw_editor(app: &App, frame: &mut Frame, body: Rect) {
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
-        return;
-    };
-    let lines = editor.area.lines().len() as u16;
-    let area = centered(
-        body,
-        body.width.saturating_sub(8).max(30),
-        (lines + 2).clamp(3, 14),
-    );
-    frame.render_widget(Clear, area);
-    frame.render_widget(&editor.area, area);
 }

@@ -1,0 +1,150 @@
+//! The TUI's questions to the store — transcript search, the list of DIR's
+//! sessions, a past session's events — and the person's edit of a staged file.
+//!
+//! Reads run on the blocking pool (`spawn_blocking`), never on the actor's task;
+//! their answers go through the committer as groups without writes, so they
+//! reach the consumer after every event released before them (the same path as
+//! `load_transcript`). Every answer carries the request id it was asked with.
+
+use super::actor::Actor;
+use super::committer::Group;
+use crate::config::workflow::PhaseKind;
+use crate::protocol::{Event, RequestId, SEARCH_LIMIT, SessionId, SessionSummary};
+use crate::store::{SessionRecord, Store};
+
+impl SessionSummary {
+    fn of(record: SessionRecord) -> SessionSummary {
+        SessionSummary {
+            id: record.id,
+            prompt: record.prompt,
+            status: record.status,
+            phase: record.phase,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            tokens: (record.tokens_in, record.tokens_out),
+            cost_usd: record.cost_usd,
+            commit: record.commit,
+            last_seq: record.last_seq,
+        }
+    }
+}
+
+impl Actor {
+    /// Runs `read` on the blocking pool and sends its event through the
+    /// committer; `op` names the request in a [`Event::Rejected`] if the read
+    /// task itself fails.
+    fn answer_later<F>(&self, op: &'static str, read: F)
+    where
+        F: FnOnce(Store) -> Event + Send + 'static,
+    {
+        let store = self.store.clone();
+        let committer = self.committer.clone();
+        tokio::spawn(async move {
+            let event = match tokio::task::spawn_blocking(move || read(store)).await {
+                Ok(event) => event,
+                Err(e) => Event::Rejected {
+                    op: op.to_string(),
+                    reason: format!("the store task failed: {e}"),
+                },
+            };
+            let _ = committer.send(Group {
+                writes: Vec::new(),
+                events: vec![event],
+            });
+        });
+    }
+
+    /// [`crate::protocol::Op::SearchTranscript`].
+    pub(super) fn search_transcript(
+        &mut self,
+        agent: Option<String>,
+        query: String,
+        req: RequestId,
+    ) {
+        let Some(session) = self.session.as_ref().map(|s| s.id.clone()) else {
+            return self.reject_query("search", "no session");
+        };
+        self.answer_later("search", move |store| {
+            match store.search_transcript(&session, agent.as_deref(), &query, SEARCH_LIMIT) {
+                Ok((positions, truncated)) => Event::SearchResults {
+                    req,
+                    agent,
+                    query,
+                    positions,
+                    truncated,
+                },
+                Err(e) => Event::Rejected {
+                    op: "search".into(),
+                    reason: e.to_string(),
+                },
+            }
+        });
+    }
+
+    /// [`crate::protocol::Op::ListSessions`].
+    pub(super) fn list_sessions(&mut self, req: RequestId) {
+        self.answer_later("list sessions", move |store| Event::SessionsListed {
+            req,
+            sessions: store
+                .sessions()
+                .map(|all| all.into_iter().map(SessionSummary::of).collect())
+                .map_err(|e| e.to_string()),
+        });
+    }
+
+    /// [`crate::protocol::Op::LoadSession`].
+    pub(super) fn load_session(&mut self, session: SessionId, req: RequestId) {
+        self.answer_later("load session", move |store| {
+            let events = store.events(&session).map_err(|e| e.to_string());
+            Event::SessionLoaded {
+                req,
+                session,
+                events,
+            }
+        });
+    }
+
+    /// [`crate::protocol::Op::AcceptEdited`]: only while the session waits at
+    /// deliver (after the tests and the review, which the edit does not re-run).
+    pub(super) fn accept_edited(&mut self, path: &str, content: String) {
+        let at_deliver = self.session.as_ref().is_some_and(|s| {
+            self.workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
+        });
+        let Some(s) = self.session.as_mut() else {
+            return self.reject_query("edit", "no session");
+        };
+        if s.delivered || s.finished.is_some() {
+            return self.reject_query("edit", "the session has ended");
+        }
+        if !at_deliver {
+            return self.reject_query(
+                "edit",
+                "files can be edited once the session waits at deliver (after the tests and the review)",
+            );
+        }
+        let Some(file) = s.files.get_mut(path) else {
+            return self.reject_query("edit", format!("no staged file `{path}`"));
+        };
+        file.content = content;
+        file.accepted = true;
+        let file = file.clone();
+        let bytes = file.content.len() as u64;
+        tracing::info!(path, bytes, "the person edited a staged file");
+        self.record("file", path, &file);
+        self.ephemeral(Event::FileEdited {
+            path: path.to_string(),
+            bytes,
+        });
+        self.ephemeral(Event::FileDecided {
+            path: path.to_string(),
+            accepted: true,
+        });
+    }
+
+    fn reject_query(&mut self, op: &str, reason: impl Into<String>) {
+        self.ephemeral(Event::Rejected {
+            op: op.to_string(),
+            reason: reason.into(),
+        });
+    }
+}

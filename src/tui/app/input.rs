@@ -1,0 +1,230 @@
+//! Input: keys, bracketed pastes and the mouse, turned into updates of the
+//! [`App`]: the overlays take keys first (help, quit confirmation, palette,
+//! editors), then the prompt editor, then the key table's action.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::{App, EditorPurpose, External, Focus, Overlay, Screen, prompt_area};
+use crate::config::keymap::Action;
+use crate::protocol::Op;
+
+impl App {
+    /// A bracketed paste: inserted into the focused editor, never submitted.
+    pub fn on_paste(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        match &mut self.overlay {
+            Some(Overlay::Editor(editor)) => {
+                editor.area.insert_str(&text);
+            }
+            Some(Overlay::Palette(p)) => {
+                p.input.push_str(text.lines().next().unwrap_or(""));
+                p.sel = 0;
+            }
+            Some(_) => {}
+            None if self.screen == Screen::Main && self.focus == Focus::Prompt => {
+                self.prompt.insert_str(&text);
+            }
+            None => {}
+        }
+    }
+
+    /// A mouse event (only with `[ui] mouse = true`): the wheel scrolls what is under it.
+    pub fn on_mouse(&mut self, event: MouseEvent) {
+        if !self.options.mouse || self.overlay.is_some() {
+            return;
+        }
+        let action = match event.kind {
+            MouseEventKind::ScrollUp => Action::Up,
+            MouseEventKind::ScrollDown => Action::Down,
+            _ => return,
+        };
+        if self.screen == Screen::Main {
+            let area = self.frame.transcript_area;
+            let inside = event.column >= area.x
+                && event.column < area.x + area.width
+                && event.row >= area.y
+                && event.row < area.y + area.height;
+            if !inside {
+                return;
+            }
+            let rows = u64::from(self.frame.transcript_rows);
+            let req = if action == Action::Up {
+                self.transcripts.scroll_up(3, rows)
+            } else {
+                self.transcripts.scroll_down(3, rows)
+            };
+            self.request_page(req);
+            return;
+        }
+        if self.screen == Screen::Files {
+            self.files.scroll = if action == Action::Up {
+                self.files.scroll.saturating_sub(3)
+            } else {
+                self.files.scroll.saturating_add(3)
+            };
+            return;
+        }
+        self.on_list(action);
+    }
+
+    /// A key press.
+    pub fn on_key(&mut self, key: KeyEvent) {
+        let contexts = self.contexts();
+        let action = self.keymap.action(&contexts, &key);
+        if action != Some(Action::CancelSession) {
+            self.ctrl_c_at = None;
+        }
+        match self.overlay.take() {
+            Some(Overlay::Help { scroll }) => {
+                let max = self.frame.help_max_scroll;
+                let scroll = match action {
+                    Some(Action::Down) => scroll.saturating_add(1),
+                    Some(Action::Up) => scroll.saturating_sub(1),
+                    Some(Action::PageDown) => scroll.saturating_add(10),
+                    Some(Action::PageUp) => scroll.saturating_sub(10),
+                    Some(Action::Top) => 0,
+                    Some(Action::Bottom) => max,
+                    _ => scroll,
+                };
+                if !matches!(
+                    key.code,
+                    KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q')
+                ) {
+                    self.overlay = Some(Overlay::Help {
+                        scroll: scroll.min(max),
+                    });
+                }
+                match action {
+                    Some(Action::CancelSession) => self.cancel_or_quit(),
+                    Some(Action::Suspend) => self.external = Some(External::Suspend),
+                    _ => {}
+                }
+                return;
+            }
+            Some(Overlay::ConfirmQuit) => {
+                match key.code {
+                    KeyCode::Char('y') | KeyCode::Char('Y') => {
+                        self.outbox.push(Op::Interrupt);
+                        self.quit = true;
+                    }
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
+                    _ => self.overlay = Some(Overlay::ConfirmQuit),
+                }
+                return;
+            }
+            Some(Overlay::Palette(mut palette)) => {
+                let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+                let up = key.code == KeyCode::Up || (ctrl && key.code == KeyCode::Char('p'));
+                let down = key.code == KeyCode::Down || (ctrl && key.code == KeyCode::Char('n'));
+                match key.code {
+                    _ if action == Some(Action::CancelSession) => self.cancel_or_quit(),
+                    _ if action == Some(Action::Suspend) => {
+                        self.external = Some(External::Suspend);
+                        self.overlay = Some(Overlay::Palette(palette));
+                    }
+                    KeyCode::Esc => {}
+                    KeyCode::Enter => {
+                        let items = palette.matches(&self.keymap);
+                        if let Some(item) = items.get(palette.sel) {
+                            let (context, action) = (item.context, item.action);
+                            self.run_from_palette(context, action);
+                        }
+                    }
+                    _ if up => {
+                        palette.sel = palette.sel.saturating_sub(1);
+                        self.overlay = Some(Overlay::Palette(palette));
+                    }
+                    _ if down => {
+                        let n = palette.matches(&self.keymap).len();
+                        palette.sel = (palette.sel + 1).min(n.saturating_sub(1));
+                        self.overlay = Some(Overlay::Palette(palette));
+                    }
+                    KeyCode::Backspace => {
+                        palette.input.pop();
+                        palette.sel = 0;
+                        self.overlay = Some(Overlay::Palette(palette));
+                    }
+                    KeyCode::Char(c) if !ctrl => {
+                        palette.input.push(c);
+                        palette.sel = 0;
+                        self.overlay = Some(Overlay::Palette(palette));
+                    }
+                    _ => self.overlay = Some(Overlay::Palette(palette)),
+                }
+                return;
+            }
+            Some(Overlay::Editor(mut editor)) => {
+                match action {
+                    Some(Action::Submit) => self.editor_submitted(editor),
+                    Some(Action::Newline) if editor.purpose != EditorPurpose::Search => {
+                        editor.area.insert_newline();
+                        self.overlay = Some(Overlay::Editor(editor));
+                    }
+                    Some(Action::Newline) => self.overlay = Some(Overlay::Editor(editor)),
+                    Some(Action::LeaveEditor) => {}
+                    Some(Action::CancelSession) => self.cancel_or_quit(),
+                    Some(Action::Suspend) => {
+                        self.external = Some(External::Suspend);
+                        self.overlay = Some(Overlay::Editor(editor));
+                    }
+                    _ => {
+                        editor.area.input(key);
+                        self.overlay = Some(Overlay::Editor(editor));
+                    }
+                }
+                return;
+            }
+            None => {}
+        }
+        if self.screen == Screen::Main && self.focus == Focus::Prompt {
+            match action {
+                Some(Action::Submit) => {
+                    let text = self.prompt.lines().join("\n");
+                    self.submit_prompt(&text);
+                }
+                Some(Action::Newline) => self.prompt.insert_newline(),
+                Some(Action::LeaveEditor) | Some(Action::FocusNext) => self.focus = Focus::Agents,
+                Some(Action::FocusPrev) => self.focus = Focus::Transcript,
+                Some(Action::CancelSession) => self.cancel_or_quit(),
+                Some(Action::Suspend) => self.external = Some(External::Suspend),
+                _ => {
+                    let empty = self.prompt.is_empty() || self.prompt_history.pos.is_some();
+                    match key.code {
+                        KeyCode::Up if empty && !self.prompt_history.entries.is_empty() => {
+                            self.history_step(-1)
+                        }
+                        KeyCode::Down if self.prompt_history.pos.is_some() => self.history_step(1),
+                        _ => {
+                            self.prompt_history.pos = None;
+                            self.prompt.input(key);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        let Some(action) = action else {
+            return;
+        };
+        self.on_action(action);
+    }
+
+    fn history_step(&mut self, delta: isize) {
+        let n = self.prompt_history.entries.len() as isize;
+        let pos = match self.prompt_history.pos {
+            None => n - 1,
+            Some(p) => p as isize + delta,
+        };
+        if pos < 0 {
+            return;
+        }
+        if pos >= n {
+            self.prompt_history.pos = None;
+            self.prompt = prompt_area(&self.theme, "");
+            return;
+        }
+        self.prompt_history.pos = Some(pos as usize);
+        let text = self.prompt_history.entries[pos as usize].clone();
+        self.prompt = prompt_area(&self.theme, &text);
+    }
+}

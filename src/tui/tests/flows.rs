@@ -1,0 +1,440 @@
+//! Key → op flows of the newer features: the palette, transcript search
+//! (incl. paging to a far match), the history view, `$EDITOR`, Ctrl-Z, the
+//! mouse, key overrides, the spinner's wake-ups, streamed tokens.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::screens::{history_opened, searched};
+use super::{app, at_deliver, at_resolve, code, key, render, screen_text};
+use crate::config::keymap::Keymap;
+use crate::protocol::{Event, EventBody, LineKind, Op, SessionStatus};
+use crate::tui::app::{External, Overlay, Screen};
+
+#[test]
+fn the_palette_filters_and_runs_actions() {
+    let mut app = at_deliver();
+    app.focus = crate::tui::app::Focus::Agents;
+    app.on_key(key(':'));
+    assert!(matches!(app.overlay, Some(Overlay::Palette(_))));
+    for c in "commit msg".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(code(KeyCode::Backspace));
+    app.on_key(key('g'));
+    app.on_key(code(KeyCode::Enter));
+    // "edit the commit message" runs in the files view and opens its editor.
+    assert_eq!(app.screen, Screen::Files);
+    assert!(matches!(app.overlay, Some(Overlay::Editor(_))));
+    app.on_key(code(KeyCode::Esc));
+    app.on_key(key(':'));
+    for c in "metrics".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Metrics);
+    assert!(app.overlay.is_none());
+    // Esc closes the palette without running anything.
+    app.on_key(key(':'));
+    app.on_key(key('q'));
+    app.on_key(code(KeyCode::Esc));
+    assert!(app.overlay.is_none() && !app.quit);
+}
+
+#[test]
+fn search_asks_the_store_jumps_and_steps_through_matches() {
+    let mut app = searched();
+    let s = app.search.clone().unwrap();
+    assert_eq!(s.positions.len(), 2, "{:?}", s.positions);
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("match"), "{text}");
+    // The highlighted cells carry ui.search.match.
+    let t = render(&mut app, 120, 40);
+    let buf = t.backend().buffer();
+    let hit = app.theme.style("ui.search.match");
+    let highlighted = (0..buf.area.height)
+        .flat_map(|y| (0..buf.area.width).map(move |x| (x, y)))
+        .filter(|p| buf[*p].style().bg == hit.bg && buf[*p].style().fg == hit.fg)
+        .count();
+    assert!(highlighted >= 6, "{highlighted} highlighted cells");
+    let before = app.search.as_ref().unwrap().current;
+    app.on_key(key('n'));
+    let after = app.search.as_ref().unwrap().current;
+    assert_ne!(before, after);
+    app.on_key(key('N'));
+    assert_eq!(app.search.as_ref().unwrap().current, before);
+    // Another tab has no search: n says so instead of jumping.
+    app.on_key(key(']'));
+    app.on_key(key('n'));
+    assert!(app.toast.as_ref().unwrap().text.contains("no search"));
+    // A stale answer is dropped.
+    app.on_key(key('['));
+    let current = app.search.clone();
+    app.on_event(Event::SearchResults {
+        req: 999,
+        agent: None,
+        query: "SQLite".into(),
+        positions: vec![1],
+        truncated: false,
+    });
+    assert_eq!(app.search, current);
+}
+
+#[test]
+fn a_far_search_match_pages_the_window_from_the_store() {
+    let (mut app, mut f) = at_resolve();
+    app.focus = crate::tui::app::Focus::Transcript;
+    let texts: Vec<String> = (0..6000).map(|i| format!("line {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    f.lines(&mut app, "qa", "t", LineKind::Text, &refs);
+    let _ = render(&mut app, 80, 24);
+    app.on_key(key('/'));
+    app.on_key(key('x'));
+    app.on_key(code(KeyCode::Enter));
+    let req = match app.outbox.pop() {
+        Some(Op::SearchTranscript { req, .. }) => req,
+        other => panic!("{other:?}"),
+    };
+    app.on_event(Event::SearchResults {
+        req,
+        agent: None,
+        query: "x".into(),
+        positions: vec![3],
+        truncated: true,
+    });
+    match app.outbox.pop() {
+        Some(Op::LoadTranscript {
+            agent: None,
+            from_seq: 0,
+            ..
+        }) => {}
+        other => panic!("expected a page around the match, got {other:?}"),
+    }
+    assert!(app.search.as_ref().unwrap().status().contains("1/1+"));
+}
+
+#[test]
+fn history_lists_and_opens_a_past_session_read_only() {
+    let app = history_opened();
+    let opened = app.past.opened.as_ref().unwrap();
+    let folded = opened.view.as_ref().unwrap().as_ref().unwrap();
+    let (view, metrics) = (&folded.0, &folded.1);
+    assert_eq!(view.prompt, "Build a URL shortener REST API with tests");
+    assert_eq!(view.status, Some(SessionStatus::Succeeded));
+    assert_eq!(view.conflicts.len(), 2);
+    assert!(view.conflicts.iter().all(|c| c.decision.is_some()));
+    assert_eq!(view.files.len(), 2);
+    assert_eq!(metrics.phases.len(), 9);
+    // Read-only: keys that act on a session send nothing from here.
+    let mut app = app;
+    app.outbox.clear();
+    for k in ['a', 'C', ' ', 'p'] {
+        app.on_key(key(k));
+    }
+    assert!(app.outbox.is_empty(), "{:?}", app.outbox);
+    // The live session is untouched by the fold.
+    assert_eq!(app.session.prompt, "Build a CLI todo app");
+    // An error reading the store is shown, not lost.
+    app.on_key(code(KeyCode::Enter));
+    let (session, req) = match app.outbox.pop() {
+        Some(Op::LoadSession { session, req }) => (session, req),
+        other => panic!("{other:?}"),
+    };
+    app.on_event(Event::SessionLoaded {
+        req,
+        session,
+        events: Err("state db record … does not decode".into()),
+    });
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("does not decode"), "{text}");
+}
+
+#[test]
+fn e_hands_the_staged_file_to_the_editor_and_sends_a_change_back() {
+    let mut app = at_deliver();
+    app.on_key(key('f'));
+    let req = match app.outbox.pop() {
+        Some(Op::LoadFile { req, .. }) => req,
+        other => panic!("{other:?}"),
+    };
+    // Before the content arrives, e only loads it.
+    app.on_key(key('e'));
+    assert!(app.external.is_none());
+    app.outbox.clear();
+    app.on_event(Event::FileLoaded {
+        req,
+        file: Ok(crate::protocol::FileView {
+            path: ".gitignore".into(),
+            content: "__pycache__/\n".into(),
+            diff: None,
+        }),
+    });
+    app.on_key(key('e'));
+    let (path, content) = match app.external.take() {
+        Some(External::Edit { path, content }) => (path, content),
+        other => panic!("expected an edit, got {other:?}"),
+    };
+    assert_eq!(
+        (path.as_str(), content.as_str()),
+        (".gitignore", "__pycache__/\n")
+    );
+    app.edited(&path, &content, Ok(content.clone()));
+    assert!(app.outbox.is_empty(), "an unchanged file sends nothing");
+    app.edited(&path, &content, Err("`vi` exited with 1".into()));
+    assert!(app.toast.as_ref().unwrap().error);
+    app.edited(&path, &content, Ok("__pycache__/\n*.db\n".into()));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::AcceptEdited {
+            path: ".gitignore".into(),
+            content: "__pycache__/\n*.db\n".into()
+        })
+    );
+    // The answer updates the entry and reloads the preview.
+    app.on_event(Event::FileEdited {
+        path: ".gitignore".into(),
+        bytes: 18,
+    });
+    assert_eq!(app.session.files[".gitignore"].bytes, 18);
+    assert!(matches!(app.outbox.pop(), Some(Op::LoadFile { path, .. }) if path == ".gitignore"));
+    // A refused path cannot be edited.
+    app.on_key(key('G'));
+    app.on_key(key('e'));
+    assert!(app.external.is_none());
+}
+
+#[test]
+fn ctrl_z_asks_the_run_loop_to_suspend_from_anywhere() {
+    let ctrl_z = KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL);
+    let mut idle = app();
+    idle.on_key(ctrl_z);
+    assert_eq!(
+        idle.external,
+        Some(External::Suspend),
+        "from the prompt editor"
+    );
+    let (mut a, _) = at_resolve();
+    a.on_key(key('c'));
+    a.on_key(ctrl_z);
+    assert_eq!(a.external, Some(External::Suspend));
+}
+
+#[test]
+fn the_mouse_wheel_scrolls_only_when_enabled() {
+    let (mut app, mut f) = at_resolve();
+    let texts: Vec<String> = (0..100).map(|i| format!("line {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    f.lines(&mut app, "qa", "t", LineKind::Text, &refs);
+    let _ = render(&mut app, 80, 24);
+    let area = app.frame.transcript_area;
+    let wheel = MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: area.x + 2,
+        row: area.y + 1,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(wheel);
+    assert!(app.transcripts.window().following, "mouse is opt-in");
+    app.options.mouse = true;
+    app.on_mouse(MouseEvent { row: 0, ..wheel });
+    assert!(app.transcripts.window().following, "outside the transcript");
+    app.on_mouse(wheel);
+    assert!(!app.transcripts.window().following);
+    let bottom = app.transcripts.window().bottom_pos();
+    app.on_mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        ..wheel
+    });
+    assert!(app.transcripts.window().bottom_pos() > bottom || app.transcripts.window().following);
+}
+
+#[test]
+fn key_overrides_change_what_keys_do_and_what_the_screen_says() {
+    let mut over = std::collections::BTreeMap::new();
+    over.insert("files.commit".to_string(), vec!["ctrl-s".to_string()]);
+    over.insert("outside.metrics".to_string(), vec!["m".to_string()]);
+    let mut app = at_deliver();
+    app.keymap = Keymap::default().with_overrides(&over).unwrap();
+    app.focus = crate::tui::app::Focus::Agents;
+    app.on_key(key('m'));
+    assert_eq!(app.screen, Screen::Metrics);
+    app.on_key(key('f'));
+    app.on_key(key('C'));
+    assert!(!app.outbox.iter().any(|op| matches!(op, Op::Commit { .. })));
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert!(matches!(app.outbox.pop(), Some(Op::Commit { .. })));
+    app.on_key(key('?'));
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(
+        text.contains("ctrl-s"),
+        "the help shows the override:\n{text}"
+    );
+}
+
+#[test]
+fn the_spinner_ticks_at_most_ten_times_a_second_and_idle_wakes_nothing() {
+    let (mut app, mut f) = at_resolve();
+    app.toast = None;
+    let now = std::time::Instant::now();
+    assert_eq!(app.next_wake(now), None, "idle: no timer at all");
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    app.toast = None;
+    let wake = app.next_wake(now).unwrap();
+    assert!(wake >= now + crate::tui::app::SPIN);
+    let before = app.frame.spinner;
+    assert!(app.tick(wake));
+    assert_eq!(app.frame.spinner, before + 1);
+    // A toast alone wakes once, when it expires.
+    let (mut quiet, _) = at_resolve();
+    quiet.toast("hello", false);
+    let at = quiet.toast.as_ref().unwrap().at;
+    assert_eq!(quiet.next_wake(now), Some(at + crate::tui::app::TOAST_FOR));
+    assert!(quiet.tick(at + crate::tui::app::TOAST_FOR));
+    assert_eq!(quiet.next_wake(now), None);
+}
+
+#[test]
+fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
+    let (mut app, mut f) = at_resolve();
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    for chunk in ["def add(", "store, title", "):\n    pass"] {
+        app.on_event(Event::Token {
+            agent: "backend".into(),
+            task: "implement.core".into(),
+            text: chunk.into(),
+        });
+    }
+    assert_eq!(app.metrics.token_events, 3);
+    assert!(app.metrics.agents["backend"].buckets.iter().sum::<u64>() >= 3);
+    assert_eq!(app.transcripts.partials(), vec![("backend", "    pass")]);
+    // The end of the session is what the run loop logs the terminal bytes at.
+    f.ev(
+        &mut app,
+        EventBody::SessionFinished {
+            status: SessionStatus::Cancelled,
+            tokens_in: 1,
+            tokens_out: 1,
+            cost_usd: 0.0,
+        },
+    );
+    assert!(!app.animating());
+}
+
+#[test]
+fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
+    let (mut app, mut f) = at_resolve();
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    app.focus = crate::tui::app::Focus::Transcript;
+    let before = screen_text(&render(&mut app, 80, 24));
+    let mut text = String::new();
+    for i in 0..40 {
+        let word = format!(" word{i}");
+        text.push_str(&word);
+        app.on_event(Event::Token {
+            agent: "backend".into(),
+            task: "implement.core".into(),
+            text: word,
+        });
+        let screen = screen_text(&render(&mut app, 80, 24));
+        let rows: Vec<&str> = screen.lines().collect();
+        // The pane's last text row (above its border and the status bar) is
+        // the streaming line; every row above it is one row higher than
+        // before the stream started, and stays there.
+        let last = rows[rows.len() - 3];
+        assert!(last.contains("backend  ▸"), "{screen}");
+        assert!(last.contains(&format!("word{i}")), "{screen}");
+        let old: Vec<&str> = before.lines().collect();
+        assert_eq!(rows[9..rows.len() - 3], old[10..old.len() - 2], "{screen}");
+    }
+    assert!(text.len() > 200, "the line wrapped several times");
+    let screen = screen_text(&render(&mut app, 80, 24));
+    assert!(
+        screen.contains("▸ …"),
+        "a wrapped streaming line starts with …:\n{screen}"
+    );
+}
+
+#[test]
+fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
+    let settings = crate::config::Settings::from_toml(
+        "[providers.sim]\nkind = \"offline\"\n[agents.backend]\nbudget_usd = 2.5\n[ui]\nmouse = true\n[keys]\n\"outside.metrics\" = \"m\"\n",
+        std::path::Path::new("/tmp/quorum.toml"),
+        false,
+        &|_| None,
+    )
+    .unwrap();
+    let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
+    let setup = crate::tui::Setup {
+        settings: std::sync::Arc::new(settings),
+        workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
+        theme: crate::config::theme::Theme::default(),
+        dir: "/tmp".into(),
+        prompt: None,
+    };
+    let mut app = crate::tui::app_for(&setup);
+    assert!(app.options.mouse);
+    assert_eq!(
+        app.agents
+            .iter()
+            .find(|a| a.name == "backend")
+            .unwrap()
+            .budget_usd,
+        Some(2.5)
+    );
+    assert_eq!(app.phases.len(), 9);
+    app.on_key(code(KeyCode::Esc));
+    app.on_key(key('m'));
+    assert_eq!(app.screen, Screen::Metrics);
+}
+
+#[test]
+fn a_conflict_the_chair_hands_to_the_person_says_so() {
+    let (mut app, mut f) = at_resolve();
+    f.ev(
+        &mut app,
+        EventBody::ConflictDetected {
+            conflict: "auth".into(),
+            topic: "Authentication".into(),
+            options: vec!["none".into(), "token".into()],
+            blocking: true,
+            needs_human: true,
+            positions: vec![],
+        },
+    );
+    f.ev(
+        &mut app,
+        EventBody::VoteCast {
+            conflict: "auth".into(),
+            agent: "qa".into(),
+            option: Some("token".into()),
+            rationale: "tests need a user".into(),
+        },
+    );
+    assert!(app.session.conflicts[2].needs_human);
+    app.focus = crate::tui::app::Focus::Agents;
+    app.on_key(key('c'));
+    app.on_key(key('G'));
+    let text = screen_text(&render(&mut app, 120, 40));
+    assert!(text.contains("needs you"), "{text}");
+    assert!(text.contains("The chair asks you to decide"), "{text}");
+}

@@ -1,0 +1,211 @@
+//! The conflicts and voting view: the list of conflicts with their status |
+//! the selected one's options side by side with each agent's quoted position |
+//! its ballots with rationales and the tally.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{block, by_label};
+use crate::tui::app::App;
+use crate::tui::transcript::wrap;
+
+/// The conflicts view.
+pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = &app.theme;
+    let list_w = (area.width / 3).clamp(18, 34);
+    let [list_area, detail] =
+        Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(area);
+
+    let list = block(app, " Conflicts ", true);
+    let inner = list.inner(list_area);
+    frame.render_widget(list, list_area);
+    let mut rows = Vec::new();
+    if app.session.conflicts.is_empty() {
+        rows.push(Line::styled("no conflicts yet", theme.style("ui.text.dim")));
+    }
+    for (i, c) in app.session.conflicts.iter().enumerate() {
+        let (mark, state, scope) = match &c.decision {
+            Some((option, by)) => (
+                "✓",
+                format!("{option} ({})", by_label(*by)),
+                "conflict.decided",
+            ),
+            None if c.needs_human && !c.ballots.is_empty() => {
+                ("●", "needs you".to_string(), "conflict.tie")
+            }
+            None if c.ballots.is_empty() => ("●", "voting".to_string(), "conflict.open"),
+            None if c.is_tie() => {
+                let counts: Vec<String> = c.tally().iter().map(|(_, n)| n.to_string()).collect();
+                ("●", format!("tie {}", counts.join("–")), "conflict.tie")
+            }
+            None => {
+                let counts: Vec<String> = c.tally().iter().map(|(_, n)| n.to_string()).collect();
+                (
+                    "●",
+                    format!("{} {}", c.majority().unwrap_or_default(), counts.join("–")),
+                    "conflict.open",
+                )
+            }
+        };
+        let selected = i == app.conflicts.sel;
+        let base = if selected {
+            theme.style("ui.selection")
+        } else {
+            Style::default()
+        };
+        let width = inner.width as usize;
+        let topic: String = c.topic.chars().take(width.saturating_sub(2)).collect();
+        rows.push(Line::from(vec![
+            Span::styled(format!("{mark} "), base.patch(theme.style(scope))),
+            Span::styled(
+                format!("{topic:<w$}", w = width.saturating_sub(2)),
+                base.patch(theme.style("ui.text")),
+            ),
+        ]));
+        let state: String = state.chars().take(width.saturating_sub(2)).collect();
+        rows.push(Line::from(vec![
+            Span::styled("  ", base),
+            Span::styled(
+                format!("{state:<w$}", w = width.saturating_sub(2)),
+                base.patch(theme.style(scope)),
+            ),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(rows), inner);
+
+    let Some(c) = app.selected_conflict() else {
+        frame.render_widget(
+            Paragraph::new(
+                "The conflicts between the agents' plans appear here after the compare phase.",
+            )
+            .wrap(Wrap { trim: true })
+            .style(theme.style("ui.text.dim"))
+            .block(block(app, " Options ", false)),
+            detail,
+        );
+        return;
+    };
+    let ballots_h = (c.ballots.len() as u16 + c.options.len() as u16 + 4)
+        .min(detail.height / 2)
+        .max(5);
+    let [options_area, ballots_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(ballots_h)]).areas(detail);
+    let title = format!(
+        " {}{} ",
+        c.topic,
+        if c.blocking { " · blocking" } else { "" }
+    );
+    let options_block = block(app, &title, false);
+    let inner = options_block.inner(options_area);
+    frame.render_widget(options_block, options_area);
+    let [columns_area, decision_area] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(2)]).areas(inner);
+    let n = c.options.len().max(1) as u32;
+    let columns = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(columns_area);
+    let tally = c.tally();
+    for (i, option) in c.options.iter().enumerate() {
+        let Some(col) = columns.get(i) else { continue };
+        let selected = i == app.conflicts.option;
+        let votes = tally
+            .iter()
+            .find(|(o, _)| o == option)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        let head_scope = if selected {
+            "conflict.option.selected"
+        } else {
+            "conflict.option"
+        };
+        let w = col.width.saturating_sub(1) as usize;
+        let mut lines = vec![Line::styled(
+            format!(
+                " {option} · {votes} vote{} ",
+                if votes == 1 { "" } else { "s" }
+            ),
+            theme.style(head_scope),
+        )];
+        for p in c.positions.iter().filter(|p| &p.option == option) {
+            lines.push(Line::styled(p.agent.clone(), theme.style("agent.name")));
+            for row in wrap(&format!("“{}”", p.quote), w.max(4), false) {
+                lines.push(Line::styled(row, theme.style("conflict.position")));
+            }
+        }
+        let col = Rect::new(col.x, col.y, col.width.saturating_sub(1), col.height);
+        frame.render_widget(Paragraph::new(lines), col);
+    }
+    let decision = match &c.decision {
+        Some((option, by)) => {
+            let note = c
+                .note
+                .as_ref()
+                .map(|n| format!(" — note: {n}"))
+                .unwrap_or_default();
+            Line::styled(
+                format!("Decided: {option} by {}{note}", by_label(*by)),
+                theme.style("conflict.decided"),
+            )
+        }
+        None if c.needs_human && !c.ballots.is_empty() => Line::styled(
+            "The chair asks you to decide: choose with ←/→ and Enter, or o with a note",
+            theme.style("conflict.tie"),
+        ),
+        None if c.ballots.is_empty() => Line::styled(
+            "Voting… (o overrides with a note)",
+            theme.style("ui.text.dim"),
+        ),
+        None if c.is_tie() => Line::styled(
+            "Tie: choose with ←/→ and Enter, or o to decide with a note",
+            theme.style("conflict.tie"),
+        ),
+        None => Line::styled(
+            format!(
+                "Majority: {} — a accepts all vote results, o overrides with a note",
+                c.majority().unwrap_or_default()
+            ),
+            theme.style("conflict.open"),
+        ),
+    };
+    frame.render_widget(
+        Paragraph::new(decision).wrap(Wrap { trim: true }),
+        decision_area,
+    );
+
+    let ballots_block = block(app, " Ballots and tally ", false);
+    let inner = ballots_block.inner(ballots_area);
+    frame.render_widget(ballots_block, ballots_area);
+    let mut lines = Vec::new();
+    let most = tally.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let bar_w = 12usize;
+    for (option, votes) in &tally {
+        let filled = (*votes as usize * bar_w) / most as usize;
+        lines.push(Line::from(vec![
+            Span::styled(format!("{option:<12} "), theme.style("ballot.option")),
+            Span::styled("█".repeat(filled), theme.style("tally.bar")),
+            Span::styled(
+                format!("{} {votes}", " ".repeat(bar_w - filled)),
+                theme.style("ui.text"),
+            ),
+        ]));
+    }
+    for (agent, option, rationale) in &c.ballots {
+        let (text, scope) = match option {
+            Some(o) => (o.clone(), "ballot.option"),
+            None => ("abstained".to_string(), "ballot.abstained"),
+        };
+        let room = (inner.width as usize).saturating_sub(23);
+        let mut why: String = rationale.chars().take(room).collect();
+        if rationale.chars().count() > room && room > 0 {
+            why.pop();
+            why.push('…');
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("{agent:<9} "), theme.style("agent.name")),
+            Span::styled(format!("{text:<12} "), theme.style(scope)),
+            Span::styled(why, theme.style("ui.text.dim")),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}

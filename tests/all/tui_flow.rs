@@ -1,0 +1,307 @@
+//! End to end in tmux, by keys only (issue 5, acceptance 2): the whole flow
+//! at 120x40 — type a prompt, watch the queues, settle a tie, override a vote,
+//! reject a file, preview and diff another, edit one in `$EDITOR`, edit the
+//! commit message, commit, check `git log`, quit — then resizes through
+//! 200x60, 80x24, 20x5 and a resize storm, Ctrl-Z and `fg` from a real shell,
+//! `NO_COLOR`, and SIGTERM.
+
+use std::process::Command;
+
+use crate::common::{Env, bin, tempdir};
+use crate::tui_tmux::{AFTER, Tmux};
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_whole_flow_by_keys_at_120x40() {
+    let env = Env::new();
+    let dir = tempdir();
+    // An existing file that the team's project also writes: its change is a diff.
+    std::fs::write(dir.path().join("README.md"), "# My notes\n").unwrap();
+    // The "editor": appends a line to the file it is given, as a person would.
+    let editor = dir.path().join(".editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nprintf 'Edited by hand.\\n' >> \"$1\"\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let command = format!("EDITOR={} {}; {AFTER}", editor.display(), bin());
+    let t = Tmux::start(env, dir.path(), 120, 40, &command);
+
+    // Type a prompt and start.
+    t.wait_for("What should the team build?");
+    t.keys("Build a CLI todo app", true);
+    t.keys("Enter", false);
+    // Watch the queues: every agent's row shows its state, task and queue.
+    let screen = t.wait_for("waiting for the person to confirm");
+    for agent in ["pm", "backend", "frontend", "qa", "security"] {
+        let row = screen
+            .lines()
+            .find(|l| l.contains(&format!("│{agent:<9} ")))
+            .unwrap_or_else(|| panic!("no queue row for {agent}:\n{screen}"));
+        assert!(
+            row.contains("done") && row.contains("queued"),
+            "{agent}'s row shows state and queue: {row}"
+        );
+    }
+
+    // Conflicts: settle the tie, override the majority with a note.
+    t.keys("c", true);
+    let screen = t.wait_for("Tie: choose");
+    assert!(screen.contains("tie 2–2"), "{screen}");
+    t.keys("Right", false);
+    t.keys("Enter", false);
+    t.wait_for("sqlite (you)");
+    t.keys("n", true);
+    t.wait_for("Majority: rest");
+    t.keys("Right", false);
+    t.keys("o", true);
+    t.wait_for("override api with rpc");
+    t.keys("one endpoint to validate", true);
+    t.keys("Enter", false);
+    let screen = t.wait_for("rpc (you)");
+    assert!(
+        screen.contains("note: one endpoint to validate"),
+        "{screen}"
+    );
+    t.wait_for("ready to deliver");
+
+    // Files: reject one, preview and diff another, edit it.
+    t.keys("f", true);
+    t.wait_for("[✓] + .gitignore");
+    t.keys("Space", false);
+    t.wait_for("[ ] + .gitignore");
+    t.keys("j", true);
+    t.keys("Enter", false);
+    t.wait_for("1 # Todo");
+    t.keys("d", true);
+    let screen = t.wait_for("-# My notes");
+    assert!(screen.contains("diff README.md"), "{screen}");
+    assert!(screen.contains("+# Todo"), "{screen}");
+    // README.md changes an existing file: it starts rejected; the edit accepts it.
+    assert!(screen.contains("[ ] ~ README.md"), "{screen}");
+    t.keys("e", true);
+    t.wait_for("your edit is staged and accepted");
+    t.wait_for("[✓] ~ README.md");
+
+    // The commit message, then the commit.
+    t.keys("m", true);
+    t.wait_for("commit message — Enter saves");
+    t.keys("M-Enter", false);
+    t.keys("Checked in the TUI.", true);
+    t.keys("Enter", false);
+    t.keys("C", true);
+    let screen = t.wait_for("committed ");
+    let sha = screen
+        .split("committed ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string();
+    t.keys("q", true);
+    t.assert_restored("EXIT=0");
+
+    // git log: one commit with the decisions, the message edit, the files.
+    let log = git(dir.path(), &["log", "--format=%H%n%B%x00"]);
+    assert_eq!(log.matches('\0').count(), 1, "one commit:\n{log}");
+    assert!(log.starts_with(&sha[..sha.len().min(12)]), "{sha}\n{log}");
+    for line in [
+        "Storage engine: sqlite (decided by the person)",
+        "API style: rpc (decided by the person)",
+        "Checked in the TUI.",
+        "Quorum-Provider: offline",
+    ] {
+        assert!(log.contains(line), "{line} missing:\n{log}");
+    }
+    let files = git(dir.path(), &["show", "--name-only", "--format=", "HEAD"]);
+    assert!(
+        !files.lines().any(|f| f == ".gitignore"),
+        "rejected:\n{files}"
+    );
+    assert!(files.lines().any(|f| f == "README.md"), "{files}");
+    let readme = git(dir.path(), &["show", "HEAD:README.md"]);
+    assert!(readme.ends_with("Edited by hand.\n"), "{readme}");
+    assert!(
+        !dir.path().join(".gitignore").exists(),
+        "the rejected file is not written"
+    );
+}
+
+#[test]
+fn resizing_through_200x60_80x24_20x5_and_a_storm_never_crashes() {
+    let env = Env::new();
+    let dir = tempdir();
+    let command = format!("{} 'Build a CLI todo app'; {AFTER}", bin());
+    let t = Tmux::start(env, dir.path(), 80, 24, &command);
+    t.wait_for("waiting for the person to confirm");
+    t.resize(200, 60);
+    t.wait_for("phase 5/9 resolve");
+    t.resize(80, 24);
+    t.wait_for("5/9 resolve");
+    t.resize(20, 5);
+    t.wait_for("40x12)");
+    t.resize(80, 24);
+    t.wait_for("╭ Prompt");
+    // A storm: forty sizes in a row, without waiting for any frame.
+    for i in 0..40u16 {
+        t.resize(1 + (i * 37) % 200, 1 + (i * 23) % 60);
+    }
+    t.resize(200, 60);
+    t.wait_for("phase 5/9 resolve");
+    t.resize(80, 24);
+    let screen = t.wait_for("╭ Prompt");
+    assert!(screen.contains("Transcript"), "{screen}");
+    // Still alive and answering keys: quit asks while the session waits.
+    t.keys("q", true);
+    t.wait_for("Stop it and quit?");
+    t.keys("y", true);
+    t.assert_restored("EXIT=3");
+}
+
+#[test]
+fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_tui_back() {
+    let env = Env::new();
+    let dir = tempdir();
+    let t = Tmux::start(
+        env,
+        dir.path(),
+        100,
+        30,
+        "PS1='sh$ ' bash --norc --noprofile -i",
+    );
+    t.wait_for("sh$");
+    // Alone on its line: bash would run the rest of a list at once on Ctrl-Z.
+    t.keys(bin(), true);
+    t.keys("Enter", false);
+    t.wait_for("What should the team build?");
+    t.keys("Build a", true);
+    t.keys("C-z", false);
+    let screen = t.wait_for("Stopped");
+    assert!(
+        !screen.contains("╭ Prompt"),
+        "the shell has the screen:\n{screen}"
+    );
+    // The terminal is back in canonical mode while quorum is stopped.
+    t.keys("stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'", true);
+    t.keys("Enter", false);
+    let screen = t.wait_for("icanon\n");
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "raw mode is off while suspended:\n{screen}"
+    );
+    t.keys("fg", true);
+    t.keys("Enter", false);
+    // The TUI comes back whole, with what was typed before.
+    let screen = t.wait_for("╭ Prompt");
+    assert!(screen.contains("Build a"), "{screen}");
+    t.keys(" todo app", true);
+    t.wait_for("Build a todo app");
+    t.keys("C-c", false);
+    t.wait_for("sh$");
+    t.keys("echo EXIT=$?", true);
+    t.keys("Enter", false);
+    t.wait_for("EXIT=0");
+}
+
+/// The SGR parameters of `screen` that set a colour (30–38, 40–48, 90–107).
+fn colour_codes(screen: &str) -> Vec<String> {
+    let mut codes = Vec::new();
+    for part in screen.split("\x1b[").skip(1) {
+        let Some(params) = part.split('m').next() else {
+            continue;
+        };
+        if !params.bytes().all(|b| b.is_ascii_digit() || b == b';') {
+            continue;
+        }
+        let mut it = params.split(';');
+        while let Some(p) = it.next() {
+            let n: u32 = p.parse().unwrap_or(0);
+            let colour = matches!(n, 30..=37 | 40..=47 | 90..=97 | 100..=107);
+            if n == 38 || n == 48 {
+                codes.push(params.to_string());
+                // Skip the colour's own parameters.
+                let _ = it.next();
+                let _ = it.next();
+            } else if colour {
+                codes.push(params.to_string());
+            }
+        }
+    }
+    codes
+}
+
+#[test]
+fn no_color_draws_without_colours_and_colour_terminals_get_them() {
+    let env = Env::new();
+    let dir = tempdir();
+    let command = format!("env -u NO_COLOR {} 'Build a CLI todo app'; {AFTER}", bin());
+    let t = Tmux::start(env, dir.path(), 100, 30, &command);
+    t.wait_for("waiting for the person to confirm");
+    let coloured = colour_codes(&t.screen_escaped());
+    assert!(!coloured.is_empty(), "a colour terminal gets colours");
+    t.keys("C-c", false);
+    t.keys("C-c", false);
+    t.wait_for("EXIT=");
+
+    let env = Env::new();
+    let dir = tempdir();
+    let command = format!("NO_COLOR=1 {} 'Build a CLI todo app'; {AFTER}", bin());
+    let t = Tmux::start(env, dir.path(), 100, 30, &command);
+    t.wait_for("waiting for the person to confirm");
+    let screen = t.screen_escaped();
+    assert_eq!(colour_codes(&screen), Vec::<String>::new(), "{screen:?}");
+    // Meaning survives without colour: the bar and the offline label are reversed.
+    let reversed = screen
+        .split("\x1b[")
+        .skip(1)
+        .filter_map(|part| part.split('m').next())
+        .any(|params| params.split(';').any(|p| p == "7"));
+    assert!(reversed, "{screen:?}");
+    t.keys("C-c", false);
+    t.keys("C-c", false);
+    t.wait_for("EXIT=");
+}
+
+#[test]
+fn sigterm_interrupts_the_session_and_restores_the_terminal() {
+    let env = Env::new();
+    let dir = tempdir();
+    // A shell writes its pid, then execs quorum: the pid is quorum's, so the
+    // test signals quorum alone.
+    let pid_file = dir.path().join(".pid");
+    let command = format!(
+        "sh -c 'echo $$ > {pid}; exec {bin} \"Build a CLI todo app\"'; {AFTER}",
+        pid = pid_file.display(),
+        bin = bin()
+    );
+    let t = Tmux::start(env, dir.path(), 100, 30, &command);
+    t.wait_for("waiting for the person to confirm");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Interrupted (resumable) is exit code 3.
+    t.assert_restored("EXIT=3");
+}

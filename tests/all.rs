@@ -30,6 +30,8 @@ mod fake_llm;
 mod orchestration;
 #[path = "all/orchestrator.rs"]
 mod orchestrator;
+#[path = "all/perf.rs"]
+mod perf;
 #[path = "all/progress.rs"]
 mod progress;
 #[path = "all/providers.rs"]

@@ -1,0 +1,219 @@
+//! A whole headless session on the offline provider with zero latency, and
+//! the disk it writes per 20,000 streamed tokens (issue 7). Prints:
+//!
+//! 1. `quorum run --offline PROMPT -q` as a process, from outside: wall time,
+//!    median of the runs, with the default test command (`python3 -m
+//!    unittest` on the generated project) and with `test.command = "true"`
+//!    (budget: under 500 ms);
+//! 2. the same session in process, split into providers (reply and file
+//!    generation), test runs and orchestration, the rest (budget: under
+//!    100 ms); the method is in `benches/support/session.rs`;
+//! 3. the bytes written to storage (`/proc/self/io` `write_bytes`) by a
+//!    session whose first task streams 20,000 more tokens, minus those of the
+//!    same session without them, at full speed and (with `--paced`) at 200
+//!    tokens/s (budget: under 1 MB).
+//!
+//! Run with `cargo build --release && cargo run --release --example
+//! session_perf [-- --runs N] [--paced]`. The process figures need the
+//! release binary at `target/release/quorum` (or `QUORUM_BIN`).
+
+#[path = "../benches/support/session.rs"]
+mod session;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use session::{Preamble, SessionFigures};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("quorum-perf-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("tempdir: {e}"))
+}
+
+fn binary() -> PathBuf {
+    std::env::var_os("QUORUM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/quorum"))
+}
+
+/// `quorum run --offline PROMPT -q --dir DIR` with a hermetic environment.
+fn run_process(bin: &Path, config: Option<&Path>) -> Duration {
+    let home = tempdir();
+    let dir = tempdir();
+    let mut cmd = Command::new(bin);
+    cmd.args(["run", "--offline", session::PROMPT, "-q", "--dir"])
+        .arg(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for var in ["PYENV_ROOT", "PYENV_VERSION"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    let start = Instant::now();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let wall = start.elapsed();
+    assert!(
+        out.status.success(),
+        "quorum run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wall
+}
+
+fn in_process(settings: quorum::config::Settings, preamble: Option<Preamble>) -> SessionFigures {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let dir = tempdir();
+    let figures = rt.block_on(session::run_session(dir.path(), settings, preamble));
+    assert_eq!(
+        figures.status,
+        Some(quorum::protocol::SessionStatus::Succeeded),
+        "the session succeeds"
+    );
+    figures
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let runs: usize = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(7);
+    let paced = args.iter().any(|a| a == "--paced");
+    if args.iter().any(|a| a == "--timeline") {
+        let f = in_process(session::settings("true"), None);
+        let mut last = Duration::ZERO;
+        println!("received (+since the previous), made by the actor, event");
+        for (at, made, kind) in &f.timeline {
+            println!(
+                "{:>8.1} ms (+{:>5.1}) {:>8.1} ms {kind}",
+                at.as_secs_f64() * 1e3,
+                at.saturating_sub(last).as_secs_f64() * 1e3,
+                made.as_secs_f64() * 1e3
+            );
+            last = *at;
+        }
+        return;
+    }
+
+    // 1. From outside.
+    let bin = binary();
+    if bin.is_file() {
+        let config_dir = tempdir();
+        let config = config_dir.path().join("quorum.toml");
+        std::fs::write(&config, "[test]\ncommand = \"true\"\n")
+            .unwrap_or_else(|e| panic!("config: {e}"));
+        let _ = run_process(&bin, None); // warm the page cache
+        let default: Vec<Duration> = (0..runs).map(|_| run_process(&bin, None)).collect();
+        let no_tests: Vec<Duration> = (0..runs)
+            .map(|_| run_process(&bin, Some(&config)))
+            .collect();
+        println!(
+            "quorum run --offline (process, {runs} runs): median {} with python3 -m unittest, {} with test.command = \"true\" (budget 500 ms)",
+            ms(median(default)),
+            ms(median(no_tests)),
+        );
+    } else {
+        println!(
+            "{} not found: build it with `cargo build --release` for the process figures",
+            bin.display()
+        );
+    }
+
+    // 2. In process, split.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let scratch = tempdir();
+    let test_cost = median(
+        (0..runs)
+            .map(|_| rt.block_on(session::test_run_cost(scratch.path())))
+            .collect(),
+    );
+    let mut all: Vec<SessionFigures> = (0..runs)
+        .map(|_| in_process(session::settings("true"), None))
+        .collect();
+    all.sort_by_key(|f| f.wall);
+    let m = all[all.len() / 2].clone();
+    let tests = test_cost * m.test_runs;
+    let orchestration = m.wall.saturating_sub(m.providers + tests);
+    println!(
+        "session in process (test.command = \"true\", median of {runs} by wall time): wall {}, providers {} ({} calls), test runs {} ({} × {}), orchestration {} (budget 100 ms); runtime thread CPU {} of which providers {}; {} events",
+        ms(m.wall),
+        ms(m.providers),
+        m.calls,
+        ms(tests),
+        m.test_runs,
+        ms(test_cost),
+        ms(orchestration),
+        ms(m.thread_cpu),
+        ms(m.providers),
+        m.events,
+    );
+    let python = in_process(session::settings("auto"), None);
+    println!(
+        "the same with python3 -m unittest: wall {} ({} test runs)",
+        ms(python.wall),
+        python.test_runs
+    );
+
+    // 3. Disk per 20,000 streamed tokens.
+    let mut paces = vec![None];
+    if paced {
+        paces.push(Some(200.0));
+    }
+    for rate in paces {
+        let base = in_process(session::settings("true"), None);
+        let long = in_process(
+            session::settings("true"),
+            Some(Preamble {
+                task: "refine".to_string(),
+                tokens: 20_000,
+                rate,
+            }),
+        );
+        let pace = match rate {
+            Some(r) => format!("{r:.0} tokens/s"),
+            None => "full speed".to_string(),
+        };
+        println!(
+            "20,000 more streamed tokens at {pace} (streamed in {}): {:.0} KB written ({} KB vs {} KB for the session without them), db {} KB larger (budget 1 MB written)",
+            ms(long.wall.saturating_sub(base.wall)),
+            (long.write_bytes as f64 - base.write_bytes as f64) / 1024.0,
+            long.write_bytes / 1024,
+            base.write_bytes / 1024,
+            (long.db_bytes as i64 - base.db_bytes as i64) / 1024,
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! `quorum sessions list` over a db holding 10,000 sessions, and the db's
+//! size on disk per session (issue 7). One real offline session is run, then
+//! copied under fresh ids until the db holds the number asked for (method in
+//! `benches/support/sessions.rs`); `quorum sessions list` (the table and
+//! `--json`) is timed from outside as a process, median of the runs (budget:
+//! under 100 ms).
+//!
+//! Run with `cargo build --release && cargo run --release --example
+//! sessions_list [-- SESSIONS [RUNS]]`; it runs `target/release/quorum` (or
+//! `QUORUM_BIN`).
+
+#[path = "../benches/support/session.rs"]
+#[allow(dead_code)]
+mod session;
+#[path = "../benches/support/sessions.rs"]
+mod sessions;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quorum::store::Store;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let total: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let runs: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(7);
+    let bin: PathBuf = std::env::var_os("QUORUM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/quorum"));
+    assert!(
+        bin.is_file(),
+        "{} not found: run `cargo build --release` first",
+        bin.display()
+    );
+    let dir = tempfile::Builder::new()
+        .prefix("quorum-sessions-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let db = dir.path().join(".quorum/db");
+    // One real session.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let one = rt.block_on(session::run_session(
+        dir.path(),
+        session::settings("true"),
+        None,
+    ));
+    let one_bytes = session::dir_bytes(&db);
+    let store = Store::open(&db).unwrap_or_else(|e| panic!("store: {e}"));
+    let template = store
+        .sessions()
+        .unwrap_or_else(|e| panic!("sessions: {e}"))
+        .first()
+        .map(|s| s.id.clone())
+        .unwrap_or_else(|| panic!("the session is stored"));
+    let events = store.events(&template).map(|e| e.len()).unwrap_or(0);
+    let lines = store.transcript(&template).map(|l| l.len()).unwrap_or(0);
+    let records = store.all_records(&template).map(|r| r.len()).unwrap_or(0);
+    println!(
+        "one offline session: {events} events, {lines} transcript lines, {records} records; db {} (written {} by the session)",
+        kb(one_bytes),
+        kb(one.write_bytes),
+    );
+    let took = sessions::replicate(&store, &template, total);
+    drop(store);
+    let full = session::dir_bytes(&db);
+    println!(
+        "{total} sessions written in {:.1} s: db {:.1} MB on disk, {} per session",
+        took.as_secs_f64(),
+        full as f64 / 1048576.0,
+        kb(full / total as u64),
+    );
+    for json in [false, true] {
+        let (_, printed) = sessions::list_once(&bin, dir.path(), json); // warm
+        let times: Vec<Duration> = (0..runs)
+            .map(|_| sessions::list_once(&bin, dir.path(), json).0)
+            .collect();
+        println!(
+            "quorum sessions list{} over {total} sessions ({printed} lines): median {} of {runs} runs, fastest {}, slowest {} (budget 100 ms)",
+            if json { " --json" } else { "" },
+            ms(median(times.clone())),
+            ms(times.iter().copied().min().unwrap_or_default()),
+            ms(times.iter().copied().max().unwrap_or_default()),
+        );
+    }
+}

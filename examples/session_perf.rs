@@ -15,7 +15,9 @@
 //!
 //! Run with `cargo build --release && cargo run --release --example
 //! session_perf [-- --runs N] [--paced]`. The process figures need the
-//! release binary at `target/release/quorum` (or `QUORUM_BIN`).
+//! release binary at `target/release/quorum` (or `QUORUM_BIN`). With
+//! `--timeline` it prints, for one session, when the actor made each event
+//! and when the consumer received it, and nothing else.
 
 #[path = "../benches/support/session.rs"]
 mod session;

@@ -6,7 +6,7 @@
 //! under 100 ms).
 //!
 //! Run with `cargo build --release && cargo run --release --example
-//! sessions_list [-- SESSIONS [RUNS]]`; it runs `target/release/quorum` (or
+//! sessions_list [-- SESSIONS [RUNS [DIR]]]`; it runs `target/release/quorum` (or
 //! `QUORUM_BIN`).
 
 #[path = "../benches/support/session.rs"]
@@ -45,21 +45,24 @@ fn main() {
         "{} not found: run `cargo build --release` first",
         bin.display()
     );
-    let dir = tempfile::Builder::new()
+    let temp = tempfile::Builder::new()
         .prefix("quorum-sessions-")
         .tempdir()
         .unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let db = dir.path().join(".quorum/db");
+    // A third argument keeps the db there (and reuses it on the next run).
+    let kept = args.get(3).map(PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(temp.path());
+    let db = dir.join(".quorum/db");
+    if db.exists() {
+        report(&bin, dir, total, runs);
+        return;
+    }
     // One real session.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let one = rt.block_on(session::run_session(
-        dir.path(),
-        session::settings("true"),
-        None,
-    ));
+    let one = rt.block_on(session::run_session(dir, session::settings("true"), None));
     let one_bytes = session::dir_bytes(&db);
     let store = Store::open(&db).unwrap_or_else(|e| panic!("store: {e}"));
     let template = store
@@ -85,10 +88,15 @@ fn main() {
         full as f64 / 1048576.0,
         kb(full / total as u64),
     );
+    report(&bin, dir, total, runs);
+}
+
+/// Times `quorum sessions list` (the table, then `--json`) over the db in `dir`.
+fn report(bin: &Path, dir: &Path, total: usize, runs: usize) {
     for json in [false, true] {
-        let (_, printed) = sessions::list_once(&bin, dir.path(), json); // warm
+        let (_, printed) = sessions::list_once(bin, dir, json); // warm
         let times: Vec<Duration> = (0..runs)
-            .map(|_| sessions::list_once(&bin, dir.path(), json).0)
+            .map(|_| sessions::list_once(bin, dir, json).0)
             .collect();
         println!(
             "quorum sessions list{} over {total} sessions ({printed} lines): median {} of {runs} runs, fastest {}, slowest {} (budget 100 ms)",

@@ -22,6 +22,7 @@ mod deliver;
 pub mod memory;
 mod phases;
 mod queries;
+mod resume;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -127,6 +128,7 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
         session: None,
         shutting_down: false,
         memory: None,
+        snapshot: None,
     };
     let actor = tokio::spawn(actor.run());
     OrchestratorHandle {

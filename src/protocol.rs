@@ -164,6 +164,13 @@ impl SessionStatus {
         }
     }
 
+    /// Whether `quorum resume` can continue a session that ended so:
+    /// interrupted, cancelled, paused by a budget, or waiting at deliver. A
+    /// session that succeeded or failed is over.
+    pub fn is_resumable(self) -> bool {
+        !matches!(self, SessionStatus::Succeeded | SessionStatus::Failed)
+    }
+
     /// The status's name as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -780,6 +787,25 @@ pub enum Op {
         prompt: String,
         /// Options fixed for the whole session.
         options: SessionOptions,
+    },
+    /// Continue a stored session of DIR from the db alone (`quorum resume`):
+    /// finished tasks stay finished, tasks that were running or queued are
+    /// queued again, decisions and staged files are kept, and a commit the
+    /// session already made (found by its `Quorum-Session:` trailer) is not
+    /// made again. Answered by `session_resumed` (its own seq, `from_seq`,
+    /// follows the last stored event's), then the session's events; or
+    /// [`Event::Rejected`] (op
+    /// `resume`) naming why: no such session, it succeeded or failed, a
+    /// session is running, the db holds no state for it.
+    Resume {
+        /// The session's id or a unique prefix; `None` for the newest
+        /// resumable session of DIR.
+        session: Option<String>,
+        /// A person is at the keyboard (the TUI): as in [`SessionOptions`].
+        interactive: bool,
+        /// Headless: overwrite existing files (`--allow-overwrite`), on top
+        /// of what the session started with.
+        allow_overwrite: bool,
     },
     /// Answer a refine question. Answered by `question_answered`.
     Answer {

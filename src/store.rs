@@ -265,24 +265,44 @@ impl Store {
         &self.path
     }
 
-    /// Applies a group of writes (in memory until [`Store::flush`]).
+    /// Applies a group of writes as one sled transaction across the trees, so
+    /// a crash keeps either all of a group or none of it (sled writes a
+    /// transaction under one batch manifest; recovery cuts a torn batch). It
+    /// stays in memory until [`Store::flush`]. Resume relies on this: a group's
+    /// events, records and session snapshot are never split by a crash.
+    ///
+    /// Errors: [`StoreError::Sled`] when sled fails (the group is not applied).
     pub fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        // Tree indexes in `trees` below.
+        const SESSIONS: usize = 0;
+        const EVENTS: usize = 1;
+        const LINES: usize = 2;
+        const AGENT_LINES: usize = 3;
+        const RECORDS: usize = 4;
+        const MEMORY: usize = 5;
+        // Encoded once, outside the transaction closure (which sled may rerun).
+        let mut ops: Vec<(usize, Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(writes.len());
         for write in writes {
             match write {
                 Write::Session(record) => {
-                    self.sessions
-                        .insert(record.id.as_str().as_bytes(), encode(record))?;
+                    ops.push((
+                        SESSIONS,
+                        record.id.as_str().as_bytes().to_vec(),
+                        Some(encode(record)),
+                    ));
                 }
                 Write::Event(event) => {
-                    self.events
-                        .insert(seq_key(&event.session, event.seq), encode(event))?;
+                    ops.push((
+                        EVENTS,
+                        seq_key(&event.session, event.seq),
+                        Some(encode(event)),
+                    ));
                 }
                 Write::Line { session, line } => {
-                    self.lines
-                        .insert(seq_key(session, line.seq), encode(line))?;
+                    ops.push((LINES, seq_key(session, line.seq), Some(encode(line))));
                     let mut key = agent_prefix(session, &line.agent);
                     key.extend_from_slice(&line.agent_seq.to_be_bytes());
-                    self.agent_lines.insert(key, &line.seq.to_be_bytes())?;
+                    ops.push((AGENT_LINES, key, Some(line.seq.to_be_bytes().to_vec())));
                 }
                 Write::Record {
                     session,
@@ -292,19 +312,83 @@ impl Store {
                 } => {
                     let mut key = record_prefix(session, kind);
                     key.extend_from_slice(name.as_bytes());
-                    self.records.insert(key, encode(value))?;
+                    ops.push((RECORDS, key, Some(encode(value))));
                 }
                 Write::Memory { dir, agent, notes } => {
-                    let key = memory_key(dir, agent);
-                    if notes.is_empty() {
-                        self.memory.remove(key)?;
-                    } else {
-                        self.memory.insert(key, notes.as_bytes())?;
-                    }
+                    let value = (!notes.is_empty()).then(|| notes.as_bytes().to_vec());
+                    ops.push((MEMORY, memory_key(dir, agent), value));
                 }
             }
         }
-        Ok(())
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let trees = [
+            self.sessions.clone(),
+            self.events.clone(),
+            self.lines.clone(),
+            self.agent_lines.clone(),
+            self.records.clone(),
+            self.memory.clone(),
+        ];
+        use sled::Transactional as _;
+        trees
+            .as_slice()
+            .transaction(|tx| {
+                for (tree, key, value) in &ops {
+                    match value {
+                        Some(value) => {
+                            tx[*tree].insert(key.as_slice(), value.as_slice())?;
+                        }
+                        None => {
+                            tx[*tree].remove(key.as_slice())?;
+                        }
+                    }
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    StoreError::Sled(sled::Error::Unsupported("transaction aborted".into()))
+                }
+            })
+    }
+
+    /// The next transcript positions of a session: the next `seq` over all
+    /// agents, and each agent's next `agent_seq` (agents without lines are
+    /// absent). Used to continue a resumed session's transcript without gaps.
+    pub fn next_line_seqs(
+        &self,
+        session: &SessionId,
+    ) -> Result<(u64, BTreeMap<String, u64>), StoreError> {
+        let prefix = session.as_str().as_bytes();
+        let next = match self.lines.scan_prefix(prefix).next_back() {
+            Some(item) => u64_of(&item?.0[prefix.len()..]) + 1,
+            None => 0,
+        };
+        let mut agents = BTreeMap::new();
+        for item in self.agent_lines.scan_prefix(prefix) {
+            let (key, _) = item?;
+            let rest = &key[prefix.len()..];
+            let Some(split) = rest.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let agent = String::from_utf8_lossy(&rest[..split]).into_owned();
+            let agent_seq = u64_of(&rest[split + 1..]);
+            let entry = agents.entry(agent).or_insert(0);
+            *entry = (*entry).max(agent_seq + 1);
+        }
+        Ok((next, agents))
+    }
+
+    /// The seq of a session's last logged event (0 when it has none).
+    pub fn last_event_seq(&self, session: &SessionId) -> Result<u64, StoreError> {
+        let prefix = session.as_str().as_bytes();
+        Ok(match self.events.scan_prefix(prefix).next_back() {
+            Some(item) => u64_of(&item?.0[prefix.len()..]),
+            None => 0,
+        })
     }
 
     /// Makes everything applied so far durable (fsync). Returns the bytes flushed.

@@ -54,6 +54,9 @@ pub struct Setup {
     pub dir: PathBuf,
     /// A prompt to start with at once.
     pub prompt: Option<String>,
+    /// A stored session to resume at once (`quorum resume`): its id or
+    /// prefix, or `None` inside for the newest resumable one.
+    pub resume: Option<Option<String>>,
 }
 
 /// Builds the initial [`App`] for a setup: the roster with budgets, the
@@ -214,6 +217,13 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
     highlight::warm_up();
     if let Some(prompt) = &setup.prompt {
         app.submit_prompt(prompt);
+    }
+    if let Some(session) = &setup.resume {
+        app.outbox.push(crate::protocol::Op::Resume {
+            session: session.clone(),
+            interactive: true,
+            allow_overwrite: false,
+        });
     }
     let mut guard = TerminalGuard::enter(app.options.mouse)?;
     let mut input = Some(EventStream::new());

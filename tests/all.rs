@@ -36,6 +36,8 @@ mod progress;
 mod providers;
 #[path = "all/regressions.rs"]
 mod regressions;
+#[path = "all/resume.rs"]
+mod resume;
 #[path = "all/schema.rs"]
 mod schema;
 #[path = "all/scripts.rs"]

@@ -56,6 +56,45 @@ impl Subscribers {
     }
 }
 
+/// The test hook of the fault-injection tests (issue 6): with
+/// `QUORUM_CRASH_AFTER_SEQ=N` in the environment, the process kills itself
+/// (SIGKILL: no destructor, no flush, as a power cut would) right after the
+/// flush that made an event with seq ≥ N durable, before that group's events
+/// are released. Read once per committer; unset or unparsable means off.
+pub const CRASH_AFTER_SEQ_VAR: &str = "QUORUM_CRASH_AFTER_SEQ";
+
+/// The other fault-injection hook: with `QUORUM_CRASH_BEFORE_SEQ=N` the process
+/// kills itself before it applies the group holding an event with seq ≥ N, so
+/// that group is lost while its effects outside the db (files in DIR, a
+/// commit, the scratch tree) remain: what a resume must reconcile.
+pub const CRASH_BEFORE_SEQ_VAR: &str = "QUORUM_CRASH_BEFORE_SEQ";
+
+fn env_seq(var: &str) -> Option<u64> {
+    std::env::var(var).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// The highest event seq in `batch`.
+fn last_seq(batch: &[Group]) -> Option<u64> {
+    batch
+        .iter()
+        .flat_map(|g| &g.events)
+        .filter_map(|e| match e {
+            Event::Logged(e) => Some(e.seq),
+            _ => None,
+        })
+        .max()
+}
+
+/// Dies at once, as a crash would.
+fn crash_now(why: &str) -> ! {
+    eprintln!("quorum: crashing {why}");
+    // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::abort()
+}
+
 /// Starts the committer. It ends when `groups` closes, after flushing and
 /// releasing everything, and then sends [`Event::Closed`]. A store failure is
 /// reported to `failures` and to the subscribers as [`Event::Fatal`]; the failed
@@ -66,12 +105,17 @@ pub fn spawn(
     subscribers: Subscribers,
     failures: UnboundedSender<String>,
 ) -> tokio::task::JoinHandle<()> {
+    let crash_after = env_seq(CRASH_AFTER_SEQ_VAR);
+    let crash_before = env_seq(CRASH_BEFORE_SEQ_VAR);
+    let hooked = crash_after.is_some() || crash_before.is_some();
     tokio::spawn(async move {
         let mut last_flush = Instant::now() - GROUP_INTERVAL;
         while let Some(first) = groups.recv().await {
             let mut records = first.writes.len();
             let mut batch = vec![first];
-            if records > 0 {
+            // With the crash hook on, every group is flushed by itself, so
+            // that each group boundary is a distinct crash point.
+            if records > 0 && !hooked {
                 let deadline = last_flush + GROUP_INTERVAL;
                 while records < GROUP_RECORDS {
                     match tokio::time::timeout_at(deadline, groups.recv()).await {
@@ -82,13 +126,18 @@ pub fn spawn(
                         Ok(None) | Err(_) => break,
                     }
                 }
-            } else {
+            } else if records == 0 {
                 while let Ok(group) = groups.try_recv() {
                     records += group.writes.len();
                     batch.push(group);
                 }
             }
             if records > 0 {
+                if let Some(seq) = crash_before.and_then(|n| last_seq(&batch).filter(|s| *s >= n)) {
+                    crash_now(&format!(
+                        "before event {seq} was stored ({CRASH_BEFORE_SEQ_VAR})"
+                    ));
+                }
                 let writes: Vec<Write> = batch
                     .iter_mut()
                     .flat_map(|g| std::mem::take(&mut g.writes))
@@ -112,6 +161,11 @@ pub fn spawn(
                     });
                     let _ = failures.send(message);
                     continue;
+                }
+                if let Some(seq) = crash_after.and_then(|n| last_seq(&batch).filter(|s| *s >= n)) {
+                    crash_now(&format!(
+                        "after event {seq} was flushed ({CRASH_AFTER_SEQ_VAR})"
+                    ));
                 }
             }
             for group in batch {

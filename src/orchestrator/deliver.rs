@@ -118,6 +118,67 @@ impl Actor {
         self.deliver(message).await;
     }
 
+    /// The person's files are sacred (DESIGN.md §6): an accepted file whose
+    /// path in DIR changed since it was staged or accepted (edited by hand,
+    /// created, or deleted) and does not already hold the staged content (as
+    /// after a crash during an earlier delivery) is left out of the delivery:
+    /// the person's version stays, and a `finding` names the file.
+    async fn keep_hand_edits(&mut self) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let candidates: Vec<(String, String, String)> = s
+            .files
+            .iter()
+            .filter(|(_, f)| f.accepted)
+            .filter_map(|(p, f)| {
+                let base = f.base.clone()?;
+                Some((
+                    p.clone(),
+                    base,
+                    crate::workspace::blob_id(f.content.as_bytes()),
+                ))
+            })
+            .collect();
+        let workspace = self.workspace.clone();
+        let changed = tokio::task::spawn_blocking(move || {
+            candidates
+                .into_iter()
+                .filter(|(path, base, staged)| {
+                    let now = workspace.content_id(path).unwrap_or_default();
+                    &now != base && &now != staged
+                })
+                .map(|(path, _, _)| path)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for path in changed {
+            let agent = match self.s().and_then(|s| s.files.get_mut(&path)) {
+                Some(file) => {
+                    file.accepted = false;
+                    file.agent.clone()
+                }
+                None => continue,
+            };
+            if let Some(file) = self.session.as_ref().and_then(|s| s.files.get(&path)) {
+                let file = file.clone();
+                self.record("file", &path, &file);
+            }
+            let text = format!(
+                "{path} changed in DIR after it was staged (edited by hand?): your version is kept and the staged one is left out of the delivery"
+            );
+            self.note(&agent, "deliver", &format!("⚠ {text}"));
+            self.emit(EventBody::Finding {
+                severity: "medium".into(),
+                path,
+                line: 1,
+                text,
+                blocking: false,
+            });
+        }
+    }
+
     /// Writes the accepted files and commits them (unless `--no-commit`; nothing
     /// at all with `--dry-run`).
     pub(crate) async fn deliver(&mut self, message: Option<String>) {
@@ -157,6 +218,7 @@ impl Actor {
                 }
             }
         }
+        self.keep_hand_edits().await;
         let Some(s) = self.session.as_ref() else {
             return;
         };
@@ -166,10 +228,17 @@ impl Actor {
             .filter(|(_, f)| f.accepted)
             .map(|(p, f)| (p.clone(), f.content.as_bytes().to_vec()))
             .collect();
+        if files.is_empty() {
+            self.fail_session(
+                "nothing to deliver: every staged file was left out (see the findings)".into(),
+            );
+            return;
+        }
         let no_commit = s.options.no_commit;
         let workspace = self.workspace.clone();
         let to_write = files.clone();
-        let written = tokio::task::spawn_blocking(move || workspace.deliver(&to_write))
+        let session = s.id.clone();
+        let written = tokio::task::spawn_blocking(move || workspace.deliver(&session, &to_write))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));

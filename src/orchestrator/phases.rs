@@ -1153,6 +1153,7 @@ impl Actor {
                 task: task.id.clone(),
                 change,
                 accepted,
+                base: self.workspace.content_id(&path).ok(),
             };
             self.record("file", &path, &file);
             if let Some(s) = self.s() {

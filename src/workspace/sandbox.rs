@@ -39,8 +39,8 @@ const ENV_ALLOW: [&str; 16] = [
     "PYENV_VERSION",
 ];
 
-/// What a test run produced.
-#[derive(Clone, Debug, PartialEq)]
+/// What a test run produced (stored with the session's state, serde).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestOutcome {
     /// passed, failed, timeout or error.
     pub status: TestStatus,

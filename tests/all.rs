@@ -36,6 +36,8 @@ mod progress;
 mod providers;
 #[path = "all/regressions.rs"]
 mod regressions;
+#[path = "all/sandbox.rs"]
+mod sandbox;
 #[path = "all/schema.rs"]
 mod schema;
 #[path = "all/scripts.rs"]

@@ -135,7 +135,7 @@ impl Workspace {
                 // HEAD may hold paths our rules refuse (a `.quorum` entry, say):
                 // the scratch tree simply goes without them.
                 if paths::normalize(&path).is_ok() {
-                    paths::write_confined(&scratch, &path, &content)?;
+                    paths::write_confined_any_size(&scratch, &path, &content)?;
                 }
             }
         }
@@ -150,8 +150,11 @@ impl Workspace {
         path: &str,
         content: &[u8],
     ) -> Result<FileChange, WorkspaceError> {
+        // DIR first: a path through a symlink there is refused before anything
+        // lands in the scratch tree.
+        let existing = paths::read_confined(&self.dir, path)?;
         paths::write_confined(&self.scratch(session), path, content)?;
-        Ok(match paths::read_confined(&self.dir, path)? {
+        Ok(match existing {
             Some(_) => FileChange::Modified,
             None => FileChange::New,
         })

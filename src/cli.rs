@@ -182,6 +182,11 @@ pub struct RunArgs {
     /// Overwrite existing files in DIR that quorum did not write in this session.
     #[arg(long)]
     pub allow_overwrite: bool,
+
+    /// Deliver and commit files that the secret scan flags (private keys,
+    /// access keys, `.env` values); without it such files stop the delivery.
+    #[arg(long)]
+    pub allow_secrets: bool,
 }
 
 /// `quorum ask`.

@@ -1,5 +1,6 @@
 //! Everything that touches DIR and the scratch trees: path rules and confined
 //! writes ([`paths`]), git ([`git`]), the sandboxed test runner ([`sandbox`]),
+//! the pre-commit secret scan ([`secrets`]),
 //! staging into `.quorum/work/<session>/` and delivery into DIR.
 //!
 //! These are blocking functions; the orchestrator calls them through
@@ -9,6 +10,7 @@
 pub mod git;
 pub mod paths;
 pub mod sandbox;
+pub mod secrets;
 
 use std::path::{Path, PathBuf};
 

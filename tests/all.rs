@@ -42,6 +42,8 @@ mod sandbox;
 mod schema;
 #[path = "all/scripts.rs"]
 mod scripts;
+#[path = "all/secrets.rs"]
+mod secrets;
 #[path = "all/tui_flow.rs"]
 mod tui_flow;
 #[path = "all/tui_queries.rs"]

@@ -477,7 +477,10 @@ impl Actor {
             Op::LoadMemory { agent } => self.load_memory(&agent).await,
             Op::SetMemory { agent, notes } => self.set_memory(&agent, &notes).await,
             Op::SetFileAccepted { path, accepted } => self.set_file_accepted(&path, accepted),
-            Op::Commit { message } => self.commit_requested(message).await,
+            Op::Commit {
+                message,
+                allow_secrets,
+            } => self.commit_requested(message, allow_secrets).await,
             Op::LoadTranscript {
                 agent,
                 from_seq,

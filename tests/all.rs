@@ -20,6 +20,8 @@ mod acceptance;
 mod bad_input;
 #[path = "all/commands.rs"]
 mod commands;
+#[path = "all/corrupt_db.rs"]
+mod corrupt_db;
 #[path = "all/delivery.rs"]
 mod delivery;
 #[path = "all/durability.rs"]

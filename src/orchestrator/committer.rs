@@ -220,10 +220,20 @@ pub fn spawn(
                     .iter_mut()
                     .flat_map(|g| std::mem::take(&mut g.writes))
                     .collect();
+                // The last event of the group, sealed once durable.
+                let last = writes.iter().rev().find_map(|w| match w {
+                    Write::Event(e) => Some((e.session.clone(), e.seq)),
+                    _ => None,
+                });
                 let store = store.clone();
                 let result = tokio::task::spawn_blocking(move || {
                     store.apply(&writes)?;
-                    store.flush()
+                    let flushed = store.flush()?;
+                    if let Some((session, seq)) = last {
+                        // A missing seal only skips a check on the next open.
+                        let _ = crate::store::seal::write(store.path(), Some((&session, seq)));
+                    }
+                    Ok::<_, crate::store::StoreError>(flushed)
                 })
                 .await;
                 last_flush = Instant::now();

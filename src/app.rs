@@ -215,6 +215,7 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         no_commit: args.no_commit,
         dry_run: args.dry_run,
         allow_overwrite: args.allow_overwrite,
+        allow_secrets: args.allow_secrets,
         answers,
     };
     let output = crate::headless::Output {
@@ -252,6 +253,7 @@ async fn run_resume(global: &Global, args: ResumeArgs) -> Result<i32, Failure> {
         session: args.session,
         interactive: false,
         allow_overwrite: args.allow_overwrite,
+        allow_secrets: args.allow_secrets,
     };
     Ok(crate::headless::run(handle, begin, output).await)
 }

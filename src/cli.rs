@@ -184,6 +184,11 @@ pub struct RunArgs {
     /// Overwrite existing files in DIR that quorum did not write in this session.
     #[arg(long)]
     pub allow_overwrite: bool,
+
+    /// Deliver and commit files that the secret scan flags (private keys,
+    /// access keys, `.env` values); without it such files stop the delivery.
+    #[arg(long)]
+    pub allow_secrets: bool,
 }
 
 /// `quorum resume`.
@@ -206,6 +211,10 @@ pub struct ResumeArgs {
     /// With --headless: overwrite existing files in DIR that quorum did not write in this session.
     #[arg(long, requires = "headless")]
     pub allow_overwrite: bool,
+
+    /// With --headless: commit even when the secret scan flags an accepted file.
+    #[arg(long, requires = "headless")]
+    pub allow_secrets: bool,
 }
 
 /// `quorum ask`.

@@ -75,6 +75,9 @@ pub struct SessionOptions {
     pub dry_run: bool,
     /// Headless: overwrite files in DIR that quorum did not write in this session.
     pub allow_overwrite: bool,
+    /// Deliver files that the secret scan flags (`--allow-secrets`).
+    #[serde(default)]
+    pub allow_secrets: bool,
     /// Answers to the refine phase's questions, by question id (`--answers FILE`).
     pub answers: BTreeMap<String, String>,
 }
@@ -806,6 +809,9 @@ pub enum Op {
         /// Headless: overwrite existing files (`--allow-overwrite`), on top
         /// of what the session started with.
         allow_overwrite: bool,
+        /// Headless: commit despite the secret scan (`--allow-secrets`), on
+        /// top of what the session started with.
+        allow_secrets: bool,
     },
     /// Answer a refine question. Answered by `question_answered`.
     Answer {
@@ -866,10 +872,16 @@ pub enum Op {
         accepted: bool,
     },
     /// Deliver: write the accepted files and commit with `message` (or the
-    /// generated summary). Answered by `commit_created` and `session_finished`.
+    /// generated summary). Answered by `commit_created` and `session_finished`;
+    /// when an accepted file looks like it holds a secret and `allow_secrets`
+    /// is `false`, by a blocking `finding` per hit (once) and
+    /// [`Event::Rejected`] (op `commit`) naming the files.
     Commit {
         /// The commit message; `None` for the generated summary. The trailers are always added.
         message: Option<String>,
+        /// The person's explicit override of the secret scan: commit files that
+        /// look like they hold a secret.
+        allow_secrets: bool,
     },
     /// Load `len` transcript lines from `from_seq` (of one agent, or of all agents
     /// when `agent` is `None`). Answered by [`Event::TranscriptPage`].

@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::protocol::{LoggedEvent, SessionId, SessionStatus, TranscriptLine};
 
+pub mod seal;
+
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -38,7 +40,8 @@ pub enum StoreError {
         /// sled's error.
         source: sled::Error,
     },
-    /// The db was written by a newer quorum or is not a quorum db.
+    /// The db was written by a newer quorum, is not a quorum db, or is
+    /// truncated or corrupt (see [`seal`]).
     #[error("the state db {path} {problem}; it was left untouched")]
     Foreign {
         /// The db's directory.
@@ -205,8 +208,20 @@ impl Store {
     ///
     /// Errors: [`StoreError::Open`] when sled cannot open it (corrupt or locked),
     /// [`StoreError::Foreign`] when it holds data but no quorum schema version, or
-    /// a newer one. A db that fails to open is never modified.
+    /// a newer one, or when it is truncated or corrupt (checked against its
+    /// [`seal`] before sled opens it). A db that fails to open is never modified.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        seal::verify(path)?;
+        let store = Store::open_unchecked(path)?;
+        if seal::read(path) == seal::Found::None {
+            // Checked now: sealed, so the next open need not check a copy.
+            let _ = seal::write(path, None);
+        }
+        Ok(store)
+    }
+
+    /// [`Store::open`] without the seal check.
+    fn open_unchecked(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::LowSpace)
@@ -220,6 +235,17 @@ impl Store {
                 path: path.to_path_buf(),
                 source,
             })?;
+        // A db without our `meta` tree but with data is foreign: refused before
+        // `open_tree` would add that tree to it.
+        let names = db.tree_names();
+        if !names.iter().any(|n| n.as_ref() == b"meta")
+            && (names.iter().any(|n| n.as_ref() != b"__sled__default") || !db.is_empty())
+        {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+                problem: "is not a quorum db (no schema version)".to_string(),
+            });
+        }
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
             Some(v) => {
@@ -637,6 +663,8 @@ impl Store {
     pub fn remove_session(&self, session: &SessionId) -> Result<Removed, StoreError> {
         let prefix = session.as_str().as_bytes();
         let mut removed = Removed::default();
+        // The seal may name one of these events: it goes first.
+        seal::remove(&self.path);
         let clear = |tree: &sled::Tree| -> Result<usize, StoreError> {
             let keys: Vec<sled::IVec> =
                 tree.scan_prefix(prefix).keys().collect::<Result<_, _>>()?;
@@ -653,6 +681,7 @@ impl Store {
         removed.records = clear(&self.records)?;
         self.sessions.remove(prefix)?;
         self.flush()?;
+        let _ = seal::write(&self.path, None);
         Ok(removed)
     }
 }

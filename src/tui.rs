@@ -223,6 +223,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             session: session.clone(),
             interactive: true,
             allow_overwrite: false,
+            allow_secrets: false,
         });
     }
     let mut guard = TerminalGuard::enter(app.options.mouse)?;

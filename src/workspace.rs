@@ -1,5 +1,6 @@
 //! Everything that touches DIR and the scratch trees: path rules and confined
 //! writes ([`paths`]), git ([`git`]), the sandboxed test runner ([`sandbox`]),
+//! the pre-commit secret scan ([`secrets`]),
 //! staging into `.quorum/work/<session>/` and delivery into DIR.
 //!
 //! These are blocking functions; the orchestrator calls them through
@@ -9,6 +10,7 @@
 pub mod git;
 pub mod paths;
 pub mod sandbox;
+pub mod secrets;
 
 use std::path::{Path, PathBuf};
 
@@ -135,7 +137,7 @@ impl Workspace {
                 // HEAD may hold paths our rules refuse (a `.quorum` entry, say):
                 // the scratch tree simply goes without them.
                 if paths::normalize(&path).is_ok() {
-                    paths::write_confined(&scratch, &path, &content)?;
+                    paths::write_confined_any_size(&scratch, &path, &content)?;
                 }
             }
         }
@@ -150,8 +152,11 @@ impl Workspace {
         path: &str,
         content: &[u8],
     ) -> Result<FileChange, WorkspaceError> {
+        // DIR first: a path through a symlink there is refused before anything
+        // lands in the scratch tree.
+        let existing = paths::read_confined(&self.dir, path)?;
         paths::write_confined(&self.scratch(session), path, content)?;
-        Ok(match paths::read_confined(&self.dir, path)? {
+        Ok(match existing {
             Some(_) => FileChange::Modified,
             None => FileChange::New,
         })

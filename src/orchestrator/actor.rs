@@ -537,7 +537,11 @@ impl Actor {
                 session,
                 interactive,
                 allow_overwrite,
-            } => self.resume(session, interactive, allow_overwrite).await,
+                allow_secrets,
+            } => {
+                self.resume(session, interactive, allow_overwrite, allow_secrets)
+                    .await
+            }
             Op::Answer { question, answer } => self.answer(&question, &answer, "person"),
             Op::Pick { conflict, option } => self.pick(&conflict, &option),
             Op::AcceptVotes => self.accept_votes(),
@@ -555,7 +559,10 @@ impl Actor {
             Op::LoadMemory { agent } => self.load_memory(&agent).await,
             Op::SetMemory { agent, notes } => self.set_memory(&agent, &notes).await,
             Op::SetFileAccepted { path, accepted } => self.set_file_accepted(&path, accepted),
-            Op::Commit { message } => self.commit_requested(message).await,
+            Op::Commit {
+                message,
+                allow_secrets,
+            } => self.commit_requested(message, allow_secrets).await,
             Op::LoadTranscript {
                 agent,
                 from_seq,

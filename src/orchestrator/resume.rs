@@ -113,6 +113,7 @@ impl Actor {
         wanted: Option<String>,
         interactive: bool,
         allow_overwrite: bool,
+        allow_secrets: bool,
     ) {
         if self.session.as_ref().is_some_and(|s| s.finished.is_none()) {
             return self.reject_resume("a session is already running");
@@ -138,6 +139,7 @@ impl Actor {
         s.agent_line_seq = stored.agent_lines.into_iter().collect();
         s.options.interactive = interactive;
         s.options.allow_overwrite |= allow_overwrite;
+        s.options.allow_secrets |= allow_secrets;
         s.finished = None;
         s.failure = None;
         s.stall = None;

@@ -283,8 +283,11 @@ impl App {
                     // An unedited message is generated again at the commit,
                     // so its file counts follow the person's accept/reject.
                     let edited = self.commit_message != self.files.generated_message;
+                    // The secret scan's override gets its own key later; a
+                    // blocked commit is answered by `Rejected` naming the files.
                     self.outbox.push(Op::Commit {
                         message: self.commit_message.clone().filter(|_| edited),
+                        allow_secrets: false,
                     });
                     self.toast("committing…", false);
                 }

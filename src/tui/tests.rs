@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod controls;
 mod fixture;
 mod flows;
 mod screens;

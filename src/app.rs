@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{AskArgs, Cli, Command, Global, RunArgs};
+use crate::cli::{AskArgs, Cli, Command, Global, ResumeArgs, RunArgs};
 use crate::commands;
 use crate::config::theme::Theme;
 use crate::config::workflow::Workflow;
 use crate::config::{LoadOptions, Settings};
 use crate::llm::SharedProvider;
 use crate::orchestrator::{self, OrchestratorHandle, Parts};
-use crate::protocol::SessionOptions;
+use crate::protocol::{Op, SessionOptions};
 use crate::state::{StateDir, StateError};
 use crate::store::Store;
 use crate::workspace::Workspace;
@@ -215,6 +215,7 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         no_commit: args.no_commit,
         dry_run: args.dry_run,
         allow_overwrite: args.allow_overwrite,
+        allow_secrets: args.allow_secrets,
         answers,
     };
     let output = crate::headless::Output {
@@ -222,12 +223,61 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         quiet: global.quiet,
         phases: prepared.workflow.phases.len(),
     };
-    Ok(crate::headless::run(handle, prompt, options, output).await)
+    Ok(crate::headless::run(handle, Op::Start { prompt, options }, output).await)
+}
+
+/// `quorum resume`: the stored session's own workflow is used (the actor
+/// loads it from the db); the config and providers are today's.
+async fn run_resume(global: &Global, args: ResumeArgs) -> Result<i32, Failure> {
+    let prepared = prepare(global, None)?;
+    let db = StateDir::location(&prepared.dir, global.state_dir.as_deref()).join("db");
+    if !db.exists() {
+        return Err(Failure::usage(format!(
+            "no session to resume: {} holds no quorum state ({} does not exist)",
+            prepared.dir.display(),
+            db.display()
+        )));
+    }
+    if !args.headless {
+        return run_tui_with(global, prepared, None, Some(args.session)).await;
+    }
+    let (state, store, _guard) = open_state(&prepared.dir, global)?;
+    tracing::info!(dir = %prepared.dir.display(), "headless resume");
+    let handle = spawn(&prepared, &state, store);
+    let output = crate::headless::Output {
+        json: args.json,
+        quiet: global.quiet,
+        phases: prepared.workflow.phases.len(),
+    };
+    let begin = Op::Resume {
+        session: args.session,
+        interactive: false,
+        allow_overwrite: args.allow_overwrite,
+        allow_secrets: args.allow_secrets,
+    };
+    Ok(crate::headless::run(handle, begin, output).await)
 }
 
 async fn run_tui(global: &Global, prompt: Vec<String>) -> Result<i32, Failure> {
     let prompt = joined(&prompt);
     let prepared = prepare(global, None)?;
+    run_tui_with(
+        global,
+        prepared,
+        (!prompt.is_empty()).then_some(prompt),
+        None,
+    )
+    .await
+}
+
+/// The TUI on a validated setup: starting on `prompt` if given, or resuming
+/// `resume` (`Some(None)`: the newest resumable session).
+async fn run_tui_with(
+    global: &Global,
+    prepared: Prepared,
+    prompt: Option<String>,
+    resume: Option<Option<String>>,
+) -> Result<i32, Failure> {
     let theme_name = global
         .theme
         .clone()
@@ -240,7 +290,8 @@ async fn run_tui(global: &Global, prompt: Vec<String>) -> Result<i32, Failure> {
         workflow: prepared.workflow.clone(),
         theme,
         dir: prepared.dir.clone(),
-        prompt: (!prompt.is_empty()).then_some(prompt),
+        prompt,
+        resume,
     };
     crate::tui::run(handle, setup)
         .await
@@ -288,6 +339,7 @@ pub fn main(cli: Cli) -> i32 {
         match cli.command {
             None => run_tui(&global, cli.prompt).await,
             Some(Command::Run(args)) => run_headless(&global, args).await,
+            Some(Command::Resume(args)) => run_resume(&global, args).await,
             Some(Command::Ask(args)) => run_ask(&global, args).await,
             Some(Command::Sessions { command }) => commands::sessions::run(&global, command),
             Some(Command::Undo { session }) => commands::undo::run(&global, session.as_deref()),

@@ -76,6 +76,8 @@ pub enum JsonMode {
 pub enum Command {
     /// Run a session headless: progress on stderr, result on stdout.
     Run(RunArgs),
+    /// Continue an interrupted, cancelled or paused session from the db (TUI, or `--headless`).
+    Resume(ResumeArgs),
     /// One streamed completion outside any session: text to stdout, usage to stderr.
     Ask(AskArgs),
     /// List, show, export, remove or push the sessions of DIR.
@@ -182,6 +184,37 @@ pub struct RunArgs {
     /// Overwrite existing files in DIR that quorum did not write in this session.
     #[arg(long)]
     pub allow_overwrite: bool,
+
+    /// Deliver and commit files that the secret scan flags (private keys,
+    /// access keys, `.env` values); without it such files stop the delivery.
+    #[arg(long)]
+    pub allow_secrets: bool,
+}
+
+/// `quorum resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Session id or unique prefix (default: the newest session of DIR that
+    /// did not succeed or fail).
+    #[arg(value_name = "SESSION")]
+    pub session: Option<String>,
+
+    /// Continue without the TUI: progress on stderr, result on stdout, as `quorum run`.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// With --headless: one JSON object per line on stdout (the new events;
+    /// their seqs continue the stored log); `--json=tokens` adds token deltas.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "events", value_name = "tokens", requires = "headless")]
+    pub json: Option<JsonMode>,
+
+    /// With --headless: overwrite existing files in DIR that quorum did not write in this session.
+    #[arg(long, requires = "headless")]
+    pub allow_overwrite: bool,
+
+    /// With --headless: commit even when the secret scan flags an accepted file.
+    #[arg(long, requires = "headless")]
+    pub allow_secrets: bool,
 }
 
 /// `quorum ask`.

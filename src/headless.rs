@@ -14,9 +14,7 @@ use serde_json::json;
 
 use crate::cli::JsonMode;
 use crate::orchestrator::OrchestratorHandle;
-use crate::protocol::{
-    Event, EventBody, LoggedEvent, Op, SessionOptions, SessionStatus, TestStatus,
-};
+use crate::protocol::{Event, EventBody, LoggedEvent, Op, SessionStatus, TestStatus};
 
 /// How the runner reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,16 +329,13 @@ fn describe(event: &LoggedEvent) -> Option<String> {
 }
 
 /// Runs one session headless to its end and returns the process exit code.
-pub async fn run(
-    handle: OrchestratorHandle,
-    prompt: String,
-    options: SessionOptions,
-    output: Output,
-) -> i32 {
+pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     let mut events = handle.subscribe();
-    let dry_run = options.dry_run;
-    let no_commit = options.no_commit;
-    handle.send(Op::Start { prompt, options });
+    let (dry_run, no_commit) = match &begin {
+        Op::Start { options, .. } => (options.dry_run, options.no_commit),
+        _ => (false, false),
+    };
+    handle.send(begin);
     let interrupt = handle.sender();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -351,6 +346,8 @@ pub async fn run(
     let mut session = String::new();
     let mut staged: Vec<String> = Vec::new();
     let mut commit: Option<(String, String)> = None;
+    let mut committed = 0usize;
+    let mut refused = false;
     let mut dir = String::new();
     let mut status: Option<SessionStatus> = None;
     let mut display = Display::new(&output);
@@ -381,8 +378,9 @@ pub async fn run(
                     EventBody::FileStaged { path, .. } if !staged.contains(path) => {
                         staged.push(path.clone());
                     }
-                    EventBody::CommitCreated { sha, repo, .. } => {
+                    EventBody::CommitCreated { sha, repo, files } => {
                         commit = Some((sha.clone(), repo.clone()));
+                        committed = files.len();
                     }
                     EventBody::SessionFinished { status: s, .. } => {
                         status = Some(*s);
@@ -410,7 +408,8 @@ pub async fn run(
             }
             Event::Rejected { op, reason } => {
                 display.message(&format!("quorum: {op}: {reason}"));
-                if op == "start" {
+                if op == "start" || op == "resume" {
+                    refused = true;
                     break;
                 }
             }
@@ -436,15 +435,18 @@ pub async fn run(
     }
 
     display.finish();
+    if refused {
+        // The session never began (an empty prompt, nothing to resume).
+        handle.send(Op::Shutdown);
+        handle.join().await;
+        return crate::app::exit::USAGE;
+    }
     let status = status.unwrap_or(SessionStatus::Failed);
     if status == SessionStatus::Succeeded && output.json.is_none() {
         if dry_run {
             print_dry_run(&handle, &mut events, &staged).await;
         } else if let Some((sha, repo)) = &commit {
-            out(&format!(
-                "committed {sha} in {repo}: {} file(s)",
-                staged.len()
-            ));
+            out(&format!("committed {sha} in {repo}: {committed} file(s)"));
         } else if no_commit {
             out(&format!(
                 "wrote {} file(s) to {dir} (no commit)",

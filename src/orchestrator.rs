@@ -22,6 +22,7 @@ mod deliver;
 pub mod memory;
 mod phases;
 mod queries;
+mod resume;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,11 +102,20 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
     let (failures_tx, failures_rx) = mpsc::unbounded_channel();
     let (groups_tx, groups_rx) = mpsc::unbounded_channel::<Group>();
     let subscribers = Subscribers::default();
+    // The configured key values, replaced in everything persisted.
+    let redactor = committer::Redactor::new(
+        parts
+            .settings
+            .key_variables()
+            .iter()
+            .filter_map(|name| std::env::var(name).ok()),
+    );
     let committer = committer::spawn(
         parts.store.clone(),
         groups_rx,
         subscribers.clone(),
         failures_tx,
+        redactor,
     );
     let actor = Actor {
         settings: parts.settings,
@@ -127,6 +137,7 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
         session: None,
         shutting_down: false,
         memory: None,
+        snapshot: None,
     };
     let actor = tokio::spawn(actor.run());
     OrchestratorHandle {

@@ -75,6 +75,9 @@ pub struct SessionOptions {
     pub dry_run: bool,
     /// Headless: overwrite files in DIR that quorum did not write in this session.
     pub allow_overwrite: bool,
+    /// Deliver files that the secret scan flags (`--allow-secrets`).
+    #[serde(default)]
+    pub allow_secrets: bool,
     /// Answers to the refine phase's questions, by question id (`--answers FILE`).
     pub answers: BTreeMap<String, String>,
 }
@@ -162,6 +165,13 @@ impl SessionStatus {
                 3
             }
         }
+    }
+
+    /// Whether `quorum resume` can continue a session that ended so:
+    /// interrupted, cancelled, paused by a budget, or waiting at deliver. A
+    /// session that succeeded or failed is over.
+    pub fn is_resumable(self) -> bool {
+        !matches!(self, SessionStatus::Succeeded | SessionStatus::Failed)
     }
 
     /// The status's name as in JSON.
@@ -781,6 +791,28 @@ pub enum Op {
         /// Options fixed for the whole session.
         options: SessionOptions,
     },
+    /// Continue a stored session of DIR from the db alone (`quorum resume`):
+    /// finished tasks stay finished, tasks that were running or queued are
+    /// queued again, decisions and staged files are kept, and a commit the
+    /// session already made (found by its `Quorum-Session:` trailer) is not
+    /// made again. Answered by `session_resumed` (its own seq, `from_seq`,
+    /// follows the last stored event's), then the session's events; or
+    /// [`Event::Rejected`] (op
+    /// `resume`) naming why: no such session, it succeeded or failed, a
+    /// session is running, the db holds no state for it.
+    Resume {
+        /// The session's id or a unique prefix; `None` for the newest
+        /// resumable session of DIR.
+        session: Option<String>,
+        /// A person is at the keyboard (the TUI): as in [`SessionOptions`].
+        interactive: bool,
+        /// Headless: overwrite existing files (`--allow-overwrite`), on top
+        /// of what the session started with.
+        allow_overwrite: bool,
+        /// Headless: commit despite the secret scan (`--allow-secrets`), on
+        /// top of what the session started with.
+        allow_secrets: bool,
+    },
     /// Answer a refine question. Answered by `question_answered`.
     Answer {
         /// The question's id, as in its `question_asked`.
@@ -840,10 +872,16 @@ pub enum Op {
         accepted: bool,
     },
     /// Deliver: write the accepted files and commit with `message` (or the
-    /// generated summary). Answered by `commit_created` and `session_finished`.
+    /// generated summary). Answered by `commit_created` and `session_finished`;
+    /// when an accepted file looks like it holds a secret and `allow_secrets`
+    /// is `false`, by a blocking `finding` per hit (once) and
+    /// [`Event::Rejected`] (op `commit`) naming the files.
     Commit {
         /// The commit message; `None` for the generated summary. The trailers are always added.
         message: Option<String>,
+        /// The person's explicit override of the secret scan: commit files that
+        /// look like they hold a secret.
+        allow_secrets: bool,
     },
     /// Load `len` transcript lines from `from_seq` (of one agent, or of all agents
     /// when `agent` is `None`). Answered by [`Event::TranscriptPage`].

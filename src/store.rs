@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::protocol::{LoggedEvent, SessionId, SessionStatus, TranscriptLine};
 
+pub mod seal;
+
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -38,7 +40,8 @@ pub enum StoreError {
         /// sled's error.
         source: sled::Error,
     },
-    /// The db was written by a newer quorum or is not a quorum db.
+    /// The db was written by a newer quorum, is not a quorum db, or is
+    /// truncated or corrupt (see [`seal`]).
     #[error("the state db {path} {problem}; it was left untouched")]
     Foreign {
         /// The db's directory.
@@ -205,8 +208,20 @@ impl Store {
     ///
     /// Errors: [`StoreError::Open`] when sled cannot open it (corrupt or locked),
     /// [`StoreError::Foreign`] when it holds data but no quorum schema version, or
-    /// a newer one. A db that fails to open is never modified.
+    /// a newer one, or when it is truncated or corrupt (checked against its
+    /// [`seal`] before sled opens it). A db that fails to open is never modified.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        seal::verify(path)?;
+        let store = Store::open_unchecked(path)?;
+        if seal::read(path) == seal::Found::None {
+            // Checked now: sealed, so the next open need not check a copy.
+            let _ = seal::write(path, None);
+        }
+        Ok(store)
+    }
+
+    /// [`Store::open`] without the seal check.
+    fn open_unchecked(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::LowSpace)
@@ -220,6 +235,17 @@ impl Store {
                 path: path.to_path_buf(),
                 source,
             })?;
+        // A db without our `meta` tree but with data is foreign: refused before
+        // `open_tree` would add that tree to it.
+        let names = db.tree_names();
+        if !names.iter().any(|n| n.as_ref() == b"meta")
+            && (names.iter().any(|n| n.as_ref() != b"__sled__default") || !db.is_empty())
+        {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+                problem: "is not a quorum db (no schema version)".to_string(),
+            });
+        }
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
             Some(v) => {
@@ -265,24 +291,44 @@ impl Store {
         &self.path
     }
 
-    /// Applies a group of writes (in memory until [`Store::flush`]).
+    /// Applies a group of writes as one sled transaction across the trees, so
+    /// a crash keeps either all of a group or none of it (sled writes a
+    /// transaction under one batch manifest; recovery cuts a torn batch). It
+    /// stays in memory until [`Store::flush`]. Resume relies on this: a group's
+    /// events, records and session snapshot are never split by a crash.
+    ///
+    /// Errors: [`StoreError::Sled`] when sled fails (the group is not applied).
     pub fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        // Tree indexes in `trees` below.
+        const SESSIONS: usize = 0;
+        const EVENTS: usize = 1;
+        const LINES: usize = 2;
+        const AGENT_LINES: usize = 3;
+        const RECORDS: usize = 4;
+        const MEMORY: usize = 5;
+        // Encoded once, outside the transaction closure (which sled may rerun).
+        let mut ops: Vec<(usize, Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(writes.len());
         for write in writes {
             match write {
                 Write::Session(record) => {
-                    self.sessions
-                        .insert(record.id.as_str().as_bytes(), encode(record))?;
+                    ops.push((
+                        SESSIONS,
+                        record.id.as_str().as_bytes().to_vec(),
+                        Some(encode(record)),
+                    ));
                 }
                 Write::Event(event) => {
-                    self.events
-                        .insert(seq_key(&event.session, event.seq), encode(event))?;
+                    ops.push((
+                        EVENTS,
+                        seq_key(&event.session, event.seq),
+                        Some(encode(event)),
+                    ));
                 }
                 Write::Line { session, line } => {
-                    self.lines
-                        .insert(seq_key(session, line.seq), encode(line))?;
+                    ops.push((LINES, seq_key(session, line.seq), Some(encode(line))));
                     let mut key = agent_prefix(session, &line.agent);
                     key.extend_from_slice(&line.agent_seq.to_be_bytes());
-                    self.agent_lines.insert(key, &line.seq.to_be_bytes())?;
+                    ops.push((AGENT_LINES, key, Some(line.seq.to_be_bytes().to_vec())));
                 }
                 Write::Record {
                     session,
@@ -292,19 +338,83 @@ impl Store {
                 } => {
                     let mut key = record_prefix(session, kind);
                     key.extend_from_slice(name.as_bytes());
-                    self.records.insert(key, encode(value))?;
+                    ops.push((RECORDS, key, Some(encode(value))));
                 }
                 Write::Memory { dir, agent, notes } => {
-                    let key = memory_key(dir, agent);
-                    if notes.is_empty() {
-                        self.memory.remove(key)?;
-                    } else {
-                        self.memory.insert(key, notes.as_bytes())?;
-                    }
+                    let value = (!notes.is_empty()).then(|| notes.as_bytes().to_vec());
+                    ops.push((MEMORY, memory_key(dir, agent), value));
                 }
             }
         }
-        Ok(())
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let trees = [
+            self.sessions.clone(),
+            self.events.clone(),
+            self.lines.clone(),
+            self.agent_lines.clone(),
+            self.records.clone(),
+            self.memory.clone(),
+        ];
+        use sled::Transactional as _;
+        trees
+            .as_slice()
+            .transaction(|tx| {
+                for (tree, key, value) in &ops {
+                    match value {
+                        Some(value) => {
+                            tx[*tree].insert(key.as_slice(), value.as_slice())?;
+                        }
+                        None => {
+                            tx[*tree].remove(key.as_slice())?;
+                        }
+                    }
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    StoreError::Sled(sled::Error::Unsupported("transaction aborted".into()))
+                }
+            })
+    }
+
+    /// The next transcript positions of a session: the next `seq` over all
+    /// agents, and each agent's next `agent_seq` (agents without lines are
+    /// absent). Used to continue a resumed session's transcript without gaps.
+    pub fn next_line_seqs(
+        &self,
+        session: &SessionId,
+    ) -> Result<(u64, BTreeMap<String, u64>), StoreError> {
+        let prefix = session.as_str().as_bytes();
+        let next = match self.lines.scan_prefix(prefix).next_back() {
+            Some(item) => u64_of(&item?.0[prefix.len()..]) + 1,
+            None => 0,
+        };
+        let mut agents = BTreeMap::new();
+        for item in self.agent_lines.scan_prefix(prefix) {
+            let (key, _) = item?;
+            let rest = &key[prefix.len()..];
+            let Some(split) = rest.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let agent = String::from_utf8_lossy(&rest[..split]).into_owned();
+            let agent_seq = u64_of(&rest[split + 1..]);
+            let entry = agents.entry(agent).or_insert(0);
+            *entry = (*entry).max(agent_seq + 1);
+        }
+        Ok((next, agents))
+    }
+
+    /// The seq of a session's last logged event (0 when it has none).
+    pub fn last_event_seq(&self, session: &SessionId) -> Result<u64, StoreError> {
+        let prefix = session.as_str().as_bytes();
+        Ok(match self.events.scan_prefix(prefix).next_back() {
+            Some(item) => u64_of(&item?.0[prefix.len()..]),
+            None => 0,
+        })
     }
 
     /// Makes everything applied so far durable (fsync). Returns the bytes flushed.
@@ -553,6 +663,8 @@ impl Store {
     pub fn remove_session(&self, session: &SessionId) -> Result<Removed, StoreError> {
         let prefix = session.as_str().as_bytes();
         let mut removed = Removed::default();
+        // The seal may name one of these events: it goes first.
+        seal::remove(&self.path);
         let clear = |tree: &sled::Tree| -> Result<usize, StoreError> {
             let keys: Vec<sled::IVec> =
                 tree.scan_prefix(prefix).keys().collect::<Result<_, _>>()?;
@@ -569,6 +681,7 @@ impl Store {
         removed.records = clear(&self.records)?;
         self.sessions.remove(prefix)?;
         self.flush()?;
+        let _ = seal::write(&self.path, None);
         Ok(removed)
     }
 }

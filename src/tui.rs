@@ -54,6 +54,9 @@ pub struct Setup {
     pub dir: PathBuf,
     /// A prompt to start with at once.
     pub prompt: Option<String>,
+    /// A stored session to resume at once (`quorum resume`): its id or
+    /// prefix, or `None` inside for the newest resumable one.
+    pub resume: Option<Option<String>>,
 }
 
 /// Builds the initial [`App`] for a setup: the roster with budgets, the
@@ -70,6 +73,10 @@ pub fn app_for(setup: &Setup) -> App {
             provider: settings.provider_label(a),
             model: a.model.model.clone(),
             budget_usd: a.budget_usd,
+            models: std::iter::once(&a.model)
+                .chain(&a.fallback)
+                .map(|m| m.to_string())
+                .collect(),
         })
         .collect();
     let phases = setup
@@ -150,6 +157,41 @@ impl Continued {
     }
 }
 
+/// Runs the person's editor on a private temporary copy of `content` named
+/// like `name` (so that the editor picks the right syntax), with the terminal
+/// handed over and taken back; returns the text it left, or why not.
+async fn edit_copy(
+    name: &str,
+    content: &str,
+    guard: &mut TerminalGuard,
+) -> io::Result<Result<String, String>> {
+    let editor = terminal::editor_command(&|k| std::env::var(k).ok());
+    // The temporary copy is written, read and removed on the blocking
+    // pool, never on the UI's task.
+    let (n, c) = (name.to_string(), content.to_string());
+    let made = tokio::task::spawn_blocking(move || terminal::TempCopy::new(&n, &c))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| format!("cannot make a temporary copy: {e}")));
+    Ok(match made {
+        Ok(copy) => {
+            guard.leave();
+            let ran = terminal::run_editor(&editor, &copy.path).await;
+            guard.resume()?;
+            let read = tokio::task::spawn_blocking(move || {
+                let text = copy.read().map_err(|e| e.to_string());
+                drop(copy);
+                text
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            ran.and(read)
+        }
+        Err(e) => Err(e),
+    })
+}
+
 /// Runs what [`App::external`] asks for, with the terminal handed over and
 /// taken back; the input stream is dropped meanwhile so that it cannot steal
 /// the editor's or the shell's keys.
@@ -163,32 +205,12 @@ async fn run_external(
     match external {
         External::Suspend => guard.suspend()?,
         External::Edit { path, content } => {
-            let editor = terminal::editor_command(&|k| std::env::var(k).ok());
-            // The temporary copy is written, read and removed on the blocking
-            // pool, never on the UI's task.
-            let (p, c) = (path.clone(), content.clone());
-            let made = tokio::task::spawn_blocking(move || terminal::TempCopy::new(&p, &c))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| format!("cannot make a temporary copy: {e}")));
-            let edited = match made {
-                Ok(copy) => {
-                    guard.leave();
-                    let ran = terminal::run_editor(&editor, &copy.path).await;
-                    guard.resume()?;
-                    let read = tokio::task::spawn_blocking(move || {
-                        let text = copy.read().map_err(|e| e.to_string());
-                        drop(copy);
-                        text
-                    })
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r);
-                    ran.and(read)
-                }
-                Err(e) => Err(e),
-            };
+            let edited = edit_copy(&path, &content, guard).await?;
             app.edited(&path, &content, edited);
+        }
+        External::EditMemory { agent, notes } => {
+            let edited = edit_copy(&format!("{agent}-memory.md"), &notes, guard).await?;
+            app.memory_edited(&agent, &notes, edited);
         }
     }
     *input = Some(EventStream::new());
@@ -214,6 +236,14 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
     highlight::warm_up();
     if let Some(prompt) = &setup.prompt {
         app.submit_prompt(prompt);
+    }
+    if let Some(session) = &setup.resume {
+        app.outbox.push(crate::protocol::Op::Resume {
+            session: session.clone(),
+            interactive: true,
+            allow_overwrite: false,
+            allow_secrets: false,
+        });
     }
     let mut guard = TerminalGuard::enter(app.options.mouse)?;
     let mut input = Some(EventStream::new());

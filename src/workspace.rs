@@ -1,5 +1,6 @@
 //! Everything that touches DIR and the scratch trees: path rules and confined
 //! writes ([`paths`]), git ([`git`]), the sandboxed test runner ([`sandbox`]),
+//! the pre-commit secret scan ([`secrets`]),
 //! staging into `.quorum/work/<session>/` and delivery into DIR.
 //!
 //! These are blocking functions; the orchestrator calls them through
@@ -9,6 +10,7 @@
 pub mod git;
 pub mod paths;
 pub mod sandbox;
+pub mod secrets;
 
 use std::path::{Path, PathBuf};
 
@@ -135,7 +137,7 @@ impl Workspace {
                 // HEAD may hold paths our rules refuse (a `.quorum` entry, say):
                 // the scratch tree simply goes without them.
                 if paths::normalize(&path).is_ok() {
-                    paths::write_confined(&scratch, &path, &content)?;
+                    paths::write_confined_any_size(&scratch, &path, &content)?;
                 }
             }
         }
@@ -150,11 +152,42 @@ impl Workspace {
         path: &str,
         content: &[u8],
     ) -> Result<FileChange, WorkspaceError> {
+        // DIR first: a path through a symlink there is refused before anything
+        // lands in the scratch tree.
+        let existing = paths::read_confined(&self.dir, path)?;
         paths::write_confined(&self.scratch(session), path, content)?;
-        Ok(match paths::read_confined(&self.dir, path)? {
+        Ok(match existing {
             Some(_) => FileChange::Modified,
             None => FileChange::New,
         })
+    }
+
+    /// What a file in DIR holds now, as an id to compare: its git blob id
+    /// (SHA-1 of the content, hex), or `""` when it is absent. Used to tell
+    /// whether the person changed a file between staging and delivery.
+    ///
+    /// Errors: a refused path or an unreadable file.
+    pub fn content_id(&self, path: &str) -> Result<String, WorkspaceError> {
+        Ok(match paths::read_confined(&self.dir, path)? {
+            Some(bytes) => blob_id(&bytes),
+            None => String::new(),
+        })
+    }
+
+    /// The commit a session already made (HEAD's last 200 commits are searched
+    /// for its `Quorum-Session:` trailer), with the repository's work tree:
+    /// how a resumed session knows it must not commit again.
+    ///
+    /// Errors: the repository cannot be opened.
+    pub fn session_commit(
+        &self,
+        session: &SessionId,
+    ) -> Result<Option<(String, PathBuf)>, WorkspaceError> {
+        let Some((repo, info)) = git::discover(&self.dir)? else {
+            return Ok(None);
+        };
+        let trailer = format!("Quorum-Session: {session}");
+        Ok(git::find_trailer(&repo, &trailer, 200).map(|sha| (sha, info.workdir)))
     }
 
     /// A file's current content in DIR (`None` when absent).
@@ -263,10 +296,57 @@ impl Workspace {
         })
     }
 
-    /// Writes the accepted files into DIR through the path rules.
-    pub fn deliver(&self, files: &[(String, Vec<u8>)]) -> Result<(), WorkspaceError> {
+    /// Writes the accepted files into DIR through the path rules, each one
+    /// atomically: the content goes to a temporary file beside it
+    /// (`.NAME.quorum-SESSION.tmp`), is synced, and is renamed over the path.
+    /// A crash therefore leaves every file either as it was or complete, never
+    /// torn (a torn file would look like a hand edit to the resumed session
+    /// and be kept); a temporary file a crash leaves behind is replaced and
+    /// renamed by the resumed delivery. The rename replaces a symlink planted
+    /// at the path instead of writing through it.
+    ///
+    /// Errors: a refused path, or an I/O error naming the file.
+    pub fn deliver(
+        &self,
+        session: &SessionId,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<(), WorkspaceError> {
         for (path, content) in files {
-            paths::write_confined(&self.dir, path, content)?;
+            let (parent, name) = match path.rsplit_once('/') {
+                Some((parent, name)) => (format!("{parent}/"), name),
+                None => (String::new(), path.as_str()),
+            };
+            let temp = format!("{parent}.{name}.quorum-{session}.tmp");
+            let to = self.dir.join(path);
+            // Never replace the person's symlink (or a directory) either.
+            let not_a_file = |to: &Path| {
+                std::fs::symlink_metadata(to)
+                    .is_ok_and(|m| m.file_type().is_symlink() || !m.is_file())
+            };
+            let refused = || {
+                WorkspaceError::Write(paths::WriteError::Refused {
+                    path: path.clone(),
+                    refusal: paths::PathRefusal::Symlink(name.to_string()),
+                })
+            };
+            if not_a_file(&to) {
+                return Err(refused());
+            }
+            paths::write_confined(&self.dir, &temp, content)?;
+            let io = |at: &Path| {
+                let at = at.to_path_buf();
+                move |source| WorkspaceError::Io { path: at, source }
+            };
+            let from = self.dir.join(&temp);
+            if not_a_file(&to) {
+                // Planted meanwhile: our own temporary file goes, nothing else.
+                let _ = std::fs::remove_file(&from);
+                return Err(refused());
+            }
+            std::fs::File::open(&from)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&from))?;
+            std::fs::rename(&from, &to).map_err(io(&to))?;
         }
         Ok(())
     }
@@ -286,6 +366,14 @@ impl Workspace {
             created_repo: info.created,
         })
     }
+}
+
+/// The git blob id of `bytes` (SHA-1, hex): the content ids of
+/// [`Workspace::content_id`].
+pub fn blob_id(bytes: &[u8]) -> String {
+    git2::Oid::hash_object(git2::ObjectType::Blob, bytes)
+        .map(|oid| oid.to_string())
+        .unwrap_or_default()
 }
 
 /// A unified diff of `old` → `new` for `path`, with 3 lines of context.

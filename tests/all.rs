@@ -20,6 +20,8 @@ mod acceptance;
 mod bad_input;
 #[path = "all/commands.rs"]
 mod commands;
+#[path = "all/corrupt_db.rs"]
+mod corrupt_db;
 #[path = "all/delivery.rs"]
 mod delivery;
 #[path = "all/durability.rs"]
@@ -38,10 +40,16 @@ mod progress;
 mod providers;
 #[path = "all/regressions.rs"]
 mod regressions;
+#[path = "all/resume.rs"]
+mod resume;
+#[path = "all/sandbox.rs"]
+mod sandbox;
 #[path = "all/schema.rs"]
 mod schema;
 #[path = "all/scripts.rs"]
 mod scripts;
+#[path = "all/secrets.rs"]
+mod secrets;
 #[path = "all/tui_flow.rs"]
 mod tui_flow;
 #[path = "all/tui_queries.rs"]

@@ -69,6 +69,7 @@ pub fn app(agents: usize) -> App {
                 provider: "offline (simulated)".into(),
                 model: "offline".into(),
                 budget_usd: None,
+                models: vec!["offline:offline".into()],
             })
             .collect(),
         ["refine", "plan", "compare", "vote", "resolve", "implement"]

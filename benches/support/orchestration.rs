@@ -19,7 +19,7 @@ use quorum::llm::{
     CallMeta, ChatRequest, Chunk, LlmError, Message, Provider, RetryPolicy, Role, TaskKind, Usage,
 };
 use quorum::orchestrator::call::{self, CallEvent, CallMsg, CallPolicy, Link};
-use quorum::orchestrator::committer::{self, Group, Subscribers};
+use quorum::orchestrator::committer::{self, Group, Redactor, Subscribers};
 use quorum::orchestrator::scheduler::Scheduler;
 use quorum::protocol::{
     Event, EventBody, LineKind, LoggedEvent, SCHEMA_VERSION, SessionId, SessionStatus,
@@ -253,7 +253,7 @@ pub async fn scheduler_run(store: Store, tasks: usize) -> Figures {
     let (failures_tx, _failures_rx) = mpsc::unbounded_channel();
     let subscribers = Subscribers::default();
     let events = subscribers.add();
-    let committer = committer::spawn(store, rx, subscribers, failures_tx);
+    let committer = committer::spawn(store, rx, subscribers, failures_tx, Redactor::default());
     let drained = tokio::spawn(drain(events));
     let session = SessionId::new();
     let mut d = Driver {
@@ -374,7 +374,7 @@ pub async fn event_log_run(store: Store, events: usize) -> Figures {
     let (failures_tx, _failures_rx) = mpsc::unbounded_channel();
     let subscribers = Subscribers::default();
     let received = subscribers.add();
-    let committer = committer::spawn(store, rx, subscribers, failures_tx);
+    let committer = committer::spawn(store, rx, subscribers, failures_tx, Redactor::default());
     let drained = tokio::spawn(drain(received));
     let session = SessionId::new();
     let mut d = Driver {

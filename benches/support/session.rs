@@ -338,6 +338,7 @@ pub async fn run_session(
             no_commit: false,
             dry_run: false,
             allow_overwrite: false,
+            allow_secrets: false,
             answers: Default::default(),
         },
     });

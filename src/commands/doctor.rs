@@ -315,9 +315,10 @@ fn rlimits_apply() -> Result<(), String> {
     }
 }
 
-fn sandbox_checks() -> Vec<Check> {
-    let mut checks = Vec::new();
-    checks.push(if crate::workspace::sandbox::can_isolate_network() {
+/// The network line of the sandbox checks: ok with a private namespace, else
+/// a warning that says "network not isolated".
+fn network_check(isolated: bool) -> Check {
+    if isolated {
         Check::new(
             "sandbox",
             "network",
@@ -331,16 +332,22 @@ fn sandbox_checks() -> Vec<Check> {
             "network",
             Status::Warn,
             false,
-            "no private network namespace (needs root or unprivileged user namespaces): test runs are not network-isolated",
+            "network not isolated: no private network namespace (needs root or unprivileged user namespaces), so test runs can reach the network",
         )
-    });
+    }
+}
+
+fn sandbox_checks() -> Vec<Check> {
+    let mut checks = vec![network_check(
+        crate::workspace::sandbox::can_isolate_network(),
+    )];
     checks.push(match rlimits_apply() {
         Ok(()) => Check::new(
             "sandbox",
             "rlimits",
             Status::Ok,
             true,
-            "CPU time, file size and core limits apply to test runs",
+            "CPU time, memory (data segment), file size, process and core limits apply to test runs; a subreaper kills every descendant",
         ),
         Err(e) => Check::new("sandbox", "rlimits", Status::Fail, true, e),
     });
@@ -663,6 +670,14 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         assert_eq!(dir_check("x", &file, true).status, Status::Fail);
         assert_eq!(lock_holder(d.path()), None);
+    }
+
+    #[test]
+    fn an_unisolated_network_is_reported_in_those_words() {
+        let c = network_check(false);
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.detail.starts_with("network not isolated"), "{c:?}");
+        assert_eq!(network_check(true).status, Status::Ok);
     }
 
     #[test]

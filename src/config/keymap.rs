@@ -25,6 +25,10 @@ pub enum Context {
     Files,
     /// The history view (past sessions of DIR).
     History,
+    /// The agent memory overlay (an agent's notes for DIR).
+    Memory,
+    /// The budget prompt (a budget is spent).
+    Budget,
 }
 
 impl Context {
@@ -40,6 +44,8 @@ impl Context {
             Context::Conflicts => "conflicts",
             Context::Files => "files",
             Context::History => "history",
+            Context::Memory => "agent memory",
+            Context::Budget => "budget prompt",
         }
     }
 
@@ -55,6 +61,8 @@ impl Context {
             Context::Conflicts => "conflicts",
             Context::Files => "files",
             Context::History => "history",
+            Context::Memory => "memory",
+            Context::Budget => "budget",
         }
     }
 }
@@ -150,6 +158,20 @@ pub enum Action {
     EditFile,
     /// Open the selected past session, read-only.
     OpenSession,
+    /// Pause the whole session, or resume it when paused.
+    PauseSession,
+    /// Show the budget prompt again (a budget is spent).
+    BudgetPrompt,
+    /// Show the selected agent's memory for DIR.
+    Memory,
+    /// Retry the selected agent's failed task on a model the person picks.
+    RetryTaskOn,
+    /// Edit the shown agent memory in `$EDITOR`.
+    EditMemory,
+    /// Raise the spent budget by half and go on.
+    RaiseBudget,
+    /// Stop the session at the budget prompt.
+    StopSession,
 }
 
 impl Action {
@@ -200,6 +222,13 @@ impl Action {
             Action::SearchPrev => "search_prev",
             Action::EditFile => "edit_file",
             Action::OpenSession => "open_session",
+            Action::PauseSession => "pause_session",
+            Action::BudgetPrompt => "budget",
+            Action::Memory => "memory",
+            Action::RetryTaskOn => "retry_on",
+            Action::EditMemory => "edit_memory",
+            Action::RaiseBudget => "raise_budget",
+            Action::StopSession => "stop_session",
         }
     }
 }
@@ -333,6 +362,18 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
     (Context::Outside, &["h"], Action::History, "history"),
     (Context::Outside, &[":"], Action::Palette, "command palette"),
     (Context::Outside, &["A"], Action::Answer, "answer questions"),
+    (
+        Context::Outside,
+        &["P"],
+        Action::PauseSession,
+        "pause/resume session",
+    ),
+    (
+        Context::Outside,
+        &["B"],
+        Action::BudgetPrompt,
+        "budget prompt",
+    ),
     (Context::Outside, &["esc"], Action::Back, "back to main"),
     (Context::Outside, &["q"], Action::Quit, "quit"),
     (Context::Editor, &["enter"], Action::Submit, "submit"),
@@ -362,6 +403,13 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
     ),
     (Context::Agents, &["x"], Action::CancelTask, "cancel task"),
     (Context::Agents, &["r"], Action::RetryTask, "retry task"),
+    (
+        Context::Agents,
+        &["R"],
+        Action::RetryTaskOn,
+        "retry on model",
+    ),
+    (Context::Agents, &["e"], Action::Memory, "memory"),
     (
         Context::Transcript,
         &["["],
@@ -426,6 +474,24 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
     (Context::Files, &["e"], Action::EditFile, "edit in $EDITOR"),
     (Context::Files, &["C"], Action::Commit, "commit"),
     (Context::History, &["enter"], Action::OpenSession, "open"),
+    (
+        Context::Memory,
+        &["e"],
+        Action::EditMemory,
+        "edit in $EDITOR",
+    ),
+    (
+        Context::Budget,
+        &["c"],
+        Action::RaiseBudget,
+        "continue (raise it by half)",
+    ),
+    (
+        Context::Budget,
+        &["s"],
+        Action::StopSession,
+        "stop the session",
+    ),
 ];
 
 impl Default for Keymap {

@@ -7,13 +7,13 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The default workflow's text.
 pub const DEFAULT_WORKFLOW: &str = include_str!("../../assets/workflows/default.toml");
 
 /// What the engine does in a phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PhaseKind {
     /// One task for the first agent; its output is the requirements.
@@ -59,7 +59,7 @@ impl PhaseKind {
 }
 
 /// One phase.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
     /// The phase's name (unique in the workflow).
@@ -74,8 +74,9 @@ pub struct Phase {
     pub inputs: Vec<String>,
 }
 
-/// A validated workflow.
-#[derive(Clone, Debug, PartialEq)]
+/// A validated workflow. Stored with each session (serde) so that a resumed
+/// session runs the workflow it started with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Workflow {
     /// The workflow's name (shown in `session_started`).
     pub name: String,

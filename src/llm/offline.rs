@@ -56,6 +56,7 @@ impl Provider for OfflineProvider {
     }
 
     fn stream(&self, request: ChatRequest) -> BoxStream<'static, Result<Chunk, LlmError>> {
+        log_call(&request.meta);
         let input_tokens: u64 = request
             .messages
             .iter()
@@ -105,6 +106,30 @@ impl Provider for OfflineProvider {
                 }))
             }));
         wait.chain(body).boxed()
+    }
+}
+
+/// The environment variable naming the offline call log: when set, every
+/// call the offline provider answers appends one line `TASK\tAGENT\n` to that
+/// file. The fault-injection tests count calls with it (a call repeated after
+/// a resume shows twice); it holds no prompt or reply text.
+pub const CALL_LOG_VAR: &str = "QUORUM_OFFLINE_CALL_LOG";
+
+/// Appends a call to the offline call log, if one is configured.
+fn log_call(meta: &CallMeta) {
+    static LOG: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let Some(path) = LOG.get_or_init(|| std::env::var_os(CALL_LOG_VAR).map(Into::into)) else {
+        return;
+    };
+    use std::io::Write as _;
+    let line = format!("{}\t{}\n", meta.task, meta.agent);
+    // One write(2) of a short line with O_APPEND: lines never interleave.
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
     }
 }
 

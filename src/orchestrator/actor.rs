@@ -78,6 +78,13 @@ pub(crate) struct StagedFile {
     /// Delivered when accepted; new files start accepted, changes to existing
     /// files start rejected until the person (or `--allow-overwrite`) accepts them.
     pub accepted: bool,
+    /// What DIR held at this path when the file was staged or accepted
+    /// ([`crate::workspace::Workspace::content_id`]: a blob id, `""` for
+    /// absent); `None` in records of older quorums. Delivery writes the file
+    /// only while DIR still holds that (or already this file's content): a
+    /// hand edit made since is kept and reported.
+    #[serde(default)]
+    pub base: Option<String>,
 }
 
 /// A conflict's decision.
@@ -102,20 +109,36 @@ pub(crate) enum Stage {
     Failed,
 }
 
-/// One running session.
+/// One running session. Serialised (without the fields marked `skip`, which
+/// live in their own records or are rebuilt) as the `state`/`session` record
+/// of every group that changes it, so that `quorum resume` can rebuild it from
+/// the db alone (see `resume.rs`).
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Session {
     pub id: SessionId,
     pub prompt: String,
     pub options: SessionOptions,
+    /// The `sessions` row (stored there).
+    #[serde(skip, default = "placeholder_record")]
     pub record: SessionRecord,
+    /// The last event's seq (the event log's).
+    #[serde(skip)]
     pub seq: u64,
     pub phase: usize,
     pub phase_started: bool,
+    /// The tasks (each stored as its own `task` record).
+    #[serde(skip)]
     pub tasks: BTreeMap<String, Task>,
+    #[serde(skip)]
     pub scheduler: Scheduler,
+    #[serde(skip)]
     pub cancels: HashMap<String, CancellationToken>,
+    #[serde(skip)]
     pub partial: HashMap<String, String>,
+    /// The next transcript line's seq (the store's).
+    #[serde(skip)]
     pub line_seq: u64,
+    #[serde(skip)]
     pub agent_line_seq: HashMap<String, u64>,
     pub requirements: Option<Requirements>,
     pub questions: Vec<Question>,
@@ -128,6 +151,8 @@ pub(crate) struct Session {
     /// conflict → (the option overridden, if any; the person's note).
     pub overrides: BTreeMap<String, (Option<String>, String)>,
     pub breakdown: Option<Breakdown>,
+    /// The staged files (each stored as its own `file` record).
+    #[serde(skip)]
     pub files: BTreeMap<String, StagedFile>,
     pub findings: Vec<FindingOut>,
     pub test_round: u32,
@@ -156,7 +181,9 @@ pub(crate) struct Session {
     /// session moved on to deliver so the person can decide; the session ends
     /// `failed` unless they commit.
     pub tests_failed: Option<String>,
-    /// The project already in DIR (files and key contents), when there is one.
+    /// The project already in DIR (files and key contents), when there is one
+    /// (stored once, as the `state`/`project` record).
+    #[serde(skip)]
     pub project: Option<Value>,
     /// Paused by the person ([`Op::PauseSession`]): no task starts.
     pub paused: bool,
@@ -170,6 +197,32 @@ pub(crate) struct Session {
     pub round_changed: bool,
     /// The current round's task-id part (`.repair1.`, `.fix.`).
     pub round_label: String,
+    /// The states of the tasks that were still open when the session ended
+    /// resumably (interrupted, cancelled, paused by a budget, waiting at
+    /// deliver): `quorum resume` puts them back.
+    #[serde(default)]
+    pub interrupted: BTreeMap<String, TaskState>,
+}
+
+/// The stand-in `sessions` row of a deserialised [`Session`] until the stored
+/// row replaces it.
+fn placeholder_record() -> SessionRecord {
+    SessionRecord {
+        id: SessionId::new(),
+        prompt: String::new(),
+        dir: String::new(),
+        workflow: String::new(),
+        created_at: String::new(),
+        updated_at: String::new(),
+        status: None,
+        phase: String::new(),
+        tokens_in: 0,
+        tokens_out: 0,
+        cost_usd: 0.0,
+        commit: None,
+        last_seq: 0,
+        offline: false,
+    }
 }
 
 /// The actor.
@@ -196,6 +249,9 @@ pub(crate) struct Actor {
     pub shutting_down: bool,
     /// The agents' notes for DIR (`None` until first read from the db).
     pub memory: Option<BTreeMap<String, String>>,
+    /// A hash of the session state last stored (the `state`/`session` record),
+    /// so that a group stores it only when it changed.
+    pub snapshot: Option<u64>,
 }
 
 pub(crate) use super::now;
@@ -445,6 +501,23 @@ impl Actor {
                 s.record.phase = phase.name.clone();
             }
             self.group.writes.push(Write::Session(s.record.clone()));
+            // The session's state, when it changed since the last group.
+            let state = serde_json::to_value(&*s).unwrap_or(Value::Null);
+            let hash = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                state.to_string().hash(&mut h);
+                h.finish()
+            };
+            if self.snapshot != Some(hash) {
+                self.snapshot = Some(hash);
+                self.group.writes.push(Write::Record {
+                    session: s.id.clone(),
+                    kind: "state",
+                    name: "session".into(),
+                    value: state,
+                });
+            }
         }
         let group = std::mem::take(&mut self.group);
         let _ = self.committer.send(group);
@@ -460,6 +533,15 @@ impl Actor {
     async fn on_op(&mut self, op: Op) {
         match op {
             Op::Start { prompt, options } => self.start_session(prompt, options).await,
+            Op::Resume {
+                session,
+                interactive,
+                allow_overwrite,
+                allow_secrets,
+            } => {
+                self.resume(session, interactive, allow_overwrite, allow_secrets)
+                    .await
+            }
             Op::Answer { question, answer } => self.answer(&question, &answer, "person"),
             Op::Pick { conflict, option } => self.pick(&conflict, &option),
             Op::AcceptVotes => self.accept_votes(),
@@ -477,7 +559,10 @@ impl Actor {
             Op::LoadMemory { agent } => self.load_memory(&agent).await,
             Op::SetMemory { agent, notes } => self.set_memory(&agent, &notes).await,
             Op::SetFileAccepted { path, accepted } => self.set_file_accepted(&path, accepted),
-            Op::Commit { message } => self.commit_requested(message).await,
+            Op::Commit {
+                message,
+                allow_secrets,
+            } => self.commit_requested(message, allow_secrets).await,
             Op::LoadTranscript {
                 agent,
                 from_seq,
@@ -627,6 +712,7 @@ impl Actor {
             awaiting_repairs: false,
             round_changed: false,
             round_label: String::new(),
+            interrupted: BTreeMap::new(),
         });
         let agents = self
             .settings
@@ -634,6 +720,12 @@ impl Actor {
             .iter()
             .map(|a| a.name.clone())
             .collect();
+        // Stored once: what a resume needs beside the session's state.
+        let workflow = self.workflow.clone();
+        self.record("state", "workflow", &workflow);
+        let project = self.session.as_ref().and_then(|s| s.project.clone());
+        self.record("state", "project", &project);
+        self.snapshot = None;
         self.emit(EventBody::SessionStarted {
             prompt,
             dir: self.workspace.dir().display().to_string(),
@@ -657,6 +749,14 @@ impl Actor {
             .filter(|t| !t.state.is_terminal())
             .map(|t| (t.id.clone(), t.agent.clone(), t.phase.clone()))
             .collect();
+        if status.is_resumable() {
+            s.interrupted = s
+                .tasks
+                .values()
+                .filter(|t| !t.state.is_terminal())
+                .map(|t| (t.id.clone(), t.state))
+                .collect();
+        }
         for token in s.cancels.values() {
             token.cancel();
         }
@@ -1356,6 +1456,10 @@ impl Actor {
             return self.reject("accept", format!("no staged file `{path}`"));
         };
         file.accepted = accepted;
+        if accepted {
+            // The person accepted the diff against what DIR holds now.
+            file.base = self.workspace.content_id(path).ok();
+        }
         let file = file.clone();
         self.record("file", path, &file);
         self.ephemeral(Event::FileDecided {

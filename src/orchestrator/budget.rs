@@ -217,6 +217,46 @@ impl Actor {
         }
     }
 
+    /// On resume: budgets are checked again against the configuration now (it
+    /// may have been raised since), and the tasks of every scope no longer
+    /// over its budget are queued again.
+    pub(crate) fn recheck_budgets(&mut self) {
+        let exhausted: Vec<String> = self
+            .session
+            .as_ref()
+            .map(|s| s.budget_exhausted.iter().cloned().collect())
+            .unwrap_or_default();
+        for scope in exhausted {
+            let (budget_usd, budget_tokens) = self.budget_of(&scope);
+            let (spent_usd, spent_tokens) = self.spent_in(&scope);
+            let over = budget_usd.is_some_and(|b| spent_usd >= b)
+                || budget_tokens.is_some_and(|b| spent_tokens >= b);
+            if !over && let Some(s) = self.s() {
+                s.budget_exhausted.remove(&scope);
+                s.budget_warned.remove(&scope);
+            }
+        }
+        let paused: Vec<String> = self
+            .session
+            .as_ref()
+            .map(|s| s.budget_paused.iter().cloned().collect())
+            .unwrap_or_default();
+        for id in paused {
+            let agent = self
+                .session
+                .as_ref()
+                .and_then(|s| s.tasks.get(&id))
+                .map(|t| t.agent.clone());
+            if agent.is_some_and(|a| self.held_by_budget(&a)) {
+                continue;
+            }
+            if let Some(s) = self.s() {
+                s.budget_paused.remove(&id);
+            }
+            self.resume_paused(&id);
+        }
+    }
+
     /// Headless: a budget paused an agent and nothing else can run, so the
     /// session stops, resumable. Returns whether it stopped.
     pub(crate) fn stop_if_budget_blocks(&mut self) -> bool {

@@ -17,6 +17,16 @@ use crate::llm::{
     ChatRequest, Chunk, FaultClass, LlmError, RetryPolicy, SharedProvider, Usage, estimate_tokens,
 };
 
+/// Most bytes of one reply forwarded as [`CallEvent::Delta`] (1 MiB), and so
+/// kept in the transcript and the token stream; the rest of a longer reply
+/// still arrives whole in [`CallEvent::Finished`], where the path rules refuse
+/// oversized files, but is not copied into the transcript.
+pub const TRANSCRIPT_REPLY_BYTES: usize = 1 << 20;
+
+/// The transcript's note where a reply over [`TRANSCRIPT_REPLY_BYTES`] is cut.
+pub const TRANSCRIPT_CUT_NOTE: &str =
+    "\n[… the rest of this reply (over 1 MiB) is not kept in the transcript …]\n";
+
 /// Timeouts and retry policy of a call.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CallPolicy {
@@ -244,6 +254,7 @@ async fn attempt_once(
     let mut text = String::new();
     let mut usage: Option<Usage> = None;
     let mut first = true;
+    let mut shown = 0usize;
     loop {
         let wait = if first {
             policy.first_byte_timeout
@@ -269,7 +280,22 @@ async fn attempt_once(
             None => break,
             Some(Ok(Chunk::Text(piece))) => {
                 text.push_str(&piece);
-                send(CallEvent::Delta(piece));
+                let room = TRANSCRIPT_REPLY_BYTES.saturating_sub(shown);
+                if piece.len() <= room {
+                    shown += piece.len();
+                    send(CallEvent::Delta(piece));
+                } else if shown <= TRANSCRIPT_REPLY_BYTES {
+                    let mut cut = room;
+                    while !piece.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    // Past the limit from now on: the note is sent once.
+                    shown = TRANSCRIPT_REPLY_BYTES + 1;
+                    send(CallEvent::Delta(format!(
+                        "{}{TRANSCRIPT_CUT_NOTE}",
+                        &piece[..cut]
+                    )));
+                }
             }
             Some(Ok(Chunk::Usage(u))) => usage = Some(u),
             Some(Err(e)) => return Err((e, !text.is_empty())),
@@ -387,6 +413,27 @@ mod tests {
         let events = collect(vec![(fatal, model("a")), (scripted(""), model("b"))]).await;
         assert_eq!(events.len(), 1);
         assert!(matches!(&events[0], CallEvent::Failed { error } if error.contains("bad request")));
+    }
+
+    #[tokio::test]
+    async fn a_huge_reply_is_finished_whole_but_forwarded_only_in_part() {
+        let p =
+            scripted("[[reply]]\ntext = \"@F@\"\nfill = { marker = \"@F@\", bytes = 3000000 }\n");
+        let events = collect(vec![(p, model("a"))]).await;
+        let forwarded: usize = events
+            .iter()
+            .map(|e| match e {
+                CallEvent::Delta(t) => t.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(
+            forwarded,
+            TRANSCRIPT_REPLY_BYTES + TRANSCRIPT_CUT_NOTE.len()
+        );
+        assert!(
+            matches!(events.last(), Some(CallEvent::Finished { text, .. }) if text.len() == 3_000_000)
+        );
     }
 
     #[tokio::test]

@@ -12,6 +12,12 @@
 //! in a batch only the last is written (the earlier ones it replaces would
 //! never be read), so a batch of many small groups — a streamed reply's
 //! transcript lines — costs one summary, not one per group.
+//!
+//! It is also the one place where every persisted text passes: before a group
+//! is applied, a [`Redactor`] replaces each configured key value (the values
+//! of the providers' `api_key_env` variables) in its events, transcript lines,
+//! records, session summaries and memory notes — and in the released events,
+//! so that what consumers see matches what is stored.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,8 +25,125 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
-use crate::protocol::{Event, EventBody};
+use crate::protocol::{Event, EventBody, LoggedEvent};
 use crate::store::{Store, Write};
+
+/// What a key value is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// Replaces configured key values in everything a group persists.
+#[derive(Clone, Debug, Default)]
+pub struct Redactor {
+    /// The values, longest first (so a key containing another goes whole).
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    /// A redactor for these values; values shorter than 8 bytes are ignored
+    /// (too likely to occur by chance).
+    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
+        let mut secrets: Vec<String> = values.into_iter().filter(|v| v.len() >= 8).collect();
+        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        secrets.dedup();
+        Redactor { secrets }
+    }
+
+    /// `true` when there is nothing to redact.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// Redacts `text` in place; `true` when it changed.
+    pub fn text(&self, text: &mut String) -> bool {
+        let mut changed = false;
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                *text = text.replace(secret.as_str(), REDACTED);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Redacts every string (and key) of a JSON value in place.
+    pub fn value(&self, value: &mut serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => self.text(s),
+            Value::Array(items) => items.iter_mut().fold(false, |c, v| self.value(v) | c),
+            Value::Object(map) => {
+                let mut changed = false;
+                let keys: Vec<String> = map.keys().cloned().collect();
+                for key in keys {
+                    let mut new_key = key.clone();
+                    let key_changed = self.text(&mut new_key);
+                    if let Some(mut v) = map.remove(&key) {
+                        changed |= self.value(&mut v) | key_changed;
+                        map.insert(new_key, v);
+                    }
+                }
+                changed
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        }
+    }
+
+    fn logged(&self, event: &mut LoggedEvent) {
+        let Ok(mut value) = serde_json::to_value(&*event) else {
+            return;
+        };
+        if self.value(&mut value) {
+            match serde_json::from_value::<LoggedEvent>(value) {
+                Ok(redacted) => *event = redacted,
+                Err(_) => {
+                    event.body = EventBody::Error {
+                        message: format!("an event holding a key value was {REDACTED}"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Redacts a group's writes and the events it releases.
+    pub fn group(&self, group: &mut Group) {
+        if self.is_empty() {
+            return;
+        }
+        for write in &mut group.writes {
+            match write {
+                Write::Session(record) => {
+                    if let Ok(mut value) = serde_json::to_value(&*record)
+                        && self.value(&mut value)
+                        && let Ok(redacted) = serde_json::from_value(value)
+                    {
+                        *record = redacted;
+                    }
+                }
+                Write::Event(event) => self.logged(event),
+                Write::Line { line, .. } => {
+                    self.text(&mut line.text);
+                }
+                Write::Record { value, .. } => {
+                    self.value(value);
+                }
+                Write::Memory { notes, .. } => {
+                    self.text(notes);
+                }
+            }
+        }
+        for event in &mut group.events {
+            match event {
+                Event::Logged(e) => self.logged(e),
+                Event::TranscriptAppended { lines } => {
+                    for line in lines {
+                        self.text(&mut line.text);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
 
 /// Longest time records wait for their flush (after the previous flush).
 pub const GROUP_INTERVAL: Duration = Duration::from_millis(50);
@@ -90,51 +213,114 @@ fn latest_summaries(mut writes: Vec<Write>) -> Vec<Write> {
     writes
 }
 
+/// The test hook of the fault-injection tests (issue 6): with
+/// `QUORUM_CRASH_AFTER_SEQ=N` in the environment, the process kills itself
+/// (SIGKILL: no destructor, no flush, as a power cut would) right after the
+/// flush that made an event with seq ≥ N durable, before that group's events
+/// are released. Read once per committer; unset or unparsable means off.
+pub const CRASH_AFTER_SEQ_VAR: &str = "QUORUM_CRASH_AFTER_SEQ";
+
+/// The other fault-injection hook: with `QUORUM_CRASH_BEFORE_SEQ=N` the process
+/// kills itself before it applies the group holding an event with seq ≥ N, so
+/// that group is lost while its effects outside the db (files in DIR, a
+/// commit, the scratch tree) remain: what a resume must reconcile.
+pub const CRASH_BEFORE_SEQ_VAR: &str = "QUORUM_CRASH_BEFORE_SEQ";
+
+fn env_seq(var: &str) -> Option<u64> {
+    std::env::var(var).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// The highest event seq in `batch`.
+fn last_seq(batch: &[Group]) -> Option<u64> {
+    batch
+        .iter()
+        .flat_map(|g| &g.events)
+        .filter_map(|e| match e {
+            Event::Logged(e) => Some(e.seq),
+            _ => None,
+        })
+        .max()
+}
+
+/// Dies at once, as a crash would.
+fn crash_now(why: &str) -> ! {
+    eprintln!("quorum: crashing {why}");
+    // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::abort()
+}
+
 /// Starts the committer. It ends when `groups` closes, after flushing and
 /// releasing everything, and then sends [`Event::Closed`]. A store failure is
 /// reported to `failures` and to the subscribers as [`Event::Fatal`]; the failed
-/// group's events are not released.
+/// group's events are not released. Every group goes through `redactor` first.
 pub fn spawn(
     store: Store,
     mut groups: UnboundedReceiver<Group>,
     subscribers: Subscribers,
     failures: UnboundedSender<String>,
+    redactor: Redactor,
 ) -> tokio::task::JoinHandle<()> {
+    let crash_after = env_seq(CRASH_AFTER_SEQ_VAR);
+    let crash_before = env_seq(CRASH_BEFORE_SEQ_VAR);
+    let hooked = crash_after.is_some() || crash_before.is_some();
     tokio::spawn(async move {
         let mut last_flush = Instant::now() - GROUP_INTERVAL;
-        while let Some(first) = groups.recv().await {
+        while let Some(mut first) = groups.recv().await {
+            redactor.group(&mut first);
             let mut records = first.writes.len();
-            let mut last = ends_session(&first);
+            let mut ends = ends_session(&first);
             let mut batch = vec![first];
-            if records > 0 {
+            // With the crash hook on, every group is flushed by itself, so
+            // that each group boundary is a distinct crash point.
+            if records > 0 && !hooked {
                 let deadline = last_flush + GROUP_INTERVAL;
-                while records < GROUP_RECORDS && !last {
+                while records < GROUP_RECORDS && !ends {
                     match tokio::time::timeout_at(deadline, groups.recv()).await {
-                        Ok(Some(group)) => {
+                        Ok(Some(mut group)) => {
+                            redactor.group(&mut group);
                             records += group.writes.len();
-                            last = ends_session(&group);
+                            ends = ends_session(&group);
                             batch.push(group);
                         }
                         Ok(None) | Err(_) => break,
                     }
                 }
-            } else {
-                while let Ok(group) = groups.try_recv() {
+            } else if records == 0 {
+                while let Ok(mut group) = groups.try_recv() {
+                    redactor.group(&mut group);
                     records += group.writes.len();
                     batch.push(group);
                 }
             }
             if records > 0 {
+                if let Some(seq) = crash_before.and_then(|n| last_seq(&batch).filter(|s| *s >= n)) {
+                    crash_now(&format!(
+                        "before event {seq} was stored ({CRASH_BEFORE_SEQ_VAR})"
+                    ));
+                }
                 let writes = latest_summaries(
                     batch
                         .iter_mut()
                         .flat_map(|g| std::mem::take(&mut g.writes))
                         .collect(),
                 );
+                // The last event of the group, sealed once durable.
+                let last = writes.iter().rev().find_map(|w| match w {
+                    Write::Event(e) => Some((e.session.clone(), e.seq)),
+                    _ => None,
+                });
                 let store = store.clone();
                 let result = tokio::task::spawn_blocking(move || {
                     store.apply(&writes)?;
-                    store.flush()
+                    let flushed = store.flush()?;
+                    if let Some((session, seq)) = last {
+                        // A missing seal only skips a check on the next open.
+                        let _ = crate::store::seal::write(store.path(), Some((&session, seq)));
+                    }
+                    Ok::<_, crate::store::StoreError>(flushed)
                 })
                 .await;
                 last_flush = Instant::now();
@@ -151,6 +337,11 @@ pub fn spawn(
                     let _ = failures.send(message);
                     continue;
                 }
+                if let Some(seq) = crash_after.and_then(|n| last_seq(&batch).filter(|s| *s >= n)) {
+                    crash_now(&format!(
+                        "after event {seq} was flushed ({CRASH_AFTER_SEQ_VAR})"
+                    ));
+                }
             }
             for group in batch {
                 for event in &group.events {
@@ -166,7 +357,7 @@ pub fn spawn(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::protocol::{LoggedEvent, SessionId, SessionStatus};
+    use crate::protocol::{LineKind, SessionId, SessionStatus, TranscriptLine};
     use crate::store::SessionRecord;
 
     fn summary(id: &SessionId, last_seq: u64) -> Write {
@@ -238,7 +429,13 @@ mod tests {
         let (failures, _failures) = mpsc::unbounded_channel();
         let subscribers = Subscribers::default();
         let mut events = subscribers.add();
-        let committer = spawn(store.clone(), rx, subscribers, failures);
+        let committer = spawn(
+            store.clone(),
+            rx,
+            subscribers,
+            failures,
+            Redactor::default(),
+        );
         let id = SessionId::new();
         let group = |seq: u64, body: EventBody| {
             let event = logged(&id, seq, body);
@@ -280,5 +477,66 @@ mod tests {
         assert_eq!(store.sessions().unwrap()[0].last_seq, 2);
         drop(tx);
         committer.await.unwrap();
+    }
+
+    const KEY: &str = "sk-test-QUORUMFAKEKEY0123456789";
+
+    #[test]
+    fn key_values_are_redacted_from_every_write_and_released_event() {
+        let redactor = Redactor::new([KEY.to_string(), "short".to_string()]);
+        let session = SessionId::new();
+        let event = LoggedEvent {
+            v: 1,
+            seq: 1,
+            session: session.clone(),
+            at: "2026-01-01T00:00:00Z".into(),
+            body: EventBody::Error {
+                message: format!("HTTP 401: bad key {KEY}"),
+            },
+        };
+        let line = TranscriptLine {
+            seq: 0,
+            agent_seq: 0,
+            agent: "pm".into(),
+            task: "refine".into(),
+            kind: LineKind::Text,
+            text: format!("echo {KEY} short"),
+            ends_call: false,
+        };
+        let mut group = Group {
+            writes: vec![
+                Write::Event(event.clone()),
+                Write::Line {
+                    session: session.clone(),
+                    line: line.clone(),
+                },
+                Write::Record {
+                    session: session.clone(),
+                    kind: "task",
+                    name: "refine".into(),
+                    value: serde_json::json!({"output": [KEY], KEY: 1}),
+                },
+                Write::Memory {
+                    dir: "/d".into(),
+                    agent: "pm".into(),
+                    notes: KEY.into(),
+                },
+            ],
+            events: vec![
+                Event::Logged(event),
+                Event::TranscriptAppended { lines: vec![line] },
+            ],
+        };
+        redactor.group(&mut group);
+        let text = format!("{group:?}");
+        assert!(!text.contains(KEY), "{text}");
+        assert!(text.contains("bad key [redacted]"), "{text}");
+        assert!(
+            text.contains("short"),
+            "values under 8 bytes are left alone"
+        );
+        let mut untouched = String::from("nothing to hide");
+        assert!(!redactor.text(&mut untouched));
+        assert!(Redactor::new(Vec::new()).is_empty());
     }
 }

@@ -144,6 +144,7 @@ impl Actor {
             task: task.to_string(),
             change,
             accepted: change == FileChange::New,
+            base: self.workspace.content_id(DECISIONS_PATH).ok(),
         };
         self.record("file", DECISIONS_PATH, &file);
         if let Some(s) = self.s() {

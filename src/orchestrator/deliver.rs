@@ -1,7 +1,14 @@
-//! The deliver phase: the accepted files are written into DIR (through the path
-//! rules) and committed, with a message that summarises the session and ends
-//! with the `Quorum-Session:` trailer (and `Quorum-Provider: offline` when the
-//! offline provider contributed).
+//! The deliver phase: the accepted files are scanned for secrets, written into
+//! DIR (through the path rules) and committed, with a message that summarises
+//! the session and ends with the `Quorum-Session:` trailer (and
+//! `Quorum-Provider: offline` when the offline provider contributed).
+//!
+//! The secret scan ([`crate::workspace::secrets`]) runs before anything is
+//! written: each hit is a blocking `finding` (severity `critical`), and
+//! delivery stops — headless, the session fails with a message naming the
+//! files (exit 1) unless `--allow-secrets` was given; interactively,
+//! `Op::Commit` is answered by `Event::Rejected` naming the files until it is
+//! sent again with `allow_secrets: true`.
 
 use std::fmt::Write as _;
 
@@ -86,8 +93,9 @@ impl Actor {
         t
     }
 
-    /// `Op::Commit` from the TUI: deliver now, if the session waits at deliver.
-    pub(crate) async fn commit_requested(&mut self, message: Option<String>) {
+    /// `Op::Commit` from the TUI: deliver now, if the session waits at deliver;
+    /// `allow_secrets` is the person's override of the secret scan.
+    pub(crate) async fn commit_requested(&mut self, message: Option<String>, allow_secrets: bool) {
         let at_deliver = self
             .session
             .as_ref()
@@ -115,12 +123,127 @@ impl Actor {
             });
             return;
         }
-        self.deliver(message).await;
+        self.deliver_with(message, allow_secrets).await;
+    }
+
+    /// The values of the configured key variables that are set (8 bytes or
+    /// more), for the secret scan and redaction.
+    pub(crate) fn configured_key_values(&self) -> Vec<String> {
+        self.settings
+            .key_variables()
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .filter(|v| v.len() >= 8)
+            .collect()
+    }
+
+    /// Scans `files` for secrets; reports each hit as a blocking `finding`
+    /// (once per session) and returns the files that hold one, sorted.
+    fn secrets_in(&mut self, files: &[(String, Vec<u8>)]) -> Vec<String> {
+        let known = self.configured_key_values();
+        let mut blocked = std::collections::BTreeSet::new();
+        for (path, content) in files {
+            for hit in crate::workspace::secrets::scan_with(path, content, &known) {
+                blocked.insert(hit.path.clone());
+                let finding = crate::orchestrator::outputs::FindingOut {
+                    severity: "critical".into(),
+                    path: hit.path.clone(),
+                    line: hit.line,
+                    text: hit.text(),
+                    blocking: true,
+                };
+                let seen = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.findings.contains(&finding));
+                if seen {
+                    continue;
+                }
+                self.emit(EventBody::Finding {
+                    severity: finding.severity.clone(),
+                    path: finding.path.clone(),
+                    line: finding.line,
+                    text: finding.text.clone(),
+                    blocking: true,
+                });
+                if let Some(s) = self.s() {
+                    s.findings.push(finding);
+                }
+            }
+        }
+        blocked.into_iter().collect()
+    }
+
+    /// The person's files are sacred (DESIGN.md §6): an accepted file whose
+    /// path in DIR changed since it was staged or accepted (edited by hand,
+    /// created, or deleted) and does not already hold the staged content (as
+    /// after a crash during an earlier delivery) is left out of the delivery:
+    /// the person's version stays, and a `finding` names the file.
+    async fn keep_hand_edits(&mut self) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let candidates: Vec<(String, String, String)> = s
+            .files
+            .iter()
+            .filter(|(_, f)| f.accepted)
+            .filter_map(|(p, f)| {
+                let base = f.base.clone()?;
+                Some((
+                    p.clone(),
+                    base,
+                    crate::workspace::blob_id(f.content.as_bytes()),
+                ))
+            })
+            .collect();
+        let workspace = self.workspace.clone();
+        let changed = tokio::task::spawn_blocking(move || {
+            candidates
+                .into_iter()
+                .filter(|(path, base, staged)| {
+                    let now = workspace.content_id(path).unwrap_or_default();
+                    &now != base && &now != staged
+                })
+                .map(|(path, _, _)| path)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for path in changed {
+            let agent = match self.s().and_then(|s| s.files.get_mut(&path)) {
+                Some(file) => {
+                    file.accepted = false;
+                    file.agent.clone()
+                }
+                None => continue,
+            };
+            if let Some(file) = self.session.as_ref().and_then(|s| s.files.get(&path)) {
+                let file = file.clone();
+                self.record("file", &path, &file);
+            }
+            let text = format!(
+                "{path} changed in DIR after it was staged (edited by hand?): your version is kept and the staged one is left out of the delivery"
+            );
+            self.note(&agent, "deliver", &format!("⚠ {text}"));
+            self.emit(EventBody::Finding {
+                severity: "medium".into(),
+                path,
+                line: 1,
+                text,
+                blocking: false,
+            });
+        }
     }
 
     /// Writes the accepted files and commits them (unless `--no-commit`; nothing
-    /// at all with `--dry-run`).
+    /// at all with `--dry-run`), after the secret scan.
     pub(crate) async fn deliver(&mut self, message: Option<String>) {
+        self.deliver_with(message, false).await;
+    }
+
+    /// [`Actor::deliver`]; `allow_secrets` overrides the secret scan (as
+    /// `--allow-secrets` does for the whole session).
+    pub(crate) async fn deliver_with(&mut self, message: Option<String>, allow_secrets: bool) {
         let Some(s) = self.session.as_mut() else {
             return;
         };
@@ -157,6 +280,7 @@ impl Actor {
                 }
             }
         }
+        self.keep_hand_edits().await;
         let Some(s) = self.session.as_ref() else {
             return;
         };
@@ -166,10 +290,41 @@ impl Actor {
             .filter(|(_, f)| f.accepted)
             .map(|(p, f)| (p.clone(), f.content.as_bytes().to_vec()))
             .collect();
+        if files.is_empty() {
+            self.fail_session(
+                "nothing to deliver: every staged file was left out (see the findings)".into(),
+            );
+            return;
+        }
         let no_commit = s.options.no_commit;
+        let session = s.id.clone();
+        let allowed = allow_secrets || s.options.allow_secrets;
+        if !allowed {
+            let blocked = self.secrets_in(&files);
+            if !blocked.is_empty() {
+                let what = format!(
+                    "{} accepted file(s) look like they hold a secret: {}",
+                    blocked.len(),
+                    blocked.join(", ")
+                );
+                if interactive {
+                    self.ephemeral(crate::protocol::Event::Rejected {
+                        op: "commit".into(),
+                        reason: format!(
+                            "{what}; reject those files, or commit again with the override to commit them anyway"
+                        ),
+                    });
+                } else {
+                    self.fail_session(format!(
+                        "{what}; nothing was written. Remove them, or rerun with --allow-secrets to commit them anyway"
+                    ));
+                }
+                return;
+            }
+        }
         let workspace = self.workspace.clone();
         let to_write = files.clone();
-        let written = tokio::task::spawn_blocking(move || workspace.deliver(&to_write))
+        let written = tokio::task::spawn_blocking(move || workspace.deliver(&session, &to_write))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));

@@ -1118,8 +1118,19 @@ impl Actor {
         let mut staged = 0;
         let mut refused = Vec::new();
         for block in blocks {
+            // Size limits: this file, and the session's other staged files.
+            let elsewhere = |p: &str| -> u64 {
+                self.session.as_ref().map_or(0, |s| {
+                    s.files
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != p)
+                        .map(|(_, f)| f.content.len() as u64)
+                        .sum()
+                })
+            };
             let checked = paths::normalize(&block.path)
-                .and_then(|p| paths::check_declared(&p, &task.declared).map(|()| p));
+                .and_then(|p| paths::check_declared(&p, &task.declared).map(|()| p))
+                .and_then(|p| paths::check_size(block.content.len(), elsewhere(&p)).map(|()| p));
             let path = match checked {
                 Ok(path) => path,
                 Err(refusal) => {
@@ -1134,7 +1145,8 @@ impl Actor {
                 tokio::task::spawn_blocking(move || workspace.stage(&sid, &p, content.as_bytes()))
                     .await
                     .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()));
+                    // The event names the path: the reason alone.
+                    .and_then(|r| r.map_err(|e| e.reason()));
             let change = match result {
                 Ok(change) => change,
                 Err(reason) => {
@@ -1153,6 +1165,7 @@ impl Actor {
                 task: task.id.clone(),
                 change,
                 accepted,
+                base: self.workspace.content_id(&path).ok(),
             };
             self.record("file", &path, &file);
             if let Some(s) = self.s() {

@@ -127,6 +127,7 @@ impl Actor {
         };
         file.content = content;
         file.accepted = true;
+        file.base = self.workspace.content_id(path).ok();
         let file = file.clone();
         let bytes = file.content.len() as u64;
         tracing::info!(path, bytes, "the person edited a staged file");

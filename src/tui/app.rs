@@ -7,9 +7,12 @@
 //!
 //! Input handling lives in `app/input.rs`, the actions behind the keys in
 //! `app/actions.rs`; the command palette,
-//! transcript search and the history view's state in their own modules.
+//! transcript search and the history view's state in their own modules; the
+//! session's controls (pause, budgets, agent memory, retry on another model)
+//! in `app/control.rs`.
 
 mod actions;
+pub mod control;
 mod input;
 pub mod palette;
 pub mod past;
@@ -21,6 +24,7 @@ use ratatui::layout::Rect;
 use ratatui::widgets::{Block, BorderType, Borders};
 use ratatui_textarea::{TextArea, WrapMode};
 
+use self::control::{Control, MemoryView, ModelPicker};
 use self::palette::Palette;
 use self::past::PastSessions;
 use self::search::Search;
@@ -42,6 +46,9 @@ pub struct AgentInfo {
     pub model: String,
     /// The agent's spending limit in US dollars (`budget_usd`), if any.
     pub budget_usd: Option<f64>,
+    /// Its model chain as `provider:model`: the model, then the fallbacks
+    /// (offered when a task is retried on another model).
+    pub models: Vec<String>,
 }
 
 /// The full-screen views.
@@ -114,6 +121,12 @@ pub enum Overlay {
     ConfirmQuit,
     /// The command palette.
     Palette(Palette),
+    /// An agent's memory for DIR.
+    Memory(MemoryView),
+    /// A budget is spent: continue or stop ([`Control::exhausted`]'s first).
+    Budget,
+    /// The model to retry a failed task on.
+    Models(ModelPicker),
 }
 
 /// Work for the run loop that needs the terminal itself.
@@ -127,6 +140,13 @@ pub enum External {
         path: String,
         /// Its staged content, as loaded.
         content: String,
+    },
+    /// Run `$VISUAL`/`$EDITOR` on a copy of an agent's memory.
+    EditMemory {
+        /// The agent whose notes are edited.
+        agent: String,
+        /// The notes as shown (or as last sent, after a refusal).
+        notes: String,
     },
 }
 
@@ -260,6 +280,8 @@ pub struct App {
     pub files: FilesState,
     /// The history view's state.
     pub past: PastSessions,
+    /// Pause, budgets: what the session's controls know.
+    pub control: Control,
     /// The commit message (generated at deliver, editable).
     pub commit_message: Option<String>,
     /// The status-bar message.
@@ -347,6 +369,7 @@ impl App {
             conflicts: ConflictsState::default(),
             files: FilesState::default(),
             past: PastSessions::default(),
+            control: Control::default(),
             commit_message: None,
             toast: None,
             ctrl_c_at: None,
@@ -360,6 +383,11 @@ impl App {
                 ..FrameInfo::default()
             },
         }
+    }
+
+    /// The roster's names, in config order.
+    pub fn agent_names(&self) -> Vec<String> {
+        self.agents.iter().map(|a| a.name.clone()).collect()
     }
 
     fn req(&mut self) -> RequestId {
@@ -430,7 +458,11 @@ impl App {
         match self.overlay {
             Some(Overlay::Editor(_)) => return vec![Context::Editor, Context::Global],
             Some(Overlay::Help { .. }) => return vec![Context::List, Context::Global],
-            Some(Overlay::ConfirmQuit) | Some(Overlay::Palette(_)) => {
+            Some(Overlay::Memory(_)) => {
+                return vec![Context::Memory, Context::List, Context::Global];
+            }
+            Some(Overlay::Budget) => return vec![Context::Budget, Context::Global],
+            Some(Overlay::ConfirmQuit) | Some(Overlay::Palette(_)) | Some(Overlay::Models(_)) => {
                 return vec![Context::Global];
             }
             None => {}
@@ -546,8 +578,10 @@ impl App {
                     self.commit_message = None;
                     self.files = FilesState::default();
                     self.conflicts = ConflictsState::default();
+                    self.control = Control::default();
                 }
                 self.session.apply(&e);
+                self.on_control_event(&e.body);
                 self.metrics.apply(&e);
                 self.metrics.anchor(Instant::now());
                 match &e.body {
@@ -619,10 +653,12 @@ impl App {
             Event::DeliveryReady { message } => {
                 self.files.generated_message = Some(message.clone());
                 self.commit_message = Some(message);
-                self.toast("ready to deliver: f files · C commit", false);
+                match self.tests_verdict() {
+                    Some(verdict) => self.toast(verdict, true),
+                    None => self.toast("ready to deliver: f files · C commit", false),
+                }
             }
-            // The memory view is not built yet; nothing asks for it.
-            Event::Memory { .. } => {}
+            Event::Memory { agent, notes } => self.on_memory(&agent, notes),
             Event::SearchResults {
                 req,
                 agent,
@@ -640,6 +676,7 @@ impl App {
                 if op == "search" {
                     self.search = None;
                 }
+                self.on_control_rejected(&op, &reason);
                 self.toast(format!("{op}: {reason}"), true)
             }
             Event::Fatal { message } => self.toast(message, true),

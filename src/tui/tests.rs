@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod controls;
 mod fixture;
 mod flows;
 mod screens;
@@ -189,7 +190,13 @@ fn file_keys_preview_toggle_and_commit() {
     // Unedited, the message is generated again at the commit (with the
     // file counts of that moment).
     app.on_key(key('C'));
-    assert_eq!(app.outbox.pop(), Some(Op::Commit { message: None }));
+    assert_eq!(
+        app.outbox.pop(),
+        Some(Op::Commit {
+            message: None,
+            allow_secrets: false,
+        })
+    );
     app.on_key(key('m'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
     for c in "More.".chars() {
@@ -206,7 +213,8 @@ fn file_keys_preview_toggle_and_commit() {
     assert_eq!(
         app.outbox.pop(),
         Some(Op::Commit {
-            message: app.commit_message.clone()
+            message: app.commit_message.clone(),
+            allow_secrets: false,
         }),
         "an edited message is sent as written"
     );

@@ -5,6 +5,7 @@
 //! cost depends on the screen, not on the transcript's length. The full-screen
 //! views live in [`super::views`], the overlays in `view/overlays.rs`.
 
+mod controls;
 mod overlays;
 
 pub use self::overlays::{centered, help_max_scroll};
@@ -83,6 +84,9 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         Some(Overlay::ConfirmQuit) => overlays::draw_confirm(app, frame, body),
         Some(Overlay::Editor(_)) => overlays::draw_editor(app, frame, body),
         Some(Overlay::Palette(p)) => overlays::draw_palette(app, p, frame, body),
+        Some(Overlay::Memory(m)) => controls::draw_memory(app, m, frame, body),
+        Some(Overlay::Budget) => controls::draw_budget(app, frame, body),
+        Some(Overlay::Models(p)) => controls::draw_models(app, p, frame, body),
         None => {}
     }
 }
@@ -128,23 +132,52 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
             left.push_str(&format!(" · {}", status.as_str()));
         }
     }
+    // Flags that must not be missed: the session paused, a budget spent.
+    let mut flags: Vec<Span> = Vec::new();
+    if app.control.paused && s.running() {
+        flags.push(Span::styled(
+            " ‖ paused ",
+            theme.style("ui.statusbar.alert"),
+        ));
+    }
+    if !app.control.exhausted.is_empty() && s.running() {
+        flags.push(Span::styled(
+            " budget spent ",
+            theme.style("ui.statusbar.alert"),
+        ));
+    }
+    let flags_w: usize = flags.iter().map(|f| f.content.chars().count() + 1).sum();
     // The provider label is never shortened: "offline (simulated)" must show.
     let label = format!(" {} ", app.provider_label);
     let width = area.width as usize;
     let label_w = label.chars().count();
-    let mut left: String = left
-        .chars()
-        .take(width.saturating_sub(label_w + 1))
-        .collect();
-    let pad = width.saturating_sub(left.chars().count() + label_w);
-    left.push_str(&" ".repeat(pad));
+    let room = width.saturating_sub(label_w + flags_w + 1);
+    let mut left: String = if left.chars().count() > room && !flags.is_empty() {
+        // Cut at a field's end rather than mid-figure, so the flags stand out.
+        let cut: String = left.chars().take(room).collect();
+        match cut.rfind(" · ") {
+            Some(i) => cut[..i].to_string(),
+            None => cut,
+        }
+    } else {
+        left.chars().take(room).collect()
+    };
+    let pad = width.saturating_sub(left.chars().count() + flags_w + label_w);
     let style = if app.provider_label.contains("offline") {
         theme.style("ui.statusbar.offline")
     } else {
         bar
     };
-    let line = Line::from(vec![Span::styled(left, bar), Span::styled(label, style)]);
-    frame.render_widget(Paragraph::new(line).style(bar), area);
+    let mut spans = Vec::new();
+    for flag in flags {
+        left.push(' ');
+        spans.push(Span::styled(std::mem::take(&mut left), bar));
+        spans.push(flag);
+    }
+    left.push_str(&" ".repeat(pad));
+    spans.push(Span::styled(left, bar));
+    spans.push(Span::styled(label, style));
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(bar), area);
 }
 
 fn top_height(app: &App, body: Rect) -> u16 {
@@ -518,19 +551,39 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         ));
     } else if !s.id.is_empty() {
         let open = s.open_conflicts();
-        let text = if open > 0 {
-            format!(" {open} conflict{} open ", if open == 1 { "" } else { "s" })
+        let budget_key = app
+            .keymap
+            .key_for(Context::Outside, Action::BudgetPrompt)
+            .unwrap_or("B");
+        let verdict = app.tests_verdict();
+        let (text, alert) = if let Some(b) = app.control.exhausted.first().filter(|_| s.running()) {
+            (
+                format!(" budget of {} spent: {budget_key} decides ", b.who()),
+                true,
+            )
+        } else if open > 0 {
+            (
+                format!(" {open} conflict{} open ", if open == 1 { "" } else { "s" }),
+                true,
+            )
+        } else if let Some(verdict) = verdict {
+            (format!(" {verdict} "), true)
+        } else if let Some(w) = app.control.warnings.last().filter(|_| s.running()) {
+            (format!(" budget: {} at {} % ", w.who(), w.percent()), true)
         } else if let Some(sha) = &s.commit {
-            format!(" committed {} ", &sha[..sha.len().min(12)])
+            (format!(" committed {} ", &sha[..sha.len().min(12)]), false)
         } else if app.commit_message.is_some() && s.status.is_none() {
-            " ready to deliver ".to_string()
+            (" ready to deliver ".to_string(), false)
         } else {
-            format!(
-                " {} ",
-                s.status.map(|st| st.as_str()).unwrap_or(s.phase.as_str())
+            (
+                format!(
+                    " {} ",
+                    s.status.map(|st| st.as_str()).unwrap_or(s.phase.as_str())
+                ),
+                false,
             )
         };
-        let scope = if open > 0 {
+        let scope = if alert {
             "ui.statusbar.alert"
         } else {
             "ui.statusbar"

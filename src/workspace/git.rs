@@ -262,6 +262,25 @@ pub fn head_has_trailer(repo: &Repository, trailer: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The newest of HEAD's last `limit` commits (first parents) whose message
+/// carries the trailer line `trailer` (e.g. `Quorum-Session: 3f2a…`), as a
+/// hex sha. `None` when there is none, HEAD is unborn, or the walk fails.
+pub fn find_trailer(repo: &Repository, trailer: &str, limit: usize) -> Option<String> {
+    let mut commit = repo.head().ok()?.peel_to_commit().ok()?;
+    for _ in 0..limit {
+        let found = commit
+            .message()
+            .unwrap_or("")
+            .lines()
+            .any(|l| l.trim() == trailer);
+        if found {
+            return Some(commit.id().to_string());
+        }
+        commit = commit.parent(0).ok()?;
+    }
+    None
+}
+
 /// Where the name and e-mail of [`identity`] come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdentitySource {

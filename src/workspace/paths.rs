@@ -2,17 +2,29 @@
 //! writes a generated file to disk, [`write_confined`].
 //!
 //! A generated path is relative, normalised, inside the root, not under `.git/`
-//! or `.quorum/`, within the task's declared files, and never written through a
-//! symlink. The symlink check happens at write time, component by component, and
-//! the final open uses `O_NOFOLLOW`, so a link planted after staging is refused.
+//! or `.quorum/`, within the task's declared files, not a device or reserved
+//! name, not over-long, and never written through a symlink; a generated file
+//! is at most [`MAX_FILE_BYTES`], and a session stages at most
+//! [`MAX_SESSION_BYTES`]. The symlink check happens at write time: on Unix
+//! every directory is opened relative to the previous one with `O_NOFOLLOW`
+//! (`openat`), and the file itself too, so a link planted after staging — or
+//! between the check and the write — is refused, never followed.
 
-use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 /// Longest accepted path, in bytes.
 pub const MAX_PATH_BYTES: usize = 1024;
 /// Longest accepted path component, in bytes (common file system limit).
 pub const MAX_COMPONENT_BYTES: usize = 255;
+/// Largest generated file, in bytes (10 MiB): source code, docs and fixtures
+/// fit easily; a larger reply is an accident or an attack
+/// ([`PathRefusal::TooLarge`]). The person's own files (HEAD's tree copied
+/// into the scratch tree) have no limit.
+pub const MAX_FILE_BYTES: usize = 10 << 20;
+/// Most bytes a session stages across all its files, in bytes (64 MiB;
+/// [`PathRefusal::SessionTooLarge`]). A file staged again counts once, with its
+/// newest content.
+pub const MAX_SESSION_BYTES: u64 = 64 << 20;
 
 /// Why a path was refused; the `Display` text is the `reason` of `path_refused`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -41,11 +53,21 @@ pub enum PathRefusal {
     /// A component exists and is a symlink (or is not a directory).
     #[error("`{0}` is a symlink or not a directory")]
     Symlink(String),
+    /// The file is over [`MAX_FILE_BYTES`]; the size in bytes.
+    #[error("file too large: {0} bytes (limit {MAX_FILE_BYTES})")]
+    TooLarge(u64),
+    /// Staging the file would take the session over [`MAX_SESSION_BYTES`];
+    /// the session's total in bytes with this file.
+    #[error("the session's staged files would reach {0} bytes (limit {MAX_SESSION_BYTES})")]
+    SessionTooLarge(u64),
 }
 
-const DEVICE_NAMES: [&str; 22] = [
+/// Windows device names, reserved with any extension (`aux.txt`) and in any
+/// directory; refused everywhere so that a project stays portable.
+const DEVICE_NAMES: [&str; 25] = [
     "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
-    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9", "conin$",
+    "conout$", "clock$",
 ];
 
 /// Normalises a generated path: `/`-separated, no `.` or empty components.
@@ -78,7 +100,13 @@ pub fn normalize(raw: &str) -> Result<String, PathRefusal> {
         if part.len() > MAX_COMPONENT_BYTES {
             return Err(PathRefusal::TooLong);
         }
-        let stem = part.split('.').next().unwrap_or(part).to_ascii_lowercase();
+        // Windows ignores trailing spaces before the extension: `aux .txt` is AUX.
+        let stem = part
+            .split('.')
+            .next()
+            .unwrap_or(part)
+            .trim_end()
+            .to_ascii_lowercase();
         if DEVICE_NAMES.contains(&stem.as_str()) {
             return Err(PathRefusal::Forbidden(format!("device name `{part}`")));
         }
@@ -113,6 +141,20 @@ pub fn check_declared(path: &str, declared: &[String]) -> Result<(), PathRefusal
     } else {
         Err(PathRefusal::NotDeclared(declared.join(", ")))
     }
+}
+
+/// Checks a generated file's size: at most [`MAX_FILE_BYTES`], and with the
+/// `staged_elsewhere` bytes of the session's other staged files, at most
+/// [`MAX_SESSION_BYTES`].
+pub fn check_size(bytes: usize, staged_elsewhere: u64) -> Result<(), PathRefusal> {
+    if bytes > MAX_FILE_BYTES {
+        return Err(PathRefusal::TooLarge(bytes as u64));
+    }
+    let total = staged_elsewhere.saturating_add(bytes as u64);
+    if total > MAX_SESSION_BYTES {
+        return Err(PathRefusal::SessionTooLarge(total));
+    }
+    Ok(())
 }
 
 /// A failure to write a generated file.
@@ -166,19 +208,55 @@ pub fn read_confined(root: &Path, rel: &str) -> Result<Option<Vec<u8>>, WriteErr
         .map_err(|source| WriteError::Io { path: at, source })
 }
 
-/// Writes `content` to `rel` under `root`, creating directories as needed, and
-/// refusing any path the rules reject or that passes through a symlink — checked
-/// now, component by component, and enforced at the open with `O_NOFOLLOW`.
+/// Writes a generated file: `content` to `rel` under `root`, creating
+/// directories as needed, refusing any path the rules reject, content over
+/// [`MAX_FILE_BYTES`], and any path that passes through a symlink or ends at
+/// one (see [`write_confined_any_size`]).
 pub fn write_confined(root: &Path, rel: &str, content: &[u8]) -> Result<(), WriteError> {
+    if content.len() > MAX_FILE_BYTES {
+        return Err(WriteError::Refused {
+            path: normalize(rel).unwrap_or_else(|_| rel.to_string()),
+            refusal: PathRefusal::TooLarge(content.len() as u64),
+        });
+    }
+    write_confined_any_size(root, rel, content)
+}
+
+/// [`write_confined`] without the size limit, for the person's own files
+/// (HEAD's tree copied into the scratch tree).
+///
+/// On Unix each directory is opened relative to its parent with
+/// `O_NOFOLLOW | O_DIRECTORY` (created first when absent), and the file with
+/// `O_NOFOLLOW | O_NONBLOCK` and checked to be a regular file before it is
+/// truncated, so neither a symlinked directory, a symlinked file, a FIFO nor a
+/// device is ever written, even if planted between a check and the write.
+pub fn write_confined_any_size(root: &Path, rel: &str, content: &[u8]) -> Result<(), WriteError> {
     let norm = normalize(rel).map_err(|refusal| WriteError::Refused {
         path: rel.to_string(),
         refusal,
     })?;
+    let parts: Vec<&str> = norm.split('/').collect();
+    #[cfg(unix)]
+    {
+        unix::write(root, &norm, &parts, content)
+    }
+    #[cfg(not(unix))]
+    {
+        portable_write(root, &norm, &parts, content)
+    }
+}
+
+#[cfg(not(unix))]
+fn portable_write(
+    root: &Path,
+    norm: &str,
+    parts: &[&str],
+    content: &[u8],
+) -> Result<(), WriteError> {
     let refused = |part: &str| WriteError::Refused {
-        path: norm.clone(),
+        path: norm.to_string(),
         refusal: PathRefusal::Symlink(part.to_string()),
     };
-    let parts: Vec<&str> = norm.split('/').collect();
     let mut at = root.to_path_buf();
     for part in &parts[..parts.len() - 1] {
         at.push(part);
@@ -203,19 +281,131 @@ pub fn write_confined(root: &Path, rel: &str, content: &[u8]) -> Result<(), Writ
     {
         return Err(refused(last));
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW);
-    }
-    let mut file = options.open(&at).map_err(|source| WriteError::Io {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(&at).map_err(|source| WriteError::Io {
         path: at.clone(),
         source,
     })?;
     file.write_all(content)
         .map_err(|source| WriteError::Io { path: at, source })
+}
+
+#[cfg(unix)]
+mod unix {
+    //! Confined writes with `openat(2)`: one directory fd at a time, never
+    //! following a symlink.
+
+    use std::ffi::CString;
+    use std::io::Write as _;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Path, PathBuf};
+
+    use super::{PathRefusal, WriteError};
+
+    fn open_at(
+        dir: Option<&OwnedFd>,
+        path: &CString,
+        flags: libc::c_int,
+        mode: libc::mode_t,
+    ) -> std::io::Result<OwnedFd> {
+        use std::os::fd::AsRawFd;
+        let dirfd = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+        // SAFETY: openat with a valid dir fd (or AT_FDCWD) and a NUL-terminated path.
+        let fd = unsafe { libc::openat(dirfd, path.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the fd was just opened and is owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    pub(super) fn write(
+        root: &Path,
+        norm: &str,
+        parts: &[&str],
+        content: &[u8],
+    ) -> Result<(), WriteError> {
+        let refused = |part: &str| WriteError::Refused {
+            path: norm.to_string(),
+            refusal: PathRefusal::Symlink(part.to_string()),
+        };
+        let mut at = root.to_path_buf();
+        let io = |at: &PathBuf, source| WriteError::Io {
+            path: at.clone(),
+            source,
+        };
+        let c = |s: &[u8], at: &PathBuf| {
+            CString::new(s).map_err(|_| io(at, std::io::Error::other("NUL byte in path")))
+        };
+        // The root itself is DIR or our scratch tree: it may be reached
+        // through a symlink the person made (e.g. DIR under a linked home).
+        let mut dir = open_at(
+            None,
+            &c(root.as_os_str().as_bytes(), &at)?,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )
+        .map_err(|e| io(&at, e))?;
+        let (last, dirs) = parts.split_last().ok_or_else(|| WriteError::Refused {
+            path: norm.to_string(),
+            refusal: PathRefusal::Empty,
+        })?;
+        for part in dirs {
+            at.push(part);
+            let name = c(part.as_bytes(), &at)?;
+            {
+                use std::os::fd::AsRawFd;
+                // SAFETY: mkdirat on a valid dir fd and a NUL-terminated name.
+                let made = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o777) };
+                if made != 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(io(&at, e));
+                    }
+                }
+            }
+            dir = match open_at(
+                Some(&dir),
+                &name,
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                0,
+            ) {
+                Ok(fd) => fd,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)) => {
+                    return Err(refused(part));
+                }
+                Err(e) => return Err(io(&at, e)),
+            };
+        }
+        at.push(last);
+        let name = c(last.as_bytes(), &at)?;
+        let file = match open_at(
+            Some(&dir),
+            &name,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+            0o666,
+        ) {
+            Ok(fd) => fd,
+            // ELOOP: a symlink; ENXIO: a FIFO without reader; EISDIR: a directory.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ELOOP) | Some(libc::ENXIO) | Some(libc::EISDIR)
+                ) =>
+            {
+                return Err(refused(last));
+            }
+            Err(e) => return Err(io(&at, e)),
+        };
+        let mut file = std::fs::File::from(file);
+        let meta = file.metadata().map_err(|e| io(&at, e))?;
+        if !meta.is_file() {
+            return Err(refused(last));
+        }
+        file.set_len(0).map_err(|e| io(&at, e))?;
+        file.write_all(content).map_err(|e| io(&at, e))
+    }
 }
 
 /// `true` when `path` is the root or below it, compared component-wise.
@@ -306,6 +496,94 @@ mod tests {
             b"hello"
         );
         assert_eq!(read_confined(root.path(), "a/none").unwrap(), None);
+
+        // A symlinked directory deeper down, and a FIFO, are refused too.
+        std::fs::create_dir(root.path().join("d")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("d/inner")).unwrap();
+        let err = write_confined(root.path(), "d/inner/deep/x.py", b"x").unwrap_err();
+        assert!(
+            matches!(&err, WriteError::Refused { refusal: PathRefusal::Symlink(p), .. } if p == "inner"),
+            "{err}"
+        );
+        let fifo = std::ffi::CString::new(root.path().join("pipe").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a NUL-terminated path in a temp dir.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let err = write_confined(root.path(), "pipe", b"x").unwrap_err();
+        assert!(
+            err.to_string().contains("symlink or not a directory"),
+            "{err}"
+        );
+        // A file where a directory is expected.
+        let err = write_confined(root.path(), "a/b/c.txt/x", b"x").unwrap_err();
+        assert!(matches!(err, WriteError::Refused { .. }), "{err}");
+        assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+        // An existing file is replaced whole, not appended to.
+        write_confined(root.path(), "a/b/c.txt", b"hi").unwrap();
+        assert_eq!(std::fs::read(root.path().join("a/b/c.txt")).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn sizes_are_limited_per_file_and_per_session() {
+        assert_eq!(check_size(MAX_FILE_BYTES, 0), Ok(()));
+        assert_eq!(
+            check_size(MAX_FILE_BYTES + 1, 0),
+            Err(PathRefusal::TooLarge(MAX_FILE_BYTES as u64 + 1))
+        );
+        assert_eq!(check_size(10, MAX_SESSION_BYTES - 10), Ok(()));
+        assert_eq!(
+            check_size(11, MAX_SESSION_BYTES - 10),
+            Err(PathRefusal::SessionTooLarge(MAX_SESSION_BYTES + 1))
+        );
+        let root = tempfile::tempdir().unwrap();
+        let big = vec![b'x'; MAX_FILE_BYTES + 1];
+        let err = write_confined(root.path(), "big.txt", &big).unwrap_err();
+        assert!(err.to_string().contains("file too large"), "{err}");
+        assert!(!root.path().join("big.txt").exists());
+        // The person's own files have no limit.
+        write_confined_any_size(root.path(), "big.txt", &big).unwrap();
+        assert_eq!(
+            std::fs::metadata(root.path().join("big.txt"))
+                .unwrap()
+                .len(),
+            big.len() as u64
+        );
+    }
+
+    #[test]
+    fn device_names_control_characters_and_long_paths_are_refused() {
+        for bad in [
+            "CON",
+            "nul",
+            "aux.txt",
+            "src/Com1.py",
+            "lpt9.md",
+            "aux .txt",
+            "CONOUT$",
+            "a/clock$.x",
+        ] {
+            assert!(
+                matches!(normalize(bad), Err(PathRefusal::Forbidden(_))),
+                "{bad}: {:?}",
+                normalize(bad)
+            );
+        }
+        for ok in [
+            "console.py",
+            "auxiliary.txt",
+            "com10.txt",
+            "nullable/x.rs",
+            "con_test.py",
+        ] {
+            assert!(normalize(ok).is_ok(), "{ok}");
+        }
+        for bad in ["a\0b", "a\u{1b}[31m", "tab\tname", "x\u{7f}"] {
+            assert!(normalize(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(normalize(&"a".repeat(255)).map(|p| p.len()), Ok(255));
+        assert_eq!(normalize(&"a".repeat(256)), Err(PathRefusal::TooLong));
+        let long = vec!["d".repeat(200); 6].join("/");
+        assert_eq!(normalize(&long), Err(PathRefusal::TooLong));
+        assert_eq!(normalize(&"x/".repeat(3000)), Err(PathRefusal::TooLong));
     }
 
     proptest! {

@@ -1,8 +1,11 @@
 //! Runs the test command on generated code (DESIGN.md §6): in the scratch tree,
-//! with a timeout, rlimits, an environment scrubbed of provider keys, no network
-//! where the OS allows it (a fresh network namespace with only loopback, as root),
-//! in its own session and process group, every member of which is killed at the
-//! end.
+//! with a timeout, rlimits (CPU, data segment, file size, processes, no core),
+//! an environment scrubbed of provider keys, no network where the OS allows it
+//! (a fresh network namespace with only loopback, as root), in its own session
+//! and process group. On Linux a forked subreaper supervisor
+//! ([`supervisor`]) kills every descendant at the end, including processes
+//! that double-forked and called `setsid()`; elsewhere the process group is
+//! killed.
 //!
 //! Also here: choosing the test command for a tree (`auto`) and reading passed and
 //! failed counts out of the common runners' reports.
@@ -12,9 +15,10 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
-
 use crate::protocol::TestStatus;
+
+#[cfg(target_os = "linux")]
+pub mod supervisor;
 
 /// Most bytes of test output kept (head and tail are kept when it is longer).
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
@@ -39,8 +43,8 @@ const ENV_ALLOW: [&str; 16] = [
     "PYENV_VERSION",
 ];
 
-/// What a test run produced.
-#[derive(Clone, Debug, PartialEq)]
+/// What a test run produced (stored with the session's state, serde).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestOutcome {
     /// passed, failed, timeout or error.
     pub status: TestStatus,
@@ -284,13 +288,106 @@ fn loopback_up() -> std::io::Result<()> {
     }
 }
 
-/// Reads a pipe to its end (an absent pipe reads as empty).
-async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> Vec<u8> {
-    let mut buf = Vec::new();
-    if let Some(mut pipe) = pipe {
-        let _ = pipe.read_to_end(&mut buf).await;
+/// Largest data segment of each test process, in bytes (`RLIMIT_DATA`: heap
+/// and private writable mappings; 4 GiB). `RLIMIT_DATA` rather than
+/// `RLIMIT_AS`, because runtimes such as V8 and Go reserve far more address
+/// space than they use; allocation beyond the limit fails (Python raises
+/// `MemoryError`, C's `malloc` returns NULL).
+pub const MEMORY_LIMIT_BYTES: u64 = 4 << 30;
+/// Largest file a test process may write, in bytes (`RLIMIT_FSIZE`; 256 MiB).
+pub const FILE_LIMIT_BYTES: u64 = 256 << 20;
+/// Processes (threads, as Linux counts them) a test run may add to those its
+/// user already has (`RLIMIT_NPROC`, which counts per user; root is exempt).
+pub const EXTRA_PROCESSES: u64 = 1024;
+/// Seconds a stopped run's processes get to die before quorum stops waiting
+/// for its output.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// The limits of one sandboxed run. [`Limits::for_timeout`] gives quorum's
+/// defaults; tests lower them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// Wall time until the whole run is killed ([`TestStatus::Timeout`]).
+    pub timeout: Duration,
+    /// CPU seconds per process (`RLIMIT_CPU`; SIGKILL when exceeded).
+    pub cpu_seconds: u64,
+    /// Data segment per process, in bytes (`RLIMIT_DATA`).
+    pub memory_bytes: u64,
+    /// Largest file written, in bytes (`RLIMIT_FSIZE`).
+    pub file_bytes: u64,
+    /// Processes beyond the user's current count (`RLIMIT_NPROC`; not applied to root).
+    pub extra_processes: u64,
+    /// Give the run a private network namespace when the OS allows it.
+    pub isolate_network: bool,
+}
+
+impl Limits {
+    /// quorum's limits for a run of at most `timeout`: CPU time the timeout
+    /// plus 5 s, [`MEMORY_LIMIT_BYTES`], [`FILE_LIMIT_BYTES`],
+    /// [`EXTRA_PROCESSES`], network isolated where possible.
+    pub fn for_timeout(timeout: Duration) -> Self {
+        Limits {
+            timeout,
+            cpu_seconds: timeout.as_secs().saturating_add(5),
+            memory_bytes: MEMORY_LIMIT_BYTES,
+            file_bytes: FILE_LIMIT_BYTES,
+            extra_processes: EXTRA_PROCESSES,
+            isolate_network: true,
+        }
     }
-    buf
+}
+
+/// The environment a test run gets: the allowlisted variables of ours, minus
+/// any that looks like a secret or is named in `scrub`, plus `CI=1` and
+/// `PYTHONDONTWRITEBYTECODE=1`.
+fn sandbox_env(scrub: &[String]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let mut env = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        let secret = ["KEY", "TOKEN", "SECRET", "PASSWORD"]
+            .iter()
+            .any(|s| name.to_ascii_uppercase().contains(s));
+        if ENV_ALLOW.contains(&name.as_ref()) && !secret && !scrub.iter().any(|s| s == &name) {
+            env.push((key, value));
+        }
+    }
+    env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
+    env.push(("CI".into(), "1".into()));
+    env
+}
+
+/// Reads a pipe to its end (blocking), keeping at most [`MAX_OUTPUT_BYTES`]:
+/// the head and the tail, with a note of what was dropped between them.
+fn read_capped(mut pipe: impl std::io::Read) -> Vec<u8> {
+    let half = MAX_OUTPUT_BYTES / 2;
+    let mut head = Vec::new();
+    let mut tail = std::collections::VecDeque::new();
+    let mut dropped = 0usize;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let mut chunk = &buf[..n];
+        if head.len() < half {
+            let take = chunk.len().min(half - head.len());
+            head.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+        }
+        tail.extend(chunk.iter().copied());
+        while tail.len() > half {
+            tail.pop_front();
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        head.extend_from_slice(format!("\n[… {dropped} bytes of output omitted …]\n").as_bytes());
+    }
+    head.extend(tail);
+    head
 }
 
 /// Keeps the head and tail of long output.
@@ -316,9 +413,14 @@ fn trim_output(bytes: &[u8]) -> String {
     )
 }
 
-/// Runs `command` with `sh -c` in `cwd` under the sandbox rules. `scrub` names
-/// extra environment variables to drop (the configured provider key variables;
-/// they are never passed anyway, as only the allowlisted variables are).
+/// The line a report starts with when the run had the network.
+pub const NETWORK_NOT_ISOLATED: &str =
+    "quorum: network not isolated (no private network namespace on this machine)";
+
+/// Runs `command` with `sh -c` in `cwd` under the sandbox rules and quorum's
+/// default [`Limits`] for `timeout`. `scrub` names extra environment variables
+/// to drop (the configured provider key variables; they are never passed
+/// anyway, as only the allowlisted variables are).
 ///
 /// Never fails: a command that cannot start gives [`TestStatus::Error`] with the
 /// reason in `output`.
@@ -328,78 +430,299 @@ pub async fn run_tests(
     timeout: Duration,
     scrub: &[String],
 ) -> TestOutcome {
+    run_sandboxed(cwd, command, &Limits::for_timeout(timeout), scrub).await
+}
+
+/// Runs `command` with `sh -c` in `cwd` under `limits` (DESIGN.md §6): an
+/// environment scrubbed of secrets, rlimits, a private network namespace where
+/// the OS allows it, its own session and process group, and — on Linux — a
+/// subreaper supervisor (`sandbox/supervisor.rs`) that kills every descendant
+/// when the command ends, at the timeout, or when this future is dropped,
+/// including processes that double-forked and called `setsid()`.
+///
+/// Never fails: a command that cannot start gives [`TestStatus::Error`] with the
+/// reason in `output`.
+pub async fn run_sandboxed(
+    cwd: &Path,
+    command: &str,
+    limits: &Limits,
+    scrub: &[String],
+) -> TestOutcome {
     let started = Instant::now();
-    let isolate = can_isolate_network();
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(command)
-        .current_dir(cwd)
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (key, value) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        let secret = ["KEY", "TOKEN", "SECRET", "PASSWORD"]
-            .iter()
-            .any(|s| name.to_ascii_uppercase().contains(s));
-        if ENV_ALLOW.contains(&name.as_ref()) && !secret && !scrub.iter().any(|s| s == &name) {
-            cmd.env(&key, value);
-        }
-    }
-    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
-    cmd.env("CI", "1");
-    let cpu_seconds = timeout.as_secs().saturating_add(5);
-    #[cfg(unix)]
-    {
-        // SAFETY: the closure only makes async-signal-safe system calls.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let limit = |resource, value: u64| {
-                    let rl = libc::rlimit {
-                        rlim_cur: value as libc::rlim_t,
-                        rlim_max: value as libc::rlim_t,
-                    };
-                    libc::setrlimit(resource, &rl);
-                };
-                limit(libc::RLIMIT_CPU, cpu_seconds);
-                limit(libc::RLIMIT_FSIZE, 256 * 1024 * 1024);
-                limit(libc::RLIMIT_CORE, 0);
-                #[cfg(target_os = "linux")]
-                if isolate {
-                    if libc::unshare(libc::CLONE_NEWNET) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    loopback_up()?;
-                }
-                Ok(())
-            });
-        }
-    }
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) => {
+    let isolate = limits.isolate_network && can_isolate_network();
+    let ran = run_platform(cwd, command, limits, isolate, scrub).await;
+    let (code, mut output) = match ran {
+        Ran::Error(reason) => {
             return TestOutcome {
                 status: TestStatus::Error,
                 passed: 0,
                 failed: 0,
                 failures: Vec::new(),
-                output: format!("cannot start `{command}`: {e}"),
+                output: format!("cannot start `{command}`: {reason}"),
                 duration: started.elapsed(),
                 network_isolated: isolate,
             };
         }
+        Ran::Exited { code, output } => (Some(code), output),
+        Ran::TimedOut { output } => (None, output),
+    };
+    if !isolate {
+        output = format!("{NETWORK_NOT_ISOLATED}\n{output}");
+    }
+    let Some(code) = code else {
+        return TestOutcome {
+            status: TestStatus::Timeout,
+            passed: 0,
+            failed: 0,
+            failures: Vec::new(),
+            output: format!(
+                "{output}\n`{command}` timed out after {} s",
+                limits.timeout.as_secs_f64()
+            ),
+            duration: started.elapsed(),
+            network_isolated: isolate,
+        };
+    };
+    let (passed, failed, failures) = parse_report(&output);
+    let ok = code == 0;
+    TestOutcome {
+        status: if ok {
+            TestStatus::Passed
+        } else {
+            TestStatus::Failed
+        },
+        passed,
+        failed: if !ok && failed == 0 { 1 } else { failed },
+        failures,
+        output,
+        duration: started.elapsed(),
+        network_isolated: isolate,
+    }
+}
+
+/// How a run ended, before its report is read.
+enum Ran {
+    /// Did not start; the reason.
+    Error(String),
+    /// Exited with `code` (`128 + signal` when killed, e.g. by `RLIMIT_CPU`).
+    Exited { code: i32, output: String },
+    /// Killed at the timeout.
+    TimedOut { output: String },
+}
+
+/// Finds `sh` on the sandbox's `PATH` (absolute directories only).
+#[cfg(target_os = "linux")]
+fn find_shell(env: &[(std::ffi::OsString, std::ffi::OsString)]) -> std::path::PathBuf {
+    env.iter()
+        .find(|(k, _)| k == "PATH")
+        .into_iter()
+        .flat_map(|(_, v)| std::env::split_paths(v).collect::<Vec<_>>())
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("sh"))
+        .find(|sh| sh.is_file())
+        .unwrap_or_else(|| "/bin/sh".into())
+}
+
+/// Tasks (threads) the real user owns now, from `/proc/*/stat`; `None` when
+/// `/proc` cannot be read.
+#[cfg(target_os = "linux")]
+fn user_tasks() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let mut count = 0u64;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let path = entry.path();
+        if std::fs::metadata(&path).is_ok_and(|m| m.uid() == uid) {
+            let threads = std::fs::read_to_string(path.join("stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = s.get(s.rfind(')')? + 1..)?.to_string();
+                    rest.split_whitespace().nth(17)?.parse::<u64>().ok()
+                })
+                .unwrap_or(1);
+            count += threads;
+        }
+    }
+    Some(count)
+}
+
+#[cfg(target_os = "linux")]
+async fn run_platform(
+    cwd: &Path,
+    command: &str,
+    limits: &Limits,
+    isolate: bool,
+    scrub: &[String],
+) -> Ran {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let env = sandbox_env(scrub);
+    let cstr = |bytes: &[u8]| {
+        CString::new(bytes)
+            .map_err(|_| "a NUL byte in the command, a path or the environment".to_string())
+    };
+    let shell = find_shell(&env);
+    let spec = (|| -> Result<supervisor::Spec, String> {
+        let mut envp = Vec::new();
+        for (k, v) in &env {
+            let mut entry = k.as_bytes().to_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(v.as_bytes());
+            envp.push(cstr(&entry)?);
+        }
+        let mut rlimits = vec![
+            (libc::RLIMIT_CPU, limits.cpu_seconds),
+            (libc::RLIMIT_FSIZE, limits.file_bytes),
+            (libc::RLIMIT_CORE, 0),
+            (libc::RLIMIT_DATA, limits.memory_bytes),
+        ];
+        // SAFETY: getuid cannot fail.
+        if unsafe { libc::getuid() } != 0
+            && let Some(now) = user_tasks()
+        {
+            rlimits.push((libc::RLIMIT_NPROC, now + limits.extra_processes));
+        }
+        Ok(supervisor::Spec {
+            shell: cstr(shell.as_os_str().as_bytes())?,
+            argv: vec![cstr(b"sh")?, cstr(b"-c")?, cstr(command.as_bytes())?],
+            envp,
+            cwd: cstr(cwd.as_os_str().as_bytes())?,
+            rlimits,
+            isolate_network: isolate,
+        })
+    })();
+    let spec = match spec {
+        Ok(spec) => spec,
+        Err(e) => return Ran::Error(e),
+    };
+    let sup = match supervisor::spawn(&spec) {
+        Ok(sup) => sup,
+        Err(e) => return Ran::Error(e.to_string()),
+    };
+    let supervisor::Supervisor {
+        pid,
+        stdout,
+        stderr,
+        lifeline,
+        errors,
+    } = sup;
+    let out_task = tokio::task::spawn_blocking(move || read_capped(std::fs::File::from(stdout)));
+    let err_task = tokio::task::spawn_blocking(move || read_capped(std::fs::File::from(stderr)));
+    // One blocking task learns whether the command started, then reaps the
+    // supervisor (by its pid only).
+    let mut waiter = tokio::task::spawn_blocking(move || {
+        (supervisor::read_error(errors), supervisor::wait(pid))
+    });
+    let waited = tokio::time::timeout(limits.timeout, &mut waiter).await;
+    // Closing the lifeline tells the supervisor to kill everything and exit;
+    // on a normal end it has done so already.
+    drop(lifeline);
+    let (started, code, timed_out) = match waited {
+        Ok(Ok((error, code))) => (error, code, false),
+        Ok(Err(e)) => (Some(e.to_string()), 128, false),
+        Err(_) => match tokio::time::timeout(GRACE, &mut waiter).await {
+            Ok(Ok((error, code))) => (error, code, true),
+            _ => {
+                // The supervisor did not stop: kill it (its process group too,
+                // which the command left for one of its own).
+                // SAFETY: signalling our own child, not yet reaped (the waiter still waits).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                (None, 128 + libc::SIGKILL, true)
+            }
+        },
+    };
+    let mut all = tokio::time::timeout(GRACE, out_task)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    all.extend(
+        tokio::time::timeout(GRACE, err_task)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+    );
+    if let Some(reason) = started {
+        return Ran::Error(reason);
+    }
+    let output = trim_output(&all);
+    if timed_out {
+        Ran::TimedOut { output }
+    } else {
+        Ran::Exited { code, output }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn run_platform(
+    cwd: &Path,
+    command: &str,
+    limits: &Limits,
+    _isolate: bool,
+    scrub: &[String],
+) -> Ran {
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(sandbox_env(scrub))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let (cpu, fsize, data) = (limits.cpu_seconds, limits.file_bytes, limits.memory_bytes);
+    #[cfg(unix)]
+    // SAFETY: the closure only makes async-signal-safe system calls.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for (resource, value) in [
+                (libc::RLIMIT_CPU, cpu),
+                (libc::RLIMIT_FSIZE, fsize),
+                (libc::RLIMIT_CORE, 0),
+                (libc::RLIMIT_DATA, data),
+            ] {
+                let rl = libc::rlimit {
+                    rlim_cur: value as libc::rlim_t,
+                    rlim_max: value as libc::rlim_t,
+                };
+                libc::setrlimit(resource, &rl);
+            }
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => return Ran::Error(e.to_string()),
     };
     let pgid = child.id().map(|pid| pid as i32);
-    let out_task = tokio::spawn(read_all(child.stdout.take()));
-    let err_task = tokio::spawn(read_all(child.stderr.take()));
-    let waited = tokio::time::timeout(timeout, child.wait()).await;
-    // Kill whatever is left of the process group, on every path: stragglers would
-    // otherwise keep running and hold the output pipes open.
+    let out = child.stdout.take();
+    let err = child.stderr.take();
+    let read = |pipe: Option<tokio::process::ChildStdout>| async move {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut buf).await;
+        }
+        buf
+    };
+    let out_task = tokio::spawn(read(out));
+    let err_task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = err {
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut buf).await;
+        }
+        buf
+    });
+    let waited = tokio::time::timeout(limits.timeout, child.wait()).await;
     #[cfg(unix)]
     if let Some(pgid) = pgid {
         // SAFETY: signalling a process group we created.
@@ -408,14 +731,13 @@ pub async fn run_tests(
         }
     }
     let _ = child.kill().await;
-    let grace = Duration::from_secs(2);
-    let mut all = tokio::time::timeout(grace, out_task)
+    let mut all = tokio::time::timeout(GRACE, out_task)
         .await
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
     all.extend(
-        tokio::time::timeout(grace, err_task)
+        tokio::time::timeout(GRACE, err_task)
             .await
             .ok()
             .and_then(Result::ok)
@@ -423,35 +745,11 @@ pub async fn run_tests(
     );
     let output = trim_output(&all);
     match waited {
-        Ok(status) => {
-            let (passed, failed, failures) = parse_report(&output);
-            let ok = status.map(|s| s.success()).unwrap_or(false);
-            TestOutcome {
-                status: if ok {
-                    TestStatus::Passed
-                } else {
-                    TestStatus::Failed
-                },
-                passed,
-                failed: if !ok && failed == 0 { 1 } else { failed },
-                failures,
-                output,
-                duration: started.elapsed(),
-                network_isolated: isolate,
-            }
-        }
-        Err(_) => TestOutcome {
-            status: TestStatus::Timeout,
-            passed: 0,
-            failed: 0,
-            failures: Vec::new(),
-            output: format!(
-                "{output}\n`{command}` timed out after {} s",
-                timeout.as_secs()
-            ),
-            duration: started.elapsed(),
-            network_isolated: isolate,
+        Ok(status) => Ran::Exited {
+            code: status.ok().and_then(|s| s.code()).unwrap_or(128),
+            output,
         },
+        Err(_) => Ran::TimedOut { output },
     }
 }
 

@@ -680,7 +680,10 @@ kind = "deliver"
         matches!(e, Event::DeliveryReady { .. }).then_some(())
     })
     .await;
-    handle.send(Op::Commit { message: None });
+    handle.send(Op::Commit {
+        message: None,
+        allow_secrets: false,
+    });
     let status = until(&mut rx, "the end", |e| {
         count(e);
         match logged(e).map(|e| &e.body) {
@@ -836,7 +839,10 @@ kind = "deliver"
         matches!(e, Event::DeliveryReady { .. }).then_some(())
     })
     .await;
-    handle.send(Op::Commit { message: None });
+    handle.send(Op::Commit {
+        message: None,
+        allow_secrets: false,
+    });
     let status = until(&mut rx, "the end", |e| match logged(e).map(|e| &e.body) {
         Some(EventBody::SessionFinished { status, .. }) => Some(*status),
         _ => None,
@@ -919,7 +925,10 @@ kind = "deliver"
         assert!(message.contains("Tests: failed"), "{message}");
         assert!(!dir.path().join(".git").exists(), "nothing committed yet");
         handle.send(if commit {
-            Op::Commit { message: None }
+            Op::Commit {
+                message: None,
+                allow_secrets: false,
+            }
         } else {
             Op::Shutdown
         });

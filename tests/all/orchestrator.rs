@@ -209,6 +209,7 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
     .await;
     handle.send(Op::Commit {
         message: Some("Todo app, JSON-RPC flavour".into()),
+        allow_secrets: false,
     });
     let files = until(&mut rx, "the commit", |e| {
         match logged(e).map(|e| &e.body) {

@@ -31,6 +31,8 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
     std::fs::create_dir(&d).unwrap();
     let script = read_fixture("scripts/evil.toml").replace("@OUTSIDE@", path_str(outside.path()));
     scripted(&d, &script);
+    // DIR/site leads outside DIR; the docs task declares `site/`.
+    std::os::unix::fs::symlink(outside.path(), d.join("site")).unwrap();
     let absolute = format!("{}/quorum-pwned", path_str(outside.path()));
 
     let run = env.run_json(&d, &[]);
@@ -55,10 +57,23 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
             "../escape.py",
             absolute.as_str(),
             ".git/hooks/pre-commit",
-            "notes/undeclared.py"
+            ".quorum/db",
+            "notes/undeclared.py",
+            "site/pwned.md",
+            "assets/aux.txt",
+            "assets/huge.txt",
         ]
     );
-    for ((path, reason), expected) in refusals.iter().zip(["..", "absolute", ".git", "declared"]) {
+    for ((path, reason), expected) in refusals.iter().zip([
+        "..",
+        "absolute",
+        ".git",
+        ".quorum",
+        "declared",
+        "`site` is a symlink",
+        "device name",
+        "file too large",
+    ]) {
         assert!(reason.contains(expected), "{path}: {reason}");
     }
 
@@ -77,10 +92,12 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
     );
     let committed = env.git(&d, &["ls-tree", "-r", "--name-only", "HEAD"]);
     assert!(committed.lines().any(|l| l == "README.md"), "{committed}");
-    assert!(!committed.contains("undeclared") && !committed.contains("escape"));
+    for bad in ["undeclared", "escape", "pwned", "huge", "aux", ".quorum"] {
+        assert!(!committed.contains(bad), "{bad}: {committed}");
+    }
 
     // Nothing outside DIR, nothing in .git, nothing undeclared, nothing beside
-    // the scratch tree.
+    // the scratch tree, and quorum's db is still a db.
     assert_eq!(
         tree(parent.path())
             .into_iter()
@@ -98,16 +115,32 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
         let text = std::fs::read_to_string(d.join(".git/hooks").join(&hook)).unwrap_or_default();
         assert!(!text.contains("attacker.invalid"), "{hook}");
     }
-    assert!(!d.join("notes").exists());
+    assert!(d.join(".quorum/db").is_dir(), "the state db is untouched");
+    assert!(!d.join("notes").exists() && !d.join("assets").exists());
+    assert!(
+        std::fs::symlink_metadata(d.join("site"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let scratch = tree(&d.join(".quorum/work"));
     assert_eq!(
-        tree(&d.join(".quorum/work"))
-            .into_iter()
+        scratch
+            .iter()
             .filter(|p| !p.contains('/'))
+            .cloned()
             .collect::<Vec<_>>(),
         vec![run.id().to_string()],
         "the scratch trees hold only the session's own"
     );
-    assert!(!d.join(".quorum/work/escape.py").exists());
+    for bad in ["escape", "pwned", "huge", "aux", "undeclared"] {
+        assert!(
+            !scratch.iter().any(|p| p.contains(bad)),
+            "{bad}: {scratch:?}"
+        );
+    }
+    let list = run_list(&env, &d);
+    assert!(list.contains(run.id()), "{list}");
 }
 
 #[test]

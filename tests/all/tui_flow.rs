@@ -305,3 +305,69 @@ fn sigterm_interrupts_the_session_and_restores_the_terminal() {
     // Interrupted (resumable) is exit code 3.
     t.assert_restored("EXIT=3");
 }
+
+/// Issue 4's controls by keys: `P` pauses and resumes the whole session (the
+/// header says `‖ paused`), and an agent's memory is opened from the palette
+/// and edited in `$EDITOR` (a script here), then read back with `quorum memory`.
+#[test]
+fn pause_resume_and_an_agents_memory_edited_in_the_editor_by_keys() {
+    let env = Env::new();
+    let dir = tempdir();
+    let editor = dir.path().join(".editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nprintf 'Prefer SQLite; keep argparse.\\n' >> \"$1\"\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let command = format!(
+        "EDITOR={} {} 'Build a CLI todo app'; {AFTER}",
+        editor.display(),
+        bin()
+    );
+    let t = Tmux::start(env, dir.path(), 100, 30, &command);
+    t.wait_for("waiting for the person to confirm");
+
+    t.keys("P", true);
+    t.wait_for("‖ paused");
+    t.keys("P", true);
+    crate::common::poll(crate::tui_tmux::WAIT, "the pause flag to go", || {
+        let screen = t.screen();
+        (!screen.contains("‖ paused")).then_some(screen)
+    });
+
+    t.keys(":", true);
+    t.keys("memory: backend", true);
+    t.wait_for("memory: backend ");
+    t.keys("Enter", false);
+    t.wait_for("its notes for this DIR");
+    t.wait_for("0 of 4096 bytes");
+    t.keys("e", true);
+    // The stored notes (the size shows once the save is confirmed).
+    let screen = t.wait_for("30 of 4096 bytes");
+    assert!(screen.contains("Prefer SQLite; keep argparse."), "{screen}");
+    // Esc closes the overlay; `q` only after it is gone (an Esc and a key
+    // arriving together read as Alt and that key).
+    t.keys("Escape", false);
+    crate::common::poll(crate::tui_tmux::WAIT, "the memory overlay to close", || {
+        let screen = t.screen();
+        (!screen.contains("its notes for this DIR")).then_some(screen)
+    });
+    t.keys("q", true);
+    t.wait_for("Stop it and quit?");
+    t.keys("y", true);
+    t.assert_restored("EXIT=3");
+
+    let out = crate::common::run(Env::new().quorum([
+        "memory",
+        "backend",
+        "--dir",
+        crate::common::path_str(dir.path()),
+    ]));
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stdout, "Prefer SQLite; keep argparse.\n");
+}

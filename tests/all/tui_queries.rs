@@ -225,7 +225,10 @@ async fn search_history_and_edits_are_answered_from_the_store() {
     })
     .await;
     assert_eq!(content, "# Todo\n\nEdited by the person.\n");
-    handle.send(Op::Commit { message: None });
+    handle.send(Op::Commit {
+        message: None,
+        allow_secrets: false,
+    });
     until(&mut rx, "the commit", |e| match e {
         Event::Logged(l) => matches!(l.body, EventBody::CommitCreated { .. }).then_some(()),
         _ => None,

@@ -13,6 +13,7 @@
 //! times = 1                # uses before the entry is spent; 0 = unlimited
 //! delay_ms = 0             # pause before each streamed chunk
 //! latency_ms = 0           # pause before the first chunk (a model thinking)
+//! fill = { marker = "@BIG@", bytes = 52428800 }   # `marker` in text → that many bytes
 //! # error = { status = 503, message = "overloaded", retry_after_ms = 10 }
 //! # error = { kind = "connection", message = "reset by peer" }
 //! ```
@@ -48,6 +49,37 @@ struct RawError {
     retry_after_ms: Option<u64>,
 }
 
+/// Most bytes a `fill` may produce (256 MiB).
+pub const MAX_FILL_BYTES: u64 = 256 << 20;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFill {
+    marker: String,
+    bytes: u64,
+    #[serde(default = "fill_line")]
+    line: String,
+}
+
+fn fill_line() -> String {
+    "x".repeat(1023)
+}
+
+impl RawFill {
+    /// `bytes` bytes of `line` + newline, repeated, the last copy cut short.
+    fn expand(&self) -> String {
+        let unit = format!("{}\n", self.line);
+        let bytes = self.bytes as usize;
+        let mut out = unit.repeat(bytes / unit.len() + 1);
+        let mut cut = bytes.min(out.len());
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawReply {
@@ -63,6 +95,7 @@ struct RawReply {
     delay_ms: u64,
     #[serde(default)]
     latency_ms: u64,
+    fill: Option<RawFill>,
 }
 
 fn one() -> u32 {
@@ -166,6 +199,18 @@ impl Script {
             if error.is_none() && reply.text.is_none() {
                 return Err(err(format!("reply #{n}: needs `text` or `error`")));
             }
+            if let Some(fill) = &reply.fill {
+                if fill.marker.is_empty() || fill.line.is_empty() {
+                    return Err(err(format!(
+                        "reply #{n}: fill needs a non-empty `marker` and `line`"
+                    )));
+                }
+                if fill.bytes > MAX_FILL_BYTES {
+                    return Err(err(format!(
+                        "reply #{n}: fill.bytes is over {MAX_FILL_BYTES}"
+                    )));
+                }
+            }
             entries.push(Entry { raw: reply, error });
         }
         let used = Mutex::new(vec![0; entries.len()]);
@@ -184,8 +229,12 @@ impl Script {
             let spent = r.times != 0 && used[i] >= r.times;
             if matches && !spent {
                 used[i] += 1;
+                let mut text = r.text.clone().unwrap_or_default();
+                if let Some(fill) = &r.fill {
+                    text = text.replace(&fill.marker, &fill.expand());
+                }
                 return Some(ScriptedReply {
-                    text: r.text.clone().unwrap_or_default(),
+                    text,
                     delay_ms: r.delay_ms,
                     latency_ms: r.latency_ms,
                     error: entry.error.clone(),
@@ -243,6 +292,34 @@ times = 0
                 .take(&meta("qa", "implement", "impl.server"))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_fill_expands_to_exactly_its_bytes() {
+        let script = Script::parse(
+            "[[reply]]\ntext = \"<@F@>\"\nfill = { marker = \"@F@\", bytes = 10, line = \"abc\" }\n",
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        let reply = script.take(&meta("a", "p", "t")).unwrap();
+        assert_eq!(reply.text, "<abc\nabc\nab>");
+        let big = Script::parse(
+            "[[reply]]\ntext = \"@F@\"\nfill = { marker = \"@F@\", bytes = 3000000 }\n",
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        let text = big.take(&meta("a", "p", "t")).unwrap().text;
+        assert_eq!(text.len(), 3_000_000);
+        assert!(
+            text.lines()
+                .all(|l| l.len() <= 1023 && l.bytes().all(|b| b == b'x'))
+        );
+        let e = Script::parse(
+            "[[reply]]\ntext = \"x\"\nfill = { marker = \"m\", bytes = 999999999999 }\n",
+            Path::new("s.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("fill.bytes"), "{e}");
     }
 
     #[test]

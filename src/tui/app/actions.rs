@@ -67,7 +67,15 @@ impl App {
 
     /// Runs an action picked in the palette: first moves to where its binding
     /// lives (a view, or a pane of the main screen), then acts as its key would.
-    pub(super) fn run_from_palette(&mut self, context: Context, action: Action) {
+    pub(super) fn run_from_palette(
+        &mut self,
+        context: Context,
+        action: Action,
+        agent: Option<String>,
+    ) {
+        if let Some(i) = agent.and_then(|a| self.agents.iter().position(|x| x.name == a)) {
+            self.agent_sel = i;
+        }
         match context {
             Context::Conflicts => self.screen = Screen::Conflicts,
             Context::Files if self.screen != Screen::Files => self.on_action(Action::Files),
@@ -283,13 +291,27 @@ impl App {
                     // An unedited message is generated again at the commit,
                     // so its file counts follow the person's accept/reject.
                     let edited = self.commit_message != self.files.generated_message;
+                    // The secret scan's override gets its own key later; a
+                    // blocked commit is answered by `Rejected` naming the files.
                     self.outbox.push(Op::Commit {
                         message: self.commit_message.clone().filter(|_| edited),
+                        allow_secrets: false,
                     });
                     self.toast("committing…", false);
                 }
             }
-            Action::Submit | Action::Newline | Action::LeaveEditor => {}
+            Action::PauseSession => self.toggle_pause(),
+            Action::BudgetPrompt => self.show_budget_prompt(),
+            Action::Memory => self.open_memory(),
+            Action::RetryTaskOn => self.retry_on_another_model(),
+            // The overlays' own keys (memory, budget prompt) and the
+            // editors' keys are handled where they apply.
+            Action::EditMemory
+            | Action::RaiseBudget
+            | Action::StopSession
+            | Action::Submit
+            | Action::Newline
+            | Action::LeaveEditor => {}
         }
     }
 

@@ -104,7 +104,12 @@ impl App {
             Some(Overlay::ConfirmQuit) => {
                 match key.code {
                     KeyCode::Char('y') | KeyCode::Char('Y') => {
-                        self.outbox.push(Op::Interrupt);
+                        // At deliver with failing tests, the run loop's
+                        // shutdown ends the session failed, DIR untouched;
+                        // otherwise the session stops as interrupted.
+                        if self.tests_verdict().is_none() {
+                            self.outbox.push(Op::Interrupt);
+                        }
                         self.quit = true;
                     }
                     KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
@@ -124,10 +129,9 @@ impl App {
                     }
                     KeyCode::Esc => {}
                     KeyCode::Enter => {
-                        let items = palette.matches(&self.keymap);
-                        if let Some(item) = items.get(palette.sel) {
-                            let (context, action) = (item.context, item.action);
-                            self.run_from_palette(context, action);
+                        let items = palette.matches(&self.keymap, &self.agent_names());
+                        if let Some(item) = items.into_iter().nth(palette.sel) {
+                            self.run_from_palette(item.context, item.action, item.agent);
                         }
                     }
                     _ if up => {
@@ -135,7 +139,7 @@ impl App {
                         self.overlay = Some(Overlay::Palette(palette));
                     }
                     _ if down => {
-                        let n = palette.matches(&self.keymap).len();
+                        let n = palette.matches(&self.keymap, &self.agent_names()).len();
                         palette.sel = (palette.sel + 1).min(n.saturating_sub(1));
                         self.overlay = Some(Overlay::Palette(palette));
                     }
@@ -153,6 +157,9 @@ impl App {
                 }
                 return;
             }
+            Some(Overlay::Memory(view)) => return self.memory_key(view, key, action),
+            Some(Overlay::Budget) => return self.budget_key(key, action),
+            Some(Overlay::Models(picker)) => return self.models_key(picker, key, action),
             Some(Overlay::Editor(mut editor)) => {
                 match action {
                     Some(Action::Submit) => self.editor_submitted(editor),

@@ -1,6 +1,7 @@
 //! The command palette (`:`): every action of the key table, filtered by a
 //! fuzzy query (the query's characters in order, anywhere in the item's text),
-//! best matches first; Enter runs the selected one as its key would.
+//! best matches first; Enter runs the selected one as its key would. Actions
+//! about one agent (its memory) are listed once per agent ("memory: backend").
 
 use crate::config::keymap::{Action, Context, Keymap};
 
@@ -24,12 +25,22 @@ pub struct Item {
     pub help: String,
     /// Its keys, joined with `/`.
     pub keys: String,
+    /// The agent it is about, for actions listed once per agent.
+    pub agent: Option<String>,
 }
 
-/// Contexts whose actions make no sense from the palette (typing, moving).
+/// Contexts whose actions make no sense from the palette (typing, moving,
+/// the keys of an overlay that the palette would have to open first).
 fn runnable(context: Context, action: Action) -> bool {
-    !matches!(context, Context::Editor | Context::List)
-        && !matches!(action, Action::Palette | Action::Back)
+    !matches!(
+        context,
+        Context::Editor | Context::List | Context::Memory | Context::Budget
+    ) && !matches!(action, Action::Palette | Action::Back)
+}
+
+/// Whether an action is listed once per agent.
+fn per_agent(action: Action) -> bool {
+    action == Action::Memory
 }
 
 /// A fuzzy score of `query` against `text`: `None` unless every query
@@ -55,25 +66,33 @@ pub fn score(query: &str, text: &str) -> Option<usize> {
 
 impl Palette {
     /// The actions matching the query, best first (ties: the shorter text,
-    /// then table order).
-    pub fn matches(&self, keymap: &Keymap) -> Vec<Item> {
-        let mut items: Vec<((usize, usize, usize), Item)> = keymap
-            .bindings()
-            .filter(|b| runnable(b.context, b.action))
-            .enumerate()
-            .filter_map(|(i, b)| {
+    /// then table order); per-agent actions once for each of `agents`.
+    pub fn matches(&self, keymap: &Keymap, agents: &[String]) -> Vec<Item> {
+        let mut candidates: Vec<(String, Item)> = Vec::new();
+        for b in keymap.bindings().filter(|b| runnable(b.context, b.action)) {
+            let item = |help: String, agent: Option<String>| Item {
+                context: b.context,
+                action: b.action,
+                help,
+                keys: b.keys.join("/"),
+                agent,
+            };
+            if per_agent(b.action) {
+                for agent in agents {
+                    let help = format!("memory: {agent}");
+                    let text = format!("{help} {} {}", b.context.title(), b.action.name());
+                    candidates.push((text, item(help, Some(agent.clone()))));
+                }
+            } else {
                 let text = format!("{} {} {}", b.help, b.context.title(), b.action.name());
-                score(&self.input, &text).map(|s| {
-                    (
-                        (s, text.chars().count(), i),
-                        Item {
-                            context: b.context,
-                            action: b.action,
-                            help: b.help.to_string(),
-                            keys: b.keys.join("/"),
-                        },
-                    )
-                })
+                candidates.push((text, item(b.help.to_string(), None)));
+            }
+        }
+        let mut items: Vec<((usize, usize, usize), Item)> = candidates
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (text, item))| {
+                score(&self.input, &text).map(|s| ((s, text.chars().count(), i), item))
             })
             .collect();
         items.sort_by_key(|(rank, _)| *rank);
@@ -98,7 +117,8 @@ mod tests {
     #[test]
     fn the_palette_lists_actions_from_the_key_table() {
         let map = Keymap::default();
-        let all = Palette::default().matches(&map);
+        let agents = ["pm".to_string(), "backend".to_string()];
+        let all = Palette::default().matches(&map, &agents);
         assert!(
             all.iter()
                 .any(|i| i.action == Action::Commit && i.keys == "C")
@@ -108,11 +128,25 @@ mod tests {
             input: "metr".into(),
             sel: 0,
         };
-        assert_eq!(p.matches(&map)[0].action, Action::Metrics);
+        assert_eq!(p.matches(&map, &agents)[0].action, Action::Metrics);
         let p = Palette {
             input: "commit".into(),
             sel: 0,
         };
-        assert_eq!(p.matches(&map)[0].action, Action::Commit);
+        assert_eq!(p.matches(&map, &agents)[0].action, Action::Commit);
+        // One memory entry per agent; none for an overlay's own keys.
+        let p = Palette {
+            input: "memory: back".into(),
+            sel: 0,
+        };
+        let first = &p.matches(&map, &agents)[0];
+        assert_eq!(first.action, Action::Memory);
+        assert_eq!(first.help, "memory: backend");
+        assert_eq!(first.agent.as_deref(), Some("backend"));
+        assert_eq!(all.iter().filter(|i| i.action == Action::Memory).count(), 2);
+        assert!(
+            all.iter()
+                .all(|i| !matches!(i.action, Action::EditMemory | Action::RaiseBudget))
+        );
     }
 }

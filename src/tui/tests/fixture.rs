@@ -37,6 +37,14 @@ pub(super) fn app() -> App {
                 provider: "offline (simulated)".into(),
                 model: "offline".into(),
                 budget_usd: None,
+                models: if *a == "backend" {
+                    vec![
+                        "anthropic:claude-sonnet-4-5".into(),
+                        "ollama:qwen2.5-coder:14b".into(),
+                    ]
+                } else {
+                    vec!["anthropic:claude-sonnet-4-5".into()]
+                },
             })
             .collect(),
         PHASES

@@ -390,6 +390,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
         theme: crate::config::theme::Theme::default(),
         dir: "/tmp".into(),
         prompt: None,
+        resume: None,
     };
     let mut app = crate::tui::app_for(&setup);
     assert!(app.options.mouse);

@@ -21,7 +21,8 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn popup<'a>(app: &App, title: &'a str) -> Block<'a> {
+/// A rounded popup with a title, in the popup styles.
+pub(super) fn popup<'a>(app: &App, title: &'a str) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -107,23 +108,41 @@ pub(super) fn draw_help(app: &App, frame: &mut Frame, body: Rect, scroll: u16) {
 }
 
 pub(super) fn draw_confirm(app: &App, frame: &mut Frame, body: Rect) {
-    let area = centered(body, 50, 5);
+    // At deliver with failing tests, quitting ends the session failed.
+    let failing = app.tests_verdict().is_some();
+    let area = centered(
+        body,
+        if failing { 60 } else { 50 },
+        if failing { 6 } else { 5 },
+    );
     frame.render_widget(Clear, area);
     let block = popup(app, " quit? ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let text = vec![
-        Line::styled(
+    let question = if failing {
+        vec![
+            Line::styled(
+                "The tests failed. Quit without committing?",
+                app.theme.style("ui.text"),
+            ),
+            Line::styled(
+                "The session ends failed; DIR is left untouched.",
+                app.theme.style("ui.warning"),
+            ),
+        ]
+    } else {
+        vec![Line::styled(
             "A session is running. Stop it and quit?",
             app.theme.style("ui.text"),
-        ),
-        Line::from(vec![
-            Span::styled("y", app.theme.style("ui.hint.key")),
-            Span::styled(" quit · ", app.theme.style("ui.hint.text")),
-            Span::styled("n", app.theme.style("ui.hint.key")),
-            Span::styled(" stay", app.theme.style("ui.hint.text")),
-        ]),
-    ];
+        )]
+    };
+    let mut text = question;
+    text.extend([Line::from(vec![
+        Span::styled("y", app.theme.style("ui.hint.key")),
+        Span::styled(" quit · ", app.theme.style("ui.hint.text")),
+        Span::styled("n", app.theme.style("ui.hint.key")),
+        Span::styled(" stay", app.theme.style("ui.hint.text")),
+    ])]);
     frame.render_widget(Paragraph::new(text).alignment(Alignment::Center), inner);
 }
 
@@ -144,7 +163,7 @@ pub(super) fn draw_editor(app: &App, frame: &mut Frame, body: Rect) {
 /// The command palette: the query, then the matching actions with their keys.
 pub(super) fn draw_palette(app: &App, palette: &Palette, frame: &mut Frame, body: Rect) {
     let theme = &app.theme;
-    let items = palette.matches(&app.keymap);
+    let items = palette.matches(&app.keymap, &app.agent_names());
     let area = centered(
         body,
         body.width.saturating_sub(8).clamp(30, 72),

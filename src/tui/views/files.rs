@@ -15,8 +15,11 @@ use crate::tui::transcript::expand_tabs;
 /// The files view.
 pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
+    // With failing tests at deliver, the commit pane says what C and q do.
+    let verdict = app.tests_verdict();
+    let commit_h = if verdict.is_some() { 4 } else { 3 };
     let [main, commit_area] =
-        Layout::vertical([Constraint::Min(4), Constraint::Length(3)]).areas(area);
+        Layout::vertical([Constraint::Min(4), Constraint::Length(commit_h)]).areas(area);
     let list_w = (area.width / 3).clamp(20, 40);
     let [list_area, preview_area] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(main);
@@ -122,7 +125,12 @@ pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
             theme.style("ui.text.dim"),
         ),
     };
-    frame.render_widget(Paragraph::new(line), inner);
+    let mut lines = Vec::new();
+    if let Some(verdict) = verdict {
+        lines.push(Line::styled(verdict, theme.style("ui.error")));
+    }
+    lines.push(line);
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {

@@ -1,0 +1,384 @@
+//! `quorum resume` ([`Op::Resume`](crate::protocol::Op::Resume)): a stored
+//! session is rebuilt from the db alone and goes on where it stopped.
+//!
+//! What makes this sound is the group commit (DESIGN.md §4): every group of
+//! writes is one sled transaction holding the group's events, task and file
+//! records, transcript lines and the session's state (the `state`/`session`
+//! record), so after any crash the db holds the session exactly as some
+//! released-or-not group left it, never half a step. A model reply and the
+//! task it completes are in one group: a reply that was stored is never asked
+//! for again, because its task is stored as done.
+//!
+//! On resume: finished tasks stay finished; tasks that were running, retrying
+//! or queued when the session stopped are queued again (a call cut off by the
+//! crash starts over: its reply was never stored); tasks a budget paused stay
+//! paused unless the budget now allows them; a test run cut off is run again;
+//! decisions, ballots and staged files are kept; the scratch tree is rebuilt
+//! from HEAD and the staged files; and delivery happens exactly once: a commit
+//! already made is found by its `Quorum-Session:` trailer, and a file already
+//! written is not written twice (see `deliver.rs` for hand edits).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::actor::{Actor, Session, Stage, StagedFile, Task};
+use super::scheduler::Scheduler;
+use crate::config::workflow::{PhaseKind, Workflow};
+use crate::protocol::{Event, EventBody, SessionStatus, TaskState};
+use crate::store::{SessionRecord, Store, StoreError};
+
+/// A session as the db holds it.
+struct Stored {
+    record: SessionRecord,
+    state: Session,
+    workflow: Option<Workflow>,
+    project: Option<Value>,
+    tasks: BTreeMap<String, Task>,
+    files: BTreeMap<String, StagedFile>,
+    last_seq: u64,
+    next_line: u64,
+    agent_lines: BTreeMap<String, u64>,
+}
+
+/// Reads the session `wanted` (an id or unique prefix; `None`: the newest
+/// resumable one) from the db. Errors are messages for the person.
+fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
+    let text = |e: StoreError| e.to_string();
+    let record = match wanted {
+        Some(id) => store.find_session(id).map_err(text)?,
+        None => store
+            .sessions()
+            .map_err(text)?
+            .into_iter()
+            .find(|r| r.status.is_none_or(SessionStatus::is_resumable))
+            .ok_or_else(|| {
+                format!(
+                    "no session to resume in {} (every stored session succeeded or failed)",
+                    store.path().display()
+                )
+            })?,
+    };
+    let id = record.id.clone();
+    if let Some(status) = record.status
+        && !status.is_resumable()
+    {
+        return Err(format!(
+            "session {id} {}: there is nothing to resume (start a new one)",
+            status.as_str()
+        ));
+    }
+    let state: Session = store
+        .record(&id, "state", "session")
+        .map_err(text)?
+        .ok_or_else(|| {
+            format!(
+                "session {id} has no stored state to resume from (it was stored by an older quorum)"
+            )
+        })?;
+    let workflow = store.record(&id, "state", "workflow").map_err(text)?;
+    let project = store
+        .record::<Option<Value>>(&id, "state", "project")
+        .map_err(text)?
+        .flatten();
+    let tasks = store
+        .records::<Task>(&id, "task")
+        .map_err(text)?
+        .into_iter()
+        .collect();
+    let files = store
+        .records::<StagedFile>(&id, "file")
+        .map_err(text)?
+        .into_iter()
+        .collect();
+    let last_seq = store.last_event_seq(&id).map_err(text)?;
+    let (next_line, agent_lines) = store.next_line_seqs(&id).map_err(text)?;
+    Ok(Stored {
+        record,
+        state,
+        workflow,
+        project,
+        tasks,
+        files,
+        last_seq,
+        next_line,
+        agent_lines,
+    })
+}
+
+impl Actor {
+    /// [`Op::Resume`](crate::protocol::Op::Resume).
+    pub(crate) async fn resume(
+        &mut self,
+        wanted: Option<String>,
+        interactive: bool,
+        allow_overwrite: bool,
+        allow_secrets: bool,
+    ) {
+        if self.session.as_ref().is_some_and(|s| s.finished.is_none()) {
+            return self.reject_resume("a session is already running");
+        }
+        let store = self.store.clone();
+        let loaded = tokio::task::spawn_blocking(move || load(&store, wanted.as_deref())).await;
+        let stored = match loaded {
+            Ok(Ok(stored)) => stored,
+            Ok(Err(message)) => return self.reject_resume(message),
+            Err(e) => return self.reject_resume(e.to_string()),
+        };
+        if let Some(workflow) = stored.workflow {
+            self.workflow = workflow;
+        }
+        let mut s = stored.state;
+        s.record = stored.record;
+        s.record.status = None;
+        s.seq = stored.last_seq.max(s.record.last_seq);
+        s.tasks = stored.tasks;
+        s.files = stored.files;
+        s.project = stored.project;
+        s.line_seq = stored.next_line;
+        s.agent_line_seq = stored.agent_lines.into_iter().collect();
+        s.options.interactive = interactive;
+        s.options.allow_overwrite |= allow_overwrite;
+        s.options.allow_secrets |= allow_secrets;
+        s.finished = None;
+        s.failure = None;
+        s.stall = None;
+        s.paused = false;
+        s.paused_by_session.clear();
+        let mut scheduler = Scheduler::default();
+        for (name, spec) in &self.settings.providers {
+            scheduler.add_provider(name, spec.max_concurrency);
+        }
+        for agent in &self.settings.agents {
+            scheduler.add_agent(&agent.name, agent.max_concurrency, &agent.model.provider);
+        }
+        s.scheduler = scheduler;
+        // A commit of this session already in the repository means its
+        // delivery happened (the group recording it was lost).
+        let own_commit = if s.delivered || s.options.dry_run || s.options.no_commit {
+            None
+        } else {
+            let workspace = self.workspace.clone();
+            let session = s.id.clone();
+            tokio::task::spawn_blocking(move || workspace.session_commit(&session))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
+        };
+        // The tasks to queue again: those the end of the session cancelled
+        // (their states before it are kept), and those a crash left open.
+        let before = std::mem::take(&mut s.interrupted);
+        let mut requeue = Vec::new();
+        let mut cancel = Vec::new();
+        for task in s.tasks.values_mut() {
+            let prior = match before.get(&task.id) {
+                Some(prior) if task.state == TaskState::Cancelled => *prior,
+                _ => task.state,
+            };
+            task.state = match prior {
+                // Delivered already: what was still open has nothing left to do.
+                TaskState::Queued
+                | TaskState::Running
+                | TaskState::Retrying
+                | TaskState::Paused
+                    if own_commit.is_some() =>
+                {
+                    cancel.push(task.id.clone());
+                    TaskState::Cancelled
+                }
+                TaskState::Paused if s.budget_paused.contains(&task.id) => TaskState::Paused,
+                TaskState::Queued
+                | TaskState::Running
+                | TaskState::Retrying
+                | TaskState::Paused => {
+                    requeue.push(task.id.clone());
+                    TaskState::Queued
+                }
+                done => done,
+            };
+        }
+        // A test run the stop cut off runs again.
+        for stage in [&mut s.test_stage, &mut s.review_stage] {
+            if *stage == Stage::Running {
+                *stage = Stage::Writing;
+                s.test_round = s.test_round.saturating_sub(1);
+            }
+        }
+        let from_seq = s.seq + 1;
+        let id = s.id.clone();
+        self.session = Some(s);
+        self.snapshot = None;
+        tracing::info!(session = %id, from_seq, "session resumed");
+        self.emit(EventBody::SessionResumed { from_seq });
+        for task in &cancel {
+            let Some(t) = self
+                .session
+                .as_ref()
+                .and_then(|s| s.tasks.get(task))
+                .cloned()
+            else {
+                continue;
+            };
+            self.record("task", &t.id, &t);
+            self.emit(EventBody::TaskCancelled {
+                task: t.id,
+                agent: t.agent,
+                phase: t.phase,
+            });
+        }
+        if let Some((sha, repo)) = own_commit {
+            self.adopt_commit(sha, repo).await;
+        }
+        for task in &requeue {
+            let Some(t) = self
+                .session
+                .as_ref()
+                .and_then(|s| s.tasks.get(task))
+                .cloned()
+            else {
+                continue;
+            };
+            if let Some(s) = self.s() {
+                s.scheduler.enqueue(&t.agent, &t.id, t.priority);
+            }
+            self.record("task", &t.id, &t);
+            self.emit(EventBody::TaskQueued {
+                task: t.id.clone(),
+                agent: t.agent.clone(),
+                phase: t.phase.clone(),
+                title: t.title.clone(),
+            });
+        }
+        let lead = self
+            .settings
+            .agents
+            .first()
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        self.note(
+            &lead,
+            "resume",
+            &format!(
+                "⟳ session resumed: events 1–{} kept, {} task(s) queued again",
+                from_seq - 1,
+                requeue.len()
+            ),
+        );
+        self.memories().await;
+        self.recheck_budgets();
+        self.rebuild_scratch().await;
+        self.resume_delivery().await;
+    }
+
+    fn reject_resume(&mut self, reason: impl Into<String>) {
+        self.ephemeral(Event::Rejected {
+            op: "resume".into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// A commit the session made before it stopped (its trailer on one of
+    /// HEAD's commits) is its delivery: `commit_created` is logged (its first
+    /// logging was lost with the crash), the session moves to its deliver
+    /// phase, and nothing is committed again.
+    async fn adopt_commit(&mut self, sha: String, repo: std::path::PathBuf) {
+        let deliver = self
+            .workflow
+            .phases
+            .iter()
+            .position(|p| p.kind == PhaseKind::Deliver);
+        let files: Vec<String> = self
+            .session
+            .as_ref()
+            .map(|s| {
+                s.files
+                    .iter()
+                    .filter(|(_, f)| f.accepted)
+                    .map(|(p, _)| p.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(s) = self.s() {
+            s.delivered = true;
+            s.record.commit = Some(sha.clone());
+            if let Some(at) = deliver
+                && s.phase != at
+            {
+                s.phase = at;
+                s.phase_started = false;
+            }
+        }
+        self.emit(EventBody::CommitCreated {
+            sha,
+            files,
+            repo: repo.display().to_string(),
+        });
+        self.remember_delivery().await;
+    }
+
+    /// The scratch tree (HEAD plus the staged files) as the tests need it,
+    /// when the session is past the start of its tasks phase and not
+    /// delivered: the crash may have left it half written, or it may be gone.
+    async fn rebuild_scratch(&mut self) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let tasks_at = self
+            .workflow
+            .phases
+            .iter()
+            .position(|p| p.kind == PhaseKind::Tasks);
+        let past_tasks =
+            tasks_at.is_some_and(|at| s.phase > at || (s.phase == at && s.phase_started));
+        if !past_tasks || s.delivered {
+            return;
+        }
+        let workspace = self.workspace.clone();
+        let id = s.id.clone();
+        let files: Vec<(String, String)> = s
+            .files
+            .iter()
+            .map(|(p, f)| (p.clone(), f.content.clone()))
+            .collect();
+        let rebuilt = tokio::task::spawn_blocking(move || {
+            workspace.prepare_scratch(&id)?;
+            for (path, content) in &files {
+                workspace.stage(&id, path, content.as_bytes())?;
+            }
+            Ok::<(), crate::workspace::WorkspaceError>(())
+        })
+        .await;
+        let problem = match rebuilt {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
+            self.fail_session(format!("cannot rebuild the scratch tree: {problem}"));
+        }
+    }
+
+    /// A session that stopped at deliver delivers now (headless), or tells
+    /// the person again that it waits for them (TUI).
+    async fn resume_delivery(&mut self) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let at_deliver = s.phase_started
+            && !s.delivered
+            && self.workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver);
+        if !at_deliver || s.finished.is_some() {
+            return;
+        }
+        if s.options.interactive {
+            let message = self.commit_summary();
+            self.ephemeral(Event::DeliveryReady { message });
+        } else if let Some(failed) = s.tests_failed.clone() {
+            // Only the person may commit what failed its tests.
+            self.fail_session(format!("{failed}; resume in the TUI to commit anyway"));
+        } else {
+            self.deliver(None).await;
+        }
+    }
+}

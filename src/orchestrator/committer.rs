@@ -8,10 +8,11 @@
 //! session (`session_finished`) is flushed at once: nothing follows it that
 //! could share the flush, and the headless runner waits for it to exit.
 //!
-//! Each group carries the session's summary; of the summaries of one session
-//! in a batch only the last is written (the earlier ones it replaces would
-//! never be read), so a batch of many small groups — a streamed reply's
-//! transcript lines — costs one summary, not one per group.
+//! Each group carries the session's summary (and often its resume state); of
+//! the writes of one key in a batch — a summary, a task's record, the state —
+//! only the last is applied (the earlier ones it replaces would never be
+//! read), so a batch of many small groups — a streamed reply's transcript
+//! lines — costs one summary, not one per group.
 //!
 //! It is also the one place where every persisted text passes: before a group
 //! is applied, a [`Redactor`] replaces each configured key value (the values
@@ -196,15 +197,25 @@ fn ends_session(group: &Group) -> bool {
     })
 }
 
-/// `writes` without the session summaries that a later summary of the same
-/// session in `writes` replaces (every other write kept, in order).
-fn latest_summaries(mut writes: Vec<Write>) -> Vec<Write> {
+/// `writes` without the writes that a later write of the same key in `writes`
+/// replaces: session summaries and per-session records (a task's record is
+/// written at each state change, the session's resume state at most groups).
+/// Every other write is kept, in order; the values stored are the same.
+fn latest_writes(mut writes: Vec<Write>) -> Vec<Write> {
     let mut seen = std::collections::HashSet::new();
     let mut keep = vec![true; writes.len()];
     for (i, write) in writes.iter().enumerate().rev() {
-        if let Write::Session(record) = write
-            && !seen.insert(record.id.clone())
-        {
+        let key = match write {
+            Write::Session(record) => (record.id.clone(), "", ""),
+            Write::Record {
+                session,
+                kind,
+                name,
+                ..
+            } => (session.clone(), *kind, name.as_str()),
+            Write::Event(_) | Write::Line { .. } | Write::Memory { .. } => continue,
+        };
+        if !seen.insert(key) {
             keep[i] = false;
         }
     }
@@ -301,7 +312,7 @@ pub fn spawn(
                         "before event {seq} was stored ({CRASH_BEFORE_SEQ_VAR})"
                     ));
                 }
-                let writes = latest_summaries(
+                let writes = latest_writes(
                     batch
                         .iter_mut()
                         .flat_map(|g| std::mem::take(&mut g.writes))
@@ -390,7 +401,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_last_summary_of_each_session_in_a_batch_is_written() {
+    fn only_the_last_write_of_each_summary_and_record_in_a_batch_is_applied() {
         let (a, b) = (SessionId::new(), SessionId::new());
         let event = Write::Event(logged(
             &a,
@@ -399,24 +410,52 @@ mod tests {
                 message: "x".into(),
             },
         ));
-        let kept = latest_summaries(vec![
+        let task = |session: &SessionId, name: &str, state: &str| Write::Record {
+            session: session.clone(),
+            kind: "task",
+            name: name.into(),
+            value: serde_json::json!({ "state": state }),
+        };
+        let kept = latest_writes(vec![
             summary(&a, 1),
+            task(&a, "plan.qa", "queued"),
             event.clone(),
+            task(&b, "plan.qa", "queued"),
             summary(&b, 7),
+            task(&a, "plan.qa", "running"),
             summary(&a, 2),
+            task(&a, "plan.pm", "queued"),
+            task(&a, "plan.qa", "done"),
             summary(&a, 3),
         ]);
         let shape: Vec<String> = kept
             .iter()
-            .map(|w| match w {
-                Write::Session(r) => {
-                    format!("{}:{}", if r.id == a { "a" } else { "b" }, r.last_seq)
+            .map(|w| {
+                let who = |id: &SessionId| if *id == a { "a" } else { "b" };
+                match w {
+                    Write::Session(r) => format!("{}:{}", who(&r.id), r.last_seq),
+                    Write::Record {
+                        session,
+                        name,
+                        value,
+                        ..
+                    } => format!("{}:{name}={}", who(session), value["state"]),
+                    Write::Event(_) => "event".into(),
+                    other => panic!("unexpected {other:?}"),
                 }
-                Write::Event(_) => "event".into(),
-                other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(shape, vec!["event", "b:7", "a:3"]);
+        assert_eq!(
+            shape,
+            vec![
+                "event",
+                "b:plan.qa=\"queued\"",
+                "b:7",
+                "a:plan.pm=\"queued\"",
+                "a:plan.qa=\"done\"",
+                "a:3"
+            ]
+        );
     }
 
     /// The end of a session does not wait for the group interval: on tokio's

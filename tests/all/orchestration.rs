@@ -580,8 +580,12 @@ async fn independent_tasks_run_in_parallel_within_the_agent_and_provider_limits(
         })
         .await;
         assert_eq!(most, want_in_flight, "{per_agent} slot(s) per agent");
+        // Measured where the events arrive: the first start may wait up to
+        // one group interval for its flush, the session's end (in the same
+        // group as the phase's end here) is flushed at once.
+        let interval = quorum::orchestrator::committer::GROUP_INTERVAL;
         assert!(
-            elapsed >= Duration::from_secs(want_secs)
+            elapsed + interval >= Duration::from_secs(want_secs)
                 && elapsed < Duration::from_secs(want_secs) + Duration::from_millis(500),
             "{per_agent} slot(s) per agent: {elapsed:?}"
         );

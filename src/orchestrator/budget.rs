@@ -231,7 +231,16 @@ impl Actor {
             let (spent_usd, spent_tokens) = self.spent_in(&scope);
             let over = budget_usd.is_some_and(|b| spent_usd >= b)
                 || budget_tokens.is_some_and(|b| spent_tokens >= b);
-            if !over && let Some(s) = self.s() {
+            if over {
+                // Still spent: said again, so the person (TUI) is asked again.
+                self.emit(EventBody::BudgetExhausted {
+                    scope: scope.clone(),
+                    spent_usd,
+                    budget_usd,
+                    spent_tokens,
+                    budget_tokens,
+                });
+            } else if let Some(s) = self.s() {
                 s.budget_exhausted.remove(&scope);
                 s.budget_warned.remove(&scope);
             }

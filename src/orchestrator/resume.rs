@@ -223,13 +223,15 @@ impl Actor {
             agent_lines: stored.agent_lines,
         });
         self.emit(EventBody::SessionResumed { from_seq });
-        for task in &cancel {
-            let Some(t) = self
+        let task_of = |actor: &Actor, id: &String| {
+            actor
                 .session
                 .as_ref()
-                .and_then(|s| s.tasks.get(task))
+                .and_then(|s| s.tasks.get(id))
                 .cloned()
-            else {
+        };
+        for task in &cancel {
+            let Some(t) = task_of(self, task) else {
                 continue;
             };
             self.record("task", &t.id, &t);
@@ -243,12 +245,7 @@ impl Actor {
             self.adopt_commit(sha, repo).await;
         }
         for task in &requeue {
-            let Some(t) = self
-                .session
-                .as_ref()
-                .and_then(|s| s.tasks.get(task))
-                .cloned()
-            else {
+            let Some(t) = task_of(self, task) else {
                 continue;
             };
             if let Some(s) = self.s() {
@@ -300,16 +297,10 @@ impl Actor {
             .phases
             .iter()
             .position(|p| p.kind == PhaseKind::Deliver);
-        let files: Vec<String> = self
+        let files = self
             .session
             .as_ref()
-            .map(|s| {
-                s.files
-                    .iter()
-                    .filter(|(_, f)| f.accepted)
-                    .map(|(p, _)| p.clone())
-                    .collect()
-            })
+            .map(Session::accepted_paths)
             .unwrap_or_default();
         if let Some(s) = self.s() {
             s.delivered = true;

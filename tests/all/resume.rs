@@ -625,3 +625,49 @@ fn resumed_from(out: &Output) -> u64 {
     let first: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
     first["seq"].as_u64().unwrap() - 1
 }
+
+#[test]
+fn a_session_stopped_by_its_budget_goes_on_after_the_budget_is_raised() {
+    let env = Env::new();
+    let root = tempdir();
+    let d = root.path().join("p");
+    std::fs::create_dir(&d).unwrap();
+    let config = |tokens: u64| {
+        format!("[providers.sim]\nkind = \"offline\"\n\n[session]\nbudget_tokens = {tokens}\n")
+    };
+    crate::common::write(&d, "quorum.toml", &config(15_000));
+    let first = crate::common::Session::from_output(run(env.quorum([
+        "run",
+        PROMPT,
+        "--dir",
+        path_str(&d),
+        "--json",
+    ])));
+    assert_eq!(first.out.code, 3, "{}", first.out);
+    assert_eq!(first.status(), "paused_budget");
+    assert!(first.of("commit_created").is_empty());
+    // Resumed with the same budget: still spent, it stops again at once.
+    let again = run(env.quorum(["resume", "--headless", "--json", "--dir", path_str(&d)]));
+    assert_eq!(again.code, 3, "{again}");
+    let events = resumed_stream(&again, first.events.len() as u64);
+    assert!(
+        events.iter().any(|e| e["type"] == "budget_exhausted"),
+        "the spent budget is said again: {again}"
+    );
+    assert_eq!(events.last().unwrap()["status"], "paused_budget");
+    // Raised in the config: the session goes on to its commit.
+    crate::common::write(&d, "quorum.toml", &config(10_000_000));
+    let done = run(env.quorum(["resume", "--headless", "--json", "--dir", path_str(&d)]));
+    assert_eq!(done.code, 0, "{done}");
+    let events = resumed_stream(&done, resumed_from(&done));
+    assert_eq!(events.last().unwrap()["status"], "succeeded", "{done}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "commit_created")
+            .count(),
+        1
+    );
+    let log = env.git(&d, &["log", "--format=%s"]);
+    assert_eq!(log.lines().count(), 1, "{log}");
+}

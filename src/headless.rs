@@ -430,7 +430,8 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
             | Event::SearchResults { .. }
             | Event::SessionsListed { .. }
             | Event::SessionLoaded { .. }
-            | Event::FileEdited { .. } => {}
+            | Event::FileEdited { .. }
+            | Event::Resumed { .. } => {}
         }
     }
 

@@ -769,6 +769,18 @@ pub enum Event {
         /// Its events in seq order, or a message naming why they could not be read.
         events: Result<Vec<LoggedEvent>, String>,
     },
+    /// A stored session is being resumed ([`Op::Resume`]): its durable events so
+    /// far, for a consumer to fold before the live ones (`session_resumed`
+    /// follows at once), and the transcript's size, so that views continue at
+    /// the right positions and page back into the stored lines.
+    Resumed {
+        /// The stored events, in seq order (1 to the last stored).
+        events: Vec<LoggedEvent>,
+        /// Transcript lines stored over all agents (the next line's `seq`).
+        lines: u64,
+        /// Lines stored per agent (the next line's `agent_seq`), by agent.
+        agent_lines: std::collections::BTreeMap<String, u64>,
+    },
     /// A staged file's content was replaced by the person's edit
     /// ([`Op::AcceptEdited`]); a [`Event::FileDecided`] accepting it follows.
     FileEdited {

@@ -140,6 +140,9 @@ pub enum Action {
     EditMessage,
     /// Commit the accepted files.
     Commit,
+    /// Commit although the secret scan flagged accepted files (after a
+    /// commit it refused).
+    CommitAnyway,
     /// The metrics view.
     Metrics,
     /// The history view.
@@ -213,6 +216,7 @@ impl Action {
             Action::ToggleAccept => "toggle_accept",
             Action::EditMessage => "edit_message",
             Action::Commit => "commit",
+            Action::CommitAnyway => "commit_anyway",
             Action::Metrics => "metrics",
             Action::History => "history",
             Action::Palette => "palette",
@@ -473,6 +477,12 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
     ),
     (Context::Files, &["e"], Action::EditFile, "edit in $EDITOR"),
     (Context::Files, &["C"], Action::Commit, "commit"),
+    (
+        Context::Files,
+        &["!"],
+        Action::CommitAnyway,
+        "commit despite the secret scan",
+    ),
     (Context::History, &["enter"], Action::OpenSession, "open"),
     (
         Context::Memory,

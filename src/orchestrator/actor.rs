@@ -204,6 +204,17 @@ pub(crate) struct Session {
     pub interrupted: BTreeMap<String, TaskState>,
 }
 
+impl Session {
+    /// The paths of the staged files accepted for delivery, in path order.
+    pub fn accepted_paths(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .filter(|(_, f)| f.accepted)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+}
+
 /// The stand-in `sessions` row of a deserialised [`Session`] until the stored
 /// row replaces it.
 fn placeholder_record() -> SessionRecord {

@@ -200,8 +200,14 @@ impl Actor {
                 new_tokens.map_or("no token limit".into(), |t| format!("{t} tokens"))
             ),
         );
-        for id in resume {
-            // Still held by the other scope (the session's budget)? Then it waits.
+        self.release_budget_paused(resume);
+    }
+
+    /// Queues again each of `ids` (tasks a budget paused) that no budget holds
+    /// any more; a task still held by the other scope (an agent's or the
+    /// session's) waits.
+    fn release_budget_paused(&mut self, ids: Vec<String>) {
+        for id in ids {
             let agent = self
                 .session
                 .as_ref()
@@ -231,7 +237,16 @@ impl Actor {
             let (spent_usd, spent_tokens) = self.spent_in(&scope);
             let over = budget_usd.is_some_and(|b| spent_usd >= b)
                 || budget_tokens.is_some_and(|b| spent_tokens >= b);
-            if !over && let Some(s) = self.s() {
+            if over {
+                // Still spent: said again, so the person (TUI) is asked again.
+                self.emit(EventBody::BudgetExhausted {
+                    scope: scope.clone(),
+                    spent_usd,
+                    budget_usd,
+                    spent_tokens,
+                    budget_tokens,
+                });
+            } else if let Some(s) = self.s() {
                 s.budget_exhausted.remove(&scope);
                 s.budget_warned.remove(&scope);
             }
@@ -241,20 +256,7 @@ impl Actor {
             .as_ref()
             .map(|s| s.budget_paused.iter().cloned().collect())
             .unwrap_or_default();
-        for id in paused {
-            let agent = self
-                .session
-                .as_ref()
-                .and_then(|s| s.tasks.get(&id))
-                .map(|t| t.agent.clone());
-            if agent.is_some_and(|a| self.held_by_budget(&a)) {
-                continue;
-            }
-            if let Some(s) = self.s() {
-                s.budget_paused.remove(&id);
-            }
-            self.resume_paused(&id);
-        }
+        self.release_budget_paused(paused);
     }
 
     /// Headless: a budget paused an agent and nothing else can run, so the

@@ -357,16 +357,10 @@ impl Actor {
             .and_then(|r| r.map_err(|e| e.to_string()));
         match committed {
             Ok(commit) => {
-                let paths: Vec<String> = self
+                let paths = self
                     .session
                     .as_ref()
-                    .map(|s| {
-                        s.files
-                            .iter()
-                            .filter(|(_, f)| f.accepted)
-                            .map(|(p, _)| p.clone())
-                            .collect()
-                    })
+                    .map(super::actor::Session::accepted_paths)
                     .unwrap_or_default();
                 if let Some(s) = self.s() {
                     s.delivered = true;

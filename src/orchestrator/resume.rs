@@ -36,6 +36,7 @@ struct Stored {
     project: Option<Value>,
     tasks: BTreeMap<String, Task>,
     files: BTreeMap<String, StagedFile>,
+    events: Vec<crate::protocol::LoggedEvent>,
     last_seq: u64,
     next_line: u64,
     agent_lines: BTreeMap<String, u64>,
@@ -91,7 +92,8 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
         .map_err(text)?
         .into_iter()
         .collect();
-    let last_seq = store.last_event_seq(&id).map_err(text)?;
+    let events = store.events(&id).map_err(text)?;
+    let last_seq = events.last().map_or(0, |e| e.seq);
     let (next_line, agent_lines) = store.next_line_seqs(&id).map_err(text)?;
     Ok(Stored {
         record,
@@ -100,6 +102,7 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
         project,
         tasks,
         files,
+        events,
         last_seq,
         next_line,
         agent_lines,
@@ -136,7 +139,11 @@ impl Actor {
         s.files = stored.files;
         s.project = stored.project;
         s.line_seq = stored.next_line;
-        s.agent_line_seq = stored.agent_lines.into_iter().collect();
+        s.agent_line_seq = stored
+            .agent_lines
+            .iter()
+            .map(|(a, n)| (a.clone(), *n))
+            .collect();
         s.options.interactive = interactive;
         s.options.allow_overwrite |= allow_overwrite;
         s.options.allow_secrets |= allow_secrets;
@@ -210,14 +217,21 @@ impl Actor {
         self.session = Some(s);
         self.snapshot = None;
         tracing::info!(session = %id, from_seq, "session resumed");
+        self.ephemeral(Event::Resumed {
+            events: stored.events,
+            lines: stored.next_line,
+            agent_lines: stored.agent_lines,
+        });
         self.emit(EventBody::SessionResumed { from_seq });
-        for task in &cancel {
-            let Some(t) = self
+        let task_of = |actor: &Actor, id: &String| {
+            actor
                 .session
                 .as_ref()
-                .and_then(|s| s.tasks.get(task))
+                .and_then(|s| s.tasks.get(id))
                 .cloned()
-            else {
+        };
+        for task in &cancel {
+            let Some(t) = task_of(self, task) else {
                 continue;
             };
             self.record("task", &t.id, &t);
@@ -231,12 +245,7 @@ impl Actor {
             self.adopt_commit(sha, repo).await;
         }
         for task in &requeue {
-            let Some(t) = self
-                .session
-                .as_ref()
-                .and_then(|s| s.tasks.get(task))
-                .cloned()
-            else {
+            let Some(t) = task_of(self, task) else {
                 continue;
             };
             if let Some(s) = self.s() {
@@ -288,16 +297,10 @@ impl Actor {
             .phases
             .iter()
             .position(|p| p.kind == PhaseKind::Deliver);
-        let files: Vec<String> = self
+        let files = self
             .session
             .as_ref()
-            .map(|s| {
-                s.files
-                    .iter()
-                    .filter(|(_, f)| f.accepted)
-                    .map(|(p, _)| p.clone())
-                    .collect()
-            })
+            .map(Session::accepted_paths)
             .unwrap_or_default();
         if let Some(s) = self.s() {
             s.delivered = true;

@@ -206,6 +206,9 @@ pub struct FilesState {
     /// edited it, the commit asks for a fresh one, which counts the files as
     /// accepted at that moment.
     pub generated_message: Option<String>,
+    /// Why the last commit was refused by the secret scan (the files named);
+    /// `!` then commits anyway.
+    pub secrets_blocked: Option<String>,
 }
 
 /// Submitted prompts, recalled with Up/Down in an empty prompt editor.
@@ -565,9 +568,51 @@ impl App {
         }
     }
 
+    /// [`Event::Resumed`]: the stored session is folded as if it had been
+    /// watched live, and each transcript view pages in its last stored lines.
+    fn on_resumed(
+        &mut self,
+        events: &[crate::protocol::LoggedEvent],
+        lines: u64,
+        agent_lines: &std::collections::BTreeMap<String, u64>,
+    ) {
+        self.session = SessionView::default();
+        self.metrics = Metrics::default();
+        self.search = None;
+        self.transcripts = Transcripts::new(self.agents.iter().map(|a| a.name.clone()).collect());
+        self.commit_message = None;
+        self.files = FilesState::default();
+        self.conflicts = ConflictsState::default();
+        self.control = Control::default();
+        for e in events {
+            self.session.apply(e);
+            self.metrics.apply(e);
+        }
+        self.metrics.anchor(Instant::now());
+        // As after typing the prompt: it is shown, and keys go to the session.
+        self.prompt = prompt_area(&self.theme, &self.session.prompt);
+        self.focus = Focus::Transcript;
+        for page in self.transcripts.resume_at(lines, agent_lines) {
+            self.request_page(Some(page));
+        }
+        let id = events
+            .first()
+            .map(|e| e.session.short().to_string())
+            .unwrap_or_default();
+        self.toast(
+            format!("resuming session {id} after event {}", events.len()),
+            false,
+        );
+    }
+
     /// An event from the orchestrator.
     pub fn on_event(&mut self, event: Event) {
         match event {
+            Event::Resumed {
+                events,
+                lines,
+                agent_lines,
+            } => self.on_resumed(&events, lines, &agent_lines),
             Event::Logged(e) => {
                 if matches!(e.body, EventBody::SessionStarted { .. }) {
                     self.session = SessionView::default();
@@ -677,7 +722,19 @@ impl App {
                     self.search = None;
                 }
                 self.on_control_rejected(&op, &reason);
-                self.toast(format!("{op}: {reason}"), true)
+                if op == "commit" && reason.contains("secret") {
+                    self.files.secrets_blocked = Some(reason.clone());
+                    let key = self
+                        .keymap
+                        .key_for(Context::Files, crate::config::keymap::Action::CommitAnyway)
+                        .unwrap_or("!");
+                    self.toast(
+                        format!("commit: {reason} — in files, {key} commits them anyway"),
+                        true,
+                    );
+                } else {
+                    self.toast(format!("{op}: {reason}"), true)
+                }
             }
             Event::Fatal { message } => self.toast(message, true),
             Event::Closed => self.closed = true,

@@ -254,6 +254,36 @@ impl Transcripts {
         })
     }
 
+    /// A resumed session: every view continues after its stored lines (`all`
+    /// over all agents, `per_agent` for each agent; absent agents have none)
+    /// and follows; returns, per view with stored lines, the request for its
+    /// last page, which [`Transcripts::on_page`] puts in front of any live
+    /// line that arrives first.
+    pub fn resume_at(&mut self, all: u64, per_agent: &BTreeMap<String, u64>) -> Vec<PageRequest> {
+        self.partials.clear();
+        self.fences.clear();
+        let mut pages = Vec::new();
+        for (key, w) in self.windows.iter_mut() {
+            let total = match key {
+                None => all,
+                Some(agent) => per_agent.get(agent).copied().unwrap_or(0),
+            };
+            *w = Window::new();
+            w.start = total;
+            w.total = total;
+            if total > 0 {
+                let from = total.saturating_sub(PAGE);
+                pages.push(PageRequest {
+                    agent: key.clone(),
+                    from,
+                    len: total - from,
+                });
+            }
+        }
+        pages.sort_by(|a, b| a.agent.cmp(&b.agent));
+        pages
+    }
+
     /// Jumps to the end and follows again.
     pub fn follow(&mut self) -> Option<PageRequest> {
         let key = self.active_key();

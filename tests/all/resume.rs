@@ -37,8 +37,23 @@ enum Crash {
     Term(&'static str, usize),
 }
 
+/// What a session runs on: files put into DIR first, and `quorum run`'s
+/// arguments after the prompt.
+#[derive(Clone, Copy)]
+struct Scenario {
+    setup: fn(&Path),
+    args: fn() -> Vec<String>,
+}
+
+/// The default team on the built-in offline provider.
+const PLAIN: Scenario = Scenario {
+    setup: |_| {},
+    args: Vec::new,
+};
+
 /// What an uninterrupted run gives.
 struct Baseline {
+    scenario: Scenario,
     tree: String,
     events: Vec<Value>,
 }
@@ -46,10 +61,11 @@ struct Baseline {
 /// One crash and its resume, as observed.
 struct Outcome {
     crash: Crash,
-    /// The type of the event the crash came right after (its group was
-    /// flushed, the next one not): event N of `After(N)`, the event read
-    /// before a signal; `None` for `Before(N)`.
-    after_type: Option<String>,
+    /// The types of the events the crash came right after (their group was
+    /// flushed, the next one not): the stored events from N on for
+    /// `After(N)` (N's group is the last stored), the event read before a
+    /// signal; none for `Before(N)`.
+    after_types: Vec<String>,
 }
 
 fn ls_tree(env: &Env, dir: &Path) -> String {
@@ -78,21 +94,36 @@ fn calls(log: &Path) -> Vec<String> {
         .collect()
 }
 
-fn baseline(env: &Env) -> Baseline {
+/// `quorum run PROMPT --dir D --json` and the scenario's arguments, in a DIR
+/// set up by the scenario.
+fn run_command(env: &Env, scenario: Scenario, d: &Path) -> std::process::Command {
+    std::fs::create_dir_all(d).unwrap();
+    (scenario.setup)(d);
+    let mut args: Vec<String> = ["run", PROMPT, "--dir", path_str(d), "--json"]
+        .map(String::from)
+        .to_vec();
+    args.extend((scenario.args)());
+    env.quorum(args)
+}
+
+fn baseline(env: &Env, scenario: Scenario) -> Baseline {
     let dir = tempdir();
     let log = dir.path().join("calls.log");
     let d = dir.path().join("p");
-    let mut cmd = env.quorum(["run", PROMPT, "--dir", path_str(&d), "--json"]);
+    let mut cmd = run_command(env, scenario, &d);
     cmd.env("QUORUM_OFFLINE_CALL_LOG", &log);
     let session = crate::common::Session::from_output(run(cmd));
     session.assert_succeeded();
     let tree = ls_tree(env, &d);
     assert!(tree.contains("docs/DECISIONS.md"), "{tree}");
-    // Each task is called once in an uninterrupted offline run.
-    let called = calls(&log);
-    let unique: BTreeSet<&String> = called.iter().collect();
-    assert_eq!(unique.len(), called.len(), "{called:?}");
+    // The call log sees every call: each finished task was called.
+    let called: BTreeSet<String> = calls(&log).into_iter().collect();
+    for e in session.of("task_finished") {
+        let task = e["task"].as_str().unwrap();
+        assert!(called.contains(task), "{task} not in the call log");
+    }
     Baseline {
+        scenario,
         tree,
         events: session.events,
     }
@@ -105,7 +136,7 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
     let d = root.path().join("p");
     let first_log = root.path().join("first.log");
     let resumed_log = root.path().join("resumed.log");
-    let mut cmd = env.quorum(["run", PROMPT, "--dir", path_str(&d), "--json"]);
+    let mut cmd = run_command(env, base.scenario, &d);
     cmd.env("QUORUM_OFFLINE_CALL_LOG", &first_log);
     match &crash {
         Crash::After(n) => {
@@ -132,14 +163,18 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
     }
     let id = only_session(env, &d);
     let stored = env.stored_events(&d, &id);
-    let after_type = match &crash {
+    let after_types = match &crash {
         Crash::After(n) => {
-            let event = stored.iter().find(|e| e["seq"] == *n);
-            let event = event.unwrap_or_else(|| panic!("{crash:?}: event {n} was stored"));
-            Some(event["type"].as_str().unwrap().to_string())
+            let types: Vec<String> = stored
+                .iter()
+                .filter(|e| e["seq"].as_u64().unwrap() >= *n)
+                .map(|e| e["type"].as_str().unwrap().to_string())
+                .collect();
+            assert!(!types.is_empty(), "{crash:?}: event {n} was stored");
+            types
         }
-        Crash::Kill(kind, _) | Crash::Term(kind, _) => Some(kind.to_string()),
-        Crash::Before(_) => None,
+        Crash::Kill(kind, _) | Crash::Term(kind, _) => vec![kind.to_string()],
+        Crash::Before(_) => Vec::new(),
     };
     let finished: BTreeSet<String> = stored
         .iter()
@@ -207,7 +242,7 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
         again.is_empty(),
         "{crash:?}: tasks stored as finished were called again: {again:?}"
     );
-    Outcome { crash, after_type }
+    Outcome { crash, after_types }
 }
 
 /// Runs `cmd` until the `nth` event of type `kind` is on its stdout, then
@@ -336,26 +371,17 @@ fn crash_points(base: &Baseline) -> Vec<Crash> {
     points
 }
 
-#[test]
-fn a_session_crashed_at_any_point_resumes_to_the_same_commit() {
-    let env = Env::new();
-    let base = baseline(&env);
-    let points = crash_points(&base);
-    let after = points
-        .iter()
-        .filter(|p| matches!(p, Crash::After(_)))
-        .count();
-    assert!(after >= 30, "{after} crash points");
-    // Two workers: the machine of CI has two cores.
+/// Crashes and resumes at every point, on two workers (CI has two cores);
+/// returns what each crash observed.
+fn crash_everywhere(env: &Env, base: &Baseline, points: Vec<Crash>) -> Vec<Outcome> {
     let shares: [Vec<Crash>; 2] = [
         points.iter().step_by(2).cloned().collect(),
         points.iter().skip(1).step_by(2).cloned().collect(),
     ];
-    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let workers: Vec<_> = shares
             .into_iter()
             .map(|share| {
-                let (env, base) = (&env, &base);
                 scope.spawn(move || {
                     share
                         .into_iter()
@@ -368,11 +394,15 @@ fn a_session_crashed_at_any_point_resumes_to_the_same_commit() {
             .into_iter()
             .flat_map(|w| w.join().unwrap())
             .collect()
-    });
-    // A crash came right after an event of every type the run emits.
+    })
+}
+
+/// Panics unless a crash came right after an event of every type the
+/// uninterrupted run emits.
+fn assert_every_type_covered(base: &Baseline, outcomes: &[Outcome]) {
     let covered: BTreeSet<&str> = outcomes
         .iter()
-        .filter_map(|o| o.after_type.as_deref())
+        .flat_map(|o| o.after_types.iter().map(String::as_str))
         .collect();
     let types: BTreeSet<&str> = base
         .events
@@ -385,9 +415,82 @@ fn a_session_crashed_at_any_point_resumes_to_the_same_commit() {
         "no crash right after {missing:?}; crashes: {:?}",
         outcomes
             .iter()
-            .map(|o| (&o.crash, &o.after_type))
+            .map(|o| (&o.crash, &o.after_types))
             .collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn a_session_crashed_at_any_point_resumes_to_the_same_commit() {
+    let env = Env::new();
+    let base = baseline(&env, PLAIN);
+    let points = crash_points(&base);
+    let after = points
+        .iter()
+        .filter(|p| matches!(p, Crash::After(_)))
+        .count();
+    assert!(after >= 30, "{after} crash points");
+    let outcomes = crash_everywhere(&env, &base, points);
+    assert_every_type_covered(&base, &outcomes);
+}
+
+/// The less travelled paths (tests/fixtures/scripts/team.toml): questions
+/// answered from a file and by default, a ballot that fails for good (an
+/// abstention), a blocking review finding repaired before the tests run
+/// again; plus two 503s with `retry_after` on the backend's server task.
+const TEAM: Scenario = Scenario {
+    setup: |d| {
+        let mut script = crate::common::read_fixture("scripts/team.toml");
+        script.push_str(
+            "\n[[reply]]\nagent = \"backend\"\nphase = \"implement\"\nkind = \"implement\"\ntask = \"server\"\ntimes = 2\nerror = { status = 503, message = \"overloaded\", retry_after_ms = 50 }\n",
+        );
+        crate::common::write(
+            d,
+            "quorum.toml",
+            &crate::common::offline_config_with_script("script.toml"),
+        );
+        crate::common::write(d, "script.toml", &script);
+    },
+    args: || {
+        let answers = crate::common::fixture("answers.toml");
+        vec!["--answers".into(), path_str(&answers).to_string()]
+    },
+};
+
+#[test]
+fn a_session_on_its_less_travelled_paths_resumes_from_any_event_type() {
+    let env = Env::new();
+    let base = baseline(&env, TEAM);
+    for kind in [
+        "question_asked",
+        "question_answered",
+        "task_failed",
+        "task_retrying",
+        "finding",
+    ] {
+        assert!(
+            base.events.iter().any(|e| e["type"] == kind),
+            "the scenario emits {kind}"
+        );
+    }
+    // Right after the first and the last event of each type.
+    let mut seqs = BTreeSet::new();
+    let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in &base.events {
+        let kind = e["type"].as_str().unwrap();
+        let seq = e["seq"].as_u64().unwrap();
+        if !last.contains_key(kind) {
+            seqs.insert(seq);
+        }
+        last.insert(kind, seq);
+    }
+    seqs.extend(last.values());
+    let mut points: Vec<Crash> = seqs.into_iter().map(Crash::After).collect();
+    // Parallel ballots finish in any order: the failed one is caught by name.
+    points.push(Crash::Kill("task_failed", 1));
+    points.push(Crash::Kill("task_retrying", 1));
+    let outcomes = crash_everywhere(&env, &base, points);
+    assert_every_type_covered(&base, &outcomes);
 }
 
 #[test]
@@ -521,4 +624,50 @@ fn the_persons_files_survive_a_crash_a_hand_edit_and_the_resume() {
 fn resumed_from(out: &Output) -> u64 {
     let first: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
     first["seq"].as_u64().unwrap() - 1
+}
+
+#[test]
+fn a_session_stopped_by_its_budget_goes_on_after_the_budget_is_raised() {
+    let env = Env::new();
+    let root = tempdir();
+    let d = root.path().join("p");
+    std::fs::create_dir(&d).unwrap();
+    let config = |tokens: u64| {
+        format!("[providers.sim]\nkind = \"offline\"\n\n[session]\nbudget_tokens = {tokens}\n")
+    };
+    crate::common::write(&d, "quorum.toml", &config(15_000));
+    let first = crate::common::Session::from_output(run(env.quorum([
+        "run",
+        PROMPT,
+        "--dir",
+        path_str(&d),
+        "--json",
+    ])));
+    assert_eq!(first.out.code, 3, "{}", first.out);
+    assert_eq!(first.status(), "paused_budget");
+    assert!(first.of("commit_created").is_empty());
+    // Resumed with the same budget: still spent, it stops again at once.
+    let again = run(env.quorum(["resume", "--headless", "--json", "--dir", path_str(&d)]));
+    assert_eq!(again.code, 3, "{again}");
+    let events = resumed_stream(&again, first.events.len() as u64);
+    assert!(
+        events.iter().any(|e| e["type"] == "budget_exhausted"),
+        "the spent budget is said again: {again}"
+    );
+    assert_eq!(events.last().unwrap()["status"], "paused_budget");
+    // Raised in the config: the session goes on to its commit.
+    crate::common::write(&d, "quorum.toml", &config(10_000_000));
+    let done = run(env.quorum(["resume", "--headless", "--json", "--dir", path_str(&d)]));
+    assert_eq!(done.code, 0, "{done}");
+    let events = resumed_stream(&done, resumed_from(&done));
+    assert_eq!(events.last().unwrap()["status"], "succeeded", "{done}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "commit_created")
+            .count(),
+        1
+    );
+    let log = env.git(&d, &["log", "--format=%s"]);
+    assert_eq!(log.lines().count(), 1, "{log}");
 }

@@ -371,3 +371,38 @@ fn pause_resume_and_an_agents_memory_edited_in_the_editor_by_keys() {
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(out.stdout, "Prefer SQLite; keep argparse.\n");
 }
+
+#[test]
+fn a_crashed_session_resumes_in_the_tui_and_commits_from_there() {
+    let env = Env::new();
+    let dir = tempdir();
+    let mut crash = env.quorum([
+        "run",
+        "Build a CLI todo app",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--json",
+    ]);
+    crash.env("QUORUM_CRASH_AFTER_SEQ", "60");
+    let crashed = crate::common::run(crash);
+    assert_eq!(crashed.code, -1, "killed by its crash hook: {crashed}");
+    let stored = crashed.stdout.lines().count();
+
+    let command = format!("{} resume; {AFTER}", bin());
+    let t = Tmux::start(env, dir.path(), 120, 40, &command);
+    // The stored session is shown as it was, then goes on to deliver.
+    t.wait_for("resuming session");
+    let screen = t.wait_for("ready to deliver");
+    assert!(screen.contains("Build a CLI todo app"), "{screen}");
+    // The files staged before the crash are there to review.
+    t.keys("f", true);
+    t.wait_for("[✓] + README.md");
+    t.keys("C", true);
+    t.wait_for("committed ");
+    t.keys("q", true);
+    t.assert_restored("EXIT=0");
+    let log = git(dir.path(), &["log", "--format=%B%x00"]);
+    assert_eq!(log.matches('\0').count(), 1, "one commit:\n{log}");
+    assert!(log.contains("Quorum-Session: "), "{log}");
+    assert!(stored > 0, "the crashed run had printed events");
+}

@@ -291,8 +291,8 @@ impl App {
                     // An unedited message is generated again at the commit,
                     // so its file counts follow the person's accept/reject.
                     let edited = self.commit_message != self.files.generated_message;
-                    // The secret scan's override gets its own key later; a
-                    // blocked commit is answered by `Rejected` naming the files.
+                    // A commit the secret scan blocks is answered by
+                    // `Rejected` naming the files; `!` then overrides.
                     self.outbox.push(Op::Commit {
                         message: self.commit_message.clone().filter(|_| edited),
                         allow_secrets: false,
@@ -300,6 +300,17 @@ impl App {
                     self.toast("committing…", false);
                 }
             }
+            Action::CommitAnyway => match self.files.secrets_blocked.take() {
+                Some(_) if self.session.commit.is_none() => {
+                    let edited = self.commit_message != self.files.generated_message;
+                    self.outbox.push(Op::Commit {
+                        message: self.commit_message.clone().filter(|_| edited),
+                        allow_secrets: true,
+                    });
+                    self.toast("committing despite the secret scan…", false);
+                }
+                _ => self.toast("the secret scan blocked nothing: C commits as usual", false),
+            },
             Action::PauseSession => self.toggle_pause(),
             Action::BudgetPrompt => self.show_budget_prompt(),
             Action::Memory => self.open_memory(),

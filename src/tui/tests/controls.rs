@@ -509,3 +509,45 @@ fn failing_tests_at_deliver_say_that_c_commits_anyway_and_q_ends_it_failed() {
             .starts_with("tests timed out — C commits anyway")
     );
 }
+
+#[test]
+fn a_commit_the_secret_scan_refused_goes_through_only_with_the_override_key() {
+    let mut app = at_deliver();
+    app.on_key(key('f'));
+    // `!` before any refusal commits nothing.
+    app.outbox.clear();
+    app.on_key(key('!'));
+    assert!(app.outbox.is_empty(), "{:?}", app.outbox);
+    app.on_key(key('C'));
+    assert!(matches!(
+        app.outbox.pop(),
+        Some(Op::Commit {
+            allow_secrets: false,
+            ..
+        })
+    ));
+    app.on_event(Event::Rejected {
+        op: "commit".into(),
+        reason: "1 accepted file(s) look like they hold a secret: .env; reject those files, or commit again with the override".into(),
+    });
+    let toast = app
+        .toast
+        .as_ref()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert!(
+        toast.contains(".env") && toast.contains("! commits them anyway"),
+        "{toast}"
+    );
+    app.on_key(key('!'));
+    assert!(matches!(
+        app.outbox.pop(),
+        Some(Op::Commit {
+            allow_secrets: true,
+            ..
+        })
+    ));
+    // The override is spent: a second `!` sends nothing.
+    app.on_key(key('!'));
+    assert!(app.outbox.is_empty(), "{:?}", app.outbox);
+}

@@ -439,3 +439,124 @@ fn a_conflict_the_chair_hands_to_the_person_says_so() {
     assert!(text.contains("needs you"), "{text}");
     assert!(text.contains("The chair asks you to decide"), "{text}");
 }
+
+#[test]
+fn a_resumed_session_is_folded_and_its_transcripts_page_in_at_their_ends() {
+    use crate::protocol::{LoggedEvent, SessionId, TranscriptLine};
+    let mut app = app();
+    let session = SessionId::parse("3f2a00c0ffee").unwrap();
+    let event = |seq: u64, body: EventBody| LoggedEvent {
+        v: 1,
+        seq,
+        session: session.clone(),
+        at: "2026-11-21T12:00:00Z".into(),
+        body,
+    };
+    let stored = vec![
+        event(
+            1,
+            EventBody::SessionStarted {
+                prompt: "Build a URL shortener".into(),
+                dir: "/tmp/p".into(),
+                workflow: "default".into(),
+                agents: vec!["pm".into(), "backend".into()],
+            },
+        ),
+        event(
+            2,
+            EventBody::PhaseStarted {
+                phase: "implement".into(),
+                kind: "tasks".into(),
+            },
+        ),
+        event(
+            3,
+            EventBody::FileStaged {
+                path: "src/main.rs".into(),
+                agent: "backend".into(),
+                bytes: 10,
+                change: crate::protocol::FileChange::New,
+            },
+        ),
+    ];
+    let agent_lines = [("backend".to_string(), 700u64), ("pm".to_string(), 40)]
+        .into_iter()
+        .collect();
+    app.on_event(Event::Resumed {
+        events: stored,
+        lines: 1200,
+        agent_lines,
+    });
+    assert_eq!(app.session.prompt, "Build a URL shortener");
+    assert_eq!(app.session.phase, "implement");
+    assert!(app.session.files.contains_key("src/main.rs"));
+    // The last page of each view with stored lines: all, backend, pm.
+    let pages: Vec<(Option<String>, u64, u64)> = app
+        .outbox
+        .iter()
+        .filter_map(|op| match op {
+            Op::LoadTranscript {
+                agent,
+                from_seq,
+                len,
+                ..
+            } => Some((agent.clone(), *from_seq, *len)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pages,
+        vec![
+            (None, 700, 500),
+            (Some("backend".into()), 200, 500),
+            (Some("pm".into()), 0, 40),
+        ]
+    );
+    // A live line continues the view after the stored ones.
+    app.on_event(Event::TranscriptAppended {
+        lines: vec![TranscriptLine {
+            seq: 1200,
+            agent_seq: 700,
+            agent: "backend".into(),
+            task: "implement.core".into(),
+            kind: LineKind::Text,
+            text: "resumed work".into(),
+            ends_call: false,
+        }],
+    });
+    let w = app.transcripts.window();
+    assert_eq!((w.start, w.total), (1200, 1201));
+    assert!(w.following);
+    // Then the stored page arrives and goes in front of it.
+    let req = app
+        .outbox
+        .iter()
+        .find_map(|op| match op {
+            Op::LoadTranscript {
+                agent: None, req, ..
+            } => Some(*req),
+            _ => None,
+        })
+        .unwrap();
+    let page: Vec<TranscriptLine> = (700..1200)
+        .map(|seq| TranscriptLine {
+            seq,
+            agent_seq: seq,
+            agent: "pm".into(),
+            task: "refine".into(),
+            kind: LineKind::Text,
+            text: format!("stored line {seq}"),
+            ends_call: false,
+        })
+        .collect();
+    app.on_event(Event::TranscriptPage {
+        req,
+        agent: None,
+        lines: page,
+        total: 1200,
+    });
+    let w = app.transcripts.window();
+    assert_eq!((w.start, w.end(), w.total), (700, 1201, 1201));
+    assert_eq!(w.get(1199).unwrap().line.text, "stored line 1199");
+    assert_eq!(w.get(1200).unwrap().line.text, "resumed work");
+}

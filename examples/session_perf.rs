@@ -20,6 +20,7 @@
 //! and when the consumer received it, and nothing else.
 
 #[path = "../benches/support/session.rs"]
+#[allow(dead_code)]
 mod session;
 
 use std::path::{Path, PathBuf};

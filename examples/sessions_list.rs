@@ -18,8 +18,6 @@ mod sessions;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use quorum::store::Store;
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
@@ -63,8 +61,10 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let one = rt.block_on(session::run_session(dir, session::settings("true"), None));
+    // Tasks the session spawned may hold the store until their runtime goes.
+    drop(rt);
     let one_bytes = session::dir_bytes(&db);
-    let store = Store::open(&db).unwrap_or_else(|e| panic!("store: {e}"));
+    let store = session::reopen(&db);
     let template = store
         .sessions()
         .unwrap_or_else(|e| panic!("sessions: {e}"))

@@ -82,8 +82,11 @@ fn the_session_body_splits_a_whole_offline_session() {
 
     // A streamed preamble of 2,000 tokens in front of the refine reply: the
     // reply still parses, and its lines are in the transcript.
+    // A runtime of its own, dropped before the db is opened again: tasks the
+    // session spawned may hold the store until their runtime goes.
+    drop(rt);
     let dir = crate::common::tempdir();
-    let long = rt.block_on(session::run_session(
+    let long = current_thread().block_on(session::run_session(
         dir.path(),
         session::settings("true"),
         Some(session::Preamble {
@@ -93,7 +96,7 @@ fn the_session_body_splits_a_whole_offline_session() {
         }),
     ));
     assert_eq!(long.status, Some(SessionStatus::Succeeded), "{long:?}");
-    let store = Store::open(&dir.path().join(".quorum/db")).unwrap();
+    let store = session::reopen(&dir.path().join(".quorum/db"));
     let id = store.sessions().unwrap()[0].id.clone();
     let text: Vec<String> = store
         .transcript(&id)
@@ -121,8 +124,9 @@ fn the_sessions_list_body_lists_every_copied_session() {
         session::settings("true"),
         None,
     ));
+    drop(rt);
     assert_eq!(one.status, Some(SessionStatus::Succeeded));
-    let store = Store::open(&db).unwrap();
+    let store = session::reopen(&db);
     let template = store.sessions().unwrap()[0].id.clone();
     let events = store.events(&template).unwrap().len();
     sessions::replicate(&store, &template, 20);

@@ -511,14 +511,38 @@ impl Actor {
             if let Some(phase) = self.workflow.phases.get(shown) {
                 s.record.phase = phase.name.clone();
             }
-            self.group.writes.push(Write::Session(s.record.clone()));
             // The session's state, when it changed since the last group.
+            // A group of transcript lines alone (a reply streaming) changes
+            // nothing a resume reads (a test run's start, which writes only a
+            // note, is undone by resume anyway), so it is not serialised.
+            let lines_only = self
+                .group
+                .writes
+                .iter()
+                .all(|w| matches!(w, Write::Line { .. }));
+            self.group.writes.push(Write::Session(s.record.clone()));
+            if lines_only {
+                let group = std::mem::take(&mut self.group);
+                let _ = self.committer.send(group);
+                return;
+            }
             let state = serde_json::to_value(&*s).unwrap_or(Value::Null);
             let hash = {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                state.to_string().hash(&mut h);
-                h.finish()
+                use std::hash::Hasher as _;
+                /// Feeds serialised JSON to a hasher without building the text.
+                struct Feed(std::collections::hash_map::DefaultHasher);
+                impl std::io::Write for Feed {
+                    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                        self.0.write(bytes);
+                        Ok(bytes.len())
+                    }
+                    fn flush(&mut self) -> std::io::Result<()> {
+                        Ok(())
+                    }
+                }
+                let mut feed = Feed(Default::default());
+                let _ = serde_json::to_writer(&mut feed, &state);
+                feed.0.finish()
             };
             if self.snapshot != Some(hash) {
                 self.snapshot = Some(hash);

@@ -1141,14 +1141,18 @@ impl Actor {
             };
             let workspace = self.workspace.clone();
             let (sid, p, content) = (session.clone(), path.clone(), block.content.clone());
-            let result =
-                tokio::task::spawn_blocking(move || workspace.stage(&sid, &p, content.as_bytes()))
-                    .await
-                    .map_err(|e| e.to_string())
-                    // The event names the path: the reason alone.
-                    .and_then(|r| r.map_err(|e| e.reason()));
-            let change = match result {
-                Ok(change) => change,
+            // Staged, with what DIR holds there now (the base a hand edit is
+            // told from at delivery), off the actor's thread.
+            let result = tokio::task::spawn_blocking(move || {
+                let change = workspace.stage(&sid, &p, content.as_bytes())?;
+                Ok((change, workspace.content_id(&p).ok()))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            // The event names the path: the reason alone.
+            .and_then(|r: Result<_, crate::workspace::WorkspaceError>| r.map_err(|e| e.reason()));
+            let (change, base) = match result {
+                Ok(staged) => staged,
                 Err(reason) => {
                     refused.push(format!("{path}: {reason}"));
                     self.refuse(&path, &task.agent, &task.id, &reason);
@@ -1165,7 +1169,7 @@ impl Actor {
                 task: task.id.clone(),
                 change,
                 accepted,
-                base: self.workspace.content_id(&path).ok(),
+                base,
             };
             self.record("file", &path, &file);
             if let Some(s) = self.s() {

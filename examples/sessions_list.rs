@@ -91,8 +91,25 @@ fn main() {
     report(&bin, dir, total, runs);
 }
 
-/// Times `quorum sessions list` (the table, then `--json`) over the db in `dir`.
+/// Times `quorum sessions list` (the table, then `--json`) over the db in `dir`,
+/// then once without the session index (as after a crash: sled is read, and
+/// the index rebuilt).
 fn report(bin: &Path, dir: &Path, total: usize, runs: usize) {
+    report_indexed(bin, dir, total, runs);
+    let index = dir.join(".quorum/db.index");
+    let _ = std::fs::remove_file(&index);
+    let (took, printed) = sessions::list_once(bin, dir, false);
+    println!(
+        "quorum sessions list over {total} sessions without the index ({printed} lines; reads sled and rebuilds the index): {}; index rebuilt: {}",
+        ms(took),
+        index.is_file(),
+    );
+    let (took, _) = sessions::list_once(bin, dir, false);
+    println!("the next quorum sessions list: {}", ms(took));
+}
+
+/// Times `quorum sessions list` (the table, then `--json`) over the db in `dir`.
+fn report_indexed(bin: &Path, dir: &Path, total: usize, runs: usize) {
     for json in [false, true] {
         let (_, printed) = sessions::list_once(bin, dir, json); // warm
         let times: Vec<Duration> = (0..runs)

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::protocol::{LoggedEvent, SessionId, SessionStatus, TranscriptLine};
 
+pub mod index;
 pub mod seal;
 
 /// The schema version this build reads and writes.
@@ -154,6 +155,9 @@ pub struct Store {
     agent_lines: sled::Tree,
     records: sled::Tree,
     memory: sled::Tree,
+    /// The session index this process keeps ([`index`]); `None` for a db
+    /// opened without one (a copy checked against its seal).
+    index: Option<std::sync::Arc<index::Writer>>,
 }
 
 fn memory_key(dir: &str, agent: &str) -> Vec<u8> {
@@ -212,11 +216,13 @@ impl Store {
     /// [`seal`] before sled opens it). A db that fails to open is never modified.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         seal::verify(path)?;
-        let store = Store::open_unchecked(path)?;
+        let mut store = Store::open_unchecked(path)?;
         if seal::read(path) == seal::Found::None {
             // Checked now: sealed, so the next open need not check a copy.
             let _ = seal::write(path, None);
         }
+        let tree = store.sessions()?;
+        store.index = Some(std::sync::Arc::new(index::Writer::open(path, tree)));
         Ok(store)
     }
 
@@ -283,6 +289,7 @@ impl Store {
             records: db.open_tree("records")?,
             memory: db.open_tree("memory")?,
             db,
+            index: None,
         })
     }
 
@@ -358,7 +365,7 @@ impl Store {
             self.memory.clone(),
         ];
         use sled::Transactional as _;
-        trees
+        let applied = trees
             .as_slice()
             .transaction(|tx| {
                 for (tree, key, value) in &ops {
@@ -378,7 +385,18 @@ impl Store {
                 sled::transaction::TransactionError::Abort(()) => {
                     StoreError::Sled(sled::Error::Unsupported("transaction aborted".into()))
                 }
-            })
+            });
+        if let Some(index) = &self.index {
+            match &applied {
+                Ok(()) => index.applied(writes.iter().filter_map(|write| match write {
+                    Write::Session(record) => Some((record.id.clone(), Some(record.clone()))),
+                    _ => None,
+                })),
+                // Whatever sled kept of it, the index cannot vouch for the db.
+                Err(_) => index.poison(),
+            }
+        }
+        applied
     }
 
     /// The next transcript positions of a session: the next `seq` over all
@@ -419,7 +437,20 @@ impl Store {
 
     /// Makes everything applied so far durable (fsync). Returns the bytes flushed.
     pub fn flush(&self) -> Result<usize, StoreError> {
-        Ok(self.db.flush()?)
+        let Some(index) = &self.index else {
+            return Ok(self.db.flush()?);
+        };
+        let changes = index.take_applied();
+        match self.db.flush() {
+            Ok(bytes) => {
+                index.flushed(changes);
+                Ok(bytes)
+            }
+            Err(e) => {
+                index.unflushed(changes);
+                Err(e.into())
+            }
+        }
     }
 
     /// Every session, newest first.
@@ -429,8 +460,7 @@ impl Store {
             let (key, value) = item?;
             all.push(decode::<SessionRecord>(&key, &value)?);
         }
-        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        Ok(all)
+        Ok(index::sorted(all))
     }
 
     /// The session whose id is `id` or starts with `id` (a unique prefix).
@@ -680,6 +710,9 @@ impl Store {
         clear(&self.agent_lines)?;
         removed.records = clear(&self.records)?;
         self.sessions.remove(prefix)?;
+        if let Some(index) = &self.index {
+            index.applied([(session.clone(), None)]);
+        }
         self.flush()?;
         let _ = seal::write(&self.path, None);
         Ok(removed)

@@ -6,6 +6,7 @@ use std::io::{IsTerminal as _, Write as _};
 
 use crate::app::{Failure, exit};
 use crate::cli::{Global, SessionsCommand};
+use crate::state::StateDir;
 use crate::store::{SessionRecord, Store};
 
 use super::{db, find, open_existing, open_for};
@@ -14,12 +15,28 @@ use super::{db, find, open_existing, open_for};
 pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
     match command {
         SessionsCommand::List { json } => {
-            let Some(opened) = open_existing(global)? else {
-                let dir = crate::app::target_dir(global)?;
+            let dir = crate::app::target_dir(global)?;
+            let location = StateDir::location(&dir, global.state_dir.as_deref());
+            if !location.join("db").exists() {
                 eprintln!("no sessions in {}", dir.display());
                 return Ok(exit::OK);
+            }
+            // DIR's lock first, so that no session writes while the index is read.
+            let state = StateDir::open(&location)?;
+            let all = match crate::store::index::read(&state.db_path()) {
+                Some(all) => all,
+                None => {
+                    drop(state);
+                    // The index cannot be trusted (a crash, or an older quorum
+                    // wrote the db): read sled, which also rebuilds the index.
+                    let Some(opened) = open_existing(global)? else {
+                        eprintln!("no sessions in {}", dir.display());
+                        return Ok(exit::OK);
+                    };
+                    opened.store.sessions().map_err(db)?
+                }
             };
-            list(&opened.store, json, &opened.dir.display().to_string())
+            list(&all, json, &dir.display().to_string())
         }
         SessionsCommand::Show { id, json } => {
             let opened = open_for(global, &id)?;
@@ -93,11 +110,10 @@ fn clip(text: &str, width: usize) -> String {
     }
 }
 
-fn list(store: &Store, json: bool, dir: &str) -> Result<i32, Failure> {
-    let all = store.sessions().map_err(db)?;
+fn list(all: &[SessionRecord], json: bool, dir: &str) -> Result<i32, Failure> {
     let mut stdout = std::io::stdout().lock();
     if json {
-        for s in &all {
+        for s in all {
             let _ = writeln!(stdout, "{}", serde_json::to_string(s).unwrap_or_default());
         }
         return Ok(exit::OK);
@@ -148,7 +164,7 @@ fn list(store: &Store, json: bool, dir: &str) -> Result<i32, Failure> {
         out
     };
     let _ = writeln!(stdout, "{}", line(&headers, "PROMPT"));
-    for (row, s) in rows.iter().zip(&all) {
+    for (row, s) in rows.iter().zip(all) {
         let cells: Vec<&str> = row[..6].iter().map(String::as_str).collect();
         let _ = writeln!(
             stdout,

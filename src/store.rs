@@ -12,8 +12,17 @@
 //! * `meta`: `schema_version` → u32 BE.
 //! * `sessions`: session id → [`SessionRecord`] (JSON).
 //! * `events`: session id ‖ seq (u64 BE) → [`LoggedEvent`] (JSON).
-//! * `lines`: session id ‖ seq (u64 BE) → [`TranscriptLine`] (JSON).
-//! * `agent_lines`: session id ‖ agent ‖ 0x00 ‖ agent_seq (u64 BE) → seq (u64 BE).
+//! * `lines`: session id ‖ seq (u64 BE) → a chunk of transcript lines: a JSON
+//!   array of [`TranscriptLine`]s with consecutive seqs from the key's, or one
+//!   line as a JSON object (as quorum wrote them before chunks).
+//! * `agent_lines`: session id ‖ agent ‖ 0x00 ‖ agent_seq (u64 BE) → the seqs
+//!   (u64 BE each, concatenated) of that agent's lines with consecutive
+//!   agent_seqs from the key's.
+//!
+//! Transcript lines are written in chunks, one per run of consecutive lines in
+//! a group commit (at most [`CHUNK_LINES`]): sled rewrites a leaf node every
+//! few inserts, so a reply streamed as one key per line cost about six times
+//! its size in disk writes (issue 7).
 //! * `records`: session id ‖ kind ‖ 0x00 ‖ name → JSON value.
 //! * `memory`: target directory ‖ 0x00 ‖ agent → the agent's notes (UTF-8).
 
@@ -26,6 +35,9 @@ use crate::protocol::{LoggedEvent, SessionId, SessionStatus, TranscriptLine};
 
 pub mod index;
 pub mod seal;
+
+/// Most transcript lines stored under one key (see the module docs).
+pub const CHUNK_LINES: usize = 256;
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -207,6 +219,93 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// The `lines` entries for the transcript lines among `writes`: one per run
+/// of consecutive seqs of a session (at most [`CHUNK_LINES`] lines), keyed by
+/// its first seq, as a JSON array.
+fn line_chunks(writes: &[Write]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut run: Vec<&TranscriptLine> = Vec::new();
+    let mut run_session: Option<&SessionId> = None;
+    let mut close = |session: Option<&SessionId>, run: &mut Vec<&TranscriptLine>| {
+        if let (Some(session), Some(first)) = (session, run.first()) {
+            out.push((seq_key(session, first.seq), encode(&*run)));
+        }
+        run.clear();
+    };
+    for write in writes {
+        let Write::Line { session, line } = write else {
+            continue;
+        };
+        let continues = run_session == Some(session)
+            && run.len() < CHUNK_LINES
+            && run.last().is_some_and(|last| last.seq + 1 == line.seq);
+        if !continues {
+            close(run_session, &mut run);
+            run_session = Some(session);
+        }
+        run.push(line);
+    }
+    close(run_session, &mut run);
+    out
+}
+
+/// The `agent_lines` entries for the transcript lines among `writes`: per
+/// session and agent, one per run of consecutive agent_seqs (at most
+/// [`CHUNK_LINES`]), keyed by its first agent_seq, holding the lines' seqs.
+fn agent_line_chunks(writes: &[Write]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    /// A run: its first agent_seq and its lines' seqs (u64 BE each).
+    type Run = (u64, Vec<u8>);
+    let mut runs: BTreeMap<(&SessionId, &str), Vec<Run>> = BTreeMap::new();
+    for write in writes {
+        let Write::Line { session, line } = write else {
+            continue;
+        };
+        let agent_runs = runs.entry((session, line.agent.as_str())).or_default();
+        match agent_runs.last_mut() {
+            Some((first, seqs))
+                if seqs.len() / 8 < CHUNK_LINES
+                    && *first + (seqs.len() / 8) as u64 == line.agent_seq =>
+            {
+                seqs.extend_from_slice(&line.seq.to_be_bytes());
+            }
+            _ => agent_runs.push((line.agent_seq, line.seq.to_be_bytes().to_vec())),
+        }
+    }
+    let mut out = Vec::new();
+    for ((session, agent), agent_runs) in runs {
+        for (first, seqs) in agent_runs {
+            let mut key = agent_prefix(session, agent);
+            key.extend_from_slice(&first.to_be_bytes());
+            out.push((key, seqs));
+        }
+    }
+    out
+}
+
+/// The lines of one `lines` entry (a chunk, or one line as older quorums
+/// stored them).
+fn decode_chunk(key: &[u8], value: &[u8]) -> Result<Vec<TranscriptLine>, StoreError> {
+    if value.first() == Some(&b'[') {
+        decode(key, value)
+    } else {
+        Ok(vec![decode(key, value)?])
+    }
+}
+
+/// How many lines one `lines` entry holds, without decoding them.
+fn chunk_len(key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
+    if value.first() == Some(&b'[') {
+        Ok(decode::<Vec<serde::de::IgnoredAny>>(key, value)?.len() as u64)
+    } else {
+        Ok(1)
+    }
+}
+
+/// The seqs one `agent_lines` entry holds.
+fn seqs_of(value: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    value.chunks_exact(8).map(u64_of)
+}
+
 impl Store {
     /// Opens (or creates) the db at `path`.
     ///
@@ -331,12 +430,8 @@ impl Store {
                         Some(encode(event)),
                     ));
                 }
-                Write::Line { session, line } => {
-                    ops.push((LINES, seq_key(session, line.seq), Some(encode(line))));
-                    let mut key = agent_prefix(session, &line.agent);
-                    key.extend_from_slice(&line.agent_seq.to_be_bytes());
-                    ops.push((AGENT_LINES, key, Some(line.seq.to_be_bytes().to_vec())));
-                }
+                // Chunked below, after the loop.
+                Write::Line { .. } => {}
                 Write::Record {
                     session,
                     kind,
@@ -352,6 +447,12 @@ impl Store {
                     ops.push((MEMORY, memory_key(dir, agent), value));
                 }
             }
+        }
+        for (key, value) in line_chunks(writes) {
+            ops.push((LINES, key, Some(value)));
+        }
+        for (key, value) in agent_line_chunks(writes) {
+            ops.push((AGENT_LINES, key, Some(value)));
         }
         if ops.is_empty() {
             return Ok(());
@@ -407,13 +508,10 @@ impl Store {
         session: &SessionId,
     ) -> Result<(u64, BTreeMap<String, u64>), StoreError> {
         let prefix = session.as_str().as_bytes();
-        let next = match self.lines.scan_prefix(prefix).next_back() {
-            Some(item) => u64_of(&item?.0[prefix.len()..]) + 1,
-            None => 0,
-        };
+        let next = self.line_total(session)?;
         let mut agents = BTreeMap::new();
         for item in self.agent_lines.scan_prefix(prefix) {
-            let (key, _) = item?;
+            let (key, seqs) = item?;
             let rest = &key[prefix.len()..];
             let Some(split) = rest.iter().position(|b| *b == 0) else {
                 continue;
@@ -421,9 +519,89 @@ impl Store {
             let agent = String::from_utf8_lossy(&rest[..split]).into_owned();
             let agent_seq = u64_of(&rest[split + 1..]);
             let entry = agents.entry(agent).or_insert(0);
-            *entry = (*entry).max(agent_seq + 1);
+            *entry = (*entry).max(agent_seq + (seqs.len() / 8) as u64);
         }
         Ok((next, agents))
+    }
+
+    /// A session's transcript length: its last line's seq + 1 (0 when empty).
+    fn line_total(&self, session: &SessionId) -> Result<u64, StoreError> {
+        let prefix = session.as_str().as_bytes();
+        Ok(match self.lines.scan_prefix(prefix).next_back() {
+            Some(item) => {
+                let (key, value) = item?;
+                u64_of(&key[prefix.len()..]) + chunk_len(&key, &value)?
+            }
+            None => 0,
+        })
+    }
+
+    /// An agent's transcript length: its last line's agent_seq + 1.
+    fn agent_line_total(&self, session: &SessionId, agent: &str) -> Result<u64, StoreError> {
+        let prefix = agent_prefix(session, agent);
+        Ok(match self.agent_lines.scan_prefix(&prefix).next_back() {
+            Some(item) => {
+                let (key, seqs) = item?;
+                u64_of(&key[prefix.len()..]) + (seqs.len() / 8) as u64
+            }
+            None => 0,
+        })
+    }
+
+    /// The chunks of a session's lines that hold seqs `from..to`, in order:
+    /// the one holding `from` (it may start before it), then those after.
+    fn line_chunks_between(
+        &self,
+        session: &SessionId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
+        let mut start = seq_key(session, from);
+        if let Some(item) = self
+            .lines
+            .range(seq_key(session, 0)..=seq_key(session, from))
+            .next_back()
+        {
+            start = item?.0.to_vec();
+        }
+        self.lines
+            .range(start..seq_key(session, to))
+            .map(|item| item.map_err(StoreError::from))
+            .collect()
+    }
+
+    /// The lines with the given seqs (ascending), looked up chunk by chunk;
+    /// seqs not stored are skipped.
+    fn lines_at(
+        &self,
+        session: &SessionId,
+        seqs: impl IntoIterator<Item = u64>,
+    ) -> Result<Vec<TranscriptLine>, StoreError> {
+        let mut out = Vec::new();
+        // The chunk last decoded: its first seq and lines.
+        let mut chunk: Option<(u64, Vec<TranscriptLine>)> = None;
+        for seq in seqs {
+            let held = |c: &(u64, Vec<TranscriptLine>)| seq >= c.0 && seq < c.0 + c.1.len() as u64;
+            if !chunk.as_ref().is_some_and(held) {
+                chunk = None;
+                if let Some(item) = self
+                    .lines
+                    .range(seq_key(session, 0)..=seq_key(session, seq))
+                    .next_back()
+                {
+                    let (key, value) = item?;
+                    let first = u64_of(&key[session.as_str().len()..]);
+                    chunk = Some((first, decode_chunk(&key, &value)?));
+                }
+            }
+            if let Some((first, lines)) = &chunk
+                && let Some(line) = seq.checked_sub(*first).and_then(|i| lines.get(i as usize))
+                && line.seq == seq
+            {
+                out.push(line.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// The seq of a session's last logged event (0 when it has none).
@@ -505,41 +683,58 @@ impl Store {
         len: u64,
     ) -> Result<(Vec<TranscriptLine>, u64), StoreError> {
         let mut lines = Vec::new();
+        let to = from.saturating_add(len);
         match agent {
             None => {
-                let prefix = session.as_str().as_bytes().to_vec();
-                let total = match self.lines.scan_prefix(&prefix).next_back() {
-                    Some(item) => u64_of(&item?.0[prefix.len()..]) + 1,
-                    None => 0,
-                };
-                let start = seq_key(session, from);
-                let end = seq_key(session, from.saturating_add(len));
-                for item in self.lines.range(start..end) {
-                    let (key, value) = item?;
-                    lines.push(decode(&key, &value)?);
+                let total = self.line_total(session)?;
+                for (key, value) in self.line_chunks_between(session, from, to)? {
+                    lines.extend(
+                        decode_chunk(&key, &value)?
+                            .into_iter()
+                            .filter(|l| l.seq >= from && l.seq < to),
+                    );
                 }
                 Ok((lines, total))
             }
             Some(agent) => {
-                let prefix = agent_prefix(session, agent);
-                let total = match self.agent_lines.scan_prefix(&prefix).next_back() {
-                    Some(item) => u64_of(&item?.0[prefix.len()..]) + 1,
-                    None => 0,
-                };
-                let mut start = prefix.clone();
-                start.extend_from_slice(&from.to_be_bytes());
-                let mut end = prefix;
-                end.extend_from_slice(&from.saturating_add(len).to_be_bytes());
-                for item in self.agent_lines.range(start..end) {
-                    let (_, seq) = item?;
-                    let key = seq_key(session, u64_of(&seq));
-                    if let Some(value) = self.lines.get(&key)? {
-                        lines.push(decode(&key, &value)?);
-                    }
-                }
+                let total = self.agent_line_total(session, agent)?;
+                let seqs = self.agent_seqs_between(session, agent, from, to)?;
+                let lines = self.lines_at(session, seqs.into_iter().map(|(_, seq)| seq))?;
                 Ok((lines, total))
             }
         }
+    }
+
+    /// (agent_seq, seq) of an agent's lines with agent_seqs `from..to`.
+    fn agent_seqs_between(
+        &self,
+        session: &SessionId,
+        agent: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        let prefix = agent_prefix(session, agent);
+        let key_of = |agent_seq: u64| {
+            let mut key = prefix.clone();
+            key.extend_from_slice(&agent_seq.to_be_bytes());
+            key
+        };
+        let mut start = key_of(from);
+        if let Some(item) = self.agent_lines.range(key_of(0)..=key_of(from)).next_back() {
+            start = item?.0.to_vec();
+        }
+        let mut out = Vec::new();
+        for item in self.agent_lines.range(start..key_of(to)) {
+            let (key, seqs) = item?;
+            let first = u64_of(&key[prefix.len()..]);
+            for (i, seq) in seqs_of(&seqs).enumerate() {
+                let agent_seq = first + i as u64;
+                if agent_seq >= from && agent_seq < to {
+                    out.push((agent_seq, seq));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The agents' memories for target directory `dir`: agent → notes, by
@@ -608,47 +803,62 @@ impl Store {
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
             .then(|| needle.as_bytes().to_vec());
-        let matches = |key: &[u8], value: &[u8]| -> Result<Option<TranscriptLine>, StoreError> {
-            if let Some(raw) = &raw_filter {
-                let first = raw[0];
-                let found = value
-                    .windows(raw.len())
-                    .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(raw));
-                if !found {
-                    return Ok(None);
+        let matches =
+            |key: &[u8], value: &[u8]| -> Result<Option<Vec<TranscriptLine>>, StoreError> {
+                if let Some(raw) = &raw_filter {
+                    let first = raw[0];
+                    let found = value
+                        .windows(raw.len())
+                        .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(raw));
+                    if !found {
+                        return Ok(None);
+                    }
                 }
-            }
-            let line: TranscriptLine = decode(key, value)?;
-            Ok(line.text.to_lowercase().contains(&needle).then_some(line))
-        };
+                Ok(Some(
+                    decode_chunk(key, value)?
+                        .into_iter()
+                        .filter(|line| line.text.to_lowercase().contains(&needle))
+                        .collect::<Vec<_>>(),
+                ))
+            };
         let mut positions = Vec::new();
         let mut truncated = false;
         match agent {
             None => {
-                for item in self.lines.scan_prefix(session.as_str().as_bytes()) {
+                'chunks: for item in self.lines.scan_prefix(session.as_str().as_bytes()) {
                     let (key, value) = item?;
-                    if let Some(line) = matches(&key, &value)? {
+                    for line in matches(&key, &value)?.unwrap_or_default() {
                         if positions.len() == limit {
                             truncated = true;
-                            break;
+                            break 'chunks;
                         }
                         positions.push(line.seq);
                     }
                 }
             }
             Some(agent) => {
-                for item in self.agent_lines.scan_prefix(agent_prefix(session, agent)) {
-                    let (_, seq) = item?;
-                    let key = seq_key(session, u64_of(&seq));
-                    let Some(value) = self.lines.get(&key)? else {
-                        continue;
-                    };
-                    if let Some(line) = matches(&key, &value)? {
-                        if positions.len() == limit {
-                            truncated = true;
-                            break;
+                // The agent's seqs, then the chunks that hold them, each
+                // filtered once.
+                let seqs: Vec<u64> = self
+                    .agent_seqs_between(session, agent, 0, u64::MAX)?
+                    .into_iter()
+                    .map(|(_, seq)| seq)
+                    .collect();
+                let wanted: std::collections::HashSet<u64> = seqs.iter().copied().collect();
+                let (Some(&first), Some(&last)) = (seqs.first(), seqs.last()) else {
+                    return Ok((positions, truncated));
+                };
+                'agent: for (key, value) in
+                    self.line_chunks_between(session, first, last.saturating_add(1))?
+                {
+                    for line in matches(&key, &value)?.unwrap_or_default() {
+                        if line.agent == agent && wanted.contains(&line.seq) {
+                            if positions.len() == limit {
+                                truncated = true;
+                                break 'agent;
+                            }
+                            positions.push(line.agent_seq);
                         }
-                        positions.push(line.agent_seq);
                     }
                 }
             }
@@ -683,7 +893,7 @@ impl Store {
         let mut all = Vec::new();
         for item in self.lines.scan_prefix(session.as_str().as_bytes()) {
             let (key, value) = item?;
-            all.push(decode(&key, &value)?);
+            all.extend(decode_chunk(&key, &value)?);
         }
         Ok(all)
     }
@@ -706,7 +916,12 @@ impl Store {
             Ok(keys.len())
         };
         removed.events = clear(&self.events)?;
-        removed.lines = clear(&self.lines)?;
+        removed.lines = 0;
+        for item in self.lines.scan_prefix(prefix) {
+            let (key, value) = item?;
+            removed.lines += chunk_len(&key, &value)? as usize;
+        }
+        clear(&self.lines)?;
         clear(&self.agent_lines)?;
         removed.records = clear(&self.records)?;
         self.sessions.remove(prefix)?;
@@ -1007,5 +1222,117 @@ mod tests {
         assert_eq!(store.events(&kept).unwrap().len(), 1);
         assert_eq!(store.all_records(&kept).unwrap().len(), 2);
         assert_eq!(store.sessions().unwrap().len(), 1);
+    }
+
+    /// Lines stored in chunks (several groups, interleaved agents, chunks cut
+    /// at [`CHUNK_LINES`]) next to lines stored one per key as older quorums
+    /// did read back exactly as the plain list they came from: whole, in
+    /// pages from any position, per agent, searched, and continued.
+    #[test]
+    fn chunked_and_single_line_entries_read_back_as_one_transcript() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let session = SessionId::new();
+        let agents = ["pm", "backend", "qa"];
+        let mut next_agent_seq = [0u64; 3];
+        let all: Vec<TranscriptLine> = (0..900u64)
+            .map(|seq| {
+                let a = ((seq * 7 + seq / 5) % 3) as usize;
+                let agent_seq = next_agent_seq[a];
+                next_agent_seq[a] += 1;
+                TranscriptLine {
+                    seq,
+                    agent_seq,
+                    agent: agents[a].into(),
+                    task: format!("task.{a}"),
+                    kind: LineKind::Text,
+                    text: format!(
+                        "line {seq} of {} {}",
+                        agents[a],
+                        if seq % 7 == 0 { "Needle" } else { "hay" }
+                    ),
+                    ends_call: false,
+                }
+            })
+            .collect();
+        let line = |l: &TranscriptLine| Write::Line {
+            session: session.clone(),
+            line: l.clone(),
+        };
+        // The first 20 lines as an older quorum stored them: one key each.
+        for l in &all[..20] {
+            store
+                .lines
+                .insert(seq_key(&session, l.seq), encode(l))
+                .unwrap();
+            let mut key = agent_prefix(&session, &l.agent);
+            key.extend_from_slice(&l.agent_seq.to_be_bytes());
+            store.agent_lines.insert(key, &l.seq.to_be_bytes()).unwrap();
+        }
+        // Then groups of 1, 7 and 600 lines (600 is cut into 256 + 256 + 88).
+        let mut at = 20;
+        for size in [1, 7, 600, 3, 269] {
+            let writes: Vec<Write> = all[at..at + size].iter().map(line).collect();
+            store.apply(&writes).unwrap();
+            at += size;
+        }
+        assert_eq!(at, all.len());
+        assert_eq!(
+            store.lines.scan_prefix(session.as_str()).count(),
+            20 + 1 + 1 + 3 + 1 + 2,
+            "one key per run, at most CHUNK_LINES each"
+        );
+        assert_eq!(store.transcript(&session).unwrap(), all);
+        let (next, per_agent) = store.next_line_seqs(&session).unwrap();
+        assert_eq!(next, 900);
+        for (a, name) in agents.iter().enumerate() {
+            assert_eq!(per_agent[*name], next_agent_seq[a]);
+        }
+        for (from, len) in [(0, 10), (15, 10), (250, 300), (276, 1), (899, 5), (950, 5)] {
+            let (page, total) = store.transcript_page(&session, None, from, len).unwrap();
+            assert_eq!(total, 900);
+            let want: Vec<_> = all
+                .iter()
+                .filter(|l| l.seq >= from && l.seq < from + len)
+                .cloned()
+                .collect();
+            assert_eq!(page, want, "all, from {from}");
+            for (a, name) in agents.iter().enumerate() {
+                let (page, total) = store
+                    .transcript_page(&session, Some(name), from / 3, len)
+                    .unwrap();
+                assert_eq!(total, next_agent_seq[a]);
+                let want: Vec<_> = all
+                    .iter()
+                    .filter(|l| {
+                        l.agent == *name && l.agent_seq >= from / 3 && l.agent_seq < from / 3 + len
+                    })
+                    .cloned()
+                    .collect();
+                assert_eq!(page, want, "{name}, from {}", from / 3);
+            }
+        }
+        let (found, more) = store
+            .search_transcript(&session, None, "needle", 1000)
+            .unwrap();
+        assert_eq!(found, (0..900).step_by(7).collect::<Vec<u64>>());
+        assert!(!more);
+        let (found, more) = store
+            .search_transcript(&session, None, "needle", 5)
+            .unwrap();
+        assert_eq!((found.len(), more), (5, true));
+        let (found, _) = store
+            .search_transcript(&session, Some("qa"), "NEEDLE", 1000)
+            .unwrap();
+        let want: Vec<u64> = all
+            .iter()
+            .filter(|l| l.agent == "qa" && l.text.contains("Needle"))
+            .map(|l| l.agent_seq)
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(found, want);
+        let removed = store.remove_session(&session).unwrap();
+        assert_eq!(removed.lines, 900, "lines, not keys");
+        assert!(store.transcript(&session).unwrap().is_empty());
     }
 }

@@ -8,6 +8,12 @@
 //! session (`session_finished`) is flushed at once: nothing follows it that
 //! could share the flush, and the headless runner waits for it to exit.
 //!
+//! A reply streaming is the exception in timing, not in order: while a batch
+//! holds nothing but its transcript lines, it waits up to
+//! [`TRANSCRIPT_INTERVAL`] (250 ms, issue 6) instead of [`GROUP_INTERVAL`],
+//! and its tokens, which are ephemeral, go out at once rather than after the
+//! flush. The first other group in the batch ends both.
+//!
 //! Each group carries the session's summary (and often its resume state); of
 //! the writes of one key in a batch — a summary, a task's record, the state —
 //! only the last is applied (the earlier ones it replaces would never be
@@ -26,7 +32,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
-use crate::protocol::{Event, EventBody, LoggedEvent};
+use crate::protocol::{Event, EventBody, LineKind, LoggedEvent};
 use crate::store::{Store, Write};
 
 /// What a key value is replaced with.
@@ -148,6 +154,12 @@ impl Redactor {
 
 /// Longest time records wait for their flush (after the previous flush).
 pub const GROUP_INTERVAL: Duration = Duration::from_millis(50);
+/// Longest time a batch of streaming groups (transcript lines, tokens and
+/// the session's summary, nothing else) waits for its flush: issue 6 asks
+/// transcripts to be flushed at least every 250 ms. At 200 tokens/s a line
+/// completes about every 75 ms, and each sled flush writes about 9 KB to the
+/// disk however small the batch, so lines are flushed a few at a time.
+pub const TRANSCRIPT_INTERVAL: Duration = Duration::from_millis(250);
 /// Records that close a group at once.
 pub const GROUP_RECORDS: usize = 256;
 
@@ -195,6 +207,34 @@ fn ends_session(group: &Group) -> bool {
             Event::Logged(logged) if matches!(logged.body, EventBody::SessionFinished { .. })
         )
     })
+}
+
+/// Whether a group only streams a reply: its writes are lines of a model's
+/// text (not the line that ends a call's attempt) and the session's summary,
+/// its events tokens and the lines' announcement. Such groups may wait
+/// [`TRANSCRIPT_INTERVAL`] for their flush, and their tokens (ephemeral,
+/// DESIGN.md §4) are released before it: a consumer keeps the text of a
+/// token until the line holding it arrives.
+fn streaming(group: &Group) -> bool {
+    group.writes.iter().all(|w| match w {
+        Write::Line { line, .. } => line.kind == LineKind::Text && !line.ends_call,
+        Write::Session(_) => true,
+        _ => false,
+    }) && group
+        .events
+        .iter()
+        .all(|e| matches!(e, Event::Token { .. } | Event::TranscriptAppended { .. }))
+}
+
+/// Sends `group`'s tokens to the subscribers now and keeps its other events.
+fn release_tokens(group: &mut Group, subscribers: &Subscribers) {
+    group.events.retain(|event| {
+        let token = matches!(event, Event::Token { .. });
+        if token {
+            subscribers.send(event);
+        }
+        !token
+    });
 }
 
 /// `writes` without the writes that a later write of the same key in `writes`
@@ -283,17 +323,34 @@ pub fn spawn(
             redactor.group(&mut first);
             let mut records = first.writes.len();
             let mut ends = ends_session(&first);
+            // While every group of the batch only streams, the batch may wait
+            // longer, and tokens go out before the flush: nothing durable is
+            // held that they could overtake but transcript lines, which the
+            // consumers match to the tokens they already showed.
+            let mut streams = streaming(&first) && !hooked;
+            if streams {
+                release_tokens(&mut first, &subscribers);
+            }
             let mut batch = vec![first];
             // With the crash hook on, every group is flushed by itself, so
             // that each group boundary is a distinct crash point.
             if records > 0 && !hooked {
-                let deadline = last_flush + GROUP_INTERVAL;
                 while records < GROUP_RECORDS && !ends {
+                    let deadline = last_flush
+                        + if streams {
+                            TRANSCRIPT_INTERVAL
+                        } else {
+                            GROUP_INTERVAL
+                        };
                     match tokio::time::timeout_at(deadline, groups.recv()).await {
                         Ok(Some(mut group)) => {
                             redactor.group(&mut group);
                             records += group.writes.len();
                             ends = ends_session(&group);
+                            streams = streams && streaming(&group);
+                            if streams {
+                                release_tokens(&mut group, &subscribers);
+                            }
                             batch.push(group);
                         }
                         Ok(None) | Err(_) => break,
@@ -514,6 +571,132 @@ mod tests {
             "flushed before release"
         );
         assert_eq!(store.sessions().unwrap()[0].last_seq, 2);
+        drop(tx);
+        committer.await.unwrap();
+    }
+
+    /// A reply's lines wait up to 250 ms for their flush while its tokens go
+    /// out at once; an event that is not streaming ends the wait at 50 ms.
+    #[tokio::test(start_paused = true)]
+    async fn streaming_lines_wait_a_quarter_second_and_their_tokens_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (failures, _failures) = mpsc::unbounded_channel();
+        let subscribers = Subscribers::default();
+        let mut events = subscribers.add();
+        let committer = spawn(
+            store.clone(),
+            rx,
+            subscribers,
+            failures,
+            Redactor::default(),
+        );
+        let id = SessionId::new();
+        let logged_group = |seq: u64| {
+            let event = logged(
+                &id,
+                seq,
+                EventBody::Error {
+                    message: format!("event {seq}"),
+                },
+            );
+            Group {
+                writes: vec![Write::Event(event.clone()), summary(&id, seq)],
+                events: vec![Event::Logged(event)],
+            }
+        };
+        let line_group = |seq: u64, kind: LineKind| {
+            let line = TranscriptLine {
+                seq,
+                agent_seq: seq,
+                agent: "pm".into(),
+                task: "refine".into(),
+                kind,
+                text: format!("line {seq}"),
+                ends_call: false,
+            };
+            Group {
+                writes: vec![
+                    Write::Line {
+                        session: id.clone(),
+                        line: line.clone(),
+                    },
+                    summary(&id, 1),
+                ],
+                events: vec![
+                    Event::Token {
+                        agent: "pm".into(),
+                        task: "refine".into(),
+                        text: format!("line {seq}\n"),
+                    },
+                    Event::TranscriptAppended { lines: vec![line] },
+                ],
+            }
+        };
+        tx.send(logged_group(1)).unwrap();
+        assert!(matches!(events.recv().await, Some(Event::Logged(e)) if e.seq == 1));
+        let flushed = Instant::now();
+
+        tx.send(line_group(0, LineKind::Text)).unwrap();
+        assert!(matches!(events.recv().await, Some(Event::Token { .. })));
+        assert!(
+            flushed.elapsed() < GROUP_INTERVAL,
+            "the token goes out at once"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tx.send(line_group(1, LineKind::Text)).unwrap();
+        assert!(matches!(events.recv().await, Some(Event::Token { .. })));
+        assert!(flushed.elapsed() < Duration::from_millis(150));
+        assert!(store.transcript(&id).unwrap().is_empty(), "not flushed yet");
+        for seq in [0, 1] {
+            match events.recv().await {
+                Some(Event::TranscriptAppended { lines }) => assert_eq!(lines[0].seq, seq),
+                other => panic!("{other:?}"),
+            }
+        }
+        let waited = flushed.elapsed();
+        assert!(
+            waited >= Duration::from_millis(200) && waited <= TRANSCRIPT_INTERVAL,
+            "both lines in one flush, a quarter second after the last: {waited:?}"
+        );
+        assert_eq!(
+            store.transcript(&id).unwrap().len(),
+            2,
+            "flushed before release"
+        );
+
+        // A batch that holds anything else waits the group interval, and
+        // holds its tokens behind the flush.
+        let flushed = Instant::now();
+        tx.send(line_group(2, LineKind::Text)).unwrap();
+        assert!(matches!(events.recv().await, Some(Event::Token { .. })));
+        tx.send(logged_group(2)).unwrap();
+        tx.send(line_group(3, LineKind::Text)).unwrap();
+        let mut order = Vec::new();
+        for _ in 0..4 {
+            order.push(match events.recv().await.unwrap() {
+                Event::Token { text, .. } => format!("token {}", text.trim()),
+                Event::TranscriptAppended { lines } => format!("lines {}", lines[0].seq),
+                Event::Logged(e) => format!("event {}", e.seq),
+                other => panic!("{other:?}"),
+            });
+        }
+        assert_eq!(order, ["lines 2", "event 2", "token line 3", "lines 3"]);
+        assert!(
+            flushed.elapsed() <= GROUP_INTERVAL,
+            "{:?}",
+            flushed.elapsed()
+        );
+        // A note (not the model's text) is not streaming either.
+        let flushed = Instant::now();
+        tx.send(line_group(4, LineKind::Note)).unwrap();
+        assert!(matches!(events.recv().await, Some(Event::Token { .. })));
+        assert!(
+            flushed.elapsed() >= Duration::from_millis(40),
+            "held behind the flush"
+        );
+        assert!(flushed.elapsed() <= GROUP_INTERVAL);
         drop(tx);
         committer.await.unwrap();
     }

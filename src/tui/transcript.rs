@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::protocol::{RequestId, TranscriptLine};
+use crate::protocol::{LineKind, RequestId, TranscriptLine};
 
 /// Most lines held per view.
 pub const WINDOW_LINES: usize = 5_000;
@@ -103,6 +103,17 @@ impl Window {
     }
 }
 
+/// A task's streamed text that is not durable yet ([`Transcripts::partials`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partial<'a> {
+    /// The agent streaming it.
+    pub agent: &'a str,
+    /// Complete lines, each with whether it is code (inside a fence).
+    pub lines: Vec<(&'a str, bool)>,
+    /// The unfinished line (may be empty).
+    pub tail: &'a str,
+}
+
 /// Every view's window, the partial lines, and the active tab.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transcripts {
@@ -111,7 +122,9 @@ pub struct Transcripts {
     /// Active tab: 0 = all, i = agents[i - 1].
     pub active: usize,
     windows: HashMap<Option<String>, Window>,
-    /// task → (agent, text of the unfinished line).
+    /// task → (agent, text streamed since the task's last durable line:
+    /// complete lines not yet durable, each ending in `\n`, then the
+    /// unfinished line).
     partials: BTreeMap<String, (String, String)>,
     fences: HashMap<String, bool>,
 }
@@ -177,6 +190,14 @@ impl Transcripts {
             if line.ends_call {
                 self.partials.remove(&line.task);
                 self.fences.remove(&line.task);
+            } else if line.kind == LineKind::Text
+                && let Some((_, text)) = self.partials.get_mut(&line.task)
+                && let Some(cut) = text.find('\n')
+            {
+                // The durable copy of the partial's first complete line
+                // (the k-th durable text line of a call is its k-th streamed
+                // line): it now shows from the window.
+                text.drain(..=cut);
             }
             let win = WinLine {
                 line: shown(line),
@@ -191,26 +212,51 @@ impl Transcripts {
         }
     }
 
-    /// A token arrived: it extends the task's partial line; text up to its last
-    /// newline has arrived (or will) as durable lines.
+    /// A token arrived: it extends the task's partial text. Lines it
+    /// completes stay in it until their durable copies arrive
+    /// ([`Transcripts::on_lines`]), which the committer may send up to a
+    /// quarter of a second after the tokens.
     pub fn on_token(&mut self, agent: &str, task: &str, text: &str) {
         let entry = self
             .partials
             .entry(task.to_string())
             .or_insert_with(|| (agent.to_string(), String::new()));
         entry.1.push_str(&expand_tabs(text));
-        if let Some(cut) = entry.1.rfind('\n') {
-            entry.1.drain(..=cut);
-        }
     }
 
-    /// The partial lines shown under the active view, as (agent, text).
-    pub fn partials(&self) -> Vec<(&str, &str)> {
+    /// The text streamed under the active view and not yet durable, per
+    /// task: its agent, its complete lines (each with whether it is inside a
+    /// code fence, as its durable copy will be) and its unfinished line.
+    pub fn partials(&self) -> Vec<Partial<'_>> {
         let key = self.active_key();
         self.partials
-            .values()
-            .filter(|(a, t)| !t.is_empty() && key.as_deref().is_none_or(|k| k == a))
-            .map(|(a, t)| (a.as_str(), t.as_str()))
+            .iter()
+            .filter(|(_, (a, t))| !t.is_empty() && key.as_deref().is_none_or(|k| k == a))
+            .map(|(task, (agent, text))| {
+                let (done, tail) = match text.rfind('\n') {
+                    Some(cut) => (&text[..cut], &text[cut + 1..]),
+                    None => ("", text.as_str()),
+                };
+                let mut fence = self.fences.get(task).copied().unwrap_or(false);
+                let lines = if text.contains('\n') {
+                    done.split('\n')
+                        .map(|line| {
+                            let line = line.strip_suffix('\r').unwrap_or(line);
+                            let toggles = toggles_fence(line);
+                            let code = fence || toggles;
+                            fence ^= toggles;
+                            (line, code)
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                Partial {
+                    agent: agent.as_str(),
+                    lines,
+                    tail,
+                }
+            })
             .collect()
     }
 
@@ -597,8 +643,18 @@ mod tests {
         let mut t = Transcripts::new(vec!["pm".into()]);
         t.on_token("pm", "t", "hel");
         t.on_token("pm", "t", "lo\nwor");
-        assert_eq!(t.partials(), vec![("pm", "wor")]);
-        let mut end = line(0, "pm", 0, "world");
+        // "hello" is complete but not durable yet: it still shows, as a line.
+        let p = t.partials();
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].agent, p[0].lines.clone(), p[0].tail),
+            ("pm", vec![("hello", false)], "wor")
+        );
+        t.on_lines(&[line(0, "pm", 0, "hello")]);
+        let p = t.partials();
+        assert_eq!((p[0].lines.clone(), p[0].tail), (vec![], "wor"));
+        assert_eq!(t.window().lines.back().unwrap().line.text, "hello");
+        let mut end = line(1, "pm", 1, "world");
         end.ends_call = true;
         t.on_lines(&[end]);
         assert!(t.partials().is_empty());
@@ -613,7 +669,7 @@ mod tests {
         ]);
         assert_eq!(t.window().lines[1].line.text, "    return 1");
         t.on_token("pm", "t2", "\tx");
-        assert_eq!(t.partials(), vec![("pm", "    x")]);
+        assert_eq!(t.partials()[0].tail, "    x");
         assert_eq!(expand_tabs("a\tb"), "a    b");
     }
 

@@ -474,23 +474,39 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
         // A line still streaming takes one row: its last wrapped row, after
         // "…" once it wrapped. Rows above never move while it grows, so a
         // token costs the terminal about its own text; the whole line shows,
-        // wrapped, when it completes.
-        for (agent, text) in app.transcripts.partials().into_iter().rev() {
-            let shown = match wrap(text, text_w, false).len() {
-                0 | 1 => text.to_string(),
-                _ => {
-                    let tail = wrap(text, text_w.saturating_sub(1).max(1), false);
-                    format!("…{}", tail.last().map(String::as_str).unwrap_or(""))
+        // wrapped, when it completes. Complete lines whose durable copies
+        // have not arrived yet show above it exactly as those copies will.
+        'partials: for partial in app.transcripts.partials().into_iter().rev() {
+            let text = partial.tail;
+            if !text.is_empty() {
+                let shown = match wrap(text, text_w, false).len() {
+                    0 | 1 => text.to_string(),
+                    _ => {
+                        let tail = wrap(text, text_w.saturating_sub(1).max(1), false);
+                        format!("…{}", tail.last().map(String::as_str).unwrap_or(""))
+                    }
+                };
+                let mut spans = vec![prefix(partial.agent, true)];
+                spans.extend(highlighted(
+                    &shown,
+                    theme.style("transcript.text"),
+                    query,
+                    hit,
+                ));
+                out.push(Line::from(spans));
+            }
+            for (line, code) in partial.lines.iter().rev() {
+                if out.len() >= rows {
+                    break 'partials;
                 }
-            };
-            let mut spans = vec![prefix(agent, true)];
-            spans.extend(highlighted(
-                &shown,
-                theme.style("transcript.text"),
-                query,
-                hit,
-            ));
-            out.push(Line::from(spans));
+                push_rows(
+                    &mut out,
+                    partial.agent,
+                    line,
+                    line_style(app, LineKind::Text, *code),
+                    *code,
+                );
+            }
             if out.len() >= rows {
                 break;
             }

@@ -7,7 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 use super::screens::{history_opened, searched};
 use super::{app, at_deliver, at_resolve, code, key, render, screen_text};
 use crate::config::keymap::Keymap;
-use crate::protocol::{Event, EventBody, LineKind, Op, SessionStatus};
+use crate::protocol::{Event, EventBody, LineKind, Op, SessionStatus, TranscriptLine};
+use crate::tui::App;
 use crate::tui::app::{External, Overlay, Screen};
 
 #[test]
@@ -319,7 +320,11 @@ fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
     }
     assert_eq!(app.metrics.token_events, 3);
     assert!(app.metrics.agents["backend"].buckets.iter().sum::<u64>() >= 3);
-    assert_eq!(app.transcripts.partials(), vec![("backend", "    pass")]);
+    let partials = app.transcripts.partials();
+    assert_eq!(partials.len(), 1);
+    assert_eq!(partials[0].agent, "backend");
+    assert_eq!(partials[0].lines, vec![("def add(store, title):", false)]);
+    assert_eq!(partials[0].tail, "    pass");
     // The end of the session is what the run loop logs the terminal bytes at.
     f.ev(
         &mut app,
@@ -559,4 +564,84 @@ fn a_resumed_session_is_folded_and_its_transcripts_page_in_at_their_ends() {
     assert_eq!((w.start, w.end(), w.total), (700, 1201, 1201));
     assert_eq!(w.get(1199).unwrap().line.text, "stored line 1199");
     assert_eq!(w.get(1200).unwrap().line.text, "resumed work");
+}
+
+/// Lines a reply completes show from its tokens at once, and do not move or
+/// change when their durable copies arrive later (the committer may hold
+/// them up to a quarter of a second).
+#[test]
+fn a_streamed_line_shows_before_its_durable_copy_and_stays_put_after() {
+    let (mut app, mut f) = at_resolve();
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    app.toast = None;
+    let token = |app: &mut App, text: &str| {
+        app.on_event(Event::Token {
+            agent: "backend".into(),
+            task: "implement.core".into(),
+            text: text.into(),
+        })
+    };
+    token(&mut app, "The store keeps ");
+    token(&mut app, "every task.\n```python\n");
+    token(&mut app, "x = 1\nand the rest");
+    let shown = |app: &mut App| {
+        let terminal = render(app, 120, 40);
+        let buffer = terminal.backend().buffer().clone();
+        (0..40u16)
+            .map(|y| {
+                (0..120u16)
+                    .map(|x| buffer[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = shown(&mut app);
+    let text = before.join("\n");
+    for expected in [
+        "The store keeps every task.",
+        "```python",
+        "x = 1",
+        "and the rest",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} shows before it is durable:\n{text}"
+        );
+    }
+    let next = app.transcripts.window().total;
+    let durable: Vec<TranscriptLine> = ["The store keeps every task.", "```python", "x = 1"]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| TranscriptLine {
+            seq: next + i as u64,
+            agent_seq: 100 + i as u64,
+            agent: "backend".into(),
+            task: "implement.core".into(),
+            kind: LineKind::Text,
+            text: (*text).into(),
+            ends_call: false,
+        })
+        .collect();
+    app.on_event(Event::TranscriptAppended {
+        lines: durable[..1].to_vec(),
+    });
+    assert_eq!(
+        shown(&mut app),
+        before,
+        "the first durable line changes nothing"
+    );
+    app.on_event(Event::TranscriptAppended {
+        lines: durable[1..].to_vec(),
+    });
+    assert_eq!(shown(&mut app), before, "nor the others, code included");
+    let partials = app.transcripts.partials();
+    assert_eq!(partials[0].lines, vec![]);
+    assert_eq!(partials[0].tail, "and the rest");
 }

@@ -120,6 +120,11 @@ fn the_whole_flow_by_keys_at_120x40() {
         .to_string();
     t.keys("q", true);
     t.assert_restored("EXIT=0");
+    // The TUI let the db go cleanly: `sessions list` can read the index alone.
+    let listed = quorum::store::index::read(&dir.path().join(".quorum/db"))
+        .expect("the TUI closed the session index");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].commit.as_deref(), Some(sha.as_str()));
 
     // git log: one commit with the decisions, the message edit, the files.
     let log = git(dir.path(), &["log", "--format=%H%n%B%x00"]);

@@ -515,16 +515,22 @@ mod tests {
         );
     }
 
-    /// The end of a session does not wait for the group interval: on tokio's
-    /// paused clock, waiting would move the clock by 50 ms.
-    #[tokio::test(start_paused = true)]
-    async fn the_group_that_ends_a_session_is_flushed_at_once() {
+    /// A committer on a new db: the db's directory (kept alive), the store,
+    /// the groups' sender, a subscriber, the committer's task.
+    fn started() -> (
+        tempfile::TempDir,
+        Store,
+        UnboundedSender<Group>,
+        UnboundedReceiver<Event>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        let (failures, _failures) = mpsc::unbounded_channel();
+        // No failure is expected; the committer ignores a closed channel.
+        let (failures, _) = mpsc::unbounded_channel();
         let subscribers = Subscribers::default();
-        let mut events = subscribers.add();
+        let events = subscribers.add();
         let committer = spawn(
             store.clone(),
             rx,
@@ -532,6 +538,14 @@ mod tests {
             failures,
             Redactor::default(),
         );
+        (dir, store, tx, events, committer)
+    }
+
+    /// The end of a session does not wait for the group interval: on tokio's
+    /// paused clock, waiting would move the clock by 50 ms.
+    #[tokio::test(start_paused = true)]
+    async fn the_group_that_ends_a_session_is_flushed_at_once() {
+        let (_dir, store, tx, mut events, committer) = started();
         let id = SessionId::new();
         let group = |seq: u64, body: EventBody| {
             let event = logged(&id, seq, body);
@@ -579,19 +593,7 @@ mod tests {
     /// out at once; an event that is not streaming ends the wait at 50 ms.
     #[tokio::test(start_paused = true)]
     async fn streaming_lines_wait_a_quarter_second_and_their_tokens_do_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (failures, _failures) = mpsc::unbounded_channel();
-        let subscribers = Subscribers::default();
-        let mut events = subscribers.add();
-        let committer = spawn(
-            store.clone(),
-            rx,
-            subscribers,
-            failures,
-            Redactor::default(),
-        );
+        let (_dir, store, tx, mut events, committer) = started();
         let id = SessionId::new();
         let logged_group = |seq: u64| {
             let event = logged(

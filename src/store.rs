@@ -18,13 +18,17 @@
 //! * `agent_lines`: session id ‖ agent ‖ 0x00 ‖ agent_seq (u64 BE) → the seqs
 //!   (u64 BE each, concatenated) of that agent's lines with consecutive
 //!   agent_seqs from the key's.
+//! * `records`: session id ‖ kind ‖ 0x00 ‖ name → JSON value.
+//! * `memory`: target directory ‖ 0x00 ‖ agent → the agent's notes (UTF-8).
 //!
 //! Transcript lines are written in chunks, one per run of consecutive lines in
 //! a group commit (at most [`CHUNK_LINES`]): sled rewrites a leaf node every
 //! few inserts, so a reply streamed as one key per line cost about six times
 //! its size in disk writes (issue 7).
-//! * `records`: session id ‖ kind ‖ 0x00 ‖ name → JSON value.
-//! * `memory`: target directory ‖ 0x00 ‖ agent → the agent's notes (UTF-8).
+//!
+//! Beside the db's directory live its [`seal`] (`<db>.seal`) and the session
+//! [`index`] (`<db>.index`), which `sessions list` reads instead of opening
+//! sled.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

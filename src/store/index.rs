@@ -9,7 +9,7 @@
 //! trusted when it provably matches the db, and rebuilt from the tree
 //! otherwise.
 //!
-//! Format: JSON lines ([`Line`]). The first is the header, naming the format's
+//! Format: JSON lines. The first is the header, naming the format's
 //! version and the db it belongs to (device and inode of sled's `db` and
 //! `conf` files: a db restored or copied in has new ones). Then summaries and
 //! removals, last one per session wins, and markers: a process that opens the

@@ -13,6 +13,7 @@ pub mod app;
 pub mod highlight;
 pub mod metrics;
 pub mod model;
+pub mod screen;
 pub mod terminal;
 pub mod transcript;
 pub mod view;
@@ -268,7 +269,13 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             continue;
         }
         if dirty && Instant::now() >= next_frame {
-            guard.terminal.draw(|frame| view::draw(&mut app, frame))?;
+            guard.draw(|frame| {
+                view::draw(&mut app, frame);
+                screen::Rendered {
+                    scroll_band: app.frame.scroll_band.clone(),
+                    cursor: None,
+                }
+            })?;
             dirty = false;
             next_frame = Instant::now() + FRAME;
             // Debug builds only: lets the end-to-end tests prove that a panic

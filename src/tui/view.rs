@@ -31,6 +31,7 @@ pub const MIN_SIZE: (u16, u16) = (40, 12);
 /// Renders the whole screen.
 pub fn draw(app: &mut App, frame: &mut Frame) {
     let area = frame.area();
+    app.frame.scroll_band = None;
     frame.render_widget(
         Block::default().style(app.theme.style("ui.background")),
         area,
@@ -434,6 +435,9 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     frame.render_widget(block, area);
     app.frame.transcript_rows = inner.height;
     app.frame.transcript_area = inner;
+    let screen = frame.area();
+    app.frame.scroll_band =
+        (area.x == screen.x && area.width == screen.width).then_some(inner.y..inner.bottom());
     let app: &App = app;
     let theme = &app.theme;
     let all = app.transcripts.active == 0;

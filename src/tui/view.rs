@@ -525,8 +525,9 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     } else if out.is_empty() && window.pending.is_some() {
         out.push(Line::styled("loading…", theme.style("ui.text.dim")));
     }
-    let skip = out.len().saturating_sub(rows);
-    let lines: Vec<Line> = out.into_iter().skip(skip).rev().collect();
+    // `out` runs bottom-up: keep the bottom rows; a top line that does not
+    // fit loses its first rows.
+    let lines: Vec<Line> = out.into_iter().take(rows).rev().collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
 

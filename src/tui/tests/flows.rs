@@ -560,3 +560,41 @@ fn a_resumed_session_is_folded_and_its_transcripts_page_in_at_their_ends() {
     assert_eq!(w.get(1199).unwrap().line.text, "stored line 1199");
     assert_eq!(w.get(1200).unwrap().line.text, "resumed work");
 }
+
+#[test]
+fn the_newest_line_stays_at_the_bottom_when_the_top_line_only_partly_fits() {
+    let (mut app, mut f) = at_resolve();
+    // Fill the pane with one-row lines, then a line that wraps over several
+    // rows, then a short one: whatever the top shows, the short (newest) line
+    // is the pane's last text row.
+    for i in 0..30 {
+        f.lines(
+            &mut app,
+            "backend",
+            "plan.backend",
+            LineKind::Text,
+            &[&format!("filler {i}")],
+        );
+        let long = format!("wrapped {i} {}", "word ".repeat(40));
+        f.lines(
+            &mut app,
+            "backend",
+            "plan.backend",
+            LineKind::Text,
+            &[&long],
+        );
+        f.lines(
+            &mut app,
+            "backend",
+            "plan.backend",
+            LineKind::Text,
+            &[&format!("newest {i}")],
+        );
+        let screen = screen_text(&render(&mut app, 80, 24));
+        let rows: Vec<&str> = screen.lines().collect();
+        assert!(
+            rows[rows.len() - 3].contains(&format!("newest {i}")),
+            "step {i}:\n{screen}"
+        );
+    }
+}

@@ -28,6 +28,11 @@ use ratatui::{Frame, Terminal};
 /// two or three cells' worth with their cursor moves.
 const SCROLL_COST: usize = 3;
 
+/// The longest run of unchanged cells between two changed ones on a row
+/// that is written again rather than jumped over: a cursor move (`CSI
+/// row;col H`) costs 6 to 10 bytes, an ASCII cell in the same style one.
+const MAX_GAP: u16 = 6;
+
 /// The cursor as the terminal last showed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cursor {
@@ -187,8 +192,43 @@ impl Screen {
         if updates.is_empty() {
             return Ok(());
         }
-        backend.draw(updates.into_iter())
+        backend.draw(fill_gaps(updates, &self.frame).into_iter())
     }
+}
+
+/// `updates` (a diff, in row order) with the short runs of unchanged cells
+/// between two changes on a row added, when they are plain ASCII in the style
+/// of the change before them: the backend then writes them (a byte each)
+/// instead of moving the cursor over them. Rewriting an unchanged cell
+/// changes nothing on screen.
+fn fill_gaps<'a>(
+    updates: Vec<(u16, u16, &'a Cell)>,
+    frame: &'a Buffer,
+) -> Vec<(u16, u16, &'a Cell)> {
+    use unicode_width::UnicodeWidthStr;
+    let plain = |c: &Cell| {
+        let s = c.symbol();
+        s.len() == 1 && s.is_ascii() && c.diff_option == ratatui::buffer::CellDiffOption::None
+    };
+    let mut out = Vec::with_capacity(updates.len() * 2);
+    let mut last: Option<(u16, u16, &Cell)> = None;
+    for (x, y, cell) in updates {
+        if let Some((lx, ly, lc)) = last
+            && ly == y
+        {
+            let end = lx.saturating_add(lc.symbol().width().max(1) as u16);
+            if x > end && x - end <= MAX_GAP {
+                let style = lc.style();
+                let gap = (end..x).map(|gx| (gx, y, &frame[(gx, y)]));
+                if gap.clone().all(|(_, _, g)| plain(g) && g.style() == style) {
+                    out.extend(gap);
+                }
+            }
+        }
+        out.push((x, y, cell));
+        last = Some((x, y, cell));
+    }
+    out
 }
 
 /// A fast row hash (the multiply-rotate of rustc's FxHasher): rows are only
@@ -615,6 +655,55 @@ mod tests {
         vt.feed(&bytes);
         assert_eq!(t.backend().model.buffer(), screen.shadow());
         assert_eq!(vt.lines(), symbols(screen.shadow()));
+    }
+
+    #[test]
+    fn short_unchanged_runs_between_changes_are_written_not_jumped() {
+        let mut t = Terminal::new(Recording::new(40, 3)).unwrap();
+        let mut screen = Screen::new();
+        let row = |f: &mut Frame, text: &str| {
+            f.buffer_mut().set_string(0, 1, text, Style::new());
+            Rendered::default()
+        };
+        screen
+            .draw(&mut t, |f| row(f, "the store keeps one row"))
+            .unwrap();
+        t.backend_mut().take_bytes();
+        // Three words change; the spaces between them did not.
+        screen
+            .draw(&mut t, |f| row(f, "the tasks shall one col"))
+            .unwrap();
+        let bytes = String::from_utf8(t.backend_mut().take_bytes()).unwrap();
+        // One cursor move; "one " is written again (4 bytes, no move).
+        assert!(
+            bytes.starts_with("\x1b[2;5Htasks shall one col"),
+            "{bytes:?}"
+        );
+        assert_eq!(bytes.matches('H').count(), 1, "{bytes:?}");
+        assert_eq!(t.backend().model.buffer(), screen.shadow());
+        // A longer unchanged run is jumped over.
+        screen
+            .draw(&mut t, |f| row(f, "The tasks shall one coL"))
+            .unwrap();
+        let bytes = String::from_utf8(t.backend_mut().take_bytes()).unwrap();
+        assert!(bytes.contains("\x1b[2;1HT\x1b[2;23HL"), "{bytes:?}");
+        // A run in another style is jumped over, not rewritten.
+        screen
+            .draw(&mut t, |f| {
+                row(f, "The tasks shall one coL");
+                f.buffer_mut()
+                    .set_string(3, 1, " ", Style::new().bg(Color::Red));
+                f.buffer_mut().set_string(0, 1, "x", Style::new());
+                f.buffer_mut().set_string(5, 1, "y", Style::new());
+                Rendered::default()
+            })
+            .unwrap();
+        let bytes = String::from_utf8(t.backend_mut().take_bytes()).unwrap();
+        // "he" (in the style of the "x" before it) is written; the "t" after
+        // the red cell is jumped over.
+        assert!(bytes.contains("xhe"), "{bytes:?}");
+        assert!(bytes.contains("\x1b[2;6H"), "{bytes:?}");
+        assert_eq!(t.backend().model.buffer(), screen.shadow(), "{bytes:?}");
     }
 
     #[test]

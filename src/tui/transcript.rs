@@ -204,13 +204,18 @@ impl Transcripts {
         }
     }
 
-    /// The partial lines shown under the active view, as (agent, text).
-    pub fn partials(&self) -> Vec<(&str, &str)> {
+    /// The partial lines shown under the active view, as (agent, text,
+    /// code): `code` when the line is in a fenced code block (or opens or
+    /// closes one), as it will be once complete.
+    pub fn partials(&self) -> Vec<(&str, &str, bool)> {
         let key = self.active_key();
         self.partials
-            .values()
-            .filter(|(a, t)| !t.is_empty() && key.as_deref().is_none_or(|k| k == a))
-            .map(|(a, t)| (a.as_str(), t.as_str()))
+            .iter()
+            .filter(|(_, (a, t))| !t.is_empty() && key.as_deref().is_none_or(|k| k == a))
+            .map(|(task, (a, t))| {
+                let code = self.fences.get(task).copied().unwrap_or(false) || toggles_fence(t);
+                (a.as_str(), t.as_str(), code)
+            })
             .collect()
     }
 
@@ -597,7 +602,7 @@ mod tests {
         let mut t = Transcripts::new(vec!["pm".into()]);
         t.on_token("pm", "t", "hel");
         t.on_token("pm", "t", "lo\nwor");
-        assert_eq!(t.partials(), vec![("pm", "wor")]);
+        assert_eq!(t.partials(), vec![("pm", "wor", false)]);
         let mut end = line(0, "pm", 0, "world");
         end.ends_call = true;
         t.on_lines(&[end]);
@@ -613,8 +618,20 @@ mod tests {
         ]);
         assert_eq!(t.window().lines[1].line.text, "    return 1");
         t.on_token("pm", "t2", "\tx");
-        assert_eq!(t.partials(), vec![("pm", "    x")]);
+        assert_eq!(t.partials(), vec![("pm", "    x", false)]);
         assert_eq!(expand_tabs("a\tb"), "a    b");
+    }
+
+    #[test]
+    fn a_partial_line_in_a_code_block_is_code_as_it_will_be_once_complete() {
+        let mut t = Transcripts::new(vec!["pm".into()]);
+        t.on_token("pm", "t", "```py\nx = ");
+        // The fence's line is still in flight: the partial is outside.
+        assert_eq!(t.partials(), vec![("pm", "x = ", false)]);
+        t.on_lines(&[line(0, "pm", 0, "```py")]);
+        assert_eq!(t.partials(), vec![("pm", "x = ", true)]);
+        t.on_token("pm", "t", "1\n```");
+        assert_eq!(t.partials(), vec![("pm", "```", true)]);
     }
 
     #[test]

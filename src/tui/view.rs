@@ -469,32 +469,24 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     let push_rows = |out: &mut Vec<Line>, agent: &str, text: &str, style: Style, code: bool| {
         let wrapped = wrap(text, text_w, code);
         for (i, row) in wrapped.iter().enumerate().rev() {
+            // Rows past the pane's top would be cut anyway.
+            if out.len() >= rows {
+                break;
+            }
             let mut spans = vec![prefix(agent, i == 0)];
             spans.extend(highlighted(row, style, query, hit));
             out.push(Line::from(spans));
         }
     };
     if window.following && window.at_live_end() {
-        // A line still streaming takes one row: its last wrapped row, after
-        // "…" once it wrapped. Rows above never move while it grows, so a
-        // token costs the terminal about its own text; the whole line shows,
-        // wrapped, when it completes.
-        for (agent, text) in app.transcripts.partials().into_iter().rev() {
-            let shown = match wrap(text, text_w, false).len() {
-                0 | 1 => text.to_string(),
-                _ => {
-                    let tail = wrap(text, text_w.saturating_sub(1).max(1), false);
-                    format!("…{}", tail.last().map(String::as_str).unwrap_or(""))
-                }
-            };
-            let mut spans = vec![prefix(agent, true)];
-            spans.extend(highlighted(
-                &shown,
-                theme.style("transcript.text"),
-                query,
-                hit,
-            ));
-            out.push(Line::from(spans));
+        // A line still streaming is wrapped and styled as it will be once
+        // complete, so completing it changes nothing on screen. When it wraps
+        // the rows above move up a row, which the terminal does itself (a
+        // scroll region, see `super::screen`): a token costs about its own
+        // text.
+        for (agent, text, code) in app.transcripts.partials().into_iter().rev() {
+            let style = line_style(app, LineKind::Text, code);
+            push_rows(&mut out, agent, text, style, code);
             if out.len() >= rows {
                 break;
             }

@@ -319,7 +319,10 @@ fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
     }
     assert_eq!(app.metrics.token_events, 3);
     assert!(app.metrics.agents["backend"].buckets.iter().sum::<u64>() >= 3);
-    assert_eq!(app.transcripts.partials(), vec![("backend", "    pass")]);
+    assert_eq!(
+        app.transcripts.partials(),
+        vec![("backend", "    pass", false)]
+    );
     // The end of the session is what the run loop logs the terminal bytes at.
     f.ev(
         &mut app,
@@ -334,7 +337,7 @@ fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
 }
 
 #[test]
-fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
+fn a_streaming_line_shows_wrapped_as_it_will_stay_once_complete() {
     let (mut app, mut f) = at_resolve();
     f.task(
         &mut app,
@@ -346,6 +349,7 @@ fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
     );
     app.focus = crate::tui::app::Focus::Transcript;
     let before = screen_text(&render(&mut app, 80, 24));
+    let old: Vec<&str> = before.lines().collect();
     let mut text = String::new();
     for i in 0..40 {
         let word = format!(" word{i}");
@@ -357,21 +361,34 @@ fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
         });
         let screen = screen_text(&render(&mut app, 80, 24));
         let rows: Vec<&str> = screen.lines().collect();
-        // The pane's last text row (above its border and the status bar) is
-        // the streaming line; every row above it is one row higher than
-        // before the stream started, and stays there.
-        let last = rows[rows.len() - 3];
-        assert!(last.contains("backend  ▸"), "{screen}");
-        assert!(last.contains(&format!("word{i}")), "{screen}");
-        let old: Vec<&str> = before.lines().collect();
-        assert_eq!(rows[9..rows.len() - 3], old[10..old.len() - 2], "{screen}");
+        // The pane's last text rows (above its border and the status bar)
+        // are the streaming line, wrapped; the rows above it are the rows
+        // from before the stream, moved up by as many rows.
+        let wrapped = crate::tui::transcript::wrap(&text, 80 - 2 - 11, false);
+        let n = wrapped.len();
+        let end = rows.len() - 2;
+        assert!(rows[end - n].contains("backend  ▸"), "{screen}");
+        for (row, part) in rows[end - n..end].iter().zip(&wrapped) {
+            assert!(row.contains(part.as_str()), "{part:?}:\n{screen}");
+        }
+        assert_eq!(rows[9..end - n], old[9 + n..end], "{screen}");
     }
     assert!(text.len() > 200, "the line wrapped several times");
-    let screen = screen_text(&render(&mut app, 80, 24));
-    assert!(
-        screen.contains("▸ …"),
-        "a wrapped streaming line starts with …:\n{screen}"
+    // The line completes: the screen does not change.
+    let streaming = screen_text(&render(&mut app, 80, 24));
+    app.on_event(Event::Token {
+        agent: "backend".into(),
+        task: "implement.core".into(),
+        text: "\n".into(),
+    });
+    f.lines(
+        &mut app,
+        "backend",
+        "implement.core",
+        LineKind::Text,
+        &[&text],
     );
+    assert_eq!(screen_text(&render(&mut app, 80, 24)), streaming);
 }
 
 #[test]

@@ -238,16 +238,52 @@ async fn edit_copy(
     })
 }
 
+/// The terminal's input, read by a task of its own and handed over through a
+/// channel. crossterm's `EventStream` tries its global reader's lock each time
+/// it is polled (spinning and yielding while its reader thread holds it), and
+/// a `select!` polls every branch at each wake-up: polled in the loop's
+/// `select!`, it cost each streamed token's wake-up about as much as drawing.
+/// Here it is polled only when input arrived.
+struct Input {
+    events: tokio::sync::mpsc::UnboundedReceiver<io::Result<TermEvent>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Input {
+    fn start() -> Input {
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut stream = EventStream::new();
+            while let Some(event) = stream.next().await {
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+            // The terminal is gone: the channel closes.
+        });
+        Input { events, task }
+    }
+
+    /// Stops reading (the stream is dropped once this returns), so that the
+    /// editor or the shell gets every key.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
 /// Runs what [`App::external`] asks for, with the terminal handed over and
-/// taken back; the input stream is dropped meanwhile so that it cannot steal
+/// taken back; the input stream is stopped meanwhile so that it cannot steal
 /// the editor's or the shell's keys.
 async fn run_external(
     external: External,
     guard: &mut TerminalGuard,
-    input: &mut Option<EventStream>,
+    input: &mut Option<Input>,
     app: &mut App,
 ) -> io::Result<()> {
-    *input = None;
+    if let Some(reading) = input.take() {
+        reading.stop().await;
+    }
     match external {
         External::Suspend => guard.suspend()?,
         External::Edit { path, content } => {
@@ -259,7 +295,7 @@ async fn run_external(
             app.memory_edited(&agent, &notes, edited);
         }
     }
-    *input = Some(EventStream::new());
+    *input = Some(Input::start());
     Ok(())
 }
 
@@ -292,7 +328,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         });
     }
     let mut guard = TerminalGuard::enter(app.options.mouse)?;
-    let mut input = Some(EventStream::new());
+    let mut input = Some(Input::start());
     // Something changed since the last frame; `urgent`: the person did it.
     let mut dirty = true;
     let mut urgent = true;
@@ -349,11 +385,11 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         let wake = app
             .next_wake(std::time::Instant::now())
             .map(Instant::from_std);
-        let stream = input.as_mut();
+        let reading = input.as_mut();
         tokio::select! {
             term = async {
-                match stream {
-                    Some(s) => s.next().await,
+                match reading {
+                    Some(i) => i.events.recv().await,
                     None => futures::future::pending().await,
                 }
             } => match term {
@@ -411,7 +447,9 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
     for op in app.outbox.drain(..) {
         let _ = ops.send(op);
     }
-    drop(input);
+    if let Some(reading) = input.take() {
+        reading.stop().await;
+    }
     drop(guard);
     handle.send(Op::Shutdown);
     // Take the session's last events (its end status), then stop.

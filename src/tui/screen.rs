@@ -106,13 +106,19 @@ impl Screen {
     }
 
     /// Draws one frame like `Terminal::draw`: `render` draws into the frame
-    /// and reports its scroll band and cursor.
+    /// and reports its scroll band and cursor. Unlike `Terminal::draw` it
+    /// asks the terminal for its size only when the screen is not known (the
+    /// first frame, after [`Screen::forget`]): that costs three system calls
+    /// (crossterm opens `/dev/tty` each time), and a resize arrives as an
+    /// input event, on which the caller calls `Terminal::autoresize`.
     pub fn draw<B: Backend>(
         &mut self,
         terminal: &mut Terminal<B>,
         render: impl FnOnce(&mut Frame) -> Rendered,
     ) -> Result<Drawn, B::Error> {
-        terminal.autoresize()?;
+        if self.stale {
+            terminal.autoresize()?;
+        }
         let Rendered {
             scroll_band: band,
             cursor,
@@ -231,27 +237,18 @@ fn fill_gaps<'a>(
     out
 }
 
-/// A fast row hash (the multiply-rotate of rustc's FxHasher): rows are only
-/// compared by it to pick a candidate, which the cells then confirm.
-#[derive(Default)]
-struct RowHasher(u64);
-
-impl std::hash::Hasher for RowHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
+/// A quick hash of a row's symbols (the multiply-rotate of rustc's
+/// FxHasher over each cell's first eight bytes): rows are only compared by it
+/// to pick a scroll, which the cells themselves then confirm, styles
+/// included.
+fn row_hash(buf: &Buffer, y: u16) -> u64 {
+    row(buf, y).iter().fold(0u64, |h, cell| {
+        let bytes = cell.symbol().as_bytes();
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+    })
 }
 
 /// One row of a buffer (the buffer's own coordinates).
@@ -270,20 +267,14 @@ pub fn best_scroll(old: &Buffer, new: &Buffer, band: Range<u16>) -> Option<i32> 
         return None;
     }
     let n = band.len();
-    let same = band.clone().filter(|&y| row(old, y) == row(new, y)).count();
+    let before: Vec<u64> = band.clone().map(|y| row_hash(old, y)).collect();
+    let after: Vec<u64> = band.clone().map(|y| row_hash(new, y)).collect();
+    let same = (0..n).filter(|&i| before[i] == after[i]).count();
     // With at most one row changed no scroll can win (scrolling by k keeps
     // at most n - k rows).
     if same + 1 >= n {
         return None;
     }
-    let hash = |buf: &Buffer, y: u16| {
-        use std::hash::{Hash, Hasher};
-        let mut h = RowHasher::default();
-        row(buf, y).hash(&mut h);
-        h.finish()
-    };
-    let before: Vec<u64> = band.clone().map(|y| hash(old, y)).collect();
-    let after: Vec<u64> = band.clone().map(|y| hash(new, y)).collect();
     // Rows that would match after scrolling by k (up: new row i shows old
     // row i + k).
     let matches = |k: i32| -> usize {
@@ -755,6 +746,8 @@ mod tests {
             if step == 200 {
                 (w, h) = (44, 13);
                 t.backend_mut().model.resize(w, h);
+                // As the run loop does on a resize event.
+                t.autoresize().unwrap();
                 vt = Vt::new(w as usize, h as usize);
             }
             let overlay = roll == 7;

@@ -79,7 +79,10 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
     }
     draw_status(app, frame, status);
-    app.frame.help_max_scroll = help_max_scroll(app, body);
+    // Laying the help out costs about a tenth of a frame: only while it shows.
+    if matches!(app.overlay, Some(Overlay::Help { .. })) {
+        app.frame.help_max_scroll = help_max_scroll(app, body);
+    }
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlays::draw_help(app, frame, body, *scroll),
         Some(Overlay::ConfirmQuit) => overlays::draw_confirm(app, frame, body),
@@ -519,8 +522,12 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     }
     // `out` runs bottom-up: keep the bottom rows; a top line that does not
     // fit loses its first rows.
-    let lines: Vec<Line> = out.into_iter().take(rows).rev().collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    // The rows are wrapped already: each is written as it is (a `Paragraph`
+    // would split every row into graphemes again to truncate it).
+    let buf = frame.buffer_mut();
+    for (y, line) in (inner.y..inner.bottom()).zip(out.iter().take(rows).rev()) {
+        buf.set_line(inner.x, y, line, inner.width);
+    }
 }
 
 fn draw_status(app: &App, frame: &mut Frame, area: Rect) {

@@ -1,10 +1,15 @@
 //! The TUI (ratatui + crossterm): one run loop — a `tokio::select!` over
 //! terminal input, orchestrator events, signals and the next frame's or
 //! spinner's deadline. Handlers only update the [`app::App`] and mark the
-//! screen dirty; frames are drawn at most every [`FRAME`], so a flood of events
-//! costs one frame, and an idle screen wakes nothing up (no timer runs unless a
-//! spinner or a message is on screen). The terminal itself (modes, suspend,
-//! `$EDITOR`, the byte counter) is in [`terminal`].
+//! screen dirty; frames are drawn at most every [`FRAME`] after the person's
+//! input and every [`STREAM_FRAME`] after the orchestrator's events alone. While
+//! a frame is pending, events wait in their channel and are all taken just
+//! before it is drawn: a stream of tokens wakes the TUI once per frame, not
+//! once per token, and a flood costs one frame. An idle screen wakes nothing
+//! up (no timer runs unless a spinner or a message is on screen). The terminal
+//! itself (modes, suspend, `$EDITOR`, the byte counter) is in [`terminal`];
+//! frames are written by [`screen`], which scrolls the transcript's rows in
+//! the terminal instead of rewriting them.
 //!
 //! The TUI never calls a provider, sled or git2: it sends `Op`s and renders
 //! `Event`s (DESIGN.md §4).
@@ -13,6 +18,7 @@ pub mod app;
 pub mod highlight;
 pub mod metrics;
 pub mod model;
+pub mod screen;
 pub mod terminal;
 pub mod transcript;
 pub mod view;
@@ -39,8 +45,48 @@ use crate::config::workflow::Workflow;
 use crate::orchestrator::OrchestratorHandle;
 use crate::protocol::{Event, EventBody, Op};
 
-/// Shortest time between two frames (at most 60 frames per second).
+/// Shortest time between two frames after the person's input (keys, paste,
+/// mouse, a resize): at most 60 frames per second.
 pub const FRAME: Duration = Duration::from_millis(16);
+
+/// Shortest time between two frames when only the orchestrator's events
+/// (streamed tokens, lines, state changes) or the spinner changed the screen:
+/// 30 frames per second. Streamed text looks as smooth, and each frame (its
+/// render and its bytes on an SSH link) is paid half as often.
+pub const STREAM_FRAME: Duration = Duration::from_millis(33);
+
+/// Bytes written to the terminal and tokens streamed when the session began,
+/// for the log's figures at its end.
+#[derive(Default)]
+struct SessionOutput {
+    bytes_at_start: u64,
+    tokens_at_start: u64,
+}
+
+/// Takes one orchestrator event into the app (and notes the terminal output
+/// at the session's start and end for the log).
+fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, event: Event) {
+    if let Event::Logged(e) = &event {
+        match &e.body {
+            EventBody::SessionStarted { .. } => {
+                out.bytes_at_start = guard.bytes_written();
+                out.tokens_at_start = app.metrics.token_events;
+            }
+            EventBody::SessionFinished { .. } => {
+                let bytes = guard.bytes_written() - out.bytes_at_start;
+                let tokens = app.metrics.token_events.saturating_sub(out.tokens_at_start);
+                tracing::info!(
+                    bytes_to_terminal = bytes,
+                    token_events = tokens,
+                    bytes_per_token = bytes as f64 / tokens.max(1) as f64,
+                    "terminal output of the session"
+                );
+            }
+            _ => {}
+        }
+    }
+    app.on_event(event);
+}
 
 /// What the TUI needs to start.
 pub struct Setup {
@@ -192,16 +238,52 @@ async fn edit_copy(
     })
 }
 
+/// The terminal's input, read by a task of its own and handed over through a
+/// channel. crossterm's `EventStream` tries its global reader's lock each time
+/// it is polled (spinning and yielding while its reader thread holds it), and
+/// a `select!` polls every branch at each wake-up: polled in the loop's
+/// `select!`, it cost each streamed token's wake-up about as much as drawing.
+/// Here it is polled only when input arrived.
+struct Input {
+    events: tokio::sync::mpsc::UnboundedReceiver<io::Result<TermEvent>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Input {
+    fn start() -> Input {
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut stream = EventStream::new();
+            while let Some(event) = stream.next().await {
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+            // The terminal is gone: the channel closes.
+        });
+        Input { events, task }
+    }
+
+    /// Stops reading (the stream is dropped once this returns), so that the
+    /// editor or the shell gets every key.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
 /// Runs what [`App::external`] asks for, with the terminal handed over and
-/// taken back; the input stream is dropped meanwhile so that it cannot steal
+/// taken back; the input stream is stopped meanwhile so that it cannot steal
 /// the editor's or the shell's keys.
 async fn run_external(
     external: External,
     guard: &mut TerminalGuard,
-    input: &mut Option<EventStream>,
+    input: &mut Option<Input>,
     app: &mut App,
 ) -> io::Result<()> {
-    *input = None;
+    if let Some(reading) = input.take() {
+        reading.stop().await;
+    }
     match external {
         External::Suspend => guard.suspend()?,
         External::Edit { path, content } => {
@@ -213,7 +295,7 @@ async fn run_external(
             app.memory_edited(&agent, &notes, edited);
         }
     }
-    *input = Some(EventStream::new());
+    *input = Some(Input::start());
     Ok(())
 }
 
@@ -246,15 +328,15 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         });
     }
     let mut guard = TerminalGuard::enter(app.options.mouse)?;
-    let mut input = Some(EventStream::new());
+    let mut input = Some(Input::start());
+    // Something changed since the last frame; `urgent`: the person did it.
     let mut dirty = true;
-    let mut next_frame = Instant::now();
+    let mut urgent = true;
+    let mut last_frame: Option<Instant> = None;
     let hup = hangup();
     tokio::pin!(hup);
     let mut continued = Continued::new();
-    // Bytes written and tokens streamed since the session began (for the log).
-    let mut bytes_at_start = 0;
-    let mut tokens_at_start = 0;
+    let mut output = SessionOutput::default();
     loop {
         for op in app.outbox.drain(..) {
             let _ = ops.send(op);
@@ -264,13 +346,35 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         }
         if let Some(external) = app.external.take() {
             run_external(external, &mut guard, &mut input, &mut app).await?;
-            dirty = true;
+            (dirty, urgent) = (true, true);
             continue;
         }
-        if dirty && Instant::now() >= next_frame {
-            guard.terminal.draw(|frame| view::draw(&mut app, frame))?;
+        let due = match last_frame {
+            Some(at) => at + if urgent { FRAME } else { STREAM_FRAME },
+            None => Instant::now(),
+        };
+        if dirty && Instant::now() >= due {
+            // The events that waited for this frame, all of them.
+            loop {
+                match events.try_recv() {
+                    Ok(event) => take_event(&mut app, &guard, &mut output, event),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
+                        app.closed = true;
+                        break;
+                    }
+                }
+            }
+            guard.draw(|frame| {
+                view::draw(&mut app, frame);
+                screen::Rendered {
+                    scroll_band: app.frame.scroll_band.clone(),
+                    cursor: None,
+                }
+            })?;
             dirty = false;
-            next_frame = Instant::now() + FRAME;
+            urgent = false;
+            last_frame = Some(Instant::now());
             // Debug builds only: lets the end-to-end tests prove that a panic
             // restores the terminal. Release builds do not contain this.
             #[cfg(debug_assertions)]
@@ -281,29 +385,29 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         let wake = app
             .next_wake(std::time::Instant::now())
             .map(Instant::from_std);
-        let stream = input.as_mut();
+        let reading = input.as_mut();
         tokio::select! {
             term = async {
-                match stream {
-                    Some(s) => s.next().await,
+                match reading {
+                    Some(i) => i.events.recv().await,
                     None => futures::future::pending().await,
                 }
             } => match term {
                 Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
                     app.on_key(key);
-                    dirty = true;
+                    (dirty, urgent) = (true, true);
                 }
                 Some(Ok(TermEvent::Paste(text))) => {
                     app.on_paste(&text);
-                    dirty = true;
+                    (dirty, urgent) = (true, true);
                 }
                 Some(Ok(TermEvent::Mouse(mouse))) => {
                     app.on_mouse(mouse);
-                    dirty = true;
+                    (dirty, urgent) = (true, true);
                 }
                 Some(Ok(TermEvent::Resize(_, _))) => {
                     guard.terminal.autoresize()?;
-                    dirty = true;
+                    (dirty, urgent) = (true, true);
                 }
                 Some(Ok(_)) => {}
                 // The terminal is gone (closed pty): stop like an interrupt.
@@ -312,37 +416,11 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
                     app.quit = true;
                 }
             },
-            event = events.recv() => {
-                let mut take = |app: &mut App, event: Event| {
-                    if let Event::Logged(e) = &event {
-                        match &e.body {
-                            EventBody::SessionStarted { .. } => {
-                                bytes_at_start = guard.bytes_written();
-                                tokens_at_start = app.metrics.token_events;
-                            }
-                            EventBody::SessionFinished { .. } => {
-                                let bytes = guard.bytes_written() - bytes_at_start;
-                                let tokens = app.metrics.token_events.saturating_sub(tokens_at_start);
-                                tracing::info!(
-                                    bytes_to_terminal = bytes,
-                                    token_events = tokens,
-                                    bytes_per_token = bytes as f64 / tokens.max(1) as f64,
-                                    "terminal output of the session"
-                                );
-                            }
-                            _ => {}
-                        }
-                    }
-                    app.on_event(event);
-                };
+            // While a frame is pending the events wait: they are taken just
+            // before it is drawn. A closed channel is not polled again.
+            event = events.recv(), if !dirty && !app.closed => {
                 match event {
-                    Some(event) => {
-                        take(&mut app, event);
-                        // Take everything already waiting: one frame for the lot.
-                        while let Ok(event) = events.try_recv() {
-                            take(&mut app, event);
-                        }
-                    }
+                    Some(event) => take_event(&mut app, &guard, &mut output, event),
                     None => app.closed = true,
                 }
                 dirty = true;
@@ -353,7 +431,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             }
             _ = continued.recv() => {
                 guard.resume()?;
-                dirty = true;
+                (dirty, urgent) = (true, true);
             }
             _ = async {
                 match wake {
@@ -363,13 +441,15 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             } => {
                 dirty |= app.tick(std::time::Instant::now());
             }
-            _ = tokio::time::sleep_until(next_frame), if dirty => {}
+            _ = tokio::time::sleep_until(due), if dirty => {}
         }
     }
     for op in app.outbox.drain(..) {
         let _ = ops.send(op);
     }
-    drop(input);
+    if let Some(reading) = input.take() {
+        reading.stop().await;
+    }
     drop(guard);
     handle.send(Op::Shutdown);
     // Take the session's last events (its end status), then stop.

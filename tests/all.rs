@@ -52,6 +52,8 @@ mod scripts;
 mod secrets;
 #[path = "all/tui_flow.rs"]
 mod tui_flow;
+#[path = "all/tui_perf.rs"]
+mod tui_perf;
 #[path = "all/tui_queries.rs"]
 mod tui_queries;
 #[path = "all/tui_tmux.rs"]

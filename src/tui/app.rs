@@ -226,6 +226,10 @@ pub struct FrameInfo {
     pub transcript_rows: u16,
     /// Where the transcript pane's text was drawn.
     pub transcript_area: Rect,
+    /// The rows of the pane whose text scrolls (the transcript's), when it
+    /// spans the screen's width: the terminal may scroll them in place
+    /// ([`super::screen::Screen::draw`]) instead of having them rewritten.
+    pub scroll_band: Option<std::ops::Range<u16>>,
     /// How far the help overlay can scroll.
     pub help_max_scroll: u16,
     /// The spinner's frame (advanced at most every [`SPIN`]).

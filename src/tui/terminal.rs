@@ -3,7 +3,9 @@
 //! the exit path (drop, panic hook, suspend); suspending to the shell (Ctrl-Z)
 //! and coming back; running `$EDITOR` on a file in between; and a writer that
 //! counts the bytes sent to the terminal, so that the cost of a streamed token
-//! on a slow SSH link can be measured.
+//! on a slow SSH link can be measured. Frames are written by
+//! [`super::screen::Screen`], which scrolls the transcript's rows in place
+//! instead of rewriting them.
 
 use std::io::{self, Stdout, Write};
 use std::path::Path;
@@ -17,8 +19,10 @@ use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use ratatui::{Frame, Terminal};
+
+use super::screen::{Drawn, Rendered, Screen};
 
 /// A writer that counts every byte written through it.
 #[derive(Debug)]
@@ -104,6 +108,8 @@ fn enter_mode(mouse: bool) -> io::Result<()> {
 pub struct TerminalGuard {
     /// The ratatui terminal, writing through a [`CountingWriter`].
     pub terminal: Terminal<CrosstermBackend<CountingWriter<Stdout>>>,
+    /// What the terminal shows; draws the frames.
+    pub screen: Screen,
     bytes: Arc<AtomicU64>,
     mouse: bool,
 }
@@ -129,9 +135,16 @@ impl TerminalGuard {
         };
         Ok(TerminalGuard {
             terminal,
+            screen: Screen::new(),
             bytes,
             mouse,
         })
+    }
+
+    /// Draws a frame ([`Screen::draw`]): `render` reports the rows that may
+    /// scroll in place and the cursor.
+    pub fn draw(&mut self, render: impl FnOnce(&mut Frame) -> Rendered) -> io::Result<Drawn> {
+        self.screen.draw(&mut self.terminal, render)
     }
 
     /// Bytes written to the terminal so far.
@@ -155,16 +168,12 @@ impl TerminalGuard {
         self.repaint()
     }
 
-    /// Clears the screen and forgets what it held, so that the next frame is
-    /// drawn whole. Unlike `Terminal::clear` it asks the terminal nothing (no
-    /// cursor-position round trip, which a slow link may not answer in time).
+    /// Forgets what the screen holds, so that the next frame clears it and
+    /// is drawn whole. Unlike `Terminal::clear` it asks the terminal nothing
+    /// (no cursor-position round trip, which a slow link may not answer in
+    /// time).
     pub fn repaint(&mut self) -> io::Result<()> {
-        use ratatui::backend::{Backend, ClearType};
-        self.terminal.backend_mut().clear_region(ClearType::All)?;
-        // Two swaps reset both of ratatui's buffers: the next diff is against
-        // an empty screen, which is what the terminal now shows.
-        self.terminal.swap_buffers();
-        self.terminal.swap_buffers();
+        self.screen.forget();
         Ok(())
     }
 

@@ -112,6 +112,9 @@ pub struct Partial<'a> {
     pub lines: Vec<(&'a str, bool)>,
     /// The unfinished line (may be empty).
     pub tail: &'a str,
+    /// Whether the unfinished line is code (in a fence, or opening or
+    /// closing one), as it will be once complete.
+    pub tail_code: bool,
 }
 
 /// Every view's window, the partial lines, and the active tab.
@@ -225,8 +228,8 @@ impl Transcripts {
     }
 
     /// The text streamed under the active view and not yet durable, per
-    /// task: its agent, its complete lines (each with whether it is inside a
-    /// code fence, as its durable copy will be) and its unfinished line.
+    /// task: its agent, its complete lines and its unfinished line, each with
+    /// whether it is code (inside a fence), as its durable copy will be.
     pub fn partials(&self) -> Vec<Partial<'_>> {
         let key = self.active_key();
         self.partials
@@ -255,6 +258,7 @@ impl Transcripts {
                     agent: agent.as_str(),
                     lines,
                     tail,
+                    tail_code: fence || toggles_fence(tail),
                 }
             })
             .collect()
@@ -671,6 +675,38 @@ mod tests {
         t.on_token("pm", "t2", "\tx");
         assert_eq!(t.partials()[0].tail, "    x");
         assert_eq!(expand_tabs("a\tb"), "a    b");
+    }
+
+    #[test]
+    fn a_partial_line_in_a_code_block_is_code_as_it_will_be_once_complete() {
+        let mut t = Transcripts::new(vec!["pm".into()]);
+        let shape = |t: &Transcripts| {
+            let p = t.partials();
+            let owned: Vec<(String, bool)> = p[0]
+                .lines
+                .iter()
+                .map(|(l, c)| (l.to_string(), *c))
+                .collect();
+            (owned, p[0].tail.to_string(), p[0].tail_code)
+        };
+        t.on_token("pm", "t", "```py\nx = ");
+        // The fence's line is complete but not durable yet: it already
+        // opens the block for the line after it.
+        assert_eq!(
+            shape(&t),
+            (vec![("```py".into(), true)], "x = ".into(), true)
+        );
+        t.on_lines(&[line(0, "pm", 0, "```py")]);
+        assert_eq!(shape(&t), (vec![], "x = ".into(), true));
+        t.on_token("pm", "t", "1\n```");
+        assert_eq!(
+            shape(&t),
+            (vec![("x = 1".into(), true)], "```".into(), true)
+        );
+        // Outside any fence a line is text.
+        let mut plain = Transcripts::new(vec!["pm".into()]);
+        plain.on_token("pm", "t", "x = ");
+        assert_eq!(shape(&plain), (vec![], "x = ".into(), false));
     }
 
     #[test]

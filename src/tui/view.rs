@@ -31,6 +31,7 @@ pub const MIN_SIZE: (u16, u16) = (40, 12);
 /// Renders the whole screen.
 pub fn draw(app: &mut App, frame: &mut Frame) {
     let area = frame.area();
+    app.frame.scroll_band = None;
     frame.render_widget(
         Block::default().style(app.theme.style("ui.background")),
         area,
@@ -78,7 +79,10 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         }
     }
     draw_status(app, frame, status);
-    app.frame.help_max_scroll = help_max_scroll(app, body);
+    // Laying the help out costs about a tenth of a frame: only while it shows.
+    if matches!(app.overlay, Some(Overlay::Help { .. })) {
+        app.frame.help_max_scroll = help_max_scroll(app, body);
+    }
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlays::draw_help(app, frame, body, *scroll),
         Some(Overlay::ConfirmQuit) => overlays::draw_confirm(app, frame, body),
@@ -434,6 +438,9 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     frame.render_widget(block, area);
     app.frame.transcript_rows = inner.height;
     app.frame.transcript_area = inner;
+    let screen = frame.area();
+    app.frame.scroll_band =
+        (area.x == screen.x && area.width == screen.width).then_some(inner.y..inner.bottom());
     let app: &App = app;
     let theme = &app.theme;
     let all = app.transcripts.active == 0;
@@ -465,35 +472,33 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     let push_rows = |out: &mut Vec<Line>, agent: &str, text: &str, style: Style, code: bool| {
         let wrapped = wrap(text, text_w, code);
         for (i, row) in wrapped.iter().enumerate().rev() {
+            // Rows past the pane's top would be cut anyway.
+            if out.len() >= rows {
+                break;
+            }
             let mut spans = vec![prefix(agent, i == 0)];
             spans.extend(highlighted(row, style, query, hit));
             out.push(Line::from(spans));
         }
     };
     if window.following && window.at_live_end() {
-        // A line still streaming takes one row: its last wrapped row, after
-        // "…" once it wrapped. Rows above never move while it grows, so a
-        // token costs the terminal about its own text; the whole line shows,
-        // wrapped, when it completes. Complete lines whose durable copies
-        // have not arrived yet show above it exactly as those copies will.
+        // A line still streaming is wrapped and styled as it will be once
+        // complete, so completing it changes nothing on screen. When it wraps
+        // the rows above move up a row, which the terminal does itself (a
+        // scroll region, see `super::screen`): a token costs about its own
+        // text. Complete lines whose durable copies have not arrived yet (the
+        // committer may hold them up to 250 ms) show above it exactly as those
+        // copies will.
         'partials: for partial in app.transcripts.partials().into_iter().rev() {
-            let text = partial.tail;
-            if !text.is_empty() {
-                let shown = match wrap(text, text_w, false).len() {
-                    0 | 1 => text.to_string(),
-                    _ => {
-                        let tail = wrap(text, text_w.saturating_sub(1).max(1), false);
-                        format!("…{}", tail.last().map(String::as_str).unwrap_or(""))
-                    }
-                };
-                let mut spans = vec![prefix(partial.agent, true)];
-                spans.extend(highlighted(
-                    &shown,
-                    theme.style("transcript.text"),
-                    query,
-                    hit,
-                ));
-                out.push(Line::from(spans));
+            if !partial.tail.is_empty() {
+                let style = line_style(app, LineKind::Text, partial.tail_code);
+                push_rows(
+                    &mut out,
+                    partial.agent,
+                    partial.tail,
+                    style,
+                    partial.tail_code,
+                );
             }
             for (line, code) in partial.lines.iter().rev() {
                 if out.len() >= rows {
@@ -537,9 +542,14 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     } else if out.is_empty() && window.pending.is_some() {
         out.push(Line::styled("loading…", theme.style("ui.text.dim")));
     }
-    let skip = out.len().saturating_sub(rows);
-    let lines: Vec<Line> = out.into_iter().skip(skip).rev().collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    // `out` runs bottom-up: keep the bottom rows; a top line that does not
+    // fit loses its first rows.
+    // The rows are wrapped already: each is written as it is (a `Paragraph`
+    // would split every row into graphemes again to truncate it).
+    let buf = frame.buffer_mut();
+    for (y, line) in (inner.y..inner.bottom()).zip(out.iter().take(rows).rev()) {
+        buf.set_line(inner.x, y, line, inner.width);
+    }
 }
 
 fn draw_status(app: &App, frame: &mut Frame, area: Rect) {

@@ -339,7 +339,7 @@ fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
 }
 
 #[test]
-fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
+fn a_streaming_line_shows_wrapped_as_it_will_stay_once_complete() {
     let (mut app, mut f) = at_resolve();
     f.task(
         &mut app,
@@ -351,6 +351,7 @@ fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
     );
     app.focus = crate::tui::app::Focus::Transcript;
     let before = screen_text(&render(&mut app, 80, 24));
+    let old: Vec<&str> = before.lines().collect();
     let mut text = String::new();
     for i in 0..40 {
         let word = format!(" word{i}");
@@ -362,21 +363,34 @@ fn a_streaming_line_keeps_to_one_row_so_rows_above_never_move() {
         });
         let screen = screen_text(&render(&mut app, 80, 24));
         let rows: Vec<&str> = screen.lines().collect();
-        // The pane's last text row (above its border and the status bar) is
-        // the streaming line; every row above it is one row higher than
-        // before the stream started, and stays there.
-        let last = rows[rows.len() - 3];
-        assert!(last.contains("backend  ▸"), "{screen}");
-        assert!(last.contains(&format!("word{i}")), "{screen}");
-        let old: Vec<&str> = before.lines().collect();
-        assert_eq!(rows[9..rows.len() - 3], old[10..old.len() - 2], "{screen}");
+        // The pane's last text rows (above its border and the status bar)
+        // are the streaming line, wrapped; the rows above it are the rows
+        // from before the stream, moved up by as many rows.
+        let wrapped = crate::tui::transcript::wrap(&text, 80 - 2 - 11, false);
+        let n = wrapped.len();
+        let end = rows.len() - 2;
+        assert!(rows[end - n].contains("backend  ▸"), "{screen}");
+        for (row, part) in rows[end - n..end].iter().zip(&wrapped) {
+            assert!(row.contains(part.as_str()), "{part:?}:\n{screen}");
+        }
+        assert_eq!(rows[9..end - n], old[9 + n..end], "{screen}");
     }
     assert!(text.len() > 200, "the line wrapped several times");
-    let screen = screen_text(&render(&mut app, 80, 24));
-    assert!(
-        screen.contains("▸ …"),
-        "a wrapped streaming line starts with …:\n{screen}"
+    // The line completes: the screen does not change.
+    let streaming = screen_text(&render(&mut app, 80, 24));
+    app.on_event(Event::Token {
+        agent: "backend".into(),
+        task: "implement.core".into(),
+        text: "\n".into(),
+    });
+    f.lines(
+        &mut app,
+        "backend",
+        "implement.core",
+        LineKind::Text,
+        &[&text],
     );
+    assert_eq!(screen_text(&render(&mut app, 80, 24)), streaming);
 }
 
 #[test]
@@ -644,4 +658,42 @@ fn a_streamed_line_shows_before_its_durable_copy_and_stays_put_after() {
     let partials = app.transcripts.partials();
     assert_eq!(partials[0].lines, vec![]);
     assert_eq!(partials[0].tail, "and the rest");
+}
+
+#[test]
+fn the_newest_line_stays_at_the_bottom_when_the_top_line_only_partly_fits() {
+    let (mut app, mut f) = at_resolve();
+    // Fill the pane with one-row lines, then a line that wraps over several
+    // rows, then a short one: whatever the top shows, the short (newest) line
+    // is the pane's last text row.
+    for i in 0..30 {
+        f.lines(
+            &mut app,
+            "backend",
+            "plan.backend",
+            LineKind::Text,
+            &[&format!("filler {i}")],
+        );
+        let long = format!("wrapped {i} {}", "word ".repeat(40));
+        f.lines(
+            &mut app,
+            "backend",
+            "plan.backend",
+            LineKind::Text,
+            &[&long],
+        );
+        f.lines(
+            &mut app,
+            "backend",
+            "plan.backend",
+            LineKind::Text,
+            &[&format!("newest {i}")],
+        );
+        let screen = screen_text(&render(&mut app, 80, 24));
+        let rows: Vec<&str> = screen.lines().collect();
+        assert!(
+            rows[rows.len() - 3].contains(&format!("newest {i}")),
+            "step {i}:\n{screen}"
+        );
+    }
 }

@@ -53,11 +53,13 @@ pub struct Rendered {
 }
 
 /// What one frame did, for tests and the log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Drawn {
     /// Rows the scroll band was scrolled by before the diff (> 0: up, the
     /// content moved towards the top; < 0: down), 0 when not scrolled.
     pub scrolled: i32,
+    /// The rows scrolled (a part of the scroll band, from its top).
+    pub region: Range<u16>,
     /// Cells written after the scroll.
     pub cells: usize,
     /// The screen was cleared first (first frame, resize, forgotten).
@@ -106,19 +108,14 @@ impl Screen {
     }
 
     /// Draws one frame like `Terminal::draw`: `render` draws into the frame
-    /// and reports its scroll band and cursor. Unlike `Terminal::draw` it
-    /// asks the terminal for its size only when the screen is not known (the
-    /// first frame, after [`Screen::forget`]): that costs three system calls
-    /// (crossterm opens `/dev/tty` each time), and a resize arrives as an
-    /// input event, on which the caller calls `Terminal::autoresize`.
+    /// and reports its scroll band and cursor. Like `Terminal::draw` it asks
+    /// the terminal for its size first (a resize clears the screen).
     pub fn draw<B: Backend>(
         &mut self,
         terminal: &mut Terminal<B>,
         render: impl FnOnce(&mut Frame) -> Rendered,
     ) -> Result<Drawn, B::Error> {
-        if self.stale {
-            terminal.autoresize()?;
-        }
+        terminal.autoresize()?;
         let Rendered {
             scroll_band: band,
             cursor,
@@ -182,15 +179,16 @@ impl Screen {
         drawn: &mut Drawn,
     ) -> Result<(), B::Error> {
         if let Some(band) = band
-            && let Some(by) = best_scroll(&self.shadow, &self.frame, band.clone())
+            && let Some((region, by)) = best_scroll(&self.shadow, &self.frame, band)
         {
             drawn.scrolled = by;
-            shift(&mut self.shadow, band.clone(), by);
+            drawn.region = region.clone();
+            shift(&mut self.shadow, region.clone(), by);
             let rows = by.unsigned_abs() as u16;
             if by > 0 {
-                backend.scroll_region_up(band, rows)?;
+                backend.scroll_region_up(region, rows)?;
             } else {
-                backend.scroll_region_down(band, rows)?;
+                backend.scroll_region_down(region, rows)?;
             }
         }
         let updates = self.shadow.diff(&self.frame);
@@ -258,11 +256,13 @@ fn row(buf: &Buffer, y: u16) -> &[Cell] {
     &buf.content[i..i + w]
 }
 
-/// The scroll of `band` (rows, > 0 up) that leaves the fewest cells of
-/// `old` to rewrite into `new`, when it leaves fewer than no scroll at all,
-/// counting [`SCROLL_COST`] for the scroll itself. Both buffers have the
-/// same area; `band` lies within it.
-pub fn best_scroll(old: &Buffer, new: &Buffer, band: Range<u16>) -> Option<i32> {
+/// The scroll that leaves the fewest cells of `old` to rewrite into `new`:
+/// a region of `band`'s rows from its top (rows below it, such as lines
+/// still streaming under the ones that scroll, stay where they are) and the
+/// rows it moves by (> 0 up), when it leaves fewer cells than no scroll at
+/// all, counting [`SCROLL_COST`] for the scroll itself. Both buffers have
+/// the same area; `band` lies within it.
+pub fn best_scroll(old: &Buffer, new: &Buffer, band: Range<u16>) -> Option<(Range<u16>, i32)> {
     if old.area != new.area || band.is_empty() {
         return None;
     }
@@ -275,48 +275,90 @@ pub fn best_scroll(old: &Buffer, new: &Buffer, band: Range<u16>) -> Option<i32> 
     if same + 1 >= n {
         return None;
     }
-    // Rows that would match after scrolling by k (up: new row i shows old
-    // row i + k).
-    let matches = |k: i32| -> usize {
-        (0..n)
-            .filter(|&i| {
-                let j = i as i64 + k as i64;
-                j >= 0 && (j as usize) < n && after[i] == before[j as usize]
-            })
-            .count()
-    };
-    let best = (1..n as i32)
-        .flat_map(|k| [k, -k])
-        .map(|k| (matches(k), k))
-        .max_by_key(|&(m, k)| (m, std::cmp::Reverse(k.abs())))?;
-    if best.0 <= same {
+    // unmoved[e]: rows from e down that match without a scroll.
+    let mut unmoved = vec![0; n + 1];
+    for i in (0..n).rev() {
+        unmoved[i] = unmoved[i + 1] + usize::from(before[i] == after[i]);
+    }
+    // For each scroll by k of the region [0, e): the rows inside that match
+    // (new row i shows old row i + k) plus the unmoved ones below it.
+    // Ties go to the smaller scroll, then to the larger region: rows that
+    // changed a little (a streaming line that grew) align best when more of
+    // them move together.
+    let mut best: Option<(usize, usize, i32)> = None;
+    for k in (1..n as i64).flat_map(|k| [k, -k]) {
+        let mut inside = 0;
+        for (e, &below) in unmoved.iter().enumerate().skip(1) {
+            // The row that the region's growth to e rows makes valid.
+            let (i, from) = if k > 0 {
+                (e as i64 - 1 - k, e as i64 - 1)
+            } else {
+                (e as i64 - 1, e as i64 - 1 + k)
+            };
+            if i >= 0 && from >= 0 && after[i as usize] == before[from as usize] {
+                inside += 1;
+            }
+            if e as i64 <= k.abs() {
+                continue;
+            }
+            let score = inside + below;
+            let better = best.is_none_or(|(b, be, bk)| {
+                (score, std::cmp::Reverse(k.unsigned_abs()), e)
+                    > (b, std::cmp::Reverse(bk.unsigned_abs() as u64), be)
+            });
+            if better {
+                best = Some((score, e, k as i32));
+            }
+        }
+    }
+    let (score, e, k) = best?;
+    if score <= same {
         return None;
     }
     // Verify with the cells themselves: the rows hashed alike may still
-    // differ in a few cells, and the rows that come in blank cost their
-    // content.
-    let k = best.1;
-    let plain = changed_cells(old, new, band.clone(), 0);
-    let scrolled = changed_cells(old, new, band, k) + SCROLL_COST;
-    (scrolled < plain).then_some(k)
+    // differ in a few cells (styles), rows that differ a little count as
+    // wholly different above, and the rows that come in blank cost their
+    // content. The whole band scrolled by as much is tried too.
+    let plain = changed_cells(old, new, band.clone(), band.start..band.start, 0);
+    [band.start..band.start + e as u16, band.clone()]
+        .into_iter()
+        .map(|region| {
+            let cost = changed_cells(old, new, band.clone(), region.clone(), k) + SCROLL_COST;
+            (cost, region)
+        })
+        .filter(|(cost, _)| *cost < plain)
+        .min_by_key(|(cost, region)| (*cost, std::cmp::Reverse(region.len())))
+        .map(|(_, region)| (region, k))
 }
 
-/// Cells of `band` that differ between `new` and `old` scrolled by `k` (a
-/// row scrolled in is blank).
-fn changed_cells(old: &Buffer, new: &Buffer, band: Range<u16>, k: i32) -> usize {
+/// Cells of `band` that differ between `new` and `old` with `region`
+/// scrolled by `k` (a row scrolled in is blank).
+fn changed_cells(
+    old: &Buffer,
+    new: &Buffer,
+    band: Range<u16>,
+    region: Range<u16>,
+    k: i32,
+) -> usize {
     let blank = Cell::default();
-    band.clone()
-        .map(|y| {
-            let from = y as i64 + k as i64;
-            let new_row = row(new, y);
-            if from >= band.start as i64 && from < band.end as i64 {
-                let old_row = row(old, from as u16);
-                new_row.iter().zip(old_row).filter(|(a, b)| a != b).count()
-            } else {
-                new_row.iter().filter(|c| **c != blank).count()
-            }
-        })
-        .sum()
+    band.map(|y| {
+        let new_row = row(new, y);
+        if !region.contains(&y) {
+            return new_row
+                .iter()
+                .zip(row(old, y))
+                .filter(|(a, b)| a != b)
+                .count();
+        }
+        let from = y as i64 + k as i64;
+        if from >= region.start as i64 && from < region.end as i64 {
+            let old_row = row(old, from as u16);
+            new_row.iter().zip(old_row).filter(|(a, b)| a != b).count()
+        } else {
+            new_row.iter().filter(|c| **c != blank).count()
+        }
+    })
+    .sum()
 }
 
 /// Scrolls `band` of `buf` by `k` rows (> 0 up) as a terminal does: the
@@ -539,6 +581,11 @@ mod tests {
     /// A screen like the TUI's: a header row, then a bordered full-width
     /// pane whose inner rows show `lines` from `first`; returns the band.
     fn pane(frame: &mut Frame, lines: &[String], first: usize) -> Rendered {
+        pane_over(frame, lines, first, &[])
+    }
+
+    /// [`pane`] with `tail` as its last rows (lines still streaming, say).
+    fn pane_over(frame: &mut Frame, lines: &[String], first: usize, tail: &[&str]) -> Rendered {
         let area = frame.area();
         frame.render_widget(
             Paragraph::new(format!("header {first}")).style(Style::new().bg(Color::Blue)),
@@ -551,8 +598,9 @@ mod tests {
         let shown: Vec<ratatui::text::Line> = lines
             .iter()
             .skip(first)
-            .take(inner.height as usize)
+            .take(inner.height as usize - tail.len())
             .map(|l| ratatui::text::Line::styled(l.clone(), Style::new().fg(Color::Green)))
+            .chain(tail.iter().map(|t| ratatui::text::Line::raw(*t)))
             .collect();
         frame.render_widget(Paragraph::new(shown), inner);
         Rendered {
@@ -698,6 +746,29 @@ mod tests {
     }
 
     #[test]
+    fn rows_above_lines_that_stay_scroll_alone() {
+        let (w, h) = (60, 12);
+        let lines = words(40);
+        let tail = ["backend  ▸ still streaming", "qa       ▸ this one too"];
+        let mut t = Terminal::new(Recording::new(w, h)).unwrap();
+        let mut screen = Screen::new();
+        screen
+            .draw(&mut t, |f| pane_over(f, &lines, 0, &tail))
+            .unwrap();
+        t.backend_mut().take_bytes();
+        // A line completes above the two streaming ones.
+        let drawn = screen
+            .draw(&mut t, |f| pane_over(f, &lines, 1, &tail))
+            .unwrap();
+        // Rows 2..=8 (1-based 3..=9) scroll; the streaming rows stay.
+        assert_eq!((drawn.scrolled, drawn.region), (1, 2..9));
+        let bytes = String::from_utf8(t.backend_mut().take_bytes()).unwrap();
+        assert!(bytes.starts_with("\x1b[3;9r\x1b[1S\x1b[r"), "{bytes:?}");
+        assert!(!bytes.contains("streaming"), "{bytes:?}");
+        assert_eq!(t.backend().model.buffer(), screen.shadow());
+    }
+
+    #[test]
     fn a_frame_that_does_not_gain_from_a_scroll_is_a_plain_diff() {
         let (w, h) = (40, 10);
         let lines = words(100);
@@ -718,9 +789,10 @@ mod tests {
 
     #[test]
     fn any_sequence_of_frames_leaves_the_terminal_showing_the_last_one() {
-        // Seeded: scrolls both ways by 1 to 12 rows, edits of single rows,
-        // jumps, overlays, a resize; after every frame the screen model and
-        // the replayed bytes equal the frame drawn.
+        // Seeded: scrolls both ways by 1 to 12 rows, of the whole pane or of
+        // the rows above lines that stay, edits of single rows, jumps,
+        // overlays, a resize; after every frame the screen model and the
+        // replayed bytes equal the frame drawn.
         let lines = words(300);
         let (mut w, mut h) = (50u16, 16u16);
         let mut t = Terminal::new(Recording::new(w, h)).unwrap();
@@ -746,15 +818,19 @@ mod tests {
             if step == 200 {
                 (w, h) = (44, 13);
                 t.backend_mut().model.resize(w, h);
-                // As the run loop does on a resize event.
-                t.autoresize().unwrap();
                 vt = Vt::new(w as usize, h as usize);
             }
             let overlay = roll == 7;
             let edit = roll == 8;
             let drawn = screen
                 .draw(&mut t, |f| {
-                    let band = pane(f, &lines, first);
+                    // Now and then rows that stay under the ones that scroll.
+                    let tail: &[&str] = match (step / 40) % 3 {
+                        0 => &[],
+                        1 => &["streaming one"],
+                        _ => &["streaming one", "streaming two"],
+                    };
+                    let band = pane_over(f, &lines, first, tail);
                     if overlay {
                         let popup = Rect::new(5, 4, 20, 5);
                         f.render_widget(ratatui::widgets::Clear, popup);

@@ -5,7 +5,9 @@
 //!   within 2x);
 //! * the same, scrolled back to the middle of the 1,000,000 lines;
 //! * ten agents streaming: ten token events, then one frame;
-//! * the bytes a real terminal backend writes per streamed token (printed once).
+//! * the bytes a real terminal backend writes per streamed token, through the
+//!   TUI's own frame writer (`quorum::tui::screen`, which scrolls the
+//!   transcript's rows in the terminal), printed once.
 //!
 //! Run with `cargo bench --bench tui`.
 
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use divan::Bencher;
 use quorum::protocol::Event;
+use quorum::tui::screen::{Rendered, Screen};
 use quorum::tui::view;
 use ratatui::Terminal;
 use ratatui::backend::{CrosstermBackend, TestBackend};
@@ -116,8 +119,9 @@ impl Write for Counting {
 }
 
 /// Bytes a crossterm backend writes per streamed token, at 80x24 (five
-/// agents) and 200x60 (ten), with one frame per token (the worst case: the
-/// run loop coalesces frames to one per 16 ms). The stream is realistic:
+/// agents) and 200x60 (ten), with one frame per token written as the TUI
+/// writes frames ([`Screen::draw`]); the worst case: the run loop coalesces a
+/// stream's frames to one per 33 ms. The stream is realistic:
 /// words of a few characters, twelve to a line, and each finished line
 /// arrives as a durable transcript line, as the orchestrator sends it.
 fn bytes_per_token() {
@@ -146,8 +150,19 @@ fn bytes_per_token() {
         .unwrap_or_else(|e| panic!("terminal: {e}"));
         let mut app = fixture::app(agents);
         fixture::fill(&mut app, 2_000, agents);
-        t.draw(|f| view::draw(&mut app, f))
-            .unwrap_or_else(|e| panic!("draw: {e}"));
+        let mut screen = Screen::new();
+        let mut draw = |t: &mut Terminal<_>, app: &mut quorum::tui::app::App| {
+            screen
+                .draw(t, |f| {
+                    view::draw(app, f);
+                    Rendered {
+                        scroll_band: app.frame.scroll_band.clone(),
+                        cursor: None,
+                    }
+                })
+                .unwrap_or_else(|e| panic!("draw: {e}"));
+        };
+        draw(&mut t, &mut app);
         let before = count.load(Ordering::Relaxed);
         let mut text_bytes = 0;
         let mut seq = 2_000u64;
@@ -189,8 +204,7 @@ fn bytes_per_token() {
                 seq += 1;
                 agent_seq[a] += 1;
             }
-            t.draw(|f| view::draw(&mut app, f))
-                .unwrap_or_else(|e| panic!("draw: {e}"));
+            draw(&mut t, &mut app);
             if ends {
                 line_frames += count.load(Ordering::Relaxed) - frame_start;
             }

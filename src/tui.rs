@@ -63,6 +63,31 @@ struct SessionOutput {
     tokens_at_start: u64,
 }
 
+/// Takes every orchestrator event already waiting into the app: before a
+/// frame (they waited for it), and before the person's input is handled, so
+/// that a key acts on the state the events that came before it made (a `q`
+/// right after the session's end must see it ended). Returns whether any
+/// came (or the channel closed).
+fn take_waiting_events(
+    app: &mut App,
+    guard: &TerminalGuard,
+    out: &mut SessionOutput,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+) -> bool {
+    let mut took = false;
+    loop {
+        match events.try_recv() {
+            Ok(event) => take_event(app, guard, out, event),
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return took,
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
+                app.closed = true;
+                return true;
+            }
+        }
+        took = true;
+    }
+}
+
 /// Takes one orchestrator event into the app (and notes the terminal output
 /// at the session's start and end for the log).
 fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, event: Event) {
@@ -355,16 +380,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         };
         if dirty && Instant::now() >= due {
             // The events that waited for this frame, all of them.
-            loop {
-                match events.try_recv() {
-                    Ok(event) => take_event(&mut app, &guard, &mut output, event),
-                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
-                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
-                        app.closed = true;
-                        break;
-                    }
-                }
-            }
+            take_waiting_events(&mut app, &guard, &mut output, &mut events);
             guard.draw(|frame| {
                 view::draw(&mut app, frame);
                 screen::Rendered {
@@ -392,28 +408,34 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
                     Some(i) => i.events.recv().await,
                     None => futures::future::pending().await,
                 }
-            } => match term {
-                Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
-                    app.on_key(key);
-                    (dirty, urgent) = (true, true);
+            } => {
+                // What happened before the input comes first.
+                if !app.closed {
+                    dirty |= take_waiting_events(&mut app, &guard, &mut output, &mut events);
                 }
-                Some(Ok(TermEvent::Paste(text))) => {
-                    app.on_paste(&text);
-                    (dirty, urgent) = (true, true);
-                }
-                Some(Ok(TermEvent::Mouse(mouse))) => {
-                    app.on_mouse(mouse);
-                    (dirty, urgent) = (true, true);
-                }
-                Some(Ok(TermEvent::Resize(_, _))) => {
-                    guard.terminal.autoresize()?;
-                    (dirty, urgent) = (true, true);
-                }
-                Some(Ok(_)) => {}
-                // The terminal is gone (closed pty): stop like an interrupt.
-                Some(Err(_)) | None => {
-                    app.outbox.push(Op::Interrupt);
-                    app.quit = true;
+                match term {
+                    Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
+                        app.on_key(key);
+                        (dirty, urgent) = (true, true);
+                    }
+                    Some(Ok(TermEvent::Paste(text))) => {
+                        app.on_paste(&text);
+                        (dirty, urgent) = (true, true);
+                    }
+                    Some(Ok(TermEvent::Mouse(mouse))) => {
+                        app.on_mouse(mouse);
+                        (dirty, urgent) = (true, true);
+                    }
+                    Some(Ok(TermEvent::Resize(_, _))) => {
+                        guard.terminal.autoresize()?;
+                        (dirty, urgent) = (true, true);
+                    }
+                    Some(Ok(_)) => {}
+                    // The terminal is gone (closed pty): stop like an interrupt.
+                    Some(Err(_)) | None => {
+                        app.outbox.push(Op::Interrupt);
+                        app.quit = true;
+                    }
                 }
             },
             // While a frame is pending the events wait: they are taken just

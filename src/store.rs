@@ -172,7 +172,9 @@ pub struct Store {
     records: sled::Tree,
     memory: sled::Tree,
     /// The session index this process keeps ([`index`]); `None` for a db
-    /// opened without one (a copy checked against its seal).
+    /// opened without one (a copy checked against its seal). The last field:
+    /// fields drop in order, so the last handle's sled trees are gone before
+    /// the index is closed with the data file's final size.
     index: Option<std::sync::Arc<index::Writer>>,
 }
 

@@ -18,8 +18,10 @@
 //! write, then fsyncs.
 //!
 //! A reader ([`read`]) holds DIR's lock, so no writer is active; it trusts the
-//! index only when its last line is `closed` and the header names the db on
-//! disk. A crash leaves `open` last (or a torn line), so the next reader falls
+//! index only when its last line is `closed`, the header names the db on disk
+//! and sled's data file has the size `closed` names, or sled's own
+//! truncation of it (a db cut short or grown since goes to `Store::open` and
+//! its seal check). A crash leaves `open` last (or a torn line), so the next reader falls
 //! back to sled, and the next open of the store rebuilds the index. Every open
 //! of the store also compares the index with the tree and rewrites it (a
 //! temporary file renamed over it) when they differ or when appends have made
@@ -56,8 +58,12 @@ enum Line {
     Removed(SessionId),
     /// A process opened the db (its pid).
     Open(u32),
-    /// That process let the db go with everything it wrote indexed.
-    Closed,
+    /// That process let the db go with everything it wrote indexed; sled's
+    /// data file then held this many bytes.
+    Closed {
+        /// The size of `<db>/db` after sled let it go, in bytes.
+        data_len: u64,
+    },
 }
 
 /// Which db files an index belongs to: device and inode of sled's `db` and
@@ -95,8 +101,9 @@ struct Parsed {
     identity: Identity,
     /// The summaries, by session.
     sessions: BTreeMap<SessionId, SessionRecord>,
-    /// The last line is `closed` and the file ends with a newline.
-    closed: bool,
+    /// When the last line is `closed` and the file ends with a newline: the
+    /// data file's size it names.
+    closed: Option<u64>,
     /// The file's size in bytes.
     size: u64,
 }
@@ -113,9 +120,9 @@ fn parse(file: &Path) -> Option<Parsed> {
         return None;
     }
     let mut sessions = BTreeMap::new();
-    let mut closed = false;
+    let mut closed = None;
     for line in lines {
-        closed = false;
+        closed = None;
         match serde_json::from_str(line).ok()? {
             Line::Session(record) => {
                 sessions.insert(record.id.clone(), *record);
@@ -124,34 +131,61 @@ fn parse(file: &Path) -> Option<Parsed> {
                 sessions.remove(&id);
             }
             Line::Open(_) => {}
-            Line::Closed => closed = true,
+            Line::Closed { data_len } => closed = Some(data_len),
             Line::Index { .. } => return None,
         }
     }
     Some(Parsed {
         identity: db,
         sessions,
-        closed: closed && text.ends_with('\n'),
+        closed: closed.filter(|_| text.ends_with('\n')),
         size: text.len() as u64,
     })
 }
 
 /// Every session of the db at `db`, newest first (as [`super::Store::sessions`]
 /// orders them), read from its index alone; `None` when the index cannot be
-/// trusted (missing, torn, left open by a crash, of another db, or the db's
-/// [seal](super::seal) does not vouch for the db on its own), and the
-/// caller must open the store instead. The caller must hold DIR's lock, so
-/// that no writer is active.
+/// trusted (missing, torn, left open by a crash, of another db, or sled's
+/// data file is no longer the size it was when the index was closed), and
+/// the caller must open the store instead. The caller must hold DIR's lock,
+/// so that no writer is active.
 pub fn read(db: &Path) -> Option<Vec<SessionRecord>> {
-    // A db cut short or replaced must reach `Store::open`, which refuses it.
-    if !super::seal::holds(db) {
-        return None;
-    }
     let parsed = parse(&path(db))?;
-    if !parsed.closed || Identity::of(db) != Some(parsed.identity) {
+    // A db cut short, grown or replaced since must reach `Store::open`,
+    // which checks it against its seal (and refuses it when it is damaged).
+    let (Some(closed), Some(now)) = (parsed.closed, data_len(db)) else {
+        return None;
+    };
+    if !sled_could_have_left(db, closed, now) || Identity::of(db) != Some(parsed.identity) {
         return None;
     }
     Some(sorted(parsed.sessions.into_values().collect()))
+}
+
+/// Whether sled itself could have left its data file at `now` bytes after
+/// it was `closed` bytes when the index was closed: the same size, or cut
+/// at a segment boundary. sled truncates free segments at the file's end on
+/// a thread of its own, so that can land after its last handle went (sled
+/// 0.34, `pagecache/segment.rs`: `truncate(tip - segment_size)`, with the
+/// segment size from `<db>/conf`). A file cut anywhere else was not cut by sled.
+fn sled_could_have_left(db: &Path, closed: u64, now: u64) -> bool {
+    if now == closed {
+        return true;
+    }
+    let segment = std::fs::read_to_string(db.join("conf"))
+        .ok()
+        .and_then(|conf| {
+            conf.lines()
+                .find_map(|line| line.strip_prefix("segment_size:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .filter(|size| *size > 0);
+    segment.is_some_and(|segment| now < closed && now.is_multiple_of(segment))
+}
+
+/// The size of sled's data file `<db>/db` in bytes, `None` when it is missing.
+fn data_len(db: &Path) -> Option<u64> {
+    std::fs::metadata(db.join("db")).ok().map(|m| m.len())
 }
 
 /// `all` newest first, ties by id (descending).
@@ -313,7 +347,12 @@ impl Drop for Writer {
                 None => encode_line(&Line::Removed(id), &mut out),
             }
         }
-        encode_line(&Line::Closed, &mut out);
+        // The Store's sled handles went before this (they are its earlier
+        // fields), so the data file's size is final.
+        let Some(data_len) = data_len(&self.db) else {
+            return;
+        };
+        encode_line(&Line::Closed { data_len }, &mut out);
         if let Err(e) = append(&path(&self.db), &out, true) {
             self.break_index(&e);
         }
@@ -368,10 +407,27 @@ mod tests {
         }
     }
 
+    /// Opens the store at `db`, waiting (up to 5 s) for sled to let go of
+    /// the handle this process dropped just before: sled finishes some work
+    /// (truncating free segments) on a thread of its own, holding the file's
+    /// lock meanwhile.
+    fn open_again(db: &Path) -> Store {
+        for _ in 0..500 {
+            match Store::open(db) {
+                Ok(store) => return store,
+                Err(crate::store::StoreError::Open { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("sled kept {} locked for 5 s", db.display())
+    }
+
     /// A db with two sessions written and flushed, the store dropped.
     fn two_sessions(db: &Path) -> (SessionId, SessionId) {
         let (a, b) = (SessionId::new(), SessionId::new());
-        let store = Store::open(db).unwrap();
+        let store = open_again(db);
         store
             .apply(&[
                 Write::Session(record(&a, "2026-01-01", "refine")),
@@ -391,11 +447,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         let (a, b) = two_sessions(&db);
-        let listed = read(&db).expect("the index is closed");
+        let listed = read(&db).unwrap_or_else(|| {
+            panic!(
+                "not trusted: index {:?}, data file {:?} bytes",
+                std::fs::read_to_string(path(&db)),
+                data_len(&db),
+            )
+        });
         let ids: Vec<_> = listed.iter().map(|r| r.id.clone()).collect();
         assert_eq!(ids, vec![b, a], "newest first");
         assert_eq!(listed[1].phase, "deliver", "the last summary wins");
-        assert_eq!(listed, Store::open(&db).unwrap().sessions().unwrap());
+        assert_eq!(listed, open_again(&db).sessions().unwrap());
     }
 
     #[test]
@@ -403,7 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         let (a, _) = two_sessions(&db);
-        let store = Store::open(&db).unwrap();
+        let store = open_again(&db);
         store
             .apply(&[Write::Session(record(&a, "2026-01-01", "test"))])
             .unwrap();
@@ -422,7 +484,7 @@ mod tests {
             !text.contains("\"test\""),
             "the flushed summary is not in it yet"
         );
-        let reopened = Store::open(&db).unwrap();
+        let reopened = open_again(&db);
         let truth = reopened.sessions().unwrap();
         drop(reopened);
         let listed = read(&db).expect("rebuilt and closed");
@@ -453,6 +515,35 @@ mod tests {
     }
 
     #[test]
+    fn only_a_data_file_as_sled_could_leave_it_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        std::fs::create_dir(&db).unwrap();
+        std::fs::write(
+            db.join("conf"),
+            "segment_size: 524288\nuse_compression: false\n",
+        )
+        .unwrap();
+        let mb = 1024 * 1024;
+        assert!(sled_could_have_left(&db, 3 * mb, 3 * mb));
+        assert!(
+            sled_could_have_left(&db, 3 * mb + 17, 2 * mb + 524288),
+            "sled's own truncation"
+        );
+        assert!(
+            !sled_could_have_left(&db, 3 * mb, 3 * mb - 4096),
+            "cut off a segment"
+        );
+        assert!(
+            !sled_could_have_left(&db, 3 * mb, 3 * mb / 2 + 1),
+            "cut in half"
+        );
+        assert!(!sled_could_have_left(&db, 3 * mb, 4 * mb), "grown");
+        std::fs::write(db.join("conf"), "no segment size\n").unwrap();
+        assert!(!sled_could_have_left(&db, 3 * mb, 2 * mb));
+    }
+
+    #[test]
     fn an_index_that_disagrees_with_the_tree_is_rewritten_at_the_next_open() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
@@ -463,10 +554,15 @@ mod tests {
         let mut forged = record(&b, "2026-01-02", "forged");
         forged.prompt = "forged".into();
         text.push_str(&serde_json::to_string(&Line::Session(Box::new(forged))).unwrap());
-        text.push_str("\n\"closed\"\n");
+        text.push('\n');
+        let closed = Line::Closed {
+            data_len: data_len(&db).unwrap(),
+        };
+        text.push_str(&serde_json::to_string(&closed).unwrap());
+        text.push('\n');
         std::fs::write(&file, text).unwrap();
         assert!(read(&db).unwrap().iter().any(|r| r.phase == "forged"));
-        drop(Store::open(&db).unwrap());
+        drop(open_again(&db));
         let listed = read(&db).unwrap();
         assert!(listed.iter().all(|r| r.phase != "forged"));
         assert_eq!(listed.len(), 2);
@@ -478,7 +574,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         let (a, b) = two_sessions(&db);
-        let store = Store::open(&db).unwrap();
+        let store = open_again(&db);
         store.remove_session(&a).unwrap();
         drop(store);
         let listed = read(&db).unwrap();
@@ -490,7 +586,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
         let (a, _) = two_sessions(&db);
-        let store = Store::open(&db).unwrap();
+        let store = open_again(&db);
         store
             .apply(&[Write::Session(record(&a, "2026-01-01", "unflushed"))])
             .unwrap();
@@ -505,7 +601,7 @@ mod tests {
         let (a, _) = two_sessions(&db);
         let compact = std::fs::metadata(path(&db)).unwrap().len();
         for round in 0..20 {
-            let store = Store::open(&db).unwrap();
+            let store = open_again(&db);
             store
                 .apply(&[Write::Session(record(
                     &a,

@@ -124,16 +124,6 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Whether the db at `db` passes [`verify`] on its seal alone (sealed by
-/// this format, its data file at least as long as sealed), without opening a
-/// copy. Readers that skip sled (the session index) trust the db only then.
-pub fn holds(db: &Path) -> bool {
-    match read(db) {
-        Found::Seal(seal) => std::fs::metadata(data_file(db)).is_ok_and(|m| m.len() >= seal.size),
-        Found::None | Found::Newer(_) => false,
-    }
-}
-
 /// Checks the db at `db` against its seal before sled opens it (see the
 /// module comment). Never writes to `db`; may remove a seal whose db is gone.
 ///

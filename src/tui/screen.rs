@@ -4,13 +4,17 @@
 //! whole pane is written again (about 4 KB at 120x40). [`Screen::draw`] does
 //! what `Terminal::draw` does (resize, render, diff, cursor, flush) with one
 //! difference: it keeps its own copy of what the terminal shows (the shadow)
-//! and, when the frame's scroll band (the transcript pane's rows, reported
-//! by the view) moved by some rows, it first has the terminal scroll that
-//! band (DECSTBM `CSI top;bottom r`, `CSI n S` or `CSI n T`, `CSI r`, through
-//! ratatui's `scroll_region_up`/`_down`), shifts the shadow the same way (the
-//! rows that come in are blank), and only then writes the cells that still
-//! differ. The scroll is used only when it leaves fewer cells to write than
-//! the plain diff, so a frame never costs more than ratatui's own.
+//! and, when rows of the frame's scroll band (the transcript pane's rows,
+//! reported by the view) moved, it first has the terminal scroll them
+//! (DECSTBM `CSI top;bottom r`, `CSI n S` or `CSI n T`, `CSI r`, through
+//! ratatui's `scroll_region_up`/`_down`): the whole band, or only its rows
+//! above lines that stay (lines still streaming under the history). It
+//! shifts the shadow the same way (the rows that come in are blank) and only
+//! then writes the cells that still differ. The scroll is used only when it
+//! leaves fewer cells to write than the plain diff. Short unchanged runs
+//! between two changes on a row are written again instead of being jumped
+//! over with a cursor move, an unchanged frame writes nothing, and the
+//! cursor is hidden or shown only when that changes.
 //!
 //! Invariant: after every frame the shadow equals the frame drawn, which is
 //! what the terminal shows; whenever that is unknown (a resize, a suspend, an

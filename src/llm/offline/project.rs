@@ -893,7 +893,9 @@ fn variables(
         (
             "data_ignores",
             match storage {
-                Storage::Sqlite => "/{{default_file}}\n/{{default_file}}-journal",
+                Storage::Sqlite => {
+                    "/{{default_file}}\n/{{default_file}}-journal\n/{{default_file}}-wal\n/{{default_file}}-shm"
+                }
                 Storage::JsonFile => "/{{default_file}}\n/.{{default_file}}.*.tmp",
             },
         ),
@@ -1678,25 +1680,27 @@ mod tests {
     fn render_with_no_features_is_render_byte_for_byte() {
         // Fingerprints of `render` before features existed: any change to
         // the base output (which apps compare by git blob id) fails here.
-        // Last changed on purpose when the generated tests got faster (one
-        // child process instead of three, a 5 ms server poll interval).
+        // Last changed on purpose when the generated tests got faster: one
+        // child process instead of three, a 5 ms server poll interval, then
+        // the `serve` child started first (it boots while the in-process
+        // tests run) and SQLite in WAL mode with synchronous=NORMAL.
         let pinned: [(&str, [u64; 4]); 2] = [
             (
                 URL_PROMPT,
                 [
-                    0xc17e_2d70_626b_01ac,
-                    0x1e76_7f7a_c61b_7763,
-                    0xb062_db81_9837_43ba,
-                    0xbcab_6e4f_7631_af0d,
+                    0xbe81_d65d_9300_c806,
+                    0xc405_6d15_ded6_98bd,
+                    0x45b5_417b_0a33_f96e,
+                    0x63c7_18de_7087_938d,
                 ],
             ),
             (
                 TODO_PROMPT,
                 [
-                    0x73aa_4a14_802d_2227,
-                    0x8f12_9efc_a827_9ea3,
-                    0x0c2c_0655_181e_2114,
-                    0x1eee_e27b_4668_a8be,
+                    0x2eb2_ad5b_2f02_a469,
+                    0x46cc_7c49_0f9f_0d61,
+                    0x4890_ca0b_76e9_f778,
+                    0x11cb_53ce_43e3_625a,
                 ],
             ),
         ];

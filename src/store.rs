@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::protocol::{LoggedEvent, SessionId, SessionStatus, TranscriptLine};
 
 pub mod index;
+pub mod journal;
 pub mod seal;
 
 /// Most transcript lines stored under one key (see the module docs).
@@ -45,6 +46,10 @@ pub const CHUNK_LINES: usize = 256;
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The `meta` key holding the number of the last [`journal`] entry that sled
+/// holds (u64 big-endian; absent: none yet).
+const JOURNAL_MARK: &[u8] = b"journal";
 
 /// A store failure; messages name the db path or the record.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +176,11 @@ pub struct Store {
     agent_lines: sled::Tree,
     records: sled::Tree,
     memory: sled::Tree,
+    meta: sled::Tree,
+    /// The transcript journal this process appends to ([`journal`]); `None`
+    /// for a db opened without one, or when it could not be opened (lines
+    /// then go to sled at once).
+    journal: Option<std::sync::Arc<std::sync::Mutex<journal::Journal>>>,
     /// The session index this process keeps ([`index`]); `None` for a db
     /// opened without one (a copy checked against its seal). The last field:
     /// fields drop in order, so the last handle's sled trees are gone before
@@ -326,6 +336,14 @@ impl Store {
             // Checked now: sealed, so the next open need not check a copy.
             let _ = seal::write(path, None);
         }
+        let mark = store.replay_journal()?;
+        store.journal = match journal::Journal::open(path, mark) {
+            Ok(journal) => Some(std::sync::Arc::new(std::sync::Mutex::new(journal))),
+            Err(e) => {
+                tracing::warn!(error = %e, "no transcript journal; streamed lines go to sled at once");
+                None
+            }
+        };
         let tree = store.sessions()?;
         store.index = Some(std::sync::Arc::new(index::Writer::open(path, tree)));
         Ok(store)
@@ -393,7 +411,9 @@ impl Store {
             agent_lines: db.open_tree("agent_lines")?,
             records: db.open_tree("records")?,
             memory: db.open_tree("memory")?,
+            meta,
             db,
+            journal: None,
             index: None,
         })
     }
@@ -411,6 +431,12 @@ impl Store {
     ///
     /// Errors: [`StoreError::Sled`] when sled fails (the group is not applied).
     pub fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
+        self.apply_marked(writes, None)
+    }
+
+    /// [`Store::apply`], storing `mark` (a [`journal`] entry's number) as the
+    /// mark of the journal entries sled holds, in the same transaction.
+    fn apply_marked(&self, writes: &[Write], mark: Option<u64>) -> Result<(), StoreError> {
         // Tree indexes in `trees` below.
         const SESSIONS: usize = 0;
         const EVENTS: usize = 1;
@@ -418,6 +444,7 @@ impl Store {
         const AGENT_LINES: usize = 3;
         const RECORDS: usize = 4;
         const MEMORY: usize = 5;
+        const META: usize = 6;
         // Encoded once, outside the transaction closure (which sled may rerun).
         let mut ops: Vec<(usize, Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(writes.len());
         for write in writes {
@@ -460,6 +487,13 @@ impl Store {
         for (key, value) in agent_line_chunks(writes) {
             ops.push((AGENT_LINES, key, Some(value)));
         }
+        if let Some(mark) = mark {
+            ops.push((
+                META,
+                JOURNAL_MARK.to_vec(),
+                Some(mark.to_be_bytes().to_vec()),
+            ));
+        }
         if ops.is_empty() {
             return Ok(());
         }
@@ -470,6 +504,7 @@ impl Store {
             self.agent_lines.clone(),
             self.records.clone(),
             self.memory.clone(),
+            self.meta.clone(),
         ];
         use sled::Transactional as _;
         let applied = trees
@@ -504,6 +539,103 @@ impl Store {
             }
         }
         applied
+    }
+
+    /// Applies and flushes the [`journal`] entries that sled does not hold
+    /// yet (what a crash left there) and returns the mark of the last one
+    /// sled now holds. The caller then empties the journal.
+    fn replay_journal(&self) -> Result<u64, StoreError> {
+        let mut mark = self
+            .meta
+            .get(JOURNAL_MARK)?
+            .map(|v| u64_of(&v))
+            .unwrap_or(0);
+        let entries = match journal::read(&self.path, mark) {
+            Ok(entries) => entries,
+            Err(e) => {
+                // Refused rather than emptied: its lines may be the only copy.
+                return Err(StoreError::Foreign {
+                    path: journal::path(&self.path),
+                    problem: format!("cannot be read ({e})"),
+                });
+            }
+        };
+        let Some(last) = entries.last().map(|e| e.n) else {
+            return Ok(mark);
+        };
+        let writes: Vec<Write> = entries
+            .into_iter()
+            .flat_map(|e| e.lines)
+            .map(|(session, line)| Write::Line { session, line })
+            .collect();
+        tracing::info!(
+            lines = writes.len(),
+            "applying the transcript journal left by a crash"
+        );
+        self.apply_marked(&writes, Some(last))?;
+        self.db.flush()?;
+        mark = last;
+        Ok(mark)
+    }
+
+    /// Appends the transcript lines among `writes` to the [`journal`] (one
+    /// `write(2)`, not synced: they then survive a crash of the process),
+    /// for a later [`Store::apply_journaled`] to hand to sled. Returns
+    /// `false` when the store has no journal or the append failed (logged):
+    /// the caller then applies and flushes `writes` itself.
+    pub fn journal(&self, writes: &[Write]) -> bool {
+        let Some(journal) = &self.journal else {
+            return false;
+        };
+        let lines: Vec<(SessionId, TranscriptLine)> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Line { session, line } => Some((session.clone(), line.clone())),
+                _ => None,
+            })
+            .collect();
+        if lines.is_empty() {
+            return true;
+        }
+        let mut journal = journal.lock().unwrap_or_else(|p| p.into_inner());
+        match journal.append(lines) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "transcript journal append failed; flushing to sled");
+                false
+            }
+        }
+    }
+
+    /// [`Store::apply`] for writes that include every line journaled since
+    /// the last call (and any writes after them): also stores the journal's
+    /// mark, so that once [`Store::flush`] has made this durable,
+    /// [`Store::journal_taken`] can empty the journal. Returns that mark.
+    ///
+    /// Errors: as [`Store::apply`].
+    pub fn apply_journaled(&self, writes: &[Write]) -> Result<Option<u64>, StoreError> {
+        let mark = self
+            .journal
+            .as_ref()
+            .and_then(|j| j.lock().unwrap_or_else(|p| p.into_inner()).last());
+        self.apply_marked(writes, mark)?;
+        Ok(mark)
+    }
+
+    /// Empties the journal after a flush made `mark` (from
+    /// [`Store::apply_journaled`]) durable, unless entries came after it.
+    /// A failure is logged: the entries stay, and their numbers keep the
+    /// next open from applying them twice.
+    pub fn journal_taken(&self, mark: Option<u64>) {
+        let (Some(journal), Some(mark)) = (&self.journal, mark) else {
+            return;
+        };
+        let mut journal = journal.lock().unwrap_or_else(|p| p.into_inner());
+        if journal.last() == Some(mark)
+            && let Err(e) = journal.clear()
+        {
+            tracing::warn!(error = %e, "cannot empty the transcript journal");
+        }
     }
 
     /// The next transcript positions of a session: the next `seq` over all
@@ -956,6 +1088,75 @@ pub struct Removed {
 mod tests {
     use super::*;
     use crate::protocol::{EventBody, LineKind};
+
+    /// Opens the db at `db` again, waiting (up to 5 s) while sled's thread
+    /// that truncates free segments after the last handle went still holds
+    /// its lock.
+    pub(crate) fn open_again(db: &Path) -> Store {
+        for _ in 0..500 {
+            match Store::open(db) {
+                Ok(store) => return store,
+                Err(StoreError::Open { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("sled kept {} locked for 5 s", db.display())
+    }
+
+    #[test]
+    fn journaled_lines_survive_a_crash_once_and_are_never_applied_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let session = SessionId::new();
+        let w = |seq: u64| Write::Line {
+            session: session.clone(),
+            line: line(seq, seq, "pm"),
+        };
+        let seqs = |store: &Store| -> Vec<u64> {
+            store
+                .transcript(&session)
+                .unwrap()
+                .iter()
+                .map(|l| l.seq)
+                .collect()
+        };
+        let store = Store::open(&db).unwrap();
+        store.apply(&[w(0)]).unwrap();
+        store.flush().unwrap();
+        // Lines 1 and 2 reach the journal, then the process dies before a
+        // flush takes them over.
+        assert!(store.journal(&[w(1)]));
+        assert!(store.journal(&[w(2)]));
+        assert_eq!(seqs(&store), [0]);
+        drop(store);
+        let store = open_again(&db);
+        assert_eq!(seqs(&store), [0, 1, 2], "applied when the store opened");
+        assert!(journal::read(&db, 0).unwrap().is_empty(), "and emptied");
+        assert_eq!(store.next_line_seqs(&session).unwrap().0, 3);
+        // Lines 3 and 4, journaled apart, go to sled as one chunk; the
+        // process dies after that flush but before the journal is emptied.
+        assert!(store.journal(&[w(3)]));
+        assert!(store.journal(&[w(4)]));
+        let mark = store.apply_journaled(&[w(3), w(4)]).unwrap();
+        assert!(mark.is_some());
+        store.flush().unwrap();
+        assert_eq!(journal::read(&db, 0).unwrap().len(), 2);
+        drop(store);
+        let store = open_again(&db);
+        assert_eq!(seqs(&store), [0, 1, 2, 3, 4], "each line once");
+        // A flush that took everything over empties the journal, and the
+        // numbers go on (a stale entry would be skipped by them).
+        assert!(store.journal(&[w(5)]));
+        let mark = store.apply_journaled(&[w(5)]).unwrap();
+        store.flush().unwrap();
+        store.journal_taken(mark);
+        assert!(journal::read(&db, 0).unwrap().is_empty());
+        drop(store);
+        let store = open_again(&db);
+        assert_eq!(seqs(&store), [0, 1, 2, 3, 4, 5]);
+    }
 
     fn line(seq: u64, agent_seq: u64, agent: &str) -> TranscriptLine {
         TranscriptLine {

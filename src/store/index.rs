@@ -386,7 +386,8 @@ fn replace(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::store::{Store, Write};
+    use crate::store::Write;
+    use crate::store::tests::open_again;
 
     fn record(id: &SessionId, at: &str, phase: &str) -> SessionRecord {
         SessionRecord {
@@ -411,19 +412,6 @@ mod tests {
     /// the handle this process dropped just before: sled finishes some work
     /// (truncating free segments) on a thread of its own, holding the file's
     /// lock meanwhile.
-    fn open_again(db: &Path) -> Store {
-        for _ in 0..500 {
-            match Store::open(db) {
-                Ok(store) => return store,
-                Err(crate::store::StoreError::Open { .. }) => {
-                    std::thread::sleep(std::time::Duration::from_millis(10))
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-        panic!("sled kept {} locked for 5 s", db.display())
-    }
-
     /// A db with two sessions written and flushed, the store dropped.
     fn two_sessions(db: &Path) -> (SessionId, SessionId) {
         let (a, b) = (SessionId::new(), SessionId::new());

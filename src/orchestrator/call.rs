@@ -411,12 +411,29 @@ async fn attempt_once(
             }
         }
         // Due: what already arrived joins the text waiting, as one delta.
-        while let Some(item) = stream.next().now_or_never() {
-            idle.as_mut().reset(Instant::now() + policy.idle_timeout);
-            match reply.take(item, outbox) {
-                Ok(true) => {}
-                Ok(false) => break 'read Ok(()),
-                Err(e) => break 'read Err(e),
+        // The stream may hold it only behind another task (an HTTP body is
+        // read from the socket by the connection's task when asked for), so
+        // a poll that finds nothing yields once to let that task run; the
+        // drain ends at the second empty poll in a row, or after another
+        // interval of a stream that never pauses.
+        let until = Instant::now() + DELTA_INTERVAL;
+        let mut yielded = false;
+        loop {
+            match stream.next().now_or_never() {
+                Some(item) => {
+                    yielded = false;
+                    idle.as_mut().reset(Instant::now() + policy.idle_timeout);
+                    match reply.take(item, outbox) {
+                        Ok(true) => {}
+                        Ok(false) => break 'read Ok(()),
+                        Err(e) => break 'read Err(e),
+                    }
+                }
+                None if yielded || Instant::now() >= until => break,
+                None => {
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                }
             }
         }
         outbox.flush(send);
@@ -610,6 +627,80 @@ mod tests {
             })
             .boxed()
         }
+    }
+
+    /// A provider whose reply waits, whole, behind a task that hands it
+    /// over an item at a time when asked (a channel of one place), as an
+    /// HTTP body waits in the socket for the connection's task: the first
+    /// item at once, the rest from `rest_at` ms on.
+    struct Behind(std::sync::Mutex<Option<(Vec<String>, u64)>>);
+
+    impl crate::llm::Provider for Behind {
+        fn name(&self) -> &str {
+            "behind"
+        }
+
+        fn label(&self) -> String {
+            "behind".into()
+        }
+
+        fn stream(
+            &self,
+            _request: ChatRequest,
+        ) -> futures::stream::BoxStream<'static, Result<Chunk, LlmError>> {
+            let (pieces, rest_at) = self.0.lock().unwrap().take().unwrap_or_default();
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let start = Instant::now();
+            tokio::spawn(async move {
+                for (i, piece) in pieces.into_iter().enumerate() {
+                    if i == 1 {
+                        tokio::time::sleep_until(start + Duration::from_millis(rest_at)).await;
+                    }
+                    if tx.send(Ok(Chunk::Text(piece))).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            })
+            .boxed()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delta_takes_everything_that_arrived_even_behind_another_task() {
+        let pieces: Vec<String> = (0..1000).map(|i| format!("{i} ")).collect();
+        let whole: String = pieces.concat();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let link = Link {
+            provider: Arc::new(Behind(std::sync::Mutex::new(Some((pieces, 5))))),
+            model: model("behind"),
+            policy: fast(),
+            health: Arc::new(Health::new()),
+        };
+        let start = Instant::now();
+        tokio::spawn(run(
+            "t".into(),
+            1,
+            vec![link],
+            request(),
+            tx,
+            CancellationToken::new(),
+        ));
+        let mut events = Vec::new();
+        while let Some(m) = rx.recv().await {
+            events.push((start.elapsed().as_millis() as u64, m.event));
+        }
+        // The first piece at once; the 999 that arrived by 5 ms all in the
+        // delta due at 35 ms (not a piece per interval).
+        assert_eq!(events[0], delta(0, "0 "));
+        assert_eq!(events[1], delta(35, &whole[2..]));
+        assert!(
+            matches!(&events[2], (35, CallEvent::Finished { text, .. }) if *text == whole),
+            "{:?}",
+            &events[2..]
+        );
     }
 
     fn text(at: u64, t: &str) -> (u64, Result<Chunk, LlmError>) {

@@ -55,8 +55,8 @@ pub const FRAME: Duration = Duration::from_millis(16);
 /// orchestrator's events (streamed tokens, lines, state changes) or the
 /// spinner changed the screen: 30 frames per second. Streamed text looks as
 /// smooth, and each frame (its render and its bytes on an SSH link) is paid
-/// half as often. A call forwards its text a little less often
-/// (`orchestrator::call::DELTA_INTERVAL`, 35 ms), so each delta finds its
+/// half as often. A call forwards its text less often
+/// (`orchestrator::call::DELTA_INTERVAL`, 50 ms), so each delta finds its
 /// frame due and is drawn as it arrives.
 pub const STREAM_FRAME: Duration = Duration::from_millis(33);
 

@@ -5,7 +5,9 @@
 //! input and every [`STREAM_FRAME`] after the orchestrator's events alone. While
 //! a frame is pending, events wait in their channel and are all taken just
 //! before it is drawn: a stream of tokens wakes the TUI once per frame, not
-//! once per token, and a flood costs one frame. An idle screen wakes nothing
+//! once per token, and a flood costs one frame. Events that change nothing
+//! on screen (durable copies of streamed lines, [`App::leaves_screen_as_is`])
+//! ask for no frame. An idle screen wakes nothing
 //! up (no timer runs unless a spinner or a message is on screen). The terminal
 //! itself (modes, suspend, `$EDITOR`, the byte counter) is in [`terminal`];
 //! frames are written by [`screen`], which scrolls the transcript's rows in
@@ -49,10 +51,13 @@ use crate::protocol::{Event, EventBody, Op};
 /// mouse, a resize): at most 60 frames per second.
 pub const FRAME: Duration = Duration::from_millis(16);
 
-/// Shortest time between two frames when only the orchestrator's events
-/// (streamed tokens, lines, state changes) or the spinner changed the screen:
-/// 30 frames per second. Streamed text looks as smooth, and each frame (its
-/// render and its bytes on an SSH link) is paid half as often.
+/// Shortest time between two frames (start to start) when only the
+/// orchestrator's events (streamed tokens, lines, state changes) or the
+/// spinner changed the screen: 30 frames per second. Streamed text looks as
+/// smooth, and each frame (its render and its bytes on an SSH link) is paid
+/// half as often. A call forwards its text less often
+/// (`orchestrator::call::DELTA_INTERVAL`, 50 ms), so each delta finds its
+/// frame due and is drawn as it arrives.
 pub const STREAM_FRAME: Duration = Duration::from_millis(33);
 
 /// Bytes written to the terminal and tokens streamed when the session began,
@@ -362,6 +367,14 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
     tokio::pin!(hup);
     let mut continued = Continued::new();
     let mut output = SessionOutput::default();
+    // The frame's and the spinner's timers, moved rather than made anew on
+    // each turn of the loop: a new timer takes the runtime's timer lock
+    // twice (in and out) and, when it is the earliest, wakes the worker
+    // thread that waits on the timers to re-arm its wait.
+    let frame_timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(frame_timer);
+    let wake_timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(wake_timer);
     loop {
         for op in app.outbox.drain(..) {
             let _ = ops.send(op);
@@ -378,7 +391,8 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             Some(at) => at + if urgent { FRAME } else { STREAM_FRAME },
             None => Instant::now(),
         };
-        if dirty && Instant::now() >= due {
+        let now = Instant::now();
+        if dirty && now >= due {
             // The events that waited for this frame, all of them.
             take_waiting_events(&mut app, &guard, &mut output, &mut events);
             guard.draw(|frame| {
@@ -390,7 +404,10 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             })?;
             dirty = false;
             urgent = false;
-            last_frame = Some(Instant::now());
+            // Frames are spaced from start to start: text forwarded every
+            // `DELTA_INTERVAL` (a little over `STREAM_FRAME`) then finds its
+            // frame due and is drawn as it arrives, with no timer to wait on.
+            last_frame = Some(now);
             // Debug builds only: lets the end-to-end tests prove that a panic
             // restores the terminal. Release builds do not contain this.
             #[cfg(debug_assertions)]
@@ -401,6 +418,14 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         let wake = app
             .next_wake(std::time::Instant::now())
             .map(Instant::from_std);
+        if let Some(at) = wake
+            && at != wake_timer.deadline()
+        {
+            wake_timer.as_mut().reset(at);
+        }
+        if dirty && due != frame_timer.deadline() {
+            frame_timer.as_mut().reset(due);
+        }
         let reading = input.as_mut();
         tokio::select! {
             term = async {
@@ -441,11 +466,19 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             // While a frame is pending the events wait: they are taken just
             // before it is drawn. A closed channel is not polled again.
             event = events.recv(), if !dirty && !app.closed => {
-                match event {
-                    Some(event) => take_event(&mut app, &guard, &mut output, event),
-                    None => app.closed = true,
-                }
-                dirty = true;
+                dirty = match event {
+                    Some(event) => {
+                        // Durable copies of streamed lines change nothing
+                        // on screen: no frame for them alone.
+                        let as_is = app.leaves_screen_as_is(&event);
+                        take_event(&mut app, &guard, &mut output, event);
+                        !as_is
+                    }
+                    None => {
+                        app.closed = true;
+                        true
+                    }
+                };
             }
             _ = &mut hup => {
                 app.outbox.push(Op::Interrupt);
@@ -455,15 +488,10 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
                 guard.resume()?;
                 (dirty, urgent) = (true, true);
             }
-            _ = async {
-                match wake {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => futures::future::pending().await,
-                }
-            } => {
+            _ = &mut wake_timer, if wake.is_some() => {
                 dirty |= app.tick(std::time::Instant::now());
             }
-            _ = tokio::time::sleep_until(due), if dirty => {}
+            _ = &mut frame_timer, if dirty => {}
         }
     }
     for op in app.outbox.drain(..) {

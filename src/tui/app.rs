@@ -609,6 +609,22 @@ impl App {
         );
     }
 
+    /// Whether `event`, once taken, leaves the screen as it is: durable
+    /// copies of lines that tokens already showed
+    /// ([`Transcripts::settles_streamed`](super::transcript::Transcripts::settles_streamed))
+    /// while the transcript follows its live end. The committer releases
+    /// them after its flush, up to 250 ms after their tokens, at times of
+    /// its own; the run loop draws no frame for them alone (a frame for
+    /// them would change nothing on screen, and would move the next frame
+    /// off the beat of the streamed text, which then waits for a timer).
+    pub fn leaves_screen_as_is(&self, event: &Event) -> bool {
+        let Event::TranscriptAppended { lines } = event else {
+            return false;
+        };
+        let window = self.transcripts.window();
+        window.following && window.at_live_end() && self.transcripts.settles_streamed(lines)
+    }
+
     /// An event from the orchestrator.
     pub fn on_event(&mut self, event: Event) {
         match event {

@@ -112,14 +112,21 @@ impl Screen {
     }
 
     /// Draws one frame like `Terminal::draw`: `render` draws into the frame
-    /// and reports its scroll band and cursor. Like `Terminal::draw` it asks
-    /// the terminal for its size first (a resize clears the screen).
+    /// and reports its scroll band and cursor. Unlike `Terminal::draw` it
+    /// asks the terminal for its size only when what it shows is not known
+    /// (the first frame, after [`Screen::forget`]): the question costs three
+    /// system calls (crossterm opens `/dev/tty` for it, about 7 % of a
+    /// frame), and the run loop resizes the terminal itself on each resize
+    /// event (`Terminal::autoresize`). A frame of another size than the last
+    /// clears the screen.
     pub fn draw<B: Backend>(
         &mut self,
         terminal: &mut Terminal<B>,
         render: impl FnOnce(&mut Frame) -> Rendered,
     ) -> Result<Drawn, B::Error> {
-        terminal.autoresize()?;
+        if self.stale {
+            terminal.autoresize()?;
+        }
         let Rendered {
             scroll_band: band,
             cursor,

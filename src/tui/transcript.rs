@@ -215,6 +215,33 @@ impl Transcripts {
         }
     }
 
+    /// Whether `lines` only make durable text that tokens already showed,
+    /// unchanged: each is a model's text line (not the line that ends a
+    /// call) whose text is, in order, the next complete line streamed for
+    /// its task. [`Transcripts::on_lines`] then moves that text from the
+    /// partial to the window, where the view draws it exactly as it drew it
+    /// streaming (`view::draw_transcript`), so the screen does not change.
+    pub fn settles_streamed(&self, lines: &[TranscriptLine]) -> bool {
+        let mut taken: HashMap<&str, usize> = HashMap::new();
+        lines.iter().all(|line| {
+            if line.kind != LineKind::Text || line.ends_call {
+                return false;
+            }
+            let Some((_, text)) = self.partials.get(&line.task) else {
+                return false;
+            };
+            let k = taken.entry(line.task.as_str()).or_insert(0);
+            // The k-th complete line of the partial (each ends in `\n`).
+            let streamed = text
+                .split_inclusive('\n')
+                .nth(*k)
+                .and_then(|l| l.strip_suffix('\n'))
+                .map(|l| l.strip_suffix('\r').unwrap_or(l));
+            *k += 1;
+            streamed == Some(expand_tabs(&line.text).as_ref())
+        })
+    }
+
     /// A token arrived: it extends the task's partial text. Lines it
     /// completes stay in it until their durable copies arrive
     /// ([`Transcripts::on_lines`]), which the committer may send up to a

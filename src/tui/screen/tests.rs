@@ -36,6 +36,8 @@ struct Recording {
     model: TestBackend,
     bytes: CrosstermBackend<Sink>,
     sink: Sink,
+    /// Times the terminal was asked for its size.
+    asked: std::cell::Cell<usize>,
 }
 
 impl Recording {
@@ -45,6 +47,7 @@ impl Recording {
             model: TestBackend::new(w, h),
             bytes: CrosstermBackend::new(sink.clone()),
             sink,
+            asked: std::cell::Cell::new(0),
         }
     }
 
@@ -89,6 +92,7 @@ impl Backend for Recording {
         self.bytes.clear_region(clear_type)
     }
     fn size(&self) -> io::Result<Size> {
+        self.asked.set(self.asked.get() + 1);
         Ok(self.model.size().unwrap())
     }
     fn window_size(&mut self) -> io::Result<WindowSize> {
@@ -440,6 +444,8 @@ fn any_sequence_of_frames_leaves_the_terminal_showing_the_last_one() {
         if step == 200 {
             (w, h) = (44, 13);
             t.backend_mut().model.resize(w, h);
+            // As the run loop does on a resize event.
+            t.autoresize().unwrap();
             vt = Vt::new(w as usize, h as usize);
         }
         let overlay = roll == 7;
@@ -478,6 +484,30 @@ fn any_sequence_of_frames_leaves_the_terminal_showing_the_last_one() {
         scrolls > 100 && plain > 50,
         "{scrolls} scrolled, {plain} not"
     );
+}
+
+#[test]
+fn the_size_is_asked_for_only_when_the_screen_is_not_known() {
+    let lines = words(100);
+    let mut t = Terminal::new(Recording::new(40, 12)).unwrap();
+    let asked = |t: &Terminal<Recording>| t.backend().asked.get();
+    let before = asked(&t);
+    let mut screen = Screen::new();
+    // The first frame asks; the frames after it do not.
+    screen.draw(&mut t, |f| pane(f, &lines, 0)).unwrap();
+    assert_eq!(asked(&t), before + 1);
+    for first in 1..5 {
+        screen.draw(&mut t, |f| pane(f, &lines, first)).unwrap();
+    }
+    assert_eq!(asked(&t), before + 1);
+    // Once the screen is forgotten (a suspend, an editor) it asks again,
+    // and a new size is drawn whole.
+    t.backend_mut().model.resize(30, 10);
+    screen.forget();
+    let drawn = screen.draw(&mut t, |f| pane(f, &lines, 5)).unwrap();
+    assert_eq!(asked(&t), before + 2);
+    assert!(drawn.cleared);
+    assert_eq!(screen.shadow().area, Rect::new(0, 0, 30, 10));
 }
 
 #[test]

@@ -95,6 +95,18 @@ impl Feed {
         kind: LineKind,
         texts: &[&str],
     ) {
+        let event = self.lines_event(agent, task, kind, texts);
+        app.on_event(event);
+    }
+
+    /// The `TranscriptAppended` that [`Feed::lines`] would send.
+    pub(super) fn lines_event(
+        &mut self,
+        agent: &str,
+        task: &str,
+        kind: LineKind,
+        texts: &[&str],
+    ) -> Event {
         let mut lines = Vec::new();
         for t in texts {
             let n = self.agent_lines.entry(agent.to_string()).or_insert(0);
@@ -110,7 +122,7 @@ impl Feed {
             self.line += 1;
             *n += 1;
         }
-        app.on_event(Event::TranscriptAppended { lines });
+        Event::TranscriptAppended { lines }
     }
 
     pub(super) fn task(

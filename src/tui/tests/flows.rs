@@ -394,6 +394,100 @@ fn a_streaming_line_shows_wrapped_as_it_will_stay_once_complete() {
 }
 
 #[test]
+fn durable_copies_of_streamed_lines_leave_the_screen_as_is() {
+    let (mut app, mut f) = at_resolve();
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    app.focus = crate::tui::app::Focus::Transcript;
+    let token = |text: &str| Event::Token {
+        agent: "backend".into(),
+        task: "implement.core".into(),
+        text: text.into(),
+    };
+    for chunk in ["def add(", "store,\ttitle):\n", "    pass\n", "    retu"] {
+        app.on_event(token(chunk));
+    }
+    let streaming = render(&mut app, 120, 40);
+    // The two complete lines arrive durable, as the actor cut them (the tab
+    // unexpanded): nothing changes on screen, cell for cell.
+    let settle = f.lines_event(
+        "backend",
+        "implement.core",
+        LineKind::Text,
+        &["def add(store,\ttitle):", "    pass"],
+    );
+    assert!(app.leaves_screen_as_is(&settle));
+    app.on_event(settle);
+    let settled = render(&mut app, 120, 40);
+    assert_eq!(settled.backend().buffer(), streaming.backend().buffer());
+
+    app.on_event(token("rn x\n"));
+    let mut cases = vec![
+        // More lines than the partial holds complete.
+        f.lines_event(
+            "backend",
+            "implement.core",
+            LineKind::Text,
+            &["    return x", "more"],
+        ),
+        // Not the text streamed.
+        f.lines_event(
+            "backend",
+            "implement.core",
+            LineKind::Text,
+            &["    return y"],
+        ),
+        // Not a model's text line.
+        f.lines_event(
+            "backend",
+            "implement.core",
+            LineKind::Note,
+            &["    return x"],
+        ),
+        // A task that streamed nothing.
+        f.lines_event(
+            "backend",
+            "implement.other",
+            LineKind::Text,
+            &["    return x"],
+        ),
+        // Not lines at all.
+        token("more"),
+    ];
+    // The line that ends the call.
+    let mut ends = f.lines_event(
+        "backend",
+        "implement.core",
+        LineKind::Text,
+        &["    return x"],
+    );
+    if let Event::TranscriptAppended { lines } = &mut ends {
+        lines[0].ends_call = true;
+    }
+    cases.push(ends);
+    for event in &cases {
+        assert!(!app.leaves_screen_as_is(event), "{event:?}");
+    }
+    let returns = f.lines_event(
+        "backend",
+        "implement.core",
+        LineKind::Text,
+        &["    return x"],
+    );
+    assert!(app.leaves_screen_as_is(&returns));
+    // Scrolled back from the live end, lines are not judged.
+    app.on_key(key('k'));
+    assert!(!app.transcripts.window().following);
+    assert!(!app.leaves_screen_as_is(&returns));
+}
+
+#[test]
 fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
     let settings = crate::config::Settings::from_toml(
         "[providers.sim]\nkind = \"offline\"\n[agents.backend]\nbudget_usd = 2.5\n[ui]\nmouse = true\n[keys]\n\"outside.metrics\" = \"m\"\n",

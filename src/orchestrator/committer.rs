@@ -527,6 +527,35 @@ mod tests {
         })
     }
 
+    /// A line of the pm's reply to `refine`, with seq and agent_seq `seq`.
+    fn pm_line(seq: u64, kind: LineKind) -> TranscriptLine {
+        TranscriptLine {
+            seq,
+            agent_seq: seq,
+            agent: "pm".into(),
+            task: "refine".into(),
+            kind,
+            text: format!("line {seq}"),
+            ends_call: false,
+        }
+    }
+
+    /// A group writing `lines` and the session's summary, announcing them.
+    fn lines_group(id: &SessionId, lines: Vec<TranscriptLine>) -> Group {
+        let mut writes: Vec<Write> = lines
+            .iter()
+            .map(|line| Write::Line {
+                session: id.clone(),
+                line: line.clone(),
+            })
+            .collect();
+        writes.push(summary(id, 1));
+        Group {
+            writes,
+            events: vec![Event::TranscriptAppended { lines }],
+        }
+    }
+
     fn logged(id: &SessionId, seq: u64, body: EventBody) -> LoggedEvent {
         LoggedEvent {
             v: 1,
@@ -689,32 +718,16 @@ mod tests {
             }
         };
         let line_group = |seq: u64, kind: LineKind| {
-            let line = TranscriptLine {
-                seq,
-                agent_seq: seq,
-                agent: "pm".into(),
-                task: "refine".into(),
-                kind,
-                text: format!("line {seq}"),
-                ends_call: false,
-            };
-            Group {
-                writes: vec![
-                    Write::Line {
-                        session: id.clone(),
-                        line: line.clone(),
-                    },
-                    summary(&id, 1),
-                ],
-                events: vec![
-                    Event::Token {
-                        agent: "pm".into(),
-                        task: "refine".into(),
-                        text: format!("line {seq}\n"),
-                    },
-                    Event::TranscriptAppended { lines: vec![line] },
-                ],
-            }
+            let mut group = lines_group(&id, vec![pm_line(seq, kind)]);
+            group.events.insert(
+                0,
+                Event::Token {
+                    agent: "pm".into(),
+                    task: "refine".into(),
+                    text: format!("line {seq}\n"),
+                },
+            );
+            group
         };
         tx.send(logged_group(1)).unwrap();
         assert!(matches!(events.recv().await, Some(Event::Logged(e)) if e.seq == 1));
@@ -836,28 +849,7 @@ mod tests {
     async fn journaled_lines_reach_sled_within_the_sync_interval() {
         let (_dir, store, tx, mut events, committer) = started();
         let id = SessionId::new();
-        let text_line = |seq: u64| TranscriptLine {
-            seq,
-            agent_seq: seq,
-            agent: "pm".into(),
-            task: "refine".into(),
-            kind: LineKind::Text,
-            text: format!("line {seq}"),
-            ends_call: false,
-        };
-        let line_group = |seq: u64| {
-            let line = text_line(seq);
-            Group {
-                writes: vec![
-                    Write::Line {
-                        session: id.clone(),
-                        line: line.clone(),
-                    },
-                    summary(&id, 1),
-                ],
-                events: vec![Event::TranscriptAppended { lines: vec![line] }],
-            }
-        };
+        let line_group = |seq: u64| lines_group(&id, vec![pm_line(seq, LineKind::Text)]);
         let start = Instant::now();
         tx.send(line_group(0)).unwrap();
         assert!(matches!(
@@ -911,19 +903,9 @@ mod tests {
         );
         // A batch as big as a reply at full speed makes goes to sled at once.
         let lines: Vec<TranscriptLine> = (seq + 1..seq + 1 + JOURNAL_RECORDS as u64)
-            .map(text_line)
+            .map(|seq| pm_line(seq, LineKind::Text))
             .collect();
-        tx.send(Group {
-            writes: lines
-                .iter()
-                .map(|line| Write::Line {
-                    session: id.clone(),
-                    line: line.clone(),
-                })
-                .collect(),
-            events: vec![Event::TranscriptAppended { lines }],
-        })
-        .unwrap();
+        tx.send(lines_group(&id, lines)).unwrap();
         assert!(matches!(
             events.recv().await,
             Some(Event::TranscriptAppended { .. })

@@ -10,14 +10,16 @@
 //!    100 ms); the method is in `benches/support/session.rs`;
 //! 3. the bytes written to storage (`/proc/self/io` `write_bytes`) by a
 //!    session whose first task streams 20,000 more tokens, minus those of the
-//!    same session without them, at full speed and (with `--paced`) at 200
-//!    tokens/s (budget: under 1 MB).
+//!    same session without them, at full speed (N pairs of sessions) and
+//!    with `--paced [M]` at 200 tokens/s (M pairs, by default 1; each takes
+//!    100 s), as the median of the pairs (budget: under 1 MB).
 //!
 //! Run with `cargo build --release && cargo run --release --example
-//! session_perf [-- --runs N] [--paced]`. The process figures need the
+//! session_perf [-- --runs N] [--paced [M]]`. The process figures need the
 //! release binary at `target/release/quorum` (or `QUORUM_BIN`). With
 //! `--timeline` it prints, for one session, when the actor made each event
-//! and when the consumer received it, and nothing else.
+//! and when the consumer received it, and nothing else; with `--disk-only`
+//! it prints the third figure alone.
 
 #[path = "../benches/support/session.rs"]
 #[allow(dead_code)]
@@ -112,7 +114,10 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(7);
-    let paced = args.iter().any(|a| a == "--paced");
+    let paced_runs: usize = match args.iter().position(|a| a == "--paced") {
+        None => 0,
+        Some(i) => args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(1),
+    };
     if args.iter().any(|a| a == "--timeline") {
         let f = in_process(session::settings("true"), None);
         let mut last = Duration::ZERO;
@@ -129,9 +134,13 @@ fn main() {
         return;
     }
 
+    let disk_only = args.iter().any(|a| a == "--disk-only");
+
     // 1. From outside.
     let bin = binary();
-    if bin.is_file() {
+    if disk_only {
+        // Only the third figure.
+    } else if bin.is_file() {
         let config_dir = tempdir();
         let config = config_dir.path().join("quorum.toml");
         std::fs::write(&config, "[test]\ncommand = \"true\"\n")
@@ -154,6 +163,16 @@ fn main() {
     }
 
     // 2. In process, split.
+    if !disk_only {
+        in_process_figures(runs);
+    }
+
+    // 3. Disk per 20,000 streamed tokens.
+    disk_figures(runs, paced_runs);
+}
+
+/// The session in process, split into providers, test runs and orchestration.
+fn in_process_figures(runs: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -190,33 +209,54 @@ fn main() {
         ms(python.wall),
         python.test_runs
     );
+}
 
-    // 3. Disk per 20,000 streamed tokens.
-    let mut paces = vec![None];
-    if paced {
-        paces.push(Some(200.0));
-    }
-    for rate in paces {
-        let base = in_process(session::settings("true"), None);
-        let long = in_process(
-            session::settings("true"),
-            Some(Preamble {
-                task: "refine".to_string(),
-                tokens: 20_000,
-                rate,
-            }),
-        );
+/// The bytes written per 20,000 more streamed tokens: for each pace (full
+/// speed; 200 tokens/s when `paced_runs` > 0), that many pairs of sessions
+/// without and with them, and the median of the differences (the session
+/// alone varies by ±100 KB from run to run: sled's flushes and cleaner).
+fn disk_figures(full_runs: usize, paced_runs: usize) {
+    for (rate, runs) in [(None, full_runs), (Some(200.0), paced_runs)] {
+        if runs == 0 {
+            continue;
+        }
+        let mut written = Vec::new();
+        let mut db = Vec::new();
+        let mut streamed = Vec::new();
+        for _ in 0..runs {
+            let base = in_process(session::settings("true"), None);
+            let long = in_process(
+                session::settings("true"),
+                Some(Preamble {
+                    task: "refine".to_string(),
+                    tokens: 20_000,
+                    rate,
+                }),
+            );
+            written.push(long.write_bytes as i64 - base.write_bytes as i64);
+            db.push(long.db_bytes as i64 - base.db_bytes as i64);
+            streamed.push(long.wall.saturating_sub(base.wall));
+        }
         let pace = match rate {
-            Some(r) => format!("{r:.0} tokens/s"),
+            Some(r) => format!(
+                "{r:.0} tokens/s (streamed in {})",
+                ms(median(streamed.clone()))
+            ),
             None => "full speed".to_string(),
         };
+        let kb = |v: &[i64]| {
+            v.iter()
+                .map(|b| format!("{}", b / 1024))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        written.sort_unstable();
+        db.sort_unstable();
         println!(
-            "20,000 more streamed tokens at {pace} (streamed in {}): {:.0} KB written ({} KB vs {} KB for the session without them), db {} KB larger (budget 1 MB written)",
-            ms(long.wall.saturating_sub(base.wall)),
-            (long.write_bytes as f64 - base.write_bytes as f64) / 1024.0,
-            long.write_bytes / 1024,
-            base.write_bytes / 1024,
-            (long.db_bytes as i64 - base.db_bytes as i64) / 1024,
+            "20,000 more streamed tokens at {pace}, {runs} pairs of sessions: median {} KB written (each: {} KB), db median {} KB larger (budget 1 MB written)",
+            written[written.len() / 2] / 1024,
+            kb(&written),
+            db[db.len() / 2] / 1024,
         );
     }
 }

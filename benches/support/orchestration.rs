@@ -120,7 +120,6 @@ fn task_record(id: &str, agent: &str, state: &str) -> serde_json::Value {
         "usage": {"input_tokens": 0, "output_tokens": 0},
         "cost_usd": 0.0,
         "model": null,
-        "output": null,
         "error": null,
     })
 }

@@ -64,7 +64,11 @@ pub(crate) struct Task {
     /// A model the person chose for a rerun, tried before the agent's fallbacks.
     #[serde(default)]
     pub model: Option<crate::config::ModelRef>,
-    pub output: Option<String>,
+    // No copy of the accepted reply: the transcript holds it, and what it
+    // yields (requirements, plans, ballots, files…) has its own records; a
+    // second copy here was rewritten with every sled leaf this record shares
+    // (issue 7: about 180 KB written per 20,000-token reply). Records of
+    // older quorums hold an `output` field, ignored when they are read.
     pub error: Option<String>,
 }
 
@@ -901,7 +905,6 @@ impl Actor {
             usage: Usage::default(),
             cost_usd: 0.0,
             model: None,
-            output: None,
             error: None,
         }
     }
@@ -1157,7 +1160,7 @@ impl Actor {
                     return;
                 }
                 match self.accept_output(&id, &text).await {
-                    Ok(()) => self.complete_task(&id, text),
+                    Ok(()) => self.complete_task(&id),
                     Err(problem) => self.invalid_output(&id, &text, problem),
                 }
             }
@@ -1205,14 +1208,13 @@ impl Actor {
     }
 
     /// Marks a task done after its output was accepted.
-    fn complete_task(&mut self, id: &str, text: String) {
+    fn complete_task(&mut self, id: &str) {
         let Some(s) = self.session.as_mut() else {
             return;
         };
         let Some(task) = s.tasks.get_mut(id) else {
             return;
         };
-        task.output = Some(text);
         task.state = TaskState::Done;
         let task = task.clone();
         s.scheduler.release(&task.agent);

@@ -16,7 +16,10 @@
 //! [`SYNC_INTERVAL`], and only lines of a reply still streaming, which a
 //! resume asks for again anyway.
 //!
-//! Format: JSON lines, one [`Entry`] per append, numbered. The flush that
+//! Format: JSON lines, one entry per append, numbered, its lines in runs
+//! (consecutive lines of one session, agent, task and kind share one header,
+//! so a streamed reply costs little more than its text; entries of older
+//! quorums, one object per line, still read). The flush that
 //! takes entries over also stores the last entry's number in sled's `meta`
 //! tree (`journal`), in the same transaction; the journal is then emptied.
 //! When the store opens ([`super::Store::open`]), the entries numbered above
@@ -31,7 +34,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{SessionId, TranscriptLine};
+use crate::protocol::{LineKind, SessionId, TranscriptLine};
 
 /// Longest time a journaled line waits for the sled flush that syncs it to
 /// the disk. At 200 tokens/s a 20,000-token reply then costs 10 sled flushes
@@ -39,13 +42,99 @@ use crate::protocol::{SessionId, TranscriptLine};
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(10);
 
 /// One append: transcript lines of one or more sessions.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq)]
 pub struct Entry {
     /// The entry's number: above every entry before it in the journal and
     /// above the mark sled holds.
     pub n: u64,
     /// The lines, in the order they were written.
     pub lines: Vec<(SessionId, TranscriptLine)>,
+}
+
+/// An entry as written: its lines in [`Run`]s. Entries of older quorums hold
+/// `lines` instead.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    n: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    lines: Vec<(SessionId, TranscriptLine)>,
+    #[serde(default)]
+    runs: Vec<Run>,
+}
+
+/// Lines of one session, agent, task and kind (and `ends_call`) whose `seq`s
+/// and `agent_seq`s go up by one: a header and their texts.
+#[derive(Serialize, Deserialize)]
+struct Run {
+    session: SessionId,
+    agent: String,
+    task: String,
+    kind: LineKind,
+    /// The first line's `seq`.
+    seq: u64,
+    /// The first line's `agent_seq`.
+    agent_seq: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    ends_call: bool,
+    texts: Vec<String>,
+}
+
+impl Run {
+    /// Whether `line` of `session` is the next line of this run.
+    fn continues(&self, session: &SessionId, line: &TranscriptLine) -> bool {
+        let len = self.texts.len() as u64;
+        self.session == *session
+            && self.agent == line.agent
+            && self.task == line.task
+            && self.kind == line.kind
+            && self.ends_call == line.ends_call
+            && self.seq + len == line.seq
+            && self.agent_seq + len == line.agent_seq
+    }
+}
+
+/// `lines` in runs, in order.
+fn runs(lines: Vec<(SessionId, TranscriptLine)>) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for (session, line) in lines {
+        match out.last_mut() {
+            Some(run) if run.continues(&session, &line) => run.texts.push(line.text),
+            _ => out.push(Run {
+                session,
+                agent: line.agent,
+                task: line.task,
+                kind: line.kind,
+                seq: line.seq,
+                agent_seq: line.agent_seq,
+                ends_call: line.ends_call,
+                texts: vec![line.text],
+            }),
+        }
+    }
+    out
+}
+
+impl From<Stored> for Entry {
+    fn from(stored: Stored) -> Entry {
+        let mut lines = stored.lines;
+        for run in stored.runs {
+            for (i, text) in run.texts.into_iter().enumerate() {
+                lines.push((
+                    run.session.clone(),
+                    TranscriptLine {
+                        seq: run.seq + i as u64,
+                        agent_seq: run.agent_seq + i as u64,
+                        agent: run.agent.clone(),
+                        task: run.task.clone(),
+                        kind: run.kind,
+                        text,
+                        ends_call: run.ends_call,
+                    },
+                ));
+            }
+        }
+        Entry { n: stored.n, lines }
+    }
 }
 
 /// The journal's path for the db at `db`: `<db>.journal`.
@@ -73,9 +162,10 @@ pub fn read(db: &Path, mark: u64) -> std::io::Result<Vec<Entry>> {
     let mut last = 0u64;
     let mut rest = bytes.as_slice();
     while let Some(end) = rest.iter().position(|b| *b == b'\n') {
-        let Ok(entry) = serde_json::from_slice::<Entry>(&rest[..end]) else {
+        let Ok(entry) = serde_json::from_slice::<Stored>(&rest[..end]) else {
             break;
         };
+        let entry = Entry::from(entry);
         if entry.n <= last {
             break;
         }
@@ -135,19 +225,20 @@ impl Journal {
                 "an earlier append to the journal failed",
             ));
         }
-        let entry = Entry {
-            n: self.next,
-            lines,
-        };
-        let mut bytes = serde_json::to_vec(&entry)?;
+        let n = self.next;
+        let mut bytes = serde_json::to_vec(&Stored {
+            n,
+            lines: Vec::new(),
+            runs: runs(lines),
+        })?;
         bytes.push(b'\n');
         if let Err(e) = self.file.write_all(&bytes) {
             self.broken = true;
             return Err(e);
         }
         self.next += 1;
-        self.last = Some(entry.n);
-        Ok(entry.n)
+        self.last = Some(n);
+        Ok(n)
     }
 
     /// The number of the last entry appended since the journal was last
@@ -174,7 +265,6 @@ impl Journal {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::protocol::LineKind;
 
     fn line(seq: u64, text: &str) -> TranscriptLine {
         TranscriptLine {
@@ -213,6 +303,67 @@ mod tests {
         assert_eq!(journal.last(), None);
         assert_eq!(journal.append(vec![(s, line(3, "d"))]).unwrap(), 7);
         assert_eq!(read(&db, 6).unwrap()[0].n, 7);
+    }
+
+    #[test]
+    fn lines_are_written_in_runs_and_read_back_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let (s, t) = (SessionId::new(), SessionId::new());
+        let texts: Vec<String> = (0..100).map(|i| format!("word {i} of a reply")).collect();
+        let mut lines: Vec<(SessionId, TranscriptLine)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| (s.clone(), line(10 + i as u64, text)))
+            .collect();
+        // Every way a line can break the run: another session, agent, task,
+        // kind, a call's end, a gap in seq or in agent_seq.
+        let mut other_agent = line(110, "qa says");
+        other_agent.agent = "qa".into();
+        other_agent.agent_seq = 0;
+        let mut other_task = line(111, "t2");
+        other_task.task = "t2".into();
+        let mut notice = line(112, "retrying");
+        notice.kind = LineKind::Note;
+        let mut end = line(113, "last");
+        end.ends_call = true;
+        let mut gap = line(120, "after a gap");
+        gap.agent_seq = 114;
+        lines.extend([
+            (t.clone(), line(110, "other session")),
+            (s.clone(), other_agent),
+            (s.clone(), other_task),
+            (s.clone(), notice),
+            (s.clone(), end),
+            (s.clone(), line(114, "after the end")),
+            (s.clone(), gap),
+            (s.clone(), line(121, "agent_seq gap")),
+        ]);
+        let mut journal = Journal::open(&db, 0).unwrap();
+        journal.append(lines.clone()).unwrap();
+        let read_back = read(&db, 0).unwrap();
+        assert_eq!(read_back.len(), 1);
+        assert_eq!(read_back[0].lines, lines);
+        // The hundred lines of one run cost their text and one header.
+        let bytes = std::fs::metadata(path(&db)).unwrap().len() as usize;
+        let text: usize = lines.iter().map(|(_, l)| l.text.len() + 3).sum();
+        assert!(bytes < text + 9 * 150, "{bytes} bytes for {text} of text");
+    }
+
+    #[test]
+    fn entries_of_older_quorums_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let s = SessionId::new();
+        let older = serde_json::json!({"n": 3, "lines": [[s, line(0, "a")], [s, line(1, "b")]]});
+        std::fs::write(path(&db), format!("{older}\n")).unwrap();
+        let entries = read(&db, 0).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].n, 3);
+        assert_eq!(
+            entries[0].lines,
+            vec![(s.clone(), line(0, "a")), (s, line(1, "b"))]
+        );
     }
 
     #[test]

@@ -26,6 +26,12 @@
 //! few inserts, so a reply streamed as one key per line cost about six times
 //! its size in disk writes (issue 7).
 //!
+//! sled compresses every page it writes with zstd (its `compression`
+//! feature, level 5) in dbs created since issue 7: a reply's text is written
+//! several times over as sled rewrites the leaf that holds it, and
+//! compressing it halves the bytes written and the db's size. Older dbs keep
+//! what their `conf` says (sled refuses to change it), and are read as before.
+//!
 //! Beside the db's directory live its [`seal`] (`<db>.seal`) and the session
 //! [`index`] (`<db>.index`), which `sessions list` reads instead of opening
 //! sled.
@@ -235,6 +241,18 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// Whether sled compresses the db at `path`: what its `conf` file says for
+/// an existing db, yes for a new one.
+fn compressed(path: &Path) -> bool {
+    // `conf` is sled's `StorageParameters`: `key: value` lines, then a CRC.
+    match std::fs::read(path.join("conf")) {
+        Ok(conf) => conf
+            .split(|b| *b == b'\n')
+            .any(|line| line == b"use_compression: true"),
+        Err(_) => true,
+    }
+}
+
 /// The `lines` entries for the transcript lines among `writes`: one per run
 /// of consecutive seqs of a session (at most [`CHUNK_LINES`] lines), keyed by
 /// its first seq, as a JSON array.
@@ -359,6 +377,7 @@ impl Store {
             // itself (DESIGN.md §4), and without the flusher thread dropping the
             // db releases its file lock at once.
             .flush_every_ms(None)
+            .use_compression(compressed(path))
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.to_path_buf(),
@@ -1311,6 +1330,56 @@ mod tests {
         let db = raw(&path);
         let v = db.open_tree("meta").unwrap().get("schema_version").unwrap();
         assert_eq!(u64_of(&v.unwrap()), 99);
+    }
+
+    #[test]
+    fn a_new_db_is_compressed_and_an_older_one_is_read_as_it_was_written() {
+        let text = "a line that says the same thing again and again ".repeat(40);
+        let session = SessionId::new();
+        let write = |store: &Store| {
+            let mut l = line(0, 0, "pm");
+            l.text = text.clone();
+            store
+                .apply(&[Write::Line {
+                    session: session.clone(),
+                    line: l,
+                }])
+                .unwrap();
+            store.flush().unwrap();
+        };
+        let holds_text = |db: &Path| {
+            let bytes = std::fs::read(db.join("db")).unwrap();
+            bytes.windows(text.len()).any(|w| w == text.as_bytes())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // New: sled compresses every page it writes (zstd).
+        let new = dir.path().join("new");
+        {
+            let store = Store::open(&new).unwrap();
+            write(&store);
+        }
+        assert!(!holds_text(&new), "the line is stored as it is");
+        let store = open_again(&new);
+        assert_eq!(store.transcript(&session).unwrap()[0].text, text);
+        drop(store);
+        // Written uncompressed (as quorum did before): sled refuses a
+        // changed setting, so the db keeps its own.
+        let older = dir.path().join("older");
+        {
+            let db = raw(&older);
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        {
+            let store = Store::open(&older).unwrap();
+            write(&store);
+        }
+        assert!(holds_text(&older), "the older db stays uncompressed");
+        let store = open_again(&older);
+        assert_eq!(store.transcript(&session).unwrap()[0].text, text);
     }
 
     #[test]

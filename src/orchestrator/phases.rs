@@ -1245,7 +1245,11 @@ impl Actor {
             if let Some(files) = s.project.as_ref().and_then(|p| p["files"].as_array()) {
                 paths.extend(files.iter().filter_map(Value::as_str).map(String::from));
             }
-            crate::workspace::sandbox::detect_command(&paths)
+            // Staged files' content is at hand; DIR's own files' is not.
+            let files = &s.files;
+            crate::workspace::sandbox::detect_command(&paths, |path: &str| {
+                files.get(path).map(|f| f.content.as_str())
+            })
         } else {
             Some(configured)
         };

@@ -65,17 +65,27 @@ pub struct TestOutcome {
 /// Picks a test command for the files of a tree: Cargo.toml → `cargo test`,
 /// go.mod → `go test ./...`, package.json → `npm test`, a Python project
 /// (pyproject.toml, setup.cfg, a `tests/` directory or `test_*.py` files) →
-/// `python3 -m pytest` when pytest is installed, else
-/// `python3 -m unittest discover -v`. `None` when nothing looks testable.
-/// Whether pytest is installed is probed once per process (see
-/// [`pytest_installed`]).
-pub fn detect_command(paths: &[String]) -> Option<String> {
-    detect_command_with(paths, pytest_installed)
+/// `python3 -m unittest discover -v` when every test file's content is known
+/// (`content` gives it, e.g. for staged files) and none is written for pytest
+/// (see [`written_for_pytest`]; no `conftest.py` either), else `python3 -m
+/// pytest` when pytest is installed, else `python3 -m unittest discover -v`.
+/// `None` when nothing looks testable. Whether pytest is installed is probed
+/// once per process (see [`pytest_installed`]), only when the content leaves
+/// the choice open: the probe starts an interpreter, about 150 ms.
+pub fn detect_command<'a>(
+    paths: &[String],
+    content: impl Fn(&str) -> Option<&'a str>,
+) -> Option<String> {
+    detect_command_with(paths, content, pytest_installed)
 }
 
 /// [`detect_command`] with the pytest probe supplied by the caller; the
-/// probe is called only for Python trees.
-pub fn detect_command_with(paths: &[String], pytest: impl FnOnce() -> bool) -> Option<String> {
+/// probe is called only for Python trees whose tests may need pytest.
+pub fn detect_command_with<'a>(
+    paths: &[String],
+    content: impl Fn(&str) -> Option<&'a str>,
+    pytest: impl FnOnce() -> bool,
+) -> Option<String> {
     let has = |name: &str| paths.iter().any(|p| p == name);
     if has("Cargo.toml") {
         return Some("cargo test".into());
@@ -86,19 +96,46 @@ pub fn detect_command_with(paths: &[String], pytest: impl FnOnce() -> bool) -> O
     if has("package.json") {
         return Some("npm test".into());
     }
-    let python_tests = paths.iter().any(|p| {
+    let is_python_test = |p: &str| {
         let file = p.rsplit('/').next().unwrap_or(p);
         p.ends_with(".py")
             && (file.starts_with("test_") || file.ends_with("_test.py") || p.starts_with("tests/"))
-    });
+    };
+    let python_tests = paths.iter().any(|p| is_python_test(p));
     let python = python_tests || has("pyproject.toml") || has("setup.cfg");
     if !python {
         return None;
     }
+    let unittest = "python3 -m unittest discover -v".to_string();
+    let conftest = paths
+        .iter()
+        .any(|p| p == "conftest.py" || p.ends_with("/conftest.py"));
+    let unittest_only = python_tests
+        && !conftest
+        && paths
+            .iter()
+            .filter(|p| is_python_test(p))
+            .all(|p| content(p).is_some_and(|c| !written_for_pytest(c)));
+    if unittest_only {
+        return Some(unittest);
+    }
     Some(if pytest() {
         "python3 -m pytest".into()
     } else {
-        "python3 -m unittest discover -v".into()
+        unittest
+    })
+}
+
+/// Whether a Python test file needs pytest to run as meant: it imports
+/// pytest, or defines a test function at module level (which unittest would
+/// not collect). A file of `unittest.TestCase` classes, or with no tests at
+/// all (`tests/__init__.py`, helpers), does not.
+pub fn written_for_pytest(content: &str) -> bool {
+    content.lines().any(|line| {
+        line.starts_with("import pytest")
+            || line.starts_with("from pytest")
+            || line.starts_with("def test")
+            || line.starts_with("async def test")
     })
 }
 
@@ -789,17 +826,18 @@ mod tests {
     fn commands_are_detected_from_the_tree() {
         let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let never = || -> bool { panic!("pytest probed for a non-Python tree") };
-        let with = |v: &[&str], pytest: bool| detect_command_with(&p(v), || pytest);
+        let unknown = |_: &str| -> Option<&str> { None };
+        let with = |v: &[&str], pytest: bool| detect_command_with(&p(v), unknown, || pytest);
         assert_eq!(
-            detect_command_with(&p(&["Cargo.toml", "src/lib.rs"]), never).as_deref(),
+            detect_command_with(&p(&["Cargo.toml", "src/lib.rs"]), unknown, never).as_deref(),
             Some("cargo test")
         );
         assert_eq!(
-            detect_command_with(&p(&["go.mod", "main.go"]), never).as_deref(),
+            detect_command_with(&p(&["go.mod", "main.go"]), unknown, never).as_deref(),
             Some("go test ./...")
         );
         assert_eq!(
-            detect_command_with(&p(&["package.json", "index.js"]), never).as_deref(),
+            detect_command_with(&p(&["package.json", "index.js"]), unknown, never).as_deref(),
             Some("npm test")
         );
         assert_eq!(
@@ -818,9 +856,53 @@ mod tests {
             );
         }
         assert_eq!(
-            detect_command_with(&p(&["README.md", "pkg/core.py"]), || true),
+            detect_command_with(&p(&["README.md", "pkg/core.py"]), unknown, || true),
             None
         );
+    }
+
+    #[test]
+    fn unittest_files_choose_unittest_without_probing_for_pytest() {
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let never = || -> bool { panic!("pytest probed for unittest files") };
+        let unittest =
+            "import unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n";
+        let files = [
+            ("tests/__init__.py", "\"\"\"Tests.\"\"\"\n"),
+            ("tests/test_a.py", unittest),
+            ("app/core.py", "def test_mode():\n    return 1\n"),
+        ];
+        let known = |path: &str| files.iter().find(|f| f.0 == path).map(|f| f.1);
+        let tree = p(&["app/core.py", "tests/__init__.py", "tests/test_a.py"]);
+        assert_eq!(
+            detect_command_with(&tree, known, never).as_deref(),
+            Some("python3 -m unittest discover -v")
+        );
+        // A test file written for pytest, one whose content is unknown (DIR's
+        // own), or a conftest.py: pytest when it is installed.
+        for (extra, content) in [
+            (
+                "tests/test_b.py",
+                Some("import pytest\n\ndef test_b():\n    assert 1\n"),
+            ),
+            ("tests/test_c.py", Some("def test_c():\n    assert True\n")),
+            ("tests/test_d.py", None),
+            ("tests/conftest.py", Some("")),
+        ] {
+            let mut tree = tree.clone();
+            tree.push(extra.to_string());
+            let content = |path: &str| if path == extra { content } else { known(path) };
+            assert_eq!(
+                detect_command_with(&tree, content, || true).as_deref(),
+                Some("python3 -m pytest"),
+                "{extra}"
+            );
+            assert_eq!(
+                detect_command_with(&tree, content, || false).as_deref(),
+                Some("python3 -m unittest discover -v"),
+                "{extra}"
+            );
+        }
     }
 
     #[test]

@@ -1683,24 +1683,25 @@ mod tests {
         // Last changed on purpose when the generated tests got faster: one
         // child process instead of three, a 5 ms server poll interval, then
         // the `serve` child started first (it boots while the in-process
-        // tests run) and SQLite in WAL mode with synchronous=NORMAL.
+        // tests run) and SQLite in WAL mode with synchronous=NORMAL, then
+        // the command line's parser built once and no unittest.mock.
         let pinned: [(&str, [u64; 4]); 2] = [
             (
                 URL_PROMPT,
                 [
-                    0xbe81_d65d_9300_c806,
-                    0xc405_6d15_ded6_98bd,
-                    0x45b5_417b_0a33_f96e,
-                    0x63c7_18de_7087_938d,
+                    0x0130_e919_fa01_b3f7,
+                    0x0262_2f81_7575_bf32,
+                    0x2b71_bd77_df0e_fd7f,
+                    0xb6d5_782c_0378_ceb6,
                 ],
             ),
             (
                 TODO_PROMPT,
                 [
-                    0x2eb2_ad5b_2f02_a469,
-                    0x46cc_7c49_0f9f_0d61,
-                    0x4890_ca0b_76e9_f778,
-                    0x11cb_53ce_43e3_625a,
+                    0x5b54_fcdf_6eeb_63ae,
+                    0x08f6_9501_ee7c_a968,
+                    0xb907_bc06_e196_112d,
+                    0xfed6_9aa2_9656_e919,
                 ],
             ),
         ];

@@ -26,11 +26,14 @@
 //! few inserts, so a reply streamed as one key per line cost about six times
 //! its size in disk writes (issue 7).
 //!
-//! sled compresses every page it writes with zstd (its `compression`
-//! feature, level 5) in dbs created since issue 7: a reply's text is written
-//! several times over as sled rewrites the leaf that holds it, and
-//! compressing it halves the bytes written and the db's size. Older dbs keep
-//! what their `conf` says (sled refuses to change it), and are read as before.
+//! Values of [`COMPRESS_MIN`] bytes or more (transcript chunks, task records
+//! with their context, staged files) are stored compressed: a zstd frame
+//! (level [`COMPRESS_LEVEL`]) of their JSON, told apart by zstd's magic
+//! number, which no JSON starts with. sled writes a value again each time it
+//! rewrites the leaf that holds it, so a reply's text was written several
+//! times over (issue 7). Schema 2; a schema-1 db (all values plain JSON) is
+//! read as it is and marked 2 when opened, so an older quorum refuses it
+//! instead of misreading it.
 //!
 //! Beside the db's directory live its [`seal`] (`<db>.seal`) and the session
 //! [`index`] (`<db>.index`), which `sessions list` reads instead of opening
@@ -50,8 +53,22 @@ pub mod seal;
 /// Most transcript lines stored under one key (see the module docs).
 pub const CHUNK_LINES: usize = 256;
 
-/// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build reads and writes: 2 since values may be
+/// compressed (1: plain JSON values, still read).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Values at least this long (bytes of JSON) are stored compressed when that
+/// makes them smaller. Below it the saving is a few hundred bytes at most and
+/// not worth the CPU of the event log's many small values.
+pub const COMPRESS_MIN: usize = 1024;
+
+/// The zstd level of stored values: 1, the fastest, compresses quorum's JSON
+/// and prose 2.5 to 4 times; higher levels gain little on values this small.
+pub const COMPRESS_LEVEL: i32 = 1;
+
+/// The first bytes of a zstd frame (RFC 8878 §3.1.1, little-endian
+/// 0xFD2FB528). `(` cannot start a JSON document.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
 /// The `meta` key holding the number of the last [`journal`] entry that sled
 /// holds (u64 big-endian; absent: none yet).
@@ -229,28 +246,55 @@ fn u64_of(bytes: &[u8]) -> u64 {
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(value).map_err(|source| StoreError::Decode {
+    let error = |source| StoreError::Decode {
         key: String::from_utf8_lossy(key).into_owned(),
         source,
-    })
+    };
+    serde_json::from_slice(&unpack(value).map_err(error)?).map_err(error)
+}
+
+/// A stored value's JSON: decompressed when it is a zstd frame.
+///
+/// Errors: the frame does not decompress (as a serde_json I/O error).
+fn unpack(value: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, serde_json::Error> {
+    if value.starts_with(&ZSTD_MAGIC) {
+        zstd::decode_all(value)
+            .map(std::borrow::Cow::Owned)
+            .map_err(serde_json::Error::io)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(value))
+    }
+}
+
+/// `json` as stored: compressed when it is at least [`COMPRESS_MIN`] bytes
+/// and that makes it smaller, else as it is.
+fn pack(json: Vec<u8>) -> Vec<u8> {
+    if json.len() < COMPRESS_MIN {
+        return json;
+    }
+    thread_local! {
+        /// One compression context per thread (making one costs more than
+        /// compressing a small value).
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let packed = COMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            *cell = zstd::bulk::Compressor::new(COMPRESS_LEVEL).ok();
+        }
+        cell.as_mut()?.compress(&json).ok()
+    });
+    match packed {
+        Some(packed) if packed.len() < json.len() => packed,
+        _ => json,
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Serialising our own plain structs to JSON cannot fail (no maps with
     // non-string keys, no failing Serialize impls).
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// Whether sled compresses the db at `path`: what its `conf` file says for
-/// an existing db, yes for a new one.
-fn compressed(path: &Path) -> bool {
-    // `conf` is sled's `StorageParameters`: `key: value` lines, then a CRC.
-    match std::fs::read(path.join("conf")) {
-        Ok(conf) => conf
-            .split(|b| *b == b'\n')
-            .any(|line| line == b"use_compression: true"),
-        Err(_) => true,
-    }
+    pack(serde_json::to_vec(value).unwrap_or_default())
 }
 
 /// The `lines` entries for the transcript lines among `writes`: one per run
@@ -319,16 +363,20 @@ fn agent_line_chunks(writes: &[Write]) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// The lines of one `lines` entry (a chunk, or one line as older quorums
 /// stored them).
 fn decode_chunk(key: &[u8], value: &[u8]) -> Result<Vec<TranscriptLine>, StoreError> {
-    if value.first() == Some(&b'[') {
-        decode(key, value)
+    let json = unpack(value).map_err(|source| StoreError::Decode {
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })?;
+    if json.first() == Some(&b'[') {
+        decode(key, &json)
     } else {
-        Ok(vec![decode(key, value)?])
+        Ok(vec![decode(key, &json)?])
     }
 }
 
 /// How many lines one `lines` entry holds, without decoding them.
 fn chunk_len(key: &[u8], value: &[u8]) -> Result<u64, StoreError> {
-    if value.first() == Some(&b'[') {
+    if value.first() == Some(&b'[') || value.starts_with(&ZSTD_MAGIC) {
         Ok(decode::<Vec<serde::de::IgnoredAny>>(key, value)?.len() as u64)
     } else {
         Ok(1)
@@ -377,7 +425,6 @@ impl Store {
             // itself (DESIGN.md §4), and without the flusher thread dropping the
             // db releases its file lock at once.
             .flush_every_ms(None)
-            .use_compression(compressed(path))
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.to_path_buf(),
@@ -405,6 +452,18 @@ impl Store {
                             "has schema version {version}, newer than this quorum's {SCHEMA_VERSION}"
                         ),
                     });
+                }
+                if version < SCHEMA_VERSION {
+                    // Schema 1 differs only in never compressing a value:
+                    // read as it is; marked 2 before anything compressed is
+                    // written, so that an older quorum refuses it.
+                    meta.insert("schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                    db.flush()?;
+                    tracing::info!(
+                        from = version,
+                        to = SCHEMA_VERSION,
+                        "state db schema upgraded"
+                    );
                 }
             }
             None => {
@@ -964,6 +1023,10 @@ impl Store {
             |key: &[u8], value: &[u8]| -> Result<Option<Vec<TranscriptLine>>, StoreError> {
                 if let Some(raw) = &raw_filter {
                     let first = raw[0];
+                    let value = unpack(value).map_err(|source| StoreError::Decode {
+                        key: String::from_utf8_lossy(key).into_owned(),
+                        source,
+                    })?;
                     let found = value
                         .windows(raw.len())
                         .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(raw));
@@ -1333,53 +1396,103 @@ mod tests {
     }
 
     #[test]
-    fn a_new_db_is_compressed_and_an_older_one_is_read_as_it_was_written() {
-        let text = "a line that says the same thing again and again ".repeat(40);
+    fn long_values_are_stored_compressed_and_schema_1_dbs_still_read() {
+        let long = "a line that says the same thing again and again ".repeat(40);
+        let short = "a short line of plain JSON";
         let session = SessionId::new();
-        let write = |store: &Store| {
-            let mut l = line(0, 0, "pm");
-            l.text = text.clone();
-            store
-                .apply(&[Write::Line {
-                    session: session.clone(),
-                    line: l,
-                }])
-                .unwrap();
-            store.flush().unwrap();
+        let lines = |texts: &[&str], from: u64| -> Vec<Write> {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    let mut l = line(from + i as u64, from + i as u64, "pm");
+                    l.text = text.to_string();
+                    Write::Line {
+                        session: session.clone(),
+                        line: l,
+                    }
+                })
+                .collect()
         };
-        let holds_text = |db: &Path| {
+        let file_holds = |db: &Path, text: &str| {
             let bytes = std::fs::read(db.join("db")).unwrap();
             bytes.windows(text.len()).any(|w| w == text.as_bytes())
         };
         let dir = tempfile::tempdir().unwrap();
-        // New: sled compresses every page it writes (zstd).
-        let new = dir.path().join("new");
+        let db = dir.path().join("db");
+        // A schema-1 db: every value plain JSON.
         {
-            let store = Store::open(&new).unwrap();
-            write(&store);
-        }
-        assert!(!holds_text(&new), "the line is stored as it is");
-        let store = open_again(&new);
-        assert_eq!(store.transcript(&session).unwrap()[0].text, text);
-        drop(store);
-        // Written uncompressed (as quorum did before): sled refuses a
-        // changed setting, so the db keeps its own.
-        let older = dir.path().join("older");
-        {
-            let db = raw(&older);
-            db.open_tree("meta")
+            let raw = raw(&db);
+            raw.open_tree("meta")
                 .unwrap()
-                .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
+                .insert("schema_version", &1u32.to_be_bytes())
                 .unwrap();
-            db.flush().unwrap();
+            let mut old = line(0, 0, "pm");
+            old.text = long.clone();
+            raw.open_tree("lines")
+                .unwrap()
+                .insert(seq_key(&session, 0), serde_json::to_vec(&[old]).unwrap())
+                .unwrap();
+            raw.flush().unwrap();
         }
         {
-            let store = Store::open(&older).unwrap();
-            write(&store);
+            let store = Store::open(&db).unwrap();
+            assert_eq!(store.transcript(&session).unwrap()[0].text, long);
+            store.apply(&lines(&[&long], 1)).unwrap();
+            store.apply(&lines(&[short], 2)).unwrap();
+            store.flush().unwrap();
         }
-        assert!(holds_text(&older), "the older db stays uncompressed");
-        let store = open_again(&older);
-        assert_eq!(store.transcript(&session).unwrap()[0].text, text);
+        // The long line written now is compressed (the schema-1 copy of the
+        // same text is still there as it was); the short one is plain.
+        let file = std::fs::read(db.join("db")).unwrap();
+        let copies = file
+            .windows(long.len())
+            .filter(|w| *w == long.as_bytes())
+            .count();
+        assert_eq!(copies, 1, "the long line is stored as it is");
+        assert!(file_holds(&db, short));
+        let store = open_again(&db);
+        let texts: Vec<String> = store
+            .transcript(&session)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
+        assert_eq!(texts, [long.as_str(), long.as_str(), short]);
+        assert_eq!(
+            store
+                .search_transcript(&session, None, "again and", 10)
+                .unwrap(),
+            (vec![0, 1], false)
+        );
+        drop(store);
+        // Marked schema 2: a quorum that cannot read compressed values
+        // refuses the db instead of misreading it.
+        let v = raw(&db)
+            .open_tree("meta")
+            .unwrap()
+            .get("schema_version")
+            .unwrap();
+        assert_eq!(u64_of(&v.unwrap()), 2);
+        // A frame that does not decompress is an error naming its key.
+        {
+            let raw = raw(&db);
+            let mut key = record_prefix(&session, "task");
+            key.extend_from_slice(b"refine");
+            let mut torn = ZSTD_MAGIC.to_vec();
+            torn.extend_from_slice(b"not zstd");
+            raw.open_tree("records").unwrap().insert(key, torn).unwrap();
+            raw.flush().unwrap();
+        }
+        let store = open_again(&db);
+        let err = store
+            .record::<serde_json::Value>(&session, "task", "refine")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("refine") && err.contains("does not decode"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -136,11 +136,21 @@ fn main() {
 
     let disk_only = args.iter().any(|a| a == "--disk-only");
 
-    // 1. From outside.
+    if !disk_only {
+        // 1. From outside.
+        process_figures(runs);
+        // 2. In process, split.
+        in_process_figures(runs);
+    }
+
+    // 3. Disk per 20,000 streamed tokens.
+    disk_figures(runs, paced_runs);
+}
+
+/// `quorum run` as a process, from outside, with and without the Python tests.
+fn process_figures(runs: usize) {
     let bin = binary();
-    if disk_only {
-        // Only the third figure.
-    } else if bin.is_file() {
+    if bin.is_file() {
         let config_dir = tempdir();
         let config = config_dir.path().join("quorum.toml");
         std::fs::write(&config, "[test]\ncommand = \"true\"\n")
@@ -161,14 +171,6 @@ fn main() {
             bin.display()
         );
     }
-
-    // 2. In process, split.
-    if !disk_only {
-        in_process_figures(runs);
-    }
-
-    // 3. Disk per 20,000 streamed tokens.
-    disk_figures(runs, paced_runs);
 }
 
 /// The session in process, split into providers, test runs and orchestration.

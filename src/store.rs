@@ -1021,12 +1021,13 @@ impl Store {
             .then(|| needle.as_bytes().to_vec());
         let matches =
             |key: &[u8], value: &[u8]| -> Result<Option<Vec<TranscriptLine>>, StoreError> {
+                // Decompressed once, for the test and for decoding.
+                let value = unpack(value).map_err(|source| StoreError::Decode {
+                    key: String::from_utf8_lossy(key).into_owned(),
+                    source,
+                })?;
                 if let Some(raw) = &raw_filter {
                     let first = raw[0];
-                    let value = unpack(value).map_err(|source| StoreError::Decode {
-                        key: String::from_utf8_lossy(key).into_owned(),
-                        source,
-                    })?;
                     let found = value
                         .windows(raw.len())
                         .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(raw));
@@ -1035,7 +1036,7 @@ impl Store {
                     }
                 }
                 Ok(Some(
-                    decode_chunk(key, value)?
+                    decode_chunk(key, &value)?
                         .into_iter()
                         .filter(|line| line.text.to_lowercase().contains(&needle))
                         .collect::<Vec<_>>(),

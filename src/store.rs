@@ -246,21 +246,26 @@ fn u64_of(bytes: &[u8]) -> u64 {
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], value: &[u8]) -> Result<T, StoreError> {
-    let error = |source| StoreError::Decode {
+    let json = unpack(key, value)?;
+    serde_json::from_slice(&json).map_err(|source| StoreError::Decode {
         key: String::from_utf8_lossy(key).into_owned(),
         source,
-    };
-    serde_json::from_slice(&unpack(value).map_err(error)?).map_err(error)
+    })
 }
 
-/// A stored value's JSON: decompressed when it is a zstd frame.
+/// The JSON of the value stored under `key`: decompressed when it is a zstd
+/// frame.
 ///
-/// Errors: the frame does not decompress (as a serde_json I/O error).
-fn unpack(value: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, serde_json::Error> {
+/// Errors: [`StoreError::Decode`] naming `key` when the frame does not
+/// decompress.
+fn unpack<'a>(key: &[u8], value: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, StoreError> {
     if value.starts_with(&ZSTD_MAGIC) {
         zstd::decode_all(value)
             .map(std::borrow::Cow::Owned)
-            .map_err(serde_json::Error::io)
+            .map_err(|e| StoreError::Decode {
+                key: String::from_utf8_lossy(key).into_owned(),
+                source: serde_json::Error::io(e),
+            })
     } else {
         Ok(std::borrow::Cow::Borrowed(value))
     }
@@ -363,10 +368,7 @@ fn agent_line_chunks(writes: &[Write]) -> Vec<(Vec<u8>, Vec<u8>)> {
 /// The lines of one `lines` entry (a chunk, or one line as older quorums
 /// stored them).
 fn decode_chunk(key: &[u8], value: &[u8]) -> Result<Vec<TranscriptLine>, StoreError> {
-    let json = unpack(value).map_err(|source| StoreError::Decode {
-        key: String::from_utf8_lossy(key).into_owned(),
-        source,
-    })?;
+    let json = unpack(key, value)?;
     if json.first() == Some(&b'[') {
         decode(key, &json)
     } else {
@@ -1022,10 +1024,7 @@ impl Store {
         let matches =
             |key: &[u8], value: &[u8]| -> Result<Option<Vec<TranscriptLine>>, StoreError> {
                 // Decompressed once, for the test and for decoding.
-                let value = unpack(value).map_err(|source| StoreError::Decode {
-                    key: String::from_utf8_lossy(key).into_owned(),
-                    source,
-                })?;
+                let value = unpack(key, value)?;
                 if let Some(raw) = &raw_filter {
                     let first = raw[0];
                     let found = value

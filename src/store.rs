@@ -419,19 +419,34 @@ impl Store {
 
     /// [`Store::open`] without the seal check.
     fn open_unchecked(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .mode(sled::Mode::LowSpace)
             .cache_capacity(16 * 1024 * 1024)
             // No periodic background flush: the committer flushes every group
             // itself (DESIGN.md §4), and without the flusher thread dropping the
             // db releases its file lock at once.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .flush_every_ms(None);
+        // The state directory's own lock keeps other quorums out, so a held
+        // sled lock is this process's db just dropped: one of sled's I/O
+        // threads can still hold the file for a moment (seen under load, in
+        // tests that reopen a db). Retried for at most LOCK_WAIT.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(source) if is_lock_error(&source) && std::time::Instant::now() < deadline => {
+                    drop(source);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        };
         // A db without our `meta` tree but with data is foreign: refused before
         // `open_tree` would add that tree to it.
         let names = db.tree_names();
@@ -1154,6 +1169,16 @@ impl Store {
     }
 }
 
+/// How long [`Store::open`] waits for sled's file lock before giving up.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether `e` is sled's "could not acquire lock" error: sled 0.34 reports a
+/// held lock on its data file only as an `io::ErrorKind::Other` with that
+/// message (`sled/src/config.rs`, `Config::try_lock`).
+fn is_lock_error(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
 /// What [`Store::remove_session`] deleted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Removed {
@@ -1250,6 +1275,27 @@ mod tests {
             text: format!("line {seq}"),
             ends_call: false,
         }
+    }
+
+    #[test]
+    fn open_waits_for_a_lock_being_released_and_names_one_that_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        let held = Store::open(&db).unwrap();
+        // Released 100 ms later, as a just-dropped db's I/O thread would.
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(held);
+        });
+        let store = Store::open(&db).unwrap();
+        releaser.join().unwrap();
+        // Held for good: refused once LOCK_WAIT has passed, naming the db.
+        let started = std::time::Instant::now();
+        let err = Store::open(&db).err().unwrap();
+        assert!(started.elapsed() >= LOCK_WAIT);
+        assert!(matches!(&err, StoreError::Open { source, .. } if is_lock_error(source)));
+        assert!(err.to_string().contains(&db.display().to_string()), "{err}");
+        drop(store);
     }
 
     #[test]

@@ -1684,24 +1684,25 @@ mod tests {
         // child process instead of three, a 5 ms server poll interval, then
         // the `serve` child started first (it boots while the in-process
         // tests run) and SQLite in WAL mode with synchronous=NORMAL, then
-        // the command line's parser built once and no unittest.mock.
+        // the command line's parser built once and no unittest.mock, then
+        // one HTTP server per test class and no unittest.mock in any test.
         let pinned: [(&str, [u64; 4]); 2] = [
             (
                 URL_PROMPT,
                 [
-                    0x0130_e919_fa01_b3f7,
-                    0x0262_2f81_7575_bf32,
-                    0x2b71_bd77_df0e_fd7f,
-                    0xb6d5_782c_0378_ceb6,
+                    0x8d3c_29b0_d28a_4076,
+                    0xb25e_3667_9903_7bf5,
+                    0x3272_9937_166e_46ee,
+                    0xc187_8e1b_937e_a0ed,
                 ],
             ),
             (
                 TODO_PROMPT,
                 [
-                    0x5b54_fcdf_6eeb_63ae,
-                    0x08f6_9501_ee7c_a968,
-                    0xb907_bc06_e196_112d,
-                    0xfed6_9aa2_9656_e919,
+                    0x6e13_c37d_c493_81e1,
+                    0x2928_faa6_4a53_8429,
+                    0xa20f_bea2_0beb_358c,
+                    0x7435_d2d0_873c_9eaa,
                 ],
             ),
         ];

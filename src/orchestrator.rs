@@ -138,6 +138,7 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
         shutting_down: false,
         memory: None,
         snapshot: None,
+        probing_pytest: false,
     };
     let actor = tokio::spawn(actor.run());
     OrchestratorHandle {

@@ -35,6 +35,9 @@ use crate::workspace::sandbox::TestOutcome;
 pub(crate) enum Inbox {
     /// A test run finished.
     TestDone { outcome: TestOutcome },
+    /// The pytest probe ([`crate::workspace::sandbox::pytest_installed`])
+    /// has its answer cached; the test run it held back can start.
+    PytestProbed,
 }
 
 /// A task of the session.
@@ -267,6 +270,9 @@ pub(crate) struct Actor {
     /// A hash of the session state last stored (the `state`/`session` record),
     /// so that a group stores it only when it changed.
     pub snapshot: Option<u64>,
+    /// The pytest probe runs on a blocking thread (it starts an interpreter,
+    /// 50-150 ms); the test run waits for it instead of the actor.
+    pub probing_pytest: bool,
 }
 
 pub(crate) use super::now;
@@ -1038,6 +1044,8 @@ impl Actor {
     fn on_inbox(&mut self, msg: Inbox) {
         match msg {
             Inbox::TestDone { outcome } => self.on_test_done(outcome),
+            // `advance` runs next and starts the test run the probe held back.
+            Inbox::PytestProbed => self.probing_pytest = false,
         }
     }
 
@@ -1574,8 +1582,21 @@ impl Actor {
         });
     }
 
-    /// Starts a test run in the scratch tree; its outcome arrives as
-    /// [`Inbox::TestDone`].
+    /// Starts the pytest probe on a blocking thread, once at a time; its
+    /// answer is cached by the probe and announced as [`Inbox::PytestProbed`].
+    pub fn spawn_pytest_probe(&mut self) {
+        if std::mem::replace(&mut self.probing_pytest, true) {
+            return;
+        }
+        let inbox = self.inbox_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::workspace::sandbox::pytest_installed();
+            let _ = inbox.send(Inbox::PytestProbed);
+        });
+    }
+
+    /// Runs `command` in the session's scratch tree off the actor; the
+    /// outcome comes back as [`Inbox::TestDone`].
     pub fn spawn_test_run(&mut self, command: String) {
         let Some(s) = self.session.as_ref() else {
             return;

@@ -1235,7 +1235,11 @@ impl Actor {
 
     /// Starts the next test run of the test (or review) phase.
     fn run_tests(&mut self, phase: &Phase) {
+        if self.probing_pytest {
+            return;
+        }
         let configured = self.settings.test.command.clone();
+        let mut probe = false;
         let Some(s) = self.s() else {
             return;
         };
@@ -1247,12 +1251,26 @@ impl Actor {
             }
             // Staged files' content is at hand; DIR's own files' is not.
             let files = &s.files;
-            crate::workspace::sandbox::detect_command(&paths, |path: &str| {
-                files.get(path).map(|f| f.content.as_str())
-            })
+            // The pytest probe starts an interpreter: never on the actor.
+            let pytest = || {
+                crate::workspace::sandbox::pytest_probed().unwrap_or_else(|| {
+                    probe = true;
+                    false
+                })
+            };
+            crate::workspace::sandbox::detect_command_with(
+                &paths,
+                |path: &str| files.get(path).map(|f| f.content.as_str()),
+                pytest,
+            )
         } else {
             Some(configured)
         };
+        if probe {
+            // Asked again once the probe's answer is cached.
+            self.spawn_pytest_probe();
+            return;
+        }
         let stage = match phase.kind {
             PhaseKind::Review => &mut s.review_stage,
             _ => &mut s.test_stage,

@@ -69,18 +69,13 @@ pub struct TestOutcome {
 /// (`content` gives it, e.g. for staged files) and none is written for pytest
 /// (see [`written_for_pytest`]; no `conftest.py` either), else `python3 -m
 /// pytest` when pytest is installed, else `python3 -m unittest discover -v`.
-/// `None` when nothing looks testable. Whether pytest is installed is probed
-/// once per process (see [`pytest_installed`]), only when the content leaves
-/// the choice open: the probe starts an interpreter, about 150 ms.
-pub fn detect_command<'a>(
-    paths: &[String],
-    content: impl Fn(&str) -> Option<&'a str>,
-) -> Option<String> {
-    detect_command_with(paths, content, pytest_installed)
-}
-
-/// [`detect_command`] with the pytest probe supplied by the caller; the
-/// probe is called only for Python trees whose tests may need pytest.
+/// `None` when nothing looks testable.
+///
+/// `pytest` answers whether pytest is installed; it is called only when the
+/// content leaves the choice open. The orchestrator passes the cached answer
+/// of [`pytest_installed`] ([`pytest_probed`]) and, when there is none yet,
+/// runs the probe on a blocking thread and asks again: the probe starts an
+/// interpreter, 50-150 ms.
 pub fn detect_command_with<'a>(
     paths: &[String],
     content: impl Fn(&str) -> Option<&'a str>,
@@ -153,11 +148,14 @@ pub fn is_test_path(path: &str) -> bool {
         || [".test.", ".spec."].iter().any(|m| file.contains(m))
 }
 
+/// The answer of the pytest probe, cached for the process.
+static PYTEST_PROBE: OnceLock<bool> = OnceLock::new();
+
 /// Whether `python3 -m pytest --version` succeeds on this machine (probed
-/// once per process; `false` when python3 itself is missing).
+/// once per process, blocking for one interpreter start, 50-150 ms; `false`
+/// when python3 itself is missing).
 pub fn pytest_installed() -> bool {
-    static PROBE: OnceLock<bool> = OnceLock::new();
-    *PROBE.get_or_init(|| {
+    *PYTEST_PROBE.get_or_init(|| {
         std::process::Command::new("python3")
             .args(["-m", "pytest", "--version"])
             .stdin(std::process::Stdio::null())
@@ -166,6 +164,11 @@ pub fn pytest_installed() -> bool {
             .status()
             .is_ok_and(|s| s.success())
     })
+}
+
+/// The pytest probe's answer if [`pytest_installed`] has run; `None` before.
+pub fn pytest_probed() -> Option<bool> {
+    PYTEST_PROBE.get().copied()
 }
 
 /// Reads passed/failed counts and failing test names from a runner's output
@@ -820,6 +823,15 @@ mod tests {
         assert_eq!(parse_report(cargo), (5, 1, vec!["t::b".to_string()]));
         let go = "--- PASS: TestA (0.00s)\n--- FAIL: TestB (0.00s)\n";
         assert_eq!(parse_report(go), (1, 1, vec!["TestB".to_string()]));
+    }
+
+    #[test]
+    fn the_pytest_probe_is_cached_once_it_has_run() {
+        // Whether pytest is installed depends on the machine; the cache must
+        // hold whatever the probe found.
+        let found = pytest_installed();
+        assert_eq!(pytest_probed(), Some(found));
+        assert_eq!(pytest_installed(), found);
     }
 
     #[test]

@@ -5,11 +5,84 @@
 //!
 //! Filter: `QUORUM_LOG` (tracing-subscriber's env-filter syntax), else `info`,
 //! `debug` with `-v`, `trace` with `-vv`.
+//!
+//! Key values never reach a log file (DESIGN.md §6): every line goes through
+//! a [`Redactor`] before it is written. It knows the values of the
+//! environment variables named like keys when logging starts (see
+//! [`is_key_variable`], the rule exports follow too) and those of the
+//! configured providers' `api_key_env`, added by [`redact_in_logs`] when an
+//! orchestrator starts. What is logged holds no prompt or reply text in the
+//! first place; this catches what slips through (an error message quoting a
+//! key, or a path holding one).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
-use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::orchestrator::committer::Redactor;
+use crate::workspace::secrets::is_key_variable;
+
+/// The key values redacted from log lines, for the whole process.
+static SECRETS: RwLock<Option<Arc<Redactor>>> = RwLock::new(None);
+
+/// Adds `values` (key values; those under 8 bytes are ignored, as by
+/// [`Redactor::new`]) to what every later log line is redacted of.
+pub fn redact_in_logs(values: impl IntoIterator<Item = String>) {
+    let Ok(mut secrets) = SECRETS.write() else {
+        return;
+    };
+    let known = secrets.as_deref().map(Redactor::values).unwrap_or_default();
+    let mut all: Vec<String> = known.to_vec();
+    all.extend(values);
+    *secrets = Some(Arc::new(Redactor::new(all)));
+}
+
+fn secrets() -> Option<Arc<Redactor>> {
+    SECRETS.read().ok()?.clone()
+}
+
+/// The log file's writer behind a [`Redactor`]: tracing-subscriber's fmt
+/// layer formats each event into one buffer and writes it with one
+/// `write_all`, so a key is never split across two writes.
+#[derive(Clone)]
+struct Redacting<W> {
+    inner: W,
+}
+
+impl<'a, W: MakeWriter<'a>> MakeWriter<'a> for Redacting<W> {
+    type Writer = Redacting<W::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        Redacting {
+            inner: self.inner.make_writer(),
+        }
+    }
+}
+
+impl<W: Write> Write for Redacting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match secrets().filter(|r| !r.is_empty()) {
+            None => self.inner.write(buf),
+            Some(redactor) => {
+                let mut text = String::from_utf8_lossy(buf).into_owned();
+                if redactor.text(&mut text) {
+                    self.inner.write_all(text.as_bytes())?;
+                } else {
+                    self.inner.write_all(buf)?;
+                }
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 /// The XDG state directory for quorum (`$XDG_STATE_HOME/quorum`, else
 /// `~/.local/state/quorum`).
@@ -37,7 +110,12 @@ pub fn init(dir: &Path, verbosity: u8) -> Option<WorkerGuard> {
         .max_log_files(14)
         .build(dir)
         .ok()?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    redact_in_logs(
+        std::env::vars_os()
+            .filter(|(name, _)| name.to_str().is_some_and(is_key_variable))
+            .filter_map(|(_, value)| value.into_string().ok()),
+    );
+    let (writer, guard): (NonBlocking, WorkerGuard) = tracing_appender::non_blocking(appender);
     let default = match verbosity {
         0 => "info",
         1 => "debug",
@@ -46,9 +124,40 @@ pub fn init(dir: &Path, verbosity: u8) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_from_env("QUORUM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(Redacting { inner: writer })
         .with_ansi(false)
         .try_init()
         .ok()?;
     Some(guard)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_lose_registered_key_values_and_keep_the_rest() {
+        // A value no other test registers; the registry is the process's.
+        let key = "sk-logging-test-0123456789abcdef";
+        redact_in_logs([key.to_string(), "short".to_string()]);
+        let mut out = Redacting { inner: Vec::new() };
+        let line = format!("WARN provider error: bad key {key} (short)\n");
+        out.write_all(line.as_bytes()).unwrap();
+        out.write_all("INFO nothing to hide\n".as_bytes()).unwrap();
+        let written = String::from_utf8(out.inner).unwrap();
+        assert_eq!(
+            written,
+            "WARN provider error: bad key [redacted] (short)\nINFO nothing to hide\n"
+        );
+        // Adding more keeps what was registered before.
+        redact_in_logs(["another-key-value-42".to_string()]);
+        let mut out = Redacting { inner: Vec::new() };
+        out.write_all(format!("{key} another-key-value-42").as_bytes())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.inner).unwrap(),
+            "[redacted] [redacted]"
+        );
+    }
 }

@@ -620,11 +620,8 @@ pub fn secrets(extra_names: &[String]) -> Vec<(String, String)> {
     let mut found: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, v)| {
-            let upper = k.to_ascii_uppercase();
-            let keyish = ["KEY", "TOKEN", "SECRET", "PASSWORD"]
-                .iter()
-                .any(|s| upper.contains(s));
-            (keyish || extra_names.contains(k)) && v.chars().count() >= 8
+            (crate::workspace::secrets::is_key_variable(k) || extra_names.contains(k))
+                && v.chars().count() >= 8
         })
         .collect();
     // Longest first, so a secret that contains another is replaced whole.

@@ -62,6 +62,11 @@ impl Redactor {
         Redactor { secrets }
     }
 
+    /// The values redacted, longest first.
+    pub fn values(&self) -> &[String] {
+        &self.secrets
+    }
+
     /// `true` when there is nothing to redact.
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()

@@ -8,6 +8,17 @@
 //! secret itself, only where it is and a masked preview, so that the
 //! `finding` event which reports it leaks nothing.
 
+/// Whether an environment variable's name says it holds a secret: it
+/// contains `KEY`, `TOKEN`, `SECRET` or `PASSWORD` (any case), as
+/// `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY` and `GITHUB_TOKEN`
+/// do. Exports and log files are redacted of such variables' values.
+pub fn is_key_variable(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "TOKEN", "SECRET", "PASSWORD"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
 /// What kind of secret a finding looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SecretKind {
@@ -242,6 +253,23 @@ pub fn scan_with(path: &str, bytes: &[u8], known: &[String]) -> Vec<SecretFindin
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_variables_are_told_by_their_names() {
+        for name in [
+            "OPENAI_API_KEY",
+            "ANTHROPIC_API_KEY",
+            "gemini_api_key",
+            "GITHUB_TOKEN",
+            "DB_PASSWORD",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(is_key_variable(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "LANG", "QUORUM_LOG", "SSH_AUTH_SOCK"] {
+            assert!(!is_key_variable(name), "{name}");
+        }
+    }
 
     fn kinds(path: &str, text: &str) -> Vec<(u32, SecretKind)> {
         scan(path, text.as_bytes())

@@ -32,6 +32,41 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// A key value in a log line is redacted: here a path the person typed holds
+/// it, and the early error that names the path is logged to the XDG state
+/// directory. The variable is known as a key by its name alone (no config).
+#[test]
+fn a_key_value_never_reaches_a_log_file() {
+    let env = Env::new();
+    let dir = tempdir();
+    let answers = dir.path().join(format!("{KEY}.toml"));
+    let mut cmd = env.quorum([
+        "run",
+        "--offline",
+        "a prompt",
+        "--answers",
+        path_str(&answers),
+        "--dir",
+        path_str(&dir.path().join("project")),
+    ]);
+    cmd.env("QUORUM_TEST_API_KEY", KEY);
+    let out = run(cmd);
+    assert_eq!(out.code, 2, "{out}");
+    // The person's own terminal shows what they typed …
+    assert!(out.stderr.contains(KEY), "{out}");
+    // … the log only where it was.
+    let logs = env.state_home().join("quorum");
+    let files = tree(&logs);
+    assert!(!files.is_empty(), "no log under {}", logs.display());
+    let text: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(logs.join(f)).unwrap())
+        .collect();
+    assert!(text.contains("quorum stopped early"), "{text}");
+    assert!(text.contains("[redacted].toml"), "{text}");
+    assert!(!text.contains(KEY), "{text}");
+}
+
 #[test]
 fn a_key_echoed_by_a_model_is_redacted_from_everything_persisted() {
     let env = Env::new();

@@ -395,6 +395,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         if dirty && now >= due {
             // The events that waited for this frame, all of them.
             take_waiting_events(&mut app, &guard, &mut output, &mut events);
+            app.before_frame(now.into_std());
             guard.draw(|frame| {
                 view::draw(&mut app, frame);
                 screen::Rendered {

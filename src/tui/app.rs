@@ -234,6 +234,10 @@ pub struct FrameInfo {
     pub help_max_scroll: u16,
     /// The spinner's frame (advanced at most every [`SPIN`]).
     pub spinner: usize,
+    /// When the spinner last advanced.
+    pub spun: Option<Instant>,
+    /// When the last frame was drawn ([`App::before_frame`]).
+    pub drawn: Option<Instant>,
 }
 
 /// Options from the config's `[ui]` table.
@@ -423,8 +427,15 @@ impl App {
 
     /// When the screen next changes by itself: the next spinner frame, or a
     /// toast's expiry; `None` when idle (then nothing wakes the TUI up).
+    ///
+    /// The spinner's wake-up is [`SPIN`] after the last frame: frames drawn
+    /// for other reasons (a streaming reply's, 20 a second) turn the spinner
+    /// themselves ([`App::before_frame`]), so it never adds a frame to them,
+    /// and it never stands still while they come.
     pub fn next_wake(&self, now: Instant) -> Option<Instant> {
-        let spin = self.animating().then(|| now + SPIN);
+        let spin = self
+            .animating()
+            .then(|| self.frame.drawn.map_or(now, |at| at) + SPIN);
         let toast = self.toast.as_ref().map(|t| t.at + TOAST_FOR);
         match (spin, toast) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -432,12 +443,15 @@ impl App {
         }
     }
 
-    /// Time passed: advances the spinner and drops an expired toast; returns
-    /// whether anything visible changed.
+    /// Time passed: advances the spinner (when [`SPIN`] has passed since it
+    /// last did) and drops an expired toast; returns whether anything
+    /// visible changed.
     pub fn tick(&mut self, now: Instant) -> bool {
         let mut changed = false;
-        if self.animating() {
+        let due = self.frame.spun.is_none_or(|at| now >= at + SPIN);
+        if due && self.animating() {
             self.frame.spinner = self.frame.spinner.wrapping_add(1);
+            self.frame.spun = Some(now);
             self.metrics.advance(now);
             changed = true;
         }
@@ -450,6 +464,13 @@ impl App {
             changed = true;
         }
         changed
+    }
+
+    /// Called just before a frame is drawn at `now`: time's changes
+    /// ([`App::tick`]) go into it, and the spinner's next wake-up counts from it.
+    pub fn before_frame(&mut self, now: Instant) {
+        self.tick(now);
+        self.frame.drawn = Some(now);
     }
 
     /// The exit code for the session's end (DESIGN.md §5).

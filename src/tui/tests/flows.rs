@@ -272,6 +272,44 @@ fn key_overrides_change_what_keys_do_and_what_the_screen_says() {
 }
 
 #[test]
+fn the_spinner_turns_with_a_streaming_replys_frames_and_adds_none() {
+    let (mut app, mut f) = at_resolve();
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    app.toast = None;
+    let spin = crate::tui::app::SPIN;
+    let start = std::time::Instant::now();
+    let first = app.frame.spinner;
+    // Frames every 50 ms for a second, as a streaming reply draws them: the
+    // spinner's own wake-up always falls after the next of them …
+    let step = std::time::Duration::from_millis(50);
+    for k in 0..20u32 {
+        let now = start + step * k;
+        app.before_frame(now);
+        let wake = app.next_wake(now).unwrap();
+        assert!(
+            wake > now + step,
+            "frame {k}: the spinner would wake at +{:?}",
+            wake - now
+        );
+    }
+    // … and it turned every 100 ms all the same.
+    assert_eq!(app.frame.spinner - first, 10);
+    // No frames: it wakes SPIN after the last one and turns then.
+    let last = start + step * 19;
+    let wake = app.next_wake(last).unwrap();
+    assert_eq!(wake, last + spin);
+    assert!(app.tick(wake));
+    assert_eq!(app.frame.spinner - first, 11);
+}
+
+#[test]
 fn the_spinner_ticks_at_most_ten_times_a_second_and_idle_wakes_nothing() {
     let (mut app, mut f) = at_resolve();
     app.toast = None;
@@ -290,6 +328,9 @@ fn the_spinner_ticks_at_most_ten_times_a_second_and_idle_wakes_nothing() {
     assert!(wake >= now + crate::tui::app::SPIN);
     let before = app.frame.spinner;
     assert!(app.tick(wake));
+    assert_eq!(app.frame.spinner, before + 1);
+    // Another tick before SPIN has passed moves nothing.
+    assert!(!app.tick(wake + crate::tui::app::SPIN / 2));
     assert_eq!(app.frame.spinner, before + 1);
     // A toast alone wakes once, when it expires.
     let (mut quiet, _) = at_resolve();

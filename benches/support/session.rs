@@ -436,20 +436,9 @@ pub async fn test_run_cost(dir: &std::path::Path) -> Duration {
     start.elapsed()
 }
 
-/// Opens the db at `db` once the session that used it has let it go: sled
-/// releases its file lock when its last handle and its I/O threads are done,
-/// which can be a moment after the orchestrator has stopped. Tries for up to
-/// two seconds.
+/// Opens the db at `db` once the session that used it has let it go
+/// ([`Store::open`] waits for sled's file lock, which a just-dropped db's I/O
+/// threads can hold a moment longer).
 pub fn reopen(db: &std::path::Path) -> Store {
-    let mut tries = 0;
-    loop {
-        match Store::open(db) {
-            Ok(store) => return store,
-            Err(_) if tries < 100 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("store: {e}"),
-        }
-    }
+    Store::open(db).unwrap_or_else(|e| panic!("store: {e}"))
 }

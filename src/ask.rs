@@ -98,13 +98,16 @@ pub async fn ask(
     );
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
-    let runner = tokio::spawn(call::run(
+    // Text goes to stdout as it is read: a write costs next to nothing, and
+    // the orchestrator's 50 ms batching would only delay the reply's end.
+    let runner = tokio::spawn(call::run_with_interval(
         "ask".into(),
         1,
         chain,
         request,
         tx,
         cancel.clone(),
+        std::time::Duration::ZERO,
     ));
     let mut stdout = std::io::stdout().lock();
     let mut ended_with_newline = true;

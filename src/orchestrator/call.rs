@@ -57,6 +57,8 @@ pub const DELTA_INTERVAL: Duration = Duration::from_millis(50);
 struct Outbox {
     pending: String,
     last_sent: Option<Instant>,
+    /// The least time between two deltas ([`DELTA_INTERVAL`], or zero).
+    interval: Duration,
 }
 
 impl Outbox {
@@ -72,7 +74,7 @@ impl Outbox {
             return None;
         }
         Some(match self.last_sent {
-            Some(at) => at + DELTA_INTERVAL,
+            Some(at) => at + self.interval,
             None => Instant::now(),
         })
     }
@@ -259,6 +261,23 @@ pub async fn run(
     tx: UnboundedSender<CallMsg>,
     cancel: CancellationToken,
 ) {
+    run_with_interval(task, generation, chain, request, tx, cancel, DELTA_INTERVAL).await;
+}
+
+/// [`run`] forwarding text at most every `interval` instead of every
+/// [`DELTA_INTERVAL`]. `Duration::ZERO` forwards what each read of the
+/// stream brings at once, never holding it: for a consumer to which a delta
+/// costs next to nothing (`quorum ask` writes it to stdout), where the hold
+/// would only delay the text, and the call's end, by up to an interval.
+pub async fn run_with_interval(
+    task: String,
+    generation: u64,
+    chain: Vec<Link>,
+    request: ChatRequest,
+    tx: UnboundedSender<CallMsg>,
+    cancel: CancellationToken,
+    interval: Duration,
+) {
     let send = |event: CallEvent| {
         let _ = tx.send(CallMsg {
             task: task.clone(),
@@ -266,7 +285,10 @@ pub async fn run(
             event,
         });
     };
-    let mut outbox = Outbox::default();
+    let mut outbox = Outbox {
+        interval,
+        ..Outbox::default()
+    };
     let mut last_error = String::from("no provider configured");
     let mut previous: Option<String> = None;
     for link in chain {
@@ -421,7 +443,7 @@ async fn attempt_once(
         // a poll that finds nothing yields once to let that task run; the
         // drain ends at the second empty poll in a row, or after another
         // interval of a stream that never pauses.
-        let until = Instant::now() + DELTA_INTERVAL;
+        let until = Instant::now() + outbox.interval;
         let mut yielded = false;
         loop {
             match stream.next().now_or_never() {
@@ -716,6 +738,15 @@ mod tests {
     /// Runs a call of `script` (no retries), cancelled after `cancel_at` ms
     /// if given; returns each report with its time in ms from the start.
     async fn timed(script: Sends, cancel_at: Option<u64>) -> Vec<(u64, CallEvent)> {
+        timed_with(script, cancel_at, DELTA_INTERVAL).await
+    }
+
+    /// [`timed`] with deltas at most every `interval`.
+    async fn timed_with(
+        script: Sends,
+        cancel_at: Option<u64>,
+        interval: Duration,
+    ) -> Vec<(u64, CallEvent)> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let link = Link {
             provider: Arc::new(Timed(std::sync::Mutex::new(Some(script)))),
@@ -738,7 +769,15 @@ mod tests {
                 cancel.cancel();
             });
         }
-        tokio::spawn(run("t".into(), 1, vec![link], request(), tx, cancel));
+        tokio::spawn(run_with_interval(
+            "t".into(),
+            1,
+            vec![link],
+            request(),
+            tx,
+            cancel,
+            interval,
+        ));
         let mut events = Vec::new();
         while let Some(m) = rx.recv().await {
             events.push((start.elapsed().as_millis() as u64, m.event));
@@ -753,6 +792,18 @@ mod tests {
 
     fn delta(at: u64, t: &str) -> (u64, CallEvent) {
         (at, CallEvent::Delta(t.into()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_no_interval_text_is_forwarded_as_it_arrives() {
+        let script = vec![text(0, "a"), text(10, "b"), text(20, "c")];
+        let events = timed_with(script, None, Duration::ZERO).await;
+        assert_eq!(events[..3], [delta(0, "a"), delta(10, "b"), delta(20, "c")]);
+        assert!(
+            matches!(&events[3], (20, CallEvent::Finished { text, .. }) if text == "abc"),
+            "the call ends with its last text, not an interval later: {:?}",
+            &events[3..]
+        );
     }
 
     #[tokio::test(start_paused = true)]

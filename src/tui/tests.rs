@@ -272,15 +272,7 @@ fn quitting_asks_while_a_session_runs_and_ctrl_c_cancels_then_quits() {
 
 #[test]
 fn agent_keys_target_the_selected_agents_tasks() {
-    let (mut app, mut f) = at_resolve();
-    f.task(
-        &mut app,
-        "implement.core",
-        "backend",
-        "implement",
-        "store",
-        false,
-    );
+    let (mut app, mut f) = implementing();
     app.on_key(code(KeyCode::Tab));
     assert_eq!(
         app.focus,

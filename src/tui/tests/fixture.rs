@@ -209,6 +209,21 @@ pub(super) fn realistic_lines(app: &mut App, f: &mut Feed) {
     );
 }
 
+/// [`at_resolve`] with the backend's task `implement.core` running: what
+/// streams tokens and turns the spinner.
+pub(super) fn implementing() -> (App, Feed) {
+    let (mut app, mut f) = at_resolve();
+    f.task(
+        &mut app,
+        "implement.core",
+        "backend",
+        "implement",
+        "store",
+        false,
+    );
+    (app, f)
+}
+
 /// A session that has voted and waits at resolve.
 pub(super) fn at_resolve() -> (App, Feed) {
     let mut app = app();

@@ -5,7 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
 use super::screens::{history_opened, searched};
-use super::{app, at_deliver, at_resolve, code, key, render, screen_text};
+use super::{app, at_deliver, at_resolve, code, implementing, key, render, screen_text};
 use crate::config::keymap::Keymap;
 use crate::protocol::{Event, EventBody, LineKind, Op, SessionStatus, TranscriptLine};
 use crate::tui::App;
@@ -273,15 +273,7 @@ fn key_overrides_change_what_keys_do_and_what_the_screen_says() {
 
 #[test]
 fn the_spinner_turns_with_a_streaming_replys_frames_and_adds_none() {
-    let (mut app, mut f) = at_resolve();
-    f.task(
-        &mut app,
-        "implement.core",
-        "backend",
-        "implement",
-        "store",
-        false,
-    );
+    let (mut app, _) = implementing();
     app.toast = None;
     let spin = crate::tui::app::SPIN;
     let start = std::time::Instant::now();
@@ -343,15 +335,7 @@ fn the_spinner_ticks_at_most_ten_times_a_second_and_idle_wakes_nothing() {
 
 #[test]
 fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
-    let (mut app, mut f) = at_resolve();
-    f.task(
-        &mut app,
-        "implement.core",
-        "backend",
-        "implement",
-        "store",
-        false,
-    );
+    let (mut app, mut f) = implementing();
     for chunk in ["def add(", "store, title", "):\n    pass"] {
         app.on_event(Event::Token {
             agent: "backend".into(),
@@ -381,15 +365,7 @@ fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
 
 #[test]
 fn a_streaming_line_shows_wrapped_as_it_will_stay_once_complete() {
-    let (mut app, mut f) = at_resolve();
-    f.task(
-        &mut app,
-        "implement.core",
-        "backend",
-        "implement",
-        "store",
-        false,
-    );
+    let (mut app, mut f) = implementing();
     app.focus = crate::tui::app::Focus::Transcript;
     let before = screen_text(&render(&mut app, 80, 24));
     let old: Vec<&str> = before.lines().collect();
@@ -436,15 +412,7 @@ fn a_streaming_line_shows_wrapped_as_it_will_stay_once_complete() {
 
 #[test]
 fn durable_copies_of_streamed_lines_leave_the_screen_as_is() {
-    let (mut app, mut f) = at_resolve();
-    f.task(
-        &mut app,
-        "implement.core",
-        "backend",
-        "implement",
-        "store",
-        false,
-    );
+    let (mut app, mut f) = implementing();
     app.focus = crate::tui::app::Focus::Transcript;
     let token = |text: &str| Event::Token {
         agent: "backend".into(),
@@ -720,15 +688,7 @@ fn a_resumed_session_is_folded_and_its_transcripts_page_in_at_their_ends() {
 /// them up to a quarter of a second).
 #[test]
 fn a_streamed_line_shows_before_its_durable_copy_and_stays_put_after() {
-    let (mut app, mut f) = at_resolve();
-    f.task(
-        &mut app,
-        "implement.core",
-        "backend",
-        "implement",
-        "store",
-        false,
-    );
+    let (mut app, _) = implementing();
     app.toast = None;
     let token = |app: &mut App, text: &str| {
         app.on_event(Event::Token {

@@ -19,7 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -115,7 +115,7 @@ pub fn init(dir: &Path, verbosity: u8) -> Option<WorkerGuard> {
             .filter(|(name, _)| name.to_str().is_some_and(is_key_variable))
             .filter_map(|(_, value)| value.into_string().ok()),
     );
-    let (writer, guard): (NonBlocking, WorkerGuard) = tracing_appender::non_blocking(appender);
+    let (writer, guard) = tracing_appender::non_blocking(appender);
     let default = match verbosity {
         0 => "info",
         1 => "debug",

@@ -435,7 +435,7 @@ impl App {
     pub fn next_wake(&self, now: Instant) -> Option<Instant> {
         let spin = self
             .animating()
-            .then(|| self.frame.drawn.map_or(now, |at| at) + SPIN);
+            .then(|| self.frame.drawn.unwrap_or(now) + SPIN);
         let toast = self.toast.as_ref().map(|t| t.at + TOAST_FOR);
         match (spin, toast) {
             (Some(a), Some(b)) => Some(a.min(b)),

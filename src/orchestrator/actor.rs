@@ -1589,8 +1589,9 @@ impl Actor {
             return;
         }
         let inbox = self.inbox_tx.clone();
+        let dir = self.workspace.dir().to_path_buf();
         tokio::task::spawn_blocking(move || {
-            crate::workspace::sandbox::pytest_installed();
+            crate::workspace::sandbox::pytest_installed(&dir);
             let _ = inbox.send(Inbox::PytestProbed);
         });
     }

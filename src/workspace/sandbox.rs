@@ -151,13 +151,16 @@ pub fn is_test_path(path: &str) -> bool {
 /// The answer of the pytest probe, cached for the process.
 static PYTEST_PROBE: OnceLock<bool> = OnceLock::new();
 
-/// Whether `python3 -m pytest --version` succeeds on this machine (probed
-/// once per process, blocking for one interpreter start, 50-150 ms; `false`
-/// when python3 itself is missing).
-pub fn pytest_installed() -> bool {
+/// Whether `python3 -m pytest --version` succeeds, run in `dir` (DIR: the
+/// test runs are under it, so a version manager such as pyenv picks the same
+/// interpreter from DIR's `.python-version`). Probed once per process,
+/// blocking for one interpreter start, 50-150 ms; `false` when python3
+/// itself is missing.
+pub fn pytest_installed(dir: &Path) -> bool {
     *PYTEST_PROBE.get_or_init(|| {
         std::process::Command::new("python3")
             .args(["-m", "pytest", "--version"])
+            .current_dir(dir)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -829,9 +832,10 @@ mod tests {
     fn the_pytest_probe_is_cached_once_it_has_run() {
         // Whether pytest is installed depends on the machine; the cache must
         // hold whatever the probe found.
-        let found = pytest_installed();
+        let here = std::env::temp_dir();
+        let found = pytest_installed(&here);
         assert_eq!(pytest_probed(), Some(found));
-        assert_eq!(pytest_installed(), found);
+        assert_eq!(pytest_installed(&here), found);
     }
 
     #[test]

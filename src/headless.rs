@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::cli::JsonMode;
 use crate::orchestrator::OrchestratorHandle;
-use crate::protocol::{Event, EventBody, LoggedEvent, Op, SessionStatus, TestStatus};
+use crate::protocol::{Event, EventBody, LoggedEvent, Op, SessionStatus};
 
 /// How the runner reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,14 +305,10 @@ fn describe(event: &LoggedEvent) -> Option<String> {
             passed,
             failed,
             status,
+            ..
         } => format!(
             "  tests round {round} ({command}): {} — {passed} passed, {failed} failed",
-            match status {
-                TestStatus::Passed => "passed",
-                TestStatus::Failed => "failed",
-                TestStatus::Timeout => "timed out",
-                TestStatus::Error => "could not run",
-            }
+            status.describe()
         ),
         EventBody::Finding {
             severity,

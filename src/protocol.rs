@@ -197,18 +197,69 @@ pub enum FileChange {
     Modified,
 }
 
-/// Outcome of a test command run (`test_run.status`).
+/// Outcome of one component's test run (`test_run.status`): the run's class
+/// (docs/workflows.md, "The test gate"). Only [`TestStatus::Passed`] lets a
+/// session be committed as tested.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestStatus {
-    /// Exit status 0.
+    /// Exit status 0 and at least one test executed.
     Passed,
-    /// Nonzero exit status.
+    /// Tests ran and at least one failed (`tests_failed`).
     Failed,
+    /// The runner executed no test (exit 0 or not): never counted as passed.
+    NoTests,
+    /// Dependencies could not be resolved or installed: the setup step failed,
+    /// or the run could not fetch a package (no network, unknown package).
+    SetupFailed,
+    /// The code did not compile or import (compiler errors, `ImportError`,
+    /// a bundler's missing export).
+    BuildFailed,
     /// Killed at the timeout.
     Timeout,
     /// The command could not be started.
     Error,
+}
+
+impl TestStatus {
+    /// The status as the event stream spells it (`no_tests`, `setup_failed`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::NoTests => "no_tests",
+            TestStatus::SetupFailed => "setup_failed",
+            TestStatus::BuildFailed => "build_failed",
+            TestStatus::Timeout => "timeout",
+            TestStatus::Error => "error",
+        }
+    }
+
+    /// The status in words for people: `passed`, `failed`, `ran no tests`, `setup failed`,
+    /// `did not build`, `timed out`, `could not run`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TestStatus::Passed => "passed",
+            TestStatus::Failed => "failed",
+            TestStatus::NoTests => "ran no tests",
+            TestStatus::SetupFailed => "setup failed",
+            TestStatus::BuildFailed => "did not build",
+            TestStatus::Timeout => "timed out",
+            TestStatus::Error => "could not run",
+        }
+    }
+}
+
+/// Outcome of a component's setup step (`setup_run.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetupStatus {
+    /// Exit status 0.
+    Ok,
+    /// Nonzero exit status, or the command could not be started.
+    Failed,
+    /// Killed at `[test] setup_timeout_s`.
+    Timeout,
 }
 
 /// One agent's position on a conflict, quoted from its plan.
@@ -472,20 +523,73 @@ pub enum EventBody {
         /// stopped staging.
         reason: String,
     },
-    /// The test command ran in the scratch tree.
+    /// A component's setup step (installing its dependencies) ran in the scratch tree, before
+    /// its tests.
+    SetupRun {
+        /// The test round it belongs to (as `test_run.round`).
+        round: u32,
+        /// The component's name (`backend`, `frontend`, or `project` for a single root).
+        component: String,
+        /// The setup command, run with `sh -c` in the component's root.
+        command: String,
+        /// How it ended.
+        status: SetupStatus,
+        /// Whether the step had the network (`[test] setup_network`).
+        network: bool,
+        /// Wall time, milliseconds.
+        #[serde(default)]
+        duration_ms: u64,
+        /// The lines that tell why it failed (empty when it did not), cleaned of control
+        /// characters.
+        #[serde(default)]
+        lines: Vec<String>,
+    },
+    /// A component's test command ran in the scratch tree.
     TestRun {
         /// The run's number in the session, from 1; repair reruns and the review phase's runs
-        /// continue the count.
+        /// continue the count. The components of one round share it.
         round: u32,
-        /// The command run: `[test] command`, or the one detected for `auto` (e.g. `cargo test`).
+        /// The component's name (`project` for a single root).
+        #[serde(default)]
+        component: String,
+        /// The command run: `[test] command`, the plan's, or the one detected from the tree.
         command: String,
-        /// Tests that passed, read from the runner's report (0 when it could not be read).
+        /// Tests that passed, read from the runner's report.
         passed: u32,
-        /// Tests that failed or errored, read from the report; at least 1 when the command exited
-        /// nonzero.
+        /// Tests that failed or errored, read from the report.
         failed: u32,
-        /// How the run ended: exit 0, nonzero exit, killed at `[test] timeout_s`, or not started.
+        /// Tests the runner skipped.
+        #[serde(default)]
+        skipped: u32,
+        /// The run's class: passed only when exit 0 and at least one test executed.
         status: TestStatus,
+        /// Names of failing tests, as the runner printed them (at most 20).
+        #[serde(default)]
+        failures: Vec<String>,
+        /// The decisive lines of a run that did not pass (the missing package, the compiler
+        /// error), cleaned of control characters; at most 12.
+        #[serde(default)]
+        lines: Vec<String>,
+    },
+    /// A repair task's agent replied that no change in its files can fix the failure; the
+    /// chair decides what follows (docs/workflows.md, "Repairs").
+    RepairDeclined {
+        /// The repair task.
+        task: String,
+        /// Its agent.
+        agent: String,
+        /// The agent's reason, cleaned of control characters.
+        reason: String,
+    },
+    /// The summary line a task's reply began with (code replies: the text before the first
+    /// file block), kept and given to the next phase.
+    TaskSummary {
+        /// The task.
+        task: String,
+        /// Its agent.
+        agent: String,
+        /// The summary, one line, cleaned of control characters.
+        summary: String,
     },
     /// A review finding.
     Finding {
@@ -556,7 +660,10 @@ impl EventBody {
             EventBody::DecisionOverridden { .. } => "decision_overridden",
             EventBody::FileStaged { .. } => "file_staged",
             EventBody::PathRefused { .. } => "path_refused",
+            EventBody::SetupRun { .. } => "setup_run",
             EventBody::TestRun { .. } => "test_run",
+            EventBody::RepairDeclined { .. } => "repair_declined",
+            EventBody::TaskSummary { .. } => "task_summary",
             EventBody::Finding { .. } => "finding",
             EventBody::CommitCreated { .. } => "commit_created",
             EventBody::SessionFinished { .. } => "session_finished",

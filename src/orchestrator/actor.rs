@@ -358,6 +358,7 @@ fn log_event(session: &str, seq: u64, body: &EventBody) {
             passed,
             failed,
             status,
+            ..
         } => {
             tracing::info!(
                 session,

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use super::actor::Actor;
-use crate::protocol::{DecidedBy, EventBody, FileChange, TestStatus};
+use crate::protocol::{DecidedBy, EventBody, FileChange};
 
 impl Actor {
     /// The generated commit message without its trailers: a subject line from the
@@ -57,12 +57,7 @@ impl Actor {
             accepted.len() - new
         );
         if let Some(t) = &s.last_test {
-            let status = match t.status {
-                TestStatus::Passed => "passed",
-                TestStatus::Failed => "failed",
-                TestStatus::Timeout => "timed out",
-                TestStatus::Error => "could not run",
-            };
+            let status = t.status.describe();
             let _ = writeln!(
                 out,
                 "Tests: {status}, {} passed, {} failed ({})",

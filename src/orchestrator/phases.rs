@@ -1319,8 +1319,7 @@ impl Actor {
                 match outcome.status {
                     TestStatus::Passed => "passed",
                     TestStatus::Failed => "failed",
-                    TestStatus::Timeout => "timeout",
-                    TestStatus::Error => "error",
+                    _ => outcome.status.as_str(),
                 },
                 outcome.duration.as_secs_f64()
             ),
@@ -1348,10 +1347,14 @@ impl Actor {
         );
         self.emit(EventBody::TestRun {
             round,
+            component: "project".into(),
             command: command.clone(),
             passed: outcome.passed,
             failed: outcome.failed,
+            skipped: 0,
             status: outcome.status,
+            failures: Vec::new(),
+            lines: Vec::new(),
         });
         let passed = outcome.status == TestStatus::Passed;
         let Some(s) = self.s() else {

@@ -326,6 +326,9 @@ impl SessionView {
                 status,
                 ..
             } => self.tests = Some((*round, *passed, *failed, *status)),
+            EventBody::SetupRun { .. }
+            | EventBody::RepairDeclined { .. }
+            | EventBody::TaskSummary { .. } => {}
             EventBody::Finding {
                 severity,
                 path,

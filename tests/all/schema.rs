@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use quorum::protocol::{
     DecidedBy, EventBody, FileChange, LoggedEvent, Position, SCHEMA_VERSION, SessionId,
-    SessionStatus, TestStatus,
+    SessionStatus, SetupStatus, TestStatus,
 };
 use serde_json::{Value, json};
 
@@ -38,6 +38,9 @@ fn covered(body: &EventBody) -> &'static str {
         | EventBody::ConflictResolved { .. }
         | EventBody::DecisionOverridden { .. }
         | EventBody::FileStaged { .. }
+        | EventBody::SetupRun { .. }
+        | EventBody::RepairDeclined { .. }
+        | EventBody::TaskSummary { .. }
         | EventBody::PathRefused { .. }
         | EventBody::TestRun { .. }
         | EventBody::Finding { .. }
@@ -216,19 +219,81 @@ fn samples() -> Vec<EventBody> {
             agent: s("pm"),
             reason: s("`..` escapes the target directory"),
         },
+        EventBody::SetupRun {
+            round: 1,
+            component: s("backend"),
+            command: s("python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"),
+            status: SetupStatus::Ok,
+            network: true,
+            duration_ms: 5200,
+            lines: Vec::new(),
+        },
+        EventBody::SetupRun {
+            round: 1,
+            component: s("project"),
+            command: s("cargo fetch"),
+            status: SetupStatus::Failed,
+            network: false,
+            duration_ms: 40,
+            lines: vec![s(
+                "error: failed to get `clap` as a dependency of package `wcu v0.1.0`",
+            )],
+        },
         EventBody::TestRun {
             round: 1,
+            component: s("project"),
             command: s("python3 -m unittest discover -v"),
             passed: 37,
             failed: 0,
+            skipped: 1,
             status: TestStatus::Passed,
+            failures: Vec::new(),
+            lines: Vec::new(),
         },
         EventBody::TestRun {
             round: 3,
+            component: s("project"),
             command: s("cargo test"),
             passed: 0,
             failed: 0,
+            skipped: 0,
             status: TestStatus::Timeout,
+            failures: Vec::new(),
+            lines: Vec::new(),
+        },
+        EventBody::TestRun {
+            round: 2,
+            component: s("frontend"),
+            command: s("npx vitest run"),
+            passed: 20,
+            failed: 2,
+            skipped: 0,
+            status: TestStatus::Failed,
+            failures: vec![s("tests/frontend/App.test.jsx > lists todos")],
+            lines: vec![s(
+                "SyntaxError: The requested module '../api.js' does not provide an export named 'getTodos'",
+            )],
+        },
+        EventBody::TestRun {
+            round: 1,
+            component: s("project"),
+            command: s("python3 -m unittest discover -v"),
+            passed: 0,
+            failed: 0,
+            skipped: 0,
+            status: TestStatus::NoTests,
+            failures: Vec::new(),
+            lines: vec![s("Ran 0 tests in 0.000s")],
+        },
+        EventBody::RepairDeclined {
+            task: s("test.repair1.qa"),
+            agent: s("qa"),
+            reason: s("cargo could not download `clap`: the failure is environmental"),
+        },
+        EventBody::TaskSummary {
+            task: s("test.write"),
+            agent: s("qa"),
+            summary: s("TodoPage imports getTodos, which api.js does not export"),
         },
         EventBody::Finding {
             severity: s("low"),
@@ -527,10 +592,14 @@ fn renamed_missing_extra_and_mistyped_fields_fail() {
         11,
         EventBody::TestRun {
             round: 1,
+            component: s("project"),
             command: s("make test"),
             passed: 1,
             failed: 0,
+            skipped: 0,
             status: TestStatus::Passed,
+            failures: Vec::new(),
+            lines: Vec::new(),
         },
     );
     refused(&test_run, "status = ok", |e| {

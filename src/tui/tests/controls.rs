@@ -436,10 +436,14 @@ fn at_deliver_tests_failing() -> App {
         &mut app,
         EventBody::TestRun {
             round: 3,
+            component: "project".into(),
             command: "python3 -m unittest discover -v".into(),
             passed: 35,
             failed: 2,
+            skipped: 0,
             status: TestStatus::Failed,
+            failures: Vec::new(),
+            lines: Vec::new(),
         },
     );
     app.on_event(Event::DeliveryReady {
@@ -496,10 +500,14 @@ fn failing_tests_at_deliver_say_that_c_commits_anyway_and_q_ends_it_failed() {
         &mut timed_out,
         EventBody::TestRun {
             round: 1,
+            component: "project".into(),
             command: "cargo test".into(),
             passed: 0,
             failed: 1,
+            skipped: 0,
             status: TestStatus::Timeout,
+            failures: Vec::new(),
+            lines: Vec::new(),
         },
     );
     assert!(

@@ -436,10 +436,14 @@ pub(super) fn at_deliver() -> App {
         &mut app,
         EventBody::TestRun {
             round: 1,
+            component: "project".into(),
             command: "python3 -m unittest discover -v".into(),
             passed: 37,
             failed: 0,
+            skipped: 0,
             status: TestStatus::Passed,
+            failures: Vec::new(),
+            lines: Vec::new(),
         },
     );
     f.ev(

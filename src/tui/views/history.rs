@@ -238,12 +238,7 @@ fn summary_lines(app: &App, s: &SessionView, m: &Metrics) -> Vec<Line<'static>> 
             label("tests"),
             text(format!(
                 "round {round}: {passed} passed, {failed} failed ({})",
-                match status {
-                    crate::protocol::TestStatus::Passed => "passed",
-                    crate::protocol::TestStatus::Failed => "failed",
-                    crate::protocol::TestStatus::Timeout => "timed out",
-                    crate::protocol::TestStatus::Error => "could not run",
-                }
+                status.describe()
             )),
         ]));
     }

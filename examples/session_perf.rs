@@ -3,7 +3,7 @@
 //!
 //! 1. `quorum run --offline PROMPT -q` as a process, from outside: wall time,
 //!    median of the runs, with the default test command (`python3 -m
-//!    unittest` on the generated project) and with `test.command = "true"`
+//!    unittest` on the generated project) and with a trivial `test.command` (`session::TRIVIAL_SUITE`)
 //!    (budget: under 500 ms);
 //! 2. the same session in process, split into providers (reply and file
 //!    generation), test runs and orchestration, the rest (budget: under
@@ -119,7 +119,7 @@ fn main() {
         Some(i) => args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(1),
     };
     if args.iter().any(|a| a == "--timeline") {
-        let f = in_process(session::settings("true"), None);
+        let f = in_process(session::settings(session::TRIVIAL_SUITE), None);
         let mut last = Duration::ZERO;
         println!("received (+since the previous), made by the actor, event");
         for (at, made, kind) in &f.timeline {
@@ -153,15 +153,18 @@ fn process_figures(runs: usize) {
     if bin.is_file() {
         let config_dir = tempdir();
         let config = config_dir.path().join("quorum.toml");
-        std::fs::write(&config, "[test]\ncommand = \"true\"\n")
-            .unwrap_or_else(|e| panic!("config: {e}"));
+        std::fs::write(
+            &config,
+            format!("[test]\ncommand = \"{}\"\n", session::TRIVIAL_SUITE),
+        )
+        .unwrap_or_else(|e| panic!("config: {e}"));
         let _ = run_process(&bin, None); // warm the page cache
         let default: Vec<Duration> = (0..runs).map(|_| run_process(&bin, None)).collect();
         let no_tests: Vec<Duration> = (0..runs)
             .map(|_| run_process(&bin, Some(&config)))
             .collect();
         println!(
-            "quorum run --offline (process, {runs} runs): median {} with python3 -m unittest, {} with test.command = \"true\" (budget 500 ms)",
+            "quorum run --offline (process, {runs} runs): median {} with python3 -m unittest, {} with a trivial test.command (budget 500 ms)",
             ms(median(default)),
             ms(median(no_tests)),
         );
@@ -186,14 +189,14 @@ fn in_process_figures(runs: usize) {
             .collect(),
     );
     let mut all: Vec<SessionFigures> = (0..runs)
-        .map(|_| in_process(session::settings("true"), None))
+        .map(|_| in_process(session::settings(session::TRIVIAL_SUITE), None))
         .collect();
     all.sort_by_key(|f| f.wall);
     let m = all[all.len() / 2].clone();
     let tests = test_cost * m.test_runs;
     let orchestration = m.wall.saturating_sub(m.providers + tests);
     println!(
-        "session in process (test.command = \"true\", median of {runs} by wall time): wall {}, providers {} ({} calls), test runs {} ({} × {}), orchestration {} (budget 100 ms); runtime thread CPU {} of which providers {}; {} events",
+        "session in process (trivial test.command, median of {runs} by wall time): wall {}, providers {} ({} calls), test runs {} ({} × {}), orchestration {} (budget 100 ms); runtime thread CPU {} of which providers {}; {} events",
         ms(m.wall),
         ms(m.providers),
         m.calls,
@@ -226,9 +229,9 @@ fn disk_figures(full_runs: usize, paced_runs: usize) {
         let mut db = Vec::new();
         let mut streamed = Vec::new();
         for _ in 0..runs {
-            let base = in_process(session::settings("true"), None);
+            let base = in_process(session::settings(session::TRIVIAL_SUITE), None);
             let long = in_process(
-                session::settings("true"),
+                session::settings(session::TRIVIAL_SUITE),
                 Some(Preamble {
                     task: "refine".to_string(),
                     tokens: 20_000,

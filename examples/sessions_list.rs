@@ -60,7 +60,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let one = rt.block_on(session::run_session(dir, session::settings("true"), None));
+    let one = rt.block_on(session::run_session(
+        dir,
+        session::settings(session::TRIVIAL_SUITE),
+        None,
+    ));
     // Tasks the session spawned may hold the store until their runtime goes.
     drop(rt);
     let one_bytes = session::dir_bytes(&db);

@@ -126,8 +126,11 @@ fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepared, Failure
         offline: global.offline,
         user_config_dir: crate::logging::xdg_config_dir(),
     };
-    let settings = Settings::load(&options, &|var| std::env::var(var).ok())
+    let mut settings = Settings::load(&options, &|var| std::env::var(var).ok())
         .map_err(|e| Failure::usage(e.to_string()))?;
+    if global.no_setup_network {
+        settings.test.setup_network = false;
+    }
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let workflow = match workflow {
         Some(path) => Workflow::load(path, &roster),

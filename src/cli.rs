@@ -53,6 +53,11 @@ pub struct Global {
     #[arg(long, global = true)]
     pub offline: bool,
 
+    /// Run the setup step (installing each component's dependencies) without
+    /// the network, for vendored dependencies (`[test] setup_network = false`).
+    #[arg(long, global = true)]
+    pub no_setup_network: bool,
+
     /// More log detail (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -346,9 +346,20 @@ impl Default for SessionSettings {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TestSettings {
-    /// `auto` (detected from the generated tree) or a shell command.
+    /// `auto` (each component's test command from the plan or detected from the
+    /// tree; docs/workflows.md, "Setup and tests") or a shell command run at the
+    /// tree's root, which then is the only component.
     pub command: String,
-    /// Seconds before the test command is killed.
+    /// `auto` (each component's setup command from the plan or detected), `""`
+    /// for none, or a shell command run at the tree's root before `command`.
+    pub setup: String,
+    /// Whether the setup step has the network (it installs dependencies); tests
+    /// never have it. `false` for people who vendor their dependencies
+    /// (`--no-setup-network` on the command line).
+    pub setup_network: bool,
+    /// Seconds before a setup step is killed.
+    pub setup_timeout_s: u64,
+    /// Seconds before a test command is killed.
     pub timeout_s: u64,
     /// Repair rounds after a failing test run.
     pub max_repair_rounds: u32,
@@ -358,6 +369,9 @@ impl Default for TestSettings {
     fn default() -> Self {
         TestSettings {
             command: "auto".to_string(),
+            setup: "auto".to_string(),
+            setup_network: true,
+            setup_timeout_s: 900,
             timeout_s: 300,
             max_repair_rounds: 2,
         }
@@ -589,6 +603,9 @@ impl Settings {
         }
         if raw.test.timeout_s == 0 {
             return Err(invalid("test.timeout_s must be at least 1".into()));
+        }
+        if raw.test.setup_timeout_s == 0 {
+            return Err(invalid("test.setup_timeout_s must be at least 1".into()));
         }
         if raw.test.command.trim().is_empty() {
             return Err(invalid(

@@ -346,6 +346,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     let mut refused = false;
     let mut dir = String::new();
     let mut status: Option<SessionStatus> = None;
+    let mut last_error: Option<String> = None;
     let mut display = Display::new(&output);
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -382,6 +383,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
                         status = Some(*s);
                         break;
                     }
+                    EventBody::Error { message } => last_error = Some(message.clone()),
                     _ => {}
                 }
             }
@@ -439,6 +441,11 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
         return crate::app::exit::USAGE;
     }
     let status = status.unwrap_or(SessionStatus::Failed);
+    if status == SessionStatus::Failed && output.json.is_some() && !session.is_empty() {
+        // stdout is the event stream: stderr still says why, and where the
+        // staged work is.
+        eprintln!("{}", failure_line(&session, last_error.as_deref()));
+    }
     if status == SessionStatus::Succeeded && output.json.is_none() {
         if dry_run {
             print_dry_run(&handle, &mut events, &staged).await;
@@ -454,6 +461,16 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     handle.send(Op::Shutdown);
     handle.join().await;
     status.exit_code()
+}
+
+/// The one stderr line of a failed session under `--json`: its cause (cleaned
+/// of control characters: it may quote model or test output) and how to get
+/// the staged work out of the state directory.
+pub fn failure_line(session: &str, cause: Option<&str>) -> String {
+    let cause = crate::workspace::report::clean_line(cause.unwrap_or("see the event stream"));
+    format!(
+        "quorum: session {session} failed: {cause}; the staged files: `quorum sessions export {session} --format tar -o {session}.tar.gz`; after fixing the cause: `quorum resume {session}`"
+    )
 }
 
 /// Prints each staged file: its diff against DIR, or its whole content when new.

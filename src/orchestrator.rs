@@ -23,6 +23,7 @@ pub mod memory;
 mod phases;
 mod queries;
 mod resume;
+mod testing;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -9,8 +9,10 @@
 
 pub mod git;
 pub mod paths;
+pub mod report;
 pub mod sandbox;
 pub mod secrets;
+pub mod stack;
 
 use std::path::{Path, PathBuf};
 

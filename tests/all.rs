@@ -50,6 +50,8 @@ mod schema;
 mod scripts;
 #[path = "all/secrets.rs"]
 mod secrets;
+#[path = "all/test_gate.rs"]
+mod test_gate;
 #[path = "all/tui_flow.rs"]
 mod tui_flow;
 #[path = "all/tui_perf.rs"]

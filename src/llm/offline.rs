@@ -650,8 +650,21 @@ fn breakdown(meta: &CallMeta, prompt: &str, target: &Target) -> Value {
             task("server", "backend", format!("{} HTTP server", api.option()), server, &["core"]),
             task("cli", "frontend", "command-line client".to_string(), cli, &["core"]),
             task("docs", "pm", "README and .gitignore".to_string(), docs, &[]),
-        ]
+        ],
+        "components": components(pkg),
     })
+}
+
+/// The offline project's one component: the package at the root, its setup
+/// byte-compiling it (dependency-free, and it fails on a syntax error as an
+/// install would), its tests run by unittest.
+fn components(package: &str) -> Value {
+    json!([{
+        "name": "project",
+        "root": "",
+        "setup": format!("python3 -m compileall -q {package}"),
+        "test": "python3 -m unittest discover -v",
+    }])
 }
 
 /// A follow-up's tasks: only the files that change, one task per owner (the
@@ -701,7 +714,7 @@ fn follow_up_breakdown(prompt: &str, target: &Target, agents: &[String]) -> Valu
             ),
         }));
     }
-    json!({ "tasks": tasks })
+    json!({ "tasks": tasks, "components": components(&target.names.package) })
 }
 
 /// A fence of backticks longer than any run of backticks in `content`.

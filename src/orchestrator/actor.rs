@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,8 +32,24 @@ use crate::workspace::sandbox::TestOutcome;
 /// Reports from the actor's child tasks.
 #[derive(Debug)]
 pub(crate) enum Inbox {
-    /// A test run finished.
-    TestDone { outcome: TestOutcome },
+    /// A component's setup step of test round `round` finished; `fingerprint`
+    /// names its inputs (see `testing.rs`).
+    SetupDone {
+        round: u32,
+        component: crate::workspace::stack::Component,
+        outcome: crate::workspace::sandbox::SetupOutcome,
+        fingerprint: String,
+    },
+    /// A component's setup step was skipped: its inputs did not change since
+    /// it last succeeded.
+    SetupReused {
+        round: u32,
+        component: crate::workspace::stack::Component,
+    },
+    /// A component's test run of round `round` finished.
+    TestDone { round: u32, outcome: TestOutcome },
+    /// Every component of round `round` has run.
+    RoundDone { round: u32 },
     /// The pytest probe ([`crate::workspace::sandbox::pytest_installed`])
     /// has its answer cached; the test run it held back can start.
     PytestProbed,
@@ -165,7 +180,30 @@ pub(crate) struct Session {
     pub test_round: u32,
     pub test_stage: Stage,
     pub review_stage: Stage,
+    /// The failing (else the last) component run of the last round.
     pub last_test: Option<TestOutcome>,
+    /// Every component's run of the last finished round.
+    #[serde(default)]
+    pub last_tests: Vec<TestOutcome>,
+    /// The runs of the round under way.
+    #[serde(default)]
+    pub round_tests: Vec<TestOutcome>,
+    /// The components of the last round.
+    #[serde(default)]
+    pub components: Vec<crate::workspace::stack::Component>,
+    /// Component root → fingerprint of its last successful setup (a setup
+    /// whose inputs are unchanged is not run again).
+    #[serde(default)]
+    pub setups: BTreeMap<String, String>,
+    /// Repair rounds run so far (test and review), against `[test] max_repair_rounds`.
+    #[serde(default)]
+    pub repair_rounds: u32,
+    /// This round's declined repairs: (task, agent, reason).
+    #[serde(default)]
+    pub declined: Vec<(String, String, String)>,
+    /// Task id → the summary line its reply began with.
+    #[serde(default)]
+    pub summaries: BTreeMap<String, String>,
     pub test_command: Option<String>,
     pub delivered: bool,
     pub usage: Usage,
@@ -653,6 +691,7 @@ impl Actor {
             self.reject("start", "a session is already running");
             return;
         }
+        super::testing::warm_tools();
         let prompt = prompt.trim().to_string();
         if prompt.is_empty() {
             self.reject("start", "the prompt is empty");
@@ -738,6 +777,13 @@ impl Actor {
             test_stage: Stage::Writing,
             review_stage: Stage::Writing,
             last_test: None,
+            last_tests: Vec::new(),
+            round_tests: Vec::new(),
+            components: Vec::new(),
+            setups: BTreeMap::new(),
+            repair_rounds: 0,
+            declined: Vec::new(),
+            summaries: BTreeMap::new(),
             test_command: None,
             delivered: false,
             usage: Usage::default(),
@@ -1044,7 +1090,15 @@ impl Actor {
 
     fn on_inbox(&mut self, msg: Inbox) {
         match msg {
-            Inbox::TestDone { outcome } => self.on_test_done(outcome),
+            Inbox::SetupDone {
+                round,
+                component,
+                outcome,
+                fingerprint,
+            } => self.on_setup_done(round, component, outcome, fingerprint),
+            Inbox::SetupReused { round, component } => self.on_setup_reused(round, component),
+            Inbox::TestDone { round, outcome } => self.on_test_done(round, outcome),
+            Inbox::RoundDone { round } => self.on_round_done(round),
             // `advance` runs next and starts the test run the probe held back.
             Inbox::PytestProbed => self.probing_pytest = false,
         }
@@ -1594,23 +1648,6 @@ impl Actor {
         tokio::task::spawn_blocking(move || {
             crate::workspace::sandbox::pytest_installed(&dir);
             let _ = inbox.send(Inbox::PytestProbed);
-        });
-    }
-
-    /// Runs `command` in the session's scratch tree off the actor; the
-    /// outcome comes back as [`Inbox::TestDone`].
-    pub fn spawn_test_run(&mut self, command: String) {
-        let Some(s) = self.session.as_ref() else {
-            return;
-        };
-        let cwd = self.workspace.scratch(&s.id);
-        let timeout = Duration::from_secs(self.settings.test.timeout_s);
-        let scrub = self.settings.key_variables();
-        let inbox = self.inbox_tx.clone();
-        tokio::spawn(async move {
-            let outcome =
-                crate::workspace::sandbox::run_tests(&cwd, &command, timeout, &scrub).await;
-            let _ = inbox.send(Inbox::TestDone { outcome });
         });
     }
 }

@@ -56,15 +56,43 @@ impl Actor {
             accepted.len(),
             accepted.len() - new
         );
-        if let Some(t) = &s.last_test {
-            let status = t.status.describe();
-            let _ = writeln!(
-                out,
-                "Tests: {status}, {} passed, {} failed ({})",
-                t.passed,
-                t.failed,
-                s.test_command.as_deref().unwrap_or("")
-            );
+        // What ran, per component; "passed" only for a run that executed
+        // tests and passed them.
+        let runs: Vec<&crate::workspace::sandbox::TestOutcome> = if s.last_tests.is_empty() {
+            s.last_test.iter().collect()
+        } else {
+            s.last_tests.iter().collect()
+        };
+        match runs.as_slice() {
+            [] => out.push_str(
+                "Tests: none ran
+",
+            ),
+            [t] => {
+                let _ = writeln!(
+                    out,
+                    "Tests: {}, {} passed, {} failed ({})",
+                    t.status.describe(),
+                    t.passed,
+                    t.failed,
+                    if t.command.is_empty() {
+                        s.test_command.as_deref().unwrap_or("")
+                    } else {
+                        &t.command
+                    }
+                );
+            }
+            many => {
+                out.push_str(
+                    "Tests:
+",
+                );
+                for line in super::testing::round_lines(
+                    &many.iter().map(|t| (*t).clone()).collect::<Vec<_>>(),
+                ) {
+                    let _ = writeln!(out, "- {}", line.replace('`', ""));
+                }
+            }
         }
         if !s.findings.is_empty() {
             let blocking = s.findings.iter().filter(|f| f.blocking).count();

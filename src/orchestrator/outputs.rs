@@ -135,11 +135,31 @@ pub struct ImplTask {
     pub description: String,
 }
 
+/// A component of the project as the breakdown names it: where it lives and
+/// how its dependencies are installed and its tests run (docs/workflows.md,
+/// "Setup and tests").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedComponent {
+    /// Short name (`backend`, `frontend`).
+    pub name: String,
+    /// Its root directory, relative to the project (`backend`; `""` or `.` for the project's root).
+    pub root: String,
+    /// Shell command run in `root` with the network before the tests (`""`: none), e.g.
+    /// `python3 -m venv .venv && .venv/bin/pip install -r requirements.txt`.
+    pub setup: String,
+    /// Shell command run in `root` without the network, e.g. `.venv/bin/python -m pytest -q`.
+    pub test: String,
+}
+
 /// The breakdown's output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Breakdown {
     /// The tasks.
     pub tasks: Vec<ImplTask>,
+    /// The project's components with their setup and test commands; empty when
+    /// the reply names none (they are then detected from the tree).
+    #[serde(default)]
+    pub components: Vec<PlannedComponent>,
 }
 
 /// One review finding.
@@ -427,6 +447,28 @@ fn opening_fence(line: &str) -> Option<(char, usize)> {
     (n >= 3).then_some((c, n))
 }
 
+/// The summary line a code reply begins with: the first non-empty line
+/// before the first file block's heading, cleaned of control characters and
+/// Markdown emphasis, at most 300 characters. `None` when the reply starts
+/// with a file block.
+pub fn summary_line(text: &str) -> Option<String> {
+    let line = text
+        .lines()
+        .take_while(|l| heading_path(l).is_none() && opening_fence(l).is_none())
+        .map(str::trim)
+        .find(|l| !l.is_empty())?;
+    let line = crate::workspace::report::clean_line(line.trim_start_matches('#').trim());
+    let line = line.trim_matches('*').trim();
+    if line.is_empty() {
+        return None;
+    }
+    let mut out: String = line.chars().take(300).collect();
+    if line.chars().count() > 300 {
+        out.push('…');
+    }
+    Some(out)
+}
+
 /// Parses fenced file blocks: a Markdown heading naming the path, then a fence
 /// of three or more backticks (or tildes) holding the whole file; the closing
 /// fence is at least as long as the opening one (CommonMark). Text outside blocks
@@ -562,11 +604,17 @@ pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
         TaskKind::Breakdown => (
             "breakdown",
             object(
-                json!({"tasks": {"type": "array", "items": object(json!({
-                    "id": {"type": "string"}, "agent": {"type": "string"}, "title": {"type": "string"},
-                    "files": strings, "depends_on": strings, "description": {"type": "string"},
-                }), &["id", "agent", "title", "files", "depends_on", "description"])}}),
-                &["tasks"],
+                json!({
+                    "tasks": {"type": "array", "items": object(json!({
+                        "id": {"type": "string"}, "agent": {"type": "string"}, "title": {"type": "string"},
+                        "files": strings, "depends_on": strings, "description": {"type": "string"},
+                    }), &["id", "agent", "title", "files", "depends_on", "description"])},
+                    "components": {"type": "array", "items": object(json!({
+                        "name": {"type": "string"}, "root": {"type": "string"},
+                        "setup": {"type": "string"}, "test": {"type": "string"},
+                    }), &["name", "root", "setup", "test"])},
+                }),
+                &["tasks", "components"],
             ),
         ),
         TaskKind::Review => (
@@ -654,6 +702,7 @@ mod tests {
                 task("a", "backend", &["a.py"], &[]),
                 task("b", "pm", &["b.md"], &["a"]),
             ],
+            components: Vec::new(),
         };
         assert!(check_breakdown(&ok, &owners).is_ok());
         let cyc = Breakdown {
@@ -661,6 +710,7 @@ mod tests {
                 task("a", "backend", &["a.py"], &["b"]),
                 task("b", "pm", &["b.md"], &["a"]),
             ],
+            components: Vec::new(),
         };
         assert!(
             check_breakdown(&cyc, &owners)
@@ -674,6 +724,7 @@ mod tests {
                 task("c", "pm", &["pkg/"], &[]),
                 task("d", "backend", &["pkg/x.py"], &["c"]),
             ],
+            components: Vec::new(),
         };
         assert!(check_breakdown(&twice, &owners).is_ok());
         let added = serialize_shared_files(&mut twice);
@@ -685,10 +736,12 @@ mod tests {
         assert!(check_breakdown(&twice, &owners).is_ok());
         let who = Breakdown {
             tasks: vec![task("a", "qa", &["a.py"], &[])],
+            components: Vec::new(),
         };
         assert!(check_breakdown(&who, &owners).unwrap_err().contains("`qa`"));
         let esc = Breakdown {
             tasks: vec![task("a", "pm", &["../a.py"], &[])],
+            components: Vec::new(),
         };
         assert!(check_breakdown(&esc, &owners).unwrap_err().contains(".."));
     }

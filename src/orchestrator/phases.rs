@@ -11,9 +11,8 @@ use super::actor::{Actor, Decision, Stage, StagedFile, Task};
 use super::outputs::{self, Ballot, Breakdown, Conflicts, Findings, Plan, Requirements};
 use crate::config::workflow::{Phase, PhaseKind};
 use crate::llm::TaskKind;
-use crate::protocol::{DecidedBy, Event, EventBody, LineKind, TaskState, TestStatus};
+use crate::protocol::{DecidedBy, Event, EventBody, LineKind, TaskState};
 use crate::workspace::paths;
-use crate::workspace::sandbox::TestOutcome;
 
 /// Where the current phase stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +40,7 @@ struct TaskCounts {
 const CONTEXT_FILE_BYTES: usize = 96 * 1024;
 
 impl Actor {
-    fn current_phase(&self) -> Option<Phase> {
+    pub(crate) fn current_phase(&self) -> Option<Phase> {
         let s = self.session.as_ref()?;
         self.workflow.phases.get(s.phase).cloned()
     }
@@ -118,7 +117,7 @@ impl Actor {
                         Some(index) if interactive && at_tests => {
                             self.emit(EventBody::Error {
                                 message: format!(
-                                    "{message}; the files stay staged: review them and commit anyway (C), or quit to leave DIR untouched"
+                                    "{message}; the files stay staged: review them and commit anyway (C), or quit to leave DIR untouched (after fixing the cause, `quorum resume` tests them again)"
                                 ),
                             });
                             self.emit(EventBody::PhaseFinished {
@@ -309,9 +308,38 @@ impl Actor {
                 s.awaiting_repairs = false;
             }
             if !changed {
+                if self.chair_on_declined(phase) {
+                    return;
+                }
+                let Some(s) = self.session.as_ref() else {
+                    return;
+                };
+                let declined: Vec<String> = s
+                    .declined
+                    .iter()
+                    .map(|(_, agent, reason)| format!("{agent}: {reason}"))
+                    .collect();
+                let unchanged: Vec<String> = owners
+                    .iter()
+                    .filter(|o| !s.declined.iter().any(|(_, a, _)| a == *o))
+                    .cloned()
+                    .collect();
+                let mut causes = Vec::new();
+                if !declined.is_empty() {
+                    causes.push(format!(
+                        "no change in the files under repair can fix the failure, say {}",
+                        declined.join("; ")
+                    ));
+                }
+                if !unchanged.is_empty() {
+                    causes.push(format!(
+                        "{} returned the failing files unchanged",
+                        unchanged.join(", ")
+                    ));
+                }
                 let text = format!(
-                    "the repair round changed nothing ({} returned the failing files unchanged); repairs stop here",
-                    owners.join(", ")
+                    "the repair round changed nothing ({}); repairs stop here",
+                    causes.join("; ")
                 );
                 self.emit(EventBody::Finding {
                     severity: "medium".into(),
@@ -350,7 +378,7 @@ impl Actor {
         }
     }
 
-    fn base_context(&self) -> Value {
+    pub(crate) fn base_context(&self) -> Value {
         let Some(s) = self.session.as_ref() else {
             return Value::Null;
         };
@@ -364,13 +392,29 @@ impl Actor {
                 Some(json!({"question": q.text, "answer": answer}))
             })
             .collect();
+        // Each refine question once: as an answer, not again among the
+        // requirements' questions and assumptions.
+        let requirements = s.requirements.as_ref().map(|r| {
+            let mut r = r.clone();
+            r.questions.clear();
+            r.assumptions.retain(|a| {
+                !s.questions
+                    .iter()
+                    .any(|q| a.starts_with(&format!("{} — assumed:", q.text)))
+            });
+            r
+        });
         let mut context = json!({
             "prompt": s.prompt,
-            "requirements": s.requirements,
+            "requirements": requirements,
             "decisions": decisions,
         });
         if !answers.is_empty() {
             context["answers"] = json!(answers);
+        }
+        context["environment"] = super::testing::environment(&s.components);
+        if !s.summaries.is_empty() {
+            context["summaries"] = json!(s.summaries);
         }
         if let Some(project) = &s.project {
             context["project"] = project.clone();
@@ -524,8 +568,9 @@ impl Actor {
                 if let Some(s) = self.s() {
                     s.test_stage = Stage::Writing;
                 }
-                let mut context = base;
-                context["files"] = json!(["tests/"]);
+                self.plan_components();
+                let mut context = self.base_context();
+                context["files"] = json!(["tests/", paths::TEST_FILES]);
                 context["staged"] = json!(self.staged_contents(CONTEXT_FILE_BYTES));
                 let mut task = Actor::new_task(
                     format!("{}.write", phase.name),
@@ -535,7 +580,7 @@ impl Actor {
                     "write the tests".into(),
                     context,
                 );
-                task.declared = vec!["tests/".into()];
+                task.declared = vec!["tests/".into(), paths::TEST_FILES.into()];
                 self.queue_task(task);
             }
             PhaseKind::Review => {
@@ -1029,11 +1074,29 @@ impl Actor {
                         })
                     })
                 });
-                let blocks = if task.kind == TaskKind::Tests && has_tests {
+                // A repair may decline (no file blocks: its reason instead).
+                let blocks = if (task.kind == TaskKind::Tests && has_tests)
+                    || task.kind == TaskKind::Repair
+                {
                     outputs::parse_file_blocks_or_none(text)?
                 } else {
                     outputs::parse_file_blocks(text)?
                 };
+                if blocks.is_empty() && task.kind == TaskKind::Repair {
+                    self.repair_declined(&task, text);
+                    return Ok(());
+                }
+                if let Some(summary) = outputs::summary_line(text) {
+                    self.note(&task.agent, &task.id, &format!("✎ {summary}"));
+                    self.emit(EventBody::TaskSummary {
+                        task: task.id.clone(),
+                        agent: task.agent.clone(),
+                        summary: summary.clone(),
+                    });
+                    if let Some(s) = self.s() {
+                        s.summaries.insert(task.id.clone(), summary);
+                    }
+                }
                 if blocks.is_empty() {
                     self.note(
                         &task.agent,
@@ -1098,7 +1161,14 @@ impl Actor {
                         .collect::<Vec<_>>()
                         .join("\n");
                     let paths: Vec<String> = blocking.iter().map(|f| f.path.clone()).collect();
-                    self.queue_repairs(&task.phase, "fix", &paths, &report, &task.agent);
+                    let label = match self.s() {
+                        Some(s) => {
+                            s.repair_rounds += 1;
+                            format!("fix{}", s.repair_rounds)
+                        }
+                        None => "fix".into(),
+                    };
+                    self.queue_repairs(&task.phase, &label, &paths, &report, &task.agent);
                 }
             }
         }
@@ -1230,257 +1300,6 @@ impl Actor {
                         .unwrap_or_else(|| "the ballot was cancelled".into())
                 ),
             });
-        }
-    }
-
-    /// Starts the next test run of the test (or review) phase.
-    fn run_tests(&mut self, phase: &Phase) {
-        if self.probing_pytest {
-            return;
-        }
-        let configured = self.settings.test.command.clone();
-        let mut probe = false;
-        let Some(s) = self.s() else {
-            return;
-        };
-        let command = if configured == "auto" {
-            // The tree the tests run in: DIR's project and the staged files.
-            let mut paths: Vec<String> = s.files.keys().cloned().collect();
-            if let Some(files) = s.project.as_ref().and_then(|p| p["files"].as_array()) {
-                paths.extend(files.iter().filter_map(Value::as_str).map(String::from));
-            }
-            // Staged files' content is at hand; DIR's own files' is not.
-            let files = &s.files;
-            // The pytest probe starts an interpreter: never on the actor.
-            let pytest = || {
-                crate::workspace::sandbox::pytest_probed().unwrap_or_else(|| {
-                    probe = true;
-                    false
-                })
-            };
-            crate::workspace::sandbox::detect_command_with(
-                &paths,
-                |path: &str| files.get(path).map(|f| f.content.as_str()),
-                pytest,
-            )
-        } else {
-            Some(configured)
-        };
-        if probe {
-            // Asked again once the probe's answer is cached.
-            self.spawn_pytest_probe();
-            return;
-        }
-        let stage = match phase.kind {
-            PhaseKind::Review => &mut s.review_stage,
-            _ => &mut s.test_stage,
-        };
-        let Some(command) = command else {
-            *stage = Stage::Passed;
-            self.emit(EventBody::Error {
-                message: "no test command found for the generated files; set [test] command in quorum.toml".into(),
-            });
-            return;
-        };
-        *stage = Stage::Running;
-        s.test_round += 1;
-        s.test_command = Some(command.clone());
-        let lead = phase.agents.first().cloned().unwrap_or_default();
-        self.note(
-            &lead,
-            &phase.name,
-            &format!("▶ running `{command}` in the scratch tree"),
-        );
-        self.spawn_test_run(command);
-    }
-
-    pub(crate) fn on_test_done(&mut self, outcome: TestOutcome) {
-        let Some(phase) = self.current_phase() else {
-            return;
-        };
-        let max_rounds = self.settings.test.max_repair_rounds;
-        let Some(s) = self.s() else {
-            return;
-        };
-        if s.finished.is_some() {
-            return;
-        }
-        let round = s.test_round;
-        let command = s.test_command.clone().unwrap_or_default();
-        s.last_test = Some(outcome.clone());
-        let lead = phase.agents.first().cloned().unwrap_or_default();
-        self.note(
-            &lead,
-            &phase.name,
-            &format!(
-                "■ tests round {round}: {} passed, {} failed ({}, {:.1} s)",
-                outcome.passed,
-                outcome.failed,
-                match outcome.status {
-                    TestStatus::Passed => "passed",
-                    TestStatus::Failed => "failed",
-                    _ => outcome.status.as_str(),
-                },
-                outcome.duration.as_secs_f64()
-            ),
-        );
-        if !outcome.network_isolated && round == 1 {
-            self.note(
-                &lead,
-                &phase.name,
-                "⚠ network not isolated for the test run (needs root or user namespaces)",
-            );
-        }
-        if outcome.status != TestStatus::Passed {
-            let tail: Vec<&str> = outcome.output.lines().rev().take(30).collect();
-            for line in tail.into_iter().rev() {
-                self.note(&lead, &phase.name, &format!("│ {line}"));
-            }
-        }
-        self.record(
-            "output",
-            &format!("test/{round}"),
-            &json!({
-                "command": command, "status": outcome.status, "passed": outcome.passed,
-                "failed": outcome.failed, "failures": outcome.failures, "output": outcome.output,
-            }),
-        );
-        self.emit(EventBody::TestRun {
-            round,
-            component: "project".into(),
-            command: command.clone(),
-            passed: outcome.passed,
-            failed: outcome.failed,
-            skipped: 0,
-            status: outcome.status,
-            failures: Vec::new(),
-            lines: Vec::new(),
-        });
-        let passed = outcome.status == TestStatus::Passed;
-        let Some(s) = self.s() else {
-            return;
-        };
-        if phase.kind == PhaseKind::Review {
-            if passed {
-                s.review_stage = Stage::Passed;
-            } else {
-                s.review_stage = Stage::Failed;
-                s.failure = Some(format!(
-                    "tests fail after the review's fixes (round {round})"
-                ));
-            }
-            return;
-        }
-        if passed {
-            s.test_stage = Stage::Passed;
-        } else if round <= max_rounds {
-            s.test_stage = Stage::Writing;
-            let paths: Vec<String> = s
-                .files
-                .keys()
-                .filter(|p| outcome.output.contains(p.as_str()))
-                .cloned()
-                .collect();
-            let report = outcome.output.clone();
-            self.queue_repairs(
-                &phase.name,
-                &format!("repair{round}"),
-                &paths,
-                &report,
-                &lead,
-            );
-        } else {
-            s.test_stage = Stage::Failed;
-            s.failure = Some(format!(
-                "tests still fail after {max_rounds} repair round(s): {} failed{}",
-                outcome.failed,
-                if outcome.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", outcome.failures.join(", "))
-                }
-            ));
-        }
-    }
-
-    /// Queues one repair task per owner of the files named in `paths` (source
-    /// files first; test files only when nothing else is named). With no file
-    /// named, the repair goes to `fallback`.
-    fn queue_repairs(
-        &mut self,
-        phase: &str,
-        label: &str,
-        paths: &[String],
-        report: &str,
-        fallback: &str,
-    ) {
-        let Some(s) = self.session.as_ref() else {
-            return;
-        };
-        let is_test = |p: &str| p.starts_with("tests/");
-        let sources: Vec<&String> = paths.iter().filter(|p| !is_test(p)).collect();
-        let named: Vec<&String> = if sources.is_empty() {
-            paths.iter().collect()
-        } else {
-            sources
-        };
-        let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for path in named {
-            if let Some(f) = s.files.get(path) {
-                owners.entry(f.agent.clone()).or_default();
-            }
-        }
-        if owners.is_empty() {
-            owners.insert(fallback.to_string(), Vec::new());
-        }
-        for (agent, files) in owners.iter_mut() {
-            files.extend(
-                s.files
-                    .iter()
-                    .filter(|(_, f)| &f.agent == agent)
-                    .map(|(p, _)| p.clone()),
-            );
-        }
-        let report: String = {
-            let start = report.len().saturating_sub(8 * 1024);
-            let mut start = start;
-            while !report.is_char_boundary(start) {
-                start += 1;
-            }
-            report[start..].to_string()
-        };
-        let base = self.base_context();
-        let tasks: Vec<Task> = owners
-            .into_iter()
-            .map(|(agent, files)| {
-                let current: BTreeMap<&String, &String> = files
-                    .iter()
-                    .filter_map(|p| s.files.get(p).map(|f| (p, &f.content)))
-                    .collect();
-                let mut context = base.clone();
-                context["files"] = json!(files);
-                context["report"] = json!(report);
-                context["current"] = json!(current);
-                let mut task = Actor::new_task(
-                    format!("{phase}.{label}.{agent}"),
-                    &agent,
-                    phase,
-                    TaskKind::Repair,
-                    format!("repair ({label})"),
-                    context,
-                );
-                task.declared = files;
-                task.priority = 5;
-                task
-            })
-            .collect();
-        if let Some(s) = self.s() {
-            s.awaiting_repairs = true;
-            s.round_changed = false;
-            s.round_label = format!(".{label}.");
-        }
-        for task in tasks {
-            self.queue_task(task);
         }
     }
 }

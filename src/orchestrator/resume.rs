@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::actor::{Actor, Session, Stage, StagedFile, Task};
 use super::scheduler::Scheduler;
 use crate::config::workflow::{PhaseKind, Workflow};
-use crate::protocol::{Event, EventBody, SessionStatus, TaskState};
+use crate::protocol::{Event, EventBody, SessionId, SessionStatus, TaskState};
 use crate::store::{SessionRecord, Store, StoreError};
 
 /// A session as the db holds it.
@@ -46,16 +46,29 @@ struct Stored {
 /// resumable one) from the db. Errors are messages for the person.
 fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
     let text = |e: StoreError| e.to_string();
+    // A failed session can be resumed when it failed at the test gate (its
+    // setup or tests, or the review's re-test): the person fixed the
+    // environment or the config, and its staged files are tested again.
+    let at_gate = |id: &SessionId| {
+        store
+            .record::<Session>(id, "state", "session")
+            .ok()
+            .flatten()
+            .is_some_and(|s| failed_at_gate(&s))
+    };
     let record = match wanted {
         Some(id) => store.find_session(id).map_err(text)?,
         None => store
             .sessions()
             .map_err(text)?
             .into_iter()
-            .find(|r| r.status.is_none_or(SessionStatus::is_resumable))
+            .find(|r| {
+                r.status.is_none_or(SessionStatus::is_resumable)
+                    || (r.status == Some(SessionStatus::Failed) && at_gate(&r.id))
+            })
             .ok_or_else(|| {
                 format!(
-                    "no session to resume in {} (every stored session succeeded or failed)",
+                    "no session to resume in {} (every stored session succeeded, or failed before its tests)",
                     store.path().display()
                 )
             })?,
@@ -63,6 +76,7 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
     let id = record.id.clone();
     if let Some(status) = record.status
         && !status.is_resumable()
+        && !(status == SessionStatus::Failed && at_gate(&id))
     {
         return Err(format!(
             "session {id} {}: there is nothing to resume (start a new one)",
@@ -107,6 +121,12 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
         next_line,
         agent_lines,
     })
+}
+
+/// Whether a stored session stopped at the test gate: its test phase, or the
+/// review's re-test, failed for good.
+fn failed_at_gate(s: &Session) -> bool {
+    s.test_stage == Stage::Failed || s.review_stage == Stage::Failed
 }
 
 impl Actor {
@@ -204,6 +224,21 @@ impl Actor {
                 }
                 done => done,
             };
+        }
+        // A session that failed at the test gate is tested again: setup
+        // re-runs (the environment or the config changed), with a fresh
+        // budget of repair rounds.
+        let retest = failed_at_gate(&s);
+        if retest {
+            for stage in [&mut s.test_stage, &mut s.review_stage] {
+                if *stage == Stage::Failed {
+                    *stage = Stage::Writing;
+                }
+            }
+            s.setups.clear();
+            s.repair_rounds = 0;
+            s.tests_failed = None;
+            s.awaiting_repairs = false;
         }
         // A test run the stop cut off runs again.
         for stage in [&mut s.test_stage, &mut s.review_stage] {

@@ -692,6 +692,10 @@ impl App {
                         self.toast(format!("session {}", status.as_str()), error);
                     }
                     EventBody::Error { message } => self.toast(message.clone(), true),
+                    EventBody::RepairDeclined { agent, reason, .. } => self.toast(
+                        format!("{agent} declined the repair: {reason} (the chair decides)"),
+                        true,
+                    ),
                     _ => {}
                 }
             }

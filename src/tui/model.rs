@@ -325,7 +325,14 @@ impl SessionView {
                 failed,
                 status,
                 ..
-            } => self.tests = Some((*round, *passed, *failed, *status)),
+            } => {
+                // Several components run per round: the round shows its
+                // worst run (one that did not pass stays).
+                let keep = matches!(self.tests, Some((r, _, _, st)) if r == *round && st != crate::protocol::TestStatus::Passed);
+                if !keep {
+                    self.tests = Some((*round, *passed, *failed, *status));
+                }
+            }
             EventBody::SetupRun { .. }
             | EventBody::RepairDeclined { .. }
             | EventBody::TaskSummary { .. } => {}

@@ -125,11 +125,38 @@ pub fn normalize(raw: &str) -> Result<String, PathRefusal> {
     Ok(parts.join("/"))
 }
 
-/// Checks a normalised path against a task's declared files: an exact path, or a
-/// directory prefix written with a trailing `/`.
+/// A declaration that allows any test file, wherever its runner looks for it
+/// (see [`is_test_file`]): the test-writing task's, so that tests go where each
+/// component's runner finds them rather than into a directory forced on them.
+pub const TEST_FILES: &str =
+    "(any test file: tests/…, test_x.py, x_test.go, x.test.js, conftest.py, vitest.config.*)";
+
+/// Whether a project path is a test file or a test runner's configuration: a
+/// path [`crate::workspace::sandbox::is_test_path`] accepts, `conftest.py`,
+/// `pytest.ini`, or a `vitest.config.*`, `jest.config.*` or
+/// `vitest.setup.*` file.
+pub fn is_test_file(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    crate::workspace::sandbox::is_test_path(path)
+        || file == "conftest.py"
+        || file == "pytest.ini"
+        || [
+            "vitest.config.",
+            "jest.config.",
+            "vitest.setup.",
+            "setupTests.",
+        ]
+        .iter()
+        .any(|p| file.starts_with(p))
+}
+
+/// Checks a normalised path against a task's declared files: an exact path, a
+/// directory prefix written with a trailing `/`, or [`TEST_FILES`].
 pub fn check_declared(path: &str, declared: &[String]) -> Result<(), PathRefusal> {
     let ok = declared.iter().any(|d| {
-        if let Some(dir) = d.strip_suffix('/') {
+        if d == TEST_FILES {
+            is_test_file(path)
+        } else if let Some(dir) = d.strip_suffix('/') {
             path.strip_prefix(dir)
                 .is_some_and(|rest| rest.starts_with('/'))
         } else {

@@ -46,20 +46,73 @@ const ENV_ALLOW: [&str; 16] = [
 /// What a test run produced (stored with the session's state, serde).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TestOutcome {
-    /// passed, failed, timeout or error.
+    /// The component the run tested (`project` for a single root; empty in
+    /// records older than components).
+    #[serde(default)]
+    pub component: String,
+    /// The command run.
+    #[serde(default)]
+    pub command: String,
+    /// The run's class ([`crate::workspace::report::classify`]).
     pub status: TestStatus,
     /// Tests that passed, as the runner reported them (0 when unknown).
     pub passed: u32,
     /// Tests that failed or errored.
     pub failed: u32,
+    /// Tests the runner skipped.
+    #[serde(default)]
+    pub skipped: u32,
     /// Names of failing tests, as the runner printed them.
     pub failures: Vec<String>,
+    /// The decisive lines of a run that did not pass, cleaned of control
+    /// characters (at most 12).
+    #[serde(default)]
+    pub lines: Vec<String>,
+    /// Project paths the output names (tracebacks, compiler locations), first
+    /// mention first; filled by the caller that knows the tree.
+    #[serde(default)]
+    pub paths: Vec<String>,
     /// Combined stdout and stderr, trimmed to [`MAX_OUTPUT_BYTES`].
     pub output: String,
     /// Wall time.
     pub duration: Duration,
     /// `false` when the OS did not allow a private network namespace.
     pub network_isolated: bool,
+}
+
+impl TestOutcome {
+    /// An outcome for a component whose tests did not run because its setup
+    /// failed: status [`TestStatus::SetupFailed`], the setup's decisive lines
+    /// and output.
+    pub fn setup_failed(component: &str, command: &str, setup: &SetupOutcome) -> TestOutcome {
+        TestOutcome {
+            component: component.to_string(),
+            command: command.to_string(),
+            status: TestStatus::SetupFailed,
+            passed: 0,
+            failed: 0,
+            skipped: 0,
+            failures: Vec::new(),
+            lines: setup.lines.clone(),
+            paths: Vec::new(),
+            output: setup.output.clone(),
+            duration: setup.duration,
+            network_isolated: true,
+        }
+    }
+}
+
+/// What a setup step produced.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SetupOutcome {
+    /// ok, failed (including a command that could not start) or timeout.
+    pub status: crate::protocol::SetupStatus,
+    /// The decisive lines of a failed step ([`crate::workspace::report::setup_lines`]).
+    pub lines: Vec<String>,
+    /// Combined stdout and stderr, trimmed to [`MAX_OUTPUT_BYTES`].
+    pub output: String,
+    /// Wall time.
+    pub duration: Duration,
 }
 
 /// Picks a test command for the files of a tree: Cargo.toml → `cargo test`,
@@ -175,101 +228,11 @@ pub fn pytest_probed() -> Option<bool> {
 }
 
 /// Reads passed/failed counts and failing test names from a runner's output
-/// (unittest, pytest, cargo test, go test). Returns `(passed, failed, names)`.
+/// (every runner [`super::report::parse`] reads). Returns `(passed, failed,
+/// names)`.
 pub fn parse_report(output: &str) -> (u32, u32, Vec<String>) {
-    let mut passed = 0u32;
-    let mut failed = 0u32;
-    let mut names = Vec::new();
-    let mut unittest_ran = None;
-    let mut unittest_bad = 0u32;
-    let mut unittest_skipped = 0u32;
-    for line in output.lines() {
-        let line = line.trim();
-        // unittest: "Ran 12 tests in 0.01s", "FAILED (failures=1, errors=2, skipped=1)", "OK (skipped=1)"
-        if let Some(rest) = line.strip_prefix("Ran ") {
-            unittest_ran = rest
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u32>().ok());
-        }
-        if line.starts_with("FAILED (") || line.starts_with("OK (") {
-            for part in line.trim_end_matches(')').split(['(', ',']) {
-                let part = part.trim();
-                let count = |key: &str| {
-                    part.strip_prefix(key)
-                        .and_then(|n| n.parse::<u32>().ok())
-                        .unwrap_or(0)
-                };
-                unittest_bad += count("failures=") + count("errors=");
-                unittest_skipped += count("skipped=");
-            }
-        }
-        for prefix in ["FAIL: ", "ERROR: "] {
-            if let Some(name) = line.strip_prefix(prefix) {
-                names.push(name.to_string());
-            }
-        }
-        // pytest short summary: "FAILED tests/test_x.py::test_y - AssertionError"
-        for prefix in ["FAILED ", "ERROR "] {
-            if let Some(rest) = line.strip_prefix(prefix)
-                && rest.contains("::")
-            {
-                let name = rest.split(" - ").next().unwrap_or(rest).trim();
-                names.push(name.to_string());
-            }
-        }
-        // pytest summary: "==== 3 failed, 10 passed in 0.12s ===="
-        if line.starts_with('=') && line.contains(" in ") {
-            let body = line.trim_matches('=').trim();
-            for part in body.split(',') {
-                let mut words = part.split_whitespace();
-                if let (Some(n), Some(what)) = (words.next(), words.next())
-                    && let Ok(n) = n.parse::<u32>()
-                {
-                    match what {
-                        "passed" => passed += n,
-                        "failed" | "error" | "errors" => failed += n,
-                        _ => {}
-                    }
-                }
-            }
-        }
-        // cargo: "test result: FAILED. 5 passed; 1 failed; 0 ignored; ..."
-        if let Some(rest) = line.strip_prefix("test result: ") {
-            for part in rest.split(';') {
-                let words: Vec<&str> = part.split_whitespace().collect();
-                let n = |i: usize| words.get(i).and_then(|w| w.parse::<u32>().ok());
-                for (i, w) in words.iter().enumerate() {
-                    if *w == "passed" && i > 0 {
-                        passed += n(i - 1).unwrap_or(0);
-                    }
-                    if *w == "failed" && i > 0 {
-                        failed += n(i - 1).unwrap_or(0);
-                    }
-                }
-            }
-        }
-        if let Some(name) = line
-            .strip_prefix("---- ")
-            .and_then(|l| l.strip_suffix(" stdout ----"))
-        {
-            names.push(name.to_string());
-        }
-        // go: "--- PASS: TestX (0.00s)" / "--- FAIL: TestY (0.00s)"
-        if line.starts_with("--- PASS: ") {
-            passed += 1;
-        }
-        if let Some(rest) = line.strip_prefix("--- FAIL: ") {
-            failed += 1;
-            names.push(rest.split_whitespace().next().unwrap_or(rest).to_string());
-        }
-    }
-    if let Some(ran) = unittest_ran {
-        let bad = unittest_bad.min(ran);
-        passed += ran - bad - unittest_skipped.min(ran - bad);
-        failed += bad;
-    }
-    (passed, failed, names)
+    let report = super::report::parse(output);
+    (report.passed, report.failed, report.failures)
 }
 
 /// Whether this process may give test runs a private network namespace
@@ -491,55 +454,128 @@ pub async fn run_sandboxed(
     limits: &Limits,
     scrub: &[String],
 ) -> TestOutcome {
+    run_classified(cwd, command, limits, scrub, &[]).await
+}
+
+/// [`run_tests`] for a tree whose project-relative file paths are `known`:
+/// the run is classified with them ([`crate::workspace::report::classify`]:
+/// a missing module that is one of the project's own is a build problem, not
+/// a missing package).
+pub async fn run_tests_in(
+    cwd: &Path,
+    command: &str,
+    timeout: Duration,
+    scrub: &[String],
+    known: &[String],
+) -> TestOutcome {
+    run_classified(cwd, command, &Limits::for_timeout(timeout), scrub, known).await
+}
+
+/// [`run_sandboxed`], classified with the tree's `known` paths.
+async fn run_classified(
+    cwd: &Path,
+    command: &str,
+    limits: &Limits,
+    scrub: &[String],
+    known: &[String],
+) -> TestOutcome {
     let started = Instant::now();
     let isolate = limits.isolate_network && can_isolate_network();
     let ran = run_platform(cwd, command, limits, isolate, scrub).await;
+    let blank = |status, output: String| TestOutcome {
+        component: String::new(),
+        command: command.to_string(),
+        status,
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        failures: Vec::new(),
+        lines: Vec::new(),
+        paths: Vec::new(),
+        output,
+        duration: started.elapsed(),
+        network_isolated: isolate,
+    };
     let (code, mut output) = match ran {
         Ran::Error(reason) => {
-            return TestOutcome {
-                status: TestStatus::Error,
-                passed: 0,
-                failed: 0,
-                failures: Vec::new(),
-                output: format!("cannot start `{command}`: {reason}"),
-                duration: started.elapsed(),
-                network_isolated: isolate,
-            };
+            let mut outcome = blank(
+                TestStatus::Error,
+                format!("cannot start `{command}`: {reason}"),
+            );
+            outcome.lines = vec![crate::workspace::report::clean_line(&outcome.output)];
+            return outcome;
         }
         Ran::Exited { code, output } => (Some(code), output),
         Ran::TimedOut { output } => (None, output),
     };
-    if !isolate {
+    if limits.isolate_network && !isolate {
         output = format!("{NETWORK_NOT_ISOLATED}\n{output}");
     }
-    let Some(code) = code else {
-        return TestOutcome {
-            status: TestStatus::Timeout,
-            passed: 0,
-            failed: 0,
-            failures: Vec::new(),
-            output: format!(
+    let report = crate::workspace::report::parse(&output);
+    let verdict = crate::workspace::report::classify(&output, code, &report, known);
+    if code.is_none() {
+        output = format!(
+            "{output}\n`{command}` timed out after {} s",
+            limits.timeout.as_secs_f64()
+        );
+    }
+    let mut outcome = blank(verdict.status, output);
+    outcome.passed = report.passed;
+    outcome.failed = report.failed;
+    outcome.skipped = report.skipped;
+    outcome.failures = report.failures;
+    outcome.lines = verdict.lines;
+    outcome
+}
+
+/// Runs a component's setup step (`command` with `sh -c` in `cwd`) under the
+/// same sandbox as its tests (scrubbed environment, rlimits, every descendant
+/// killed) and `timeout`, with the network when `network` is true (the step
+/// installs dependencies; DESIGN.md §6), without it otherwise (people who
+/// vendor their dependencies: `[test] setup_network = false`).
+///
+/// Never fails: a command that cannot start is [`SetupStatus::Failed`] with
+/// the reason in `output` and `lines`.
+///
+/// [`SetupStatus::Failed`]: crate::protocol::SetupStatus::Failed
+pub async fn run_setup(
+    cwd: &Path,
+    command: &str,
+    timeout: Duration,
+    network: bool,
+    scrub: &[String],
+) -> SetupOutcome {
+    use crate::protocol::SetupStatus;
+    let started = Instant::now();
+    let mut limits = Limits::for_timeout(timeout);
+    limits.isolate_network = !network;
+    let isolate = limits.isolate_network && can_isolate_network();
+    let ran = run_platform(cwd, command, &limits, isolate, scrub).await;
+    let (status, output) = match ran {
+        Ran::Error(reason) => (
+            SetupStatus::Failed,
+            format!("cannot start `{command}`: {reason}"),
+        ),
+        Ran::Exited { code: 0, output } => (SetupStatus::Ok, output),
+        Ran::Exited { output, .. } => (SetupStatus::Failed, output),
+        Ran::TimedOut { output } => (
+            SetupStatus::Timeout,
+            format!(
                 "{output}\n`{command}` timed out after {} s",
-                limits.timeout.as_secs_f64()
+                timeout.as_secs_f64()
             ),
-            duration: started.elapsed(),
-            network_isolated: isolate,
-        };
+        ),
     };
-    let (passed, failed, failures) = parse_report(&output);
-    let ok = code == 0;
-    TestOutcome {
-        status: if ok {
-            TestStatus::Passed
-        } else {
-            TestStatus::Failed
-        },
-        passed,
-        failed: if !ok && failed == 0 { 1 } else { failed },
-        failures,
+    let lines = if status == SetupStatus::Ok {
+        Vec::new()
+    } else {
+        crate::workspace::report::setup_lines(&output)
+    };
+    SetupOutcome {
+        status,
+        lines,
         output,
         duration: started.elapsed(),
-        network_isolated: isolate,
     }
 }
 
@@ -949,9 +985,22 @@ mod tests {
         assert!(out.output.contains("key=none"), "{}", out.output);
         assert_eq!(out.passed, 3);
 
-        let out = run_tests(dir.path(), "exit 3", Duration::from_secs(10), &[]).await;
+        let out = run_tests(
+            dir.path(),
+            "echo '2 passed, 1 failed'; exit 3",
+            Duration::from_secs(10),
+            &[],
+        )
+        .await;
         assert_eq!(out.status, TestStatus::Failed);
-        assert_eq!(out.failed, 1);
+        assert_eq!((out.passed, out.failed), (2, 1));
+
+        // A command that executes no test never passes, whatever its exit.
+        for command in ["exit 3", "true"] {
+            let out = run_tests(dir.path(), command, Duration::from_secs(10), &[]).await;
+            assert_eq!(out.status, TestStatus::NoTests, "{command}");
+            assert!(!out.lines.is_empty(), "{command}: the line that says so");
+        }
 
         let out = run_tests(dir.path(), "sleep 30", Duration::from_millis(300), &[]).await;
         assert_eq!(out.status, TestStatus::Timeout);
@@ -962,7 +1011,10 @@ mod tests {
     async fn background_children_are_killed_at_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("alive");
-        let cmd = format!("(sleep 1; touch {}) & echo started", marker.display());
+        let cmd = format!(
+            "(sleep 1; touch {}) & echo started; echo '1 passed, 0 failed'",
+            marker.display()
+        );
         let out = run_tests(dir.path(), &cmd, Duration::from_secs(10), &[]).await;
         assert_eq!(out.status, TestStatus::Passed);
         tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -247,7 +247,7 @@ fn kind_of(c: &Value) -> TaskKind {
         TaskKind::Implement
     } else if has("report") {
         TaskKind::Repair
-    } else if c["files"] == json!(["tests/"]) {
+    } else if c["files"][0] == "tests/" {
         TaskKind::Tests
     } else if c["files"].is_array() {
         TaskKind::Review

@@ -71,7 +71,7 @@ fn the_session_body_splits_a_whole_offline_session() {
     let dir = crate::common::tempdir();
     let plain = rt.block_on(session::run_session(
         dir.path(),
-        session::settings("true"),
+        session::settings(session::TRIVIAL_SUITE),
         None,
     ));
     assert_eq!(plain.status, Some(SessionStatus::Succeeded));
@@ -88,7 +88,7 @@ fn the_session_body_splits_a_whole_offline_session() {
     let dir = crate::common::tempdir();
     let long = current_thread().block_on(session::run_session(
         dir.path(),
-        session::settings("true"),
+        session::settings(session::TRIVIAL_SUITE),
         Some(session::Preamble {
             task: "refine".into(),
             tokens: 2_000,
@@ -121,7 +121,7 @@ fn the_sessions_list_body_lists_every_copied_session() {
     let db = dir.path().join(".quorum/db");
     let one = rt.block_on(session::run_session(
         dir.path(),
-        session::settings("true"),
+        session::settings(session::TRIVIAL_SUITE),
         None,
     ));
     drop(rt);

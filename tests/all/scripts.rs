@@ -314,7 +314,7 @@ fn questions_an_abstention_and_a_blocking_finding_take_their_paths() {
     let repair = run
         .of("task_finished")
         .into_iter()
-        .find(|e| e["task"] == "review.fix.backend")
+        .find(|e| e["task"] == "review.fix1.backend")
         .expect("the backend repaired its file");
     assert_eq!(repair["phase"], "review");
     let rounds: Vec<(u64, &str)> = run

@@ -539,7 +539,7 @@ impl App {
         let what = match status {
             TestStatus::Passed => return None,
             TestStatus::Failed => format!("tests failed: {failed} failing"),
-            TestStatus::NoTests => "the tests ran no test".to_string(),
+            TestStatus::NoTests => "no test ran".to_string(),
             TestStatus::SetupFailed => "the tests' setup failed".to_string(),
             TestStatus::BuildFailed => "the code did not build".to_string(),
             TestStatus::Timeout => "tests timed out".to_string(),

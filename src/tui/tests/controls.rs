@@ -559,3 +559,47 @@ fn a_commit_the_secret_scan_refused_goes_through_only_with_the_override_key() {
     app.on_key(key('!'));
     assert!(app.outbox.is_empty(), "{:?}", app.outbox);
 }
+
+#[test]
+fn a_declined_repair_is_shown_with_its_reason_and_a_later_component_keeps_the_rounds_failure() {
+    let mut app = at_deliver();
+    let mut f = Feed::new();
+    f.ev(
+        &mut app,
+        EventBody::RepairDeclined {
+            task: "test.repair1.qa".into(),
+            agent: "qa".into(),
+            reason: "No change in these files can fix this: clap cannot be downloaded".into(),
+        },
+    );
+    let toast = app.toast.as_ref().unwrap();
+    assert!(toast.error, "a declined repair is an error to look at");
+    assert!(
+        toast
+            .text
+            .starts_with("qa declined the repair: No change in these files"),
+        "{}",
+        toast.text
+    );
+    assert!(toast.text.contains("clap cannot be downloaded"));
+    // Two components in one round: the failing one stays the round's verdict
+    // even when the passing one reports after it.
+    let run = |round, component: &str, status, passed, failed| EventBody::TestRun {
+        round,
+        component: component.into(),
+        command: "x".into(),
+        passed,
+        failed,
+        skipped: 0,
+        status,
+        failures: Vec::new(),
+        lines: Vec::new(),
+    };
+    f.ev(&mut app, run(4, "frontend", TestStatus::BuildFailed, 0, 0));
+    f.ev(&mut app, run(4, "backend", TestStatus::Passed, 68, 0));
+    assert_eq!(app.session.tests, Some((4, 0, 0, TestStatus::BuildFailed)));
+    f.ev(&mut app, run(4, "frontend", TestStatus::Passed, 26, 0));
+    assert_eq!(app.session.tests, Some((4, 0, 0, TestStatus::BuildFailed)));
+    f.ev(&mut app, run(5, "frontend", TestStatus::Passed, 26, 0));
+    assert_eq!(app.session.tests, Some((5, 26, 0, TestStatus::Passed)));
+}

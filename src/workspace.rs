@@ -11,6 +11,7 @@ pub mod git;
 pub mod paths;
 pub mod sandbox;
 pub mod secrets;
+pub mod stack;
 
 use std::path::{Path, PathBuf};
 

@@ -121,7 +121,7 @@ pub enum Command {
         #[arg(long, conflicts_with = "config")]
         user: bool,
     },
-    /// Check the config, keys, providers, git, sandbox, terminal and state directory.
+    /// Check the config, keys, providers, git, sandbox, the stack tools and DIR's components, terminal and state directory.
     Doctor {
         /// One JSON object on stdout instead of the table.
         #[arg(long)]

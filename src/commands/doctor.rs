@@ -1,15 +1,19 @@
 //! `quorum doctor`: checks what a session needs and says what is wrong, one line
 //! per check: the config, every provider (no key / unreachable / unauthorised /
 //! ok), git and the commit identity, the sandbox (network namespace, rlimits),
-//! the terminal, and the state and log directories. Exit 0 only when every
+//! the tools the stacks use (python3, pip, node, npm, cargo, go) and the
+//! components of the project in DIR with their setup and test commands, the
+//! terminal, and the state and log directories. Exit 0 only when every
 //! required check passes, else 1; `--json` prints one JSON object instead.
 //!
 //! Invariants: doctor creates nothing in DIR (no `.quorum/`: directories are
 //! checked with `access(2)`, never by writing into them); it logs to the XDG
 //! state directory; it never reads a key's value, only whether its variable is
 //! set; its only network use is a TCP connect to each configured provider's
-//! host.
+//! host. It reads DIR's manifests and test files (to find the components) and
+//! runs each tool's `--version`.
 
+use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +25,7 @@ use crate::cli::Global;
 use crate::config::{LoadOptions, ProviderKind, Settings};
 use crate::state::StateDir;
 use crate::workspace::git;
+use crate::workspace::stack::{self, Component, Tool};
 
 /// A check's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -50,7 +55,7 @@ impl Status {
 /// One line of the report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Check {
-    /// The group: config, provider, git, sandbox, terminal or state.
+    /// The group: config, provider, git, sandbox, tools, project, terminal or state.
     pub group: &'static str,
     /// What was checked (a provider's name, `identity`, …).
     pub name: String,
@@ -354,6 +359,167 @@ fn sandbox_checks() -> Vec<Check> {
     checks
 }
 
+/// Most files the project walk lists: a DIR with more (a home directory, say)
+/// is looked at in part.
+const WALK_MAX_FILES: usize = 20_000;
+/// Largest file whose content the project check reads, in bytes.
+const WALK_MAX_FILE_BYTES: u64 = 256 * 1024;
+/// Directories the project walk never enters: git's and quorum's state,
+/// installed packages, virtual environments, build output.
+const WALK_SKIP: [&str; 6] = [
+    ".git",
+    ".quorum",
+    "node_modules",
+    ".venv",
+    "target",
+    "__pycache__",
+];
+
+/// DIR's files, relative and `/`-separated, sorted: at most
+/// [`WALK_MAX_FILES`], without links and the [`WALK_SKIP`] directories. A
+/// missing or unreadable DIR has none.
+fn project_files(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if !WALK_SKIP.contains(&entry.file_name().to_string_lossy().as_ref()) {
+                    stack.push(path);
+                }
+            } else if meta.is_file()
+                && let Ok(rel) = path.strip_prefix(dir)
+            {
+                files.push(rel.to_string_lossy().replace('\\', "/"));
+                if files.len() >= WALK_MAX_FILES {
+                    files.sort();
+                    return files;
+                }
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The tools and project lines for DIR: its files are walked, the files
+/// [`stack::detect`] reads are read (up to [`WALK_MAX_FILE_BYTES`] each), and
+/// the components found are set against [`stack::tools`]. Blocking: it walks
+/// DIR and starts the tools (and, for Python tests without a Python root, the
+/// pytest probe).
+fn stack_checks(dir: &Path) -> Vec<Check> {
+    let files = project_files(dir);
+    let contents: HashMap<&str, String> = files
+        .iter()
+        .filter(|p| stack::reads_content(p))
+        .filter_map(|p| {
+            let path = dir.join(p);
+            let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= WALK_MAX_FILE_BYTES);
+            small
+                .then(|| std::fs::read_to_string(&path).ok())
+                .flatten()
+                .map(|text| (p.as_str(), text))
+        })
+        .collect();
+    let components = stack::detect(
+        &files,
+        |p| contents.get(p).map(String::as_str),
+        || crate::workspace::sandbox::pytest_installed(dir),
+    );
+    stack_report(stack::tools(), files.len(), &components)
+}
+
+/// The report's tools and project lines: each tool with its version line (ok)
+/// or missing (a warning when a component needs it, else a fact); each
+/// component with its root and commands (a warning when it needs a missing
+/// tool); a fact when `files` (DIR's file count) hold no component. Never a
+/// required check: a missing tool fails the tests of a session, not doctor.
+fn stack_report(tools: &[Tool], files: usize, components: &[Component]) -> Vec<Check> {
+    let missing = |name: &str| tools.iter().any(|t| t.name == name && t.version.is_none());
+    let mut checks: Vec<Check> = tools
+        .iter()
+        .map(|tool| {
+            let users: Vec<&str> = components
+                .iter()
+                .filter(|c| stack::tools_needed(std::slice::from_ref(*c)).contains(&tool.name))
+                .map(|c| c.name.as_str())
+                .collect();
+            match &tool.version {
+                Some(version) => Check::new("tools", tool.name, Status::Ok, false, version.clone()),
+                None if users.is_empty() => Check::new(
+                    "tools",
+                    tool.name,
+                    Status::Info,
+                    false,
+                    "missing (not on PATH, or it failed); no component in DIR needs it",
+                ),
+                None => Check::new(
+                    "tools",
+                    tool.name,
+                    Status::Warn,
+                    false,
+                    format!(
+                        "missing (not on PATH, or it failed); needed by {}: their setup and tests cannot run",
+                        users.join(", ")
+                    ),
+                ),
+            }
+        })
+        .collect();
+    if components.is_empty() {
+        checks.push(Check::new(
+            "project",
+            "components",
+            Status::Info,
+            false,
+            if files == 0 {
+                "DIR holds no files yet".to_string()
+            } else {
+                format!(
+                    "none in DIR's {files} file(s): no Cargo.toml, go.mod, package.json, Python root or Python tests"
+                )
+            },
+        ));
+    }
+    for c in components {
+        let place = if c.root.is_empty() {
+            "in DIR".to_string()
+        } else {
+            format!("in {}/", c.root)
+        };
+        let setup = match &c.setup {
+            Some(setup) => format!("setup `{setup}`"),
+            None => "no setup".to_string(),
+        };
+        let absent: Vec<&str> = stack::tools_needed(std::slice::from_ref(c))
+            .into_iter()
+            .filter(|t| missing(t))
+            .collect();
+        let detail = format!("{place}: {setup}; test `{}`", c.test);
+        checks.push(if absent.is_empty() {
+            Check::new("project", c.name.clone(), Status::Ok, false, detail)
+        } else {
+            Check::new(
+                "project",
+                c.name.clone(),
+                Status::Warn,
+                false,
+                format!("{detail}; needs {}, missing here", absent.join(", ")),
+            )
+        });
+    }
+    checks
+}
+
 /// The colour depth the environment announces: `NO_COLOR`, `COLORTERM`, `TERM`.
 pub fn colour_depth(env: &dyn Fn(&str) -> Option<String>) -> (Status, String) {
     let term = env("TERM").unwrap_or_default();
@@ -551,6 +717,17 @@ pub async fn checks(global: &Global, dir: &Path) -> Vec<Check> {
     }
     all.extend(git_checks(dir));
     all.extend(sandbox_checks());
+    let walked = dir.to_path_buf();
+    match tokio::task::spawn_blocking(move || stack_checks(&walked)).await {
+        Ok(checks) => all.extend(checks),
+        Err(e) => all.push(Check::new(
+            "tools",
+            "tools",
+            Status::Warn,
+            false,
+            format!("the tool and project check did not finish: {e}"),
+        )),
+    }
     all.extend(terminal_checks());
     all.extend(state_checks(global, dir));
     all
@@ -698,5 +875,142 @@ mod tests {
             text.ends_with("1 required check(s) failed (1 warning(s))\n"),
             "{text}"
         );
+    }
+
+    fn tool(name: &'static str, version: Option<&str>) -> Tool {
+        Tool {
+            name,
+            version: version.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn missing_tools_are_a_warning_only_when_a_component_needs_them() {
+        let tools = [
+            tool("python3", Some("Python 3.11.7")),
+            tool("node", None),
+            tool("npm", None),
+            tool("go", None),
+        ];
+        let components = [
+            Component {
+                name: "backend".into(),
+                root: "backend".into(),
+                setup: Some("python3 -m venv .venv".into()),
+                test: ".venv/bin/python -m unittest discover -v".into(),
+                manifests: vec!["backend/requirements.txt".into()],
+            },
+            Component {
+                name: "frontend".into(),
+                root: "frontend".into(),
+                setup: Some("npm install --no-audit --no-fund".into()),
+                test: "npx vitest run".into(),
+                manifests: vec!["frontend/package.json".into()],
+            },
+        ];
+        let checks = stack_report(&tools, 12, &components);
+        let find = |name: &str| checks.iter().find(|c| c.name == name).unwrap();
+        assert_eq!(find("python3").status, Status::Ok);
+        assert_eq!(find("python3").detail, "Python 3.11.7");
+        assert_eq!(find("node").status, Status::Warn);
+        assert!(find("node").detail.starts_with("missing"), "{checks:?}");
+        assert!(
+            find("npm").detail.contains("needed by frontend"),
+            "{checks:?}"
+        );
+        assert_eq!(find("go").status, Status::Info);
+        assert!(find("go").detail.starts_with("missing"), "{checks:?}");
+        assert_eq!(find("backend").status, Status::Ok);
+        assert_eq!(
+            find("backend").detail,
+            "in backend/: setup `python3 -m venv .venv`; test `.venv/bin/python -m unittest discover -v`"
+        );
+        let frontend = find("frontend");
+        assert_eq!(frontend.status, Status::Warn);
+        assert!(
+            frontend.detail.ends_with("; needs node, npm, missing here"),
+            "{frontend:?}"
+        );
+        assert!(checks.iter().all(|c| !c.required), "never a failing exit");
+        let text = render(Path::new("/d"), &checks);
+        assert!(
+            text.contains("\ntools\n") && text.contains("\nproject\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("all required checks passed (3 warning(s))\n"),
+            "{text}"
+        );
+
+        let none = stack_report(&tools, 0, &[]);
+        assert_eq!(none.last().unwrap().detail, "DIR holds no files yet");
+        assert_eq!(find_status(&none, "node"), Status::Info);
+    }
+
+    fn find_status(checks: &[Check], name: &str) -> Status {
+        checks.iter().find(|c| c.name == name).unwrap().status
+    }
+
+    #[test]
+    fn the_project_in_dir_is_walked_and_its_components_listed() {
+        let d = tempfile::tempdir().unwrap();
+        let write = |path: &str, content: &str| {
+            let path = d.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        };
+        write("backend/requirements.txt", "flask\npytest\n");
+        write("backend/app/__init__.py", "");
+        write(
+            "tests/backend/test_app.py",
+            "def test_app():\n    assert True\n",
+        );
+        write(
+            "frontend/package.json",
+            r#"{"devDependencies": {"vitest": "^2"}, "scripts": {"test": "vitest run"}}"#,
+        );
+        write("frontend/node_modules/vitest/package.json", "{}");
+        write("frontend/node_modules/vitest/vitest.config.js", "");
+        write("backend/.venv/lib/site-packages/x/setup.py", "");
+        write(".git/config", "");
+        let files = project_files(d.path());
+        assert_eq!(
+            files,
+            [
+                "backend/app/__init__.py",
+                "backend/requirements.txt",
+                "frontend/package.json",
+                "tests/backend/test_app.py"
+            ]
+        );
+        let before = files.clone();
+        let checks = stack_checks(d.path());
+        let project: Vec<(&str, &str)> = checks
+            .iter()
+            .filter(|c| c.group == "project")
+            .map(|c| (c.name.as_str(), c.detail.as_str()))
+            .collect();
+        assert_eq!(project.len(), 2, "{checks:?}");
+        assert_eq!(project[0].0, "backend");
+        assert!(
+            project[0].1.starts_with(
+                "in backend/: setup `python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt`; \
+                 test `cd .. && PYTHONPATH=backend backend/.venv/bin/python -m pytest -q tests/backend`"
+            ),
+            "{project:?}"
+        );
+        assert_eq!(project[1].0, "frontend");
+        assert!(
+            project[1].1.contains("test `npx vitest run`"),
+            "{project:?}"
+        );
+        let tools: Vec<&str> = checks
+            .iter()
+            .filter(|c| c.group == "tools")
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(tools, ["python3", "pip", "node", "npm", "cargo", "go"]);
+        assert_eq!(project_files(d.path()), before, "doctor wrote nothing");
+        assert!(project_files(&d.path().join("missing")).is_empty());
     }
 }

@@ -93,8 +93,9 @@ const CONFIG_EXTENSIONS: [&str; 7] = ["js", "mjs", "cjs", "ts", "mts", "cts", "j
 ///   root>` (`--config ../tests/frontend/vitest.config.mjs`), or `npx jest
 ///   --config …`. The first such config (in path order) wins.
 /// - **Python**: each directory holding `requirements.txt`, `pyproject.toml`,
-///   `setup.py` or `setup.cfg` is a root, except one inside another Python
-///   root that holds only a `requirements.txt` (`docs/requirements.txt`).
+///   `setup.py` or `setup.cfg` is a root, except a directory with only a
+///   `requirements.txt` and no `.py` file under it (`docs/requirements.txt`
+///   beside `.rst` pages).
 ///   Setup: `python3 -m venv .venv`, then `.venv/bin/pip install -q -r
 ///   requirements.txt` when there is one, else `… -e .` for a `pyproject.toml`
 ///   or `setup.py`; ` pytest` is added to the install when the tests need
@@ -519,7 +520,7 @@ fn python<'a>(
             let packaged = PYTHON_MARKERS[1..]
                 .iter()
                 .any(|marker| has(&join(dir, marker)));
-            packaged || !candidates.iter().any(|other| strictly_contains(other, dir))
+            packaged || paths.iter().any(|p| p.ends_with(".py") && is_under(p, dir))
         })
         .collect();
     if roots.is_empty() {
@@ -1256,9 +1257,11 @@ mod tests {
             Some("python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt")
         );
         assert_eq!(found[0].test, ".venv/bin/python -m pytest -q");
-        // setup.cfg alone: a bare venv; docs/requirements.txt is no root of its own.
+        // setup.cfg alone: a bare venv; docs/requirements.txt without Python
+        // code is no root.
         let found = detect_files(
             &[
+                ("docs/index.rst", None),
                 ("docs/requirements.txt", Some("sphinx\n")),
                 ("setup.cfg", Some("[metadata]\nname = x\n")),
                 ("tests/test_x.py", Some(PYTEST_TEST)),
@@ -1281,6 +1284,7 @@ mod tests {
     fn outside_python_tests_go_to_the_root_they_name() {
         let files = [
             ("services/api/requirements.txt", Some("flask\n")),
+            ("services/api/app.py", None),
             ("worker/pyproject.toml", Some("[project]\nname = \"w\"\n")),
             ("worker/tests/test_w.py", Some(UNITTEST_TEST)),
             ("tests/api/test_api.py", Some(UNITTEST_TEST)),

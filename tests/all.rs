@@ -40,6 +40,8 @@ mod progress;
 mod providers;
 #[path = "all/regressions.rs"]
 mod regressions;
+#[path = "all/replay.rs"]
+mod replay;
 #[path = "all/resume.rs"]
 mod resume;
 #[path = "all/sandbox.rs"]

@@ -11,8 +11,9 @@
 //! session can run on real provider kinds against it.
 //!
 //! Its pieces are shared with other fake servers (`replay.rs`): the
-//! [`Listener`], [`read_request`], and the response writers [`write_status`]
-//! (an HTTP error), [`events`], [`write_stream_head`] and [`write_events`].
+//! [`Listener`], [`read_request`], and the response writers [`write_reply`]
+//! (a whole streamed reply), [`write_status`] (an HTTP error) and the
+//! lower-level [`events`], [`write_stream_head`] and [`write_events`].
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -130,6 +131,11 @@ impl Listener {
             }
         });
         Listener { addr, stop }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 }
 
@@ -531,6 +537,27 @@ pub fn write_events(
         }
     }
     true
+}
+
+/// The response writer: a whole normal reply (head, then `text` as `pieces`,
+/// usage when asked, the end) in `format`; `false` when the client hung up.
+pub fn write_reply(
+    stream: &mut TcpStream,
+    format: Format,
+    text: &str,
+    pieces: &[String],
+    input_tokens: u64,
+    include_usage: bool,
+    framing: &Framing,
+) -> bool {
+    write_stream_head(stream, format)
+        && write_events(
+            stream,
+            format,
+            &events(format, text, pieces, input_tokens, include_usage),
+            framing,
+            None,
+        )
 }
 
 fn serve(mut stream: TcpStream, shared: &Shared) {

@@ -38,6 +38,8 @@ mod perf;
 mod progress;
 #[path = "all/providers.rs"]
 mod providers;
+#[path = "all/real_model.rs"]
+mod real_model;
 #[path = "all/regressions.rs"]
 mod regressions;
 #[path = "all/replay.rs"]

@@ -38,8 +38,12 @@ mod perf;
 mod progress;
 #[path = "all/providers.rs"]
 mod providers;
+#[path = "all/real_model.rs"]
+mod real_model;
 #[path = "all/regressions.rs"]
 mod regressions;
+#[path = "all/replay.rs"]
+mod replay;
 #[path = "all/resume.rs"]
 mod resume;
 #[path = "all/sandbox.rs"]

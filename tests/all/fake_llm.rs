@@ -9,6 +9,11 @@
 //! kind from their shape, takes the agent's name from the `model` field, and
 //! streams `quorum::llm::offline::reply` in the provider's format. So a whole
 //! session can run on real provider kinds against it.
+//!
+//! Its pieces are shared with other fake servers (`replay.rs`): the
+//! [`Listener`], [`read_request`], and the response writers [`write_reply`]
+//! (a whole streamed reply), [`write_status`] (an HTTP error) and the
+//! lower-level [`events`], [`write_stream_head`] and [`write_events`].
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -94,37 +99,70 @@ struct Shared {
     fixed_reply: Mutex<Option<String>>,
     received: Mutex<Vec<Received>>,
     hung_up: AtomicUsize,
-    stop: AtomicBool,
+}
+
+/// A listener on 127.0.0.1 (an ephemeral port) that hands each connection to
+/// a handler on its own thread. It stops by itself: when dropped, and after
+/// [`IDLE_LIMIT`] without a connection.
+pub struct Listener {
+    pub addr: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Listener {
+    pub fn start(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Listener {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let handle = Arc::new(handle);
+        std::thread::spawn(move || {
+            let mut last = Instant::now();
+            while !stopped.load(Ordering::SeqCst) && last.elapsed() < IDLE_LIMIT {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        last = Instant::now();
+                        let handle = Arc::clone(&handle);
+                        std::thread::spawn(move || handle(stream));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Listener { addr, stop }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }
 
 /// A running fake server.
 pub struct FakeLlm {
     pub addr: std::net::SocketAddr,
     shared: Arc<Shared>,
+    _listener: Listener,
 }
 
 impl FakeLlm {
     /// Starts a server on an ephemeral port.
     pub fn start() -> FakeLlm {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared::default());
         let s = Arc::clone(&shared);
-        std::thread::spawn(move || {
-            let mut last = Instant::now();
-            while !s.stop.load(Ordering::SeqCst) && last.elapsed() < IDLE_LIMIT {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        last = Instant::now();
-                        let s = Arc::clone(&s);
-                        std::thread::spawn(move || serve(stream, &s));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        FakeLlm { addr, shared }
+        let listener = Listener::start(move |stream| serve(stream, &s));
+        FakeLlm {
+            addr: listener.addr,
+            shared,
+            _listener: listener,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -162,16 +200,12 @@ impl FakeLlm {
     }
 }
 
-impl Drop for FakeLlm {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-    }
-}
-
 /// A request's path, headers and body.
-type Request = (String, Vec<(String, String)>, Vec<u8>);
+pub type Request = (String, Vec<(String, String)>, Vec<u8>);
 
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
+/// Reads one request (bounded: a 10 s read timeout); `None` when the client
+/// sent nothing usable.
+pub fn read_request(stream: &mut TcpStream) -> Option<Request> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -211,7 +245,7 @@ fn read_request(stream: &mut TcpStream) -> Option<Request> {
     Some((path, headers, body))
 }
 
-fn format_of(path: &str) -> Option<Format> {
+pub fn format_of(path: &str) -> Option<Format> {
     if path.ends_with("/chat/completions") {
         Some(Format::OpenAi)
     } else if path.ends_with("/v1/messages") {
@@ -259,7 +293,7 @@ fn kind_of(c: &Value) -> TaskKind {
 }
 
 /// (model, concatenated prompt text) of a request in any format.
-fn model_and_prompt(format: Format, path: &str, body: &Value) -> (String, String) {
+pub fn model_and_prompt(format: Format, path: &str, body: &Value) -> (String, String) {
     let mut text = String::new();
     let model = match format {
         Format::OpenAi | Format::Anthropic => {
@@ -305,7 +339,7 @@ fn reply_text(shared: &Shared, model: &str, prompt: &str) -> String {
 }
 
 /// Splits text into pieces of about three words.
-fn pieces(text: &str) -> Vec<String> {
+pub fn pieces(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut words = 0;
@@ -324,8 +358,15 @@ fn pieces(text: &str) -> Vec<String> {
 }
 
 /// The SSE events (each a complete `event:`/`data:` block without its blank
-/// line) of a normal reply.
-fn events(format: Format, text: &str, input_tokens: u64, include_usage: bool) -> Vec<String> {
+/// line) of a normal reply of `text`, its content streamed as `pieces` (which
+/// concatenate to `text`).
+pub fn events(
+    format: Format,
+    text: &str,
+    pieces: &[String],
+    input_tokens: u64,
+    include_usage: bool,
+) -> Vec<String> {
     let output_tokens = (text.len() as u64).div_ceil(4);
     let mut ev = Vec::new();
     match format {
@@ -334,7 +375,7 @@ fn events(format: Format, text: &str, input_tokens: u64, include_usage: bool) ->
                 "data: {}",
                 json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1727346168,"model":"fake","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]})
             ));
-            for p in pieces(text) {
+            for p in pieces {
                 ev.push(format!(
                     "data: {}",
                     json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1727346168,"model":"fake","choices":[{"index":0,"delta":{"content":p},"logprobs":null,"finish_reason":null}]})
@@ -359,7 +400,7 @@ fn events(format: Format, text: &str, input_tokens: u64, include_usage: bool) ->
             ));
             ev.push("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}     }".to_string());
             ev.push("event: ping\ndata: {\"type\": \"ping\"}".to_string());
-            for p in pieces(text) {
+            for p in pieces {
                 ev.push(format!(
                     "event: content_block_delta\ndata: {}",
                     json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":p}})
@@ -375,9 +416,8 @@ fn events(format: Format, text: &str, input_tokens: u64, include_usage: bool) ->
             );
         }
         Format::Gemini => {
-            let all = pieces(text);
-            let n = all.len();
-            for (i, p) in all.into_iter().enumerate() {
+            let n = pieces.len();
+            for (i, p) in pieces.iter().enumerate() {
                 let mut chunk = json!({"candidates":[{"content":{"parts":[{"text":p}],"role":"model"}}],
                     "usageMetadata":{"promptTokenCount":input_tokens,"totalTokenCount":input_tokens},"modelVersion":"fake"});
                 if i + 1 == n {
@@ -397,7 +437,8 @@ fn events(format: Format, text: &str, input_tokens: u64, include_usage: bool) ->
     ev
 }
 
-fn error_body(format: Format, status: u16, message: &str) -> String {
+/// A provider's JSON error body.
+pub fn error_body(format: Format, status: u16, message: &str) -> String {
     match format {
         Format::OpenAi => json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}}).to_string(),
         Format::Anthropic => {
@@ -437,6 +478,88 @@ fn write(stream: &mut TcpStream, bytes: &[u8], every_byte: bool) -> bool {
     }
 }
 
+/// Writes an HTTP error with the provider's JSON error body and extra headers,
+/// then closes.
+pub fn write_status(
+    stream: &mut TcpStream,
+    format: Format,
+    status: u16,
+    headers: &[(String, String)],
+    message: &str,
+) {
+    let body = error_body(format, status, message);
+    let mut head = format!(
+        "HTTP/1.1 {status} Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let _ = stream.write_all(format!("{head}\r\n{body}").as_bytes());
+}
+
+/// Writes the `200 OK` head of an event stream; `false` when the client hung up.
+pub fn write_stream_head(stream: &mut TcpStream, format: Format) -> bool {
+    let content_type = if format == Format::Gemini {
+        "text/event-stream"
+    } else {
+        "text/event-stream; charset=utf-8"
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"
+    );
+    write(stream, head.as_bytes(), false)
+}
+
+/// Writes SSE events as `framing` says, pausing `interval` after each;
+/// `false` when the client hung up.
+pub fn write_events(
+    stream: &mut TcpStream,
+    format: Format,
+    evs: &[String],
+    framing: &Framing,
+    interval: Option<Duration>,
+) -> bool {
+    let crlf = framing.crlf || format == Format::Gemini;
+    let eol = if crlf { "\r\n" } else { "\n" };
+    for e in evs {
+        let mut block = e.replace('\n', eol);
+        block.push_str(eol);
+        block.push_str(eol);
+        if framing.keepalive {
+            block.push_str(&format!(": keep-alive{eol}{eol}"));
+        }
+        if !write(stream, block.as_bytes(), framing.every_byte) {
+            return false;
+        }
+        if let Some(d) = interval {
+            std::thread::sleep(d);
+        }
+    }
+    true
+}
+
+/// The response writer: a whole normal reply (head, then `text` as `pieces`,
+/// usage when asked, the end) in `format`; `false` when the client hung up.
+pub fn write_reply(
+    stream: &mut TcpStream,
+    format: Format,
+    text: &str,
+    pieces: &[String],
+    input_tokens: u64,
+    include_usage: bool,
+    framing: &Framing,
+) -> bool {
+    write_stream_head(stream, format)
+        && write_events(
+            stream,
+            format,
+            &events(format, text, pieces, input_tokens, include_usage),
+            framing,
+            None,
+        )
+}
+
 fn serve(mut stream: TcpStream, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let Some((path, headers, body)) = read_request(&mut stream) else {
@@ -462,8 +585,6 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         i.and_then(|i| faults.remove(i)).map(|(_, f)| f)
     };
     let framing = shared.framing.lock().unwrap().clone();
-    let crlf = framing.crlf || format == Format::Gemini;
-    let eol = if crlf { "\r\n" } else { "\n" };
 
     match &fault {
         Some(Fault::Status {
@@ -471,15 +592,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             headers,
             message,
         }) => {
-            let body = error_body(format, *status, message);
-            let mut head = format!(
-                "HTTP/1.1 {status} Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in headers {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-            let _ = stream.write_all(format!("{head}\r\n{body}").as_bytes());
+            write_status(&mut stream, format, *status, headers, message);
             return;
         }
         Some(Fault::Overloaded) => {
@@ -491,15 +604,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         }
         _ => {}
     }
-    let content_type = if format == Format::Gemini {
-        "text/event-stream"
-    } else {
-        "text/event-stream; charset=utf-8"
-    };
-    let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"
-    );
-    if !write(&mut stream, head.as_bytes(), false) {
+    if !write_stream_head(&mut stream, format) {
         return;
     }
     if let Some(Fault::Stall(d)) = fault {
@@ -510,10 +615,11 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
     let text = reply_text(shared, &model, &prompt);
     let input_tokens = (prompt.len() as u64).div_ceil(4);
     let include_usage = body["stream_options"]["include_usage"] == json!(true);
-    let mut evs = events(format, &text, input_tokens, include_usage);
+    let text_pieces = pieces(&text);
+    let mut evs = events(format, &text, &text_pieces, input_tokens, include_usage);
     // The events up to and including the first one that carries text.
     let first_text = {
-        let first = pieces(&text).first().cloned().unwrap_or_default();
+        let first = text_pieces.first().cloned().unwrap_or_default();
         evs.iter()
             .position(|e| e.contains(first.trim()))
             .map(|i| i + 1)
@@ -554,24 +660,11 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         Some(Fault::StallMidStream(d)) => Some(d),
         _ => None,
     };
-    {
-        for e in &evs {
-            let mut block = e.replace('\n', eol);
-            block.push_str(eol);
-            block.push_str(eol);
-            if framing.keepalive {
-                block.push_str(&format!(": keep-alive{eol}{eol}"));
-            }
-            if !write(&mut stream, block.as_bytes(), framing.every_byte) {
-                shared.hung_up.fetch_add(1, Ordering::SeqCst);
-                return;
-            }
-            if let Some(d) = trickle {
-                std::thread::sleep(d);
-            }
-        }
-        if let Some(d) = stall_after {
-            std::thread::sleep(d);
-        }
+    if !write_events(&mut stream, format, &evs, &framing, trickle) {
+        shared.hung_up.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
+    if let Some(d) = stall_after {
+        std::thread::sleep(d);
     }
 }

@@ -413,19 +413,27 @@ impl SessionExport {
     }
 
     fn tests_md(&self, md: &mut String) {
+        // `test/ROUND/COMPONENT` (older sessions: `test/ROUND`).
         let mut rounds: Vec<(u64, &Value)> = self
             .outputs_under("test/")
-            .filter_map(|(n, v)| n.parse().ok().map(|n| (n, v)))
+            .filter_map(|(n, v)| {
+                let round = n.split('/').next().unwrap_or(n);
+                round.parse().ok().map(|n| (n, v))
+            })
             .collect();
         if rounds.is_empty() {
             return;
         }
         rounds.sort_by_key(|(n, _)| *n);
-        md.push_str("\n## Test results\n\n| round | command | status | passed | failed |\n|---|---|---|---|---|\n");
+        md.push_str("\n## Test results\n\n| round | component | command | status | passed | failed |\n|---|---|---|---|---|---|\n");
         for (n, t) in &rounds {
             let _ = writeln!(
                 md,
-                "| {n} | `{}` | {} | {} | {} |",
+                "| {n} | {} | `{}` | {} | {} | {} |",
+                t["component"]
+                    .as_str()
+                    .unwrap_or("project")
+                    .replace('|', "\\|"),
                 t["command"].as_str().unwrap_or("").replace('`', "'"),
                 t["status"].as_str().unwrap_or("?"),
                 t["passed"].as_u64().unwrap_or(0),

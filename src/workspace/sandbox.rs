@@ -508,7 +508,7 @@ async fn run_classified(
         Ran::Exited { code, output } => (Some(code), output),
         Ran::TimedOut { output } => (None, output),
     };
-    if limits.isolate_network && !isolate {
+    if !isolate {
         output = format!("{NETWORK_NOT_ISOLATED}\n{output}");
     }
     let report = crate::workspace::report::parse(&output);

@@ -193,7 +193,8 @@ async fn unbounded_allocation_stops_at_the_memory_limit() {
         &[],
     )
     .await;
-    assert_eq!(out.status, TestStatus::Failed, "{}", out.output);
+    // No runner summary: whatever the exit, never passed.
+    assert_ne!(out.status, TestStatus::Passed, "{}", out.output);
     assert!(out.output.contains("MemoryError"), "{}", out.output);
     assert!(!out.output.contains("UNBOUNDED"), "{}", out.output);
     assert!(survivors(&mark).is_empty());
@@ -261,7 +262,8 @@ async fn the_suite_cannot_reach_a_listener_on_this_machine() {
     let accepted = accepted.join().unwrap();
     if sandbox::can_isolate_network() {
         assert!(out.network_isolated);
-        assert_eq!(out.status, TestStatus::Failed, "{}", out.output);
+        // No runner summary: whatever the exit, never passed.
+        assert_ne!(out.status, TestStatus::Passed, "{}", out.output);
         assert!(!out.output.contains("CONNECTED"), "{}", out.output);
         assert!(out.output.contains("refused"), "{}", out.output);
         assert_eq!(accepted, 0, "the listener saw a connection");

@@ -145,7 +145,13 @@ fn report(name: &str, session: &Session, replay: &Replay, took: Duration) {
         if matches!(
             e["type"].as_str(),
             Some(
-                "test_run" | "finding" | "error" | "path_refused" | "task_failed" | "task_retrying"
+                "setup_run"
+                    | "test_run"
+                    | "finding"
+                    | "error"
+                    | "path_refused"
+                    | "task_failed"
+                    | "task_retrying"
             )
         ) {
             eprintln!("  {e}");

@@ -433,7 +433,7 @@ fn stack_checks(dir: &Path) -> Vec<Check> {
     let components = stack::detect(
         &files,
         |p| contents.get(p).map(String::as_str),
-        || crate::workspace::sandbox::pytest_installed(dir),
+        || crate::workspace::stack::pytest_installed(dir),
     );
     stack_report(stack::tools(), files.len(), &components)
 }

@@ -50,7 +50,7 @@ pub(crate) enum Inbox {
     TestDone { round: u32, outcome: TestOutcome },
     /// Every component of round `round` has run.
     RoundDone { round: u32 },
-    /// The pytest probe ([`crate::workspace::sandbox::pytest_installed`])
+    /// The pytest probe ([`crate::workspace::stack::pytest_installed`])
     /// has its answer cached; the test run it held back can start.
     PytestProbed,
 }
@@ -1646,7 +1646,7 @@ impl Actor {
         let inbox = self.inbox_tx.clone();
         let dir = self.workspace.dir().to_path_buf();
         tokio::task::spawn_blocking(move || {
-            crate::workspace::sandbox::pytest_installed(&dir);
+            crate::workspace::stack::pytest_installed(&dir);
             let _ = inbox.send(Inbox::PytestProbed);
         });
     }

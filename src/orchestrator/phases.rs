@@ -1070,7 +1070,7 @@ impl Actor {
                             files
                                 .iter()
                                 .filter_map(Value::as_str)
-                                .any(crate::workspace::sandbox::is_test_path)
+                                .any(crate::workspace::stack::is_test_path)
                         })
                     })
                 });

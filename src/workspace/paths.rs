@@ -132,12 +132,12 @@ pub const TEST_FILES: &str =
     "(any test file: tests/…, test_x.py, x_test.go, x.test.js, conftest.py, vitest.config.*)";
 
 /// Whether a project path is a test file or a test runner's configuration: a
-/// path [`crate::workspace::sandbox::is_test_path`] accepts, `conftest.py`,
+/// path [`crate::workspace::stack::is_test_path`] accepts, `conftest.py`,
 /// `pytest.ini`, or a `vitest.config.*`, `jest.config.*` or
 /// `vitest.setup.*` file.
 pub fn is_test_file(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
-    crate::workspace::sandbox::is_test_path(path)
+    crate::workspace::stack::is_test_path(path)
         || file == "conftest.py"
         || file == "pytest.ini"
         || [

@@ -1,0 +1,410 @@
+//! The repairs a failing round becomes (docs/workflows.md, "Repairs"): who
+//! gets them, what each request carries, a repair that declines, and the
+//! chair's answer to a round in which every repair declined.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::super::actor::{Actor, StagedFile, Task};
+use crate::config::workflow::Phase;
+use crate::llm::TaskKind;
+use crate::protocol::{EventBody, TestStatus};
+use crate::workspace::report;
+use crate::workspace::sandbox::TestOutcome;
+use crate::workspace::stack::is_test_path;
+
+/// Bytes of a failure's output put into a repair request (its tail).
+pub(super) const REPORT_BYTES: usize = 8 * 1024;
+
+/// Bytes of the files a repair request shows (under repair and named).
+const REPAIR_FILE_BYTES: usize = 96 * 1024;
+
+/// `text` with each line numbered from 1, right-aligned, as `  12 | code`.
+pub(crate) fn numbered(text: &str) -> String {
+    let width = text.lines().count().max(1).to_string().len();
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| format!("{:>width$} | {line}\n", i + 1))
+        .collect()
+}
+
+/// The owners of the staged `paths`, each with the paths of its own that are
+/// named. With `sources_first`, source files decide when any is named (a
+/// failure that names a test and the code it tests is the code's); test
+/// files only when nothing else is.
+fn owners_of(
+    files: &BTreeMap<String, StagedFile>,
+    paths: &[String],
+    sources_first: bool,
+) -> BTreeMap<String, Vec<String>> {
+    let sources: Vec<&String> = paths.iter().filter(|p| !is_test_path(p)).collect();
+    let named: Vec<&String> = if sources.is_empty() || !sources_first {
+        paths.iter().collect()
+    } else {
+        sources
+    };
+    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in named {
+        if let Some(f) = files.get(path) {
+            owners
+                .entry(f.agent.clone())
+                .or_default()
+                .push(path.clone());
+        }
+    }
+    owners
+}
+
+impl Actor {
+    /// Queues the repairs of a failing round, per failing component: a run
+    /// that executed no test goes to the test writer; a setup failure to the
+    /// owners of the component's manifests; a build or test failure to the
+    /// owners of the files its output names (sources before tests; the test
+    /// writer when nothing is named).
+    pub(crate) fn route_repairs(&mut self, phase: &Phase, label: &str, results: &[TestOutcome]) {
+        let lead = phase.agents.first().cloned().unwrap_or_default();
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        // The test writer: the agent of the test phase's writing task.
+        let writer = s
+            .tasks
+            .values()
+            .find(|t| t.kind == TaskKind::Tests)
+            .map(|t| t.agent.clone())
+            .unwrap_or_else(|| lead.clone());
+        let failing: Vec<TestOutcome> = results
+            .iter()
+            .filter(|t| t.status != TestStatus::Passed)
+            .cloned()
+            .collect();
+        let components: Vec<_> = failing
+            .iter()
+            .filter_map(|t| s.components.iter().find(|c| c.name == t.component))
+            .collect();
+        let mut named_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for t in &failing {
+            let (owners, fallback) = match t.status {
+                TestStatus::NoTests => (BTreeMap::new(), &writer),
+                TestStatus::SetupFailed => {
+                    let manifests: Vec<String> = components
+                        .iter()
+                        .filter(|c| c.name == t.component)
+                        .flat_map(|c| c.manifests.clone())
+                        .collect();
+                    (owners_of(&s.files, &manifests, false), &lead)
+                }
+                _ => (owners_of(&s.files, &t.paths, true), &writer),
+            };
+            if owners.is_empty() {
+                named_by.entry(fallback.clone()).or_default();
+            }
+            for (agent, paths) in owners {
+                named_by.entry(agent).or_default().extend(paths);
+            }
+        }
+        // The files under repair: the agent's files in the failing
+        // components' roots, those the failure names, and the test writer's
+        // tests; all of the agent's files when none of these is.
+        let roots: Vec<&str> = components.iter().map(|c| c.root.as_str()).collect();
+        let in_roots = |p: &str| {
+            roots.is_empty()
+                || roots
+                    .iter()
+                    .any(|r| r.is_empty() || p.starts_with(&format!("{r}/")))
+        };
+        let mut manifest = serde_json::Map::new();
+        for m in components.iter().flat_map(|c| &c.manifests) {
+            if let Some(f) = s.files.get(m) {
+                manifest.insert(m.clone(), Value::String(f.content.clone()));
+            }
+        }
+        let failure = json!(
+            failing
+                .iter()
+                .map(|t| json!({
+                    "component": t.component, "command": t.command,
+                    "status": t.status.as_str(), "passed": t.passed, "failed": t.failed,
+                    "failing_tests": t.failures.iter().take(20).collect::<Vec<_>>(),
+                    "decisive_lines": t.lines, "named_files": t.paths,
+                }))
+                .collect::<Vec<_>>()
+        );
+        let report = failure_report(&failing);
+        let base = self.base_context();
+        let mut tasks = Vec::new();
+        for (agent, named) in named_by {
+            let own: Vec<&String> = s
+                .files
+                .iter()
+                .filter(|(_, f)| f.agent == agent)
+                .map(|(p, _)| p)
+                .collect();
+            let mut files: Vec<String> = own
+                .iter()
+                .filter(|p| {
+                    in_roots(p)
+                        || named.contains(p.as_str())
+                        || (agent == writer && is_test_path(p))
+                })
+                .map(|p| p.to_string())
+                .collect();
+            if files.is_empty() {
+                files = own.iter().map(|p| p.to_string()).collect();
+            }
+            let mut used = 0;
+            let mut shown = |path: &String| -> Option<Value> {
+                let f = s.files.get(path)?;
+                if used + f.content.len() > REPAIR_FILE_BYTES {
+                    return None;
+                }
+                used += f.content.len();
+                Some(Value::String(numbered(&f.content)))
+            };
+            let mut current = serde_json::Map::new();
+            for p in &files {
+                let text = shown(p).unwrap_or_else(|| json!("(omitted: prompt budget)"));
+                current.insert(p.clone(), text);
+            }
+            // Files the failure names that are not under repair, for reference.
+            let mut others = serde_json::Map::new();
+            for p in failing.iter().flat_map(|t| &t.paths) {
+                if !files.contains(p)
+                    && !others.contains_key(p)
+                    && let Some(text) = shown(p)
+                {
+                    others.insert(p.clone(), text);
+                }
+            }
+            let mut context = base.clone();
+            context["failure"] = failure.clone();
+            context["current"] = Value::Object(current);
+            if !others.is_empty() {
+                context["named"] = Value::Object(others);
+            }
+            if !manifest.is_empty() {
+                context["manifest"] = Value::Object(manifest.clone());
+            }
+            tasks.push(repair_task(
+                &phase.name,
+                label,
+                &agent,
+                context,
+                files,
+                &report,
+            ));
+        }
+        let owners: Vec<String> = tasks.iter().map(|t| t.agent.clone()).collect();
+        self.note(
+            &lead,
+            &phase.name,
+            &format!("↻ {label}: repairs go to {}", owners.join(", ")),
+        );
+        self.begin_repairs(label, tasks);
+    }
+
+    /// Queues one repair task per owner of the files named in `paths` (source
+    /// files first; test files only when nothing else is named), for a review's
+    /// blocking findings or the chair's reassignment. With no file named, the
+    /// repair goes to `fallback`. Each owner repairs all its files.
+    pub(crate) fn queue_repairs(
+        &mut self,
+        phase: &str,
+        label: &str,
+        paths: &[String],
+        report: &str,
+        fallback: &str,
+    ) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let mut owners = owners_of(&s.files, paths, true);
+        if owners.is_empty() {
+            owners.insert(fallback.to_string(), Vec::new());
+        }
+        let report = tail(report, REPORT_BYTES);
+        let base = self.base_context();
+        let tasks: Vec<Task> = owners
+            .into_keys()
+            .map(|agent| {
+                let files: Vec<String> = s
+                    .files
+                    .iter()
+                    .filter(|(_, f)| f.agent == agent)
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                let current: BTreeMap<&String, String> = files
+                    .iter()
+                    .filter_map(|p| s.files.get(p).map(|f| (p, numbered(&f.content))))
+                    .collect();
+                let mut context = base.clone();
+                context["current"] = json!(current);
+                repair_task(phase, label, &agent, context, files, &report)
+            })
+            .collect();
+        self.begin_repairs(label, tasks);
+    }
+
+    /// Starts a repair round: its state (judged when its tasks are done, in
+    /// `phases.rs`'s `step_phase`) and its tasks.
+    fn begin_repairs(&mut self, label: &str, tasks: Vec<Task>) {
+        if let Some(s) = self.s() {
+            s.awaiting_repairs = true;
+            s.round_changed = false;
+            s.round_label = format!(".{label}.");
+            s.declined.clear();
+        }
+        for task in tasks {
+            self.queue_task(task);
+        }
+    }
+
+    /// A repair reply said that no change in its files can fix the failure:
+    /// the event, the transcript, and the reason kept for the chair.
+    pub(crate) fn repair_declined(&mut self, task: &Task, text: &str) {
+        let reason: String = text
+            .lines()
+            .map(report::clean_line)
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut reason: String = reason.chars().take(600).collect();
+        if reason.is_empty() {
+            reason = "(no reason given)".into();
+        }
+        self.note(&task.agent, &task.id, &format!("⊘ declined: {reason}"));
+        self.emit(EventBody::RepairDeclined {
+            task: task.id.clone(),
+            agent: task.agent.clone(),
+            reason: reason.clone(),
+        });
+        if let Some(s) = self.s() {
+            s.declined
+                .push((task.id.clone(), task.agent.clone(), reason));
+        }
+    }
+
+    /// The chair's answer to a round in which every repair declined or
+    /// changed nothing: reassign the repair to the owners of staged files a
+    /// declining reply names outside its own files (once per round), else stop
+    /// the repairs with the agents' reasons. Returns whether repairs were
+    /// reassigned.
+    pub(crate) fn chair_on_declined(&mut self, phase: &Phase) -> bool {
+        let lead = phase.agents.first().cloned().unwrap_or_default();
+        let Some(s) = self.session.as_ref() else {
+            return false;
+        };
+        if s.declined.is_empty() || s.round_label.ends_with(".chair.") {
+            return false;
+        }
+        let mut reassign: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (task, agent, reason) in &s.declined {
+            let declared = s
+                .tasks
+                .get(task)
+                .map(|t| t.declared.clone())
+                .unwrap_or_default();
+            for (path, f) in &s.files {
+                if reason.contains(path.as_str()) && !declared.contains(path) && &f.agent != agent {
+                    reassign
+                        .entry(f.agent.clone())
+                        .or_default()
+                        .push(path.clone());
+                }
+            }
+        }
+        if reassign.is_empty() {
+            return false;
+        }
+        let report = s
+            .declined
+            .iter()
+            .map(|(_, agent, reason)| format!("{agent} declined: {reason}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let last = s.last_tests.clone();
+        let label = s.round_label.trim_matches('.').to_string();
+        let paths: Vec<String> = reassign.values().flatten().cloned().collect();
+        self.note(
+            &lead,
+            &phase.name,
+            &format!(
+                "⚖ chair: the repair is reassigned to {} ({})",
+                reassign.keys().cloned().collect::<Vec<_>>().join(", "),
+                paths.join(", ")
+            ),
+        );
+        let report = format!("{report}\n\n{}", failure_report(&last));
+        self.queue_repairs(
+            &phase.name,
+            &format!("{label}.chair"),
+            &paths,
+            &report,
+            &lead,
+        );
+        true
+    }
+}
+
+/// A repair task `PHASE.LABEL.AGENT` for `agent`, declaring `files`, with
+/// `context` plus the files and the report.
+fn repair_task(
+    phase: &str,
+    label: &str,
+    agent: &str,
+    mut context: Value,
+    files: Vec<String>,
+    report: &str,
+) -> Task {
+    context["files"] = json!(files);
+    context["report"] = json!(report);
+    let mut task = Actor::new_task(
+        format!("{phase}.{label}.{agent}"),
+        agent,
+        phase,
+        TaskKind::Repair,
+        format!("repair ({label})"),
+        context,
+    );
+    task.declared = files;
+    task.priority = 5;
+    task
+}
+
+/// The text of a failing round for a repair request: per failing component,
+/// its class, command, decisive lines and the tail of its output.
+pub(super) fn failure_report(results: &[TestOutcome]) -> String {
+    let mut out = String::new();
+    let each = REPORT_BYTES / results.len().max(1);
+    for t in results.iter().filter(|t| t.status != TestStatus::Passed) {
+        out.push_str(&format!(
+            "## {} — {} (`{}`): {} passed, {} failed\n",
+            t.component,
+            t.status.as_str(),
+            t.command,
+            t.passed,
+            t.failed
+        ));
+        if t.status == TestStatus::NoTests {
+            out.push_str(
+                "The runner executed no test. Write the tests where this command finds them (file names, directories, the framework the command runs).\n",
+            );
+        }
+        for line in &t.lines {
+            out.push_str(&format!("> {line}\n"));
+        }
+        out.push_str(&tail(&t.output, each));
+        out.push('\n');
+    }
+    out
+}
+
+/// The last `bytes` bytes of `text`, on a character boundary.
+fn tail(text: &str, bytes: usize) -> String {
+    let mut start = text.len().saturating_sub(bytes);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
+}

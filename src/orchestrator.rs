@@ -19,6 +19,7 @@ mod budget;
 mod context;
 mod decisions;
 mod deliver;
+mod inputs;
 pub mod memory;
 mod phases;
 mod queries;

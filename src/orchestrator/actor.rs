@@ -250,6 +250,76 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// A session that has not started its first phase: `record` is its
+    /// `sessions` row, `project` the map of DIR's project, if any.
+    pub fn new(
+        id: SessionId,
+        prompt: String,
+        options: SessionOptions,
+        record: SessionRecord,
+        scheduler: Scheduler,
+        project: Option<Value>,
+    ) -> Session {
+        Session {
+            id,
+            prompt,
+            options,
+            record,
+            seq: 0,
+            phase: 0,
+            phase_started: false,
+            tasks: BTreeMap::new(),
+            scheduler,
+            cancels: HashMap::new(),
+            partial: HashMap::new(),
+            line_seq: 0,
+            agent_line_seq: HashMap::new(),
+            requirements: None,
+            questions: Vec::new(),
+            answers: BTreeMap::new(),
+            plans: BTreeMap::new(),
+            conflicts: Vec::new(),
+            ballots: BTreeMap::new(),
+            decisions: BTreeMap::new(),
+            overrides: BTreeMap::new(),
+            breakdown: None,
+            files: BTreeMap::new(),
+            findings: Vec::new(),
+            test_round: 0,
+            test_stage: Stage::Writing,
+            review_stage: Stage::Writing,
+            last_test: None,
+            last_tests: Vec::new(),
+            round_tests: Vec::new(),
+            components: Vec::new(),
+            setups: BTreeMap::new(),
+            repair_rounds: 0,
+            declined: Vec::new(),
+            summaries: BTreeMap::new(),
+            test_command: None,
+            delivered: false,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            agent_cost: BTreeMap::new(),
+            agent_tokens: BTreeMap::new(),
+            budgets: BTreeMap::new(),
+            budget_warned: Default::default(),
+            budget_exhausted: Default::default(),
+            budget_paused: Default::default(),
+            finished: None,
+            failure: None,
+            tests_failed: None,
+            paused: false,
+            paused_by_session: Vec::new(),
+            stall: None,
+            project,
+            awaiting_repairs: false,
+            round_changed: false,
+            round_label: String::new(),
+            interrupted: BTreeMap::new(),
+        }
+    }
+
     /// The paths of the staged files accepted for delivery, in path order.
     pub fn accepted_paths(&self) -> Vec<String> {
         self.files
@@ -262,7 +332,7 @@ impl Session {
 
 /// The stand-in `sessions` row of a deserialised [`Session`] until the stored
 /// row replaces it.
-fn placeholder_record() -> SessionRecord {
+pub(crate) fn placeholder_record() -> SessionRecord {
     SessionRecord {
         id: SessionId::new(),
         prompt: String::new(),
@@ -748,64 +818,14 @@ impl Actor {
             last_seq: 0,
             offline: self.settings.all_offline(),
         };
-        self.session = Some(Session {
+        self.session = Some(Session::new(
             id,
-            prompt: prompt.clone(),
+            prompt.clone(),
             options,
             record,
-            seq: 0,
-            phase: 0,
-            phase_started: false,
-            tasks: BTreeMap::new(),
             scheduler,
-            cancels: HashMap::new(),
-            partial: HashMap::new(),
-            line_seq: 0,
-            agent_line_seq: HashMap::new(),
-            requirements: None,
-            questions: Vec::new(),
-            answers: BTreeMap::new(),
-            plans: BTreeMap::new(),
-            conflicts: Vec::new(),
-            ballots: BTreeMap::new(),
-            decisions: BTreeMap::new(),
-            overrides: BTreeMap::new(),
-            breakdown: None,
-            files: BTreeMap::new(),
-            findings: Vec::new(),
-            test_round: 0,
-            test_stage: Stage::Writing,
-            review_stage: Stage::Writing,
-            last_test: None,
-            last_tests: Vec::new(),
-            round_tests: Vec::new(),
-            components: Vec::new(),
-            setups: BTreeMap::new(),
-            repair_rounds: 0,
-            declined: Vec::new(),
-            summaries: BTreeMap::new(),
-            test_command: None,
-            delivered: false,
-            usage: Usage::default(),
-            cost_usd: 0.0,
-            agent_cost: BTreeMap::new(),
-            agent_tokens: BTreeMap::new(),
-            budgets: BTreeMap::new(),
-            budget_warned: Default::default(),
-            budget_exhausted: Default::default(),
-            budget_paused: Default::default(),
-            finished: None,
-            failure: None,
-            tests_failed: None,
-            paused: false,
-            paused_by_session: Vec::new(),
-            stall: None,
             project,
-            awaiting_repairs: false,
-            round_changed: false,
-            round_label: String::new(),
-            interrupted: BTreeMap::new(),
-        });
+        ));
         let agents = self
             .settings
             .agents
@@ -1032,6 +1052,17 @@ impl Actor {
             && task_in.context.is_object()
         {
             task_in.context["memory"] = Value::String(notes.to_string());
+        }
+        // An implementer builds on what the tasks it waits for wrote: known
+        // only now that they are done.
+        if task.kind == TaskKind::Implement
+            && task_in.context.is_object()
+            && let Some(s) = self.session.as_ref()
+        {
+            let deps = super::inputs::dependencies(s, &task);
+            if !deps.is_empty() {
+                task_in.context["dependencies"] = serde_json::json!(deps);
+            }
         }
         let (context, trimmed) = match window {
             Some((window, reply)) => fit_context(&task_in, &agent.role, window, reply),

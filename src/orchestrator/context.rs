@@ -3,8 +3,9 @@
 //!
 //! Material is trimmed oldest first — the project map that was there before
 //! the session, then the design plans, the staged files shown for reference,
-//! the agent's memory, the test output (its head; the tail with the summary
-//! stays), and last the files under repair. The prompt, requirements,
+//! the files of the tasks an implementer builds on, the other files a failure
+//! names, the agent's memory, the manifests, the test output (its head; the
+//! tail with the summary stays), and last the files under repair. The prompt, requirements,
 //! answers, decisions and the task itself are never trimmed: when they alone
 //! do not fit, the inputs are sent whole and [`Fit::over`] says so.
 
@@ -12,12 +13,28 @@ use serde_json::Value;
 
 /// Input keys in the order they are trimmed; keys not listed are never trimmed.
 pub const TRIM_ORDER: &[&str] = &[
-    "project", "plans", "staged", "files", "memory", "report", "current",
+    "project",
+    "plans",
+    "staged",
+    "dependencies",
+    "named",
+    "files",
+    "memory",
+    "manifest",
+    "report",
+    "current",
 ];
 
 /// Keys whose whole value may be replaced by a note when cutting their long
 /// strings was not enough (the others keep their shape).
-const DROPPABLE: &[&str] = &["project", "plans", "staged", "memory"];
+const DROPPABLE: &[&str] = &[
+    "project",
+    "plans",
+    "staged",
+    "dependencies",
+    "named",
+    "memory",
+];
 
 /// Strings shorter than this (in characters) are not worth cutting: paths,
 /// names, short notes.

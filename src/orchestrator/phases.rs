@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::actor::{Actor, Decision, Stage, StagedFile, Task};
+use super::actor::{Actor, Decision, Session, Stage, StagedFile, Task};
+use super::inputs;
 use super::outputs::{self, Ballot, Breakdown, Conflicts, Findings, Plan, Requirements};
 use crate::config::workflow::{Phase, PhaseKind};
 use crate::llm::TaskKind;
@@ -34,10 +35,6 @@ struct TaskCounts {
     active: usize,
     failed: Vec<String>,
 }
-
-/// Largest number of bytes of staged files put into a review or test-writing
-/// prompt.
-const CONTEXT_FILE_BYTES: usize = 96 * 1024;
 
 impl Actor {
     pub(crate) fn current_phase(&self) -> Option<Phase> {
@@ -378,80 +375,19 @@ impl Actor {
         }
     }
 
-    pub(crate) fn base_context(&self) -> Value {
-        let Some(s) = self.session.as_ref() else {
-            return Value::Null;
-        };
-        let decisions: BTreeMap<&String, &String> =
-            s.decisions.iter().map(|(k, d)| (k, &d.option)).collect();
-        let answers: Vec<Value> = s
-            .questions
-            .iter()
-            .filter_map(|q| {
-                let answer = s.answers.get(&q.id)?;
-                Some(json!({"question": q.text, "answer": answer}))
-            })
-            .collect();
-        // Each refine question once: as an answer, not again among the
-        // requirements' questions and assumptions.
-        let requirements = s.requirements.as_ref().map(|r| {
-            let mut r = r.clone();
-            r.questions.clear();
-            r.assumptions.retain(|a| {
-                !s.questions
-                    .iter()
-                    .any(|q| a.starts_with(&format!("{} — assumed:", q.text)))
-            });
-            r
-        });
-        let mut context = json!({
-            "prompt": s.prompt,
-            "requirements": requirements,
-            "decisions": decisions,
-        });
-        if !answers.is_empty() {
-            context["answers"] = json!(answers);
+    /// The JSON input that `build` makes of the session, `Null` without one.
+    fn input_of<T: serde::Serialize>(&self, build: impl FnOnce(&Session) -> T) -> Value {
+        match self.session.as_ref() {
+            Some(s) => inputs::context(&build(s)),
+            None => Value::Null,
         }
-        context["environment"] = super::testing::environment(&s.components);
-        if !s.summaries.is_empty() {
-            context["summaries"] = json!(s.summaries);
-        }
-        if let Some(project) = &s.project {
-            context["project"] = project.clone();
-        }
-        context
-    }
-
-    fn staged_contents(&self, limit: usize) -> Vec<Value> {
-        let mut used = 0;
-        let mut files = Vec::new();
-        if let Some(s) = self.session.as_ref() {
-            for (path, file) in &s.files {
-                if used + file.content.len() > limit {
-                    files.push(json!({"path": path, "content": "(omitted: prompt budget)"}));
-                    continue;
-                }
-                used += file.content.len();
-                files.push(json!({"path": path, "content": file.content}));
-            }
-        }
-        files
     }
 
     async fn start_phase(&mut self, phase: &Phase) {
         let lead = phase.agents.first().cloned().unwrap_or_default();
-        let base = self.base_context();
         match phase.kind {
             PhaseKind::Single => {
-                let (prompt, project) = self
-                    .session
-                    .as_ref()
-                    .map(|s| (s.prompt.clone(), s.project.clone()))
-                    .unwrap_or_default();
-                let mut context = json!({"prompt": prompt});
-                if let Some(project) = project {
-                    context["project"] = project;
-                }
+                let context = self.input_of(inputs::RequirementsInput::of);
                 let task = Actor::new_task(
                     phase.name.clone(),
                     &lead,
@@ -463,6 +399,9 @@ impl Actor {
                 self.queue_task(task);
             }
             PhaseKind::FanOut => {
+                let base = self.input_of(|s| inputs::PlanInput {
+                    shared: inputs::Shared::of(s),
+                });
                 for agent in &phase.agents {
                     let task = Actor::new_task(
                         format!("{}.{agent}", phase.name),
@@ -476,16 +415,7 @@ impl Actor {
                 }
             }
             PhaseKind::Compare => {
-                let (plans, planners) = match self.session.as_ref() {
-                    Some(s) => (
-                        serde_json::to_value(&s.plans).unwrap_or(Value::Null),
-                        s.plans.keys().cloned().collect::<Vec<_>>(),
-                    ),
-                    None => (Value::Null, Vec::new()),
-                };
-                let mut context = base;
-                context["plans"] = plans;
-                context["planners"] = json!(planners);
+                let context = self.input_of(inputs::CompareInput::of);
                 let task = Actor::new_task(
                     phase.name.clone(),
                     &lead,
@@ -497,8 +427,8 @@ impl Actor {
                 self.queue_task(task);
             }
             PhaseKind::Vote => {
-                let (conflicts, plans) = match self.session.as_ref() {
-                    Some(s) => (s.conflicts.clone(), s.plans.clone()),
+                let conflicts = match self.session.as_ref() {
+                    Some(s) => s.conflicts.clone(),
                     None => return,
                 };
                 for conflict in &conflicts {
@@ -510,11 +440,8 @@ impl Actor {
                         continue; // decided early by the person
                     }
                     for agent in &phase.agents {
-                        let context = json!({
-                            "prompt": base["prompt"],
-                            "conflict": conflict,
-                            "plan": plans.get(agent),
-                        });
+                        let context =
+                            self.input_of(|s| inputs::BallotInput::of(s, conflict, agent));
                         let mut task = Actor::new_task(
                             format!("{}.{}.{agent}", phase.name, conflict.id),
                             agent,
@@ -546,13 +473,7 @@ impl Actor {
                     }
                 }
                 self.stage_decisions(&lead, &phase.name).await;
-                let mut context = base;
-                context["plans"] = self
-                    .session
-                    .as_ref()
-                    .map(|s| serde_json::to_value(&s.plans).unwrap_or(Value::Null))
-                    .unwrap_or(Value::Null);
-                context["agents"] = json!(phase.agents);
+                let context = self.input_of(|s| inputs::BreakdownInput::of(s, &phase.agents));
                 let mut task = Actor::new_task(
                     format!("{}.breakdown", phase.name),
                     &lead,
@@ -569,9 +490,8 @@ impl Actor {
                     s.test_stage = Stage::Writing;
                 }
                 self.plan_components();
-                let mut context = self.base_context();
-                context["files"] = json!(["tests/", paths::TEST_FILES]);
-                context["staged"] = json!(self.staged_contents(CONTEXT_FILE_BYTES));
+                let files = ["tests/".to_string(), paths::TEST_FILES.to_string()];
+                let context = self.input_of(|s| inputs::TestsInput::of(s, &files));
                 let mut task = Actor::new_task(
                     format!("{}.write", phase.name),
                     &lead,
@@ -580,15 +500,14 @@ impl Actor {
                     "write the tests".into(),
                     context,
                 );
-                task.declared = vec!["tests/".into(), paths::TEST_FILES.into()];
+                task.declared = files.to_vec();
                 self.queue_task(task);
             }
             PhaseKind::Review => {
                 if let Some(s) = self.s() {
                     s.review_stage = Stage::Writing;
                 }
-                let mut context = base;
-                context["files"] = json!(self.staged_contents(CONTEXT_FILE_BYTES));
+                let context = self.input_of(inputs::ReviewInput::of);
                 let task = Actor::new_task(
                     phase.name.clone(),
                     &lead,
@@ -652,7 +571,6 @@ impl Actor {
             .filter(|k| !s.decisions.contains_key(&k.id))
             .cloned()
             .collect();
-        let prompt = s.prompt.clone();
         for conflict in open {
             let (tally, winner) = self.tally(&conflict.id);
             // A conflict the chair flagged for a person is settled like a tie.
@@ -669,23 +587,14 @@ impl Actor {
                 Some(_) => {}
                 None if interactive => {}
                 None => {
-                    let ballots: Vec<Value> = self
-                        .session
-                        .as_ref()
-                        .and_then(|s| s.ballots.get(&conflict.id))
-                        .map(|b| {
-                            b.iter()
-                                .map(|(agent, ballot)| json!({"agent": agent, "ballot": ballot}))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let context = self.input_of(|s| inputs::ChairInput::of(s, &conflict, &tally));
                     let mut task = Actor::new_task(
                         format!("{}.{}", phase.name, conflict.id),
                         chair,
                         &phase.name,
                         TaskKind::Chair,
                         format!("break the tie on {}", conflict.topic),
-                        json!({"prompt": prompt, "conflict": conflict, "tally": tally, "ballots": ballots}),
+                        context,
                     );
                     task.subject = Some(conflict.id.clone());
                     self.queue_task(task);
@@ -1037,11 +946,8 @@ impl Actor {
                     );
                 }
                 self.record("output", "breakdown", &breakdown);
-                let base = self.base_context();
                 for t in &breakdown.tasks {
-                    let mut context = base.clone();
-                    context["task"] = json!(t);
-                    context["files"] = json!(t.files);
+                    let context = self.input_of(|s| inputs::ImplementInput::of(s, t));
                     let mut impl_task = Actor::new_task(
                         format!("{}.{}", task.phase, t.id),
                         &t.agent,

@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::super::actor::{Actor, StagedFile, Task};
+use super::super::inputs::{RepairInput, Shared, context, numbered};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
 use crate::protocol::{EventBody, TestStatus};
@@ -19,15 +20,6 @@ pub(super) const REPORT_BYTES: usize = 8 * 1024;
 
 /// Bytes of the files a repair request shows (under repair and named).
 const REPAIR_FILE_BYTES: usize = 96 * 1024;
-
-/// `text` with each line numbered from 1, right-aligned, as `  12 | code`.
-pub(crate) fn numbered(text: &str) -> String {
-    let width = text.lines().count().max(1).to_string().len();
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| format!("{:>width$} | {line}\n", i + 1))
-        .collect()
-}
 
 /// The owners of the staged `paths`, each with the paths of its own that are
 /// named. With `sources_first`, source files decide when any is named (a
@@ -114,12 +106,11 @@ impl Actor {
                     .iter()
                     .any(|r| r.is_empty() || p.starts_with(&format!("{r}/")))
         };
-        let mut manifest = serde_json::Map::new();
-        for m in components.iter().flat_map(|c| &c.manifests) {
-            if let Some(f) = s.files.get(m) {
-                manifest.insert(m.clone(), Value::String(f.content.clone()));
-            }
-        }
+        let manifest: BTreeMap<String, String> = components
+            .iter()
+            .flat_map(|c| &c.manifests)
+            .filter_map(|m| Some((m.clone(), s.files.get(m)?.content.clone())))
+            .collect();
         let failure = json!(
             failing
                 .iter()
@@ -132,7 +123,6 @@ impl Actor {
                 .collect::<Vec<_>>()
         );
         let report = failure_report(&failing);
-        let base = self.base_context();
         let mut tasks = Vec::new();
         for (agent, named) in named_by {
             let own: Vec<&String> = s
@@ -154,46 +144,41 @@ impl Actor {
                 files = own.iter().map(|p| p.to_string()).collect();
             }
             let mut used = 0;
-            let mut shown = |path: &String| -> Option<Value> {
+            let mut shown = |path: &String| -> Option<String> {
                 let f = s.files.get(path)?;
                 if used + f.content.len() > REPAIR_FILE_BYTES {
                     return None;
                 }
                 used += f.content.len();
-                Some(Value::String(numbered(&f.content)))
+                Some(numbered(&f.content))
             };
-            let mut current = serde_json::Map::new();
-            for p in &files {
-                let text = shown(p).unwrap_or_else(|| json!("(omitted: prompt budget)"));
-                current.insert(p.clone(), text);
-            }
+            let current: BTreeMap<String, String> = files
+                .iter()
+                .map(|p| {
+                    let text = shown(p).unwrap_or_else(|| "(omitted: prompt budget)".into());
+                    (p.clone(), text)
+                })
+                .collect();
             // Files the failure names that are not under repair, for reference.
-            let mut others = serde_json::Map::new();
+            let mut named = BTreeMap::new();
             for p in failing.iter().flat_map(|t| &t.paths) {
                 if !files.contains(p)
-                    && !others.contains_key(p)
+                    && !named.contains_key(p)
                     && let Some(text) = shown(p)
                 {
-                    others.insert(p.clone(), text);
+                    named.insert(p.clone(), text);
                 }
             }
-            let mut context = base.clone();
-            context["failure"] = failure.clone();
-            context["current"] = Value::Object(current);
-            if !others.is_empty() {
-                context["named"] = Value::Object(others);
-            }
-            if !manifest.is_empty() {
-                context["manifest"] = Value::Object(manifest.clone());
-            }
-            tasks.push(repair_task(
-                &phase.name,
-                label,
-                &agent,
-                context,
+            let input = RepairInput {
+                shared: Shared::of(s),
                 files,
-                &report,
-            ));
+                report: report.clone(),
+                current,
+                failure: Some(failure.clone()),
+                named,
+                manifest: manifest.clone(),
+            };
+            tasks.push(repair_task(&phase.name, label, &agent, input));
         }
         let owners: Vec<String> = tasks.iter().map(|t| t.agent.clone()).collect();
         self.note(
@@ -224,7 +209,6 @@ impl Actor {
             owners.insert(fallback.to_string(), Vec::new());
         }
         let report = tail(report, REPORT_BYTES);
-        let base = self.base_context();
         let tasks: Vec<Task> = owners
             .into_keys()
             .map(|agent| {
@@ -234,13 +218,20 @@ impl Actor {
                     .filter(|(_, f)| f.agent == agent)
                     .map(|(p, _)| p.clone())
                     .collect();
-                let current: BTreeMap<&String, String> = files
+                let current = files
                     .iter()
-                    .filter_map(|p| s.files.get(p).map(|f| (p, numbered(&f.content))))
+                    .filter_map(|p| Some((p.clone(), numbered(&s.files.get(p)?.content))))
                     .collect();
-                let mut context = base.clone();
-                context["current"] = json!(current);
-                repair_task(phase, label, &agent, context, files, &report)
+                let input = RepairInput {
+                    shared: Shared::of(s),
+                    files,
+                    report: report.clone(),
+                    current,
+                    failure: None,
+                    named: BTreeMap::new(),
+                    manifest: BTreeMap::new(),
+                };
+                repair_task(phase, label, &agent, input)
             })
             .collect();
         self.begin_repairs(label, tasks);
@@ -347,27 +338,18 @@ impl Actor {
     }
 }
 
-/// A repair task `PHASE.LABEL.AGENT` for `agent`, declaring `files`, with
-/// `context` plus the files and the report.
-fn repair_task(
-    phase: &str,
-    label: &str,
-    agent: &str,
-    mut context: Value,
-    files: Vec<String>,
-    report: &str,
-) -> Task {
-    context["files"] = json!(files);
-    context["report"] = json!(report);
+/// A repair task `PHASE.LABEL.AGENT` for `agent`, declaring the input's files.
+fn repair_task(phase: &str, label: &str, agent: &str, input: RepairInput) -> Task {
+    let declared = input.files.clone();
     let mut task = Actor::new_task(
         format!("{phase}.{label}.{agent}"),
         agent,
         phase,
         TaskKind::Repair,
         format!("repair ({label})"),
-        context,
+        context(&input),
     );
-    task.declared = files;
+    task.declared = declared;
     task.priority = 5;
     task
 }

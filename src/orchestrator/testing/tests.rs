@@ -3,7 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::repairs::{REPORT_BYTES, failure_report, numbered};
+use super::super::inputs::numbered;
+use super::repairs::{REPORT_BYTES, failure_report};
 use super::*;
 
 fn outcome(status: TestStatus, output: &str) -> TestOutcome {

@@ -1073,7 +1073,7 @@ impl Actor {
         let request = ChatRequest {
             model: agent.model.model.clone(),
             messages,
-            json: super::outputs::schema_for(task.kind),
+            json: super::outputs::schema_for_task(task.kind, &context),
             meta: CallMeta {
                 agent: task.agent.clone(),
                 role: agent.role.clone(),

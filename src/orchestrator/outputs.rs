@@ -531,6 +531,20 @@ pub fn parse_file_blocks_or_none(text: &str) -> Result<Vec<FileBlock>, String> {
     Ok(blocks)
 }
 
+/// [`schema_for`] narrowed to one task's inputs: a ballot's or the chair's
+/// `option` is an `enum` of the conflict's options (`context.conflict.options`),
+/// so a structured-output model cannot answer with an option not on offer.
+pub fn schema_for_task(kind: TaskKind, context: &Value) -> Option<JsonOutput> {
+    let mut out = schema_for(kind)?;
+    if matches!(kind, TaskKind::Ballot | TaskKind::Chair)
+        && let Some(options) = context["conflict"]["options"].as_array()
+        && !options.is_empty()
+    {
+        out.schema["properties"]["option"]["enum"] = Value::Array(options.clone());
+    }
+    Some(out)
+}
+
 /// The JSON Schema of a JSON task kind's reply (`None` for file-block kinds).
 pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
     let strings = json!({"type": "array", "items": {"type": "string"}});
@@ -637,6 +651,24 @@ pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ballots_option_is_an_enum_of_the_conflicts_options() {
+        let context = json!({"conflict": {"options": ["sqlite", "json-file"]}});
+        for kind in [TaskKind::Ballot, TaskKind::Chair] {
+            let out = schema_for_task(kind, &context).unwrap();
+            assert_eq!(
+                out.schema["properties"]["option"]["enum"],
+                json!(["sqlite", "json-file"])
+            );
+            assert_eq!(out.schema["properties"]["option"]["type"], "string");
+        }
+        let plan = schema_for_task(TaskKind::Plan, &context).unwrap();
+        assert_eq!(plan.schema, schema_for(TaskKind::Plan).unwrap().schema);
+        let bare = schema_for_task(TaskKind::Ballot, &json!({})).unwrap();
+        assert!(bare.schema["properties"]["option"].get("enum").is_none());
+        assert!(schema_for_task(TaskKind::Implement, &context).is_none());
+    }
 
     #[test]
     fn json_errors_quote_the_offending_line() {

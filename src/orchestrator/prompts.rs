@@ -28,7 +28,7 @@ fn instructions(kind: TaskKind) -> &'static str {
             "Write your technical plan for these requirements from your role's point of view: stack, components with responsibilities, data model, API, and your design decisions. Give each decision a short topic id (for example `storage`, `api`), the option you choose (a short id such as `sqlite`) and why."
         }
         TaskKind::Compare => {
-            "Compare the plans. List every topic on which they choose different options as a conflict: a short id, a title, the distinct options, each planning agent's position quoted from its own plan, and whether implementation must wait for a decision (blocking). Do not invent disagreements; if the plans agree, return no conflicts."
+            "Compare the plans. List every topic on which they choose different options as a conflict: a short `id`; a `topic`, its title for people; the distinct `options`; `positions`, each planning agent's option with a `quote` from its own plan; `blocking`, whether implementation must wait for the decision; and `needs_human`, true when the choice should be a person's whatever the vote (a product, cost or legal decision the requirements leave open). Do not invent disagreements; if the plans agree, return no conflicts."
         }
         TaskKind::Ballot => {
             "Vote on this conflict: choose exactly one of its options and say why in one or two sentences. Vote for what is best for the project, not for your own plan's sake."

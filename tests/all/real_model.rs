@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Env, Session, path_str, tempdir, wait, write};
+use crate::common::{Env, Output, Session, path_str, tempdir, wait, write};
 use crate::replay::{Replay, file_blocks, replay_config};
 
 /// Longest a replayed session may run: it installs dependencies and builds.
@@ -45,29 +45,44 @@ fn run_replayed(
     args: &[&str],
 ) -> (Session, Duration) {
     let config_dir = tempdir();
-    let config = config_dir.path().join("quorum.toml");
-    write(
-        config_dir.path(),
-        "quorum.toml",
-        &(replay_config(&replay.url()) + extra),
-    );
+    let config = write_config(config_dir.path(), replay, extra);
     let prompt = replay.recording.prompt();
+    let mut run = vec!["run", prompt.as_str()];
+    run.extend_from_slice(args);
+    quorum_json(env, dir, &config, &run)
+}
+
+/// Writes the replay's `quorum.toml` (plus `extra`) into `dir`; its path.
+fn write_config(dir: &Path, replay: &Replay, extra: &str) -> PathBuf {
+    write(dir, "quorum.toml", &(replay_config(&replay.url()) + extra));
+    dir.join("quorum.toml")
+}
+
+/// `quorum ARGS --dir DIR --json --config CONFIG` with the person's cargo;
+/// the session and how long it took.
+fn quorum_json(env: &Env, dir: &Path, config: &Path, args: &[&str]) -> (Session, Duration) {
+    let (out, took) = quorum_out(env, dir, config, args);
+    (Session::from_output(out), took)
+}
+
+/// [`quorum_json`]'s output as it is (a resumed stream starts past seq 1).
+fn quorum_out(env: &Env, dir: &Path, config: &Path, args: &[&str]) -> (Output, Duration) {
     let started = Instant::now();
-    let mut cmd = env.quorum([
-        "run",
-        &prompt,
+    let mut cmd = env.quorum(args);
+    cmd.args([
         "--dir",
         path_str(dir),
         "--json",
         "--config",
-        path_str(&config),
+        path_str(config),
     ]);
-    cmd.args(args);
     for (name, value) in cargo_homes() {
         cmd.env(name, value);
     }
-    let session = Session::from_output(wait(crate::common::spawn(cmd), SESSION_TIMEOUT));
-    (session, started.elapsed())
+    (
+        wait(crate::common::spawn(cmd), SESSION_TIMEOUT),
+        started.elapsed(),
+    )
 }
 
 /// The files the recording's replies wrote, the later reply winning, as the
@@ -277,6 +292,71 @@ fn rust_wc_cli_without_setup_network_fails_as_the_environments_and_blames_no_age
     let stderr = &session.out.stderr;
     assert!(stderr.contains("the environment, not the code"), "{stderr}");
     assert!(stderr.contains("--format tar"), "{stderr}");
+}
+
+#[test]
+fn a_session_failed_at_setup_resumes_once_the_network_is_allowed_and_commits_once() {
+    let replay = Replay::start("rust-wc-cli");
+    replay.reply_for("security", "review the staged files", "{\"findings\": []}");
+    let env = Env::new();
+    let dir = tempdir();
+    let config_dir = tempdir();
+    // The person vendors nothing but turned setup's network off.
+    let config = write_config(
+        config_dir.path(),
+        &replay,
+        "[test]\nsetup_network = false\n",
+    );
+    let prompt = replay.recording.prompt();
+    let (failed, took) = quorum_json(&env, dir.path(), &config, &["run", &prompt]);
+    report("rust-wc-cli, setup without network", &failed, &replay, took);
+    assert_eq!(failed.status(), "failed", "{}", failed.out);
+    assert_eq!(failed.one("test_run")["status"], "setup_failed");
+    let id = failed.id().to_string();
+
+    // The config is changed to allow it; the failed session is resumed.
+    write_config(config_dir.path(), &replay, "");
+    let (out, took) = quorum_out(&env, dir.path(), &config, &["resume", &id, "--headless"]);
+    let stored = failed.events.last().unwrap()["seq"].as_u64().unwrap();
+    // The resumed stream continues the stored log, gapless.
+    let events = crate::resume::resumed_stream(&out, stored);
+    let resumed = Session {
+        out,
+        events,
+        tokens: Vec::new(),
+    };
+    report("rust-wc-cli, resumed", &resumed, &replay, took);
+    assert_eq!(resumed.out.code, 0, "{}", resumed.out);
+    assert_eq!(resumed.status(), "succeeded", "{}", resumed.out);
+    let setup = resumed.one("setup_run");
+    assert_eq!(
+        (setup["status"].as_str(), setup["network"].as_bool()),
+        (Some("ok"), Some(true))
+    );
+    let run = resumed.one("test_run");
+    assert_eq!(run["status"], "passed", "{run}");
+    assert_eq!(run["passed"], 39);
+    // Nothing asked twice: the implementation was not redone, review once.
+    let served = replay.served();
+    assert_eq!(
+        served.iter().filter(|s| s.2 == "0016").count(),
+        1,
+        "{served:#?}"
+    );
+    assert_eq!(
+        served.iter().filter(|s| s.2 == "scripted").count(),
+        1,
+        "{served:#?}"
+    );
+    // One commit, this session's.
+    resumed.one("commit_created");
+    let log = env.git(dir.path(), &["log", "--format=%H %s"]);
+    assert_eq!(log.lines().count(), 1, "{log}");
+    let message = env.git(dir.path(), &["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains(&format!("Quorum-Session: {id}")),
+        "{message}"
+    );
 }
 
 #[test]

@@ -303,7 +303,7 @@ fn stop_when(
 
 /// The resumed run's events: validated, beginning with `session_resumed`
 /// whose seq (and `from_seq`) follows the `stored` ones, gapless after it.
-fn resumed_stream(out: &Output, stored: u64) -> Vec<Value> {
+pub fn resumed_stream(out: &Output, stored: u64) -> Vec<Value> {
     let events: Vec<Value> = out
         .stdout
         .lines()

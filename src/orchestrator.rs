@@ -24,6 +24,7 @@ pub mod memory;
 mod phases;
 mod queries;
 mod resume;
+mod session;
 mod testing;
 
 use std::collections::BTreeMap;

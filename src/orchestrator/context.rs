@@ -189,6 +189,43 @@ fn pointer_mut<'a>(mut value: &'a mut Value, path: &[Step]) -> Option<&'a mut Va
     Some(value)
 }
 
+/// A task's inputs cut to fit a context window of `window` tokens with
+/// `reply` tokens kept free (see [`fit`]), and the transcript note
+/// saying what was cut, if anything was.
+pub(crate) fn fit_task(
+    task: &super::actor::Task,
+    role: &str,
+    window: u32,
+    reply: u32,
+) -> (Value, Option<String>) {
+    let estimate = crate::llm::prompt_tokens_upper_bound;
+    // Everything in the prompt but the inputs, plus a little per message.
+    let frame: usize = super::prompts::build(role, task.kind, &task.title, &Value::Null)
+        .iter()
+        .chain(task.extra.iter())
+        .map(|m| estimate(&m.content) + 8)
+        .sum();
+    let budget = (window as usize).saturating_sub(reply as usize + frame);
+    let mut context = task.context.clone();
+    let fit = fit(&mut context, budget, &estimate);
+    let note = if fit.over {
+        Some(format!(
+            "⚠ the inputs need about {} tokens and the context window leaves {budget}; even the prompt, requirements and decisions do not fit (raise context_tokens or pick a larger model)",
+            fit.after
+        ))
+    } else if !fit.trimmed.is_empty() {
+        Some(format!(
+            "✂ inputs trimmed to fit the {window}-token context window: {} (about {} → {} tokens)",
+            fit.trimmed.join(", "),
+            fit.before,
+            fit.after
+        ))
+    } else {
+        None
+    };
+    (context, note)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

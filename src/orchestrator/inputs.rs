@@ -450,7 +450,7 @@ mod tests {
     /// its default, one decision, two tasks (`cli` depends on `core`, whose
     /// files are staged), and a test round.
     fn session() -> Session {
-        let record = crate::orchestrator::actor::placeholder_record();
+        let record = crate::orchestrator::session::placeholder_record();
         let mut s = Session::new(
             SessionId::new(),
             "Rust CLI that counts words".into(),

@@ -73,6 +73,19 @@ pub(crate) fn round_lines(results: &[TestOutcome]) -> Vec<String> {
         .collect()
 }
 
+/// The key of a component's setup in [`Session::setups`]: its root and its
+/// setup command (two components may share a root: a `Cargo.toml` and a
+/// `package.json` at the tree's root).
+///
+/// [`Session::setups`]: super::actor::Session::setups
+fn setup_key(component: &Component) -> String {
+    format!(
+        "{}\u{0}{}",
+        component.root,
+        component.setup.as_deref().unwrap_or("")
+    )
+}
+
 /// The setup fingerprint of a component: its setup command and the bytes of
 /// its manifests in `tree` (a setup whose inputs did not change is not run
 /// again: the venv and `node_modules` stay in the scratch tree).
@@ -183,7 +196,7 @@ impl Actor {
                     let print = tokio::task::spawn_blocking(move || fingerprint(&t, &c, &s))
                         .await
                         .unwrap_or_default();
-                    if done.get(&component.root) != Some(&print) {
+                    if done.get(&setup_key(&component)) != Some(&print) {
                         let outcome = sandbox::run_setup(
                             &cwd,
                             setup,
@@ -248,9 +261,9 @@ impl Actor {
             return;
         }
         if outcome.status == SetupStatus::Ok {
-            s.setups.insert(component.root.clone(), fingerprint);
+            s.setups.insert(setup_key(&component), fingerprint);
         } else {
-            s.setups.remove(&component.root);
+            s.setups.remove(&setup_key(&component));
         }
         let lead = phase.agents.first().cloned().unwrap_or_default();
         let command = component.setup.clone().unwrap_or_default();

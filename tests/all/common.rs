@@ -591,3 +591,30 @@ pub fn read_fixture(rel: &str) -> String {
 pub fn offline_config_with_script(script: &str) -> String {
     format!("[providers.sim]\nkind = \"offline\"\nscript = \"{script}\"\n")
 }
+
+/// Puts `quorum.toml` (every agent on the scripted offline provider `sim`,
+/// plus `extra_config`) and the script into `dir`.
+pub fn write_scripted(dir: &Path, script: &str, extra_config: &str) {
+    write(dir, "script.toml", script);
+    write(
+        dir,
+        "quorum.toml",
+        &(offline_config_with_script("script.toml") + extra_config),
+    );
+}
+
+/// Runs `quorum run PROMPT --json` in a fresh DIR with an offline script and
+/// extra config; returns the environment, DIR and the session.
+pub fn run_scripted(
+    script: &str,
+    extra_config: &str,
+    args: &[&str],
+) -> (Env, tempfile::TempDir, Session) {
+    let env = Env::new();
+    let dir = tempdir();
+    write_scripted(dir.path(), script, extra_config);
+    let mut all = vec!["run", PROMPT, "--dir", path_str(dir.path()), "--json"];
+    all.extend_from_slice(args);
+    let session = Session::from_output(run(env.quorum(all)));
+    (env, dir, session)
+}

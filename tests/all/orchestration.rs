@@ -21,7 +21,8 @@ use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::common::{
-    Env, PROMPT, Session, offline_config_with_script, path_str, run, tempdir, write,
+    Env, PROMPT, Session, offline_config_with_script, path_str, run, run_scripted as scripted,
+    tempdir, write,
 };
 
 /// A workflow without plans, votes, tests or review.
@@ -40,23 +41,6 @@ inputs = ["refine"]
 name = "deliver"
 kind = "deliver"
 "#;
-
-/// Runs `quorum run PROMPT --json` in a fresh DIR with an offline script and
-/// extra config; returns the session and DIR.
-fn scripted(script: &str, extra_config: &str, args: &[&str]) -> (Env, tempfile::TempDir, Session) {
-    let env = Env::new();
-    let dir = tempdir();
-    write(dir.path(), "script.toml", script);
-    write(
-        dir.path(),
-        "quorum.toml",
-        &(offline_config_with_script("script.toml") + extra_config),
-    );
-    let mut all = vec!["run", PROMPT, "--dir", path_str(dir.path()), "--json"];
-    all.extend_from_slice(args);
-    let session = Session::from_output(run(env.quorum(all)));
-    (env, dir, session)
-}
 
 fn index_of(session: &Session, kind: &str, task: &str) -> usize {
     session.index(kind, "task", task)

@@ -6,19 +6,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::{
-    Env, PROMPT, Session, TIMEOUT, offline_config_with_script, path_str, project_file,
-    read_fixture, run, spawn, tempdir, tree, wait, write,
+    Env, PROMPT, Session, TIMEOUT, path_str, project_file, read_fixture, run, spawn, tempdir, tree,
+    wait, write,
 };
 
 /// Puts `quorum.toml` (every agent on the scripted offline provider) and the
 /// script into `dir`.
 fn scripted(dir: &Path, script: &str) {
-    write(
-        dir,
-        "quorum.toml",
-        &offline_config_with_script("script.toml"),
-    );
-    write(dir, "script.toml", script);
+    crate::common::write_scripted(dir, script, "");
 }
 
 #[test]

@@ -5,20 +5,7 @@
 //! such, reaches the chair and the event stream; the offline project's own
 //! component runs its setup step before its tests.
 
-use std::path::Path;
-
-use crate::common::{Env, offline_config_with_script, tempdir, tree, write};
-
-/// Puts `quorum.toml` (every agent on the scripted offline provider) and the
-/// script into `dir`.
-fn scripted(dir: &Path, script: &str) {
-    write(
-        dir,
-        "quorum.toml",
-        &offline_config_with_script("script.toml"),
-    );
-    write(dir, "script.toml", script);
-}
+use crate::common::{Env, run_scripted, tempdir, tree};
 
 /// A qa reply (tests or repair) writing one file.
 fn qa_file(kind: &str, summary: &str, path: &str, content: &str) -> String {
@@ -29,9 +16,6 @@ fn qa_file(kind: &str, summary: &str, path: &str, content: &str) -> String {
 
 #[test]
 fn a_suite_no_runner_finds_is_no_tests_goes_back_to_qa_and_is_never_committed() {
-    let env = Env::new();
-    let dir = tempdir();
-    let d = dir.path();
     // The tests, and each repair, write a file unittest collects nothing from.
     let mut script = qa_file(
         "tests",
@@ -51,8 +35,8 @@ fn a_suite_no_runner_finds_is_no_tests_goes_back_to_qa_and_is_never_committed() 
         "tests/test_nothing.py",
         "# v3",
     ));
-    scripted(d, &script);
-    let run = env.run_json(d, &[]);
+    let (_env, dir, run) = run_scripted(&script, "", &[]);
+    let d = dir.path();
     assert_eq!(run.status(), "failed", "{}", run.out);
     assert_eq!(run.out.code, 1, "{}", run.out);
 
@@ -116,16 +100,12 @@ fn a_suite_no_runner_finds_is_no_tests_goes_back_to_qa_and_is_never_committed() 
 
 #[test]
 fn a_declined_repair_reaches_the_chair_and_the_stream_and_blames_no_one_falsely() {
-    let env = Env::new();
-    let dir = tempdir();
-    let d = dir.path();
     let failing = "import unittest\n\n\nclass Answer(unittest.TestCase):\n    def test_answer(self):\n        self.assertEqual(41, 42, \"the answer\")";
     let mut script = qa_file("tests", "One check.", "test_answer.py", failing);
     script.push_str(
         "[[reply]]\nagent = \"qa\"\nkind = \"repair\"\ntimes = 1\ntext = \"No change in these files can fix this: the expected value is the service's, set outside the code.\"\n",
     );
-    scripted(d, &script);
-    let run = env.run_json(d, &[]);
+    let (_env, _dir, run) = run_scripted(&script, "", &[]);
     assert_eq!(run.status(), "failed", "{}", run.out);
 
     let first = &run.of("test_run")[0];

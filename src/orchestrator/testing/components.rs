@@ -38,6 +38,26 @@ pub(crate) fn environment(components: &[Component]) -> Value {
     env
 }
 
+/// A component name from a reply as a slug: letters, digits, `-`, `_` and
+/// `.` kept, anything else `-`, at most 40 characters; `None` when nothing is
+/// left (model text names events and records).
+fn slug(name: &str) -> Option<String> {
+    let slug: String = name
+        .trim()
+        .chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let slug = slug.trim_matches('-').to_string();
+    (!slug.is_empty()).then_some(slug)
+}
+
 impl Actor {
     /// Resolves the components before qa writes the tests, so the test
     /// writer's `environment` names the commands that will run them.
@@ -93,15 +113,13 @@ impl Actor {
                 let exists =
                     root.is_empty() || paths.iter().any(|p| p.starts_with(&format!("{root}/")));
                 exists.then(|| Component {
-                    name: if c.name.trim().is_empty() {
+                    name: slug(&c.name).unwrap_or_else(|| {
                         if root.is_empty() {
                             "project".into()
                         } else {
                             root.clone()
                         }
-                    } else {
-                        crate::workspace::report::clean_line(c.name.trim())
-                    },
+                    }),
                     manifests: detected
                         .iter()
                         .filter(|d| d.root == root)
@@ -141,5 +159,19 @@ impl Actor {
             }
         }
         Some(components)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn component_names_from_replies_are_slugs() {
+        assert_eq!(slug("backend").as_deref(), Some("backend"));
+        assert_eq!(slug(" web app/ui ").as_deref(), Some("web-app-ui"));
+        assert_eq!(slug("\u{1b}]52;c;x\u{7}api").as_deref(), Some("52-c-x-api"));
+        assert_eq!(slug("  "), None);
+        assert_eq!(slug(&"x".repeat(100)).map(|s| s.len()), Some(40));
     }
 }

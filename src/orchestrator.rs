@@ -3,10 +3,12 @@
 //! the headless runner — talk to it only through an [`OrchestratorHandle`]:
 //! [`Op`]s in, [`Event`]s out (DESIGN.md §4).
 //!
-//! Inside: `actor` (the loop, tasks, transcripts), `phases` (what each phase
-//! kind does), `deliver` (writing and committing), [`call`] (one model call with
-//! retries and fallbacks), [`scheduler`] (per-agent queues), [`committer`] (group
-//! commit), [`outputs`] (reply formats and checks), [`prompts`] (messages).
+//! Inside: `actor` (the loop, tasks, transcripts), `session` (the state it
+//! owns), `phases` (what each phase kind does), `inputs` (each task kind's
+//! input), `testing` (setup, tests, the gate and repairs), `deliver` (writing
+//! and committing), [`call`] (one model call with retries and fallbacks),
+//! [`scheduler`] (per-agent queues), [`committer`] (group commit), [`outputs`]
+//! (reply formats and checks), [`prompts`] (messages).
 
 pub mod call;
 pub mod committer;

@@ -1,0 +1,407 @@
+//! A finished task's reply, per kind: parsed, checked and applied to the
+//! session (requirements, plans, conflicts, ballots, the breakdown's tasks,
+//! staged files under the path rules, findings), or refused with a problem
+//! that quotes it for the validation retry.
+
+use serde_json::Value;
+
+use super::super::actor::{Actor, StagedFile, Task};
+use super::super::inputs;
+use super::super::outputs::{self, Ballot, Breakdown, Conflicts, Findings, Plan, Requirements};
+use crate::llm::TaskKind;
+use crate::protocol::{DecidedBy, EventBody, LineKind};
+use crate::workspace::paths;
+
+impl Actor {
+    /// Validates a finished task's reply and applies it. `Err` holds the problem
+    /// (quoting the reply) for the validation retry.
+    pub(crate) async fn accept_output(&mut self, id: &str, text: &str) -> Result<(), String> {
+        let Some(task) = self.session.as_ref().and_then(|s| s.tasks.get(id).cloned()) else {
+            return Ok(());
+        };
+        match task.kind {
+            TaskKind::Requirements => {
+                let req: Requirements = outputs::parse_json(text)?;
+                let mut ids = std::collections::BTreeSet::new();
+                if let Some(q) = req.questions.iter().find(|q| !ids.insert(q.id.clone())) {
+                    return Err(format!("question id `{}` is used twice", q.id));
+                }
+                let mut req = req;
+                let cap = self.settings.session.max_questions;
+                if req.questions.len() > cap {
+                    let dropped = req.questions.len() - cap;
+                    req.questions.truncate(cap);
+                    self.note(
+                        &task.agent,
+                        &task.id,
+                        &format!("{dropped} question(s) over the limit of {cap} ([session] max_questions) were dropped"),
+                    );
+                }
+                self.record("output", "requirements", &req);
+                let questions = req.questions.clone();
+                if let Some(s) = self.s() {
+                    s.requirements = Some(req);
+                    s.questions = questions.clone();
+                }
+                for q in questions {
+                    self.emit(EventBody::QuestionAsked {
+                        id: q.id.clone(),
+                        text: q.text.clone(),
+                        default: q.default.clone(),
+                    });
+                    let (given, interactive) = match self.session.as_ref() {
+                        Some(s) => (s.options.answers.get(&q.id).cloned(), s.options.interactive),
+                        None => (None, false),
+                    };
+                    match given {
+                        Some(answer) => self.answer(&q.id, &answer, "answers_file"),
+                        None if !interactive => self.answer(&q.id, &q.default, "default"),
+                        None => {}
+                    }
+                }
+            }
+            TaskKind::Plan => {
+                let plan: Plan = outputs::parse_json(text)?;
+                self.record("output", &format!("plan/{}", task.agent), &plan);
+                if let Some(s) = self.s() {
+                    s.plans.insert(task.agent.clone(), plan);
+                }
+            }
+            TaskKind::Compare => {
+                let conflicts: Conflicts = outputs::parse_json(text)?;
+                let planners: Vec<String> = self
+                    .session
+                    .as_ref()
+                    .map(|s| s.plans.keys().cloned().collect())
+                    .unwrap_or_default();
+                outputs::check_conflicts(&conflicts, &planners)?;
+                self.record("output", "conflicts", &conflicts);
+                for k in &conflicts.conflicts {
+                    self.emit(EventBody::ConflictDetected {
+                        conflict: k.id.clone(),
+                        topic: k.topic.clone(),
+                        options: k.options.clone(),
+                        blocking: k.blocking,
+                        needs_human: k.needs_human,
+                        positions: k.positions.clone(),
+                    });
+                }
+                if let Some(s) = self.s() {
+                    s.conflicts = conflicts.conflicts;
+                }
+            }
+            TaskKind::Ballot | TaskKind::Chair => {
+                let ballot: Ballot = outputs::parse_json(text)?;
+                let conflict = task.subject.clone().unwrap_or_default();
+                let options = self
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.conflicts.iter().find(|k| k.id == conflict))
+                    .map(|k| k.options.clone())
+                    .unwrap_or_default();
+                outputs::check_ballot(&ballot, &options)?;
+                if task.kind == TaskKind::Chair {
+                    self.decide(
+                        &conflict,
+                        &ballot.option,
+                        DecidedBy::Chair,
+                        ballot.rationale.clone(),
+                    );
+                } else {
+                    self.record(
+                        "output",
+                        &format!("ballot/{conflict}/{}", task.agent),
+                        &ballot,
+                    );
+                    self.emit(EventBody::VoteCast {
+                        conflict: conflict.clone(),
+                        agent: task.agent.clone(),
+                        option: Some(ballot.option.clone()),
+                        rationale: ballot.rationale.clone(),
+                    });
+                    if let Some(s) = self.s() {
+                        s.ballots
+                            .entry(conflict)
+                            .or_default()
+                            .insert(task.agent.clone(), Some(ballot));
+                    }
+                }
+            }
+            TaskKind::Breakdown => {
+                let mut breakdown: Breakdown = outputs::parse_json(text)?;
+                let phase = self.current_phase();
+                let owners = phase.as_ref().map(|p| p.agents.clone()).unwrap_or_default();
+                outputs::check_breakdown(&breakdown, &owners)?;
+                for (later, earlier) in outputs::serialize_shared_files(&mut breakdown) {
+                    self.note(
+                        &task.agent,
+                        &task.id,
+                        &format!(
+                            "⇢ `{later}` declares a file `{earlier}` declares too: it runs after it"
+                        ),
+                    );
+                }
+                self.record("output", "breakdown", &breakdown);
+                for t in &breakdown.tasks {
+                    let context = self.input_of(|s| inputs::ImplementInput::of(s, t));
+                    let mut impl_task = Actor::new_task(
+                        format!("{}.{}", task.phase, t.id),
+                        &t.agent,
+                        &task.phase,
+                        TaskKind::Implement,
+                        t.title.clone(),
+                        context,
+                    );
+                    impl_task.deps = t
+                        .depends_on
+                        .iter()
+                        .map(|d| format!("{}.{d}", task.phase))
+                        .collect();
+                    impl_task.declared = t.files.clone();
+                    self.queue_task(impl_task);
+                }
+                if let Some(s) = self.s() {
+                    s.breakdown = Some(breakdown);
+                }
+            }
+            TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => {
+                // Tests for a project that already has some may stand as they are.
+                let has_tests = self.session.as_ref().is_some_and(|s| {
+                    s.project.as_ref().is_some_and(|p| {
+                        p["files"].as_array().is_some_and(|files| {
+                            files
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .any(crate::workspace::stack::is_test_path)
+                        })
+                    })
+                });
+                // A repair may decline (no file blocks: its reason instead).
+                let blocks = if (task.kind == TaskKind::Tests && has_tests)
+                    || task.kind == TaskKind::Repair
+                {
+                    outputs::parse_file_blocks_or_none(text)?
+                } else {
+                    outputs::parse_file_blocks(text)?
+                };
+                if blocks.is_empty() && task.kind == TaskKind::Repair {
+                    self.repair_declined(&task, text);
+                    return Ok(());
+                }
+                if let Some(summary) = outputs::summary_line(text) {
+                    self.note(&task.agent, &task.id, &format!("✎ {summary}"));
+                    self.emit(EventBody::TaskSummary {
+                        task: task.id.clone(),
+                        agent: task.agent.clone(),
+                        summary: summary.clone(),
+                    });
+                    if let Some(s) = self.s() {
+                        s.summaries.insert(task.id.clone(), summary);
+                    }
+                }
+                if blocks.is_empty() {
+                    self.note(
+                        &task.agent,
+                        &task.id,
+                        "= no new tests: the project's existing tests stand",
+                    );
+                    return Ok(());
+                }
+                if task.kind == TaskKind::Repair {
+                    let unchanged = self.session.as_ref().is_some_and(|s| {
+                        blocks.iter().all(|b| {
+                            paths::normalize(&b.path)
+                                .ok()
+                                .and_then(|p| s.files.get(&p))
+                                .is_some_and(|f| f.content == b.content)
+                        })
+                    });
+                    if unchanged {
+                        // Not every owner named in a failure is at fault; the
+                        // round as a whole must change something (step_phase).
+                        self.note(
+                            &task.agent,
+                            &task.id,
+                            "= no change: the files are as they were",
+                        );
+                        return Ok(());
+                    }
+                    if let Some(s) = self.s() {
+                        s.round_changed = true;
+                    }
+                }
+                self.stage_files(&task, blocks).await?;
+            }
+            // Sessions never queue a free question; its text needs no checks.
+            TaskKind::Chat => {}
+            TaskKind::Review => {
+                let findings: Findings = outputs::parse_json(text)?;
+                outputs::check_findings(&findings)?;
+                self.record("output", "findings", &findings);
+                for f in &findings.findings {
+                    self.emit(EventBody::Finding {
+                        severity: f.severity.clone(),
+                        path: f.path.clone(),
+                        line: f.line,
+                        text: f.text.clone(),
+                        blocking: f.blocking,
+                    });
+                }
+                let blocking: Vec<_> = findings
+                    .findings
+                    .iter()
+                    .filter(|f| f.blocking)
+                    .cloned()
+                    .collect();
+                if let Some(s) = self.s() {
+                    s.findings = findings.findings;
+                }
+                if !blocking.is_empty() {
+                    let report = blocking
+                        .iter()
+                        .map(|f| format!("{} {}:{}: {}", f.severity, f.path, f.line, f.text))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    let paths: Vec<String> = blocking.iter().map(|f| f.path.clone()).collect();
+                    let label = match self.s() {
+                        Some(s) => {
+                            s.repair_rounds += 1;
+                            format!("fix{}", s.repair_rounds)
+                        }
+                        None => "fix".into(),
+                    };
+                    self.queue_repairs(&task.phase, &label, &paths, &report, &task.agent);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages a task's file blocks under the path rules; refusals become
+    /// `path_refused` events. Fails when every block was refused.
+    pub(super) async fn stage_files(
+        &mut self,
+        task: &Task,
+        blocks: Vec<outputs::FileBlock>,
+    ) -> Result<(), String> {
+        let Some(session) = self.session.as_ref().map(|s| s.id.clone()) else {
+            return Ok(());
+        };
+        let mut staged = 0;
+        let mut refused = Vec::new();
+        for block in blocks {
+            // Size limits: this file, and the session's other staged files.
+            let elsewhere = |p: &str| -> u64 {
+                self.session.as_ref().map_or(0, |s| {
+                    s.files
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != p)
+                        .map(|(_, f)| f.content.len() as u64)
+                        .sum()
+                })
+            };
+            let checked = paths::normalize(&block.path)
+                .and_then(|p| paths::check_declared(&p, &task.declared).map(|()| p))
+                .and_then(|p| paths::check_size(block.content.len(), elsewhere(&p)).map(|()| p));
+            let path = match checked {
+                Ok(path) => path,
+                Err(refusal) => {
+                    refused.push(format!("{}: {refusal}", block.path));
+                    self.refuse(&block.path, &task.agent, &task.id, &refusal.to_string());
+                    continue;
+                }
+            };
+            let workspace = self.workspace.clone();
+            let (sid, p, content) = (session.clone(), path.clone(), block.content.clone());
+            // Staged, with what DIR holds there now (the base a hand edit is
+            // told from at delivery), off the actor's thread.
+            let result = tokio::task::spawn_blocking(move || {
+                let change = workspace.stage(&sid, &p, content.as_bytes())?;
+                Ok((change, workspace.content_id(&p).ok()))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            // The event names the path: the reason alone.
+            .and_then(|r: Result<_, crate::workspace::WorkspaceError>| r.map_err(|e| e.reason()));
+            let (change, base) = match result {
+                Ok(staged) => staged,
+                Err(reason) => {
+                    refused.push(format!("{path}: {reason}"));
+                    self.refuse(&path, &task.agent, &task.id, &reason);
+                    continue;
+                }
+            };
+            let accepted = match change {
+                crate::protocol::FileChange::New => true,
+                crate::protocol::FileChange::Modified => false,
+            };
+            let file = StagedFile {
+                content: block.content.clone(),
+                agent: task.agent.clone(),
+                task: task.id.clone(),
+                change,
+                accepted,
+                base,
+            };
+            self.record("file", &path, &file);
+            if let Some(s) = self.s() {
+                s.files.insert(path.clone(), file);
+            }
+            self.note(
+                &task.agent,
+                &task.id,
+                &format!("✚ staged {path} ({} bytes)", block.content.len()),
+            );
+            self.emit(EventBody::FileStaged {
+                path,
+                agent: task.agent.clone(),
+                bytes: block.content.len() as u64,
+                change,
+            });
+            staged += 1;
+        }
+        if staged == 0 {
+            return Err(format!("every file was refused: {}", refused.join("; ")));
+        }
+        Ok(())
+    }
+
+    pub(super) fn refuse(&mut self, path: &str, agent: &str, task: &str, reason: &str) {
+        self.line(
+            agent,
+            task,
+            LineKind::Error,
+            &format!("⊘ refused {path}: {reason}"),
+            false,
+        );
+        self.emit(EventBody::PathRefused {
+            path: path.to_string(),
+            agent: agent.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// A task ended without an output.
+    pub(crate) fn task_failed(&mut self, task: &Task) {
+        if task.kind == TaskKind::Ballot {
+            let conflict = task.subject.clone().unwrap_or_default();
+            if let Some(s) = self.s() {
+                s.ballots
+                    .entry(conflict.clone())
+                    .or_default()
+                    .insert(task.agent.clone(), None);
+            }
+            self.emit(EventBody::VoteCast {
+                conflict,
+                agent: task.agent.clone(),
+                option: None,
+                rationale: format!(
+                    "abstained: {}",
+                    task.error
+                        .clone()
+                        .unwrap_or_else(|| "the ballot was cancelled".into())
+                ),
+            });
+        }
+    }
+}

@@ -91,7 +91,28 @@ impl Actor {
                 let _ = writeln!(out, "\nThe chair's rationale: {}", d.rationale.trim());
             }
         }
+        // What the tests ran, per component, once they have run.
+        if !s.last_tests.is_empty() {
+            out.push_str("\n### Tests\n\n");
+            for line in super::testing::round_lines(&s.last_tests) {
+                let _ = writeln!(out, "- {line}");
+            }
+        }
         Some(out)
+    }
+
+    /// Stages `docs/DECISIONS.md` again when the tests have passed (at the end
+    /// of the test phase, and of a review whose repairs were tested), when
+    /// this session staged it: its section then says what the tests ran. The
+    /// file keeps its owner and whether the person accepted it.
+    pub(crate) async fn restage_decisions(&mut self) {
+        let staged = self.session.as_ref().and_then(|s| {
+            let f = s.files.get(DECISIONS_PATH)?;
+            Some((f.agent.clone(), f.task.clone()))
+        });
+        if let Some((agent, task)) = staged {
+            self.stage_decisions(&agent, &task).await;
+        }
     }
 
     /// Stages `docs/DECISIONS.md` for `agent` (the chair), appending to the
@@ -103,17 +124,30 @@ impl Actor {
         let Some(session) = self.session.as_ref().map(|s| s.id.clone()) else {
             return;
         };
-        let workspace = self.workspace.clone();
-        let existing = tokio::task::spawn_blocking(move || workspace.read(DECISIONS_PATH))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .flatten()
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        let content = match existing {
-            Some(old) => format!("{}\n{section}", old.trim_end()),
-            None => format!("{INTRO}{section}"),
+        // Staged again: the text before this session's section, and what DIR
+        // held, are those of the first staging (DIR may since hold this very
+        // file, written by a delivery that a crash cut short).
+        let first = self.session.as_ref().and_then(|s| {
+            let staged = s.files.get(DECISIONS_PATH)?;
+            Some((s.decisions_prefix.clone()?, staged.clone()))
+        });
+        let prefix = match &first {
+            Some((prefix, _)) => prefix.clone(),
+            None => {
+                let workspace = self.workspace.clone();
+                let existing = tokio::task::spawn_blocking(move || workspace.read(DECISIONS_PATH))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+                match existing {
+                    Some(old) => format!("{}\n", old.trim_end()),
+                    None => INTRO.to_string(),
+                }
+            }
         };
+        let content = format!("{prefix}{section}");
         let workspace = self.workspace.clone();
         let bytes = content.clone();
         let staged = tokio::task::spawn_blocking(move || {
@@ -138,14 +172,26 @@ impl Actor {
                 return;
             }
         };
-        let file = StagedFile {
-            content: content.clone(),
-            agent: agent.to_string(),
-            task: task.to_string(),
-            change,
-            accepted: change == FileChange::New,
-            base: self.workspace.content_id(DECISIONS_PATH).ok(),
+        let file = match first {
+            // Staged again: the first staging's change and base stand, and
+            // the person's accept or reject.
+            Some((_, staged)) => StagedFile {
+                content: content.clone(),
+                ..staged
+            },
+            None => StagedFile {
+                content: content.clone(),
+                agent: agent.to_string(),
+                task: task.to_string(),
+                change,
+                accepted: change == FileChange::New,
+                base: self.workspace.content_id(DECISIONS_PATH).ok(),
+            },
         };
+        let change = file.change;
+        if let Some(s) = self.s() {
+            s.decisions_prefix = Some(prefix);
+        }
         self.record("file", DECISIONS_PATH, &file);
         if let Some(s) = self.s() {
             s.files.insert(DECISIONS_PATH.to_string(), file);

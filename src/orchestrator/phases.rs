@@ -75,6 +75,14 @@ impl Actor {
             match self.phase_status(&phase) {
                 PhaseStatus::Running => return,
                 PhaseStatus::Done => {
+                    // The decision record says what the tests ran: once they
+                    // passed, and again after a review's repairs were tested.
+                    let retested = self.session.as_ref().is_some_and(|s| s.reviews > 1);
+                    if phase.kind == PhaseKind::Test
+                        || (phase.kind == PhaseKind::Review && retested)
+                    {
+                        self.restage_decisions().await;
+                    }
                     self.emit(EventBody::PhaseFinished {
                         phase: phase.name.clone(),
                         kind: phase.kind.as_str().to_string(),
@@ -361,12 +369,10 @@ impl Actor {
         };
         match phase.kind {
             PhaseKind::Test if s.test_stage == Stage::Writing && all_done => self.run_tests(phase),
+            // Blocking findings were repaired: test the changed files (then
+            // review them again, `testing.rs`); else the review is done.
             PhaseKind::Review if s.review_stage == Stage::Writing && all_done => {
-                let repaired = s
-                    .tasks
-                    .values()
-                    .any(|t| t.phase == phase.name && t.kind == TaskKind::Repair);
-                if repaired {
+                if s.retest {
                     self.run_tests(phase);
                 } else if let Some(s) = self.s() {
                     s.review_stage = Stage::Passed;
@@ -374,6 +380,31 @@ impl Actor {
             }
             _ => {}
         }
+    }
+
+    /// Queues a review of the staged files: `PHASE` the first time, then
+    /// `PHASE.N` for the review of repaired files.
+    pub(crate) fn queue_review(&mut self, phase: &Phase) {
+        let lead = phase.agents.first().cloned().unwrap_or_default();
+        let Some(s) = self.s() else {
+            return;
+        };
+        s.review_stage = Stage::Writing;
+        s.reviews += 1;
+        let id = match s.reviews {
+            1 => phase.name.clone(),
+            n => format!("{}.{n}", phase.name),
+        };
+        let context = self.input_of(inputs::ReviewInput::of);
+        let task = Actor::new_task(
+            id,
+            &lead,
+            &phase.name,
+            TaskKind::Review,
+            "review the staged files".into(),
+            context,
+        );
+        self.queue_task(task);
     }
 
     /// The JSON input that `build` makes of the session, `Null` without one.
@@ -504,21 +535,7 @@ impl Actor {
                 task.declared = files.to_vec();
                 self.queue_task(task);
             }
-            PhaseKind::Review => {
-                if let Some(s) = self.s() {
-                    s.review_stage = Stage::Writing;
-                }
-                let context = self.input_of(inputs::ReviewInput::of);
-                let task = Actor::new_task(
-                    phase.name.clone(),
-                    &lead,
-                    &phase.name,
-                    TaskKind::Review,
-                    "review the staged files".into(),
-                    context,
-                );
-                self.queue_task(task);
-            }
+            PhaseKind::Review => self.queue_review(phase),
             PhaseKind::Deliver => {
                 let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
                 if interactive {

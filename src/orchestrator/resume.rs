@@ -230,6 +230,8 @@ impl Actor {
         // budget of repair rounds.
         let retest = failed_at_gate(&s);
         if retest {
+            // The review phase tests again only when told to.
+            s.retest = s.review_stage == Stage::Failed;
             for stage in [&mut s.test_stage, &mut s.review_stage] {
                 if *stage == Stage::Failed {
                     *stage = Stage::Writing;

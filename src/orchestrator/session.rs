@@ -161,6 +161,17 @@ pub(crate) struct Session {
     /// This round's declined repairs: (task, agent, reason).
     #[serde(default)]
     pub declined: Vec<(String, String, String)>,
+    /// Reviews queued so far (the first, then one per repaired round).
+    #[serde(default)]
+    pub reviews: u32,
+    /// A repair round was queued since the last test run: its files are to be
+    /// tested again (the review phase reads it; `testing.rs` sets and clears it).
+    #[serde(default)]
+    pub retest: bool,
+    /// The text `docs/DECISIONS.md` had before this session's section, as
+    /// first staged (the section is staged again with the test results).
+    #[serde(default)]
+    pub decisions_prefix: Option<String>,
     /// Task id → the summary line its reply began with.
     #[serde(default)]
     pub summaries: BTreeMap<String, String>,
@@ -255,6 +266,9 @@ impl Session {
             setups: BTreeMap::new(),
             repair_rounds: 0,
             declined: Vec::new(),
+            reviews: 0,
+            retest: false,
+            decisions_prefix: None,
             summaries: BTreeMap::new(),
             test_command: None,
             delivered: false,

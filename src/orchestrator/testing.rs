@@ -57,10 +57,11 @@ pub(crate) fn round_lines(results: &[TestOutcome]) -> Vec<String> {
     results
         .iter()
         .map(|t| {
+            // The command may be the plan's: model text, cleaned.
             let mut line = format!(
                 "{} (`{}`): {}, {} passed, {} failed",
                 t.component,
-                t.command,
+                report::clean_line(&t.command).replace('`', "'"),
                 t.status.describe(),
                 t.passed,
                 t.failed
@@ -121,6 +122,7 @@ impl Actor {
             _ => &mut s.test_stage,
         };
         *stage = Stage::Running;
+        s.retest = false;
         s.test_round += 1;
         s.round_tests.clear();
         let round = s.test_round;
@@ -432,7 +434,13 @@ impl Actor {
             &mut s.test_stage
         };
         if passed {
-            *stage = Stage::Passed;
+            if review {
+                // The repaired files passed: review them again (each review
+                // follows a repair round, so the rounds bound the reviews).
+                self.queue_review(&phase);
+            } else {
+                *stage = Stage::Passed;
+            }
             return;
         }
         let lines = round_lines(&results);

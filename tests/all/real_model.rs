@@ -217,6 +217,11 @@ fn rust_wc_cli_sets_up_passes_39_tests_offline_and_commits_once() {
         message.contains("Tests: passed, 39 passed, 0 failed (cargo test --offline)"),
         "{message}"
     );
+    let record = env.git(dir.path(), &["show", "HEAD:docs/DECISIONS.md"]);
+    assert!(
+        record.contains("- project (`cargo test --offline`): passed, 39 passed, 0 failed"),
+        "{record}"
+    );
 
     // Every recorded request up to the tests was answered once, and the
     // scripted review once; no repair ran.

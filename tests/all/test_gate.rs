@@ -174,4 +174,73 @@ fn the_offline_session_sets_up_its_component_then_tests_it_and_says_so_in_the_co
         )),
         "{line}"
     );
+    // The decision record says what ran too.
+    let record = env.git(d, &["show", "HEAD:docs/DECISIONS.md"]);
+    assert!(
+        record.contains(&format!(
+            "### Tests\n\n- project (`python3 -m unittest discover -v`): passed, {} passed, 0 failed\n",
+            test["passed"]
+        )),
+        "{record}"
+    );
+}
+
+#[test]
+fn blocking_findings_are_repaired_tested_and_reviewed_again_within_the_rounds() {
+    // Every review finds the same blocking problem: each is repaired, the
+    // files tested and reviewed again.
+    let script = "[[reply]]\nagent = \"security\"\nkind = \"review\"\ntimes = 0\ntext = '''\n{\"findings\": [{\"severity\": \"high\", \"path\": \"url_shortener/server.py\", \"line\": 1, \"text\": \"Check the bind address.\", \"blocking\": true}]}\n'''\n";
+    let reviews = |run: &crate::common::Session| -> Vec<String> {
+        run.of("task_finished")
+            .iter()
+            .filter_map(|e| e["task"].as_str())
+            .filter(|t| t.starts_with("review"))
+            .map(String::from)
+            .collect()
+    };
+    let last_error = |run: &crate::common::Session| {
+        run.of("error").last().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // One repair round: the second review's finding is left, and says so.
+    let (_env, _dir, run) = run_scripted(script, "[test]\nmax_repair_rounds = 1\n", &[]);
+    assert_eq!(run.status(), "failed", "{}", run.out);
+    assert_eq!(reviews(&run), ["review", "review.fix1.backend", "review.2"]);
+    let rounds: Vec<&str> = run
+        .of("test_run")
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rounds,
+        ["passed", "passed"],
+        "the repaired files were tested"
+    );
+    let message = last_error(&run);
+    assert!(
+        message.contains("1 blocking finding(s) remain after 1 repair round(s)"),
+        "{message}"
+    );
+    assert!(run.of("commit_created").is_empty());
+
+    // Two rounds (the default): the second repair changes nothing, and the
+    // repairs stop there.
+    let (_env, _dir, run) = run_scripted(script, "", &[]);
+    assert_eq!(run.status(), "failed", "{}", run.out);
+    assert_eq!(
+        reviews(&run),
+        [
+            "review",
+            "review.fix1.backend",
+            "review.2",
+            "review.fix2.backend"
+        ]
+    );
+    let message = last_error(&run);
+    assert!(
+        message.contains("backend returned the failing files unchanged"),
+        "{message}"
+    );
 }

@@ -8,7 +8,7 @@
 //! phase = "implement"
 //! kind = "implement"       # a task kind (requirements, plan, compare, ballot, chair,
 //!                          # breakdown, implement, tests, repair, review)
-//! task = "server"          # substring of the task id
+//! task = "server"          # substring of the task id; `=review`: exactly that id
 //! text = "..."             # the reply (or `error`)
 //! times = 1                # uses before the entry is spent; 0 = unlimited
 //! delay_ms = 0             # pause before each streamed chunk
@@ -225,7 +225,10 @@ impl Script {
             let matches = r.agent.as_deref().is_none_or(|a| a == meta.agent)
                 && r.phase.as_deref().is_none_or(|p| p == meta.phase)
                 && r.kind.as_deref().is_none_or(|k| k == meta.kind.as_str())
-                && r.task.as_deref().is_none_or(|t| meta.task.contains(t));
+                && r.task.as_deref().is_none_or(|t| match t.strip_prefix('=') {
+                    Some(exact) => meta.task == exact,
+                    None => meta.task.contains(t),
+                });
             let spent = r.times != 0 && used[i] >= r.times;
             if matches && !spent {
                 used[i] += 1;
@@ -290,6 +293,32 @@ times = 0
         assert!(
             script
                 .take(&meta("qa", "implement", "impl.server"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_task_filter_with_an_equals_sign_matches_the_whole_id_only() {
+        let script = Script::parse(
+            "[[reply]]\ntask = \"=review\"\ntext = \"first review\"\ntimes = 0\n",
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            script
+                .take(&meta("security", "review", "review"))
+                .unwrap()
+                .text,
+            "first review"
+        );
+        assert!(
+            script
+                .take(&meta("security", "review", "review.2"))
+                .is_none()
+        );
+        assert!(
+            script
+                .take(&meta("backend", "review", "review.fix1.backend"))
                 .is_none()
         );
     }

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::super::actor::{Actor, StagedFile, Task};
+use super::super::actor::{Actor, Stage, StagedFile, Task};
 use super::super::inputs;
 use super::super::outputs::{self, Ballot, Breakdown, Conflicts, Findings, Plan, Requirements};
 use crate::llm::TaskKind;
@@ -262,14 +262,24 @@ impl Actor {
                         .map(|f| format!("{} {}:{}: {}", f.severity, f.path, f.line, f.text))
                         .collect::<Vec<_>>()
                         .join("\n");
-                    let paths: Vec<String> = blocking.iter().map(|f| f.path.clone()).collect();
-                    let label = match self.s() {
-                        Some(s) => {
-                            s.repair_rounds += 1;
-                            format!("fix{}", s.repair_rounds)
-                        }
-                        None => "fix".into(),
+                    let max = self.settings.test.max_repair_rounds;
+                    let Some(s) = self.s() else {
+                        return Ok(());
                     };
+                    // Repairs of findings share the test phase's rounds.
+                    if s.repair_rounds >= max {
+                        s.review_stage = Stage::Failed;
+                        s.failure = Some(format!(
+                            "{} blocking finding(s) remain after {} repair round(s): {}",
+                            blocking.len(),
+                            s.repair_rounds,
+                            report.replace('\n', "; ")
+                        ));
+                        return Ok(());
+                    }
+                    s.repair_rounds += 1;
+                    let label = format!("fix{}", s.repair_rounds);
+                    let paths: Vec<String> = blocking.iter().map(|f| f.path.clone()).collect();
                     self.queue_repairs(&task.phase, &label, &paths, &report, &task.agent);
                 }
             }

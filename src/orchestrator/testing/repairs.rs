@@ -242,6 +242,7 @@ impl Actor {
     fn begin_repairs(&mut self, label: &str, tasks: Vec<Task>) {
         if let Some(s) = self.s() {
             s.awaiting_repairs = true;
+            s.retest = true;
             s.round_changed = false;
             s.round_label = format!(".{label}.");
             s.declined.clear();

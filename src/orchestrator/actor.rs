@@ -466,7 +466,10 @@ impl Actor {
             self.reject("start", "a session is already running");
             return;
         }
-        super::testing::warm_tools();
+        // The simulated team reads no environment: no probe to pay for.
+        if !self.settings.all_offline() {
+            super::testing::warm_tools();
+        }
         let prompt = prompt.trim().to_string();
         if prompt.is_empty() {
             self.reject("start", "the prompt is empty");

@@ -11,11 +11,15 @@ use crate::workspace::stack::{self, Component};
 /// The tools on this machine, one line ([`stack::tools_line`]), once probed.
 static TOOLS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Probes the tools on a blocking thread (each `--version` once per process),
-/// so that prompts can name them without the actor waiting.
+/// Probes the tools on a thread of its own (each `--version` once per
+/// process, about half a second of CPU), so that prompts can name them
+/// without the actor waiting, and without holding the process at its exit
+/// (a runtime waits for its blocking tasks).
 pub(crate) fn warm_tools() {
     if TOOLS.get().is_none() {
-        tokio::task::spawn_blocking(|| TOOLS.get_or_init(|| stack::tools_line(stack::tools())));
+        let _ = std::thread::Builder::new()
+            .name("quorum-tools".into())
+            .spawn(|| TOOLS.get_or_init(|| stack::tools_line(stack::tools())));
     }
 }
 

@@ -131,6 +131,7 @@ fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepared, Failure
     if global.no_setup_network {
         settings.test.setup_network = false;
     }
+    settings.test.allow_unconfined = global.allow_unconfined_tests;
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let workflow = match workflow {
         Some(path) => Workflow::load(path, &roster),

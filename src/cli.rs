@@ -58,6 +58,12 @@ pub struct Global {
     #[arg(long, global = true)]
     pub no_setup_network: bool,
 
+    /// Run model-written setup and tests even where the sandbox cannot confine
+    /// them to the scratch tree (no user namespaces; `quorum doctor` says why).
+    /// Without it such runs are refused (docs/sandbox.md).
+    #[arg(long, global = true)]
+    pub allow_unconfined_tests: bool,
+
     /// More log detail (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

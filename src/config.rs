@@ -363,6 +363,12 @@ pub struct TestSettings {
     pub timeout_s: u64,
     /// Repair rounds after a failing test run.
     pub max_repair_rounds: u32,
+    /// Run model-written setup and tests without the jail on a machine that
+    /// cannot confine them (docs/sandbox.md). Only the command line sets it
+    /// (`--allow-unconfined-tests`): a configuration file, which may come
+    /// with a repository, cannot.
+    #[serde(skip)]
+    pub allow_unconfined: bool,
 }
 
 impl Default for TestSettings {
@@ -374,6 +380,7 @@ impl Default for TestSettings {
             setup_timeout_s: 900,
             timeout_s: 300,
             max_repair_rounds: 2,
+            allow_unconfined: false,
         }
     }
 }

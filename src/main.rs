@@ -4,6 +4,9 @@
 use clap::Parser;
 
 fn main() {
+    // No process of the same user (a test run among them) may read quorum's
+    // memory or environment, which hold the provider keys (docs/sandbox.md).
+    quorum::workspace::sandbox::protect_self();
     let cli = quorum::cli::Cli::parse();
     std::process::exit(quorum::app::main(cli));
 }

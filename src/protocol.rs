@@ -254,6 +254,96 @@ impl TestStatus {
     }
 }
 
+/// What confined a sandboxed setup or test run (docs/sandbox.md): in every
+/// `setup_run` and `test_run` event, the run's transcript and the test report,
+/// and in `quorum doctor`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Isolation {
+    /// The namespaces the run had of its own, a subset of `user`, `mount`,
+    /// `pid`, `ipc`, `uts` and `net`, in that order.
+    pub namespaces: Vec<String>,
+    /// The filesystem was confined: the root read-only, the scratch tree (and
+    /// for setup the package managers' caches) the only writable places, a
+    /// private `/proc`, `/tmp` and `/dev`, and the target's `.git`, the state
+    /// directory, `$HOME` and `/run` hidden.
+    pub filesystem: bool,
+    /// The Landlock ABI version enforced as a second layer; 0 when none.
+    pub landlock: u32,
+    /// What bounds the run's processes, e.g. `cgroup v1 pids.max=1024`,
+    /// `RLIMIT_NPROC=1024 in the user namespace`, `timeout only`.
+    pub processes: String,
+    /// What bounds the run's memory, e.g. `cgroup v2 memory.max=4096 MiB for
+    /// the whole tree`, `RLIMIT_DATA=4096 MiB per process`.
+    pub memory: String,
+    /// The network was cut: a private network namespace with only loopback.
+    pub network: bool,
+}
+
+impl Isolation {
+    /// The isolation of a run without the jail: the network namespace when
+    /// `network`, and the per-process limits among `rlimits`
+    /// (`(resource, value)` as `setrlimit(2)` takes them).
+    #[allow(clippy::unnecessary_cast)] // the resource is u32 on glibc, c_int on musl
+    pub fn unconfined(network: bool, rlimits: &[(u32, u64)]) -> Isolation {
+        let limit = |resource: u32| {
+            rlimits
+                .iter()
+                .find(|(r, _)| *r == resource)
+                .map(|(_, v)| *v)
+        };
+        Isolation {
+            namespaces: if network {
+                vec!["net".into()]
+            } else {
+                Vec::new()
+            },
+            filesystem: false,
+            landlock: 0,
+            processes: match limit(libc::RLIMIT_NPROC as u32) {
+                Some(n) => format!("RLIMIT_NPROC={n}"),
+                None => "timeout only".into(),
+            },
+            memory: match limit(libc::RLIMIT_DATA as u32) {
+                Some(bytes) => format!("RLIMIT_DATA={} MiB per process", bytes >> 20),
+                None => "none".into(),
+            },
+            network,
+        }
+    }
+
+    /// One line for people: `namespaces user+mount+pid+ipc+uts+net ·
+    /// filesystem confined · Landlock v7 · processes: … · memory: … ·
+    /// network cut`, or `filesystem NOT confined` first when it was not.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.filesystem {
+            parts.push("filesystem NOT confined".to_string());
+        }
+        if self.namespaces.is_empty() {
+            parts.push("no namespaces".into());
+        } else {
+            parts.push(format!("namespaces {}", self.namespaces.join("+")));
+        }
+        if self.filesystem {
+            parts.push("filesystem confined".into());
+        }
+        if self.landlock > 0 {
+            parts.push(format!("Landlock v{}", self.landlock));
+        }
+        parts.push(format!("processes: {}", self.processes));
+        parts.push(format!("memory: {}", self.memory));
+        parts.push(
+            if self.network {
+                "network cut"
+            } else {
+                "network open"
+            }
+            .into(),
+        );
+        parts.join(" · ")
+    }
+}
+
 /// Outcome of a component's setup step (`setup_run.status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -107,6 +107,11 @@ impl Workspace {
         &self.dir
     }
 
+    /// quorum's state directory for the target (`DIR/.quorum` by default).
+    pub fn state(&self) -> &Path {
+        &self.state
+    }
+
     /// The session's scratch tree: `<state>/work/<session>/`.
     pub fn scratch(&self, session: &SessionId) -> PathBuf {
         self.state.join("work").join(session.as_str())

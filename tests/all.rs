@@ -28,6 +28,8 @@ mod delivery;
 mod durability;
 #[path = "all/fake_llm.rs"]
 mod fake_llm;
+#[path = "all/jail.rs"]
+mod jail;
 #[path = "all/orchestration.rs"]
 mod orchestration;
 #[path = "all/orchestrator.rs"]

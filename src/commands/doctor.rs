@@ -342,17 +342,46 @@ fn network_check(isolated: bool) -> Check {
     }
 }
 
-fn sandbox_checks() -> Vec<Check> {
-    let mut checks = vec![network_check(
-        crate::workspace::sandbox::can_isolate_network(),
-    )];
+/// The jail line of the sandbox checks: what confines model-written code on
+/// this machine, or why nothing can (then runs are refused unless
+/// `--allow-unconfined-tests`; docs/sandbox.md).
+fn jail_check(probe: &Result<crate::protocol::Isolation, String>, allowed: bool) -> Check {
+    match probe {
+        Ok(isolation) => Check::new("sandbox", "jail", Status::Ok, false, isolation.summary()),
+        Err(reason) if allowed => Check::new(
+            "sandbox",
+            "jail",
+            Status::Warn,
+            false,
+            format!(
+                "model-written code cannot be confined here ({reason}); --allow-unconfined-tests runs it anyway, with only rlimits and a process-group kill"
+            ),
+        ),
+        Err(reason) => Check::new(
+            "sandbox",
+            "jail",
+            Status::Fail,
+            false,
+            format!(
+                "model-written code cannot be confined here: {reason}. Setup and test runs are refused; enable unprivileged user namespaces (Linux 5.12 or later; e.g. sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0) or rerun with --allow-unconfined-tests (docs/sandbox.md)"
+            ),
+        ),
+    }
+}
+
+fn sandbox_checks(global: &Global) -> Vec<Check> {
+    let probe = crate::workspace::sandbox::probe();
+    let mut checks = vec![jail_check(&probe, global.allow_unconfined_tests)];
+    checks.push(network_check(
+        probe.as_ref().is_ok_and(|i| i.network) || crate::workspace::sandbox::can_isolate_network(),
+    ));
     checks.push(match rlimits_apply() {
         Ok(()) => Check::new(
             "sandbox",
             "rlimits",
             Status::Ok,
             true,
-            "CPU time, memory (data segment), file size, process and core limits apply to test runs; a subreaper kills every descendant",
+            "CPU time, memory (data segment), file size and core limits apply to every process of a run; every descendant is killed at its end",
         ),
         Err(e) => Check::new("sandbox", "rlimits", Status::Fail, true, e),
     });
@@ -716,7 +745,7 @@ pub async fn checks(global: &Global, dir: &Path) -> Vec<Check> {
         all.extend(provider_checks(settings).await);
     }
     all.extend(git_checks(dir));
-    all.extend(sandbox_checks());
+    all.extend(sandbox_checks(global));
     let walked = dir.to_path_buf();
     match tokio::task::spawn_blocking(move || stack_checks(&walked)).await {
         Ok(checks) => all.extend(checks),

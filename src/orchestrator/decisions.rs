@@ -97,6 +97,13 @@ impl Actor {
             for line in super::testing::round_lines(&s.last_tests) {
                 let _ = writeln!(out, "- {line}");
             }
+            if let Some(t) = s
+                .last_tests
+                .iter()
+                .find(|t| t.isolation != Default::default())
+            {
+                let _ = writeln!(out, "\nSandbox: {}", t.isolation.summary());
+            }
         }
         Some(out)
     }

@@ -527,6 +527,7 @@ mod tests {
             output: "test result: ok. 39 passed".into(),
             duration: std::time::Duration::ZERO,
             network_isolated: true,
+            isolation: Default::default(),
         }];
         s
     }

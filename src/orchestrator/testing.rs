@@ -27,9 +27,18 @@ pub(crate) use components::{environment, warm_tools};
 #[cfg(test)]
 mod tests;
 
-/// Why a failed setup is the environment's and not the code's, if it is: the
-/// step had no network, or its output says the registry was unreachable.
+/// Why a failed setup or run is the environment's and not the code's, if it
+/// is: the sandbox refused to run model-written code unconfined, the step had
+/// no network, or its output says the registry was unreachable.
 pub(crate) fn environmental(outcome: &TestOutcome, network: bool) -> Option<String> {
+    if let Some(at) = outcome.output.find(sandbox::UNCONFINED_REFUSED) {
+        let line = outcome.output[at..].lines().next().unwrap_or_default();
+        return Some(format!(
+            "{}: {}",
+            outcome.component,
+            report::clean_line(line)
+        ));
+    }
     if outcome.status != TestStatus::SetupFailed {
         return None;
     }
@@ -151,6 +160,7 @@ impl Actor {
                 output: String::new(),
                 duration: Duration::ZERO,
                 network_isolated: true,
+                isolation: Default::default(),
             };
             self.on_test_done(round, outcome);
             self.on_round_done(round);
@@ -185,6 +195,12 @@ impl Actor {
         let done = s.setups.clone();
         let test = self.settings.test.clone();
         let scrub = self.settings.key_variables();
+        let policy = sandbox::Policy::for_session(
+            &tree,
+            self.workspace.dir(),
+            self.workspace.state(),
+            self.settings.test.allow_unconfined,
+        );
         let inbox = self.inbox_tx.clone();
         tokio::spawn(async move {
             for component in components {
@@ -205,6 +221,7 @@ impl Actor {
                             Duration::from_secs(test.setup_timeout_s),
                             test.setup_network,
                             &scrub,
+                            &policy,
                         )
                         .await;
                         let ok = outcome.status == SetupStatus::Ok;
@@ -233,6 +250,7 @@ impl Actor {
                     Duration::from_secs(test.timeout_s),
                     &scrub,
                     &known,
+                    &policy,
                 )
                 .await;
                 outcome.component = component.name.clone();
@@ -304,6 +322,7 @@ impl Actor {
             network,
             duration_ms: outcome.duration.as_millis() as u64,
             lines: outcome.lines,
+            isolation: outcome.isolation,
         });
     }
 
@@ -361,7 +380,18 @@ impl Actor {
                 outcome.duration.as_secs_f64()
             ),
         );
-        if !outcome.network_isolated && round == 1 {
+        if outcome.isolation != Default::default() {
+            let warn = if outcome.isolation.filesystem {
+                ""
+            } else {
+                "⚠ "
+            };
+            self.note(
+                &lead,
+                &phase.name,
+                &format!("{warn}sandbox: {}", outcome.isolation.summary()),
+            );
+        } else if !outcome.network_isolated && round == 1 {
             self.note(
                 &lead,
                 &phase.name,
@@ -401,6 +431,7 @@ impl Actor {
             status: outcome.status,
             failures: outcome.failures.iter().take(20).cloned().collect(),
             lines: outcome.lines.clone(),
+            isolation: outcome.isolation.clone(),
         });
     }
 

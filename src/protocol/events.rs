@@ -277,6 +277,9 @@ pub enum EventBody {
         /// characters.
         #[serde(default)]
         lines: Vec<String>,
+        /// What confined the step (docs/sandbox.md).
+        #[serde(default)]
+        isolation: crate::protocol::Isolation,
     },
     /// A component's test command ran in the scratch tree.
     TestRun {
@@ -304,6 +307,9 @@ pub enum EventBody {
         /// error), cleaned of control characters; at most 12.
         #[serde(default)]
         lines: Vec<String>,
+        /// What confined the run (docs/sandbox.md).
+        #[serde(default)]
+        isolation: crate::protocol::Isolation,
     },
     /// A repair task's agent replied that no change in its files can fix the failure; the
     /// chair decides what follows (docs/workflows.md, "Repairs").

@@ -11,7 +11,7 @@
 //! network. What a run's output means is [`crate::workspace::report`]'s; which
 //! commands a tree's components run is [`crate::workspace::stack`]'s.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -19,7 +19,13 @@ use std::time::{Duration, Instant};
 use crate::protocol::TestStatus;
 
 #[cfg(target_os = "linux")]
+mod cgroup;
+#[cfg(target_os = "linux")]
+pub mod jail;
+#[cfg(target_os = "linux")]
 pub mod supervisor;
+
+pub use crate::protocol::Isolation;
 
 /// Most bytes of test output kept (head and tail are kept when it is longer).
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
@@ -79,6 +85,9 @@ pub struct TestOutcome {
     pub duration: Duration,
     /// `false` when the OS did not allow a private network namespace.
     pub network_isolated: bool,
+    /// What confined the run (empty in records older than the jail).
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 impl TestOutcome {
@@ -99,6 +108,7 @@ impl TestOutcome {
             output: setup.output.clone(),
             duration: setup.duration,
             network_isolated: true,
+            isolation: setup.isolation.clone(),
         }
     }
 }
@@ -114,6 +124,9 @@ pub struct SetupOutcome {
     pub output: String,
     /// Wall time.
     pub duration: Duration,
+    /// What confined the step (empty in records older than the jail).
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 /// Whether this process may give test runs a private network namespace
@@ -304,10 +317,85 @@ fn trim_output(bytes: &[u8]) -> String {
 pub const NETWORK_NOT_ISOLATED: &str =
     "quorum: network not isolated (no private network namespace on this machine)";
 
+/// What a run may write and what it must not see (docs/sandbox.md). The
+/// default confines a run to its working directory and hides `$HOME`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Policy {
+    /// The tree the run may write (the session's scratch tree); `None`: the
+    /// working directory.
+    pub tree: Option<PathBuf>,
+    /// Directories hidden from the run besides `$HOME` and `/run`: the
+    /// target's `.git` and quorum's state directory.
+    pub hide: Vec<PathBuf>,
+    /// The home directory to hide; `None`: `$HOME`.
+    pub home: Option<PathBuf>,
+    /// Run model-written code without the jail where the kernel cannot
+    /// confine it (`--allow-unconfined-tests`); without it such a run is
+    /// refused.
+    pub allow_unconfined: bool,
+}
+
+impl Policy {
+    /// The policy of a session's runs: `tree` writable; the target `dir`
+    /// (its `.git`, the person's uncommitted files, sockets a dev server left
+    /// there) and the `state` directory hidden, the tree excepted; unconfined
+    /// runs refused unless `allow_unconfined`.
+    pub fn for_session(tree: &Path, dir: &Path, state: &Path, allow_unconfined: bool) -> Policy {
+        Policy {
+            tree: Some(tree.to_path_buf()),
+            hide: vec![dir.to_path_buf(), dir.join(".git"), state.to_path_buf()],
+            home: None,
+            allow_unconfined,
+        }
+    }
+}
+
+/// The start of the message of a run refused because the filesystem cannot
+/// be confined here.
+pub const UNCONFINED_REFUSED: &str =
+    "quorum: model-written code was not run: this machine cannot confine it";
+
+/// Whether this machine can run commands in the jail: the isolation a run
+/// gets, or why there is none (probed once per process by running `true` in
+/// it; `quorum doctor` shows the answer).
+pub fn probe() -> Result<Isolation, String> {
+    static PROBE: OnceLock<Result<Isolation, String>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            #[cfg(target_os = "linux")]
+            {
+                protect_self();
+                let dir = std::env::temp_dir().join(format!("quorum-probe-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let policy = Policy::default();
+                let limits = Limits::for_timeout(Duration::from_secs(10));
+                let spec = build_spec(&dir, "true", &limits, true, &[], &policy, false, true);
+                let status = spec.and_then(|spec| {
+                    let mut sup = supervisor::spawn(&spec).map_err(|e| e.to_string())?;
+                    let status = supervisor::read_status(sup.status);
+                    let _ = sup.child.wait();
+                    drop(sup.lifeline);
+                    Ok(status)
+                });
+                let _ = std::fs::remove_dir_all(&dir);
+                match status? {
+                    supervisor::Status::Started(isolation) => Ok(isolation),
+                    supervisor::Status::Failed(reason) => Err(reason),
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            {
+                Err("the jail needs Linux (namespaces, Landlock)".to_string())
+            }
+        })
+        .clone()
+}
+
 /// Runs `command` with `sh -c` in `cwd` under the sandbox rules and quorum's
-/// default [`Limits`] for `timeout`. `scrub` names extra environment variables
-/// to drop (the configured provider key variables; they are never passed
-/// anyway, as only the allowlisted variables are).
+/// default [`Limits`] for `timeout`, confined to `cwd` ([`Policy::default`]).
+/// `scrub` names extra environment variables to drop (the configured provider
+/// key variables; they are never passed anyway, as only the allowlisted
+/// variables are).
 ///
 /// Never fails: a command that cannot start gives [`TestStatus::Error`] with the
 /// reason in `output`.
@@ -317,15 +405,25 @@ pub async fn run_tests(
     timeout: Duration,
     scrub: &[String],
 ) -> TestOutcome {
-    run_sandboxed(cwd, command, &Limits::for_timeout(timeout), scrub).await
+    run_sandboxed(
+        cwd,
+        command,
+        &Limits::for_timeout(timeout),
+        scrub,
+        &Policy::default(),
+    )
+    .await
 }
 
-/// Runs `command` with `sh -c` in `cwd` under `limits` (DESIGN.md §6): an
-/// environment scrubbed of secrets, rlimits, a private network namespace where
-/// the OS allows it, its own session and process group, and — on Linux — a
-/// subreaper supervisor (`sandbox/supervisor.rs`) that kills every descendant
-/// when the command ends, at the timeout, or when this future is dropped,
-/// including processes that double-forked and called `setsid()`.
+/// Runs `command` with `sh -c` in `cwd` under `limits` and `policy`
+/// (docs/sandbox.md): in the jail (new namespaces, a read-only root with
+/// the policy's tree the only writable place, hidden `.git`, state
+/// directory, `$HOME` and `/run`, Landlock, a cgroup or `RLIMIT_NPROC`, no
+/// capabilities), with an environment scrubbed of secrets and rlimits, no
+/// network unless `limits.isolate_network` is false; every descendant is
+/// killed when the command ends, at the timeout, or when this future is
+/// dropped. Where the jail is impossible the run is refused
+/// ([`UNCONFINED_REFUSED`]) unless `policy.allow_unconfined`.
 ///
 /// Never fails: a command that cannot start gives [`TestStatus::Error`] with the
 /// reason in `output`.
@@ -334,22 +432,32 @@ pub async fn run_sandboxed(
     command: &str,
     limits: &Limits,
     scrub: &[String],
+    policy: &Policy,
 ) -> TestOutcome {
-    run_classified(cwd, command, limits, scrub, &[]).await
+    run_classified(cwd, command, limits, scrub, &[], policy).await
 }
 
-/// [`run_tests`] for a tree whose project-relative file paths are `known`:
-/// the run is classified with them ([`crate::workspace::report::classify`]:
-/// a missing module that is one of the project's own is a build problem, not
-/// a missing package).
+/// [`run_tests`] for a session's tree under `policy`, whose project-relative
+/// file paths are `known`: the run is classified with them
+/// ([`crate::workspace::report::classify`]: a missing module that is one of
+/// the project's own is a build problem, not a missing package).
 pub async fn run_tests_in(
     cwd: &Path,
     command: &str,
     timeout: Duration,
     scrub: &[String],
     known: &[String],
+    policy: &Policy,
 ) -> TestOutcome {
-    run_classified(cwd, command, &Limits::for_timeout(timeout), scrub, known).await
+    run_classified(
+        cwd,
+        command,
+        &Limits::for_timeout(timeout),
+        scrub,
+        known,
+        policy,
+    )
+    .await
 }
 
 /// [`run_sandboxed`], classified with the tree's `known` paths.
@@ -359,11 +467,11 @@ async fn run_classified(
     limits: &Limits,
     scrub: &[String],
     known: &[String],
+    policy: &Policy,
 ) -> TestOutcome {
     let started = Instant::now();
-    let isolate = limits.isolate_network && can_isolate_network();
-    let ran = run_platform(cwd, command, limits, isolate, scrub).await;
-    let blank = |status, output: String| TestOutcome {
+    let ran = run_platform(cwd, command, limits, scrub, policy, false).await;
+    let blank = |status, output: String, isolation: Isolation| TestOutcome {
         component: String::new(),
         command: command.to_string(),
         status,
@@ -375,21 +483,28 @@ async fn run_classified(
         paths: Vec::new(),
         output,
         duration: started.elapsed(),
-        network_isolated: isolate,
+        network_isolated: isolation.network,
+        isolation,
     };
-    let (code, mut output) = match ran {
+    let (code, mut output, isolation) = match ran {
         Ran::Error(reason) => {
             let mut outcome = blank(
                 TestStatus::Error,
                 format!("cannot start `{command}`: {reason}"),
+                Isolation::default(),
             );
+            outcome.network_isolated = limits.isolate_network;
             outcome.lines = vec![crate::workspace::report::clean_line(&outcome.output)];
             return outcome;
         }
-        Ran::Exited { code, output } => (Some(code), output),
-        Ran::TimedOut { output } => (None, output),
+        Ran::Exited {
+            code,
+            output,
+            isolation,
+        } => (Some(code), output, isolation),
+        Ran::TimedOut { output, isolation } => (None, output, isolation),
     };
-    if !isolate {
+    if !isolation.network {
         output = format!("{NETWORK_NOT_ISOLATED}\n{output}");
     }
     let report = crate::workspace::report::parse(&output);
@@ -400,7 +515,7 @@ async fn run_classified(
             limits.timeout.as_secs_f64()
         );
     }
-    let mut outcome = blank(verdict.status, output);
+    let mut outcome = blank(verdict.status, output, isolation);
     outcome.passed = report.passed;
     outcome.failed = report.failed;
     outcome.skipped = report.skipped;
@@ -409,14 +524,15 @@ async fn run_classified(
     outcome
 }
 
-/// Runs a component's setup step (`command` with `sh -c` in `cwd`) under the
-/// same sandbox as its tests (scrubbed environment, rlimits, every descendant
-/// killed) and `timeout`, with the network when `network` is true (the step
-/// installs dependencies; DESIGN.md §6), without it otherwise (people who
-/// vendor their dependencies: `[test] setup_network = false`).
+/// Runs a component's setup step (`command` with `sh -c` in `cwd`) in the
+/// same jail as its tests under `policy` (the package managers' caches
+/// writable too) and `timeout`, with the network when `network` is true
+/// (the step installs dependencies; docs/sandbox.md), without it otherwise
+/// (people who vendor their dependencies: `[test] setup_network = false`).
 ///
-/// Never fails: a command that cannot start is [`SetupStatus::Failed`] with
-/// the reason in `output` and `lines`.
+/// Never fails: a command that cannot start (or is refused, see
+/// [`run_sandboxed`]) is [`SetupStatus::Failed`] with the reason in `output`
+/// and `lines`.
 ///
 /// [`SetupStatus::Failed`]: crate::protocol::SetupStatus::Failed
 pub async fn run_setup(
@@ -425,26 +541,34 @@ pub async fn run_setup(
     timeout: Duration,
     network: bool,
     scrub: &[String],
+    policy: &Policy,
 ) -> SetupOutcome {
     use crate::protocol::SetupStatus;
     let started = Instant::now();
     let mut limits = Limits::for_timeout(timeout);
     limits.isolate_network = !network;
-    let isolate = limits.isolate_network && can_isolate_network();
-    let ran = run_platform(cwd, command, &limits, isolate, scrub).await;
-    let (status, output) = match ran {
+    let ran = run_platform(cwd, command, &limits, scrub, policy, true).await;
+    let (status, output, isolation) = match ran {
         Ran::Error(reason) => (
             SetupStatus::Failed,
             format!("cannot start `{command}`: {reason}"),
+            Isolation::default(),
         ),
-        Ran::Exited { code: 0, output } => (SetupStatus::Ok, output),
-        Ran::Exited { output, .. } => (SetupStatus::Failed, output),
-        Ran::TimedOut { output } => (
+        Ran::Exited {
+            code: 0,
+            output,
+            isolation,
+        } => (SetupStatus::Ok, output, isolation),
+        Ran::Exited {
+            output, isolation, ..
+        } => (SetupStatus::Failed, output, isolation),
+        Ran::TimedOut { output, isolation } => (
             SetupStatus::Timeout,
             format!(
                 "{output}\n`{command}` timed out after {} s",
                 timeout.as_secs_f64()
             ),
+            isolation,
         ),
     };
     let lines = if status == SetupStatus::Ok {
@@ -457,17 +581,25 @@ pub async fn run_setup(
         lines,
         output,
         duration: started.elapsed(),
+        isolation,
     }
 }
 
 /// How a run ended, before its report is read.
 enum Ran {
-    /// Did not start; the reason.
+    /// Did not start (or was refused); the reason.
     Error(String),
     /// Exited with `code` (`128 + signal` when killed, e.g. by `RLIMIT_CPU`).
-    Exited { code: i32, output: String },
+    Exited {
+        code: i32,
+        output: String,
+        isolation: Isolation,
+    },
     /// Killed at the timeout.
-    TimedOut { output: String },
+    TimedOut {
+        output: String,
+        isolation: Isolation,
+    },
 }
 
 /// Finds `sh` on the sandbox's `PATH` (absolute directories only).
@@ -511,52 +643,195 @@ fn user_tasks() -> Option<u64> {
     Some(count)
 }
 
+/// `$HOME`'s toolchain roots and the like, as `(variable, default under
+/// $HOME)`: passed to the jail explicitly (its `$HOME` is another) and shown
+/// read-only inside the hidden home.
 #[cfg(target_os = "linux")]
-async fn run_platform(
+const TOOLCHAIN_HOMES: [(&str, &str); 5] = [
+    ("CARGO_HOME", ".cargo"),
+    ("RUSTUP_HOME", ".rustup"),
+    ("PYENV_ROOT", ".pyenv"),
+    ("NVM_DIR", ".nvm"),
+    ("GOPATH", "go"),
+];
+
+/// The jail's `$HOME` (inside its private `/tmp`).
+#[cfg(target_os = "linux")]
+const JAIL_HOME: &str = "/tmp/home";
+
+/// The jail and environment for a run under `policy` (`setup`: the package
+/// managers' caches are writable).
+#[cfg(target_os = "linux")]
+fn jail_for(
+    cwd: &Path,
+    limits: &Limits,
+    policy: &Policy,
+    setup: bool,
+    env: &mut Vec<(std::ffi::OsString, std::ffi::OsString)>,
+) -> jail::Jail {
+    let home = policy
+        .home
+        .clone()
+        .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+        .filter(|h| h.is_absolute() && h != Path::new("/"));
+    let mut jail = jail::Jail {
+        writable: vec![policy.tree.clone().unwrap_or_else(|| cwd.to_path_buf())],
+        hide: vec![PathBuf::from("/run")],
+        home: PathBuf::from(JAIL_HOME),
+        memory_bytes: limits.memory_bytes,
+        processes: limits.extra_processes,
+        ..jail::Jail::default()
+    };
+    if std::fs::symlink_metadata("/var/run").is_ok_and(|m| m.is_dir()) {
+        jail.hide.push("/var/run".into());
+    }
+    jail.hide.extend(policy.hide.iter().cloned());
+    // resolv.conf kept under /run (systemd-resolved) stays visible.
+    if let Ok(resolv) = std::fs::canonicalize("/etc/resolv.conf")
+        && (resolv.starts_with("/run") || resolv.starts_with("/var/run"))
+    {
+        jail.expose.push(resolv);
+    }
+    let set = |env: &mut Vec<(std::ffi::OsString, std::ffi::OsString)>, k: &str, v: &Path| {
+        env.retain(|(name, _)| name != k);
+        env.push((k.into(), v.as_os_str().to_os_string()));
+    };
+    if let Some(home) = &home {
+        jail.hide.push(home.clone());
+        for (var, default) in TOOLCHAIN_HOMES {
+            let path = std::env::var_os(var)
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .unwrap_or_else(|| home.join(default));
+            if path.is_dir() {
+                set(env, var, &path);
+                jail.expose.push(path.clone());
+                if var == "CARGO_HOME" {
+                    jail.mask.push(path.join("credentials.toml"));
+                    jail.mask.push(path.join("credentials"));
+                    if setup {
+                        jail.writable.push(path.join("registry"));
+                        jail.writable.push(path.join("git"));
+                    }
+                }
+                if var == "GOPATH" && setup {
+                    jail.writable.push(path.join("pkg"));
+                }
+            }
+        }
+        if let Some((_, path)) = env.iter().find(|(k, _)| k == "PATH") {
+            for dir in std::env::split_paths(path) {
+                if dir.starts_with(home) && dir.is_dir() && !jail.expose.contains(&dir) {
+                    jail.expose.push(dir);
+                }
+            }
+        }
+        // The package managers' caches, kept between sessions; written by
+        // setup only.
+        let caches = home.join(".cache/quorum/sandbox");
+        for (var, name) in [
+            ("npm_config_cache", "npm"),
+            ("PIP_CACHE_DIR", "pip"),
+            ("GOCACHE", "go-build"),
+        ] {
+            let dir = caches.join(name);
+            if std::fs::create_dir_all(&dir).is_ok() {
+                set(env, var, &dir);
+                if setup {
+                    jail.writable.push(dir);
+                } else {
+                    jail.expose.push(dir);
+                }
+            }
+        }
+    }
+    jail.writable.retain(|p| p.is_dir());
+    set(env, "HOME", Path::new(JAIL_HOME));
+    set(env, "TMPDIR", Path::new("/tmp"));
+    jail
+}
+
+/// The supervisor's spec for a run: confined when `confine`, unconfined (the
+/// person allowed it) otherwise.
+#[cfg(target_os = "linux")]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::unnecessary_cast)] // the resource is u32 on glibc, c_int on musl
+fn build_spec(
     cwd: &Path,
     command: &str,
     limits: &Limits,
     isolate: bool,
     scrub: &[String],
-) -> Ran {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let env = sandbox_env(scrub);
-    let cstr = |bytes: &[u8]| {
-        CString::new(bytes)
-            .map_err(|_| "a NUL byte in the command, a path or the environment".to_string())
-    };
+    policy: &Policy,
+    setup: bool,
+    confine: bool,
+) -> Result<supervisor::Spec, String> {
+    let mut env = sandbox_env(scrub);
+    let jail = confine.then(|| jail_for(cwd, limits, policy, setup, &mut env));
     let shell = find_shell(&env);
-    let spec = (|| -> Result<supervisor::Spec, String> {
-        let mut envp = Vec::new();
-        for (k, v) in &env {
-            let mut entry = k.as_bytes().to_vec();
-            entry.push(b'=');
-            entry.extend_from_slice(v.as_bytes());
-            envp.push(cstr(&entry)?);
+    let mut rlimits = vec![
+        (libc::RLIMIT_CPU as u32, limits.cpu_seconds),
+        (libc::RLIMIT_FSIZE as u32, limits.file_bytes),
+        (libc::RLIMIT_CORE as u32, 0),
+        (libc::RLIMIT_DATA as u32, limits.memory_bytes),
+    ];
+    // Outside a user namespace RLIMIT_NPROC counts all the user's processes
+    // (and does not bind root).
+    // SAFETY: getuid cannot fail.
+    if !confine
+        && unsafe { libc::getuid() } != 0
+        && let Some(now) = user_tasks()
+    {
+        rlimits.push((libc::RLIMIT_NPROC as u32, now + limits.extra_processes));
+    }
+    Ok(supervisor::Spec {
+        shell,
+        command: command.to_string(),
+        env,
+        cwd: cwd.to_path_buf(),
+        rlimits,
+        isolate_network: isolate,
+        jail,
+    })
+}
+
+/// Marks this process non-dumpable (once), so that no process of the same
+/// user — a test run among them — may read its memory or environment
+/// through `/proc` or ptrace.
+pub fn protect_self() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl on this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         }
-        let mut rlimits = vec![
-            (libc::RLIMIT_CPU, limits.cpu_seconds),
-            (libc::RLIMIT_FSIZE, limits.file_bytes),
-            (libc::RLIMIT_CORE, 0),
-            (libc::RLIMIT_DATA, limits.memory_bytes),
-        ];
-        // SAFETY: getuid cannot fail.
-        if unsafe { libc::getuid() } != 0
-            && let Some(now) = user_tasks()
-        {
-            rlimits.push((libc::RLIMIT_NPROC, now + limits.extra_processes));
+    });
+}
+
+#[cfg(target_os = "linux")]
+async fn run_platform(
+    cwd: &Path,
+    command: &str,
+    limits: &Limits,
+    scrub: &[String],
+    policy: &Policy,
+    setup: bool,
+) -> Ran {
+    protect_self();
+    let confine = match probe() {
+        Ok(_) => true,
+        Err(_) if policy.allow_unconfined => false,
+        Err(reason) => {
+            return Ran::Error(format!(
+                "{UNCONFINED_REFUSED} ({reason}); rerun with --allow-unconfined-tests to run it without the jail (docs/sandbox.md)"
+            ));
         }
-        Ok(supervisor::Spec {
-            shell: cstr(shell.as_os_str().as_bytes())?,
-            argv: vec![cstr(b"sh")?, cstr(b"-c")?, cstr(command.as_bytes())?],
-            envp,
-            cwd: cstr(cwd.as_os_str().as_bytes())?,
-            rlimits,
-            isolate_network: isolate,
-        })
-    })();
-    let spec = match spec {
+    };
+    // Unconfined, a network namespace needs root; confined, the user
+    // namespace allows it.
+    let isolate = limits.isolate_network && (confine || can_isolate_network());
+    let spec = match build_spec(cwd, command, limits, isolate, scrub, policy, setup, confine) {
         Ok(spec) => spec,
         Err(e) => return Ran::Error(e),
     };
@@ -565,34 +840,48 @@ async fn run_platform(
         Err(e) => return Ran::Error(e.to_string()),
     };
     let supervisor::Supervisor {
-        pid,
-        stdout,
-        stderr,
+        mut child,
         lifeline,
-        errors,
+        status,
     } = sup;
-    let out_task = tokio::task::spawn_blocking(move || read_capped(std::fs::File::from(stdout)));
-    let err_task = tokio::task::spawn_blocking(move || read_capped(std::fs::File::from(stderr)));
+    let pid = child.id() as libc::pid_t;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Ran::Error("the supervisor's output pipes are missing".into());
+    };
+    let out_task = tokio::task::spawn_blocking(move || read_capped(stdout));
+    let err_task = tokio::task::spawn_blocking(move || read_capped(stderr));
     // One blocking task learns whether the command started, then reaps the
     // supervisor (by its pid only).
     let mut waiter = tokio::task::spawn_blocking(move || {
-        (supervisor::read_error(errors), supervisor::wait(pid))
+        let started = supervisor::read_status(status);
+        let code = child
+            .wait()
+            .map(|s| {
+                use std::os::unix::process::ExitStatusExt;
+                s.code()
+                    .unwrap_or_else(|| 128 + s.signal().unwrap_or(libc::SIGKILL))
+            })
+            .unwrap_or(128 + libc::SIGKILL);
+        (started, code)
     });
     let waited = tokio::time::timeout(limits.timeout, &mut waiter).await;
     // Closing the lifeline tells the supervisor to kill everything and exit;
     // on a normal end it has done so already.
     drop(lifeline);
     let (started, code, timed_out) = match waited {
-        Ok(Ok((error, code))) => (error, code, false),
-        Ok(Err(e)) => (Some(e.to_string()), 128, false),
+        Ok(Ok((started, code))) => (started, code, false),
+        Ok(Err(e)) => (supervisor::Status::Failed(e.to_string()), 128, false),
         Err(_) => match tokio::time::timeout(GRACE, &mut waiter).await {
-            Ok(Ok((error, code))) => (error, code, true),
+            Ok(Ok((started, code))) => (started, code, true),
             _ => {
-                // The supervisor did not stop: kill it (its process group too,
-                // which the command left for one of its own).
+                // The supervisor did not stop: kill it.
                 // SAFETY: signalling our own child, not yet reaped (the waiter still waits).
                 unsafe { libc::kill(pid, libc::SIGKILL) };
-                (None, 128 + libc::SIGKILL, true)
+                (
+                    supervisor::Status::Failed("the supervisor did not stop".into()),
+                    128 + libc::SIGKILL,
+                    true,
+                )
             }
         },
     };
@@ -608,14 +897,19 @@ async fn run_platform(
             .and_then(Result::ok)
             .unwrap_or_default(),
     );
-    if let Some(reason) = started {
-        return Ran::Error(reason);
-    }
+    let isolation = match started {
+        supervisor::Status::Started(isolation) => isolation,
+        supervisor::Status::Failed(reason) => return Ran::Error(reason),
+    };
     let output = trim_output(&all);
     if timed_out {
-        Ran::TimedOut { output }
+        Ran::TimedOut { output, isolation }
     } else {
-        Ran::Exited { code, output }
+        Ran::Exited {
+            code,
+            output,
+            isolation,
+        }
     }
 }
 
@@ -624,9 +918,16 @@ async fn run_platform(
     cwd: &Path,
     command: &str,
     limits: &Limits,
-    _isolate: bool,
     scrub: &[String],
+    policy: &Policy,
+    _setup: bool,
 ) -> Ran {
+    if !policy.allow_unconfined {
+        return Ran::Error(format!(
+            "{UNCONFINED_REFUSED} (the jail needs Linux); rerun with --allow-unconfined-tests to run it without the jail (docs/sandbox.md)"
+        ));
+    }
+    let isolation = Isolation::unconfined(false, &[]);
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
         .arg(command)
@@ -708,8 +1009,9 @@ async fn run_platform(
         Ok(status) => Ran::Exited {
             code: status.ok().and_then(|s| s.code()).unwrap_or(128),
             output,
+            isolation,
         },
-        Err(_) => Ran::TimedOut { output },
+        Err(_) => Ran::TimedOut { output, isolation },
     }
 }
 

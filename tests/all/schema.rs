@@ -227,6 +227,7 @@ fn samples() -> Vec<EventBody> {
             network: true,
             duration_ms: 5200,
             lines: Vec::new(),
+            isolation: Default::default(),
         },
         EventBody::SetupRun {
             round: 1,
@@ -238,6 +239,7 @@ fn samples() -> Vec<EventBody> {
             lines: vec![s(
                 "error: failed to get `clap` as a dependency of package `wcu v0.1.0`",
             )],
+            isolation: Default::default(),
         },
         EventBody::TestRun {
             round: 1,
@@ -249,6 +251,16 @@ fn samples() -> Vec<EventBody> {
             status: TestStatus::Passed,
             failures: Vec::new(),
             lines: Vec::new(),
+            isolation: quorum::protocol::Isolation {
+                namespaces: ["user", "mount", "pid", "ipc", "uts", "net"]
+                    .map(String::from)
+                    .to_vec(),
+                filesystem: true,
+                landlock: 7,
+                processes: s("cgroup v1 pids.max=1024"),
+                memory: s("cgroup v1 4096 MiB for the whole tree"),
+                network: true,
+            },
         },
         EventBody::TestRun {
             round: 3,
@@ -260,6 +272,7 @@ fn samples() -> Vec<EventBody> {
             status: TestStatus::Timeout,
             failures: Vec::new(),
             lines: Vec::new(),
+            isolation: Default::default(),
         },
         EventBody::TestRun {
             round: 2,
@@ -273,6 +286,7 @@ fn samples() -> Vec<EventBody> {
             lines: vec![s(
                 "SyntaxError: The requested module '../api.js' does not provide an export named 'getTodos'",
             )],
+            isolation: Default::default(),
         },
         EventBody::TestRun {
             round: 1,
@@ -284,6 +298,7 @@ fn samples() -> Vec<EventBody> {
             status: TestStatus::NoTests,
             failures: Vec::new(),
             lines: vec![s("Ran 0 tests in 0.000s")],
+            isolation: Default::default(),
         },
         EventBody::RepairDeclined {
             task: s("test.repair1.qa"),
@@ -600,6 +615,7 @@ fn renamed_missing_extra_and_mistyped_fields_fail() {
             status: TestStatus::Passed,
             failures: Vec::new(),
             lines: Vec::new(),
+            isolation: Default::default(),
         },
     );
     refused(&test_run, "status = ok", |e| {

@@ -21,6 +21,7 @@ fn outcome(status: TestStatus, output: &str) -> TestOutcome {
         output: output.into(),
         duration: Duration::ZERO,
         network_isolated: true,
+        isolation: Default::default(),
     }
 }
 

@@ -444,6 +444,7 @@ fn at_deliver_tests_failing() -> App {
             status: TestStatus::Failed,
             failures: Vec::new(),
             lines: Vec::new(),
+            isolation: Default::default(),
         },
     );
     app.on_event(Event::DeliveryReady {
@@ -508,6 +509,7 @@ fn failing_tests_at_deliver_say_that_c_commits_anyway_and_q_ends_it_failed() {
             status: TestStatus::Timeout,
             failures: Vec::new(),
             lines: Vec::new(),
+            isolation: Default::default(),
         },
     );
     assert!(
@@ -594,6 +596,7 @@ fn a_declined_repair_is_shown_with_its_reason_and_a_later_component_keeps_the_ro
         status,
         failures: Vec::new(),
         lines: Vec::new(),
+        isolation: Default::default(),
     };
     f.ev(&mut app, run(4, "frontend", TestStatus::BuildFailed, 0, 0));
     f.ev(&mut app, run(4, "backend", TestStatus::Passed, 68, 0));

@@ -444,6 +444,7 @@ pub(super) fn at_deliver() -> App {
             status: TestStatus::Passed,
             failures: Vec::new(),
             lines: Vec::new(),
+            isolation: Default::default(),
         },
     );
     f.ev(

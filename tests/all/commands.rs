@@ -915,3 +915,50 @@ fn undo_and_push_act_on_the_repository_of_dir_and_refuse_in_a_copy() {
     assert_eq!(env.git(&moved, &["rev-parse", "HEAD~1"]), head);
     assert_eq!(env.git(&moved, &["ls-tree", "-r", "HEAD"]), "");
 }
+
+/// Issue 17: a `DIR/.quorum` that is a symbolic link is refused with an error
+/// naming it, by `run` and by the session commands, and nothing is written
+/// through it (its target stays empty, DIR gets nothing else).
+#[test]
+fn a_linked_state_directory_is_refused_and_never_written_through() {
+    let env = Env::new();
+    let parent = tempdir();
+    let dir = parent.path().join("project");
+    let outside = parent.path().join("outside");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    let link = dir.join(".quorum");
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let d = path_str(&dir);
+    let named = path_str(&dir.canonicalize().unwrap().join(".quorum")).to_string();
+    for args in [
+        vec!["run", "--offline", PROMPT, "--dir", d, "--json"],
+        vec!["sessions", "list", "--dir", d],
+        vec!["undo", "--dir", d],
+        vec!["resume", "abc", "--headless", "--dir", d],
+    ] {
+        let out = quorum(&env, &args);
+        assert_eq!(out.code, 1, "{args:?}: {out}");
+        assert!(
+            out.stderr.contains(&named) && out.stderr.contains("symbolic link"),
+            "{args:?}: {out}"
+        );
+        assert!(tree(&outside).is_empty(), "{args:?}: {:?}", tree(&outside));
+        assert_eq!(
+            tree(&dir).into_iter().collect::<Vec<_>>(),
+            [".quorum"],
+            "{args:?}"
+        );
+    }
+    // A link to a directory that already holds a state is refused the same.
+    std::fs::remove_file(&link).unwrap();
+    let session = env.run_json(&dir, &[]);
+    session.assert_succeeded();
+    std::fs::rename(&link, outside.join("state")).unwrap();
+    std::os::unix::fs::symlink(outside.join("state"), &link).unwrap();
+    let before = tree(&outside);
+    let out = quorum(&env, &["sessions", "list", "--dir", d]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains(&named), "{out}");
+    assert_eq!(tree(&outside), before);
+}

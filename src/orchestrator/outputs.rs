@@ -320,6 +320,7 @@ pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
         for f in &t.files {
             let dir = f.ends_with('/');
             let norm = crate::workspace::paths::normalize(f)
+                .and_then(|p| crate::workspace::paths::check_name(&p).map(|()| p))
                 .map_err(|r| format!("task `{}` declares `{f}`: {r}", t.id))?;
             let norm = if dir { format!("{norm}/") } else { norm };
             claimed.insert(norm, &t.id);
@@ -791,6 +792,15 @@ mod tests {
             components: Vec::new(),
         };
         assert!(check_breakdown(&ok, &owners).is_ok());
+        // A declared file git refuses is refused with the breakdown.
+        for bad in ["GIT~1/config", "docs/.git./x", "a\u{202e}b.py"] {
+            let b = Breakdown {
+                tasks: vec![task("a", "backend", &[bad], &[])],
+                components: Vec::new(),
+            };
+            let err = check_breakdown(&b, &owners).unwrap_err();
+            assert!(err.starts_with("task `a` declares `"), "{bad:?}: {err}");
+        }
         let cyc = Breakdown {
             tasks: vec![
                 task("a", "backend", &["a.py"], &["b"]),

@@ -163,6 +163,10 @@ pub fn normalize(raw: &str) -> Result<String, PathRefusal> {
 ///   holding `:` `<` `>` `"` `|` `?` `*` (Windows forbids them; the device
 ///   names are [`normalize`]'s).
 ///
+/// (libgit2's further rules for `.gitmodules`, `.gitignore` and
+/// `.gitattributes` and their short names concern symlinks only, which staging
+/// never writes.)
+///
 /// Beyond git: a component that is `.git` (or, first, `.quorum`) after Unicode
 /// compatibility normalisation (NFKC) and lower-casing (`．ＧＩＴ`), and any
 /// control character (C0, DEL, C1), bidirectional control (U+061C,

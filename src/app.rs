@@ -62,7 +62,7 @@ impl From<StateError> for Failure {
     fn from(e: StateError) -> Self {
         let code = match e {
             StateError::InUse { .. } => exit::IN_USE,
-            StateError::Io { .. } => exit::FAILED,
+            StateError::Io { .. } | StateError::Symlink { .. } => exit::FAILED,
         };
         Failure {
             code,
@@ -234,7 +234,9 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
 /// loads it from the db); the config and providers are today's.
 async fn run_resume(global: &Global, args: ResumeArgs) -> Result<i32, Failure> {
     let prepared = prepare(global, None)?;
-    let db = StateDir::location(&prepared.dir, global.state_dir.as_deref()).join("db");
+    let location = StateDir::location(&prepared.dir, global.state_dir.as_deref());
+    StateDir::check(&location)?;
+    let db = location.join("db");
     if !db.exists() {
         return Err(Failure::usage(format!(
             "no session to resume: {} holds no quorum state ({} does not exist)",

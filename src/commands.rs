@@ -41,6 +41,8 @@ pub(crate) struct Opened {
 pub(crate) fn open_existing(global: &Global) -> Result<Option<Opened>, Failure> {
     let dir = crate::app::target_dir(global)?;
     let location = StateDir::location(&dir, global.state_dir.as_deref());
+    // A linked state directory is refused, never followed (not even to look).
+    StateDir::check(&location)?;
     if !location.join("db").exists() {
         return Ok(None);
     }

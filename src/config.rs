@@ -326,10 +326,23 @@ pub struct SessionSettings {
     /// Most clarifying questions the refine phase may ask (3 by default).
     #[serde(default = "default_max_questions")]
     pub max_questions: usize,
+    /// Most files a session stages (at least 1; [`DEFAULT_MAX_FILES`] by
+    /// default): a file past it is refused at staging (`path_refused`), and a
+    /// reply's file blocks past it are not parsed (docs/configuration.md).
+    #[serde(default = "default_max_files")]
+    pub max_files: usize,
 }
 
 fn default_max_questions() -> usize {
     3
+}
+
+/// The default of `[session] max_files`: 2,000 files, more than a generated
+/// project needs and few enough to stage in seconds (issue 17).
+pub const DEFAULT_MAX_FILES: usize = 2_000;
+
+fn default_max_files() -> usize {
+    DEFAULT_MAX_FILES
 }
 
 impl Default for SessionSettings {
@@ -338,6 +351,7 @@ impl Default for SessionSettings {
             budget_usd: None,
             budget_tokens: None,
             max_questions: default_max_questions(),
+            max_files: default_max_files(),
         }
     }
 }
@@ -608,6 +622,9 @@ impl Settings {
                 },
             );
         }
+        if raw.session.max_files == 0 {
+            return Err(invalid("session.max_files must be at least 1".into()));
+        }
         if raw.test.timeout_s == 0 {
             return Err(invalid("test.timeout_s must be at least 1".into()));
         }
@@ -832,6 +849,23 @@ mod tests {
         assert_eq!(s.provider_label(&s.agents[0]), OFFLINE_LABEL);
         assert_eq!(s.test.command, "auto");
         assert!(s.ui.confirm_decisions);
+    }
+
+    #[test]
+    fn a_session_stages_at_most_2000_files_unless_configured() {
+        assert_eq!(DEFAULT_MAX_FILES, 2_000);
+        assert_eq!(Settings::offline_defaults().session.max_files, 2_000);
+        let s = parse("[providers.x]\nkind = \"offline\"\n").unwrap();
+        assert_eq!(s.session.max_files, 2_000);
+        let s = parse("[providers.x]\nkind = \"offline\"\n[session]\nmax_files = 5\n").unwrap();
+        assert_eq!(s.session.max_files, 5);
+        let err =
+            parse("[providers.x]\nkind = \"offline\"\n[session]\nmax_files = 0\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("session.max_files must be at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

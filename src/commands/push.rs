@@ -1,7 +1,9 @@
 //! `quorum sessions push ID [--remote NAME] [--branch NAME]`: sends a session's
 //! commit to a git remote with git2, never forced. The remote is `--remote`,
 //! else `[git] remote` of the config (default `origin`); the remote branch is
-//! `--branch`, else the current branch, which must hold the commit.
+//! `--branch`, else the current branch, which must hold the commit. The
+//! repository is that of `--dir`, under the conditions of
+//! [`super::undo::repository_of`].
 //!
 //! This build's libgit2 speaks the local transports only (paths and `file://`;
 //! no https or ssh, which would need system TLS and ssh libraries). Other
@@ -52,14 +54,7 @@ pub(crate) fn run(
         Some(r) => r.to_string(),
         None => configured_remote(global, opened)?,
     };
-    let (repo, info) = git::discover(std::path::Path::new(&session.dir))
-        .map_err(|e| Failure::failed(format!("git: {}", e.message())))?
-        .ok_or_else(|| {
-            Failure::failed(format!(
-                "{} is not in a git repository any more",
-                session.dir
-            ))
-        })?;
+    let (repo, info) = super::undo::repository_of(&opened.dir, &session, &sha, "push")?;
     let refname = match branch {
         Some(b) => {
             let name = format!("refs/heads/{b}");

@@ -17,6 +17,7 @@ pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
         SessionsCommand::List { json } => {
             let dir = crate::app::target_dir(global)?;
             let location = StateDir::location(&dir, global.state_dir.as_deref());
+            StateDir::check(&location)?;
             if !location.join("db").exists() {
                 eprintln!("no sessions in {}", dir.display());
                 return Ok(exit::OK);

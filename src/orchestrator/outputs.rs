@@ -320,6 +320,7 @@ pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
         for f in &t.files {
             let dir = f.ends_with('/');
             let norm = crate::workspace::paths::normalize(f)
+                .and_then(|p| crate::workspace::paths::check_name(&p).map(|()| p))
                 .map_err(|r| format!("task `{}` declares `{f}`: {r}", t.id))?;
             let norm = if dir { format!("{norm}/") } else { norm };
             claimed.insert(norm, &t.id);
@@ -478,20 +479,41 @@ pub fn summary_line(text: &str) -> Option<String> {
 pub fn parse_file_blocks(text: &str) -> Result<Vec<FileBlock>, String> {
     let blocks = parse_file_blocks_or_none(text)?;
     if blocks.is_empty() {
-        let start: String = text.trim().chars().take(80).collect();
-        return Err(format!(
-            "no file blocks found (a `### path` heading followed by a fenced block); the reply starts: `{start}`"
-        ));
+        return Err(no_file_blocks(text));
     }
     Ok(blocks)
+}
+
+/// The problem of a reply without any file block, quoting its start (for the
+/// validation retry).
+pub fn no_file_blocks(text: &str) -> String {
+    let start: String = text.trim().chars().take(80).collect();
+    format!(
+        "no file blocks found (a `### path` heading followed by a fenced block); the reply starts: `{start}`"
+    )
 }
 
 /// [`parse_file_blocks`] where a reply without any block is valid (an empty
 /// list): for test tasks on a project whose existing tests already cover the
 /// change. Errors: a heading not followed by a fence, an unclosed fence.
 pub fn parse_file_blocks_or_none(text: &str) -> Result<Vec<FileBlock>, String> {
+    parse_file_blocks_at_most(text, usize::MAX).map(|(blocks, _)| blocks)
+}
+
+/// [`parse_file_blocks_or_none`] keeping at most `max` blocks: the blocks past
+/// it are still delimited (so that an unclosed fence is still an error) but
+/// their content is not copied; only their paths are returned, in order, for
+/// the refusals (`[session] max_files`, docs/configuration.md). This keeps a
+/// reply of 100,000 tiny files as cheap as its text.
+///
+/// Errors: as [`parse_file_blocks_or_none`].
+pub fn parse_file_blocks_at_most(
+    text: &str,
+    max: usize,
+) -> Result<(Vec<FileBlock>, Vec<String>), String> {
     let lines: Vec<&str> = text.lines().collect();
     let mut blocks = Vec::new();
+    let mut past = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let Some(path) = heading_path(lines[i]) else {
@@ -507,6 +529,7 @@ pub fn parse_file_blocks_or_none(text: &str) -> Result<Vec<FileBlock>, String> {
             i += 1;
             continue;
         };
+        let keep = blocks.len() < max;
         let mut content = String::new();
         let mut k = j + 1;
         let mut closed = false;
@@ -516,8 +539,10 @@ pub fn parse_file_blocks_or_none(text: &str) -> Result<Vec<FileBlock>, String> {
                 closed = true;
                 break;
             }
-            content.push_str(lines[k]);
-            content.push('\n');
+            if keep {
+                content.push_str(lines[k]);
+                content.push('\n');
+            }
             k += 1;
         }
         if !closed {
@@ -525,10 +550,14 @@ pub fn parse_file_blocks_or_none(text: &str) -> Result<Vec<FileBlock>, String> {
                 "the block for `{path}` is not closed (expected a line of at least {n} `{c}`)"
             ));
         }
-        blocks.push(FileBlock { path, content });
+        if keep {
+            blocks.push(FileBlock { path, content });
+        } else {
+            past.push(path);
+        }
         i = k + 1;
     }
-    Ok(blocks)
+    Ok((blocks, past))
 }
 
 /// [`schema_for`] narrowed to one task's inputs: a ballot's or the chair's
@@ -708,6 +737,32 @@ mod tests {
     }
 
     #[test]
+    fn blocks_past_the_cap_are_named_but_not_kept() {
+        let text: String = (0..5)
+            .map(|i| format!("### `f{i}.txt`\n```\ncontent {i}\n```\n"))
+            .collect();
+        let (kept, past) = parse_file_blocks_at_most(&text, 3).unwrap();
+        let kept: Vec<(&str, &str)> = kept
+            .iter()
+            .map(|b| (b.path.as_str(), b.content.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("f0.txt", "content 0\n"),
+                ("f1.txt", "content 1\n"),
+                ("f2.txt", "content 2\n")
+            ]
+        );
+        assert_eq!(past, ["f3.txt", "f4.txt"]);
+        let (all, none) = parse_file_blocks_at_most(&text, usize::MAX).unwrap();
+        assert_eq!((all.len(), none.len()), (5, 0));
+        // A block past the cap must still be closed.
+        let unclosed = format!("{text}### `late.txt`\n```\nnever closed\n");
+        assert!(parse_file_blocks_at_most(&unclosed, 1).is_err());
+    }
+
+    #[test]
     fn offline_file_blocks_round_trip() {
         let files = vec![("x.md".to_string(), "a\n```\nb\n```\n".to_string())];
         let text = crate::llm::offline::file_blocks("sum", &files);
@@ -737,6 +792,15 @@ mod tests {
             components: Vec::new(),
         };
         assert!(check_breakdown(&ok, &owners).is_ok());
+        // A declared file git refuses is refused with the breakdown.
+        for bad in ["GIT~1/config", "docs/.git./x", "a\u{202e}b.py"] {
+            let b = Breakdown {
+                tasks: vec![task("a", "backend", &[bad], &[])],
+                components: Vec::new(),
+            };
+            let err = check_breakdown(&b, &owners).unwrap_err();
+            assert!(err.starts_with("task `a` declares `"), "{bad:?}: {err}");
+        }
         let cyc = Breakdown {
             tasks: vec![
                 task("a", "backend", &["a.py"], &["b"]),

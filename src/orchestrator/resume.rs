@@ -376,10 +376,16 @@ impl Actor {
         }
         let workspace = self.workspace.clone();
         let id = s.id.clone();
+        // Redacted, as at staging (Actor::stage_files).
+        let redactor = super::committer::Redactor::new(self.configured_key_values());
         let files: Vec<(String, String)> = s
             .files
             .iter()
-            .map(|(p, f)| (p.clone(), f.content.clone()))
+            .map(|(p, f)| {
+                let mut content = f.content.clone();
+                redactor.text(&mut content);
+                (p.clone(), content)
+            })
             .collect();
         let rebuilt = tokio::task::spawn_blocking(move || {
             workspace.prepare_scratch(&id)?;

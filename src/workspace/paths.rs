@@ -60,6 +60,19 @@ pub enum PathRefusal {
     /// the session's total in bytes with this file.
     #[error("the session's staged files would reach {0} bytes (limit {MAX_SESSION_BYTES})")]
     SessionTooLarge(u64),
+    /// A name git refuses to put in a tree or check out (see [`check_name`]);
+    /// what it is taken for, e.g. `` `.git` on NTFS (`.git.`) ``.
+    #[error("git refuses this path: {0}")]
+    Git(String),
+    /// A name holding a character that hides or disguises text: a control
+    /// character, a bidirectional control, an invisible (zero-width) character
+    /// or a line separator; which one, e.g. `bidirectional control U+202E`.
+    #[error("the name holds a {0}")]
+    Invisible(String),
+    /// The file would take the session over its file limit (`[session]
+    /// max_files`, docs/configuration.md); the limit.
+    #[error("the session already stages the most files it may ({0}, [session] max_files)")]
+    TooManyFiles(usize),
 }
 
 /// Windows device names, reserved with any extension (`aux.txt`) and in any
@@ -84,8 +97,11 @@ pub fn normalize(raw: &str) -> Result<String, PathRefusal> {
     if raw.contains('\\') {
         return Err(PathRefusal::Forbidden("backslash".into()));
     }
-    if raw.chars().any(|c| c.is_control()) {
-        return Err(PathRefusal::Forbidden("control character".into()));
+    if let Some(c) = raw.chars().find(|c| c.is_control()) {
+        return Err(PathRefusal::Forbidden(format!(
+            "control character U+{:04X}",
+            u32::from(c)
+        )));
     }
     if raw.starts_with('/') || raw.starts_with('~') || raw.as_bytes().get(1) == Some(&b':') {
         return Err(PathRefusal::Absolute);
@@ -123,6 +139,155 @@ pub fn normalize(raw: &str) -> Result<String, PathRefusal> {
         return Err(PathRefusal::Reserved(".git".into()));
     }
     Ok(parts.join("/"))
+}
+
+/// Checks a normalised generated path (see [`normalize`]) against the rules git
+/// applies to the paths of a tree, with its NTFS and HFS+ protections on, and
+/// against characters that hide or disguise a name. Applied at staging only:
+/// the person's own files (HEAD's tree) are copied whatever their names.
+///
+/// The git rules are libgit2's (1.9, as vendored by the `git2` crate;
+/// `git_path_is_valid` with `GIT_PATH_REJECT_DOT_GIT_NTFS`,
+/// `GIT_PATH_REJECT_DOT_GIT_HFS` and the Windows file-system flags), which
+/// `git2` does not expose, so they are restated here (DESIGN.md §6), per
+/// `/`-separated component:
+///
+/// * **`.git` on NTFS**: a component that starts, in any case, with `.git` or
+///   its 8.3 short name `GIT~1` and continues with only dots and spaces (which
+///   Windows drops: `.git.`, `.git `, `GIT~1`), a backslash or a `:` (an
+///   alternate data stream: `.git::$INDEX_ALLOCATION`).
+/// * **`.git` on HFS+**: a component that is `.git` in any case once the code
+///   points HFS+ ignores are dropped (U+200C–200F, U+202A–202E, U+206A–206F,
+///   U+FEFF: `.git\u{200c}`).
+/// * **Windows file names**: a component ending with a dot or a space, or
+///   holding `:` `<` `>` `"` `|` `?` `*` (Windows forbids them; the device
+///   names are [`normalize`]'s).
+///
+/// (libgit2's further rules for `.gitmodules`, `.gitignore` and
+/// `.gitattributes` and their short names concern symlinks only, which staging
+/// never writes.)
+///
+/// Beyond git: a component that is `.git` (or, first, `.quorum`) after Unicode
+/// compatibility normalisation (NFKC) and lower-casing (`．ＧＩＴ`), and any
+/// control character (C0, DEL, C1), bidirectional control (U+061C,
+/// U+200E–200F, U+202A–202E, U+2066–2069), invisible character (U+200B–200D,
+/// U+2060–2064, U+206A–206F, U+FEFF) or line or paragraph separator (U+2028,
+/// U+2029) anywhere in the path.
+///
+/// Errors: [`PathRefusal::Git`], [`PathRefusal::Reserved`] or
+/// [`PathRefusal::Invisible`], naming the rule.
+pub fn check_name(path: &str) -> Result<(), PathRefusal> {
+    for (i, part) in path.split('/').enumerate() {
+        if let Some(why) = git_refuses(part) {
+            return Err(PathRefusal::Git(why));
+        }
+        let folded = fold(part);
+        if folded == ".git" || (i == 0 && folded == ".quorum") {
+            return Err(PathRefusal::Reserved(folded));
+        }
+    }
+    if let Some((c, kind)) = path.chars().find_map(|c| hidden_kind(c).map(|k| (c, k))) {
+        return Err(PathRefusal::Invisible(format!(
+            "{kind} U+{:04X}",
+            u32::from(c)
+        )));
+    }
+    Ok(())
+}
+
+/// What a character that hides or disguises text is, or `None` for an
+/// ordinary one (see [`check_name`]).
+fn hidden_kind(c: char) -> Option<&'static str> {
+    match c {
+        c if c.is_control() => Some("control character"),
+        '\u{061c}'
+        | '\u{200e}'
+        | '\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}' => Some("bidirectional control"),
+        '\u{200b}'..='\u{200d}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{206a}'..='\u{206f}'
+        | '\u{feff}' => Some("invisible character"),
+        '\u{2028}' | '\u{2029}' => Some("line or paragraph separator"),
+        _ => None,
+    }
+}
+
+/// Code points HFS+ ignores when it compares names (libgit2's
+/// `next_hfs_char`).
+fn hfs_ignored(c: char) -> bool {
+    matches!(c, '\u{200c}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}')
+}
+
+/// A component as a case- and compatibility-insensitive file system may see
+/// it: HFS+'s ignored code points dropped, NFKC, lower-cased, NFKC again.
+fn fold(part: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let kept: String = part.chars().filter(|&c| !hfs_ignored(c)).collect();
+    let lower = kept.nfkc().collect::<String>().to_lowercase();
+    lower.nfkc().collect()
+}
+
+/// Why git refuses one path component (the rules of [`check_name`]), or `None`.
+fn git_refuses(part: &str) -> Option<String> {
+    let lower = part.to_ascii_lowercase();
+    // Quoted with its hidden characters shown.
+    let shown = shown(part);
+    // NTFS: `.git` or `GIT~1`, then nothing but dots and spaces, or `\` or `:`.
+    for reserved in [".git", "git~1"] {
+        if let Some(rest) = lower.strip_prefix(reserved) {
+            if rest.starts_with('\\') || rest.starts_with(':') {
+                return Some(format!(
+                    "`{shown}` reaches `.git` on NTFS (an alternate data stream or a Windows separator)"
+                ));
+            }
+            if rest.chars().all(|c| c == '.' || c == ' ') {
+                return Some(format!(
+                    "`{shown}` is `.git` on NTFS (its short name, or with the trailing dots and spaces Windows drops)"
+                ));
+            }
+        }
+    }
+    // HFS+: `.git` once the ignored code points are dropped.
+    let hfs: String = part
+        .chars()
+        .filter(|&c| !hfs_ignored(c))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if hfs == ".git" {
+        return Some(format!(
+            "`{shown}` is `.git` on HFS+, which ignores its invisible characters"
+        ));
+    }
+    if part.ends_with('.') || part.ends_with(' ') {
+        return Some(format!(
+            "`{shown}` ends with a dot or a space, which Windows drops"
+        ));
+    }
+    if let Some(c) = part
+        .chars()
+        .find(|c| matches!(c, ':' | '<' | '>' | '"' | '|' | '?' | '*'))
+    {
+        return Some(format!(
+            "`{shown}` holds `{c}`, which Windows forbids in file names"
+        ));
+    }
+    None
+}
+
+/// A name with its hidden characters shown as `\u{…}` escapes, so that a
+/// message quoting it shows what it holds.
+fn shown(part: &str) -> String {
+    part.chars()
+        .map(|c| {
+            if hidden_kind(c).is_some() || hfs_ignored(c) {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A declaration that allows any test file, wherever its runner looks for it
@@ -611,6 +776,110 @@ mod tests {
         let long = vec!["d".repeat(200); 6].join("/");
         assert_eq!(normalize(&long), Err(PathRefusal::TooLong));
         assert_eq!(normalize(&"x/".repeat(3000)), Err(PathRefusal::TooLong));
+    }
+
+    /// Normalised, then checked as git sees it (as staging does).
+    fn staged(raw: &str) -> Result<String, PathRefusal> {
+        let norm = normalize(raw)?;
+        check_name(&norm).map(|()| norm)
+    }
+
+    #[test]
+    fn paths_git_refuses_are_refused_with_their_reason() {
+        for (raw, says) in [
+            (".git.", "`.git.` is `.git` on NTFS"),
+            ("src/.git ./x", "on NTFS"),
+            ("GIT~1", "`GIT~1` is `.git` on NTFS"),
+            ("a/git~1/config", "on NTFS"),
+            (".git::$INDEX_ALLOCATION", "alternate data stream"),
+            (".Git::$INDEX_ALLOCATION/hooks/x", "alternate data stream"),
+            (".git\u{200c}/x", "`.git\\u{200c}` is `.git` on HFS+"),
+            ("d/.g\u{200d}it/x", "on HFS+"),
+            ("\u{feff}.GIT/x", "on HFS+"),
+            ("readme.", "ends with a dot or a space"),
+            ("a/b /c", "ends with a dot or a space"),
+            ("ab:c.txt", "holds `:`"),
+            ("what?.md", "holds `?`"),
+            ("x|y", "holds `|`"),
+        ] {
+            let err = staged(raw).unwrap_err();
+            assert!(matches!(err, PathRefusal::Git(_)), "{raw:?}: {err:?}");
+            assert!(
+                err.to_string().starts_with("git refuses this path: "),
+                "{err}"
+            );
+            assert!(err.to_string().contains(says), "{raw:?}: {err}");
+        }
+        // `.git` in any case, and its compatibility and case variants.
+        for raw in [
+            ".GIT/x",
+            "a/.Git/config",
+            "\u{ff0e}\u{ff47}\u{ff49}\u{ff54}/x",
+            "\u{ff0e}GIT",
+            ".\u{1d420}it/x",
+            "\u{ff0e}QUORUM/db",
+        ] {
+            assert!(
+                matches!(staged(raw), Err(PathRefusal::Reserved(_))),
+                "{raw:?}: {:?}",
+                staged(raw)
+            );
+        }
+        // Names that merely look alike are fine.
+        for ok in [
+            ".gitignore",
+            ".github/workflows/ci.yml",
+            ".gitattributes",
+            "src/git~2.txt",
+            "git~1x",
+            "docs/.quorum/x",
+            "caf\u{e9}.md",
+            "\u{65e5}\u{672c}/\u{8a9e}.txt",
+            "v1.2/x.py",
+            "[id].tsx",
+        ] {
+            assert_eq!(staged(ok), Ok(ok.to_string()), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn names_with_hidden_characters_are_refused() {
+        for (raw, says) in [
+            ("evil\u{202e}txt.exe", "bidirectional control U+202E"),
+            ("a/\u{2066}b", "bidirectional control U+2066"),
+            ("x\u{61c}y", "bidirectional control U+061C"),
+            ("x\u{200e}.py", "bidirectional control U+200E"),
+            ("zero\u{200b}width.py", "invisible character U+200B"),
+            ("w\u{2060}j", "invisible character U+2060"),
+            ("bom\u{feff}.py", "invisible character U+FEFF"),
+            ("z\u{200d}j.py", "invisible character U+200D"),
+            ("line\u{2028}sep.py", "line or paragraph separator U+2028"),
+        ] {
+            let err = staged(raw).unwrap_err();
+            assert_eq!(err, PathRefusal::Invisible(says.to_string()), "{raw:?}");
+            assert_eq!(err.to_string(), format!("the name holds a {says}"));
+        }
+        // Control characters (C0, DEL, C1; a newline too) are refused by
+        // `normalize` already, and by `check_name` alone as well.
+        for (raw, code) in [
+            ("new\nline.py", "U+000A"),
+            ("cr\rx", "U+000D"),
+            ("del\u{7f}", "U+007F"),
+            ("esc\u{1b}[2J", "U+001B"),
+            ("c1\u{85}next.py", "U+0085"),
+            ("c1\u{9b}csi.py", "U+009B"),
+        ] {
+            let err = staged(raw).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains(&format!("control character {code}")),
+                "{raw:?}: {err}"
+            );
+            assert_eq!(
+                check_name(raw),
+                Err(PathRefusal::Invisible(format!("control character {code}")))
+            );
+        }
     }
 
     proptest! {

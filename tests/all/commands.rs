@@ -806,3 +806,159 @@ fn doctor_probes_real_providers_ok_and_unauthorised() {
     );
     assert!(!dir.path().join(".quorum").exists());
 }
+
+/// Every file under `dir` (recursively, `.git` and `.quorum` included) with
+/// its content, for before/after comparisons.
+fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    tree(dir)
+        .into_iter()
+        .filter_map(|rel| {
+            let path = dir.join(&rel);
+            let meta = std::fs::symlink_metadata(&path).ok()?;
+            meta.is_file()
+                .then(|| (rel, std::fs::read(&path).unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// Issue 17, acceptance 5: `undo` and `sessions push` act on the repository of
+/// `--dir`. In a copy of DIR (`cp -a`) both refuse, naming DIR and the copy,
+/// and the original repository (HEAD, status, every file) and its remote are
+/// untouched. A session's commit that is not in the repository of `--dir` is
+/// refused the same way; where the session's DIR is gone (moved), `undo` in
+/// the moved repository reverts there.
+#[test]
+fn undo_and_push_act_on_the_repository_of_dir_and_refuse_in_a_copy() {
+    let env = Env::new();
+    let parent = tempdir();
+    let bare = tempdir();
+    let dir = parent.path().join("project");
+    std::fs::create_dir(&dir).unwrap();
+    env.git(&dir, &["init", "-q", "-b", "main"]);
+    env.git(bare.path(), &["init", "-q", "--bare"]);
+    env.git(&dir, &["remote", "add", "origin", path_str(bare.path())]);
+    let session = env.run_json(&dir, &[]);
+    session.assert_succeeded();
+    let id = session.id();
+    let sha = field(&session, "commit_created", "sha")
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let copy = parent.path().join("copy");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&dir)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let (d, c) = (dir.canonicalize().unwrap(), copy.canonicalize().unwrap());
+    let head = env.git(&dir, &["rev-parse", "HEAD"]);
+    let status = env.git(&dir, &["status", "--porcelain"]);
+    let files = snapshot(&dir);
+    let remote = snapshot(bare.path());
+    let copied = snapshot(&copy);
+
+    for args in [
+        vec!["undo", "--dir", path_str(&copy)],
+        vec!["undo", id, "--dir", path_str(&copy)],
+        vec!["sessions", "push", id, "--dir", path_str(&copy)],
+    ] {
+        let out = quorum(&env, &args);
+        assert_eq!(out.code, 1, "{args:?}: {out}");
+        for named in [&d, &c] {
+            assert!(
+                out.stderr.contains(path_str(named)),
+                "{args:?} names {}: {out}",
+                named.display()
+            );
+        }
+        assert!(out.stderr.contains(&sha[..7]), "{args:?}: {out}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out}");
+    }
+    assert_eq!(env.git(&dir, &["rev-parse", "HEAD"]), head);
+    assert_eq!(env.git(&dir, &["status", "--porcelain"]), status);
+    assert!(
+        snapshot(&dir) == files,
+        "the original DIR is byte-identical"
+    );
+    assert!(snapshot(bare.path()) == remote, "nothing was pushed");
+    // Nor did anything change in the copy, but for quorum's own logs.
+    let outside_state = |files: Vec<(String, Vec<u8>)>| {
+        files
+            .into_iter()
+            .filter(|(p, _)| !p.starts_with(".quorum/"))
+            .collect::<Vec<_>>()
+    };
+    assert!(outside_state(snapshot(&copy)) == outside_state(copied));
+
+    // The session's DIR moved away: a repository without its commit is
+    // refused, naming both paths; the moved repository is undone in place.
+    let moved = parent.path().join("moved");
+    std::fs::rename(&dir, &moved).unwrap();
+    std::fs::remove_dir_all(copy.join(".git")).unwrap();
+    env.git(&copy, &["init", "-q", "-b", "main"]);
+    let out = quorum(&env, &["undo", id, "--dir", path_str(&copy)]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("is not in the repository")
+            && out.stderr.contains(path_str(&d))
+            && out.stderr.contains(path_str(&c)),
+        "{out}"
+    );
+    let out = quorum(&env, &["sessions", "push", id, "--dir", path_str(&copy)]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("is not in the repository"), "{out}");
+    let out = quorum(&env, &["undo", id, "--dir", path_str(&moved)]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(env.git(&moved, &["rev-parse", "HEAD~1"]), head);
+    assert_eq!(env.git(&moved, &["ls-tree", "-r", "HEAD"]), "");
+}
+
+/// Issue 17: a `DIR/.quorum` that is a symbolic link is refused with an error
+/// naming it, by `run` and by the session commands, and nothing is written
+/// through it (its target stays empty, DIR gets nothing else).
+#[test]
+fn a_linked_state_directory_is_refused_and_never_written_through() {
+    let env = Env::new();
+    let parent = tempdir();
+    let dir = parent.path().join("project");
+    let outside = parent.path().join("outside");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    let link = dir.join(".quorum");
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let d = path_str(&dir);
+    let named = path_str(&dir.canonicalize().unwrap().join(".quorum")).to_string();
+    for args in [
+        vec!["run", "--offline", PROMPT, "--dir", d, "--json"],
+        vec!["sessions", "list", "--dir", d],
+        vec!["undo", "--dir", d],
+        vec!["resume", "abc", "--headless", "--dir", d],
+    ] {
+        let out = quorum(&env, &args);
+        assert_eq!(out.code, 1, "{args:?}: {out}");
+        assert!(
+            out.stderr.contains(&named) && out.stderr.contains("symbolic link"),
+            "{args:?}: {out}"
+        );
+        assert!(tree(&outside).is_empty(), "{args:?}: {:?}", tree(&outside));
+        assert_eq!(
+            tree(&dir).into_iter().collect::<Vec<_>>(),
+            [".quorum"],
+            "{args:?}"
+        );
+    }
+    // A link to a directory that already holds a state is refused the same.
+    std::fs::remove_file(&link).unwrap();
+    let session = env.run_json(&dir, &[]);
+    session.assert_succeeded();
+    std::fs::rename(&link, outside.join("state")).unwrap();
+    std::os::unix::fs::symlink(outside.join("state"), &link).unwrap();
+    let before = tree(&outside);
+    let out = quorum(&env, &["sessions", "list", "--dir", d]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains(&named), "{out}");
+    assert_eq!(tree(&outside), before);
+}

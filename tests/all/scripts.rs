@@ -413,3 +413,173 @@ fn a_symlink_in_dir_is_never_written_through() {
     let committed = env.git(&d, &["ls-tree", "-r", "--name-only", "HEAD"]);
     assert!(!committed.lines().any(|l| l == "README.md"), "{committed}");
 }
+
+/// The built-in breakdown, except that the pm's `docs` task also declares
+/// `site/` and runs after the other tasks (so that what it stages comes last).
+const DOCS_WITH_SITE: &str = r#"
+[[reply]]
+agent = "pm"
+kind = "breakdown"
+text = '''
+{"tasks": [
+  {"id": "core", "agent": "backend", "title": "link store", "depends_on": [],
+   "files": ["url_shortener/__init__.py", "url_shortener/store.py"],
+   "description": "Write the store."},
+  {"id": "server", "agent": "backend", "title": "HTTP server", "depends_on": ["core"],
+   "files": ["url_shortener/server.py"], "description": "Write the server."},
+  {"id": "cli", "agent": "frontend", "title": "command-line client", "depends_on": ["core"],
+   "files": ["url_shortener/cli.py", "url_shortener/__main__.py"],
+   "description": "Write the command line."},
+  {"id": "docs", "agent": "pm", "title": "README and .gitignore",
+   "depends_on": ["core", "server", "cli"],
+   "files": ["README.md", ".gitignore", "site/"],
+   "description": "Write the README."}
+]}
+'''
+"#;
+
+/// Issue 17, acceptance 6: names git refuses (its NTFS and HFS+ protections
+/// on), `.git` in another case, and names holding a bidirectional override or
+/// a newline are each refused at staging with a `path_refused` event saying
+/// why; the legitimate file beside them is staged and committed, and nothing
+/// of the others reaches DIR or the commit.
+#[test]
+fn names_git_refuses_and_hidden_characters_are_refused_at_staging() {
+    let bad = [
+        ("site/.git.", "`.git.` is `.git` on NTFS"),
+        ("site/GIT~1/config", "`GIT~1` is `.git` on NTFS"),
+        ("site/.git::$INDEX_ALLOCATION", "alternate data stream"),
+        (
+            ".git::$INDEX_ALLOCATION/hooks/pre-commit",
+            "alternate data stream",
+        ),
+        (".GIT/x", "inside `.GIT/`"),
+        ("site/.git\u{200c}/x", "is `.git` on HFS+"),
+        ("site/\u{ff0e}git/config", "inside `.git/`"),
+        ("site/evil\u{202e}dm.txt", "bidirectional control U+202E"),
+        ("site/zero\u{200b}width.md", "invisible character U+200B"),
+        ("site/new\rline.md", "control character U+000D"),
+        ("site/next\u{85}line.md", "control character U+0085"),
+        (
+            "site/line\u{2028}sep.md",
+            "line or paragraph separator U+2028",
+        ),
+        ("site/trailing.", "ends with a dot or a space"),
+    ];
+    let mut reply = String::from("Here are the files.\n\n");
+    for (path, _) in &bad {
+        reply.push_str(&format!("### `{path}`\n```\nhostile\n```\n\n"));
+    }
+    reply.push_str("### `README.md`\n```markdown\n# URL shortener\n```\n");
+    // A basic TOML string, so that the control characters are escapes.
+    let text = serde_json::to_string(&reply).unwrap();
+    let script = format!(
+        "{DOCS_WITH_SITE}\n[[reply]]\nagent = \"pm\"\nkind = \"implement\"\ntask = \"docs\"\ntext = {text}\n"
+    );
+    let (env, dir, run) = crate::common::run_scripted(&script, "", &[]);
+    let d = dir.path();
+    run.assert_succeeded();
+
+    let refusals: Vec<(&str, &str)> = run
+        .of("path_refused")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["agent"], "pm", "{e}");
+            (e["path"].as_str().unwrap(), e["reason"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        refusals.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        bad.iter().map(|(p, _)| *p).collect::<Vec<_>>()
+    );
+    for ((path, reason), (_, says)) in refusals.iter().zip(bad) {
+        assert!(reason.contains(says), "{path:?}: {reason}");
+    }
+    assert!(run.staged().contains("README.md"), "{:?}", run.staged());
+    assert_eq!(
+        std::fs::read_to_string(d.join("README.md")).unwrap(),
+        "# URL shortener\n"
+    );
+    assert!(!d.join("site").exists(), "{:?}", tree(d));
+    let committed = env.git(d, &["ls-tree", "-r", "--name-only", "-z", "HEAD"]);
+    assert!(
+        committed.split('\0').all(|p| !p.starts_with("site/")),
+        "{committed:?}"
+    );
+    // Not in the scratch tree either, and `.git` took nothing.
+    let scratch = tree(&d.join(".quorum/work").join(run.id()));
+    assert!(
+        scratch.iter().all(|p| !p.starts_with("site")),
+        "{scratch:?}"
+    );
+    assert!(!d.join(".git/hooks/pre-commit").exists());
+}
+
+/// Issue 17, acceptance 6: a session stages at most `[session] max_files`
+/// files (2,000 by default, proved by the config's unit test; 12 here to keep
+/// the test quick): the files of a reply past the limit are refused with a
+/// reason naming it, the first 100 each by name and the rest counted in one
+/// last event, without being staged anywhere; later tasks meet the same
+/// limit.
+#[test]
+fn files_past_the_session_limit_are_refused() {
+    const LIMIT: usize = 12;
+    const EXTRA: usize = 2_001;
+    let mut reply = String::from("Here are the files.\n\n### `README.md`\n```\n# x\n```\n");
+    for i in 0..EXTRA {
+        reply.push_str(&format!("### `site/f{i:04}.md`\n```\npage {i}\n```\n"));
+    }
+    let text = serde_json::to_string(&reply).unwrap();
+    let script = format!(
+        "{DOCS_WITH_SITE}\n[[reply]]\nagent = \"pm\"\nkind = \"implement\"\ntask = \"docs\"\ntext = {text}\n"
+    );
+    let (_env, dir, run) =
+        crate::common::run_scripted(&script, &format!("[session]\nmax_files = {LIMIT}\n"), &[]);
+    let d = dir.path();
+    // The limit holds over the whole session: the qa's tests, which come
+    // after the docs, are refused too, and the session fails on them.
+    assert_eq!(run.status(), "failed", "{}", run.out);
+    let failed = run.one("task_failed");
+    assert_eq!(failed["task"], "test.write", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("every file was refused: tests/"),
+        "{failed}"
+    );
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("[session] max_files")
+    );
+    // Never more than LIMIT paths staged.
+    let staged = run.staged();
+    assert_eq!(staged.len(), LIMIT, "{staged:?}");
+    let site_staged = staged.iter().filter(|p| p.starts_with("site/")).count();
+    assert!(site_staged > 0, "{staged:?}");
+    let pm: Vec<&serde_json::Value> = run
+        .of("path_refused")
+        .into_iter()
+        .filter(|e| e["agent"] == "pm")
+        .collect();
+    let limit =
+        format!("the session already stages the most files it may ({LIMIT}, [session] max_files)");
+    let refused = EXTRA + 1 - site_staged - usize::from(staged.contains("README.md"));
+    assert_eq!(pm.len(), 101, "100 by name, then one that counts the rest");
+    for e in &pm[..100] {
+        assert_eq!(e["reason"], limit.as_str(), "{e}");
+    }
+    assert_eq!(
+        pm[100]["reason"],
+        format!(
+            "{limit}; so are the {} file(s) after it in the reply, not listed",
+            refused - 101
+        )
+    );
+    // In order: the first refused page follows the last staged one.
+    assert_eq!(pm[0]["path"], format!("site/f{:04}.md", site_staged));
+    let scratch = tree(&d.join(".quorum/work").join(run.id()).join("site"));
+    assert_eq!(scratch.len(), site_staged, "{scratch:?}");
+}

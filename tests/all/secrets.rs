@@ -222,6 +222,56 @@ fn a_staged_private_key_blocks_the_headless_commit_until_allowed() {
     );
 }
 
+/// Issue 17: a staged file holding the configured provider key blocks
+/// delivery, and the key is not left in plain text in the scratch tree (nor
+/// anywhere else under `.quorum/`): the scratch tree holds the redacted
+/// content, which is what the tests ran on.
+#[test]
+fn a_staged_key_is_redacted_in_the_scratch_tree_when_delivery_is_blocked() {
+    let env = Env::new();
+    let dir = tempdir();
+    let d = dir.path();
+    let mut config = crate::common::offline_config_with_script("script.toml");
+    config.push_str(
+        "[providers.cloud]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"QUORUM_FAKE_KEY\"\n",
+    );
+    for agent in ["pm", "backend", "frontend", "qa", "security"] {
+        config.push_str(&format!("[agents.{agent}]\nprovider = \"sim\"\n"));
+    }
+    write(d, "quorum.toml", &config);
+    // The pm's README quotes the key, as a careless model might.
+    write(
+        d,
+        "script.toml",
+        &format!(
+            "[[reply]]\nagent = \"pm\"\nkind = \"implement\"\ntask = \"docs\"\ntext = '''\n### `README.md`\n```markdown\n# URL shortener\n\nexport OPENAI_API_KEY={KEY}\n```\n'''\n"
+        ),
+    );
+    let mut cmd = env.quorum(["run", crate::common::PROMPT, "--dir", path_str(d), "--json"]);
+    cmd.env("QUORUM_FAKE_KEY", KEY);
+    let blocked = crate::common::Session::from_output(run(cmd));
+    assert_eq!(blocked.out.code, 1, "{}", blocked.out);
+    assert_eq!(blocked.status(), "failed");
+    let finding = blocked
+        .of("finding")
+        .into_iter()
+        .find(|f| f["severity"] == "critical")
+        .unwrap_or_else(|| panic!("a critical finding: {}", blocked.out));
+    assert_eq!(finding["path"], "README.md");
+    assert!(blocked.of("commit_created").is_empty());
+    assert!(!d.join("README.md").exists(), "nothing was delivered");
+
+    // Every file under .quorum/ (db, logs, scratch trees): no key.
+    let state = d.join(".quorum");
+    assert_eq!(files_holding(&state, KEY), Vec::<String>::new());
+    // The scratch tree holds the README, redacted.
+    let readme = state.join("work").join(blocked.id()).join("README.md");
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "# URL shortener\n\nexport OPENAI_API_KEY=[redacted]\n"
+    );
+}
+
 async fn until<T>(
     rx: &mut UnboundedReceiver<Event>,
     what: &str,

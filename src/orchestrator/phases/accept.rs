@@ -12,6 +12,10 @@ use crate::llm::TaskKind;
 use crate::protocol::{DecidedBy, EventBody, LineKind};
 use crate::workspace::paths;
 
+/// Most `path_refused` events one reply gets for files past the session's
+/// file limit; the rest are counted in one last event.
+pub(crate) const LISTED_LIMIT_REFUSALS: usize = 100;
+
 impl Actor {
     /// Validates a finished task's reply and applies it. `Err` holds the problem
     /// (quoting the reply) for the validation retry.
@@ -177,13 +181,15 @@ impl Actor {
                     })
                 });
                 // A repair may decline (no file blocks: its reason instead).
-                let blocks = if (task.kind == TaskKind::Tests && has_tests)
-                    || task.kind == TaskKind::Repair
-                {
-                    outputs::parse_file_blocks_or_none(text)?
-                } else {
-                    outputs::parse_file_blocks(text)?
-                };
+                let may_be_empty =
+                    (task.kind == TaskKind::Tests && has_tests) || task.kind == TaskKind::Repair;
+                // Blocks past the session's file limit are only named, for
+                // their refusals: a reply of 100,000 files costs its text.
+                let (blocks, past) =
+                    outputs::parse_file_blocks_at_most(text, self.settings.session.max_files)?;
+                if blocks.is_empty() && !may_be_empty {
+                    return Err(outputs::no_file_blocks(text));
+                }
                 if blocks.is_empty() && task.kind == TaskKind::Repair {
                     self.repair_declined(&task, text);
                     return Ok(());
@@ -230,7 +236,7 @@ impl Actor {
                         s.round_changed = true;
                     }
                 }
-                self.stage_files(&task, blocks).await?;
+                self.stage_files(&task, blocks, past).await?;
             }
             // Sessions never queue a free question; its text needs no checks.
             TaskKind::Chat => {}
@@ -287,19 +293,40 @@ impl Actor {
         Ok(())
     }
 
-    /// Stages a task's file blocks under the path rules; refusals become
-    /// `path_refused` events. Fails when every block was refused.
+    /// Stages a task's file blocks under the path rules (DESIGN.md §6: the
+    /// rules of [`paths::normalize`] and [`paths::check_name`], the declared
+    /// files, the session's file limit `[session] max_files`, the sizes);
+    /// refusals become `path_refused` events. `past` names the reply's blocks
+    /// past the file limit, left unparsed: each is refused too. Refusals for
+    /// the file limit past the first [`LISTED_LIMIT_REFUSALS`] of a reply are
+    /// reported by one last `path_refused` that counts them, so that a reply
+    /// of 100,000 files costs no more events than one of 100. The session's
+    /// content in the scratch tree is redacted of the configured key values
+    /// (docs/commands.md, the secret scan). Fails when every block was refused.
     pub(super) async fn stage_files(
         &mut self,
         task: &Task,
         blocks: Vec<outputs::FileBlock>,
+        past: Vec<String>,
     ) -> Result<(), String> {
         let Some(session) = self.session.as_ref().map(|s| s.id.clone()) else {
             return Ok(());
         };
+        let max_files = self.settings.session.max_files;
+        let redactor = crate::orchestrator::committer::Redactor::new(self.configured_key_values());
         let mut staged = 0;
         let mut refused = Vec::new();
+        let mut over_limit: Vec<String> = Vec::new();
         for block in blocks {
+            // The file limit first: past it, no per-file work at all.
+            let full = self.session.as_ref().is_some_and(|s| {
+                s.files.len() >= max_files
+                    && !paths::normalize(&block.path).is_ok_and(|p| s.files.contains_key(&p))
+            });
+            if full {
+                over_limit.push(block.path);
+                continue;
+            }
             // Size limits: this file, and the session's other staged files.
             let elsewhere = |p: &str| -> u64 {
                 self.session.as_ref().map_or(0, |s| {
@@ -311,6 +338,7 @@ impl Actor {
                 })
             };
             let checked = paths::normalize(&block.path)
+                .and_then(|p| paths::check_name(&p).map(|()| p))
                 .and_then(|p| paths::check_declared(&p, &task.declared).map(|()| p))
                 .and_then(|p| paths::check_size(block.content.len(), elsewhere(&p)).map(|()| p));
             let path = match checked {
@@ -322,7 +350,11 @@ impl Actor {
                 }
             };
             let workspace = self.workspace.clone();
-            let (sid, p, content) = (session.clone(), path.clone(), block.content.clone());
+            // The scratch tree gets the redacted text: a key the model wrote
+            // never lands on disk, whether or not delivery is then blocked.
+            let mut content = block.content.clone();
+            redactor.text(&mut content);
+            let (sid, p) = (session.clone(), path.clone());
             // Staged, with what DIR holds there now (the base a hand edit is
             // told from at delivery), off the actor's thread.
             let result = tokio::task::spawn_blocking(move || {
@@ -370,8 +402,30 @@ impl Actor {
             });
             staged += 1;
         }
+        over_limit.extend(past);
+        let limit = paths::PathRefusal::TooManyFiles(max_files).to_string();
+        let listed = over_limit.len().min(LISTED_LIMIT_REFUSALS);
+        for path in &over_limit[..listed] {
+            refused.push(format!("{path}: {limit}"));
+            self.refuse(path, &task.agent, &task.id, &limit);
+        }
+        if let Some(next) = over_limit.get(listed) {
+            let more = over_limit.len() - listed - 1;
+            refused.push(format!("{next} and {more} more: {limit}"));
+            self.refuse(
+                next,
+                &task.agent,
+                &task.id,
+                &format!("{limit}; so are the {more} file(s) after it in the reply, not listed"),
+            );
+        }
         if staged == 0 {
-            return Err(format!("every file was refused: {}", refused.join("; ")));
+            let shown = refused.len().min(LISTED_LIMIT_REFUSALS);
+            let mut problem = format!("every file was refused: {}", refused[..shown].join("; "));
+            if refused.len() > shown {
+                problem.push_str(&format!("; and {} more", refused.len() - shown));
+            }
+            return Err(problem);
         }
         Ok(())
     }

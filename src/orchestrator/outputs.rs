@@ -187,18 +187,15 @@ pub struct Findings {
 /// Severities a finding may have, from least to most severe.
 pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 
-/// Quotes up to 120 characters of `text` around byte offset `at`.
+/// Quotes up to 120 characters of line `line` (from 1) of `text`, redacted
+/// before the cut ([`crate::redact::clip`]).
 fn quote_around(text: &str, line: usize) -> String {
     let quoted = text
         .lines()
         .nth(line.saturating_sub(1))
         .unwrap_or("")
         .trim();
-    let mut q: String = quoted.chars().take(120).collect();
-    if quoted.chars().count() > 120 {
-        q.push('…');
-    }
-    q
+    crate::redact::clip(quoted, 121)
 }
 
 /// The JSON document inside a reply: the whole reply, or the contents of a
@@ -462,11 +459,7 @@ pub fn summary_line(text: &str) -> Option<String> {
     if line.is_empty() {
         return None;
     }
-    let mut out: String = line.chars().take(300).collect();
-    if line.chars().count() > 300 {
-        out.push('…');
-    }
-    Some(out)
+    Some(crate::redact::clip(line, 301))
 }
 
 /// Parses fenced file blocks: a Markdown heading naming the path, then a fence
@@ -478,7 +471,7 @@ pub fn summary_line(text: &str) -> Option<String> {
 pub fn parse_file_blocks(text: &str) -> Result<Vec<FileBlock>, String> {
     let blocks = parse_file_blocks_or_none(text)?;
     if blocks.is_empty() {
-        let start: String = text.trim().chars().take(80).collect();
+        let start = crate::redact::clip(text.trim(), 80);
         return Err(format!(
             "no file blocks found (a `### path` heading followed by a fenced block); the reply starts: `{start}`"
         ));

@@ -261,7 +261,7 @@ impl Actor {
             .filter(|l| !l.trim().is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        let mut reason: String = reason.chars().take(600).collect();
+        let mut reason = crate::redact::clip(&reason, 600);
         if reason.is_empty() {
             reason = "(no reason given)".into();
         }

@@ -389,9 +389,13 @@ pub fn clean_line(text: &str) -> String {
     crate::sanitize::strip_line(text)
 }
 
-/// A line cut to [`MAX_LINE_CHARS`] characters.
+/// A line cut to [`MAX_LINE_CHARS`] characters, redacted of the registered
+/// key values first ([`crate::redact`]: a cut key no longer matches).
 fn cut(line: &str) -> String {
-    line.chars().take(MAX_LINE_CHARS).collect()
+    crate::redact::redacted(line)
+        .chars()
+        .take(MAX_LINE_CHARS)
+        .collect()
 }
 
 /// Decisive lines being gathered: trimmed, cut, deduplicated, at most

@@ -653,6 +653,39 @@ mod tests {
     }
 
     #[test]
+    fn the_live_display_writes_only_its_own_control_sequences() {
+        let hostile = "\x1b]52;c;aGk=\x07\x1b[2J\u{9b}31m\x07\u{202e}x";
+        let mut live = Live::new(Vec::new(), 80, 9);
+        live.event(&logged(
+            1,
+            EventBody::PhaseStarted {
+                phase: hostile.into(),
+                kind: "single".into(),
+            },
+        ));
+        live.event(&logged(
+            2,
+            EventBody::Finding {
+                severity: "low".into(),
+                path: "a.py".into(),
+                line: 1,
+                text: hostile.into(),
+                blocking: false,
+            },
+        ));
+        live.line(hostile);
+        live.finish();
+        let text = String::from_utf8(live.into_inner()).unwrap();
+        // Without the display's own "\r ESC [2K", nothing drives the terminal.
+        let rest = text.replace("\r\x1b[2K", "");
+        assert!(crate::sanitize::is_clean(&rest), "{rest:?}");
+        assert!(
+            rest.contains("low: a.py:1: ^[]52;c;aGk=^G^[[2JM-^[31m^G<U+202E>x"),
+            "{rest:?}"
+        );
+    }
+
+    #[test]
     fn a_narrow_status_line_is_cut() {
         let mut live = Live::new(Vec::new(), 20, 9);
         for (i, agent) in ["backend", "frontend", "qa", "security"].iter().enumerate() {

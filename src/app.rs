@@ -313,7 +313,11 @@ async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
     let prepared = prepare(global, None)?;
     let _guard =
         crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
-    let who = match (args.agent, args.provider, args.model) {
+    let who = match (
+        args.agent.clone(),
+        args.provider.clone(),
+        args.model.clone(),
+    ) {
         (Some(agent), _, _) => crate::ask::Asked::Agent(agent),
         (None, Some(provider), Some(model)) => {
             crate::ask::Asked::Model(crate::config::ModelRef { provider, model })
@@ -323,7 +327,8 @@ async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
             None => return Err(Failure::usage("the roster is empty")),
         },
     };
-    crate::ask::ask(&prepared.settings, &prepared.providers, who, &prompt)
+    let raw = args.raw && !std::io::IsTerminal::is_terminal(&std::io::stdout());
+    crate::ask::ask(&prepared.settings, &prepared.providers, who, &prompt, raw)
         .await
         .map_err(Failure::usage)
 }
@@ -363,7 +368,8 @@ pub fn main(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("quorum: {}", failure.message);
+            // It may quote model or project text (docs/troubleshooting.md).
+            eprintln!("quorum: {}", crate::sanitize::text(&failure.message));
             log_early(&global, &failure);
             failure.code
         }

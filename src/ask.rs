@@ -2,6 +2,11 @@
 //! as it arrives, usage and cost to stderr. It uses the agent's (or the named
 //! provider's) retries and fallbacks, never creates `.quorum/`, and logs to the
 //! XDG state directory.
+//!
+//! The reply is model text: it reaches stdout through the sanitiser
+//! ([`crate::sanitize::text`]: controls and bidi overrides shown visibly),
+//! unless `raw` (`--raw` with stdout not a terminal). What goes to stderr
+//! (retry reasons, errors) always passes it.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -23,13 +28,14 @@ pub enum Asked {
 }
 
 /// Runs one completion and returns the exit code (0 ok, 1 failed, 3
-/// interrupted). Errors before the call (unknown agent or provider) are
-/// returned as messages for exit 2.
+/// interrupted); `raw` writes the reply's text unsanitised. Errors before the
+/// call (unknown agent or provider) are returned as messages for exit 2.
 pub async fn ask(
     settings: &Settings,
     providers: &std::collections::BTreeMap<String, SharedProvider>,
     who: Asked,
     prompt: &str,
+    raw: bool,
 ) -> Result<i32, String> {
     let (role, chain_models): (Option<String>, Vec<ModelRef>) = match &who {
         Asked::Agent(name) => {
@@ -111,6 +117,9 @@ pub async fn ask(
     ));
     let mut stdout = std::io::stdout().lock();
     let mut ended_with_newline = true;
+    // A CR that ended the previous delta: a line end if a LF follows.
+    let mut held_cr = false;
+    let safe = crate::sanitize::text;
     let code = loop {
         let msg = tokio::select! {
             msg = rx.recv() => msg,
@@ -125,12 +134,25 @@ pub async fn ask(
         };
         match msg.event {
             CallEvent::Delta(text) => {
-                let _ = stdout.write_all(text.as_bytes());
+                if raw {
+                    let _ = stdout.write_all(text.as_bytes());
+                } else {
+                    let mut whole = String::with_capacity(text.len() + 1);
+                    if std::mem::take(&mut held_cr) {
+                        whole.push('\r');
+                    }
+                    whole.push_str(&text);
+                    if whole.ends_with('\r') {
+                        whole.pop();
+                        held_cr = true;
+                    }
+                    let _ = stdout.write_all(safe(&whole).as_bytes());
+                }
                 let _ = stdout.flush();
                 ended_with_newline = text.ends_with('\n');
             }
             CallEvent::Discarded { reason } => {
-                eprintln!("\n[the text above is discarded: {reason}]");
+                eprintln!("\n[the text above is discarded: {}]", safe(&reason));
             }
             CallEvent::Retrying {
                 attempt,
@@ -138,14 +160,18 @@ pub async fn ask(
                 delay,
             } => {
                 eprintln!(
-                    "[retry {attempt} in {:.1} s: {reason}]",
-                    delay.as_secs_f64()
+                    "[retry {attempt} in {:.1} s: {}]",
+                    delay.as_secs_f64(),
+                    safe(&reason)
                 );
             }
             CallEvent::Fallback { from, to, reason } => {
-                eprintln!("[falling back from {from} to {to}: {reason}]");
+                eprintln!("[falling back from {from} to {to}: {}]", safe(&reason));
             }
             CallEvent::Finished { usage, model, .. } => {
+                if std::mem::take(&mut held_cr) {
+                    let _ = stdout.write_all(b"^M");
+                }
                 if !ended_with_newline {
                     let _ = writeln!(stdout);
                 }
@@ -168,7 +194,7 @@ pub async fn ask(
                 break 0;
             }
             CallEvent::Failed { error } => {
-                eprintln!("\nquorum: {error}");
+                eprintln!("\nquorum: {}", safe(&error.to_string()));
                 break 1;
             }
         }

@@ -247,6 +247,12 @@ pub struct AskArgs {
     /// The model to ask on `--provider`.
     #[arg(long, requires = "provider")]
     pub model: Option<String>,
+
+    /// Write the reply's bytes as they came, control characters and escape
+    /// sequences included, when stdout is not a terminal (a pipe or a file);
+    /// on a terminal the reply is always sanitised.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// `quorum sessions`.

@@ -27,11 +27,20 @@ pub struct Output {
     pub phases: usize,
 }
 
-/// Writes one line to stdout; a closed pipe (`| head`) is not an error worth
-/// dying for, the session goes on.
+/// Writes one line to stdout, through the sanitiser ([`crate::sanitize::text`]:
+/// it may name model-chosen paths); a closed pipe (`| head`) is not an error
+/// worth dying for, the session goes on.
 fn out(line: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{line}");
+    let _ = writeln!(stdout, "{}", crate::sanitize::text(line));
+    let _ = stdout.flush();
+}
+
+/// Writes one JSON line to stdout, its DEL, C1 and bidi controls escaped
+/// ([`crate::sanitize::json`]; serde_json escapes the C0 controls).
+fn out_json(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", crate::sanitize::json(line));
     let _ = stdout.flush();
 }
 
@@ -83,7 +92,7 @@ impl Display {
     fn message(&mut self, line: &str) {
         match self {
             Display::Live(live) => live.line(line),
-            Display::Silent | Display::Plain => eprintln!("{line}"),
+            Display::Silent | Display::Plain => eprintln!("{}", crate::sanitize::text(line)),
         }
     }
 
@@ -177,6 +186,8 @@ impl<W: std::io::Write> Live<W> {
             SPINNER[self.frame % SPINNER.len()],
             parts.join(" · ")
         );
+        // Phase, task and agent names come from the workflow and the model.
+        let line = crate::sanitize::line(&line).into_owned();
         let max = self.width - 1;
         if line.chars().count() > max {
             let mut cut: String = line.chars().take(max - 1).collect();
@@ -198,7 +209,7 @@ impl<W: std::io::Write> Live<W> {
     /// Prints a permanent line above the status line.
     pub fn line(&mut self, text: &str) {
         self.clear();
-        let _ = writeln!(self.out, "{text}");
+        let _ = writeln!(self.out, "{}", crate::sanitize::text(text));
         self.draw();
     }
 
@@ -258,8 +269,14 @@ impl<W: std::io::Write> Live<W> {
     }
 }
 
-/// A plain progress line for an event, or `None` for events not worth a line.
+/// A plain progress line for an event, or `None` for events not worth a line;
+/// model and project text in it shown visibly ([`crate::sanitize::text`]).
 fn describe(event: &LoggedEvent) -> Option<String> {
+    describe_raw(event).map(|line| crate::sanitize::text(&line).into_owned())
+}
+
+/// [`describe`] before the sanitiser.
+fn describe_raw(event: &LoggedEvent) -> Option<String> {
     Some(match &event.body {
         EventBody::SessionStarted { dir, .. } => {
             format!("quorum: session {} in {dir}", event.session)
@@ -366,7 +383,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
                 last_seq = e.seq;
                 session = e.session.to_string();
                 if output.json.is_some() {
-                    out(&serde_json::to_string(&e).unwrap_or_default());
+                    out_json(&serde_json::to_string(&e).unwrap_or_default());
                 } else {
                     display.event(&e);
                 }
@@ -401,7 +418,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
                         "task": task,
                         "text": text,
                     });
-                    out(&line.to_string());
+                    out_json(&line.to_string());
                 }
             }
             Event::Rejected { op, reason } => {
@@ -413,7 +430,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
             }
             Event::Fatal { message } => {
                 display.finish();
-                eprintln!("quorum: {message}");
+                eprintln!("quorum: {}", crate::sanitize::text(&message));
                 handle.send(Op::Shutdown);
                 handle.join().await;
                 return 1;
@@ -463,11 +480,12 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     status.exit_code()
 }
 
-/// The one stderr line of a failed session under `--json`: its cause (cleaned
-/// of control characters: it may quote model or test output) and how to get
-/// the staged work out of the state directory.
+/// The one stderr line of a failed session under `--json`: its cause (on one
+/// line, controls shown visibly by [`crate::sanitize::line`]: it may quote
+/// model or test output) and how to get the staged work out of the state
+/// directory.
 pub fn failure_line(session: &str, cause: Option<&str>) -> String {
-    let cause = crate::workspace::report::clean_line(cause.unwrap_or("see the event stream"));
+    let cause = crate::sanitize::line(cause.unwrap_or("see the event stream"));
     format!(
         "quorum: session {session} failed: {cause}; the staged files: `quorum sessions export {session} --format tar -o {session}.tar.gz`; after fixing the cause: `quorum resume {session}`"
     )
@@ -517,7 +535,7 @@ async fn print_dry_run(
     ));
     for text in loaded.values() {
         let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.write_all(crate::sanitize::text(text).as_bytes());
     }
 }
 
@@ -632,6 +650,39 @@ mod tests {
             let last = part.rsplit('\n').next().unwrap();
             assert!(last.chars().count() < 60, "{last:?}");
         }
+    }
+
+    #[test]
+    fn the_live_display_writes_only_its_own_control_sequences() {
+        let hostile = "\x1b]52;c;aGk=\x07\x1b[2J\u{9b}31m\x07\u{202e}x";
+        let mut live = Live::new(Vec::new(), 80, 9);
+        live.event(&logged(
+            1,
+            EventBody::PhaseStarted {
+                phase: hostile.into(),
+                kind: "single".into(),
+            },
+        ));
+        live.event(&logged(
+            2,
+            EventBody::Finding {
+                severity: "low".into(),
+                path: "a.py".into(),
+                line: 1,
+                text: hostile.into(),
+                blocking: false,
+            },
+        ));
+        live.line(hostile);
+        live.finish();
+        let text = String::from_utf8(live.into_inner()).unwrap();
+        // Without the display's own "\r ESC [2K", nothing drives the terminal.
+        let rest = text.replace("\r\x1b[2K", "");
+        assert!(crate::sanitize::is_clean(&rest), "{rest:?}");
+        assert!(
+            rest.contains("low: a.py:1: ^[]52;c;aGk=^G^[[2JM-^[31m^G<U+202E>x"),
+            "{rest:?}"
+        );
     }
 
     #[test]

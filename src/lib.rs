@@ -18,6 +18,8 @@ pub mod llm;
 pub mod logging;
 pub mod orchestrator;
 pub mod protocol;
+pub mod redact;
+pub mod sanitize;
 pub mod state;
 pub mod store;
 pub mod tui;

@@ -7,7 +7,7 @@
 //! `debug` with `-v`, `trace` with `-vv`.
 //!
 //! Key values never reach a log file (DESIGN.md §6): every line goes through
-//! a [`Redactor`] before it is written. It knows the values of the
+//! a [`crate::redact::Redactor`] before it is written. It knows the values of the
 //! environment variables named like keys when logging starts (see
 //! [`is_key_variable`], the rule exports follow too) and those of the
 //! configured providers' `api_key_env`, added by [`redact_in_logs`] when an
@@ -17,35 +17,26 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::orchestrator::committer::Redactor;
 use crate::workspace::secrets::is_key_variable;
 
-/// The key values redacted from log lines, for the whole process.
-static SECRETS: RwLock<Option<Arc<Redactor>>> = RwLock::new(None);
-
-/// Adds `values` (key values; those under 8 bytes are ignored, as by
-/// [`Redactor::new`]) to what every later log line is redacted of.
+/// Adds `values` (key values; those under 8 bytes are ignored) to what every
+/// later log line is redacted of: the process's registry,
+/// [`crate::redact::register`], which messages cut short are redacted with
+/// too.
 pub fn redact_in_logs(values: impl IntoIterator<Item = String>) {
-    let Ok(mut secrets) = SECRETS.write() else {
-        return;
-    };
-    let known = secrets.as_deref().map(Redactor::values).unwrap_or_default();
-    let mut all: Vec<String> = known.to_vec();
-    all.extend(values);
-    *secrets = Some(Arc::new(Redactor::new(all)));
+    crate::redact::register(values);
 }
 
-fn secrets() -> Option<Arc<Redactor>> {
-    SECRETS.read().ok()?.clone()
+fn secrets() -> Option<std::sync::Arc<crate::redact::Redactor>> {
+    crate::redact::registry()
 }
 
-/// The log file's writer behind a [`Redactor`]: tracing-subscriber's fmt
+/// The log file's writer behind a [`crate::redact::Redactor`]: tracing-subscriber's fmt
 /// layer formats each event into one buffer and writes it with one
 /// `write_all`, so a key is never split across two writes.
 #[derive(Clone)]

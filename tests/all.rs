@@ -28,6 +28,8 @@ mod delivery;
 mod durability;
 #[path = "all/fake_llm.rs"]
 mod fake_llm;
+#[path = "all/hostile_text.rs"]
+mod hostile_text;
 #[path = "all/jail.rs"]
 mod jail;
 #[path = "all/orchestration.rs"]

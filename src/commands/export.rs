@@ -6,8 +6,14 @@
 //!
 //! Invariant: an export never holds an API key's value. The store never holds
 //! one (DESIGN.md §6); as a second line of defence, the values of the
-//! environment's key-like variables are redacted from md and json exports, and a
-//! tar export that would hold one is refused.
+//! environment's key-like variables are redacted from md and json exports (in
+//! every form [`crate::redact::forms`] lists: plain, JSON-escaped, base64,
+//! hex), and a tar export that would hold one is refused.
+//!
+//! A Markdown export passes the sanitiser ([`crate::sanitize::text`]: controls
+//! and bidi overrides shown visibly) and a JSON export has its DEL, C1 and
+//! bidi controls `\u`-escaped ([`crate::sanitize::json`]), so neither drives
+//! the terminal it is printed on.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -637,17 +643,16 @@ pub fn secrets(extra_names: &[String]) -> Vec<(String, String)> {
     found
 }
 
-/// `text` with every secret value (as is, and as escaped inside a JSON string)
-/// replaced by `[redacted $NAME]`.
+/// `text` with every secret value, in every form of [`crate::redact::forms`]
+/// (as is, escaped inside a JSON string, base64, hex), replaced by
+/// `[redacted $NAME]`.
 pub fn redact(text: &str, secrets: &[(String, String)]) -> String {
     let mut out = text.to_string();
     for (name, value) in secrets {
         let marker = format!("[redacted ${name}]");
-        out = out.replace(value.as_str(), &marker);
-        let escaped = serde_json::to_string(value).unwrap_or_default();
-        let escaped = escaped.trim_matches('"');
-        if escaped != value {
-            out = out.replace(escaped, &marker);
+        let redactor = crate::redact::Redactor::new([value.clone()]);
+        if let std::borrow::Cow::Owned(new) = redactor.redact_with(&out, &marker) {
+            out = new;
         }
     }
     out
@@ -794,10 +799,12 @@ pub(crate) fn run(
         )));
     }
     let bytes: Vec<u8> = match format {
-        ExportFormat::Md => redact(&export.markdown(), &secrets).into_bytes(),
+        ExportFormat::Md => crate::sanitize::text(&redact(&export.markdown(), &secrets))
+            .into_owned()
+            .into_bytes(),
         ExportFormat::Json => {
             let text = serde_json::to_string_pretty(&export.to_json()).unwrap_or_default();
-            let mut text = redact(&text, &secrets);
+            let mut text = crate::sanitize::json(&redact(&text, &secrets)).into_owned();
             text.push('\n');
             text.into_bytes()
         }

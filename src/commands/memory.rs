@@ -2,7 +2,10 @@
 //! each agent keeps for DIR across sessions (see
 //! [`crate::orchestrator::memory`]). One agent's notes print as they are, so
 //! `quorum memory backend > notes.txt`, an edit, and `quorum memory backend
-//! --set notes.txt` round-trip; `--set -` reads stdin.
+//! --set notes.txt` round-trip; `--set -` reads stdin. Notes are written
+//! by models: they are printed through the sanitiser
+//! ([`crate::sanitize::text`]), so a control character in them shows as
+//! `^[`-style text (and would round-trip as that text).
 
 use std::io::Read as _;
 use std::path::Path;
@@ -106,16 +109,18 @@ pub fn run(
         Some(opened) => opened.store.memories(&key).map_err(db)?,
         None => Default::default(),
     };
+    let mut text = String::new();
     match agent {
-        Some(agent) => print!("{}", memories.get(agent).map(String::as_str).unwrap_or("")),
+        Some(agent) => text.push_str(memories.get(agent).map(String::as_str).unwrap_or("")),
         None => {
             for agent in &roster {
                 match memories.get(agent) {
-                    Some(notes) => print!("## {agent}\n\n{notes}\n"),
-                    None => print!("## {agent}\n\n(no notes)\n\n"),
+                    Some(notes) => text.push_str(&format!("## {agent}\n\n{notes}\n")),
+                    None => text.push_str(&format!("## {agent}\n\n(no notes)\n\n")),
                 }
             }
         }
     }
+    print!("{}", crate::sanitize::text(&text));
     Ok(0)
 }

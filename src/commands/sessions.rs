@@ -1,11 +1,14 @@
 //! `quorum sessions list|show|export|rm|push`: the sessions of DIR, read from
 //! its state db. Tables for people on stdout, `--json` for scripts; `export`
-//! and `push` live in their own modules.
+//! and `push` live in their own modules. Everything printed passes the
+//! sanitiser ([`crate::sanitize`]): prompts and event details are model and
+//! project text.
 
 use std::io::{IsTerminal as _, Write as _};
 
 use crate::app::{Failure, exit};
 use crate::cli::{Global, SessionsCommand};
+use crate::protocol::LoggedEvent;
 use crate::state::StateDir;
 use crate::store::{SessionRecord, Store};
 
@@ -99,23 +102,19 @@ fn minute(at: &str) -> String {
     at.chars().take(16).collect::<String>().replace('T', " ")
 }
 
-/// The first line of `text`, at most `width` characters (with `…` when cut).
+/// The first line of `text`, controls shown visibly, redacted, at most
+/// `width` characters (with `…` when cut).
 fn clip(text: &str, width: usize) -> String {
     let line = text.lines().next().unwrap_or("");
-    if line.chars().count() <= width {
-        line.to_string()
-    } else {
-        let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
-    }
+    crate::redact::clip(&crate::sanitize::line(line), width)
 }
 
 fn list(all: &[SessionRecord], json: bool, dir: &str) -> Result<i32, Failure> {
     let mut stdout = std::io::stdout().lock();
     if json {
         for s in all {
-            let _ = writeln!(stdout, "{}", serde_json::to_string(s).unwrap_or_default());
+            let json = serde_json::to_string(s).unwrap_or_default();
+            let _ = writeln!(stdout, "{}", crate::sanitize::json(&json));
         }
         return Ok(exit::OK);
     }
@@ -129,7 +128,7 @@ fn list(all: &[SessionRecord], json: bool, dir: &str) -> Result<i32, Failure> {
             [
                 s.id.to_string(),
                 s.status_label().to_string(),
-                s.phase.clone(),
+                crate::sanitize::line(&s.phase).into_owned(),
                 minute(&s.created_at),
                 tokens(s.tokens_in + s.tokens_out),
                 s.commit
@@ -182,10 +181,21 @@ fn show(store: &Store, id: &str, json: bool) -> Result<i32, Failure> {
     let mut stdout = std::io::stdout().lock();
     if json {
         for e in &events {
-            let _ = writeln!(stdout, "{}", serde_json::to_string(e).unwrap_or_default());
+            let json = serde_json::to_string(e).unwrap_or_default();
+            let _ = writeln!(stdout, "{}", crate::sanitize::json(&json));
         }
         return Ok(exit::OK);
     }
+    let mut text = String::new();
+    show_text(&mut text, store, &s, &events);
+    let _ = stdout.write_all(crate::sanitize::text(&text).as_bytes());
+    Ok(exit::OK)
+}
+
+/// The text of `sessions show` for people, before the sanitiser.
+fn show_text(out: &mut String, store: &Store, s: &SessionRecord, events: &[LoggedEvent]) {
+    use std::fmt::Write as _;
+    let stdout = out;
     let _ = writeln!(stdout, "session   {}", s.id);
     let _ = writeln!(stdout, "prompt    {}", s.prompt);
     let _ = writeln!(stdout, "dir       {}", s.dir);
@@ -210,7 +220,7 @@ fn show(store: &Store, id: &str, json: bool) -> Result<i32, Failure> {
         let _ = writeln!(stdout, "provider  {}", crate::config::OFFLINE_LABEL);
     }
     let _ = writeln!(stdout, "events    {}", events.len());
-    for e in &events {
+    for e in events {
         let detail = serde_json::to_value(&e.body)
             .ok()
             .and_then(|v| v.as_object().cloned())
@@ -225,10 +235,11 @@ fn show(store: &Store, id: &str, json: bool) -> Result<i32, Failure> {
                     .join(" ")
             })
             .unwrap_or_default();
-        let detail: String = detail.chars().take(120).collect();
+        // One line per event: controls (newlines too) shown, then redacted
+        // before the cut.
+        let detail = crate::redact::clip(&crate::sanitize::line(&detail), 120);
         let _ = writeln!(stdout, "  {:>4} {:<20} {detail}", e.seq, e.body.type_name());
     }
-    Ok(exit::OK)
 }
 
 #[cfg(test)]

@@ -39,12 +39,20 @@ impl Secret {
         &self.0
     }
 
-    /// `text` with every occurrence of the key replaced by `***`.
+    /// `text` with every occurrence of the key replaced by `***`: as is, and
+    /// in every encoded form of [`crate::redact::forms`] when the key has at
+    /// least [`crate::redact::MIN_SECRET_BYTES`] bytes (keys of 4 to 7 bytes
+    /// only as is).
     pub fn redact(&self, text: &str) -> String {
         if self.0.len() < 4 {
             return text.to_string();
         }
-        text.replace(&self.0, "***")
+        if self.0.len() < crate::redact::MIN_SECRET_BYTES {
+            return text.replace(&self.0, "***");
+        }
+        crate::redact::Redactor::new([self.0.clone()])
+            .redact_with(text, "***")
+            .into_owned()
     }
 }
 
@@ -375,8 +383,10 @@ fn sse_stream(
 
 /// The provider's message in an error body: `error.message` (string, or an
 /// object as JSON: Mistral), `error` as a string (Ollama), a top-level
-/// `message` (old vLLM), else the body's text, at most 500 characters.
-pub fn error_message(body: &[u8]) -> String {
+/// `message` (old vLLM), else the body's text; redacted by `redact` and of
+/// the process's registered keys ([`crate::redact::clip`]) *before* it is cut
+/// to at most 500 characters, so that no part of a key survives the cut.
+pub fn error_message(body: &[u8], redact: impl Fn(&str) -> String) -> String {
     let text = String::from_utf8_lossy(body);
     let message = match serde_json::from_slice::<Value>(body) {
         Ok(v) => match (&v["error"]["message"], &v["error"], &v["message"]) {
@@ -388,10 +398,7 @@ pub fn error_message(body: &[u8]) -> String {
         },
         Err(_) => text.trim().to_string(),
     };
-    let mut short: String = message.chars().take(500).collect();
-    if message.chars().count() > 500 {
-        short.push('…');
-    }
+    let mut short = crate::redact::clip(&redact(&message), 501);
     if short.is_empty() {
         short = "(empty body)".to_string();
     }
@@ -536,7 +543,7 @@ pub fn error_from_response(
     redact: impl Fn(&str) -> String,
 ) -> LlmError {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let message = redact(&error_message(body));
+    let message = error_message(body, redact);
     if status == 429 && is_quota(&json) {
         return LlmError::Quota(message);
     }
@@ -577,27 +584,38 @@ mod tests {
     fn error_messages_from_every_family() {
         assert_eq!(
             error_message(
-                br#"{"error": {"message": "Incorrect API key", "type": "invalid_request_error"}}"#
+                br#"{"error": {"message": "Incorrect API key", "type": "invalid_request_error"}}"#,
+                str::to_string
             ),
             "Incorrect API key"
         );
         assert_eq!(
             error_message(
-                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                str::to_string
             ),
             "Overloaded"
         );
         assert_eq!(
-            error_message(br#"{"error": "the model failed"}"#),
+            error_message(br#"{"error": "the model failed"}"#, str::to_string),
             "the model failed"
         );
         assert_eq!(
-            error_message(br#"{"object":"error","message":"bad","code":400}"#),
+            error_message(
+                br#"{"object":"error","message":"bad","code":400}"#,
+                str::to_string
+            ),
             "bad"
         );
-        assert!(error_message(br#"{"error":{"message":{"detail":[1]}}}"#).contains("detail"));
-        assert_eq!(error_message(b"  <html>502</html> "), "<html>502</html>");
-        assert_eq!(error_message(b""), "(empty body)");
+        assert!(
+            error_message(br#"{"error":{"message":{"detail":[1]}}}"#, str::to_string)
+                .contains("detail")
+        );
+        assert_eq!(
+            error_message(b"  <html>502</html> ", str::to_string),
+            "<html>502</html>"
+        );
+        assert_eq!(error_message(b"", str::to_string), "(empty body)");
     }
 
     #[test]
@@ -689,6 +707,32 @@ mod tests {
         let k = Secret::new("sk-test-1234567890".into());
         assert_eq!(k.redact("bad key sk-test-1234567890!"), "bad key ***!");
         assert!(!format!("{k:?}").contains("sk-test"));
+    }
+
+    #[test]
+    fn a_key_cut_by_the_message_limit_is_redacted_before_the_cut() {
+        let key = Secret::new("sk-test-CUTINTHEMIDDLE0123456789".into());
+        // The key straddles the 500-character limit.
+        let body = serde_json::json!({
+            "error": { "message": format!("{}{} {}", "x".repeat(480), key.expose(), "tail".repeat(10)) }
+        })
+        .to_string();
+        let e = error_from_response(400, &HeaderMap::new(), body.as_bytes(), |t| key.redact(t));
+        let LlmError::Status { message, .. } = e else {
+            panic!("{e:?}");
+        };
+        assert!(message.ends_with('…'), "{message}");
+        assert!(!message.contains("sk-test-CUT"), "{message}");
+        assert!(message.contains("x***"), "{message}");
+        // Its base64 copy too.
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("KEY={}", key.expose()));
+        assert_eq!(
+            key.redact(&b64).matches("***").count(),
+            1,
+            "{}",
+            key.redact(&b64)
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -42,71 +42,18 @@ use crate::protocol::{Event, EventBody, LineKind, LoggedEvent};
 use crate::store::journal::SYNC_INTERVAL;
 use crate::store::{Store, Write};
 
-/// What a key value is replaced with.
-pub const REDACTED: &str = "[redacted]";
+pub use crate::redact::{REDACTED, Redactor};
 
-/// Replaces configured key values in everything a group persists.
-#[derive(Clone, Debug, Default)]
-pub struct Redactor {
-    /// The values, longest first (so a key containing another goes whole).
-    secrets: Vec<String>,
+/// How the committer applies a [`Redactor`] to what it persists and releases.
+trait RedactGroup {
+    /// Redacts one logged event (replaced by an error event when the
+    /// redacted JSON no longer reads as an event).
+    fn logged(&self, event: &mut LoggedEvent);
+    /// Redacts a group's writes and the events it releases.
+    fn group(&self, group: &mut Group);
 }
 
-impl Redactor {
-    /// A redactor for these values; values shorter than 8 bytes are ignored
-    /// (too likely to occur by chance).
-    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = values.into_iter().filter(|v| v.len() >= 8).collect();
-        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-        secrets.dedup();
-        Redactor { secrets }
-    }
-
-    /// The values redacted, longest first.
-    pub fn values(&self) -> &[String] {
-        &self.secrets
-    }
-
-    /// `true` when there is nothing to redact.
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
-
-    /// Redacts `text` in place; `true` when it changed.
-    pub fn text(&self, text: &mut String) -> bool {
-        let mut changed = false;
-        for secret in &self.secrets {
-            if text.contains(secret.as_str()) {
-                *text = text.replace(secret.as_str(), REDACTED);
-                changed = true;
-            }
-        }
-        changed
-    }
-
-    /// Redacts every string (and key) of a JSON value in place.
-    pub fn value(&self, value: &mut serde_json::Value) -> bool {
-        use serde_json::Value;
-        match value {
-            Value::String(s) => self.text(s),
-            Value::Array(items) => items.iter_mut().fold(false, |c, v| self.value(v) | c),
-            Value::Object(map) => {
-                let mut changed = false;
-                let keys: Vec<String> = map.keys().cloned().collect();
-                for key in keys {
-                    let mut new_key = key.clone();
-                    let key_changed = self.text(&mut new_key);
-                    if let Some(mut v) = map.remove(&key) {
-                        changed |= self.value(&mut v) | key_changed;
-                        map.insert(new_key, v);
-                    }
-                }
-                changed
-            }
-            Value::Null | Value::Bool(_) | Value::Number(_) => false,
-        }
-    }
-
+impl RedactGroup for Redactor {
     fn logged(&self, event: &mut LoggedEvent) {
         let Ok(mut value) = serde_json::to_value(&*event) else {
             return;
@@ -123,8 +70,7 @@ impl Redactor {
         }
     }
 
-    /// Redacts a group's writes and the events it releases.
-    pub fn group(&self, group: &mut Group) {
+    fn group(&self, group: &mut Group) {
         if self.is_empty() {
             return;
         }

@@ -19,7 +19,8 @@ conflict between their plans: the options, each agent's position, the ballots, t
 decided — the vote (more than half of the valid ballots), the chair (after a tie) or a person.\n";
 
 impl Actor {
-    /// This session's section of the record; `None` without conflicts.
+    /// This session's section of the record, through the sanitiser
+    /// ([`crate::sanitize::text`]); `None` without conflicts.
     pub(crate) fn decisions_section(&self) -> Option<String> {
         let s = self.session.as_ref()?;
         if s.conflicts.is_empty() {
@@ -105,7 +106,9 @@ impl Actor {
                 let _ = writeln!(out, "\nSandbox: {}", t.isolation.summary());
             }
         }
-        Some(out)
+        // Topics, quotes and rationales are model text; the record is read
+        // on terminals (docs/troubleshooting.md).
+        Some(crate::sanitize::text(&out).into_owned())
     }
 
     /// Stages `docs/DECISIONS.md` again when the tests have passed (at the end

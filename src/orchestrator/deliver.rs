@@ -17,16 +17,15 @@ use crate::protocol::{DecidedBy, EventBody, FileChange};
 
 impl Actor {
     /// The generated commit message without its trailers: a subject line from the
-    /// prompt, then the decisions, files, tests and findings.
+    /// prompt, then the decisions, files, tests and findings; through the
+    /// sanitiser ([`crate::sanitize::text`]), as topics and options are model
+    /// text.
     pub(crate) fn commit_summary(&self) -> String {
         let Some(s) = self.session.as_ref() else {
             return String::new();
         };
         let first = s.prompt.lines().next().unwrap_or("").trim();
-        let mut subject: String = first.chars().take(60).collect();
-        if first.chars().count() > 60 {
-            subject.push('…');
-        }
+        let subject = crate::redact::clip(first, 61);
         let mut out = format!("quorum: {subject}\n");
         if !s.decisions.is_empty() {
             out.push_str("\nDecisions:\n");
@@ -102,7 +101,7 @@ impl Actor {
                 s.findings.len()
             );
         }
-        out
+        crate::sanitize::text(&out).into_owned()
     }
 
     fn trailers(&self) -> String {
@@ -373,6 +372,9 @@ impl Actor {
         }
         text.push('\n');
         text.push_str(&self.trailers());
+        // Decisions, topics and test lines are model text: a commit message
+        // is shown by `git log` on a terminal.
+        let text = crate::sanitize::text(&text).into_owned();
         let workspace = self.workspace.clone();
         let committed = tokio::task::spawn_blocking(move || workspace.commit(&files, &text))
             .await

@@ -244,6 +244,14 @@ impl Actor {
             {
                 new.push(line.clone());
             }
+            // Ids are slugs (outputs::check_slug), but an option the person
+            // typed or a test command could hold a line: each note is one
+            // line, controls shown (no reply plants a line in every prompt).
+            for line in &mut new {
+                if let std::borrow::Cow::Owned(safe) = crate::sanitize::line(line) {
+                    *line = safe;
+                }
+            }
             if new.is_empty() {
                 continue;
             }

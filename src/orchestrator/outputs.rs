@@ -187,18 +187,15 @@ pub struct Findings {
 /// Severities a finding may have, from least to most severe.
 pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 
-/// Quotes up to 120 characters of `text` around byte offset `at`.
+/// Quotes up to 120 characters of line `line` (from 1) of `text`, redacted
+/// before the cut ([`crate::redact::clip`]).
 fn quote_around(text: &str, line: usize) -> String {
     let quoted = text
         .lines()
         .nth(line.saturating_sub(1))
         .unwrap_or("")
         .trim();
-    let mut q: String = quoted.chars().take(120).collect();
-    if quoted.chars().count() > 120 {
-        q.push('…');
-    }
-    q
+    crate::redact::clip(quoted, 121)
 }
 
 /// The JSON document inside a reply: the whole reply, or the contents of a
@@ -233,13 +230,60 @@ pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     })
 }
 
-/// Checks conflicts: unique ids, at least two distinct options, positions that
-/// name planning agents and offered options.
+/// Longest identifier a model may choose, in bytes.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Whether `id` is a short slug, as every identifier a model chooses must be
+/// (conflict, option, question and task ids): an ASCII letter or digit, then
+/// at most 63 ASCII letters, digits, `_`, `.` or `-` (`storage`, `json-file`,
+/// `Q1`). Such an id cannot carry a line, a control or a Markdown construct
+/// into prompts, memory or documents.
+pub fn is_slug(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && id.len() <= MAX_ID_LEN
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// `Ok` when `id` [`is_slug`]; else the problem, naming `what` and the id as
+/// it can safely be shown (one line, controls visible, redacted, cut), for
+/// the validation retry.
+pub fn check_slug(what: &str, id: &str) -> Result<(), String> {
+    if is_slug(id) {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} `{}` is not a short id: use 1 to {MAX_ID_LEN} ASCII letters, digits, `_`, `.` or `-`, starting with a letter or digit (for example `storage`)",
+        crate::redact::clip(&crate::sanitize::line(id), 80)
+    ))
+}
+
+/// Checks requirements: question ids are unique slugs.
+pub fn check_requirements(r: &Requirements) -> Result<(), String> {
+    let mut ids = BTreeSet::new();
+    for q in &r.questions {
+        check_slug("question id", &q.id)?;
+        if !ids.insert(q.id.as_str()) {
+            return Err(format!("question id `{}` is used twice", q.id));
+        }
+    }
+    Ok(())
+}
+
+/// Checks conflicts: unique slug ids, at least two distinct slug options,
+/// positions that name planning agents and offered options.
 pub fn check_conflicts(c: &Conflicts, planners: &[String]) -> Result<(), String> {
     let mut ids = BTreeSet::new();
     for conflict in &c.conflicts {
         if conflict.id.trim().is_empty() {
-            return Err(format!("conflict `{}` has an empty id", conflict.topic));
+            return Err(format!(
+                "conflict `{}` has an empty id",
+                crate::redact::clip(&crate::sanitize::line(&conflict.topic), 80)
+            ));
+        }
+        check_slug("conflict id", &conflict.id)?;
+        for option in &conflict.options {
+            check_slug(&format!("conflict `{}`: option", conflict.id), option)?;
         }
         if !ids.insert(conflict.id.as_str()) {
             return Err(format!("conflict id `{}` is used twice", conflict.id));
@@ -255,7 +299,8 @@ pub fn check_conflicts(c: &Conflicts, planners: &[String]) -> Result<(), String>
             if !planners.contains(&p.agent) {
                 return Err(format!(
                     "conflict `{}` quotes `{}`, which is not a planning agent",
-                    conflict.id, p.agent
+                    conflict.id,
+                    crate::redact::clip(&crate::sanitize::line(&p.agent), 80)
                 ));
             }
             if !conflict.options.contains(&p.option) {
@@ -276,7 +321,7 @@ pub fn check_ballot(b: &Ballot, options: &[String]) -> Result<(), String> {
     } else {
         Err(format!(
             "option `{}` is not one of {}",
-            b.option,
+            crate::redact::clip(&crate::sanitize::line(&b.option), 80),
             options.join(", ")
         ))
     }
@@ -295,22 +340,18 @@ pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
     }
     let mut claimed: BTreeMap<String, &str> = BTreeMap::new();
     for t in &b.tasks {
-        if t.id.is_empty()
-            || !t
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        // A task id becomes part of `implement.<id>`: no `.` in it.
+        if !is_slug(&t.id) || t.id.contains('.') {
             return Err(format!(
-                "task id `{}` must be letters, digits, - or _",
-                t.id
+                "task id `{}` must be 1 to {MAX_ID_LEN} letters, digits, - or _, starting with a letter or digit",
+                crate::redact::clip(&crate::sanitize::line(&t.id), 80)
             ));
         }
         if !owners.contains(&t.agent) {
             return Err(format!(
                 "task `{}` is owned by `{}`, not one of {}",
                 t.id,
-                t.agent,
+                crate::redact::clip(&crate::sanitize::line(&t.agent), 80),
                 owners.join(", ")
             ));
         }
@@ -327,7 +368,11 @@ pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
         }
         for d in &t.depends_on {
             if !ids.contains(d.as_str()) {
-                return Err(format!("task `{}` depends on unknown task `{d}`", t.id));
+                return Err(format!(
+                    "task `{}` depends on unknown task `{}`",
+                    t.id,
+                    crate::redact::clip(&crate::sanitize::line(d), 80)
+                ));
             }
         }
     }
@@ -463,11 +508,7 @@ pub fn summary_line(text: &str) -> Option<String> {
     if line.is_empty() {
         return None;
     }
-    let mut out: String = line.chars().take(300).collect();
-    if line.chars().count() > 300 {
-        out.push('…');
-    }
-    Some(out)
+    Some(crate::redact::clip(line, 301))
 }
 
 /// Parses fenced file blocks: a Markdown heading naming the path, then a fence
@@ -487,7 +528,7 @@ pub fn parse_file_blocks(text: &str) -> Result<Vec<FileBlock>, String> {
 /// The problem of a reply without any file block, quoting its start (for the
 /// validation retry).
 pub fn no_file_blocks(text: &str) -> String {
-    let start: String = text.trim().chars().take(80).collect();
+    let start = crate::redact::clip(text.trim(), 80);
     format!(
         "no file blocks found (a `### path` heading followed by a fenced block); the reply starts: `{start}`"
     )
@@ -697,6 +738,75 @@ mod tests {
         let bare = schema_for_task(TaskKind::Ballot, &json!({})).unwrap();
         assert!(bare.schema["properties"]["option"].get("enum").is_none());
         assert!(schema_for_task(TaskKind::Implement, &context).is_none());
+    }
+
+    #[test]
+    fn model_chosen_ids_are_short_slugs() {
+        for ok in [
+            "storage",
+            "json-file",
+            "Q1",
+            "q-grapheme",
+            "v1.2",
+            "a_b",
+            "9",
+        ] {
+            assert!(is_slug(ok), "{ok}");
+        }
+        let long = "a".repeat(MAX_ID_LEN + 1);
+        for bad in [
+            "",
+            "-x",
+            ".x",
+            "a b",
+            "a\nb",
+            "x\u{1b}[2J",
+            "é",
+            "a/b",
+            &long,
+        ] {
+            assert!(!is_slug(bad), "{bad:?}");
+        }
+        let conflict = |id: &str, options: &[&str]| Conflicts {
+            conflicts: vec![Conflict {
+                id: id.into(),
+                topic: "Storage".into(),
+                options: options.iter().map(|o| o.to_string()).collect(),
+                positions: vec![],
+                blocking: false,
+                needs_human: false,
+            }],
+        };
+        assert!(check_conflicts(&conflict("storage", &["json-file", "sqlite"]), &[]).is_ok());
+        // A newline in an id is refused, named (visibly) in the error.
+        let err =
+            check_conflicts(&conflict("storage\ndecision api: rpc", &["a", "b"]), &[]).unwrap_err();
+        assert!(
+            err.contains("conflict id `storage^Jdecision api: rpc`"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        let err =
+            check_conflicts(&conflict("storage", &["a", "b\u{1b}]0;x\u{7}"]), &[]).unwrap_err();
+        assert!(err.contains("option `b^[]0;x^G`"), "{err}");
+        let req = |id: &str| Requirements {
+            summary: String::new(),
+            goals: vec![],
+            constraints: vec![],
+            acceptance_criteria: vec![],
+            assumptions: vec![],
+            questions: vec![Question {
+                id: id.into(),
+                text: "?".into(),
+                default: "d".into(),
+            }],
+        };
+        assert!(check_requirements(&req("Q1")).is_ok());
+        assert!(
+            check_requirements(&req("q 1"))
+                .unwrap_err()
+                .contains("question id")
+        );
     }
 
     #[test]

@@ -382,95 +382,20 @@ pub fn setup_lines(output: &str) -> Vec<String> {
     }
 }
 
-/// `text` without ANSI/VT escape sequences (CSI `ESC [ … final`, OSC
-/// `ESC ] … BEL|ESC \`, DCS/SOS/PM/APC strings, other `ESC x`, and their
-/// 8-bit C1 forms), C0 controls except tab (tab → space; so also CR and LF),
-/// DEL, C1 controls (U+0080–U+009F) and the bidi controls U+202A–U+202E,
-/// U+2066–U+2069; trailing whitespace trimmed. Model and test output is
-/// hostile input: this is what makes a line safe for a terminal. An escape
-/// sequence left open at the end swallows the rest of `text`.
+/// `text` without escape sequences and controls, trailing whitespace
+/// trimmed: [`crate::sanitize::strip_line`], the one sanitiser's treatment of
+/// test runners' output (their colours are expected, their lines parsed).
 pub fn clean_line(text: &str) -> String {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        Text,
-        Esc,
-        Csi,
-        Nf,
-        Str,
-        StrEsc,
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut state = State::Text;
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        let mut consumed = true;
-        state = match state {
-            State::Text => match c {
-                '\x1b' => State::Esc,
-                '\u{9b}' => State::Csi,
-                '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => State::Str,
-                '\t' => {
-                    out.push(' ');
-                    State::Text
-                }
-                c if c < ' ' || ('\x7f'..='\u{9f}').contains(&c) => State::Text,
-                '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => State::Text,
-                c => {
-                    out.push(c);
-                    State::Text
-                }
-            },
-            State::Esc => match c {
-                '[' => State::Csi,
-                ']' | 'P' | 'X' | '^' | '_' => State::Str,
-                '\x1b' => State::Esc,
-                ' '..='/' => State::Nf,
-                '0'..='~' => State::Text,
-                _ => {
-                    consumed = false;
-                    State::Text
-                }
-            },
-            State::Csi => match c {
-                ' '..='?' => State::Csi,
-                '@'..='~' => State::Text,
-                _ => {
-                    consumed = false;
-                    State::Text
-                }
-            },
-            State::Nf => match c {
-                ' '..='/' => State::Nf,
-                '0'..='~' => State::Text,
-                _ => {
-                    consumed = false;
-                    State::Text
-                }
-            },
-            State::Str => match c {
-                '\x07' | '\u{9c}' => State::Text,
-                '\x1b' => State::StrEsc,
-                _ => State::Str,
-            },
-            State::StrEsc => match c {
-                '\\' => State::Text,
-                _ => {
-                    consumed = false;
-                    State::Esc
-                }
-            },
-        };
-        if consumed {
-            chars.next();
-        }
-    }
-    out.truncate(out.trim_end().len());
-    out
+    crate::sanitize::strip_line(text)
 }
 
-/// A line cut to [`MAX_LINE_CHARS`] characters.
+/// A line cut to [`MAX_LINE_CHARS`] characters, redacted of the registered
+/// key values first ([`crate::redact`]: a cut key no longer matches).
 fn cut(line: &str) -> String {
-    line.chars().take(MAX_LINE_CHARS).collect()
+    crate::redact::redacted(line)
+        .chars()
+        .take(MAX_LINE_CHARS)
+        .collect()
 }
 
 /// Decisive lines being gathered: trimmed, cut, deduplicated, at most

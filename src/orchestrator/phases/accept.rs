@@ -25,12 +25,8 @@ impl Actor {
         };
         match task.kind {
             TaskKind::Requirements => {
-                let req: Requirements = outputs::parse_json(text)?;
-                let mut ids = std::collections::BTreeSet::new();
-                if let Some(q) = req.questions.iter().find(|q| !ids.insert(q.id.clone())) {
-                    return Err(format!("question id `{}` is used twice", q.id));
-                }
-                let mut req = req;
+                let mut req: Requirements = outputs::parse_json(text)?;
+                outputs::check_requirements(&req)?;
                 let cap = self.settings.session.max_questions;
                 if req.questions.len() > cap {
                     let dropped = req.questions.len() - cap;

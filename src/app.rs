@@ -221,6 +221,7 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         allow_overwrite: args.allow_overwrite,
         allow_secrets: args.allow_secrets,
         answers,
+        allow_unconfined: global.allow_unconfined_tests,
     };
     let output = crate::headless::Output {
         json: args.json,
@@ -298,6 +299,10 @@ async fn run_tui_with(
         dir: prepared.dir.clone(),
         prompt,
         resume,
+        // Asked only when the person has not allowed it already.
+        unconfined: (!prepared.settings.test.allow_unconfined)
+            .then(crate::workspace::sandbox::probe)
+            .and_then(Result::err),
     };
     crate::tui::run(handle, setup)
         .await

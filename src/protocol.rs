@@ -84,6 +84,11 @@ pub struct SessionOptions {
     pub allow_secrets: bool,
     /// Answers to the refine phase's questions, by question id (`--answers FILE`).
     pub answers: BTreeMap<String, String>,
+    /// Run model-written setup and tests without the jail where this machine
+    /// cannot build one (`--allow-unconfined-tests`, or the person's answer in
+    /// the TUI; docs/sandbox.md). Kept with the session, so a resume keeps it.
+    #[serde(default)]
+    pub allow_unconfined: bool,
 }
 
 /// Who settled a conflict.

@@ -133,6 +133,10 @@ pub struct Setup {
     /// A stored session to resume at once (`quorum resume`): its id or
     /// prefix, or `None` inside for the newest resumable one.
     pub resume: Option<Option<String>>,
+    /// Why this machine cannot confine model-written code, when it cannot and
+    /// `--allow-unconfined-tests` was not given: the TUI then asks before a
+    /// session starts (docs/sandbox.md).
+    pub unconfined: Option<String>,
 }
 
 /// Builds the initial [`App`] for a setup: the roster with budgets, the
@@ -183,6 +187,7 @@ pub fn app_for(setup: &Setup) -> App {
     app.keymap = Keymap::default()
         .with_overrides(&settings.keys)
         .unwrap_or_default();
+    app.unconfined = setup.unconfined.clone();
     app
 }
 

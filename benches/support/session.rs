@@ -375,6 +375,7 @@ pub async fn run_session(
             allow_overwrite: false,
             allow_secrets: false,
             answers: Default::default(),
+            allow_unconfined: false,
         },
     });
     let mut figures = SessionFigures {

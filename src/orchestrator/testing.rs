@@ -199,7 +199,7 @@ impl Actor {
             &tree,
             self.workspace.dir(),
             self.workspace.state(),
-            self.settings.test.allow_unconfined,
+            self.settings.test.allow_unconfined || s.options.allow_unconfined,
         );
         let inbox = self.inbox_tx.clone();
         tokio::spawn(async move {

@@ -127,6 +127,12 @@ pub enum Overlay {
     Budget,
     /// The model to retry a failed task on.
     Models(ModelPicker),
+    /// "This machine cannot confine model-written code: run it anyway?",
+    /// before the session on `prompt` starts ([`App::unconfined`]).
+    ConfirmUnconfined {
+        /// The prompt the session will start with.
+        prompt: String,
+    },
 }
 
 /// Work for the run loop that needs the terminal itself.
@@ -271,6 +277,10 @@ pub struct App {
     pub focus: Focus,
     /// The overlay, if any.
     pub overlay: Option<Overlay>,
+    /// Why this machine cannot confine model-written code, when it cannot
+    /// and the person has not allowed it (`--allow-unconfined-tests`): a new
+    /// session asks first ([`Overlay::ConfirmUnconfined`]; docs/sandbox.md).
+    pub unconfined: Option<String>,
     /// The prompt editor.
     pub prompt: TextArea<'static>,
     /// Submitted prompts.
@@ -371,6 +381,7 @@ impl App {
             screen: Screen::Main,
             focus: Focus::Prompt,
             overlay: None,
+            unconfined: None,
             prompt_history: PromptHistory::default(),
             session: SessionView::default(),
             metrics: Metrics::default(),
@@ -490,7 +501,10 @@ impl App {
                 return vec![Context::Memory, Context::List, Context::Global];
             }
             Some(Overlay::Budget) => return vec![Context::Budget, Context::Global],
-            Some(Overlay::ConfirmQuit) | Some(Overlay::Palette(_)) | Some(Overlay::Models(_)) => {
+            Some(Overlay::ConfirmQuit)
+            | Some(Overlay::Palette(_))
+            | Some(Overlay::Models(_))
+            | Some(Overlay::ConfirmUnconfined { .. }) => {
                 return vec![Context::Global];
             }
             None => {}
@@ -538,12 +552,25 @@ impl App {
             );
             return;
         }
+        if self.unconfined.is_some() {
+            self.overlay = Some(Overlay::ConfirmUnconfined {
+                prompt: text.to_string(),
+            });
+            return;
+        }
+        self.start_session(text, false);
+    }
+
+    /// Sends the start of a session on `text` (`allow_unconfined`: the person
+    /// let model-written code run without the jail).
+    pub fn start_session(&mut self, text: &str, allow_unconfined: bool) {
         self.prompt_history.entries.push(text.to_string());
         self.prompt_history.pos = None;
         self.outbox.push(Op::Start {
             prompt: text.to_string(),
             options: crate::protocol::SessionOptions {
                 interactive: true,
+                allow_unconfined,
                 ..Default::default()
             },
         });

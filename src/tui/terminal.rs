@@ -29,6 +29,44 @@ use super::screen::{Drawn, Rendered, Screen};
 pub struct CountingWriter<W> {
     inner: W,
     count: Arc<AtomicU64>,
+    /// The start of a character split across two writes (at most 2 bytes).
+    pending: Vec<u8>,
+}
+
+/// `bytes` (after `pending`, the start of a character the last write ended
+/// in) without the UTF-8 encodings of the bidi controls
+/// ([`crate::sanitize::is_bidi_control`]); a trailing prefix of one is left in
+/// `pending` for the next write. ratatui's buffer already drops C0 and C1
+/// controls; bidi controls are format characters it keeps, and one in model
+/// text would reorder what the terminal shows (docs/troubleshooting.md, "Model
+/// text on your terminal"). They are zero-width, so dropping them moves no
+/// cell. quorum's own escape sequences are 7-bit and never contain them.
+fn without_bidi(pending: &mut Vec<u8>, bytes: &[u8]) -> Vec<u8> {
+    let mut all = std::mem::take(pending);
+    all.extend_from_slice(bytes);
+    let mut out = Vec::with_capacity(all.len());
+    let mut i = 0;
+    while i < all.len() {
+        let rest = &all[i..];
+        let bidi = match rest {
+            [0xD8, 0x9C, ..] => 2,
+            [0xE2, 0x80, 0x8E | 0x8F | 0xAA..=0xAE, ..] => 3,
+            [0xE2, 0x81, 0xA6..=0xA9, ..] => 3,
+            _ => 0,
+        };
+        if bidi > 0 {
+            i += bidi;
+            continue;
+        }
+        // A possible start of one, cut by the end of this write.
+        if matches!(rest, [0xD8] | [0xE2] | [0xE2, 0x80] | [0xE2, 0x81]) {
+            pending.extend_from_slice(rest);
+            break;
+        }
+        out.push(all[i]);
+        i += 1;
+    }
+    out
 }
 
 impl<W> CountingWriter<W> {
@@ -37,6 +75,7 @@ impl<W> CountingWriter<W> {
         CountingWriter {
             inner,
             count: Arc::new(AtomicU64::new(0)),
+            pending: Vec::new(),
         }
     }
 
@@ -48,12 +87,18 @@ impl<W> CountingWriter<W> {
 
 impl<W: Write> Write for CountingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+        let clean = without_bidi(&mut self.pending, buf);
+        self.inner.write_all(&clean)?;
+        self.count.fetch_add(clean.len() as u64, Ordering::Relaxed);
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let held = std::mem::take(&mut self.pending);
+            self.inner.write_all(&held)?;
+            self.count.fetch_add(held.len() as u64, Ordering::Relaxed);
+        }
         self.inner.flush()
     }
 }
@@ -274,6 +319,27 @@ pub async fn run_editor(editor: &str, file: &Path) -> Result<(), String> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_controls_never_reach_the_terminal_even_split_across_writes() {
+        let hostile = "a\u{202e}b\u{2066}c\u{061c}d\u{200f}e — ok ü";
+        for cut in 0..hostile.len() {
+            let mut w = CountingWriter::new(Vec::new());
+            let (head, tail) = hostile.as_bytes().split_at(cut);
+            w.write_all(head).unwrap();
+            w.write_all(tail).unwrap();
+            w.flush().unwrap();
+            assert_eq!(
+                String::from_utf8(w.inner).unwrap(),
+                "abcde — ok ü",
+                "cut at {cut}"
+            );
+        }
+        // quorum's own escape sequences pass unchanged.
+        let mut w = CountingWriter::new(Vec::new());
+        w.write_all(b"\x1b[2J\x1b]0;quorum\x07").unwrap();
+        assert_eq!(w.inner, b"\x1b[2J\x1b]0;quorum\x07");
+    }
 
     #[test]
     fn the_counting_writer_counts_what_passes() {

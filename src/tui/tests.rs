@@ -245,6 +245,55 @@ fn the_prompt_submits_on_enter_keeps_newlines_and_pastes_without_submitting() {
 }
 
 #[test]
+fn without_a_sandbox_a_new_session_asks_before_running_model_written_code() {
+    let submit = |app: &mut super::app::App| {
+        for c in "Build a todo app".chars() {
+            app.on_key(key(c));
+        }
+        app.on_key(code(KeyCode::Enter));
+    };
+    let mut app = app();
+    app.unconfined = Some("creating namespaces (clone): No space left on device".into());
+    submit(&mut app);
+    assert!(app.outbox.is_empty(), "nothing starts before the answer");
+    assert!(
+        matches!(&app.overlay, Some(Overlay::ConfirmUnconfined { prompt }) if prompt == "Build a todo app")
+    );
+    let screen = screen_text(&render(&mut app, 80, 24));
+    assert!(screen.contains("cannot confine"), "{screen}");
+    assert!(screen.contains("No space left on device"), "{screen}");
+    // Another key keeps asking; `y` starts the session, allowed unconfined.
+    app.on_key(key('x'));
+    assert!(app.outbox.is_empty());
+    app.on_key(key('y'));
+    match app.outbox.pop() {
+        Some(Op::Start { options, .. }) => assert!(options.allow_unconfined),
+        other => panic!("expected start, got {other:?}"),
+    }
+
+    // `n` starts it under the rule (it stops before running that code);
+    // Esc goes back to the prompt and starts nothing.
+    let mut app = super::tests::app();
+    app.unconfined = Some("no user namespaces".into());
+    submit(&mut app);
+    app.on_key(code(KeyCode::Esc));
+    assert!(app.overlay.is_none() && app.outbox.is_empty());
+    app.on_key(code(KeyCode::Enter));
+    app.on_key(key('n'));
+    match app.outbox.pop() {
+        Some(Op::Start { options, .. }) => assert!(!options.allow_unconfined),
+        other => panic!("expected start, got {other:?}"),
+    }
+
+    // With a sandbox, nothing is asked.
+    let mut app = super::tests::app();
+    submit(&mut app);
+    assert!(
+        matches!(app.outbox.pop(), Some(Op::Start { options, .. }) if !options.allow_unconfined)
+    );
+}
+
+#[test]
 fn quitting_asks_while_a_session_runs_and_ctrl_c_cancels_then_quits() {
     let (mut app, _) = at_resolve();
     app.focus = super::app::Focus::Agents;

@@ -86,6 +86,7 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlays::draw_help(app, frame, body, *scroll),
         Some(Overlay::ConfirmQuit) => overlays::draw_confirm(app, frame, body),
+        Some(Overlay::ConfirmUnconfined { .. }) => overlays::draw_unconfined(app, frame, body),
         Some(Overlay::Editor(_)) => overlays::draw_editor(app, frame, body),
         Some(Overlay::Palette(p)) => overlays::draw_palette(app, p, frame, body),
         Some(Overlay::Memory(m)) => controls::draw_memory(app, m, frame, body),

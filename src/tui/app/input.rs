@@ -101,6 +101,16 @@ impl App {
                 }
                 return;
             }
+            Some(Overlay::ConfirmUnconfined { prompt }) => {
+                match key.code {
+                    KeyCode::Char('y') | KeyCode::Char('Y') => self.start_session(&prompt, true),
+                    KeyCode::Char('n') | KeyCode::Char('N') => self.start_session(&prompt, false),
+                    // Back to the prompt, which still holds the text.
+                    KeyCode::Esc => {}
+                    _ => self.overlay = Some(Overlay::ConfirmUnconfined { prompt }),
+                }
+                return;
+            }
             Some(Overlay::ConfirmQuit) => {
                 match key.code {
                     KeyCode::Char('y') | KeyCode::Char('Y') => {

@@ -513,6 +513,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
         dir: "/tmp".into(),
         prompt: None,
         resume: None,
+        unconfined: None,
     };
     let mut app = crate::tui::app_for(&setup);
     assert!(app.options.mouse);

@@ -146,6 +146,50 @@ pub(super) fn draw_confirm(app: &App, frame: &mut Frame, body: Rect) {
     frame.render_widget(Paragraph::new(text).alignment(Alignment::Center), inner);
 }
 
+/// "This machine cannot confine model-written code": run it anyway (`y`),
+/// keep the rule and have the session stop before its setup and tests (`n`),
+/// or go back to the prompt (`Esc`).
+pub(super) fn draw_unconfined(app: &App, frame: &mut Frame, body: Rect) {
+    let area = centered(body, 72, 9);
+    frame.render_widget(Clear, area);
+    let block = popup(app, " no sandbox on this machine ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let reason = app.unconfined.as_deref().unwrap_or_default();
+    let text = vec![
+        Line::styled(
+            "quorum cannot confine the code the agents write here:",
+            app.theme.style("ui.text"),
+        ),
+        Line::styled(reason.to_string(), app.theme.style("ui.warning")),
+        Line::styled(
+            "Unconfined, its setup and tests can read and write what you can.",
+            app.theme.style("ui.text"),
+        ),
+        Line::styled(
+            "docs/sandbox.md says how to enable it.",
+            app.theme.style("ui.hint.text"),
+        ),
+        Line::from(vec![
+            Span::styled("y", app.theme.style("ui.hint.key")),
+            Span::styled(" run unconfined · ", app.theme.style("ui.hint.text")),
+            Span::styled("n", app.theme.style("ui.hint.key")),
+            Span::styled(
+                " start, stop before running code · ",
+                app.theme.style("ui.hint.text"),
+            ),
+            Span::styled("Esc", app.theme.style("ui.hint.key")),
+            Span::styled(" back", app.theme.style("ui.hint.text")),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(ratatui::widgets::Wrap { trim: true }),
+        inner,
+    );
+}
+
 pub(super) fn draw_editor(app: &App, frame: &mut Frame, body: Rect) {
     let Some(Overlay::Editor(editor)) = &app.overlay else {
         return;

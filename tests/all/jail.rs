@@ -323,13 +323,22 @@ fn as_a_normal_user_too() {
     let scratch = tempdir();
     let home = scratch.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(
+        scratch.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let chown = Command::new("chown")
         .args(["-R", "65534:65534"])
         .arg(scratch.path())
         .status()
         .unwrap();
     assert!(chown.success());
-    let me = std::env::current_exe().unwrap();
+    // A copy of this test binary that `nobody` can execute wherever the
+    // checkout lives (under /root, say).
+    let me = scratch.path().join("all");
+    std::fs::copy(std::env::current_exe().unwrap(), &me).unwrap();
+    std::fs::set_permissions(&me, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = run({
         let mut cmd = Command::new("setpriv");
         cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])

@@ -703,6 +703,13 @@ fn jail_for(
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
                 .unwrap_or_else(|| home.join(default));
+            // Setup fills cargo's registry, as cargo would outside (a cargo
+            // from the distribution has no ~/.cargo yet): it must exist to be
+            // shown, writable, and to hold what the tests build from.
+            if setup && var == "CARGO_HOME" {
+                let _ = std::fs::create_dir_all(path.join("registry"));
+                let _ = std::fs::create_dir_all(path.join("git"));
+            }
             if path.is_dir() {
                 set(env, var, &path);
                 jail.expose.push(path.clone());
@@ -715,6 +722,7 @@ fn jail_for(
                     }
                 }
                 if var == "GOPATH" && setup {
+                    let _ = std::fs::create_dir_all(path.join("pkg"));
                     jail.writable.push(path.join("pkg"));
                 }
             }

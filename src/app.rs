@@ -25,7 +25,7 @@ pub mod exit {
     pub const OK: i32 = 0;
     /// Failed.
     pub const FAILED: i32 = 1;
-    /// Usage or config error.
+    /// Usage or config error, or a corrupt state db.
     pub const USAGE: i32 = 2;
     /// DIR's state is in use by another quorum.
     pub const IN_USE: i32 = 4;
@@ -55,6 +55,15 @@ impl Failure {
             code: exit::FAILED,
             message: message.into(),
         }
+    }
+}
+
+/// The failure for a db that does not open: exit 2 when it is corrupt
+/// ([`StoreError::Corrupt`], docs/commands.md), else 1.
+pub(crate) fn store_failure(e: crate::store::StoreError) -> Failure {
+    match e {
+        crate::store::StoreError::Corrupt { .. } => Failure::usage(e.to_string()),
+        other => Failure::failed(other.to_string()),
     }
 }
 
@@ -163,7 +172,7 @@ fn open_state(
         .map_err(|e| Failure::failed(format!("cannot create {}: {e}", dir.display())))?;
     let state = StateDir::open(&StateDir::location(dir, global.state_dir.as_deref()))?;
     let guard = crate::logging::init(&state.logs_dir(), global.verbose);
-    let store = Store::open(&state.db_path()).map_err(|e| Failure::failed(e.to_string()))?;
+    let store = Store::open(&state.db_path()).map_err(store_failure)?;
     Ok((state, store, guard))
 }
 
@@ -358,6 +367,7 @@ pub fn main(cli: Cli) -> i32 {
             Some(Command::Resume(args)) => run_resume(&global, args).await,
             Some(Command::Ask(args)) => run_ask(&global, args).await,
             Some(Command::Sessions { command }) => commands::sessions::run(&global, command),
+            Some(Command::Db { command }) => commands::db::run(&global, command),
             Some(Command::Undo { session }) => commands::undo::run(&global, session.as_deref()),
             Some(Command::Memory { agent, set, clear }) => {
                 commands::memory::run(&global, agent.as_deref(), set.as_deref(), clear)

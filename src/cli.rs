@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "A team of LLM agents turns one prompt into a working, committed software project.",
     long_about = None,
-    after_help = "Without a subcommand, quorum opens the TUI in DIR; with a PROMPT it starts at once.\nExit codes: 0 succeeded, 1 failed, 2 usage or config error, 3 interrupted/cancelled/paused, 4 DIR in use."
+    after_help = "Without a subcommand, quorum opens the TUI in DIR; with a PROMPT it starts at once.\nExit codes: 0 succeeded, 1 failed, 2 usage or config error or a corrupt state db, 3 interrupted/cancelled/paused, 4 DIR in use."
 )]
 pub struct Cli {
     /// The prompt: starts a session in the TUI at once (words are joined with spaces).
@@ -96,6 +96,12 @@ pub enum Command {
         /// Which `sessions` action: `list`, `show ID`, `export ID`, `rm ID` or `push ID`.
         #[command(subcommand)]
         command: SessionsCommand,
+    },
+    /// Check DIR's state db: `verify` it against its seal, without changing it.
+    Db {
+        /// Which `db` action: `verify`.
+        #[command(subcommand)]
+        command: DbCommand,
     },
     /// Revert a session's commit with a new commit (never a reset).
     Undo {
@@ -253,6 +259,14 @@ pub struct AskArgs {
     /// on a terminal the reply is always sanitised.
     #[arg(long)]
     pub raw: bool,
+}
+
+/// `quorum db`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Check the state db against its seal (every file as quorum closed it,
+    /// every durable event present); exit 0 when intact, 2 when corrupt.
+    Verify,
 }
 
 /// `quorum sessions`.

@@ -1,4 +1,4 @@
-//! The commands beside a session run: `init`, `doctor`, `sessions
+//! The commands beside a session run: `init`, `doctor`, `db verify`, `sessions
 //! list|show|export|rm|push`, `undo`, `memory`, `completions` and `man`. Each module
 //! turns its arguments into an exit code (DESIGN.md §5) through
 //! [`crate::app::Failure`]; `app.rs` only dispatches to them.
@@ -9,6 +9,7 @@
 //! DIR); nothing here prints an API key's value.
 
 pub mod completions;
+pub mod db;
 pub mod doctor;
 pub mod export;
 pub mod init;
@@ -48,7 +49,7 @@ pub(crate) fn open_existing(global: &Global) -> Result<Option<Opened>, Failure> 
     }
     let state = StateDir::open(&location)?;
     let log = crate::logging::init(&state.logs_dir(), global.verbose);
-    let store = Store::open(&state.db_path()).map_err(|e| Failure::failed(e.to_string()))?;
+    let store = Store::open(&state.db_path()).map_err(crate::app::store_failure)?;
     Ok(Some(Opened {
         dir,
         state,

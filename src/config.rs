@@ -111,6 +111,8 @@ struct RawProvider {
     max_retries: Option<u32>,
     backoff_ms: Option<u64>,
     include_usage: Option<bool>,
+    max_reply_bytes: Option<u64>,
+    call_timeout_s: Option<u64>,
 }
 
 /// `[agents.NAME]` as written.
@@ -205,6 +207,15 @@ pub struct ProviderSpec {
     /// OpenAI kind: ask for the usage chunk (`stream_options.include_usage`).
     /// Servers that reject unknown fields (Mistral) need `false`.
     pub include_usage: bool,
+    /// Most bytes of one reply's text; past it the stream is cut and the
+    /// attempt fails as `reply too large` (no retry, the fallback is tried).
+    /// One SSE event of the wire may take twice that plus 64 KiB. Default:
+    /// [`ProviderSpec::default_reply_bytes`] of `max_tokens`.
+    pub max_reply_bytes: u64,
+    /// Most seconds one attempt may take from its request to its last byte;
+    /// past it the stream is cut and the attempt fails as `call timeout` (no
+    /// retry, the fallback is tried). Default 900.
+    pub call_timeout_s: u64,
 }
 
 impl ProviderSpec {
@@ -241,7 +252,17 @@ impl ProviderSpec {
             max_retries: 4,
             backoff_ms: 500,
             include_usage: true,
+            max_reply_bytes: Self::default_reply_bytes(8192),
+            call_timeout_s: 900,
         }
+    }
+
+    /// The reply cap when `max_reply_bytes` is not set, in bytes: 16 bytes
+    /// per output token (a token is about four bytes of text, OpenAI's
+    /// "What are tokens and how to count them"; four times that leaves room
+    /// for long tokens and multi-byte characters), and at least 4 MiB.
+    pub fn default_reply_bytes(max_tokens: u32) -> u64 {
+        (u64::from(max_tokens) * 16).max(4 << 20)
     }
 
     /// The context window assumed when `context_tokens` is not set, in
@@ -570,12 +591,18 @@ impl Settings {
                 ("connect_timeout_s", p.connect_timeout_s),
                 ("first_byte_timeout_s", p.first_byte_timeout_s),
                 ("idle_timeout_s", p.idle_timeout_s),
+                ("call_timeout_s", p.call_timeout_s),
             ] {
                 if value == Some(0) {
                     return Err(invalid(format!(
                         "providers.{name}.{key} must be at least 1"
                     )));
                 }
+            }
+            if p.max_reply_bytes.is_some_and(|b| b < 1024) {
+                return Err(invalid(format!(
+                    "providers.{name}.max_reply_bytes must be at least 1024"
+                )));
             }
             if let Some(window) = p.context_tokens {
                 let reply = p
@@ -619,6 +646,10 @@ impl Settings {
                     max_retries: p.max_retries.unwrap_or(d.max_retries),
                     backoff_ms: p.backoff_ms.unwrap_or(d.backoff_ms),
                     include_usage: p.include_usage.unwrap_or(d.include_usage),
+                    max_reply_bytes: p.max_reply_bytes.unwrap_or_else(|| {
+                        ProviderSpec::default_reply_bytes(p.max_tokens.unwrap_or(d.max_tokens))
+                    }),
+                    call_timeout_s: p.call_timeout_s.unwrap_or(d.call_timeout_s),
                 },
             );
         }

@@ -194,6 +194,11 @@ pub enum FaultClass {
     Unauthorized,
     /// No retry, no fallback: the task fails with the provider's message.
     Fatal,
+    /// No retry (the same model would likely run away again); the fallback
+    /// is tried and the failure counts toward the circuit breaker: a reply
+    /// past its byte cap or a call past its total time (docs/configuration.md,
+    /// `max_reply_bytes`, `call_timeout_s`).
+    Bounded,
 }
 
 /// A failed call. Messages never contain an API key.
@@ -239,6 +244,15 @@ pub enum LlmError {
     /// unauthorised earlier in the session).
     #[error("{0}")]
     Unavailable(String),
+    /// The reply (its text, or one event of its stream) passed the
+    /// provider's `max_reply_bytes`: the stream was cut there. Class
+    /// [`FaultClass::Bounded`].
+    #[error("reply too large: {0}")]
+    ReplyTooLarge(String),
+    /// One attempt ran past the provider's `call_timeout_s` from its request
+    /// to its last byte: the stream was cut there. Class [`FaultClass::Bounded`].
+    #[error("call timeout: {0}")]
+    CallTimeout(String),
 }
 
 fn status_class(status: u16) -> FaultClass {
@@ -268,6 +282,7 @@ impl LlmError {
                 FaultClass::Retry
             }
             LlmError::Quota(_) | LlmError::Unavailable(_) => FaultClass::Unauthorized,
+            LlmError::ReplyTooLarge(_) | LlmError::CallTimeout(_) => FaultClass::Bounded,
         }
     }
 
@@ -280,7 +295,9 @@ impl LlmError {
             | LlmError::Timeout(_)
             | LlmError::Stream(_)
             | LlmError::StreamStatus { .. }
-            | LlmError::Unavailable(_) => None,
+            | LlmError::Unavailable(_)
+            | LlmError::ReplyTooLarge(_)
+            | LlmError::CallTimeout(_) => None,
         }
     }
 
@@ -449,6 +466,14 @@ mod tests {
         assert_eq!(
             LlmError::Quota("none left".into()).class(),
             FaultClass::Unauthorized
+        );
+        assert_eq!(
+            LlmError::ReplyTooLarge("cap".into()).class(),
+            FaultClass::Bounded
+        );
+        assert_eq!(
+            LlmError::CallTimeout("cap".into()).class(),
+            FaultClass::Bounded
         );
     }
 

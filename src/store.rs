@@ -85,8 +85,19 @@ pub enum StoreError {
         /// sled's error.
         source: sled::Error,
     },
-    /// The db was written by a newer quorum, is not a quorum db, or is
-    /// truncated or corrupt (see [`seal`]).
+    /// The db is truncated or corrupt: a file differs from how quorum
+    /// closed it, is missing, or lost durable events (see [`seal`]). Exit
+    /// code 2 (docs/commands.md).
+    #[error("the state db {path} {problem}; it was left untouched")]
+    Corrupt {
+        /// The db's directory.
+        path: PathBuf,
+        /// What is wrong, worded to follow the path and naming the file, e.g.
+        /// `is corrupt: its file DIR/.quorum/db/conf is missing`.
+        problem: String,
+    },
+    /// The db was written by a newer quorum or is not a quorum db (see
+    /// [`seal`]).
     #[error("the state db {path} {problem}; it was left untouched")]
     Foreign {
         /// The db's directory.
@@ -209,6 +220,116 @@ pub struct Store {
     /// fields drop in order, so the last handle's sled trees are gone before
     /// the index is closed with the data file's final size.
     index: Option<std::sync::Arc<index::Writer>>,
+    /// What the seal records and writes when the last handle goes
+    /// ([`seal`]); `None` for a copy checked against its seal. After
+    /// `index`: the db's files are final when it is closed.
+    sealer: Option<std::sync::Arc<Sealer>>,
+}
+
+/// What the seal holds of what was made durable: the last event, and every
+/// session's last durable seq.
+#[derive(Debug, Default)]
+struct SealState {
+    last: Option<(String, u64)>,
+    sessions: BTreeMap<String, u64>,
+}
+
+/// Keeps the seal of one open db; when dropped (with the last handle on
+/// the store, after sled's), seals the db as closed with every file's sum.
+#[derive(Debug)]
+struct Sealer {
+    path: PathBuf,
+    state: std::sync::Mutex<SealState>,
+    _opening: Opening,
+}
+
+/// The stores of this process that are open, or opening, per db path: a
+/// store let go while another one of the same db is open (tests reopen a
+/// db before the last handle went) leaves the seal to the last one.
+static OPEN: std::sync::Mutex<BTreeMap<PathBuf, usize>> = std::sync::Mutex::new(BTreeMap::new());
+
+/// One store of [`OPEN`], counted from the start of [`Store::open`] until
+/// its [`Sealer`] goes.
+#[derive(Debug)]
+struct Opening(PathBuf);
+
+impl Opening {
+    fn new(path: &Path) -> Opening {
+        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        *open.entry(path.to_path_buf()).or_default() += 1;
+        Opening(path.to_path_buf())
+    }
+
+    /// How many stores of this db are open or opening, this one included.
+    fn count(&self) -> usize {
+        let open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        open.get(&self.0).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.0) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.0);
+            }
+        }
+    }
+}
+
+impl Sealer {
+    fn state(&self) -> std::sync::MutexGuard<'_, SealState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the seal as open (a failure only costs a check of a copy on
+    /// the next open).
+    fn write(&self) {
+        let state = self.state();
+        let _ = seal::write(&self.path, state.last.clone(), &state.sessions);
+    }
+}
+
+impl Drop for Sealer {
+    fn drop(&mut self) {
+        if self._opening.count() > 1 {
+            // Another store of this db is open in this process: it seals.
+            return;
+        }
+        // sled's I/O threads may still write the data file after its last
+        // handle went (seen: a same-length rewrite, and the truncation of
+        // free segments); they hold its file lock until they are done. The
+        // files are summed only under that lock, else the seal stays open
+        // (the next open checks a copy).
+        let locked = wait_for_sled_lock(&self.path.join("db"), LOCK_WAIT);
+        let state = self.state();
+        let written = match &locked {
+            Some(_) => seal::write_closed(&self.path, state.last.clone(), &state.sessions),
+            None => seal::write(&self.path, state.last.clone(), &state.sessions),
+        };
+        if written.is_err() {
+            tracing::warn!(db = %self.path.display(), "the db's seal was not written");
+        }
+    }
+}
+
+/// Takes the exclusive lock sled holds on its data file (`flock`, as sled
+/// 0.34's `Config::try_lock` takes it) once sled let go, waiting at most
+/// `wait`; `None` when it is still held (or the file is missing).
+fn wait_for_sled_lock(data: &Path, wait: std::time::Duration) -> Option<std::fs::File> {
+    let file = std::fs::OpenOptions::new().read(true).open(data).ok()?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Some(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(_) => return None,
+        }
+    }
 }
 
 fn memory_key(dir: &str, agent: &str) -> Vec<u8> {
@@ -398,12 +519,23 @@ impl Store {
     /// a newer one, or when it is truncated or corrupt (checked against its
     /// [`seal`] before sled opens it). A db that fails to open is never modified.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        seal::verify(path)?;
-        let mut store = Store::open_unchecked(path)?;
-        if seal::read(path) == seal::Found::None {
-            // Checked now: sealed, so the next open need not check a copy.
-            let _ = seal::write(path, None);
+        let opening = Opening::new(path);
+        let found = seal::verify(path)?;
+        let state = found.map_or_else(SealState::default, |s| SealState {
+            last: s.last,
+            sessions: s.sessions,
+        });
+        // Checked; before sled opens (and may write), the seal says the db
+        // is open, so that a crash from now on leads to a check of a copy.
+        if seal::write(path, state.last.clone(), &state.sessions).is_err() {
+            seal::remove(path);
         }
+        let mut store = Store::open_unchecked(path)?;
+        store.sealer = Some(std::sync::Arc::new(Sealer {
+            path: path.to_path_buf(),
+            state: std::sync::Mutex::new(state),
+            _opening: opening,
+        }));
         let mark = store.replay_journal()?;
         store.journal = match journal::Journal::open(path, mark) {
             Ok(journal) => Some(std::sync::Arc::new(std::sync::Mutex::new(journal))),
@@ -510,6 +642,7 @@ impl Store {
             db,
             journal: None,
             index: None,
+            sealer: None,
         })
     }
 
@@ -846,6 +979,22 @@ impl Store {
         })
     }
 
+    /// Seals `seq` as the last durable event of `session` (after a flush that
+    /// made it durable): the seal is rewritten with every session's last
+    /// durable seq, O(sessions). A seal not written only costs a check of a
+    /// copy of the db on the next open.
+    pub fn seal_durable(&self, session: &SessionId, seq: u64) {
+        let Some(sealer) = &self.sealer else {
+            return;
+        };
+        {
+            let mut state = sealer.state();
+            state.last = Some((session.to_string(), seq));
+            state.sessions.insert(session.to_string(), seq);
+        }
+        sealer.write();
+    }
+
     /// Makes everything applied so far durable (fsync). Returns the bytes flushed.
     pub fn flush(&self) -> Result<usize, StoreError> {
         let Some(index) = &self.index else {
@@ -1164,7 +1313,20 @@ impl Store {
             index.applied([(session.clone(), None)]);
         }
         self.flush()?;
-        let _ = seal::write(&self.path, None);
+        if let Some(sealer) = &self.sealer {
+            {
+                let mut state = sealer.state();
+                state.sessions.remove(session.as_str());
+                if state
+                    .last
+                    .as_ref()
+                    .is_some_and(|(s, _)| s == session.as_str())
+                {
+                    state.last = None;
+                }
+            }
+            sealer.write();
+        }
         Ok(removed)
     }
 }
@@ -1414,7 +1576,10 @@ mod tests {
 
     /// A raw sled handle without the background flusher, which would hold the
     /// file lock for a while after drop.
+    /// sled itself on the db, as another program would open it: its seal
+    /// goes (sled rewrites the files it sealed), so the next open checks a copy.
     fn raw(path: &Path) -> sled::Db {
+        seal::remove(path);
         sled::Config::new()
             .path(path)
             .flush_every_ms(None)

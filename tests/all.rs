@@ -18,6 +18,8 @@ mod common;
 mod acceptance;
 #[path = "all/bad_input.rs"]
 mod bad_input;
+#[path = "all/bounded.rs"]
+mod bounded;
 #[path = "all/commands.rs"]
 mod commands;
 #[path = "all/corrupt_db.rs"]

@@ -206,6 +206,7 @@ fn link() -> Link {
             },
             first_byte_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
+            ..CallPolicy::default()
         },
         health: std::sync::Arc::new(Health::new()),
     }

@@ -169,7 +169,7 @@ succeeded
 failed (for \fBdoctor\fR: a required check failed)
 .TP
 .B 2
-usage or config error; the message names the problem
+usage or config error, or a corrupt state db (\fBquorum db verify\fR); the message names the problem
 .TP
 .B 3
 interrupted, cancelled or paused (resumable)

@@ -709,6 +709,31 @@ fn lock_holder(state: &Path) -> Option<String> {
     }
 }
 
+/// The state db checked against its seal, as `quorum db verify` does
+/// (never changing it); skipped while another quorum holds DIR's lock.
+fn db_check(state: &Path) -> Check {
+    if lock_holder(state).is_some() {
+        return Check::new(
+            "state",
+            "db",
+            Status::Warn,
+            false,
+            "not verified: a session is running",
+        );
+    }
+    let db = state.join("db");
+    match crate::store::seal::verify(&db) {
+        Ok(_) => Check::new(
+            "state",
+            "db",
+            Status::Ok,
+            true,
+            format!("{} intact (checked against its seal)", db.display()),
+        ),
+        Err(e) => Check::new("state", "db", Status::Fail, true, e.to_string()),
+    }
+}
+
 fn state_checks(global: &Global, dir: &Path) -> Vec<Check> {
     let state = StateDir::location(dir, global.state_dir.as_deref());
     let mut checks = vec![dir_check("state dir", &state, true)];
@@ -723,6 +748,9 @@ fn state_checks(global: &Global, dir: &Path) -> Vec<Check> {
                 state.display()
             ),
         ));
+    }
+    if state.join("db").exists() {
+        checks.push(db_check(&state));
     }
     match crate::logging::xdg_state_dir() {
         Some(logs) => checks.push(dir_check("log dir", &logs, false)),

@@ -86,7 +86,7 @@ pub fn run(
             None => String::new(),
         };
         let state = StateDir::open(&location)?;
-        let store = Store::open(&state.db_path()).map_err(|e| Failure::failed(e.to_string()))?;
+        let store = Store::open(&state.db_path()).map_err(crate::app::store_failure)?;
         store
             .apply(&[Write::Memory {
                 dir: key,

@@ -27,6 +27,9 @@ pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
             }
             // DIR's lock first, so that no session writes while the index is read.
             let state = StateDir::open(&location)?;
+            // The db is checked against its seal even when the index is
+            // read instead of sled: a damaged db is reported, never listed.
+            crate::store::seal::verify(&state.db_path()).map_err(crate::app::store_failure)?;
             let all = match crate::store::index::read(&state.db_path()) {
                 Some(all) => all,
                 None => {

@@ -111,6 +111,9 @@ impl Provider for Gemini {
     }
 }
 
+/// Most bytes of lines outside `data:` events buffered as a bare JSON error.
+const OTHER_BYTES: usize = 64 << 10;
+
 /// Decodes Gemini stream chunks.
 #[derive(Debug, Default)]
 pub struct GeminiDecoder {
@@ -134,6 +137,14 @@ impl Decoder for GeminiDecoder {
         let data = match item {
             SseItem::Event(e) => e.data,
             SseItem::Other(line) => {
+                // A bare JSON error is small: past 64 KiB of such lines the
+                // stream is not one, and is refused rather than buffered.
+                if self.other.len() + line.len() > OTHER_BYTES {
+                    let head: String = self.other.trim().chars().take(120).collect();
+                    return Err(LlmError::Stream(format!(
+                        "unexpected text in the stream: `{head}`"
+                    )));
+                }
                 self.other.push_str(&line);
                 self.other.push('\n');
                 if let Ok(v) = serde_json::from_str::<Value>(&self.other)

@@ -6,7 +6,8 @@
 //! rest of the session.
 //!
 //! Only faults that say something about the provider count: retryable ones
-//! (5xx, 429, timeouts, dropped connections). A 400 is the request's fault.
+//! (5xx, 429, timeouts, dropped connections) and runaway replies (past the
+//! reply cap or the call's total time). A 400 is the request's fault.
 //! Times come from tokio's clock, so tests can run them paused.
 
 use std::sync::Mutex;
@@ -100,7 +101,7 @@ impl Health {
             s.unauthorized = Some(error.to_string());
             return false;
         }
-        if error.class() != FaultClass::Retry {
+        if !matches!(error.class(), FaultClass::Retry | FaultClass::Bounded) {
             return false;
         }
         let now = Instant::now();

@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::LlmError;
-use super::sse::{SseItem, SseParser};
+use super::sse::{SseError, SseItem, SseParser};
 use crate::config::ProviderSpec;
 
 /// An API key, held in memory only; its `Debug` never shows it.
@@ -116,6 +116,10 @@ pub struct Http {
     permits: Arc<Semaphore>,
     limiter: Option<RateLimiter>,
     header_timeout: Duration,
+    /// Most bytes the SSE parser buffers for one event: twice the
+    /// provider's `max_reply_bytes` (JSON escapes) plus 64 KiB (the event's
+    /// envelope), so a line without an end is cut (docs/configuration.md).
+    event_limit: usize,
 }
 
 /// Installs rustls' ring crypto provider once per process (reqwest is built
@@ -143,6 +147,8 @@ impl Http {
             permits: Arc::new(Semaphore::new(spec.max_concurrency.max(1))),
             limiter: spec.requests_per_minute.map(RateLimiter::new),
             header_timeout: Duration::from_secs(spec.timeout_s),
+            event_limit: usize::try_from(spec.max_reply_bytes.saturating_mul(2) + (64 << 10))
+                .unwrap_or(usize::MAX),
         })
     }
 
@@ -202,7 +208,13 @@ impl Http {
             }));
         }
         let key = self.key.clone();
-        Ok(sse_stream(response, permit, key))
+        Ok(sse_stream(
+            response,
+            permit,
+            key,
+            self.event_limit,
+            self.name.clone(),
+        ))
     }
 }
 
@@ -324,11 +336,15 @@ async fn read_limited(response: reqwest::Response, limit: usize) -> Vec<u8> {
 }
 
 /// The body of a 2xx response as SSE items; transport errors mid-body are
-/// [`LlmError::Connection`], invalid UTF-8 is [`LlmError::Stream`].
+/// [`LlmError::Connection`], invalid UTF-8 is [`LlmError::Stream`], an event
+/// over `limit` bytes (a line without an end) is [`LlmError::ReplyTooLarge`]
+/// naming `provider`'s setting; after an error nothing more is read.
 fn sse_stream(
     response: reqwest::Response,
     permit: OwnedSemaphorePermit,
     key: Option<Secret>,
+    limit: usize,
+    provider: String,
 ) -> BoxStream<'static, Result<SseItem, LlmError>> {
     struct State {
         bytes: BoxStream<'static, reqwest::Result<bytes::Bytes>>,
@@ -337,14 +353,16 @@ fn sse_stream(
         done: bool,
         _permit: OwnedSemaphorePermit,
         key: Option<Secret>,
+        provider: String,
     }
     let state = State {
         bytes: response.bytes_stream().boxed(),
-        parser: SseParser::new(),
+        parser: SseParser::with_limit(limit),
         ready: VecDeque::new(),
         done: false,
         _permit: permit,
         key,
+        provider,
     };
     futures::stream::unfold(state, |mut st| async move {
         loop {
@@ -373,7 +391,16 @@ fn sse_stream(
             };
             if let Err(e) = result {
                 st.done = true;
-                return Some((Err(LlmError::Stream(format!("malformed chunk: {e}"))), st));
+                let error = match e {
+                    SseError::TooLong { limit } => LlmError::ReplyTooLarge(format!(
+                        "one event of the stream passed {limit} bytes (twice providers.{}.max_reply_bytes plus 64 KiB); the stream was cut",
+                        st.provider
+                    )),
+                    SseError::InvalidUtf8 { .. } => {
+                        LlmError::Stream(format!("malformed chunk: {e}"))
+                    }
+                };
+                return Some((Err(error), st));
             }
             st.ready.extend(out);
         }

@@ -107,6 +107,9 @@ impl Provider for OpenAi {
     }
 }
 
+/// Most bytes of a refusal kept for its error message.
+const REFUSAL_BYTES: usize = 4096;
+
 /// Decodes Chat Completions chunks.
 #[derive(Debug, Default)]
 pub struct OpenAiDecoder {
@@ -170,7 +173,11 @@ impl Decoder for OpenAiDecoder {
                 chunks.push(Chunk::Text(text.to_string()));
             }
             if let Some(refusal) = choice["delta"]["refusal"].as_str() {
-                self.refusal.push_str(refusal);
+                // Kept for the error message only: at most 4 KiB of it, so
+                // an endless refusal cannot grow memory.
+                if self.refusal.len() + refusal.len() <= REFUSAL_BYTES {
+                    self.refusal.push_str(refusal);
+                }
             }
             match choice["finish_reason"].as_str() {
                 Some("length") => {

@@ -39,12 +39,23 @@ pub enum SseItem {
     Other(String),
 }
 
-/// A stream that is not UTF-8 where it must be.
+/// A stream the parser refuses.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the event stream holds invalid UTF-8 in a line of {len} bytes")]
-pub struct SseError {
-    /// Length of the offending line in bytes.
-    pub len: usize,
+pub enum SseError {
+    /// Not UTF-8 where it must be.
+    #[error("the event stream holds invalid UTF-8 in a line of {len} bytes")]
+    InvalidUtf8 {
+        /// Length of the offending line in bytes.
+        len: usize,
+    },
+    /// The unfinished line plus the pending event's data passed the
+    /// parser's limit ([`SseParser::with_limit`]): a line that never ends,
+    /// or `data:` lines that never reach their blank line.
+    #[error("one event of the stream passed {limit} bytes")]
+    TooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
 }
 
 /// The parser's state between chunks.
@@ -59,12 +70,35 @@ pub struct SseParser {
     event: String,
     data: String,
     has_data: bool,
+    /// Most bytes buffered for one event (`None`: no limit).
+    limit: Option<usize>,
 }
 
 impl SseParser {
     /// A parser at the start of a stream.
     pub fn new() -> Self {
         SseParser::default()
+    }
+
+    /// A parser that buffers at most `limit` bytes for one event (its
+    /// unfinished line, its `data:` lines and its `event:` name together):
+    /// past it, [`SseParser::feed`] fails with [`SseError::TooLong`], so a
+    /// line without an end cannot grow memory without bound.
+    pub fn with_limit(limit: usize) -> Self {
+        SseParser {
+            limit: Some(limit),
+            ..SseParser::default()
+        }
+    }
+
+    /// [`SseError::TooLong`] when what is buffered passed the limit.
+    fn check(&self) -> Result<(), SseError> {
+        match self.limit {
+            Some(limit) if self.line.len() + self.data.len() + self.event.len() > limit => {
+                Err(SseError::TooLong { limit })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Feeds a chunk; complete items are appended to `out`.
@@ -96,13 +130,15 @@ impl SseParser {
                 self.process(head, out)?;
             } else {
                 self.line.extend_from_slice(head);
+                self.check()?;
                 let line = std::mem::take(&mut self.line);
                 self.process(&line, out)?;
             }
+            self.check()?;
             chunk = rest;
         }
         self.line.extend_from_slice(chunk);
-        Ok(())
+        self.check()
     }
 
     /// Ends the stream: a last line without a line end is processed, and a
@@ -139,7 +175,8 @@ impl SseParser {
         if line[0] == b':' {
             return Ok(());
         }
-        let line = std::str::from_utf8(line).map_err(|_| SseError { len: line.len() })?;
+        let line =
+            std::str::from_utf8(line).map_err(|_| SseError::InvalidUtf8 { len: line.len() })?;
         let (field, value) = match line.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
             None => (line, ""),
@@ -244,6 +281,46 @@ pub(crate) mod tests {
                 SseItem::Other("}".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_limit_bounds_an_endless_line_and_an_endless_event() {
+        // A line that never ends, fed a piece at a time, fails once past the
+        // limit and holds no more than the limit plus one piece.
+        let mut p = SseParser::with_limit(1000);
+        let mut out = Vec::new();
+        let piece = [b'x'; 64];
+        let mut fed = 0;
+        let err = loop {
+            match p.feed(&piece, &mut out) {
+                Ok(()) => fed += piece.len(),
+                Err(e) => break e,
+            }
+            assert!(fed <= 1000, "fed {fed} without an error");
+        };
+        assert_eq!(err, SseError::TooLong { limit: 1000 });
+        assert!(p.line.len() <= 1000 + piece.len());
+        // `data:` lines that never reach their blank line.
+        let mut p = SseParser::with_limit(1000);
+        let mut fed = 0;
+        let err = loop {
+            match p.feed(
+                b"data: 0123456789012345678901234567890123456789\n",
+                &mut out,
+            ) {
+                Ok(()) => fed += 1,
+                Err(e) => break e,
+            }
+            assert!(fed <= 100);
+        };
+        assert_eq!(err, SseError::TooLong { limit: 1000 });
+        assert!(out.is_empty());
+        // Events under the limit pass, however many.
+        let mut p = SseParser::with_limit(100);
+        for _ in 0..1000 {
+            p.feed(b"data: 0123456789\n\n", &mut out).unwrap();
+        }
+        assert_eq!(out.len(), 1000);
     }
 
     #[test]

@@ -96,11 +96,17 @@ struct Reply {
     /// Bytes of text handed to the outbox (past [`TRANSCRIPT_REPLY_BYTES`]:
     /// that limit + 1, once the cut note went).
     shown: usize,
+    /// Most bytes of text ([`CallPolicy::max_reply_bytes`]).
+    cap: usize,
+    /// The provider's name, for the cap's message.
+    provider: String,
 }
 
 impl Reply {
     /// Takes one item of the stream: `Ok(true)` to go on, `Ok(false)` at its
-    /// end, `Err` for the stream's error. Text goes to `outbox` up to
+    /// end, `Err` for the stream's error, or [`LlmError::ReplyTooLarge`] when
+    /// the text would pass the cap (the piece is dropped, so the text never
+    /// holds more than the cap). Text goes to `outbox` up to
     /// [`TRANSCRIPT_REPLY_BYTES`], then the cut note once.
     fn take(
         &mut self,
@@ -110,6 +116,12 @@ impl Reply {
         match item {
             None => Ok(false),
             Some(Ok(Chunk::Text(piece))) => {
+                if self.text.len() + piece.len() > self.cap {
+                    return Err(LlmError::ReplyTooLarge(format!(
+                        "the reply passed {} bytes (providers.{}.max_reply_bytes); the stream was cut",
+                        self.cap, self.provider
+                    )));
+                }
                 self.text.push_str(&piece);
                 let room = TRANSCRIPT_REPLY_BYTES.saturating_sub(self.shown);
                 if piece.len() <= room {
@@ -145,6 +157,12 @@ pub struct CallPolicy {
     pub first_byte_timeout: Duration,
     /// No byte for this long between chunks: as a dropped connection.
     pub idle_timeout: Duration,
+    /// Most bytes of one reply's text: past it the stream is cut and the
+    /// attempt fails with [`LlmError::ReplyTooLarge`].
+    pub max_reply_bytes: usize,
+    /// Most time of one attempt, from its request to its last byte: past it
+    /// the stream is cut and the attempt fails with [`LlmError::CallTimeout`].
+    pub call_timeout: Duration,
 }
 
 impl CallPolicy {
@@ -158,6 +176,8 @@ impl CallPolicy {
             },
             first_byte_timeout: Duration::from_secs(spec.first_byte_timeout_s),
             idle_timeout: Duration::from_secs(spec.idle_timeout_s),
+            max_reply_bytes: usize::try_from(spec.max_reply_bytes).unwrap_or(usize::MAX),
+            call_timeout: Duration::from_secs(spec.call_timeout_s),
         }
     }
 }
@@ -181,6 +201,8 @@ impl Default for CallPolicy {
             retry: RetryPolicy::default(),
             first_byte_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
+            max_reply_bytes: 4 << 20,
+            call_timeout: Duration::from_secs(900),
         }
     }
 }
@@ -350,7 +372,7 @@ pub async fn run_with_interval(
                                 _ = tokio::time::sleep(delay) => {}
                             }
                         }
-                        FaultClass::Retry | FaultClass::Unauthorized => {
+                        FaultClass::Retry | FaultClass::Unauthorized | FaultClass::Bounded => {
                             last_error = if opened {
                                 format!("{model}: {reason}; circuit opened")
                             } else {
@@ -395,11 +417,17 @@ async fn attempt_once(
         .map(|m| estimate_tokens(&m.content))
         .sum();
     let mut stream = provider.stream(request);
-    let mut reply = Reply::default();
+    let mut reply = Reply {
+        cap: policy.max_reply_bytes,
+        provider: provider.name().to_string(),
+        ..Reply::default()
+    };
     let mut first = true;
     // One timer each, moved rather than made anew per chunk.
     let idle = tokio::time::sleep(policy.first_byte_timeout);
     tokio::pin!(idle);
+    let deadline = tokio::time::sleep(policy.call_timeout);
+    tokio::pin!(deadline);
     let hold = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(hold);
     let outcome = 'read: loop {
@@ -424,6 +452,13 @@ async fn attempt_once(
                         break 'read Err(LlmError::Timeout(format!(
                             "{what} for {} s",
                             wait.as_secs()
+                        )));
+                    }
+                    () = &mut deadline => {
+                        break 'read Err(LlmError::CallTimeout(format!(
+                            "the call passed {} s (providers.{}.call_timeout_s); the stream was cut",
+                            policy.call_timeout.as_secs(),
+                            provider.name()
                         )));
                     }
                 };
@@ -607,6 +642,106 @@ mod tests {
         );
         assert!(
             matches!(events.last(), Some(CallEvent::Finished { text, .. }) if text.len() == 3_000_000)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_past_its_cap_is_cut_not_retried_and_falls_back() {
+        let huge =
+            scripted("[[reply]]\ntext = \"@F@\"\nfill = { marker = \"@F@\", bytes = 3000000 }\n");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let capped = CallPolicy {
+            max_reply_bytes: 512 << 10,
+            ..fast()
+        };
+        let chain = vec![
+            Link {
+                provider: huge,
+                model: model("a"),
+                policy: capped,
+                health: Arc::new(Health::new()),
+            },
+            Link {
+                provider: scripted(""),
+                model: model("b"),
+                policy: capped,
+                health: Arc::new(Health::new()),
+            },
+        ];
+        run(
+            "t".into(),
+            1,
+            chain,
+            request(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await;
+        let mut events = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            events.push(m.event);
+        }
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, CallEvent::Retrying { .. })),
+            "{events:?}"
+        );
+        // What the first model streamed, before the fallback.
+        let forwarded: usize = events
+            .iter()
+            .take_while(|e| !matches!(e, CallEvent::Fallback { .. }))
+            .map(|e| match e {
+                CallEvent::Delta(t) => t.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(forwarded <= 512 << 10, "{forwarded}");
+        assert!(events.iter().any(|e| matches!(e, CallEvent::Fallback { reason, .. }
+            if reason.contains("reply too large") && reason.contains("providers.sim.max_reply_bytes"))));
+        assert!(
+            matches!(events.last(), Some(CallEvent::Finished { model, .. }) if model.provider == "b")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_past_its_total_time_is_cut() {
+        // Text every 500 ms for 100 s: never idle, never finished.
+        let script: Sends = (0..200).map(|i| text(i * 500, "x")).collect();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let link = Link {
+            provider: Arc::new(Timed(std::sync::Mutex::new(Some(script)))),
+            model: model("timed"),
+            policy: CallPolicy {
+                call_timeout: Duration::from_secs(3),
+                ..fast()
+            },
+            health: Arc::new(Health::new()),
+        };
+        let start = Instant::now();
+        run(
+            "t".into(),
+            1,
+            vec![link],
+            request(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(start.elapsed() < Duration::from_secs(4));
+        let mut events = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            events.push(m.event);
+        }
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, CallEvent::Retrying { .. }))
+        );
+        assert!(
+            matches!(events.last(), Some(CallEvent::Failed { error })
+                if error.contains("call timeout") && error.contains("providers.timed.call_timeout_s")),
+            "{events:?}"
         );
     }
 

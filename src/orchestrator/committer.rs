@@ -280,8 +280,7 @@ async fn commit(
         store.flush()?;
         store.journal_taken(mark);
         if let Some((session, seq)) = last {
-            // A missing seal only skips a check on the next open.
-            let _ = crate::store::seal::write(store.path(), Some((&session, seq)));
+            store.seal_durable(&session, seq);
         }
         Ok::<_, crate::store::StoreError>(())
     })

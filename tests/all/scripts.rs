@@ -25,7 +25,9 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
     let d = parent.path().join("project");
     std::fs::create_dir(&d).unwrap();
     let script = read_fixture("scripts/evil.toml").replace("@OUTSIDE@", path_str(outside.path()));
-    scripted(&d, &script);
+    // The 50 MB reply passes the default reply cap (4 MiB): the cap is
+    // raised so that the path rules see the file (docs/offline-script.md).
+    crate::common::write_scripted(&d, &script, "max_reply_bytes = 67108864\n");
     // DIR/site leads outside DIR; the docs task declares `site/`.
     std::os::unix::fs::symlink(outside.path(), d.join("site")).unwrap();
     let absolute = format!("{}/quorum-pwned", path_str(outside.path()));

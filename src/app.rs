@@ -210,6 +210,30 @@ fn log_early(global: &Global, failure: &Failure) {
     }
 }
 
+/// What the offline (simulated) team is, said on stderr before a headless
+/// session starts (unless `--quiet`), and why the prompt is not what it
+/// builds. Returns that reason when the team runs only because no provider is
+/// configured (not `--offline`, which asks for the demo): the session then
+/// ends `demo` (docs/offline-script.md, "The demo").
+fn demo_notice(global: &Global, settings: &Settings, prompt: &str) -> Option<String> {
+    if !settings.offline_demo() {
+        return None;
+    }
+    let unbuilt = crate::llm::offline::project::unbuilt(prompt);
+    if !global.quiet {
+        eprintln!("{DEMO_NOTICE}");
+        if let Some(why) = &unbuilt {
+            eprintln!(
+                "quorum: the prompt is not what it builds ({why}): you get its Python demo instead"
+            );
+        }
+    }
+    unbuilt.filter(|_| !global.offline)
+}
+
+/// The line that says what the offline (simulated) team is.
+pub const DEMO_NOTICE: &str = "quorum: offline (simulated) team: it builds its demo item service, whatever the prompt; configure a provider for real work — `quorum init`";
+
 async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
     let prompt = joined(&args.prompt);
     if prompt.is_empty() {
@@ -223,6 +247,7 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
     let (state, store, _guard) = open_state(&prepared.dir, global)?;
     tracing::info!(dir = %prepared.dir.display(), "headless session");
     let handle = spawn(&prepared, &state, store);
+    let unbuilt = demo_notice(global, &prepared.settings, &prompt);
     let options = SessionOptions {
         interactive: false,
         no_commit: args.no_commit,
@@ -231,6 +256,7 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         allow_secrets: args.allow_secrets,
         answers,
         allow_unconfined: global.allow_unconfined_tests,
+        unbuilt,
     };
     let output = crate::headless::Output {
         json: args.json,
@@ -312,6 +338,7 @@ async fn run_tui_with(
         unconfined: (!prepared.settings.test.allow_unconfined)
             .then(crate::workspace::sandbox::probe)
             .and_then(Result::err),
+        implicit_demo: prepared.settings.offline_demo() && !global.offline,
     };
     crate::tui::run(handle, setup)
         .await

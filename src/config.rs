@@ -818,6 +818,18 @@ impl Settings {
         })
     }
 
+    /// `true` when every agent runs on the offline provider without a script:
+    /// the offline (simulated) team, which builds its demo item service
+    /// whatever the prompt (docs/offline-script.md covers scripted runs).
+    pub fn offline_demo(&self) -> bool {
+        self.all_offline()
+            && self.agents.iter().all(|a| {
+                self.providers
+                    .get(&a.model.provider)
+                    .is_some_and(|p| p.script.is_none())
+            })
+    }
+
     /// `true` when any agent (or fallback) uses the offline provider.
     pub fn any_offline(&self) -> bool {
         self.agents.iter().any(|a| {

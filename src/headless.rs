@@ -336,6 +336,10 @@ fn describe_raw(event: &LoggedEvent) -> Option<String> {
         } => format!("  {severity}: {path}:{line}: {text}"),
         EventBody::CommitCreated { sha, .. } => format!("  commit {}", &sha[..sha.len().min(12)]),
         EventBody::Error { message } => format!("error: {message}"),
+        EventBody::SessionFinished {
+            status: SessionStatus::Demo,
+            ..
+        } => "session demo: the offline (simulated) team built its demo, not what the prompt asked for (exit 1)".to_string(),
         EventBody::SessionFinished { status, .. } => format!("session {}", status.as_str()),
         _ => return None,
     })
@@ -463,7 +467,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
         // staged work is.
         eprintln!("{}", failure_line(&session, last_error.as_deref()));
     }
-    if status == SessionStatus::Succeeded && output.json.is_none() {
+    if matches!(status, SessionStatus::Succeeded | SessionStatus::Demo) && output.json.is_none() {
         if dry_run {
             print_dry_run(&handle, &mut events, &staged).await;
         } else if let Some((sha, repo)) = &commit {

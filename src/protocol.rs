@@ -89,6 +89,12 @@ pub struct SessionOptions {
     /// the TUI; docs/sandbox.md). Kept with the session, so a resume keeps it.
     #[serde(default)]
     pub allow_unconfined: bool,
+    /// Why the prompt asks for what the offline team's demo is not (e.g.
+    /// `it asks for Rust`), when the offline team runs only because no
+    /// provider is configured (not `--offline`): the session then ends
+    /// [`SessionStatus::Demo`], and the commit message says so.
+    #[serde(default)]
+    pub unbuilt: Option<String>,
 }
 
 /// Who settled a conflict.
@@ -162,6 +168,11 @@ pub enum SessionStatus {
     PausedBudget,
     /// Everything is staged; the person left before delivering.
     AwaitingDelivery,
+    /// The offline (simulated) team, used because no provider is configured,
+    /// delivered its demo project instead of what the prompt asked for
+    /// ([`SessionOptions::unbuilt`]). Committed like a success, but the
+    /// request was not built: exit 1.
+    Demo,
 }
 
 impl SessionStatus {
@@ -169,7 +180,7 @@ impl SessionStatus {
     pub fn exit_code(self) -> i32 {
         match self {
             SessionStatus::Succeeded | SessionStatus::AwaitingDelivery => 0,
-            SessionStatus::Failed => 1,
+            SessionStatus::Failed | SessionStatus::Demo => 1,
             SessionStatus::Cancelled | SessionStatus::Interrupted | SessionStatus::PausedBudget => {
                 3
             }
@@ -180,13 +191,17 @@ impl SessionStatus {
     /// interrupted, cancelled, paused by a budget, or waiting at deliver. A
     /// session that succeeded or failed is over.
     pub fn is_resumable(self) -> bool {
-        !matches!(self, SessionStatus::Succeeded | SessionStatus::Failed)
+        !matches!(
+            self,
+            SessionStatus::Succeeded | SessionStatus::Failed | SessionStatus::Demo
+        )
     }
 
     /// The status's name as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             SessionStatus::Succeeded => "succeeded",
+            SessionStatus::Demo => "demo",
             SessionStatus::Failed => "failed",
             SessionStatus::Cancelled => "cancelled",
             SessionStatus::Interrupted => "interrupted",

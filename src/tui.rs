@@ -137,6 +137,10 @@ pub struct Setup {
     /// `--allow-unconfined-tests` was not given: the TUI then asks before a
     /// session starts (docs/sandbox.md).
     pub unconfined: Option<String>,
+    /// The offline (simulated) team runs only because no provider is
+    /// configured (not `--offline`): a prompt for what its demo is not ends
+    /// the session `demo` ([`crate::protocol::SessionOptions::unbuilt`]).
+    pub implicit_demo: bool,
 }
 
 /// Builds the initial [`App`] for a setup: the roster with budgets, the
@@ -165,7 +169,10 @@ pub fn app_for(setup: &Setup) -> App {
         .iter()
         .map(|p| (p.name.clone(), p.kind.as_str().to_string()))
         .collect();
-    let label = if settings.all_offline() {
+    let label = if settings.offline_demo() {
+        // The header says what the unscripted offline team builds.
+        "offline demo team (simulated): builds its item-service demo".to_string()
+    } else if settings.all_offline() {
         crate::config::OFFLINE_LABEL.to_string()
     } else {
         let mut names: Vec<String> = settings.providers.values().map(|p| p.label()).collect();
@@ -188,6 +195,7 @@ pub fn app_for(setup: &Setup) -> App {
         .with_overrides(&settings.keys)
         .unwrap_or_default();
     app.unconfined = setup.unconfined.clone();
+    app.implicit_demo = setup.implicit_demo;
     app
 }
 

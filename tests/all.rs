@@ -26,6 +26,8 @@ mod commands;
 mod corrupt_db;
 #[path = "all/delivery.rs"]
 mod delivery;
+#[path = "all/demo.rs"]
+mod demo;
 #[path = "all/durability.rs"]
 mod durability;
 #[path = "all/fake_llm.rs"]

@@ -376,6 +376,7 @@ pub async fn run_session(
             allow_secrets: false,
             answers: Default::default(),
             allow_unconfined: false,
+            unbuilt: None,
         },
     });
     let mut figures = SessionFigures {

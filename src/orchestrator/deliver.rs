@@ -27,6 +27,18 @@ impl Actor {
         let first = s.prompt.lines().next().unwrap_or("").trim();
         let subject = crate::redact::clip(first, 61);
         let mut out = format!("quorum: {subject}\n");
+        // The offline team says what it built (docs/offline-script.md, "The demo").
+        if self.settings.offline_demo() {
+            out.push_str(
+                "\nBuilt by quorum's offline (simulated) team: its demo item service, which it\nbuilds whatever the prompt asks.\n",
+            );
+            if let Some(why) = &s.options.unbuilt {
+                let _ = writeln!(
+                    out,
+                    "The request was not built ({why}); configure a provider (`quorum init`)."
+                );
+            }
+        }
         if !s.decisions.is_empty() {
             out.push_str("\nDecisions:\n");
             for k in &s.conflicts {

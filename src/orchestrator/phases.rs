@@ -53,7 +53,12 @@ impl Actor {
                 return;
             }
             let Some(phase) = self.current_phase() else {
-                self.finish(crate::protocol::SessionStatus::Succeeded);
+                // The offline team's demo is not what was asked for.
+                self.finish(if s.options.unbuilt.is_some() {
+                    crate::protocol::SessionStatus::Demo
+                } else {
+                    crate::protocol::SessionStatus::Succeeded
+                });
                 return;
             };
             if !s.phase_started {

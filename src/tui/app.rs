@@ -281,6 +281,10 @@ pub struct App {
     /// and the person has not allowed it (`--allow-unconfined-tests`): a new
     /// session asks first ([`Overlay::ConfirmUnconfined`]; docs/sandbox.md).
     pub unconfined: Option<String>,
+    /// The offline team runs only because no provider is configured: a
+    /// session on a prompt its demo does not build ends `demo`
+    /// ([`crate::protocol::SessionOptions::unbuilt`]).
+    pub implicit_demo: bool,
     /// The prompt editor.
     pub prompt: TextArea<'static>,
     /// Submitted prompts.
@@ -382,6 +386,7 @@ impl App {
             focus: Focus::Prompt,
             overlay: None,
             unconfined: None,
+            implicit_demo: false,
             prompt_history: PromptHistory::default(),
             session: SessionView::default(),
             metrics: Metrics::default(),
@@ -571,6 +576,10 @@ impl App {
             options: crate::protocol::SessionOptions {
                 interactive: true,
                 allow_unconfined,
+                unbuilt: self
+                    .implicit_demo
+                    .then(|| crate::llm::offline::project::unbuilt(text))
+                    .flatten(),
                 ..Default::default()
             },
         });

@@ -514,6 +514,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
         prompt: None,
         resume: None,
         unconfined: None,
+        implicit_demo: false,
     };
     let mut app = crate::tui::app_for(&setup);
     assert!(app.options.mouse);

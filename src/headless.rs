@@ -434,10 +434,21 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
             }
             Event::Fatal { message } => {
                 display.finish();
-                eprintln!("quorum: {}", crate::sanitize::text(&message));
+                // The state db could not be written (a full disk, say): what
+                // was stored is kept, and the session resumes from it.
+                let code = if session.is_empty() {
+                    eprintln!("quorum: {}", crate::sanitize::line(&message));
+                    1
+                } else {
+                    eprintln!(
+                        "quorum: {}; what was stored is kept: fix the cause (free space on the disk of the state directory), then `quorum resume {session}`",
+                        crate::sanitize::line(&message)
+                    );
+                    3
+                };
                 handle.send(Op::Shutdown);
                 handle.join().await;
-                return 1;
+                return code;
             }
             Event::Closed => break,
             Event::TranscriptAppended { .. }
@@ -479,9 +490,28 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
             ));
         }
     }
+    if status == SessionStatus::AwaitingDelivery
+        && (output.json.is_some() || output.quiet)
+        && let Some(cause) = &last_error
+    {
+        // Stopped before delivery (uncommitted files in the way, a full
+        // disk): the one line that says what to do.
+        eprintln!("quorum: {}", crate::sanitize::line(cause));
+    }
     handle.send(Op::Shutdown);
     handle.join().await;
-    status.exit_code()
+    exit_code(status)
+}
+
+/// The exit code of a headless session that ended with `status`: as
+/// [`SessionStatus::exit_code`], except that a session stopped at deliver
+/// (`awaiting_delivery`: uncommitted files in the way, a fault at delivery)
+/// is resumable, 3 (docs/commands.md, "Exit codes").
+pub fn exit_code(status: SessionStatus) -> i32 {
+    match status {
+        SessionStatus::AwaitingDelivery => 3,
+        other => other.exit_code(),
+    }
 }
 
 /// The one stderr line of a failed session under `--json`: its cause (on one

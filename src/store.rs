@@ -106,8 +106,9 @@ pub enum StoreError {
         /// quorum's 1`.
         problem: String,
     },
-    /// A read or write failed.
-    #[error("state db error: {0}")]
+    /// A read or write failed. Shown through [`sled_message`]: never Rust's
+    /// debug text of an I/O error.
+    #[error("state db error: {}", sled_message(.0))]
     Sled(#[from] sled::Error),
     /// A stored record does not decode.
     #[error("state db record {key} does not decode: {source}")]
@@ -1341,6 +1342,29 @@ fn is_lock_error(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
+/// `e` as a person reads it. sled 0.34 keeps a write that failed in the
+/// background (its flusher) as an `io::Error` whose text is the debug form of
+/// the OS error (`Os { code: 28, kind: StorageFull, message: "No space left
+/// on device" }`); that form is turned back into the OS error's own text
+/// (`No space left on device (os error 28)`). Other errors keep sled's text.
+pub fn sled_message(e: &sled::Error) -> String {
+    let text = e.to_string();
+    let Some(at) = text.find("Os { code: ") else {
+        return text;
+    };
+    let rest = &text[at + "Os { code: ".len()..];
+    let code: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let message = rest
+        .split_once("message: \"")
+        .and_then(|(_, m)| m.split_once('"'))
+        .map(|(m, _)| m.to_string());
+    match (code.parse::<i32>(), message) {
+        (Ok(code), Some(message)) => format!("{}{message} (os error {code})", &text[..at]),
+        (Ok(code), None) => format!("{}{}", &text[..at], std::io::Error::from_raw_os_error(code)),
+        _ => text,
+    }
+}
+
 /// What [`Store::remove_session`] deleted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Removed {
@@ -1934,5 +1958,21 @@ mod tests {
         let removed = store.remove_session(&session).unwrap();
         assert_eq!(removed.lines, 900, "lines, not keys");
         assert!(store.transcript(&session).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failed_background_write_reads_as_the_os_error_never_as_debug_text() {
+        let debug = format!("{:?}", std::io::Error::from_raw_os_error(28));
+        let e = sled::Error::Io(std::io::Error::other(debug));
+        let shown = StoreError::Sled(e).to_string();
+        assert_eq!(
+            shown,
+            "state db error: IO error: No space left on device (os error 28)"
+        );
+        let plain = sled::Error::Io(std::io::Error::from_raw_os_error(30));
+        assert_eq!(
+            sled_message(&plain),
+            "IO error: Read-only file system (os error 30)"
+        );
     }
 }

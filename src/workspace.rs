@@ -303,20 +303,107 @@ impl Workspace {
         })
     }
 
-    /// Writes the accepted files into DIR through the path rules, each one
-    /// atomically: the content goes to a temporary file beside it
-    /// (`.NAME.quorum-SESSION.tmp`), is synced, and is renamed over the path.
-    /// A crash therefore leaves every file either as it was or complete, never
-    /// torn (a torn file would look like a hand edit to the resumed session
-    /// and be kept); a temporary file a crash leaves behind is replaced and
-    /// renamed by the resumed delivery. The rename replaces a symlink planted
-    /// at the path instead of writing through it.
+    /// The files among `files` (path relative to DIR, the content about to
+    /// be written) whose content in DIR is uncommitted work: the file exists,
+    /// differs from HEAD's version (or HEAD has none: untracked, an unborn
+    /// HEAD, no repository at all), and does not already hold the content
+    /// about to be written (as after an interrupted delivery). Writing over
+    /// such a file would lose work that is in no commit, so delivery never
+    /// does, whatever `--allow-overwrite` says (docs/commands.md, "quorum
+    /// run"). Sorted as given.
     ///
-    /// Errors: a refused path, or an I/O error naming the file.
+    /// Errors: a refused path, an unreadable file, or a repository that
+    /// cannot be read.
+    pub fn uncommitted(&self, files: &[(String, Vec<u8>)]) -> Result<Vec<String>, WorkspaceError> {
+        let repo = git::discover(&self.dir)?;
+        let mut dirty = Vec::new();
+        for (path, content) in files {
+            let now = self.content_id(path)?;
+            if now.is_empty() || now == blob_id(content) {
+                continue;
+            }
+            let committed = match &repo {
+                Some((repo, info)) => git::head_blob_id(repo, &info.repo_path(path))?,
+                None => None,
+            };
+            if committed.as_deref() != Some(now.as_str()) {
+                dirty.push(path.clone());
+            }
+        }
+        Ok(dirty)
+    }
+
+    /// Writes the accepted files into DIR through the path rules, all or
+    /// nothing (docs/commands.md, "quorum resume"): every file's content goes
+    /// first to a temporary file beside it (`.NAME.quorum-SESSION.tmp`) and is
+    /// synced; only when every one was written are they renamed over their
+    /// paths. A failed write (a full disk, a read-only DIR, a refused path)
+    /// removes the temporary files and the directories this call created, so
+    /// DIR is left as it was. A crash leaves every file either as it was or
+    /// complete, never torn (a torn file would look like a hand edit to the
+    /// resumed session and be kept); a temporary file a crash leaves behind is
+    /// replaced and renamed by the resumed delivery. The rename replaces a
+    /// symlink planted at the path instead of writing through it. Should a
+    /// rename itself fail (same directory, same filesystem: not for lack of
+    /// space), the files renamed before it are complete and the rest are as
+    /// they were; the resumed delivery finishes the job.
+    ///
+    /// Errors: a refused path, or an I/O error naming the file in DIR (never
+    /// the temporary name) and the OS error.
     pub fn deliver(
         &self,
         session: &SessionId,
         files: &[(String, Vec<u8>)],
+    ) -> Result<(), WorkspaceError> {
+        // Directories missing now, deepest last: what a failure removes.
+        let mut created: Vec<PathBuf> = Vec::new();
+        for (path, _) in files {
+            let mut at = self.dir.clone();
+            if let Some((parent, _)) = path.rsplit_once('/') {
+                for part in parent.split('/') {
+                    at.push(part);
+                    if !created.contains(&at) && std::fs::symlink_metadata(&at).is_err() {
+                        created.push(at.clone());
+                    }
+                }
+            }
+        }
+        let mut temps: Vec<(PathBuf, PathBuf)> = Vec::new();
+        let written = self.write_temps(session, files, &mut temps);
+        let undo = |temps: &[(PathBuf, PathBuf)], created: &[PathBuf]| {
+            for (from, _) in temps {
+                let _ = std::fs::remove_file(from);
+            }
+            for dir in created.iter().rev() {
+                // Only ever empty directories: anything else put there stays.
+                let _ = std::fs::remove_dir(dir);
+            }
+        };
+        if let Err(e) = written {
+            undo(&temps, &created);
+            return Err(e);
+        }
+        for (i, (from, to)) in temps.iter().enumerate() {
+            if let Err(source) = std::fs::rename(from, to) {
+                undo(&temps[i..], &[]);
+                return Err(WorkspaceError::Io {
+                    path: to.clone(),
+                    source,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The first half of [`Workspace::deliver`]: writes and syncs each
+    /// file's temporary file, pushing (temporary, final) paths to `temps` as
+    /// it goes (the one being written included, so that a failure removes a
+    /// partial temporary file too).
+    fn write_temps(
+        &self,
+        session: &SessionId,
+        files: &[(String, Vec<u8>)],
+        temps: &mut Vec<(PathBuf, PathBuf)>,
     ) -> Result<(), WorkspaceError> {
         for (path, content) in files {
             let (parent, name) = match path.rsplit_once('/') {
@@ -339,21 +426,30 @@ impl Workspace {
             if not_a_file(&to) {
                 return Err(refused());
             }
-            paths::write_confined(&self.dir, &temp, content)?;
-            let io = |at: &Path| {
-                let at = at.to_path_buf();
-                move |source| WorkspaceError::Io { path: at, source }
-            };
             let from = self.dir.join(&temp);
+            // A temporary file planted as a symlink is refused by the write
+            // and not ours to remove.
+            if std::fs::symlink_metadata(&from).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(refused());
+            }
+            temps.push((from.clone(), to.clone()));
+            // The person is told about their file, not our temporary name.
+            let io = |source| WorkspaceError::Io {
+                path: to.clone(),
+                source,
+            };
+            match paths::write_confined(&self.dir, &temp, content) {
+                Ok(()) => {}
+                Err(paths::WriteError::Io { source, .. }) => return Err(io(source)),
+                Err(e) => return Err(e.into()),
+            }
             if not_a_file(&to) {
-                // Planted meanwhile: our own temporary file goes, nothing else.
-                let _ = std::fs::remove_file(&from);
+                // Planted meanwhile.
                 return Err(refused());
             }
             std::fs::File::open(&from)
                 .and_then(|f| f.sync_all())
-                .map_err(io(&from))?;
-            std::fs::rename(&from, &to).map_err(io(&to))?;
+                .map_err(io)?;
         }
         Ok(())
     }
@@ -459,6 +555,56 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn delivery_is_all_or_nothing_and_never_overwrites_uncommitted_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let ws = Workspace::new(d, &d.join(".quorum"));
+        let s = SessionId::new();
+        std::fs::write(d.join("blocker"), "a file, not a directory\n").unwrap();
+        std::fs::write(d.join("kept.txt"), "old\n").unwrap();
+        let files = vec![
+            ("kept.txt".to_string(), b"new\n".to_vec()),
+            ("a/b/new.txt".to_string(), b"x".to_vec()),
+            ("blocker/x.txt".to_string(), b"y".to_vec()),
+        ];
+        assert!(ws.deliver(&s, &files).is_err());
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec!["blocker", "kept.txt"],
+            "no temp file, no new dir"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("kept.txt")).unwrap(),
+            "old\n"
+        );
+
+        // No repository: every existing file is uncommitted, unless it
+        // already holds what is about to be written.
+        let ok = &files[..2];
+        assert_eq!(ws.uncommitted(ok).unwrap(), vec!["kept.txt"]);
+        std::fs::write(d.join("kept.txt"), "new\n").unwrap();
+        assert!(ws.uncommitted(ok).unwrap().is_empty());
+        // Committed: overwriting it loses nothing.
+        std::fs::write(d.join("kept.txt"), "old\n").unwrap();
+        let c = ws
+            .commit(&[("kept.txt".to_string(), b"old\n".to_vec())], "m")
+            .unwrap();
+        assert!(c.created_repo);
+        assert!(ws.uncommitted(ok).unwrap().is_empty());
+        ws.deliver(&s, ok).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("kept.txt")).unwrap(),
+            "new\n"
+        );
+        assert!(d.join("a/b/new.txt").is_file());
     }
 
     #[test]

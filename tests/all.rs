@@ -54,6 +54,8 @@ mod regressions;
 mod replay;
 #[path = "all/resume.rs"]
 mod resume;
+#[path = "all/sacred.rs"]
+mod sacred;
 #[path = "all/sandbox.rs"]
 mod sandbox;
 #[path = "all/schema.rs"]

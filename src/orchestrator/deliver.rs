@@ -269,6 +269,57 @@ impl Actor {
         }
     }
 
+    /// Refuses the delivery when any of `files` (path, content about to be
+    /// written) would overwrite uncommitted work in DIR
+    /// ([`crate::workspace::Workspace::uncommitted`]); `true` when it did.
+    /// Headless, the session stops resumable at deliver (`awaiting_delivery`,
+    /// exit 3) with a message listing the files; interactively, `Op::Commit`
+    /// is answered by `Event::Rejected` with the same list (docs/commands.md,
+    /// "quorum run"; docs/tui.md). A check that cannot be made refuses too.
+    async fn refuse_uncommitted(&mut self, files: Vec<(String, Vec<u8>)>) -> bool {
+        let workspace = self.workspace.clone();
+        let dirty = tokio::task::spawn_blocking(move || workspace.uncommitted(&files))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let dir = self.workspace.dir().display().to_string();
+        let what = match dirty {
+            Ok(dirty) if dirty.is_empty() => return false,
+            Ok(dirty) => format!(
+                "{} file(s) in {dir} have uncommitted changes that the delivery would overwrite: {}; nothing was written (--allow-overwrite covers committed files only). Commit or stash them (`git stash`), then",
+                dirty.len(),
+                dirty.join(", ")
+            ),
+            Err(e) => format!(
+                "cannot tell whether the files in {dir} hold uncommitted changes ({e}); nothing was written. Fix the cause, then"
+            ),
+        };
+        self.stop_delivery(what);
+        true
+    }
+
+    /// Stops a delivery that could not be made, nothing lost and the session
+    /// resumable. `what` says why and ends with what to do, to be completed
+    /// by how to go on. Headless: an `error` event, then the session ends
+    /// `awaiting_delivery` (exit 3, docs/commands.md) and `quorum resume`
+    /// delivers; interactively, `Op::Commit` is answered by
+    /// `Event::Rejected` and the session stays at deliver.
+    fn stop_delivery(&mut self, what: String) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        if s.options.interactive {
+            self.ephemeral(crate::protocol::Event::Rejected {
+                op: "commit".into(),
+                reason: format!("{what} commit again"),
+            });
+            return;
+        }
+        let message = format!("{what} `quorum resume {}`", s.id);
+        self.emit(EventBody::Error { message });
+        self.finish(crate::protocol::SessionStatus::AwaitingDelivery);
+    }
+
     /// Writes the accepted files and commits them (unless `--no-commit`; nothing
     /// at all with `--dry-run`), after the secret scan.
     pub(crate) async fn deliver(&mut self, message: Option<String>) {
@@ -290,25 +341,36 @@ impl Actor {
         }
         let interactive = s.options.interactive;
         if !interactive {
-            let overwrites: Vec<String> = s
+            let overwrites: Vec<(String, Vec<u8>)> = s
                 .files
                 .iter()
                 .filter(|(_, f)| f.change == FileChange::Modified)
-                .map(|(p, _)| p.clone())
+                .map(|(p, f)| (p.clone(), f.content.as_bytes().to_vec()))
                 .collect();
             if !overwrites.is_empty() {
-                if s.options.allow_overwrite {
-                    for path in &overwrites {
+                let allowed = s.options.allow_overwrite;
+                // Without the flag, files that hold uncommitted work are
+                // named for what they need (a commit or a stash), not the
+                // flag; with it, the check below sees them.
+                if !allowed && self.refuse_uncommitted(overwrites.clone()).await {
+                    return;
+                }
+                let Some(s) = self.session.as_mut() else {
+                    return;
+                };
+                if allowed {
+                    for (path, _) in &overwrites {
                         if let Some(f) = s.files.get_mut(path) {
                             f.accepted = true;
                         }
                     }
                 } else {
+                    let paths: Vec<&str> = overwrites.iter().map(|(p, _)| p.as_str()).collect();
                     self.fail_session(format!(
-                        "{} staged file(s) would overwrite existing files in {}: {}; nothing was written. Rerun with --allow-overwrite, or deliver from the TUI",
-                        overwrites.len(),
+                        "{} staged file(s) would overwrite committed files in {}: {}; nothing was written. Rerun with --allow-overwrite (their current content stays in git history), or deliver from the TUI",
+                        paths.len(),
                         self.workspace.dir().display(),
-                        overwrites.join(", ")
+                        paths.join(", ")
                     ));
                     return;
                 }
@@ -330,6 +392,14 @@ impl Actor {
             );
             return;
         }
+        // Uncommitted work is never overwritten, whatever the flag; files
+        // changed since they were staged were left out just above.
+        if self.refuse_uncommitted(files.clone()).await {
+            return;
+        }
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
         let no_commit = s.options.no_commit;
         let session = s.id.clone();
         let allowed = allow_secrets || s.options.allow_secrets;
@@ -363,7 +433,10 @@ impl Actor {
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));
         if let Err(e) = written {
-            self.fail_session(format!("delivery failed: {e}"));
+            let dir = self.workspace.dir().display().to_string();
+            self.stop_delivery(format!(
+                "delivery stopped, nothing was written: {e}; {dir} is as it was. Free space or make {dir} writable, then"
+            ));
             return;
         }
         if no_commit {
@@ -410,8 +483,9 @@ impl Actor {
                 });
                 self.remember_delivery().await;
             }
-            Err(e) => self.fail_session(format!(
-                "the commit failed: {e}; the files are written in DIR"
+            Err(e) => self.stop_delivery(format!(
+                "the commit failed: {e}; the files are written in {}. Fix the cause (free space, say), then",
+                self.workspace.dir().display()
             )),
         }
     }

@@ -86,6 +86,32 @@ fn info_for(repo: &Repository, dir: &Path, created: bool) -> Result<RepoInfo, gi
     })
 }
 
+/// The blob id (hex) that HEAD's tree holds at `repo_path` (relative to the
+/// work tree, `/`-separated), or `None` when HEAD is unborn or has no file
+/// there. What [`crate::workspace::Workspace::uncommitted`] compares DIR's
+/// files with.
+///
+/// Errors: HEAD cannot be read.
+pub fn head_blob_id(repo: &Repository, repo_path: &str) -> Result<Option<String>, git2::Error> {
+    let head = match repo.head() {
+        Ok(head) => head,
+        Err(e)
+            if e.code() == git2::ErrorCode::UnbornBranch
+                || e.code() == git2::ErrorCode::NotFound =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let tree = head.peel_to_tree()?;
+    Ok(match tree.get_path(Path::new(repo_path)) {
+        Ok(entry) if entry.kind() == Some(git2::ObjectType::Blob) => Some(entry.id().to_string()),
+        Ok(_) => None,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+        Err(e) => return Err(e),
+    })
+}
+
 /// Every file of HEAD's tree under `prefix`, as (path relative to the prefix,
 /// content). Empty for an unborn HEAD.
 pub fn head_files(repo: &Repository, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, git2::Error> {

@@ -210,6 +210,22 @@ fn an_existing_file_is_overwritten_only_with_allow_overwrite() {
     let d = dir.path();
     let mine = "# My notes\n\nNot generated; do not lose these.\n";
     write(d, "README.md", mine);
+    // Committed: uncommitted work is never overwritten (tests/all/sacred.rs).
+    env.git(d, &["init", "-q"]);
+    env.git(d, &["add", "-A"]);
+    env.git(
+        d,
+        &[
+            "-c",
+            "user.name=Person",
+            "-c",
+            "user.email=person@example.invalid",
+            "commit",
+            "-q",
+            "-m",
+            "my notes",
+        ],
+    );
 
     let refused = env.run_json(d, &[]);
     assert_eq!(refused.out.code, 1, "{}", refused.out);
@@ -237,9 +253,9 @@ fn an_existing_file_is_overwritten_only_with_allow_overwrite() {
     assert_eq!(
         tree(d)
             .into_iter()
-            .filter(|p| p != ".quorum" && !p.starts_with(".quorum/"))
+            .filter(|p| p != ".quorum" && !p.starts_with(".quorum/") && !p.starts_with(".git/"))
             .collect::<Vec<_>>(),
-        vec!["README.md".to_string()]
+        vec![".git".to_string(), "README.md".to_string()]
     );
 
     let allowed = env.run_json(d, &["--allow-overwrite"]);
@@ -256,6 +272,7 @@ fn an_existing_file_is_overwritten_only_with_allow_overwrite() {
     let now = std::fs::read_to_string(d.join("README.md")).unwrap();
     assert_ne!(now, mine);
     assert_eq!(env.git(d, &["show", "HEAD:README.md"]), now);
+    assert_eq!(env.git(d, &["show", "HEAD~1:README.md"]), mine);
     assert_eq!(env.git(d, &["status", "--porcelain"]), "");
 }
 

@@ -119,8 +119,10 @@ pub(crate) fn target_dir(global: &Global) -> Result<PathBuf, Failure> {
     }
 }
 
-fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepared, Failure> {
-    let dir = target_dir(global)?;
+/// The validated settings of `--config` or DIR's config, with the command
+/// line's overrides; the roster is resolved only when `roster`
+/// ([`Settings::load_without_roster`]).
+fn load_settings(global: &Global, dir: &Path, roster: bool) -> Result<Settings, Failure> {
     if let Some(config) = &global.config
         && !config.is_file()
     {
@@ -131,16 +133,27 @@ fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepared, Failure
     }
     let options = LoadOptions {
         config: global.config.clone(),
-        dir: dir.clone(),
+        dir: dir.to_path_buf(),
         offline: global.offline,
         user_config_dir: crate::logging::xdg_config_dir(),
     };
-    let mut settings = Settings::load(&options, &|var| std::env::var(var).ok())
-        .map_err(|e| Failure::usage(e.to_string()))?;
+    let env = |var: &str| std::env::var(var).ok();
+    let mut settings = if roster {
+        Settings::load(&options, &env)
+    } else {
+        Settings::load_without_roster(&options, &env)
+    }
+    .map_err(|e| Failure::usage(e.to_string()))?;
     if global.no_setup_network {
         settings.test.setup_network = false;
     }
     settings.test.allow_unconfined = global.allow_unconfined_tests;
+    Ok(settings)
+}
+
+fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepared, Failure> {
+    let dir = target_dir(global)?;
+    let settings = load_settings(global, &dir, true)?;
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let workflow = match workflow {
         Some(path) => Workflow::load(path, &roster),
@@ -221,9 +234,9 @@ fn demo_notice(global: &Global, settings: &Settings, prompt: &str) -> Option<Str
     }
     let unbuilt = crate::llm::offline::project::unbuilt(prompt);
     if !global.quiet {
-        eprintln!("{DEMO_NOTICE}");
+        crate::errln!("{DEMO_NOTICE}");
         if let Some(why) = &unbuilt {
-            eprintln!(
+            crate::errln!(
                 "quorum: the prompt is not what it builds ({why}): you get its Python demo instead"
             );
         }
@@ -351,7 +364,10 @@ async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
     if prompt.is_empty() {
         return Err(Failure::usage("the question is empty"));
     }
-    let prepared = prepare(global, None)?;
+    // A provider and model asked directly need no roster (docs/commands.md).
+    let direct = args.agent.is_none() && args.provider.is_some() && args.model.is_some();
+    let settings = load_settings(global, &target_dir(global)?, !direct)?;
+    let providers = crate::llm::build_providers(&settings).map_err(Failure::usage)?;
     let _guard =
         crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
     let who = match (
@@ -363,13 +379,13 @@ async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
         (None, Some(provider), Some(model)) => {
             crate::ask::Asked::Model(crate::config::ModelRef { provider, model })
         }
-        _ => match prepared.settings.agents.first() {
+        _ => match settings.agents.first() {
             Some(a) => crate::ask::Asked::Agent(a.name.clone()),
             None => return Err(Failure::usage("the roster is empty")),
         },
     };
     let raw = args.raw && !std::io::IsTerminal::is_terminal(&std::io::stdout());
-    crate::ask::ask(&prepared.settings, &prepared.providers, who, &prompt, raw)
+    crate::ask::ask(&settings, &providers, who, &prompt, raw)
         .await
         .map_err(Failure::usage)
 }
@@ -377,19 +393,27 @@ async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
 /// Runs the command line and returns the process exit code.
 pub fn main(cli: Cli) -> i32 {
     let global = cli.global.clone();
+    // Before anything is created: a typo must not start a (paid) session.
+    if let Some(message) = cli.mistyped_subcommand() {
+        let failure = Failure::usage(message);
+        crate::errln!("quorum: {}", crate::sanitize::text(&failure.message));
+        log_early(&global, &failure);
+        return failure.code;
+    }
+    let prompt = cli.prompt_words();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("quorum: cannot start the async runtime: {e}");
+            crate::errln!("quorum: cannot start the async runtime: {e}");
             return exit::FAILED;
         }
     };
     let result = runtime.block_on(async {
         match cli.command {
-            None => run_tui(&global, cli.prompt).await,
+            None => run_tui(&global, prompt).await,
             Some(Command::Run(args)) => run_headless(&global, args).await,
             Some(Command::Resume(args)) => run_resume(&global, args).await,
             Some(Command::Ask(args)) => run_ask(&global, args).await,
@@ -411,7 +435,7 @@ pub fn main(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(failure) => {
             // It may quote model or project text (docs/troubleshooting.md).
-            eprintln!("quorum: {}", crate::sanitize::text(&failure.message));
+            crate::errln!("quorum: {}", crate::sanitize::text(&failure.message));
             log_early(&global, &failure);
             failure.code
         }

@@ -28,7 +28,7 @@ pub enum Asked {
 }
 
 /// Runs one completion and returns the exit code (0 ok, 1 failed, 3
-/// interrupted); `raw` writes the reply's text unsanitised. Errors before the
+/// interrupted, or stdout closed); `raw` writes the reply's text unsanitised. Errors before the
 /// call (unknown agent or provider) are returned as messages for exit 2.
 pub async fn ask(
     settings: &Settings,
@@ -125,7 +125,7 @@ pub async fn ask(
             msg = rx.recv() => msg,
             _ = tokio::signal::ctrl_c() => {
                 cancel.cancel();
-                eprintln!("\nquorum: interrupted");
+                crate::errln!("\nquorum: interrupted");
                 break 3;
             }
         };
@@ -134,8 +134,8 @@ pub async fn ask(
         };
         match msg.event {
             CallEvent::Delta(text) => {
-                if raw {
-                    let _ = stdout.write_all(text.as_bytes());
+                let written = if raw {
+                    stdout.write_all(text.as_bytes())
                 } else {
                     let mut whole = String::with_capacity(text.len() + 1);
                     if std::mem::take(&mut held_cr) {
@@ -146,27 +146,33 @@ pub async fn ask(
                         whole.pop();
                         held_cr = true;
                     }
-                    let _ = stdout.write_all(safe(&whole).as_bytes());
+                    stdout.write_all(safe(&whole).as_bytes())
+                };
+                let written = crate::output::note(written.and_then(|()| stdout.flush()));
+                if written.is_err() && crate::output::pipe_closed() {
+                    // Nobody reads the reply any more (`| head -1`): stop
+                    // paying for it, quietly (docs/commands.md, `ask`).
+                    cancel.cancel();
+                    break 3;
                 }
-                let _ = stdout.flush();
                 ended_with_newline = text.ends_with('\n');
             }
             CallEvent::Discarded { reason } => {
-                eprintln!("\n[the text above is discarded: {}]", safe(&reason));
+                crate::errln!("\n[the text above is discarded: {}]", safe(&reason));
             }
             CallEvent::Retrying {
                 attempt,
                 reason,
                 delay,
             } => {
-                eprintln!(
+                crate::errln!(
                     "[retry {attempt} in {:.1} s: {}]",
                     delay.as_secs_f64(),
                     safe(&reason)
                 );
             }
             CallEvent::Fallback { from, to, reason } => {
-                eprintln!("[falling back from {from} to {to}: {}]", safe(&reason));
+                crate::errln!("[falling back from {from} to {to}: {}]", safe(&reason));
             }
             CallEvent::Finished { usage, model, .. } => {
                 if std::mem::take(&mut held_cr) {
@@ -187,14 +193,15 @@ pub async fn ask(
                         None => "unpriced".to_string(),
                     }
                 };
-                eprintln!(
+                crate::errln!(
                     "tokens: {} in, {} out · {cost} · {model}",
-                    usage.input_tokens, usage.output_tokens
+                    usage.input_tokens,
+                    usage.output_tokens
                 );
                 break 0;
             }
             CallEvent::Failed { error } => {
-                eprintln!("\nquorum: {}", safe(&error.to_string()));
+                crate::errln!("\nquorum: {}", safe(&error.to_string()));
                 break 1;
             }
         }

@@ -20,6 +20,11 @@ pub struct Cli {
     #[arg(value_name = "PROMPT")]
     pub prompt: Vec<String>,
 
+    /// The prompt's words given after `--` (`quorum -- 'sesions list'`),
+    /// which are never taken for a mistyped subcommand ([`Cli::mistyped_subcommand`]).
+    #[arg(value_name = "PROMPT", last = true, hide = true)]
+    pub escaped: Vec<String>,
+
     /// Options every command accepts (`--config`, `--dir`, `--offline`, …), before or after
     /// the subcommand.
     #[command(flatten)]
@@ -28,6 +33,53 @@ pub struct Cli {
     /// The subcommand; `None` opens the TUI in DIR (starting at once when `prompt` is given).
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The TUI's prompt: the words before `--` and after it, in order.
+    pub fn prompt_words(&self) -> Vec<String> {
+        self.prompt.iter().chain(&self.escaped).cloned().collect()
+    }
+
+    /// The usage error for a prompt whose first word looks like a mistyped
+    /// subcommand (`quorum sesions list`), naming the subcommand and how to
+    /// give the words as a prompt after all (docs/commands.md, "A prompt
+    /// that looks like a command"); `None` when a subcommand was given, the
+    /// prompt is empty or began after `--`, or its first word starts with
+    /// an upper-case letter (a sentence).
+    ///
+    /// "Looks like": at most one edit away from a subcommand's name of up to
+    /// six letters, at most two from a longer name (edits of the optimal
+    /// string alignment distance, `strsim::osa_distance`: an insertion, a
+    /// deletion, a substitution or a swap of two neighbours). Longer names
+    /// allow more, so that a short English word (`fun`, `ask`) is not taken
+    /// for `run` or `ask`'s neighbours too often.
+    pub fn mistyped_subcommand(&self) -> Option<String> {
+        use clap::CommandFactory as _;
+        if self.command.is_some() {
+            return None;
+        }
+        let word = self.prompt.first()?;
+        if word.chars().next().is_none_or(|c| !c.is_lowercase()) || word.chars().count() < 2 {
+            return None;
+        }
+        let command = Cli::command();
+        let (name, _) = command
+            .get_subcommands()
+            .map(|sub| sub.get_name())
+            .map(|name| (name, strsim::osa_distance(word, name)))
+            .filter(|(name, distance)| *distance <= if name.len() <= 6 { 1 } else { 2 })
+            .min_by_key(|(_, distance)| *distance)?;
+        Some(format!(
+            "`{word}` is not a command: did you mean `{name}`? To use it as a prompt: quorum -- {}",
+            shell_quote(&self.prompt_words().join(" "))
+        ))
+    }
+}
+
+/// `text` as one single-quoted shell word (`'` written as `'\''`).
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// Options every command accepts, before or after the subcommand.
@@ -381,8 +433,54 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.prompt.join(" "), "Build a todo app");
         let cli = Cli::try_parse_from(["quorum", "--", "run"]).unwrap();
-        assert_eq!(cli.prompt, vec!["run".to_string()]);
+        assert_eq!(cli.prompt_words(), vec!["run".to_string()]);
         assert!(Cli::try_parse_from(["quorum", "--frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn a_first_word_near_a_subcommand_is_a_typo_unless_after_dashes() {
+        let typo = |args: &[&str]| {
+            let mut all = vec!["quorum"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().mistyped_subcommand()
+        };
+        let message = typo(&["sesions", "list"]).unwrap();
+        assert!(message.contains("did you mean `sessions`?"), "{message}");
+        assert!(
+            message.contains("To use it as a prompt: quorum -- 'sesions list'"),
+            "{message}"
+        );
+        for (word, name) in [
+            ("rnu", "run"),
+            ("resmue", "resume"),
+            ("doctr", "doctor"),
+            ("sesions", "sessions"),
+            ("complections", "completions"),
+            ("memroy", "memory"),
+        ] {
+            let message = typo(&[word, "x"]).unwrap();
+            assert!(message.contains(&format!("`{name}`")), "{word}: {message}");
+        }
+        // Global options before it do not hide it.
+        assert!(typo(&["--offline", "--dir", "/x", "sesions", "list"]).is_some());
+        // Quotes in the prompt are quoted for the shell.
+        let message = typo(&["sesions", "it's"]).unwrap();
+        assert!(
+            message.ends_with("quorum -- 'sesions it'\\''s'"),
+            "{message}"
+        );
+        // A prompt: after `--`, a sentence, or words far from every name.
+        assert_eq!(typo(&["--", "sesions", "list"]), None);
+        assert_eq!(typo(&["Build", "a", "todo", "app"]), None);
+        assert_eq!(typo(&["Sessions", "manager"]), None);
+        assert_eq!(typo(&["build", "a", "todo", "app"]), None);
+        assert_eq!(typo(&["add", "a", "login", "page"]), None);
+        assert_eq!(typo(&["rename", "the", "files"]), None);
+        assert_eq!(typo(&["sessions", "list"]), None, "a real subcommand");
+        // The words after `--` join the prompt.
+        let cli = Cli::try_parse_from(["quorum", "make", "--", "run", "it"]).unwrap();
+        assert_eq!(cli.prompt_words().join(" "), "make run it");
+        assert_eq!(cli.mistyped_subcommand(), None);
     }
 
     #[test]
@@ -439,6 +537,6 @@ mod tests {
         ));
         // A prompt that equals one of the new commands' names goes after `--`.
         let cli = Cli::try_parse_from(["quorum", "--", "doctor"]).unwrap();
-        assert_eq!(cli.prompt, vec!["doctor".to_string()]);
+        assert_eq!(cli.prompt_words(), vec!["doctor".to_string()]);
     }
 }

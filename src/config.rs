@@ -37,14 +37,17 @@ pub enum ConfigError {
         /// The I/O error from reading it.
         source: std::io::Error,
     },
-    /// The file is not valid TOML or has unknown or mistyped keys; `message`
-    /// comes from the toml crate and names the line and column.
-    #[error("invalid config {path}: {message}")]
-    Parse {
-        /// The config file that failed to parse.
-        path: PathBuf,
-        /// The toml crate's error text, trailing whitespace trimmed; names the line and column.
-        message: String,
+    /// Every problem of the file, found at once: bytes that are not UTF-8,
+    /// TOML syntax, unknown or mistyped keys, unacceptable values,
+    /// references to unknown providers.
+    #[error("invalid config {path}: {}", problem_list(problems))]
+    Problems {
+        /// The config file, displayed as text (lossy for non-UTF-8 paths).
+        path: String,
+        /// One message per problem, each beginning `line N: ` when it has a
+        /// line (`line N, column C: ` for bytes that are not UTF-8), in the
+        /// order of the lines; syntax messages come from the toml crate.
+        problems: Vec<String>,
     },
     /// A provider's key variable is not set in the environment.
     #[error(
@@ -56,14 +59,102 @@ pub enum ConfigError {
         /// The unset variable, the provider's `api_key_env` value (e.g. `OPENAI_API_KEY`).
         var: String,
     },
-    /// A value is present but not acceptable.
-    #[error("invalid config {path}: {message}")]
-    Invalid {
-        /// The config file, displayed as text (lossy for non-UTF-8 paths).
-        path: String,
-        /// What is wrong, naming the key, e.g. `test.timeout_s must be at least 1`.
-        message: String,
-    },
+}
+
+/// Problems found in a config file, each with its line.
+struct Problems<'a> {
+    /// The file's text, for lines.
+    text: &'a str,
+    /// `(line, message)` in the order found.
+    found: Vec<(Option<usize>, String)>,
+}
+
+impl Problems<'_> {
+    /// Notes a problem at `span` (byte offsets into the text; `None`: no line).
+    fn at(&mut self, span: Option<std::ops::Range<usize>>, message: impl Into<String>) {
+        let line = span.map(|s| line_at(self.text, s.start));
+        self.found.push((line, message.into()));
+    }
+
+    /// The error naming every problem, by line.
+    fn into_error(mut self, path: &Path) -> ConfigError {
+        self.found.sort_by_key(|(line, _)| line.unwrap_or(0));
+        ConfigError::Problems {
+            path: path.display().to_string(),
+            problems: self
+                .found
+                .into_iter()
+                .map(|(line, message)| match line {
+                    Some(n) => format!("line {n}: {message}"),
+                    None => message,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset.min(text.len()))
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The span of the deepest key of `keys` (a path from the document's root)
+/// that the file holds: the key itself when written, else its table's.
+fn span_of(doc: &toml::de::DeTable<'_>, keys: &[&str]) -> Option<std::ops::Range<usize>> {
+    let mut table = doc;
+    let mut span = None;
+    for key in keys {
+        let Some((k, v)) = table.get_key_value(*key) else {
+            break;
+        };
+        span = Some(k.span());
+        match v.get_ref().as_table() {
+            Some(t) => table = t,
+            None => break,
+        }
+    }
+    span
+}
+
+/// The file's text, or every line holding bytes that are not UTF-8 (its
+/// line and column, and the byte), with how to fix it.
+fn utf8(bytes: Vec<u8>, path: &Path) -> Result<String, ConfigError> {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e.into_bytes(),
+    };
+    let mut problems = Vec::new();
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let mut column = 1;
+        for chunk in line.utf8_chunks() {
+            column += chunk.valid().chars().count();
+            if let Some(byte) = chunk.invalid().first() {
+                problems.push(format!(
+                    "line {}, column {column}: byte 0x{byte:02x} is not UTF-8 (save the file as UTF-8)",
+                    n + 1
+                ));
+                break;
+            }
+        }
+    }
+    Err(ConfigError::Problems {
+        path: path.display().to_string(),
+        problems,
+    })
+}
+
+/// How [`ConfigError::Problems`] shows its list: one problem on the same
+/// line, several on lines of their own.
+fn problem_list(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        many => format!("{} problems:\n    {}", many.len(), many.join("\n    ")),
+    }
 }
 
 /// The kind of a provider (DESIGN.md §3).
@@ -129,27 +220,140 @@ struct RawAgent {
     role: Option<String>,
 }
 
-/// The whole file as written.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole file as written, read table by table ([`RawConfig::from_doc`]).
+#[derive(Clone, Debug, Default)]
 struct RawConfig {
-    #[serde(default)]
     providers: BTreeMap<String, RawProvider>,
-    #[serde(default)]
     agents: BTreeMap<String, RawAgent>,
-    #[serde(default)]
     session: SessionSettings,
-    #[serde(default)]
     test: TestSettings,
-    #[serde(default)]
     git: GitSettings,
-    #[serde(default)]
     ui: UiSettings,
     /// `[keys]`: `"context.action" = "key"` or `["key", …]` (docs/tui.md).
-    #[serde(default)]
     keys: BTreeMap<String, KeyList>,
-    #[serde(default)]
     pricing: BTreeMap<String, crate::llm::pricing::Price>,
+}
+
+/// The top-level tables of a config file.
+const TABLES: [&str; 8] = [
+    "providers",
+    "agents",
+    "session",
+    "test",
+    "git",
+    "ui",
+    "keys",
+    "pricing",
+];
+
+/// `value` as a `T`, or `None` with the problem noted (`what`: the table's
+/// dotted name, for the message).
+fn section<T: serde::de::DeserializeOwned>(
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+    what: &str,
+    problems: &mut Problems<'_>,
+) -> Option<T> {
+    match T::deserialize(toml::de::ValueDeserializer::from(value.clone())) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let span = e.span().unwrap_or(value.span());
+            let mut path = vec![what.to_string()];
+            path.extend(key_at(value.get_ref(), span.start));
+            problems.at(
+                Some(span),
+                format!("{}: {}", path.join("."), e.message().trim()),
+            );
+            None
+        }
+    }
+}
+
+/// The keys, from `value` down, of the innermost value written at byte
+/// `offset` (for naming the key of a mistyped value).
+fn key_at(value: &toml::de::DeValue<'_>, offset: usize) -> Vec<String> {
+    let Some(table) = value.as_table() else {
+        return Vec::new();
+    };
+    for (key, v) in table {
+        if v.span().contains(&offset) || key.span().contains(&offset) {
+            let mut path = vec![key.get_ref().to_string()];
+            path.extend(key_at(v.get_ref(), offset));
+            return path;
+        }
+    }
+    Vec::new()
+}
+
+impl RawConfig {
+    /// The parsed document table by table (each provider and agent on its
+    /// own), so that a problem in one does not hide those of the others; a
+    /// table with a problem keeps its defaults (or is left out).
+    fn from_doc(doc: &toml::de::DeTable<'_>, problems: &mut Problems<'_>) -> RawConfig {
+        let mut raw = RawConfig::default();
+        for (key, value) in doc {
+            let name: &str = key.get_ref();
+            match name {
+                "providers" | "agents" => {
+                    let Some(table) = value.get_ref().as_table() else {
+                        problems.at(
+                            Some(value.span()),
+                            format!("`{name}` must be a table of [{name}.NAME] tables"),
+                        );
+                        continue;
+                    };
+                    for (entry, v) in table {
+                        let entry: &str = entry.get_ref();
+                        let what = format!("{name}.{entry}");
+                        if name == "providers" {
+                            if let Some(p) = section(v, &what, problems) {
+                                raw.providers.insert(entry.to_string(), p);
+                            }
+                        } else if let Some(a) = section(v, &what, problems) {
+                            raw.agents.insert(entry.to_string(), a);
+                        }
+                    }
+                }
+                "session" => {
+                    if let Some(v) = section(value, name, problems) {
+                        raw.session = v;
+                    }
+                }
+                "test" => {
+                    if let Some(v) = section(value, name, problems) {
+                        raw.test = v;
+                    }
+                }
+                "git" => {
+                    if let Some(v) = section(value, name, problems) {
+                        raw.git = v;
+                    }
+                }
+                "ui" => {
+                    if let Some(v) = section(value, name, problems) {
+                        raw.ui = v;
+                    }
+                }
+                "keys" => {
+                    if let Some(v) = section(value, name, problems) {
+                        raw.keys = v;
+                    }
+                }
+                "pricing" => {
+                    if let Some(v) = section(value, name, problems) {
+                        raw.pricing = v;
+                    }
+                }
+                other => problems.at(
+                    Some(key.span()),
+                    format!(
+                        "unknown table or key `{other}` (known: {})",
+                        TABLES.join(", ")
+                    ),
+                ),
+            }
+        }
+        raw
+    }
 }
 
 /// A `[keys]` value: one key or several.
@@ -519,12 +723,33 @@ impl Settings {
     /// Finds, reads and validates the configuration. `env` looks up environment
     /// variables (so tests need not touch the process environment).
     ///
-    /// Errors: unreadable or malformed file ([`ConfigError::Parse`] names the
-    /// line), unknown keys, a missing key variable, references to unknown
-    /// providers.
+    /// Errors: an unreadable file ([`ConfigError::Read`]); every problem of
+    /// the file at once, each with its line ([`ConfigError::Problems`]:
+    /// bytes that are not UTF-8, TOML syntax, unknown or mistyped keys,
+    /// unacceptable values, references to unknown providers); a missing key
+    /// variable ([`ConfigError::MissingKey`]).
     pub fn load(
         options: &LoadOptions,
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        Self::load_with(options, env, true)
+    }
+
+    /// [`Settings::load`] without the roster: the providers and every other
+    /// setting, checked the same way, but no agent resolved (`agents` is
+    /// empty). For `quorum ask --provider P --model M`, which asks no agent,
+    /// so that a config with several providers and no `[agents]` serves it.
+    pub fn load_without_roster(
+        options: &LoadOptions,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        Self::load_with(options, env, false)
+    }
+
+    fn load_with(
+        options: &LoadOptions,
+        env: &dyn Fn(&str) -> Option<String>,
+        roster: bool,
     ) -> Result<Settings, ConfigError> {
         let path = match &options.config {
             Some(path) => Some(path.clone()),
@@ -544,47 +769,80 @@ impl Settings {
         let Some(path) = path else {
             return Ok(Settings::offline_defaults());
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
         })?;
-        Settings::from_toml(&text, &path, options.offline, env)
+        let text = utf8(bytes, &path)?;
+        Settings::resolve(&text, &path, options.offline, env, roster)
     }
 
     /// Parses and validates config text; `path` is used in messages and to
-    /// resolve relative `script` paths.
+    /// resolve relative `script` paths. Errors as [`Settings::load`].
     pub fn from_toml(
         text: &str,
         path: &Path,
         offline: bool,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.display().to_string(),
-            message,
+        Settings::resolve(text, path, offline, env, true)
+    }
+
+    /// [`Settings::from_toml`], resolving the roster only when `roster`.
+    /// Every problem is collected with its line (docs/configuration.md,
+    /// "Errors"), so that one run names them all.
+    fn resolve(
+        text: &str,
+        path: &Path,
+        offline: bool,
+        env: &dyn Fn(&str) -> Option<String>,
+        roster: bool,
+    ) -> Result<Settings, ConfigError> {
+        let mut problems = Problems {
+            text,
+            found: Vec::new(),
         };
+        let (doc, syntax) = toml::de::DeTable::parse_recoverable(text);
+        if !syntax.is_empty() {
+            // What follows a syntax error is a guess of the parser's: only
+            // the syntax is reported, the first error of each line (the
+            // parser's recovery may find a second one in the same mistake).
+            let mut lines = std::collections::BTreeSet::new();
+            for e in &syntax {
+                let line = e.span().map(|s| line_at(text, s.start));
+                if line.is_none() || lines.insert(line) {
+                    problems.at(e.span(), e.message().trim());
+                }
+            }
+            return Err(problems.into_error(path));
+        }
+        let doc = doc.into_inner();
+        let raw = RawConfig::from_doc(&doc, &mut problems);
+        let span = |keys: &[&str]| span_of(&doc, keys);
+        let base = path.parent().unwrap_or(Path::new("."));
 
         let mut providers = BTreeMap::new();
         for (name, p) in &raw.providers {
+            let mut bad = |key: &str, message: String| {
+                problems.at(span(&["providers", name, key]), message);
+            };
             if p.max_concurrency == Some(0) {
-                return Err(invalid(format!(
-                    "providers.{name}.max_concurrency must be at least 1"
-                )));
+                bad(
+                    "max_concurrency",
+                    format!("providers.{name}.max_concurrency must be at least 1"),
+                );
             }
             if p.script.is_some() && p.kind != ProviderKind::Offline {
-                return Err(invalid(format!(
-                    "providers.{name}.script is only valid for kind = \"offline\""
-                )));
+                bad(
+                    "script",
+                    format!("providers.{name}.script is only valid for kind = \"offline\""),
+                );
             }
             if p.requests_per_minute == Some(0) {
-                return Err(invalid(format!(
-                    "providers.{name}.requests_per_minute must be at least 1"
-                )));
+                bad(
+                    "requests_per_minute",
+                    format!("providers.{name}.requests_per_minute must be at least 1"),
+                );
             }
             for (key, value) in [
                 ("timeout_s", p.timeout_s),
@@ -594,32 +852,37 @@ impl Settings {
                 ("call_timeout_s", p.call_timeout_s),
             ] {
                 if value == Some(0) {
-                    return Err(invalid(format!(
-                        "providers.{name}.{key} must be at least 1"
-                    )));
+                    bad(key, format!("providers.{name}.{key} must be at least 1"));
                 }
             }
             if p.max_reply_bytes.is_some_and(|b| b < 1024) {
-                return Err(invalid(format!(
-                    "providers.{name}.max_reply_bytes must be at least 1024"
-                )));
+                bad(
+                    "max_reply_bytes",
+                    format!("providers.{name}.max_reply_bytes must be at least 1024"),
+                );
             }
             if let Some(window) = p.context_tokens {
                 let reply = p
                     .max_tokens
                     .unwrap_or(ProviderSpec::defaults(name, p.kind).max_tokens);
                 if window <= reply {
-                    return Err(invalid(format!(
-                        "providers.{name}.context_tokens = {window} must be larger than max_tokens ({reply}), which is kept free for the reply"
-                    )));
+                    bad(
+                        "context_tokens",
+                        format!(
+                            "providers.{name}.context_tokens = {window} must be larger than max_tokens ({reply}), which is kept free for the reply"
+                        ),
+                    );
                 }
             }
             if let Some(url) = &p.base_url
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
-                return Err(invalid(format!(
-                    "providers.{name}.base_url = \"{url}\" must start with http:// or https://"
-                )));
+                bad(
+                    "base_url",
+                    format!(
+                        "providers.{name}.base_url = \"{url}\" must start with http:// or https://"
+                    ),
+                );
             }
             let d = ProviderSpec::defaults(name, p.kind);
             providers.insert(
@@ -654,18 +917,28 @@ impl Settings {
             );
         }
         if raw.session.max_files == 0 {
-            return Err(invalid("session.max_files must be at least 1".into()));
+            problems.at(
+                span(&["session", "max_files"]),
+                "session.max_files must be at least 1",
+            );
         }
         if raw.test.timeout_s == 0 {
-            return Err(invalid("test.timeout_s must be at least 1".into()));
+            problems.at(
+                span(&["test", "timeout_s"]),
+                "test.timeout_s must be at least 1",
+            );
         }
         if raw.test.setup_timeout_s == 0 {
-            return Err(invalid("test.setup_timeout_s must be at least 1".into()));
+            problems.at(
+                span(&["test", "setup_timeout_s"]),
+                "test.setup_timeout_s must be at least 1",
+            );
         }
         if raw.test.command.trim().is_empty() {
-            return Err(invalid(
-                "test.command is empty (use \"auto\" or a command)".into(),
-            ));
+            problems.at(
+                span(&["test", "command"]),
+                "test.command is empty (use \"auto\" or a command)",
+            );
         }
         let mut settings = Settings {
             providers,
@@ -682,10 +955,21 @@ impl Settings {
             pricing: crate::llm::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
             source: Some(path.to_path_buf()),
         };
-        keymap::Keymap::default()
-            .with_overrides(&settings.keys)
-            .map_err(&invalid)?;
-        if offline {
+        if let Err(message) = keymap::Keymap::default().with_overrides(&settings.keys) {
+            problems.at(span(&["keys"]), message);
+        }
+        // A file with no provider and no agent (only `[ui]`, `[keys]`, …)
+        // keeps the built-in offline team, as no file at all does.
+        let no_team = doc
+            .get("providers")
+            .is_none_or(|p| p.get_ref().as_table().is_some_and(|t| t.is_empty()))
+            && doc
+                .get("agents")
+                .is_none_or(|a| a.get_ref().as_table().is_some_and(|t| t.is_empty()));
+        if offline || no_team {
+            if !problems.found.is_empty() {
+                return Err(problems.into_error(path));
+            }
             let scripts: Option<PathBuf> = settings
                 .providers
                 .values()
@@ -694,62 +978,81 @@ impl Settings {
             settings.use_offline_everywhere(&raw.agents, scripts);
             return Ok(settings);
         }
-        if settings.providers.is_empty() {
-            return Err(invalid(
-                "no [providers.NAME] table: define one (kind = \"offline\" for the simulated provider), or run with --offline"
-                    .into(),
-            ));
+        // Providers whose table did not parse are named by the problems
+        // already; references to them are not problems of their own.
+        let written: Vec<String> = doc
+            .get("providers")
+            .and_then(|p| p.get_ref().as_table())
+            .map(|t| t.keys().map(|k| k.get_ref().to_string()).collect())
+            .unwrap_or_default();
+        if written.is_empty() {
+            problems.at(
+                span(&["agents"]),
+                "[agents] tables but no [providers.NAME] table: define one (kind = \"offline\" for the simulated provider), or run with --offline",
+            );
+            return Err(problems.into_error(path));
         }
-        for spec in settings.providers.values() {
-            if let Some(var) = &spec.api_key_env {
-                let set = env(var).is_some_and(|v| !v.is_empty());
-                if !set {
-                    return Err(ConfigError::MissingKey {
-                        provider: spec.name.clone(),
-                        var: var.clone(),
-                    });
-                }
-            }
-        }
-        let only_provider = (settings.providers.len() == 1)
-            .then(|| settings.providers.keys().next().cloned())
-            .flatten();
-        let names = roster_names(&raw.agents);
+        let only_provider = (written.len() == 1).then(|| written[0].clone());
+        let names = if roster {
+            roster_names(&raw.agents)
+        } else {
+            Vec::new()
+        };
         for name in names {
             let agent = raw.agents.get(&name).cloned().unwrap_or_default();
+            let at = |key: &str| span(&["agents", &name, key]);
             let provider = match (&agent.provider, &only_provider) {
                 (Some(p), _) => p.clone(),
                 (None, Some(p)) => p.clone(),
                 (None, None) => {
-                    return Err(invalid(format!(
-                        "agents.{name}.provider is not set and the config defines {} providers; name one",
-                        settings.providers.len()
-                    )));
+                    problems.at(
+                        at("provider"),
+                        format!(
+                            "agents.{name}.provider is not set and the config defines {} providers; name one in [agents.{name}] (`quorum ask` can take --provider P --model M instead)",
+                            written.len()
+                        ),
+                    );
+                    continue;
                 }
             };
             let Some(spec) = settings.providers.get(&provider) else {
-                return Err(invalid(format!(
-                    "agents.{name}.provider = \"{provider}\" names no [providers.{provider}] table"
-                )));
+                if !written.contains(&provider) {
+                    problems.at(
+                        at("provider"),
+                        format!(
+                            "agents.{name}.provider = \"{provider}\" names no [providers.{provider}] table"
+                        ),
+                    );
+                }
+                continue;
             };
             let model = match (&agent.model, spec.kind) {
                 (Some(m), _) => m.clone(),
                 (None, ProviderKind::Offline) => "offline".to_string(),
                 (None, _) => {
-                    return Err(invalid(format!("agents.{name}.model is not set")));
+                    problems.at(at("model"), format!("agents.{name}.model is not set"));
+                    continue;
                 }
             };
             let mut fallback = Vec::new();
             for entry in &agent.fallback {
                 let Some((p, m)) = entry.split_once(':') else {
-                    return Err(invalid(format!(
-                        "agents.{name}.fallback entry \"{entry}\" is not \"provider:model\""
-                    )));
+                    problems.at(
+                        at("fallback"),
+                        format!(
+                            "agents.{name}.fallback entry \"{entry}\" is not \"provider:model\""
+                        ),
+                    );
+                    continue;
                 };
-                if !settings.providers.contains_key(p) {
-                    return Err(invalid(format!(
-                        "agents.{name}.fallback entry \"{entry}\" names no [providers.{p}] table"
-                    )));
+                if !written.iter().any(|w| w == p) {
+                    problems.at(
+                        at("fallback"),
+                        format!(
+                            "agents.{name}.fallback entry \"{entry}\" names no [providers.{p}] table"
+                        ),
+                    );
+                    continue;
                 }
                 fallback.push(ModelRef {
                     provider: p.to_string(),
@@ -757,9 +1060,10 @@ impl Settings {
                 });
             }
             if agent.max_concurrency == Some(0) {
-                return Err(invalid(format!(
-                    "agents.{name}.max_concurrency must be at least 1"
-                )));
+                problems.at(
+                    at("max_concurrency"),
+                    format!("agents.{name}.max_concurrency must be at least 1"),
+                );
             }
             settings.agents.push(AgentSpec {
                 role: agent.role.clone().unwrap_or_else(|| name.clone()),
@@ -770,6 +1074,26 @@ impl Settings {
                 budget_tokens: agent.budget_tokens,
                 max_concurrency: agent.max_concurrency.unwrap_or(2),
             });
+        }
+        // A key variable is the environment's, not the file's: it is named
+        // on its own when the file is otherwise valid.
+        let mut missing = settings.providers.values().filter_map(|spec| {
+            let var = spec.api_key_env.as_ref()?;
+            env(var)
+                .is_none_or(|v| v.is_empty())
+                .then(|| (spec.name.clone(), var.clone()))
+        });
+        if !problems.found.is_empty() {
+            for (provider, var) in missing {
+                problems.at(
+                    span(&["providers", &provider, "api_key_env"]),
+                    ConfigError::MissingKey { provider, var }.to_string(),
+                );
+            }
+            return Err(problems.into_error(path));
+        }
+        if let Some((provider, var)) = missing.next() {
+            return Err(ConfigError::MissingKey { provider, var });
         }
         Ok(settings)
     }
@@ -920,6 +1244,91 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_of_a_file_is_named_with_its_line() {
+        let text = "[providers.x]\nkind = \"offline\"\nkindd = 1\n[session]\nmax_files = 0\n[test]\ntimeout_s = \"long\"\n[ui]\nmouse = \"yes\"\n[wat]\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("5 problems:"), "{err}");
+        for line in [
+            "line 3: providers.x.kindd: unknown field `kindd`",
+            "line 5: session.max_files must be at least 1",
+            "line 7: test.timeout_s: invalid type: string \"long\"",
+            "line 9: ui.mouse: invalid type: string \"yes\", expected a boolean",
+            "line 10: unknown table or key `wat`",
+        ] {
+            assert!(err.contains(line), "{line}\n{err}");
+        }
+        // Two syntax errors are both named.
+        let err = parse("a = = 1\n[ok]\nb = = 2\n").unwrap_err().to_string();
+        assert!(err.contains("line 1:") && err.contains("line 3:"), "{err}");
+        // Two bad agents of one file, each on its line.
+        let err = parse(
+            "[providers.x]\nkind = \"offline\"\n[agents.pm]\nprovider = \"nope\"\n[agents.qa]\nmax_concurrency = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 4: agents.pm.provider = \"nope\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 6: agents.qa.max_concurrency must be at least 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named_by_line_and_column() {
+        let err = utf8(
+            b"[ui]\nmouse = true # caf\xe9\n\xff\n".to_vec(),
+            Path::new("q.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("q.toml"), "{err}");
+        assert!(
+            err.contains("line 2, column 19: byte 0xe9 is not UTF-8 (save the file as UTF-8)"),
+            "{err}"
+        );
+        assert!(err.contains("line 3, column 1: byte 0xff"), "{err}");
+        assert_eq!(utf8(b"ok".to_vec(), Path::new("q")).unwrap(), "ok");
+    }
+
+    #[test]
+    fn a_file_without_providers_or_agents_keeps_the_offline_team() {
+        let s = parse("[ui]\nmouse = true\n[keys]\n\"files.commit\" = \"ctrl-s\"\n").unwrap();
+        assert!(s.ui.mouse);
+        assert!(s.all_offline(), "{:?}", s.agents);
+        let names: Vec<_> = s.agents.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, DEFAULT_ROSTER);
+        assert_eq!(s.source.as_deref(), Some(Path::new("/tmp/q/quorum.toml")));
+        // Agents without a provider are still a problem.
+        let err = parse("[agents.pm]\nmodel = \"m\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no [providers.NAME] table"), "{err}");
+    }
+
+    #[test]
+    fn several_providers_without_agents_serve_a_direct_question() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("quorum.toml"),
+            "[providers.a]\nkind = \"offline\"\n[providers.b]\nkind = \"offline\"\n",
+        )
+        .unwrap();
+        let options = LoadOptions {
+            dir: dir.path().to_path_buf(),
+            ..LoadOptions::default()
+        };
+        let err = Settings::load(&options, &no_env).unwrap_err().to_string();
+        assert!(err.contains("agents.pm.provider is not set"), "{err}");
+        assert!(err.contains("--provider P --model M"), "{err}");
+        let s = Settings::load_without_roster(&options, &no_env).unwrap();
+        assert!(s.agents.is_empty());
+        assert_eq!(s.providers.len(), 2);
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_by_name() {
         let err = parse("[providers.x]\nkind = \"offline\"\nkindd = 1\n").unwrap_err();
         assert!(err.to_string().contains("kindd"), "{err}");
@@ -930,8 +1339,25 @@ mod tests {
     #[test]
     fn a_missing_key_variable_is_named() {
         let text = "[providers.openai]\nkind = \"openai\"\napi_key_env = \"QUORUM_TEST_NO_SUCH_KEY\"\n[agents.pm]\nmodel = \"gpt-4o\"\n";
-        let err = parse(text).unwrap_err();
-        assert!(matches!(err, ConfigError::MissingKey { .. }));
+        // With the file's own problems (the other agents have no model),
+        // named with them at once.
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("QUORUM_TEST_NO_SUCH_KEY"), "{err}");
+        assert!(
+            err.contains("line 4: agents.backend.model is not set"),
+            "{err}"
+        );
+        // Alone: the key variable.
+        let complete: String = DEFAULT_ROSTER
+            .iter()
+            .map(|a| format!("[agents.{a}]\nmodel = \"gpt-4o\"\n"))
+            .collect();
+        let err = parse(&format!(
+            "{}{complete}",
+            &text[..text.find("[agents").unwrap()]
+        ))
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingKey { .. }), "{err}");
         assert!(err.to_string().contains("QUORUM_TEST_NO_SUCH_KEY"));
         // --offline does not need the key.
         let s =

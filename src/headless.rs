@@ -4,11 +4,10 @@
 //! stderr and the result to stdout. Progress is plain lines when stderr is not a
 //! terminal (no control sequence ever reaches a file or a pipe), and the same
 //! lines under a live status line (phase, running tasks, counts, a spinner) when
-//! it is one. SIGINT and SIGTERM interrupt the session (exit 3) after its state
-//! is flushed.
+//! it is one. SIGINT, SIGTERM and SIGHUP interrupt the session (exit 3) after
+//! its state is flushed, and so does a closed output pipe (`| head -1`).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 
 use serde_json::json;
 
@@ -28,20 +27,16 @@ pub struct Output {
 }
 
 /// Writes one line to stdout, through the sanitiser ([`crate::sanitize::text`]:
-/// it may name model-chosen paths); a closed pipe (`| head`) is not an error
-/// worth dying for, the session goes on.
+/// it may name model-chosen paths); a closed pipe (`| head`) is remembered
+/// ([`crate::output::pipe_closed`]) and interrupts the session ([`run`]).
 fn out(line: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{}", crate::sanitize::text(line));
-    let _ = stdout.flush();
+    crate::outln!("{}", crate::sanitize::text(line));
 }
 
 /// Writes one JSON line to stdout, its DEL, C1 and bidi controls escaped
 /// ([`crate::sanitize::json`]; serde_json escapes the C0 controls).
 fn out_json(line: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{}", crate::sanitize::json(line));
-    let _ = stdout.flush();
+    crate::outln!("{}", crate::sanitize::json(line));
 }
 
 /// Progress on stderr: nothing (`--json`, `-q`), plain lines (stderr is not a
@@ -51,7 +46,7 @@ fn out_json(line: &str) {
 enum Display {
     Silent,
     Plain,
-    Live(Live<std::io::Stderr>),
+    Live(Live<crate::output::Stderr>),
 }
 
 impl Display {
@@ -65,7 +60,7 @@ impl Display {
             let width = crossterm::terminal::size()
                 .map(|(cols, _)| usize::from(cols))
                 .unwrap_or(80);
-            Display::Live(Live::new(std::io::stderr(), width, output.phases))
+            Display::Live(Live::new(crate::output::Stderr, width, output.phases))
         } else {
             Display::Plain
         }
@@ -80,7 +75,7 @@ impl Display {
             Display::Silent => {}
             Display::Plain => {
                 if let Some(line) = describe(event) {
-                    eprintln!("{line}");
+                    crate::errln!("{line}");
                 }
             }
             Display::Live(live) => live.event(event),
@@ -92,7 +87,7 @@ impl Display {
     fn message(&mut self, line: &str) {
         match self {
             Display::Live(live) => live.line(line),
-            Display::Silent | Display::Plain => eprintln!("{}", crate::sanitize::text(line)),
+            Display::Silent | Display::Plain => crate::errln!("{}", crate::sanitize::text(line)),
         }
     }
 
@@ -352,10 +347,11 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
         Op::Start { options, .. } => (options.dry_run, options.no_commit),
         _ => (false, false),
     };
+    let signalled = on_interrupt();
     handle.send(begin);
     let interrupt = handle.sender();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signalled.await;
         let _ = interrupt.send(Op::Interrupt);
     });
 
@@ -371,7 +367,16 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     let mut display = Display::new(&output);
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut reader_gone = false;
     loop {
+        // Nobody reads the output any more (`| head -1`): the session stops
+        // as if interrupted, resumable, instead of running on unseen
+        // (docs/troubleshooting.md, "Output to a closed pipe").
+        if !reader_gone && crate::output::pipe_closed() {
+            reader_gone = true;
+            tracing::warn!("the output pipe is closed: interrupting the session");
+            handle.send(Op::Interrupt);
+        }
         let event = tokio::select! {
             event = events.recv() => event,
             _ = ticker.tick(), if display.is_live() => {
@@ -437,10 +442,10 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
                 // The state db could not be written (a full disk, say): what
                 // was stored is kept, and the session resumes from it.
                 let code = if session.is_empty() {
-                    eprintln!("quorum: {}", crate::sanitize::line(&message));
+                    crate::errln!("quorum: {}", crate::sanitize::line(&message));
                     1
                 } else {
-                    eprintln!(
+                    crate::errln!(
                         "quorum: {}; what was stored is kept: fix the cause (free space on the disk of the state directory), then `quorum resume {session}`",
                         crate::sanitize::line(&message)
                     );
@@ -476,7 +481,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     if status == SessionStatus::Failed && output.json.is_some() && !session.is_empty() {
         // stdout is the event stream: stderr still says why, and where the
         // staged work is.
-        eprintln!("{}", failure_line(&session, last_error.as_deref()));
+        crate::errln!("{}", failure_line(&session, last_error.as_deref()));
     }
     if matches!(status, SessionStatus::Succeeded | SessionStatus::Demo) && output.json.is_none() {
         if dry_run {
@@ -496,7 +501,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     {
         // Stopped before delivery (uncommitted files in the way, a full
         // disk): the one line that says what to do.
-        eprintln!("quorum: {}", crate::sanitize::line(cause));
+        crate::errln!("quorum: {}", crate::sanitize::line(cause));
     }
     handle.send(Op::Shutdown);
     handle.join().await;
@@ -568,31 +573,39 @@ async fn print_dry_run(
         staged.len()
     ));
     for text in loaded.values() {
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(crate::sanitize::text(text).as_bytes());
+        let _ = crate::output::stdout_bytes(crate::sanitize::text(text).as_bytes());
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn wait_for_signal() {
+/// Listens to SIGINT, SIGTERM and SIGHUP (the terminal or the SSH link went
+/// away) from now on; the future resolves on the first of them. Each
+/// interrupts the session, which stays resumable (exit 3). Listening starts
+/// before the session does, so that no signal meets its default action
+/// (SIGHUP's kills with 129).
+fn on_interrupt() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut streams: Vec<tokio::signal::unix::Signal> = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .into_iter()
+        .filter_map(|kind| signal(kind).ok())
+        .collect();
+        async move {
+            if streams.is_empty() {
+                std::future::pending::<()>().await;
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            futures::future::select_all(streams.iter_mut().map(|s| Box::pin(s.recv()))).await;
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -7,6 +7,9 @@
 //! never imports ratatui.
 
 #![warn(missing_docs)]
+// Output goes through `outln!`/`errln!` (src/output.rs), which never panic
+// on a closed pipe.
+#![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod app;
 pub mod ask;
@@ -17,6 +20,7 @@ pub mod headless;
 pub mod llm;
 pub mod logging;
 pub mod orchestrator;
+pub mod output;
 pub mod protocol;
 pub mod redact;
 pub mod sanitize;

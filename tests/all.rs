@@ -20,6 +20,8 @@ mod acceptance;
 mod bad_input;
 #[path = "all/bounded.rs"]
 mod bounded;
+#[path = "all/cli_hygiene.rs"]
+mod cli_hygiene;
 #[path = "all/commands.rs"]
 mod commands;
 #[path = "all/corrupt_db.rs"]

@@ -32,7 +32,7 @@ pub fn man() -> i32 {
     match man_page() {
         Ok(page) => write_stdout(&page),
         Err(e) => {
-            eprintln!("quorum: cannot render the man page: {e}");
+            crate::errln!("quorum: cannot render the man page: {e}");
             exit::FAILED
         }
     }
@@ -45,7 +45,7 @@ fn write_stdout(bytes: &[u8]) -> i32 {
         // A closed pipe (`| head`) is the reader's choice, not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
         Err(e) => {
-            eprintln!("quorum: cannot write to stdout: {e}");
+            crate::errln!("quorum: cannot write to stdout: {e}");
             exit::FAILED
         }
     }

@@ -26,7 +26,7 @@ pub fn run(global: &Global, command: DbCommand) -> Result<i32, Failure> {
             let state = StateDir::open(&location)?;
             let db = state.db_path();
             crate::store::seal::verify(&db).map_err(crate::app::store_failure)?;
-            println!("the state db {} is intact", db.display());
+            crate::outln!("the state db {} is intact", db.display());
             Ok(exit::OK)
         }
     }

@@ -143,6 +143,39 @@ fn config_check(global: &Global, dir: &Path) -> (Check, Option<Settings>) {
     }
 }
 
+/// The theme the TUI would use (`--theme`, else `[ui] theme`) must be a
+/// built-in one ([`crate::config::theme::Theme::BUILTIN`]): the TUI refuses
+/// an unknown name (exit 2). Without valid settings only `--theme` is checked.
+fn theme_check(global: &Global, settings: Option<&Settings>) -> Option<Check> {
+    let (name, from) = match (&global.theme, settings) {
+        (Some(name), _) => (name.clone(), "--theme".to_string()),
+        (None, Some(s)) => (
+            s.ui.theme.clone(),
+            match &s.source {
+                Some(path) => format!("ui.theme in {}", path.display()),
+                None => "the default".to_string(),
+            },
+        ),
+        (None, None) => return None,
+    };
+    Some(match crate::config::theme::Theme::builtin(&name) {
+        Ok(_) => Check::new(
+            "config",
+            "theme",
+            Status::Ok,
+            true,
+            format!("{name} ({from})"),
+        ),
+        Err(e) => Check::new(
+            "config",
+            "theme",
+            Status::Fail,
+            true,
+            format!("{e} (set by {from}; the TUI would refuse to start)"),
+        ),
+    })
+}
+
 /// One check per provider, probed concurrently with one minimal request each
 /// (`llm::probe`): ok, no key, unreachable, unauthorised, or failed. An offline
 /// provider's script must also load.
@@ -769,6 +802,7 @@ fn state_checks(global: &Global, dir: &Path) -> Vec<Check> {
 pub async fn checks(global: &Global, dir: &Path) -> Vec<Check> {
     let (config, settings) = config_check(global, dir);
     let mut all = vec![config];
+    all.extend(theme_check(global, settings.as_ref()));
     if let Some(settings) = &settings {
         all.extend(provider_checks(settings).await);
     }
@@ -840,12 +874,12 @@ pub async fn run(global: &Global, as_json: bool) -> Result<i32, Failure> {
         tracing::info!(group = c.group, name = %c.name, status = c.status.label(), detail = %c.detail, "doctor");
     }
     if as_json {
-        println!(
+        crate::outln!(
             "{}",
             json!({"dir": dir.display().to_string(), "ok": ok, "checks": checks})
         );
     } else {
-        print!("{}", render(&dir, &checks));
+        crate::out!("{}", render(&dir, &checks));
     }
     Ok(if ok { exit::OK } else { exit::FAILED })
 }

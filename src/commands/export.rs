@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -831,7 +831,7 @@ pub(crate) fn run(
             }
             let bytes = write_tar(Vec::new(), &archive_root(&export), &files, mtime)
                 .map_err(|e| Failure::failed(format!("cannot build the archive: {e}")))?;
-            eprintln!("archiving {what}: {} file(s)", files.len());
+            crate::errln!("archiving {what}: {} file(s)", files.len());
             bytes
         }
     };
@@ -839,14 +839,16 @@ pub(crate) fn run(
         Some(path) => {
             std::fs::write(path, &bytes)
                 .map_err(|e| Failure::failed(format!("cannot write {}: {e}", path.display())))?;
-            eprintln!("wrote {} ({} bytes)", path.display(), bytes.len());
+            crate::errln!("wrote {} ({} bytes)", path.display(), bytes.len());
         }
         None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(&bytes)
-                .and_then(|()| stdout.flush())
-                .map_err(|e| Failure::failed(format!("cannot write to stdout: {e}")))?;
+            match crate::output::stdout_bytes(&bytes) {
+                // A closed pipe (`| head`) is the reader's choice, not a failure.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(Failure::failed(format!("cannot write to stdout: {e}")));
+                }
+                _ => {}
+            }
         }
     }
     tracing::info!(session = %session.id, format = ?format, "session exported");

@@ -53,12 +53,12 @@ pub fn run(global: &Global, force: bool, user: bool) -> Result<i32, Failure> {
     std::fs::write(&path, EXAMPLE)
         .map_err(|e| Failure::failed(format!("cannot write {}: {e}", path.display())))?;
     tracing::info!(path = %path.display(), overwrote = existed, "init wrote the config");
-    println!(
+    crate::outln!(
         "{} {}",
         if existed { "overwrote" } else { "wrote" },
         path.display()
     );
-    eprintln!(
+    crate::errln!(
         "every agent runs on the offline (simulated) provider; uncomment a provider to use a real model, then check with `quorum doctor`"
     );
     Ok(exit::OK)

@@ -95,7 +95,7 @@ pub fn run(
             }])
             .and_then(|()| store.flush().map(|_| ()))
             .map_err(db)?;
-        eprintln!(
+        crate::errln!(
             "{agent}: {}",
             if notes.is_empty() {
                 "notes cleared".to_string()
@@ -121,6 +121,6 @@ pub fn run(
             }
         }
     }
-    print!("{}", crate::sanitize::text(&text));
+    crate::out!("{}", crate::sanitize::text(&text));
     Ok(0)
 }

@@ -137,7 +137,7 @@ pub(crate) fn run(
         .and_then(|()| opened.store.flush().map(|_| ()))
         .map_err(db)?;
     tracing::info!(session = %session.id, remote = %remote, refname = %refname, "pushed");
-    println!(
+    crate::outln!(
         "pushed {} to {remote} ({url}) as {refname} with {how}",
         short_sha(&sha)
     );

@@ -22,7 +22,7 @@ pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
             let location = StateDir::location(&dir, global.state_dir.as_deref());
             StateDir::check(&location)?;
             if !location.join("db").exists() {
-                eprintln!("no sessions in {}", dir.display());
+                crate::errln!("no sessions in {}", dir.display());
                 return Ok(exit::OK);
             }
             // DIR's lock first, so that no session writes while the index is read.
@@ -37,7 +37,7 @@ pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
                     // The index cannot be trusted (a crash, or an older quorum
                     // wrote the db): read sled, which also rebuilds the index.
                     let Some(opened) = open_existing(global)? else {
-                        eprintln!("no sessions in {}", dir.display());
+                        crate::errln!("no sessions in {}", dir.display());
                         return Ok(exit::OK);
                     };
                     opened.store.sessions().map_err(db)?
@@ -66,7 +66,7 @@ pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
                 })?;
             }
             tracing::info!(session = %session.id, "session removed");
-            println!(
+            crate::outln!(
                 "removed session {} ({} events, {} transcript lines, {} records){}",
                 session.id,
                 removed.events,
@@ -122,7 +122,7 @@ fn list(all: &[SessionRecord], json: bool, dir: &str) -> Result<i32, Failure> {
         return Ok(exit::OK);
     }
     if all.is_empty() {
-        eprintln!("no sessions in {dir}");
+        crate::errln!("no sessions in {dir}");
         return Ok(exit::OK);
     }
     let rows: Vec<[String; 7]> = all

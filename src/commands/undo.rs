@@ -142,7 +142,7 @@ pub fn run(global: &Global, session: Option<&str>) -> Result<i32, Failure> {
         .and_then(|()| store.flush().map(|_| ()))
         .map_err(db)?;
     tracing::info!(session = %target.id, revert = %reverted.sha, "session undone");
-    println!(
+    crate::outln!(
         "reverted session {} ({}) with {} on {}: {} file(s) changed",
         target.id,
         short_sha(&sha),

@@ -258,7 +258,7 @@ fn last_seq(batch: &[Group]) -> Option<u64> {
 
 /// Dies at once, as a crash would.
 fn crash_now(why: &str) -> ! {
-    eprintln!("quorum: crashing {why}");
+    crate::errln!("quorum: crashing {why}");
     // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
     unsafe {
         libc::kill(libc::getpid(), libc::SIGKILL);

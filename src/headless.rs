@@ -341,6 +341,44 @@ fn describe_raw(event: &LoggedEvent) -> Option<String> {
     })
 }
 
+/// What a resumed session left open for the person (a TUI stopped while it
+/// waited for them), as a line that says the headless rules settle it
+/// (`Actor::settle_headless`): questions asked and not answered, conflicts
+/// detected and not resolved. `None` when nothing is open. Ids are model
+/// text: the line passes the sanitiser where it is printed.
+fn left_open(stored: &[LoggedEvent]) -> Option<String> {
+    let mut questions: Vec<&str> = Vec::new();
+    let mut conflicts: Vec<&str> = Vec::new();
+    for e in stored {
+        match &e.body {
+            EventBody::QuestionAsked { id, .. } => questions.push(id),
+            EventBody::QuestionAnswered { id, .. } => questions.retain(|q| q != id),
+            EventBody::ConflictDetected { conflict, .. } => conflicts.push(conflict),
+            EventBody::ConflictResolved { conflict, .. } => conflicts.retain(|k| k != conflict),
+            _ => {}
+        }
+    }
+    let mut said = Vec::new();
+    if !questions.is_empty() {
+        said.push(format!(
+            "question(s) {} take their defaults (or the session's --answers)",
+            questions.join(", ")
+        ));
+    }
+    if !conflicts.is_empty() {
+        said.push(format!(
+            "the vote and the chair settle conflict(s) {}",
+            conflicts.join(", ")
+        ));
+    }
+    (!said.is_empty()).then(|| {
+        format!(
+            "quorum: resumed headless, so the person's open choices follow the headless rules: {}, as `quorum run` would. To decide them yourself, stop this (Ctrl-C) and run `quorum resume` (the TUI).",
+            said.join("; ")
+        )
+    })
+}
+
 /// Runs one session headless to its end and returns the process exit code.
 pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     let mut events = handle.subscribe();
@@ -445,8 +483,12 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
             | Event::SearchResults { .. }
             | Event::SessionsListed { .. }
             | Event::SessionLoaded { .. }
-            | Event::FileEdited { .. }
-            | Event::Resumed { .. } => {}
+            | Event::FileEdited { .. } => {}
+            Event::Resumed { events: stored, .. } => {
+                if let Some(line) = left_open(&stored) {
+                    display.message(&line);
+                }
+            }
         }
     }
 

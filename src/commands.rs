@@ -192,3 +192,50 @@ pub(crate) fn find(store: &Store, id: &str) -> Result<SessionRecord, Failure> {
 pub(crate) fn db(e: StoreError) -> Failure {
     Failure::failed(e.to_string())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_without_an_end_runs_only_while_the_live_holder_names_it() {
+        let record = SessionRecord {
+            id: crate::protocol::SessionId::parse("0123456789ab").unwrap(),
+            prompt: String::new(),
+            dir: String::new(),
+            workflow: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            status: None,
+            phase: String::new(),
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+            commit: None,
+            last_seq: 0,
+            offline: true,
+        };
+        let holder = |session: &str, alive| Holder {
+            pid: Some(1),
+            session: Some(session.to_string()),
+            alive,
+        };
+        let status = |live: Option<&Holder>| settle(record.clone(), live).status;
+        assert_eq!(status(Some(&holder("0123456789ab", true))), None);
+        for live in [
+            None,
+            Some(&holder("0123456789ab", false)),
+            Some(&holder("ba9876543210", true)),
+        ] {
+            assert_eq!(status(live), Some(SessionStatus::Interrupted));
+        }
+        let mut done = record.clone();
+        done.status = Some(SessionStatus::Succeeded);
+        assert_eq!(
+            settle(done, None).status,
+            Some(SessionStatus::Succeeded),
+            "an ended session keeps its end"
+        );
+    }
+}

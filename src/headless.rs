@@ -610,6 +610,74 @@ mod tests {
     use super::*;
     use crate::protocol::SessionId;
 
+    #[test]
+    fn a_resume_names_what_the_person_left_open_and_nothing_else() {
+        let asked = |seq, id: &str| {
+            logged(
+                seq,
+                EventBody::QuestionAsked {
+                    id: id.into(),
+                    text: "?".into(),
+                    default: "d".into(),
+                },
+            )
+        };
+        let detected = |seq, id: &str| {
+            logged(
+                seq,
+                EventBody::ConflictDetected {
+                    conflict: id.into(),
+                    topic: "t".into(),
+                    options: vec!["a".into(), "b".into()],
+                    blocking: true,
+                    needs_human: false,
+                    positions: Vec::new(),
+                },
+            )
+        };
+        let mut stored = vec![
+            asked(1, "port"),
+            asked(2, "auth"),
+            logged(
+                3,
+                EventBody::QuestionAnswered {
+                    id: "port".into(),
+                    answer: "80".into(),
+                    by: "person".into(),
+                },
+            ),
+            detected(4, "storage"),
+            detected(5, "api"),
+            logged(
+                6,
+                EventBody::ConflictResolved {
+                    conflict: "api".into(),
+                    option: "a".into(),
+                    decided_by: crate::protocol::DecidedBy::Vote,
+                    tally: Default::default(),
+                },
+            ),
+        ];
+        let line = left_open(&stored).unwrap();
+        assert!(
+            line.contains("question(s) auth take their defaults"),
+            "{line}"
+        );
+        assert!(line.contains("conflict(s) storage,"), "{line}");
+        assert!(!line.contains("port") && !line.contains("api"), "{line}");
+        assert!(line.contains("`quorum resume`"), "{line}");
+        stored.truncate(1);
+        stored.push(logged(
+            2,
+            EventBody::QuestionAnswered {
+                id: "port".into(),
+                answer: "80".into(),
+                by: "person".into(),
+            },
+        ));
+        assert_eq!(left_open(&stored), None);
+    }
+
     fn logged(seq: u64, body: EventBody) -> LoggedEvent {
         LoggedEvent {
             v: 1,

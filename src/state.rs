@@ -365,6 +365,75 @@ mod tests {
         StateDir::open(&root).unwrap();
     }
 
+    #[test]
+    fn a_second_quorum_on_one_dir_is_refused_whatever_its_state_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let states = tempfile::tempdir().unwrap();
+        let first = StateDir::open_in(dir.path(), &states.path().join("one")).unwrap();
+        let own = StateDir::location(dir.path(), None);
+        assert_eq!(
+            std::fs::read_to_string(own.join(".gitignore")).unwrap(),
+            "*\n"
+        );
+        for root in [states.path().join("two"), own.clone()] {
+            let err = StateDir::open_in(dir.path(), &root).unwrap_err();
+            assert!(
+                matches!(&err, StateError::InUse { path, pid }
+                    if path == &own && pid == &std::process::id().to_string()),
+                "{err}"
+            );
+        }
+        // The refused one took nothing: its state directory is free.
+        StateDir::open(&states.path().join("two")).unwrap();
+        drop(first);
+        // The default state directory is DIR's lock itself: one lock, taken once.
+        let default = StateDir::open_in(dir.path(), &own).unwrap();
+        assert!(default._dir_lock.is_none());
+    }
+
+    #[test]
+    fn the_lock_names_its_live_holder_and_session_and_nobody_once_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = StateDir::location(dir.path(), None);
+        assert_eq!(holder(&root), None, "no lock file yet");
+        let state = StateDir::open(&root).unwrap();
+        let me = std::process::id();
+        assert_eq!(
+            holder(&root),
+            Some(Holder {
+                pid: Some(me),
+                session: None,
+                alive: true
+            })
+        );
+        note_session(&root, "0123456789ab");
+        assert_eq!(
+            holder(&root).unwrap().session.as_deref(),
+            Some("0123456789ab")
+        );
+        assert_eq!(parse_lock("12\nabc\n"), (Some(12), Some("abc".to_string())));
+        assert_eq!(parse_lock(""), (None, None));
+        drop(state);
+        // The kernel let the lock go with its holder; the file stays behind.
+        assert!(lock_path(&root).exists());
+        assert_eq!(holder(&root), None);
+    }
+
+    #[test]
+    fn a_pid_is_a_live_quorum_only_while_it_runs_this_program() {
+        assert!(quorum_alive(std::process::id()));
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        // Another program under that pid (a pid reused): not a quorum.
+        assert!(!quorum_alive(other.id()));
+        other.kill().unwrap();
+        other.wait().unwrap();
+        // Gone.
+        assert!(!quorum_alive(other.id()));
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_linked_state_directory_or_entry_is_refused_and_never_written_through() {

@@ -52,6 +52,8 @@ mod regressions;
 mod replay;
 #[path = "all/resume.rs"]
 mod resume;
+#[path = "all/running.rs"]
+mod running;
 #[path = "all/sandbox.rs"]
 mod sandbox;
 #[path = "all/schema.rs"]

@@ -343,21 +343,35 @@ fn describe_raw(event: &LoggedEvent) -> Option<String> {
 
 /// What a resumed session left open for the person (a TUI stopped while it
 /// waited for them), as a line that says the headless rules settle it
-/// (`Actor::settle_headless`): questions asked and not answered, conflicts
-/// detected and not resolved. `None` when nothing is open. Ids are model
-/// text: the line passes the sanitiser where it is printed.
+/// (`Actor::settle_headless`): questions asked and not answered, and, once
+/// the resolve phase started, conflicts neither resolved nor handed to the
+/// chair (a task `PHASE.CONFLICT`). A headless session never leaves those:
+/// it answers a question in the group that asks it and queues the chair's
+/// tie-breaks with the phase's start. `None` when nothing is open. Ids are
+/// model text: the line passes the sanitiser where it is printed.
 fn left_open(stored: &[LoggedEvent]) -> Option<String> {
     let mut questions: Vec<&str> = Vec::new();
     let mut conflicts: Vec<&str> = Vec::new();
+    let mut at_resolve = false;
+    let mut chaired: Vec<&str> = Vec::new();
     for e in stored {
         match &e.body {
             EventBody::QuestionAsked { id, .. } => questions.push(id),
             EventBody::QuestionAnswered { id, .. } => questions.retain(|q| q != id),
             EventBody::ConflictDetected { conflict, .. } => conflicts.push(conflict),
             EventBody::ConflictResolved { conflict, .. } => conflicts.retain(|k| k != conflict),
+            EventBody::PhaseStarted { kind, .. } if kind == "resolve" => at_resolve = true,
+            EventBody::TaskQueued { task, .. } => chaired.push(task),
             _ => {}
         }
     }
+    if !at_resolve {
+        conflicts.clear();
+    }
+    conflicts.retain(|k| {
+        let suffix = format!(".{k}");
+        !chaired.iter().any(|t| t.ends_with(&suffix))
+    });
     let mut said = Vec::new();
     if !questions.is_empty() {
         said.push(format!(
@@ -648,6 +662,24 @@ mod tests {
             ),
             detected(4, "storage"),
             detected(5, "api"),
+            detected(7, "auth-mode"),
+            logged(
+                8,
+                EventBody::PhaseStarted {
+                    phase: "resolve".into(),
+                    kind: "resolve".into(),
+                },
+            ),
+            // A headless session handed this tie to the chair: not the person's.
+            logged(
+                9,
+                EventBody::TaskQueued {
+                    task: "resolve.auth-mode".into(),
+                    agent: "pm".into(),
+                    phase: "resolve".into(),
+                    title: "break the tie".into(),
+                },
+            ),
             logged(
                 6,
                 EventBody::ConflictResolved {
@@ -664,7 +696,17 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("conflict(s) storage,"), "{line}");
-        assert!(!line.contains("port") && !line.contains("api"), "{line}");
+        assert!(
+            !line.contains("port") && !line.contains("api") && !line.contains("auth-mode"),
+            "{line}"
+        );
+        // Before resolve, open conflicts are the vote's, not the person's.
+        let before: Vec<LoggedEvent> = stored
+            .iter()
+            .filter(|e| !matches!(e.body, EventBody::PhaseStarted { .. }))
+            .cloned()
+            .collect();
+        assert!(!left_open(&before).unwrap().contains("conflict"));
         assert!(line.contains("`quorum resume`"), "{line}");
         stored.truncate(1);
         stored.push(logged(

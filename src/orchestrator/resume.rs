@@ -166,6 +166,9 @@ impl Actor {
             .iter()
             .map(|(a, n)| (a.clone(), *n))
             .collect();
+        // A TUI's session resumed headless: what it left for the person
+        // is settled by the headless rules (`settle_headless`).
+        let left_by_tui = s.options.interactive && !interactive;
         s.options.interactive = interactive;
         s.options.allow_overwrite |= allow_overwrite;
         s.options.allow_secrets |= allow_secrets;
@@ -316,7 +319,9 @@ impl Actor {
         self.memories().await;
         self.recheck_budgets();
         self.rebuild_scratch().await;
-        self.settle_headless();
+        if left_by_tui {
+            self.settle_headless();
+        }
         self.resume_delivery().await;
     }
 
@@ -328,8 +333,8 @@ impl Actor {
     /// at resolve a majority is decided by the vote and a tie goes to the
     /// chair. A transcript note says so. Without this the session would wait
     /// for an answer that no one can give (issue 18: resume never hangs).
-    /// Interactive resumes, and sessions with nothing open, are left as
-    /// they are.
+    /// Called only when the stored session was interactive and the resume
+    /// is not; sessions with nothing open are left as they are.
     fn settle_headless(&mut self) {
         let Some(s) = self.session.as_ref() else {
             return;

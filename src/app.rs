@@ -183,7 +183,8 @@ fn open_state(
 > {
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::failed(format!("cannot create {}: {e}", dir.display())))?;
-    let state = StateDir::open(&StateDir::location(dir, global.state_dir.as_deref()))?;
+    // DIR's own lock too, whatever the state directory (state.rs).
+    let state = StateDir::open_in(dir, &StateDir::location(dir, global.state_dir.as_deref()))?;
     let guard = crate::logging::init(&state.logs_dir(), global.verbose);
     let store = Store::open(&state.db_path()).map_err(store_failure)?;
     Ok((state, store, guard))

@@ -5,8 +5,11 @@
 //!
 //! Invariants: `init` and `doctor` never create `DIR/.quorum/` (they log to the
 //! XDG state directory); the session commands open an existing state directory
-//! only (taking its lock, so they refuse with exit 4 while a session runs in
-//! DIR); nothing here prints an API key's value.
+//! only. Those that write (`sessions rm|push`, `undo`) take its lock and
+//! DIR's (state.rs), so they refuse with exit 4 while a session runs in DIR;
+//! those that only read (`sessions list|show|export`) read a copy of the db
+//! then ([`open_read`], `store/snapshot.rs`), never exit 4. Nothing here
+//! prints an API key's value.
 
 pub mod completions;
 pub mod db;
@@ -22,7 +25,9 @@ use std::path::PathBuf;
 
 use crate::app::Failure;
 use crate::cli::Global;
-use crate::state::StateDir;
+use crate::protocol::SessionStatus;
+use crate::state::{Holder, StateDir, StateError};
+use crate::store::snapshot::Snapshot;
 use crate::store::{SessionRecord, Store, StoreError};
 
 /// DIR's opened state: the lock is held while this lives.
@@ -47,7 +52,8 @@ pub(crate) fn open_existing(global: &Global) -> Result<Option<Opened>, Failure> 
     if !location.join("db").exists() {
         return Ok(None);
     }
-    let state = StateDir::open(&location)?;
+    // DIR's lock too: these commands write DIR or its db (state.rs).
+    let state = StateDir::open_in(&dir, &location)?;
     let log = crate::logging::init(&state.logs_dir(), global.verbose);
     let store = Store::open(&state.db_path()).map_err(crate::app::store_failure)?;
     Ok(Some(Opened {
@@ -58,18 +64,118 @@ pub(crate) fn open_existing(global: &Global) -> Result<Option<Opened>, Failure> 
     }))
 }
 
+/// DIR's state as a read-only command sees it: the db itself when no other
+/// quorum holds DIR's state (its lock is then held while this lives), or a
+/// copy of it while a session runs there ([`Snapshot`]).
+pub(crate) struct Reading {
+    /// The target directory (absolute).
+    pub dir: PathBuf,
+    /// The db, or the copy.
+    source: Source,
+    /// The quorum that holds DIR's state while this reads a copy: it runs
+    /// the session its lock names.
+    live: Option<Holder>,
+    /// Held while the db itself is read.
+    _state: Option<StateDir>,
+    /// Flushes the session log on drop (the db itself only).
+    _log: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+enum Source {
+    Store(Store),
+    Snapshot(Snapshot),
+}
+
+impl Reading {
+    /// The store to read.
+    pub fn store(&self) -> &Store {
+        match &self.source {
+            Source::Store(store) => store,
+            Source::Snapshot(snapshot) => snapshot.store(),
+        }
+    }
+
+    /// `record` as it stands now: a session stored without an end
+    /// (`status: null`) that the quorum holding DIR's lock is not running is
+    /// one whose owner died (SIGKILL, a crash, a lost machine): it is
+    /// `interrupted` (resumable), never `running` forever.
+    pub fn settle(&self, record: SessionRecord) -> SessionRecord {
+        settle(record, self.live.as_ref())
+    }
+}
+
+/// [`Reading::settle`] for a `live` holder of DIR's lock (`None`: none).
+pub(crate) fn settle(mut record: SessionRecord, live: Option<&Holder>) -> SessionRecord {
+    let running = live.is_some_and(|h| h.alive && h.session.as_deref() == Some(record.id.as_str()));
+    if record.status.is_none() && !running {
+        record.status = Some(SessionStatus::Interrupted);
+    }
+    record
+}
+
+/// Opens DIR's existing state to read it (never creating it): the db itself
+/// when its lock is free, else a consistent copy, so that reading never
+/// waits for nor refuses because of a running session. `Ok(None)` when DIR
+/// has no quorum state yet.
+pub(crate) fn open_read(global: &Global) -> Result<Option<Reading>, Failure> {
+    let dir = crate::app::target_dir(global)?;
+    let location = StateDir::location(&dir, global.state_dir.as_deref());
+    StateDir::check(&location)?;
+    let db_path = location.join("db");
+    if !db_path.exists() {
+        return Ok(None);
+    }
+    match StateDir::open(&location) {
+        Ok(state) => {
+            let log = crate::logging::init(&state.logs_dir(), global.verbose);
+            let store = Store::open(&state.db_path()).map_err(crate::app::store_failure)?;
+            Ok(Some(Reading {
+                dir,
+                source: Source::Store(store),
+                live: None,
+                _state: Some(state),
+                _log: log,
+            }))
+        }
+        Err(StateError::InUse { .. }) => {
+            let live = crate::state::holder(&location);
+            let snapshot = Snapshot::take(&db_path).map_err(crate::app::store_failure)?;
+            Ok(Some(Reading {
+                dir,
+                source: Source::Snapshot(snapshot),
+                live,
+                _state: None,
+                _log: None,
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`open_read`] for a command that needs a session: no state is an error
+/// naming DIR and the id.
+pub(crate) fn read_for(global: &Global, id: &str) -> Result<Reading, Failure> {
+    match open_read(global)? {
+        Some(reading) => Ok(reading),
+        None => Err(no_state(global, id)?),
+    }
+}
+
+/// The error for a session `id` asked of a DIR without quorum state.
+fn no_state(global: &Global, id: &str) -> Result<Failure, Failure> {
+    let dir = crate::app::target_dir(global)?;
+    Ok(Failure::usage(format!(
+        "no session `{id}`: {} has no quorum state (no session ran there; see --dir, --state-dir)",
+        dir.display()
+    )))
+}
+
 /// Like [`open_existing`], for commands that need a session: no state is an
 /// error naming DIR and the id.
 pub(crate) fn open_for(global: &Global, id: &str) -> Result<Opened, Failure> {
     match open_existing(global)? {
         Some(opened) => Ok(opened),
-        None => {
-            let dir = crate::app::target_dir(global)?;
-            Err(Failure::usage(format!(
-                "no session `{id}`: {} has no quorum state (no session ran there; see --dir, --state-dir)",
-                dir.display()
-            )))
-        }
+        None => Err(no_state(global, id)?),
     }
 }
 
@@ -85,4 +191,51 @@ pub(crate) fn find(store: &Store, id: &str) -> Result<SessionRecord, Failure> {
 /// A store error as a failure (exit 1).
 pub(crate) fn db(e: StoreError) -> Failure {
     Failure::failed(e.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_without_an_end_runs_only_while_the_live_holder_names_it() {
+        let record = SessionRecord {
+            id: crate::protocol::SessionId::parse("0123456789ab").unwrap(),
+            prompt: String::new(),
+            dir: String::new(),
+            workflow: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            status: None,
+            phase: String::new(),
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+            commit: None,
+            last_seq: 0,
+            offline: true,
+        };
+        let holder = |session: &str, alive| Holder {
+            pid: Some(1),
+            session: Some(session.to_string()),
+            alive,
+        };
+        let status = |live: Option<&Holder>| settle(record.clone(), live).status;
+        assert_eq!(status(Some(&holder("0123456789ab", true))), None);
+        for live in [
+            None,
+            Some(&holder("0123456789ab", false)),
+            Some(&holder("ba9876543210", true)),
+        ] {
+            assert_eq!(status(live), Some(SessionStatus::Interrupted));
+        }
+        let mut done = record.clone();
+        done.status = Some(SessionStatus::Succeeded);
+        assert_eq!(
+            settle(done, None).status,
+            Some(SessionStatus::Succeeded),
+            "an ended session keeps its end"
+        );
+    }
 }

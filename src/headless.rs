@@ -340,6 +340,58 @@ fn describe_raw(event: &LoggedEvent) -> Option<String> {
     })
 }
 
+/// What a resumed session left open for the person (a TUI stopped while it
+/// waited for them), as a line that says the headless rules settle it
+/// (`Actor::settle_headless`): questions asked and not answered, and, once
+/// the resolve phase started, conflicts neither resolved nor handed to the
+/// chair (a task `PHASE.CONFLICT`). A headless session never leaves those:
+/// it answers a question in the group that asks it and queues the chair's
+/// tie-breaks with the phase's start. `None` when nothing is open. Ids are
+/// model text: the line passes the sanitiser where it is printed.
+fn left_open(stored: &[LoggedEvent]) -> Option<String> {
+    let mut questions: Vec<&str> = Vec::new();
+    let mut conflicts: Vec<&str> = Vec::new();
+    let mut at_resolve = false;
+    let mut chaired: Vec<&str> = Vec::new();
+    for e in stored {
+        match &e.body {
+            EventBody::QuestionAsked { id, .. } => questions.push(id),
+            EventBody::QuestionAnswered { id, .. } => questions.retain(|q| q != id),
+            EventBody::ConflictDetected { conflict, .. } => conflicts.push(conflict),
+            EventBody::ConflictResolved { conflict, .. } => conflicts.retain(|k| k != conflict),
+            EventBody::PhaseStarted { kind, .. } if kind == "resolve" => at_resolve = true,
+            EventBody::TaskQueued { task, .. } => chaired.push(task),
+            _ => {}
+        }
+    }
+    if !at_resolve {
+        conflicts.clear();
+    }
+    conflicts.retain(|k| {
+        let suffix = format!(".{k}");
+        !chaired.iter().any(|t| t.ends_with(&suffix))
+    });
+    let mut said = Vec::new();
+    if !questions.is_empty() {
+        said.push(format!(
+            "question(s) {} take their defaults (or the session's --answers)",
+            questions.join(", ")
+        ));
+    }
+    if !conflicts.is_empty() {
+        said.push(format!(
+            "the vote and the chair settle conflict(s) {}",
+            conflicts.join(", ")
+        ));
+    }
+    (!said.is_empty()).then(|| {
+        format!(
+            "quorum: resumed headless, so the person's open choices follow the headless rules: {}, as `quorum run` would. To decide them yourself, stop this (Ctrl-C) and run `quorum resume` (the TUI).",
+            said.join("; ")
+        )
+    })
+}
+
 /// Runs one session headless to its end and returns the process exit code.
 pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     let mut events = handle.subscribe();
@@ -465,8 +517,12 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
             | Event::SearchResults { .. }
             | Event::SessionsListed { .. }
             | Event::SessionLoaded { .. }
-            | Event::FileEdited { .. }
-            | Event::Resumed { .. } => {}
+            | Event::FileEdited { .. } => {}
+            Event::Resumed { events: stored, .. } => {
+                if let Some(line) = left_open(&stored) {
+                    display.message(&line);
+                }
+            }
         }
     }
 
@@ -614,6 +670,102 @@ fn on_interrupt() -> impl std::future::Future<Output = ()> + Send + 'static {
 mod tests {
     use super::*;
     use crate::protocol::SessionId;
+
+    #[test]
+    fn a_resume_names_what_the_person_left_open_and_nothing_else() {
+        let asked = |seq, id: &str| {
+            logged(
+                seq,
+                EventBody::QuestionAsked {
+                    id: id.into(),
+                    text: "?".into(),
+                    default: "d".into(),
+                },
+            )
+        };
+        let detected = |seq, id: &str| {
+            logged(
+                seq,
+                EventBody::ConflictDetected {
+                    conflict: id.into(),
+                    topic: "t".into(),
+                    options: vec!["a".into(), "b".into()],
+                    blocking: true,
+                    needs_human: false,
+                    positions: Vec::new(),
+                },
+            )
+        };
+        let mut stored = vec![
+            asked(1, "port"),
+            asked(2, "auth"),
+            logged(
+                3,
+                EventBody::QuestionAnswered {
+                    id: "port".into(),
+                    answer: "80".into(),
+                    by: "person".into(),
+                },
+            ),
+            detected(4, "storage"),
+            detected(5, "api"),
+            detected(7, "auth-mode"),
+            logged(
+                8,
+                EventBody::PhaseStarted {
+                    phase: "resolve".into(),
+                    kind: "resolve".into(),
+                },
+            ),
+            // A headless session handed this tie to the chair: not the person's.
+            logged(
+                9,
+                EventBody::TaskQueued {
+                    task: "resolve.auth-mode".into(),
+                    agent: "pm".into(),
+                    phase: "resolve".into(),
+                    title: "break the tie".into(),
+                },
+            ),
+            logged(
+                6,
+                EventBody::ConflictResolved {
+                    conflict: "api".into(),
+                    option: "a".into(),
+                    decided_by: crate::protocol::DecidedBy::Vote,
+                    tally: Default::default(),
+                },
+            ),
+        ];
+        let line = left_open(&stored).unwrap();
+        assert!(
+            line.contains("question(s) auth take their defaults"),
+            "{line}"
+        );
+        assert!(line.contains("conflict(s) storage,"), "{line}");
+        assert!(
+            !line.contains("port") && !line.contains("api") && !line.contains("auth-mode"),
+            "{line}"
+        );
+        // Before resolve, open conflicts are the vote's, not the person's.
+        let before: Vec<LoggedEvent> = stored
+            .iter()
+            .filter(|e| !matches!(e.body, EventBody::PhaseStarted { .. }))
+            .cloned()
+            .collect();
+        assert!(!left_open(&before).unwrap().contains("conflict"));
+        assert!(line.contains("`quorum resume`"), "{line}");
+        stored.truncate(1);
+        stored.push(logged(
+            2,
+            EventBody::QuestionAnswered {
+                id: "port".into(),
+                answer: "80".into(),
+                by: "person".into(),
+            },
+        ));
+        assert_eq!(left_open(&stored), None);
+    }
 
     fn logged(seq: u64, body: EventBody) -> LoggedEvent {
         LoggedEvent {

@@ -49,6 +49,7 @@ use crate::protocol::{LoggedEvent, SessionId, SessionStatus, TranscriptLine};
 pub mod index;
 pub mod journal;
 pub mod seal;
+pub mod snapshot;
 
 /// Most transcript lines stored under one key (see the module docs).
 pub const CHUNK_LINES: usize = 256;
@@ -121,6 +122,10 @@ pub enum StoreError {
     /// No session matches, or a prefix matches several.
     #[error("{0}")]
     NoSuchSession(String),
+    /// A read-only copy of a db another quorum writes could not be taken
+    /// consistently ([`snapshot`]); the message says why and to try again.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// A session's summary row.

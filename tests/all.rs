@@ -56,6 +56,8 @@ mod regressions;
 mod replay;
 #[path = "all/resume.rs"]
 mod resume;
+#[path = "all/running.rs"]
+mod running;
 #[path = "all/sacred.rs"]
 mod sacred;
 #[path = "all/sandbox.rs"]

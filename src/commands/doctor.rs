@@ -731,11 +731,13 @@ fn lock_holder(state: &Path) -> Option<String> {
     match file.try_lock() {
         Ok(()) => None,
         Err(std::fs::TryLockError::WouldBlock) => {
-            let pid = std::fs::read_to_string(state.join("lock")).unwrap_or_default();
-            Some(if pid.trim().is_empty() {
+            // The pid is the first line (the session it runs follows, state.rs).
+            let text = std::fs::read_to_string(state.join("lock")).unwrap_or_default();
+            let pid = text.lines().next().unwrap_or("").trim();
+            Some(if pid.is_empty() {
                 "unknown".into()
             } else {
-                pid.trim().to_string()
+                pid.to_string()
             })
         }
         Err(std::fs::TryLockError::Error(_)) => None,

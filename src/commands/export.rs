@@ -30,7 +30,7 @@ use crate::store::{SessionRecord, Store, StoreError};
 use crate::workspace::git::{self, TreeFile};
 
 use super::sessions::{short_sha, tokens};
-use super::{Opened, db, find};
+use super::{Reading, db, find};
 
 /// The `format` field of a JSON export.
 pub const JSON_FORMAT: &str = "quorum-session";
@@ -780,14 +780,14 @@ pub fn write_tar<W: std::io::Write>(
 /// Runs `sessions export` and returns the exit code.
 pub(crate) fn run(
     global: &Global,
-    opened: &Opened,
+    reading: &Reading,
     id: &str,
     format: ExportFormat,
     output: Option<&Path>,
 ) -> Result<i32, Failure> {
-    let session = find(&opened.store, id)?;
-    let export = SessionExport::load(&opened.store, &session).map_err(db)?;
-    let secrets = secrets(&configured_key_names(global, &opened.dir));
+    let session = reading.settle(find(reading.store(), id)?);
+    let export = SessionExport::load(reading.store(), &session).map_err(db)?;
+    let secrets = secrets(&configured_key_names(global, &reading.dir));
     if let Some(path) = output
         && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
         && !parent.is_dir()

@@ -9,10 +9,10 @@ use std::io::{IsTerminal as _, Write as _};
 use crate::app::{Failure, exit};
 use crate::cli::{Global, SessionsCommand};
 use crate::protocol::LoggedEvent;
-use crate::state::StateDir;
+use crate::state::{StateDir, StateError};
 use crate::store::{SessionRecord, Store};
 
-use super::{db, find, open_existing, open_for};
+use super::{Reading, db, find, open_for, open_read, read_for, settle};
 
 /// Runs a `sessions` subcommand and returns the exit code.
 pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
@@ -25,33 +25,45 @@ pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
                 crate::errln!("no sessions in {}", dir.display());
                 return Ok(exit::OK);
             }
-            // DIR's lock first, so that no session writes while the index is read.
-            let state = StateDir::open(&location)?;
-            // The db is checked against its seal even when the index is
-            // read instead of sled: a damaged db is reported, never listed.
-            crate::store::seal::verify(&state.db_path()).map_err(crate::app::store_failure)?;
-            let all = match crate::store::index::read(&state.db_path()) {
+            // DIR's lock first, so that no session writes while the index is
+            // read; while a session runs, a copy of the db is read instead.
+            let all: Option<Vec<SessionRecord>> = match StateDir::open(&location) {
+                Ok(state) => {
+                    // The db is checked against its seal even when the index is
+                    // read instead of sled: a damaged db is reported, never listed.
+                    crate::store::seal::verify(&state.db_path())
+                        .map_err(crate::app::store_failure)?;
+                    // Nobody runs a session now: one stored without an end
+                    // was left so by an owner that died.
+                    crate::store::index::read(&state.db_path())
+                        .map(|all| all.into_iter().map(|r| settle(r, None)).collect())
+                }
+                Err(StateError::InUse { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let all: Vec<SessionRecord> = match all {
                 Some(all) => all,
                 None => {
-                    drop(state);
                     // The index cannot be trusted (a crash, or an older quorum
-                    // wrote the db): read sled, which also rebuilds the index.
-                    let Some(opened) = open_existing(global)? else {
+                    // wrote the db), or a session runs: read sled (which also
+                    // rebuilds the index), or a copy of it.
+                    let Some(reading) = open_read(global)? else {
                         crate::errln!("no sessions in {}", dir.display());
                         return Ok(exit::OK);
                     };
-                    opened.store.sessions().map_err(db)?
+                    let all = reading.store().sessions().map_err(db)?;
+                    all.into_iter().map(|r| reading.settle(r)).collect()
                 }
             };
             list(&all, json, &dir.display().to_string())
         }
         SessionsCommand::Show { id, json } => {
-            let opened = open_for(global, &id)?;
-            show(&opened.store, &id, json)
+            let reading = read_for(global, &id)?;
+            show(&reading, &id, json)
         }
         SessionsCommand::Export { id, format, output } => {
-            let opened = open_for(global, &id)?;
-            super::export::run(global, &opened, &id, format, output.as_deref())
+            let reading = read_for(global, &id)?;
+            super::export::run(global, &reading, &id, format, output.as_deref())
         }
         SessionsCommand::Rm { id } => {
             let opened = open_for(global, &id)?;
@@ -178,8 +190,9 @@ fn list(all: &[SessionRecord], json: bool, dir: &str) -> Result<i32, Failure> {
     Ok(exit::OK)
 }
 
-fn show(store: &Store, id: &str, json: bool) -> Result<i32, Failure> {
-    let s = find(store, id)?;
+fn show(reading: &Reading, id: &str, json: bool) -> Result<i32, Failure> {
+    let store = reading.store();
+    let s = reading.settle(find(store, id)?);
     let events = store.events(&s.id).map_err(db)?;
     let mut stdout = std::io::stdout().lock();
     if json {

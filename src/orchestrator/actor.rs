@@ -497,6 +497,9 @@ impl Actor {
                 })
             });
         let id = SessionId::new();
+        // Readers of DIR's state tell this session from ones left without
+        // an end by the lock naming it (state.rs).
+        crate::state::note_session(self.workspace.state(), id.as_str());
         let created = now();
         let mut scheduler = Scheduler::default();
         for (name, spec) in &self.settings.providers {

@@ -83,11 +83,28 @@ impl Actor {
 
     /// [`crate::protocol::Op::ListSessions`].
     pub(super) fn list_sessions(&mut self, req: RequestId) {
+        // This process holds DIR's lock: a session stored without an end
+        // other than the one it runs now was left so by an owner that died,
+        // and is interrupted, not running (as `sessions list` shows it).
+        let running = self
+            .session
+            .as_ref()
+            .filter(|s| s.finished.is_none())
+            .map(|s| s.id.clone());
         self.answer_later("list sessions", move |store| Event::SessionsListed {
             req,
             sessions: store
                 .sessions()
-                .map(|all| all.into_iter().map(SessionSummary::of).collect())
+                .map(|all| {
+                    all.into_iter()
+                        .map(|mut r| {
+                            if r.status.is_none() && running.as_ref() != Some(&r.id) {
+                                r.status = Some(crate::protocol::SessionStatus::Interrupted);
+                            }
+                            SessionSummary::of(r)
+                        })
+                        .collect()
+                })
                 .map_err(|e| e.to_string()),
         });
     }

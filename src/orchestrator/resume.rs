@@ -152,6 +152,8 @@ impl Actor {
             self.workflow = workflow;
         }
         let mut s = stored.state;
+        // Named in DIR's lock, as a session that starts is (state.rs).
+        crate::state::note_session(self.workspace.state(), stored.record.id.as_str());
         s.record = stored.record;
         s.record.status = None;
         s.seq = stored.last_seq.max(s.record.last_seq);
@@ -164,6 +166,9 @@ impl Actor {
             .iter()
             .map(|(a, n)| (a.clone(), *n))
             .collect();
+        // A TUI's session resumed headless: what it left for the person
+        // is settled by the headless rules (`settle_headless`).
+        let left_by_tui = s.options.interactive && !interactive;
         s.options.interactive = interactive;
         s.options.allow_overwrite |= allow_overwrite;
         s.options.allow_secrets |= allow_secrets;
@@ -314,7 +319,88 @@ impl Actor {
         self.memories().await;
         self.recheck_budgets();
         self.rebuild_scratch().await;
+        if left_by_tui {
+            self.settle_headless();
+        }
         self.resume_delivery().await;
+    }
+
+    /// A headless resume of a session that a TUI left waiting for the
+    /// person applies the headless rules to what the person left open, as
+    /// `quorum run` would have (docs/commands.md, `quorum resume`): every
+    /// unanswered question takes its answer from the session's `--answers`
+    /// file or its default (`by: "default"`, recorded as an assumption), and
+    /// at resolve a majority is decided by the vote and a tie goes to the
+    /// chair. A transcript note says so. Without this the session would wait
+    /// for an answer that no one can give (issue 18: resume never hangs).
+    /// Called only when the stored session was interactive and the resume
+    /// is not; sessions with nothing open are left as they are.
+    fn settle_headless(&mut self) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        if s.options.interactive || s.finished.is_some() {
+            return;
+        }
+        let questions: Vec<(String, String, &'static str)> = s
+            .questions
+            .iter()
+            .filter(|q| !s.answers.contains_key(&q.id))
+            .map(|q| match s.options.answers.get(&q.id) {
+                Some(given) => (q.id.clone(), given.clone(), "answers_file"),
+                None => (q.id.clone(), q.default.clone(), "default"),
+            })
+            .collect();
+        let resolve = self
+            .current_phase()
+            .filter(|p| p.kind == PhaseKind::Resolve && s.phase_started);
+        let open: Vec<String> = if resolve.is_some() {
+            s.conflicts
+                .iter()
+                .filter(|k| !s.decisions.contains_key(&k.id))
+                .map(|k| k.id.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if questions.is_empty() && open.is_empty() {
+            return;
+        }
+        let mut said = Vec::new();
+        if !questions.is_empty() {
+            let ids: Vec<&str> = questions.iter().map(|(id, _, _)| id.as_str()).collect();
+            said.push(format!(
+                "the open question(s) {} take their defaults",
+                ids.join(", ")
+            ));
+        }
+        if !open.is_empty() {
+            said.push(format!(
+                "the vote and the chair settle the open conflict(s) {}",
+                open.join(", ")
+            ));
+        }
+        let lead = self
+            .settings
+            .agents
+            .first()
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        self.note(
+            &lead,
+            "resume",
+            &format!(
+                "headless resume: {}, as `quorum run` would (to decide yourself, stop and run `quorum resume` in the TUI)",
+                said.join("; ")
+            ),
+        );
+        for (id, answer, by) in questions {
+            self.answer(&id, &answer, by);
+        }
+        if let Some(phase) = resolve {
+            let chair = phase.agents.first().cloned().unwrap_or_default();
+            self.start_resolve(&phase, &chair);
+        }
     }
 
     fn reject_resume(&mut self, reason: impl Into<String>) {

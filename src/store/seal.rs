@@ -328,7 +328,7 @@ pub fn remove(db: &Path) {
 
 /// Copies the db directory `from` to `to` (files and subdirectories, as
 /// sled lays them out).
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

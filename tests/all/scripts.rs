@@ -201,12 +201,13 @@ fn a_second_quorum_on_a_busy_dir_exits_4_naming_the_pid() {
     let mut first = spawn(env.quorum(["run", PROMPT, "--dir", path_str(d), "--json"]));
     let pid = first.id().to_string();
 
-    // The first quorum has taken the lock once its pid is in the lock file.
+    // The first quorum has taken the lock once its pid is in the lock file
+    // (its first line; the session it runs follows on the second).
     let lock = d.join(".quorum/lock");
     crate::common::poll(Duration::from_secs(30), "the first quorum's lock", || {
         std::fs::read_to_string(&lock)
             .ok()
-            .filter(|held| held.trim() == pid)
+            .filter(|held| held.lines().next().map(str::trim) == Some(pid.as_str()))
     });
     let second = run(env.quorum(["run", PROMPT, "--dir", path_str(d), "--json"]));
     let still_running = first.try_wait().unwrap().is_none();

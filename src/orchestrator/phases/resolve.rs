@@ -39,7 +39,14 @@ impl Actor {
         (counts, winner)
     }
 
-    pub(super) fn start_resolve(&mut self, phase: &Phase, chair: &str) {
+    /// Settles what it can of the resolve phase's open conflicts: a majority
+    /// is decided by the vote unless the person confirms decisions
+    /// (interactive with `[ui] confirm_decisions`); a tie (or a conflict
+    /// flagged for a person) goes to the chair headless, and waits for the
+    /// person interactive. Called when the phase starts, and again by a
+    /// headless resume of a session a TUI left waiting (`resume.rs`); a tie
+    /// whose chair task exists already is not queued twice.
+    pub(crate) fn start_resolve(&mut self, phase: &Phase, chair: &str) {
         let Some(s) = self.session.as_ref() else {
             return;
         };
@@ -66,6 +73,10 @@ impl Actor {
                 }
                 Some(_) => {}
                 None if interactive => {}
+                None if self.session.as_ref().is_some_and(|s| {
+                    s.tasks
+                        .contains_key(&format!("{}.{}", phase.name, conflict.id))
+                }) => {}
                 None => {
                     let context = self.input_of(|s| inputs::ChairInput::of(s, &conflict, &tally));
                     let mut task = Actor::new_task(

@@ -225,8 +225,8 @@ fn log_early(global: &Global, failure: &Failure) {
 }
 
 /// What the offline (simulated) team is, said on stderr before a headless
-/// session starts (unless `--quiet`), and why the prompt is not what it
-/// builds. Returns that reason when the team runs only because no provider is
+/// session starts (unless `--quiet` or `--offline`, which asks for the demo),
+/// and why the prompt is not what it builds. Returns that reason when the team runs only because no provider is
 /// configured (not `--offline`, which asks for the demo): the session then
 /// ends `demo` (docs/offline-script.md, "The demo").
 fn demo_notice(global: &Global, settings: &Settings, prompt: &str) -> Option<String> {
@@ -234,7 +234,9 @@ fn demo_notice(global: &Global, settings: &Settings, prompt: &str) -> Option<Str
         return None;
     }
     let unbuilt = crate::llm::offline::project::unbuilt(prompt);
-    if !global.quiet {
+    // With --offline the person asked for the demo: the README and the
+    // commit still say what it is.
+    if !global.quiet && !global.offline {
         crate::errln!("{DEMO_NOTICE}");
         if let Some(why) = &unbuilt {
             crate::errln!(

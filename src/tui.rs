@@ -171,7 +171,7 @@ pub fn app_for(setup: &Setup) -> App {
         .collect();
     let label = if settings.offline_demo() {
         // The header says what the unscripted offline team builds.
-        "offline demo team (simulated): builds its item-service demo".to_string()
+        "offline (simulated) demo team".to_string()
     } else if settings.all_offline() {
         crate::config::OFFLINE_LABEL.to_string()
     } else {
@@ -298,7 +298,19 @@ impl Input {
         let task = tokio::spawn(async move {
             let mut stream = EventStream::new();
             while let Some(event) = stream.next().await {
+                let (event, after) = match event {
+                    Ok(TermEvent::Paste(text)) => {
+                        let (text, after) = paste_tail(text, &mut stream).await;
+                        (Ok(TermEvent::Paste(text)), after)
+                    }
+                    other => (other, None),
+                };
                 if tx.send(event).is_err() {
+                    break;
+                }
+                if let Some(after) = after
+                    && tx.send(after).is_err()
+                {
                     break;
                 }
             }
@@ -312,6 +324,48 @@ impl Input {
     async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
+    }
+}
+
+/// How long after a bracketed paste's end the next input still belongs to
+/// it: the terminal writes a paste in one burst, a person's next key comes
+/// far later.
+const PASTE_TAIL: Duration = Duration::from_millis(15);
+
+/// A bracketed paste ends at the first end marker (`ESC[201~`) the terminal
+/// sends, also one that was inside the pasted text: crossterm then reports
+/// the rest of the paste as typed keys, and a newline in it as `Enter`, which
+/// would start a session on half a paste. So the keys that follow the paste
+/// at once ([`PASTE_TAIL`]) are taken into its text (characters as they are,
+/// `Enter` as a newline, `Tab` as a tab, a further paste appended); the first
+/// other input ends the paste and is returned to be handled after it.
+async fn paste_tail(
+    mut text: String,
+    stream: &mut EventStream,
+) -> (String, Option<io::Result<TermEvent>>) {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    loop {
+        let next = match tokio::time::timeout(PASTE_TAIL, stream.next()).await {
+            Ok(Some(next)) => next,
+            Ok(None) | Err(_) => return (text, None),
+        };
+        match next {
+            Ok(TermEvent::Paste(more)) => text.push_str(&more),
+            Ok(TermEvent::Key(key)) if key.kind == KeyEventKind::Release => {}
+            Ok(TermEvent::Key(key))
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
+                match key.code {
+                    KeyCode::Char(c) => text.push(c),
+                    KeyCode::Enter => text.push('\n'),
+                    KeyCode::Tab => text.push('\t'),
+                    _ => return (text, Some(Ok(TermEvent::Key(key)))),
+                }
+            }
+            other => return (text, Some(other)),
+        }
     }
 }
 
@@ -526,5 +580,16 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         }
     }
     handle.join().await;
+    // The terminal is back (the alternate screen left): an unfinished
+    // session says how to go on with it.
+    let here = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .ok()
+        .is_some_and(|d| setup.dir.canonicalize().is_ok_and(|dir| dir == d));
+    let dir = setup.dir.display().to_string();
+    if let Some(hint) = app.resume_hint((!here).then_some(dir.as_str())) {
+        use std::io::Write as _;
+        let _ = writeln!(io::stderr(), "{hint}");
+    }
     Ok(app.exit_code())
 }

@@ -351,7 +351,7 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
         Context::Global,
         &["ctrl-c"],
         Action::CancelSession,
-        "cancel; twice: quit",
+        "cancel the session (asks first); quit",
     ),
     (
         Context::Global,
@@ -461,21 +461,6 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
         "override + note",
     ),
     (Context::Conflicts, &["n"], Action::NextOpen, "next open"),
-    (Context::Files, &["enter"], Action::Preview, "preview"),
-    (Context::Files, &["d"], Action::Diff, "diff"),
-    (
-        Context::Files,
-        &["space"],
-        Action::ToggleAccept,
-        "accept/reject",
-    ),
-    (
-        Context::Files,
-        &["m"],
-        Action::EditMessage,
-        "commit message",
-    ),
-    (Context::Files, &["e"], Action::EditFile, "edit in $EDITOR"),
     (Context::Files, &["C"], Action::Commit, "commit"),
     (
         Context::Files,
@@ -483,6 +468,21 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
         Action::CommitAnyway,
         "commit despite the secret scan",
     ),
+    (
+        Context::Files,
+        &["space"],
+        Action::ToggleAccept,
+        "accept/reject",
+    ),
+    (Context::Files, &["enter"], Action::Preview, "preview"),
+    (Context::Files, &["d"], Action::Diff, "diff"),
+    (
+        Context::Files,
+        &["m"],
+        Action::EditMessage,
+        "commit message",
+    ),
+    (Context::Files, &["e"], Action::EditFile, "edit in $EDITOR"),
     (Context::History, &["enter"], Action::OpenSession, "open"),
     (
         Context::Memory,

@@ -1308,6 +1308,7 @@ impl Actor {
             path: path.to_string(),
             accepted,
         });
+        self.refresh_delivery_message();
     }
 
     fn load_transcript(&mut self, agent: Option<String>, from: u64, len: u64, req: u64) {

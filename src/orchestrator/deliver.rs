@@ -105,6 +105,30 @@ impl Actor {
                 }
             }
         }
+        // The tests ran on every staged file: the files left out of the
+        // commit were part of the tested tree (a rejected test file may leave
+        // the committed suite with nothing to run).
+        let left_out: Vec<&str> = s
+            .files
+            .iter()
+            .filter(|(_, f)| !f.accepted)
+            .map(|(p, _)| p.as_str())
+            .collect();
+        if !runs.is_empty() && !left_out.is_empty() {
+            let mut names = left_out
+                .iter()
+                .take(5)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if left_out.len() > 5 {
+                let _ = write!(names, " and {} more", left_out.len() - 5);
+            }
+            let _ = writeln!(
+                out,
+                "The tests ran with every staged file; left out of this commit: {names} (the committed files were not tested without them)"
+            );
+        }
         if !s.findings.is_empty() {
             let blocking = s.findings.iter().filter(|f| f.blocking).count();
             let _ = writeln!(
@@ -125,6 +149,25 @@ impl Actor {
             t.push_str("Quorum-Provider: offline\n");
         }
         t
+    }
+
+    /// The person changed what is accepted (or edited a file) while the
+    /// session waits at deliver in the TUI: the commit message is generated
+    /// again (files and tests as they now stand) and sent as a new
+    /// `DeliveryReady`, so that the prefill follows the accepted files.
+    pub(crate) fn refresh_delivery_message(&mut self) {
+        let waiting = self.session.as_ref().is_some_and(|s| {
+            s.options.interactive
+                && s.phase_started
+                && !s.delivered
+                && s.finished.is_none()
+                && self.workflow.phases.get(s.phase).map(|p| p.kind)
+                    == Some(crate::config::workflow::PhaseKind::Deliver)
+        });
+        if waiting {
+            let message = self.commit_summary();
+            self.ephemeral(crate::protocol::Event::DeliveryReady { message });
+        }
     }
 
     /// `Op::Commit` from the TUI: deliver now, if the session waits at deliver;
@@ -366,8 +409,9 @@ impl Actor {
                     }
                 } else {
                     let paths: Vec<&str> = overwrites.iter().map(|(p, _)| p.as_str()).collect();
+                    let id = s.id.clone();
                     self.fail_session(format!(
-                        "{} staged file(s) would overwrite committed files in {}: {}; nothing was written. Rerun with --allow-overwrite (their current content stays in git history), or deliver from the TUI",
+                        "{} staged file(s) would overwrite committed files in {}: {}; nothing was written. Rerun with --allow-overwrite (their current content stays in git history), or deliver from the TUI: `quorum resume {id}` opens the session there to choose the files",
                         paths.len(),
                         self.workspace.dir().display(),
                         paths.join(", ")

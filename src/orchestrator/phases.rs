@@ -128,7 +128,7 @@ impl Actor {
                         Some(index) if interactive && at_tests => {
                             self.emit(EventBody::Error {
                                 message: format!(
-                                    "{message}; the files stay staged: review them and commit anyway (C), or quit to leave DIR untouched (after fixing the cause, `quorum resume` tests them again)"
+                                    "{message}; the files stay staged: review them in the files view (f) and commit anyway from there, or quit to leave DIR untouched (after fixing the cause, `quorum resume` tests them again)"
                                 ),
                             });
                             self.emit(EventBody::PhaseFinished {

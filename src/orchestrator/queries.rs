@@ -157,6 +157,7 @@ impl Actor {
             path: path.to_string(),
             accepted: true,
         });
+        self.refresh_delivery_message();
     }
 
     fn reject_query(&mut self, op: &str, reason: impl Into<String>) {

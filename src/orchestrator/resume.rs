@@ -49,12 +49,23 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
     // A failed session can be resumed when it failed at the test gate (its
     // setup or tests, or the review's re-test): the person fixed the
     // environment or the config, and its staged files are tested again.
+    // So can one that failed at deliver before delivering (a headless run
+    // refused to overwrite files, found a secret, or its tests had failed):
+    // it waits at deliver again, where the TUI lets the person choose the
+    // files and commit anyway (docs/tui.md, "A failed session").
     let at_gate = |id: &SessionId| {
-        store
+        let Some(s) = store
             .record::<Session>(id, "state", "session")
             .ok()
             .flatten()
-            .is_some_and(|s| failed_at_gate(&s))
+        else {
+            return false;
+        };
+        let workflow = store
+            .record::<Workflow>(id, "state", "workflow")
+            .ok()
+            .flatten();
+        failed_at_gate(&s) || workflow.is_some_and(|w| failed_at_deliver(&s, &w))
     };
     let record = match wanted {
         Some(id) => store.find_session(id).map_err(text)?,
@@ -121,6 +132,15 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
         next_line,
         agent_lines,
     })
+}
+
+/// Whether a stored session stopped in its deliver phase without delivering
+/// (nothing written, nothing committed).
+fn failed_at_deliver(s: &Session, workflow: &Workflow) -> bool {
+    s.phase_started
+        && !s.delivered
+        && s.record.commit.is_none()
+        && workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
 }
 
 /// Whether a stored session stopped at the test gate: its test phase, or the

@@ -17,6 +17,7 @@ mod input;
 pub mod palette;
 pub mod past;
 pub mod search;
+mod status;
 
 use std::time::{Duration, Instant};
 
@@ -119,6 +120,9 @@ pub enum Overlay {
     Editor(Box<Editor>),
     /// "Quit while a session runs?"
     ConfirmQuit,
+    /// "Cancel the running session?": the first `Ctrl-C` while a session
+    /// runs; a second `Ctrl-C` (or `y`) cancels it, `n`/`Esc` keeps it.
+    ConfirmCancel,
     /// The command palette.
     Palette(Palette),
     /// An agent's memory for DIR.
@@ -195,6 +199,8 @@ pub struct ConflictsState {
     pub sel: usize,
     /// Selected option of the selected conflict.
     pub option: usize,
+    /// Rows of the agents' positions scrolled past (PgUp/PgDn).
+    pub scroll: u16,
 }
 
 /// The files view's state.
@@ -215,6 +221,9 @@ pub struct FilesState {
     /// Why the last commit was refused by the secret scan (the files named);
     /// `!` then commits anyway.
     pub secrets_blocked: Option<String>,
+    /// Why the session had failed, when a failed session was resumed to be
+    /// delivered anyway (`quorum resume ID`): shown with the commit.
+    pub failed_before: Option<String>,
 }
 
 /// Submitted prompts, recalled with Up/Down in an empty prompt editor.
@@ -238,6 +247,8 @@ pub struct FrameInfo {
     pub scroll_band: Option<std::ops::Range<u16>>,
     /// How far the help overlay can scroll.
     pub help_max_scroll: u16,
+    /// How far the conflicts view's positions can scroll, and a page's rows.
+    pub conflicts_scroll: (u16, u16),
     /// The spinner's frame (advanced at most every [`SPIN`]).
     pub spinner: usize,
     /// When the spinner last advanced.
@@ -287,6 +298,10 @@ pub struct App {
     pub implicit_demo: bool,
     /// The prompt editor.
     pub prompt: TextArea<'static>,
+    /// The prompt editor takes the keys. At start it does not: `?` and `q`
+    /// act as everywhere else until the person starts typing (any other
+    /// character) or presses `Enter`/`i` (docs/tui.md, "The prompt").
+    pub prompt_active: bool,
     /// Submitted prompts.
     pub prompt_history: PromptHistory,
     /// The session.
@@ -311,7 +326,6 @@ pub struct App {
     pub commit_message: Option<String>,
     /// The status-bar message.
     pub toast: Option<Toast>,
-    ctrl_c_at: Option<Instant>,
     /// The person asked to quit.
     pub quit: bool,
     /// The orchestrator has stopped.
@@ -323,6 +337,17 @@ pub struct App {
     next_req: RequestId,
     /// What the last frame measured.
     pub frame: FrameInfo,
+}
+
+/// `word` as one shell word: as it is when it holds only safe characters,
+/// else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// A styled editor.
@@ -375,6 +400,7 @@ impl App {
         let names = agents.iter().map(|a| a.name.clone()).collect();
         App {
             prompt: prompt_area(&theme, ""),
+            prompt_active: false,
             theme,
             keymap: Keymap::default(),
             agents,
@@ -399,7 +425,6 @@ impl App {
             control: Control::default(),
             commit_message: None,
             toast: None,
-            ctrl_c_at: None,
             quit: false,
             closed: false,
             outbox: Vec::new(),
@@ -507,6 +532,7 @@ impl App {
             }
             Some(Overlay::Budget) => return vec![Context::Budget, Context::Global],
             Some(Overlay::ConfirmQuit)
+            | Some(Overlay::ConfirmCancel)
             | Some(Overlay::Palette(_))
             | Some(Overlay::Models(_))
             | Some(Overlay::ConfirmUnconfined { .. }) => {
@@ -550,6 +576,13 @@ impl App {
             self.toast("the prompt is empty: say what to build", true);
             return;
         }
+        if text.contains('\0') {
+            self.toast(
+                "the prompt holds a NUL byte (\\0), which a prompt cannot carry: remove it, then press Enter",
+                true,
+            );
+            return;
+        }
         if self.session.running() {
             self.toast(
                 "a session is running; cancel it (Ctrl-C) before starting another",
@@ -587,18 +620,59 @@ impl App {
         self.focus = Focus::Transcript;
     }
 
+    /// `Ctrl-C`: while a session runs, asks whether to cancel it
+    /// ([`Overlay::ConfirmCancel`]; a second `Ctrl-C` confirms); otherwise quits.
     fn cancel_or_quit(&mut self) {
-        let now = Instant::now();
-        let second = self
-            .ctrl_c_at
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(3));
-        if self.session.running() && !second {
-            self.outbox.push(Op::CancelSession);
-            self.ctrl_c_at = Some(now);
-            self.toast("cancelling the session — Ctrl-C again to quit", false);
+        if self.session.running() {
+            self.overlay = Some(Overlay::ConfirmCancel);
         } else {
             self.quit = true;
         }
+    }
+
+    /// The cancel was confirmed: the session is cancelled (resumable).
+    fn cancel_confirmed(&mut self) {
+        if self.session.running() {
+            self.outbox.push(Op::CancelSession);
+            let quit = self
+                .keymap
+                .key_for(
+                    crate::config::keymap::Context::Outside,
+                    crate::config::keymap::Action::Quit,
+                )
+                .unwrap_or("q");
+            self.toast(
+                format!("cancelling the session — {quit} or Ctrl-C quits; `quorum resume` continues it later"),
+                false,
+            );
+        }
+    }
+
+    /// What to print once the terminal is back, when the session the person
+    /// leaves is unfinished and `quorum resume` can go on with it:
+    /// "quorum: session ID is interrupted; resume it with: quorum resume ID".
+    /// `dir` is added (`--dir DIR`) unless it is the current directory.
+    pub fn resume_hint(&self, dir_flag: Option<&str>) -> Option<String> {
+        let s = &self.session;
+        if s.id.is_empty() || s.commit.is_some() {
+            return None;
+        }
+        let resumable = match s.status {
+            None => true,
+            Some(SessionStatus::Failed) => self.commit_message.is_some(),
+            Some(st) => st.is_resumable() && st != SessionStatus::Succeeded,
+        };
+        if !resumable {
+            return None;
+        }
+        let state = s.status.map(SessionStatus::as_str).unwrap_or("unfinished");
+        let dir = dir_flag
+            .map(|d| format!(" --dir {}", shell_word(d)))
+            .unwrap_or_default();
+        Some(format!(
+            "quorum: session {} is {state}; resume it with: quorum resume {}{dir}",
+            s.id, s.id
+        ))
     }
 
     fn open_editor(&mut self, purpose: EditorPurpose, title: &str, text: &str) {
@@ -648,6 +722,15 @@ impl App {
         for e in events {
             self.session.apply(e);
             self.metrics.apply(e);
+        }
+        if self.session.status == Some(SessionStatus::Failed) {
+            self.files.failed_before = Some(
+                self.session
+                    .errors
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| "the session failed".to_string()),
+            );
         }
         self.metrics.anchor(Instant::now());
         // As after typing the prompt: it is shown, and keys go to the session.
@@ -714,8 +797,14 @@ impl App {
                     {
                         self.toast("the session waits for your decisions: press c", false);
                     }
-                    EventBody::QuestionAsked { id, .. } => {
-                        self.toast(format!("question {id} waits for an answer: press A"), false);
+                    // Every open question is announced, the next one
+                    // once one is answered (the status bar keeps it).
+                    EventBody::QuestionAsked { .. } | EventBody::QuestionAnswered { .. } => {
+                        if let Some(waiting) = self.questions_status() {
+                            self.toast(waiting, false);
+                        } else if matches!(e.body, EventBody::QuestionAnswered { .. }) {
+                            self.toast("every question is answered: the session goes on", false);
+                        }
                     }
                     EventBody::CommitCreated { sha, .. } => {
                         self.toast(format!("committed {}", &sha[..sha.len().min(12)]), false);
@@ -776,12 +865,30 @@ impl App {
                     }
                 }
             }
+            // Sent again when the person accepts, rejects or edits a file:
+            // the prefill follows, unless they wrote their own message.
+            Event::DeliveryReady { message } if self.files.generated_message.is_some() => {
+                if self.commit_message == self.files.generated_message {
+                    self.commit_message = Some(message.clone());
+                }
+                self.files.generated_message = Some(message);
+            }
             Event::DeliveryReady { message } => {
                 self.files.generated_message = Some(message.clone());
                 self.commit_message = Some(message);
-                match self.tests_verdict() {
-                    Some(verdict) => self.toast(verdict, true),
-                    None => self.toast("ready to deliver: f files · C commit", false),
+                match (self.tests_verdict(), self.files.failed_before.clone()) {
+                    (Some(verdict), None) => self.toast(verdict, true),
+                    (verdict, Some(failure)) => {
+                        let next = verdict.unwrap_or_else(|| self.ready_status());
+                        self.toast(
+                            format!("this session had failed: {failure} — it waits at deliver again; {next}"),
+                            true,
+                        )
+                    }
+                    (None, None) => {
+                        let ready = self.ready_status();
+                        self.toast(ready, false)
+                    }
                 }
             }
             Event::Memory { agent, notes } => self.on_memory(&agent, notes),

@@ -7,6 +7,7 @@
 mod controls;
 mod fixture;
 mod flows;
+mod paths;
 mod screens;
 
 use self::fixture::*;
@@ -237,11 +238,64 @@ fn the_prompt_submits_on_enter_keeps_newlines_and_pastes_without_submitting() {
         }
         other => panic!("expected start, got {other:?}"),
     }
-    // An empty prompt is refused with a message, not sent.
+    // At start, Enter gives the (empty) prompt editor the keys; an empty
+    // prompt is then refused with a message, not sent.
     let mut app2 = super::tests::app();
+    app2.on_key(code(KeyCode::Enter));
+    assert!(app2.prompt_active && app2.toast.is_none());
     app2.on_key(code(KeyCode::Enter));
     assert!(app2.outbox.is_empty());
     assert!(app2.toast.as_ref().unwrap().error);
+}
+
+#[test]
+fn at_start_question_mark_and_q_act_until_the_person_types_or_presses_enter_or_i() {
+    // `?` opens the help, not a `?` in the prompt.
+    let mut app = app();
+    app.on_key(key('?'));
+    assert!(matches!(app.overlay, Some(Overlay::Help { .. })));
+    assert!(app.prompt.is_empty());
+    let text = screen_text(&render(&mut app, 80, 24));
+    assert!(text.contains("keys —"), "{text}");
+    app.on_key(code(KeyCode::Esc));
+    assert!(app.overlay.is_none());
+    // The status bar says how to start writing.
+    let text = screen_text(&render(&mut app, 80, 24));
+    assert!(text.contains("write the prompt"), "{text}");
+    // `q` quits (no session runs).
+    app.on_key(key('q'));
+    assert!(app.quit);
+    // `i` gives the editor the keys: `?` and `q` are then typed.
+    let mut app = super::tests::app();
+    app.on_key(key('i'));
+    assert!(app.prompt_active && app.prompt.is_empty());
+    app.on_key(key('?'));
+    app.on_key(key('q'));
+    assert_eq!(app.prompt.lines().join(""), "?q");
+    assert!(!app.quit && app.overlay.is_none());
+    // Typing starts the prompt with that character.
+    let mut app = super::tests::app();
+    app.on_key(key('B'));
+    app.on_key(key('q'));
+    assert_eq!(app.prompt.lines().join(""), "Bq");
+    assert!(!app.quit);
+}
+
+#[test]
+fn a_nul_in_the_prompt_is_refused_at_once() {
+    let mut app = app();
+    app.on_paste("Build a tool\0 that counts");
+    assert!(app.prompt.is_empty(), "nothing of the paste is inserted");
+    let toast = app.toast.clone().unwrap();
+    assert!(toast.error && toast.text.contains("NUL"), "{}", toast.text);
+    // A NUL that got in some other way stops the start, with the same words.
+    app.submit_prompt("Build\0");
+    assert!(app.outbox.is_empty());
+    assert!(app.toast.as_ref().unwrap().text.contains("NUL"));
+    // A clean paste goes in and gives the editor the keys.
+    app.on_paste("Build a tool");
+    assert!(app.prompt_active);
+    assert_eq!(app.prompt.lines().join(""), "Build a tool");
 }
 
 #[test]
@@ -295,18 +349,53 @@ fn without_a_sandbox_a_new_session_asks_before_running_model_written_code() {
 
 #[test]
 fn quitting_asks_while_a_session_runs_and_ctrl_c_cancels_then_quits() {
-    let (mut app, _) = at_resolve();
+    let (mut app, mut f) = at_resolve();
     app.focus = super::app::Focus::Agents;
     app.on_key(key('q'));
     assert!(matches!(app.overlay, Some(Overlay::ConfirmQuit)));
     app.on_key(key('n'));
     assert!(!app.quit);
+    // Ctrl-C asks first; n keeps the session; a second Ctrl-C cancels it.
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    app.on_key(ctrl_c);
+    assert!(matches!(app.overlay, Some(Overlay::ConfirmCancel)));
+    assert!(
+        app.outbox.is_empty(),
+        "nothing is cancelled before the answer"
+    );
+    let text = screen_text(&render(&mut app, 80, 24));
+    assert!(text.contains("Cancel it?"), "{text}");
+    app.on_key(key('n'));
+    assert!(app.overlay.is_none() && app.outbox.is_empty());
+    app.on_key(ctrl_c);
     app.on_key(ctrl_c);
     assert_eq!(app.outbox.pop(), Some(Op::CancelSession));
     assert!(!app.quit);
+    // Once the session has stopped, Ctrl-C quits, and the way back is named.
+    f.ev(
+        &mut app,
+        EventBody::SessionFinished {
+            status: SessionStatus::Cancelled,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd: 0.0,
+        },
+    );
     app.on_key(ctrl_c);
     assert!(app.quit);
+    let hint = app.resume_hint(None).unwrap();
+    assert_eq!(
+        hint,
+        format!(
+            "quorum: session {} is cancelled; resume it with: quorum resume {}",
+            app.session.id, app.session.id
+        )
+    );
+    assert!(
+        app.resume_hint(Some("/tmp/my dir"))
+            .unwrap()
+            .ends_with(" --dir '/tmp/my dir'")
+    );
 
     let mut idle = super::tests::app();
     idle.on_key(code(KeyCode::Esc));

@@ -21,6 +21,7 @@ use super::app::{App, Focus, Overlay, Screen};
 use super::transcript::wrap;
 use crate::config::keymap::{Action, Context};
 use crate::protocol::{LineKind, TaskState};
+use unicode_width::UnicodeWidthStr;
 
 /// The spinner's frames (advanced at most 10 times a second).
 pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -48,10 +49,15 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
         frame.render_widget(para, Rect::new(area.x, y, area.width, height));
         return;
     }
+    // The status bar grows (up to a quarter of the screen) rather than cut
+    // a long message or the hints.
+    let status_max = (area.height / 4).max(1);
+    let status_rows = status_lines(app, area.width, status_max);
+    let status_h = (status_rows.len() as u16).clamp(1, status_max);
     let [header, body, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(1),
+        Constraint::Length(status_h),
     ])
     .areas(area);
     draw_header(app, frame, header);
@@ -71,14 +77,19 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
                 body
             };
             match app.screen {
-                Screen::Conflicts => super::views::draw_conflicts(app, frame, body),
+                Screen::Conflicts => {
+                    app.frame.conflicts_scroll = super::views::draw_conflicts(app, frame, body)
+                }
                 Screen::Files => super::views::draw_files(app, frame, body),
                 Screen::Metrics => super::views::draw_metrics(app, frame, body),
                 _ => super::views::draw_history(app, frame, body),
             }
         }
     }
-    draw_status(app, frame, status);
+    frame.render_widget(
+        Paragraph::new(status_rows).style(app.theme.style("ui.statusbar")),
+        status,
+    );
     // Laying the help out costs about a tenth of a frame: only while it shows.
     if matches!(app.overlay, Some(Overlay::Help { .. })) {
         app.frame.help_max_scroll = help_max_scroll(app, body);
@@ -86,6 +97,7 @@ pub fn draw(app: &mut App, frame: &mut Frame) {
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlays::draw_help(app, frame, body, *scroll),
         Some(Overlay::ConfirmQuit) => overlays::draw_confirm(app, frame, body),
+        Some(Overlay::ConfirmCancel) => overlays::draw_confirm_cancel(app, frame, body),
         Some(Overlay::ConfirmUnconfined { .. }) => overlays::draw_unconfined(app, frame, body),
         Some(Overlay::Editor(_)) => overlays::draw_editor(app, frame, body),
         Some(Overlay::Palette(p)) => overlays::draw_palette(app, p, frame, body),
@@ -553,72 +565,90 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     }
 }
 
-fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
-    let theme = &app.theme;
+/// What the status bar says on its left: the message (a toast, the search,
+/// or the session's state) and its style scope.
+fn status_message(app: &App) -> Option<(String, &'static str)> {
     let s = &app.session;
-    let mut left: Vec<Span> = Vec::new();
     if let Some(toast) = &app.toast {
         let scope = if toast.error {
             "ui.statusbar.error"
         } else {
             "ui.statusbar"
         };
-        left.push(Span::styled(
-            format!(" {} ", toast.text),
-            theme.style(scope),
-        ));
-    } else if let Some(search) = app
+        return Some((toast.text.clone(), scope));
+    }
+    if let Some(search) = app
         .search
         .as_ref()
         .filter(|q| app.screen == Screen::Main && q.agent == app.transcripts.active_key())
     {
-        left.push(Span::styled(
-            format!(" {} ", search.status()),
-            theme.style("ui.statusbar"),
-        ));
-    } else if !s.id.is_empty() {
-        let open = s.open_conflicts();
-        let budget_key = app
-            .keymap
-            .key_for(Context::Outside, Action::BudgetPrompt)
-            .unwrap_or("B");
-        let verdict = app.tests_verdict();
-        let (text, alert) = if let Some(b) = app.control.exhausted.first().filter(|_| s.running()) {
-            (
-                format!(" budget of {} spent: {budget_key} decides ", b.who()),
-                true,
-            )
-        } else if open > 0 {
-            (
-                format!(" {open} conflict{} open ", if open == 1 { "" } else { "s" }),
-                true,
-            )
-        } else if let Some(verdict) = verdict {
-            (format!(" {verdict} "), true)
-        } else if let Some(w) = app.control.warnings.last().filter(|_| s.running()) {
-            (format!(" budget: {} at {} % ", w.who(), w.percent()), true)
-        } else if let Some(sha) = &s.commit {
-            (format!(" committed {} ", &sha[..sha.len().min(12)]), false)
-        } else if app.commit_message.is_some() && s.status.is_none() {
-            (" ready to deliver ".to_string(), false)
-        } else {
-            (
-                format!(
-                    " {} ",
-                    s.status.map(|st| st.as_str()).unwrap_or(s.phase.as_str())
-                ),
-                false,
-            )
-        };
-        let scope = if alert {
+        return Some((search.status(), "ui.statusbar"));
+    }
+    if s.id.is_empty() {
+        return None;
+    }
+    let open = s.open_conflicts();
+    let budget_key = app
+        .keymap
+        .key_for(Context::Outside, Action::BudgetPrompt)
+        .unwrap_or("B");
+    let verdict = app.tests_verdict();
+    let (text, alert) = if let Some(b) = app.control.exhausted.first().filter(|_| s.running()) {
+        (
+            format!("budget of {} spent: {budget_key} decides", b.who()),
+            true,
+        )
+    } else if let Some(questions) = app.questions_status() {
+        (questions, true)
+    } else if open > 0 {
+        (
+            format!("{open} conflict{} open", if open == 1 { "" } else { "s" }),
+            true,
+        )
+    } else if let Some(verdict) = verdict {
+        (verdict, true)
+    } else if let Some(w) = app.control.warnings.last().filter(|_| s.running()) {
+        (format!("budget: {} at {} %", w.who(), w.percent()), true)
+    } else if let Some(sha) = &s.commit {
+        (format!("committed {}", &sha[..sha.len().min(12)]), false)
+    } else if app.commit_message.is_some() && s.status.is_none() {
+        (app.ready_status(), false)
+    } else {
+        (
+            s.status
+                .map(|st| st.as_str())
+                .unwrap_or(s.phase.as_str())
+                .to_string(),
+            false,
+        )
+    };
+    Some((
+        text,
+        if alert {
             "ui.statusbar.alert"
         } else {
             "ui.statusbar"
-        };
-        left.push(Span::styled(text, theme.style(scope)));
+        },
+    ))
+}
+
+/// The key hints of the status bar: `? help` first (every other key is one
+/// press away from it), then the keys of where the person is that work now
+/// ([`App::hint_works`]), then the way out.
+fn status_hints(app: &App) -> Vec<(String, &'static str)> {
+    if app.screen == Screen::Main && app.focus == Focus::Prompt && !app.prompt_active {
+        // The prompt has not taken the keys yet (docs/tui.md, "The prompt").
+        let mut hints = Vec::new();
+        if let Some(k) = app.keymap.key_for(Context::Outside, Action::Help) {
+            hints.push((k.to_string(), "help"));
+        }
+        hints.push(("type/enter/i".to_string(), "write the prompt"));
+        if let Some(k) = app.keymap.key_for(Context::Outside, Action::Quit) {
+            hints.push((k.to_string(), "quit"));
+        }
+        return hints;
     }
-    // "? help" first: every other key is one press away from it.
-    let mut hints: Vec<(String, &str)> = app
+    let mut hints: Vec<(String, &'static str)> = app
         .keymap
         .key_for(Context::Outside, Action::Help)
         .filter(|_| app.screen != Screen::Main || app.focus != Focus::Prompt)
@@ -626,7 +656,29 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         .into_iter()
         .collect();
     if app.screen != Screen::Metrics {
-        hints.extend(app.keymap.hints(app.hint_context()));
+        let context = app.hint_context();
+        for b in app
+            .keymap
+            .bindings()
+            .filter(|b| b.context == context && app.hint_works(b.action))
+        {
+            // Neighbours that say the same ("left/h option", "right/l
+            // option") share one hint.
+            match hints.last_mut() {
+                Some((keys, help)) if *help == b.help => {
+                    keys.push('/');
+                    keys.push_str(&b.keys.join("/"));
+                }
+                _ => hints.push((b.keys.join("/"), b.help)),
+            }
+        }
+    }
+    let outside = app.contexts().contains(&Context::Outside);
+    if outside
+        && app.hint_works(Action::Answer)
+        && let Some(k) = app.keymap.key_for(Context::Outside, Action::Answer)
+    {
+        hints.insert(hints.len().min(1), (k.to_string(), "answer"));
     }
     if (app.screen == Screen::Main && app.focus != Focus::Prompt) || app.screen == Screen::Metrics {
         let wanted = [
@@ -652,32 +704,122 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     {
         hints.push((k.to_string(), "back"));
     }
-    let used: usize = left.iter().map(|s| s.content.chars().count()).sum();
-    let mut room = (area.width as usize).saturating_sub(used + 1);
-    let mut right: Vec<Span> = Vec::new();
-    for (keys, help) in hints {
-        // "keys" + " help · "
-        let w = keys.chars().count() + help.chars().count() + 4;
-        if w > room {
+    hints
+}
+
+/// The status bar's rows at `width`, at most `max_rows`: one row (the
+/// message left, the hints right) when both fit; otherwise the message
+/// wrapped over as many rows as it needs, then the hints wrapped, so that
+/// neither is cut at the terminal's width (only a message longer than the
+/// rows left for it ends in `…`).
+pub(crate) fn status_lines(app: &App, width: u16, max_rows: u16) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let width = width as usize;
+    let message = status_message(app);
+    let hints = status_hints(app);
+    let hint_w = |(keys, help): &(String, &str)| keys.chars().count() + help.chars().count() + 4;
+    let hints_w: usize = hints.iter().map(hint_w).sum::<usize>() + 1;
+    let message_w = message
+        .as_ref()
+        .map_or(0, |(t, _)| UnicodeWidthStr::width(t.as_str()) + 2);
+    let hint_spans = |row: &[(String, &'static str)]| -> Vec<Span<'static>> {
+        let mut spans = Vec::new();
+        for (keys, help) in row {
+            spans.push(Span::styled(keys.clone(), theme.style("ui.statusbar.key")));
+            spans.push(Span::styled(
+                format!(" {help} · "),
+                theme.style("ui.statusbar.hint"),
+            ));
+        }
+        if let Some(last) = spans.last_mut() {
+            let trimmed = last.content.trim_end_matches(" · ").to_string() + " ";
+            last.content = trimmed.into();
+        }
+        spans
+    };
+    let span_w = |spans: &[Span]| -> usize {
+        spans
+            .iter()
+            .map(|s| UnicodeWidthStr::width(s.content.as_ref()))
+            .sum()
+    };
+    if message_w + hints_w <= width {
+        let mut left: Vec<Span> = Vec::new();
+        if let Some((text, scope)) = &message {
+            left.push(Span::styled(format!(" {text} "), theme.style(scope)));
+        }
+        let right = hint_spans(&hints);
+        let pad = width.saturating_sub(span_w(&left) + span_w(&right));
+        left.push(Span::raw(" ".repeat(pad)));
+        left.extend(right);
+        return vec![Line::from(left)];
+    }
+    // The message first, then the hints, packed into rows: the hints that
+    // fit share the message's row (on its right), the rest wrap below.
+    let max_rows = (max_rows as usize).max(1);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut first: Option<(Vec<Span<'static>>, usize)> = None;
+    if let Some((text, scope)) = message {
+        let mut rows = wrap(&text, width.saturating_sub(2).max(1), false);
+        // Room for at least one row of hints below a long message.
+        let room = max_rows.saturating_sub(1).max(1);
+        if rows.len() > room {
+            rows.truncate(room);
+            if let Some(last) = rows.last_mut() {
+                let keep = width.saturating_sub(3);
+                while UnicodeWidthStr::width(last.as_str()) > keep {
+                    last.pop();
+                }
+                last.push('…');
+            }
+        }
+        let n = rows.len();
+        for (i, row) in rows.into_iter().enumerate() {
+            let span = Span::styled(format!(" {row} "), theme.style(scope));
+            if i + 1 == n {
+                let w = UnicodeWidthStr::width(span.content.as_ref());
+                first = Some((vec![span], w));
+            } else {
+                lines.push(Line::from(span));
+            }
+        }
+    }
+    let mut hint_rows: Vec<Vec<(String, &'static str)>> = vec![Vec::new()];
+    let mut used = first.as_ref().map_or(1, |(_, w)| w + 1);
+    for hint in hints {
+        let w = hint_w(&hint);
+        if used + w > width
+            && hint_rows
+                .last()
+                .is_some_and(|r| !r.is_empty() || first.is_some())
+        {
+            hint_rows.push(Vec::new());
+            used = 1;
+        }
+        used += w;
+        if let Some(row) = hint_rows.last_mut() {
+            row.push(hint);
+        }
+    }
+    for (i, row) in hint_rows.iter().enumerate() {
+        if lines.len() >= max_rows {
             break;
         }
-        room -= w;
-        right.push(Span::styled(keys, theme.style("ui.statusbar.key")));
-        right.push(Span::styled(
-            format!(" {help} · "),
-            theme.style("ui.statusbar.hint"),
-        ));
+        let right = hint_spans(row);
+        match (i, first.take()) {
+            (0, Some((mut spans, w))) => {
+                let pad = width.saturating_sub(w + span_w(&right));
+                spans.push(Span::raw(" ".repeat(pad)));
+                spans.extend(right);
+                lines.push(Line::from(spans));
+            }
+            _ if row.is_empty() => {}
+            _ => {
+                let mut spans = vec![Span::raw(" ")];
+                spans.extend(right);
+                lines.push(Line::from(spans));
+            }
+        }
     }
-    if let Some(last) = right.last_mut() {
-        let trimmed = last.content.trim_end_matches(" · ").to_string() + " ";
-        last.content = trimmed.into();
-    }
-    let right_w: usize = right.iter().map(|s| s.content.chars().count()).sum();
-    let pad = (area.width as usize).saturating_sub(used + right_w);
-    left.push(Span::raw(" ".repeat(pad)));
-    left.extend(right);
-    frame.render_widget(
-        Paragraph::new(Line::from(left)).style(theme.style("ui.statusbar")),
-        area,
-    );
+    lines
 }

@@ -13,10 +13,14 @@ use crate::common::{
     Env, Output, PROMPT, Session, check_event, path_str, run, tempdir, tree, write,
 };
 
-/// Every path under `dir` with its content (`None` for a directory).
+/// Every path under `dir` with its content (`None` for a directory), but
+/// `.quorum/`: with the state directory elsewhere (`--state-dir`), DIR still
+/// holds quorum's lock there (docs/commands.md, exit 4), which is not the
+/// person's.
 fn snapshot(dir: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
     tree(dir)
         .into_iter()
+        .filter(|p| p != ".quorum" && !p.starts_with(".quorum/"))
         .map(|p| {
             let at = dir.join(&p);
             let content = if at.is_dir() {

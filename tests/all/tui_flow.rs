@@ -264,7 +264,11 @@ fn no_color_draws_without_colours_and_colour_terminals_get_them() {
     t.wait_for("waiting for the person to confirm");
     let coloured = colour_codes(&t.screen_escaped());
     assert!(!coloured.is_empty(), "a colour terminal gets colours");
+    // Ctrl-C asks, a second cancels the session, a third quits.
     t.keys("C-c", false);
+    t.wait_for("Cancel it?");
+    t.keys("C-c", false);
+    t.wait_for("session cancelled");
     t.keys("C-c", false);
     t.wait_for("EXIT=");
 
@@ -282,7 +286,11 @@ fn no_color_draws_without_colours_and_colour_terminals_get_them() {
         .filter_map(|part| part.split('m').next())
         .any(|params| params.split(';').any(|p| p == "7"));
     assert!(reversed, "{screen:?}");
+    // Ctrl-C asks, a second cancels the session, a third quits.
     t.keys("C-c", false);
+    t.wait_for("Cancel it?");
+    t.keys("C-c", false);
+    t.wait_for("session cancelled");
     t.keys("C-c", false);
     t.wait_for("EXIT=");
 }

@@ -102,6 +102,15 @@ impl Tmux {
         }
     }
 
+    /// Waits until the screen no longer contains `text` (an overlay closed);
+    /// returns the screen.
+    pub fn wait_gone(&self, text: &str) -> String {
+        poll(WAIT, text, || {
+            let screen = self.screen();
+            (!screen.contains(text)).then_some(screen)
+        })
+    }
+
     /// Sends keys by name (`Enter`, `Right`, `C-c`) or literal text with `literal`.
     pub fn keys(&self, keys: &str, literal: bool) {
         let mut cmd = self.cmd();
@@ -288,4 +297,251 @@ fn a_panic_restores_the_terminal() {
         screen.contains("deliberate panic"),
         "the panic message is readable:\n{screen}"
     );
+}
+
+/// The status bar's rows: the screen's rows below the last pane's bottom
+/// border (the bar grows when a message or the hints need more than a row).
+fn status_rows(screen: &str) -> String {
+    let rows: Vec<&str> = screen.lines().collect();
+    let last = rows
+        .iter()
+        .rposition(|r| r.trim_start().starts_with('╰'))
+        .unwrap_or(0);
+    rows[last + 1..].join("\n")
+}
+
+/// Issue 18, acceptance 7 at one size: `?` at start opens the help (the
+/// prompt takes no keys yet); `C commit` is offered only in the files view,
+/// where `C` commits; rejecting a file changes the commit message's prefill.
+fn hints_help_and_prefill(w: u16, h: u16) {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    let command = format!("{}; {AFTER}", bin());
+    let t = Tmux::start(env, dir.path(), w, h, &command);
+    t.wait_for("write the prompt");
+    t.keys("?", true);
+    let screen = t.wait_for("keys —");
+    assert!(screen.contains("outside an editor"), "{screen}");
+    // (Each Escape is waited out: tmux reads Escape and a key right after
+    // it as Alt and that key.)
+    t.keys("Escape", false);
+    t.wait_gone("keys —");
+    // Typing starts the prompt.
+    t.keys("Build a CLI todo app", true);
+    t.keys("Enter", false);
+    let screen = t.wait_for("waiting for the person to confirm");
+    assert!(!screen.contains("C commit"), "{w}x{h}:\n{screen}");
+    t.keys("c", true);
+    let screen = t.wait_for("Tie: choose");
+    assert!(!screen.contains("C commit"), "{w}x{h}:\n{screen}");
+    t.keys("Right", false);
+    t.keys("Enter", false);
+    t.wait_for("sqlite (you)");
+    t.keys("a", true);
+    t.wait_for("rest (vote)");
+    t.wait_for("ready to deliver");
+    // On the conflicts screen and the main screen, C commits nothing: the
+    // way to the files is named instead.
+    let screen = t.wait_for("f reviews the files and commits them");
+    assert!(!screen.contains("C commit"), "{w}x{h}:\n{screen}");
+    t.keys("C", true);
+    t.keys("Escape", false);
+    t.wait_gone("╭ Conflicts");
+    let screen = t.wait_for("f reviews the files and commits them");
+    assert!(!screen.contains("C commit"), "{w}x{h}:\n{screen}");
+    assert!(!screen.contains("committed"), "{screen}");
+
+    // The files view offers C.
+    t.keys("f", true);
+    let screen = t.wait_for("[✓] + .gitignore");
+    assert!(
+        status_rows(&screen).contains("C commit"),
+        "{w}x{h}:\n{screen}"
+    );
+    // The prefill before and after rejecting the first file.
+    t.keys("m", true);
+    let before = t.wait_for("commit message — Enter saves");
+    assert!(!before.contains("left out of this commit"), "{before}");
+    t.keys("Escape", false);
+    t.wait_gone("commit message — Enter saves");
+    t.keys("Space", false);
+    t.wait_for("[ ] + .gitignore");
+    t.keys("m", true);
+    t.wait_for("commit message — Enter saves");
+    let after = t.wait_for("left out of this commit");
+    assert!(after.contains(".gitignore"), "{after}");
+    t.keys("Escape", false);
+    t.wait_gone("commit message — Enter saves");
+    t.keys("C", true);
+    t.wait_for("committed ");
+    t.keys("q", true);
+    t.assert_restored("EXIT=0");
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir.path())
+        .args(["log", "--format=%B"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("left out of this commit: .gitignore"), "{log}");
+}
+
+#[test]
+fn help_at_start_the_commit_hint_only_where_c_commits_and_the_prefill_after_a_reject() {
+    hints_help_and_prefill(80, 24);
+    hints_help_and_prefill(120, 40);
+}
+
+/// `Ctrl-C` on a running session asks; `n` keeps it; a second `Ctrl-C`
+/// cancels it; quitting then prints how to resume it, on the shell's screen.
+fn ctrl_c_asks(w: u16, h: u16) {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    let command = format!("{} 'Build a CLI todo app'; {AFTER}", bin());
+    let t = Tmux::start(env, dir.path(), w, h, &command);
+    t.wait_for("waiting for the person to confirm");
+    t.keys("C-c", false);
+    t.wait_for("Cancel it?");
+    t.keys("n", true);
+    t.wait_for("2 conflicts open");
+    assert!(!t.screen().contains("Cancel it?"));
+    t.keys("C-c", false);
+    t.wait_for("Cancel it?");
+    t.keys("C-c", false);
+    t.wait_for("session cancelled");
+    t.keys("q", true);
+    let screen = t.assert_restored("EXIT=");
+    assert!(
+        screen.contains("; resume it with: quorum resume "),
+        "{w}x{h}:\n{screen}"
+    );
+}
+
+#[test]
+fn ctrl_c_on_a_running_session_asks_and_quitting_names_quorum_resume() {
+    ctrl_c_asks(80, 24);
+    ctrl_c_asks(120, 40);
+}
+
+/// The scripted team's refine asks two questions: both are announced, the
+/// second once the first is answered, and each is reached with `A`.
+fn two_questions(w: u16, h: u16) {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    crate::common::write_scripted(
+        dir.path(),
+        &crate::common::read_fixture("scripts/team.toml"),
+        "",
+    );
+    let command = format!("{} 'Build a URL shortener'; {AFTER}", bin());
+    let t = Tmux::start(env, dir.path(), w, h, &command);
+    let screen = t.wait_for("question 1 of 2 waits");
+    assert!(screen.contains("A answer"), "{w}x{h}:\n{screen}");
+    t.keys("A", true);
+    t.wait_for("question 1 of 2: Which port");
+    t.keys("8080", true);
+    t.keys("Enter", false);
+    let screen = t.wait_for("question 2 of 2 waits");
+    assert!(screen.contains("authentication"), "{w}x{h}:\n{screen}");
+    t.keys("A", true);
+    t.wait_for("question 2 of 2: Does the first version");
+    t.keys("Enter", false);
+    t.wait_for("every question is answered");
+    t.keys("C-c", false);
+    t.wait_for("Cancel it?");
+    t.keys("C-c", false);
+    t.wait_for("session cancelled");
+    t.keys("q", true);
+    t.assert_restored("EXIT=");
+}
+
+#[test]
+fn the_second_question_is_announced_after_the_first_is_answered() {
+    two_questions(80, 24);
+    two_questions(120, 40);
+}
+
+/// A headless run that failed at delivery (it refused to overwrite a file
+/// in DIR) says `quorum resume ID`; in the TUI the session opens at deliver,
+/// shows why it failed, and commits the accepted files, the existing file
+/// left as it was.
+fn failed_delivered_from_the_tui(w: u16, h: u16) {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    std::fs::write(dir.path().join("README.md"), "# Mine\n").unwrap();
+    let failed = crate::common::run(env.quorum([
+        "run",
+        "Build a CLI todo app",
+        "--dir",
+        path_str(dir.path()),
+    ]));
+    assert_ne!(failed.code, 0, "{failed}");
+    assert!(failed.stderr.contains("quorum resume"), "{failed}");
+
+    let command = format!("{} resume; {AFTER}", bin());
+    let t = Tmux::start(env, dir.path(), w, h, &command);
+    t.wait_for("had failed");
+    t.keys("f", true);
+    let screen = t.wait_for("it had failed");
+    assert!(status_rows(&screen).contains("C commit"), "{screen}");
+    t.wait_for("[ ] ~ README.md");
+    t.keys("C", true);
+    t.wait_for("committed ");
+    t.keys("q", true);
+    t.assert_restored("EXIT=0");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
+        "# Mine\n"
+    );
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir.path())
+        .args(["log", "--format=%B%x00"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(log.matches('\0').count(), 1, "one commit:\n{log}");
+}
+
+#[test]
+fn a_failed_session_is_delivered_from_the_tui() {
+    failed_delivered_from_the_tui(80, 24);
+    failed_delivered_from_the_tui(120, 40);
+}
+
+/// A pasted end marker (`ESC[201~` inside the pasted text) does not end the
+/// paste: the rest of it, newline included, lands in the prompt and nothing
+/// starts.
+#[test]
+fn a_pasted_end_marker_does_not_end_the_paste_early() {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    let command = format!("{}; echo EXIT=$?; sleep 120", bin());
+    let t = Tmux::start(env, dir.path(), 80, 24, &command);
+    t.wait_for("write the prompt");
+    let mut paste = t.cmd();
+    paste.args(["set-buffer", "-b", "p", "Build a tiny\x1b[201~\rnotes app"]);
+    assert!(paste.output().unwrap().status.success());
+    let mut put = t.cmd();
+    put.args(["paste-buffer", "-p", "-b", "p", "-t", "q"]);
+    assert!(put.output().unwrap().status.success());
+    let screen = t.wait_for("notes app");
+    assert!(screen.contains("│Build a tiny"), "{screen}");
+    assert!(
+        screen.contains("│notes app"),
+        "the newline stayed one:\n{screen}"
+    );
+    // Still the prompt, with its keys: nothing was submitted.
+    assert!(
+        screen.contains("· ready"),
+        "the paste started nothing:\n{screen}"
+    );
+    assert!(screen.contains("enter submit"), "{screen}");
+    t.keys("C-c", false);
+    t.wait_for("EXIT=0");
+    assert!(!dir.path().join(".git").exists(), "no session ran");
 }

@@ -103,6 +103,8 @@ impl App {
                     let i = order.iter().position(|f| *f == self.focus).unwrap_or(0);
                     let step = if action == Action::FocusNext { 1 } else { 2 };
                     self.focus = order[(i + step) % 3];
+                    // Moved there on purpose: the editor takes the keys.
+                    self.prompt_active |= self.focus == Focus::Prompt;
                 }
             }
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
@@ -138,16 +140,20 @@ impl App {
                     .find(|q| q.answer.is_none())
                     .cloned()
                 {
-                    Some(q) => self.open_editor(
-                        EditorPurpose::Answer {
-                            question: q.id.clone(),
-                        },
-                        &format!(
-                            " {} — Enter answers (empty: “{}”) · Esc ",
-                            q.text, q.default
-                        ),
-                        "",
-                    ),
+                    Some(q) => {
+                        let (open, asked) = self.open_questions();
+                        let number = asked - open + 1;
+                        self.open_editor(
+                            EditorPurpose::Answer {
+                                question: q.id.clone(),
+                            },
+                            &format!(
+                                " question {number} of {asked}: {} — Enter answers (empty: “{}”) · Esc ",
+                                q.text, q.default
+                            ),
+                            "",
+                        )
+                    }
                     None => self.toast("no open question", false),
                 }
             }
@@ -242,6 +248,7 @@ impl App {
                 {
                     self.conflicts.sel = i;
                     self.conflicts.option = 0;
+                    self.conflicts.scroll = 0;
                 } else {
                     self.toast("no open conflict", false);
                 }
@@ -393,10 +400,23 @@ impl App {
                 Focus::Prompt => {}
             },
             Screen::Conflicts => {
-                let before = self.conflicts.sel;
-                self.conflicts.sel = step(before, self.session.conflicts.len());
-                if before != self.conflicts.sel {
-                    self.conflicts.option = 0;
+                let (max, page) = self.frame.conflicts_scroll;
+                match action {
+                    // The positions scroll (they may not fit at 80x24).
+                    Action::PageDown => {
+                        self.conflicts.scroll = self.conflicts.scroll.saturating_add(page).min(max)
+                    }
+                    Action::PageUp => {
+                        self.conflicts.scroll = self.conflicts.scroll.min(max).saturating_sub(page)
+                    }
+                    _ => {
+                        let before = self.conflicts.sel;
+                        self.conflicts.sel = step(before, self.session.conflicts.len());
+                        if before != self.conflicts.sel {
+                            self.conflicts.option = 0;
+                            self.conflicts.scroll = 0;
+                        }
+                    }
                 }
             }
             Screen::Files => match action {

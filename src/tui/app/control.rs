@@ -526,7 +526,9 @@ impl App {
 
     /// While the session waits at deliver after its last test run failed (the
     /// repair rounds are used up): what the person can do, e.g. "tests
-    /// failed: 2 failing — C commits anyway, q quits (session ends failed)".
+    /// failed: 2 failing — C commits anyway, q quits (session ends failed)"
+    /// in the files view (where the commit key works), "f: the files, to
+    /// commit anyway" elsewhere.
     /// `None` otherwise. Quitting then ends the session failed and leaves DIR
     /// untouched (the orchestrator's answer to `Op::Shutdown` at deliver with
     /// failing tests).
@@ -545,16 +547,26 @@ impl App {
             TestStatus::Timeout => "tests timed out".to_string(),
             TestStatus::Error => "the tests could not run".to_string(),
         };
-        let commit = self
-            .keymap
-            .key_for(Context::Files, Action::Commit)
-            .unwrap_or("C");
         let quit = self
             .keymap
             .key_for(Context::Outside, Action::Quit)
             .unwrap_or("q");
+        // The commit key works in the files view only: elsewhere the way there.
+        let commit = if self.screen == super::Screen::Files {
+            let key = self
+                .keymap
+                .key_for(Context::Files, Action::Commit)
+                .unwrap_or("C");
+            format!("{key} commits anyway")
+        } else {
+            let key = self
+                .keymap
+                .key_for(Context::Outside, Action::Files)
+                .unwrap_or("f");
+            format!("{key}: the files, to commit anyway")
+        };
         Some(format!(
-            "{what} — {commit} commits anyway, {quit} quits (session ends failed)"
+            "{what} — {commit}, {quit} quits (session ends failed)"
         ))
     }
 }

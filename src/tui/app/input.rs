@@ -10,8 +10,22 @@ use crate::protocol::Op;
 
 impl App {
     /// A bracketed paste: inserted into the focused editor, never submitted.
+    ///
+    /// A NUL byte is refused at once (git cannot hold it in a commit
+    /// message, and no prompt needs one): nothing is inserted and the status
+    /// bar says why.
     pub fn on_paste(&mut self, text: &str) {
+        if text.contains('\0') {
+            self.toast(
+                "the pasted text holds a NUL byte (\\0), which a prompt cannot carry: nothing was pasted; remove it and paste again",
+                true,
+            );
+            return;
+        }
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        if self.overlay.is_none() && self.screen == Screen::Main && self.focus == Focus::Prompt {
+            self.prompt_active = true;
+        }
         match &mut self.overlay {
             Some(Overlay::Editor(editor)) => {
                 editor.area.insert_str(&text);
@@ -71,9 +85,6 @@ impl App {
     pub fn on_key(&mut self, key: KeyEvent) {
         let contexts = self.contexts();
         let action = self.keymap.action(&contexts, &key);
-        if action != Some(Action::CancelSession) {
-            self.ctrl_c_at = None;
-        }
         match self.overlay.take() {
             Some(Overlay::Help { scroll }) => {
                 let max = self.frame.help_max_scroll;
@@ -108,6 +119,15 @@ impl App {
                     // Back to the prompt, which still holds the text.
                     KeyCode::Esc => {}
                     _ => self.overlay = Some(Overlay::ConfirmUnconfined { prompt }),
+                }
+                return;
+            }
+            Some(Overlay::ConfirmCancel) => {
+                match key.code {
+                    _ if action == Some(Action::CancelSession) => self.cancel_confirmed(),
+                    KeyCode::Char('y') | KeyCode::Char('Y') => self.cancel_confirmed(),
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
+                    _ => self.overlay = Some(Overlay::ConfirmCancel),
                 }
                 return;
             }
@@ -194,6 +214,9 @@ impl App {
             None => {}
         }
         if self.screen == Screen::Main && self.focus == Focus::Prompt {
+            if !self.prompt_active && self.idle_prompt_key(&key, action) {
+                return;
+            }
             match action {
                 Some(Action::Submit) => {
                     let text = self.prompt.lines().join("\n");
@@ -224,6 +247,42 @@ impl App {
             return;
         };
         self.on_action(action);
+    }
+
+    /// A key while the prompt editor has not taken the keys yet
+    /// ([`App::prompt_active`]): the help and quit keys act, `Enter` and `i`
+    /// give the editor the keys, and any other character starts the prompt
+    /// (it is typed, returning `false`). Returns whether the key was used.
+    fn idle_prompt_key(&mut self, key: &KeyEvent, action: Option<Action>) -> bool {
+        let outside = self
+            .keymap
+            .action(&[crate::config::keymap::Context::Outside], key);
+        let plain = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match (outside, key.code) {
+            (Some(Action::Help), _) => {
+                self.on_action(Action::Help);
+                true
+            }
+            (Some(Action::Quit), _) => {
+                self.on_action(Action::Quit);
+                true
+            }
+            (_, KeyCode::Char('i')) if plain => {
+                self.prompt_active = true;
+                true
+            }
+            _ if action == Some(Action::Submit) && self.prompt.is_empty() => {
+                self.prompt_active = true;
+                true
+            }
+            (_, KeyCode::Char(_)) if plain => {
+                self.prompt_active = true;
+                false
+            }
+            _ => false,
+        }
     }
 
     fn history_step(&mut self, delta: isize) {

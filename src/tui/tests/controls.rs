@@ -17,12 +17,17 @@ fn header(app: &mut App, w: u16) -> String {
         .to_string()
 }
 
+/// The status bar's rows (the rows below the last pane), joined with spaces.
 fn status_bar(app: &mut App, w: u16) -> String {
-    screen_text(&render(app, w, 24))
+    let text = screen_text(&render(app, w, 24));
+    let mut rows: Vec<&str> = text
         .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string()
+        .rev()
+        .take_while(|l| !l.starts_with('╰') && !l.starts_with('│'))
+        .map(str::trim)
+        .collect();
+    rows.reverse();
+    rows.join(" ")
 }
 
 /// A budget of $1.00 and 40k tokens, `spent` of it spent (dollars and tokens).
@@ -447,6 +452,9 @@ fn at_deliver_tests_failing() -> App {
             isolation: Default::default(),
         },
     );
+    // The session reaches deliver with this run (not a refresh of the
+    // message after an accept or reject).
+    app.files.generated_message = None;
     app.on_event(Event::DeliveryReady {
         message: "quorum: Build a CLI todo app\n\nTests: failed\n".into(),
     });
@@ -455,17 +463,21 @@ fn at_deliver_tests_failing() -> App {
 
 #[test]
 fn failing_tests_at_deliver_say_that_c_commits_anyway_and_q_ends_it_failed() {
+    // Outside the files view the commit key does nothing: the way there is named.
+    let elsewhere =
+        "tests failed: 2 failing — f: the files, to commit anyway, q quits (session ends failed)";
     let verdict = "tests failed: 2 failing — C commits anyway, q quits (session ends failed)";
     let mut app = at_deliver_tests_failing();
-    assert!(app.toast.as_ref().unwrap().text.contains(verdict));
+    assert!(app.toast.as_ref().unwrap().text.contains(elsewhere));
     app.toast = None;
     app.focus = Focus::Agents;
     assert!(
-        status_bar(&mut app, 120).contains(verdict),
+        status_bar(&mut app, 120).contains(elsewhere),
         "{}",
         status_bar(&mut app, 120)
     );
     app.on_key(key('f'));
+    assert!(status_bar(&mut app, 120).contains(verdict));
     let t = render(&mut app, 80, 24);
     insta::assert_snapshot!("files_tests_failed_80x24", t.backend());
     assert!(screen_text(&t).contains("tests failed: 2 failing — C commits anyway"));
@@ -516,7 +528,7 @@ fn failing_tests_at_deliver_say_that_c_commits_anyway_and_q_ends_it_failed() {
         timed_out
             .tests_verdict()
             .unwrap()
-            .starts_with("tests timed out — C commits anyway")
+            .starts_with("tests timed out — f: the files, to commit anyway")
     );
 }
 

@@ -385,7 +385,8 @@ fn a_streaming_line_shows_wrapped_as_it_will_stay_once_complete() {
         // from before the stream, moved up by as many rows.
         let wrapped = crate::tui::transcript::wrap(&text, 80 - 2 - 11, false);
         let n = wrapped.len();
-        let end = rows.len() - 2;
+        // (The status bar may take more than one row.)
+        let end = rows.iter().rposition(|r| r.starts_with('╰')).unwrap();
         assert!(rows[end - n].contains("backend  ▸"), "{screen}");
         for (row, part) in rows[end - n..end].iter().zip(&wrapped) {
             assert!(row.contains(part.as_str()), "{part:?}:\n{screen}");
@@ -788,8 +789,9 @@ fn the_newest_line_stays_at_the_bottom_when_the_top_line_only_partly_fits() {
         );
         let screen = screen_text(&render(&mut app, 80, 24));
         let rows: Vec<&str> = screen.lines().collect();
+        let border = rows.iter().rposition(|r| r.starts_with('╰')).unwrap();
         assert!(
-            rows[rows.len() - 3].contains(&format!("newest {i}")),
+            rows[border - 1].contains(&format!("newest {i}")),
             "step {i}:\n{screen}"
         );
     }

@@ -146,6 +146,38 @@ pub(super) fn draw_confirm(app: &App, frame: &mut Frame, body: Rect) {
     frame.render_widget(Paragraph::new(text).alignment(Alignment::Center), inner);
 }
 
+/// "Cancel the running session?": a second `Ctrl-C` (or `y`) cancels it
+/// (`quorum resume` can go on with it later), `n`/`Esc` keeps it running.
+pub(super) fn draw_confirm_cancel(app: &App, frame: &mut Frame, body: Rect) {
+    let area = centered(body, 60, 6);
+    frame.render_widget(Clear, area);
+    let block = popup(app, " cancel the session? ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let text = vec![
+        Line::styled(
+            "A session is running. Cancel it?",
+            app.theme.style("ui.text"),
+        ),
+        Line::styled(
+            "`quorum resume` can go on with it later.",
+            app.theme.style("ui.hint.text"),
+        ),
+        Line::from(vec![
+            Span::styled("Ctrl-C/y", app.theme.style("ui.hint.key")),
+            Span::styled(" cancel it · ", app.theme.style("ui.hint.text")),
+            Span::styled("n/Esc", app.theme.style("ui.hint.key")),
+            Span::styled(" keep it running", app.theme.style("ui.hint.text")),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(ratatui::widgets::Wrap { trim: true }),
+        inner,
+    );
+}
+
 /// "This machine cannot confine model-written code": run it anyway (`y`),
 /// keep the rule and have the session stop before its setup and tests (`n`),
 /// or go back to the prompt (`Esc`).

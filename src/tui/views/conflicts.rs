@@ -12,8 +12,11 @@ use super::{block, by_label};
 use crate::tui::app::App;
 use crate::tui::transcript::wrap;
 
-/// The conflicts view.
-pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) {
+/// The conflicts view. Returns how far the positions can scroll and by how
+/// many rows a page does (`(max, page)`, for [`crate::tui::app::FrameInfo`]):
+/// the agents' quoted positions scroll with PgUp/PgDn when they do not fit
+/// (an 80x24 terminal shows about two per option).
+pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
     let theme = &app.theme;
     let list_w = (area.width / 3).clamp(18, 34);
     let [list_area, detail] =
@@ -86,9 +89,9 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) {
             .block(block(app, " Options ", false)),
             detail,
         );
-        return;
+        return (0, 0);
     };
-    let ballots_h = (c.ballots.len() as u16 + c.options.len() as u16 + 4)
+    let ballots_h = (c.ballots.len() as u16 + c.options.len() as u16 + 2)
         .min(detail.height / 2)
         .max(5);
     let [options_area, ballots_area] =
@@ -100,12 +103,13 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) {
     );
     let options_block = block(app, &title, false);
     let inner = options_block.inner(options_area);
-    frame.render_widget(options_block, options_area);
     let [columns_area, decision_area] =
         Layout::vertical([Constraint::Min(2), Constraint::Length(2)]).areas(inner);
     let n = c.options.len().max(1) as u32;
     let columns = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(columns_area);
     let tally = c.tally();
+    // Each option's column: its head, then each position's agent and quote.
+    let mut column_lines: Vec<Vec<Line>> = Vec::new();
     for (i, option) in c.options.iter().enumerate() {
         let Some(col) = columns.get(i) else { continue };
         let selected = i == app.conflicts.option;
@@ -133,8 +137,38 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) {
                 lines.push(Line::styled(row, theme.style("conflict.position")));
             }
         }
+        column_lines.push(lines);
+    }
+    // The positions scroll together; the heads stay.
+    let rows = columns_area.height.saturating_sub(1);
+    let longest = column_lines
+        .iter()
+        .map(|l| l.len().saturating_sub(1))
+        .max()
+        .unwrap_or(0) as u16;
+    let max_scroll = longest.saturating_sub(rows);
+    let scroll = app.conflicts.scroll.min(max_scroll);
+    let options_block = if max_scroll > 0 {
+        let shown = format!(
+            " positions: rows {}–{} of {} · pgup/pgdn ",
+            scroll + 1,
+            (scroll + rows).min(longest),
+            longest
+        );
+        options_block.title_bottom(Line::styled(shown, theme.style("ui.text.dim")).right_aligned())
+    } else {
+        options_block
+    };
+    frame.render_widget(options_block, options_area);
+    for (lines, col) in column_lines.into_iter().zip(columns.iter()) {
         let col = Rect::new(col.x, col.y, col.width.saturating_sub(1), col.height);
-        frame.render_widget(Paragraph::new(lines), col);
+        let mut lines = lines.into_iter();
+        let head: Vec<Line> = lines.next().into_iter().collect();
+        let shown: Vec<Line> = head
+            .into_iter()
+            .chain(lines.skip(scroll as usize))
+            .collect();
+        frame.render_widget(Paragraph::new(shown), col);
     }
     let decision = match &c.decision {
         Some((option, by)) => {
@@ -208,4 +242,5 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) {
         ]));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+    (max_scroll, rows.saturating_sub(1).max(1))
 }

@@ -15,9 +15,25 @@ use crate::tui::transcript::expand_tabs;
 /// The files view.
 pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    // With failing tests at deliver, the commit pane says what C and q do.
-    let verdict = app.tests_verdict();
-    let commit_h = if verdict.is_some() { 4 } else { 3 };
+    // With failing tests at deliver, the commit pane says what C and q do;
+    // a failed session resumed to be delivered anyway says why it failed.
+    let notes: Vec<Line> = app
+        .files
+        .failed_before
+        .iter()
+        .filter(|_| app.session.commit.is_none())
+        .map(|f| Line::styled(format!("it had failed: {f}"), theme.style("ui.warning")))
+        .chain(
+            app.tests_verdict()
+                .map(|v| Line::styled(v, theme.style("ui.error"))),
+        )
+        .collect();
+    let note_w = area.width.saturating_sub(2).max(1);
+    let note_rows: u16 = notes
+        .iter()
+        .map(|l| (l.width() as u16).div_ceil(note_w).max(1))
+        .sum();
+    let commit_h = (3 + note_rows).min((area.height / 3).max(3));
     let [main, commit_area] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(commit_h)]).areas(area);
     let list_w = (area.width / 3).clamp(20, 40);
@@ -25,6 +41,15 @@ pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(main);
 
     let list = block(app, " Files ", true);
+    // `!N` after a name: N review findings on the file, listed above its
+    // preview when it is selected.
+    let list = if app.session.files.values().any(|f| f.findings > 0) {
+        list.title_bottom(
+            Line::styled(" !N: N review findings ", theme.style("file.finding")).right_aligned(),
+        )
+    } else {
+        list
+    };
     let inner = list.inner(list_area);
     frame.render_widget(list, list_area);
     let width = inner.width as usize;
@@ -125,12 +150,9 @@ pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
             theme.style("ui.text.dim"),
         ),
     };
-    let mut lines = Vec::new();
-    if let Some(verdict) = verdict {
-        lines.push(Line::styled(verdict, theme.style("ui.error")));
-    }
-    lines.push(line);
-    frame.render_widget(Paragraph::new(lines), inner);
+    let mut lines = vec![line];
+    lines.extend(notes);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
 fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
@@ -142,8 +164,39 @@ fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
         (None, _) => " Preview ".to_string(),
     };
     let b = block(app, &title, false);
-    let inner = b.inner(area);
+    let mut inner = b.inner(area);
     frame.render_widget(b, area);
+    // The selected file's review findings (its `!N` in the list) come first.
+    if let Some(f) = selected.filter(|f| f.findings > 0 && f.refused.is_none()) {
+        let mut rows: Vec<Line> = vec![Line::styled(
+            format!(
+                "!{} review finding{} on {}:",
+                f.findings,
+                if f.findings == 1 { "" } else { "s" },
+                f.path
+            ),
+            theme.style("file.finding"),
+        )];
+        for finding in app.session.findings.iter().filter(|x| x.path == f.path) {
+            let blocking = if finding.blocking { ", blocking" } else { "" };
+            rows.push(Line::styled(
+                format!(
+                    "  {} (line {}{blocking}): {}",
+                    finding.severity, finding.line, finding.text
+                ),
+                theme.style("ui.text"),
+            ));
+        }
+        let wanted: u16 = rows
+            .iter()
+            .map(|l| (l.width() as u16).div_ceil(inner.width.max(1)).max(1))
+            .sum();
+        let h = wanted.min(inner.height / 3).max(1);
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(h + 1), Constraint::Min(1)]).areas(inner);
+        frame.render_widget(Paragraph::new(rows).wrap(Wrap { trim: false }), top);
+        inner = rest;
+    }
     if let Some(f) = selected
         && let Some(reason) = &f.refused
     {
@@ -230,5 +283,6 @@ fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
                 .collect()
         }
     };
-    frame.render_widget(Paragraph::new(visible), inner);
+    // Long lines wrap (a continued row starts at the left edge).
+    frame.render_widget(Paragraph::new(visible).wrap(Wrap { trim: false }), inner);
 }

@@ -31,8 +31,23 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
 fn the_whole_flow_by_keys_at_120x40() {
     let env = Env::new();
     let dir = tempdir();
-    // An existing file that the team's project also writes: its change is a diff.
+    // An existing, committed file that the team's project also writes: its
+    // change is a diff (uncommitted work would never be overwritten).
     std::fs::write(dir.path().join("README.md"), "# My notes\n").unwrap();
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "README.md"]);
+    git(
+        dir.path(),
+        &[
+            "-c",
+            "user.name=P",
+            "-c",
+            "user.email=p@example.com",
+            "commit",
+            "-qm",
+            "notes",
+        ],
+    );
     // The "editor": appends a line to the file it is given, as a person would.
     let editor = dir.path().join(".editor.sh");
     std::fs::write(
@@ -111,11 +126,13 @@ fn the_whole_flow_by_keys_at_120x40() {
     t.keys("Checked in the TUI.", true);
     t.keys("Enter", false);
     t.keys("C", true);
-    let screen = t.wait_for("committed ");
+    t.wait_for("committed ");
+    // The commit shows at once; the session ends just after it.
+    let screen = t.wait_for("· succeeded");
     let sha = screen
         .split("committed ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
+        .filter_map(|rest| rest.split_whitespace().next())
+        .find(|word| word.len() >= 7 && word.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or_default()
         .to_string();
     t.keys("q", true);
@@ -126,9 +143,10 @@ fn the_whole_flow_by_keys_at_120x40() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].commit.as_deref(), Some(sha.as_str()));
 
-    // git log: one commit with the decisions, the message edit, the files.
+    // git log: the person's commit, then one with the decisions, the message
+    // edit, the files.
     let log = git(dir.path(), &["log", "--format=%H%n%B%x00"]);
-    assert_eq!(log.matches('\0').count(), 1, "one commit:\n{log}");
+    assert_eq!(log.matches('\0').count(), 2, "two commits:\n{log}");
     assert!(log.starts_with(&sha[..sha.len().min(12)]), "{sha}\n{log}");
     for line in [
         "Storage engine: sqlite (decided by the person)",

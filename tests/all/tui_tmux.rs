@@ -470,7 +470,23 @@ fn the_second_question_is_announced_after_the_first_is_answered() {
 fn failed_delivered_from_the_tui(w: u16, h: u16) {
     let env = Env::new();
     let dir = crate::common::tempdir();
+    // A committed file the team also writes: headless fails without
+    // --allow-overwrite (uncommitted work would stop it resumable instead).
     std::fs::write(dir.path().join("README.md"), "# Mine\n").unwrap();
+    env.git(dir.path(), &["init", "-q"]);
+    env.git(dir.path(), &["add", "README.md"]);
+    env.git(
+        dir.path(),
+        &[
+            "-c",
+            "user.name=P",
+            "-c",
+            "user.email=p@example.com",
+            "commit",
+            "-qm",
+            "mine",
+        ],
+    );
     let failed = crate::common::run(env.quorum([
         "run",
         "Build a CLI todo app",
@@ -489,6 +505,8 @@ fn failed_delivered_from_the_tui(w: u16, h: u16) {
     t.wait_for("[ ] ~ README.md");
     t.keys("C", true);
     t.wait_for("committed ");
+    // The commit shows at once; the session ends just after it.
+    t.wait_for("succeeded");
     t.keys("q", true);
     t.assert_restored("EXIT=0");
     assert_eq!(
@@ -504,7 +522,12 @@ fn failed_delivered_from_the_tui(w: u16, h: u16) {
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(log.matches('\0').count(), 1, "one commit:\n{log}");
+    assert_eq!(
+        log.matches('\0').count(),
+        2,
+        "the person's and one more:\n{log}"
+    );
+    assert_eq!(log.matches("Quorum-Session:").count(), 1, "{log}");
 }
 
 #[test]

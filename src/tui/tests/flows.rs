@@ -796,3 +796,44 @@ fn the_newest_line_stays_at_the_bottom_when_the_top_line_only_partly_fits() {
         );
     }
 }
+
+#[test]
+fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
+    let setup = |settings: crate::config::Settings| {
+        let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
+        crate::tui::Setup {
+            settings: std::sync::Arc::new(settings),
+            workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
+            theme: crate::config::theme::Theme::default(),
+            dir: "/tmp".into(),
+            prompt: None,
+            resume: None,
+            unconfined: None,
+            implicit_demo: true,
+        }
+    };
+    let mut demo = crate::tui::app_for(&setup(crate::config::Settings::offline_defaults()));
+    assert_eq!(demo.provider_label, "offline (simulated) demo team");
+    let screen = screen_text(&render(&mut demo, 80, 24));
+    assert!(
+        screen.lines().next().unwrap().contains("demo team"),
+        "{screen}"
+    );
+    // A session on a prompt the demo does not build is marked so.
+    demo.submit_prompt("Rust CLI that counts words in files");
+    match demo.outbox.pop() {
+        Some(Op::Start { options, .. }) => {
+            assert_eq!(options.unbuilt.as_deref(), Some("it asks for Rust"))
+        }
+        other => panic!("expected start, got {other:?}"),
+    }
+    let scripted = crate::config::Settings::from_toml(
+        "[providers.sim]\nkind = \"offline\"\nscript = \"s.toml\"\n",
+        std::path::Path::new("/tmp/quorum.toml"),
+        false,
+        &|_| None,
+    )
+    .unwrap();
+    let app = crate::tui::app_for(&setup(scripted));
+    assert_eq!(app.provider_label, crate::config::OFFLINE_LABEL);
+}

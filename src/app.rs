@@ -336,6 +336,17 @@ async fn run_tui_with(
     prompt: Option<String>,
     resume: Option<Option<String>>,
 ) -> Result<i32, Failure> {
+    // Whether this machine can confine model-written code is asked only when
+    // the person has not allowed it already. A prompt from the command line
+    // starts at once, so it needs the answer now; otherwise the probe runs
+    // beside the TUI's start, which does not wait for it (`unconfined_pending`).
+    let ask = !prepared.settings.test.allow_unconfined;
+    let at_once = prompt.is_some();
+    if ask && !at_once {
+        std::thread::spawn(|| {
+            let _ = crate::workspace::sandbox::probe();
+        });
+    }
     let theme_name = global
         .theme
         .clone()
@@ -350,10 +361,10 @@ async fn run_tui_with(
         dir: prepared.dir.clone(),
         prompt,
         resume,
-        // Asked only when the person has not allowed it already.
-        unconfined: (!prepared.settings.test.allow_unconfined)
+        unconfined: (ask && at_once)
             .then(crate::workspace::sandbox::probe)
             .and_then(Result::err),
+        unconfined_pending: ask && !at_once,
         implicit_demo: prepared.settings.offline_demo() && !global.offline,
     };
     crate::tui::run(handle, setup)

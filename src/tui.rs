@@ -137,6 +137,9 @@ pub struct Setup {
     /// `--allow-unconfined-tests` was not given: the TUI then asks before a
     /// session starts (docs/sandbox.md).
     pub unconfined: Option<String>,
+    /// The sandbox probe runs on a thread of its own: `unconfined` is known
+    /// once [`crate::workspace::sandbox::probe_if_done`] answers.
+    pub unconfined_pending: bool,
     /// The offline (simulated) team runs only because no provider is
     /// configured (not `--offline`): a prompt for what its demo is not ends
     /// the session `demo` ([`crate::protocol::SessionOptions::unbuilt`]).
@@ -195,6 +198,7 @@ pub fn app_for(setup: &Setup) -> App {
         .with_overrides(&settings.keys)
         .unwrap_or_default();
     app.unconfined = setup.unconfined.clone();
+    app.unconfined_pending = setup.unconfined_pending;
     app.implicit_demo = setup.implicit_demo;
     app
 }
@@ -448,6 +452,13 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         }
         if app.quit {
             break;
+        }
+        // The sandbox probe, started beside the TUI (docs/sandbox.md).
+        if app.unconfined_pending
+            && let Some(answer) = crate::workspace::sandbox::probe_if_done()
+        {
+            app.unconfined = answer.err();
+            app.unconfined_pending = false;
         }
         if let Some(external) = app.external.take() {
             run_external(external, &mut guard, &mut input, &mut app).await?;

@@ -292,6 +292,9 @@ pub struct App {
     /// and the person has not allowed it (`--allow-unconfined-tests`): a new
     /// session asks first ([`Overlay::ConfirmUnconfined`]; docs/sandbox.md).
     pub unconfined: Option<String>,
+    /// The sandbox probe has not answered yet (it runs beside the TUI's
+    /// start); the run loop fills [`App::unconfined`] when it does.
+    pub unconfined_pending: bool,
     /// The offline team runs only because no provider is configured: a
     /// session on a prompt its demo does not build ends `demo`
     /// ([`crate::protocol::SessionOptions::unbuilt`]).
@@ -412,6 +415,7 @@ impl App {
             focus: Focus::Prompt,
             overlay: None,
             unconfined: None,
+            unconfined_pending: false,
             implicit_demo: false,
             prompt_history: PromptHistory::default(),
             session: SessionView::default(),
@@ -589,6 +593,12 @@ impl App {
                 true,
             );
             return;
+        }
+        if self.unconfined_pending {
+            // A prompt within the probe's first milliseconds: wait for its
+            // answer (it is nearly always there already).
+            self.unconfined = crate::workspace::sandbox::probe().err();
+            self.unconfined_pending = false;
         }
         if self.unconfined.is_some() {
             self.overlay = Some(Overlay::ConfirmUnconfined {

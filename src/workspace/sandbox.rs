@@ -355,11 +355,20 @@ impl Policy {
 pub const UNCONFINED_REFUSED: &str =
     "quorum: model-written code was not run: this machine cannot confine it";
 
+/// The answer of [`probe`], once it has been given.
+static PROBE: OnceLock<Result<Isolation, String>> = OnceLock::new();
+
+/// [`probe`]'s answer if it is known already, without waiting: for the
+/// TUI, which starts the probe on a thread of its own so that its first
+/// frame does not wait for a jail to be built (about 10–20 ms).
+pub fn probe_if_done() -> Option<Result<Isolation, String>> {
+    PROBE.get().cloned()
+}
+
 /// Whether this machine can run commands in the jail: the isolation a run
 /// gets, or why there is none (probed once per process by running `true` in
 /// it; `quorum doctor` shows the answer).
 pub fn probe() -> Result<Isolation, String> {
-    static PROBE: OnceLock<Result<Isolation, String>> = OnceLock::new();
     PROBE
         .get_or_init(|| {
             #[cfg(target_os = "linux")]

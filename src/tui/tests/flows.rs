@@ -515,6 +515,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
         prompt: None,
         resume: None,
         unconfined: None,
+        unconfined_pending: false,
         implicit_demo: false,
     };
     let mut app = crate::tui::app_for(&setup);
@@ -809,6 +810,7 @@ fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
             prompt: None,
             resume: None,
             unconfined: None,
+            unconfined_pending: false,
             implicit_demo: true,
         }
     };

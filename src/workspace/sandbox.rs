@@ -1,11 +1,11 @@
-//! Runs the test command on generated code (DESIGN.md §6): in the scratch tree,
-//! with a timeout, rlimits (CPU, data segment, file size, processes, no core),
-//! an environment scrubbed of provider keys, no network where the OS allows it
-//! (a fresh network namespace with only loopback, as root), in its own session
-//! and process group. On Linux a forked subreaper supervisor
-//! ([`supervisor`]) kills every descendant at the end, including processes
-//! that double-forked and called `setsid()`; elsewhere the process group is
-//! killed.
+//! Runs the test command on generated code (docs/sandbox.md): in the scratch
+//! tree, inside the jail ([`jail`]: namespaces, a read-only filesystem but the
+//! tree, Landlock, a cgroup, no capabilities), with a timeout, rlimits (CPU,
+//! data segment, file size, no core), an environment scrubbed of provider
+//! keys and no network. The supervisor ([`supervisor`]) is quorum's binary
+//! executed again; every process of a run is gone at its end. Where the kernel
+//! cannot build the jail a run is refused unless the person allowed it
+//! ([`Policy::allow_unconfined`]); elsewhere than Linux there is no jail.
 //!
 //! Also here: the setup step ([`run_setup`]), the same sandbox with the
 //! network. What a run's output means is [`crate::workspace::report`]'s; which

@@ -6,9 +6,9 @@
 //! target's `.git`, the state directory, `$HOME` and `/run` are hidden
 //! (empty); Landlock as a second layer where the kernel has it; a cgroup for
 //! the whole tree's processes and memory where one can be created, else
-//! `RLIMIT_NPROC` (which, unlike outside, binds even root inside a user
-//! namespace… only when the uid is not the global root: see [`limits_of`]).
-//! The command runs with no capabilities and `no_new_privs`.
+//! `RLIMIT_NPROC`, which the kernel counts per user namespace (it does not
+//! bind the global root: see [`limits_of`]). The command runs with no
+//! capabilities and `no_new_privs`.
 //!
 //! The supervisor ([`run_confined`]) clones the jail's init with the new
 //! namespaces, writes its uid/gid map (the caller's own uid and gid, mapped to

@@ -247,6 +247,29 @@ fn demo_notice(global: &Global, settings: &Settings, prompt: &str) -> Option<Str
     unbuilt.filter(|_| !global.offline)
 }
 
+/// Refuses a headless session at once, before any model is called, when its
+/// workflow runs model-written code (a test phase: setup and tests) and this
+/// machine cannot confine it, unless `--allow-unconfined-tests` (exit 1,
+/// naming the reason and the flag; docs/sandbox.md). Without this a session
+/// would spend its tokens and then stop at the test gate.
+fn refuse_unconfined(prepared: &Prepared) -> Result<(), Failure> {
+    let runs_code = prepared
+        .workflow
+        .phases
+        .iter()
+        .any(|p| p.kind == crate::config::workflow::PhaseKind::Test);
+    if !runs_code || prepared.settings.test.allow_unconfined {
+        return Ok(());
+    }
+    match crate::workspace::sandbox::probe() {
+        Ok(_) => Ok(()),
+        Err(reason) => Err(Failure::failed(format!(
+            "{} ({reason}); nothing was started. Rerun with --allow-unconfined-tests to run its setup and tests without the jail, or enable user namespaces (docs/sandbox.md; `quorum doctor` shows why)",
+            crate::workspace::sandbox::UNCONFINED_REFUSED
+        ))),
+    }
+}
+
 /// The line that says what the offline (simulated) team is.
 pub const DEMO_NOTICE: &str = "quorum: offline (simulated) team: it builds its demo item service, whatever the prompt; configure a provider for real work — `quorum init`";
 
@@ -260,6 +283,7 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         None => BTreeMap::new(),
     };
     let prepared = prepare(global, args.workflow.as_deref())?;
+    refuse_unconfined(&prepared)?;
     let (state, store, _guard) = open_state(&prepared.dir, global)?;
     tracing::info!(dir = %prepared.dir.display(), "headless session");
     let handle = spawn(&prepared, &state, store);

@@ -396,6 +396,7 @@ fn without_user_namespaces_runs_are_refused_unless_allowed() {
     assert!(line.contains("cannot be confined"), "{line}");
     assert!(line.contains("--allow-unconfined-tests"), "{line}");
 
+    // Headless refuses at once, before any model is called.
     let refused = disabled(&[
         "run",
         "a word counter",
@@ -404,15 +405,14 @@ fn without_user_namespaces_runs_are_refused_unless_allowed() {
         "--offline",
         "--json",
     ]);
-    assert_ne!(refused.code, 0, "{refused}");
+    assert_eq!(refused.code, 1, "{refused}");
     assert!(
-        refused.stdout.contains("--allow-unconfined-tests"),
+        refused.stderr.contains("--allow-unconfined-tests"),
         "{refused}"
     );
-    assert!(
-        !refused.stdout.contains("\"type\":\"commit_created\""),
-        "{refused}"
-    );
+    assert!(refused.stderr.contains("nothing was started"), "{refused}");
+    assert!(refused.stdout.is_empty(), "no session started: {refused}");
+    assert!(!dir.path().join(".quorum").exists(), "{refused}");
 
     let dir = tempdir();
     let allowed = disabled(&[

@@ -48,6 +48,25 @@ fn a_setup_that_could_not_reach_the_registry_is_the_environments() {
 }
 
 #[test]
+fn a_run_the_sandbox_refused_is_the_environments_and_names_the_flag() {
+    // As the sandbox reports a run it would not start unconfined (a test run
+    // gives `error`, a setup `setup_failed`): the session stops, naming no
+    // agent, and says how to go on.
+    let refused = format!(
+        "cannot start `pytest`: {} (creating namespaces (clone): No space left on device); rerun with --allow-unconfined-tests to run it without the jail (docs/sandbox.md)",
+        sandbox::UNCONFINED_REFUSED
+    );
+    for status in [TestStatus::Error, TestStatus::SetupFailed] {
+        let why = environmental(&outcome(status, &refused), true).unwrap();
+        assert!(
+            why.starts_with("project: quorum: model-written code"),
+            "{why}"
+        );
+        assert!(why.contains("--allow-unconfined-tests"), "{why}");
+    }
+}
+
+#[test]
 fn numbered_lines_are_aligned_and_start_at_one() {
     let text: String = (1..=10).map(|i| format!("l{i}\n")).collect();
     let n = numbered(&text);

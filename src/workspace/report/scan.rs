@@ -28,6 +28,18 @@ pub(super) struct Counts {
     pub(super) skipped: u32,
 }
 
+/// One line of a runner's output, split once for every reader.
+struct Line<'a> {
+    /// The line's index in the output, from 0.
+    i: usize,
+    /// The line, without its newline.
+    text: &'a str,
+    /// The line's words, split at whitespace.
+    words: Vec<&'a str>,
+    /// The first word, or "".
+    first: &'a str,
+}
+
 impl Counts {
     fn total(&self) -> u32 {
         self.passed
@@ -96,14 +108,36 @@ impl Scan {
         self.name_at.push((name, i));
     }
 
+    /// Reads one line of a runner's output: the first runner whose format
+    /// the line matches takes it (cargo, nextest, pytest, unittest, go,
+    /// vitest, jest, node), else a plain summary line may count.
     fn read_line(&mut self, st: &mut State, i: usize, l: &str) {
         if l.is_empty() {
             return;
         }
         let words: Vec<&str> = l.split_whitespace().collect();
-        let first = words.first().copied().unwrap_or("");
+        let line = Line {
+            i,
+            text: l,
+            first: words.first().copied().unwrap_or(""),
+            words,
+        };
+        let _ = self.cargo_test(&line)
+            || self.nextest(&line)
+            || self.pytest(&line)
+            || self.unittest(st, &line)
+            || self.go_test(st, &line)
+            || self.vitest(st, &line)
+            || self.jest(st, &line)
+            || self.node_test(st, &line)
+            || self.plain(&line);
+    }
 
-        // cargo test
+    /// Cargo test: whether the line was one of its lines.
+    fn cargo_test(&mut self, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
+        let first = line.first;
         if let Some(rest) = l.strip_prefix("test result: ") {
             let rest = rest.split("; finished in").next().unwrap_or(rest);
             let rest = rest
@@ -117,14 +151,14 @@ impl Scan {
                 _ => None,
             });
             self.summary(i, &counts.unwrap_or_default());
-            return;
+            return true;
         }
         if let Some(name) = l
             .strip_prefix("---- ")
             .and_then(|l| l.strip_suffix(" stdout ----"))
         {
             self.name(name, i);
-            return;
+            return true;
         }
         if first == "test"
             && let Some(name) = l
@@ -132,13 +166,21 @@ impl Scan {
                 .and_then(|l| l.strip_suffix(" ... FAILED"))
         {
             self.name(name, i);
-            return;
+            return true;
         }
         if l == "running 0 tests" {
             self.zero_at.push(i);
-            return;
+            return true;
         }
-        // cargo nextest
+        false
+    }
+
+    /// Cargo nextest: whether the line was one of its lines.
+    fn nextest(&mut self, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
+        let words = &line.words;
+        let first = line.first;
         if l.starts_with("Summary [")
             && let Some((_, rest)) = l.split_once("tests run:")
         {
@@ -150,7 +192,7 @@ impl Scan {
                 _ => None,
             }) {
                 self.summary(i, &counts);
-                return;
+                return true;
             }
         }
         if first == "FAIL"
@@ -158,25 +200,32 @@ impl Scan {
             && let Some((_, name)) = l.split_once("] ")
         {
             self.name(name, i);
-            return;
+            return true;
         }
+        false
+    }
 
-        // pytest
+    /// Pytest: whether the line was one of its lines.
+    fn pytest(&mut self, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
+        let words = &line.words;
+        let first = line.first;
         if let Some(counts) = pytest_summary(l) {
             self.summary(i, &counts);
-            return;
+            return true;
         }
         if first == "FAILED" || first == "ERROR" {
             let rest = l[first.len()..].trim_start();
             let name = rest.split(" - ").next().unwrap_or(rest).trim();
             if name.contains("::") || (first == "ERROR" && name.ends_with(".py")) {
                 self.name(name, i);
-                return;
+                return true;
             }
         }
         if words.len() >= 2 && words[0].contains("::") && matches!(words[1], "FAILED" | "ERROR") {
             self.name(words[0], i);
-            return;
+            return true;
         }
         let bare = l.trim_matches(|c| c == '_' || c == '!' || c == '=' || c == ' ');
         if bare.starts_with("ERROR collecting ")
@@ -184,10 +233,15 @@ impl Scan {
             || bare.contains("errors during collection")
         {
             self.load_at.push(i);
-            return;
+            return true;
         }
+        false
+    }
 
-        // unittest
+    /// Unittest: whether the line was one of its lines.
+    fn unittest(&mut self, st: &mut State, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
         if let Some(rest) = l.strip_prefix("Ran ") {
             let w: Vec<&str> = rest.split_whitespace().collect();
             if let (Some(n), Some(&("test" | "tests"))) =
@@ -199,7 +253,7 @@ impl Scan {
                 if n == 0 {
                     self.zero_at.push(i);
                 }
-                return;
+                return true;
             }
         }
         if st.unittest_ran.is_some()
@@ -227,7 +281,7 @@ impl Scan {
                 }
             }
             self.summary_at.push(i);
-            return;
+            return true;
         }
         for prefix in ["FAIL: ", "ERROR: ", "UNEXPECTED SUCCESS: "] {
             if let Some(name) = l.strip_prefix(prefix)
@@ -237,11 +291,18 @@ impl Scan {
                     self.load_at.push(i);
                 }
                 self.name(name, i);
-                return;
+                return true;
             }
         }
+        false
+    }
 
-        // go test
+    /// Go test: whether the line was one of its lines.
+    fn go_test(&mut self, st: &mut State, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
+        let words = &line.words;
+        let first = line.first;
         for (prefix, what) in [("--- PASS: ", 0), ("--- FAIL: ", 1), ("--- SKIP: ", 2)] {
             if let Some(rest) = l.strip_prefix(prefix) {
                 let name = rest.split_whitespace().next().unwrap_or(rest);
@@ -257,7 +318,7 @@ impl Scan {
                     }
                     _ => self.report.skipped = self.report.skipped.saturating_add(1),
                 }
-                return;
+                return true;
             }
         }
         let go_time = |w: Option<&&str>| w.is_some_and(|w| *w == "(cached)" || is_duration(w));
@@ -269,7 +330,7 @@ impl Scan {
             } else {
                 st.go_ok_packages = st.go_ok_packages.saturating_add(1);
             }
-            return;
+            return true;
         }
         let go_broken = l.ends_with("[build failed]") || l.ends_with("[setup failed]");
         if first == "FAIL" && words.len() >= 3 && (go_time(words.get(2)) || go_broken) {
@@ -278,45 +339,51 @@ impl Scan {
             if go_broken {
                 self.load_at.push(i);
             }
-            return;
+            return true;
         }
         if first == "?" && l.ends_with("[no test files]") {
             self.report.summary = true;
             self.summary_at.push(i);
             self.zero_at.push(i);
-            return;
+            return true;
         }
         if l.contains("testing: warning: no tests to run") {
             self.zero_at.push(i);
-            return;
+            return true;
         }
+        false
+    }
 
-        // vitest
+    /// Vitest: whether the line was one of its lines.
+    fn vitest(&mut self, st: &mut State, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
+        let first = line.first;
         if let Some(rest) = l.strip_prefix("Tests ") {
             let rest = rest.trim();
             if rest == "no tests" {
                 self.summary(i, &Counts::default());
-                return;
+                return true;
             }
             if let Some(counts) = vitest_counts(rest) {
                 self.summary(i, &counts);
-                return;
+                return true;
             }
         }
         if let Some(rest) = l.strip_prefix("Test Files ")
             && vitest_counts(rest.trim()).is_some()
         {
             self.report.summary = true;
-            return;
+            return true;
         }
         if l.starts_with("No test files found") {
             self.report.summary = true;
             self.zero_at.push(i);
-            return;
+            return true;
         }
         if l.contains("Failed Suites ") && l.starts_with('⎯') {
             self.load_at.push(i);
-            return;
+            return true;
         }
         if first == "FAIL" {
             let rest = l[4..].trim();
@@ -325,39 +392,46 @@ impl Scan {
             {
                 self.load_at.push(i);
                 self.name(file, i);
-                return;
+                return true;
             }
             if rest.contains(" > ") {
                 self.name(rest, i);
-                return;
+                return true;
             }
         }
         for mark in ["× ", "✕ "] {
             if let Some(rest) = l.strip_prefix(mark) {
                 st.marked.push((strip_duration(rest).to_string(), i));
-                return;
+                return true;
             }
         }
+        false
+    }
 
-        // jest
+    /// Jest: whether the line was one of its lines.
+    fn jest(&mut self, st: &mut State, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
+        let words = &line.words;
+        let first = line.first;
         if let Some(rest) = l.strip_prefix("Tests:")
             && let Some(counts) = jest_counts(rest)
         {
             self.summary(i, &counts);
-            return;
+            return true;
         }
         if l.starts_with("Test Suites:") {
             self.report.summary = true;
-            return;
+            return true;
         }
         if l.starts_with("No tests found") {
             self.report.summary = true;
             self.zero_at.push(i);
-            return;
+            return true;
         }
         if first == "FAIL" && words.len() >= 2 {
             st.jest_file = Some(words[1].to_string());
-            return;
+            return true;
         }
         if let Some(rest) = l.strip_prefix("● ") {
             let rest = rest.trim();
@@ -369,10 +443,15 @@ impl Scan {
             } else if !rest.starts_with("Console") {
                 self.name(rest, i);
             }
-            return;
+            return true;
         }
+        false
+    }
 
-        // node --test (TAP and spec reporters)
+    /// Node --test (TAP and spec reporters): whether the line was one of its lines.
+    fn node_test(&mut self, st: &mut State, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
         let node = l.strip_prefix("# ").or_else(|| l.strip_prefix("ℹ "));
         if let Some(rest) = node
             && let Some((key, n)) = rest.split_once(' ')
@@ -388,7 +467,7 @@ impl Scan {
                         self.zero_at.push(i);
                     }
                 }
-                _ => return,
+                _ => return true,
             }
             self.report.summary = true;
             if key == "tests" {
@@ -397,7 +476,7 @@ impl Scan {
             if key == "fail" && n > 0 {
                 self.summary_at.push(i);
             }
-            return;
+            return true;
         }
         if let Some(rest) = l.strip_prefix("not ok ") {
             let name = rest
@@ -412,17 +491,17 @@ impl Scan {
             }
             st.last_not_ok = Some(name.to_string());
             self.name(name, i);
-            return;
+            return true;
         }
         if l == "type: 'suite'" {
             if let Some(name) = st.last_not_ok.take() {
                 st.node_suites.push(name);
             }
-            return;
+            return true;
         }
         if l.starts_with("ok ") || l.starts_with("# Subtest:") {
             st.last_not_ok = None;
-            return;
+            return true;
         }
         if let Some(rest) = l.strip_prefix("✖ ") {
             if rest.trim() != "failing tests:" {
@@ -435,13 +514,20 @@ impl Scan {
                 }
                 self.name(name, i);
             }
-            return;
+            return true;
         }
+        false
+    }
 
-        // the plain line
-        if let Some(counts) = plain_counts(l) {
-            self.summary(i, &counts);
-        }
+    /// The plain line: whether the line was a summary it counted.
+    fn plain(&mut self, line: &Line) -> bool {
+        let i = line.i;
+        let l = line.text;
+        let Some(counts) = plain_counts(l) else {
+            return false;
+        };
+        self.summary(i, &counts);
+        true
     }
 
     fn finish(&mut self, st: State) {

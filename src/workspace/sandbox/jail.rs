@@ -247,128 +247,20 @@ fn keep(path: &Path, writable: bool) -> Result<Option<Kept>, String> {
 ///
 /// Errors: the step that failed and the OS's reason.
 pub fn enter(spec: &Spec, jail: &Jail) -> Result<Isolation, String> {
-    let root = Path::new("/");
-    // SAFETY: mount(2) changing propagation in our own mount namespace.
-    if unsafe {
-        libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        )
-    } != 0
-    {
-        return Err(os_error("making mounts private:", root));
-    }
-    // What stays visible, cloned before anything is hidden.
-    let mut kept = Vec::new();
-    for path in &jail.expose {
-        kept.extend(keep(path, false)?);
-    }
-    for path in &jail.writable {
-        kept.extend(keep(path, true)?);
-    }
-    kept.sort_by_key(|k| depth(&k.target));
-    let mut devices = Vec::new();
-    for name in DEVICES {
-        let path = Path::new("/dev").join(name);
-        if path.exists() {
-            devices.push((clone_tree(&path, false)?, path));
-        }
-    }
-    // The directories to hide, as they are before anything is mounted (one
-    // under /tmp must stay hidden inside the private /tmp too).
-    let mut hide: Vec<&PathBuf> = jail
-        .hide
-        .iter()
-        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
-        .collect();
-    hide.sort_by_key(|p| depth(p));
-    let mut masks = Vec::new();
-    for path in &jail.mask {
-        if path.is_file() {
-            masks.push((clone_tree(Path::new("/dev/null"), false)?, path.clone()));
-        }
-    }
-
+    make_mounts_private()?;
+    let clones = Clones::of(jail)?;
     // Everything read-only and without set-uid.
-    set_attr(root, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
-    // Private scratch space.
-    tmpfs(Path::new("/tmp"), &format!("mode=1777,{TMP_SIZE}"))?;
-    let var_tmp = Path::new("/var/tmp");
-    let private_var_tmp = std::fs::symlink_metadata(var_tmp).is_ok_and(|m| m.is_dir());
-    if private_var_tmp {
-        tmpfs(var_tmp, &format!("mode=1777,{TMP_SIZE}"))?;
-    }
-    // A /dev of a few devices (no terminals of the person's, no disks).
-    let dev = Path::new("/dev");
-    tmpfs(dev, "mode=755,size=64k")?;
-    for (fd, path) in &devices {
-        make_target(path, true)?;
-        attach(fd, path)?;
-    }
-    for (link, to) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
-        let _ = std::os::unix::fs::symlink(to, dev.join(link));
-    }
-    let shm = dev.join("shm");
-    make_target(&shm, false)?;
-    tmpfs(&shm, &format!("mode=1777,{TMP_SIZE}"))?;
-    set_attr(dev, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, false)?;
-
-    // Hidden: the shallowest first, so that deeper ones inside them are
-    // already gone (and skipped). One under a private tmpfs (/tmp) is made
-    // there first, so that nobody can create it writable.
-    let mut hidden = Vec::new();
-    for path in hide {
-        let inside_hidden = hidden.iter().any(|h: &PathBuf| path.starts_with(h));
-        if inside_hidden {
-            continue;
-        }
-        make_target(path, false)?;
-        tmpfs(path, "mode=755,size=1m")?;
-        hidden.push(path.clone());
-    }
-    for k in &kept {
-        make_target(&k.target, k.file)?;
-        attach(&k.fd, &k.target)?;
-    }
-    for (fd, path) in &masks {
-        attach(fd, path)?;
-    }
-    for path in &hidden {
-        set_attr(path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, false)?;
-    }
-    // A /proc of the new PID namespace only.
-    // SAFETY: mount(2) with static strings.
-    if unsafe {
-        libc::mount(
-            c"proc".as_ptr(),
-            c"/proc".as_ptr(),
-            c"proc".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            std::ptr::null(),
-        )
-    } != 0
-    {
-        return Err(os_error("mount", Path::new("/proc")));
-    }
+    set_attr(Path::new("/"), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, true)?;
+    let scratch = private_scratch(&clones.devices)?;
+    clones.hide_and_show()?;
+    mount_proc()?;
     std::fs::create_dir_all(&jail.home)
         .map_err(|e| format!("mkdir {}: {e}", jail.home.display()))?;
     // SAFETY: sethostname in our own UTS namespace.
     unsafe { libc::sethostname(c"quorum-sandbox".as_ptr(), "quorum-sandbox".len()) };
 
     let mut writable: Vec<PathBuf> = jail.writable.clone();
-    writable.push("/tmp".into());
-    writable.push(shm);
-    if private_var_tmp {
-        writable.push(var_tmp.to_path_buf());
-    }
+    writable.extend(scratch);
     drop_capabilities()?;
     let landlock = landlock(&writable)?;
     let mut namespaces: Vec<String> = ["user", "mount", "pid", "ipc", "uts"]
@@ -386,6 +278,156 @@ pub fn enter(spec: &Spec, jail: &Jail) -> Result<Isolation, String> {
         memory: String::new(),
         network: spec.isolate_network,
     })
+}
+
+/// Stops mount events from propagating out of the new mount namespace.
+fn make_mounts_private() -> Result<(), String> {
+    // SAFETY: mount(2) changing propagation in our own mount namespace.
+    if unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    } != 0
+    {
+        return Err(os_error("making mounts private:", Path::new("/")));
+    }
+    Ok(())
+}
+
+/// What stays visible and what is hidden, taken before anything is mounted
+/// over (a clone keeps a tree reachable after its parent is hidden).
+struct Clones<'a> {
+    /// The trees shown again, read-only or writable, shallowest first.
+    kept: Vec<Kept>,
+    /// The devices of the private /dev, as clones and their paths.
+    devices: Vec<(OwnedFd, PathBuf)>,
+    /// The directories to hide, shallowest first.
+    hide: Vec<&'a PathBuf>,
+    /// The files masked by /dev/null (credentials), as clones and their paths.
+    masks: Vec<(OwnedFd, PathBuf)>,
+}
+
+impl<'a> Clones<'a> {
+    /// Clones what the jail shows and lists what it hides, as they are now
+    /// (one under /tmp must stay hidden inside the private /tmp too).
+    fn of(jail: &'a Jail) -> Result<Self, String> {
+        let mut kept = Vec::new();
+        for path in &jail.expose {
+            kept.extend(keep(path, false)?);
+        }
+        for path in &jail.writable {
+            kept.extend(keep(path, true)?);
+        }
+        kept.sort_by_key(|k| depth(&k.target));
+        let mut devices = Vec::new();
+        for name in DEVICES {
+            let path = Path::new("/dev").join(name);
+            if path.exists() {
+                devices.push((clone_tree(&path, false)?, path));
+            }
+        }
+        let mut hide: Vec<&PathBuf> = jail
+            .hide
+            .iter()
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+            .collect();
+        hide.sort_by_key(|p| depth(p));
+        let mut masks = Vec::new();
+        for path in &jail.mask {
+            if path.is_file() {
+                masks.push((clone_tree(Path::new("/dev/null"), false)?, path.clone()));
+            }
+        }
+        Ok(Self {
+            kept,
+            devices,
+            hide,
+            masks,
+        })
+    }
+
+    /// Hides the directories, the shallowest first, so that deeper ones
+    /// inside them are already gone (and skipped); one under a private tmpfs
+    /// (/tmp) is made there first, so that nobody can create it writable.
+    /// Then shows the kept trees again and masks the credentials.
+    fn hide_and_show(&self) -> Result<(), String> {
+        let mut hidden = Vec::new();
+        for path in &self.hide {
+            let inside_hidden = hidden.iter().any(|h: &PathBuf| path.starts_with(h));
+            if inside_hidden {
+                continue;
+            }
+            make_target(path, false)?;
+            tmpfs(path, "mode=755,size=1m")?;
+            hidden.push((*path).clone());
+        }
+        for k in &self.kept {
+            make_target(&k.target, k.file)?;
+            attach(&k.fd, &k.target)?;
+        }
+        for (fd, path) in &self.masks {
+            attach(fd, path)?;
+        }
+        for path in &hidden {
+            set_attr(path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, false)?;
+        }
+        Ok(())
+    }
+}
+
+/// Mounts the private scratch space: /tmp, /var/tmp (where it is a
+/// directory) and a /dev of a few devices (no terminals of the person's, no
+/// disks) with its own /dev/shm. Returns the writable places it made.
+fn private_scratch(devices: &[(OwnedFd, PathBuf)]) -> Result<Vec<PathBuf>, String> {
+    let mut writable = vec![PathBuf::from("/tmp")];
+    tmpfs(Path::new("/tmp"), &format!("mode=1777,{TMP_SIZE}"))?;
+    let var_tmp = Path::new("/var/tmp");
+    if std::fs::symlink_metadata(var_tmp).is_ok_and(|m| m.is_dir()) {
+        tmpfs(var_tmp, &format!("mode=1777,{TMP_SIZE}"))?;
+        writable.push(var_tmp.to_path_buf());
+    }
+    let dev = Path::new("/dev");
+    tmpfs(dev, "mode=755,size=64k")?;
+    for (fd, path) in devices {
+        make_target(path, true)?;
+        attach(fd, path)?;
+    }
+    for (link, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let _ = std::os::unix::fs::symlink(to, dev.join(link));
+    }
+    let shm = dev.join("shm");
+    make_target(&shm, false)?;
+    tmpfs(&shm, &format!("mode=1777,{TMP_SIZE}"))?;
+    set_attr(dev, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, false)?;
+    writable.push(shm);
+    Ok(writable)
+}
+
+/// Mounts a /proc of the new PID namespace only.
+fn mount_proc() -> Result<(), String> {
+    // SAFETY: mount(2) with static strings.
+    if unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        )
+    } != 0
+    {
+        return Err(os_error("mount", Path::new("/proc")));
+    }
+    Ok(())
 }
 
 /// Empties the capability bounding set, the ambient set and the process's own

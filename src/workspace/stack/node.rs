@@ -56,67 +56,90 @@ pub(super) fn node<'a>(
         .collect();
     let mut components: Vec<Component> = roots
         .iter()
-        .map(|dir| {
-            let has_config = |runner: Runner| {
-                paths
-                    .iter()
-                    .any(|p| dir_of(p) == *dir && config_kind(file_name(p)) == Some(runner))
-            };
-            let package = parsed(dir);
-            let depends = |name: &str| {
-                package.as_ref().is_some_and(|p| {
-                    ["dependencies", "devDependencies"]
-                        .iter()
-                        .any(|key| p.get(key).and_then(|d| d.get(name)).is_some())
-                })
-            };
-            let script = package
-                .as_ref()
-                .and_then(|p| p.get("scripts")?.get("test")?.as_str().map(str::to_string));
-            let test = if depends("vitest") || has_config(Runner::Vitest) {
-                "npx vitest run"
-            } else if depends("jest")
-                || has_config(Runner::Jest)
-                || package.as_ref().is_some_and(|p| p.get("jest").is_some())
-            {
-                "npx jest"
-            } else if package.is_none()
-                || script.is_some_and(|s| !s.contains(NPM_PLACEHOLDER) && !s.trim().is_empty())
-            {
-                "npm test"
-            } else {
-                "node --test"
-            };
-            let lock = join(dir, "package-lock.json");
-            let locked = paths.contains(&lock.as_str());
-            let mut manifests = vec![join(dir, "package.json")];
-            if locked {
-                manifests.push(lock);
-            }
-            manifests.extend(
-                packages
-                    .iter()
-                    .filter(|m| strictly_contains(dir, m) && !roots.contains(m))
-                    .map(|m| join(m, "package.json")),
-            );
-            manifests.sort();
-            Component {
-                name: name_of(dir),
-                root: dir.to_string(),
-                setup: Some(
-                    if locked {
-                        "npm ci --no-audit --no-fund"
-                    } else {
-                        "npm install --no-audit --no-fund"
-                    }
-                    .into(),
-                ),
-                test: test.into(),
-                manifests,
-            }
-        })
+        .map(|dir| component(dir, paths, &packages, &roots, &parsed))
         .collect();
+    attach_outside_configs(paths, &roots, &mut components, content);
+    components
+}
 
+/// The component of one package root `dir`: its test runner (vitest, jest,
+/// `npm test` or `node --test`), its setup (`npm ci` with a lock file) and its
+/// manifests (the nested packages' included).
+fn component(
+    dir: &str,
+    paths: &[&str],
+    packages: &[&str],
+    roots: &[&str],
+    parsed: &impl Fn(&str) -> Option<serde_json::Value>,
+) -> Component {
+    let has_config = |runner: Runner| {
+        paths
+            .iter()
+            .any(|p| dir_of(p) == dir && config_kind(file_name(p)) == Some(runner))
+    };
+    let package = parsed(dir);
+    let depends = |name: &str| {
+        package.as_ref().is_some_and(|p| {
+            ["dependencies", "devDependencies"]
+                .iter()
+                .any(|key| p.get(key).and_then(|d| d.get(name)).is_some())
+        })
+    };
+    let script = package
+        .as_ref()
+        .and_then(|p| p.get("scripts")?.get("test")?.as_str().map(str::to_string));
+    let test = if depends("vitest") || has_config(Runner::Vitest) {
+        "npx vitest run"
+    } else if depends("jest")
+        || has_config(Runner::Jest)
+        || package.as_ref().is_some_and(|p| p.get("jest").is_some())
+    {
+        "npx jest"
+    } else if package.is_none()
+        || script.is_some_and(|s| !s.contains(NPM_PLACEHOLDER) && !s.trim().is_empty())
+    {
+        "npm test"
+    } else {
+        "node --test"
+    };
+    let lock = join(dir, "package-lock.json");
+    let locked = paths.contains(&lock.as_str());
+    let mut manifests = vec![join(dir, "package.json")];
+    if locked {
+        manifests.push(lock);
+    }
+    manifests.extend(
+        packages
+            .iter()
+            .filter(|m| strictly_contains(dir, m) && !roots.contains(m))
+            .map(|m| join(m, "package.json")),
+    );
+    manifests.sort();
+    Component {
+        name: name_of(dir),
+        root: dir.to_string(),
+        setup: Some(
+            if locked {
+                "npm ci --no-audit --no-fund"
+            } else {
+                "npm install --no-audit --no-fund"
+            }
+            .into(),
+        ),
+        test: test.into(),
+        manifests,
+    }
+}
+
+/// Attaches each test config kept outside every root to the one component it
+/// names (by content, by a directory named after it, or the only one), at
+/// most one config per component.
+fn attach_outside_configs<'a>(
+    paths: &[&str],
+    roots: &[&str],
+    components: &mut [Component],
+    content: &impl Fn(&str) -> Option<&'a str>,
+) {
     let mut configured = vec![false; components.len()];
     let mut outside: Vec<&str> = paths
         .iter()
@@ -159,5 +182,4 @@ pub(super) fn node<'a>(
             Runner::Jest => format!("npx jest --config {path}"),
         };
     }
-    components
 }

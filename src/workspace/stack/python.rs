@@ -129,55 +129,8 @@ pub(super) fn python<'a>(
             let needs_pytest = inside.iter().chain(&away).any(|p| {
                 file_name(p) == "conftest.py" || content(p).is_none_or(written_for_pytest)
             });
-            let requirements = has(&join(root, "requirements.txt"));
-            let declared = requirements
-                && content(&join(root, "requirements.txt")).is_some_and(requires_pytest);
-            let use_pytest = needs_pytest || declared;
-
-            let mut install = Vec::new();
-            if requirements {
-                install.push("-r requirements.txt");
-            } else if has(&join(root, "pyproject.toml")) || has(&join(root, "setup.py")) {
-                install.push("-e .");
-            }
-            if needs_pytest && !declared {
-                install.push("pytest");
-            }
-            let mut setup = "python3 -m venv .venv".to_string();
-            if !install.is_empty() {
-                setup.push_str(" && .venv/bin/pip install -q ");
-                setup.push_str(&install.join(" "));
-            }
-
-            let here = if use_pytest {
-                ".venv/bin/python -m pytest -q".to_string()
-            } else {
-                ".venv/bin/python -m unittest discover -v".to_string()
-            };
-            let test = if away.is_empty() {
-                here
-            } else {
-                let named: Vec<&str> = away
-                    .iter()
-                    .copied()
-                    .filter(|p| collected(file_name(p)))
-                    .collect();
-                let dir = common_dir(&named);
-                let dir = if dir.is_empty() { ".".into() } else { dir };
-                let from_top = format!(
-                    "cd {} && PYTHONPATH={root} {root}/.venv/bin/python",
-                    up(root)
-                );
-                let own = inside.iter().any(|p| collected(file_name(p)));
-                match (use_pytest, own) {
-                    (true, false) => format!("{from_top} -m pytest -q {dir}"),
-                    (true, true) => format!("{from_top} -m pytest -q {root} {dir}"),
-                    (false, false) => format!("{from_top} -m unittest discover -v -s {dir}"),
-                    (false, true) => {
-                        format!("{here} && {from_top} -m unittest discover -v -s {dir}")
-                    }
-                }
-            };
+            let (setup, use_pytest) = setup_of(root, &has, content, needs_pytest);
+            let test = test_command(root, use_pytest, &inside, &away);
             let mut manifests: Vec<String> = PYTHON_MARKERS
                 .iter()
                 .map(|marker| join(root, marker))
@@ -193,6 +146,70 @@ pub(super) fn python<'a>(
             }
         })
         .collect()
+}
+
+/// A root's setup command (a venv, then its requirements, the project itself
+/// or pytest installed) and whether its tests run under pytest: when a test
+/// needs it (`needs_pytest`) or the requirements declare it.
+fn setup_of<'a>(
+    root: &str,
+    has: &impl Fn(&str) -> bool,
+    content: &impl Fn(&str) -> Option<&'a str>,
+    needs_pytest: bool,
+) -> (String, bool) {
+    let requirements = has(&join(root, "requirements.txt"));
+    let declared =
+        requirements && content(&join(root, "requirements.txt")).is_some_and(requires_pytest);
+    let use_pytest = needs_pytest || declared;
+    let mut install = Vec::new();
+    if requirements {
+        install.push("-r requirements.txt");
+    } else if has(&join(root, "pyproject.toml")) || has(&join(root, "setup.py")) {
+        install.push("-e .");
+    }
+    if needs_pytest && !declared {
+        install.push("pytest");
+    }
+    let mut setup = "python3 -m venv .venv".to_string();
+    if !install.is_empty() {
+        setup.push_str(" && .venv/bin/pip install -q ");
+        setup.push_str(&install.join(" "));
+    }
+    (setup, use_pytest)
+}
+
+/// A root's test command: its own tests (`inside`) from the root, and the
+/// tests kept outside it (`away`) from the top with the root on `PYTHONPATH`.
+fn test_command(root: &str, use_pytest: bool, inside: &[&str], away: &[&str]) -> String {
+    let here = if use_pytest {
+        ".venv/bin/python -m pytest -q".to_string()
+    } else {
+        ".venv/bin/python -m unittest discover -v".to_string()
+    };
+    if away.is_empty() {
+        here
+    } else {
+        let named: Vec<&str> = away
+            .iter()
+            .copied()
+            .filter(|p| collected(file_name(p)))
+            .collect();
+        let dir = common_dir(&named);
+        let dir = if dir.is_empty() { ".".into() } else { dir };
+        let from_top = format!(
+            "cd {} && PYTHONPATH={root} {root}/.venv/bin/python",
+            up(root)
+        );
+        let own = inside.iter().any(|p| collected(file_name(p)));
+        match (use_pytest, own) {
+            (true, false) => format!("{from_top} -m pytest -q {dir}"),
+            (true, true) => format!("{from_top} -m pytest -q {root} {dir}"),
+            (false, false) => format!("{from_top} -m unittest discover -v -s {dir}"),
+            (false, true) => {
+                format!("{here} && {from_top} -m unittest discover -v -s {dir}")
+            }
+        }
+    }
 }
 
 /// The `project` component for Python tests without a Python root, chosen as

@@ -184,6 +184,22 @@ impl Workflow {
                 .map(toml::Spanned::into_inner)
                 .collect(),
         };
+        workflow.check_phases(&spans, roster, &line_of, &err)?;
+        workflow.check_order(&spans, &line_at, &err)?;
+        Ok(workflow)
+    }
+
+    /// Checks each phase against the earlier ones (docs/workflows.md): no
+    /// name twice, agents from the roster, agents where the kind needs them,
+    /// inputs that are earlier phases (a cycle is named as one).
+    fn check_phases(
+        &self,
+        spans: &[std::ops::Range<usize>],
+        roster: &[String],
+        line_of: &impl Fn(&std::ops::Range<usize>, &str) -> usize,
+        err: &impl Fn(String) -> WorkflowError,
+    ) -> Result<(), WorkflowError> {
+        let workflow = self;
         let names: Vec<&str> = workflow.phases.iter().map(|p| p.name.as_str()).collect();
         let mut seen: Vec<&str> = Vec::new();
         for (i, phase) in workflow.phases.iter().enumerate() {
@@ -247,6 +263,18 @@ impl Workflow {
             }
             seen.push(&phase.name);
         }
+        Ok(())
+    }
+
+    /// Checks the workflow as a whole: a `single`, a `tasks` and a `deliver`
+    /// phase, `deliver` last, and each kind after the kind it needs.
+    fn check_order(
+        &self,
+        spans: &[std::ops::Range<usize>],
+        line_at: &impl Fn(usize) -> usize,
+        err: &impl Fn(String) -> WorkflowError,
+    ) -> Result<(), WorkflowError> {
+        let workflow = self;
         for required in [PhaseKind::Single, PhaseKind::Tasks, PhaseKind::Deliver] {
             if !workflow.phases.iter().any(|p| p.kind == required) {
                 return Err(err(format!(
@@ -288,7 +316,7 @@ impl Workflow {
                 }
             }
         }
-        Ok(workflow)
+        Ok(())
     }
 
     /// Index of the first phase of `kind`.

@@ -755,16 +755,9 @@ mod tests {
         assert_eq!(store.sessions().unwrap().len(), 1);
     }
 
-    /// Lines stored in chunks (several groups, interleaved agents, chunks cut
-    /// at [`CHUNK_LINES`]) next to lines stored one per key as older quorums
-    /// did read back exactly as the plain list they came from: whole, in
-    /// pages from any position, per agent, searched, and continued.
-    #[test]
-    fn chunked_and_single_line_entries_read_back_as_one_transcript() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
-        let session = SessionId::new();
-        let agents = ["pm", "backend", "qa"];
+    /// 900 lines of `agents` interleaved, every 7th holding `Needle`, and
+    /// each agent's line count.
+    fn interleaved_lines(agents: [&str; 3]) -> (Vec<TranscriptLine>, [u64; 3]) {
         let mut next_agent_seq = [0u64; 3];
         let all: Vec<TranscriptLine> = (0..900u64)
             .map(|seq| {
@@ -786,6 +779,20 @@ mod tests {
                 }
             })
             .collect();
+        (all, next_agent_seq)
+    }
+
+    /// Lines stored in chunks (several groups, interleaved agents, chunks cut
+    /// at [`CHUNK_LINES`]) next to lines stored one per key as older quorums
+    /// did read back exactly as the plain list they came from: whole, in
+    /// pages from any position, per agent, searched, and continued.
+    #[test]
+    fn chunked_and_single_line_entries_read_back_as_one_transcript() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let session = SessionId::new();
+        let agents = ["pm", "backend", "qa"];
+        let (all, next_agent_seq) = interleaved_lines(agents);
         let line = |l: &TranscriptLine| Write::Line {
             session: session.clone(),
             line: l.clone(),

@@ -229,3 +229,46 @@ fn ops_of(writes: &[Write], mark: Option<u64>) -> Vec<Op> {
     }
     ops
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::protocol::LineKind;
+
+    #[test]
+    fn a_group_is_one_op_per_write_its_lines_chunked_and_the_mark_last() {
+        let session = SessionId::new();
+        let line = |seq: u64| Write::Line {
+            session: session.clone(),
+            line: TranscriptLine {
+                seq,
+                agent_seq: seq,
+                agent: "pm".into(),
+                task: "t".into(),
+                kind: LineKind::Text,
+                text: "x".into(),
+                ends_call: false,
+            },
+        };
+        let memory = |notes: &str| Write::Memory {
+            dir: "/d".into(),
+            agent: "pm".into(),
+            notes: notes.into(),
+        };
+        let writes = [line(0), memory(""), line(1), memory("n")];
+        let ops = ops_of(&writes, Some(7));
+        let trees: Vec<usize> = ops.iter().map(|(tree, _, _)| *tree).collect();
+        // Memory, memory, one lines chunk, one agent_lines chunk, the mark.
+        assert_eq!(trees, [5, 5, 2, 3, 6]);
+        // Empty notes remove the agent's memory.
+        assert_eq!(ops[0], (5, memory_key("/d", "pm"), None));
+        assert_eq!(ops[1].2.as_deref(), Some(&b"n"[..]));
+        assert_eq!(ops[2].1, seq_key(&session, 0));
+        assert_eq!(
+            ops[4],
+            (6, JOURNAL_MARK.to_vec(), Some(7u64.to_be_bytes().to_vec()))
+        );
+        assert!(ops_of(&[], None).is_empty());
+    }
+}

@@ -8,7 +8,9 @@
 //! here; only the names of their environment variables.
 
 pub mod keymap;
+mod raw;
 pub mod theme;
+mod validate;
 pub mod workflow;
 
 use std::collections::BTreeMap;
@@ -16,8 +18,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use raw::{RawAgent, RawConfig, roster_names};
+use validate::utf8;
+
 /// The default roster, in display order: project manager (chair), backend,
-/// frontend, QA and security (DESIGN.md §2).
+/// frontend, QA and security (docs/design.md §2).
 pub const DEFAULT_ROSTER: [&str; 5] = ["pm", "backend", "frontend", "qa", "security"];
 
 /// Name of the provider used when no config file exists or `--offline` is given.
@@ -61,93 +66,6 @@ pub enum ConfigError {
     },
 }
 
-/// Problems found in a config file, each with its line.
-struct Problems<'a> {
-    /// The file's text, for lines.
-    text: &'a str,
-    /// `(line, message)` in the order found.
-    found: Vec<(Option<usize>, String)>,
-}
-
-impl Problems<'_> {
-    /// Notes a problem at `span` (byte offsets into the text; `None`: no line).
-    fn at(&mut self, span: Option<std::ops::Range<usize>>, message: impl Into<String>) {
-        let line = span.map(|s| line_at(self.text, s.start));
-        self.found.push((line, message.into()));
-    }
-
-    /// The error naming every problem, by line.
-    fn into_error(mut self, path: &Path) -> ConfigError {
-        self.found.sort_by_key(|(line, _)| line.unwrap_or(0));
-        ConfigError::Problems {
-            path: path.display().to_string(),
-            problems: self
-                .found
-                .into_iter()
-                .map(|(line, message)| match line {
-                    Some(n) => format!("line {n}: {message}"),
-                    None => message,
-                })
-                .collect(),
-        }
-    }
-}
-
-/// The 1-based line of byte `offset` in `text`.
-fn line_at(text: &str, offset: usize) -> usize {
-    text.as_bytes()
-        .iter()
-        .take(offset.min(text.len()))
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
-
-/// The span of the deepest key of `keys` (a path from the document's root)
-/// that the file holds: the key itself when written, else its table's.
-fn span_of(doc: &toml::de::DeTable<'_>, keys: &[&str]) -> Option<std::ops::Range<usize>> {
-    let mut table = doc;
-    let mut span = None;
-    for key in keys {
-        let Some((k, v)) = table.get_key_value(*key) else {
-            break;
-        };
-        span = Some(k.span());
-        match v.get_ref().as_table() {
-            Some(t) => table = t,
-            None => break,
-        }
-    }
-    span
-}
-
-/// The file's text, or every line holding bytes that are not UTF-8 (its
-/// line and column, and the byte), with how to fix it.
-fn utf8(bytes: Vec<u8>, path: &Path) -> Result<String, ConfigError> {
-    let bytes = match String::from_utf8(bytes) {
-        Ok(text) => return Ok(text),
-        Err(e) => e.into_bytes(),
-    };
-    let mut problems = Vec::new();
-    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        let mut column = 1;
-        for chunk in line.utf8_chunks() {
-            column += chunk.valid().chars().count();
-            if let Some(byte) = chunk.invalid().first() {
-                problems.push(format!(
-                    "line {}, column {column}: byte 0x{byte:02x} is not UTF-8 (save the file as UTF-8)",
-                    n + 1
-                ));
-                break;
-            }
-        }
-    }
-    Err(ConfigError::Problems {
-        path: path.display().to_string(),
-        problems,
-    })
-}
-
 /// How [`ConfigError::Problems`] shows its list: one problem on the same
 /// line, several on lines of their own.
 fn problem_list(problems: &[String]) -> String {
@@ -157,7 +75,7 @@ fn problem_list(problems: &[String]) -> String {
     }
 }
 
-/// The kind of a provider (DESIGN.md §3).
+/// The kind of a provider (docs/design.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
@@ -179,196 +97,6 @@ impl ProviderKind {
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Gemini => "gemini",
             ProviderKind::Offline => "offline",
-        }
-    }
-}
-
-/// `[providers.NAME]` as written.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawProvider {
-    kind: ProviderKind,
-    base_url: Option<String>,
-    api_key_env: Option<String>,
-    max_concurrency: Option<usize>,
-    timeout_s: Option<u64>,
-    script: Option<PathBuf>,
-    requests_per_minute: Option<u32>,
-    max_tokens: Option<u32>,
-    context_tokens: Option<u32>,
-    connect_timeout_s: Option<u64>,
-    first_byte_timeout_s: Option<u64>,
-    idle_timeout_s: Option<u64>,
-    max_retries: Option<u32>,
-    backoff_ms: Option<u64>,
-    include_usage: Option<bool>,
-    max_reply_bytes: Option<u64>,
-    call_timeout_s: Option<u64>,
-}
-
-/// `[agents.NAME]` as written.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAgent {
-    provider: Option<String>,
-    model: Option<String>,
-    #[serde(default)]
-    fallback: Vec<String>,
-    budget_usd: Option<f64>,
-    budget_tokens: Option<u64>,
-    max_concurrency: Option<usize>,
-    role: Option<String>,
-}
-
-/// The whole file as written, read table by table ([`RawConfig::from_doc`]).
-#[derive(Clone, Debug, Default)]
-struct RawConfig {
-    providers: BTreeMap<String, RawProvider>,
-    agents: BTreeMap<String, RawAgent>,
-    session: SessionSettings,
-    test: TestSettings,
-    git: GitSettings,
-    ui: UiSettings,
-    /// `[keys]`: `"context.action" = "key"` or `["key", …]` (docs/tui.md).
-    keys: BTreeMap<String, KeyList>,
-    pricing: BTreeMap<String, crate::llm::pricing::Price>,
-}
-
-/// The top-level tables of a config file.
-const TABLES: [&str; 8] = [
-    "providers",
-    "agents",
-    "session",
-    "test",
-    "git",
-    "ui",
-    "keys",
-    "pricing",
-];
-
-/// `value` as a `T`, or `None` with the problem noted (`what`: the table's
-/// dotted name, for the message).
-fn section<T: serde::de::DeserializeOwned>(
-    value: &toml::Spanned<toml::de::DeValue<'_>>,
-    what: &str,
-    problems: &mut Problems<'_>,
-) -> Option<T> {
-    match T::deserialize(toml::de::ValueDeserializer::from(value.clone())) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let span = e.span().unwrap_or(value.span());
-            let mut path = vec![what.to_string()];
-            path.extend(key_at(value.get_ref(), span.start));
-            problems.at(
-                Some(span),
-                format!("{}: {}", path.join("."), e.message().trim()),
-            );
-            None
-        }
-    }
-}
-
-/// The keys, from `value` down, of the innermost value written at byte
-/// `offset` (for naming the key of a mistyped value).
-fn key_at(value: &toml::de::DeValue<'_>, offset: usize) -> Vec<String> {
-    let Some(table) = value.as_table() else {
-        return Vec::new();
-    };
-    for (key, v) in table {
-        if v.span().contains(&offset) || key.span().contains(&offset) {
-            let mut path = vec![key.get_ref().to_string()];
-            path.extend(key_at(v.get_ref(), offset));
-            return path;
-        }
-    }
-    Vec::new()
-}
-
-impl RawConfig {
-    /// The parsed document table by table (each provider and agent on its
-    /// own), so that a problem in one does not hide those of the others; a
-    /// table with a problem keeps its defaults (or is left out).
-    fn from_doc(doc: &toml::de::DeTable<'_>, problems: &mut Problems<'_>) -> RawConfig {
-        let mut raw = RawConfig::default();
-        for (key, value) in doc {
-            let name: &str = key.get_ref();
-            match name {
-                "providers" | "agents" => {
-                    let Some(table) = value.get_ref().as_table() else {
-                        problems.at(
-                            Some(value.span()),
-                            format!("`{name}` must be a table of [{name}.NAME] tables"),
-                        );
-                        continue;
-                    };
-                    for (entry, v) in table {
-                        let entry: &str = entry.get_ref();
-                        let what = format!("{name}.{entry}");
-                        if name == "providers" {
-                            if let Some(p) = section(v, &what, problems) {
-                                raw.providers.insert(entry.to_string(), p);
-                            }
-                        } else if let Some(a) = section(v, &what, problems) {
-                            raw.agents.insert(entry.to_string(), a);
-                        }
-                    }
-                }
-                "session" => {
-                    if let Some(v) = section(value, name, problems) {
-                        raw.session = v;
-                    }
-                }
-                "test" => {
-                    if let Some(v) = section(value, name, problems) {
-                        raw.test = v;
-                    }
-                }
-                "git" => {
-                    if let Some(v) = section(value, name, problems) {
-                        raw.git = v;
-                    }
-                }
-                "ui" => {
-                    if let Some(v) = section(value, name, problems) {
-                        raw.ui = v;
-                    }
-                }
-                "keys" => {
-                    if let Some(v) = section(value, name, problems) {
-                        raw.keys = v;
-                    }
-                }
-                "pricing" => {
-                    if let Some(v) = section(value, name, problems) {
-                        raw.pricing = v;
-                    }
-                }
-                other => problems.at(
-                    Some(key.span()),
-                    format!(
-                        "unknown table or key `{other}` (known: {})",
-                        TABLES.join(", ")
-                    ),
-                ),
-            }
-        }
-        raw
-    }
-}
-
-/// A `[keys]` value: one key or several.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-enum KeyList {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl KeyList {
-    fn keys(&self) -> Vec<String> {
-        match self {
-            KeyList::One(k) => vec![k.clone()],
-            KeyList::Many(ks) => ks.clone(),
         }
     }
 }
@@ -400,11 +128,11 @@ pub struct ProviderSpec {
     pub context_tokens: u32,
     /// Seconds to establish a connection.
     pub connect_timeout_s: u64,
-    /// Seconds without a first byte before a call counts as dropped (DESIGN.md §3: 60).
+    /// Seconds without a first byte before a call counts as dropped (docs/design.md §3: 60).
     pub first_byte_timeout_s: u64,
     /// Seconds without a byte between chunks before a call counts as dropped (30).
     pub idle_timeout_s: u64,
-    /// Retries after a failed attempt (DESIGN.md §3: 4).
+    /// Retries after a failed attempt (docs/design.md §3: 4).
     pub max_retries: u32,
     /// First backoff in milliseconds, doubled per retry up to 30 s (500).
     pub backoff_ms: u64,
@@ -788,316 +516,6 @@ impl Settings {
         Settings::resolve(text, path, offline, env, true)
     }
 
-    /// [`Settings::from_toml`], resolving the roster only when `roster`.
-    /// Every problem is collected with its line (docs/configuration.md,
-    /// "Errors"), so that one run names them all.
-    fn resolve(
-        text: &str,
-        path: &Path,
-        offline: bool,
-        env: &dyn Fn(&str) -> Option<String>,
-        roster: bool,
-    ) -> Result<Settings, ConfigError> {
-        let mut problems = Problems {
-            text,
-            found: Vec::new(),
-        };
-        let (doc, syntax) = toml::de::DeTable::parse_recoverable(text);
-        if !syntax.is_empty() {
-            // What follows a syntax error is a guess of the parser's: only
-            // the syntax is reported, the first error of each line (the
-            // parser's recovery may find a second one in the same mistake).
-            let mut lines = std::collections::BTreeSet::new();
-            for e in &syntax {
-                let line = e.span().map(|s| line_at(text, s.start));
-                if line.is_none() || lines.insert(line) {
-                    problems.at(e.span(), e.message().trim());
-                }
-            }
-            return Err(problems.into_error(path));
-        }
-        let doc = doc.into_inner();
-        let raw = RawConfig::from_doc(&doc, &mut problems);
-        let span = |keys: &[&str]| span_of(&doc, keys);
-        let base = path.parent().unwrap_or(Path::new("."));
-
-        let mut providers = BTreeMap::new();
-        for (name, p) in &raw.providers {
-            let mut bad = |key: &str, message: String| {
-                problems.at(span(&["providers", name, key]), message);
-            };
-            if p.max_concurrency == Some(0) {
-                bad(
-                    "max_concurrency",
-                    format!("providers.{name}.max_concurrency must be at least 1"),
-                );
-            }
-            if p.script.is_some() && p.kind != ProviderKind::Offline {
-                bad(
-                    "script",
-                    format!("providers.{name}.script is only valid for kind = \"offline\""),
-                );
-            }
-            if p.requests_per_minute == Some(0) {
-                bad(
-                    "requests_per_minute",
-                    format!("providers.{name}.requests_per_minute must be at least 1"),
-                );
-            }
-            for (key, value) in [
-                ("timeout_s", p.timeout_s),
-                ("connect_timeout_s", p.connect_timeout_s),
-                ("first_byte_timeout_s", p.first_byte_timeout_s),
-                ("idle_timeout_s", p.idle_timeout_s),
-                ("call_timeout_s", p.call_timeout_s),
-            ] {
-                if value == Some(0) {
-                    bad(key, format!("providers.{name}.{key} must be at least 1"));
-                }
-            }
-            if p.max_reply_bytes.is_some_and(|b| b < 1024) {
-                bad(
-                    "max_reply_bytes",
-                    format!("providers.{name}.max_reply_bytes must be at least 1024"),
-                );
-            }
-            if let Some(window) = p.context_tokens {
-                let reply = p
-                    .max_tokens
-                    .unwrap_or(ProviderSpec::defaults(name, p.kind).max_tokens);
-                if window <= reply {
-                    bad(
-                        "context_tokens",
-                        format!(
-                            "providers.{name}.context_tokens = {window} must be larger than max_tokens ({reply}), which is kept free for the reply"
-                        ),
-                    );
-                }
-            }
-            if let Some(url) = &p.base_url
-                && !(url.starts_with("http://") || url.starts_with("https://"))
-            {
-                bad(
-                    "base_url",
-                    format!(
-                        "providers.{name}.base_url = \"{url}\" must start with http:// or https://"
-                    ),
-                );
-            }
-            let d = ProviderSpec::defaults(name, p.kind);
-            providers.insert(
-                name.clone(),
-                ProviderSpec {
-                    name: name.clone(),
-                    kind: p.kind,
-                    base_url: p
-                        .base_url
-                        .clone()
-                        .map(|u| u.trim_end_matches('/').to_string()),
-                    api_key_env: p.api_key_env.clone(),
-                    max_concurrency: p.max_concurrency.unwrap_or(d.max_concurrency),
-                    timeout_s: p.timeout_s.unwrap_or(d.timeout_s),
-                    script: p.script.as_ref().map(|s| base.join(s)),
-                    requests_per_minute: p.requests_per_minute,
-                    max_tokens: p.max_tokens.unwrap_or(d.max_tokens),
-                    context_tokens: p.context_tokens.unwrap_or_else(|| {
-                        ProviderSpec::default_context_tokens(p.kind, p.base_url.as_deref())
-                    }),
-                    connect_timeout_s: p.connect_timeout_s.unwrap_or(d.connect_timeout_s),
-                    first_byte_timeout_s: p.first_byte_timeout_s.unwrap_or(d.first_byte_timeout_s),
-                    idle_timeout_s: p.idle_timeout_s.unwrap_or(d.idle_timeout_s),
-                    max_retries: p.max_retries.unwrap_or(d.max_retries),
-                    backoff_ms: p.backoff_ms.unwrap_or(d.backoff_ms),
-                    include_usage: p.include_usage.unwrap_or(d.include_usage),
-                    max_reply_bytes: p.max_reply_bytes.unwrap_or_else(|| {
-                        ProviderSpec::default_reply_bytes(p.max_tokens.unwrap_or(d.max_tokens))
-                    }),
-                    call_timeout_s: p.call_timeout_s.unwrap_or(d.call_timeout_s),
-                },
-            );
-        }
-        if raw.session.max_files == 0 {
-            problems.at(
-                span(&["session", "max_files"]),
-                "session.max_files must be at least 1",
-            );
-        }
-        if raw.test.timeout_s == 0 {
-            problems.at(
-                span(&["test", "timeout_s"]),
-                "test.timeout_s must be at least 1",
-            );
-        }
-        if raw.test.setup_timeout_s == 0 {
-            problems.at(
-                span(&["test", "setup_timeout_s"]),
-                "test.setup_timeout_s must be at least 1",
-            );
-        }
-        if raw.test.command.trim().is_empty() {
-            problems.at(
-                span(&["test", "command"]),
-                "test.command is empty (use \"auto\" or a command)",
-            );
-        }
-        let mut settings = Settings {
-            providers,
-            agents: Vec::new(),
-            session: raw.session.clone(),
-            test: raw.test.clone(),
-            git: raw.git.clone(),
-            ui: raw.ui.clone(),
-            keys: raw
-                .keys
-                .iter()
-                .map(|(k, v)| (k.clone(), v.keys()))
-                .collect(),
-            pricing: crate::llm::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
-            source: Some(path.to_path_buf()),
-        };
-        if let Err(message) = keymap::Keymap::default().with_overrides(&settings.keys) {
-            problems.at(span(&["keys"]), message);
-        }
-        // A file with no provider and no agent (only `[ui]`, `[keys]`, …)
-        // keeps the built-in offline team, as no file at all does.
-        let no_team = doc
-            .get("providers")
-            .is_none_or(|p| p.get_ref().as_table().is_some_and(|t| t.is_empty()))
-            && doc
-                .get("agents")
-                .is_none_or(|a| a.get_ref().as_table().is_some_and(|t| t.is_empty()));
-        if offline || no_team {
-            if !problems.found.is_empty() {
-                return Err(problems.into_error(path));
-            }
-            let scripts: Option<PathBuf> = settings
-                .providers
-                .values()
-                .find(|p| p.kind == ProviderKind::Offline)
-                .and_then(|p| p.script.clone());
-            settings.use_offline_everywhere(&raw.agents, scripts);
-            return Ok(settings);
-        }
-        // Providers whose table did not parse are named by the problems
-        // already; references to them are not problems of their own.
-        let written: Vec<String> = doc
-            .get("providers")
-            .and_then(|p| p.get_ref().as_table())
-            .map(|t| t.keys().map(|k| k.get_ref().to_string()).collect())
-            .unwrap_or_default();
-        if written.is_empty() {
-            problems.at(
-                span(&["agents"]),
-                "[agents] tables but no [providers.NAME] table: define one (kind = \"offline\" for the simulated provider), or run with --offline",
-            );
-            return Err(problems.into_error(path));
-        }
-        let only_provider = (written.len() == 1).then(|| written[0].clone());
-        let names = if roster {
-            roster_names(&raw.agents)
-        } else {
-            Vec::new()
-        };
-        for name in names {
-            let agent = raw.agents.get(&name).cloned().unwrap_or_default();
-            let at = |key: &str| span(&["agents", &name, key]);
-            let provider = match (&agent.provider, &only_provider) {
-                (Some(p), _) => p.clone(),
-                (None, Some(p)) => p.clone(),
-                (None, None) => {
-                    problems.at(
-                        at("provider"),
-                        format!(
-                            "agents.{name}.provider is not set and the config defines {} providers; name one in [agents.{name}] (`quorum ask` can take --provider P --model M instead)",
-                            written.len()
-                        ),
-                    );
-                    continue;
-                }
-            };
-            let Some(spec) = settings.providers.get(&provider) else {
-                if !written.contains(&provider) {
-                    problems.at(
-                        at("provider"),
-                        format!(
-                            "agents.{name}.provider = \"{provider}\" names no [providers.{provider}] table"
-                        ),
-                    );
-                }
-                continue;
-            };
-            let model = match (&agent.model, spec.kind) {
-                (Some(m), _) => m.clone(),
-                (None, ProviderKind::Offline) => "offline".to_string(),
-                (None, _) => {
-                    problems.at(at("model"), format!("agents.{name}.model is not set"));
-                    continue;
-                }
-            };
-            let mut fallback = Vec::new();
-            for entry in &agent.fallback {
-                let Some((p, m)) = entry.split_once(':') else {
-                    problems.at(
-                        at("fallback"),
-                        format!(
-                            "agents.{name}.fallback entry \"{entry}\" is not \"provider:model\""
-                        ),
-                    );
-                    continue;
-                };
-                if !written.iter().any(|w| w == p) {
-                    problems.at(
-                        at("fallback"),
-                        format!(
-                            "agents.{name}.fallback entry \"{entry}\" names no [providers.{p}] table"
-                        ),
-                    );
-                    continue;
-                }
-                fallback.push(ModelRef {
-                    provider: p.to_string(),
-                    model: m.to_string(),
-                });
-            }
-            if agent.max_concurrency == Some(0) {
-                problems.at(
-                    at("max_concurrency"),
-                    format!("agents.{name}.max_concurrency must be at least 1"),
-                );
-            }
-            settings.agents.push(AgentSpec {
-                role: agent.role.clone().unwrap_or_else(|| name.clone()),
-                name,
-                model: ModelRef { provider, model },
-                fallback,
-                budget_usd: agent.budget_usd,
-                budget_tokens: agent.budget_tokens,
-                max_concurrency: agent.max_concurrency.unwrap_or(2),
-            });
-        }
-        // A key variable is the environment's, not the file's: it is named
-        // on its own when the file is otherwise valid.
-        let mut missing = settings.providers.values().filter_map(|spec| {
-            let var = spec.api_key_env.as_ref()?;
-            env(var)
-                .is_none_or(|v| v.is_empty())
-                .then(|| (spec.name.clone(), var.clone()))
-        });
-        if !problems.found.is_empty() {
-            for (provider, var) in missing {
-                problems.at(
-                    span(&["providers", &provider, "api_key_env"]),
-                    ConfigError::MissingKey { provider, var }.to_string(),
-                );
-            }
-            return Err(problems.into_error(path));
-        }
-        if let Some((provider, var)) = missing.next() {
-            return Err(ConfigError::MissingKey { provider, var });
-        }
-        Ok(settings)
-    }
-
     /// Replaces the providers with the offline one and points every agent at it,
     /// keeping per-agent budgets and roles.
     fn use_offline_everywhere(
@@ -1181,17 +599,6 @@ impl Settings {
             .filter_map(|p| p.api_key_env.clone())
             .collect()
     }
-}
-
-/// The default roster followed by any extra agents of the config, by name.
-fn roster_names(raw_agents: &BTreeMap<String, RawAgent>) -> Vec<String> {
-    let mut names: Vec<String> = DEFAULT_ROSTER.iter().map(|s| s.to_string()).collect();
-    for name in raw_agents.keys() {
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    names
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::workspace::secrets::is_key_variable;
+use crate::secrets::is_key_variable;
 
 /// Adds `values` (key values; those under 8 bytes are ignored) to what every
 /// later log line is redacted of: the process's registry,

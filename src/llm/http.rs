@@ -23,44 +23,7 @@ use tokio::time::Instant;
 use super::LlmError;
 use super::sse::{SseError, SseItem, SseParser};
 use crate::config::ProviderSpec;
-
-/// An API key, held in memory only; its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a key.
-    pub fn new(key: String) -> Self {
-        Secret(key)
-    }
-
-    /// The key, for a request header.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// `text` with every occurrence of the key replaced by `***`: as is, and
-    /// in every encoded form of [`crate::redact::forms`] when the key has at
-    /// least [`crate::redact::MIN_SECRET_BYTES`] bytes (keys of 4 to 7 bytes
-    /// only as is).
-    pub fn redact(&self, text: &str) -> String {
-        if self.0.len() < 4 {
-            return text.to_string();
-        }
-        if self.0.len() < crate::redact::MIN_SECRET_BYTES {
-            return text.replace(&self.0, "***");
-        }
-        crate::redact::Redactor::new([self.0.clone()])
-            .redact_with(text, "***")
-            .into_owned()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::secrets::Secret;
 
 /// A sliding one-minute window of request starts.
 #[derive(Debug)]
@@ -727,13 +690,6 @@ mod tests {
                 ..
             }
         ));
-    }
-
-    #[test]
-    fn keys_are_redacted_and_never_debug_printed() {
-        let k = Secret::new("sk-test-1234567890".into());
-        assert_eq!(k.redact("bad key sk-test-1234567890!"), "bad key ***!");
-        assert!(!format!("{k:?}").contains("sk-test"));
     }
 
     #[test]

@@ -42,7 +42,7 @@ use crate::protocol::{Event, EventBody, LineKind, LoggedEvent};
 use crate::store::journal::SYNC_INTERVAL;
 use crate::store::{Store, Write};
 
-pub use crate::redact::{REDACTED, Redactor};
+pub use crate::secrets::{REDACTED, Redactor};
 
 /// How the committer applies a [`Redactor`] to what it persists and releases.
 trait RedactGroup {

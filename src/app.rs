@@ -15,9 +15,9 @@ use crate::config::{LoadOptions, Settings};
 use crate::llm::SharedProvider;
 use crate::orchestrator::{self, OrchestratorHandle, Parts};
 use crate::protocol::{Op, SessionOptions};
-use crate::state::{StateDir, StateError};
 use crate::store::Store;
 use crate::workspace::Workspace;
+use crate::workspace::state_dir::{StateDir, StateError};
 
 /// Exit codes (DESIGN.md §5).
 pub mod exit {
@@ -183,7 +183,7 @@ fn open_state(
 > {
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::failed(format!("cannot create {}: {e}", dir.display())))?;
-    // DIR's own lock too, whatever the state directory (state.rs).
+    // DIR's own lock too, whatever the state directory (workspace/state_dir.rs).
     let state = StateDir::open_in(dir, &StateDir::location(dir, global.state_dir.as_deref()))?;
     let guard = crate::logging::init(&state.logs_dir(), global.verbose);
     let store = Store::open(&state.db_path()).map_err(store_failure)?;

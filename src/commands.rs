@@ -6,7 +6,7 @@
 //! Invariants: `init` and `doctor` never create `DIR/.quorum/` (they log to the
 //! XDG state directory); the session commands open an existing state directory
 //! only. Those that write (`sessions rm|push`, `undo`) take its lock and
-//! DIR's (state.rs), so they refuse with exit 4 while a session runs in DIR;
+//! DIR's (workspace/state_dir.rs), so they refuse with exit 4 while a session runs in DIR;
 //! those that only read (`sessions list|show|export`) read a copy of the db
 //! then ([`open_read`], `store/snapshot.rs`), never exit 4. Nothing here
 //! prints an API key's value.
@@ -26,9 +26,9 @@ use std::path::PathBuf;
 use crate::app::Failure;
 use crate::cli::Global;
 use crate::protocol::SessionStatus;
-use crate::state::{Holder, StateDir, StateError};
 use crate::store::snapshot::Snapshot;
 use crate::store::{SessionRecord, Store, StoreError};
+use crate::workspace::state_dir::{Holder, StateDir, StateError};
 
 /// DIR's opened state: the lock is held while this lives.
 pub(crate) struct Opened {
@@ -52,7 +52,7 @@ pub(crate) fn open_existing(global: &Global) -> Result<Option<Opened>, Failure> 
     if !location.join("db").exists() {
         return Ok(None);
     }
-    // DIR's lock too: these commands write DIR or its db (state.rs).
+    // DIR's lock too: these commands write DIR or its db (workspace/state_dir.rs).
     let state = StateDir::open_in(&dir, &location)?;
     let log = crate::logging::init(&state.logs_dir(), global.verbose);
     let store = Store::open(&state.db_path()).map_err(crate::app::store_failure)?;
@@ -138,7 +138,7 @@ pub(crate) fn open_read(global: &Global) -> Result<Option<Reading>, Failure> {
             }))
         }
         Err(StateError::InUse { .. }) => {
-            let live = crate::state::holder(&location);
+            let live = crate::workspace::state_dir::holder(&location);
             let snapshot = Snapshot::take(&db_path).map_err(crate::app::store_failure)?;
             Ok(Some(Reading {
                 dir,

@@ -24,7 +24,10 @@ pub mod output;
 pub mod protocol;
 pub mod redact;
 pub mod sanitize;
-pub mod state;
 pub mod store;
 pub mod tui;
 pub mod workspace;
+
+/// The state directory's old path, for the orchestrator's calls of
+/// `note_session` (it lives in [`workspace::state_dir`]).
+pub(crate) use workspace::state_dir as state;

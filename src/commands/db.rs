@@ -6,7 +6,7 @@
 
 use crate::app::{Failure, exit};
 use crate::cli::{DbCommand, Global};
-use crate::state::StateDir;
+use crate::workspace::state_dir::StateDir;
 
 /// Runs a `db` subcommand and returns the exit code. Errors: no state in
 /// DIR (exit 2), a corrupt db (exit 2, naming the file), a db that is not

@@ -23,9 +23,9 @@ use serde_json::json;
 use crate::app::{Failure, exit};
 use crate::cli::Global;
 use crate::config::{LoadOptions, ProviderKind, Settings};
-use crate::state::StateDir;
 use crate::workspace::git;
 use crate::workspace::stack::{self, Component, Tool};
+use crate::workspace::state_dir::StateDir;
 
 /// A check's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -731,7 +731,7 @@ fn lock_holder(state: &Path) -> Option<String> {
     match file.try_lock() {
         Ok(()) => None,
         Err(std::fs::TryLockError::WouldBlock) => {
-            // The pid is the first line (the session it runs follows, state.rs).
+            // The pid is the first line (the session it runs follows, workspace/state_dir.rs).
             let text = std::fs::read_to_string(state.join("lock")).unwrap_or_default();
             let pid = text.lines().next().unwrap_or("").trim();
             Some(if pid.is_empty() {

@@ -15,8 +15,8 @@ use crate::cli::Global;
 use crate::config::{LoadOptions, Settings};
 use crate::orchestrator::memory::merge_notes;
 use crate::protocol::MEMORY_MAX_BYTES;
-use crate::state::StateDir;
 use crate::store::{Store, Write};
+use crate::workspace::state_dir::StateDir;
 
 use super::db;
 

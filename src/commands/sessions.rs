@@ -9,8 +9,8 @@ use std::io::{IsTerminal as _, Write as _};
 use crate::app::{Failure, exit};
 use crate::cli::{Global, SessionsCommand};
 use crate::protocol::LoggedEvent;
-use crate::state::{StateDir, StateError};
 use crate::store::{SessionRecord, Store};
+use crate::workspace::state_dir::{StateDir, StateError};
 
 use super::{Reading, db, find, open_for, open_read, read_for, settle};
 

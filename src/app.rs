@@ -4,205 +4,17 @@
 //! problem and leaves nothing behind (no `.quorum/`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::{AskArgs, Cli, Command, Global, ResumeArgs, RunArgs};
+use crate::cli::args::{AskArgs, Cli, Command, Global, ResumeArgs, RunArgs, joined};
+use crate::cli::exit::{self, Failure, target_dir};
+use crate::cli::setup::{Prepared, load_settings, open_state, prepare, spawn};
 use crate::commands;
+use crate::config::Settings;
 use crate::config::theme::Theme;
-use crate::config::workflow::Workflow;
-use crate::config::{LoadOptions, Settings};
-use crate::llm::SharedProvider;
-use crate::orchestrator::{self, OrchestratorHandle, Parts};
 use crate::protocol::{Op, SessionOptions};
-use crate::store::Store;
-use crate::workspace::Workspace;
-use crate::workspace::state_dir::{StateDir, StateError};
-
-/// Exit codes (DESIGN.md §5).
-pub mod exit {
-    /// Succeeded.
-    pub const OK: i32 = 0;
-    /// Failed.
-    pub const FAILED: i32 = 1;
-    /// Usage or config error, or a corrupt state db.
-    pub const USAGE: i32 = 2;
-    /// DIR's state is in use by another quorum.
-    pub const IN_USE: i32 = 4;
-}
-
-/// A reason to stop before or outside a session, with its exit code.
-#[derive(Debug)]
-pub struct Failure {
-    /// The exit code.
-    pub code: i32,
-    /// The message for stderr.
-    pub message: String,
-}
-
-impl Failure {
-    /// A usage or config error (exit 2).
-    pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: exit::USAGE,
-            message: message.into(),
-        }
-    }
-
-    /// A failure (exit 1).
-    pub(crate) fn failed(message: impl Into<String>) -> Self {
-        Failure {
-            code: exit::FAILED,
-            message: message.into(),
-        }
-    }
-}
-
-/// The failure for a db that does not open: exit 2 when it is corrupt
-/// ([`StoreError::Corrupt`], docs/commands.md), else 1.
-pub(crate) fn store_failure(e: crate::store::StoreError) -> Failure {
-    match e {
-        crate::store::StoreError::Corrupt { .. } => Failure::usage(e.to_string()),
-        other => Failure::failed(other.to_string()),
-    }
-}
-
-impl From<StateError> for Failure {
-    fn from(e: StateError) -> Self {
-        let code = match e {
-            StateError::InUse { .. } => exit::IN_USE,
-            StateError::Io { .. } | StateError::Symlink { .. } => exit::FAILED,
-        };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
-    }
-}
-
-/// Everything validated for a session command.
-struct Prepared {
-    dir: PathBuf,
-    settings: Arc<Settings>,
-    workflow: Workflow,
-    providers: BTreeMap<String, SharedProvider>,
-}
-
-/// Checks `--dir` (or the current directory): it must be a directory, or not
-/// exist yet below an existing parent. Returns it absolute.
-pub(crate) fn target_dir(global: &Global) -> Result<PathBuf, Failure> {
-    let dir = match &global.dir {
-        Some(d) => d.clone(),
-        None => std::env::current_dir()
-            .map_err(|e| Failure::failed(format!("cannot read the current directory: {e}")))?,
-    };
-    let absolute = if dir.is_absolute() {
-        dir.clone()
-    } else {
-        std::env::current_dir()
-            .map(|c| c.join(&dir))
-            .unwrap_or(dir.clone())
-    };
-    match std::fs::metadata(&absolute) {
-        Ok(meta) if meta.is_dir() => Ok(absolute.canonicalize().unwrap_or(absolute)),
-        Ok(_) => Err(Failure::usage(format!(
-            "--dir {}: is a file, not a directory",
-            dir.display()
-        ))),
-        Err(_) => match absolute.parent() {
-            Some(parent) if parent.is_dir() => Ok(absolute),
-            _ => Err(Failure::usage(format!(
-                "--dir {}: neither it nor its parent directory exists",
-                dir.display()
-            ))),
-        },
-    }
-}
-
-/// The validated settings of `--config` or DIR's config, with the command
-/// line's overrides; the roster is resolved only when `roster`
-/// ([`Settings::load_without_roster`]).
-fn load_settings(global: &Global, dir: &Path, roster: bool) -> Result<Settings, Failure> {
-    if let Some(config) = &global.config
-        && !config.is_file()
-    {
-        return Err(Failure::usage(format!(
-            "--config {}: no such file",
-            config.display()
-        )));
-    }
-    let options = LoadOptions {
-        config: global.config.clone(),
-        dir: dir.to_path_buf(),
-        offline: global.offline,
-        user_config_dir: crate::logging::xdg_config_dir(),
-    };
-    let env = |var: &str| std::env::var(var).ok();
-    let mut settings = if roster {
-        Settings::load(&options, &env)
-    } else {
-        Settings::load_without_roster(&options, &env)
-    }
-    .map_err(|e| Failure::usage(e.to_string()))?;
-    if global.no_setup_network {
-        settings.test.setup_network = false;
-    }
-    settings.test.allow_unconfined = global.allow_unconfined_tests;
-    Ok(settings)
-}
-
-fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepared, Failure> {
-    let dir = target_dir(global)?;
-    let settings = load_settings(global, &dir, true)?;
-    let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
-    let workflow = match workflow {
-        Some(path) => Workflow::load(path, &roster),
-        None => Workflow::default_for(&roster),
-    }
-    .map_err(|e| Failure::usage(e.to_string()))?;
-    let providers = crate::llm::build_providers(&settings).map_err(Failure::usage)?;
-    Ok(Prepared {
-        dir,
-        settings: Arc::new(settings),
-        workflow,
-        providers,
-    })
-}
-
-/// Creates DIR if needed, takes the state lock, starts logging and opens the db.
-fn open_state(
-    dir: &Path,
-    global: &Global,
-) -> Result<
-    (
-        StateDir,
-        Store,
-        Option<tracing_appender::non_blocking::WorkerGuard>,
-    ),
-    Failure,
-> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::failed(format!("cannot create {}: {e}", dir.display())))?;
-    // DIR's own lock too, whatever the state directory (workspace/state_dir.rs).
-    let state = StateDir::open_in(dir, &StateDir::location(dir, global.state_dir.as_deref()))?;
-    let guard = crate::logging::init(&state.logs_dir(), global.verbose);
-    let store = Store::open(&state.db_path()).map_err(store_failure)?;
-    Ok((state, store, guard))
-}
-
-fn spawn(prepared: &Prepared, state: &StateDir, store: Store) -> OrchestratorHandle {
-    orchestrator::spawn(Parts {
-        settings: Arc::clone(&prepared.settings),
-        workflow: prepared.workflow.clone(),
-        store,
-        workspace: Workspace::new(&prepared.dir, state.root()),
-        providers: prepared.providers.clone(),
-    })
-}
-
-fn joined(words: &[String]) -> String {
-    words.join(" ").trim().to_string()
-}
+use crate::workspace::state_dir::StateDir;
 
 fn read_answers(path: &Path) -> Result<BTreeMap<String, String>, Failure> {
     let text = std::fs::read_to_string(path)
@@ -218,8 +30,8 @@ fn read_answers(path: &Path) -> Result<BTreeMap<String, String>, Failure> {
 
 /// Logs an early error to the XDG state directory (never to `.quorum/`).
 fn log_early(global: &Global, failure: &Failure) {
-    if let Some(dir) = crate::logging::xdg_state_dir() {
-        let _guard = crate::logging::init(&dir, global.verbose);
+    if let Some(dir) = crate::cli::logging::xdg_state_dir() {
+        let _guard = crate::cli::logging::init(&dir, global.verbose);
         tracing::warn!(code = failure.code, message = %failure.message, "quorum stopped early");
     }
 }
@@ -406,8 +218,8 @@ async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
     let direct = args.agent.is_none() && args.provider.is_some() && args.model.is_some();
     let settings = load_settings(global, &target_dir(global)?, !direct)?;
     let providers = crate::llm::build_providers(&settings).map_err(Failure::usage)?;
-    let _guard =
-        crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
+    let _guard = crate::cli::logging::xdg_state_dir()
+        .and_then(|d| crate::cli::logging::init(&d, global.verbose));
     let who = match (
         args.agent.clone(),
         args.provider.clone(),

@@ -18,7 +18,6 @@ pub mod commands;
 pub mod config;
 pub mod headless;
 pub mod llm;
-pub mod logging;
 pub mod orchestrator;
 pub mod output;
 pub mod protocol;
@@ -31,3 +30,7 @@ pub mod workspace;
 /// The state directory's old path, for the orchestrator's calls of
 /// `note_session` (it lives in [`workspace::state_dir`]).
 pub(crate) use workspace::state_dir as state;
+
+/// The log setup's old path, for the orchestrator's `redact_in_logs` call
+/// (it lives in [`cli::logging`]).
+pub(crate) use cli::logging;

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::{Failure, exit};
-use crate::cli::Global;
+use crate::cli::args::Global;
+use crate::cli::exit::{self, Failure};
 use crate::config::{LoadOptions, ProviderKind, Settings};
 use crate::workspace::git;
 use crate::workspace::stack::{self, Component, Tool};
@@ -106,7 +106,7 @@ fn config_check(global: &Global, dir: &Path) -> (Check, Option<Settings>) {
         config: global.config.clone(),
         dir: dir.to_path_buf(),
         offline: global.offline,
-        user_config_dir: crate::logging::xdg_config_dir(),
+        user_config_dir: crate::cli::logging::xdg_config_dir(),
     };
     match Settings::load(&options, &|_| Some("set".to_string())) {
         Ok(settings) => {
@@ -125,7 +125,7 @@ fn config_check(global: &Global, dir: &Path) -> (Check, Option<Settings>) {
                 None => format!(
                     "no config file ({} nor {}): every agent uses the built-in {}",
                     dir.join("quorum.toml").display(),
-                    crate::logging::xdg_config_dir()
+                    crate::cli::logging::xdg_config_dir()
                         .map(|d| d.join("config.toml").display().to_string())
                         .unwrap_or_else(|| "the user config".into()),
                     crate::config::OFFLINE_LABEL
@@ -787,7 +787,7 @@ fn state_checks(global: &Global, dir: &Path) -> Vec<Check> {
     if state.join("db").exists() {
         checks.push(db_check(&state));
     }
-    match crate::logging::xdg_state_dir() {
+    match crate::cli::logging::xdg_state_dir() {
         Some(logs) => checks.push(dir_check("log dir", &logs, false)),
         None => checks.push(Check::new(
             "state",
@@ -865,9 +865,9 @@ pub fn render(dir: &Path, checks: &[Check]) -> String {
 
 /// Runs `doctor` and returns the exit code.
 pub async fn run(global: &Global, as_json: bool) -> Result<i32, Failure> {
-    let _log =
-        crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
-    let dir = crate::app::target_dir(global)?;
+    let _log = crate::cli::logging::xdg_state_dir()
+        .and_then(|d| crate::cli::logging::init(&d, global.verbose));
+    let dir = crate::cli::exit::target_dir(global)?;
     let checks = checks(global, &dir).await;
     let ok = !checks
         .iter()

@@ -11,8 +11,6 @@
 // on a closed pipe.
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
-pub mod app;
-pub mod ask;
 pub mod cli;
 pub mod commands;
 pub mod config;

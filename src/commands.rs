@@ -1,16 +1,22 @@
-//! The commands beside a session run: `init`, `doctor`, `db verify`, `sessions
-//! list|show|export|rm|push`, `undo`, `memory`, `completions` and `man`. Each module
-//! turns its arguments into an exit code (DESIGN.md §5) through
-//! [`crate::app::Failure`]; `app.rs` only dispatches to them.
+//! What each command does, one file each (docs/design.md §5, "CLI"): the
+//! TUI without a subcommand ([`tui`]), `run`, `resume`, `ask`, and the
+//! commands beside a session: `init`, `doctor`, `db verify`, `sessions
+//! list|show|export|rm|push` (`export` and `push` have files of their own),
+//! `undo`, `memory`, `completions` and `man` (in [`completions`]). Each turns
+//! its arguments into an exit code through [`crate::cli::exit::Failure`];
+//! this file only dispatches to them ([`run`]).
 //!
-//! Invariants: `init` and `doctor` never create `DIR/.quorum/` (they log to the
-//! XDG state directory); the session commands open an existing state directory
-//! only. Those that write (`sessions rm|push`, `undo`) take its lock and
-//! DIR's (state.rs), so they refuse with exit 4 while a session runs in DIR;
-//! those that only read (`sessions list|show|export`) read a copy of the db
-//! then ([`open_read`], `store/snapshot.rs`), never exit 4. Nothing here
-//! prints an API key's value.
+//! Floor 8 of docs/architecture.md, the top: commands import `cli/` (the
+//! arguments, the exit codes, the shared setup) and everything below it;
+//! nothing imports a command.
+//!
+//! Invariants: `init`, `doctor` and `ask` never create `DIR/.quorum/` (they
+//! log to the XDG state directory); the session commands open an existing
+//! state directory only ([`crate::cli::setup::open_existing`],
+//! [`crate::cli::setup::open_read`]). Nothing here prints an API key's
+//! value.
 
+pub mod ask;
 pub mod completions;
 pub mod db;
 pub mod doctor;
@@ -18,224 +24,71 @@ pub mod export;
 pub mod init;
 pub mod memory;
 pub mod push;
+pub mod resume;
+pub mod run;
 pub mod sessions;
+pub mod tui;
 pub mod undo;
 
-use std::path::PathBuf;
+use crate::cli::args::{Cli, Command, Global};
+use crate::cli::exit::{self, Failure};
+use crate::cli::logging;
 
-use crate::app::Failure;
-use crate::cli::Global;
-use crate::protocol::SessionStatus;
-use crate::state::{Holder, StateDir, StateError};
-use crate::store::snapshot::Snapshot;
-use crate::store::{SessionRecord, Store, StoreError};
-
-/// DIR's opened state: the lock is held while this lives.
-pub(crate) struct Opened {
-    /// The target directory (absolute).
-    pub dir: PathBuf,
-    /// The locked state directory.
-    pub state: StateDir,
-    /// The db.
-    pub store: Store,
-    /// Flushes the session log on drop.
-    _log: Option<tracing_appender::non_blocking::WorkerGuard>,
-}
-
-/// Opens DIR's existing state (never creating it). `Ok(None)` when DIR has no
-/// quorum state yet; exit 4 when another quorum holds it.
-pub(crate) fn open_existing(global: &Global) -> Result<Option<Opened>, Failure> {
-    let dir = crate::app::target_dir(global)?;
-    let location = StateDir::location(&dir, global.state_dir.as_deref());
-    // A linked state directory is refused, never followed (not even to look).
-    StateDir::check(&location)?;
-    if !location.join("db").exists() {
-        return Ok(None);
+/// Runs the command line and returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let global = cli.global.clone();
+    // Before anything is created: a typo must not start a (paid) session.
+    if let Some(message) = cli.mistyped_subcommand() {
+        return fail(&global, Failure::usage(message));
     }
-    // DIR's lock too: these commands write DIR or its db (state.rs).
-    let state = StateDir::open_in(&dir, &location)?;
-    let log = crate::logging::init(&state.logs_dir(), global.verbose);
-    let store = Store::open(&state.db_path()).map_err(crate::app::store_failure)?;
-    Ok(Some(Opened {
-        dir,
-        state,
-        store,
-        _log: log,
-    }))
-}
-
-/// DIR's state as a read-only command sees it: the db itself when no other
-/// quorum holds DIR's state (its lock is then held while this lives), or a
-/// copy of it while a session runs there ([`Snapshot`]).
-pub(crate) struct Reading {
-    /// The target directory (absolute).
-    pub dir: PathBuf,
-    /// The db, or the copy.
-    source: Source,
-    /// The quorum that holds DIR's state while this reads a copy: it runs
-    /// the session its lock names.
-    live: Option<Holder>,
-    /// Held while the db itself is read.
-    _state: Option<StateDir>,
-    /// Flushes the session log on drop (the db itself only).
-    _log: Option<tracing_appender::non_blocking::WorkerGuard>,
-}
-
-enum Source {
-    Store(Store),
-    Snapshot(Snapshot),
-}
-
-impl Reading {
-    /// The store to read.
-    pub fn store(&self) -> &Store {
-        match &self.source {
-            Source::Store(store) => store,
-            Source::Snapshot(snapshot) => snapshot.store(),
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            crate::errln!("quorum: cannot start the async runtime: {e}");
+            return exit::FAILED;
         }
-    }
-
-    /// `record` as it stands now: a session stored without an end
-    /// (`status: null`) that the quorum holding DIR's lock is not running is
-    /// one whose owner died (SIGKILL, a crash, a lost machine): it is
-    /// `interrupted` (resumable), never `running` forever.
-    pub fn settle(&self, record: SessionRecord) -> SessionRecord {
-        settle(record, self.live.as_ref())
+    };
+    let result = runtime.block_on(dispatch(&global, cli));
+    // Calls still streaming when a session ends must not hold the process.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(code) => code,
+        Err(failure) => fail(&global, failure),
     }
 }
 
-/// [`Reading::settle`] for a `live` holder of DIR's lock (`None`: none).
-pub(crate) fn settle(mut record: SessionRecord, live: Option<&Holder>) -> SessionRecord {
-    let running = live.is_some_and(|h| h.alive && h.session.as_deref() == Some(record.id.as_str()));
-    if record.status.is_none() && !running {
-        record.status = Some(SessionStatus::Interrupted);
-    }
-    record
-}
-
-/// Opens DIR's existing state to read it (never creating it): the db itself
-/// when its lock is free, else a consistent copy, so that reading never
-/// waits for nor refuses because of a running session. `Ok(None)` when DIR
-/// has no quorum state yet.
-pub(crate) fn open_read(global: &Global) -> Result<Option<Reading>, Failure> {
-    let dir = crate::app::target_dir(global)?;
-    let location = StateDir::location(&dir, global.state_dir.as_deref());
-    StateDir::check(&location)?;
-    let db_path = location.join("db");
-    if !db_path.exists() {
-        return Ok(None);
-    }
-    match StateDir::open(&location) {
-        Ok(state) => {
-            let log = crate::logging::init(&state.logs_dir(), global.verbose);
-            let store = Store::open(&state.db_path()).map_err(crate::app::store_failure)?;
-            Ok(Some(Reading {
-                dir,
-                source: Source::Store(store),
-                live: None,
-                _state: Some(state),
-                _log: log,
-            }))
+/// Runs the command `cli` names (the TUI when none).
+async fn dispatch(global: &Global, cli: Cli) -> Result<i32, Failure> {
+    let prompt = cli.prompt_words();
+    match cli.command {
+        None => tui::run(global, prompt).await,
+        Some(Command::Run(args)) => run::run(global, args).await,
+        Some(Command::Resume(args)) => resume::run(global, args).await,
+        Some(Command::Ask(args)) => ask::run(global, args).await,
+        Some(Command::Sessions { command }) => sessions::run(global, command),
+        Some(Command::Db { command }) => db::run(global, command),
+        Some(Command::Undo { session }) => undo::run(global, session.as_deref()),
+        Some(Command::Memory { agent, set, clear }) => {
+            memory::run(global, agent.as_deref(), set.as_deref(), clear)
         }
-        Err(StateError::InUse { .. }) => {
-            let live = crate::state::holder(&location);
-            let snapshot = Snapshot::take(&db_path).map_err(crate::app::store_failure)?;
-            Ok(Some(Reading {
-                dir,
-                source: Source::Snapshot(snapshot),
-                live,
-                _state: None,
-                _log: None,
-            }))
-        }
-        Err(e) => Err(e.into()),
+        Some(Command::Init { force, user }) => init::run(global, force, user),
+        Some(Command::Doctor { json }) => doctor::run(global, json).await,
+        Some(Command::Completions { shell }) => Ok(completions::completions(shell)),
+        Some(Command::Man) => Ok(completions::man()),
     }
 }
 
-/// [`open_read`] for a command that needs a session: no state is an error
-/// naming DIR and the id.
-pub(crate) fn read_for(global: &Global, id: &str) -> Result<Reading, Failure> {
-    match open_read(global)? {
-        Some(reading) => Ok(reading),
-        None => Err(no_state(global, id)?),
+/// Says why quorum stops on stderr and in the XDG state directory's log
+/// (never in `.quorum/`), and returns the failure's exit code.
+fn fail(global: &Global, failure: Failure) -> i32 {
+    // It may quote model or project text (docs/troubleshooting.md).
+    crate::errln!("quorum: {}", crate::sanitize::text(&failure.message));
+    if let Some(dir) = logging::xdg_state_dir() {
+        let _guard = logging::init(&dir, global.verbose);
+        tracing::warn!(code = failure.code, message = %failure.message, "quorum stopped early");
     }
-}
-
-/// The error for a session `id` asked of a DIR without quorum state.
-fn no_state(global: &Global, id: &str) -> Result<Failure, Failure> {
-    let dir = crate::app::target_dir(global)?;
-    Ok(Failure::usage(format!(
-        "no session `{id}`: {} has no quorum state (no session ran there; see --dir, --state-dir)",
-        dir.display()
-    )))
-}
-
-/// Like [`open_existing`], for commands that need a session: no state is an
-/// error naming DIR and the id.
-pub(crate) fn open_for(global: &Global, id: &str) -> Result<Opened, Failure> {
-    match open_existing(global)? {
-        Some(opened) => Ok(opened),
-        None => Err(no_state(global, id)?),
-    }
-}
-
-/// The session `id` names (an id or a unique prefix): an unknown or ambiguous id
-/// is a usage error (exit 2), a db error a failure (exit 1).
-pub(crate) fn find(store: &Store, id: &str) -> Result<SessionRecord, Failure> {
-    store.find_session(id).map_err(|e| match e {
-        StoreError::NoSuchSession(message) => Failure::usage(message),
-        other => Failure::failed(other.to_string()),
-    })
-}
-
-/// A store error as a failure (exit 1).
-pub(crate) fn db(e: StoreError) -> Failure {
-    Failure::failed(e.to_string())
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_session_without_an_end_runs_only_while_the_live_holder_names_it() {
-        let record = SessionRecord {
-            id: crate::protocol::SessionId::parse("0123456789ab").unwrap(),
-            prompt: String::new(),
-            dir: String::new(),
-            workflow: String::new(),
-            created_at: String::new(),
-            updated_at: String::new(),
-            status: None,
-            phase: String::new(),
-            tokens_in: 0,
-            tokens_out: 0,
-            cost_usd: 0.0,
-            commit: None,
-            last_seq: 0,
-            offline: true,
-        };
-        let holder = |session: &str, alive| Holder {
-            pid: Some(1),
-            session: Some(session.to_string()),
-            alive,
-        };
-        let status = |live: Option<&Holder>| settle(record.clone(), live).status;
-        assert_eq!(status(Some(&holder("0123456789ab", true))), None);
-        for live in [
-            None,
-            Some(&holder("0123456789ab", false)),
-            Some(&holder("ba9876543210", true)),
-        ] {
-            assert_eq!(status(live), Some(SessionStatus::Interrupted));
-        }
-        let mut done = record.clone();
-        done.status = Some(SessionStatus::Succeeded);
-        assert_eq!(
-            settle(done, None).status,
-            Some(SessionStatus::Succeeded),
-            "an ended session keeps its end"
-        );
-    }
+    failure.code
 }

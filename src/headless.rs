@@ -531,7 +531,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
         // The session never began (an empty prompt, nothing to resume).
         handle.send(Op::Shutdown);
         handle.join().await;
-        return crate::app::exit::USAGE;
+        return crate::cli::exit::USAGE;
     }
     let status = status.unwrap_or(SessionStatus::Failed);
     if status == SessionStatus::Failed && output.json.is_some() && !session.is_empty() {

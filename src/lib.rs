@@ -11,21 +11,25 @@
 // on a closed pipe.
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 
-pub mod app;
-pub mod ask;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod headless;
 pub mod llm;
-pub mod logging;
 pub mod orchestrator;
 pub mod output;
 pub mod protocol;
 pub mod redact;
 pub mod sanitize;
 pub mod secrets;
-pub mod state;
 pub mod store;
 pub mod tui;
 pub mod workspace;
+
+/// The state directory's old path, for the orchestrator's calls of
+/// `note_session` (it lives in [`workspace::state_dir`]).
+pub(crate) use workspace::state_dir as state;
+
+/// The log setup's old path, for the orchestrator's `redact_in_logs` call
+/// (it lives in [`cli::logging`]).
+pub(crate) use cli::logging;

@@ -1,5 +1,5 @@
 //! The `quorum` binary: parse the command line, run, exit with the code of
-//! DESIGN.md §5. Everything else lives in the library.
+//! docs/design.md §5. Everything else lives in the library.
 
 use clap::Parser;
 
@@ -8,5 +8,5 @@ fn main() {
     // memory or environment, which hold the provider keys (docs/sandbox.md).
     quorum::workspace::sandbox::protect_self();
     let cli = quorum::cli::Cli::parse();
-    std::process::exit(quorum::app::main(cli));
+    std::process::exit(quorum::commands::run(cli));
 }

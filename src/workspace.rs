@@ -13,6 +13,7 @@ pub mod report;
 pub mod sandbox;
 pub mod secrets;
 pub mod stack;
+pub mod state_dir;
 
 use std::path::{Path, PathBuf};
 

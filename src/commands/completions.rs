@@ -1,6 +1,6 @@
 //! `quorum completions bash|zsh|fish` (clap_complete) and `quorum man`
 //! (clap_mangen plus hand-written sections): both are generated from the one
-//! clap definition in `cli.rs`, so they always match the binary.
+//! clap definition in `cli/args.rs`, so they always match the binary.
 //!
 //! The man page is printed by a command rather than generated at build time:
 //! it then describes exactly the installed binary, costs no build script (which
@@ -11,8 +11,8 @@ use std::io::Write as _;
 
 use clap::CommandFactory as _;
 
-use crate::app::exit;
-use crate::cli::{Cli, Shell};
+use crate::cli::args::{Cli, Shell};
+use crate::cli::exit;
 
 /// Prints the completion script for `shell` to stdout; returns the exit code.
 pub fn completions(shell: Shell) -> i32 {

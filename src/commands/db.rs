@@ -4,9 +4,9 @@
 //! without a seal, a copy that opens and holds every durable event. Exit 0
 //! when intact, 2 when corrupt (docs/commands.md), 4 while a session runs.
 
-use crate::app::{Failure, exit};
-use crate::cli::{DbCommand, Global};
-use crate::state::StateDir;
+use crate::cli::args::{DbCommand, Global};
+use crate::cli::exit::{self, Failure};
+use crate::workspace::state_dir::StateDir;
 
 /// Runs a `db` subcommand and returns the exit code. Errors: no state in
 /// DIR (exit 2), a corrupt db (exit 2, naming the file), a db that is not
@@ -14,7 +14,7 @@ use crate::state::StateDir;
 pub fn run(global: &Global, command: DbCommand) -> Result<i32, Failure> {
     match command {
         DbCommand::Verify => {
-            let dir = crate::app::target_dir(global)?;
+            let dir = crate::cli::exit::target_dir(global)?;
             let location = StateDir::location(&dir, global.state_dir.as_deref());
             if !location.join("db").exists() {
                 return Err(Failure::usage(format!(
@@ -25,7 +25,7 @@ pub fn run(global: &Global, command: DbCommand) -> Result<i32, Failure> {
             // DIR's lock: no session writes while the db is checked.
             let state = StateDir::open(&location)?;
             let db = state.db_path();
-            crate::store::seal::verify(&db).map_err(crate::app::store_failure)?;
+            crate::store::seal::verify(&db).map_err(crate::cli::exit::store_failure)?;
             crate::outln!("the state db {} is intact", db.display());
             Ok(exit::OK)
         }

@@ -13,19 +13,26 @@
 //! host. It reads DIR's manifests and test files (to find the components) and
 //! runs each tool's `--version`.
 
-use std::collections::HashMap;
-use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::{Failure, exit};
-use crate::cli::Global;
+use crate::cli::args::Global;
+use crate::cli::exit::{self, Failure};
 use crate::config::{LoadOptions, ProviderKind, Settings};
-use crate::state::StateDir;
 use crate::workspace::git;
-use crate::workspace::stack::{self, Component, Tool};
+
+mod project;
+mod sandbox;
+mod state;
+mod terminal;
+
+use project::stack_checks;
+use sandbox::sandbox_checks;
+use state::state_checks;
+pub use terminal::colour_depth;
+use terminal::terminal_checks;
 
 /// A check's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -106,7 +113,7 @@ fn config_check(global: &Global, dir: &Path) -> (Check, Option<Settings>) {
         config: global.config.clone(),
         dir: dir.to_path_buf(),
         offline: global.offline,
-        user_config_dir: crate::logging::xdg_config_dir(),
+        user_config_dir: crate::cli::logging::xdg_config_dir(),
     };
     match Settings::load(&options, &|_| Some("set".to_string())) {
         Ok(settings) => {
@@ -125,7 +132,7 @@ fn config_check(global: &Global, dir: &Path) -> (Check, Option<Settings>) {
                 None => format!(
                     "no config file ({} nor {}): every agent uses the built-in {}",
                     dir.join("quorum.toml").display(),
-                    crate::logging::xdg_config_dir()
+                    crate::cli::logging::xdg_config_dir()
                         .map(|d| d.join("config.toml").display().to_string())
                         .unwrap_or_else(|| "the user config".into()),
                     crate::config::OFFLINE_LABEL
@@ -315,491 +322,6 @@ fn git_checks(dir: &Path) -> Vec<Check> {
     checks
 }
 
-/// Whether the rlimits the sandbox sets take effect: a child with them applied
-/// reports them back through `ulimit`.
-fn rlimits_apply() -> Result<(), String> {
-    let mut cmd = std::process::Command::new("sh");
-    cmd.args(["-c", "ulimit -t; ulimit -c"])
-        .stdin(std::process::Stdio::null());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt as _;
-        // SAFETY: the closure only makes async-signal-safe system calls.
-        unsafe {
-            cmd.pre_exec(|| {
-                for (resource, value) in [(libc::RLIMIT_CPU, 305), (libc::RLIMIT_CORE, 0)] {
-                    let rl = libc::rlimit {
-                        rlim_cur: value,
-                        rlim_max: value,
-                    };
-                    if libc::setrlimit(resource, &rl) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-    }
-    let out = cmd.output().map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let got: Vec<&str> = text.split_whitespace().collect();
-    if out.status.success() && got == ["305", "0"] {
-        Ok(())
-    } else {
-        Err(format!(
-            "a child with CPU 305 s and core 0 reported {got:?} ({})",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// The network line of the sandbox checks: ok with a private namespace, else
-/// a warning that says "network not isolated".
-fn network_check(isolated: bool) -> Check {
-    if isolated {
-        Check::new(
-            "sandbox",
-            "network",
-            Status::Ok,
-            false,
-            "test runs get a private network namespace (loopback only)",
-        )
-    } else {
-        Check::new(
-            "sandbox",
-            "network",
-            Status::Warn,
-            false,
-            "network not isolated: no private network namespace (needs root or unprivileged user namespaces), so test runs can reach the network",
-        )
-    }
-}
-
-/// The jail line of the sandbox checks: what confines model-written code on
-/// this machine, or why nothing can (then runs are refused unless
-/// `--allow-unconfined-tests`; docs/sandbox.md).
-fn jail_check(probe: &Result<crate::protocol::Isolation, String>, allowed: bool) -> Check {
-    match probe {
-        Ok(isolation) => Check::new("sandbox", "jail", Status::Ok, false, isolation.summary()),
-        Err(reason) if allowed => Check::new(
-            "sandbox",
-            "jail",
-            Status::Warn,
-            false,
-            format!(
-                "model-written code cannot be confined here ({reason}); --allow-unconfined-tests runs it anyway, with only rlimits and a process-group kill"
-            ),
-        ),
-        Err(reason) => Check::new(
-            "sandbox",
-            "jail",
-            Status::Fail,
-            false,
-            format!(
-                "model-written code cannot be confined here: {reason}. Setup and test runs are refused; enable unprivileged user namespaces (Linux 5.12 or later; e.g. sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0) or rerun with --allow-unconfined-tests (docs/sandbox.md)"
-            ),
-        ),
-    }
-}
-
-fn sandbox_checks(global: &Global) -> Vec<Check> {
-    let probe = crate::workspace::sandbox::probe();
-    let mut checks = vec![jail_check(&probe, global.allow_unconfined_tests)];
-    checks.push(network_check(
-        probe.as_ref().is_ok_and(|i| i.network) || crate::workspace::sandbox::can_isolate_network(),
-    ));
-    checks.push(match rlimits_apply() {
-        Ok(()) => Check::new(
-            "sandbox",
-            "rlimits",
-            Status::Ok,
-            true,
-            "CPU time, memory (data segment), file size and core limits apply to every process of a run; every descendant is killed at its end",
-        ),
-        Err(e) => Check::new("sandbox", "rlimits", Status::Fail, true, e),
-    });
-    checks
-}
-
-/// Most files the project walk lists: a DIR with more (a home directory, say)
-/// is looked at in part.
-const WALK_MAX_FILES: usize = 20_000;
-/// Largest file whose content the project check reads, in bytes.
-const WALK_MAX_FILE_BYTES: u64 = 256 * 1024;
-/// Directories the project walk never enters: git's and quorum's state,
-/// installed packages, virtual environments, build output.
-const WALK_SKIP: [&str; 6] = [
-    ".git",
-    ".quorum",
-    "node_modules",
-    ".venv",
-    "target",
-    "__pycache__",
-];
-
-/// DIR's files, relative and `/`-separated, sorted: at most
-/// [`WALK_MAX_FILES`], without links and the [`WALK_SKIP`] directories. A
-/// missing or unreadable DIR has none.
-fn project_files(dir: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() {
-                if !WALK_SKIP.contains(&entry.file_name().to_string_lossy().as_ref()) {
-                    stack.push(path);
-                }
-            } else if meta.is_file()
-                && let Ok(rel) = path.strip_prefix(dir)
-            {
-                files.push(rel.to_string_lossy().replace('\\', "/"));
-                if files.len() >= WALK_MAX_FILES {
-                    files.sort();
-                    return files;
-                }
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-/// The tools and project lines for DIR: its files are walked, the files
-/// [`stack::detect`] reads are read (up to [`WALK_MAX_FILE_BYTES`] each), and
-/// the components found are set against [`stack::tools`]. Blocking: it walks
-/// DIR and starts the tools (and, for Python tests without a Python root, the
-/// pytest probe).
-fn stack_checks(dir: &Path) -> Vec<Check> {
-    let files = project_files(dir);
-    let contents: HashMap<&str, String> = files
-        .iter()
-        .filter(|p| stack::reads_content(p))
-        .filter_map(|p| {
-            let path = dir.join(p);
-            let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= WALK_MAX_FILE_BYTES);
-            small
-                .then(|| std::fs::read_to_string(&path).ok())
-                .flatten()
-                .map(|text| (p.as_str(), text))
-        })
-        .collect();
-    let components = stack::detect(
-        &files,
-        |p| contents.get(p).map(String::as_str),
-        || crate::workspace::stack::pytest_installed(dir),
-    );
-    stack_report(stack::tools(), files.len(), &components)
-}
-
-/// The report's tools and project lines: each tool with its version line (ok)
-/// or missing (a warning when a component needs it, else a fact); each
-/// component with its root and commands (a warning when it needs a missing
-/// tool); a fact when `files` (DIR's file count) hold no component. Never a
-/// required check: a missing tool fails the tests of a session, not doctor.
-fn stack_report(tools: &[Tool], files: usize, components: &[Component]) -> Vec<Check> {
-    let missing = |name: &str| tools.iter().any(|t| t.name == name && t.version.is_none());
-    let mut checks: Vec<Check> = tools
-        .iter()
-        .map(|tool| {
-            let users: Vec<&str> = components
-                .iter()
-                .filter(|c| stack::tools_needed(std::slice::from_ref(*c)).contains(&tool.name))
-                .map(|c| c.name.as_str())
-                .collect();
-            match &tool.version {
-                Some(version) => Check::new("tools", tool.name, Status::Ok, false, version.clone()),
-                None if users.is_empty() => Check::new(
-                    "tools",
-                    tool.name,
-                    Status::Info,
-                    false,
-                    "missing (not on PATH, or it failed); no component in DIR needs it",
-                ),
-                None => Check::new(
-                    "tools",
-                    tool.name,
-                    Status::Warn,
-                    false,
-                    format!(
-                        "missing (not on PATH, or it failed); needed by {}: their setup and tests cannot run",
-                        users.join(", ")
-                    ),
-                ),
-            }
-        })
-        .collect();
-    if components.is_empty() {
-        checks.push(Check::new(
-            "project",
-            "components",
-            Status::Info,
-            false,
-            if files == 0 {
-                "DIR holds no files yet".to_string()
-            } else {
-                format!(
-                    "none in DIR's {files} file(s): no Cargo.toml, go.mod, package.json, Python root or Python tests"
-                )
-            },
-        ));
-    }
-    for c in components {
-        let place = if c.root.is_empty() {
-            "in DIR".to_string()
-        } else {
-            format!("in {}/", c.root)
-        };
-        let setup = match &c.setup {
-            Some(setup) => format!("setup `{setup}`"),
-            None => "no setup".to_string(),
-        };
-        let absent: Vec<&str> = stack::tools_needed(std::slice::from_ref(c))
-            .into_iter()
-            .filter(|t| missing(t))
-            .collect();
-        let detail = format!("{place}: {setup}; test `{}`", c.test);
-        checks.push(if absent.is_empty() {
-            Check::new("project", c.name.clone(), Status::Ok, false, detail)
-        } else {
-            Check::new(
-                "project",
-                c.name.clone(),
-                Status::Warn,
-                false,
-                format!("{detail}; needs {}, missing here", absent.join(", ")),
-            )
-        });
-    }
-    checks
-}
-
-/// The colour depth the environment announces: `NO_COLOR`, `COLORTERM`, `TERM`.
-pub fn colour_depth(env: &dyn Fn(&str) -> Option<String>) -> (Status, String) {
-    let term = env("TERM").unwrap_or_default();
-    if env("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        return (
-            Status::Info,
-            "none: NO_COLOR is set (the mono theme fits)".into(),
-        );
-    }
-    if term.is_empty() || term == "dumb" {
-        return (
-            Status::Warn,
-            format!(
-                "none: TERM is {}; the TUI needs a terminal that understands colour and cursor moves",
-                if term.is_empty() { "unset" } else { "dumb" }
-            ),
-        );
-    }
-    let colorterm = env("COLORTERM").unwrap_or_default();
-    if colorterm == "truecolor" || colorterm == "24bit" {
-        return (
-            Status::Ok,
-            format!("24-bit (COLORTERM={colorterm}, TERM={term})"),
-        );
-    }
-    if term.contains("256color") {
-        return (Status::Ok, format!("256 colours (TERM={term})"));
-    }
-    (
-        Status::Ok,
-        format!("16 colours (TERM={term}); the default theme uses these 16"),
-    )
-}
-
-fn terminal_checks() -> Vec<Check> {
-    let (status, detail) = colour_depth(&|var| std::env::var(var).ok());
-    let mut checks = vec![Check::new("terminal", "colours", status, false, detail)];
-    if std::io::stdout().is_terminal() {
-        if let Ok((cols, rows)) = crossterm::terminal::size() {
-            let (status, note) = if cols < 40 || rows < 12 {
-                (Status::Warn, "; the TUI needs 40x12")
-            } else {
-                (Status::Ok, "")
-            };
-            checks.push(Check::new(
-                "terminal",
-                "size",
-                status,
-                false,
-                format!("{cols}x{rows}{note}"),
-            ));
-        }
-    } else {
-        checks.push(Check::new(
-            "terminal",
-            "size",
-            Status::Info,
-            false,
-            "stdout is not a terminal",
-        ));
-    }
-    checks
-}
-
-/// Whether this process may create files in `dir` (`access(2)`: no file is made).
-fn writable(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt as _;
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: a valid NUL-terminated path; access(2) only reads it.
-    unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
-}
-
-/// The nearest existing directory at or above `path`.
-fn existing_ancestor(path: &Path) -> Option<PathBuf> {
-    path.ancestors().find(|p| p.is_dir()).map(Path::to_path_buf)
-}
-
-/// Checks that a directory quorum writes is writable, without creating it.
-fn dir_check(name: &str, path: &Path, required: bool) -> Check {
-    if path.is_dir() {
-        return if writable(path) {
-            Check::new(
-                "state",
-                name,
-                Status::Ok,
-                required,
-                format!("{} is writable", path.display()),
-            )
-        } else {
-            Check::new(
-                "state",
-                name,
-                Status::Fail,
-                required,
-                format!("{} is not writable", path.display()),
-            )
-        };
-    }
-    if path.exists() {
-        return Check::new(
-            "state",
-            name,
-            Status::Fail,
-            required,
-            format!("{} exists and is not a directory", path.display()),
-        );
-    }
-    match existing_ancestor(path) {
-        Some(parent) if writable(&parent) => Check::new(
-            "state",
-            name,
-            Status::Ok,
-            required,
-            format!(
-                "{} does not exist yet; it can be created ({} is writable)",
-                path.display(),
-                parent.display()
-            ),
-        ),
-        Some(parent) => Check::new(
-            "state",
-            name,
-            Status::Fail,
-            required,
-            format!(
-                "{} cannot be created: {} is not writable",
-                path.display(),
-                parent.display()
-            ),
-        ),
-        None => Check::new(
-            "state",
-            name,
-            Status::Fail,
-            required,
-            format!("{}: no existing parent directory", path.display()),
-        ),
-    }
-}
-
-/// Whether another quorum holds the state lock (read-only: the lock file is
-/// opened, never created).
-fn lock_holder(state: &Path) -> Option<String> {
-    let file = std::fs::File::open(state.join("lock")).ok()?;
-    match file.try_lock() {
-        Ok(()) => None,
-        Err(std::fs::TryLockError::WouldBlock) => {
-            // The pid is the first line (the session it runs follows, state.rs).
-            let text = std::fs::read_to_string(state.join("lock")).unwrap_or_default();
-            let pid = text.lines().next().unwrap_or("").trim();
-            Some(if pid.is_empty() {
-                "unknown".into()
-            } else {
-                pid.to_string()
-            })
-        }
-        Err(std::fs::TryLockError::Error(_)) => None,
-    }
-}
-
-/// The state db checked against its seal, as `quorum db verify` does
-/// (never changing it); skipped while another quorum holds DIR's lock.
-fn db_check(state: &Path) -> Check {
-    if lock_holder(state).is_some() {
-        return Check::new(
-            "state",
-            "db",
-            Status::Warn,
-            false,
-            "not verified: a session is running",
-        );
-    }
-    let db = state.join("db");
-    match crate::store::seal::verify(&db) {
-        Ok(_) => Check::new(
-            "state",
-            "db",
-            Status::Ok,
-            true,
-            format!("{} intact (checked against its seal)", db.display()),
-        ),
-        Err(e) => Check::new("state", "db", Status::Fail, true, e.to_string()),
-    }
-}
-
-fn state_checks(global: &Global, dir: &Path) -> Vec<Check> {
-    let state = StateDir::location(dir, global.state_dir.as_deref());
-    let mut checks = vec![dir_check("state dir", &state, true)];
-    if let Some(pid) = lock_holder(&state) {
-        checks.push(Check::new(
-            "state",
-            "lock",
-            Status::Warn,
-            false,
-            format!(
-                "{} is in use by another quorum (pid {pid})",
-                state.display()
-            ),
-        ));
-    }
-    if state.join("db").exists() {
-        checks.push(db_check(&state));
-    }
-    match crate::logging::xdg_state_dir() {
-        Some(logs) => checks.push(dir_check("log dir", &logs, false)),
-        None => checks.push(Check::new(
-            "state",
-            "log dir",
-            Status::Warn,
-            false,
-            "no XDG state directory (is HOME set?): commands without a session do not log",
-        )),
-    }
-    checks
-}
-
 /// Runs every check.
 pub async fn checks(global: &Global, dir: &Path) -> Vec<Check> {
     let (config, settings) = config_check(global, dir);
@@ -865,9 +387,9 @@ pub fn render(dir: &Path, checks: &[Check]) -> String {
 
 /// Runs `doctor` and returns the exit code.
 pub async fn run(global: &Global, as_json: bool) -> Result<i32, Failure> {
-    let _log =
-        crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
-    let dir = crate::app::target_dir(global)?;
+    let _log = crate::cli::logging::xdg_state_dir()
+        .and_then(|d| crate::cli::logging::init(&d, global.verbose));
+    let dir = crate::cli::exit::target_dir(global)?;
     let checks = checks(global, &dir).await;
     let ok = !checks
         .iter()
@@ -889,7 +411,11 @@ pub async fn run(global: &Global, as_json: bool) -> Result<i32, Failure> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use super::project::{project_files, stack_report};
+    use super::sandbox::{network_check, rlimits_apply};
+    use super::state::{dir_check, lock_holder};
     use super::*;
+    use crate::workspace::stack::{Component, Tool};
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |var| {

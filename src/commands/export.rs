@@ -22,15 +22,16 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::app::{Failure, exit};
-use crate::cli::{ExportFormat, Global};
+use crate::cli::args::{ExportFormat, Global};
+use crate::cli::exit::{self, Failure};
 use crate::orchestrator::outputs::{Conflicts, Findings, Plan, Requirements};
 use crate::protocol::{EventBody, LoggedEvent, TranscriptLine};
 use crate::store::{SessionRecord, Store, StoreError};
 use crate::workspace::git::{self, TreeFile};
 
 use super::sessions::{short_sha, tokens};
-use super::{Reading, db, find};
+use crate::cli::exit::db;
+use crate::cli::setup::{Reading, find};
 
 /// The `format` field of a JSON export.
 pub const JSON_FORMAT: &str = "quorum-session";
@@ -664,7 +665,7 @@ fn configured_key_names(global: &Global, dir: &Path) -> Vec<String> {
         config: global.config.clone(),
         dir: dir.to_path_buf(),
         offline: false,
-        user_config_dir: crate::logging::xdg_config_dir(),
+        user_config_dir: crate::cli::logging::xdg_config_dir(),
     };
     crate::config::Settings::load(&options, &|_| Some("set".to_string()))
         .map(|s| s.key_variables())

@@ -7,8 +7,8 @@
 
 use std::path::PathBuf;
 
-use crate::app::{Failure, exit};
-use crate::cli::Global;
+use crate::cli::args::Global;
+use crate::cli::exit::{self, Failure};
 
 /// The commented config `init` writes.
 pub const EXAMPLE: &str = include_str!("../../assets/quorum.example.toml");
@@ -19,19 +19,19 @@ fn destination(global: &Global, user: bool) -> Result<PathBuf, Failure> {
         return Ok(path.clone());
     }
     if user {
-        return crate::logging::xdg_config_dir()
+        return crate::cli::logging::xdg_config_dir()
             .map(|d| d.join("config.toml"))
             .ok_or_else(|| {
                 Failure::failed("cannot find the user config directory (is HOME set?)")
             });
     }
-    Ok(crate::app::target_dir(global)?.join("quorum.toml"))
+    Ok(crate::cli::exit::target_dir(global)?.join("quorum.toml"))
 }
 
 /// Runs `init` and returns the exit code.
 pub fn run(global: &Global, force: bool, user: bool) -> Result<i32, Failure> {
-    let _log =
-        crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
+    let _log = crate::cli::logging::xdg_state_dir()
+        .and_then(|d| crate::cli::logging::init(&d, global.verbose));
     let path = destination(global, user)?;
     if path.is_dir() {
         return Err(Failure::usage(format!(

@@ -10,15 +10,15 @@
 use std::io::Read as _;
 use std::path::Path;
 
-use crate::app::Failure;
-use crate::cli::Global;
+use crate::cli::args::Global;
+use crate::cli::exit::Failure;
 use crate::config::{LoadOptions, Settings};
 use crate::orchestrator::memory::merge_notes;
 use crate::protocol::MEMORY_MAX_BYTES;
-use crate::state::StateDir;
 use crate::store::{Store, Write};
+use crate::workspace::state_dir::StateDir;
 
-use super::db;
+use crate::cli::exit::db;
 
 /// The roster's agent names, from the config (no provider key needed).
 fn roster(global: &Global, dir: &Path) -> Result<Vec<String>, Failure> {
@@ -26,7 +26,7 @@ fn roster(global: &Global, dir: &Path) -> Result<Vec<String>, Failure> {
         config: global.config.clone(),
         dir: dir.to_path_buf(),
         offline: true,
-        user_config_dir: crate::logging::xdg_config_dir(),
+        user_config_dir: crate::cli::logging::xdg_config_dir(),
     };
     let settings =
         Settings::load(&options, &|_| None).map_err(|e| Failure::usage(e.to_string()))?;
@@ -68,7 +68,7 @@ pub fn run(
     set: Option<&Path>,
     clear: bool,
 ) -> Result<i32, Failure> {
-    let dir = crate::app::target_dir(global)?;
+    let dir = crate::cli::exit::target_dir(global)?;
     let roster = roster(global, &dir)?;
     if let Some(agent) = agent
         && !roster.iter().any(|a| a == agent)
@@ -86,7 +86,7 @@ pub fn run(
             None => String::new(),
         };
         let state = StateDir::open(&location)?;
-        let store = Store::open(&state.db_path()).map_err(crate::app::store_failure)?;
+        let store = Store::open(&state.db_path()).map_err(crate::cli::exit::store_failure)?;
         store
             .apply(&[Write::Memory {
                 dir: key,
@@ -105,7 +105,7 @@ pub fn run(
         );
         return Ok(0);
     }
-    let memories = match super::open_existing(global)? {
+    let memories = match crate::cli::setup::open_existing(global)? {
         Some(opened) => opened.store.memories(&key).map_err(db)?,
         None => Default::default(),
     };

@@ -12,14 +12,15 @@
 
 use serde_json::json;
 
-use crate::app::{Failure, exit};
-use crate::cli::Global;
+use crate::cli::args::Global;
+use crate::cli::exit::{self, Failure};
 use crate::config::{LoadOptions, Settings};
 use crate::store::Write;
 use crate::workspace::git;
 
 use super::sessions::short_sha;
-use super::{Opened, db, find};
+use crate::cli::exit::db;
+use crate::cli::setup::{Opened, find};
 
 /// The configured remote: `[git] remote` (read without needing provider keys).
 fn configured_remote(global: &Global, opened: &Opened) -> Result<String, Failure> {
@@ -27,7 +28,7 @@ fn configured_remote(global: &Global, opened: &Opened) -> Result<String, Failure
         config: global.config.clone(),
         dir: opened.dir.clone(),
         offline: true,
-        user_config_dir: crate::logging::xdg_config_dir(),
+        user_config_dir: crate::cli::logging::xdg_config_dir(),
     };
     Settings::load(&options, &|_| None)
         .map(|s| s.git.remote)

@@ -6,19 +6,20 @@
 
 use std::io::{IsTerminal as _, Write as _};
 
-use crate::app::{Failure, exit};
-use crate::cli::{Global, SessionsCommand};
+use crate::cli::args::{Global, SessionsCommand};
+use crate::cli::exit::{self, Failure};
 use crate::protocol::LoggedEvent;
-use crate::state::{StateDir, StateError};
 use crate::store::{SessionRecord, Store};
+use crate::workspace::state_dir::{StateDir, StateError};
 
-use super::{Reading, db, find, open_for, open_read, read_for, settle};
+use crate::cli::exit::db;
+use crate::cli::setup::{Reading, find, open_for, open_read, read_for, settle};
 
 /// Runs a `sessions` subcommand and returns the exit code.
 pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
     match command {
         SessionsCommand::List { json } => {
-            let dir = crate::app::target_dir(global)?;
+            let dir = crate::cli::exit::target_dir(global)?;
             let location = StateDir::location(&dir, global.state_dir.as_deref());
             StateDir::check(&location)?;
             if !location.join("db").exists() {
@@ -32,7 +33,7 @@ pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
                     // The db is checked against its seal even when the index is
                     // read instead of sled: a damaged db is reported, never listed.
                     crate::store::seal::verify(&state.db_path())
-                        .map_err(crate::app::store_failure)?;
+                        .map_err(crate::cli::exit::store_failure)?;
                     // Nobody runs a session now: one stored without an end
                     // was left so by an owner that died.
                     crate::store::index::read(&state.db_path())

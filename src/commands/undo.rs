@@ -11,13 +11,14 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::app::{Failure, exit};
-use crate::cli::Global;
+use crate::cli::args::Global;
+use crate::cli::exit::{self, Failure};
 use crate::store::{SessionRecord, Write};
 use crate::workspace::git;
 
 use super::sessions::short_sha;
-use super::{db, find, open_existing};
+use crate::cli::exit::db;
+use crate::cli::setup::{find, open_existing};
 
 /// The trailer of a revert commit made by `quorum undo`.
 pub const TRAILER: &str = "Quorum-Reverted-Session";
@@ -75,7 +76,7 @@ pub(crate) fn repository_of(
 /// Runs `undo` and returns the exit code.
 pub fn run(global: &Global, session: Option<&str>) -> Result<i32, Failure> {
     let Some(opened) = open_existing(global)? else {
-        let dir = crate::app::target_dir(global)?;
+        let dir = crate::cli::exit::target_dir(global)?;
         return Err(match session {
             Some(id) => Failure::usage(format!(
                 "no session `{id}`: {} has no quorum state",

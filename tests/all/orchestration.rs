@@ -14,9 +14,9 @@ use quorum::config::Settings;
 use quorum::config::workflow::Workflow;
 use quorum::orchestrator::{self, Parts};
 use quorum::protocol::{Event, EventBody, LoggedEvent, Op, SessionOptions, SessionStatus};
-use quorum::state::StateDir;
 use quorum::store::Store;
 use quorum::workspace::Workspace;
+use quorum::workspace::state_dir::StateDir;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 

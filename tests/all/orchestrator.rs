@@ -12,9 +12,9 @@ use quorum::orchestrator::{self, Parts};
 use quorum::protocol::{
     DecidedBy, Event, EventBody, LoggedEvent, Op, SessionOptions, SessionStatus,
 };
-use quorum::state::StateDir;
 use quorum::store::Store;
 use quorum::workspace::Workspace;
+use quorum::workspace::state_dir::StateDir;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::common::tempdir;

@@ -403,7 +403,10 @@ async fn an_interactive_commit_never_overwrites_uncommitted_work() {
     std::fs::write(d.join("README.md"), edit).unwrap();
 
     let settings = Arc::new(quorum::config::Settings::offline_defaults());
-    let state = quorum::state::StateDir::open(&quorum::state::StateDir::location(d, None)).unwrap();
+    let state = quorum::workspace::state_dir::StateDir::open(
+        &quorum::workspace::state_dir::StateDir::location(d, None),
+    )
+    .unwrap();
     let store = quorum::store::Store::open(&state.db_path()).unwrap();
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let handle = quorum::orchestrator::spawn(quorum::orchestrator::Parts {

@@ -11,9 +11,9 @@ use quorum::config::workflow::Workflow;
 use quorum::config::{LoadOptions, Settings};
 use quorum::orchestrator::{self, Parts};
 use quorum::protocol::{Event, EventBody, Op, SessionOptions, SessionStatus};
-use quorum::state::StateDir;
 use quorum::store::Store;
 use quorum::workspace::Workspace;
+use quorum::workspace::state_dir::StateDir;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::common::{Env, path_str, read_fixture, run, tempdir, tree, write};

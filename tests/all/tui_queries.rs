@@ -11,10 +11,10 @@ use quorum::config::Settings;
 use quorum::config::workflow::Workflow;
 use quorum::orchestrator::{self, OrchestratorHandle, Parts};
 use quorum::protocol::{Event, EventBody, Op, SessionOptions};
-use quorum::state::StateDir;
 use quorum::store::Store;
 use quorum::tui::model::SessionView;
 use quorum::workspace::Workspace;
+use quorum::workspace::state_dir::StateDir;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::common::tempdir;

@@ -1,4 +1,4 @@
-//! Logging with tracing (DESIGN.md §4, "Logs"): a session's logs go to
+//! Logging with tracing (docs/design.md §4, "Logs"): a session's logs go to
 //! `<state>/logs/` (daily rolling files); commands without a session (and early
 //! errors) log to the XDG state directory. Nothing is ever logged to the
 //! terminal, so the TUI's screen and the headless stdout stay clean.
@@ -6,7 +6,7 @@
 //! Filter: `QUORUM_LOG` (tracing-subscriber's env-filter syntax), else `info`,
 //! `debug` with `-v`, `trace` with `-vv`.
 //!
-//! Key values never reach a log file (DESIGN.md §6): every line goes through
+//! Key values never reach a log file (docs/design.md §6): every line goes through
 //! a [`crate::redact::Redactor`] before it is written. It knows the values of the
 //! environment variables named like keys when logging starts (see
 //! [`is_key_variable`], the rule exports follow too) and those of the

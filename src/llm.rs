@@ -32,6 +32,9 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
+pub use crate::protocol::documents::JsonOutput;
+pub use crate::protocol::{TaskKind, Usage};
+
 /// Who said a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,72 +66,6 @@ impl Message {
     }
 }
 
-/// What a call is for. Real providers see only the messages; the offline
-/// provider reads the kind and the structured context to answer in character.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskKind {
-    /// Requirements from the prompt (phase kind `single`).
-    Requirements,
-    /// A technical plan (`fan-out`).
-    Plan,
-    /// Conflicts between plans (`compare`).
-    Compare,
-    /// One ballot on one conflict (`vote`).
-    Ballot,
-    /// The chair's tie-break (`resolve`, headless).
-    Chair,
-    /// Implementation tasks from the resolved design (`tasks`).
-    Breakdown,
-    /// Files for one implementation task (`tasks`).
-    Implement,
-    /// Test files (`test`).
-    Tests,
-    /// Fixed files after a failing test run or a blocking finding.
-    Repair,
-    /// Review findings (`review`).
-    Review,
-    /// A free question (`quorum ask`): plain text back.
-    Chat,
-}
-
-impl TaskKind {
-    /// `true` for kinds whose reply is a JSON document (structured output);
-    /// the others reply with fenced file blocks.
-    pub fn is_json(self) -> bool {
-        !matches!(
-            self,
-            TaskKind::Implement | TaskKind::Tests | TaskKind::Repair
-        )
-    }
-
-    /// The kind's name (snake case).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskKind::Requirements => "requirements",
-            TaskKind::Plan => "plan",
-            TaskKind::Compare => "compare",
-            TaskKind::Ballot => "ballot",
-            TaskKind::Chair => "chair",
-            TaskKind::Breakdown => "breakdown",
-            TaskKind::Implement => "implement",
-            TaskKind::Tests => "tests",
-            TaskKind::Repair => "repair",
-            TaskKind::Review => "review",
-            TaskKind::Chat => "chat",
-        }
-    }
-}
-
-/// A JSON Schema for a structured reply.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JsonOutput {
-    /// Schema name (`a-zA-Z0-9_-`, at most 64 characters, as OpenAI requires).
-    pub name: &'static str,
-    /// The JSON Schema.
-    pub schema: serde_json::Value,
-}
-
 /// Who is calling, and about what.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallMeta {
@@ -157,23 +94,6 @@ pub struct ChatRequest {
     pub json: Option<JsonOutput>,
     /// Who is calling, and about what.
     pub meta: CallMeta,
-}
-
-/// Token counts of one call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Prompt tokens.
-    pub input_tokens: u64,
-    /// Completion tokens.
-    pub output_tokens: u64,
-}
-
-impl Usage {
-    /// Adds another call's counts.
-    pub fn add(&mut self, other: Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-    }
 }
 
 /// A piece of a streamed reply.

@@ -387,10 +387,13 @@ pub struct Position {
     pub quote: String,
 }
 
+pub mod documents;
+mod domain;
 mod events;
 mod messages;
 mod ops;
 
+pub use domain::*;
 pub use events::*;
 pub use messages::*;
 pub use ops::*;

@@ -828,8 +828,8 @@ fn findings_in(report: &str) -> Vec<(String, String)> {
             let (location, text) = rest.split_once(": ")?;
             let (path, number) = location.rsplit_once(':')?;
             number.parse::<u32>().ok()?;
-            crate::orchestrator::outputs::SEVERITIES
-                .contains(&severity)
+            crate::protocol::Severity::parse(severity)
+                .is_some()
                 .then(|| (path.to_string(), format!("{severity}: {text}")))
         })
         .collect()

@@ -170,7 +170,7 @@ fn main() {
                     phase: "bench".into(),
                     task: "bench".into(),
                     kind: quorum::llm::TaskKind::Chat,
-                    context: serde_json::Value::Null,
+                    inputs: None,
                 },
             };
             let cpu0 = thread_cpu();

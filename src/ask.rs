@@ -95,7 +95,11 @@ pub async fn ask(
             phase: "ask".into(),
             task: "ask".into(),
             kind: TaskKind::Chat,
-            context: serde_json::json!({"prompt": prompt}),
+            inputs: Some(crate::protocol::inputs::TaskInputs::Chat(
+                crate::protocol::inputs::ChatInput {
+                    prompt: prompt.to_string(),
+                },
+            )),
         },
     };
     tracing::info!(

@@ -79,8 +79,9 @@ pub struct CallMeta {
     pub task: String,
     /// What the call is for.
     pub kind: TaskKind,
-    /// The task's inputs as structured data (the messages hold the same as text).
-    pub context: serde_json::Value,
+    /// The task's inputs, typed (the messages hold the same as JSON text);
+    /// `None` for a call without any (a test's bare request).
+    pub inputs: Option<crate::protocol::inputs::TaskInputs>,
 }
 
 /// One model call.

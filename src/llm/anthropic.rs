@@ -318,7 +318,7 @@ mod tests {
                 phase: "p".into(),
                 task: "t".into(),
                 kind: crate::llm::TaskKind::Plan,
-                context: Value::Null,
+                inputs: None,
             },
         };
         let body = p.body(&req);

@@ -303,7 +303,7 @@ mod tests {
                 phase: "p".into(),
                 task: "t".into(),
                 kind: crate::llm::TaskKind::Review,
-                context: Value::Null,
+                inputs: None,
             },
         };
         let body = p.body(&req);

@@ -29,6 +29,7 @@ use self::project::{ApiStyle, Feature, Names, ProjectFile, Storage};
 use self::script::{Script, ScriptedReply};
 use super::{CallMeta, ChatRequest, Chunk, LlmError, Provider, TaskKind, Usage, estimate_tokens};
 use crate::config::OFFLINE_LABEL;
+use crate::protocol::inputs::{FileView, TaskInputs};
 
 /// The built-in simulated provider.
 pub struct OfflineProvider {
@@ -198,19 +199,26 @@ fn position(agent: &str, topic: &str) -> (&'static str, &'static str) {
 const TOPICS: [(&str, &str); 2] = [("storage", "Storage engine"), ("api", "API style")];
 
 fn prompt_of(meta: &CallMeta) -> String {
-    meta.context["prompt"].as_str().unwrap_or("").to_string()
+    meta.inputs
+        .as_ref()
+        .map_or("", TaskInputs::prompt)
+        .to_string()
 }
 
-/// The decisions in the context (`{"storage": "sqlite", "api": "rest"}`),
+/// The decisions in the inputs (`{"storage": "sqlite", "api": "rest"}`),
 /// defaulting to SQLite and REST.
 fn decisions(meta: &CallMeta) -> (Storage, ApiStyle) {
-    let decisions = &meta.context["decisions"];
-    let storage = decisions["storage"]
-        .as_str()
+    let decided = |topic: &str| {
+        meta.inputs
+            .as_ref()
+            .and_then(TaskInputs::shared)
+            .and_then(|s| s.decisions.get(topic))
+            .map(String::as_str)
+    };
+    let storage = decided("storage")
         .and_then(Storage::from_option)
         .unwrap_or(Storage::Sqlite);
-    let api = decisions["api"]
-        .as_str()
+    let api = decided("api")
         .and_then(ApiStyle::from_option)
         .unwrap_or(ApiStyle::Rest);
     (storage, api)
@@ -239,17 +247,15 @@ struct Target {
 impl Target {
     fn of(meta: &CallMeta) -> Target {
         let prompt = prompt_of(meta);
-        let files: Vec<(String, String)> = meta.context["project"]["key_files"]
-            .as_array()
-            .map(|pairs| {
-                pairs
+        let files: Vec<(String, String)> = meta
+            .inputs
+            .as_ref()
+            .and_then(TaskInputs::project)
+            .map(|project| {
+                project
+                    .key_files
                     .iter()
-                    .filter_map(|file| {
-                        Some((
-                            file["path"].as_str()?.to_string(),
-                            file["content"].as_str()?.to_string(),
-                        ))
-                    })
+                    .map(|file| (file.path.clone(), file.content.clone()))
                     .collect()
             })
             .unwrap_or_default();
@@ -364,7 +370,7 @@ pub fn reply(meta: &CallMeta) -> String {
     match meta.kind {
         TaskKind::Requirements => pretty(&requirements(&prompt, &target)),
         TaskKind::Plan => pretty(&plan(&meta.agent, &target)),
-        TaskKind::Compare => pretty(&compare(&meta.context)),
+        TaskKind::Compare => pretty(&compare(meta.inputs.as_ref())),
         TaskKind::Ballot => pretty(&ballot(meta)),
         TaskKind::Chair => pretty(&chair(meta)),
         TaskKind::Breakdown => pretty(&breakdown(meta, &prompt, &target)),
@@ -502,22 +508,22 @@ fn plan(agent: &str, target: &Target) -> Value {
     })
 }
 
-fn compare(context: &Value) -> Value {
-    let empty = serde_json::Map::new();
-    let plans = context["plans"].as_object().unwrap_or(&empty);
+fn compare(inputs: Option<&TaskInputs>) -> Value {
+    let empty = BTreeMap::new();
+    let plans = match inputs {
+        Some(TaskInputs::Compare(c)) => c.plans.whole().unwrap_or(&empty),
+        _ => &empty,
+    };
     let mut conflicts = Vec::new();
     for (topic, title) in TOPICS {
         let mut options: Vec<String> = Vec::new();
         let mut positions = Vec::new();
         for (agent, plan) in plans {
-            let Some(decisions) = plan["decisions"].as_array() else {
-                continue;
-            };
-            for d in decisions {
-                if d["topic"].as_str() != Some(topic) {
+            for d in &plan.decisions {
+                if d.topic != topic {
                     continue;
                 }
-                let choice = d["choice"].as_str().unwrap_or("").to_string();
+                let choice = d.choice.clone();
                 if choice.is_empty() {
                     continue;
                 }
@@ -527,7 +533,7 @@ fn compare(context: &Value) -> Value {
                 positions.push(json!({
                     "agent": agent,
                     "option": choice,
-                    "quote": d["rationale"].as_str().unwrap_or(""),
+                    "quote": d.rationale,
                 }));
             }
         }
@@ -546,23 +552,29 @@ fn compare(context: &Value) -> Value {
     json!({ "conflicts": conflicts })
 }
 
+/// The options of the conflict the inputs are about (none without one).
+fn options_of(meta: &CallMeta) -> Vec<&str> {
+    meta.inputs
+        .as_ref()
+        .and_then(TaskInputs::conflict)
+        .map(|c| c.options.iter().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
 fn ballot(meta: &CallMeta) -> Value {
-    let conflict = &meta.context["conflict"];
-    let id = conflict["id"].as_str().unwrap_or("");
-    let options: Vec<&str> = conflict["options"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let own = meta.context["plan"]["decisions"]
-        .as_array()
-        .and_then(|ds| ds.iter().find(|d| d["topic"].as_str() == Some(id)))
-        .and_then(|d| {
-            let choice = d["choice"].as_str()?;
-            Some((
-                choice.to_string(),
-                d["rationale"].as_str().unwrap_or("").to_string(),
-            ))
-        });
+    let id = meta
+        .inputs
+        .as_ref()
+        .and_then(TaskInputs::conflict)
+        .map_or("", |c| c.id.as_str());
+    let options = options_of(meta);
+    let plan = match &meta.inputs {
+        Some(TaskInputs::Ballot(b)) => b.plan.as_ref(),
+        _ => None,
+    };
+    let own = plan
+        .and_then(|p| p.decisions.iter().find(|d| d.topic == id))
+        .map(|d| (d.choice.clone(), d.rationale.clone()));
     let (option, rationale) = match own {
         Some((choice, why)) if options.contains(&choice.as_str()) => (choice, why),
         _ => (
@@ -574,11 +586,7 @@ fn ballot(meta: &CallMeta) -> Value {
 }
 
 fn chair(meta: &CallMeta) -> Value {
-    let conflict = &meta.context["conflict"];
-    let options: Vec<&str> = conflict["options"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let options = options_of(meta);
     // The chair prefers what keeps the first version smallest and safest.
     let preferred = ["sqlite", "rest"];
     let option = options
@@ -609,14 +617,10 @@ fn owner_for(role: &str, agents: &[String]) -> String {
 }
 
 fn breakdown(meta: &CallMeta, prompt: &str, target: &Target) -> Value {
-    let agents: Vec<String> = meta.context["agents"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let agents: Vec<String> = match &meta.inputs {
+        Some(TaskInputs::Breakdown(b)) => b.agents.clone(),
+        _ => Vec::new(),
+    };
     if target.existing.is_some() {
         return follow_up_breakdown(prompt, target, &agents);
     }
@@ -762,24 +766,21 @@ pub fn file_blocks(summary: &str, files: &[(String, String)]) -> String {
 
 fn files_reply(meta: &CallMeta, prompt: &str, target: &Target) -> String {
     let names = &target.names;
-    let declared: Vec<String> = meta.context["files"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let declared: &[String] = match &meta.inputs {
+        Some(TaskInputs::Implement(i)) => &i.files,
+        Some(TaskInputs::Tests(i)) => &i.files,
+        Some(TaskInputs::Repair(i)) => &i.files,
+        _ => &[],
+    };
     let covered = |path: &str| {
         declared.iter().any(|d| match d.strip_suffix('/') {
             Some(dir) => path.starts_with(&format!("{dir}/")),
             None => d == path,
         })
     };
-    let findings = if meta.kind == TaskKind::Repair {
-        findings_in(meta.context["report"].as_str().unwrap_or(""))
-    } else {
-        Vec::new()
+    let findings = match &meta.inputs {
+        Some(TaskInputs::Repair(r)) if meta.kind == TaskKind::Repair => findings_in(&r.report),
+        _ => Vec::new(),
     };
     // A follow-up writes only what changes; a repair rewrites what it is
     // asked to even when that matches DIR.
@@ -837,11 +838,12 @@ fn findings_in(report: &str) -> Vec<(String, String)> {
 
 fn review(meta: &CallMeta) -> Value {
     let mut findings = Vec::new();
-    let empty = Vec::new();
-    let files = meta.context["files"].as_array().unwrap_or(&empty);
+    let files: &[FileView] = match &meta.inputs {
+        Some(TaskInputs::Review(r)) => &r.files,
+        _ => &[],
+    };
     for file in files {
-        let path = file["path"].as_str().unwrap_or("");
-        let content = file["content"].as_str().unwrap_or("");
+        let (path, content) = (file.path.as_str(), file.content.as_str());
         if path.starts_with("tests/") {
             continue;
         }
@@ -889,7 +891,7 @@ mod tests {
             phase: "p".into(),
             task: "t".into(),
             kind,
-            context,
+            inputs: Some(TaskInputs::from_value(kind, context).unwrap()),
         }
     }
 

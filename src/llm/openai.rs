@@ -313,7 +313,7 @@ mod tests {
                 phase: "p".into(),
                 task: "t".into(),
                 kind: crate::llm::TaskKind::Ballot,
-                context: Value::Null,
+                inputs: None,
             },
         };
         let body = p.body(&req);

@@ -91,7 +91,11 @@ pub async fn probe(
             phase: "doctor".into(),
             task: "probe".into(),
             kind: TaskKind::Chat,
-            context: serde_json::json!({"prompt": "Reply with the single word: ok"}),
+            inputs: Some(crate::protocol::inputs::TaskInputs::Chat(
+                crate::protocol::inputs::ChatInput {
+                    prompt: "Reply with the single word: ok".into(),
+                },
+            )),
         },
     };
     let started = std::time::Instant::now();

@@ -536,7 +536,14 @@ mod tests {
                 phase: "plan".into(),
                 task: "plan.backend".into(),
                 kind: TaskKind::Plan,
-                context: serde_json::json!({"prompt": "Build a todo app"}),
+                inputs: Some(crate::protocol::inputs::TaskInputs::Plan(
+                    crate::protocol::inputs::PlanInput {
+                        shared: crate::protocol::inputs::Shared {
+                            prompt: "Build a todo app".into(),
+                            ..Default::default()
+                        },
+                    },
+                )),
             },
         }
     }

@@ -11,12 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 pub use crate::protocol::documents::{
     Ballot, Breakdown, Component, Conflict, Conflicts, FindingOut, Findings, ImplTask, JsonOutput,
     Plan, PlanDecision, PlannedComponent, Question, Requirements, schema_for,
 };
+use crate::protocol::inputs::TaskInputs;
 use crate::protocol::{Severity, TaskKind};
 
 /// Quotes up to 120 characters of line `line` (from 1) of `text`, redacted
@@ -434,15 +434,15 @@ pub fn parse_file_blocks_at_most(
 }
 
 /// [`schema_for`] narrowed to one task's inputs: a ballot's or the chair's
-/// `option` is an `enum` of the conflict's options (`context.conflict.options`),
+/// `option` is an `enum` of the conflict's options (the inputs' `conflict`),
 /// so a structured-output model cannot answer with an option not on offer.
-pub fn schema_for_task(kind: TaskKind, context: &Value) -> Option<JsonOutput> {
+pub fn schema_for_task(kind: TaskKind, inputs: Option<&TaskInputs>) -> Option<JsonOutput> {
     let mut out = schema_for(kind)?;
     if matches!(kind, TaskKind::Ballot | TaskKind::Chair)
-        && let Some(options) = context["conflict"]["options"].as_array()
-        && !options.is_empty()
+        && let Some(conflict) = inputs.and_then(TaskInputs::conflict)
+        && !conflict.options.is_empty()
     {
-        out.schema["properties"]["option"]["enum"] = Value::Array(options.clone());
+        out.schema["properties"]["option"]["enum"] = serde_json::json!(conflict.options);
     }
     Some(out)
 }
@@ -455,20 +455,34 @@ mod tests {
 
     #[test]
     fn a_ballots_option_is_an_enum_of_the_conflicts_options() {
-        let context = json!({"conflict": {"options": ["sqlite", "json-file"]}});
+        let inputs = TaskInputs::Ballot(crate::protocol::inputs::BallotInput {
+            prompt: String::new(),
+            requirements: None,
+            conflict: Conflict {
+                id: "storage".into(),
+                topic: "Storage".into(),
+                options: vec!["sqlite".into(), "json-file".into()],
+                positions: Vec::new(),
+                blocking: true,
+                needs_human: false,
+            },
+            plan: None,
+            memory: None,
+        });
+        let context = Some(&inputs);
         for kind in [TaskKind::Ballot, TaskKind::Chair] {
-            let out = schema_for_task(kind, &context).unwrap();
+            let out = schema_for_task(kind, context).unwrap();
             assert_eq!(
                 out.schema["properties"]["option"]["enum"],
                 json!(["sqlite", "json-file"])
             );
             assert_eq!(out.schema["properties"]["option"]["type"], "string");
         }
-        let plan = schema_for_task(TaskKind::Plan, &context).unwrap();
+        let plan = schema_for_task(TaskKind::Plan, context).unwrap();
         assert_eq!(plan.schema, schema_for(TaskKind::Plan).unwrap().schema);
-        let bare = schema_for_task(TaskKind::Ballot, &json!({})).unwrap();
+        let bare = schema_for_task(TaskKind::Ballot, None).unwrap();
         assert!(bare.schema["properties"]["option"].get("enum").is_none());
-        assert!(schema_for_task(TaskKind::Implement, &context).is_none());
+        assert!(schema_for_task(TaskKind::Implement, context).is_none());
     }
 
     #[test]

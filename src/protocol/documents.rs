@@ -77,7 +77,7 @@ pub struct Plan {
 }
 
 /// A disagreement between plans (compare).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Conflict {
     /// Short id, unique in the session (`storage`).
     pub id: String,
@@ -112,7 +112,7 @@ pub struct Ballot {
 }
 
 /// One implementation task of the breakdown.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImplTask {
     /// Short id, unique in the breakdown.
     pub id: String,

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use quorum::llm::{CallMeta, TaskKind};
+use quorum::protocol::inputs::TaskInputs;
 use serde_json::{Value, json};
 
 /// The server ends after this long without a connection.
@@ -334,7 +335,7 @@ fn reply_text(shared: &Shared, model: &str, prompt: &str) -> String {
         phase: String::new(),
         task: String::new(),
         kind,
-        context,
+        inputs: TaskInputs::from_value(kind, context).ok(),
     })
 }
 

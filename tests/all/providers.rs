@@ -98,7 +98,7 @@ fn request(model: &str) -> ChatRequest {
             phase: "plan".into(),
             task: "t".into(),
             kind: TaskKind::Plan,
-            context: serde_json::Value::Null,
+            inputs: None,
         },
     }
 }

@@ -557,7 +557,7 @@ mod tests {
                 phase: "test".into(),
                 task: "t".into(),
                 kind: TaskKind::Repair,
-                context: Value::Null,
+                inputs: None,
             },
         });
         let mut text = String::new();

@@ -160,7 +160,8 @@ fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepared, Failure
         None => Workflow::default_for(&roster),
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
-    let providers = crate::llm::build_providers(&settings).map_err(Failure::usage)?;
+    let providers =
+        crate::orchestrator::providers::build_providers(&settings).map_err(Failure::usage)?;
     Ok(Prepared {
         dir,
         settings: Arc::new(settings),
@@ -233,7 +234,7 @@ fn demo_notice(global: &Global, settings: &Settings, prompt: &str) -> Option<Str
     if !settings.offline_demo() {
         return None;
     }
-    let unbuilt = crate::llm::offline::project::unbuilt(prompt);
+    let unbuilt = crate::sim::project::unbuilt(prompt);
     // With --offline the person asked for the demo: the README and the
     // commit still say what it is.
     if !global.quiet && !global.offline {
@@ -405,7 +406,8 @@ async fn run_ask(global: &Global, args: AskArgs) -> Result<i32, Failure> {
     // A provider and model asked directly need no roster (docs/commands.md).
     let direct = args.agent.is_none() && args.provider.is_some() && args.model.is_some();
     let settings = load_settings(global, &target_dir(global)?, !direct)?;
-    let providers = crate::llm::build_providers(&settings).map_err(Failure::usage)?;
+    let providers =
+        crate::orchestrator::providers::build_providers(&settings).map_err(Failure::usage)?;
     let _guard =
         crate::logging::xdg_state_dir().and_then(|d| crate::logging::init(&d, global.verbose));
     let who = match (

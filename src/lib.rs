@@ -24,6 +24,7 @@ pub mod output;
 pub mod protocol;
 pub mod redact;
 pub mod sanitize;
+pub mod sim;
 pub mod state;
 pub mod store;
 pub mod tui;

@@ -20,7 +20,6 @@ pub mod anthropic;
 pub mod gemini;
 pub mod health;
 pub mod http;
-pub mod offline;
 pub mod openai;
 pub mod pricing;
 pub mod probe;
@@ -295,52 +294,39 @@ impl RetryPolicy {
     }
 }
 
-/// Builds every configured provider, reading each key from its environment
-/// variable (`env` looks one up). Errors name the provider: an offline script
-/// that cannot be loaded, a key variable that is unset or empty, a client that
-/// cannot be built.
-pub fn build_providers_with(
-    settings: &crate::config::Settings,
+/// The API key of provider `name`, read from the environment variable its
+/// spec names (`env` looks one up); `Ok(None)` when it names none. Errors: the
+/// variable is unset or empty (the message names the provider and the variable).
+pub fn provider_key(
+    name: &str,
+    spec: &crate::config::ProviderSpec,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<std::collections::BTreeMap<String, SharedProvider>, String> {
-    use crate::config::ProviderKind;
-    let mut providers = std::collections::BTreeMap::new();
-    for (name, spec) in &settings.providers {
-        let key = match &spec.api_key_env {
-            Some(var) => match env(var).filter(|k| !k.is_empty()) {
-                Some(key) => Some(http::Secret::new(key)),
-                None => {
-                    return Err(format!(
-                        "provider `{name}` needs the environment variable {var}, which is not set"
-                    ));
-                }
-            },
-            None => None,
-        };
-        let provider: SharedProvider = match spec.kind {
-            ProviderKind::Offline => {
-                let script = match &spec.script {
-                    Some(path) => {
-                        Some(offline::script::Script::load(path).map_err(|e| e.to_string())?)
-                    }
-                    None => None,
-                };
-                Arc::new(offline::OfflineProvider::new(name, script))
-            }
-            ProviderKind::Openai => Arc::new(openai::OpenAi::new(spec, key)?),
-            ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, key)?),
-            ProviderKind::Gemini => Arc::new(gemini::Gemini::new(spec, key)?),
-        };
-        providers.insert(name.clone(), provider);
+) -> Result<Option<http::Secret>, String> {
+    match &spec.api_key_env {
+        Some(var) => match env(var).filter(|k| !k.is_empty()) {
+            Some(key) => Ok(Some(http::Secret::new(key))),
+            None => Err(format!(
+                "provider `{name}` needs the environment variable {var}, which is not set"
+            )),
+        },
+        None => Ok(None),
     }
-    Ok(providers)
 }
 
-/// [`build_providers_with`] on the process environment.
-pub fn build_providers(
-    settings: &crate::config::Settings,
-) -> Result<std::collections::BTreeMap<String, SharedProvider>, String> {
-    build_providers_with(settings, &|var| std::env::var(var).ok())
+/// The HTTP provider of `spec`'s kind with `key`; `Ok(None)` for the offline
+/// kind, which is no transport (the simulated team, `crate::sim`, built by
+/// the orchestrator's `providers.rs`). Errors: the client cannot be built.
+pub fn build_http(
+    spec: &crate::config::ProviderSpec,
+    key: Option<http::Secret>,
+) -> Result<Option<SharedProvider>, String> {
+    use crate::config::ProviderKind;
+    Ok(Some(match spec.kind {
+        ProviderKind::Offline => return Ok(None),
+        ProviderKind::Openai => Arc::new(openai::OpenAi::new(spec, key)?),
+        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, key)?),
+        ProviderKind::Gemini => Arc::new(gemini::Gemini::new(spec, key)?),
+    }))
 }
 
 #[cfg(test)]

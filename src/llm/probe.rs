@@ -70,15 +70,10 @@ pub async fn probe(
         max_tokens: 16,
         ..spec.clone()
     };
-    let single = Settings {
-        providers: std::collections::BTreeMap::from([(name.to_string(), spec)]),
-        ..settings.clone()
-    };
-    let provider = match super::build_providers_with(&single, env) {
-        Ok(mut p) => match p.remove(name) {
-            Some(p) => p,
-            None => return ProbeOutcome::Failed(format!("provider `{name}` could not be built")),
-        },
+    let built = super::provider_key(name, &spec, env).and_then(|key| super::build_http(&spec, key));
+    let provider = match built {
+        Ok(Some(p)) => p,
+        Ok(None) => return ProbeOutcome::Failed(format!("provider `{name}` could not be built")),
         Err(e) => return ProbeOutcome::Failed(e),
     };
     let request = ChatRequest {

@@ -521,9 +521,9 @@ async fn attempt_once(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::llm::offline::OfflineProvider;
-    use crate::llm::offline::script::Script;
     use crate::llm::{CallMeta, TaskKind};
+    use crate::sim::OfflineProvider;
+    use crate::sim::script::Script;
 
     fn request() -> ChatRequest {
         ChatRequest {

@@ -620,7 +620,7 @@ mod tests {
     #[test]
     fn offline_file_blocks_round_trip() {
         let files = vec![("x.md".to_string(), "a\n```\nb\n```\n".to_string())];
-        let text = crate::llm::offline::file_blocks("sum", &files);
+        let text = crate::sim::file_blocks("sum", &files);
         let blocks = parse_file_blocks(&text).unwrap();
         assert_eq!(blocks[0].content, files[0].1);
     }

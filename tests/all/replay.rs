@@ -546,7 +546,8 @@ mod tests {
             &|_| None,
         )
         .unwrap();
-        let providers = quorum::llm::build_providers_with(&settings, &|_| None).unwrap();
+        let providers =
+            quorum::orchestrator::providers::build_providers_with(&settings, &|_| None).unwrap();
         let mut s = providers["replay"].stream(ChatRequest {
             model: "live".into(),
             messages,

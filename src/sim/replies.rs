@@ -1,164 +1,17 @@
-//! The offline provider (`kind = "offline"`): deterministic, in process, labelled
-//! "offline (simulated)" wherever it is shown.
-//!
-//! It answers every task kind with structurally valid output computed from the
-//! call's structured context: the planning agents disagree on two real topics
-//! (storage and API style) so that compare, vote and resolve do real work — with
-//! the default roster storage ends in a 2–2 tie and API style in a 3–1
-//! majority — and implementation yields a small Python project (standard library
-//! only, with a `unittest` suite) shaped by the prompt's nouns and by the
-//! decisions actually taken ([`project`]).
-//!
-//! With `script = "file.toml"` it first replays canned replies per agent and
-//! phase ([`script`]; format in `docs/offline-script.md`), which lets tests and
-//! users replay any scenario, a faulty or malicious one included.
-
-pub mod project;
-pub mod script;
-
-use std::fmt::Write as _;
-use std::time::Duration;
-
-use futures::StreamExt;
-use futures::stream::BoxStream;
-use serde_json::{Value, json};
+//! The simulated team's replies, one function per task kind: requirements,
+//! a plan per agent (the planners disagree on storage and API style),
+//! compare, ballot, chair, breakdown, the file blocks of implement, tests and
+//! repair, and review. Each reads the call's typed inputs.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
-use self::project::{ApiStyle, Feature, Names, ProjectFile, Storage};
-use self::script::{Script, ScriptedReply};
-use super::{CallMeta, ChatRequest, Chunk, LlmError, Provider, TaskKind, Usage, estimate_tokens};
-use crate::config::OFFLINE_LABEL;
+use serde_json::{Value, json};
+
+use super::project::{ApiStyle, Feature, Storage};
+use super::target::Target;
+use crate::llm::{CallMeta, TaskKind};
 use crate::protocol::inputs::{FileView, TaskInputs};
-
-/// The built-in simulated provider.
-pub struct OfflineProvider {
-    name: String,
-    script: Option<Script>,
-}
-
-impl OfflineProvider {
-    /// A provider named `name`, replaying `script` first when given.
-    pub fn new(name: &str, script: Option<Script>) -> Self {
-        OfflineProvider {
-            name: name.to_string(),
-            script,
-        }
-    }
-}
-
-impl Provider for OfflineProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn label(&self) -> String {
-        OFFLINE_LABEL.to_string()
-    }
-
-    fn stream(&self, request: ChatRequest) -> BoxStream<'static, Result<Chunk, LlmError>> {
-        log_call(&request.meta);
-        let input_tokens: u64 = request
-            .messages
-            .iter()
-            .map(|m| estimate_tokens(&m.content))
-            .sum();
-        let scripted = self.script.as_ref().and_then(|s| s.take(&request.meta));
-        let (text, delay, latency, error) = match scripted {
-            Some(ScriptedReply {
-                text,
-                delay_ms,
-                latency_ms,
-                error,
-            }) => (
-                text,
-                Duration::from_millis(delay_ms),
-                Duration::from_millis(latency_ms),
-                error,
-            ),
-            None => (reply(&request.meta), Duration::ZERO, Duration::ZERO, None),
-        };
-        let wait = futures::stream::once(async move {
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-        })
-        .filter_map(|()| async { None::<Result<Chunk, LlmError>> });
-        if let Some(error) = error {
-            return wait
-                .chain(futures::stream::once(async move { Err(error) }))
-                .boxed();
-        }
-        let output_tokens = estimate_tokens(&text);
-        let pieces = split_tokens(&text);
-        let body = futures::stream::iter(pieces)
-            .then(move |piece| async move {
-                if delay.is_zero() {
-                    tokio::task::yield_now().await;
-                } else {
-                    tokio::time::sleep(delay).await;
-                }
-                Ok(Chunk::Text(piece))
-            })
-            .chain(futures::stream::once(async move {
-                Ok(Chunk::Usage(Usage {
-                    input_tokens,
-                    output_tokens,
-                }))
-            }));
-        wait.chain(body).boxed()
-    }
-}
-
-/// The environment variable naming the offline call log: when set, every
-/// call the offline provider answers appends one line `TASK\tAGENT\n` to that
-/// file. The fault-injection tests count calls with it (a call repeated after
-/// a resume shows twice); it holds no prompt or reply text.
-pub const CALL_LOG_VAR: &str = "QUORUM_OFFLINE_CALL_LOG";
-
-/// Appends a call to the offline call log, if one is configured.
-fn log_call(meta: &CallMeta) {
-    static LOG: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    let Some(path) = LOG.get_or_init(|| std::env::var_os(CALL_LOG_VAR).map(Into::into)) else {
-        return;
-    };
-    use std::io::Write as _;
-    let line = format!("{}\t{}\n", meta.task, meta.agent);
-    // One write(2) of a short line with O_APPEND: lines never interleave.
-    if let Ok(mut file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = file.write_all(line.as_bytes());
-    }
-}
-
-/// Splits text into token-sized pieces (a word with its trailing whitespace),
-/// grouped so a reply streams in a few hundred chunks at most.
-fn split_tokens(text: &str) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut current = String::new();
-    let mut words = 0;
-    let mut in_space = false;
-    for c in text.chars() {
-        if c.is_whitespace() {
-            in_space = true;
-        } else if in_space {
-            in_space = false;
-            words += 1;
-            if words >= 4 {
-                pieces.push(std::mem::take(&mut current));
-                words = 0;
-            }
-        }
-        current.push(c);
-    }
-    if !current.is_empty() {
-        pieces.push(current);
-    }
-    pieces
-}
 
 /// Agents' positions on the two contested topics: (topic, option, rationale).
 /// Agents not listed take the first option of each topic.
@@ -198,7 +51,7 @@ fn position(agent: &str, topic: &str) -> (&'static str, &'static str) {
 /// The contested topics: (id, title).
 const TOPICS: [(&str, &str); 2] = [("storage", "Storage engine"), ("api", "API style")];
 
-fn prompt_of(meta: &CallMeta) -> String {
+pub(super) fn prompt_of(meta: &CallMeta) -> String {
     meta.inputs
         .as_ref()
         .map_or("", TaskInputs::prompt)
@@ -207,7 +60,7 @@ fn prompt_of(meta: &CallMeta) -> String {
 
 /// The decisions in the inputs (`{"storage": "sqlite", "api": "rest"}`),
 /// defaulting to SQLite and REST.
-fn decisions(meta: &CallMeta) -> (Storage, ApiStyle) {
+pub(super) fn decisions(meta: &CallMeta) -> (Storage, ApiStyle) {
     let decided = |topic: &str| {
         meta.inputs
             .as_ref()
@@ -222,141 +75,6 @@ fn decisions(meta: &CallMeta) -> (Storage, ApiStyle) {
         .and_then(ApiStyle::from_option)
         .unwrap_or(ApiStyle::Rest);
     (storage, api)
-}
-
-/// What the offline team builds for a call: a new project shaped by the
-/// prompt and the decisions, or — when DIR already holds a project it
-/// generated (the `project` input's key files, see [`project::detect`]) — the
-/// features the prompt asks for ([`Feature::from_prompt`]) added to it,
-/// keeping its names, storage and API.
-struct Target {
-    names: Names,
-    storage: Storage,
-    api: ApiStyle,
-    /// Every feature the result has (the project's and the new ones).
-    features: Vec<Feature>,
-    /// A follow-up: the project's files as they are in DIR.
-    existing: Option<BTreeMap<String, String>>,
-    /// A follow-up: the features the prompt adds.
-    added: Vec<Feature>,
-    /// A follow-up: some files in DIR differ from what the offline team
-    /// would have generated (edited by hand); they are rewritten whole.
-    edited: Vec<String>,
-}
-
-impl Target {
-    fn of(meta: &CallMeta) -> Target {
-        let prompt = prompt_of(meta);
-        let files: Vec<(String, String)> = meta
-            .inputs
-            .as_ref()
-            .and_then(TaskInputs::project)
-            .map(|project| {
-                project
-                    .key_files
-                    .iter()
-                    .map(|file| (file.path.clone(), file.content.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(found) = project::detect(&files) {
-            let asked = Feature::from_prompt(&prompt);
-            let added: Vec<Feature> = asked
-                .iter()
-                .copied()
-                .filter(|f| !found.features.contains(f))
-                .collect();
-            let mut features = found.features.clone();
-            features.extend(added.iter().copied());
-            features.sort_unstable();
-            let on_disk: BTreeMap<String, String> = files.into_iter().collect();
-            let mut expected =
-                project::render_with(&found.names, found.storage, found.api, &found.features);
-            keep_open_requests(&mut expected, &on_disk);
-            let edited = expected
-                .into_iter()
-                .filter(|f| on_disk.get(&f.path).is_some_and(|c| *c != f.content))
-                .map(|f| f.path)
-                .collect();
-            return Target {
-                names: found.names,
-                storage: found.storage,
-                api: found.api,
-                features,
-                existing: Some(on_disk),
-                added,
-                edited,
-            };
-        }
-        let (storage, api) = decisions(meta);
-        Target {
-            names: project::names_from_prompt(&prompt),
-            storage,
-            api,
-            features: Vec::new(),
-            existing: None,
-            added: Vec::new(),
-            edited: Vec::new(),
-        }
-    }
-
-    /// The whole project as the offline team would write it now. A
-    /// follow-up that asks for nothing the team can build records the
-    /// request in the README instead, so the work is visible and honest.
-    fn files(&self, prompt: &str) -> Vec<ProjectFile> {
-        let mut files = project::render_with(&self.names, self.storage, self.api, &self.features);
-        if let Some(existing) = &self.existing {
-            keep_open_requests(&mut files, existing);
-            if self.added.is_empty()
-                && let Some(readme) = files.iter_mut().find(|f| f.path == "README.md")
-            {
-                if !readme.content.contains(OPEN_REQUESTS) {
-                    readme.content.push_str(OPEN_REQUESTS);
-                }
-                let _ = writeln!(
-                    readme.content,
-                    "- {} (not done: the offline (simulated) team can only add {})",
-                    prompt.trim().lines().next().unwrap_or(""),
-                    Feature::ALL.map(Feature::id).join(", ")
-                );
-            }
-        }
-        files
-    }
-
-    /// The files that differ from DIR: all of them for a new project.
-    fn changed(&self, prompt: &str) -> Vec<ProjectFile> {
-        self.files(prompt)
-            .into_iter()
-            .filter(|f| {
-                self.existing
-                    .as_ref()
-                    .is_none_or(|e| e.get(&f.path) != Some(&f.content))
-            })
-            .collect()
-    }
-}
-
-/// The README section where follow-ups the offline team cannot build are
-/// recorded.
-const OPEN_REQUESTS: &str = "\n## Open requests\n\n";
-
-/// Carries the open requests recorded in DIR's README over to the rendered
-/// README (they stay until someone deletes them).
-fn keep_open_requests(files: &mut [ProjectFile], existing: &BTreeMap<String, String>) {
-    let Some(section) = existing
-        .get("README.md")
-        .and_then(|old| old.find(OPEN_REQUESTS).map(|i| &old[i..]))
-    else {
-        return;
-    };
-    if let Some(readme) = files.iter_mut().find(|f| f.path == "README.md") {
-        let mut content = readme.content.trim_end().to_string();
-        content.push('\n');
-        content.push_str(section.trim_end());
-        content.push('\n');
-        readme.content = content;
-    }
 }
 
 fn pretty(value: &Value) -> String {
@@ -883,6 +601,7 @@ fn review(meta: &CallMeta) -> Value {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::sim::project;
 
     fn meta(agent: &str, kind: TaskKind, context: Value) -> CallMeta {
         CallMeta {
@@ -1092,12 +811,5 @@ mod tests {
             findings_in("FAIL: test_x (t.T)\n  File \"a.py\", line 3"),
             vec![]
         );
-    }
-
-    #[test]
-    fn tokens_rejoin_to_the_text() {
-        let text = "one two  three\nfour five six seven eight nine";
-        assert_eq!(split_tokens(text).concat(), text);
-        assert!(split_tokens(text).len() >= 2);
     }
 }

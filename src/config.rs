@@ -8,6 +8,7 @@
 //! here; only the names of their environment variables.
 
 pub mod keymap;
+pub mod pricing;
 pub mod theme;
 pub mod workflow;
 
@@ -231,7 +232,7 @@ struct RawConfig {
     ui: UiSettings,
     /// `[keys]`: `"context.action" = "key"` or `["key", …]` (docs/tui.md).
     keys: BTreeMap<String, KeyList>,
-    pricing: BTreeMap<String, crate::llm::pricing::Price>,
+    pricing: BTreeMap<String, crate::config::pricing::Price>,
 }
 
 /// The top-level tables of a config file.
@@ -683,7 +684,7 @@ pub struct Settings {
     pub keys: BTreeMap<String, Vec<String>>,
     /// Prices per model: `assets/pricing.toml` overridden by the config's
     /// `[pricing."MODEL"]` tables.
-    pub pricing: crate::llm::pricing::PriceTable,
+    pub pricing: crate::config::pricing::PriceTable,
     /// The file the settings came from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -713,7 +714,7 @@ impl Settings {
             git: raw.git,
             ui: raw.ui,
             keys: BTreeMap::new(),
-            pricing: crate::llm::pricing::PriceTable::builtin(),
+            pricing: crate::config::pricing::PriceTable::builtin(),
             source: None,
         };
         settings.use_offline_everywhere(&BTreeMap::new(), None);
@@ -952,7 +953,7 @@ impl Settings {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.keys()))
                 .collect(),
-            pricing: crate::llm::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
+            pricing: crate::config::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
             source: Some(path.to_path_buf()),
         };
         if let Err(message) = keymap::Keymap::default().with_overrides(&settings.keys) {

@@ -1,9 +1,15 @@
 //! LLM providers: the [`Provider`] trait every kind implements, the request and
-//! stream types, and the fault classes the retry policy of DESIGN.md §3 acts on.
+//! stream types, and the fault classes the retry policy of docs/design.md §3 acts on.
 //!
 //! A provider turns a [`ChatRequest`] into a stream of [`Chunk`]s (text deltas,
 //! then usage). Providers know nothing of sessions, stores or the TUI; the
 //! orchestrator's call runner drives them, retries, falls back and reports.
+//!
+//! Transport only: this module imports the vocabulary (`protocol`) and the
+//! settings (`config`), never the orchestrator or the simulated team
+//! (`sim`, a floor above, which implements [`Provider`] too). The
+//! orchestrator's `providers.rs` builds every kind, using [`provider_key`]
+//! and [`build_http`] for the HTTP ones.
 
 /// Tokens `text` may take in a prompt, erring high: one per three
 /// characters, rounded up, where [`estimate_tokens`] (for usage) counts one
@@ -21,7 +27,6 @@ pub mod gemini;
 pub mod health;
 pub mod http;
 pub mod openai;
-pub mod pricing;
 pub mod probe;
 pub mod sse;
 
@@ -105,7 +110,7 @@ pub enum Chunk {
     Usage(Usage),
 }
 
-/// How the call runner reacts to an error (DESIGN.md §3, fault table).
+/// How the call runner reacts to an error (docs/design.md §3, fault table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultClass {
     /// Retry with backoff, then fall back.
@@ -139,7 +144,7 @@ pub enum LlmError {
     },
     /// A quota or spending limit that no retry will lift (OpenAI
     /// `insufficient_quota`, Anthropic `enforced_spend_limit_reached`; see
-    /// WIRE_FORMATS.md §6 #23): the provider is skipped for its fallback.
+    /// docs/wire-formats.md §6 #23): the provider is skipped for its fallback.
     #[error("quota exhausted: {0}")]
     Quota(String),
     /// The connection failed or dropped.
@@ -184,7 +189,7 @@ fn status_class(status: u16) -> FaultClass {
 }
 
 impl LlmError {
-    /// The fault class of DESIGN.md §3's table. `x-should-retry: true` makes any
+    /// The fault class of docs/design.md §3's table. `x-should-retry: true` makes any
     /// status retryable; `false` never retries (but still falls back).
     pub fn class(&self) -> FaultClass {
         match self {
@@ -222,7 +227,7 @@ impl LlmError {
     }
 
     /// `true` for 401 and 403: the provider is unauthorised for the rest of the
-    /// session (DESIGN.md §3).
+    /// session (docs/design.md §3).
     pub fn is_unauthorized(&self) -> bool {
         matches!(
             self,
@@ -254,7 +259,7 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4)
 }
 
-/// The retry policy of DESIGN.md §3: up to `max_retries` retries, exponential
+/// The retry policy of docs/design.md §3: up to `max_retries` retries, exponential
 /// backoff from `base` with full jitter, capped at `cap`; a server-given delay wins.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
@@ -314,7 +319,7 @@ pub fn provider_key(
 }
 
 /// The HTTP provider of `spec`'s kind with `key`; `Ok(None)` for the offline
-/// kind, which is no transport (the simulated team, `crate::sim`, built by
+/// kind, which is no transport (the simulated team, `sim::OfflineProvider`, built by
 /// the orchestrator's `providers.rs`). Errors: the client cannot be built.
 pub fn build_http(
     spec: &crate::config::ProviderSpec,

@@ -24,6 +24,11 @@
 //! commands, README lines, tests). Without features every slot is empty, so
 //! [`render_with`] gives exactly what [`render`] always gave.
 
+use self::template::{
+    CLI_PY, GITIGNORE, INIT_PY, MAIN_PY, README, SERVER_REST, SERVER_RPC, STORE_JSON, STORE_SQLITE,
+    TEST_CLI, TEST_SERVER_REST, TEST_SERVER_RPC, TEST_STORE, TESTS_INIT, substitute, variables,
+};
+
 mod design;
 mod detect;
 mod features;
@@ -34,8 +39,6 @@ pub use self::design::{ApiStyle, Storage};
 pub use self::detect::{Existing, detect};
 pub use self::features::Feature;
 pub use self::names::{Names, Resource, names_from_prompt, unbuilt};
-#[allow(unused_imports)]
-use self::{design::*, detect::*, features::*, names::*, template::*};
 
 /// One generated file; `owner` is the agent role that writes it: "pm", "backend", "frontend" or "qa".
 ///

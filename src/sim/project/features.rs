@@ -2,7 +2,11 @@
 //! ([`Feature`]), what a prompt asks for, and each feature's template
 //! variables.
 
-use super::*;
+use super::names::{listed, tokenize};
+use super::template::{
+    FEATURE_CLEAR, FEATURE_COUNT, FEATURE_SEARCH, FEATURE_SLOTS, FIRST_FEATURE_RPC_ID,
+    MAX_PYTHON_LINE, english_list, python_dict, section, substitute,
+};
 
 /// A change a follow-up session can make to an existing project.
 ///

@@ -2,7 +2,9 @@
 //! and how they are filled: the variables of a project, block
 //! placeholders, feature sections and the small text helpers they use.
 
-use super::*;
+use super::features::feature_variables;
+use super::names::capitalize;
+use super::{ApiStyle, Feature, Names, Storage};
 
 pub(super) const README: &str = include_str!("../../../assets/offline/templates/README.md.tmpl");
 pub(super) const README_REST: &str =
@@ -160,7 +162,20 @@ pub(super) fn variables(
         ),
     ];
     vars.extend(feature_variables(&vars, features));
-    let blocks: [(&'static str, &str); 7] = [
+    let blocks = blocks(storage, api, is_url);
+    let rendered: Vec<(&'static str, String)> = blocks
+        .iter()
+        .map(|(name, template)| (*name, substitute(template, &vars)))
+        .collect();
+    vars.extend(rendered);
+    vars
+}
+
+/// The placeholders filled from fragment templates (rendered with the
+/// plain variables): name → template, by storage, API style and whether
+/// the resource is a URL.
+fn blocks(storage: Storage, api: ApiStyle, is_url: bool) -> [(&'static str, &'static str); 7] {
+    [
         (
             "validate_fn",
             if is_url { VALIDATE_URL } else { VALIDATE_TEXT },
@@ -222,13 +237,7 @@ pub(super) fn variables(
                 ApiStyle::Rpc => TEST_CLI_RPC,
             },
         ),
-    ];
-    let rendered: Vec<(&'static str, String)> = blocks
-        .iter()
-        .map(|(name, template)| (*name, substitute(template, &vars)))
-        .collect();
-    vars.extend(rendered);
-    vars
+    ]
 }
 
 /// The section `@@ slot` of a feature template: the lines after that

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use super::{design::*, detect::*, features::*, names::*, template::*};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;

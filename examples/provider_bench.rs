@@ -155,7 +155,8 @@ fn main() {
             &env,
         )
         .expect("config");
-        let providers = quorum::llm::build_providers_with(&settings, &env).expect("providers");
+        let providers = quorum::orchestrator::providers::build_providers_with(&settings, &env)
+            .expect("providers");
         let provider = std::sync::Arc::clone(&providers["p"]);
         let mut best = f64::MAX;
         let mut tokens = 0u64;
@@ -170,7 +171,7 @@ fn main() {
                     phase: "bench".into(),
                     task: "bench".into(),
                     kind: quorum::llm::TaskKind::Chat,
-                    context: serde_json::Value::Null,
+                    inputs: None,
                 },
             };
             let cpu0 = thread_cpu();

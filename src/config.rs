@@ -9,6 +9,7 @@
 
 pub mod keymap;
 mod raw;
+pub mod pricing;
 pub mod theme;
 mod validate;
 pub mod workflow;
@@ -411,7 +412,7 @@ pub struct Settings {
     pub keys: BTreeMap<String, Vec<String>>,
     /// Prices per model: `assets/pricing.toml` overridden by the config's
     /// `[pricing."MODEL"]` tables.
-    pub pricing: crate::llm::pricing::PriceTable,
+    pub pricing: crate::config::pricing::PriceTable,
     /// The file the settings came from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -441,7 +442,7 @@ impl Settings {
             git: raw.git,
             ui: raw.ui,
             keys: BTreeMap::new(),
-            pricing: crate::llm::pricing::PriceTable::builtin(),
+            pricing: crate::config::pricing::PriceTable::builtin(),
             source: None,
         };
         settings.use_offline_everywhere(&BTreeMap::new(), None);

@@ -22,6 +22,7 @@ pub mod protocol;
 pub mod redact;
 pub mod sanitize;
 pub mod secrets;
+pub mod sim;
 pub mod store;
 pub mod tui;
 pub mod workspace;

@@ -1,9 +1,15 @@
 //! LLM providers: the [`Provider`] trait every kind implements, the request and
-//! stream types, and the fault classes the retry policy of DESIGN.md §3 acts on.
+//! stream types, and the fault classes the retry policy of docs/design.md §3 acts on.
 //!
 //! A provider turns a [`ChatRequest`] into a stream of [`Chunk`]s (text deltas,
 //! then usage). Providers know nothing of sessions, stores or the TUI; the
 //! orchestrator's call runner drives them, retries, falls back and reports.
+//!
+//! Transport only: this module imports the vocabulary (`protocol`) and the
+//! settings (`config`), never the orchestrator or the simulated team
+//! (`sim`, a floor above, which implements [`Provider`] too). The
+//! orchestrator's `providers.rs` builds every kind, using [`provider_key`]
+//! and [`build_http`] for the HTTP ones.
 
 /// Tokens `text` may take in a prompt, erring high: one per three
 /// characters, rounded up, where [`estimate_tokens`] (for usage) counts one
@@ -20,9 +26,7 @@ pub mod anthropic;
 pub mod gemini;
 pub mod health;
 pub mod http;
-pub mod offline;
 pub mod openai;
-pub mod pricing;
 pub mod probe;
 pub mod sse;
 
@@ -31,6 +35,9 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
+
+pub use crate::protocol::documents::JsonOutput;
+pub use crate::protocol::{TaskKind, Usage};
 
 /// Who said a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,72 +70,6 @@ impl Message {
     }
 }
 
-/// What a call is for. Real providers see only the messages; the offline
-/// provider reads the kind and the structured context to answer in character.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskKind {
-    /// Requirements from the prompt (phase kind `single`).
-    Requirements,
-    /// A technical plan (`fan-out`).
-    Plan,
-    /// Conflicts between plans (`compare`).
-    Compare,
-    /// One ballot on one conflict (`vote`).
-    Ballot,
-    /// The chair's tie-break (`resolve`, headless).
-    Chair,
-    /// Implementation tasks from the resolved design (`tasks`).
-    Breakdown,
-    /// Files for one implementation task (`tasks`).
-    Implement,
-    /// Test files (`test`).
-    Tests,
-    /// Fixed files after a failing test run or a blocking finding.
-    Repair,
-    /// Review findings (`review`).
-    Review,
-    /// A free question (`quorum ask`): plain text back.
-    Chat,
-}
-
-impl TaskKind {
-    /// `true` for kinds whose reply is a JSON document (structured output);
-    /// the others reply with fenced file blocks.
-    pub fn is_json(self) -> bool {
-        !matches!(
-            self,
-            TaskKind::Implement | TaskKind::Tests | TaskKind::Repair
-        )
-    }
-
-    /// The kind's name (snake case).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskKind::Requirements => "requirements",
-            TaskKind::Plan => "plan",
-            TaskKind::Compare => "compare",
-            TaskKind::Ballot => "ballot",
-            TaskKind::Chair => "chair",
-            TaskKind::Breakdown => "breakdown",
-            TaskKind::Implement => "implement",
-            TaskKind::Tests => "tests",
-            TaskKind::Repair => "repair",
-            TaskKind::Review => "review",
-            TaskKind::Chat => "chat",
-        }
-    }
-}
-
-/// A JSON Schema for a structured reply.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JsonOutput {
-    /// Schema name (`a-zA-Z0-9_-`, at most 64 characters, as OpenAI requires).
-    pub name: &'static str,
-    /// The JSON Schema.
-    pub schema: serde_json::Value,
-}
-
 /// Who is calling, and about what.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallMeta {
@@ -142,8 +83,9 @@ pub struct CallMeta {
     pub task: String,
     /// What the call is for.
     pub kind: TaskKind,
-    /// The task's inputs as structured data (the messages hold the same as text).
-    pub context: serde_json::Value,
+    /// The task's inputs, typed (the messages hold the same as JSON text);
+    /// `None` for a call without any (a test's bare request).
+    pub inputs: Option<crate::protocol::inputs::TaskInputs>,
 }
 
 /// One model call.
@@ -159,23 +101,6 @@ pub struct ChatRequest {
     pub meta: CallMeta,
 }
 
-/// Token counts of one call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Prompt tokens.
-    pub input_tokens: u64,
-    /// Completion tokens.
-    pub output_tokens: u64,
-}
-
-impl Usage {
-    /// Adds another call's counts.
-    pub fn add(&mut self, other: Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-    }
-}
-
 /// A piece of a streamed reply.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Chunk {
@@ -185,7 +110,7 @@ pub enum Chunk {
     Usage(Usage),
 }
 
-/// How the call runner reacts to an error (DESIGN.md §3, fault table).
+/// How the call runner reacts to an error (docs/design.md §3, fault table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultClass {
     /// Retry with backoff, then fall back.
@@ -219,7 +144,7 @@ pub enum LlmError {
     },
     /// A quota or spending limit that no retry will lift (OpenAI
     /// `insufficient_quota`, Anthropic `enforced_spend_limit_reached`; see
-    /// WIRE_FORMATS.md §6 #23): the provider is skipped for its fallback.
+    /// docs/wire-formats.md §6 #23): the provider is skipped for its fallback.
     #[error("quota exhausted: {0}")]
     Quota(String),
     /// The connection failed or dropped.
@@ -264,7 +189,7 @@ fn status_class(status: u16) -> FaultClass {
 }
 
 impl LlmError {
-    /// The fault class of DESIGN.md §3's table. `x-should-retry: true` makes any
+    /// The fault class of docs/design.md §3's table. `x-should-retry: true` makes any
     /// status retryable; `false` never retries (but still falls back).
     pub fn class(&self) -> FaultClass {
         match self {
@@ -302,7 +227,7 @@ impl LlmError {
     }
 
     /// `true` for 401 and 403: the provider is unauthorised for the rest of the
-    /// session (DESIGN.md §3).
+    /// session (docs/design.md §3).
     pub fn is_unauthorized(&self) -> bool {
         matches!(
             self,
@@ -334,7 +259,7 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4)
 }
 
-/// The retry policy of DESIGN.md §3: up to `max_retries` retries, exponential
+/// The retry policy of docs/design.md §3: up to `max_retries` retries, exponential
 /// backoff from `base` with full jitter, capped at `cap`; a server-given delay wins.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
@@ -374,52 +299,39 @@ impl RetryPolicy {
     }
 }
 
-/// Builds every configured provider, reading each key from its environment
-/// variable (`env` looks one up). Errors name the provider: an offline script
-/// that cannot be loaded, a key variable that is unset or empty, a client that
-/// cannot be built.
-pub fn build_providers_with(
-    settings: &crate::config::Settings,
+/// The API key of provider `name`, read from the environment variable its
+/// spec names (`env` looks one up); `Ok(None)` when it names none. Errors: the
+/// variable is unset or empty (the message names the provider and the variable).
+pub fn provider_key(
+    name: &str,
+    spec: &crate::config::ProviderSpec,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<std::collections::BTreeMap<String, SharedProvider>, String> {
-    use crate::config::ProviderKind;
-    let mut providers = std::collections::BTreeMap::new();
-    for (name, spec) in &settings.providers {
-        let key = match &spec.api_key_env {
-            Some(var) => match env(var).filter(|k| !k.is_empty()) {
-                Some(key) => Some(http::Secret::new(key)),
-                None => {
-                    return Err(format!(
-                        "provider `{name}` needs the environment variable {var}, which is not set"
-                    ));
-                }
-            },
-            None => None,
-        };
-        let provider: SharedProvider = match spec.kind {
-            ProviderKind::Offline => {
-                let script = match &spec.script {
-                    Some(path) => {
-                        Some(offline::script::Script::load(path).map_err(|e| e.to_string())?)
-                    }
-                    None => None,
-                };
-                Arc::new(offline::OfflineProvider::new(name, script))
-            }
-            ProviderKind::Openai => Arc::new(openai::OpenAi::new(spec, key)?),
-            ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, key)?),
-            ProviderKind::Gemini => Arc::new(gemini::Gemini::new(spec, key)?),
-        };
-        providers.insert(name.clone(), provider);
+) -> Result<Option<http::Secret>, String> {
+    match &spec.api_key_env {
+        Some(var) => match env(var).filter(|k| !k.is_empty()) {
+            Some(key) => Ok(Some(http::Secret::new(key))),
+            None => Err(format!(
+                "provider `{name}` needs the environment variable {var}, which is not set"
+            )),
+        },
+        None => Ok(None),
     }
-    Ok(providers)
 }
 
-/// [`build_providers_with`] on the process environment.
-pub fn build_providers(
-    settings: &crate::config::Settings,
-) -> Result<std::collections::BTreeMap<String, SharedProvider>, String> {
-    build_providers_with(settings, &|var| std::env::var(var).ok())
+/// The HTTP provider of `spec`'s kind with `key`; `Ok(None)` for the offline
+/// kind, which is no transport (the simulated team, `sim::OfflineProvider`, built by
+/// the orchestrator's `providers.rs`). Errors: the client cannot be built.
+pub fn build_http(
+    spec: &crate::config::ProviderSpec,
+    key: Option<http::Secret>,
+) -> Result<Option<SharedProvider>, String> {
+    use crate::config::ProviderKind;
+    Ok(Some(match spec.kind {
+        ProviderKind::Offline => return Ok(None),
+        ProviderKind::Openai => Arc::new(openai::OpenAi::new(spec, key)?),
+        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(spec, key)?),
+        ProviderKind::Gemini => Arc::new(gemini::Gemini::new(spec, key)?),
+    }))
 }
 
 #[cfg(test)]

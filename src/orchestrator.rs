@@ -14,6 +14,7 @@ pub mod call;
 pub mod committer;
 pub mod outputs;
 pub mod prompts;
+pub mod providers;
 pub mod scheduler;
 
 mod actor;

@@ -2,7 +2,7 @@
 //!
 //! Consumers send [`Op`]s (user intent) to the orchestrator actor and receive
 //! [`Event`]s (what happened). [`Event::Logged`] carries a [`LoggedEvent`], the
-//! durable, numbered record of the public event stream (DESIGN.md §5, "Headless
+//! durable, numbered record of the public event stream (docs/design.md §5, "Headless
 //! event stream"); every other [`Event`] variant is ephemeral: answers to
 //! requests (pages of a transcript, a file's content) and token deltas.
 //!
@@ -109,7 +109,7 @@ pub enum DecidedBy {
     Human,
 }
 
-/// A task's state (DESIGN.md §2).
+/// A task's state (docs/design.md §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
@@ -176,7 +176,7 @@ pub enum SessionStatus {
 }
 
 impl SessionStatus {
-    /// The process exit code for a session that ended this way (DESIGN.md §5).
+    /// The process exit code for a session that ended this way (docs/design.md §5).
     pub fn exit_code(self) -> i32 {
         match self {
             SessionStatus::Succeeded | SessionStatus::AwaitingDelivery => 0,
@@ -387,10 +387,14 @@ pub struct Position {
     pub quote: String,
 }
 
+pub mod documents;
+mod domain;
 mod events;
+pub mod inputs;
 mod messages;
 mod ops;
 
+pub use domain::*;
 pub use events::*;
 pub use messages::*;
 pub use ops::*;

@@ -223,7 +223,7 @@ fn request(task: &str, agent: &str) -> ChatRequest {
             phase: "implement".to_string(),
             task: task.to_string(),
             kind: TaskKind::Implement,
-            context: json!({}),
+            inputs: None,
         },
     }
 }

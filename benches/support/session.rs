@@ -342,7 +342,7 @@ pub async fn run_session(
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let workflow = Workflow::default_for(&roster).unwrap_or_else(|e| panic!("workflow: {e}"));
     let busy = Arc::new(AtomicU64::new(0));
-    let providers = quorum::llm::build_providers_with(&settings, &|_| None)
+    let providers = quorum::orchestrator::providers::build_providers_with(&settings, &|_| None)
         .unwrap_or_else(|e| panic!("providers: {e}"))
         .into_iter()
         .map(|(name, inner)| {

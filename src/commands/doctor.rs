@@ -211,7 +211,7 @@ async fn provider_checks(settings: &Settings) -> Vec<Check> {
         };
         let name = format!("{} ({})", spec.name, spec.kind.as_str());
         if let Some(path) = &spec.script
-            && let Err(e) = crate::llm::offline::script::Script::load(path)
+            && let Err(e) = crate::sim::script::Script::load(path)
         {
             return Check::new(
                 "provider",

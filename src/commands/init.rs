@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(names, DEFAULT_ROSTER);
         assert!(s.all_offline());
         assert_eq!(s.git.remote, "origin");
-        assert!(crate::llm::build_providers(&s).is_ok());
+        assert!(crate::orchestrator::providers::build_providers(&s).is_ok());
     }
 
     #[test]

@@ -77,7 +77,7 @@ fn demo_notice(global: &Global, settings: &Settings, prompt: &str) -> Option<Str
     if !settings.offline_demo() {
         return None;
     }
-    let unbuilt = crate::llm::offline::project::unbuilt(prompt);
+    let unbuilt = crate::sim::project::unbuilt(prompt);
     // With --offline the person asked for the demo: the README and the
     // commit still say what it is.
     if !global.quiet && !global.offline {

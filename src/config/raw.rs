@@ -59,7 +59,7 @@ pub(super) struct RawConfig {
     pub(super) ui: UiSettings,
     /// `[keys]`: `"context.action" = "key"` or `["key", …]` (docs/tui.md).
     pub(super) keys: BTreeMap<String, KeyList>,
-    pub(super) pricing: BTreeMap<String, crate::llm::pricing::Price>,
+    pub(super) pricing: BTreeMap<String, crate::config::pricing::Price>,
 }
 
 /// The top-level tables of a config file.

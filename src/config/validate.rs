@@ -132,7 +132,7 @@ impl Settings {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.keys()))
                 .collect(),
-            pricing: crate::llm::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
+            pricing: crate::config::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
             source: Some(path.to_path_buf()),
         };
         if let Err(message) = keymap::Keymap::default().with_overrides(&settings.keys) {

@@ -12,51 +12,7 @@ use serde::{Deserialize, Serialize};
 /// The default workflow's text.
 pub const DEFAULT_WORKFLOW: &str = include_str!("../../assets/workflows/default.toml");
 
-/// What the engine does in a phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PhaseKind {
-    /// One task for the first agent; its output is the requirements.
-    Single,
-    /// One task per agent in parallel; each output is a technical plan.
-    FanOut,
-    /// The first agent (the chair) lists the conflicts between the plans.
-    Compare,
-    /// One ballot per agent per conflict, in parallel.
-    Vote,
-    /// Tally; ties go to the chair (headless) or the person (TUI).
-    Resolve,
-    /// The first agent breaks the design into tasks; tasks run as a DAG.
-    Tasks,
-    /// The agent writes tests, quorum runs them, failures become repair tasks.
-    Test,
-    /// The agent reviews the staged files; blocking findings become repair tasks.
-    Review,
-    /// Accepted files are written into DIR and committed.
-    Deliver,
-}
-
-impl PhaseKind {
-    /// The kind's name as written in a workflow file and in events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhaseKind::Single => "single",
-            PhaseKind::FanOut => "fan-out",
-            PhaseKind::Compare => "compare",
-            PhaseKind::Vote => "vote",
-            PhaseKind::Resolve => "resolve",
-            PhaseKind::Tasks => "tasks",
-            PhaseKind::Test => "test",
-            PhaseKind::Review => "review",
-            PhaseKind::Deliver => "deliver",
-        }
-    }
-
-    /// Kinds that run no agent.
-    fn needs_agents(self) -> bool {
-        !matches!(self, PhaseKind::Deliver)
-    }
-}
+pub use crate::protocol::PhaseKind;
 
 /// One phase.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! `kind = "anthropic"`: the Messages API over SSE (WIRE_FORMATS.md §2).
+//! `kind = "anthropic"`: the Messages API over SSE (docs/wire-formats.md §2).
 //!
 //! Request: `POST {base_url}/v1/messages` with `x-api-key`,
 //! `anthropic-version: 2023-06-01`, the required `max_tokens`, system messages
@@ -127,7 +127,7 @@ pub struct AnthropicDecoder {
     stopped: bool,
 }
 
-/// The status an Anthropic error type stands for (WIRE_FORMATS.md §2.4).
+/// The status an Anthropic error type stands for (docs/wire-formats.md §2.4).
 fn status_of(kind: &str) -> u16 {
     match kind {
         "invalid_request_error" => 400,
@@ -311,14 +311,14 @@ mod tests {
                 crate::llm::Message::new(Role::System, "sys"),
                 crate::llm::Message::new(Role::User, "hi"),
             ],
-            json: crate::orchestrator::outputs::schema_for(crate::llm::TaskKind::Plan),
+            json: crate::protocol::documents::schema_for(crate::llm::TaskKind::Plan),
             meta: crate::llm::CallMeta {
                 agent: "a".into(),
                 role: "a".into(),
                 phase: "p".into(),
                 task: "t".into(),
                 kind: crate::llm::TaskKind::Plan,
-                context: Value::Null,
+                inputs: None,
             },
         };
         let body = p.body(&req);

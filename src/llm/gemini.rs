@@ -1,4 +1,4 @@
-//! `kind = "gemini"`: `streamGenerateContent?alt=sse` (WIRE_FORMATS.md §3).
+//! `kind = "gemini"`: `streamGenerateContent?alt=sse` (docs/wire-formats.md §3).
 //!
 //! Request: `POST {base_url}/v1beta/models/{model}:streamGenerateContent?alt=sse`
 //! with `x-goog-api-key`, system messages as `systemInstruction`, roles `user`
@@ -296,14 +296,14 @@ mod tests {
                 crate::llm::Message::new(Role::User, "u"),
                 crate::llm::Message::new(Role::Assistant, "a"),
             ],
-            json: crate::orchestrator::outputs::schema_for(crate::llm::TaskKind::Review),
+            json: crate::protocol::documents::schema_for(crate::llm::TaskKind::Review),
             meta: crate::llm::CallMeta {
                 agent: "a".into(),
                 role: "a".into(),
                 phase: "p".into(),
                 task: "t".into(),
                 kind: crate::llm::TaskKind::Review,
-                context: Value::Null,
+                inputs: None,
             },
         };
         let body = p.body(&req);

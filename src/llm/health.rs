@@ -1,4 +1,4 @@
-//! A provider's health for the session (DESIGN.md §3, fault table): a circuit
+//! A provider's health for the session (docs/design.md §3, fault table): a circuit
 //! breaker — 5 consecutive failures within 60 s open the circuit for 30 s, and
 //! while it is open the provider's calls go straight to their fallbacks; after
 //! the 30 s one trial call is let through (half-open) and its outcome closes or

@@ -3,7 +3,7 @@
 //! limit, turning an error response into an [`LlmError`] with the delay the
 //! server asked for, and turning a 2xx body into a stream of SSE items.
 //!
-//! Delays honoured, first found wins (WIRE_FORMATS.md §1.5, §2.4, §3.4):
+//! Delays honoured, first found wins (docs/wire-formats.md §1.5, §2.4, §3.4):
 //! `retry-after-ms`; `retry-after` in seconds or as an HTTP-date; Gemini's
 //! `RetryInfo.retryDelay` in the error body; on a 429, the rate-limit reset
 //! headers (OpenAI `x-ratelimit-reset-*` as Go durations, Anthropic

@@ -1,4 +1,4 @@
-//! `kind = "openai"`: Chat Completions over SSE (WIRE_FORMATS.md §1), and with
+//! `kind = "openai"`: Chat Completions over SSE (docs/wire-formats.md §1), and with
 //! `base_url` every OpenAI-compatible server: Ollama `/v1`, llama.cpp's server,
 //! vLLM, DeepSeek, Mistral, OpenRouter (§5).
 //!
@@ -126,7 +126,7 @@ impl Decoder for OpenAiDecoder {
     fn item(&mut self, item: SseItem) -> Result<Decoded, LlmError> {
         let data = match item {
             SseItem::Event(e) => e.data,
-            // Not an SSE field: tolerated (WIRE_FORMATS.md §0, rule 5).
+            // Not an SSE field: tolerated (docs/wire-formats.md §0, rule 5).
             SseItem::Other(_) => return Ok(Decoded::default()),
         };
         let data = data.trim();
@@ -306,14 +306,14 @@ mod tests {
                 crate::llm::Message::new(Role::System, "s"),
                 crate::llm::Message::new(Role::User, "u"),
             ],
-            json: crate::orchestrator::outputs::schema_for(crate::llm::TaskKind::Ballot),
+            json: crate::protocol::documents::schema_for(crate::llm::TaskKind::Ballot),
             meta: crate::llm::CallMeta {
                 agent: "a".into(),
                 role: "a".into(),
                 phase: "p".into(),
                 task: "t".into(),
                 kind: crate::llm::TaskKind::Ballot,
-                context: Value::Null,
+                inputs: None,
             },
         };
         let body = p.body(&req);

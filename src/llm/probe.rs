@@ -70,15 +70,10 @@ pub async fn probe(
         max_tokens: 16,
         ..spec.clone()
     };
-    let single = Settings {
-        providers: std::collections::BTreeMap::from([(name.to_string(), spec)]),
-        ..settings.clone()
-    };
-    let provider = match super::build_providers_with(&single, env) {
-        Ok(mut p) => match p.remove(name) {
-            Some(p) => p,
-            None => return ProbeOutcome::Failed(format!("provider `{name}` could not be built")),
-        },
+    let built = super::provider_key(name, &spec, env).and_then(|key| super::build_http(&spec, key));
+    let provider = match built {
+        Ok(Some(p)) => p,
+        Ok(None) => return ProbeOutcome::Failed(format!("provider `{name}` could not be built")),
         Err(e) => return ProbeOutcome::Failed(e),
     };
     let request = ChatRequest {
@@ -91,7 +86,11 @@ pub async fn probe(
             phase: "doctor".into(),
             task: "probe".into(),
             kind: TaskKind::Chat,
-            context: serde_json::json!({"prompt": "Reply with the single word: ok"}),
+            inputs: Some(crate::protocol::inputs::TaskInputs::Chat(
+                crate::protocol::inputs::ChatInput {
+                    prompt: "Reply with the single word: ok".into(),
+                },
+            )),
         },
     };
     let started = std::time::Instant::now();

@@ -1,6 +1,6 @@
 //! An incremental Server-Sent Events parser shared by every HTTP provider
 //! (WHATWG HTML, "Server-sent events", §9.2.6 "Interpreting an event stream";
-//! the edge cases of `WIRE_FORMATS.md` §0 and §6).
+//! the edge cases of `docs/wire-formats.md` §0 and §6).
 //!
 //! Bytes go in as they arrive, in chunks of any size cut at any byte; events come
 //! out when complete. Lines end with `\r\n`, `\n` or a bare `\r`, and a `\r\n`
@@ -331,7 +331,7 @@ pub(crate) mod tests {
         );
     }
 
-    /// Streams recorded from the three providers (WIRE_FORMATS.md §1.3, §2.3, §3.3).
+    /// Streams recorded from the three providers (docs/wire-formats.md §1.3, §2.3, §3.3).
     pub(crate) const RECORDED: [&str; 3] = [
         "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\ndata: {\"id\":\"chatcmpl-1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"I'm\"}}]}\n\n: keep-alive\n\ndata: {\"id\":\"chatcmpl-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":14,\"completion_tokens\":30}}\n\ndata: [DONE]\n\n",
         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":11,\"output_tokens\":1}}   }\n\nevent: ping\ndata: {\"type\": \"ping\"}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello ✓\"}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",

@@ -758,40 +758,28 @@ impl Actor {
                 });
             }
         }
-        let mut task_in = task.clone();
-        if let Some(notes) = self.memory_of(&task.agent)
-            && task_in.context.is_object()
-        {
-            task_in.context["memory"] = Value::String(notes.to_string());
-        }
         // An implementer builds on what the tasks it waits for wrote: known
         // only now that they are done.
-        if task.kind == TaskKind::Implement
-            && task_in.context.is_object()
-            && let Some(s) = self.session.as_ref()
-        {
-            let deps = super::inputs::dependencies(s, &task);
-            if !deps.is_empty() {
-                task_in.context["dependencies"] = serde_json::json!(deps);
-            }
-        }
-        let (context, trimmed) = match window {
-            Some((window, reply)) => super::context::fit_task(&task_in, &agent.role, window, reply),
-            None => (task_in.context.clone(), None),
+        let deps = match (task.kind, self.session.as_ref()) {
+            (TaskKind::Implement, Some(s)) => super::inputs::dependencies(s, &task),
+            _ => Vec::new(),
         };
+        let memory = self.memory_of(&task.agent);
+        let (context, inputs, trimmed) =
+            super::context::call_inputs(&task, memory, deps, &agent.role, window);
         let mut messages = super::prompts::build(&agent.role, task.kind, &task.title, &context);
         messages.extend(task.extra.iter().cloned());
         let request = ChatRequest {
             model: agent.model.model.clone(),
             messages,
-            json: super::outputs::schema_for_task(task.kind, &context),
+            json: super::outputs::schema_for_task(task.kind, inputs.as_ref()),
             meta: CallMeta {
                 agent: task.agent.clone(),
                 role: agent.role.clone(),
                 phase: task.phase.clone(),
                 task: task.id.clone(),
                 kind: task.kind,
-                context,
+                inputs,
             },
         };
         let token = CancellationToken::new();

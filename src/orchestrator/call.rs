@@ -521,9 +521,9 @@ async fn attempt_once(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::llm::offline::OfflineProvider;
-    use crate::llm::offline::script::Script;
     use crate::llm::{CallMeta, TaskKind};
+    use crate::sim::OfflineProvider;
+    use crate::sim::script::Script;
 
     fn request() -> ChatRequest {
         ChatRequest {
@@ -536,7 +536,14 @@ mod tests {
                 phase: "plan".into(),
                 task: "plan.backend".into(),
                 kind: TaskKind::Plan,
-                context: serde_json::json!({"prompt": "Build a todo app"}),
+                inputs: Some(crate::protocol::inputs::TaskInputs::Plan(
+                    crate::protocol::inputs::PlanInput {
+                        shared: crate::protocol::inputs::Shared {
+                            prompt: "Build a todo app".into(),
+                            ..Default::default()
+                        },
+                    },
+                )),
             },
         }
     }

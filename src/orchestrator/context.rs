@@ -8,8 +8,16 @@
 //! tail with the summary stays), and last the files under repair. The prompt, requirements,
 //! answers, decisions and the task itself are never trimmed: when they alone
 //! do not fit, the inputs are sent whole and [`Fit::over`] says so.
+//!
+//! The cut works on the inputs' JSON (the form the prompt shows, so the
+//! estimate is of what is sent) and the typed inputs are read back from it:
+//! a bulky input dropped whole reads back as
+//! [`crate::protocol::inputs::Shown::Omitted`], so the offline team sees
+//! exactly what the prompt shows.
 
 use serde_json::Value;
+
+use crate::protocol::inputs::{FileView, TaskInputs};
 
 /// Input keys in the order they are trimmed; keys not listed are never trimmed.
 pub const TRIM_ORDER: &[&str] = &[
@@ -189,15 +197,57 @@ fn pointer_mut<'a>(mut value: &'a mut Value, path: &[Step]) -> Option<&'a mut Va
     Some(value)
 }
 
-/// A task's inputs cut to fit a context window of `window` tokens with
-/// `reply` tokens kept free (see [`fit`]), and the transcript note
-/// saying what was cut, if anything was.
-pub(crate) fn fit_task(
+/// A task's inputs for one call: read typed from the task ([`TaskInputs`]),
+/// with the agent's `memory` and (for an implementer) the `dependencies`'
+/// files added, then cut to fit `window` = (context tokens, reply tokens)
+/// when one is known (see [`fit`]). Returns the JSON the prompt shows, the
+/// same inputs typed (as the offline team reads them: trimmed alike), and
+/// the transcript note saying what was cut, if anything was.
+///
+/// A task record whose inputs do not read as its kind's (none is expected)
+/// is shown as recorded, untrimmed, and its typed inputs are `None`.
+pub(crate) fn call_inputs(
     task: &super::actor::Task,
+    memory: Option<&str>,
+    dependencies: Vec<FileView>,
+    role: &str,
+    window: Option<(u32, u32)>,
+) -> (Value, Option<TaskInputs>, Option<String>) {
+    let Ok(mut inputs) = TaskInputs::from_value(task.kind, task.context.clone()) else {
+        return (task.context.clone(), None, None);
+    };
+    if let Some(notes) = memory {
+        inputs.set_memory(notes);
+    }
+    if let TaskInputs::Implement(input) = &mut inputs
+        && !dependencies.is_empty()
+    {
+        input.dependencies = dependencies.into();
+    }
+    let mut context = inputs.to_value();
+    let Some((window, reply)) = window else {
+        return (context, Some(inputs), None);
+    };
+    let note = fit_task(task, &mut context, role, window, reply);
+    if note.is_some() {
+        match TaskInputs::from_value(task.kind, context.clone()) {
+            Ok(trimmed) => inputs = trimmed,
+            Err(e) => tracing::warn!(task = task.id, error = e, "trimmed inputs do not read back"),
+        }
+    }
+    (context, Some(inputs), note)
+}
+
+/// Cuts a task's inputs (`context`, their JSON) to fit a context window of
+/// `window` tokens with `reply` tokens kept free (see [`fit`]); returns the
+/// transcript note saying what was cut, if anything was.
+fn fit_task(
+    task: &super::actor::Task,
+    context: &mut Value,
     role: &str,
     window: u32,
     reply: u32,
-) -> (Value, Option<String>) {
+) -> Option<String> {
     let estimate = crate::llm::prompt_tokens_upper_bound;
     // Everything in the prompt but the inputs, plus a little per message.
     let frame: usize = super::prompts::build(role, task.kind, &task.title, &Value::Null)
@@ -206,9 +256,8 @@ pub(crate) fn fit_task(
         .map(|m| estimate(&m.content) + 8)
         .sum();
     let budget = (window as usize).saturating_sub(reply as usize + frame);
-    let mut context = task.context.clone();
-    let fit = fit(&mut context, budget, &estimate);
-    let note = if fit.over {
+    let fit = fit(context, budget, &estimate);
+    if fit.over {
         Some(format!(
             "⚠ the inputs need about {} tokens and the context window leaves {budget}; even the prompt, requirements and decisions do not fit (raise context_tokens or pick a larger model)",
             fit.after
@@ -222,8 +271,7 @@ pub(crate) fn fit_task(
         ))
     } else {
         None
-    };
-    (context, note)
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,7 @@
-//! Each task kind's input: one struct per kind, built here from the session
-//! and nowhere else, then serialised as the `# Inputs` JSON of the task's
-//! prompt (`prompts.rs`). The keys are the prompts' contract with the models
-//! (and with the offline team, which reads them back): `prompt`,
-//! `requirements`, `decisions`, `answers`, `environment`, `summaries`,
-//! `project`, and per kind the rest.
+//! Each task kind's input, built here from the session and nowhere else: the
+//! types are [`crate::protocol::inputs`] (one per kind, gathered in
+//! [`TaskInputs`]); their JSON is the `# Inputs` of the task's prompt
+//! (`prompts.rs`) and what the offline team reads back, typed.
 //!
 //! Shared rules: each refine question appears once (as an answer, not again
 //! among the requirements' questions and assumptions); files shown for
@@ -15,9 +13,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::actor::{Session, Task};
-use super::outputs::{Conflict, ImplTask, Plan, Requirements};
+use super::outputs::{Conflict, ImplTask};
 use super::testing::environment;
-use crate::protocol::TestStatus;
+pub(crate) use crate::protocol::inputs::{
+    Answer, BallotInput, BreakdownInput, CastBallot, ChairInput, CompareInput, FileView,
+    ImplementInput, PlanInput, ProjectView, RepairInput, RequirementsInput, ReviewInput, Shared,
+    Shown, TestView, TestsInput,
+};
 
 /// Bytes of staged files shown to the test writer or the reviewer, at most.
 pub(crate) const STAGED_BYTES: usize = 96 * 1024;
@@ -34,80 +36,49 @@ pub(crate) fn numbered(text: &str) -> String {
         .collect()
 }
 
-/// A refine question with its answer (the person's, or the default assumed).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct Answer {
-    pub question: String,
-    pub answer: String,
+/// DIR's project map as the session keeps it (the `state`/`project` record),
+/// typed; `None` without one (or, never expected, with one of another shape).
+fn project(s: &Session) -> Option<Shown<ProjectView>> {
+    let map = serde_json::from_value(s.project.clone()?).ok()?;
+    Some(Shown::Whole(map))
 }
 
-/// What every kind past refine carries.
-#[derive(Clone, Debug, Serialize)]
-pub(crate) struct Shared {
-    /// The person's prompt.
-    pub prompt: String,
-    /// The requirements without their questions, and without the assumptions
-    /// that only restate a question's default (the answers say it).
-    pub requirements: Option<Requirements>,
-    /// Conflict id → the option decided.
-    pub decisions: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub answers: Vec<Answer>,
-    /// Tools and versions, how tests run, the components' commands.
-    pub environment: Value,
-    /// Task id → the summary line its reply began with.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub summaries: BTreeMap<String, String>,
-    /// The project already in DIR.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project: Option<Value>,
-}
-
-impl Shared {
-    /// The shared inputs as the session stands.
-    pub fn of(s: &Session) -> Shared {
-        let answers = s
-            .questions
-            .iter()
-            .filter_map(|q| {
-                Some(Answer {
-                    question: q.text.clone(),
-                    answer: s.answers.get(&q.id)?.clone(),
-                })
+/// The shared inputs as the session stands.
+pub(crate) fn shared(s: &Session) -> Shared {
+    let answers = s
+        .questions
+        .iter()
+        .filter_map(|q| {
+            Some(Answer {
+                question: q.text.clone(),
+                answer: s.answers.get(&q.id)?.clone(),
             })
-            .collect();
-        let requirements = s.requirements.as_ref().map(|r| {
-            let mut r = r.clone();
-            r.questions.clear();
-            r.assumptions.retain(|a| {
-                !s.questions
-                    .iter()
-                    .any(|q| a.starts_with(&format!("{} — assumed:", q.text)))
-            });
-            r
-        });
-        Shared {
-            prompt: s.prompt.clone(),
-            requirements,
-            decisions: s
-                .decisions
+        })
+        .collect();
+    let requirements = s.requirements.as_ref().map(|r| {
+        let mut r = r.clone();
+        r.questions.clear();
+        r.assumptions.retain(|a| {
+            !s.questions
                 .iter()
-                .map(|(k, d)| (k.clone(), d.option.clone()))
-                .collect(),
-            answers,
-            environment: environment(&s.components),
-            summaries: s.summaries.clone(),
-            project: s.project.clone(),
-        }
+                .any(|q| a.starts_with(&format!("{} — assumed:", q.text)))
+        });
+        r
+    });
+    Shared {
+        prompt: s.prompt.clone(),
+        requirements,
+        decisions: s
+            .decisions
+            .iter()
+            .map(|(k, d)| (k.clone(), d.option.clone()))
+            .collect(),
+        answers,
+        environment: environment(&s.components),
+        summaries: s.summaries.clone(),
+        project: project(s),
+        memory: None,
     }
-}
-
-/// A file shown in a prompt.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct FileView {
-    pub path: String,
-    /// The content, or `(omitted: prompt budget)`.
-    pub content: String,
 }
 
 /// The staged files in path order, whole (or, with `numbers`, line-numbered)
@@ -136,237 +107,112 @@ fn staged(s: &Session, limit: usize, numbers: bool) -> Vec<FileView> {
         .collect()
 }
 
-/// Refine: the prompt, and DIR's project.
-#[derive(Debug, Serialize)]
-pub(crate) struct RequirementsInput {
-    pub prompt: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project: Option<Value>,
-}
-
-/// Plan: the shared inputs.
-#[derive(Debug, Serialize)]
-pub(crate) struct PlanInput {
-    #[serde(flatten)]
-    pub shared: Shared,
-}
-
-/// Compare: the plans and who wrote them.
-#[derive(Debug, Serialize)]
-pub(crate) struct CompareInput {
-    #[serde(flatten)]
-    pub shared: Shared,
-    pub plans: BTreeMap<String, Plan>,
-    pub planners: Vec<String>,
-}
-
-/// Ballot: the conflict, what the project must do, and the voter's own plan.
-#[derive(Debug, Serialize)]
-pub(crate) struct BallotInput {
-    pub prompt: String,
-    pub requirements: Option<Requirements>,
-    pub conflict: Conflict,
-    pub plan: Option<Plan>,
-}
-
-/// One voter's ballot as the chair sees it (`None`: abstained).
-#[derive(Debug, Serialize)]
-pub(crate) struct CastBallot {
-    pub agent: String,
-    pub ballot: Option<super::outputs::Ballot>,
-}
-
-/// Chair: a tied conflict, its tally and ballots, and the requirements.
-#[derive(Debug, Serialize)]
-pub(crate) struct ChairInput {
-    pub prompt: String,
-    pub requirements: Option<Requirements>,
-    pub conflict: Conflict,
-    pub tally: BTreeMap<String, u32>,
-    pub ballots: Vec<CastBallot>,
-}
-
-/// Repair: the files under repair (line-numbered in `current`), the failure
-/// and the output's tail; for a failing test round also the failure per
-/// component, other files it names and the components' manifests.
-#[derive(Debug, Serialize)]
-pub(crate) struct RepairInput {
-    #[serde(flatten)]
-    pub shared: Shared,
-    pub files: Vec<String>,
-    pub report: String,
-    pub current: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure: Option<Value>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub named: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub manifest: BTreeMap<String, String>,
-}
-
-/// Breakdown: the plans and the agents that may own tasks.
-#[derive(Debug, Serialize)]
-pub(crate) struct BreakdownInput {
-    #[serde(flatten)]
-    pub shared: Shared,
-    pub plans: BTreeMap<String, Plan>,
-    pub agents: Vec<String>,
-}
-
-/// Implement: the task, its files, and the files the tasks it depends on
-/// wrote (filled in when it starts, when they exist).
-#[derive(Debug, Serialize)]
-pub(crate) struct ImplementInput {
-    #[serde(flatten)]
-    pub shared: Shared,
-    pub task: ImplTask,
-    pub files: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<FileView>,
-}
-
-/// Tests: where tests may go, and the staged code.
-#[derive(Debug, Serialize)]
-pub(crate) struct TestsInput {
-    #[serde(flatten)]
-    pub shared: Shared,
-    pub files: Vec<String>,
-    pub staged: Vec<FileView>,
-}
-
-/// One component's last test run, as the reviewer sees it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct TestView {
-    pub component: String,
-    pub command: String,
-    pub status: TestStatus,
-    pub passed: u32,
-    pub failed: u32,
-    pub skipped: u32,
-    pub failures: Vec<String>,
-}
-
-/// Review: the staged files with line numbers (findings name lines) and the
-/// last test round's results.
-#[derive(Debug, Serialize)]
-pub(crate) struct ReviewInput {
-    #[serde(flatten)]
-    pub shared: Shared,
-    pub files: Vec<FileView>,
-    pub tests: Vec<TestView>,
-}
-
-impl RequirementsInput {
-    /// Refine's input.
-    pub fn of(s: &Session) -> Self {
-        RequirementsInput {
-            prompt: s.prompt.clone(),
-            project: s.project.clone(),
-        }
+/// Refine's input: the prompt, and DIR's project.
+pub(crate) fn requirements(s: &Session) -> RequirementsInput {
+    RequirementsInput {
+        prompt: s.prompt.clone(),
+        project: project(s),
+        memory: None,
     }
 }
 
-impl CompareInput {
-    /// Compare's input.
-    pub fn of(s: &Session) -> Self {
-        CompareInput {
-            shared: Shared::of(s),
-            plans: s.plans.clone(),
-            planners: s.plans.keys().cloned().collect(),
-        }
+/// A planner's input: the shared inputs.
+pub(crate) fn plan(s: &Session) -> PlanInput {
+    PlanInput { shared: shared(s) }
+}
+
+/// Compare's input: the plans and who wrote them.
+pub(crate) fn compare(s: &Session) -> CompareInput {
+    CompareInput {
+        shared: shared(s),
+        plans: Shown::Whole(s.plans.clone()),
+        planners: s.plans.keys().cloned().collect(),
     }
 }
 
-impl BallotInput {
-    /// `voter`'s ballot on `conflict`.
-    pub fn of(s: &Session, conflict: &Conflict, voter: &str) -> Self {
-        BallotInput {
-            prompt: s.prompt.clone(),
-            requirements: Shared::of(s).requirements,
-            conflict: conflict.clone(),
-            plan: s.plans.get(voter).cloned(),
-        }
+/// `voter`'s ballot on `conflict`: the conflict, what the project must do,
+/// and the voter's own plan.
+pub(crate) fn ballot(s: &Session, conflict: &Conflict, voter: &str) -> BallotInput {
+    BallotInput {
+        prompt: s.prompt.clone(),
+        requirements: shared(s).requirements,
+        conflict: conflict.clone(),
+        plan: s.plans.get(voter).cloned(),
+        memory: None,
     }
 }
 
-impl ChairInput {
-    /// The chair's input on tied `conflict`.
-    pub fn of(s: &Session, conflict: &Conflict, tally: &BTreeMap<String, u32>) -> Self {
-        ChairInput {
-            prompt: s.prompt.clone(),
-            requirements: Shared::of(s).requirements,
-            conflict: conflict.clone(),
-            tally: tally.clone(),
-            ballots: s
-                .ballots
-                .get(&conflict.id)
-                .map(|b| {
-                    b.iter()
-                        .map(|(agent, ballot)| CastBallot {
-                            agent: agent.clone(),
-                            ballot: ballot.clone(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
+/// The chair's input on tied `conflict`: its tally and ballots, and the
+/// requirements.
+pub(crate) fn chair(s: &Session, conflict: &Conflict, tally: &BTreeMap<String, u32>) -> ChairInput {
+    ChairInput {
+        prompt: s.prompt.clone(),
+        requirements: shared(s).requirements,
+        conflict: conflict.clone(),
+        tally: tally.clone(),
+        ballots: s
+            .ballots
+            .get(&conflict.id)
+            .map(|b| {
+                b.iter()
+                    .map(|(agent, ballot)| CastBallot {
+                        agent: agent.clone(),
+                        ballot: ballot.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        memory: None,
     }
 }
 
-impl BreakdownInput {
-    /// The breakdown's input; `agents` may own tasks.
-    pub fn of(s: &Session, agents: &[String]) -> Self {
-        BreakdownInput {
-            shared: Shared::of(s),
-            plans: s.plans.clone(),
-            agents: agents.to_vec(),
-        }
+/// The breakdown's input: the plans; `agents` may own tasks.
+pub(crate) fn breakdown(s: &Session, agents: &[String]) -> BreakdownInput {
+    BreakdownInput {
+        shared: shared(s),
+        plans: Shown::Whole(s.plans.clone()),
+        agents: agents.to_vec(),
     }
 }
 
-impl ImplementInput {
-    /// `task`'s input, before its dependencies are known.
-    pub fn of(s: &Session, task: &ImplTask) -> Self {
-        ImplementInput {
-            shared: Shared::of(s),
-            task: task.clone(),
-            files: task.files.clone(),
-            dependencies: Vec::new(),
-        }
+/// `task`'s input, before its dependencies are known (see [`dependencies`]).
+pub(crate) fn implement(s: &Session, task: &ImplTask) -> ImplementInput {
+    ImplementInput {
+        shared: shared(s),
+        task: task.clone(),
+        files: task.files.clone(),
+        dependencies: Shown::default(),
     }
 }
 
-impl TestsInput {
-    /// The test writer's input; it may write `files`.
-    pub fn of(s: &Session, files: &[String]) -> Self {
-        TestsInput {
-            shared: Shared::of(s),
-            files: files.to_vec(),
-            staged: staged(s, STAGED_BYTES, false),
-        }
+/// The test writer's input: it may write `files`; the staged code.
+pub(crate) fn tests(s: &Session, files: &[String]) -> TestsInput {
+    TestsInput {
+        shared: shared(s),
+        files: files.to_vec(),
+        staged: Shown::Whole(staged(s, STAGED_BYTES, false)),
     }
 }
 
-impl ReviewInput {
-    /// The reviewer's input.
-    pub fn of(s: &Session) -> Self {
-        ReviewInput {
-            shared: Shared::of(s),
-            files: staged(s, STAGED_BYTES, true),
-            tests: s
-                .last_tests
-                .iter()
-                .map(|t| TestView {
-                    component: t.component.clone(),
-                    command: t.command.clone(),
-                    status: t.status,
-                    passed: t.passed,
-                    failed: t.failed,
-                    skipped: t.skipped,
-                    failures: t.failures.iter().take(20).cloned().collect(),
-                })
-                .collect(),
-        }
+/// The reviewer's input: the staged files with line numbers (findings name
+/// lines) and the last test round's results.
+pub(crate) fn review(s: &Session) -> ReviewInput {
+    ReviewInput {
+        shared: shared(s),
+        files: staged(s, STAGED_BYTES, true),
+        tests: s
+            .last_tests
+            .iter()
+            .map(|t| TestView {
+                component: t.component.clone(),
+                command: t.command.clone(),
+                status: t.status,
+                passed: t.passed,
+                failed: t.failed,
+                skipped: t.skipped,
+                failures: t.failures.iter().take(20).cloned().collect(),
+            })
+            .collect(),
     }
 }
 
@@ -424,11 +270,14 @@ mod tests {
     use super::*;
     use crate::orchestrator::actor::{Decision, StagedFile};
     use crate::orchestrator::outputs::Question;
+    use crate::orchestrator::outputs::Requirements;
     use crate::orchestrator::scheduler::Scheduler;
+    use crate::protocol::TestStatus;
+    use crate::protocol::inputs::TaskInputs;
     use crate::protocol::{DecidedBy, FileChange, Position, SessionId, SessionOptions};
     use crate::workspace::sandbox::TestOutcome;
 
-    fn requirements() -> Requirements {
+    fn sample_requirements() -> Requirements {
         Requirements {
             summary: "A word counter.".into(),
             goals: vec!["Count words like wc.".into()],
@@ -459,8 +308,8 @@ mod tests {
             Scheduler::default(),
             None,
         );
-        s.requirements = Some(requirements());
-        s.questions = requirements().questions;
+        s.requirements = Some(sample_requirements());
+        s.questions = sample_requirements().questions;
         s.answers.insert("q1".into(), "code points".into());
         s.decisions.insert(
             "binary-name".into(),
@@ -541,7 +390,7 @@ mod tests {
 
     #[test]
     fn the_shared_inputs_carry_each_refine_question_once() {
-        let shared = context(&Shared::of(&session()));
+        let shared = context(&shared(&session()));
         assert_eq!(count(&shared, "Count graphemes?"), 1, "{shared}");
         assert_eq!(shared["answers"][0]["answer"], "code points");
         assert_eq!(
@@ -581,8 +430,8 @@ mod tests {
             depends_on: vec!["core".into()],
             description: "Call `wcu::count`.".into(),
         };
-        let mut input = ImplementInput::of(&s, &task);
-        input.dependencies = deps;
+        let mut input = implement(&s, &task);
+        input.dependencies = deps.into();
         let value = context(&input);
         assert_eq!(value["files"], serde_json::json!(["src/main.rs"]));
         assert_eq!(value["task"]["id"], "cli");
@@ -605,7 +454,7 @@ mod tests {
             blocking: false,
             needs_human: false,
         };
-        let value = context(&BallotInput::of(&s, &conflict, "backend"));
+        let value = context(&ballot(&s, &conflict, "backend"));
         assert_eq!(value["requirements"]["goals"][0], "Count words like wc.");
         assert_eq!(
             value["conflict"]["options"],
@@ -617,7 +466,7 @@ mod tests {
 
     #[test]
     fn the_reviewer_sees_line_numbered_files_and_the_test_results() {
-        let value = context(&ReviewInput::of(&session()));
+        let value = context(&review(&session()));
         let lib = value["files"]
             .as_array()
             .unwrap()
@@ -636,7 +485,7 @@ mod tests {
     #[test]
     fn the_test_writer_sees_where_tests_may_go_and_the_staged_code() {
         let files = vec!["tests/".to_string()];
-        let value = context(&TestsInput::of(&session(), &files));
+        let value = context(&tests(&session(), &files));
         assert_eq!(value["files"], serde_json::json!(["tests/"]));
         assert_eq!(value["staged"].as_array().unwrap().len(), 3);
         assert_eq!(value["staged"][2]["path"], "src/lib.rs");
@@ -651,19 +500,49 @@ mod tests {
     #[test]
     fn compare_and_breakdown_carry_the_plans_and_refine_the_prompt() {
         let s = session();
-        let compare = context(&CompareInput::of(&s));
+        let compare = context(&compare(&s));
         assert_eq!(compare["planners"], serde_json::json!([]));
         assert!(compare["plans"].is_object());
-        let breakdown = context(&BreakdownInput::of(&s, &["backend".into(), "pm".into()]));
+        let breakdown = context(&breakdown(&s, &["backend".into(), "pm".into()]));
         assert_eq!(breakdown["agents"], serde_json::json!(["backend", "pm"]));
-        let plan = context(&PlanInput {
-            shared: Shared::of(&s),
-        });
+        let plan = context(&plan(&s));
         assert_eq!(plan["prompt"], "Rust CLI that counts words");
-        let refine = context(&RequirementsInput::of(&s));
+        let refine = context(&requirements(&s));
         assert_eq!(
             refine,
             serde_json::json!({"prompt": "Rust CLI that counts words"})
         );
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_json_as_it_was_built() {
+        let s = session();
+        let conflict = Conflict {
+            id: "storage".into(),
+            options: vec!["a".into(), "b".into()],
+            ..Conflict::default()
+        };
+        let task = ImplTask {
+            id: "core".into(),
+            files: vec!["a.py".into()],
+            ..ImplTask::default()
+        };
+        let built = [
+            TaskInputs::Requirements(requirements(&s)),
+            TaskInputs::Plan(plan(&s)),
+            TaskInputs::Compare(compare(&s)),
+            TaskInputs::Ballot(ballot(&s, &conflict, "backend")),
+            TaskInputs::Chair(chair(&s, &conflict, &BTreeMap::new())),
+            TaskInputs::Breakdown(breakdown(&s, &["pm".into()])),
+            TaskInputs::Implement(implement(&s, &task)),
+            TaskInputs::Tests(tests(&s, &["tests/".into()])),
+            TaskInputs::Review(review(&s)),
+        ];
+        for inputs in built {
+            let json = context(&inputs);
+            let back = TaskInputs::from_value(inputs.kind(), json.clone()).unwrap();
+            assert_eq!(back, inputs, "{json}");
+            assert_eq!(back.prompt(), "Rust CLI that counts words");
+        }
     }
 }

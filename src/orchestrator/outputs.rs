@@ -10,182 +10,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
 
-use crate::llm::{JsonOutput, TaskKind};
-use crate::protocol::Position;
-
-/// A question for the person (refine).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Question {
-    /// Short id (`q1`).
-    pub id: String,
-    /// The question.
-    pub text: String,
-    /// The assumption used when nobody answers.
-    pub default: String,
-}
-
-/// The refine phase's output.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Requirements {
-    /// One paragraph.
-    pub summary: String,
-    /// What the project must do.
-    pub goals: Vec<String>,
-    /// Limits it must respect.
-    pub constraints: Vec<String>,
-    /// Checks that tell it is done.
-    pub acceptance_criteria: Vec<String>,
-    /// What was assumed.
-    pub assumptions: Vec<String>,
-    /// Questions for the person.
-    #[serde(default)]
-    pub questions: Vec<Question>,
-}
-
-/// A component of a plan.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Component {
-    /// Module or service name.
-    pub name: String,
-    /// What it does.
-    pub responsibility: String,
-}
-
-/// One design decision of a plan.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PlanDecision {
-    /// Short topic id (`storage`).
-    pub topic: String,
-    /// The option chosen (`sqlite`).
-    pub choice: String,
-    /// Why.
-    pub rationale: String,
-}
-
-/// A technical plan (fan-out).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    /// One paragraph.
-    pub summary: String,
-    /// Languages, libraries, tools.
-    pub stack: Vec<String>,
-    /// Components and responsibilities.
-    pub components: Vec<Component>,
-    /// The data model, in prose or pseudo-code.
-    pub data_model: String,
-    /// The API, one line per operation.
-    pub api: Vec<String>,
-    /// Decisions with rationale.
-    pub decisions: Vec<PlanDecision>,
-}
-
-/// A disagreement between plans (compare).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Conflict {
-    /// Short id, unique in the session (`storage`).
-    pub id: String,
-    /// Human title (`Storage engine`).
-    pub topic: String,
-    /// The options, at least two.
-    pub options: Vec<String>,
-    /// Each agent's position quoted from its plan.
-    pub positions: Vec<Position>,
-    /// Whether implementation must wait for a decision.
-    pub blocking: bool,
-    /// The chair wants a person to decide, whatever the vote: the TUI waits for
-    /// the person; headless, the chair decides and says so.
-    #[serde(default)]
-    pub needs_human: bool,
-}
-
-/// The compare phase's output.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Conflicts {
-    /// The conflicts, possibly none.
-    pub conflicts: Vec<Conflict>,
-}
-
-/// A ballot, or the chair's tie-break.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Ballot {
-    /// One of the conflict's options.
-    pub option: String,
-    /// Why.
-    pub rationale: String,
-}
-
-/// One implementation task of the breakdown.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ImplTask {
-    /// Short id, unique in the breakdown.
-    pub id: String,
-    /// The owning agent.
-    pub agent: String,
-    /// One line.
-    pub title: String,
-    /// Paths the task may write (exact, or a directory ending in `/`).
-    pub files: Vec<String>,
-    /// Ids of tasks that must finish first.
-    #[serde(default)]
-    pub depends_on: Vec<String>,
-    /// What to do.
-    pub description: String,
-}
-
-/// A component of the project as the breakdown names it: where it lives and
-/// how its dependencies are installed and its tests run (docs/workflows.md,
-/// "Setup and tests").
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PlannedComponent {
-    /// Short name (`backend`, `frontend`).
-    pub name: String,
-    /// Its root directory, relative to the project (`backend`; `""` or `.` for the project's root).
-    pub root: String,
-    /// Shell command run in `root` with the network before the tests (`""`: none), e.g.
-    /// `python3 -m venv .venv && .venv/bin/pip install -r requirements.txt`.
-    pub setup: String,
-    /// Shell command run in `root` without the network, e.g. `.venv/bin/python -m pytest -q`.
-    pub test: String,
-}
-
-/// The breakdown's output.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Breakdown {
-    /// The tasks.
-    pub tasks: Vec<ImplTask>,
-    /// The project's components with their setup and test commands; empty when
-    /// the reply names none (they are then detected from the tree).
-    #[serde(default)]
-    pub components: Vec<PlannedComponent>,
-}
-
-/// One review finding.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FindingOut {
-    /// info, low, medium, high or critical.
-    pub severity: String,
-    /// The file.
-    pub path: String,
-    /// 1-based line.
-    pub line: u32,
-    /// What and why.
-    pub text: String,
-    /// Must be fixed before delivery.
-    pub blocking: bool,
-}
-
-/// The review phase's output.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Findings {
-    /// The findings, possibly none.
-    pub findings: Vec<FindingOut>,
-}
-
-/// Severities a finding may have, from least to most severe.
-pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+pub use crate::protocol::documents::{
+    Ballot, Breakdown, Component, Conflict, Conflicts, FindingOut, Findings, ImplTask, JsonOutput,
+    Plan, PlanDecision, PlannedComponent, Question, Requirements, schema_for,
+};
+use crate::protocol::inputs::TaskInputs;
+use crate::protocol::{Severity, TaskKind};
 
 /// Quotes up to 120 characters of line `line` (from 1) of `text`, redacted
 /// before the cut ([`crate::redact::clip`]).
@@ -453,11 +285,11 @@ pub fn serialize_shared_files(b: &mut Breakdown) -> Vec<(String, String)> {
 /// Checks findings' severities and lines.
 pub fn check_findings(f: &Findings) -> Result<(), String> {
     for finding in &f.findings {
-        if !SEVERITIES.contains(&finding.severity.as_str()) {
+        if Severity::parse(&finding.severity).is_none() {
             return Err(format!(
                 "severity `{}` is not one of {}",
                 finding.severity,
-                SEVERITIES.join(", ")
+                Severity::names().join(", ")
             ));
         }
     }
@@ -602,142 +434,55 @@ pub fn parse_file_blocks_at_most(
 }
 
 /// [`schema_for`] narrowed to one task's inputs: a ballot's or the chair's
-/// `option` is an `enum` of the conflict's options (`context.conflict.options`),
+/// `option` is an `enum` of the conflict's options (the inputs' `conflict`),
 /// so a structured-output model cannot answer with an option not on offer.
-pub fn schema_for_task(kind: TaskKind, context: &Value) -> Option<JsonOutput> {
+pub fn schema_for_task(kind: TaskKind, inputs: Option<&TaskInputs>) -> Option<JsonOutput> {
     let mut out = schema_for(kind)?;
     if matches!(kind, TaskKind::Ballot | TaskKind::Chair)
-        && let Some(options) = context["conflict"]["options"].as_array()
-        && !options.is_empty()
+        && let Some(conflict) = inputs.and_then(TaskInputs::conflict)
+        && !conflict.options.is_empty()
     {
-        out.schema["properties"]["option"]["enum"] = Value::Array(options.clone());
+        out.schema["properties"]["option"]["enum"] = serde_json::json!(conflict.options);
     }
     Some(out)
-}
-
-/// The JSON Schema of a JSON task kind's reply (`None` for file-block kinds).
-pub fn schema_for(kind: TaskKind) -> Option<JsonOutput> {
-    let strings = json!({"type": "array", "items": {"type": "string"}});
-    let object = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
-    let (name, schema) = match kind {
-        TaskKind::Requirements => (
-            "requirements",
-            object(
-                json!({
-                    "summary": {"type": "string"},
-                    "goals": strings, "constraints": strings,
-                    "acceptance_criteria": strings, "assumptions": strings,
-                    "questions": {"type": "array", "items": object(json!({
-                        "id": {"type": "string"}, "text": {"type": "string"}, "default": {"type": "string"}
-                    }), &["id", "text", "default"])},
-                }),
-                &[
-                    "summary",
-                    "goals",
-                    "constraints",
-                    "acceptance_criteria",
-                    "assumptions",
-                    "questions",
-                ],
-            ),
-        ),
-        TaskKind::Plan => (
-            "plan",
-            object(
-                json!({
-                    "summary": {"type": "string"}, "stack": strings,
-                    "components": {"type": "array", "items": object(json!({
-                        "name": {"type": "string"}, "responsibility": {"type": "string"}
-                    }), &["name", "responsibility"])},
-                    "data_model": {"type": "string"}, "api": strings,
-                    "decisions": {"type": "array", "items": object(json!({
-                        "topic": {"type": "string"}, "choice": {"type": "string"}, "rationale": {"type": "string"}
-                    }), &["topic", "choice", "rationale"])},
-                }),
-                &[
-                    "summary",
-                    "stack",
-                    "components",
-                    "data_model",
-                    "api",
-                    "decisions",
-                ],
-            ),
-        ),
-        TaskKind::Compare => (
-            "conflicts",
-            object(
-                json!({"conflicts": {"type": "array", "items": object(json!({
-                    "id": {"type": "string"}, "topic": {"type": "string"}, "options": strings,
-                    "positions": {"type": "array", "items": object(json!({
-                        "agent": {"type": "string"}, "option": {"type": "string"}, "quote": {"type": "string"}
-                    }), &["agent", "option", "quote"])},
-                    "blocking": {"type": "boolean"},
-                    "needs_human": {"type": "boolean"},
-                }), &["id", "topic", "options", "positions", "blocking", "needs_human"])}}),
-                &["conflicts"],
-            ),
-        ),
-        TaskKind::Ballot | TaskKind::Chair => (
-            "ballot",
-            object(
-                json!({"option": {"type": "string"}, "rationale": {"type": "string"}}),
-                &["option", "rationale"],
-            ),
-        ),
-        TaskKind::Breakdown => (
-            "breakdown",
-            object(
-                json!({
-                    "tasks": {"type": "array", "items": object(json!({
-                        "id": {"type": "string"}, "agent": {"type": "string"}, "title": {"type": "string"},
-                        "files": strings, "depends_on": strings, "description": {"type": "string"},
-                    }), &["id", "agent", "title", "files", "depends_on", "description"])},
-                    "components": {"type": "array", "items": object(json!({
-                        "name": {"type": "string"}, "root": {"type": "string"},
-                        "setup": {"type": "string"}, "test": {"type": "string"},
-                    }), &["name", "root", "setup", "test"])},
-                }),
-                &["tasks", "components"],
-            ),
-        ),
-        TaskKind::Review => (
-            "findings",
-            object(
-                json!({"findings": {"type": "array", "items": object(json!({
-                    "severity": {"type": "string", "enum": SEVERITIES},
-                    "path": {"type": "string"}, "line": {"type": "integer"},
-                    "text": {"type": "string"}, "blocking": {"type": "boolean"},
-                }), &["severity", "path", "line", "text", "blocking"])}}),
-                &["findings"],
-            ),
-        ),
-        TaskKind::Implement | TaskKind::Tests | TaskKind::Repair | TaskKind::Chat => return None,
-    };
-    Some(JsonOutput { name, schema })
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_ballots_option_is_an_enum_of_the_conflicts_options() {
-        let context = json!({"conflict": {"options": ["sqlite", "json-file"]}});
+        let inputs = TaskInputs::Ballot(crate::protocol::inputs::BallotInput {
+            prompt: String::new(),
+            requirements: None,
+            conflict: Conflict {
+                id: "storage".into(),
+                topic: "Storage".into(),
+                options: vec!["sqlite".into(), "json-file".into()],
+                positions: Vec::new(),
+                blocking: true,
+                needs_human: false,
+            },
+            plan: None,
+            memory: None,
+        });
+        let context = Some(&inputs);
         for kind in [TaskKind::Ballot, TaskKind::Chair] {
-            let out = schema_for_task(kind, &context).unwrap();
+            let out = schema_for_task(kind, context).unwrap();
             assert_eq!(
                 out.schema["properties"]["option"]["enum"],
                 json!(["sqlite", "json-file"])
             );
             assert_eq!(out.schema["properties"]["option"]["type"], "string");
         }
-        let plan = schema_for_task(TaskKind::Plan, &context).unwrap();
+        let plan = schema_for_task(TaskKind::Plan, context).unwrap();
         assert_eq!(plan.schema, schema_for(TaskKind::Plan).unwrap().schema);
-        let bare = schema_for_task(TaskKind::Ballot, &json!({})).unwrap();
+        let bare = schema_for_task(TaskKind::Ballot, None).unwrap();
         assert!(bare.schema["properties"]["option"].get("enum").is_none());
-        assert!(schema_for_task(TaskKind::Implement, &context).is_none());
+        assert!(schema_for_task(TaskKind::Implement, context).is_none());
     }
 
     #[test]
@@ -875,7 +620,7 @@ mod tests {
     #[test]
     fn offline_file_blocks_round_trip() {
         let files = vec![("x.md".to_string(), "a\n```\nb\n```\n".to_string())];
-        let text = crate::llm::offline::file_blocks("sum", &files);
+        let text = crate::sim::file_blocks("sum", &files);
         let blocks = parse_file_blocks(&text).unwrap();
         assert_eq!(blocks[0].content, files[0].1);
     }

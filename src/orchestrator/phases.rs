@@ -400,7 +400,7 @@ impl Actor {
             1 => phase.name.clone(),
             n => format!("{}.{n}", phase.name),
         };
-        let context = self.input_of(inputs::ReviewInput::of);
+        let context = self.input_of(inputs::review);
         let task = Actor::new_task(
             id,
             &lead,
@@ -424,7 +424,7 @@ impl Actor {
         let lead = phase.agents.first().cloned().unwrap_or_default();
         match phase.kind {
             PhaseKind::Single => {
-                let context = self.input_of(inputs::RequirementsInput::of);
+                let context = self.input_of(inputs::requirements);
                 let task = Actor::new_task(
                     phase.name.clone(),
                     &lead,
@@ -436,9 +436,7 @@ impl Actor {
                 self.queue_task(task);
             }
             PhaseKind::FanOut => {
-                let base = self.input_of(|s| inputs::PlanInput {
-                    shared: inputs::Shared::of(s),
-                });
+                let base = self.input_of(inputs::plan);
                 for agent in &phase.agents {
                     let task = Actor::new_task(
                         format!("{}.{agent}", phase.name),
@@ -452,7 +450,7 @@ impl Actor {
                 }
             }
             PhaseKind::Compare => {
-                let context = self.input_of(inputs::CompareInput::of);
+                let context = self.input_of(inputs::compare);
                 let task = Actor::new_task(
                     phase.name.clone(),
                     &lead,
@@ -477,8 +475,7 @@ impl Actor {
                         continue; // decided early by the person
                     }
                     for agent in &phase.agents {
-                        let context =
-                            self.input_of(|s| inputs::BallotInput::of(s, conflict, agent));
+                        let context = self.input_of(|s| inputs::ballot(s, conflict, agent));
                         let mut task = Actor::new_task(
                             format!("{}.{}.{agent}", phase.name, conflict.id),
                             agent,
@@ -510,7 +507,7 @@ impl Actor {
                     }
                 }
                 self.stage_decisions(&lead, &phase.name).await;
-                let context = self.input_of(|s| inputs::BreakdownInput::of(s, &phase.agents));
+                let context = self.input_of(|s| inputs::breakdown(s, &phase.agents));
                 let mut task = Actor::new_task(
                     format!("{}.breakdown", phase.name),
                     &lead,
@@ -528,7 +525,7 @@ impl Actor {
                 }
                 self.plan_components();
                 let files = ["tests/".to_string(), paths::TEST_FILES.to_string()];
-                let context = self.input_of(|s| inputs::TestsInput::of(s, &files));
+                let context = self.input_of(|s| inputs::tests(s, &files));
                 let mut task = Actor::new_task(
                     format!("{}.write", phase.name),
                     &lead,

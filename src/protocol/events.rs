@@ -1,4 +1,4 @@
-//! The durable event stream: [`EventBody`] per `type` (DESIGN.md §5), and
+//! The durable event stream: [`EventBody`] per `type` (docs/design.md §5), and
 //! [`LoggedEvent`], one line of `quorum run --json`.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 
 /// The body of a durable event: the `type` and the fields beyond the common ones
-/// of DESIGN.md §5's table. Some variants carry extra fields the table does not
+/// of docs/design.md §5's table. Some variants carry extra fields the table does not
 /// name (`title`, `positions`, usage on `task_finished`, `repo`); the JSON Schema
 /// in `assets/events.schema.json` describes them all.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,12 +135,12 @@ pub enum EventBody {
     TaskRetrying {
         /// The task's id, e.g. `refine`, `plan.qa`, `vote.<conflict>.<agent>`, `implement.<id>`.
         task: String,
-        /// The retry's number for the current model, from 1 (at most 4, DESIGN.md §3).
+        /// The retry's number for the current model, from 1 (at most 4, docs/design.md §3).
         attempt: u32,
         /// The failed attempt's error, e.g. `HTTP 429: …` or `timed out: no first byte for 60 s`.
         reason: String,
         /// Wait before the retry, in milliseconds: jittered backoff from 0.5 s capped at 30 s, or
-        /// the server's `retry-after` (DESIGN.md §3).
+        /// the server's `retry-after` (docs/design.md §3).
         delay_ms: u64,
     },
     /// The task moved to the next `provider:model` of its agent's fallback chain.
@@ -246,7 +246,7 @@ pub enum EventBody {
         /// `new` when DIR has no file at `path`, `modified` when it replaces one (shown as a diff).
         change: FileChange,
     },
-    /// A generated path was refused by the path rules (DESIGN.md §6).
+    /// A generated path was refused by the path rules (docs/design.md §6).
     PathRefused {
         /// The path as the model wrote it (may be absolute or hold `..`); normalised when staging
         /// itself failed.

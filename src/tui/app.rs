@@ -621,7 +621,7 @@ impl App {
                 allow_unconfined,
                 unbuilt: self
                     .implicit_demo
-                    .then(|| crate::llm::offline::project::unbuilt(text))
+                    .then(|| crate::sim::project::unbuilt(text))
                     .flatten(),
                 ..Default::default()
             },

@@ -7,7 +7,7 @@
 //! As a "model" it answers like the offline team: it reads the task's inputs
 //! back out of the prompt (the JSON block under `# Inputs`), infers the task
 //! kind from their shape, takes the agent's name from the `model` field, and
-//! streams `quorum::llm::offline::reply` in the provider's format. So a whole
+//! streams `quorum::sim::reply` in the provider's format. So a whole
 //! session can run on real provider kinds against it.
 //!
 //! Its pieces are shared with other fake servers (`replay.rs`): the
@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use quorum::llm::{CallMeta, TaskKind};
+use quorum::protocol::inputs::TaskInputs;
 use serde_json::{Value, json};
 
 /// The server ends after this long without a connection.
@@ -328,13 +329,13 @@ fn reply_text(shared: &Shared, model: &str, prompt: &str) -> String {
     }
     let context = inputs(prompt);
     let kind = kind_of(&context);
-    quorum::llm::offline::reply(&CallMeta {
+    quorum::sim::reply(&CallMeta {
         agent: model.to_string(),
         role: model.to_string(),
         phase: String::new(),
         task: String::new(),
         kind,
-        context,
+        inputs: TaskInputs::from_value(kind, context).ok(),
     })
 }
 

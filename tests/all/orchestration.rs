@@ -493,7 +493,7 @@ fn spawn_in(
     let settings = Settings::from_toml(config, &dir.join("quorum.toml"), false, &|_| None).unwrap();
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let workflow = Workflow::parse(workflow, "test", &roster).unwrap();
-    let providers = quorum::llm::build_providers(&settings).unwrap();
+    let providers = quorum::orchestrator::providers::build_providers(&settings).unwrap();
     let handle = orchestrator::spawn(Parts {
         settings: Arc::new(settings),
         workflow,

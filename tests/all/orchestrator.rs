@@ -57,7 +57,7 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let handle = orchestrator::spawn(Parts {
         workflow: Workflow::default_for(&roster).unwrap(),
-        providers: quorum::llm::build_providers(&settings).unwrap(),
+        providers: quorum::orchestrator::providers::build_providers(&settings).unwrap(),
         settings,
         store,
         workspace: Workspace::new(dir.path(), state.root()),

@@ -78,7 +78,7 @@ fn settings(text: &str) -> Settings {
 }
 
 fn providers(settings: &Settings) -> std::collections::BTreeMap<String, SharedProvider> {
-    quorum::llm::build_providers_with(settings, &env_key).unwrap()
+    quorum::orchestrator::providers::build_providers_with(settings, &env_key).unwrap()
 }
 
 fn request(model: &str) -> ChatRequest {
@@ -98,7 +98,7 @@ fn request(model: &str) -> ChatRequest {
             phase: "plan".into(),
             task: "t".into(),
             kind: TaskKind::Plan,
-            context: serde_json::Value::Null,
+            inputs: None,
         },
     }
 }

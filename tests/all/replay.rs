@@ -546,7 +546,8 @@ mod tests {
             &|_| None,
         )
         .unwrap();
-        let providers = quorum::llm::build_providers_with(&settings, &|_| None).unwrap();
+        let providers =
+            quorum::orchestrator::providers::build_providers_with(&settings, &|_| None).unwrap();
         let mut s = providers["replay"].stream(ChatRequest {
             model: "live".into(),
             messages,
@@ -557,7 +558,7 @@ mod tests {
                 phase: "test".into(),
                 task: "t".into(),
                 kind: TaskKind::Repair,
-                context: Value::Null,
+                inputs: None,
             },
         });
         let mut text = String::new();

@@ -411,7 +411,7 @@ async fn an_interactive_commit_never_overwrites_uncommitted_work() {
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let handle = quorum::orchestrator::spawn(quorum::orchestrator::Parts {
         workflow: quorum::config::workflow::Workflow::default_for(&roster).unwrap(),
-        providers: quorum::llm::build_providers(&settings).unwrap(),
+        providers: quorum::orchestrator::providers::build_providers(&settings).unwrap(),
         settings,
         store,
         workspace: quorum::workspace::Workspace::new(d, state.root()),

@@ -321,7 +321,7 @@ async fn an_interactive_commit_with_a_secret_is_rejected_until_overridden() {
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     let handle = orchestrator::spawn(Parts {
         workflow: Workflow::default_for(&roster).unwrap(),
-        providers: quorum::llm::build_providers(&settings).unwrap(),
+        providers: quorum::orchestrator::providers::build_providers(&settings).unwrap(),
         settings,
         store,
         workspace: Workspace::new(d, state.root()),

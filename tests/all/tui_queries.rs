@@ -43,7 +43,7 @@ fn start(dir: &std::path::Path) -> OrchestratorHandle {
     let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
     orchestrator::spawn(Parts {
         workflow: Workflow::default_for(&roster).unwrap(),
-        providers: quorum::llm::build_providers(&settings).unwrap(),
+        providers: quorum::orchestrator::providers::build_providers(&settings).unwrap(),
         settings,
         store,
         workspace: Workspace::new(dir, state.root()),

@@ -143,7 +143,7 @@ impl Actor {
                 }
                 self.record("output", "breakdown", &breakdown);
                 for t in &breakdown.tasks {
-                    let context = self.input_of(|s| inputs::ImplementInput::of(s, t));
+                    let context = self.input_of(|s| inputs::implement(s, t));
                     let mut impl_task = Actor::new_task(
                         format!("{}.{}", task.phase, t.id),
                         &t.agent,

@@ -78,7 +78,7 @@ impl Actor {
                         .contains_key(&format!("{}.{}", phase.name, conflict.id))
                 }) => {}
                 None => {
-                    let context = self.input_of(|s| inputs::ChairInput::of(s, &conflict, &tally));
+                    let context = self.input_of(|s| inputs::chair(s, &conflict, &tally));
                     let mut task = Actor::new_task(
                         format!("{}.{}", phase.name, conflict.id),
                         chair,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::super::actor::{Actor, StagedFile, Task};
-use super::super::inputs::{RepairInput, Shared, context, numbered};
+use super::super::inputs::{RepairInput, context, numbered, shared};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
 use crate::protocol::{EventBody, TestStatus};
@@ -170,12 +170,12 @@ impl Actor {
                 }
             }
             let input = RepairInput {
-                shared: Shared::of(s),
+                shared: shared(s),
                 files,
                 report: report.clone(),
                 current,
                 failure: Some(failure.clone()),
-                named,
+                named: named.into(),
                 manifest: manifest.clone(),
             };
             tasks.push(repair_task(&phase.name, label, &agent, input));
@@ -223,12 +223,12 @@ impl Actor {
                     .filter_map(|p| Some((p.clone(), numbered(&s.files.get(p)?.content))))
                     .collect();
                 let input = RepairInput {
-                    shared: Shared::of(s),
+                    shared: shared(s),
                     files,
                     report: report.clone(),
                     current,
                     failure: None,
-                    named: BTreeMap::new(),
+                    named: Default::default(),
                     manifest: BTreeMap::new(),
                 };
                 repair_task(phase, label, &agent, input)

@@ -261,7 +261,7 @@ mod tests {
             phase: phase.into(),
             task: task.into(),
             kind: TaskKind::Implement,
-            context: serde_json::Value::Null,
+            inputs: None,
         }
     }
 

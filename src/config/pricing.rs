@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::Usage;
+use crate::protocol::Usage;
 
 /// The built-in price list's text.
 pub const BUILTIN: &str = include_str!("../../assets/pricing.toml");

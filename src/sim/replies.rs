@@ -1,163 +1,17 @@
-//! The offline provider (`kind = "offline"`): deterministic, in process, labelled
-//! "offline (simulated)" wherever it is shown.
-//!
-//! It answers every task kind with structurally valid output computed from the
-//! call's structured context: the planning agents disagree on two real topics
-//! (storage and API style) so that compare, vote and resolve do real work — with
-//! the default roster storage ends in a 2–2 tie and API style in a 3–1
-//! majority — and implementation yields a small Python project (standard library
-//! only, with a `unittest` suite) shaped by the prompt's nouns and by the
-//! decisions actually taken ([`project`]).
-//!
-//! With `script = "file.toml"` it first replays canned replies per agent and
-//! phase ([`script`]; format in `docs/offline-script.md`), which lets tests and
-//! users replay any scenario, a faulty or malicious one included.
-
-pub mod project;
-pub mod script;
-
-use std::fmt::Write as _;
-use std::time::Duration;
-
-use futures::StreamExt;
-use futures::stream::BoxStream;
-use serde_json::{Value, json};
+//! The simulated team's replies, one function per task kind: requirements,
+//! a plan per agent (the planners disagree on storage and API style),
+//! compare, ballot, chair, breakdown, the file blocks of implement, tests and
+//! repair, and review. Each reads the call's typed inputs.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
-use self::project::{ApiStyle, Feature, Names, ProjectFile, Storage};
-use self::script::{Script, ScriptedReply};
-use super::{CallMeta, ChatRequest, Chunk, LlmError, Provider, TaskKind, Usage, estimate_tokens};
-use crate::config::OFFLINE_LABEL;
+use serde_json::{Value, json};
 
-/// The built-in simulated provider.
-pub struct OfflineProvider {
-    name: String,
-    script: Option<Script>,
-}
-
-impl OfflineProvider {
-    /// A provider named `name`, replaying `script` first when given.
-    pub fn new(name: &str, script: Option<Script>) -> Self {
-        OfflineProvider {
-            name: name.to_string(),
-            script,
-        }
-    }
-}
-
-impl Provider for OfflineProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn label(&self) -> String {
-        OFFLINE_LABEL.to_string()
-    }
-
-    fn stream(&self, request: ChatRequest) -> BoxStream<'static, Result<Chunk, LlmError>> {
-        log_call(&request.meta);
-        let input_tokens: u64 = request
-            .messages
-            .iter()
-            .map(|m| estimate_tokens(&m.content))
-            .sum();
-        let scripted = self.script.as_ref().and_then(|s| s.take(&request.meta));
-        let (text, delay, latency, error) = match scripted {
-            Some(ScriptedReply {
-                text,
-                delay_ms,
-                latency_ms,
-                error,
-            }) => (
-                text,
-                Duration::from_millis(delay_ms),
-                Duration::from_millis(latency_ms),
-                error,
-            ),
-            None => (reply(&request.meta), Duration::ZERO, Duration::ZERO, None),
-        };
-        let wait = futures::stream::once(async move {
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-        })
-        .filter_map(|()| async { None::<Result<Chunk, LlmError>> });
-        if let Some(error) = error {
-            return wait
-                .chain(futures::stream::once(async move { Err(error) }))
-                .boxed();
-        }
-        let output_tokens = estimate_tokens(&text);
-        let pieces = split_tokens(&text);
-        let body = futures::stream::iter(pieces)
-            .then(move |piece| async move {
-                if delay.is_zero() {
-                    tokio::task::yield_now().await;
-                } else {
-                    tokio::time::sleep(delay).await;
-                }
-                Ok(Chunk::Text(piece))
-            })
-            .chain(futures::stream::once(async move {
-                Ok(Chunk::Usage(Usage {
-                    input_tokens,
-                    output_tokens,
-                }))
-            }));
-        wait.chain(body).boxed()
-    }
-}
-
-/// The environment variable naming the offline call log: when set, every
-/// call the offline provider answers appends one line `TASK\tAGENT\n` to that
-/// file. The fault-injection tests count calls with it (a call repeated after
-/// a resume shows twice); it holds no prompt or reply text.
-pub const CALL_LOG_VAR: &str = "QUORUM_OFFLINE_CALL_LOG";
-
-/// Appends a call to the offline call log, if one is configured.
-fn log_call(meta: &CallMeta) {
-    static LOG: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    let Some(path) = LOG.get_or_init(|| std::env::var_os(CALL_LOG_VAR).map(Into::into)) else {
-        return;
-    };
-    use std::io::Write as _;
-    let line = format!("{}\t{}\n", meta.task, meta.agent);
-    // One write(2) of a short line with O_APPEND: lines never interleave.
-    if let Ok(mut file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = file.write_all(line.as_bytes());
-    }
-}
-
-/// Splits text into token-sized pieces (a word with its trailing whitespace),
-/// grouped so a reply streams in a few hundred chunks at most.
-fn split_tokens(text: &str) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut current = String::new();
-    let mut words = 0;
-    let mut in_space = false;
-    for c in text.chars() {
-        if c.is_whitespace() {
-            in_space = true;
-        } else if in_space {
-            in_space = false;
-            words += 1;
-            if words >= 4 {
-                pieces.push(std::mem::take(&mut current));
-                words = 0;
-            }
-        }
-        current.push(c);
-    }
-    if !current.is_empty() {
-        pieces.push(current);
-    }
-    pieces
-}
+use super::project::{ApiStyle, Feature, Storage};
+use super::target::Target;
+use crate::llm::{CallMeta, TaskKind};
+use crate::protocol::inputs::{FileView, TaskInputs};
 
 /// Agents' positions on the two contested topics: (topic, option, rationale).
 /// Agents not listed take the first option of each topic.
@@ -197,160 +51,30 @@ fn position(agent: &str, topic: &str) -> (&'static str, &'static str) {
 /// The contested topics: (id, title).
 const TOPICS: [(&str, &str); 2] = [("storage", "Storage engine"), ("api", "API style")];
 
-fn prompt_of(meta: &CallMeta) -> String {
-    meta.context["prompt"].as_str().unwrap_or("").to_string()
+pub(super) fn prompt_of(meta: &CallMeta) -> String {
+    meta.inputs
+        .as_ref()
+        .map_or("", TaskInputs::prompt)
+        .to_string()
 }
 
-/// The decisions in the context (`{"storage": "sqlite", "api": "rest"}`),
+/// The decisions in the inputs (`{"storage": "sqlite", "api": "rest"}`),
 /// defaulting to SQLite and REST.
-fn decisions(meta: &CallMeta) -> (Storage, ApiStyle) {
-    let decisions = &meta.context["decisions"];
-    let storage = decisions["storage"]
-        .as_str()
+pub(super) fn decisions(meta: &CallMeta) -> (Storage, ApiStyle) {
+    let decided = |topic: &str| {
+        meta.inputs
+            .as_ref()
+            .and_then(TaskInputs::shared)
+            .and_then(|s| s.decisions.get(topic))
+            .map(String::as_str)
+    };
+    let storage = decided("storage")
         .and_then(Storage::from_option)
         .unwrap_or(Storage::Sqlite);
-    let api = decisions["api"]
-        .as_str()
+    let api = decided("api")
         .and_then(ApiStyle::from_option)
         .unwrap_or(ApiStyle::Rest);
     (storage, api)
-}
-
-/// What the offline team builds for a call: a new project shaped by the
-/// prompt and the decisions, or — when DIR already holds a project it
-/// generated (the `project` input's key files, see [`project::detect`]) — the
-/// features the prompt asks for ([`Feature::from_prompt`]) added to it,
-/// keeping its names, storage and API.
-struct Target {
-    names: Names,
-    storage: Storage,
-    api: ApiStyle,
-    /// Every feature the result has (the project's and the new ones).
-    features: Vec<Feature>,
-    /// A follow-up: the project's files as they are in DIR.
-    existing: Option<BTreeMap<String, String>>,
-    /// A follow-up: the features the prompt adds.
-    added: Vec<Feature>,
-    /// A follow-up: some files in DIR differ from what the offline team
-    /// would have generated (edited by hand); they are rewritten whole.
-    edited: Vec<String>,
-}
-
-impl Target {
-    fn of(meta: &CallMeta) -> Target {
-        let prompt = prompt_of(meta);
-        let files: Vec<(String, String)> = meta.context["project"]["key_files"]
-            .as_array()
-            .map(|pairs| {
-                pairs
-                    .iter()
-                    .filter_map(|file| {
-                        Some((
-                            file["path"].as_str()?.to_string(),
-                            file["content"].as_str()?.to_string(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(found) = project::detect(&files) {
-            let asked = Feature::from_prompt(&prompt);
-            let added: Vec<Feature> = asked
-                .iter()
-                .copied()
-                .filter(|f| !found.features.contains(f))
-                .collect();
-            let mut features = found.features.clone();
-            features.extend(added.iter().copied());
-            features.sort_unstable();
-            let on_disk: BTreeMap<String, String> = files.into_iter().collect();
-            let mut expected =
-                project::render_with(&found.names, found.storage, found.api, &found.features);
-            keep_open_requests(&mut expected, &on_disk);
-            let edited = expected
-                .into_iter()
-                .filter(|f| on_disk.get(&f.path).is_some_and(|c| *c != f.content))
-                .map(|f| f.path)
-                .collect();
-            return Target {
-                names: found.names,
-                storage: found.storage,
-                api: found.api,
-                features,
-                existing: Some(on_disk),
-                added,
-                edited,
-            };
-        }
-        let (storage, api) = decisions(meta);
-        Target {
-            names: project::names_from_prompt(&prompt),
-            storage,
-            api,
-            features: Vec::new(),
-            existing: None,
-            added: Vec::new(),
-            edited: Vec::new(),
-        }
-    }
-
-    /// The whole project as the offline team would write it now. A
-    /// follow-up that asks for nothing the team can build records the
-    /// request in the README instead, so the work is visible and honest.
-    fn files(&self, prompt: &str) -> Vec<ProjectFile> {
-        let mut files = project::render_with(&self.names, self.storage, self.api, &self.features);
-        if let Some(existing) = &self.existing {
-            keep_open_requests(&mut files, existing);
-            if self.added.is_empty()
-                && let Some(readme) = files.iter_mut().find(|f| f.path == "README.md")
-            {
-                if !readme.content.contains(OPEN_REQUESTS) {
-                    readme.content.push_str(OPEN_REQUESTS);
-                }
-                let _ = writeln!(
-                    readme.content,
-                    "- {} (not done: the offline (simulated) team can only add {})",
-                    prompt.trim().lines().next().unwrap_or(""),
-                    Feature::ALL.map(Feature::id).join(", ")
-                );
-            }
-        }
-        files
-    }
-
-    /// The files that differ from DIR: all of them for a new project.
-    fn changed(&self, prompt: &str) -> Vec<ProjectFile> {
-        self.files(prompt)
-            .into_iter()
-            .filter(|f| {
-                self.existing
-                    .as_ref()
-                    .is_none_or(|e| e.get(&f.path) != Some(&f.content))
-            })
-            .collect()
-    }
-}
-
-/// The README section where follow-ups the offline team cannot build are
-/// recorded.
-const OPEN_REQUESTS: &str = "\n## Open requests\n\n";
-
-/// Carries the open requests recorded in DIR's README over to the rendered
-/// README (they stay until someone deletes them).
-fn keep_open_requests(files: &mut [ProjectFile], existing: &BTreeMap<String, String>) {
-    let Some(section) = existing
-        .get("README.md")
-        .and_then(|old| old.find(OPEN_REQUESTS).map(|i| &old[i..]))
-    else {
-        return;
-    };
-    if let Some(readme) = files.iter_mut().find(|f| f.path == "README.md") {
-        let mut content = readme.content.trim_end().to_string();
-        content.push('\n');
-        content.push_str(section.trim_end());
-        content.push('\n');
-        readme.content = content;
-    }
 }
 
 fn pretty(value: &Value) -> String {
@@ -364,7 +88,7 @@ pub fn reply(meta: &CallMeta) -> String {
     match meta.kind {
         TaskKind::Requirements => pretty(&requirements(&prompt, &target)),
         TaskKind::Plan => pretty(&plan(&meta.agent, &target)),
-        TaskKind::Compare => pretty(&compare(&meta.context)),
+        TaskKind::Compare => pretty(&compare(meta.inputs.as_ref())),
         TaskKind::Ballot => pretty(&ballot(meta)),
         TaskKind::Chair => pretty(&chair(meta)),
         TaskKind::Breakdown => pretty(&breakdown(meta, &prompt, &target)),
@@ -502,22 +226,22 @@ fn plan(agent: &str, target: &Target) -> Value {
     })
 }
 
-fn compare(context: &Value) -> Value {
-    let empty = serde_json::Map::new();
-    let plans = context["plans"].as_object().unwrap_or(&empty);
+fn compare(inputs: Option<&TaskInputs>) -> Value {
+    let empty = BTreeMap::new();
+    let plans = match inputs {
+        Some(TaskInputs::Compare(c)) => c.plans.whole().unwrap_or(&empty),
+        _ => &empty,
+    };
     let mut conflicts = Vec::new();
     for (topic, title) in TOPICS {
         let mut options: Vec<String> = Vec::new();
         let mut positions = Vec::new();
         for (agent, plan) in plans {
-            let Some(decisions) = plan["decisions"].as_array() else {
-                continue;
-            };
-            for d in decisions {
-                if d["topic"].as_str() != Some(topic) {
+            for d in &plan.decisions {
+                if d.topic != topic {
                     continue;
                 }
-                let choice = d["choice"].as_str().unwrap_or("").to_string();
+                let choice = d.choice.clone();
                 if choice.is_empty() {
                     continue;
                 }
@@ -527,7 +251,7 @@ fn compare(context: &Value) -> Value {
                 positions.push(json!({
                     "agent": agent,
                     "option": choice,
-                    "quote": d["rationale"].as_str().unwrap_or(""),
+                    "quote": d.rationale,
                 }));
             }
         }
@@ -546,23 +270,29 @@ fn compare(context: &Value) -> Value {
     json!({ "conflicts": conflicts })
 }
 
+/// The options of the conflict the inputs are about (none without one).
+fn options_of(meta: &CallMeta) -> Vec<&str> {
+    meta.inputs
+        .as_ref()
+        .and_then(TaskInputs::conflict)
+        .map(|c| c.options.iter().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
 fn ballot(meta: &CallMeta) -> Value {
-    let conflict = &meta.context["conflict"];
-    let id = conflict["id"].as_str().unwrap_or("");
-    let options: Vec<&str> = conflict["options"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let own = meta.context["plan"]["decisions"]
-        .as_array()
-        .and_then(|ds| ds.iter().find(|d| d["topic"].as_str() == Some(id)))
-        .and_then(|d| {
-            let choice = d["choice"].as_str()?;
-            Some((
-                choice.to_string(),
-                d["rationale"].as_str().unwrap_or("").to_string(),
-            ))
-        });
+    let id = meta
+        .inputs
+        .as_ref()
+        .and_then(TaskInputs::conflict)
+        .map_or("", |c| c.id.as_str());
+    let options = options_of(meta);
+    let plan = match &meta.inputs {
+        Some(TaskInputs::Ballot(b)) => b.plan.as_ref(),
+        _ => None,
+    };
+    let own = plan
+        .and_then(|p| p.decisions.iter().find(|d| d.topic == id))
+        .map(|d| (d.choice.clone(), d.rationale.clone()));
     let (option, rationale) = match own {
         Some((choice, why)) if options.contains(&choice.as_str()) => (choice, why),
         _ => (
@@ -574,11 +304,7 @@ fn ballot(meta: &CallMeta) -> Value {
 }
 
 fn chair(meta: &CallMeta) -> Value {
-    let conflict = &meta.context["conflict"];
-    let options: Vec<&str> = conflict["options"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let options = options_of(meta);
     // The chair prefers what keeps the first version smallest and safest.
     let preferred = ["sqlite", "rest"];
     let option = options
@@ -609,14 +335,10 @@ fn owner_for(role: &str, agents: &[String]) -> String {
 }
 
 fn breakdown(meta: &CallMeta, prompt: &str, target: &Target) -> Value {
-    let agents: Vec<String> = meta.context["agents"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let agents: Vec<String> = match &meta.inputs {
+        Some(TaskInputs::Breakdown(b)) => b.agents.clone(),
+        _ => Vec::new(),
+    };
     if target.existing.is_some() {
         return follow_up_breakdown(prompt, target, &agents);
     }
@@ -762,24 +484,21 @@ pub fn file_blocks(summary: &str, files: &[(String, String)]) -> String {
 
 fn files_reply(meta: &CallMeta, prompt: &str, target: &Target) -> String {
     let names = &target.names;
-    let declared: Vec<String> = meta.context["files"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let declared: &[String] = match &meta.inputs {
+        Some(TaskInputs::Implement(i)) => &i.files,
+        Some(TaskInputs::Tests(i)) => &i.files,
+        Some(TaskInputs::Repair(i)) => &i.files,
+        _ => &[],
+    };
     let covered = |path: &str| {
         declared.iter().any(|d| match d.strip_suffix('/') {
             Some(dir) => path.starts_with(&format!("{dir}/")),
             None => d == path,
         })
     };
-    let findings = if meta.kind == TaskKind::Repair {
-        findings_in(meta.context["report"].as_str().unwrap_or(""))
-    } else {
-        Vec::new()
+    let findings = match &meta.inputs {
+        Some(TaskInputs::Repair(r)) if meta.kind == TaskKind::Repair => findings_in(&r.report),
+        _ => Vec::new(),
     };
     // A follow-up writes only what changes; a repair rewrites what it is
     // asked to even when that matches DIR.
@@ -828,8 +547,8 @@ fn findings_in(report: &str) -> Vec<(String, String)> {
             let (location, text) = rest.split_once(": ")?;
             let (path, number) = location.rsplit_once(':')?;
             number.parse::<u32>().ok()?;
-            crate::orchestrator::outputs::SEVERITIES
-                .contains(&severity)
+            crate::protocol::Severity::parse(severity)
+                .is_some()
                 .then(|| (path.to_string(), format!("{severity}: {text}")))
         })
         .collect()
@@ -837,11 +556,12 @@ fn findings_in(report: &str) -> Vec<(String, String)> {
 
 fn review(meta: &CallMeta) -> Value {
     let mut findings = Vec::new();
-    let empty = Vec::new();
-    let files = meta.context["files"].as_array().unwrap_or(&empty);
+    let files: &[FileView] = match &meta.inputs {
+        Some(TaskInputs::Review(r)) => &r.files,
+        _ => &[],
+    };
     for file in files {
-        let path = file["path"].as_str().unwrap_or("");
-        let content = file["content"].as_str().unwrap_or("");
+        let (path, content) = (file.path.as_str(), file.content.as_str());
         if path.starts_with("tests/") {
             continue;
         }
@@ -881,6 +601,7 @@ fn review(meta: &CallMeta) -> Value {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::sim::project;
 
     fn meta(agent: &str, kind: TaskKind, context: Value) -> CallMeta {
         CallMeta {
@@ -889,7 +610,7 @@ mod tests {
             phase: "p".into(),
             task: "t".into(),
             kind,
-            context,
+            inputs: Some(TaskInputs::from_value(kind, context).unwrap()),
         }
     }
 
@@ -1090,12 +811,5 @@ mod tests {
             findings_in("FAIL: test_x (t.T)\n  File \"a.py\", line 3"),
             vec![]
         );
-    }
-
-    #[test]
-    fn tokens_rejoin_to_the_text() {
-        let text = "one two  three\nfour five six seven eight nine";
-        assert_eq!(split_tokens(text).concat(), text);
-        assert!(split_tokens(text).len() >= 2);
     }
 }

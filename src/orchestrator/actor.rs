@@ -234,7 +234,7 @@ impl Actor {
             }
         }
         if let Some(s) = self.session.as_mut() {
-            for token in s.cancels.values() {
+            for token in s.live.cancels.values() {
                 token.cancel();
             }
         }
@@ -252,11 +252,11 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        s.seq += 1;
-        log_event(s.id.as_str(), s.seq, &body);
+        s.live.seq += 1;
+        log_event(s.id.as_str(), s.live.seq, &body);
         let event = LoggedEvent {
             v: SCHEMA_VERSION,
-            seq: s.seq,
+            seq: s.live.seq,
             session: s.id.clone(),
             at: now(),
             body,
@@ -289,9 +289,9 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        let agent_seq = s.agent_line_seq.entry(agent.to_string()).or_insert(0);
+        let agent_seq = s.live.agent_line_seq.entry(agent.to_string()).or_insert(0);
         let line = TranscriptLine {
-            seq: s.line_seq,
+            seq: s.live.line_seq,
             agent_seq: *agent_seq,
             agent: agent.to_string(),
             task: task.to_string(),
@@ -299,7 +299,7 @@ impl Actor {
             text: text.to_string(),
             ends_call,
         };
-        s.line_seq += 1;
+        s.live.line_seq += 1;
         *agent_seq += 1;
         self.group.writes.push(Write::Line {
             session: s.id.clone(),
@@ -326,12 +326,15 @@ impl Actor {
             && !self.group.writes.is_empty()
         {
             s.record.updated_at = now();
-            s.record.last_seq = s.seq;
-            s.record.tokens_in = s.usage.input_tokens;
-            s.record.tokens_out = s.usage.output_tokens;
-            s.record.cost_usd = s.cost_usd;
-            s.record.status = s.finished;
-            let shown = s.phase.min(self.workflow.phases.len().saturating_sub(1));
+            s.record.last_seq = s.live.seq;
+            s.record.tokens_in = s.spend.usage.input_tokens;
+            s.record.tokens_out = s.spend.usage.output_tokens;
+            s.record.cost_usd = s.spend.cost_usd;
+            s.record.status = s.progress.finished;
+            let shown = s
+                .progress
+                .phase
+                .min(self.workflow.phases.len().saturating_sub(1));
             if let Some(phase) = self.workflow.phases.get(shown) {
                 s.record.phase = phase.name.clone();
             }
@@ -434,16 +437,19 @@ impl Actor {
             Op::CancelSession => self.finish(SessionStatus::Cancelled),
             Op::Interrupt => self.finish(SessionStatus::Interrupted),
             Op::Shutdown => {
-                let waiting = self.session.as_ref().is_some_and(|s| s.finished.is_none());
+                let waiting = self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.progress.finished.is_none());
                 if waiting {
                     let at_deliver = self.session.as_ref().is_some_and(|s| {
-                        self.workflow.phases.get(s.phase).map(|p| p.kind)
+                        self.workflow.phases.get(s.progress.phase).map(|p| p.kind)
                             == Some(PhaseKind::Deliver)
                     });
                     let tests_failed = self
                         .session
                         .as_ref()
-                        .is_some_and(|s| s.tests_failed.is_some());
+                        .is_some_and(|s| s.progress.tests_failed.is_some());
                     self.finish(if at_deliver && !tests_failed {
                         SessionStatus::AwaitingDelivery
                     } else if tests_failed {
@@ -462,7 +468,11 @@ impl Actor {
     }
 
     async fn start_session(&mut self, prompt: String, options: SessionOptions) {
-        if self.session.as_ref().is_some_and(|s| s.finished.is_none()) {
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.progress.finished.is_none())
+        {
             self.reject("start", "a session is already running");
             return;
         }
@@ -546,7 +556,7 @@ impl Actor {
         // Stored once: what a resume needs beside the session's state.
         let workflow = self.workflow.clone();
         self.record("state", "workflow", &workflow);
-        let project = self.session.as_ref().and_then(|s| s.project.clone());
+        let project = self.session.as_ref().and_then(|s| s.live.project.clone());
         self.record("state", "project", &project);
         self.snapshot = None;
         self.emit(EventBody::SessionStarted {
@@ -563,27 +573,29 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        if s.finished.is_some() {
+        if s.progress.finished.is_some() {
             return;
         }
         let open: Vec<(String, String, String)> = s
+            .work
             .tasks
             .values()
             .filter(|t| !t.state.is_terminal())
             .map(|t| (t.id.clone(), t.agent.clone(), t.phase.clone()))
             .collect();
         if status.is_resumable() {
-            s.interrupted = s
+            s.progress.interrupted = s
+                .work
                 .tasks
                 .values()
                 .filter(|t| !t.state.is_terminal())
                 .map(|t| (t.id.clone(), t.state))
                 .collect();
         }
-        for token in s.cancels.values() {
+        for token in s.live.cancels.values() {
             token.cancel();
         }
-        s.cancels.clear();
+        s.live.cancels.clear();
         for (id, agent, phase) in open {
             self.set_state(&id, TaskState::Cancelled);
             self.emit(EventBody::TaskCancelled {
@@ -595,9 +607,12 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        s.finished = Some(status);
-        let (tokens_in, tokens_out, cost_usd) =
-            (s.usage.input_tokens, s.usage.output_tokens, s.cost_usd);
+        s.progress.finished = Some(status);
+        let (tokens_in, tokens_out, cost_usd) = (
+            s.spend.usage.input_tokens,
+            s.spend.usage.output_tokens,
+            s.spend.cost_usd,
+        );
         self.emit(EventBody::SessionFinished {
             status,
             tokens_in,
@@ -609,10 +624,10 @@ impl Actor {
     /// Ends the session as failed with a message (an `error` event first).
     pub fn fail_session(&mut self, message: String) {
         if let Some(s) = self.session.as_mut() {
-            if s.finished.is_some() {
+            if s.progress.finished.is_some() {
                 return;
             }
-            s.failure = Some(message.clone());
+            s.progress.failure = Some(message.clone());
         }
         self.emit(EventBody::Error { message });
         self.finish(SessionStatus::Failed);
@@ -620,11 +635,11 @@ impl Actor {
 
     fn on_store_failure(&mut self, message: String) {
         if let Some(s) = self.session.as_mut() {
-            for token in s.cancels.values() {
+            for token in s.live.cancels.values() {
                 token.cancel();
             }
-            s.failure = Some(message);
-            s.finished = Some(SessionStatus::Failed);
+            s.progress.failure = Some(message);
+            s.progress.finished = Some(SessionStatus::Failed);
         }
         self.shutting_down = true;
     }
@@ -634,7 +649,7 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        let Some(task) = s.tasks.get_mut(id) else {
+        let Some(task) = s.work.tasks.get_mut(id) else {
             return;
         };
         task.state = state;
@@ -647,14 +662,16 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        s.scheduler.enqueue(&task.agent, &task.id, task.priority);
+        s.live
+            .scheduler
+            .enqueue(&task.agent, &task.id, task.priority);
         let body = EventBody::TaskQueued {
             task: task.id.clone(),
             agent: task.agent.clone(),
             phase: task.phase.clone(),
             title: task.title.clone(),
         };
-        s.tasks.insert(task.id.clone(), task.clone());
+        s.work.tasks.insert(task.id.clone(), task.clone());
         self.record("task", &task.id, &task);
         self.emit(body);
         if self.held_by_budget(&task.agent) {
@@ -699,10 +716,10 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        if s.finished.is_some() || s.paused {
+        if s.progress.finished.is_some() || s.progress.paused {
             return;
         }
-        let tasks = &s.tasks;
+        let tasks = &s.work.tasks;
         let ready = |id: &str| {
             tasks.get(id).is_some_and(|t| {
                 t.state == TaskState::Queued
@@ -711,7 +728,7 @@ impl Actor {
                         .all(|d| tasks.get(d).is_some_and(|d| d.state == TaskState::Done))
             })
         };
-        let started = s.scheduler.start_ready(&ready);
+        let started = s.live.scheduler.start_ready(&ready);
         for (_, task) in started {
             self.start_call(&task);
         }
@@ -723,7 +740,7 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        let Some(task) = s.tasks.get_mut(id) else {
+        let Some(task) = s.work.tasks.get_mut(id) else {
             return;
         };
         task.generation += 1;
@@ -796,7 +813,7 @@ impl Actor {
         };
         let token = CancellationToken::new();
         if let Some(s) = self.session.as_mut() {
-            s.cancels.insert(id.to_string(), token.clone());
+            s.live.cancels.insert(id.to_string(), token.clone());
         }
         self.record("task", id, &task);
         if first_start {
@@ -851,7 +868,7 @@ impl Actor {
         let rest = self
             .session
             .as_mut()
-            .and_then(|s| s.partial.remove(task))
+            .and_then(|s| s.live.partial.remove(task))
             .unwrap_or_default();
         if !rest.is_empty() {
             self.line(agent, task, LineKind::Text, &rest, ends_call);
@@ -862,12 +879,12 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        let Some(task) = s.tasks.get(&msg.task) else {
+        let Some(task) = s.work.tasks.get(&msg.task) else {
             return;
         };
         let live = task.generation == msg.generation
             && matches!(task.state, TaskState::Running | TaskState::Retrying)
-            && s.finished.is_none();
+            && s.progress.finished.is_none();
         if !live {
             return;
         }
@@ -875,10 +892,10 @@ impl Actor {
         let id = msg.task.clone();
         match msg.event {
             CallEvent::Delta(text) => {
-                if let Some(t) = s.tasks.get_mut(&id) {
+                if let Some(t) = s.work.tasks.get_mut(&id) {
                     t.state = TaskState::Running;
                 }
-                let partial = s.partial.entry(id.clone()).or_default();
+                let partial = s.live.partial.entry(id.clone()).or_default();
                 partial.push_str(&text);
                 let mut complete = Vec::new();
                 if let Some(cut) = partial.rfind('\n') {
@@ -896,7 +913,7 @@ impl Actor {
             }
             CallEvent::Discarded { reason } => {
                 if let Some(s) = self.session.as_mut() {
-                    s.partial.remove(&id);
+                    s.live.partial.remove(&id);
                 }
                 self.line(
                     &agent,
@@ -949,19 +966,23 @@ impl Actor {
                 self.flush_partial(&agent, &id, true);
                 let cost = self.cost_of(&agent, &id, &model, usage);
                 if let Some(s) = self.session.as_mut() {
-                    s.cancels.remove(&id);
-                    s.usage.add(usage);
-                    s.cost_usd += cost;
-                    *s.agent_cost.entry(agent.clone()).or_insert(0.0) += cost;
-                    *s.agent_tokens.entry(agent.clone()).or_insert(0) +=
+                    s.live.cancels.remove(&id);
+                    s.spend.usage.add(usage);
+                    s.spend.cost_usd += cost;
+                    *s.spend.agent_cost.entry(agent.clone()).or_insert(0.0) += cost;
+                    *s.spend.agent_tokens.entry(agent.clone()).or_insert(0) +=
                         usage.input_tokens + usage.output_tokens;
-                    if let Some(t) = s.tasks.get_mut(&id) {
+                    if let Some(t) = s.work.tasks.get_mut(&id) {
                         t.usage.add(usage);
                         t.cost_usd += cost;
                     }
                 }
                 self.check_budgets(&agent);
-                if self.session.as_ref().is_some_and(|s| s.finished.is_some()) {
+                if self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.progress.finished.is_some())
+                {
                     return;
                 }
                 match self.accept_output(&id, &text).await {
@@ -1017,12 +1038,12 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        let Some(task) = s.tasks.get_mut(id) else {
+        let Some(task) = s.work.tasks.get_mut(id) else {
             return;
         };
         task.state = TaskState::Done;
         let task = task.clone();
-        s.scheduler.release(&task.agent);
+        s.live.scheduler.release(&task.agent);
         self.record("task", id, &task);
         self.note(&task.agent, id, "✓ done");
         self.emit(EventBody::TaskFinished {
@@ -1040,7 +1061,7 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        let Some(task) = s.tasks.get_mut(id) else {
+        let Some(task) = s.work.tasks.get_mut(id) else {
             return;
         };
         let agent = task.agent.clone();
@@ -1075,16 +1096,16 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        let Some(task) = s.tasks.get_mut(id) else {
+        let Some(task) = s.work.tasks.get_mut(id) else {
             return;
         };
         let was_running = matches!(task.state, TaskState::Running | TaskState::Retrying);
         task.state = TaskState::Failed;
         task.error = Some(error.clone());
         let task = task.clone();
-        s.cancels.remove(id);
+        s.live.cancels.remove(id);
         if was_running {
-            s.scheduler.release(&task.agent);
+            s.live.scheduler.release(&task.agent);
         }
         self.record("task", id, &task);
         self.line(
@@ -1107,19 +1128,19 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return self.reject("pause", "no session");
         };
-        let Some(task) = s.tasks.get(id).cloned() else {
+        let Some(task) = s.work.tasks.get(id).cloned() else {
             return self.reject("pause", format!("no task `{id}`"));
         };
         match task.state {
             TaskState::Queued => {
-                s.scheduler.remove(id);
+                s.live.scheduler.remove(id);
             }
             TaskState::Running | TaskState::Retrying => {
-                if let Some(token) = s.cancels.remove(id) {
+                if let Some(token) = s.live.cancels.remove(id) {
                     token.cancel();
                 }
-                s.scheduler.release(&task.agent);
-                s.partial.remove(id);
+                s.live.scheduler.release(&task.agent);
+                s.live.partial.remove(id);
             }
             TaskState::Paused | TaskState::Done | TaskState::Failed | TaskState::Cancelled => {
                 return self.reject("pause", format!("task `{id}` is {}", task.state.as_str()));
@@ -1138,20 +1159,21 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return self.reject("pause session", "no session");
         };
-        if s.finished.is_some() {
+        if s.progress.finished.is_some() {
             return self.reject("pause session", "the session has ended");
         }
-        if s.paused {
+        if s.progress.paused {
             return self.reject("pause session", "the session is paused already");
         }
-        s.paused = true;
+        s.progress.paused = true;
         let running: Vec<String> = s
+            .work
             .tasks
             .values()
             .filter(|t| matches!(t.state, TaskState::Running | TaskState::Retrying))
             .map(|t| t.id.clone())
             .collect();
-        s.paused_by_session = running.clone();
+        s.progress.paused_by_session = running.clone();
         for id in running {
             self.pause_task(&id);
         }
@@ -1161,15 +1183,16 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return self.reject("resume session", "no session");
         };
-        if !s.paused {
+        if !s.progress.paused {
             return self.reject("resume session", "the session is not paused");
         }
-        s.paused = false;
-        let stopped = std::mem::take(&mut s.paused_by_session);
+        s.progress.paused = false;
+        let stopped = std::mem::take(&mut s.progress.paused_by_session);
         for id in stopped {
             let still = self.session.as_ref().is_some_and(|s| {
-                !s.budget_paused.contains(&id)
-                    && s.tasks
+                !s.spend.budget_paused.contains(&id)
+                    && s.work
+                        .tasks
                         .get(&id)
                         .is_some_and(|t| t.state == TaskState::Paused)
             });
@@ -1184,10 +1207,10 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return self.reject(op, "no session");
         };
-        if s.finished.is_some() {
+        if s.progress.finished.is_some() {
             return self.reject(op, "the session has ended");
         }
-        let Some(task) = s.tasks.get_mut(id) else {
+        let Some(task) = s.work.tasks.get_mut(id) else {
             return self.reject(op, format!("no task `{id}`"));
         };
         if !allowed.contains(&task.state) {
@@ -1199,7 +1222,7 @@ impl Actor {
         task.extra.clear();
         task.error = None;
         let task = task.clone();
-        s.scheduler.enqueue(&task.agent, id, task.priority);
+        s.live.scheduler.enqueue(&task.agent, id, task.priority);
         self.record("task", id, &task);
         self.emit(EventBody::TaskQueued {
             task: task.id,
@@ -1237,7 +1260,7 @@ impl Actor {
                 ),
             );
         }
-        let Some(task) = self.s().and_then(|s| s.tasks.get_mut(id)) else {
+        let Some(task) = self.s().and_then(|s| s.work.tasks.get_mut(id)) else {
             return self.reject("retry", format!("no task `{id}`"));
         };
         if !matches!(task.state, TaskState::Failed | TaskState::Cancelled) {
@@ -1258,19 +1281,19 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return self.reject("cancel", "no session");
         };
-        let Some(task) = s.tasks.get(id).cloned() else {
+        let Some(task) = s.work.tasks.get(id).cloned() else {
             return self.reject("cancel", format!("no task `{id}`"));
         };
         match task.state {
             TaskState::Queued => {
-                s.scheduler.remove(id);
+                s.live.scheduler.remove(id);
             }
             TaskState::Running | TaskState::Retrying => {
-                if let Some(token) = s.cancels.remove(id) {
+                if let Some(token) = s.live.cancels.remove(id) {
                     token.cancel();
                 }
-                s.scheduler.release(&task.agent);
-                s.partial.remove(id);
+                s.live.scheduler.release(&task.agent);
+                s.live.partial.remove(id);
             }
             TaskState::Paused => {}
             TaskState::Done | TaskState::Failed | TaskState::Cancelled => {
@@ -1291,10 +1314,10 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return self.reject("accept", "no session");
         };
-        if s.delivered {
+        if s.progress.delivered {
             return self.reject("accept", "the files were already delivered");
         }
-        let Some(file) = s.files.get_mut(path) else {
+        let Some(file) = s.work.files.get_mut(path) else {
             return self.reject("accept", format!("no staged file `{path}`"));
         };
         file.accepted = accepted;
@@ -1352,7 +1375,7 @@ impl Actor {
         let Some(file) = self
             .session
             .as_ref()
-            .and_then(|s| s.files.get(path).cloned())
+            .and_then(|s| s.work.files.get(path).cloned())
         else {
             self.ephemeral(Event::FileLoaded {
                 req,

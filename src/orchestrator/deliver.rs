@@ -39,10 +39,10 @@ impl Actor {
                 );
             }
         }
-        if !s.decisions.is_empty() {
+        if !s.design.decisions.is_empty() {
             out.push_str("\nDecisions:\n");
-            for k in &s.conflicts {
-                if let Some(d) = s.decisions.get(&k.id) {
+            for k in &s.design.conflicts {
+                if let Some(d) = s.design.decisions.get(&k.id) {
                     let by = match d.decided_by {
                         DecidedBy::Vote => {
                             let counts: Vec<String> =
@@ -56,7 +56,7 @@ impl Actor {
                 }
             }
         }
-        let accepted: Vec<_> = s.files.values().filter(|f| f.accepted).collect();
+        let accepted: Vec<_> = s.work.files.values().filter(|f| f.accepted).collect();
         let new = accepted
             .iter()
             .filter(|f| f.change == FileChange::New)
@@ -69,10 +69,10 @@ impl Actor {
         );
         // What ran, per component; "passed" only for a run that executed
         // tests and passed them.
-        let runs: Vec<&crate::workspace::sandbox::TestOutcome> = if s.last_tests.is_empty() {
-            s.last_test.iter().collect()
+        let runs: Vec<&crate::workspace::sandbox::TestOutcome> = if s.tests.last_tests.is_empty() {
+            s.tests.last_test.iter().collect()
         } else {
-            s.last_tests.iter().collect()
+            s.tests.last_tests.iter().collect()
         };
         match runs.as_slice() {
             [] => out.push_str(
@@ -87,7 +87,7 @@ impl Actor {
                     t.passed,
                     t.failed,
                     if t.command.is_empty() {
-                        s.test_command.as_deref().unwrap_or("")
+                        s.tests.test_command.as_deref().unwrap_or("")
                     } else {
                         &t.command
                     }
@@ -109,6 +109,7 @@ impl Actor {
         // commit were part of the tested tree (a rejected test file may leave
         // the committed suite with nothing to run).
         let left_out: Vec<&str> = s
+            .work
             .files
             .iter()
             .filter(|(_, f)| !f.accepted)
@@ -129,12 +130,12 @@ impl Actor {
                 "The tests ran with every staged file; left out of this commit: {names} (the committed files were not tested without them)"
             );
         }
-        if !s.findings.is_empty() {
-            let blocking = s.findings.iter().filter(|f| f.blocking).count();
+        if !s.work.findings.is_empty() {
+            let blocking = s.work.findings.iter().filter(|f| f.blocking).count();
             let _ = writeln!(
                 out,
                 "Review: {} finding(s), {blocking} blocking",
-                s.findings.len()
+                s.work.findings.len()
             );
         }
         crate::sanitize::text(&out).into_owned()
@@ -158,10 +159,10 @@ impl Actor {
     pub(crate) fn refresh_delivery_message(&mut self) {
         let waiting = self.session.as_ref().is_some_and(|s| {
             s.options.interactive
-                && s.phase_started
-                && !s.delivered
-                && s.finished.is_none()
-                && self.workflow.phases.get(s.phase).map(|p| p.kind)
+                && s.progress.phase_started
+                && !s.progress.delivered
+                && s.progress.finished.is_none()
+                && self.workflow.phases.get(s.progress.phase).map(|p| p.kind)
                     == Some(crate::config::workflow::PhaseKind::Deliver)
         });
         if waiting {
@@ -176,11 +177,16 @@ impl Actor {
         let at_deliver = self
             .session
             .as_ref()
-            .is_some_and(|s| s.finished.is_none() && !s.delivered)
+            .is_some_and(|s| s.progress.finished.is_none() && !s.progress.delivered)
             && self
                 .workflow
                 .phases
-                .get(self.session.as_ref().map(|s| s.phase).unwrap_or(usize::MAX))
+                .get(
+                    self.session
+                        .as_ref()
+                        .map(|s| s.progress.phase)
+                        .unwrap_or(usize::MAX),
+                )
                 .is_some_and(|p| p.kind == crate::config::workflow::PhaseKind::Deliver);
         if !at_deliver {
             self.ephemeral(crate::protocol::Event::Rejected {
@@ -192,7 +198,7 @@ impl Actor {
         let any = self
             .session
             .as_ref()
-            .is_some_and(|s| s.files.values().any(|f| f.accepted));
+            .is_some_and(|s| s.work.files.values().any(|f| f.accepted));
         if !any {
             self.ephemeral(crate::protocol::Event::Rejected {
                 op: "commit".into(),
@@ -232,7 +238,7 @@ impl Actor {
                 let seen = self
                     .session
                     .as_ref()
-                    .is_some_and(|s| s.findings.contains(&finding));
+                    .is_some_and(|s| s.work.findings.contains(&finding));
                 if seen {
                     continue;
                 }
@@ -244,7 +250,7 @@ impl Actor {
                     blocking: true,
                 });
                 if let Some(s) = self.s() {
-                    s.findings.push(finding);
+                    s.work.findings.push(finding);
                 }
             }
         }
@@ -261,6 +267,7 @@ impl Actor {
             return;
         };
         let candidates: Vec<(String, String, String)> = s
+            .work
             .files
             .iter()
             .filter(|(_, f)| f.accepted)
@@ -287,14 +294,14 @@ impl Actor {
         .await
         .unwrap_or_default();
         for path in changed {
-            let agent = match self.s().and_then(|s| s.files.get_mut(&path)) {
+            let agent = match self.s().and_then(|s| s.work.files.get_mut(&path)) {
                 Some(file) => {
                     file.accepted = false;
                     file.agent.clone()
                 }
                 None => continue,
             };
-            if let Some(file) = self.session.as_ref().and_then(|s| s.files.get(&path)) {
+            if let Some(file) = self.session.as_ref().and_then(|s| s.work.files.get(&path)) {
                 let file = file.clone();
                 self.record("file", &path, &file);
             }
@@ -375,16 +382,17 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        if s.delivered {
+        if s.progress.delivered {
             return;
         }
         if s.options.dry_run {
-            s.delivered = true;
+            s.progress.delivered = true;
             return;
         }
         let interactive = s.options.interactive;
         if !interactive {
             let overwrites: Vec<(String, Vec<u8>)> = s
+                .work
                 .files
                 .iter()
                 .filter(|(_, f)| f.change == FileChange::Modified)
@@ -403,7 +411,7 @@ impl Actor {
                 };
                 if allowed {
                     for (path, _) in &overwrites {
-                        if let Some(f) = s.files.get_mut(path) {
+                        if let Some(f) = s.work.files.get_mut(path) {
                             f.accepted = true;
                         }
                     }
@@ -425,6 +433,7 @@ impl Actor {
             return;
         };
         let files: Vec<(String, Vec<u8>)> = s
+            .work
             .files
             .iter()
             .filter(|(_, f)| f.accepted)
@@ -485,7 +494,7 @@ impl Actor {
         }
         if no_commit {
             if let Some(s) = self.s() {
-                s.delivered = true;
+                s.progress.delivered = true;
             }
             self.remember_delivery().await;
             return;
@@ -514,10 +523,10 @@ impl Actor {
                 let paths = self
                     .session
                     .as_ref()
-                    .map(super::actor::Session::accepted_paths)
+                    .map(|s| s.work.accepted_paths())
                     .unwrap_or_default();
                 if let Some(s) = self.s() {
-                    s.delivered = true;
+                    s.progress.delivered = true;
                     s.record.commit = Some(commit.sha.clone());
                 }
                 self.emit(EventBody::CommitCreated {

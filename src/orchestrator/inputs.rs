@@ -67,20 +67,22 @@ impl Shared {
     /// The shared inputs as the session stands.
     pub fn of(s: &Session) -> Shared {
         let answers = s
+            .design
             .questions
             .iter()
             .filter_map(|q| {
                 Some(Answer {
                     question: q.text.clone(),
-                    answer: s.answers.get(&q.id)?.clone(),
+                    answer: s.design.answers.get(&q.id)?.clone(),
                 })
             })
             .collect();
-        let requirements = s.requirements.as_ref().map(|r| {
+        let requirements = s.design.requirements.as_ref().map(|r| {
             let mut r = r.clone();
             r.questions.clear();
             r.assumptions.retain(|a| {
-                !s.questions
+                !s.design
+                    .questions
                     .iter()
                     .any(|q| a.starts_with(&format!("{} — assumed:", q.text)))
             });
@@ -90,14 +92,15 @@ impl Shared {
             prompt: s.prompt.clone(),
             requirements,
             decisions: s
+                .design
                 .decisions
                 .iter()
                 .map(|(k, d)| (k.clone(), d.option.clone()))
                 .collect(),
             answers,
-            environment: environment(&s.components),
-            summaries: s.summaries.clone(),
-            project: s.project.clone(),
+            environment: environment(&s.tests.components),
+            summaries: s.work.summaries.clone(),
+            project: s.live.project.clone(),
         }
     }
 }
@@ -115,7 +118,8 @@ pub(crate) struct FileView {
 /// omitted.
 fn staged(s: &Session, limit: usize, numbers: bool) -> Vec<FileView> {
     let mut used = 0;
-    s.files
+    s.work
+        .files
         .iter()
         .map(|(path, file)| {
             let content = if used + file.content.len() > limit {
@@ -261,7 +265,7 @@ impl RequirementsInput {
     pub fn of(s: &Session) -> Self {
         RequirementsInput {
             prompt: s.prompt.clone(),
-            project: s.project.clone(),
+            project: s.live.project.clone(),
         }
     }
 }
@@ -271,8 +275,8 @@ impl CompareInput {
     pub fn of(s: &Session) -> Self {
         CompareInput {
             shared: Shared::of(s),
-            plans: s.plans.clone(),
-            planners: s.plans.keys().cloned().collect(),
+            plans: s.design.plans.clone(),
+            planners: s.design.plans.keys().cloned().collect(),
         }
     }
 }
@@ -284,7 +288,7 @@ impl BallotInput {
             prompt: s.prompt.clone(),
             requirements: Shared::of(s).requirements,
             conflict: conflict.clone(),
-            plan: s.plans.get(voter).cloned(),
+            plan: s.design.plans.get(voter).cloned(),
         }
     }
 }
@@ -298,6 +302,7 @@ impl ChairInput {
             conflict: conflict.clone(),
             tally: tally.clone(),
             ballots: s
+                .design
                 .ballots
                 .get(&conflict.id)
                 .map(|b| {
@@ -318,7 +323,7 @@ impl BreakdownInput {
     pub fn of(s: &Session, agents: &[String]) -> Self {
         BreakdownInput {
             shared: Shared::of(s),
-            plans: s.plans.clone(),
+            plans: s.design.plans.clone(),
             agents: agents.to_vec(),
         }
     }
@@ -354,6 +359,7 @@ impl ReviewInput {
             shared: Shared::of(s),
             files: staged(s, STAGED_BYTES, true),
             tests: s
+                .tests
                 .last_tests
                 .iter()
                 .map(|t| TestView {
@@ -382,11 +388,12 @@ pub(crate) fn dependencies(s: &Session, task: &Task) -> Vec<FileView> {
             continue;
         }
         ancestors.push(id);
-        if let Some(t) = s.tasks.get(id) {
+        if let Some(t) = s.work.tasks.get(id) {
             stack.extend(t.deps.iter().map(String::as_str));
         }
     }
     let mut files: Vec<(&String, &String)> = s
+        .work
         .files
         .iter()
         .filter(|(_, f)| ancestors.contains(&f.task.as_str()))
@@ -459,10 +466,10 @@ mod tests {
             Scheduler::default(),
             None,
         );
-        s.requirements = Some(requirements());
-        s.questions = requirements().questions;
-        s.answers.insert("q1".into(), "code points".into());
-        s.decisions.insert(
+        s.design.requirements = Some(requirements());
+        s.design.questions = requirements().questions;
+        s.design.answers.insert("q1".into(), "code points".into());
+        s.design.decisions.insert(
             "binary-name".into(),
             Decision {
                 option: "wcu".into(),
@@ -483,9 +490,10 @@ mod tests {
             t.deps = deps.iter().map(|d| d.to_string()).collect();
             t
         };
-        s.tasks
+        s.work
+            .tasks
             .insert("implement.core".into(), task("implement.core", &[]));
-        s.tasks.insert(
+        s.work.tasks.insert(
             "implement.cli".into(),
             task("implement.cli", &["implement.core"]),
         );
@@ -502,7 +510,7 @@ mod tests {
             ),
             ("README.md", "implement.docs", "# wcu\n"),
         ] {
-            s.files.insert(
+            s.work.files.insert(
                 path.into(),
                 StagedFile {
                     content: content.into(),
@@ -514,7 +522,7 @@ mod tests {
                 },
             );
         }
-        s.last_tests = vec![TestOutcome {
+        s.tests.last_tests = vec![TestOutcome {
             component: "project".into(),
             command: "cargo test --offline".into(),
             status: TestStatus::Passed,
@@ -562,7 +570,7 @@ mod tests {
     #[test]
     fn an_implementer_sees_the_files_of_the_tasks_it_depends_on() {
         let s = session();
-        let cli = s.tasks["implement.cli"].clone();
+        let cli = s.work.tasks["implement.cli"].clone();
         let deps = dependencies(&s, &cli);
         let paths: Vec<&str> = deps.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
@@ -571,7 +579,7 @@ mod tests {
             "core's files, not docs'"
         );
         assert!(deps[1].content.contains("pub fn count"));
-        let core = s.tasks["implement.core"].clone();
+        let core = s.work.tasks["implement.core"].clone();
         assert!(dependencies(&s, &core).is_empty());
         let task = ImplTask {
             id: "cli".into(),

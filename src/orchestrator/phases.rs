@@ -40,7 +40,7 @@ struct TaskCounts {
 impl Actor {
     pub(crate) fn current_phase(&self) -> Option<Phase> {
         let s = self.session.as_ref()?;
-        self.workflow.phases.get(s.phase).cloned()
+        self.workflow.phases.get(s.progress.phase).cloned()
     }
 
     /// Moves the session forward as far as it can go now.
@@ -49,7 +49,7 @@ impl Actor {
             let Some(s) = self.session.as_ref() else {
                 return;
             };
-            if s.finished.is_some() {
+            if s.progress.finished.is_some() {
                 return;
             }
             let Some(phase) = self.current_phase() else {
@@ -61,9 +61,9 @@ impl Actor {
                 });
                 return;
             };
-            if !s.phase_started {
+            if !s.progress.phase_started {
                 if let Some(s) = self.s() {
-                    s.phase_started = true;
+                    s.progress.phase_started = true;
                 }
                 self.emit(EventBody::PhaseStarted {
                     phase: phase.name.clone(),
@@ -82,7 +82,7 @@ impl Actor {
                 PhaseStatus::Done => {
                     // The decision record says what the tests ran: once they
                     // passed, and again after a review's repairs were tested.
-                    let retested = self.session.as_ref().is_some_and(|s| s.reviews > 1);
+                    let retested = self.session.as_ref().is_some_and(|s| s.tests.reviews > 1);
                     if phase.kind == PhaseKind::Test
                         || (phase.kind == PhaseKind::Review && retested)
                     {
@@ -93,19 +93,23 @@ impl Actor {
                         kind: phase.kind.as_str().to_string(),
                     });
                     if let Some(s) = self.s() {
-                        s.phase += 1;
-                        s.phase_started = false;
-                        s.stall = None;
+                        s.progress.phase += 1;
+                        s.progress.phase_started = false;
+                        s.progress.stall = None;
                     }
                 }
                 PhaseStatus::Stalled(message) => {
                     let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
                     if !interactive {
                         self.fail_session(message);
-                    } else if self.session.as_ref().and_then(|s| s.stall.as_ref()) != Some(&message)
+                    } else if self
+                        .session
+                        .as_ref()
+                        .and_then(|s| s.progress.stall.as_ref())
+                        != Some(&message)
                     {
                         if let Some(s) = self.s() {
-                            s.stall = Some(message.clone());
+                            s.progress.stall = Some(message.clone());
                         }
                         self.emit(EventBody::Error {
                             message: format!("{message}; retry the task (r) or cancel the session"),
@@ -136,10 +140,10 @@ impl Actor {
                                 kind: phase.kind.as_str().to_string(),
                             });
                             if let Some(s) = self.s() {
-                                s.tests_failed = Some(message);
-                                s.phase = index;
-                                s.phase_started = false;
-                                s.stall = None;
+                                s.progress.tests_failed = Some(message);
+                                s.progress.phase = index;
+                                s.progress.phase_started = false;
+                                s.progress.stall = None;
                             }
                         }
                         _ => {
@@ -164,11 +168,11 @@ impl Actor {
             if !seen.insert(id) {
                 continue;
             }
-            let Some(task) = s.tasks.get(id) else {
+            let Some(task) = s.work.tasks.get(id) else {
                 continue;
             };
             for dep in &task.deps {
-                match s.tasks.get(dep).map(|d| d.state) {
+                match s.work.tasks.get(dep).map(|d| d.state) {
                     Some(TaskState::Failed | TaskState::Cancelled) => return true,
                     Some(_) => stack.push(dep),
                     None => {}
@@ -188,7 +192,7 @@ impl Actor {
             failed: Vec::new(),
         };
         if let Some(s) = self.session.as_ref() {
-            for t in s.tasks.values().filter(|t| t.phase == phase) {
+            for t in s.work.tasks.values().filter(|t| t.phase == phase) {
                 c.total += 1;
                 match t.state {
                     TaskState::Done => c.done += 1,
@@ -223,8 +227,12 @@ impl Actor {
             || PhaseStatus::Stalled(format!("phase {}: {}", phase.name, c.failed.join("; ")));
         match phase.kind {
             PhaseKind::Single => {
-                let answered = s.questions.iter().all(|q| s.answers.contains_key(&q.id));
-                if tasks_done && s.requirements.is_some() && answered {
+                let answered = s
+                    .design
+                    .questions
+                    .iter()
+                    .all(|q| s.design.answers.contains_key(&q.id));
+                if tasks_done && s.design.requirements.is_some() && answered {
                     PhaseStatus::Done
                 } else if stalled {
                     stall()
@@ -233,7 +241,7 @@ impl Actor {
                 }
             }
             PhaseKind::FanOut | PhaseKind::Compare | PhaseKind::Tasks => {
-                let tasks_ready = phase.kind != PhaseKind::Tasks || s.breakdown.is_some();
+                let tasks_ready = phase.kind != PhaseKind::Tasks || s.design.breakdown.is_some();
                 if tasks_done && tasks_ready {
                     PhaseStatus::Done
                 } else if stalled {
@@ -251,7 +259,11 @@ impl Actor {
                 }
             }
             PhaseKind::Resolve => {
-                if s.conflicts.iter().all(|k| s.decisions.contains_key(&k.id)) {
+                if s.design
+                    .conflicts
+                    .iter()
+                    .all(|k| s.design.decisions.contains_key(&k.id))
+                {
                     PhaseStatus::Done
                 } else if stalled {
                     stall()
@@ -261,14 +273,15 @@ impl Actor {
             }
             PhaseKind::Test | PhaseKind::Review => {
                 let stage = if phase.kind == PhaseKind::Test {
-                    s.test_stage
+                    s.tests.test_stage
                 } else {
-                    s.review_stage
+                    s.tests.review_stage
                 };
                 match stage {
                     Stage::Passed => PhaseStatus::Done,
                     Stage::Failed => PhaseStatus::Failed(
-                        s.failure
+                        s.progress
+                            .failure
                             .clone()
                             .unwrap_or_else(|| format!("phase {} failed", phase.name)),
                     ),
@@ -277,7 +290,7 @@ impl Actor {
                 }
             }
             PhaseKind::Deliver => {
-                if s.delivered {
+                if s.progress.delivered {
                     PhaseStatus::Done
                 } else {
                     PhaseStatus::Running
@@ -297,17 +310,18 @@ impl Actor {
         // test run would only fail the same way — stop with a finding instead
         // of burning tokens.
         if all_done
-            && s.awaiting_repairs
+            && s.tests.awaiting_repairs
             && matches!(phase.kind, PhaseKind::Test | PhaseKind::Review)
         {
-            let changed = s.round_changed;
+            let changed = s.tests.round_changed;
             let round: Vec<&Task> = s
+                .work
                 .tasks
                 .values()
                 .filter(|t| {
                     t.phase == phase.name
                         && t.kind == TaskKind::Repair
-                        && t.id.contains(&s.round_label)
+                        && t.id.contains(&s.tests.round_label)
                 })
                 .collect();
             let owners: Vec<String> = round.iter().map(|t| t.agent.clone()).collect();
@@ -316,7 +330,7 @@ impl Actor {
                 .find_map(|t| t.declared.first().cloned())
                 .unwrap_or_default();
             if let Some(s) = self.s() {
-                s.awaiting_repairs = false;
+                s.tests.awaiting_repairs = false;
             }
             if !changed {
                 if self.chair_on_declined(phase) {
@@ -326,13 +340,14 @@ impl Actor {
                     return;
                 };
                 let declined: Vec<String> = s
+                    .tests
                     .declined
                     .iter()
                     .map(|(_, agent, reason)| format!("{agent}: {reason}"))
                     .collect();
                 let unchanged: Vec<String> = owners
                     .iter()
-                    .filter(|o| !s.declined.iter().any(|(_, a, _)| a == *o))
+                    .filter(|o| !s.tests.declined.iter().any(|(_, a, _)| a == *o))
                     .cloned()
                     .collect();
                 let mut causes = Vec::new();
@@ -360,10 +375,10 @@ impl Actor {
                     blocking: false,
                 });
                 if let Some(s) = self.s() {
-                    s.failure = Some(text);
+                    s.progress.failure = Some(text);
                     match phase.kind {
-                        PhaseKind::Review => s.review_stage = Stage::Failed,
-                        _ => s.test_stage = Stage::Failed,
+                        PhaseKind::Review => s.tests.review_stage = Stage::Failed,
+                        _ => s.tests.test_stage = Stage::Failed,
                     }
                 }
                 return;
@@ -373,14 +388,16 @@ impl Actor {
             return;
         };
         match phase.kind {
-            PhaseKind::Test if s.test_stage == Stage::Writing && all_done => self.run_tests(phase),
+            PhaseKind::Test if s.tests.test_stage == Stage::Writing && all_done => {
+                self.run_tests(phase)
+            }
             // Blocking findings were repaired: test the changed files (then
             // review them again, `testing.rs`); else the review is done.
-            PhaseKind::Review if s.review_stage == Stage::Writing && all_done => {
-                if s.retest {
+            PhaseKind::Review if s.tests.review_stage == Stage::Writing && all_done => {
+                if s.tests.retest {
                     self.run_tests(phase);
                 } else if let Some(s) = self.s() {
-                    s.review_stage = Stage::Passed;
+                    s.tests.review_stage = Stage::Passed;
                 }
             }
             _ => {}
@@ -394,9 +411,9 @@ impl Actor {
         let Some(s) = self.s() else {
             return;
         };
-        s.review_stage = Stage::Writing;
-        s.reviews += 1;
-        let id = match s.reviews {
+        s.tests.review_stage = Stage::Writing;
+        s.tests.reviews += 1;
+        let id = match s.tests.reviews {
             1 => phase.name.clone(),
             n => format!("{}.{n}", phase.name),
         };
@@ -465,14 +482,14 @@ impl Actor {
             }
             PhaseKind::Vote => {
                 let conflicts = match self.session.as_ref() {
-                    Some(s) => s.conflicts.clone(),
+                    Some(s) => s.design.conflicts.clone(),
                     None => return,
                 };
                 for conflict in &conflicts {
                     if self
                         .session
                         .as_ref()
-                        .is_some_and(|s| s.decisions.contains_key(&conflict.id))
+                        .is_some_and(|s| s.design.decisions.contains_key(&conflict.id))
                     {
                         continue; // decided early by the person
                     }
@@ -524,7 +541,7 @@ impl Actor {
             }
             PhaseKind::Test => {
                 if let Some(s) = self.s() {
-                    s.test_stage = Stage::Writing;
+                    s.tests.test_stage = Stage::Writing;
                 }
                 self.plan_components();
                 let files = ["tests/".to_string(), paths::TEST_FILES.to_string()];

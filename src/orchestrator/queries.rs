@@ -89,7 +89,7 @@ impl Actor {
         let running = self
             .session
             .as_ref()
-            .filter(|s| s.finished.is_none())
+            .filter(|s| s.progress.finished.is_none())
             .map(|s| s.id.clone());
         self.answer_later("list sessions", move |store| Event::SessionsListed {
             req,
@@ -125,12 +125,12 @@ impl Actor {
     /// deliver (after the tests and the review, which the edit does not re-run).
     pub(super) fn accept_edited(&mut self, path: &str, content: String) {
         let at_deliver = self.session.as_ref().is_some_and(|s| {
-            self.workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
+            self.workflow.phases.get(s.progress.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
         });
         let Some(s) = self.session.as_mut() else {
             return self.reject_query("edit", "no session");
         };
-        if s.delivered || s.finished.is_some() {
+        if s.progress.delivered || s.progress.finished.is_some() {
             return self.reject_query("edit", "the session has ended");
         }
         if !at_deliver {
@@ -139,7 +139,7 @@ impl Actor {
                 "files can be edited once the session waits at deliver (after the tests and the review)",
             );
         }
-        let Some(file) = s.files.get_mut(path) else {
+        let Some(file) = s.work.files.get_mut(path) else {
             return self.reject_query("edit", format!("no staged file `{path}`"));
         };
         file.content = content;

@@ -137,16 +137,16 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
 /// Whether a stored session stopped in its deliver phase without delivering
 /// (nothing written, nothing committed).
 fn failed_at_deliver(s: &Session, workflow: &Workflow) -> bool {
-    s.phase_started
-        && !s.delivered
+    s.progress.phase_started
+        && !s.progress.delivered
         && s.record.commit.is_none()
-        && workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
+        && workflow.phases.get(s.progress.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
 }
 
 /// Whether a stored session stopped at the test gate: its test phase, or the
 /// review's re-test, failed for good.
 fn failed_at_gate(s: &Session) -> bool {
-    s.test_stage == Stage::Failed || s.review_stage == Stage::Failed
+    s.tests.test_stage == Stage::Failed || s.tests.review_stage == Stage::Failed
 }
 
 impl Actor {
@@ -158,7 +158,11 @@ impl Actor {
         allow_overwrite: bool,
         allow_secrets: bool,
     ) {
-        if self.session.as_ref().is_some_and(|s| s.finished.is_none()) {
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.progress.finished.is_none())
+        {
             return self.reject_resume("a session is already running");
         }
         let store = self.store.clone();
@@ -176,12 +180,12 @@ impl Actor {
         crate::state::note_session(self.workspace.state(), stored.record.id.as_str());
         s.record = stored.record;
         s.record.status = None;
-        s.seq = stored.last_seq.max(s.record.last_seq);
-        s.tasks = stored.tasks;
-        s.files = stored.files;
-        s.project = stored.project;
-        s.line_seq = stored.next_line;
-        s.agent_line_seq = stored
+        s.live.seq = stored.last_seq.max(s.record.last_seq);
+        s.work.tasks = stored.tasks;
+        s.work.files = stored.files;
+        s.live.project = stored.project;
+        s.live.line_seq = stored.next_line;
+        s.live.agent_line_seq = stored
             .agent_lines
             .iter()
             .map(|(a, n)| (a.clone(), *n))
@@ -192,11 +196,11 @@ impl Actor {
         s.options.interactive = interactive;
         s.options.allow_overwrite |= allow_overwrite;
         s.options.allow_secrets |= allow_secrets;
-        s.finished = None;
-        s.failure = None;
-        s.stall = None;
-        s.paused = false;
-        s.paused_by_session.clear();
+        s.progress.finished = None;
+        s.progress.failure = None;
+        s.progress.stall = None;
+        s.progress.paused = false;
+        s.progress.paused_by_session.clear();
         let mut scheduler = Scheduler::default();
         for (name, spec) in &self.settings.providers {
             scheduler.add_provider(name, spec.max_concurrency);
@@ -204,10 +208,10 @@ impl Actor {
         for agent in &self.settings.agents {
             scheduler.add_agent(&agent.name, agent.max_concurrency, &agent.model.provider);
         }
-        s.scheduler = scheduler;
+        s.live.scheduler = scheduler;
         // A commit of this session already in the repository means its
         // delivery happened (the group recording it was lost).
-        let own_commit = if s.delivered || s.options.dry_run || s.options.no_commit {
+        let own_commit = if s.progress.delivered || s.options.dry_run || s.options.no_commit {
             None
         } else {
             let workspace = self.workspace.clone();
@@ -220,10 +224,10 @@ impl Actor {
         };
         // The tasks to queue again: those the end of the session cancelled
         // (their states before it are kept), and those a crash left open.
-        let before = std::mem::take(&mut s.interrupted);
+        let before = std::mem::take(&mut s.progress.interrupted);
         let mut requeue = Vec::new();
         let mut cancel = Vec::new();
-        for task in s.tasks.values_mut() {
+        for task in s.work.tasks.values_mut() {
             let prior = match before.get(&task.id) {
                 Some(prior) if task.state == TaskState::Cancelled => *prior,
                 _ => task.state,
@@ -239,7 +243,7 @@ impl Actor {
                     cancel.push(task.id.clone());
                     TaskState::Cancelled
                 }
-                TaskState::Paused if s.budget_paused.contains(&task.id) => TaskState::Paused,
+                TaskState::Paused if s.spend.budget_paused.contains(&task.id) => TaskState::Paused,
                 TaskState::Queued
                 | TaskState::Running
                 | TaskState::Retrying
@@ -256,25 +260,25 @@ impl Actor {
         let retest = failed_at_gate(&s);
         if retest {
             // The review phase tests again only when told to.
-            s.retest = s.review_stage == Stage::Failed;
-            for stage in [&mut s.test_stage, &mut s.review_stage] {
+            s.tests.retest = s.tests.review_stage == Stage::Failed;
+            for stage in [&mut s.tests.test_stage, &mut s.tests.review_stage] {
                 if *stage == Stage::Failed {
                     *stage = Stage::Writing;
                 }
             }
-            s.setups.clear();
-            s.repair_rounds = 0;
-            s.tests_failed = None;
-            s.awaiting_repairs = false;
+            s.tests.setups.clear();
+            s.tests.repair_rounds = 0;
+            s.progress.tests_failed = None;
+            s.tests.awaiting_repairs = false;
         }
         // A test run the stop cut off runs again.
-        for stage in [&mut s.test_stage, &mut s.review_stage] {
+        for stage in [&mut s.tests.test_stage, &mut s.tests.review_stage] {
             if *stage == Stage::Running {
                 *stage = Stage::Writing;
-                s.test_round = s.test_round.saturating_sub(1);
+                s.tests.test_round = s.tests.test_round.saturating_sub(1);
             }
         }
-        let from_seq = s.seq + 1;
+        let from_seq = s.live.seq + 1;
         let id = s.id.clone();
         self.session = Some(s);
         self.snapshot = None;
@@ -289,7 +293,7 @@ impl Actor {
             actor
                 .session
                 .as_ref()
-                .and_then(|s| s.tasks.get(id))
+                .and_then(|s| s.work.tasks.get(id))
                 .cloned()
         };
         for task in &cancel {
@@ -311,7 +315,7 @@ impl Actor {
                 continue;
             };
             if let Some(s) = self.s() {
-                s.scheduler.enqueue(&t.agent, &t.id, t.priority);
+                s.live.scheduler.enqueue(&t.agent, &t.id, t.priority);
             }
             self.record("task", &t.id, &t);
             self.emit(EventBody::TaskQueued {
@@ -359,13 +363,14 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        if s.options.interactive || s.finished.is_some() {
+        if s.options.interactive || s.progress.finished.is_some() {
             return;
         }
         let questions: Vec<(String, String, &'static str)> = s
+            .design
             .questions
             .iter()
-            .filter(|q| !s.answers.contains_key(&q.id))
+            .filter(|q| !s.design.answers.contains_key(&q.id))
             .map(|q| match s.options.answers.get(&q.id) {
                 Some(given) => (q.id.clone(), given.clone(), "answers_file"),
                 None => (q.id.clone(), q.default.clone(), "default"),
@@ -373,11 +378,12 @@ impl Actor {
             .collect();
         let resolve = self
             .current_phase()
-            .filter(|p| p.kind == PhaseKind::Resolve && s.phase_started);
+            .filter(|p| p.kind == PhaseKind::Resolve && s.progress.phase_started);
         let open: Vec<String> = if resolve.is_some() {
-            s.conflicts
+            s.design
+                .conflicts
                 .iter()
-                .filter(|k| !s.decisions.contains_key(&k.id))
+                .filter(|k| !s.design.decisions.contains_key(&k.id))
                 .map(|k| k.id.clone())
                 .collect()
         } else {
@@ -443,16 +449,16 @@ impl Actor {
         let files = self
             .session
             .as_ref()
-            .map(Session::accepted_paths)
+            .map(|s| s.work.accepted_paths())
             .unwrap_or_default();
         if let Some(s) = self.s() {
-            s.delivered = true;
+            s.progress.delivered = true;
             s.record.commit = Some(sha.clone());
             if let Some(at) = deliver
-                && s.phase != at
+                && s.progress.phase != at
             {
-                s.phase = at;
-                s.phase_started = false;
+                s.progress.phase = at;
+                s.progress.phase_started = false;
             }
         }
         self.emit(EventBody::CommitCreated {
@@ -475,9 +481,10 @@ impl Actor {
             .phases
             .iter()
             .position(|p| p.kind == PhaseKind::Tasks);
-        let past_tasks =
-            tasks_at.is_some_and(|at| s.phase > at || (s.phase == at && s.phase_started));
-        if !past_tasks || s.delivered {
+        let past_tasks = tasks_at.is_some_and(|at| {
+            s.progress.phase > at || (s.progress.phase == at && s.progress.phase_started)
+        });
+        if !past_tasks || s.progress.delivered {
             return;
         }
         let workspace = self.workspace.clone();
@@ -485,6 +492,7 @@ impl Actor {
         // Redacted, as at staging (Actor::stage_files).
         let redactor = super::committer::Redactor::new(self.configured_key_values());
         let files: Vec<(String, String)> = s
+            .work
             .files
             .iter()
             .map(|(p, f)| {
@@ -517,16 +525,17 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let at_deliver = s.phase_started
-            && !s.delivered
-            && self.workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver);
-        if !at_deliver || s.finished.is_some() {
+        let at_deliver = s.progress.phase_started
+            && !s.progress.delivered
+            && self.workflow.phases.get(s.progress.phase).map(|p| p.kind)
+                == Some(PhaseKind::Deliver);
+        if !at_deliver || s.progress.finished.is_some() {
             return;
         }
         if s.options.interactive {
             let message = self.commit_summary();
             self.ephemeral(Event::DeliveryReady { message });
-        } else if let Some(failed) = s.tests_failed.clone() {
+        } else if let Some(failed) = s.progress.tests_failed.clone() {
             // Only the person may commit what failed its tests.
             self.fail_session(format!("{failed}; resume in the TUI to commit anyway"));
         } else {

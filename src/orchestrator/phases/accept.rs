@@ -20,7 +20,11 @@ impl Actor {
     /// Validates a finished task's reply and applies it. `Err` holds the problem
     /// (quoting the reply) for the validation retry.
     pub(crate) async fn accept_output(&mut self, id: &str, text: &str) -> Result<(), String> {
-        let Some(task) = self.session.as_ref().and_then(|s| s.tasks.get(id).cloned()) else {
+        let Some(task) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.work.tasks.get(id).cloned())
+        else {
             return Ok(());
         };
         match task.kind {
@@ -40,8 +44,8 @@ impl Actor {
                 self.record("output", "requirements", &req);
                 let questions = req.questions.clone();
                 if let Some(s) = self.s() {
-                    s.requirements = Some(req);
-                    s.questions = questions.clone();
+                    s.design.requirements = Some(req);
+                    s.design.questions = questions.clone();
                 }
                 for q in questions {
                     self.emit(EventBody::QuestionAsked {
@@ -64,7 +68,7 @@ impl Actor {
                 let plan: Plan = outputs::parse_json(text)?;
                 self.record("output", &format!("plan/{}", task.agent), &plan);
                 if let Some(s) = self.s() {
-                    s.plans.insert(task.agent.clone(), plan);
+                    s.design.plans.insert(task.agent.clone(), plan);
                 }
             }
             TaskKind::Compare => {
@@ -72,7 +76,7 @@ impl Actor {
                 let planners: Vec<String> = self
                     .session
                     .as_ref()
-                    .map(|s| s.plans.keys().cloned().collect())
+                    .map(|s| s.design.plans.keys().cloned().collect())
                     .unwrap_or_default();
                 outputs::check_conflicts(&conflicts, &planners)?;
                 self.record("output", "conflicts", &conflicts);
@@ -87,7 +91,7 @@ impl Actor {
                     });
                 }
                 if let Some(s) = self.s() {
-                    s.conflicts = conflicts.conflicts;
+                    s.design.conflicts = conflicts.conflicts;
                 }
             }
             TaskKind::Ballot | TaskKind::Chair => {
@@ -96,7 +100,7 @@ impl Actor {
                 let options = self
                     .session
                     .as_ref()
-                    .and_then(|s| s.conflicts.iter().find(|k| k.id == conflict))
+                    .and_then(|s| s.design.conflicts.iter().find(|k| k.id == conflict))
                     .map(|k| k.options.clone())
                     .unwrap_or_default();
                 outputs::check_ballot(&ballot, &options)?;
@@ -120,7 +124,8 @@ impl Actor {
                         rationale: ballot.rationale.clone(),
                     });
                     if let Some(s) = self.s() {
-                        s.ballots
+                        s.design
+                            .ballots
                             .entry(conflict)
                             .or_default()
                             .insert(task.agent.clone(), Some(ballot));
@@ -161,13 +166,13 @@ impl Actor {
                     self.queue_task(impl_task);
                 }
                 if let Some(s) = self.s() {
-                    s.breakdown = Some(breakdown);
+                    s.design.breakdown = Some(breakdown);
                 }
             }
             TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => {
                 // Tests for a project that already has some may stand as they are.
                 let has_tests = self.session.as_ref().is_some_and(|s| {
-                    s.project.as_ref().is_some_and(|p| {
+                    s.live.project.as_ref().is_some_and(|p| {
                         p["files"].as_array().is_some_and(|files| {
                             files
                                 .iter()
@@ -198,7 +203,7 @@ impl Actor {
                         summary: summary.clone(),
                     });
                     if let Some(s) = self.s() {
-                        s.summaries.insert(task.id.clone(), summary);
+                        s.work.summaries.insert(task.id.clone(), summary);
                     }
                 }
                 if blocks.is_empty() {
@@ -214,7 +219,7 @@ impl Actor {
                         blocks.iter().all(|b| {
                             paths::normalize(&b.path)
                                 .ok()
-                                .and_then(|p| s.files.get(&p))
+                                .and_then(|p| s.work.files.get(&p))
                                 .is_some_and(|f| f.content == b.content)
                         })
                     });
@@ -229,7 +234,7 @@ impl Actor {
                         return Ok(());
                     }
                     if let Some(s) = self.s() {
-                        s.round_changed = true;
+                        s.tests.round_changed = true;
                     }
                 }
                 self.stage_files(&task, blocks, past).await?;
@@ -256,7 +261,7 @@ impl Actor {
                     .cloned()
                     .collect();
                 if let Some(s) = self.s() {
-                    s.findings = findings.findings;
+                    s.work.findings = findings.findings;
                 }
                 if !blocking.is_empty() {
                     let report = blocking
@@ -269,18 +274,18 @@ impl Actor {
                         return Ok(());
                     };
                     // Repairs of findings share the test phase's rounds.
-                    if s.repair_rounds >= max {
-                        s.review_stage = Stage::Failed;
-                        s.failure = Some(format!(
+                    if s.tests.repair_rounds >= max {
+                        s.tests.review_stage = Stage::Failed;
+                        s.progress.failure = Some(format!(
                             "{} blocking finding(s) remain after {} repair round(s): {}",
                             blocking.len(),
-                            s.repair_rounds,
+                            s.tests.repair_rounds,
                             report.replace('\n', "; ")
                         ));
                         return Ok(());
                     }
-                    s.repair_rounds += 1;
-                    let label = format!("fix{}", s.repair_rounds);
+                    s.tests.repair_rounds += 1;
+                    let label = format!("fix{}", s.tests.repair_rounds);
                     let paths: Vec<String> = blocking.iter().map(|f| f.path.clone()).collect();
                     self.queue_repairs(&task.phase, &label, &paths, &report, &task.agent);
                 }
@@ -316,8 +321,8 @@ impl Actor {
         for block in blocks {
             // The file limit first: past it, no per-file work at all.
             let full = self.session.as_ref().is_some_and(|s| {
-                s.files.len() >= max_files
-                    && !paths::normalize(&block.path).is_ok_and(|p| s.files.contains_key(&p))
+                s.work.files.len() >= max_files
+                    && !paths::normalize(&block.path).is_ok_and(|p| s.work.files.contains_key(&p))
             });
             if full {
                 over_limit.push(block.path);
@@ -326,7 +331,8 @@ impl Actor {
             // Size limits: this file, and the session's other staged files.
             let elsewhere = |p: &str| -> u64 {
                 self.session.as_ref().map_or(0, |s| {
-                    s.files
+                    s.work
+                        .files
                         .iter()
                         .filter(|(k, _)| k.as_str() != p)
                         .map(|(_, f)| f.content.len() as u64)
@@ -383,7 +389,7 @@ impl Actor {
             };
             self.record("file", &path, &file);
             if let Some(s) = self.s() {
-                s.files.insert(path.clone(), file);
+                s.work.files.insert(path.clone(), file);
             }
             self.note(
                 &task.agent,
@@ -446,7 +452,8 @@ impl Actor {
         if task.kind == TaskKind::Ballot {
             let conflict = task.subject.clone().unwrap_or_default();
             if let Some(s) = self.s() {
-                s.ballots
+                s.design
+                    .ballots
                     .entry(conflict.clone())
                     .or_default()
                     .insert(task.agent.clone(), None);

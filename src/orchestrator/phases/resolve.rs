@@ -16,13 +16,14 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return (counts, None);
         };
-        if let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) {
+        if let Some(k) = s.design.conflicts.iter().find(|k| k.id == conflict) {
             for option in &k.options {
                 counts.insert(option.clone(), 0);
             }
         }
         let mut valid = 0;
         for ballot in s
+            .design
             .ballots
             .get(conflict)
             .into_iter()
@@ -53,9 +54,10 @@ impl Actor {
         let interactive = s.options.interactive;
         let confirm = self.settings.ui.confirm_decisions;
         let open: Vec<_> = s
+            .design
             .conflicts
             .iter()
-            .filter(|k| !s.decisions.contains_key(&k.id))
+            .filter(|k| !s.design.decisions.contains_key(&k.id))
             .cloned()
             .collect();
         for conflict in open {
@@ -74,7 +76,8 @@ impl Actor {
                 Some(_) => {}
                 None if interactive => {}
                 None if self.session.as_ref().is_some_and(|s| {
-                    s.tasks
+                    s.work
+                        .tasks
                         .contains_key(&format!("{}.{}", phase.name, conflict.id))
                 }) => {}
                 None => {
@@ -92,10 +95,12 @@ impl Actor {
                 }
             }
         }
-        let waiting = self
-            .session
-            .as_ref()
-            .is_some_and(|s| s.conflicts.iter().any(|k| !s.decisions.contains_key(&k.id)));
+        let waiting = self.session.as_ref().is_some_and(|s| {
+            s.design
+                .conflicts
+                .iter()
+                .any(|k| !s.design.decisions.contains_key(&k.id))
+        });
         if interactive && waiting {
             self.note(
                 chair,
@@ -121,7 +126,9 @@ impl Actor {
             rationale,
         };
         if let Some(s) = self.s() {
-            s.decisions.insert(conflict.to_string(), decision.clone());
+            s.design
+                .decisions
+                .insert(conflict.to_string(), decision.clone());
         }
         self.record("output", &format!("decision/{conflict}"), &decision);
         self.emit(EventBody::ConflictResolved {
@@ -145,7 +152,7 @@ impl Actor {
             .workflow
             .position(PhaseKind::Tasks)
             .unwrap_or(usize::MAX);
-        s.finished.is_none() && s.phase < tasks_at
+        s.progress.finished.is_none() && s.progress.phase < tasks_at
     }
 
     pub(crate) fn pick(&mut self, conflict: &str, option: &str) {
@@ -155,7 +162,7 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) else {
+        let Some(k) = s.design.conflicts.iter().find(|k| k.id == conflict) else {
             return self.reject_op("pick", format!("no conflict `{conflict}`"));
         };
         if !k.options.iter().any(|o| o == option) {
@@ -164,7 +171,7 @@ impl Actor {
                 format!("`{option}` is not an option of `{conflict}`"),
             );
         }
-        if s.decisions.contains_key(conflict) {
+        if s.design.decisions.contains_key(conflict) {
             return self.reject_op(
                 "pick",
                 format!("`{conflict}` is decided; override it (o) to change it"),
@@ -189,9 +196,10 @@ impl Actor {
             .session
             .as_ref()
             .map(|s| {
-                s.conflicts
+                s.design
+                    .conflicts
                     .iter()
-                    .filter(|k| !s.decisions.contains_key(&k.id))
+                    .filter(|k| !s.design.decisions.contains_key(&k.id))
                     .map(|k| k.id.clone())
                     .collect()
             })
@@ -200,7 +208,7 @@ impl Actor {
             let for_a_person = self
                 .session
                 .as_ref()
-                .and_then(|s| s.conflicts.iter().find(|k| k.id == id))
+                .and_then(|s| s.design.conflicts.iter().find(|k| k.id == id))
                 .is_some_and(|k| k.needs_human);
             if for_a_person {
                 continue;
@@ -226,7 +234,7 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) else {
+        let Some(k) = s.design.conflicts.iter().find(|k| k.id == conflict) else {
             return self.reject_op("override", format!("no conflict `{conflict}`"));
         };
         if !k.options.iter().any(|o| o == option) {
@@ -235,10 +243,11 @@ impl Actor {
                 format!("`{option}` is not an option of `{conflict}`"),
             );
         }
-        let previous = s.decisions.get(conflict).map(|d| d.option.clone());
+        let previous = s.design.decisions.get(conflict).map(|d| d.option.clone());
         let from = previous.clone().or_else(|| self.tally(conflict).1);
         if let Some(s) = self.s() {
-            s.overrides
+            s.design
+                .overrides
                 .insert(conflict.to_string(), (from.clone(), note.to_string()));
         }
         self.emit(EventBody::DecisionOverridden {
@@ -249,7 +258,7 @@ impl Actor {
         });
         if previous.is_some() {
             let updated = self.s().and_then(|s| {
-                let d = s.decisions.get_mut(conflict)?;
+                let d = s.design.decisions.get_mut(conflict)?;
                 d.option = option.to_string();
                 d.decided_by = DecidedBy::Human;
                 d.rationale = note.to_string();
@@ -274,17 +283,25 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return self.reject_op("answer", "no session");
         };
-        if !s.questions.iter().any(|q| q.id == question) {
+        if !s.design.questions.iter().any(|q| q.id == question) {
             return self.reject_op("answer", format!("no question `{question}`"));
         }
-        if s.answers.contains_key(question) {
+        if s.design.answers.contains_key(question) {
             return self.reject_op("answer", format!("question `{question}` is answered"));
         }
         let assumed = by == "default";
         let updated = self.s().and_then(|s| {
-            s.answers.insert(question.to_string(), answer.to_string());
-            let text = s.questions.iter().find(|q| q.id == question)?.text.clone();
-            let req = s.requirements.as_mut()?;
+            s.design
+                .answers
+                .insert(question.to_string(), answer.to_string());
+            let text = s
+                .design
+                .questions
+                .iter()
+                .find(|q| q.id == question)?
+                .text
+                .clone();
+            let req = s.design.requirements.as_mut()?;
             // An unanswered question proceeds on its stated assumption, which
             // the requirements then record (headless without --answers).
             if assumed {
@@ -298,7 +315,7 @@ impl Actor {
         let answers = self
             .session
             .as_ref()
-            .map(|s| s.answers.clone())
+            .map(|s| s.design.answers.clone())
             .unwrap_or_default();
         self.record("output", "answers", &answers);
         self.emit(EventBody::QuestionAnswered {

@@ -61,6 +61,7 @@ impl Actor {
         };
         // The test writer: the agent of the test phase's writing task.
         let writer = s
+            .work
             .tasks
             .values()
             .find(|t| t.kind == TaskKind::Tests)
@@ -73,7 +74,7 @@ impl Actor {
             .collect();
         let components: Vec<_> = failing
             .iter()
-            .filter_map(|t| s.components.iter().find(|c| c.name == t.component))
+            .filter_map(|t| s.tests.components.iter().find(|c| c.name == t.component))
             .collect();
         let mut named_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for t in &failing {
@@ -85,9 +86,9 @@ impl Actor {
                         .filter(|c| c.name == t.component)
                         .flat_map(|c| c.manifests.clone())
                         .collect();
-                    (owners_of(&s.files, &manifests, false), &lead)
+                    (owners_of(&s.work.files, &manifests, false), &lead)
                 }
-                _ => (owners_of(&s.files, &t.paths, true), &writer),
+                _ => (owners_of(&s.work.files, &t.paths, true), &writer),
             };
             if owners.is_empty() {
                 named_by.entry(fallback.clone()).or_default();
@@ -109,7 +110,7 @@ impl Actor {
         let manifest: BTreeMap<String, String> = components
             .iter()
             .flat_map(|c| &c.manifests)
-            .filter_map(|m| Some((m.clone(), s.files.get(m)?.content.clone())))
+            .filter_map(|m| Some((m.clone(), s.work.files.get(m)?.content.clone())))
             .collect();
         let failure = json!(
             failing
@@ -126,6 +127,7 @@ impl Actor {
         let mut tasks = Vec::new();
         for (agent, named) in named_by {
             let own: Vec<&String> = s
+                .work
                 .files
                 .iter()
                 .filter(|(_, f)| f.agent == agent)
@@ -145,7 +147,7 @@ impl Actor {
             }
             let mut used = 0;
             let mut shown = |path: &String| -> Option<String> {
-                let f = s.files.get(path)?;
+                let f = s.work.files.get(path)?;
                 if used + f.content.len() > REPAIR_FILE_BYTES {
                     return None;
                 }
@@ -204,7 +206,7 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let mut owners = owners_of(&s.files, paths, true);
+        let mut owners = owners_of(&s.work.files, paths, true);
         if owners.is_empty() {
             owners.insert(fallback.to_string(), Vec::new());
         }
@@ -213,6 +215,7 @@ impl Actor {
             .into_keys()
             .map(|agent| {
                 let files: Vec<String> = s
+                    .work
                     .files
                     .iter()
                     .filter(|(_, f)| f.agent == agent)
@@ -220,7 +223,7 @@ impl Actor {
                     .collect();
                 let current = files
                     .iter()
-                    .filter_map(|p| Some((p.clone(), numbered(&s.files.get(p)?.content))))
+                    .filter_map(|p| Some((p.clone(), numbered(&s.work.files.get(p)?.content))))
                     .collect();
                 let input = RepairInput {
                     shared: Shared::of(s),
@@ -241,11 +244,11 @@ impl Actor {
     /// `phases.rs`'s `step_phase`) and its tasks.
     fn begin_repairs(&mut self, label: &str, tasks: Vec<Task>) {
         if let Some(s) = self.s() {
-            s.awaiting_repairs = true;
-            s.retest = true;
-            s.round_changed = false;
-            s.round_label = format!(".{label}.");
-            s.declined.clear();
+            s.tests.awaiting_repairs = true;
+            s.tests.retest = true;
+            s.tests.round_changed = false;
+            s.tests.round_label = format!(".{label}.");
+            s.tests.declined.clear();
         }
         for task in tasks {
             self.queue_task(task);
@@ -272,7 +275,8 @@ impl Actor {
             reason: reason.clone(),
         });
         if let Some(s) = self.s() {
-            s.declined
+            s.tests
+                .declined
                 .push((task.id.clone(), task.agent.clone(), reason));
         }
     }
@@ -287,17 +291,18 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return false;
         };
-        if s.declined.is_empty() || s.round_label.ends_with(".chair.") {
+        if s.tests.declined.is_empty() || s.tests.round_label.ends_with(".chair.") {
             return false;
         }
         let mut reassign: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (task, agent, reason) in &s.declined {
+        for (task, agent, reason) in &s.tests.declined {
             let declared = s
+                .work
                 .tasks
                 .get(task)
                 .map(|t| t.declared.clone())
                 .unwrap_or_default();
-            for (path, f) in &s.files {
+            for (path, f) in &s.work.files {
                 if reason.contains(path.as_str()) && !declared.contains(path) && &f.agent != agent {
                     reassign
                         .entry(f.agent.clone())
@@ -310,13 +315,14 @@ impl Actor {
             return false;
         }
         let report = s
+            .tests
             .declined
             .iter()
             .map(|(_, agent, reason)| format!("{agent} declined: {reason}"))
             .collect::<Vec<_>>()
             .join("\n");
-        let last = s.last_tests.clone();
-        let label = s.round_label.trim_matches('.').to_string();
+        let last = s.tests.last_tests.clone();
+        let label = s.tests.round_label.trim_matches('.').to_string();
         let paths: Vec<String> = reassign.values().flatten().cloned().collect();
         self.note(
             &lead,

@@ -19,8 +19,6 @@ pub mod scheduler;
 mod actor;
 mod budget;
 mod context;
-mod decisions;
-mod deliver;
 mod inputs;
 pub mod memory;
 mod phases;

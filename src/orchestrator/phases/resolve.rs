@@ -1,43 +1,68 @@
-//! The resolve phase's decisions — the tally, the chair's tie-breaks, the
-//! person's picks and overrides — and the answers to refine's questions.
+//! The resolve phase's decisions: the tally of the vote, the chair's
+//! tie-breaks, the person's picks and overrides. Done when every conflict is
+//! decided.
 
 use std::collections::BTreeMap;
 
-use super::super::actor::{Actor, Decision};
+use super::super::actor::{Actor, Decision, Session, Task};
 use super::super::inputs;
+use super::super::session::Design;
+use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::{Phase, PhaseKind};
 use crate::llm::TaskKind;
-use crate::protocol::{DecidedBy, Event, EventBody};
+use crate::protocol::{DecidedBy, EventBody};
+
+/// The valid ballots on `conflict` per option (every option of the conflict
+/// listed, with 0 when no ballot chose it; abstentions not counted), and the
+/// option with more than half of the valid ballots, if one has.
+pub(crate) fn tally(design: &Design, conflict: &str) -> (BTreeMap<String, u32>, Option<String>) {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    if let Some(k) = design.conflicts.iter().find(|k| k.id == conflict) {
+        for option in &k.options {
+            counts.insert(option.clone(), 0);
+        }
+    }
+    let mut valid = 0;
+    for ballot in design
+        .ballots
+        .get(conflict)
+        .into_iter()
+        .flat_map(|b| b.values())
+        .flatten()
+    {
+        *counts.entry(ballot.option.clone()).or_insert(0) += 1;
+        valid += 1;
+    }
+    let winner = counts
+        .iter()
+        .find(|(_, n)| **n * 2 > valid)
+        .map(|(o, _)| o.clone());
+    (counts, winner)
+}
+
+/// Done when every conflict is decided.
+pub(super) fn status(s: &Session, phase: &Phase, c: &TaskCounts) -> PhaseStatus {
+    let decided = s
+        .design
+        .conflicts
+        .iter()
+        .all(|k| s.design.decisions.contains_key(&k.id));
+    if decided {
+        PhaseStatus::Done
+    } else if c.stalled() {
+        c.stall(&phase.name)
+    } else {
+        PhaseStatus::Running
+    }
+}
 
 impl Actor {
-    /// The valid ballots per option, and the option with more than half of them.
+    /// [`tally`] of the running session (empty without one).
     pub(crate) fn tally(&self, conflict: &str) -> (BTreeMap<String, u32>, Option<String>) {
-        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-        let Some(s) = self.session.as_ref() else {
-            return (counts, None);
-        };
-        if let Some(k) = s.design.conflicts.iter().find(|k| k.id == conflict) {
-            for option in &k.options {
-                counts.insert(option.clone(), 0);
-            }
+        match self.session.as_ref() {
+            Some(s) => tally(&s.design, conflict),
+            None => (BTreeMap::new(), None),
         }
-        let mut valid = 0;
-        for ballot in s
-            .design
-            .ballots
-            .get(conflict)
-            .into_iter()
-            .flat_map(|b| b.values())
-            .flatten()
-        {
-            *counts.entry(ballot.option.clone()).or_insert(0) += 1;
-            valid += 1;
-        }
-        let winner = counts
-            .iter()
-            .find(|(_, n)| **n * 2 > valid)
-            .map(|(o, _)| o.clone());
-        (counts, winner)
     }
 
     /// Settles what it can of the resolve phase's open conflicts: a majority
@@ -108,6 +133,18 @@ impl Actor {
                 "⏳ waiting for the person to confirm the decisions (c: conflicts)",
             );
         }
+    }
+
+    /// The chair's tie-break decides its conflict.
+    pub(super) fn accept_chair(&mut self, task: &Task, text: &str) -> Result<(), String> {
+        let (conflict, ballot) = self.checked_ballot(task, text)?;
+        self.decide(
+            &conflict,
+            &ballot.option,
+            DecidedBy::Chair,
+            ballot.rationale.clone(),
+        );
+        Ok(())
     }
 
     /// Records a conflict's decision.
@@ -270,58 +307,5 @@ impl Actor {
         } else {
             self.decide(conflict, option, DecidedBy::Human, note.to_string());
         }
-    }
-
-    pub(super) fn reject_op(&mut self, op: &str, reason: impl Into<String>) {
-        self.ephemeral(Event::Rejected {
-            op: op.to_string(),
-            reason: reason.into(),
-        });
-    }
-
-    pub(crate) fn answer(&mut self, question: &str, answer: &str, by: &str) {
-        let Some(s) = self.session.as_ref() else {
-            return self.reject_op("answer", "no session");
-        };
-        if !s.design.questions.iter().any(|q| q.id == question) {
-            return self.reject_op("answer", format!("no question `{question}`"));
-        }
-        if s.design.answers.contains_key(question) {
-            return self.reject_op("answer", format!("question `{question}` is answered"));
-        }
-        let assumed = by == "default";
-        let updated = self.s().and_then(|s| {
-            s.design
-                .answers
-                .insert(question.to_string(), answer.to_string());
-            let text = s
-                .design
-                .questions
-                .iter()
-                .find(|q| q.id == question)?
-                .text
-                .clone();
-            let req = s.design.requirements.as_mut()?;
-            // An unanswered question proceeds on its stated assumption, which
-            // the requirements then record (headless without --answers).
-            if assumed {
-                req.assumptions.push(format!("{text} — assumed: {answer}"));
-            }
-            Some(req.clone())
-        });
-        if let Some(req) = updated {
-            self.record("output", "requirements", &req);
-        }
-        let answers = self
-            .session
-            .as_ref()
-            .map(|s| s.design.answers.clone())
-            .unwrap_or_default();
-        self.record("output", "answers", &answers);
-        self.emit(EventBody::QuestionAnswered {
-            id: question.to_string(),
-            answer: answer.to_string(),
-            by: by.to_string(),
-        });
     }
 }

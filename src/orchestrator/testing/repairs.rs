@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::super::actor::{Actor, StagedFile, Task};
+use super::super::actor::{Actor, Stage, StagedFile, Task};
 use super::super::inputs::{RepairInput, Shared, context, numbered};
-use crate::config::workflow::Phase;
+use crate::config::workflow::{Phase, PhaseKind};
 use crate::llm::TaskKind;
 use crate::protocol::{EventBody, TestStatus};
 use crate::workspace::report;
@@ -49,6 +49,96 @@ fn owners_of(
 }
 
 impl Actor {
+    /// Judges a repair round once its tasks are all done: when none of its
+    /// repairs changed a file, another test run would only fail the same way,
+    /// so the chair reassigns the repair (`chair_on_declined`) or the repairs
+    /// stop with a finding and the phase fails. Returns whether the phase's
+    /// step is over (nothing else is to happen in it now).
+    pub(crate) fn judge_repair_round(&mut self, phase: &Phase, all_done: bool) -> bool {
+        let Some(s) = self.session.as_ref() else {
+            return true;
+        };
+        // A repair round is over: if none of its repairs changed a file, another
+        // test run would only fail the same way — stop with a finding instead
+        // of burning tokens.
+        if all_done
+            && s.tests.awaiting_repairs
+            && matches!(phase.kind, PhaseKind::Test | PhaseKind::Review)
+        {
+            let changed = s.tests.round_changed;
+            let round: Vec<&Task> = s
+                .work
+                .tasks
+                .values()
+                .filter(|t| {
+                    t.phase == phase.name
+                        && t.kind == TaskKind::Repair
+                        && t.id.contains(&s.tests.round_label)
+                })
+                .collect();
+            let owners: Vec<String> = round.iter().map(|t| t.agent.clone()).collect();
+            let path = round
+                .iter()
+                .find_map(|t| t.declared.first().cloned())
+                .unwrap_or_default();
+            if let Some(s) = self.s() {
+                s.tests.awaiting_repairs = false;
+            }
+            if !changed {
+                if self.chair_on_declined(phase) {
+                    return true;
+                }
+                let Some(s) = self.session.as_ref() else {
+                    return true;
+                };
+                let declined: Vec<String> = s
+                    .tests
+                    .declined
+                    .iter()
+                    .map(|(_, agent, reason)| format!("{agent}: {reason}"))
+                    .collect();
+                let unchanged: Vec<String> = owners
+                    .iter()
+                    .filter(|o| !s.tests.declined.iter().any(|(_, a, _)| a == *o))
+                    .cloned()
+                    .collect();
+                let mut causes = Vec::new();
+                if !declined.is_empty() {
+                    causes.push(format!(
+                        "no change in the files under repair can fix the failure, say {}",
+                        declined.join("; ")
+                    ));
+                }
+                if !unchanged.is_empty() {
+                    causes.push(format!(
+                        "{} returned the failing files unchanged",
+                        unchanged.join(", ")
+                    ));
+                }
+                let text = format!(
+                    "the repair round changed nothing ({}); repairs stop here",
+                    causes.join("; ")
+                );
+                self.emit(EventBody::Finding {
+                    severity: "medium".into(),
+                    path,
+                    line: 1,
+                    text: text.clone(),
+                    blocking: false,
+                });
+                if let Some(s) = self.s() {
+                    s.progress.failure = Some(text);
+                    match phase.kind {
+                        PhaseKind::Review => s.tests.review_stage = Stage::Failed,
+                        _ => s.tests.test_stage = Stage::Failed,
+                    }
+                }
+                return true;
+            }
+        }
+        false
+    }
+
     /// Queues the repairs of a failing round, per failing component: a run
     /// that executed no test goes to the test writer; a setup failure to the
     /// owners of the component's manifests; a build or test failure to the

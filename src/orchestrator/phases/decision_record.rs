@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::actor::{Actor, StagedFile};
+use super::super::actor::{Actor, StagedFile};
 use crate::protocol::{DecidedBy, EventBody, FileChange};
 
 /// Where the record goes, relative to DIR.
@@ -95,7 +95,7 @@ impl Actor {
         // What the tests ran, per component, once they have run.
         if !s.tests.last_tests.is_empty() {
             out.push_str("\n### Tests\n\n");
-            for line in super::testing::round_lines(&s.tests.last_tests) {
+            for line in super::super::testing::round_lines(&s.tests.last_tests) {
                 let _ = writeln!(out, "- {line}");
             }
             if let Some(t) = s

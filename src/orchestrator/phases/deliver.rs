@@ -12,10 +12,34 @@
 
 use std::fmt::Write as _;
 
-use super::actor::Actor;
+use super::super::actor::{Actor, Session};
+use super::PhaseStatus;
+use crate::protocol::Event;
 use crate::protocol::{DecidedBy, EventBody, FileChange};
 
+/// Done once the files are delivered (committed, or written and the
+/// session told why not).
+pub(super) fn status(s: &Session) -> PhaseStatus {
+    if s.progress.delivered {
+        PhaseStatus::Done
+    } else {
+        PhaseStatus::Running
+    }
+}
+
 impl Actor {
+    /// Headless, delivers at once; interactive, offers the commit message
+    /// and waits for the person's `Op::Commit`.
+    pub(super) async fn start_deliver(&mut self) {
+        let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
+        if interactive {
+            let message = self.commit_summary();
+            self.ephemeral(Event::DeliveryReady { message });
+        } else {
+            self.deliver(None).await;
+        }
+    }
+
     /// The generated commit message without its trailers: a subject line from the
     /// prompt, then the decisions, files, tests and findings; through the
     /// sanitiser ([`crate::sanitize::text`]), as topics and options are model
@@ -98,7 +122,7 @@ impl Actor {
                     "Tests:
 ",
                 );
-                for line in super::testing::round_lines(
+                for line in super::super::testing::round_lines(
                     &many.iter().map(|t| (*t).clone()).collect::<Vec<_>>(),
                 ) {
                     let _ = writeln!(out, "- {}", line.replace('`', ""));

@@ -166,4 +166,97 @@ impl Actor {
             reason: reason.into(),
         });
     }
+
+    pub(super) fn set_file_accepted(&mut self, path: &str, accepted: bool) {
+        let Some(s) = self.session.as_mut() else {
+            return self.reject("accept", "no session");
+        };
+        if s.progress.delivered {
+            return self.reject("accept", "the files were already delivered");
+        }
+        let Some(file) = s.work.files.get_mut(path) else {
+            return self.reject("accept", format!("no staged file `{path}`"));
+        };
+        file.accepted = accepted;
+        if accepted {
+            // The person accepted the diff against what DIR holds now.
+            file.base = self.workspace.content_id(path).ok();
+        }
+        let file = file.clone();
+        self.record("file", path, &file);
+        self.ephemeral(Event::FileDecided {
+            path: path.to_string(),
+            accepted,
+        });
+        self.refresh_delivery_message();
+    }
+
+    pub(super) fn load_transcript(&mut self, agent: Option<String>, from: u64, len: u64, req: u64) {
+        let Some(s) = self.session.as_ref() else {
+            return self.reject("load transcript", "no session");
+        };
+        let store = self.store.clone();
+        let session = s.id.clone();
+        let committer = self.committer.clone();
+        let len = len.min(5_000);
+        tokio::spawn(async move {
+            let page = tokio::task::spawn_blocking(move || {
+                let page = store.transcript_page(&session, agent.as_deref(), from, len);
+                (agent, page)
+            })
+            .await;
+            let event = match page {
+                Ok((agent, Ok((lines, total)))) => Event::TranscriptPage {
+                    req,
+                    agent,
+                    lines,
+                    total,
+                },
+                Ok((_, Err(e))) => Event::Rejected {
+                    op: "load transcript".into(),
+                    reason: e.to_string(),
+                },
+                Err(e) => Event::Rejected {
+                    op: "load transcript".into(),
+                    reason: e.to_string(),
+                },
+            };
+            let _ = committer.send(Group {
+                writes: Vec::new(),
+                events: vec![event],
+            });
+        });
+    }
+
+    pub(super) async fn load_file(&mut self, path: &str, req: u64) {
+        let Some(file) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.work.files.get(path).cloned())
+        else {
+            self.ephemeral(Event::FileLoaded {
+                req,
+                file: Err(format!("no staged file `{path}`")),
+            });
+            return;
+        };
+        let workspace = self.workspace.clone();
+        let p = path.to_string();
+        let existing = tokio::task::spawn_blocking(move || workspace.read(&p))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let diff = existing.map(|old| {
+            crate::workspace::unified_diff(path, &String::from_utf8_lossy(&old), &file.content)
+        });
+        self.ephemeral(Event::FileLoaded {
+            req,
+            file: Ok(crate::protocol::FileView {
+                path: path.to_string(),
+                content: file.content,
+                diff,
+            }),
+        });
+    }
 }

@@ -1,0 +1,290 @@
+//! A task's model call: the chain of models it may use (the agent's model,
+//! or the person's choice, then its fallbacks), its prompt fitted to the
+//! smallest window along the chain, and the call's events as they come back
+//! (streamed text, retries, fallbacks, the reply and its cost, failure).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::super::actor::Actor;
+use super::super::call::{self, CallEvent, CallMsg};
+use crate::llm::{CallMeta, ChatRequest, TaskKind, Usage};
+use crate::protocol::{Event, EventBody, LineKind, TaskState};
+
+impl Actor {
+    /// Starts (or restarts) the model call of a task whose slot is held.
+    pub(crate) fn start_call(&mut self, id: &str) {
+        let settings = Arc::clone(&self.settings);
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(task) = s.work.tasks.get_mut(id) else {
+            return;
+        };
+        task.generation += 1;
+        let first_start = task.generation == 1 || task.state == TaskState::Queued;
+        task.state = TaskState::Running;
+        let task = task.clone();
+        let Some(agent) = settings.agent(&task.agent) else {
+            self.fail_task(id, format!("agent `{}` is not in the roster", task.agent));
+            return;
+        };
+        let mut chain = Vec::new();
+        // The smallest window and the largest reply along the chain: the
+        // prompt must fit whichever model ends up answering.
+        let mut window: Option<(u32, u32)> = None;
+        let primary = task.model.as_ref().unwrap_or(&agent.model);
+        let fallbacks = agent.fallback.iter().filter(|m| *m != primary);
+        for model in std::iter::once(primary).chain(fallbacks) {
+            if let (Some(p), Some(spec)) = (
+                self.providers.get(&model.provider),
+                settings.providers.get(&model.provider),
+            ) {
+                window = Some(match window {
+                    None => (spec.context_tokens, spec.max_tokens),
+                    Some((w, r)) => (w.min(spec.context_tokens), r.max(spec.max_tokens)),
+                });
+                let health = self.health.entry(model.provider.clone()).or_default();
+                chain.push(call::Link {
+                    provider: Arc::clone(p),
+                    model: model.clone(),
+                    policy: call::CallPolicy::for_provider(spec),
+                    health: Arc::clone(health),
+                });
+            }
+        }
+        let mut task_in = task.clone();
+        if let Some(notes) = self.memory_of(&task.agent)
+            && task_in.context.is_object()
+        {
+            task_in.context["memory"] = Value::String(notes.to_string());
+        }
+        // An implementer builds on what the tasks it waits for wrote: known
+        // only now that they are done.
+        if task.kind == TaskKind::Implement
+            && task_in.context.is_object()
+            && let Some(s) = self.session.as_ref()
+        {
+            let deps = super::super::inputs::dependencies(s, &task);
+            if !deps.is_empty() {
+                task_in.context["dependencies"] = serde_json::json!(deps);
+            }
+        }
+        let (context, trimmed) = match window {
+            Some((window, reply)) => {
+                super::super::context::fit_task(&task_in, &agent.role, window, reply)
+            }
+            None => (task_in.context.clone(), None),
+        };
+        let mut messages =
+            super::super::prompts::build(&agent.role, task.kind, &task.title, &context);
+        messages.extend(task.extra.iter().cloned());
+        let request = ChatRequest {
+            model: agent.model.model.clone(),
+            messages,
+            json: super::super::outputs::schema_for_task(task.kind, &context),
+            meta: CallMeta {
+                agent: task.agent.clone(),
+                role: agent.role.clone(),
+                phase: task.phase.clone(),
+                task: task.id.clone(),
+                kind: task.kind,
+                context,
+            },
+        };
+        let token = CancellationToken::new();
+        if let Some(s) = self.session.as_mut() {
+            s.live.cancels.insert(id.to_string(), token.clone());
+        }
+        self.record("task", id, &task);
+        if first_start {
+            self.emit(EventBody::TaskStarted {
+                task: task.id.clone(),
+                agent: task.agent.clone(),
+                phase: task.phase.clone(),
+            });
+        }
+        let model = match settings.providers.get(&primary.provider) {
+            Some(p) if p.kind == crate::config::ProviderKind::Offline => p.label(),
+            _ => primary.to_string(),
+        };
+        self.line(
+            &task.agent,
+            &task.id,
+            LineKind::Prompt,
+            &format!("▸ {} · {model}", task.title),
+            false,
+        );
+        if let Some(text) = trimmed {
+            self.note(&task.agent, &task.id, &text);
+        }
+        tokio::spawn(call::run(
+            task.id.clone(),
+            task.generation,
+            chain,
+            request,
+            self.calls_tx.clone(),
+            token,
+        ));
+    }
+
+    pub(crate) async fn on_call(&mut self, msg: CallMsg) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let Some(task) = s.work.tasks.get(&msg.task) else {
+            return;
+        };
+        let live = task.generation == msg.generation
+            && matches!(task.state, TaskState::Running | TaskState::Retrying)
+            && s.progress.finished.is_none();
+        if !live {
+            return;
+        }
+        let agent = task.agent.clone();
+        let id = msg.task.clone();
+        match msg.event {
+            CallEvent::Delta(text) => {
+                if let Some(t) = s.work.tasks.get_mut(&id) {
+                    t.state = TaskState::Running;
+                }
+                let partial = s.live.partial.entry(id.clone()).or_default();
+                partial.push_str(&text);
+                let mut complete = Vec::new();
+                if let Some(cut) = partial.rfind('\n') {
+                    let done: String = partial.drain(..=cut).collect();
+                    complete.extend(done.lines().map(String::from));
+                }
+                for line in complete {
+                    self.line(&agent, &id, LineKind::Text, &line, false);
+                }
+                self.ephemeral(Event::Token {
+                    agent,
+                    task: id,
+                    text,
+                });
+            }
+            CallEvent::Discarded { reason } => {
+                if let Some(s) = self.session.as_mut() {
+                    s.live.partial.remove(&id);
+                }
+                self.line(
+                    &agent,
+                    &id,
+                    LineKind::Retry,
+                    &format!("✗ attempt failed ({reason}); its text above is discarded"),
+                    true,
+                );
+            }
+            CallEvent::Retrying {
+                attempt,
+                reason,
+                delay,
+            } => {
+                self.set_state(&id, TaskState::Retrying);
+                self.line(
+                    &agent,
+                    &id,
+                    LineKind::Retry,
+                    &format!(
+                        "↻ retry {attempt} in {:.1} s: {reason}",
+                        delay.as_secs_f64()
+                    ),
+                    false,
+                );
+                // The call runner goes on by itself after the delay.
+                self.emit(EventBody::TaskRetrying {
+                    task: id,
+                    attempt,
+                    reason,
+                    delay_ms: delay.as_millis() as u64,
+                });
+            }
+            CallEvent::Fallback { from, to, reason } => {
+                self.line(
+                    &agent,
+                    &id,
+                    LineKind::Retry,
+                    &format!("⇢ falling back from {from} to {to}: {reason}"),
+                    false,
+                );
+                self.emit(EventBody::ProviderFallback {
+                    task: id,
+                    from,
+                    to,
+                    reason,
+                });
+            }
+            CallEvent::Finished { text, usage, model } => {
+                self.flush_partial(&agent, &id, true);
+                let cost = self.cost_of(&agent, &id, &model, usage);
+                if let Some(s) = self.session.as_mut() {
+                    s.live.cancels.remove(&id);
+                    s.spend.usage.add(usage);
+                    s.spend.cost_usd += cost;
+                    *s.spend.agent_cost.entry(agent.clone()).or_insert(0.0) += cost;
+                    *s.spend.agent_tokens.entry(agent.clone()).or_insert(0) +=
+                        usage.input_tokens + usage.output_tokens;
+                    if let Some(t) = s.work.tasks.get_mut(&id) {
+                        t.usage.add(usage);
+                        t.cost_usd += cost;
+                    }
+                }
+                self.check_budgets(&agent);
+                if self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.progress.finished.is_some())
+                {
+                    return;
+                }
+                match self.accept_output(&id, &text).await {
+                    Ok(()) => self.complete_task(&id),
+                    Err(problem) => self.invalid_output(&id, &text, problem),
+                }
+            }
+            CallEvent::Failed { error } => {
+                self.flush_partial(&agent, &id, true);
+                self.fail_task(&id, error);
+            }
+        }
+    }
+
+    /// The cost of a call in US dollars from the price table. The offline
+    /// provider costs nothing; a model the table does not know costs nothing
+    /// and says so once in the agent's transcript.
+    pub(crate) fn cost_of(
+        &mut self,
+        agent: &str,
+        task: &str,
+        model: &crate::config::ModelRef,
+        usage: Usage,
+    ) -> f64 {
+        let offline = self
+            .settings
+            .providers
+            .get(&model.provider)
+            .is_some_and(|p| p.kind == crate::config::ProviderKind::Offline);
+        if offline {
+            return 0.0;
+        }
+        match self.settings.pricing.cost(&model.model, usage) {
+            Some(cost) => cost,
+            None => {
+                if self.unpriced.insert(model.model.clone()) {
+                    self.note(
+                        agent,
+                        task,
+                        &format!(
+                            "model {} is not in the price table; its cost counts as $0 (add [pricing.\"{}\"] to quorum.toml)",
+                            model.model, model.model
+                        ),
+                    );
+                }
+                0.0
+            }
+        }
+    }
+}

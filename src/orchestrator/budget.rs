@@ -7,13 +7,8 @@
 //! stops, resumable (`paused_budget`, exit 3), once nothing else can run.
 
 use super::actor::Actor;
+use super::session::spend::{Level, SESSION, over, share};
 use crate::protocol::{EventBody, SessionStatus, TaskState};
-
-/// The scope name of the session's budget.
-pub const SESSION: &str = "session";
-
-/// Share of a budget at which the warning comes.
-pub const WARN_AT: f64 = 0.8;
 
 impl Actor {
     /// The budget of `scope` now: (dollars, tokens), raised ones first.
@@ -40,20 +35,9 @@ impl Actor {
 
     /// What `scope` has spent: (dollars, tokens).
     fn spent_in(&self, scope: &str) -> (f64, u64) {
-        let Some(s) = self.session.as_ref() else {
-            return (0.0, 0);
-        };
-        if scope == SESSION {
-            (
-                s.spend.cost_usd,
-                s.spend.usage.input_tokens + s.spend.usage.output_tokens,
-            )
-        } else {
-            (
-                s.spend.agent_cost.get(scope).copied().unwrap_or(0.0),
-                s.spend.agent_tokens.get(scope).copied().unwrap_or(0),
-            )
-        }
+        self.session
+            .as_ref()
+            .map_or((0.0, 0), |s| s.spend.spent_in(scope))
     }
 
     /// Checks the budgets `agent`'s last call counts against, warning at 80 %
@@ -65,26 +49,14 @@ impl Actor {
                 continue;
             }
             let (spent_usd, spent_tokens) = self.spent_in(scope);
-            let ratio = f64::max(
-                budget_usd.map_or(0.0, |b| {
-                    if b > 0.0 {
-                        spent_usd / b
-                    } else {
-                        f64::INFINITY
-                    }
-                }),
-                budget_tokens.map_or(0.0, |b| {
-                    if b > 0 {
-                        spent_tokens as f64 / b as f64
-                    } else {
-                        f64::INFINITY
-                    }
-                }),
-            );
+            let level = Level::of(share(
+                (spent_usd, spent_tokens),
+                (budget_usd, budget_tokens),
+            ));
             let Some(s) = self.s() else {
                 return;
             };
-            if ratio >= 1.0 && s.spend.budget_exhausted.insert(scope.to_string()) {
+            if level == Level::Exhausted && s.spend.budget_exhausted.insert(scope.to_string()) {
                 s.spend.budget_warned.insert(scope.to_string());
                 self.emit(EventBody::BudgetExhausted {
                     scope: scope.to_string(),
@@ -94,7 +66,7 @@ impl Actor {
                     budget_tokens,
                 });
                 self.pause_for_budget(scope);
-            } else if ratio >= WARN_AT && s.spend.budget_warned.insert(scope.to_string()) {
+            } else if level != Level::Under && s.spend.budget_warned.insert(scope.to_string()) {
                 self.emit(EventBody::BudgetWarning {
                     scope: scope.to_string(),
                     spent_usd,
@@ -248,9 +220,7 @@ impl Actor {
         for scope in exhausted {
             let (budget_usd, budget_tokens) = self.budget_of(&scope);
             let (spent_usd, spent_tokens) = self.spent_in(&scope);
-            let over = budget_usd.is_some_and(|b| spent_usd >= b)
-                || budget_tokens.is_some_and(|b| spent_tokens >= b);
-            if over {
+            if over((spent_usd, spent_tokens), (budget_usd, budget_tokens)) {
                 // Still spent: said again, so the person (TUI) is asked again.
                 self.emit(EventBody::BudgetExhausted {
                     scope: scope.clone(),

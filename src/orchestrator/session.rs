@@ -20,7 +20,7 @@ use crate::store::SessionRecord;
 
 mod design;
 mod live;
-mod spend;
+pub(crate) mod spend;
 mod test_loop;
 mod work;
 

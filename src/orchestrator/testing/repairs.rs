@@ -13,7 +13,7 @@ use crate::llm::TaskKind;
 use crate::protocol::{EventBody, TestStatus};
 use crate::workspace::report;
 use crate::workspace::sandbox::TestOutcome;
-use crate::workspace::stack::is_test_path;
+use crate::workspace::stack::{Component, is_test_path};
 
 /// Bytes of a failure's output put into a repair request (its tail).
 pub(super) const REPORT_BYTES: usize = 8 * 1024;
@@ -46,6 +46,82 @@ fn owners_of(
         }
     }
     owners
+}
+
+/// Who repairs a failing round: agent → the paths of its staged files that
+/// the failures name. A setup that failed goes to the owners of its
+/// component's manifests, else to the lead; a run that executed no test goes
+/// to the test writer; any other failure to the owners of the files it names
+/// (source files first: [`owners_of`]), else to the test writer.
+pub(super) fn route(
+    files: &BTreeMap<String, StagedFile>,
+    components: &[&Component],
+    failing: &[TestOutcome],
+    writer: &str,
+    lead: &str,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut named_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for t in failing {
+        let (owners, fallback) = match t.status {
+            TestStatus::NoTests => (BTreeMap::new(), writer),
+            TestStatus::SetupFailed => {
+                let manifests: Vec<String> = components
+                    .iter()
+                    .filter(|c| c.name == t.component)
+                    .flat_map(|c| c.manifests.clone())
+                    .collect();
+                (owners_of(files, &manifests, false), lead)
+            }
+            TestStatus::Passed
+            | TestStatus::Failed
+            | TestStatus::BuildFailed
+            | TestStatus::Timeout
+            | TestStatus::Error => (owners_of(files, &t.paths, true), writer),
+        };
+        if owners.is_empty() {
+            named_by.entry(fallback.to_string()).or_default();
+        }
+        for (agent, paths) in owners {
+            named_by.entry(agent).or_default().extend(paths);
+        }
+    }
+    named_by
+}
+
+/// The files `agent` repairs: its files in the failing components' `roots`
+/// (all of them when there is no root), those the failure names (`named`),
+/// and, for the test writer, its tests; all of the agent's files when none of
+/// these is.
+pub(super) fn under_repair(
+    files: &BTreeMap<String, StagedFile>,
+    agent: &str,
+    named: &BTreeSet<String>,
+    roots: &[&str],
+    writer: &str,
+) -> Vec<String> {
+    let in_roots = |p: &str| {
+        roots.is_empty()
+            || roots
+                .iter()
+                .any(|r| r.is_empty() || p.starts_with(&format!("{r}/")))
+    };
+    let own: Vec<&String> = files
+        .iter()
+        .filter(|(_, f)| f.agent == agent)
+        .map(|(p, _)| p)
+        .collect();
+    let chosen: Vec<String> = own
+        .iter()
+        .filter(|p| {
+            in_roots(p) || named.contains(p.as_str()) || (agent == writer && is_test_path(p))
+        })
+        .map(|p| p.to_string())
+        .collect();
+    if chosen.is_empty() {
+        own.iter().map(|p| p.to_string()).collect()
+    } else {
+        chosen
+    }
 }
 
 impl Actor {
@@ -166,37 +242,8 @@ impl Actor {
             .iter()
             .filter_map(|t| s.tests.components.iter().find(|c| c.name == t.component))
             .collect();
-        let mut named_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for t in &failing {
-            let (owners, fallback) = match t.status {
-                TestStatus::NoTests => (BTreeMap::new(), &writer),
-                TestStatus::SetupFailed => {
-                    let manifests: Vec<String> = components
-                        .iter()
-                        .filter(|c| c.name == t.component)
-                        .flat_map(|c| c.manifests.clone())
-                        .collect();
-                    (owners_of(&s.work.files, &manifests, false), &lead)
-                }
-                _ => (owners_of(&s.work.files, &t.paths, true), &writer),
-            };
-            if owners.is_empty() {
-                named_by.entry(fallback.clone()).or_default();
-            }
-            for (agent, paths) in owners {
-                named_by.entry(agent).or_default().extend(paths);
-            }
-        }
-        // The files under repair: the agent's files in the failing
-        // components' roots, those the failure names, and the test writer's
-        // tests; all of the agent's files when none of these is.
+        let named_by = route(&s.work.files, &components, &failing, &writer, &lead);
         let roots: Vec<&str> = components.iter().map(|c| c.root.as_str()).collect();
-        let in_roots = |p: &str| {
-            roots.is_empty()
-                || roots
-                    .iter()
-                    .any(|r| r.is_empty() || p.starts_with(&format!("{r}/")))
-        };
         let manifest: BTreeMap<String, String> = components
             .iter()
             .flat_map(|c| &c.manifests)
@@ -216,25 +263,7 @@ impl Actor {
         let report = failure_report(&failing);
         let mut tasks = Vec::new();
         for (agent, named) in named_by {
-            let own: Vec<&String> = s
-                .work
-                .files
-                .iter()
-                .filter(|(_, f)| f.agent == agent)
-                .map(|(p, _)| p)
-                .collect();
-            let mut files: Vec<String> = own
-                .iter()
-                .filter(|p| {
-                    in_roots(p)
-                        || named.contains(p.as_str())
-                        || (agent == writer && is_test_path(p))
-                })
-                .map(|p| p.to_string())
-                .collect();
-            if files.is_empty() {
-                files = own.iter().map(|p| p.to_string()).collect();
-            }
+            let files = under_repair(&s.work.files, &agent, &named, &roots, &writer);
             let mut used = 0;
             let mut shown = |path: &String| -> Option<String> {
                 let f = s.work.files.get(path)?;

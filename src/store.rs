@@ -48,8 +48,11 @@ use crate::protocol::{LoggedEvent, SessionId, SessionStatus, TranscriptLine};
 
 pub mod index;
 pub mod journal;
+pub mod records;
 pub mod seal;
 pub mod snapshot;
+
+pub use records::RecordKey;
 
 /// Most transcript lines stored under one key (see the module docs).
 pub const CHUNK_LINES: usize = 256;

@@ -20,7 +20,7 @@ use crate::llm::SharedProvider;
 use crate::protocol::{
     EventBody, Op, SessionId, SessionOptions, SessionStatus, TaskState, TranscriptLine,
 };
-use crate::store::{SessionRecord, Store};
+use crate::store::{RecordKey, SessionRecord, Store};
 use crate::workspace::Workspace;
 use crate::workspace::sandbox::TestOutcome;
 
@@ -285,9 +285,9 @@ impl Actor {
             .collect();
         // Stored once: what a resume needs beside the session's state.
         let workflow = self.workflow.clone();
-        self.record("state", "workflow", &workflow);
+        self.record(RecordKey::State, "workflow", &workflow);
         let project = self.session.as_ref().and_then(|s| s.live.project.clone());
-        self.record("state", "project", &project);
+        self.record(RecordKey::State, "project", &project);
         self.snapshot = None;
         self.emit(EventBody::SessionStarted {
             prompt,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::actor::{Actor, now};
 use super::log::log_event;
 use crate::protocol::{Event, EventBody, LineKind, LoggedEvent, SCHEMA_VERSION, TranscriptLine};
-use crate::store::Write;
+use crate::store::{RecordKey, Write};
 
 impl Actor {
     /// Records an event in the current group.
@@ -38,14 +38,14 @@ impl Actor {
     }
 
     /// Stores a per-session record in the current group.
-    pub fn record<T: Serialize>(&mut self, kind: &'static str, name: &str, value: &T) {
+    pub fn record<T: Serialize>(&mut self, kind: RecordKey, name: &str, value: &T) {
         let Some(s) = self.session.as_ref() else {
             return;
         };
         let value = serde_json::to_value(value).unwrap_or(Value::Null);
         self.group.writes.push(Write::Record {
             session: s.id.clone(),
-            kind,
+            kind: kind.as_str(),
             name: name.to_string(),
             value,
         });
@@ -142,7 +142,7 @@ impl Actor {
                 self.snapshot = Some(hash);
                 self.group.writes.push(Write::Record {
                     session: s.id.clone(),
-                    kind: "state",
+                    kind: RecordKey::State.as_str(),
                     name: "session".into(),
                     value: state,
                 });

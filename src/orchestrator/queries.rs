@@ -10,7 +10,7 @@ use super::actor::Actor;
 use super::committer::Group;
 use crate::config::workflow::PhaseKind;
 use crate::protocol::{Event, RequestId, SEARCH_LIMIT, SessionId, SessionSummary};
-use crate::store::{SessionRecord, Store};
+use crate::store::{RecordKey, SessionRecord, Store};
 
 impl SessionSummary {
     fn of(record: SessionRecord) -> SessionSummary {
@@ -148,7 +148,7 @@ impl Actor {
         let file = file.clone();
         let bytes = file.content.len() as u64;
         tracing::info!(path, bytes, "the person edited a staged file");
-        self.record("file", path, &file);
+        self.record(RecordKey::File, path, &file);
         self.ephemeral(Event::FileEdited {
             path: path.to_string(),
             bytes,
@@ -183,7 +183,7 @@ impl Actor {
             file.base = self.workspace.content_id(path).ok();
         }
         let file = file.clone();
-        self.record("file", path, &file);
+        self.record(RecordKey::File, path, &file);
         self.ephemeral(Event::FileDecided {
             path: path.to_string(),
             accepted,

@@ -26,7 +26,7 @@ use super::actor::{Actor, Session, Stage, StagedFile, Task};
 use super::scheduler::Scheduler;
 use crate::config::workflow::{PhaseKind, Workflow};
 use crate::protocol::{Event, EventBody, SessionId, SessionStatus, TaskState};
-use crate::store::{SessionRecord, Store, StoreError};
+use crate::store::{RecordKey, SessionRecord, Store, StoreError};
 
 /// A session as the db holds it.
 struct Stored {
@@ -55,14 +55,14 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
     // files and commit anyway (docs/tui.md, "A failed session").
     let at_gate = |id: &SessionId| {
         let Some(s) = store
-            .record::<Session>(id, "state", "session")
+            .record::<Session>(id, RecordKey::State.as_str(), "session")
             .ok()
             .flatten()
         else {
             return false;
         };
         let workflow = store
-            .record::<Workflow>(id, "state", "workflow")
+            .record::<Workflow>(id, RecordKey::State.as_str(), "workflow")
             .ok()
             .flatten();
         failed_at_gate(&s) || workflow.is_some_and(|w| failed_at_deliver(&s, &w))
@@ -95,25 +95,27 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
         ));
     }
     let state: Session = store
-        .record(&id, "state", "session")
+        .record(&id, RecordKey::State.as_str(), "session")
         .map_err(text)?
         .ok_or_else(|| {
             format!(
                 "session {id} has no stored state to resume from (it was stored by an older quorum)"
             )
         })?;
-    let workflow = store.record(&id, "state", "workflow").map_err(text)?;
+    let workflow = store
+        .record(&id, RecordKey::State.as_str(), "workflow")
+        .map_err(text)?;
     let project = store
-        .record::<Option<Value>>(&id, "state", "project")
+        .record::<Option<Value>>(&id, RecordKey::State.as_str(), "project")
         .map_err(text)?
         .flatten();
     let tasks = store
-        .records::<Task>(&id, "task")
+        .records::<Task>(&id, RecordKey::Task.as_str())
         .map_err(text)?
         .into_iter()
         .collect();
     let files = store
-        .records::<StagedFile>(&id, "file")
+        .records::<StagedFile>(&id, RecordKey::File.as_str())
         .map_err(text)?
         .into_iter()
         .collect();
@@ -300,7 +302,7 @@ impl Actor {
             let Some(t) = task_of(self, task) else {
                 continue;
             };
-            self.record("task", &t.id, &t);
+            self.record(RecordKey::Task, &t.id, &t);
             self.emit(EventBody::TaskCancelled {
                 task: t.id,
                 agent: t.agent,
@@ -317,7 +319,7 @@ impl Actor {
             if let Some(s) = self.s() {
                 s.live.scheduler.enqueue(&t.agent, &t.id, t.priority);
             }
-            self.record("task", &t.id, &t);
+            self.record(RecordKey::Task, &t.id, &t);
             self.emit(EventBody::TaskQueued {
                 task: t.id.clone(),
                 agent: t.agent.clone(),

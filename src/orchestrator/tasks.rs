@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::actor::{Actor, Task};
 use crate::llm::{TaskKind, Usage};
 use crate::protocol::{EventBody, LineKind, TaskState};
+use crate::store::RecordKey;
 
 mod run;
 
@@ -24,7 +25,7 @@ impl Actor {
         };
         task.state = state;
         let task = task.clone();
-        self.record("task", id, &task);
+        self.record(RecordKey::Task, id, &task);
     }
 
     /// Adds a task to its agent's queue.
@@ -42,7 +43,7 @@ impl Actor {
             title: task.title.clone(),
         };
         s.work.tasks.insert(task.id.clone(), task.clone());
-        self.record("task", &task.id, &task);
+        self.record(RecordKey::Task, &task.id, &task);
         self.emit(body);
         if self.held_by_budget(&task.agent) {
             self.pause_by_budget(&task.id);
@@ -115,7 +116,7 @@ impl Actor {
         task.state = TaskState::Done;
         let task = task.clone();
         s.live.scheduler.release(&task.agent);
-        self.record("task", id, &task);
+        self.record(RecordKey::Task, id, &task);
         self.note(&task.agent, id, "✓ done");
         self.emit(EventBody::TaskFinished {
             task: task.id.clone(),
@@ -178,7 +179,7 @@ impl Actor {
         if was_running {
             s.live.scheduler.release(&task.agent);
         }
-        self.record("task", id, &task);
+        self.record(RecordKey::Task, id, &task);
         self.line(
             &task.agent,
             id,
@@ -294,7 +295,7 @@ impl Actor {
         task.error = None;
         let task = task.clone();
         s.live.scheduler.enqueue(&task.agent, id, task.priority);
-        self.record("task", id, &task);
+        self.record(RecordKey::Task, id, &task);
         self.emit(EventBody::TaskQueued {
             task: task.id,
             agent: task.agent,

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::actor::{Actor, Inbox, Stage};
 use crate::config::workflow::{Phase, PhaseKind};
 use crate::protocol::{EventBody, SetupStatus, TestStatus};
+use crate::store::RecordKey;
 use crate::workspace::report;
 use crate::workspace::sandbox::{self, SetupOutcome, TestOutcome};
 use crate::workspace::stack::Component;
@@ -310,7 +311,7 @@ impl Actor {
             self.note(&lead, &phase.name, &format!("│ {line}"));
         }
         self.record(
-            "output",
+            RecordKey::Output,
             &format!("setup/{round}/{}", component.name),
             &json!({"command": command, "status": outcome.status, "output": outcome.output}),
         );
@@ -412,7 +413,7 @@ impl Actor {
             }
         }
         self.record(
-            "output",
+            RecordKey::Output,
             &format!("test/{round}/{}", outcome.component),
             &json!({
                 "component": outcome.component, "command": outcome.command,

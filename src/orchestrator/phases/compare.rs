@@ -9,6 +9,7 @@ use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
 use crate::protocol::EventBody;
+use crate::store::RecordKey;
 
 /// Done when the comparison task is.
 pub(super) fn status(phase: &Phase, c: &TaskCounts) -> PhaseStatus {
@@ -39,7 +40,7 @@ impl Actor {
             .map(|s| s.design.plans.keys().cloned().collect())
             .unwrap_or_default();
         outputs::check_conflicts(&conflicts, &planners)?;
-        self.record("output", "conflicts", &conflicts);
+        self.record(RecordKey::Output, "conflicts", &conflicts);
         for k in &conflicts.conflicts {
             self.emit(EventBody::ConflictDetected {
                 conflict: k.id.clone(),

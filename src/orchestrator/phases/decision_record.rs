@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use super::super::actor::{Actor, StagedFile};
 use crate::protocol::{DecidedBy, EventBody, FileChange};
+use crate::store::RecordKey;
 
 /// Where the record goes, relative to DIR.
 pub const DECISIONS_PATH: &str = "docs/DECISIONS.md";
@@ -203,7 +204,7 @@ impl Actor {
         if let Some(s) = self.s() {
             s.design.decisions_prefix = Some(prefix);
         }
-        self.record("file", DECISIONS_PATH, &file);
+        self.record(RecordKey::File, DECISIONS_PATH, &file);
         if let Some(s) = self.s() {
             s.work.files.insert(DECISIONS_PATH.to_string(), file);
         }

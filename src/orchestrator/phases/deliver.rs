@@ -16,6 +16,7 @@ use super::super::actor::{Actor, Session};
 use super::PhaseStatus;
 use crate::protocol::Event;
 use crate::protocol::{DecidedBy, EventBody, FileChange};
+use crate::store::RecordKey;
 
 /// Done once the files are delivered (committed, or written and the
 /// session told why not).
@@ -327,7 +328,7 @@ impl Actor {
             };
             if let Some(file) = self.session.as_ref().and_then(|s| s.work.files.get(&path)) {
                 let file = file.clone();
-                self.record("file", &path, &file);
+                self.record(RecordKey::File, &path, &file);
             }
             let text = format!(
                 "{path} changed in DIR after it was staged (edited by hand?): your version is kept and the staged one is left out of the delivery"

@@ -13,6 +13,7 @@ use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
 use crate::protocol::{EventBody, LineKind};
+use crate::store::RecordKey;
 use crate::workspace::paths;
 
 /// Most `path_refused` events one reply gets for files past the session's
@@ -71,7 +72,7 @@ impl Actor {
                 &format!("⇢ `{later}` declares a file `{earlier}` declares too: it runs after it"),
             );
         }
-        self.record("output", "breakdown", &breakdown);
+        self.record(RecordKey::Output, "breakdown", &breakdown);
         for t in &breakdown.tasks {
             let context = self.input_of(|s| inputs::ImplementInput::of(s, t));
             let mut impl_task = Actor::new_task(
@@ -264,7 +265,7 @@ impl Actor {
                 accepted,
                 base,
             };
-            self.record("file", &path, &file);
+            self.record(RecordKey::File, &path, &file);
             if let Some(s) = self.s() {
                 s.work.files.insert(path.clone(), file);
             }

@@ -7,6 +7,7 @@ use super::super::outputs::{self, Plan};
 use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
+use crate::store::RecordKey;
 
 /// Done when every planner's task is.
 pub(super) fn status(phase: &Phase, c: &TaskCounts) -> PhaseStatus {
@@ -35,7 +36,7 @@ impl Actor {
     /// Keeps an agent's plan.
     pub(super) fn accept_plan(&mut self, task: &Task, text: &str) -> Result<(), String> {
         let plan: Plan = outputs::parse_json(text)?;
-        self.record("output", &format!("plan/{}", task.agent), &plan);
+        self.record(RecordKey::Output, &format!("plan/{}", task.agent), &plan);
         if let Some(s) = self.s() {
             s.design.plans.insert(task.agent.clone(), plan);
         }

@@ -10,6 +10,7 @@ use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
 use crate::protocol::{Event, EventBody};
+use crate::store::RecordKey;
 
 /// Done when the requirements stand and every question has its answer.
 pub(super) fn status(s: &Session, phase: &Phase, c: &TaskCounts) -> PhaseStatus {
@@ -52,7 +53,7 @@ impl Actor {
                 &format!("{dropped} question(s) over the limit of {cap} ([session] max_questions) were dropped"),
             );
         }
-        self.record("output", "requirements", &req);
+        self.record(RecordKey::Output, "requirements", &req);
         let questions = req.questions.clone();
         if let Some(s) = self.s() {
             s.design.requirements = Some(req);
@@ -108,14 +109,14 @@ impl Actor {
             Some(req.clone())
         });
         if let Some(req) = updated {
-            self.record("output", "requirements", &req);
+            self.record(RecordKey::Output, "requirements", &req);
         }
         let answers = self
             .session
             .as_ref()
             .map(|s| s.design.answers.clone())
             .unwrap_or_default();
-        self.record("output", "answers", &answers);
+        self.record(RecordKey::Output, "answers", &answers);
         self.emit(EventBody::QuestionAnswered {
             id: question.to_string(),
             answer: answer.to_string(),

@@ -11,6 +11,7 @@ use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::{Phase, PhaseKind};
 use crate::llm::TaskKind;
 use crate::protocol::{DecidedBy, EventBody};
+use crate::store::RecordKey;
 
 /// The valid ballots on `conflict` per option (every option of the conflict
 /// listed, with 0 when no ballot chose it; abstentions not counted), and the
@@ -167,7 +168,11 @@ impl Actor {
                 .decisions
                 .insert(conflict.to_string(), decision.clone());
         }
-        self.record("output", &format!("decision/{conflict}"), &decision);
+        self.record(
+            RecordKey::Output,
+            &format!("decision/{conflict}"),
+            &decision,
+        );
         self.emit(EventBody::ConflictResolved {
             conflict: conflict.to_string(),
             option: option.to_string(),
@@ -302,7 +307,7 @@ impl Actor {
                 Some(d.clone())
             });
             if let Some(d) = updated {
-                self.record("output", &format!("decision/{conflict}"), &d);
+                self.record(RecordKey::Output, &format!("decision/{conflict}"), &d);
             }
         } else {
             self.decide(conflict, option, DecidedBy::Human, note.to_string());

@@ -11,6 +11,7 @@ use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
 use crate::protocol::EventBody;
+use crate::store::RecordKey;
 
 /// Where the review (and its re-test) stands.
 pub(super) fn status(
@@ -56,7 +57,7 @@ impl Actor {
     ) -> Result<(), String> {
         let findings: Findings = outputs::parse_json(text)?;
         outputs::check_findings(&findings)?;
-        self.record("output", "findings", &findings);
+        self.record(RecordKey::Output, "findings", &findings);
         for f in &findings.findings {
             self.emit(EventBody::Finding {
                 severity: f.severity.clone(),

@@ -10,6 +10,7 @@ use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
 use crate::protocol::EventBody;
+use crate::store::RecordKey;
 
 /// Done once no ballot is open: a failed ballot is an abstention.
 pub(super) fn status(c: &TaskCounts) -> PhaseStatus {
@@ -74,7 +75,7 @@ impl Actor {
     pub(super) fn accept_ballot(&mut self, task: &Task, text: &str) -> Result<(), String> {
         let (conflict, ballot) = self.checked_ballot(task, text)?;
         self.record(
-            "output",
+            RecordKey::Output,
             &format!("ballot/{conflict}/{}", task.agent),
             &ballot,
         );

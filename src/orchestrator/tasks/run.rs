@@ -12,6 +12,7 @@ use super::super::actor::Actor;
 use super::super::call::{self, CallEvent, CallMsg};
 use crate::llm::{CallMeta, ChatRequest, TaskKind, Usage};
 use crate::protocol::{Event, EventBody, LineKind, TaskState};
+use crate::store::RecordKey;
 
 impl Actor {
     /// Starts (or restarts) the model call of a task whose slot is held.
@@ -98,7 +99,7 @@ impl Actor {
         if let Some(s) = self.session.as_mut() {
             s.live.cancels.insert(id.to_string(), token.clone());
         }
-        self.record("task", id, &task);
+        self.record(RecordKey::Task, id, &task);
         if first_start {
             self.emit(EventBody::TaskStarted {
                 task: task.id.clone(),

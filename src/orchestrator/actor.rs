@@ -241,13 +241,7 @@ impl Actor {
         // an end by the lock naming it (state.rs).
         crate::state::note_session(self.workspace.state(), id.as_str());
         let created = now();
-        let mut scheduler = Scheduler::default();
-        for (name, spec) in &self.settings.providers {
-            scheduler.add_provider(name, spec.max_concurrency);
-        }
-        for agent in &self.settings.agents {
-            scheduler.add_agent(&agent.name, agent.max_concurrency, &agent.model.provider);
-        }
+        let scheduler = self.new_scheduler();
         let record = SessionRecord {
             id: id.clone(),
             prompt: prompt.clone(),
@@ -295,6 +289,18 @@ impl Actor {
             workflow: self.workflow.name.clone(),
             agents,
         });
+    }
+
+    /// A scheduler with a queue per configured provider and agent.
+    pub(crate) fn new_scheduler(&self) -> Scheduler {
+        let mut scheduler = Scheduler::default();
+        for (name, spec) in &self.settings.providers {
+            scheduler.add_provider(name, spec.max_concurrency);
+        }
+        for agent in &self.settings.agents {
+            scheduler.add_agent(&agent.name, agent.max_concurrency, &agent.model.provider);
+        }
+        scheduler
     }
 
     /// Ends the session: stops every call, cancels unfinished tasks, emits

@@ -23,7 +23,6 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::actor::{Actor, Session, Stage, StagedFile, Task};
-use super::scheduler::Scheduler;
 use crate::config::workflow::{PhaseKind, Workflow};
 use crate::protocol::{Event, EventBody, SessionId, SessionStatus, TaskState};
 use crate::store::{RecordKey, SessionRecord, Store, StoreError};
@@ -151,6 +150,71 @@ fn failed_at_gate(s: &Session) -> bool {
     s.tests.test_stage == Stage::Failed || s.tests.review_stage == Stage::Failed
 }
 
+/// Puts back the tasks a session's end left open: those it cancelled (their
+/// states before it are kept) and those a crash left running are queued
+/// again, except the ones a budget paused; when the session is `delivered`
+/// already, every open task is cancelled instead. Returns (queued again,
+/// cancelled).
+fn reopen_tasks(s: &mut Session, delivered: bool) -> (Vec<String>, Vec<String>) {
+    // The tasks to queue again: those the end of the session cancelled
+    // (their states before it are kept), and those a crash left open.
+    let before = std::mem::take(&mut s.progress.interrupted);
+    let mut requeue = Vec::new();
+    let mut cancel = Vec::new();
+    for task in s.work.tasks.values_mut() {
+        let prior = match before.get(&task.id) {
+            Some(prior) if task.state == TaskState::Cancelled => *prior,
+            _ => task.state,
+        };
+        task.state = match prior {
+            // Delivered already: what was still open has nothing left to do.
+            TaskState::Queued | TaskState::Running | TaskState::Retrying | TaskState::Paused
+                if delivered =>
+            {
+                cancel.push(task.id.clone());
+                TaskState::Cancelled
+            }
+            TaskState::Paused if s.spend.budget_paused.contains(&task.id) => TaskState::Paused,
+            TaskState::Queued | TaskState::Running | TaskState::Retrying | TaskState::Paused => {
+                requeue.push(task.id.clone());
+                TaskState::Queued
+            }
+            done => done,
+        };
+    }
+    (requeue, cancel)
+}
+
+/// A session that failed at the test gate is tested again (setup re-runs,
+/// with a fresh budget of repair rounds), and a test run the stop cut off
+/// runs again.
+fn reset_test_loop(s: &mut Session) {
+    // A session that failed at the test gate is tested again: setup
+    // re-runs (the environment or the config changed), with a fresh
+    // budget of repair rounds.
+    let retest = failed_at_gate(s);
+    if retest {
+        // The review phase tests again only when told to.
+        s.tests.retest = s.tests.review_stage == Stage::Failed;
+        for stage in [&mut s.tests.test_stage, &mut s.tests.review_stage] {
+            if *stage == Stage::Failed {
+                *stage = Stage::Writing;
+            }
+        }
+        s.tests.setups.clear();
+        s.tests.repair_rounds = 0;
+        s.progress.tests_failed = None;
+        s.tests.awaiting_repairs = false;
+    }
+    // A test run the stop cut off runs again.
+    for stage in [&mut s.tests.test_stage, &mut s.tests.review_stage] {
+        if *stage == Stage::Running {
+            *stage = Stage::Writing;
+            s.tests.test_round = s.tests.test_round.saturating_sub(1);
+        }
+    }
+}
+
 impl Actor {
     /// [`Op::Resume`](crate::protocol::Op::Resume).
     pub(crate) async fn resume(
@@ -203,14 +267,7 @@ impl Actor {
         s.progress.stall = None;
         s.progress.paused = false;
         s.progress.paused_by_session.clear();
-        let mut scheduler = Scheduler::default();
-        for (name, spec) in &self.settings.providers {
-            scheduler.add_provider(name, spec.max_concurrency);
-        }
-        for agent in &self.settings.agents {
-            scheduler.add_agent(&agent.name, agent.max_concurrency, &agent.model.provider);
-        }
-        s.live.scheduler = scheduler;
+        s.live.scheduler = self.new_scheduler();
         // A commit of this session already in the repository means its
         // delivery happened (the group recording it was lost).
         let own_commit = if s.progress.delivered || s.options.dry_run || s.options.no_commit {
@@ -224,62 +281,8 @@ impl Actor {
                 .and_then(Result::ok)
                 .flatten()
         };
-        // The tasks to queue again: those the end of the session cancelled
-        // (their states before it are kept), and those a crash left open.
-        let before = std::mem::take(&mut s.progress.interrupted);
-        let mut requeue = Vec::new();
-        let mut cancel = Vec::new();
-        for task in s.work.tasks.values_mut() {
-            let prior = match before.get(&task.id) {
-                Some(prior) if task.state == TaskState::Cancelled => *prior,
-                _ => task.state,
-            };
-            task.state = match prior {
-                // Delivered already: what was still open has nothing left to do.
-                TaskState::Queued
-                | TaskState::Running
-                | TaskState::Retrying
-                | TaskState::Paused
-                    if own_commit.is_some() =>
-                {
-                    cancel.push(task.id.clone());
-                    TaskState::Cancelled
-                }
-                TaskState::Paused if s.spend.budget_paused.contains(&task.id) => TaskState::Paused,
-                TaskState::Queued
-                | TaskState::Running
-                | TaskState::Retrying
-                | TaskState::Paused => {
-                    requeue.push(task.id.clone());
-                    TaskState::Queued
-                }
-                done => done,
-            };
-        }
-        // A session that failed at the test gate is tested again: setup
-        // re-runs (the environment or the config changed), with a fresh
-        // budget of repair rounds.
-        let retest = failed_at_gate(&s);
-        if retest {
-            // The review phase tests again only when told to.
-            s.tests.retest = s.tests.review_stage == Stage::Failed;
-            for stage in [&mut s.tests.test_stage, &mut s.tests.review_stage] {
-                if *stage == Stage::Failed {
-                    *stage = Stage::Writing;
-                }
-            }
-            s.tests.setups.clear();
-            s.tests.repair_rounds = 0;
-            s.progress.tests_failed = None;
-            s.tests.awaiting_repairs = false;
-        }
-        // A test run the stop cut off runs again.
-        for stage in [&mut s.tests.test_stage, &mut s.tests.review_stage] {
-            if *stage == Stage::Running {
-                *stage = Stage::Writing;
-                s.tests.test_round = s.tests.test_round.saturating_sub(1);
-            }
-        }
+        let (requeue, cancel) = reopen_tasks(&mut s, own_commit.is_some());
+        reset_test_loop(&mut s);
         let from_seq = s.live.seq + 1;
         let id = s.id.clone();
         self.session = Some(s);
@@ -291,42 +294,11 @@ impl Actor {
             agent_lines: stored.agent_lines,
         });
         self.emit(EventBody::SessionResumed { from_seq });
-        let task_of = |actor: &Actor, id: &String| {
-            actor
-                .session
-                .as_ref()
-                .and_then(|s| s.work.tasks.get(id))
-                .cloned()
-        };
-        for task in &cancel {
-            let Some(t) = task_of(self, task) else {
-                continue;
-            };
-            self.record(RecordKey::Task, &t.id, &t);
-            self.emit(EventBody::TaskCancelled {
-                task: t.id,
-                agent: t.agent,
-                phase: t.phase,
-            });
-        }
+        self.announce_reopened(&cancel, TaskState::Cancelled);
         if let Some((sha, repo)) = own_commit {
             self.adopt_commit(sha, repo).await;
         }
-        for task in &requeue {
-            let Some(t) = task_of(self, task) else {
-                continue;
-            };
-            if let Some(s) = self.s() {
-                s.live.scheduler.enqueue(&t.agent, &t.id, t.priority);
-            }
-            self.record(RecordKey::Task, &t.id, &t);
-            self.emit(EventBody::TaskQueued {
-                task: t.id.clone(),
-                agent: t.agent.clone(),
-                phase: t.phase.clone(),
-                title: t.title.clone(),
-            });
-        }
+        self.announce_reopened(&requeue, TaskState::Queued);
         let lead = self
             .settings
             .agents
@@ -349,6 +321,43 @@ impl Actor {
             self.settle_headless();
         }
         self.resume_delivery().await;
+    }
+
+    /// Tells what [`reopen_tasks`] did: each task stored with its new state,
+    /// and `task_cancelled` (`state` cancelled) or, queued again in its
+    /// agent's queue, `task_queued`.
+    fn announce_reopened(&mut self, ids: &[String], state: TaskState) {
+        for id in ids {
+            let Some(t) = self
+                .session
+                .as_ref()
+                .and_then(|s| s.work.tasks.get(id))
+                .cloned()
+            else {
+                continue;
+            };
+            if state == TaskState::Queued
+                && let Some(s) = self.s()
+            {
+                s.live.scheduler.enqueue(&t.agent, &t.id, t.priority);
+            }
+            self.record(RecordKey::Task, &t.id, &t);
+            let body = if state == TaskState::Queued {
+                EventBody::TaskQueued {
+                    task: t.id.clone(),
+                    agent: t.agent.clone(),
+                    phase: t.phase.clone(),
+                    title: t.title.clone(),
+                }
+            } else {
+                EventBody::TaskCancelled {
+                    task: t.id,
+                    agent: t.agent,
+                    phase: t.phase,
+                }
+            };
+            self.emit(body);
+        }
     }
 
     /// A headless resume of a session that a TUI left waiting for the

@@ -28,6 +28,95 @@ pub(super) fn status(s: &Session) -> PhaseStatus {
     }
 }
 
+/// The commit message's decisions: each decided conflict, its option and
+/// how it was decided.
+fn summarise_decisions(s: &Session, out: &mut String) {
+    if !s.design.decisions.is_empty() {
+        out.push_str("\nDecisions:\n");
+        for k in &s.design.conflicts {
+            if let Some(d) = s.design.decisions.get(&k.id) {
+                let by = match d.decided_by {
+                    DecidedBy::Vote => {
+                        let counts: Vec<String> = d.tally.values().map(u32::to_string).collect();
+                        format!("vote {}", counts.join("–"))
+                    }
+                    DecidedBy::Chair => "chair, after a tie".to_string(),
+                    DecidedBy::Human => "decided by the person".to_string(),
+                };
+                let _ = writeln!(out, "- {}: {} ({by})", k.topic, d.option);
+            }
+        }
+    }
+}
+
+/// The commit message's tests: what ran, per component, and the staged files
+/// left out of the commit that the tests ran with.
+fn summarise_tests(s: &Session, out: &mut String) {
+    // What ran, per component; "passed" only for a run that executed
+    // tests and passed them.
+    let runs: Vec<&crate::workspace::sandbox::TestOutcome> = if s.tests.last_tests.is_empty() {
+        s.tests.last_test.iter().collect()
+    } else {
+        s.tests.last_tests.iter().collect()
+    };
+    match runs.as_slice() {
+        [] => out.push_str(
+            "Tests: none ran
+",
+        ),
+        [t] => {
+            let _ = writeln!(
+                out,
+                "Tests: {}, {} passed, {} failed ({})",
+                t.status.describe(),
+                t.passed,
+                t.failed,
+                if t.command.is_empty() {
+                    s.tests.test_command.as_deref().unwrap_or("")
+                } else {
+                    &t.command
+                }
+            );
+        }
+        many => {
+            out.push_str(
+                "Tests:
+",
+            );
+            for line in super::super::testing::round_lines(
+                &many.iter().map(|t| (*t).clone()).collect::<Vec<_>>(),
+            ) {
+                let _ = writeln!(out, "- {}", line.replace('`', ""));
+            }
+        }
+    }
+    // The tests ran on every staged file: the files left out of the
+    // commit were part of the tested tree (a rejected test file may leave
+    // the committed suite with nothing to run).
+    let left_out: Vec<&str> = s
+        .work
+        .files
+        .iter()
+        .filter(|(_, f)| !f.accepted)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    if !runs.is_empty() && !left_out.is_empty() {
+        let mut names = left_out
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if left_out.len() > 5 {
+            let _ = write!(names, " and {} more", left_out.len() - 5);
+        }
+        let _ = writeln!(
+            out,
+            "The tests ran with every staged file; left out of this commit: {names} (the committed files were not tested without them)"
+        );
+    }
+}
+
 impl Actor {
     /// Headless, delivers at once; interactive, offers the commit message
     /// and waits for the person's `Op::Commit`.
@@ -64,23 +153,7 @@ impl Actor {
                 );
             }
         }
-        if !s.design.decisions.is_empty() {
-            out.push_str("\nDecisions:\n");
-            for k in &s.design.conflicts {
-                if let Some(d) = s.design.decisions.get(&k.id) {
-                    let by = match d.decided_by {
-                        DecidedBy::Vote => {
-                            let counts: Vec<String> =
-                                d.tally.values().map(u32::to_string).collect();
-                            format!("vote {}", counts.join("–"))
-                        }
-                        DecidedBy::Chair => "chair, after a tie".to_string(),
-                        DecidedBy::Human => "decided by the person".to_string(),
-                    };
-                    let _ = writeln!(out, "- {}: {} ({by})", k.topic, d.option);
-                }
-            }
-        }
+        summarise_decisions(s, &mut out);
         let accepted: Vec<_> = s.work.files.values().filter(|f| f.accepted).collect();
         let new = accepted
             .iter()
@@ -92,69 +165,7 @@ impl Actor {
             accepted.len(),
             accepted.len() - new
         );
-        // What ran, per component; "passed" only for a run that executed
-        // tests and passed them.
-        let runs: Vec<&crate::workspace::sandbox::TestOutcome> = if s.tests.last_tests.is_empty() {
-            s.tests.last_test.iter().collect()
-        } else {
-            s.tests.last_tests.iter().collect()
-        };
-        match runs.as_slice() {
-            [] => out.push_str(
-                "Tests: none ran
-",
-            ),
-            [t] => {
-                let _ = writeln!(
-                    out,
-                    "Tests: {}, {} passed, {} failed ({})",
-                    t.status.describe(),
-                    t.passed,
-                    t.failed,
-                    if t.command.is_empty() {
-                        s.tests.test_command.as_deref().unwrap_or("")
-                    } else {
-                        &t.command
-                    }
-                );
-            }
-            many => {
-                out.push_str(
-                    "Tests:
-",
-                );
-                for line in super::super::testing::round_lines(
-                    &many.iter().map(|t| (*t).clone()).collect::<Vec<_>>(),
-                ) {
-                    let _ = writeln!(out, "- {}", line.replace('`', ""));
-                }
-            }
-        }
-        // The tests ran on every staged file: the files left out of the
-        // commit were part of the tested tree (a rejected test file may leave
-        // the committed suite with nothing to run).
-        let left_out: Vec<&str> = s
-            .work
-            .files
-            .iter()
-            .filter(|(_, f)| !f.accepted)
-            .map(|(p, _)| p.as_str())
-            .collect();
-        if !runs.is_empty() && !left_out.is_empty() {
-            let mut names = left_out
-                .iter()
-                .take(5)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ");
-            if left_out.len() > 5 {
-                let _ = write!(names, " and {} more", left_out.len() - 5);
-            }
-            let _ = writeln!(
-                out,
-                "The tests ran with every staged file; left out of this commit: {names} (the committed files were not tested without them)"
-            );
-        }
+        summarise_tests(s, &mut out);
         if !s.work.findings.is_empty() {
             let blocking = s.work.findings.iter().filter(|f| f.blocking).count();
             let _ = writeln!(
@@ -395,6 +406,99 @@ impl Actor {
         self.finish(crate::protocol::SessionStatus::AwaitingDelivery);
     }
 
+    /// Headless: staged changes to committed files are delivered only with
+    /// `--allow-overwrite` (and never over uncommitted work); without it the
+    /// session fails naming them. Returns whether delivery stops.
+    async fn refuse_overwrites(&mut self) -> bool {
+        let Some(s) = self.session.as_mut() else {
+            return true;
+        };
+        let overwrites: Vec<(String, Vec<u8>)> = s
+            .work
+            .files
+            .iter()
+            .filter(|(_, f)| f.change == FileChange::Modified)
+            .map(|(p, f)| (p.clone(), f.content.as_bytes().to_vec()))
+            .collect();
+        if !overwrites.is_empty() {
+            let allowed = s.options.allow_overwrite;
+            // Without the flag, files that hold uncommitted work are
+            // named for what they need (a commit or a stash), not the
+            // flag; with it, the check below sees them.
+            if !allowed && self.refuse_uncommitted(overwrites.clone()).await {
+                return true;
+            }
+            let Some(s) = self.session.as_mut() else {
+                return true;
+            };
+            if allowed {
+                for (path, _) in &overwrites {
+                    if let Some(f) = s.work.files.get_mut(path) {
+                        f.accepted = true;
+                    }
+                }
+            } else {
+                let paths: Vec<&str> = overwrites.iter().map(|(p, _)| p.as_str()).collect();
+                let id = s.id.clone();
+                self.fail_session(format!(
+                    "{} staged file(s) would overwrite committed files in {}: {}; nothing was written. Rerun with --allow-overwrite (their current content stays in git history), or deliver from the TUI: `quorum resume {id}` opens the session there to choose the files",
+                    paths.len(),
+                    self.workspace.dir().display(),
+                    paths.join(", ")
+                ));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The secret scan of the files to deliver: a hit stops delivery (the
+    /// person is told, interactive; the session fails, headless). Returns
+    /// whether delivery stops.
+    fn refuse_secrets(&mut self, files: &[(String, Vec<u8>)], interactive: bool) -> bool {
+        let blocked = self.secrets_in(files);
+        if !blocked.is_empty() {
+            let what = format!(
+                "{} accepted file(s) look like they hold a secret: {}",
+                blocked.len(),
+                blocked.join(", ")
+            );
+            if interactive {
+                self.ephemeral(crate::protocol::Event::Rejected {
+                    op: "commit".into(),
+                    reason: format!(
+                        "{what}; reject those files, or commit again with the override to commit them anyway"
+                    ),
+                });
+            } else {
+                self.fail_session(format!(
+                    "{what}; nothing was written. Remove them, or rerun with --allow-secrets to commit them anyway"
+                ));
+            }
+            return true;
+        }
+        false
+    }
+
+    /// The commit message: the person's (else the generated summary), then
+    /// the trailers, through the sanitiser.
+    fn commit_message(&self, message: Option<String>) -> String {
+        let mut text = message
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| self.commit_summary());
+        while text.ends_with("\n\n") {
+            text.pop();
+        }
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(&self.trailers());
+        // Decisions, topics and test lines are model text: a commit message
+        // is shown by `git log` on a terminal.
+        crate::sanitize::text(&text).into_owned()
+    }
+
     /// Writes the accepted files and commits them (unless `--no-commit`; nothing
     /// at all with `--dry-run`), after the secret scan.
     pub(crate) async fn deliver(&mut self, message: Option<String>) {
@@ -415,43 +519,8 @@ impl Actor {
             return;
         }
         let interactive = s.options.interactive;
-        if !interactive {
-            let overwrites: Vec<(String, Vec<u8>)> = s
-                .work
-                .files
-                .iter()
-                .filter(|(_, f)| f.change == FileChange::Modified)
-                .map(|(p, f)| (p.clone(), f.content.as_bytes().to_vec()))
-                .collect();
-            if !overwrites.is_empty() {
-                let allowed = s.options.allow_overwrite;
-                // Without the flag, files that hold uncommitted work are
-                // named for what they need (a commit or a stash), not the
-                // flag; with it, the check below sees them.
-                if !allowed && self.refuse_uncommitted(overwrites.clone()).await {
-                    return;
-                }
-                let Some(s) = self.session.as_mut() else {
-                    return;
-                };
-                if allowed {
-                    for (path, _) in &overwrites {
-                        if let Some(f) = s.work.files.get_mut(path) {
-                            f.accepted = true;
-                        }
-                    }
-                } else {
-                    let paths: Vec<&str> = overwrites.iter().map(|(p, _)| p.as_str()).collect();
-                    let id = s.id.clone();
-                    self.fail_session(format!(
-                        "{} staged file(s) would overwrite committed files in {}: {}; nothing was written. Rerun with --allow-overwrite (their current content stays in git history), or deliver from the TUI: `quorum resume {id}` opens the session there to choose the files",
-                        paths.len(),
-                        self.workspace.dir().display(),
-                        paths.join(", ")
-                    ));
-                    return;
-                }
-            }
+        if !interactive && self.refuse_overwrites().await {
+            return;
         }
         self.keep_hand_edits().await;
         let Some(s) = self.session.as_ref() else {
@@ -481,28 +550,8 @@ impl Actor {
         let no_commit = s.options.no_commit;
         let session = s.id.clone();
         let allowed = allow_secrets || s.options.allow_secrets;
-        if !allowed {
-            let blocked = self.secrets_in(&files);
-            if !blocked.is_empty() {
-                let what = format!(
-                    "{} accepted file(s) look like they hold a secret: {}",
-                    blocked.len(),
-                    blocked.join(", ")
-                );
-                if interactive {
-                    self.ephemeral(crate::protocol::Event::Rejected {
-                        op: "commit".into(),
-                        reason: format!(
-                            "{what}; reject those files, or commit again with the override to commit them anyway"
-                        ),
-                    });
-                } else {
-                    self.fail_session(format!(
-                        "{what}; nothing was written. Remove them, or rerun with --allow-secrets to commit them anyway"
-                    ));
-                }
-                return;
-            }
+        if !allowed && self.refuse_secrets(&files, interactive) {
+            return;
         }
         let workspace = self.workspace.clone();
         let to_write = files.clone();
@@ -524,20 +573,7 @@ impl Actor {
             self.remember_delivery().await;
             return;
         }
-        let mut text = message
-            .filter(|m| !m.trim().is_empty())
-            .unwrap_or_else(|| self.commit_summary());
-        while text.ends_with("\n\n") {
-            text.pop();
-        }
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push('\n');
-        text.push_str(&self.trailers());
-        // Decisions, topics and test lines are model text: a commit message
-        // is shown by `git log` on a terminal.
-        let text = crate::sanitize::text(&text).into_owned();
+        let text = self.commit_message(message);
         let workspace = self.workspace.clone();
         let committed = tokio::task::spawn_blocking(move || workspace.commit(&files, &text))
             .await

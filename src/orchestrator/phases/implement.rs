@@ -283,6 +283,28 @@ impl Actor {
             staged += 1;
         }
         over_limit.extend(past);
+        self.refuse_over_limit(task, &over_limit, max_files, &mut refused);
+        if staged == 0 {
+            let shown = refused.len().min(LISTED_LIMIT_REFUSALS);
+            let mut problem = format!("every file was refused: {}", refused[..shown].join("; "));
+            if refused.len() > shown {
+                problem.push_str(&format!("; and {} more", refused.len() - shown));
+            }
+            return Err(problem);
+        }
+        Ok(())
+    }
+
+    /// Refuses the blocks past the session's file limit: one `path_refused`
+    /// each for the first [`LISTED_LIMIT_REFUSALS`], then one that counts the
+    /// rest. Each refusal is added to `refused`.
+    fn refuse_over_limit(
+        &mut self,
+        task: &Task,
+        over_limit: &[String],
+        max_files: usize,
+        refused: &mut Vec<String>,
+    ) {
         let limit = paths::PathRefusal::TooManyFiles(max_files).to_string();
         let listed = over_limit.len().min(LISTED_LIMIT_REFUSALS);
         for path in &over_limit[..listed] {
@@ -299,15 +321,6 @@ impl Actor {
                 &format!("{limit}; so are the {more} file(s) after it in the reply, not listed"),
             );
         }
-        if staged == 0 {
-            let shown = refused.len().min(LISTED_LIMIT_REFUSALS);
-            let mut problem = format!("every file was refused: {}", refused[..shown].join("; "));
-            if refused.len() > shown {
-                problem.push_str(&format!("; and {} more", refused.len() - shown));
-            }
-            return Err(problem);
-        }
-        Ok(())
     }
 
     pub(super) fn refuse(&mut self, path: &str, agent: &str, task: &str, reason: &str) {

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::super::actor::Actor;
+use super::super::actor::{Actor, Task};
 use super::super::call::{self, CallEvent, CallMsg};
+use crate::config::{AgentSpec, Settings};
 use crate::llm::{CallMeta, ChatRequest, TaskKind, Usage};
 use crate::protocol::{Event, EventBody, LineKind, TaskState};
 use crate::store::RecordKey;
@@ -32,47 +33,9 @@ impl Actor {
             self.fail_task(id, format!("agent `{}` is not in the roster", task.agent));
             return;
         };
-        let mut chain = Vec::new();
-        // The smallest window and the largest reply along the chain: the
-        // prompt must fit whichever model ends up answering.
-        let mut window: Option<(u32, u32)> = None;
-        let primary = task.model.as_ref().unwrap_or(&agent.model);
-        let fallbacks = agent.fallback.iter().filter(|m| *m != primary);
-        for model in std::iter::once(primary).chain(fallbacks) {
-            if let (Some(p), Some(spec)) = (
-                self.providers.get(&model.provider),
-                settings.providers.get(&model.provider),
-            ) {
-                window = Some(match window {
-                    None => (spec.context_tokens, spec.max_tokens),
-                    Some((w, r)) => (w.min(spec.context_tokens), r.max(spec.max_tokens)),
-                });
-                let health = self.health.entry(model.provider.clone()).or_default();
-                chain.push(call::Link {
-                    provider: Arc::clone(p),
-                    model: model.clone(),
-                    policy: call::CallPolicy::for_provider(spec),
-                    health: Arc::clone(health),
-                });
-            }
-        }
-        let mut task_in = task.clone();
-        if let Some(notes) = self.memory_of(&task.agent)
-            && task_in.context.is_object()
-        {
-            task_in.context["memory"] = Value::String(notes.to_string());
-        }
-        // An implementer builds on what the tasks it waits for wrote: known
-        // only now that they are done.
-        if task.kind == TaskKind::Implement
-            && task_in.context.is_object()
-            && let Some(s) = self.session.as_ref()
-        {
-            let deps = super::super::inputs::dependencies(s, &task);
-            if !deps.is_empty() {
-                task_in.context["dependencies"] = serde_json::json!(deps);
-            }
-        }
+        let primary = task.model.as_ref().unwrap_or(&agent.model).clone();
+        let (chain, window) = self.chain_for(&task, agent, &settings);
+        let task_in = self.task_input(&task);
         let (context, trimmed) = match window {
             Some((window, reply)) => {
                 super::super::context::fit_task(&task_in, &agent.role, window, reply)
@@ -131,6 +94,64 @@ impl Actor {
         ));
     }
 
+    /// The models a task's call may use, in order (the person's choice or
+    /// the agent's model, then its fallbacks; those whose provider is
+    /// configured), and the smallest context window and largest reply along
+    /// them: the prompt must fit whichever model ends up answering.
+    fn chain_for(
+        &mut self,
+        task: &Task,
+        agent: &AgentSpec,
+        settings: &Settings,
+    ) -> (Vec<call::Link>, Option<(u32, u32)>) {
+        let mut chain = Vec::new();
+        let mut window: Option<(u32, u32)> = None;
+        let primary = task.model.as_ref().unwrap_or(&agent.model);
+        let fallbacks = agent.fallback.iter().filter(|m| *m != primary);
+        for model in std::iter::once(primary).chain(fallbacks) {
+            if let (Some(p), Some(spec)) = (
+                self.providers.get(&model.provider),
+                settings.providers.get(&model.provider),
+            ) {
+                window = Some(match window {
+                    None => (spec.context_tokens, spec.max_tokens),
+                    Some((w, r)) => (w.min(spec.context_tokens), r.max(spec.max_tokens)),
+                });
+                let health = self.health.entry(model.provider.clone()).or_default();
+                chain.push(call::Link {
+                    provider: Arc::clone(p),
+                    model: model.clone(),
+                    policy: call::CallPolicy::for_provider(spec),
+                    health: Arc::clone(health),
+                });
+            }
+        }
+        (chain, window)
+    }
+
+    /// The task as its call sees it: its input with the agent's notes and,
+    /// for an implementer, what the tasks it waits for wrote.
+    fn task_input(&self, task: &Task) -> Task {
+        let mut task_in = task.clone();
+        if let Some(notes) = self.memory_of(&task.agent)
+            && task_in.context.is_object()
+        {
+            task_in.context["memory"] = Value::String(notes.to_string());
+        }
+        // An implementer builds on what the tasks it waits for wrote: known
+        // only now that they are done.
+        if task.kind == TaskKind::Implement
+            && task_in.context.is_object()
+            && let Some(s) = self.session.as_ref()
+        {
+            let deps = super::super::inputs::dependencies(s, task);
+            if !deps.is_empty() {
+                task_in.context["dependencies"] = serde_json::json!(deps);
+            }
+        }
+        task_in
+    }
+
     pub(crate) async fn on_call(&mut self, msg: CallMsg) {
         let Some(s) = self.session.as_mut() else {
             return;
@@ -147,26 +168,7 @@ impl Actor {
         let agent = task.agent.clone();
         let id = msg.task.clone();
         match msg.event {
-            CallEvent::Delta(text) => {
-                if let Some(t) = s.work.tasks.get_mut(&id) {
-                    t.state = TaskState::Running;
-                }
-                let partial = s.live.partial.entry(id.clone()).or_default();
-                partial.push_str(&text);
-                let mut complete = Vec::new();
-                if let Some(cut) = partial.rfind('\n') {
-                    let done: String = partial.drain(..=cut).collect();
-                    complete.extend(done.lines().map(String::from));
-                }
-                for line in complete {
-                    self.line(&agent, &id, LineKind::Text, &line, false);
-                }
-                self.ephemeral(Event::Token {
-                    agent,
-                    task: id,
-                    text,
-                });
-            }
+            CallEvent::Delta(text) => self.on_delta(agent, id, text),
             CallEvent::Discarded { reason } => {
                 if let Some(s) = self.session.as_mut() {
                     s.live.partial.remove(&id);
@@ -219,37 +221,76 @@ impl Actor {
                 });
             }
             CallEvent::Finished { text, usage, model } => {
-                self.flush_partial(&agent, &id, true);
-                let cost = self.cost_of(&agent, &id, &model, usage);
-                if let Some(s) = self.session.as_mut() {
-                    s.live.cancels.remove(&id);
-                    s.spend.usage.add(usage);
-                    s.spend.cost_usd += cost;
-                    *s.spend.agent_cost.entry(agent.clone()).or_insert(0.0) += cost;
-                    *s.spend.agent_tokens.entry(agent.clone()).or_insert(0) +=
-                        usage.input_tokens + usage.output_tokens;
-                    if let Some(t) = s.work.tasks.get_mut(&id) {
-                        t.usage.add(usage);
-                        t.cost_usd += cost;
-                    }
-                }
-                self.check_budgets(&agent);
-                if self
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.progress.finished.is_some())
-                {
-                    return;
-                }
-                match self.accept_output(&id, &text).await {
-                    Ok(()) => self.complete_task(&id),
-                    Err(problem) => self.invalid_output(&id, &text, problem),
-                }
+                self.on_reply(agent, id, text, usage, model).await;
             }
             CallEvent::Failed { error } => {
                 self.flush_partial(&agent, &id, true);
                 self.fail_task(&id, error);
             }
+        }
+    }
+
+    /// Streamed text: complete lines go to the transcript, the rest waits
+    /// in the task's partial line; the text goes to consumers as tokens.
+    fn on_delta(&mut self, agent: String, id: String, text: String) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        if let Some(t) = s.work.tasks.get_mut(&id) {
+            t.state = TaskState::Running;
+        }
+        let partial = s.live.partial.entry(id.clone()).or_default();
+        partial.push_str(&text);
+        let mut complete = Vec::new();
+        if let Some(cut) = partial.rfind('\n') {
+            let done: String = partial.drain(..=cut).collect();
+            complete.extend(done.lines().map(String::from));
+        }
+        for line in complete {
+            self.line(&agent, &id, LineKind::Text, &line, false);
+        }
+        self.ephemeral(Event::Token {
+            agent,
+            task: id,
+            text,
+        });
+    }
+
+    /// The reply: its cost counted (and the budgets checked), then the
+    /// phase's acceptance; a reply that fails it is asked for again.
+    async fn on_reply(
+        &mut self,
+        agent: String,
+        id: String,
+        text: String,
+        usage: Usage,
+        model: crate::config::ModelRef,
+    ) {
+        self.flush_partial(&agent, &id, true);
+        let cost = self.cost_of(&agent, &id, &model, usage);
+        if let Some(s) = self.session.as_mut() {
+            s.live.cancels.remove(&id);
+            s.spend.usage.add(usage);
+            s.spend.cost_usd += cost;
+            *s.spend.agent_cost.entry(agent.clone()).or_insert(0.0) += cost;
+            *s.spend.agent_tokens.entry(agent.clone()).or_insert(0) +=
+                usage.input_tokens + usage.output_tokens;
+            if let Some(t) = s.work.tasks.get_mut(&id) {
+                t.usage.add(usage);
+                t.cost_usd += cost;
+            }
+        }
+        self.check_budgets(&agent);
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.progress.finished.is_some())
+        {
+            return;
+        }
+        match self.accept_output(&id, &text).await {
+            Ok(()) => self.complete_task(&id),
+            Err(problem) => self.invalid_output(&id, &text, problem),
         }
     }
 

@@ -8,8 +8,8 @@
 //! here; only the names of their environment variables.
 
 pub mod keymap;
-mod raw;
 pub mod pricing;
+mod raw;
 pub mod theme;
 mod validate;
 pub mod workflow;

@@ -20,14 +20,15 @@ pub mod scheduler;
 mod actor;
 mod budget;
 mod context;
-mod decisions;
-mod deliver;
+mod group;
 mod inputs;
+mod log;
 pub mod memory;
 mod phases;
 mod queries;
 mod resume;
 mod session;
+mod tasks;
 mod testing;
 
 use std::collections::BTreeMap;

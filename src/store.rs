@@ -60,12 +60,15 @@ pub mod index;
 pub mod journal;
 mod memory;
 mod open;
+pub mod records;
 pub mod seal;
 mod sessions;
 pub mod snapshot;
 mod transcript;
 
 use open::Sealer;
+
+pub use records::RecordKey;
 
 /// Most transcript lines stored under one key (see the module docs).
 pub const CHUNK_LINES: usize = 256;

@@ -96,7 +96,8 @@ pub(crate) fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepar
         None => Workflow::default_for(&roster),
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
-    let providers = crate::orchestrator::providers::build_providers(&settings).map_err(Failure::usage)?;
+    let providers =
+        crate::orchestrator::providers::build_providers(&settings).map_err(Failure::usage)?;
     Ok(Prepared {
         dir,
         settings: Arc::new(settings),

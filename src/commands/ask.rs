@@ -44,7 +44,8 @@ pub async fn run(global: &Global, args: AskArgs) -> Result<i32, Failure> {
     // A provider and model asked directly need no roster (docs/commands.md).
     let direct = args.agent.is_none() && args.provider.is_some() && args.model.is_some();
     let settings = load_settings(global, &target_dir(global)?, !direct)?;
-    let providers = crate::orchestrator::providers::build_providers(&settings).map_err(Failure::usage)?;
+    let providers =
+        crate::orchestrator::providers::build_providers(&settings).map_err(Failure::usage)?;
     let _guard = logging::xdg_state_dir().and_then(|d| logging::init(&d, global.verbose));
     let who = match (
         args.agent.clone(),

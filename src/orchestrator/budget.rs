@@ -7,18 +7,17 @@
 //! stops, resumable (`paused_budget`, exit 3), once nothing else can run.
 
 use super::actor::Actor;
+use super::session::spend::{Level, SESSION, over, share};
 use crate::protocol::{EventBody, SessionStatus, TaskState};
-
-/// The scope name of the session's budget.
-pub const SESSION: &str = "session";
-
-/// Share of a budget at which the warning comes.
-pub const WARN_AT: f64 = 0.8;
 
 impl Actor {
     /// The budget of `scope` now: (dollars, tokens), raised ones first.
     fn budget_of(&self, scope: &str) -> (Option<f64>, Option<u64>) {
-        if let Some(raised) = self.session.as_ref().and_then(|s| s.budgets.get(scope)) {
+        if let Some(raised) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.spend.budgets.get(scope))
+        {
             return *raised;
         }
         if scope == SESSION {
@@ -36,17 +35,9 @@ impl Actor {
 
     /// What `scope` has spent: (dollars, tokens).
     fn spent_in(&self, scope: &str) -> (f64, u64) {
-        let Some(s) = self.session.as_ref() else {
-            return (0.0, 0);
-        };
-        if scope == SESSION {
-            (s.cost_usd, s.usage.input_tokens + s.usage.output_tokens)
-        } else {
-            (
-                s.agent_cost.get(scope).copied().unwrap_or(0.0),
-                s.agent_tokens.get(scope).copied().unwrap_or(0),
-            )
-        }
+        self.session
+            .as_ref()
+            .map_or((0.0, 0), |s| s.spend.spent_in(scope))
     }
 
     /// Checks the budgets `agent`'s last call counts against, warning at 80 %
@@ -58,27 +49,15 @@ impl Actor {
                 continue;
             }
             let (spent_usd, spent_tokens) = self.spent_in(scope);
-            let ratio = f64::max(
-                budget_usd.map_or(0.0, |b| {
-                    if b > 0.0 {
-                        spent_usd / b
-                    } else {
-                        f64::INFINITY
-                    }
-                }),
-                budget_tokens.map_or(0.0, |b| {
-                    if b > 0 {
-                        spent_tokens as f64 / b as f64
-                    } else {
-                        f64::INFINITY
-                    }
-                }),
-            );
+            let level = Level::of(share(
+                (spent_usd, spent_tokens),
+                (budget_usd, budget_tokens),
+            ));
             let Some(s) = self.s() else {
                 return;
             };
-            if ratio >= 1.0 && s.budget_exhausted.insert(scope.to_string()) {
-                s.budget_warned.insert(scope.to_string());
+            if level == Level::Exhausted && s.spend.budget_exhausted.insert(scope.to_string()) {
+                s.spend.budget_warned.insert(scope.to_string());
                 self.emit(EventBody::BudgetExhausted {
                     scope: scope.to_string(),
                     spent_usd,
@@ -87,7 +66,7 @@ impl Actor {
                     budget_tokens,
                 });
                 self.pause_for_budget(scope);
-            } else if ratio >= WARN_AT && s.budget_warned.insert(scope.to_string()) {
+            } else if level != Level::Under && s.spend.budget_warned.insert(scope.to_string()) {
                 self.emit(EventBody::BudgetWarning {
                     scope: scope.to_string(),
                     spent_usd,
@@ -102,7 +81,7 @@ impl Actor {
     /// Whether `agent`'s new tasks must wait for a budget decision.
     pub(crate) fn held_by_budget(&self, agent: &str) -> bool {
         self.session.as_ref().is_some_and(|s| {
-            s.budget_exhausted.contains(SESSION) || s.budget_exhausted.contains(agent)
+            s.spend.budget_exhausted.contains(SESSION) || s.spend.budget_exhausted.contains(agent)
         })
     }
 
@@ -112,6 +91,7 @@ impl Actor {
             return;
         };
         let queued: Vec<String> = s
+            .work
             .tasks
             .values()
             .filter(|t| t.state == TaskState::Queued && (scope == SESSION || t.agent == scope))
@@ -144,9 +124,9 @@ impl Actor {
         let Some(s) = self.s() else {
             return;
         };
-        s.scheduler.remove(id);
-        s.budget_paused.insert(id.to_string());
-        let Some(task) = s.tasks.get(id).cloned() else {
+        s.live.scheduler.remove(id);
+        s.spend.budget_paused.insert(id.to_string());
+        let Some(task) = s.work.tasks.get(id).cloned() else {
             return;
         };
         self.set_state(id, TaskState::Paused);
@@ -176,13 +156,18 @@ impl Actor {
         let Some(s) = self.s() else {
             return;
         };
-        s.budgets.insert(scope.to_string(), (new_usd, new_tokens));
-        s.budget_exhausted.remove(scope);
-        s.budget_warned.remove(scope);
+        s.spend
+            .budgets
+            .insert(scope.to_string(), (new_usd, new_tokens));
+        s.spend.budget_exhausted.remove(scope);
+        s.spend.budget_warned.remove(scope);
         let resume: Vec<String> = s
+            .spend
             .budget_paused
             .iter()
-            .filter(|id| scope == SESSION || s.tasks.get(*id).is_some_and(|t| t.agent == scope))
+            .filter(|id| {
+                scope == SESSION || s.work.tasks.get(*id).is_some_and(|t| t.agent == scope)
+            })
             .cloned()
             .collect();
         let chair = self
@@ -211,13 +196,13 @@ impl Actor {
             let agent = self
                 .session
                 .as_ref()
-                .and_then(|s| s.tasks.get(&id))
+                .and_then(|s| s.work.tasks.get(&id))
                 .map(|t| t.agent.clone());
             if agent.is_some_and(|a| self.held_by_budget(&a)) {
                 continue;
             }
             if let Some(s) = self.s() {
-                s.budget_paused.remove(&id);
+                s.spend.budget_paused.remove(&id);
             }
             self.resume_paused(&id);
         }
@@ -230,14 +215,12 @@ impl Actor {
         let exhausted: Vec<String> = self
             .session
             .as_ref()
-            .map(|s| s.budget_exhausted.iter().cloned().collect())
+            .map(|s| s.spend.budget_exhausted.iter().cloned().collect())
             .unwrap_or_default();
         for scope in exhausted {
             let (budget_usd, budget_tokens) = self.budget_of(&scope);
             let (spent_usd, spent_tokens) = self.spent_in(&scope);
-            let over = budget_usd.is_some_and(|b| spent_usd >= b)
-                || budget_tokens.is_some_and(|b| spent_tokens >= b);
-            if over {
+            if over((spent_usd, spent_tokens), (budget_usd, budget_tokens)) {
                 // Still spent: said again, so the person (TUI) is asked again.
                 self.emit(EventBody::BudgetExhausted {
                     scope: scope.clone(),
@@ -247,14 +230,14 @@ impl Actor {
                     budget_tokens,
                 });
             } else if let Some(s) = self.s() {
-                s.budget_exhausted.remove(&scope);
-                s.budget_warned.remove(&scope);
+                s.spend.budget_exhausted.remove(&scope);
+                s.spend.budget_warned.remove(&scope);
             }
         }
         let paused: Vec<String> = self
             .session
             .as_ref()
-            .map(|s| s.budget_paused.iter().cloned().collect())
+            .map(|s| s.spend.budget_paused.iter().cloned().collect())
             .unwrap_or_default();
         self.release_budget_paused(paused);
     }
@@ -265,20 +248,26 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return false;
         };
-        if s.options.interactive || s.budget_paused.is_empty() || s.finished.is_some() {
+        if s.options.interactive
+            || s.spend.budget_paused.is_empty()
+            || s.progress.finished.is_some()
+        {
             return false;
         }
         // Busy: a call under way, or a queued task that could start (every
         // dependency done); a task behind a paused one cannot.
         let deps_done = |t: &super::actor::Task| {
-            t.deps
-                .iter()
-                .all(|d| s.tasks.get(d).is_some_and(|d| d.state == TaskState::Done))
+            t.deps.iter().all(|d| {
+                s.work
+                    .tasks
+                    .get(d)
+                    .is_some_and(|d| d.state == TaskState::Done)
+            })
         };
-        let busy = s.tasks.values().any(|t| {
+        let busy = s.work.tasks.values().any(|t| {
             matches!(t.state, TaskState::Running | TaskState::Retrying)
                 || (t.state == TaskState::Queued
-                    && !s.budget_paused.contains(&t.id)
+                    && !s.spend.budget_paused.contains(&t.id)
                     && deps_done(t))
         });
         if busy {

@@ -39,27 +39,29 @@ pub(crate) fn numbered(text: &str) -> String {
 /// DIR's project map as the session keeps it (the `state`/`project` record),
 /// typed; `None` without one (or, never expected, with one of another shape).
 fn project(s: &Session) -> Option<Shown<ProjectView>> {
-    let map = serde_json::from_value(s.project.clone()?).ok()?;
+    let map = serde_json::from_value(s.live.project.clone()?).ok()?;
     Some(Shown::Whole(map))
 }
 
 /// The shared inputs as the session stands.
 pub(crate) fn shared(s: &Session) -> Shared {
     let answers = s
+        .design
         .questions
         .iter()
         .filter_map(|q| {
             Some(Answer {
                 question: q.text.clone(),
-                answer: s.answers.get(&q.id)?.clone(),
+                answer: s.design.answers.get(&q.id)?.clone(),
             })
         })
         .collect();
-    let requirements = s.requirements.as_ref().map(|r| {
+    let requirements = s.design.requirements.as_ref().map(|r| {
         let mut r = r.clone();
         r.questions.clear();
         r.assumptions.retain(|a| {
-            !s.questions
+            !s.design
+                .questions
                 .iter()
                 .any(|q| a.starts_with(&format!("{} — assumed:", q.text)))
         });
@@ -69,13 +71,14 @@ pub(crate) fn shared(s: &Session) -> Shared {
         prompt: s.prompt.clone(),
         requirements,
         decisions: s
+            .design
             .decisions
             .iter()
             .map(|(k, d)| (k.clone(), d.option.clone()))
             .collect(),
         answers,
-        environment: environment(&s.components),
-        summaries: s.summaries.clone(),
+        environment: environment(&s.tests.components),
+        summaries: s.work.summaries.clone(),
         project: project(s),
         memory: None,
     }
@@ -86,7 +89,8 @@ pub(crate) fn shared(s: &Session) -> Shared {
 /// omitted.
 fn staged(s: &Session, limit: usize, numbers: bool) -> Vec<FileView> {
     let mut used = 0;
-    s.files
+    s.work
+        .files
         .iter()
         .map(|(path, file)| {
             let content = if used + file.content.len() > limit {
@@ -125,8 +129,8 @@ pub(crate) fn plan(s: &Session) -> PlanInput {
 pub(crate) fn compare(s: &Session) -> CompareInput {
     CompareInput {
         shared: shared(s),
-        plans: Shown::Whole(s.plans.clone()),
-        planners: s.plans.keys().cloned().collect(),
+        plans: Shown::Whole(s.design.plans.clone()),
+        planners: s.design.plans.keys().cloned().collect(),
     }
 }
 
@@ -137,7 +141,7 @@ pub(crate) fn ballot(s: &Session, conflict: &Conflict, voter: &str) -> BallotInp
         prompt: s.prompt.clone(),
         requirements: shared(s).requirements,
         conflict: conflict.clone(),
-        plan: s.plans.get(voter).cloned(),
+        plan: s.design.plans.get(voter).cloned(),
         memory: None,
     }
 }
@@ -151,6 +155,7 @@ pub(crate) fn chair(s: &Session, conflict: &Conflict, tally: &BTreeMap<String, u
         conflict: conflict.clone(),
         tally: tally.clone(),
         ballots: s
+            .design
             .ballots
             .get(&conflict.id)
             .map(|b| {
@@ -170,7 +175,7 @@ pub(crate) fn chair(s: &Session, conflict: &Conflict, tally: &BTreeMap<String, u
 pub(crate) fn breakdown(s: &Session, agents: &[String]) -> BreakdownInput {
     BreakdownInput {
         shared: shared(s),
-        plans: Shown::Whole(s.plans.clone()),
+        plans: Shown::Whole(s.design.plans.clone()),
         agents: agents.to_vec(),
     }
 }
@@ -201,6 +206,7 @@ pub(crate) fn review(s: &Session) -> ReviewInput {
         shared: shared(s),
         files: staged(s, STAGED_BYTES, true),
         tests: s
+            .tests
             .last_tests
             .iter()
             .map(|t| TestView {
@@ -228,11 +234,12 @@ pub(crate) fn dependencies(s: &Session, task: &Task) -> Vec<FileView> {
             continue;
         }
         ancestors.push(id);
-        if let Some(t) = s.tasks.get(id) {
+        if let Some(t) = s.work.tasks.get(id) {
             stack.extend(t.deps.iter().map(String::as_str));
         }
     }
     let mut files: Vec<(&String, &String)> = s
+        .work
         .files
         .iter()
         .filter(|(_, f)| ancestors.contains(&f.task.as_str()))
@@ -308,10 +315,10 @@ mod tests {
             Scheduler::default(),
             None,
         );
-        s.requirements = Some(sample_requirements());
-        s.questions = sample_requirements().questions;
-        s.answers.insert("q1".into(), "code points".into());
-        s.decisions.insert(
+        s.design.requirements = Some(sample_requirements());
+        s.design.questions = sample_requirements().questions;
+        s.design.answers.insert("q1".into(), "code points".into());
+        s.design.decisions.insert(
             "binary-name".into(),
             Decision {
                 option: "wcu".into(),
@@ -332,9 +339,10 @@ mod tests {
             t.deps = deps.iter().map(|d| d.to_string()).collect();
             t
         };
-        s.tasks
+        s.work
+            .tasks
             .insert("implement.core".into(), task("implement.core", &[]));
-        s.tasks.insert(
+        s.work.tasks.insert(
             "implement.cli".into(),
             task("implement.cli", &["implement.core"]),
         );
@@ -351,7 +359,7 @@ mod tests {
             ),
             ("README.md", "implement.docs", "# wcu\n"),
         ] {
-            s.files.insert(
+            s.work.files.insert(
                 path.into(),
                 StagedFile {
                     content: content.into(),
@@ -363,7 +371,7 @@ mod tests {
                 },
             );
         }
-        s.last_tests = vec![TestOutcome {
+        s.tests.last_tests = vec![TestOutcome {
             component: "project".into(),
             command: "cargo test --offline".into(),
             status: TestStatus::Passed,
@@ -411,7 +419,7 @@ mod tests {
     #[test]
     fn an_implementer_sees_the_files_of_the_tasks_it_depends_on() {
         let s = session();
-        let cli = s.tasks["implement.cli"].clone();
+        let cli = s.work.tasks["implement.cli"].clone();
         let deps = dependencies(&s, &cli);
         let paths: Vec<&str> = deps.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
@@ -420,7 +428,7 @@ mod tests {
             "core's files, not docs'"
         );
         assert!(deps[1].content.contains("pub fn count"));
-        let core = s.tasks["implement.core"].clone();
+        let core = s.work.tasks["implement.core"].clone();
         assert!(dependencies(&s, &core).is_empty());
         let task = ImplTask {
             id: "cli".into(),

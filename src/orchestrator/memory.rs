@@ -192,8 +192,8 @@ impl Actor {
             .unwrap_or("")
             .to_string();
         let mut decisions = Vec::new();
-        for k in &s.conflicts {
-            if let Some(d) = s.decisions.get(&k.id) {
+        for k in &s.design.conflicts {
+            if let Some(d) = s.design.decisions.get(&k.id) {
                 let how = match d.decided_by {
                     DecidedBy::Vote => "by vote",
                     DecidedBy::Chair => "by the chair",
@@ -203,19 +203,20 @@ impl Actor {
             }
         }
         let mut owned: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (path, f) in &s.files {
+        for (path, f) in &s.work.files {
             if f.accepted {
                 owned.entry(f.agent.clone()).or_default().push(path.clone());
             }
         }
         let tests = s
+            .tests
             .last_test
             .as_ref()
             .filter(|t| t.status == crate::protocol::TestStatus::Passed)
             .and_then(|t| {
                 Some(format!(
                     "tests: `{}` ({} passed, {date})",
-                    s.test_command.as_deref()?,
+                    s.tests.test_command.as_deref()?,
                     t.passed
                 ))
             });

@@ -10,7 +10,7 @@ use super::actor::Actor;
 use super::committer::Group;
 use crate::config::workflow::PhaseKind;
 use crate::protocol::{Event, RequestId, SEARCH_LIMIT, SessionId, SessionSummary};
-use crate::store::{SessionRecord, Store};
+use crate::store::{RecordKey, SessionRecord, Store};
 
 impl SessionSummary {
     fn of(record: SessionRecord) -> SessionSummary {
@@ -89,7 +89,7 @@ impl Actor {
         let running = self
             .session
             .as_ref()
-            .filter(|s| s.finished.is_none())
+            .filter(|s| s.progress.finished.is_none())
             .map(|s| s.id.clone());
         self.answer_later("list sessions", move |store| Event::SessionsListed {
             req,
@@ -125,12 +125,12 @@ impl Actor {
     /// deliver (after the tests and the review, which the edit does not re-run).
     pub(super) fn accept_edited(&mut self, path: &str, content: String) {
         let at_deliver = self.session.as_ref().is_some_and(|s| {
-            self.workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
+            self.workflow.phases.get(s.progress.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
         });
         let Some(s) = self.session.as_mut() else {
             return self.reject_query("edit", "no session");
         };
-        if s.delivered || s.finished.is_some() {
+        if s.progress.delivered || s.progress.finished.is_some() {
             return self.reject_query("edit", "the session has ended");
         }
         if !at_deliver {
@@ -139,7 +139,7 @@ impl Actor {
                 "files can be edited once the session waits at deliver (after the tests and the review)",
             );
         }
-        let Some(file) = s.files.get_mut(path) else {
+        let Some(file) = s.work.files.get_mut(path) else {
             return self.reject_query("edit", format!("no staged file `{path}`"));
         };
         file.content = content;
@@ -148,7 +148,7 @@ impl Actor {
         let file = file.clone();
         let bytes = file.content.len() as u64;
         tracing::info!(path, bytes, "the person edited a staged file");
-        self.record("file", path, &file);
+        self.record(RecordKey::File, path, &file);
         self.ephemeral(Event::FileEdited {
             path: path.to_string(),
             bytes,
@@ -164,6 +164,99 @@ impl Actor {
         self.ephemeral(Event::Rejected {
             op: op.to_string(),
             reason: reason.into(),
+        });
+    }
+
+    pub(super) fn set_file_accepted(&mut self, path: &str, accepted: bool) {
+        let Some(s) = self.session.as_mut() else {
+            return self.reject("accept", "no session");
+        };
+        if s.progress.delivered {
+            return self.reject("accept", "the files were already delivered");
+        }
+        let Some(file) = s.work.files.get_mut(path) else {
+            return self.reject("accept", format!("no staged file `{path}`"));
+        };
+        file.accepted = accepted;
+        if accepted {
+            // The person accepted the diff against what DIR holds now.
+            file.base = self.workspace.content_id(path).ok();
+        }
+        let file = file.clone();
+        self.record(RecordKey::File, path, &file);
+        self.ephemeral(Event::FileDecided {
+            path: path.to_string(),
+            accepted,
+        });
+        self.refresh_delivery_message();
+    }
+
+    pub(super) fn load_transcript(&mut self, agent: Option<String>, from: u64, len: u64, req: u64) {
+        let Some(s) = self.session.as_ref() else {
+            return self.reject("load transcript", "no session");
+        };
+        let store = self.store.clone();
+        let session = s.id.clone();
+        let committer = self.committer.clone();
+        let len = len.min(5_000);
+        tokio::spawn(async move {
+            let page = tokio::task::spawn_blocking(move || {
+                let page = store.transcript_page(&session, agent.as_deref(), from, len);
+                (agent, page)
+            })
+            .await;
+            let event = match page {
+                Ok((agent, Ok((lines, total)))) => Event::TranscriptPage {
+                    req,
+                    agent,
+                    lines,
+                    total,
+                },
+                Ok((_, Err(e))) => Event::Rejected {
+                    op: "load transcript".into(),
+                    reason: e.to_string(),
+                },
+                Err(e) => Event::Rejected {
+                    op: "load transcript".into(),
+                    reason: e.to_string(),
+                },
+            };
+            let _ = committer.send(Group {
+                writes: Vec::new(),
+                events: vec![event],
+            });
+        });
+    }
+
+    pub(super) async fn load_file(&mut self, path: &str, req: u64) {
+        let Some(file) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.work.files.get(path).cloned())
+        else {
+            self.ephemeral(Event::FileLoaded {
+                req,
+                file: Err(format!("no staged file `{path}`")),
+            });
+            return;
+        };
+        let workspace = self.workspace.clone();
+        let p = path.to_string();
+        let existing = tokio::task::spawn_blocking(move || workspace.read(&p))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let diff = existing.map(|old| {
+            crate::workspace::unified_diff(path, &String::from_utf8_lossy(&old), &file.content)
+        });
+        self.ephemeral(Event::FileLoaded {
+            req,
+            file: Ok(crate::protocol::FileView {
+                path: path.to_string(),
+                content: file.content,
+                diff,
+            }),
         });
     }
 }

@@ -23,10 +23,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::actor::{Actor, Session, Stage, StagedFile, Task};
-use super::scheduler::Scheduler;
 use crate::config::workflow::{PhaseKind, Workflow};
 use crate::protocol::{Event, EventBody, SessionId, SessionStatus, TaskState};
-use crate::store::{SessionRecord, Store, StoreError};
+use crate::store::{RecordKey, SessionRecord, Store, StoreError};
 
 /// A session as the db holds it.
 struct Stored {
@@ -55,14 +54,14 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
     // files and commit anyway (docs/tui.md, "A failed session").
     let at_gate = |id: &SessionId| {
         let Some(s) = store
-            .record::<Session>(id, "state", "session")
+            .record::<Session>(id, RecordKey::State.as_str(), "session")
             .ok()
             .flatten()
         else {
             return false;
         };
         let workflow = store
-            .record::<Workflow>(id, "state", "workflow")
+            .record::<Workflow>(id, RecordKey::State.as_str(), "workflow")
             .ok()
             .flatten();
         failed_at_gate(&s) || workflow.is_some_and(|w| failed_at_deliver(&s, &w))
@@ -95,25 +94,27 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
         ));
     }
     let state: Session = store
-        .record(&id, "state", "session")
+        .record(&id, RecordKey::State.as_str(), "session")
         .map_err(text)?
         .ok_or_else(|| {
             format!(
                 "session {id} has no stored state to resume from (it was stored by an older quorum)"
             )
         })?;
-    let workflow = store.record(&id, "state", "workflow").map_err(text)?;
+    let workflow = store
+        .record(&id, RecordKey::State.as_str(), "workflow")
+        .map_err(text)?;
     let project = store
-        .record::<Option<Value>>(&id, "state", "project")
+        .record::<Option<Value>>(&id, RecordKey::State.as_str(), "project")
         .map_err(text)?
         .flatten();
     let tasks = store
-        .records::<Task>(&id, "task")
+        .records::<Task>(&id, RecordKey::Task.as_str())
         .map_err(text)?
         .into_iter()
         .collect();
     let files = store
-        .records::<StagedFile>(&id, "file")
+        .records::<StagedFile>(&id, RecordKey::File.as_str())
         .map_err(text)?
         .into_iter()
         .collect();
@@ -137,16 +138,81 @@ fn load(store: &Store, wanted: Option<&str>) -> Result<Stored, String> {
 /// Whether a stored session stopped in its deliver phase without delivering
 /// (nothing written, nothing committed).
 fn failed_at_deliver(s: &Session, workflow: &Workflow) -> bool {
-    s.phase_started
-        && !s.delivered
+    s.progress.phase_started
+        && !s.progress.delivered
         && s.record.commit.is_none()
-        && workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
+        && workflow.phases.get(s.progress.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
 }
 
 /// Whether a stored session stopped at the test gate: its test phase, or the
 /// review's re-test, failed for good.
 fn failed_at_gate(s: &Session) -> bool {
-    s.test_stage == Stage::Failed || s.review_stage == Stage::Failed
+    s.tests.test_stage == Stage::Failed || s.tests.review_stage == Stage::Failed
+}
+
+/// Puts back the tasks a session's end left open: those it cancelled (their
+/// states before it are kept) and those a crash left running are queued
+/// again, except the ones a budget paused; when the session is `delivered`
+/// already, every open task is cancelled instead. Returns (queued again,
+/// cancelled).
+fn reopen_tasks(s: &mut Session, delivered: bool) -> (Vec<String>, Vec<String>) {
+    // The tasks to queue again: those the end of the session cancelled
+    // (their states before it are kept), and those a crash left open.
+    let before = std::mem::take(&mut s.progress.interrupted);
+    let mut requeue = Vec::new();
+    let mut cancel = Vec::new();
+    for task in s.work.tasks.values_mut() {
+        let prior = match before.get(&task.id) {
+            Some(prior) if task.state == TaskState::Cancelled => *prior,
+            _ => task.state,
+        };
+        task.state = match prior {
+            // Delivered already: what was still open has nothing left to do.
+            TaskState::Queued | TaskState::Running | TaskState::Retrying | TaskState::Paused
+                if delivered =>
+            {
+                cancel.push(task.id.clone());
+                TaskState::Cancelled
+            }
+            TaskState::Paused if s.spend.budget_paused.contains(&task.id) => TaskState::Paused,
+            TaskState::Queued | TaskState::Running | TaskState::Retrying | TaskState::Paused => {
+                requeue.push(task.id.clone());
+                TaskState::Queued
+            }
+            done => done,
+        };
+    }
+    (requeue, cancel)
+}
+
+/// A session that failed at the test gate is tested again (setup re-runs,
+/// with a fresh budget of repair rounds), and a test run the stop cut off
+/// runs again.
+fn reset_test_loop(s: &mut Session) {
+    // A session that failed at the test gate is tested again: setup
+    // re-runs (the environment or the config changed), with a fresh
+    // budget of repair rounds.
+    let retest = failed_at_gate(s);
+    if retest {
+        // The review phase tests again only when told to.
+        s.tests.retest = s.tests.review_stage == Stage::Failed;
+        for stage in [&mut s.tests.test_stage, &mut s.tests.review_stage] {
+            if *stage == Stage::Failed {
+                *stage = Stage::Writing;
+            }
+        }
+        s.tests.setups.clear();
+        s.tests.repair_rounds = 0;
+        s.progress.tests_failed = None;
+        s.tests.awaiting_repairs = false;
+    }
+    // A test run the stop cut off runs again.
+    for stage in [&mut s.tests.test_stage, &mut s.tests.review_stage] {
+        if *stage == Stage::Running {
+            *stage = Stage::Writing;
+            s.tests.test_round = s.tests.test_round.saturating_sub(1);
+        }
+    }
 }
 
 impl Actor {
@@ -158,7 +224,11 @@ impl Actor {
         allow_overwrite: bool,
         allow_secrets: bool,
     ) {
-        if self.session.as_ref().is_some_and(|s| s.finished.is_none()) {
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.progress.finished.is_none())
+        {
             return self.reject_resume("a session is already running");
         }
         let store = self.store.clone();
@@ -176,12 +246,12 @@ impl Actor {
         crate::state::note_session(self.workspace.state(), stored.record.id.as_str());
         s.record = stored.record;
         s.record.status = None;
-        s.seq = stored.last_seq.max(s.record.last_seq);
-        s.tasks = stored.tasks;
-        s.files = stored.files;
-        s.project = stored.project;
-        s.line_seq = stored.next_line;
-        s.agent_line_seq = stored
+        s.live.seq = stored.last_seq.max(s.record.last_seq);
+        s.work.tasks = stored.tasks;
+        s.work.files = stored.files;
+        s.live.project = stored.project;
+        s.live.line_seq = stored.next_line;
+        s.live.agent_line_seq = stored
             .agent_lines
             .iter()
             .map(|(a, n)| (a.clone(), *n))
@@ -192,22 +262,15 @@ impl Actor {
         s.options.interactive = interactive;
         s.options.allow_overwrite |= allow_overwrite;
         s.options.allow_secrets |= allow_secrets;
-        s.finished = None;
-        s.failure = None;
-        s.stall = None;
-        s.paused = false;
-        s.paused_by_session.clear();
-        let mut scheduler = Scheduler::default();
-        for (name, spec) in &self.settings.providers {
-            scheduler.add_provider(name, spec.max_concurrency);
-        }
-        for agent in &self.settings.agents {
-            scheduler.add_agent(&agent.name, agent.max_concurrency, &agent.model.provider);
-        }
-        s.scheduler = scheduler;
+        s.progress.finished = None;
+        s.progress.failure = None;
+        s.progress.stall = None;
+        s.progress.paused = false;
+        s.progress.paused_by_session.clear();
+        s.live.scheduler = self.new_scheduler();
         // A commit of this session already in the repository means its
         // delivery happened (the group recording it was lost).
-        let own_commit = if s.delivered || s.options.dry_run || s.options.no_commit {
+        let own_commit = if s.progress.delivered || s.options.dry_run || s.options.no_commit {
             None
         } else {
             let workspace = self.workspace.clone();
@@ -218,63 +281,9 @@ impl Actor {
                 .and_then(Result::ok)
                 .flatten()
         };
-        // The tasks to queue again: those the end of the session cancelled
-        // (their states before it are kept), and those a crash left open.
-        let before = std::mem::take(&mut s.interrupted);
-        let mut requeue = Vec::new();
-        let mut cancel = Vec::new();
-        for task in s.tasks.values_mut() {
-            let prior = match before.get(&task.id) {
-                Some(prior) if task.state == TaskState::Cancelled => *prior,
-                _ => task.state,
-            };
-            task.state = match prior {
-                // Delivered already: what was still open has nothing left to do.
-                TaskState::Queued
-                | TaskState::Running
-                | TaskState::Retrying
-                | TaskState::Paused
-                    if own_commit.is_some() =>
-                {
-                    cancel.push(task.id.clone());
-                    TaskState::Cancelled
-                }
-                TaskState::Paused if s.budget_paused.contains(&task.id) => TaskState::Paused,
-                TaskState::Queued
-                | TaskState::Running
-                | TaskState::Retrying
-                | TaskState::Paused => {
-                    requeue.push(task.id.clone());
-                    TaskState::Queued
-                }
-                done => done,
-            };
-        }
-        // A session that failed at the test gate is tested again: setup
-        // re-runs (the environment or the config changed), with a fresh
-        // budget of repair rounds.
-        let retest = failed_at_gate(&s);
-        if retest {
-            // The review phase tests again only when told to.
-            s.retest = s.review_stage == Stage::Failed;
-            for stage in [&mut s.test_stage, &mut s.review_stage] {
-                if *stage == Stage::Failed {
-                    *stage = Stage::Writing;
-                }
-            }
-            s.setups.clear();
-            s.repair_rounds = 0;
-            s.tests_failed = None;
-            s.awaiting_repairs = false;
-        }
-        // A test run the stop cut off runs again.
-        for stage in [&mut s.test_stage, &mut s.review_stage] {
-            if *stage == Stage::Running {
-                *stage = Stage::Writing;
-                s.test_round = s.test_round.saturating_sub(1);
-            }
-        }
-        let from_seq = s.seq + 1;
+        let (requeue, cancel) = reopen_tasks(&mut s, own_commit.is_some());
+        reset_test_loop(&mut s);
+        let from_seq = s.live.seq + 1;
         let id = s.id.clone();
         self.session = Some(s);
         self.snapshot = None;
@@ -285,42 +294,11 @@ impl Actor {
             agent_lines: stored.agent_lines,
         });
         self.emit(EventBody::SessionResumed { from_seq });
-        let task_of = |actor: &Actor, id: &String| {
-            actor
-                .session
-                .as_ref()
-                .and_then(|s| s.tasks.get(id))
-                .cloned()
-        };
-        for task in &cancel {
-            let Some(t) = task_of(self, task) else {
-                continue;
-            };
-            self.record("task", &t.id, &t);
-            self.emit(EventBody::TaskCancelled {
-                task: t.id,
-                agent: t.agent,
-                phase: t.phase,
-            });
-        }
+        self.announce_reopened(&cancel, TaskState::Cancelled);
         if let Some((sha, repo)) = own_commit {
             self.adopt_commit(sha, repo).await;
         }
-        for task in &requeue {
-            let Some(t) = task_of(self, task) else {
-                continue;
-            };
-            if let Some(s) = self.s() {
-                s.scheduler.enqueue(&t.agent, &t.id, t.priority);
-            }
-            self.record("task", &t.id, &t);
-            self.emit(EventBody::TaskQueued {
-                task: t.id.clone(),
-                agent: t.agent.clone(),
-                phase: t.phase.clone(),
-                title: t.title.clone(),
-            });
-        }
+        self.announce_reopened(&requeue, TaskState::Queued);
         let lead = self
             .settings
             .agents
@@ -345,6 +323,43 @@ impl Actor {
         self.resume_delivery().await;
     }
 
+    /// Tells what [`reopen_tasks`] did: each task stored with its new state,
+    /// and `task_cancelled` (`state` cancelled) or, queued again in its
+    /// agent's queue, `task_queued`.
+    fn announce_reopened(&mut self, ids: &[String], state: TaskState) {
+        for id in ids {
+            let Some(t) = self
+                .session
+                .as_ref()
+                .and_then(|s| s.work.tasks.get(id))
+                .cloned()
+            else {
+                continue;
+            };
+            if state == TaskState::Queued
+                && let Some(s) = self.s()
+            {
+                s.live.scheduler.enqueue(&t.agent, &t.id, t.priority);
+            }
+            self.record(RecordKey::Task, &t.id, &t);
+            let body = if state == TaskState::Queued {
+                EventBody::TaskQueued {
+                    task: t.id.clone(),
+                    agent: t.agent.clone(),
+                    phase: t.phase.clone(),
+                    title: t.title.clone(),
+                }
+            } else {
+                EventBody::TaskCancelled {
+                    task: t.id,
+                    agent: t.agent,
+                    phase: t.phase,
+                }
+            };
+            self.emit(body);
+        }
+    }
+
     /// A headless resume of a session that a TUI left waiting for the
     /// person applies the headless rules to what the person left open, as
     /// `quorum run` would have (docs/commands.md, `quorum resume`): every
@@ -359,13 +374,14 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        if s.options.interactive || s.finished.is_some() {
+        if s.options.interactive || s.progress.finished.is_some() {
             return;
         }
         let questions: Vec<(String, String, &'static str)> = s
+            .design
             .questions
             .iter()
-            .filter(|q| !s.answers.contains_key(&q.id))
+            .filter(|q| !s.design.answers.contains_key(&q.id))
             .map(|q| match s.options.answers.get(&q.id) {
                 Some(given) => (q.id.clone(), given.clone(), "answers_file"),
                 None => (q.id.clone(), q.default.clone(), "default"),
@@ -373,11 +389,12 @@ impl Actor {
             .collect();
         let resolve = self
             .current_phase()
-            .filter(|p| p.kind == PhaseKind::Resolve && s.phase_started);
+            .filter(|p| p.kind == PhaseKind::Resolve && s.progress.phase_started);
         let open: Vec<String> = if resolve.is_some() {
-            s.conflicts
+            s.design
+                .conflicts
                 .iter()
-                .filter(|k| !s.decisions.contains_key(&k.id))
+                .filter(|k| !s.design.decisions.contains_key(&k.id))
                 .map(|k| k.id.clone())
                 .collect()
         } else {
@@ -443,16 +460,16 @@ impl Actor {
         let files = self
             .session
             .as_ref()
-            .map(Session::accepted_paths)
+            .map(|s| s.work.accepted_paths())
             .unwrap_or_default();
         if let Some(s) = self.s() {
-            s.delivered = true;
+            s.progress.delivered = true;
             s.record.commit = Some(sha.clone());
             if let Some(at) = deliver
-                && s.phase != at
+                && s.progress.phase != at
             {
-                s.phase = at;
-                s.phase_started = false;
+                s.progress.phase = at;
+                s.progress.phase_started = false;
             }
         }
         self.emit(EventBody::CommitCreated {
@@ -475,9 +492,10 @@ impl Actor {
             .phases
             .iter()
             .position(|p| p.kind == PhaseKind::Tasks);
-        let past_tasks =
-            tasks_at.is_some_and(|at| s.phase > at || (s.phase == at && s.phase_started));
-        if !past_tasks || s.delivered {
+        let past_tasks = tasks_at.is_some_and(|at| {
+            s.progress.phase > at || (s.progress.phase == at && s.progress.phase_started)
+        });
+        if !past_tasks || s.progress.delivered {
             return;
         }
         let workspace = self.workspace.clone();
@@ -485,6 +503,7 @@ impl Actor {
         // Redacted, as at staging (Actor::stage_files).
         let redactor = super::committer::Redactor::new(self.configured_key_values());
         let files: Vec<(String, String)> = s
+            .work
             .files
             .iter()
             .map(|(p, f)| {
@@ -517,16 +536,17 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let at_deliver = s.phase_started
-            && !s.delivered
-            && self.workflow.phases.get(s.phase).map(|p| p.kind) == Some(PhaseKind::Deliver);
-        if !at_deliver || s.finished.is_some() {
+        let at_deliver = s.progress.phase_started
+            && !s.progress.delivered
+            && self.workflow.phases.get(s.progress.phase).map(|p| p.kind)
+                == Some(PhaseKind::Deliver);
+        if !at_deliver || s.progress.finished.is_some() {
             return;
         }
         if s.options.interactive {
             let message = self.commit_summary();
             self.ephemeral(Event::DeliveryReady { message });
-        } else if let Some(failed) = s.tests_failed.clone() {
+        } else if let Some(failed) = s.progress.tests_failed.clone() {
             // Only the person may commit what failed its tests.
             self.fail_session(format!("{failed}; resume in the TUI to commit anyway"));
         } else {

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::actor::{Actor, Inbox, Stage};
 use crate::config::workflow::{Phase, PhaseKind};
 use crate::protocol::{EventBody, SetupStatus, TestStatus};
+use crate::store::RecordKey;
 use crate::workspace::report;
 use crate::workspace::sandbox::{self, SetupOutcome, TestOutcome};
 use crate::workspace::stack::Component;
@@ -127,22 +128,22 @@ impl Actor {
             return;
         };
         let stage = match phase.kind {
-            PhaseKind::Review => &mut s.review_stage,
-            _ => &mut s.test_stage,
+            PhaseKind::Review => &mut s.tests.review_stage,
+            _ => &mut s.tests.test_stage,
         };
         *stage = Stage::Running;
-        s.retest = false;
-        s.test_round += 1;
-        s.round_tests.clear();
-        let round = s.test_round;
-        s.test_command = Some(
+        s.tests.retest = false;
+        s.tests.test_round += 1;
+        s.tests.round_tests.clear();
+        let round = s.tests.test_round;
+        s.tests.test_command = Some(
             components
                 .iter()
                 .map(|c| c.test.clone())
                 .collect::<Vec<_>>()
                 .join("; "),
         );
-        s.components = components.clone();
+        s.tests.components = components.clone();
         if components.is_empty() {
             // Nothing a runner can run: as a run that executed no test.
             let outcome = TestOutcome {
@@ -191,8 +192,8 @@ impl Actor {
             return;
         };
         let tree = self.workspace.scratch(&s.id);
-        let known: Vec<String> = s.files.keys().cloned().collect();
-        let done = s.setups.clone();
+        let known: Vec<String> = s.work.files.keys().cloned().collect();
+        let done = s.tests.setups.clone();
         let test = self.settings.test.clone();
         let scrub = self.settings.key_variables();
         let policy = sandbox::Policy::for_session(
@@ -277,13 +278,13 @@ impl Actor {
         let Some(s) = self.s() else {
             return;
         };
-        if s.finished.is_some() || s.test_round != round {
+        if s.progress.finished.is_some() || s.tests.test_round != round {
             return;
         }
         if outcome.status == SetupStatus::Ok {
-            s.setups.insert(setup_key(&component), fingerprint);
+            s.tests.setups.insert(setup_key(&component), fingerprint);
         } else {
-            s.setups.remove(&setup_key(&component));
+            s.tests.setups.remove(&setup_key(&component));
         }
         let lead = phase.agents.first().cloned().unwrap_or_default();
         let command = component.setup.clone().unwrap_or_default();
@@ -310,7 +311,7 @@ impl Actor {
             self.note(&lead, &phase.name, &format!("│ {line}"));
         }
         self.record(
-            "output",
+            RecordKey::Output,
             &format!("setup/{round}/{}", component.name),
             &json!({"command": command, "status": outcome.status, "output": outcome.output}),
         );
@@ -335,7 +336,7 @@ impl Actor {
         if self
             .session
             .as_ref()
-            .is_none_or(|s| s.finished.is_some() || s.test_round != round)
+            .is_none_or(|s| s.progress.finished.is_some() || s.tests.test_round != round)
         {
             return;
         }
@@ -358,10 +359,10 @@ impl Actor {
         let Some(s) = self.s() else {
             return;
         };
-        if s.finished.is_some() || s.test_round != round {
+        if s.progress.finished.is_some() || s.tests.test_round != round {
             return;
         }
-        s.round_tests.push(outcome.clone());
+        s.tests.round_tests.push(outcome.clone());
         let lead = phase.agents.first().cloned().unwrap_or_default();
         self.note(
             &lead,
@@ -412,7 +413,7 @@ impl Actor {
             }
         }
         self.record(
-            "output",
+            RecordKey::Output,
             &format!("test/{round}/{}", outcome.component),
             &json!({
                 "component": outcome.component, "command": outcome.command,
@@ -447,12 +448,12 @@ impl Actor {
         let Some(s) = self.s() else {
             return;
         };
-        if s.finished.is_some() || s.test_round != round {
+        if s.progress.finished.is_some() || s.tests.test_round != round {
             return;
         }
-        let results = s.round_tests.clone();
-        s.last_tests = results.clone();
-        s.last_test = results
+        let results = s.tests.round_tests.clone();
+        s.tests.last_tests = results.clone();
+        s.tests.last_test = results
             .iter()
             .find(|t| t.status != TestStatus::Passed)
             .or_else(|| results.last())
@@ -460,9 +461,9 @@ impl Actor {
         let passed = !results.is_empty() && results.iter().all(|t| t.status == TestStatus::Passed);
         let review = phase.kind == PhaseKind::Review;
         let stage = if review {
-            &mut s.review_stage
+            &mut s.tests.review_stage
         } else {
-            &mut s.test_stage
+            &mut s.tests.test_stage
         };
         if passed {
             if review {
@@ -481,20 +482,20 @@ impl Actor {
             .collect();
         if !environment.is_empty() {
             *stage = Stage::Failed;
-            s.failure = Some(format!(
+            s.progress.failure = Some(format!(
                 "the environment, not the code: {} — fix it (or the config) and run `quorum resume {}`",
                 environment.join("; "),
                 s.id
             ));
             return;
         }
-        if s.repair_rounds < max_rounds {
-            s.repair_rounds += 1;
+        if s.tests.repair_rounds < max_rounds {
+            s.tests.repair_rounds += 1;
             *stage = Stage::Writing;
             let label = if review {
-                format!("fix{}", s.repair_rounds)
+                format!("fix{}", s.tests.repair_rounds)
             } else {
-                format!("repair{}", s.repair_rounds)
+                format!("repair{}", s.tests.repair_rounds)
             };
             self.route_repairs(&phase, &label, &results);
             return;
@@ -512,9 +513,9 @@ impl Actor {
                 format!("{}: {}{first}", t.component, t.status.describe())
             })
             .collect();
-        s.failure = Some(format!(
+        s.progress.failure = Some(format!(
             "tests still fail after {} repair round(s): {} [{}]",
-            s.repair_rounds,
+            s.tests.repair_rounds,
             why.join("; "),
             lines.join("; ")
         ));

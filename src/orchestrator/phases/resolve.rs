@@ -1,42 +1,69 @@
-//! The resolve phase's decisions — the tally, the chair's tie-breaks, the
-//! person's picks and overrides — and the answers to refine's questions.
+//! The resolve phase's decisions: the tally of the vote, the chair's
+//! tie-breaks, the person's picks and overrides. Done when every conflict is
+//! decided.
 
 use std::collections::BTreeMap;
 
-use super::super::actor::{Actor, Decision};
+use super::super::actor::{Actor, Decision, Session, Task};
 use super::super::inputs;
+use super::super::session::Design;
+use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::{Phase, PhaseKind};
 use crate::llm::TaskKind;
-use crate::protocol::{DecidedBy, Event, EventBody};
+use crate::protocol::{DecidedBy, EventBody};
+use crate::store::RecordKey;
+
+/// The valid ballots on `conflict` per option (every option of the conflict
+/// listed, with 0 when no ballot chose it; abstentions not counted), and the
+/// option with more than half of the valid ballots, if one has.
+pub(crate) fn tally(design: &Design, conflict: &str) -> (BTreeMap<String, u32>, Option<String>) {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    if let Some(k) = design.conflicts.iter().find(|k| k.id == conflict) {
+        for option in &k.options {
+            counts.insert(option.clone(), 0);
+        }
+    }
+    let mut valid = 0;
+    for ballot in design
+        .ballots
+        .get(conflict)
+        .into_iter()
+        .flat_map(|b| b.values())
+        .flatten()
+    {
+        *counts.entry(ballot.option.clone()).or_insert(0) += 1;
+        valid += 1;
+    }
+    let winner = counts
+        .iter()
+        .find(|(_, n)| **n * 2 > valid)
+        .map(|(o, _)| o.clone());
+    (counts, winner)
+}
+
+/// Done when every conflict is decided.
+pub(super) fn status(s: &Session, phase: &Phase, c: &TaskCounts) -> PhaseStatus {
+    let decided = s
+        .design
+        .conflicts
+        .iter()
+        .all(|k| s.design.decisions.contains_key(&k.id));
+    if decided {
+        PhaseStatus::Done
+    } else if c.stalled() {
+        c.stall(&phase.name)
+    } else {
+        PhaseStatus::Running
+    }
+}
 
 impl Actor {
-    /// The valid ballots per option, and the option with more than half of them.
+    /// [`tally`] of the running session (empty without one).
     pub(crate) fn tally(&self, conflict: &str) -> (BTreeMap<String, u32>, Option<String>) {
-        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-        let Some(s) = self.session.as_ref() else {
-            return (counts, None);
-        };
-        if let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) {
-            for option in &k.options {
-                counts.insert(option.clone(), 0);
-            }
+        match self.session.as_ref() {
+            Some(s) => tally(&s.design, conflict),
+            None => (BTreeMap::new(), None),
         }
-        let mut valid = 0;
-        for ballot in s
-            .ballots
-            .get(conflict)
-            .into_iter()
-            .flat_map(|b| b.values())
-            .flatten()
-        {
-            *counts.entry(ballot.option.clone()).or_insert(0) += 1;
-            valid += 1;
-        }
-        let winner = counts
-            .iter()
-            .find(|(_, n)| **n * 2 > valid)
-            .map(|(o, _)| o.clone());
-        (counts, winner)
     }
 
     /// Settles what it can of the resolve phase's open conflicts: a majority
@@ -53,9 +80,10 @@ impl Actor {
         let interactive = s.options.interactive;
         let confirm = self.settings.ui.confirm_decisions;
         let open: Vec<_> = s
+            .design
             .conflicts
             .iter()
-            .filter(|k| !s.decisions.contains_key(&k.id))
+            .filter(|k| !s.design.decisions.contains_key(&k.id))
             .cloned()
             .collect();
         for conflict in open {
@@ -74,7 +102,8 @@ impl Actor {
                 Some(_) => {}
                 None if interactive => {}
                 None if self.session.as_ref().is_some_and(|s| {
-                    s.tasks
+                    s.work
+                        .tasks
                         .contains_key(&format!("{}.{}", phase.name, conflict.id))
                 }) => {}
                 None => {
@@ -92,10 +121,12 @@ impl Actor {
                 }
             }
         }
-        let waiting = self
-            .session
-            .as_ref()
-            .is_some_and(|s| s.conflicts.iter().any(|k| !s.decisions.contains_key(&k.id)));
+        let waiting = self.session.as_ref().is_some_and(|s| {
+            s.design
+                .conflicts
+                .iter()
+                .any(|k| !s.design.decisions.contains_key(&k.id))
+        });
         if interactive && waiting {
             self.note(
                 chair,
@@ -103,6 +134,18 @@ impl Actor {
                 "⏳ waiting for the person to confirm the decisions (c: conflicts)",
             );
         }
+    }
+
+    /// The chair's tie-break decides its conflict.
+    pub(super) fn accept_chair(&mut self, task: &Task, text: &str) -> Result<(), String> {
+        let (conflict, ballot) = self.checked_ballot(task, text)?;
+        self.decide(
+            &conflict,
+            &ballot.option,
+            DecidedBy::Chair,
+            ballot.rationale.clone(),
+        );
+        Ok(())
     }
 
     /// Records a conflict's decision.
@@ -121,9 +164,15 @@ impl Actor {
             rationale,
         };
         if let Some(s) = self.s() {
-            s.decisions.insert(conflict.to_string(), decision.clone());
+            s.design
+                .decisions
+                .insert(conflict.to_string(), decision.clone());
         }
-        self.record("output", &format!("decision/{conflict}"), &decision);
+        self.record(
+            RecordKey::Output,
+            &format!("decision/{conflict}"),
+            &decision,
+        );
         self.emit(EventBody::ConflictResolved {
             conflict: conflict.to_string(),
             option: option.to_string(),
@@ -145,7 +194,7 @@ impl Actor {
             .workflow
             .position(PhaseKind::Tasks)
             .unwrap_or(usize::MAX);
-        s.finished.is_none() && s.phase < tasks_at
+        s.progress.finished.is_none() && s.progress.phase < tasks_at
     }
 
     pub(crate) fn pick(&mut self, conflict: &str, option: &str) {
@@ -155,7 +204,7 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) else {
+        let Some(k) = s.design.conflicts.iter().find(|k| k.id == conflict) else {
             return self.reject_op("pick", format!("no conflict `{conflict}`"));
         };
         if !k.options.iter().any(|o| o == option) {
@@ -164,7 +213,7 @@ impl Actor {
                 format!("`{option}` is not an option of `{conflict}`"),
             );
         }
-        if s.decisions.contains_key(conflict) {
+        if s.design.decisions.contains_key(conflict) {
             return self.reject_op(
                 "pick",
                 format!("`{conflict}` is decided; override it (o) to change it"),
@@ -189,9 +238,10 @@ impl Actor {
             .session
             .as_ref()
             .map(|s| {
-                s.conflicts
+                s.design
+                    .conflicts
                     .iter()
-                    .filter(|k| !s.decisions.contains_key(&k.id))
+                    .filter(|k| !s.design.decisions.contains_key(&k.id))
                     .map(|k| k.id.clone())
                     .collect()
             })
@@ -200,7 +250,7 @@ impl Actor {
             let for_a_person = self
                 .session
                 .as_ref()
-                .and_then(|s| s.conflicts.iter().find(|k| k.id == id))
+                .and_then(|s| s.design.conflicts.iter().find(|k| k.id == id))
                 .is_some_and(|k| k.needs_human);
             if for_a_person {
                 continue;
@@ -226,7 +276,7 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let Some(k) = s.conflicts.iter().find(|k| k.id == conflict) else {
+        let Some(k) = s.design.conflicts.iter().find(|k| k.id == conflict) else {
             return self.reject_op("override", format!("no conflict `{conflict}`"));
         };
         if !k.options.iter().any(|o| o == option) {
@@ -235,10 +285,11 @@ impl Actor {
                 format!("`{option}` is not an option of `{conflict}`"),
             );
         }
-        let previous = s.decisions.get(conflict).map(|d| d.option.clone());
+        let previous = s.design.decisions.get(conflict).map(|d| d.option.clone());
         let from = previous.clone().or_else(|| self.tally(conflict).1);
         if let Some(s) = self.s() {
-            s.overrides
+            s.design
+                .overrides
                 .insert(conflict.to_string(), (from.clone(), note.to_string()));
         }
         self.emit(EventBody::DecisionOverridden {
@@ -249,62 +300,17 @@ impl Actor {
         });
         if previous.is_some() {
             let updated = self.s().and_then(|s| {
-                let d = s.decisions.get_mut(conflict)?;
+                let d = s.design.decisions.get_mut(conflict)?;
                 d.option = option.to_string();
                 d.decided_by = DecidedBy::Human;
                 d.rationale = note.to_string();
                 Some(d.clone())
             });
             if let Some(d) = updated {
-                self.record("output", &format!("decision/{conflict}"), &d);
+                self.record(RecordKey::Output, &format!("decision/{conflict}"), &d);
             }
         } else {
             self.decide(conflict, option, DecidedBy::Human, note.to_string());
         }
-    }
-
-    pub(super) fn reject_op(&mut self, op: &str, reason: impl Into<String>) {
-        self.ephemeral(Event::Rejected {
-            op: op.to_string(),
-            reason: reason.into(),
-        });
-    }
-
-    pub(crate) fn answer(&mut self, question: &str, answer: &str, by: &str) {
-        let Some(s) = self.session.as_ref() else {
-            return self.reject_op("answer", "no session");
-        };
-        if !s.questions.iter().any(|q| q.id == question) {
-            return self.reject_op("answer", format!("no question `{question}`"));
-        }
-        if s.answers.contains_key(question) {
-            return self.reject_op("answer", format!("question `{question}` is answered"));
-        }
-        let assumed = by == "default";
-        let updated = self.s().and_then(|s| {
-            s.answers.insert(question.to_string(), answer.to_string());
-            let text = s.questions.iter().find(|q| q.id == question)?.text.clone();
-            let req = s.requirements.as_mut()?;
-            // An unanswered question proceeds on its stated assumption, which
-            // the requirements then record (headless without --answers).
-            if assumed {
-                req.assumptions.push(format!("{text} — assumed: {answer}"));
-            }
-            Some(req.clone())
-        });
-        if let Some(req) = updated {
-            self.record("output", "requirements", &req);
-        }
-        let answers = self
-            .session
-            .as_ref()
-            .map(|s| s.answers.clone())
-            .unwrap_or_default();
-        self.record("output", "answers", &answers);
-        self.emit(EventBody::QuestionAnswered {
-            id: question.to_string(),
-            answer: answer.to_string(),
-            by: by.to_string(),
-        });
     }
 }

@@ -69,7 +69,7 @@ impl Actor {
         if let Some(components) = self.components()
             && let Some(s) = self.s()
         {
-            s.components = components;
+            s.tests.components = components;
         }
     }
 
@@ -82,13 +82,13 @@ impl Actor {
     pub(super) fn components(&mut self) -> Option<Vec<Component>> {
         let test = self.settings.test.clone();
         let s = self.session.as_ref()?;
-        let mut paths: Vec<String> = s.files.keys().cloned().collect();
-        if let Some(files) = s.project.as_ref().and_then(|p| p["files"].as_array()) {
+        let mut paths: Vec<String> = s.work.files.keys().cloned().collect();
+        if let Some(files) = s.live.project.as_ref().and_then(|p| p["files"].as_array()) {
             paths.extend(files.iter().filter_map(Value::as_str).map(String::from));
         }
         paths.sort();
         paths.dedup();
-        let files = &s.files;
+        let files = &s.work.files;
         let mut probe = false;
         let pytest = || {
             stack::pytest_probed().unwrap_or_else(|| {
@@ -102,6 +102,7 @@ impl Actor {
             pytest,
         );
         let planned: Vec<Component> = s
+            .design
             .breakdown
             .as_ref()
             .map(|b| b.components.clone())

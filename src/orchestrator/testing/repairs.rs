@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::super::actor::{Actor, StagedFile, Task};
+use super::super::actor::{Actor, Stage, StagedFile, Task};
 use super::super::inputs::{RepairInput, context, numbered, shared};
-use crate::config::workflow::Phase;
+use crate::config::workflow::{Phase, PhaseKind};
 use crate::llm::TaskKind;
 use crate::protocol::{EventBody, TestStatus};
 use crate::workspace::report;
 use crate::workspace::sandbox::TestOutcome;
-use crate::workspace::stack::is_test_path;
+use crate::workspace::stack::{Component, is_test_path};
 
 /// Bytes of a failure's output put into a repair request (its tail).
 pub(super) const REPORT_BYTES: usize = 8 * 1024;
@@ -48,7 +48,173 @@ fn owners_of(
     owners
 }
 
+/// Who repairs a failing round: agent → the paths of its staged files that
+/// the failures name. A setup that failed goes to the owners of its
+/// component's manifests, else to the lead; a run that executed no test goes
+/// to the test writer; any other failure to the owners of the files it names
+/// (source files first: [`owners_of`]), else to the test writer.
+pub(super) fn route(
+    files: &BTreeMap<String, StagedFile>,
+    components: &[&Component],
+    failing: &[TestOutcome],
+    writer: &str,
+    lead: &str,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut named_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for t in failing {
+        let (owners, fallback) = match t.status {
+            TestStatus::NoTests => (BTreeMap::new(), writer),
+            TestStatus::SetupFailed => {
+                let manifests: Vec<String> = components
+                    .iter()
+                    .filter(|c| c.name == t.component)
+                    .flat_map(|c| c.manifests.clone())
+                    .collect();
+                (owners_of(files, &manifests, false), lead)
+            }
+            TestStatus::Passed
+            | TestStatus::Failed
+            | TestStatus::BuildFailed
+            | TestStatus::Timeout
+            | TestStatus::Error => (owners_of(files, &t.paths, true), writer),
+        };
+        if owners.is_empty() {
+            named_by.entry(fallback.to_string()).or_default();
+        }
+        for (agent, paths) in owners {
+            named_by.entry(agent).or_default().extend(paths);
+        }
+    }
+    named_by
+}
+
+/// The files `agent` repairs: its files in the failing components' `roots`
+/// (all of them when there is no root), those the failure names (`named`),
+/// and, for the test writer, its tests; all of the agent's files when none of
+/// these is.
+pub(super) fn under_repair(
+    files: &BTreeMap<String, StagedFile>,
+    agent: &str,
+    named: &BTreeSet<String>,
+    roots: &[&str],
+    writer: &str,
+) -> Vec<String> {
+    let in_roots = |p: &str| {
+        roots.is_empty()
+            || roots
+                .iter()
+                .any(|r| r.is_empty() || p.starts_with(&format!("{r}/")))
+    };
+    let own: Vec<&String> = files
+        .iter()
+        .filter(|(_, f)| f.agent == agent)
+        .map(|(p, _)| p)
+        .collect();
+    let chosen: Vec<String> = own
+        .iter()
+        .filter(|p| {
+            in_roots(p) || named.contains(p.as_str()) || (agent == writer && is_test_path(p))
+        })
+        .map(|p| p.to_string())
+        .collect();
+    if chosen.is_empty() {
+        own.iter().map(|p| p.to_string()).collect()
+    } else {
+        chosen
+    }
+}
+
 impl Actor {
+    /// Judges a repair round once its tasks are all done: when none of its
+    /// repairs changed a file, another test run would only fail the same way,
+    /// so the chair reassigns the repair (`chair_on_declined`) or the repairs
+    /// stop with a finding and the phase fails. Returns whether the phase's
+    /// step is over (nothing else is to happen in it now).
+    pub(crate) fn judge_repair_round(&mut self, phase: &Phase, all_done: bool) -> bool {
+        let Some(s) = self.session.as_ref() else {
+            return true;
+        };
+        // A repair round is over: if none of its repairs changed a file, another
+        // test run would only fail the same way — stop with a finding instead
+        // of burning tokens.
+        if all_done
+            && s.tests.awaiting_repairs
+            && matches!(phase.kind, PhaseKind::Test | PhaseKind::Review)
+        {
+            let changed = s.tests.round_changed;
+            let round: Vec<&Task> = s
+                .work
+                .tasks
+                .values()
+                .filter(|t| {
+                    t.phase == phase.name
+                        && t.kind == TaskKind::Repair
+                        && t.id.contains(&s.tests.round_label)
+                })
+                .collect();
+            let owners: Vec<String> = round.iter().map(|t| t.agent.clone()).collect();
+            let path = round
+                .iter()
+                .find_map(|t| t.declared.first().cloned())
+                .unwrap_or_default();
+            if let Some(s) = self.s() {
+                s.tests.awaiting_repairs = false;
+            }
+            if !changed {
+                if self.chair_on_declined(phase) {
+                    return true;
+                }
+                let Some(s) = self.session.as_ref() else {
+                    return true;
+                };
+                let declined: Vec<String> = s
+                    .tests
+                    .declined
+                    .iter()
+                    .map(|(_, agent, reason)| format!("{agent}: {reason}"))
+                    .collect();
+                let unchanged: Vec<String> = owners
+                    .iter()
+                    .filter(|o| !s.tests.declined.iter().any(|(_, a, _)| a == *o))
+                    .cloned()
+                    .collect();
+                let mut causes = Vec::new();
+                if !declined.is_empty() {
+                    causes.push(format!(
+                        "no change in the files under repair can fix the failure, say {}",
+                        declined.join("; ")
+                    ));
+                }
+                if !unchanged.is_empty() {
+                    causes.push(format!(
+                        "{} returned the failing files unchanged",
+                        unchanged.join(", ")
+                    ));
+                }
+                let text = format!(
+                    "the repair round changed nothing ({}); repairs stop here",
+                    causes.join("; ")
+                );
+                self.emit(EventBody::Finding {
+                    severity: "medium".into(),
+                    path,
+                    line: 1,
+                    text: text.clone(),
+                    blocking: false,
+                });
+                if let Some(s) = self.s() {
+                    s.progress.failure = Some(text);
+                    match phase.kind {
+                        PhaseKind::Review => s.tests.review_stage = Stage::Failed,
+                        _ => s.tests.test_stage = Stage::Failed,
+                    }
+                }
+                return true;
+            }
+        }
+        false
+    }
+
     /// Queues the repairs of a failing round, per failing component: a run
     /// that executed no test goes to the test writer; a setup failure to the
     /// owners of the component's manifests; a build or test failure to the
@@ -61,6 +227,7 @@ impl Actor {
         };
         // The test writer: the agent of the test phase's writing task.
         let writer = s
+            .work
             .tasks
             .values()
             .find(|t| t.kind == TaskKind::Tests)
@@ -73,43 +240,14 @@ impl Actor {
             .collect();
         let components: Vec<_> = failing
             .iter()
-            .filter_map(|t| s.components.iter().find(|c| c.name == t.component))
+            .filter_map(|t| s.tests.components.iter().find(|c| c.name == t.component))
             .collect();
-        let mut named_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for t in &failing {
-            let (owners, fallback) = match t.status {
-                TestStatus::NoTests => (BTreeMap::new(), &writer),
-                TestStatus::SetupFailed => {
-                    let manifests: Vec<String> = components
-                        .iter()
-                        .filter(|c| c.name == t.component)
-                        .flat_map(|c| c.manifests.clone())
-                        .collect();
-                    (owners_of(&s.files, &manifests, false), &lead)
-                }
-                _ => (owners_of(&s.files, &t.paths, true), &writer),
-            };
-            if owners.is_empty() {
-                named_by.entry(fallback.clone()).or_default();
-            }
-            for (agent, paths) in owners {
-                named_by.entry(agent).or_default().extend(paths);
-            }
-        }
-        // The files under repair: the agent's files in the failing
-        // components' roots, those the failure names, and the test writer's
-        // tests; all of the agent's files when none of these is.
+        let named_by = route(&s.work.files, &components, &failing, &writer, &lead);
         let roots: Vec<&str> = components.iter().map(|c| c.root.as_str()).collect();
-        let in_roots = |p: &str| {
-            roots.is_empty()
-                || roots
-                    .iter()
-                    .any(|r| r.is_empty() || p.starts_with(&format!("{r}/")))
-        };
         let manifest: BTreeMap<String, String> = components
             .iter()
             .flat_map(|c| &c.manifests)
-            .filter_map(|m| Some((m.clone(), s.files.get(m)?.content.clone())))
+            .filter_map(|m| Some((m.clone(), s.work.files.get(m)?.content.clone())))
             .collect();
         let failure = json!(
             failing
@@ -125,27 +263,10 @@ impl Actor {
         let report = failure_report(&failing);
         let mut tasks = Vec::new();
         for (agent, named) in named_by {
-            let own: Vec<&String> = s
-                .files
-                .iter()
-                .filter(|(_, f)| f.agent == agent)
-                .map(|(p, _)| p)
-                .collect();
-            let mut files: Vec<String> = own
-                .iter()
-                .filter(|p| {
-                    in_roots(p)
-                        || named.contains(p.as_str())
-                        || (agent == writer && is_test_path(p))
-                })
-                .map(|p| p.to_string())
-                .collect();
-            if files.is_empty() {
-                files = own.iter().map(|p| p.to_string()).collect();
-            }
+            let files = under_repair(&s.work.files, &agent, &named, &roots, &writer);
             let mut used = 0;
             let mut shown = |path: &String| -> Option<String> {
-                let f = s.files.get(path)?;
+                let f = s.work.files.get(path)?;
                 if used + f.content.len() > REPAIR_FILE_BYTES {
                     return None;
                 }
@@ -204,7 +325,7 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let mut owners = owners_of(&s.files, paths, true);
+        let mut owners = owners_of(&s.work.files, paths, true);
         if owners.is_empty() {
             owners.insert(fallback.to_string(), Vec::new());
         }
@@ -213,6 +334,7 @@ impl Actor {
             .into_keys()
             .map(|agent| {
                 let files: Vec<String> = s
+                    .work
                     .files
                     .iter()
                     .filter(|(_, f)| f.agent == agent)
@@ -220,7 +342,7 @@ impl Actor {
                     .collect();
                 let current = files
                     .iter()
-                    .filter_map(|p| Some((p.clone(), numbered(&s.files.get(p)?.content))))
+                    .filter_map(|p| Some((p.clone(), numbered(&s.work.files.get(p)?.content))))
                     .collect();
                 let input = RepairInput {
                     shared: shared(s),
@@ -241,11 +363,11 @@ impl Actor {
     /// `phases.rs`'s `step_phase`) and its tasks.
     fn begin_repairs(&mut self, label: &str, tasks: Vec<Task>) {
         if let Some(s) = self.s() {
-            s.awaiting_repairs = true;
-            s.retest = true;
-            s.round_changed = false;
-            s.round_label = format!(".{label}.");
-            s.declined.clear();
+            s.tests.awaiting_repairs = true;
+            s.tests.retest = true;
+            s.tests.round_changed = false;
+            s.tests.round_label = format!(".{label}.");
+            s.tests.declined.clear();
         }
         for task in tasks {
             self.queue_task(task);
@@ -272,7 +394,8 @@ impl Actor {
             reason: reason.clone(),
         });
         if let Some(s) = self.s() {
-            s.declined
+            s.tests
+                .declined
                 .push((task.id.clone(), task.agent.clone(), reason));
         }
     }
@@ -287,17 +410,18 @@ impl Actor {
         let Some(s) = self.session.as_ref() else {
             return false;
         };
-        if s.declined.is_empty() || s.round_label.ends_with(".chair.") {
+        if s.tests.declined.is_empty() || s.tests.round_label.ends_with(".chair.") {
             return false;
         }
         let mut reassign: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (task, agent, reason) in &s.declined {
+        for (task, agent, reason) in &s.tests.declined {
             let declared = s
+                .work
                 .tasks
                 .get(task)
                 .map(|t| t.declared.clone())
                 .unwrap_or_default();
-            for (path, f) in &s.files {
+            for (path, f) in &s.work.files {
                 if reason.contains(path.as_str()) && !declared.contains(path) && &f.agent != agent {
                     reassign
                         .entry(f.agent.clone())
@@ -310,13 +434,14 @@ impl Actor {
             return false;
         }
         let report = s
+            .tests
             .declined
             .iter()
             .map(|(_, agent, reason)| format!("{agent} declined: {reason}"))
             .collect::<Vec<_>>()
             .join("\n");
-        let last = s.last_tests.clone();
-        let label = s.round_label.trim_matches('.').to_string();
+        let last = s.tests.last_tests.clone();
+        let label = s.tests.round_label.trim_matches('.').to_string();
         let paths: Vec<String> = reassign.values().flatten().cloned().collect();
         self.note(
             &lead,

@@ -1,10 +1,14 @@
 //! Tests of the test loop's pure parts: what is the environment's, the
-//! numbered files, the round's lines, the failure report.
+//! numbered files, the round's lines, the failure report, the routing of
+//! repairs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::super::inputs::numbered;
-use super::repairs::{REPORT_BYTES, failure_report};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::super::actor::StagedFile;
+use super::repairs::{REPORT_BYTES, failure_report, route, under_repair};
 use super::*;
 
 fn outcome(status: TestStatus, output: &str) -> TestOutcome {
@@ -109,4 +113,128 @@ fn a_failure_report_says_what_ran_and_keeps_the_outputs_tail() {
     assert!(report.contains("> Ran 0 tests"), "{report}");
     assert!(report.trim_end().ends_with("END"), "{report}");
     assert!(report.len() < REPORT_BYTES + 1024);
+}
+
+/// Staged files by path → owner.
+fn staged(owners: &[(&str, &str)]) -> BTreeMap<String, StagedFile> {
+    owners
+        .iter()
+        .map(|(path, agent)| {
+            let file = StagedFile {
+                content: String::new(),
+                agent: agent.to_string(),
+                task: String::new(),
+                change: crate::protocol::FileChange::New,
+                accepted: true,
+                base: None,
+            };
+            (path.to_string(), file)
+        })
+        .collect()
+}
+
+fn failing(status: TestStatus, component: &str, paths: &[&str]) -> TestOutcome {
+    let mut t = outcome(status, "");
+    t.component = component.into();
+    t.paths = paths.iter().map(|p| p.to_string()).collect();
+    t
+}
+
+fn component(name: &str, root: &str, manifests: &[&str]) -> Component {
+    Component {
+        name: name.into(),
+        root: root.into(),
+        setup: None,
+        test: "pytest".into(),
+        manifests: manifests.iter().map(|m| m.to_string()).collect(),
+    }
+}
+
+fn routed(pairs: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
+    pairs
+        .iter()
+        .map(|(agent, paths)| {
+            let paths = paths.iter().map(|p| p.to_string()).collect();
+            (agent.to_string(), paths)
+        })
+        .collect()
+}
+
+#[test]
+fn a_failure_goes_to_the_owners_of_the_sources_it_names_not_of_the_tests() {
+    let files = staged(&[
+        ("app/core.py", "ada"),
+        ("app/cli.py", "bob"),
+        ("tests/test_core.py", "qa"),
+    ]);
+    let t = failing(
+        TestStatus::Failed,
+        "project",
+        &["tests/test_core.py", "app/core.py"],
+    );
+    let to = route(&files, &[], &[t], "qa", "lead");
+    assert_eq!(to, routed(&[("ada", &["app/core.py"])]));
+    // Only a test named: its owner, the test writer.
+    let t = failing(TestStatus::Failed, "project", &["tests/test_core.py"]);
+    let to = route(&files, &[], &[t], "qa", "lead");
+    assert_eq!(to, routed(&[("qa", &["tests/test_core.py"])]));
+}
+
+#[test]
+fn a_failure_naming_no_staged_file_goes_to_the_test_writer() {
+    let files = staged(&[("app/core.py", "ada")]);
+    let t = failing(
+        TestStatus::BuildFailed,
+        "project",
+        &["/usr/lib/python3/x.py"],
+    );
+    assert_eq!(
+        route(&files, &[], &[t], "qa", "lead"),
+        routed(&[("qa", &[])])
+    );
+    let t = failing(TestStatus::NoTests, "project", &["app/core.py"]);
+    assert_eq!(
+        route(&files, &[], &[t], "qa", "lead"),
+        routed(&[("qa", &[])]),
+        "no tests ran: the writer's, whatever is named"
+    );
+}
+
+#[test]
+fn a_failed_setup_goes_to_the_manifests_owner_else_the_lead() {
+    let files = staged(&[
+        ("backend/requirements.txt", "ada"),
+        ("backend/app.py", "bob"),
+    ]);
+    let backend = component("backend", "backend", &["backend/requirements.txt"]);
+    let frontend = component("frontend", "frontend", &["frontend/package.json"]);
+    let t = failing(TestStatus::SetupFailed, "backend", &["backend/app.py"]);
+    let to = route(&files, &[&backend, &frontend], &[t], "qa", "lead");
+    assert_eq!(to, routed(&[("ada", &["backend/requirements.txt"])]));
+    let t = failing(TestStatus::SetupFailed, "frontend", &[]);
+    let to = route(&files, &[&backend, &frontend], &[t], "qa", "lead");
+    assert_eq!(to, routed(&[("lead", &[])]), "nobody staged its manifest");
+}
+
+#[test]
+fn the_files_under_repair_are_the_agents_in_the_failing_roots_and_the_named() {
+    let files = staged(&[
+        ("backend/app.py", "ada"),
+        ("frontend/ui.js", "ada"),
+        ("shared/util.py", "ada"),
+        ("tests/test_app.py", "qa"),
+        ("backend/other.py", "bob"),
+    ]);
+    let named: BTreeSet<String> = ["shared/util.py".to_string()].into();
+    let files_of = under_repair(&files, "ada", &named, &["backend"], "qa");
+    assert_eq!(files_of, vec!["backend/app.py", "shared/util.py"]);
+    // The test writer repairs its tests wherever they are.
+    let files_of = under_repair(&files, "qa", &BTreeSet::new(), &["backend"], "qa");
+    assert_eq!(files_of, vec!["tests/test_app.py"]);
+    // Nothing of the agent's in the roots or named: all of its files.
+    let files_of = under_repair(&files, "ada", &BTreeSet::new(), &["nowhere"], "qa");
+    assert_eq!(
+        files_of,
+        vec!["backend/app.py", "frontend/ui.js", "shared/util.py"]
+    );
 }

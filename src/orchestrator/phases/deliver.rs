@@ -12,10 +12,124 @@
 
 use std::fmt::Write as _;
 
-use super::actor::Actor;
+use super::super::actor::{Actor, Session};
+use super::PhaseStatus;
+use crate::protocol::Event;
 use crate::protocol::{DecidedBy, EventBody, FileChange};
+use crate::store::RecordKey;
+
+/// Done once the files are delivered (committed, or written and the
+/// session told why not).
+pub(super) fn status(s: &Session) -> PhaseStatus {
+    if s.progress.delivered {
+        PhaseStatus::Done
+    } else {
+        PhaseStatus::Running
+    }
+}
+
+/// The commit message's decisions: each decided conflict, its option and
+/// how it was decided.
+fn summarise_decisions(s: &Session, out: &mut String) {
+    if !s.design.decisions.is_empty() {
+        out.push_str("\nDecisions:\n");
+        for k in &s.design.conflicts {
+            if let Some(d) = s.design.decisions.get(&k.id) {
+                let by = match d.decided_by {
+                    DecidedBy::Vote => {
+                        let counts: Vec<String> = d.tally.values().map(u32::to_string).collect();
+                        format!("vote {}", counts.join("–"))
+                    }
+                    DecidedBy::Chair => "chair, after a tie".to_string(),
+                    DecidedBy::Human => "decided by the person".to_string(),
+                };
+                let _ = writeln!(out, "- {}: {} ({by})", k.topic, d.option);
+            }
+        }
+    }
+}
+
+/// The commit message's tests: what ran, per component, and the staged files
+/// left out of the commit that the tests ran with.
+fn summarise_tests(s: &Session, out: &mut String) {
+    // What ran, per component; "passed" only for a run that executed
+    // tests and passed them.
+    let runs: Vec<&crate::workspace::sandbox::TestOutcome> = if s.tests.last_tests.is_empty() {
+        s.tests.last_test.iter().collect()
+    } else {
+        s.tests.last_tests.iter().collect()
+    };
+    match runs.as_slice() {
+        [] => out.push_str(
+            "Tests: none ran
+",
+        ),
+        [t] => {
+            let _ = writeln!(
+                out,
+                "Tests: {}, {} passed, {} failed ({})",
+                t.status.describe(),
+                t.passed,
+                t.failed,
+                if t.command.is_empty() {
+                    s.tests.test_command.as_deref().unwrap_or("")
+                } else {
+                    &t.command
+                }
+            );
+        }
+        many => {
+            out.push_str(
+                "Tests:
+",
+            );
+            for line in super::super::testing::round_lines(
+                &many.iter().map(|t| (*t).clone()).collect::<Vec<_>>(),
+            ) {
+                let _ = writeln!(out, "- {}", line.replace('`', ""));
+            }
+        }
+    }
+    // The tests ran on every staged file: the files left out of the
+    // commit were part of the tested tree (a rejected test file may leave
+    // the committed suite with nothing to run).
+    let left_out: Vec<&str> = s
+        .work
+        .files
+        .iter()
+        .filter(|(_, f)| !f.accepted)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    if !runs.is_empty() && !left_out.is_empty() {
+        let mut names = left_out
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if left_out.len() > 5 {
+            let _ = write!(names, " and {} more", left_out.len() - 5);
+        }
+        let _ = writeln!(
+            out,
+            "The tests ran with every staged file; left out of this commit: {names} (the committed files were not tested without them)"
+        );
+    }
+}
 
 impl Actor {
+    /// Headless, delivers at once; interactive, offers the commit message
+    /// and waits for the person's `Op::Commit`.
+    pub(super) async fn start_deliver(&mut self) {
+        let interactive = self.session.as_ref().is_some_and(|s| s.options.interactive);
+        if interactive {
+            let message = self.commit_summary();
+            self.ephemeral(Event::DeliveryReady { message });
+        } else {
+            self.deliver(None).await;
+        }
+    }
+
     /// The generated commit message without its trailers: a subject line from the
     /// prompt, then the decisions, files, tests and findings; through the
     /// sanitiser ([`crate::sanitize::text`]), as topics and options are model
@@ -39,24 +153,8 @@ impl Actor {
                 );
             }
         }
-        if !s.decisions.is_empty() {
-            out.push_str("\nDecisions:\n");
-            for k in &s.conflicts {
-                if let Some(d) = s.decisions.get(&k.id) {
-                    let by = match d.decided_by {
-                        DecidedBy::Vote => {
-                            let counts: Vec<String> =
-                                d.tally.values().map(u32::to_string).collect();
-                            format!("vote {}", counts.join("–"))
-                        }
-                        DecidedBy::Chair => "chair, after a tie".to_string(),
-                        DecidedBy::Human => "decided by the person".to_string(),
-                    };
-                    let _ = writeln!(out, "- {}: {} ({by})", k.topic, d.option);
-                }
-            }
-        }
-        let accepted: Vec<_> = s.files.values().filter(|f| f.accepted).collect();
+        summarise_decisions(s, &mut out);
+        let accepted: Vec<_> = s.work.files.values().filter(|f| f.accepted).collect();
         let new = accepted
             .iter()
             .filter(|f| f.change == FileChange::New)
@@ -67,74 +165,13 @@ impl Actor {
             accepted.len(),
             accepted.len() - new
         );
-        // What ran, per component; "passed" only for a run that executed
-        // tests and passed them.
-        let runs: Vec<&crate::workspace::sandbox::TestOutcome> = if s.last_tests.is_empty() {
-            s.last_test.iter().collect()
-        } else {
-            s.last_tests.iter().collect()
-        };
-        match runs.as_slice() {
-            [] => out.push_str(
-                "Tests: none ran
-",
-            ),
-            [t] => {
-                let _ = writeln!(
-                    out,
-                    "Tests: {}, {} passed, {} failed ({})",
-                    t.status.describe(),
-                    t.passed,
-                    t.failed,
-                    if t.command.is_empty() {
-                        s.test_command.as_deref().unwrap_or("")
-                    } else {
-                        &t.command
-                    }
-                );
-            }
-            many => {
-                out.push_str(
-                    "Tests:
-",
-                );
-                for line in super::testing::round_lines(
-                    &many.iter().map(|t| (*t).clone()).collect::<Vec<_>>(),
-                ) {
-                    let _ = writeln!(out, "- {}", line.replace('`', ""));
-                }
-            }
-        }
-        // The tests ran on every staged file: the files left out of the
-        // commit were part of the tested tree (a rejected test file may leave
-        // the committed suite with nothing to run).
-        let left_out: Vec<&str> = s
-            .files
-            .iter()
-            .filter(|(_, f)| !f.accepted)
-            .map(|(p, _)| p.as_str())
-            .collect();
-        if !runs.is_empty() && !left_out.is_empty() {
-            let mut names = left_out
-                .iter()
-                .take(5)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ");
-            if left_out.len() > 5 {
-                let _ = write!(names, " and {} more", left_out.len() - 5);
-            }
-            let _ = writeln!(
-                out,
-                "The tests ran with every staged file; left out of this commit: {names} (the committed files were not tested without them)"
-            );
-        }
-        if !s.findings.is_empty() {
-            let blocking = s.findings.iter().filter(|f| f.blocking).count();
+        summarise_tests(s, &mut out);
+        if !s.work.findings.is_empty() {
+            let blocking = s.work.findings.iter().filter(|f| f.blocking).count();
             let _ = writeln!(
                 out,
                 "Review: {} finding(s), {blocking} blocking",
-                s.findings.len()
+                s.work.findings.len()
             );
         }
         crate::sanitize::text(&out).into_owned()
@@ -158,10 +195,10 @@ impl Actor {
     pub(crate) fn refresh_delivery_message(&mut self) {
         let waiting = self.session.as_ref().is_some_and(|s| {
             s.options.interactive
-                && s.phase_started
-                && !s.delivered
-                && s.finished.is_none()
-                && self.workflow.phases.get(s.phase).map(|p| p.kind)
+                && s.progress.phase_started
+                && !s.progress.delivered
+                && s.progress.finished.is_none()
+                && self.workflow.phases.get(s.progress.phase).map(|p| p.kind)
                     == Some(crate::config::workflow::PhaseKind::Deliver)
         });
         if waiting {
@@ -176,11 +213,16 @@ impl Actor {
         let at_deliver = self
             .session
             .as_ref()
-            .is_some_and(|s| s.finished.is_none() && !s.delivered)
+            .is_some_and(|s| s.progress.finished.is_none() && !s.progress.delivered)
             && self
                 .workflow
                 .phases
-                .get(self.session.as_ref().map(|s| s.phase).unwrap_or(usize::MAX))
+                .get(
+                    self.session
+                        .as_ref()
+                        .map(|s| s.progress.phase)
+                        .unwrap_or(usize::MAX),
+                )
                 .is_some_and(|p| p.kind == crate::config::workflow::PhaseKind::Deliver);
         if !at_deliver {
             self.ephemeral(crate::protocol::Event::Rejected {
@@ -192,7 +234,7 @@ impl Actor {
         let any = self
             .session
             .as_ref()
-            .is_some_and(|s| s.files.values().any(|f| f.accepted));
+            .is_some_and(|s| s.work.files.values().any(|f| f.accepted));
         if !any {
             self.ephemeral(crate::protocol::Event::Rejected {
                 op: "commit".into(),
@@ -232,7 +274,7 @@ impl Actor {
                 let seen = self
                     .session
                     .as_ref()
-                    .is_some_and(|s| s.findings.contains(&finding));
+                    .is_some_and(|s| s.work.findings.contains(&finding));
                 if seen {
                     continue;
                 }
@@ -244,7 +286,7 @@ impl Actor {
                     blocking: true,
                 });
                 if let Some(s) = self.s() {
-                    s.findings.push(finding);
+                    s.work.findings.push(finding);
                 }
             }
         }
@@ -261,6 +303,7 @@ impl Actor {
             return;
         };
         let candidates: Vec<(String, String, String)> = s
+            .work
             .files
             .iter()
             .filter(|(_, f)| f.accepted)
@@ -287,16 +330,16 @@ impl Actor {
         .await
         .unwrap_or_default();
         for path in changed {
-            let agent = match self.s().and_then(|s| s.files.get_mut(&path)) {
+            let agent = match self.s().and_then(|s| s.work.files.get_mut(&path)) {
                 Some(file) => {
                     file.accepted = false;
                     file.agent.clone()
                 }
                 None => continue,
             };
-            if let Some(file) = self.session.as_ref().and_then(|s| s.files.get(&path)) {
+            if let Some(file) = self.session.as_ref().and_then(|s| s.work.files.get(&path)) {
                 let file = file.clone();
-                self.record("file", &path, &file);
+                self.record(RecordKey::File, &path, &file);
             }
             let text = format!(
                 "{path} changed in DIR after it was staged (edited by hand?): your version is kept and the staged one is left out of the delivery"
@@ -363,6 +406,99 @@ impl Actor {
         self.finish(crate::protocol::SessionStatus::AwaitingDelivery);
     }
 
+    /// Headless: staged changes to committed files are delivered only with
+    /// `--allow-overwrite` (and never over uncommitted work); without it the
+    /// session fails naming them. Returns whether delivery stops.
+    async fn refuse_overwrites(&mut self) -> bool {
+        let Some(s) = self.session.as_mut() else {
+            return true;
+        };
+        let overwrites: Vec<(String, Vec<u8>)> = s
+            .work
+            .files
+            .iter()
+            .filter(|(_, f)| f.change == FileChange::Modified)
+            .map(|(p, f)| (p.clone(), f.content.as_bytes().to_vec()))
+            .collect();
+        if !overwrites.is_empty() {
+            let allowed = s.options.allow_overwrite;
+            // Without the flag, files that hold uncommitted work are
+            // named for what they need (a commit or a stash), not the
+            // flag; with it, the check below sees them.
+            if !allowed && self.refuse_uncommitted(overwrites.clone()).await {
+                return true;
+            }
+            let Some(s) = self.session.as_mut() else {
+                return true;
+            };
+            if allowed {
+                for (path, _) in &overwrites {
+                    if let Some(f) = s.work.files.get_mut(path) {
+                        f.accepted = true;
+                    }
+                }
+            } else {
+                let paths: Vec<&str> = overwrites.iter().map(|(p, _)| p.as_str()).collect();
+                let id = s.id.clone();
+                self.fail_session(format!(
+                    "{} staged file(s) would overwrite committed files in {}: {}; nothing was written. Rerun with --allow-overwrite (their current content stays in git history), or deliver from the TUI: `quorum resume {id}` opens the session there to choose the files",
+                    paths.len(),
+                    self.workspace.dir().display(),
+                    paths.join(", ")
+                ));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The secret scan of the files to deliver: a hit stops delivery (the
+    /// person is told, interactive; the session fails, headless). Returns
+    /// whether delivery stops.
+    fn refuse_secrets(&mut self, files: &[(String, Vec<u8>)], interactive: bool) -> bool {
+        let blocked = self.secrets_in(files);
+        if !blocked.is_empty() {
+            let what = format!(
+                "{} accepted file(s) look like they hold a secret: {}",
+                blocked.len(),
+                blocked.join(", ")
+            );
+            if interactive {
+                self.ephemeral(crate::protocol::Event::Rejected {
+                    op: "commit".into(),
+                    reason: format!(
+                        "{what}; reject those files, or commit again with the override to commit them anyway"
+                    ),
+                });
+            } else {
+                self.fail_session(format!(
+                    "{what}; nothing was written. Remove them, or rerun with --allow-secrets to commit them anyway"
+                ));
+            }
+            return true;
+        }
+        false
+    }
+
+    /// The commit message: the person's (else the generated summary), then
+    /// the trailers, through the sanitiser.
+    fn commit_message(&self, message: Option<String>) -> String {
+        let mut text = message
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| self.commit_summary());
+        while text.ends_with("\n\n") {
+            text.pop();
+        }
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        text.push_str(&self.trailers());
+        // Decisions, topics and test lines are model text: a commit message
+        // is shown by `git log` on a terminal.
+        crate::sanitize::text(&text).into_owned()
+    }
+
     /// Writes the accepted files and commits them (unless `--no-commit`; nothing
     /// at all with `--dry-run`), after the secret scan.
     pub(crate) async fn deliver(&mut self, message: Option<String>) {
@@ -375,56 +511,23 @@ impl Actor {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        if s.delivered {
+        if s.progress.delivered {
             return;
         }
         if s.options.dry_run {
-            s.delivered = true;
+            s.progress.delivered = true;
             return;
         }
         let interactive = s.options.interactive;
-        if !interactive {
-            let overwrites: Vec<(String, Vec<u8>)> = s
-                .files
-                .iter()
-                .filter(|(_, f)| f.change == FileChange::Modified)
-                .map(|(p, f)| (p.clone(), f.content.as_bytes().to_vec()))
-                .collect();
-            if !overwrites.is_empty() {
-                let allowed = s.options.allow_overwrite;
-                // Without the flag, files that hold uncommitted work are
-                // named for what they need (a commit or a stash), not the
-                // flag; with it, the check below sees them.
-                if !allowed && self.refuse_uncommitted(overwrites.clone()).await {
-                    return;
-                }
-                let Some(s) = self.session.as_mut() else {
-                    return;
-                };
-                if allowed {
-                    for (path, _) in &overwrites {
-                        if let Some(f) = s.files.get_mut(path) {
-                            f.accepted = true;
-                        }
-                    }
-                } else {
-                    let paths: Vec<&str> = overwrites.iter().map(|(p, _)| p.as_str()).collect();
-                    let id = s.id.clone();
-                    self.fail_session(format!(
-                        "{} staged file(s) would overwrite committed files in {}: {}; nothing was written. Rerun with --allow-overwrite (their current content stays in git history), or deliver from the TUI: `quorum resume {id}` opens the session there to choose the files",
-                        paths.len(),
-                        self.workspace.dir().display(),
-                        paths.join(", ")
-                    ));
-                    return;
-                }
-            }
+        if !interactive && self.refuse_overwrites().await {
+            return;
         }
         self.keep_hand_edits().await;
         let Some(s) = self.session.as_ref() else {
             return;
         };
         let files: Vec<(String, Vec<u8>)> = s
+            .work
             .files
             .iter()
             .filter(|(_, f)| f.accepted)
@@ -447,28 +550,8 @@ impl Actor {
         let no_commit = s.options.no_commit;
         let session = s.id.clone();
         let allowed = allow_secrets || s.options.allow_secrets;
-        if !allowed {
-            let blocked = self.secrets_in(&files);
-            if !blocked.is_empty() {
-                let what = format!(
-                    "{} accepted file(s) look like they hold a secret: {}",
-                    blocked.len(),
-                    blocked.join(", ")
-                );
-                if interactive {
-                    self.ephemeral(crate::protocol::Event::Rejected {
-                        op: "commit".into(),
-                        reason: format!(
-                            "{what}; reject those files, or commit again with the override to commit them anyway"
-                        ),
-                    });
-                } else {
-                    self.fail_session(format!(
-                        "{what}; nothing was written. Remove them, or rerun with --allow-secrets to commit them anyway"
-                    ));
-                }
-                return;
-            }
+        if !allowed && self.refuse_secrets(&files, interactive) {
+            return;
         }
         let workspace = self.workspace.clone();
         let to_write = files.clone();
@@ -485,25 +568,12 @@ impl Actor {
         }
         if no_commit {
             if let Some(s) = self.s() {
-                s.delivered = true;
+                s.progress.delivered = true;
             }
             self.remember_delivery().await;
             return;
         }
-        let mut text = message
-            .filter(|m| !m.trim().is_empty())
-            .unwrap_or_else(|| self.commit_summary());
-        while text.ends_with("\n\n") {
-            text.pop();
-        }
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push('\n');
-        text.push_str(&self.trailers());
-        // Decisions, topics and test lines are model text: a commit message
-        // is shown by `git log` on a terminal.
-        let text = crate::sanitize::text(&text).into_owned();
+        let text = self.commit_message(message);
         let workspace = self.workspace.clone();
         let committed = tokio::task::spawn_blocking(move || workspace.commit(&files, &text))
             .await
@@ -514,10 +584,10 @@ impl Actor {
                 let paths = self
                     .session
                     .as_ref()
-                    .map(super::actor::Session::accepted_paths)
+                    .map(|s| s.work.accepted_paths())
                     .unwrap_or_default();
                 if let Some(s) = self.s() {
-                    s.delivered = true;
+                    s.progress.delivered = true;
                     s.record.commit = Some(commit.sha.clone());
                 }
                 self.emit(EventBody::CommitCreated {

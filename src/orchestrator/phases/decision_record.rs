@@ -8,8 +8,9 @@
 
 use std::fmt::Write as _;
 
-use super::actor::{Actor, StagedFile};
+use super::super::actor::{Actor, StagedFile};
 use crate::protocol::{DecidedBy, EventBody, FileChange};
+use crate::store::RecordKey;
 
 /// Where the record goes, relative to DIR.
 pub const DECISIONS_PATH: &str = "docs/DECISIONS.md";
@@ -23,14 +24,14 @@ impl Actor {
     /// ([`crate::sanitize::text`]); `None` without conflicts.
     pub(crate) fn decisions_section(&self) -> Option<String> {
         let s = self.session.as_ref()?;
-        if s.conflicts.is_empty() {
+        if s.design.conflicts.is_empty() {
             return None;
         }
         let title = s.prompt.lines().next().unwrap_or("").trim();
         let mut out = format!("\n## {title}\n");
-        for (n, k) in s.conflicts.iter().enumerate() {
+        for (n, k) in s.design.conflicts.iter().enumerate() {
             let _ = write!(out, "\n### {}. {}\n\n", n + 1, k.topic);
-            let decision = s.decisions.get(&k.id);
+            let decision = s.design.decisions.get(&k.id);
             let counts = |tally: &std::collections::BTreeMap<String, u32>| {
                 tally
                     .values()
@@ -65,7 +66,7 @@ impl Actor {
                     let _ = writeln!(out, "- {} ({}): “{}”", p.agent, p.option, p.quote.trim());
                 }
             }
-            if let Some(ballots) = s.ballots.get(&k.id).filter(|b| !b.is_empty()) {
+            if let Some(ballots) = s.design.ballots.get(&k.id).filter(|b| !b.is_empty()) {
                 out.push_str("\nBallots:\n\n| agent | ballot | rationale |\n|---|---|---|\n");
                 for (agent, ballot) in ballots {
                     let (option, why) = match ballot {
@@ -81,7 +82,7 @@ impl Actor {
                     let _ = writeln!(out, "\nTally: {}.", tally.join(", "));
                 }
             }
-            if let Some((from, note)) = s.overrides.get(&k.id) {
+            if let Some((from, note)) = s.design.overrides.get(&k.id) {
                 let from = from.as_deref().unwrap_or("no result");
                 let _ = writeln!(
                     out,
@@ -93,12 +94,13 @@ impl Actor {
             }
         }
         // What the tests ran, per component, once they have run.
-        if !s.last_tests.is_empty() {
+        if !s.tests.last_tests.is_empty() {
             out.push_str("\n### Tests\n\n");
-            for line in super::testing::round_lines(&s.last_tests) {
+            for line in super::super::testing::round_lines(&s.tests.last_tests) {
                 let _ = writeln!(out, "- {line}");
             }
             if let Some(t) = s
+                .tests
                 .last_tests
                 .iter()
                 .find(|t| t.isolation != Default::default())
@@ -117,7 +119,7 @@ impl Actor {
     /// file keeps its owner and whether the person accepted it.
     pub(crate) async fn restage_decisions(&mut self) {
         let staged = self.session.as_ref().and_then(|s| {
-            let f = s.files.get(DECISIONS_PATH)?;
+            let f = s.work.files.get(DECISIONS_PATH)?;
             Some((f.agent.clone(), f.task.clone()))
         });
         if let Some((agent, task)) = staged {
@@ -138,8 +140,8 @@ impl Actor {
         // held, are those of the first staging (DIR may since hold this very
         // file, written by a delivery that a crash cut short).
         let first = self.session.as_ref().and_then(|s| {
-            let staged = s.files.get(DECISIONS_PATH)?;
-            Some((s.decisions_prefix.clone()?, staged.clone()))
+            let staged = s.work.files.get(DECISIONS_PATH)?;
+            Some((s.design.decisions_prefix.clone()?, staged.clone()))
         });
         let prefix = match &first {
             Some((prefix, _)) => prefix.clone(),
@@ -200,11 +202,11 @@ impl Actor {
         };
         let change = file.change;
         if let Some(s) = self.s() {
-            s.decisions_prefix = Some(prefix);
+            s.design.decisions_prefix = Some(prefix);
         }
-        self.record("file", DECISIONS_PATH, &file);
+        self.record(RecordKey::File, DECISIONS_PATH, &file);
         if let Some(s) = self.s() {
-            s.files.insert(DECISIONS_PATH.to_string(), file);
+            s.work.files.insert(DECISIONS_PATH.to_string(), file);
         }
         self.note(
             agent,

@@ -303,7 +303,17 @@ async fn run_headless(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         quiet: global.quiet,
         phases: prepared.workflow.phases.len(),
     };
-    Ok(crate::headless::run(handle, Op::Start { prompt, options }, output).await)
+    Ok(crate::headless::run(channels(handle), Op::Start { prompt, options }, output).await)
+}
+
+/// A frontend's end of the orchestrator behind `handle`: its op sender, a
+/// subscription to its events, and its stop.
+fn channels(handle: crate::orchestrator::OrchestratorHandle) -> crate::protocol::Channels {
+    crate::protocol::Channels {
+        events: handle.subscribe(),
+        ops: handle.sender(),
+        stopped: Box::pin(handle.join()),
+    }
 }
 
 /// `quorum resume`: the stored session's own workflow is used (the actor
@@ -337,7 +347,7 @@ async fn run_resume(global: &Global, args: ResumeArgs) -> Result<i32, Failure> {
         allow_overwrite: args.allow_overwrite,
         allow_secrets: args.allow_secrets,
     };
-    Ok(crate::headless::run(handle, begin, output).await)
+    Ok(crate::headless::run(channels(handle), begin, output).await)
 }
 
 async fn run_tui(global: &Global, prompt: Vec<String>) -> Result<i32, Failure> {
@@ -391,7 +401,7 @@ async fn run_tui_with(
         unconfined_pending: ask && !at_once,
         implicit_demo: prepared.settings.offline_demo() && !global.offline,
     };
-    crate::tui::run(handle, setup)
+    crate::tui::run(channels(handle), setup)
         .await
         .map_err(|e| Failure::failed(format!("terminal: {e}")))
 }

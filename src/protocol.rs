@@ -387,10 +387,12 @@ pub struct Position {
     pub quote: String,
 }
 
+mod channels;
 mod events;
 mod messages;
 mod ops;
 
+pub use channels::{Channels, Stopped, now};
 pub use events::*;
 pub use messages::*;
 pub use ops::*;

@@ -44,8 +44,7 @@ use crate::config::Settings;
 use crate::config::keymap::Keymap;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::config::workflow::Workflow;
-use crate::orchestrator::OrchestratorHandle;
-use crate::protocol::{Event, EventBody, Op};
+use crate::protocol::{Channels, Event, EventBody, Op};
 
 /// Shortest time between two frames after the person's input (keys, paste,
 /// mouse, a resize): at most 60 frames per second.
@@ -400,11 +399,14 @@ async fn run_external(
     Ok(())
 }
 
-/// Runs the TUI until the person quits; returns the exit code of the session's
-/// end (0 when no session ran).
-pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
-    let mut events = handle.subscribe();
-    let ops = handle.sender();
+/// Runs the TUI on a running orchestrator's channels until the person quits;
+/// returns the exit code of the session's end (0 when no session ran).
+pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
+    let Channels {
+        ops,
+        mut events,
+        stopped,
+    } = channels;
     let depth = ColorDepth::detect(&|k| std::env::var(k).ok());
     let setup = Setup {
         theme: setup.theme.for_depth(depth),
@@ -580,7 +582,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         reading.stop().await;
     }
     drop(guard);
-    handle.send(Op::Shutdown);
+    let _ = ops.send(Op::Shutdown);
     // Take the session's last events (its end status), then stop.
     let deadline = Instant::now() + Duration::from_secs(5);
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
@@ -590,7 +592,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             break;
         }
     }
-    handle.join().await;
+    stopped.await;
     // The terminal is back (the alternate screen left): an unfinished
     // session says how to go on with it.
     let here = std::env::current_dir()

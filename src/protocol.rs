@@ -391,11 +391,14 @@ mod channels;
 mod events;
 mod messages;
 mod ops;
+pub mod session_view;
+pub mod transcript;
 
 pub use channels::{Channels, Stopped, now};
 pub use events::*;
 pub use messages::*;
 pub use ops::*;
+pub use session_view::SessionView;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

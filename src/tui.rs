@@ -19,7 +19,6 @@
 pub mod app;
 pub mod highlight;
 pub mod metrics;
-pub mod model;
 pub mod screen;
 pub mod terminal;
 pub mod transcript;

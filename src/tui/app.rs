@@ -30,10 +30,10 @@ use self::palette::Palette;
 use self::past::PastSessions;
 use self::search::Search;
 use super::metrics::Metrics;
-use super::model::SessionView;
 use super::transcript::Transcripts;
 use crate::config::keymap::{Context, Keymap};
 use crate::config::theme::Theme;
+use crate::protocol::SessionView;
 use crate::protocol::{Event, EventBody, Op, RequestId, SessionStatus, TaskState};
 
 /// A roster entry as shown.

@@ -10,10 +10,10 @@ use std::time::Duration;
 use quorum::config::Settings;
 use quorum::config::workflow::Workflow;
 use quorum::orchestrator::{self, OrchestratorHandle, Parts};
+use quorum::protocol::session_view::SessionView;
 use quorum::protocol::{Event, EventBody, Op, SessionOptions};
 use quorum::state::StateDir;
 use quorum::store::Store;
-use quorum::tui::model::SessionView;
 use quorum::workspace::Workspace;
 use tokio::sync::mpsc::UnboundedReceiver;
 

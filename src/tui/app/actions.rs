@@ -528,7 +528,7 @@ impl App {
     }
 
     /// The selected conflict.
-    pub fn selected_conflict(&self) -> Option<&crate::tui::model::ConflictView> {
+    pub fn selected_conflict(&self) -> Option<&crate::protocol::session_view::ConflictView> {
         self.session.conflicts.get(self.conflicts.sel)
     }
 
@@ -539,7 +539,7 @@ impl App {
     }
 
     /// The selected file entry.
-    pub fn selected_file(&self) -> Option<&crate::tui::model::FileEntry> {
+    pub fn selected_file(&self) -> Option<&crate::protocol::session_view::FileEntry> {
         self.session.files.values().nth(self.files.sel)
     }
 

@@ -2,9 +2,9 @@
 //! and one opened read-only, rebuilt by folding its stored events with the
 //! same [`SessionView::apply`] (and [`Metrics::apply`]) a live session uses.
 
+use crate::protocol::session_view::SessionView;
 use crate::protocol::{LoggedEvent, RequestId, SessionId, SessionSummary};
 use crate::tui::metrics::Metrics;
-use crate::tui::model::SessionView;
 
 /// A past session, folded from its events.
 #[derive(Clone, Debug)]

@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, by_label, draw_timeline};
+use crate::protocol::session_view::SessionView;
 use crate::protocol::{SessionStatus, SessionSummary};
 use crate::tui::app::App;
 use crate::tui::metrics::Metrics;
-use crate::tui::model::SessionView;
 use crate::tui::view::tokens;
 
 fn status_scope(status: Option<SessionStatus>) -> (&'static str, &'static str) {

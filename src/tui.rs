@@ -17,13 +17,19 @@
 //! `Event`s (DESIGN.md §4).
 
 pub mod app;
+pub mod frame;
 pub mod highlight;
 pub mod metrics;
+pub mod overlays;
 pub mod screen;
+pub mod screens;
+pub mod search;
+pub mod status;
 pub mod terminal;
 pub mod transcript;
-pub mod view;
-pub mod views;
+pub mod widgets;
+
+pub use crate::config::{keymap, theme};
 
 #[cfg(test)]
 mod tests;
@@ -476,7 +482,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
             take_waiting_events(&mut app, &guard, &mut output, &mut events);
             app.before_frame(now.into_std());
             guard.draw(|frame| {
-                view::draw(&mut app, frame);
+                frame::draw(&mut app, frame);
                 screen::Rendered {
                     scroll_band: app.frame.scroll_band.clone(),
                     cursor: None,

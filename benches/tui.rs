@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use divan::Bencher;
 use quorum::protocol::Event;
+use quorum::tui::frame as view;
 use quorum::tui::screen::{Rendered, Screen};
-use quorum::tui::view;
 use ratatui::Terminal;
 use ratatui::backend::{CrosstermBackend, TestBackend};
 

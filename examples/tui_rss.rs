@@ -17,7 +17,7 @@ use std::time::Instant;
 use quorum::protocol::{Event, Op, SEARCH_LIMIT, SessionId};
 use quorum::store::{Store, Write};
 use quorum::tui::app::App;
-use quorum::tui::view;
+use quorum::tui::frame as view;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

@@ -14,4 +14,3 @@ pub mod setup;
 
 pub use args::Cli;
 // The headless runner names its `--json` mode by its old path.
-pub(crate) use args::JsonMode;

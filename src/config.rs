@@ -7,6 +7,7 @@
 //! set — so later stages never re-check. Key *values* are never read or stored
 //! here; only the names of their environment variables.
 
+pub mod demo;
 pub mod keymap;
 pub mod pricing;
 mod raw;

@@ -11,10 +11,16 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::cli::JsonMode;
-use crate::orchestrator::OrchestratorHandle;
-use crate::protocol::{Event, EventBody, LoggedEvent, Op, SessionStatus};
+use crate::protocol::{Channels, Event, EventBody, LoggedEvent, Op, SessionStatus};
 
+/// What `--json` prints (`quorum run --json[=tokens]`, docs/commands.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonMode {
+    /// Durable events only.
+    Events,
+    /// Durable events and token deltas.
+    Tokens,
+}
 /// How the runner reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Output {
@@ -393,15 +399,19 @@ fn left_open(stored: &[LoggedEvent]) -> Option<String> {
 }
 
 /// Runs one session headless to its end and returns the process exit code.
-pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
-    let mut events = handle.subscribe();
+pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
+    let Channels {
+        ops,
+        mut events,
+        stopped,
+    } = channels;
     let (dry_run, no_commit) = match &begin {
         Op::Start { options, .. } => (options.dry_run, options.no_commit),
         _ => (false, false),
     };
     let signalled = on_interrupt();
-    handle.send(begin);
-    let interrupt = handle.sender();
+    let _ = ops.send(begin);
+    let interrupt = ops.clone();
     tokio::spawn(async move {
         signalled.await;
         let _ = interrupt.send(Op::Interrupt);
@@ -427,7 +437,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
         if !reader_gone && crate::output::pipe_closed() {
             reader_gone = true;
             tracing::warn!("the output pipe is closed: interrupting the session");
-            handle.send(Op::Interrupt);
+            let _ = ops.send(Op::Interrupt);
         }
         let event = tokio::select! {
             event = events.recv() => event,
@@ -474,7 +484,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
                         "seq": last_seq,
                         "type": "token",
                         "session": session,
-                        "at": crate::orchestrator::now(),
+                        "at": crate::protocol::now(),
                         "agent": agent,
                         "task": task,
                         "text": text,
@@ -503,8 +513,8 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
                     );
                     3
                 };
-                handle.send(Op::Shutdown);
-                handle.join().await;
+                let _ = ops.send(Op::Shutdown);
+                stopped.await;
                 return code;
             }
             Event::Closed => break,
@@ -529,9 +539,9 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     display.finish();
     if refused {
         // The session never began (an empty prompt, nothing to resume).
-        handle.send(Op::Shutdown);
-        handle.join().await;
-        return crate::cli::exit::USAGE;
+        let _ = ops.send(Op::Shutdown);
+        stopped.await;
+        return crate::protocol::exit::USAGE;
     }
     let status = status.unwrap_or(SessionStatus::Failed);
     if status == SessionStatus::Failed && output.json.is_some() && !session.is_empty() {
@@ -541,7 +551,7 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
     }
     if matches!(status, SessionStatus::Succeeded | SessionStatus::Demo) && output.json.is_none() {
         if dry_run {
-            print_dry_run(&handle, &mut events, &staged).await;
+            print_dry_run(&ops, &mut events, &staged).await;
         } else if let Some((sha, repo)) = &commit {
             out(&format!("committed {sha} in {repo}: {committed} file(s)"));
         } else if no_commit {
@@ -559,8 +569,8 @@ pub async fn run(handle: OrchestratorHandle, begin: Op, output: Output) -> i32 {
         // disk): the one line that says what to do.
         crate::errln!("quorum: {}", crate::sanitize::line(cause));
     }
-    handle.send(Op::Shutdown);
-    handle.join().await;
+    let _ = ops.send(Op::Shutdown);
+    stopped.await;
     exit_code(status)
 }
 
@@ -588,14 +598,14 @@ pub fn failure_line(session: &str, cause: Option<&str>) -> String {
 
 /// Prints each staged file: its diff against DIR, or its whole content when new.
 async fn print_dry_run(
-    handle: &OrchestratorHandle,
+    ops: &tokio::sync::mpsc::UnboundedSender<Op>,
     events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
     staged: &[String],
 ) {
     let mut pending: BTreeMap<u64, String> = BTreeMap::new();
     for (i, path) in staged.iter().enumerate() {
         pending.insert(i as u64, path.clone());
-        handle.send(Op::LoadFile {
+        let _ = ops.send(Op::LoadFile {
             path: path.clone(),
             req: i as u64,
         });

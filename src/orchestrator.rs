@@ -99,6 +99,17 @@ impl OrchestratorHandle {
         let _ = self.actor.await;
         let _ = self.committer.await;
     }
+
+    /// A frontend's end of the orchestrator (docs/design.md §4): its op
+    /// sender, a subscription to its events from now on, and its stop. The
+    /// TUI and the headless runner take these, never the handle.
+    pub fn into_channels(self) -> crate::protocol::Channels {
+        crate::protocol::Channels {
+            events: self.subscribe(),
+            ops: self.sender(),
+            stopped: Box::pin(self.join()),
+        }
+    }
 }
 
 /// Starts the orchestrator on the current tokio runtime.

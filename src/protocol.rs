@@ -387,17 +387,23 @@ pub struct Position {
     pub quote: String,
 }
 
+mod channels;
 pub mod documents;
 mod domain;
 mod events;
+pub mod exit;
 pub mod inputs;
 mod messages;
 mod ops;
+pub mod session_view;
+pub mod transcript;
 
+pub use channels::{Channels, Stopped, now};
 pub use domain::*;
 pub use events::*;
 pub use messages::*;
 pub use ops::*;
+pub use session_view::SessionView;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

@@ -17,14 +17,19 @@
 //! `Event`s (DESIGN.md §4).
 
 pub mod app;
+pub mod frame;
 pub mod highlight;
 pub mod metrics;
-pub mod model;
+pub mod overlays;
 pub mod screen;
+pub mod screens;
+pub mod search;
+pub mod status;
 pub mod terminal;
 pub mod transcript;
-pub mod view;
-pub mod views;
+pub mod widgets;
+
+pub use crate::config::{keymap, theme};
 
 #[cfg(test)]
 mod tests;
@@ -44,8 +49,7 @@ use crate::config::Settings;
 use crate::config::keymap::Keymap;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::config::workflow::Workflow;
-use crate::orchestrator::OrchestratorHandle;
-use crate::protocol::{Event, EventBody, Op};
+use crate::protocol::{Channels, Event, EventBody, Op};
 
 /// Shortest time between two frames after the person's input (keys, paste,
 /// mouse, a resize): at most 60 frames per second.
@@ -400,11 +404,14 @@ async fn run_external(
     Ok(())
 }
 
-/// Runs the TUI until the person quits; returns the exit code of the session's
-/// end (0 when no session ran).
-pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
-    let mut events = handle.subscribe();
-    let ops = handle.sender();
+/// Runs the TUI on a running orchestrator's channels until the person quits;
+/// returns the exit code of the session's end (0 when no session ran).
+pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
+    let Channels {
+        ops,
+        mut events,
+        stopped,
+    } = channels;
     let depth = ColorDepth::detect(&|k| std::env::var(k).ok());
     let setup = Setup {
         theme: setup.theme.for_depth(depth),
@@ -475,7 +482,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             take_waiting_events(&mut app, &guard, &mut output, &mut events);
             app.before_frame(now.into_std());
             guard.draw(|frame| {
-                view::draw(&mut app, frame);
+                frame::draw(&mut app, frame);
                 screen::Rendered {
                     scroll_band: app.frame.scroll_band.clone(),
                     cursor: None,
@@ -580,7 +587,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
         reading.stop().await;
     }
     drop(guard);
-    handle.send(Op::Shutdown);
+    let _ = ops.send(Op::Shutdown);
     // Take the session's last events (its end status), then stop.
     let deadline = Instant::now() + Duration::from_secs(5);
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
@@ -590,7 +597,7 @@ pub async fn run(handle: OrchestratorHandle, setup: Setup) -> io::Result<i32> {
             break;
         }
     }
-    handle.join().await;
+    stopped.await;
     // The terminal is back (the alternate screen left): an unfinished
     // session says how to go on with it.
     let here = std::env::current_dir()

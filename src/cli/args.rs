@@ -131,14 +131,8 @@ pub struct Global {
     pub quiet: bool,
 }
 
-/// What `--json` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum JsonMode {
-    /// Durable events only.
-    Events,
-    /// Durable events and token deltas.
-    Tokens,
-}
+/// What `--json` prints (the headless runner's choice, defined there).
+pub use crate::headless::JsonMode;
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]

@@ -13,16 +13,7 @@ use crate::cli::args::Global;
 use crate::store::StoreError;
 use crate::workspace::state_dir::StateError;
 
-/// Succeeded.
-pub const OK: i32 = 0;
-/// Failed.
-pub const FAILED: i32 = 1;
-/// Usage or config error, or a corrupt state db.
-pub const USAGE: i32 = 2;
-/// Interrupted, cancelled or paused (a session that can be resumed).
-pub const INTERRUPTED: i32 = 3;
-/// DIR's state is in use by another quorum.
-pub const IN_USE: i32 = 4;
+pub use crate::protocol::exit::{FAILED, IN_USE, INTERRUPTED, OK, USAGE};
 
 /// A reason to stop before or outside a session, with its exit code.
 #[derive(Debug)]

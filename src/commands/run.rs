@@ -52,7 +52,12 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         quiet: global.quiet,
         phases: prepared.workflow.phases.len(),
     };
-    Ok(crate::headless::run(handle, Op::Start { prompt, options }, output).await)
+    Ok(crate::headless::run(
+        handle.into_channels(),
+        Op::Start { prompt, options },
+        output,
+    )
+    .await)
 }
 
 /// The refine phase's answers of `--answers`: a TOML table `id = "answer"`.
@@ -77,7 +82,7 @@ fn demo_notice(global: &Global, settings: &Settings, prompt: &str) -> Option<Str
     if !settings.offline_demo() {
         return None;
     }
-    let unbuilt = crate::sim::project::unbuilt(prompt);
+    let unbuilt = crate::config::demo::unbuilt(prompt);
     // With --offline the person asked for the demo: the README and the
     // commit still say what it is.
     if !global.quiet && !global.offline {

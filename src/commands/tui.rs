@@ -68,7 +68,7 @@ pub(crate) async fn run_with(
         unconfined_pending: ask && !at_once,
         implicit_demo: prepared.settings.offline_demo() && !global.offline,
     };
-    crate::tui::run(handle, setup)
+    crate::tui::run(handle.into_channels(), setup)
         .await
         .map_err(|e| Failure::failed(format!("terminal: {e}")))
 }

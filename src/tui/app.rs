@@ -5,36 +5,38 @@
 //! itself (suspending, running `$EDITOR`) waits in [`App::external`]. No I/O
 //! happens here, so every key → op flow is testable without a terminal.
 //!
-//! Input handling lives in `app/input.rs`, the actions behind the keys in
-//! `app/actions.rs`; the command palette,
-//! transcript search and the history view's state in their own modules; the
-//! session's controls (pause, budgets, agent memory, retry on another model)
-//! in `app/control.rs`.
-
-mod actions;
-pub mod control;
-mod input;
-pub mod palette;
-pub mod past;
-pub mod search;
-mod status;
+//! Here: the state shared by every screen (the screen, the focus, the
+//! overlay, the outbox, the session's fold), and the routing: a key goes to
+//! the overlay on top, then to the prompt editor, then to the key table's
+//! action, which the screen it belongs to handles; an event updates the
+//! fold and whatever screen or overlay it answers. Each screen's state, keys
+//! and drawing are in [`super::screens`], each overlay's in
+//! [`super::overlays`].
 
 use std::time::{Duration, Instant};
 
+use crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
-use ratatui::widgets::{Block, BorderType, Borders};
-use ratatui_textarea::{TextArea, WrapMode};
+use ratatui_textarea::TextArea;
 
-use self::control::{Control, MemoryView, ModelPicker};
-use self::palette::Palette;
-use self::past::PastSessions;
-use self::search::Search;
+pub use super::overlays::editor::{Editor, EditorPurpose};
+pub use super::screens::conflicts::ConflictsState;
+pub use super::screens::files::{FilesState, Preview};
+pub use super::screens::main::PromptHistory;
+
+use super::keymap::{Action, Context, Keymap};
 use super::metrics::Metrics;
-use super::model::SessionView;
+use super::overlays::budget::Control;
+use super::overlays::memory::MemoryView;
+use super::overlays::models::ModelPicker;
+use super::overlays::palette::Palette;
+use super::screens::history::PastSessions;
+use super::screens::main::prompt_area;
+use super::search::Search;
+use super::theme::Theme;
 use super::transcript::Transcripts;
-use crate::config::keymap::{Context, Keymap};
-use crate::config::theme::Theme;
-use crate::protocol::{Event, EventBody, Op, RequestId, SessionStatus, TaskState};
+use crate::protocol::SessionView;
+use crate::protocol::{Event, EventBody, LoggedEvent, Op, RequestId, SessionStatus, TaskState};
 
 /// A roster entry as shown.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,37 +78,6 @@ pub enum Focus {
     Agents,
     /// The transcript.
     Transcript,
-}
-
-/// What an editor overlay's text is for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EditorPurpose {
-    /// The note of an override of `conflict` with `option`.
-    Override {
-        /// The id of the conflict being overridden.
-        conflict: String,
-        /// The option that replaces the decision, one of the conflict's options.
-        option: String,
-    },
-    /// The commit message.
-    CommitMessage,
-    /// The answer to a question.
-    Answer {
-        /// The id of the question answered, from its `question_asked` event.
-        question: String,
-    },
-    /// A transcript search.
-    Search,
-}
-
-/// A text editor overlay.
-pub struct Editor {
-    /// What it is for.
-    pub purpose: EditorPurpose,
-    /// Title and instructions.
-    pub title: String,
-    /// The text.
-    pub area: TextArea<'static>,
 }
 
 /// Layers above the screen.
@@ -160,21 +131,6 @@ pub enum External {
     },
 }
 
-/// A staged file's loaded content.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Preview {
-    /// The request it answers.
-    pub req: RequestId,
-    /// The file.
-    pub path: String,
-    /// Content, once loaded (`Err`: why not).
-    pub content: Option<Result<String, String>>,
-    /// Diff against DIR, when the file exists there.
-    pub diff: Option<String>,
-    /// The content, highlighted (computed once, when it arrives).
-    pub lines: Vec<ratatui::text::Line<'static>>,
-}
-
 /// A short message in the status bar.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Toast {
@@ -191,48 +147,6 @@ pub const TOAST_FOR: Duration = Duration::from_secs(6);
 
 /// Time between two spinner frames: at most 10 per second.
 pub const SPIN: Duration = Duration::from_millis(100);
-
-/// The conflicts view's selection.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ConflictsState {
-    /// Selected conflict.
-    pub sel: usize,
-    /// Selected option of the selected conflict.
-    pub option: usize,
-    /// Rows of the agents' positions scrolled past (PgUp/PgDn).
-    pub scroll: u16,
-}
-
-/// The files view's state.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct FilesState {
-    /// Selected file.
-    pub sel: usize,
-    /// The preview of the selected file.
-    pub preview: Option<Preview>,
-    /// Show the diff instead of the content.
-    pub show_diff: bool,
-    /// Preview scroll, in rows.
-    pub scroll: u16,
-    /// The commit message as generated at deliver: while the person has not
-    /// edited it, the commit asks for a fresh one, which counts the files as
-    /// accepted at that moment.
-    pub generated_message: Option<String>,
-    /// Why the last commit was refused by the secret scan (the files named);
-    /// `!` then commits anyway.
-    pub secrets_blocked: Option<String>,
-    /// Why the session had failed, when a failed session was resumed to be
-    /// delivered anyway (`quorum resume ID`): shown with the commit.
-    pub failed_before: Option<String>,
-}
-
-/// Submitted prompts, recalled with Up/Down in an empty prompt editor.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PromptHistory {
-    /// Oldest first.
-    pub entries: Vec<String>,
-    pos: Option<usize>,
-}
 
 /// What the last frame measured, for paging, scrolling and the mouse.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -353,43 +267,6 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-/// A styled editor.
-fn text_area(theme: &Theme, title: &str, text: &str) -> TextArea<'static> {
-    let lines: Vec<String> = if text.is_empty() {
-        vec![String::new()]
-    } else {
-        text.lines().map(String::from).collect()
-    };
-    let mut area = TextArea::new(lines);
-    area.set_wrap_mode(WrapMode::WordOrGlyph);
-    area.set_cursor_line_style(ratatui::style::Style::default());
-    area.set_cursor_style(theme.style("ui.cursor"));
-    area.set_style(theme.style("ui.text"));
-    area.set_block(
-        Block::default()
-            .borders(Borders::ALL)
-            .border_type(BorderType::Rounded)
-            .border_style(theme.style("ui.popup.border"))
-            .title(title.to_string()),
-    );
-    area.move_cursor(ratatui_textarea::CursorMove::Bottom);
-    area.move_cursor(ratatui_textarea::CursorMove::End);
-    area
-}
-
-/// A prompt editor holding `text`.
-fn prompt_area(theme: &Theme, text: &str) -> TextArea<'static> {
-    let mut p = TextArea::new(text.lines().map(String::from).collect());
-    p.set_wrap_mode(WrapMode::WordOrGlyph);
-    p.set_cursor_line_style(ratatui::style::Style::default());
-    p.set_cursor_style(theme.style("ui.cursor"));
-    p.set_placeholder_text("What should the team build? (Enter starts, Alt-Enter: newline)");
-    p.set_placeholder_style(theme.style("ui.text.dim"));
-    p.move_cursor(ratatui_textarea::CursorMove::Bottom);
-    p.move_cursor(ratatui_textarea::CursorMove::End);
-    p
-}
-
 impl App {
     /// A fresh TUI state.
     pub fn new(
@@ -446,7 +323,7 @@ impl App {
         self.agents.iter().map(|a| a.name.clone()).collect()
     }
 
-    fn req(&mut self) -> RequestId {
+    pub(crate) fn req(&mut self) -> RequestId {
         self.next_req += 1;
         self.next_req
     }
@@ -573,91 +450,6 @@ impl App {
         }
     }
 
-    /// Starts a session with `text` (from the prompt editor or the command line).
-    pub fn submit_prompt(&mut self, text: &str) {
-        let text = text.trim();
-        if text.is_empty() {
-            self.toast("the prompt is empty: say what to build", true);
-            return;
-        }
-        if text.contains('\0') {
-            self.toast(
-                "the prompt holds a NUL byte (\\0), which a prompt cannot carry: remove it, then press Enter",
-                true,
-            );
-            return;
-        }
-        if self.session.running() {
-            self.toast(
-                "a session is running; cancel it (Ctrl-C) before starting another",
-                true,
-            );
-            return;
-        }
-        if self.unconfined_pending {
-            // A prompt within the probe's first milliseconds: wait for its
-            // answer (it is nearly always there already).
-            self.unconfined = crate::workspace::sandbox::probe().err();
-            self.unconfined_pending = false;
-        }
-        if self.unconfined.is_some() {
-            self.overlay = Some(Overlay::ConfirmUnconfined {
-                prompt: text.to_string(),
-            });
-            return;
-        }
-        self.start_session(text, false);
-    }
-
-    /// Sends the start of a session on `text` (`allow_unconfined`: the person
-    /// let model-written code run without the jail).
-    pub fn start_session(&mut self, text: &str, allow_unconfined: bool) {
-        self.prompt_history.entries.push(text.to_string());
-        self.prompt_history.pos = None;
-        self.outbox.push(Op::Start {
-            prompt: text.to_string(),
-            options: crate::protocol::SessionOptions {
-                interactive: true,
-                allow_unconfined,
-                unbuilt: self
-                    .implicit_demo
-                    .then(|| crate::sim::project::unbuilt(text))
-                    .flatten(),
-                ..Default::default()
-            },
-        });
-        self.prompt = prompt_area(&self.theme, text);
-        self.focus = Focus::Transcript;
-    }
-
-    /// `Ctrl-C`: while a session runs, asks whether to cancel it
-    /// ([`Overlay::ConfirmCancel`]; a second `Ctrl-C` confirms); otherwise quits.
-    fn cancel_or_quit(&mut self) {
-        if self.session.running() {
-            self.overlay = Some(Overlay::ConfirmCancel);
-        } else {
-            self.quit = true;
-        }
-    }
-
-    /// The cancel was confirmed: the session is cancelled (resumable).
-    fn cancel_confirmed(&mut self) {
-        if self.session.running() {
-            self.outbox.push(Op::CancelSession);
-            let quit = self
-                .keymap
-                .key_for(
-                    crate::config::keymap::Context::Outside,
-                    crate::config::keymap::Action::Quit,
-                )
-                .unwrap_or("q");
-            self.toast(
-                format!("cancelling the session — {quit} or Ctrl-C quits; `quorum resume` continues it later"),
-                false,
-            );
-        }
-    }
-
     /// What to print once the terminal is back, when the session the person
     /// leaves is unfinished and `quorum resume` can go on with it:
     /// "quorum: session ID is interrupted; resume it with: quorum resume ID".
@@ -685,50 +477,28 @@ impl App {
         ))
     }
 
-    fn open_editor(&mut self, purpose: EditorPurpose, title: &str, text: &str) {
-        let area = text_area(&self.theme, title, text);
-        self.overlay = Some(Overlay::Editor(Box::new(Editor {
-            purpose,
-            title: title.to_string(),
-            area,
-        })));
-    }
-
-    /// The person's editor returned for a staged file: `after` is the edited
-    /// text (or why it could not be read). A changed file is sent back as an
-    /// accept of the modified content; an unchanged one sends nothing.
-    pub fn edited(&mut self, path: &str, before: &str, after: Result<String, String>) {
-        match after {
-            Err(e) => self.toast(format!("edit {path}: {e}"), true),
-            Ok(after) if after == before => {
-                self.toast(format!("{path} unchanged: nothing sent"), false)
-            }
-            Ok(content) => {
-                self.toast(format!("sending your edit of {path}…"), false);
-                self.outbox.push(Op::AcceptEdited {
-                    path: path.to_string(),
-                    content,
-                });
-            }
-        }
+    /// Forgets the session shown: a new one starts, or a stored one is
+    /// resumed.
+    fn reset_session(&mut self) {
+        self.session = SessionView::default();
+        self.metrics = Metrics::default();
+        self.search = None;
+        self.transcripts = Transcripts::new(self.agent_names());
+        self.commit_message = None;
+        self.files = FilesState::default();
+        self.conflicts = ConflictsState::default();
+        self.control = Control::default();
     }
 
     /// [`Event::Resumed`]: the stored session is folded as if it had been
     /// watched live, and each transcript view pages in its last stored lines.
     fn on_resumed(
         &mut self,
-        events: &[crate::protocol::LoggedEvent],
+        events: &[LoggedEvent],
         lines: u64,
         agent_lines: &std::collections::BTreeMap<String, u64>,
     ) {
-        self.session = SessionView::default();
-        self.metrics = Metrics::default();
-        self.search = None;
-        self.transcripts = Transcripts::new(self.agents.iter().map(|a| a.name.clone()).collect());
-        self.commit_message = None;
-        self.files = FilesState::default();
-        self.conflicts = ConflictsState::default();
-        self.control = Control::default();
+        self.reset_session();
         for e in events {
             self.session.apply(e);
             self.metrics.apply(e);
@@ -783,57 +553,7 @@ impl App {
                 lines,
                 agent_lines,
             } => self.on_resumed(&events, lines, &agent_lines),
-            Event::Logged(e) => {
-                if matches!(e.body, EventBody::SessionStarted { .. }) {
-                    self.session = SessionView::default();
-                    self.metrics = Metrics::default();
-                    self.search = None;
-                    self.transcripts =
-                        Transcripts::new(self.agents.iter().map(|a| a.name.clone()).collect());
-                    self.commit_message = None;
-                    self.files = FilesState::default();
-                    self.conflicts = ConflictsState::default();
-                    self.control = Control::default();
-                }
-                self.session.apply(&e);
-                self.on_control_event(&e.body);
-                self.metrics.apply(&e);
-                self.metrics.anchor(Instant::now());
-                match &e.body {
-                    EventBody::PhaseStarted { kind, .. }
-                        if kind == "resolve"
-                            && self.options.confirm_decisions
-                            && self.session.open_conflicts() > 0 =>
-                    {
-                        self.toast("the session waits for your decisions: press c", false);
-                    }
-                    // Every open question is announced, the next one
-                    // once one is answered (the status bar keeps it).
-                    EventBody::QuestionAsked { .. } | EventBody::QuestionAnswered { .. } => {
-                        if let Some(waiting) = self.questions_status() {
-                            self.toast(waiting, false);
-                        } else if matches!(e.body, EventBody::QuestionAnswered { .. }) {
-                            self.toast("every question is answered: the session goes on", false);
-                        }
-                    }
-                    EventBody::CommitCreated { sha, .. } => {
-                        self.toast(format!("committed {}", &sha[..sha.len().min(12)]), false);
-                    }
-                    EventBody::SessionFinished { status, .. } => {
-                        let error = !matches!(
-                            status,
-                            SessionStatus::Succeeded | SessionStatus::AwaitingDelivery
-                        );
-                        self.toast(format!("session {}", status.as_str()), error);
-                    }
-                    EventBody::Error { message } => self.toast(message.clone(), true),
-                    EventBody::RepairDeclined { agent, reason, .. } => self.toast(
-                        format!("{agent} declined the repair: {reason} (the chair decides)"),
-                        true,
-                    ),
-                    _ => {}
-                }
-            }
+            Event::Logged(e) => self.on_logged(&e),
             Event::Token { agent, task, text } => {
                 self.metrics.on_token(&agent, &task, &text, Instant::now());
                 self.transcripts.on_token(&agent, &task, &text);
@@ -845,62 +565,14 @@ impl App {
                 lines,
                 total,
             } => self.transcripts.on_page(req, &agent, &lines, total),
-            Event::FileLoaded { req, file } => {
-                if let Some(p) = self.files.preview.as_mut().filter(|p| p.req == req) {
-                    match file {
-                        Ok(view) => {
-                            p.lines =
-                                super::highlight::highlight(&view.path, &view.content, &self.theme);
-                            p.content = Some(Ok(view.content));
-                            p.diff = view.diff;
-                        }
-                        Err(e) => p.content = Some(Err(e)),
-                    }
-                }
-            }
+            Event::FileLoaded { req, file } => self.file_loaded(req, file),
             Event::FileDecided { path, accepted } => {
                 if let Some(f) = self.session.files.get_mut(&path) {
                     f.accepted = accepted;
                 }
             }
-            Event::FileEdited { path, bytes } => {
-                if let Some(f) = self.session.files.get_mut(&path) {
-                    f.bytes = bytes;
-                }
-                self.toast(format!("{path}: your edit is staged and accepted"), false);
-                if self.files.preview.as_ref().is_some_and(|p| p.path == path) {
-                    self.files.preview = None;
-                    if self.screen == Screen::Files {
-                        self.load_selected_file();
-                    }
-                }
-            }
-            // Sent again when the person accepts, rejects or edits a file:
-            // the prefill follows, unless they wrote their own message.
-            Event::DeliveryReady { message } if self.files.generated_message.is_some() => {
-                if self.commit_message == self.files.generated_message {
-                    self.commit_message = Some(message.clone());
-                }
-                self.files.generated_message = Some(message);
-            }
-            Event::DeliveryReady { message } => {
-                self.files.generated_message = Some(message.clone());
-                self.commit_message = Some(message);
-                match (self.tests_verdict(), self.files.failed_before.clone()) {
-                    (Some(verdict), None) => self.toast(verdict, true),
-                    (verdict, Some(failure)) => {
-                        let next = verdict.unwrap_or_else(|| self.ready_status());
-                        self.toast(
-                            format!("this session had failed: {failure} — it waits at deliver again; {next}"),
-                            true,
-                        )
-                    }
-                    (None, None) => {
-                        let ready = self.ready_status();
-                        self.toast(ready, false)
-                    }
-                }
-            }
+            Event::FileEdited { path, bytes } => self.file_edited(path, bytes),
+            Event::DeliveryReady { message } => self.delivery_ready(message),
             Event::Memory { agent, notes } => self.on_memory(&agent, notes),
             Event::SearchResults {
                 req,
@@ -921,21 +593,218 @@ impl App {
                 }
                 self.on_control_rejected(&op, &reason);
                 if op == "commit" && reason.contains("secret") {
-                    self.files.secrets_blocked = Some(reason.clone());
-                    let key = self
-                        .keymap
-                        .key_for(Context::Files, crate::config::keymap::Action::CommitAnyway)
-                        .unwrap_or("!");
-                    self.toast(
-                        format!("commit: {reason} — in files, {key} commits them anyway"),
-                        true,
-                    );
+                    self.commit_refused_for_secrets(&reason);
                 } else {
                     self.toast(format!("{op}: {reason}"), true)
                 }
             }
             Event::Fatal { message } => self.toast(message, true),
             Event::Closed => self.closed = true,
+        }
+    }
+
+    /// A durable event: folded into the session and its metrics; the
+    /// controls and the status bar take what concerns them.
+    fn on_logged(&mut self, e: &LoggedEvent) {
+        if matches!(e.body, EventBody::SessionStarted { .. }) {
+            self.reset_session();
+        }
+        self.session.apply(e);
+        self.on_control_event(&e.body);
+        self.metrics.apply(e);
+        self.metrics.anchor(Instant::now());
+        self.announce(&e.body);
+    }
+
+    /// A key press: the overlay on top takes it first, then the prompt
+    /// editor when it is focused, then the key table's action.
+    pub fn on_key(&mut self, key: KeyEvent) {
+        let contexts = self.contexts();
+        let action = self.keymap.action(&contexts, &key);
+        match self.overlay.take() {
+            Some(Overlay::Help { scroll }) => return self.help_key(scroll, key, action),
+            Some(Overlay::ConfirmUnconfined { prompt }) => return self.unconfined_key(prompt, key),
+            Some(Overlay::ConfirmCancel) => return self.confirm_cancel_key(key, action),
+            Some(Overlay::ConfirmQuit) => return self.confirm_quit_key(key),
+            Some(Overlay::Palette(palette)) => return self.palette_key(palette, key, action),
+            Some(Overlay::Memory(view)) => return self.memory_key(view, key, action),
+            Some(Overlay::Budget) => return self.budget_key(key, action),
+            Some(Overlay::Models(picker)) => return self.models_key(picker, key, action),
+            Some(Overlay::Editor(editor)) => return self.editor_key(editor, key, action),
+            None => {}
+        }
+        if self.screen == Screen::Main && self.focus == Focus::Prompt {
+            return self.prompt_key(key, action);
+        }
+        if let Some(action) = action {
+            self.on_action(action);
+        }
+    }
+
+    /// A bracketed paste: inserted into the focused editor, never submitted.
+    ///
+    /// A NUL byte is refused at once (git cannot hold it in a commit
+    /// message, and no prompt needs one): nothing is inserted and the status
+    /// bar says why.
+    pub fn on_paste(&mut self, text: &str) {
+        if text.contains('\0') {
+            self.toast(
+                "the pasted text holds a NUL byte (\\0), which a prompt cannot carry: nothing was pasted; remove it and paste again",
+                true,
+            );
+            return;
+        }
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        if self.overlay.is_none() && self.screen == Screen::Main && self.focus == Focus::Prompt {
+            self.prompt_active = true;
+        }
+        match &mut self.overlay {
+            Some(Overlay::Editor(editor)) => {
+                editor.area.insert_str(&text);
+            }
+            Some(Overlay::Palette(p)) => {
+                p.input.push_str(text.lines().next().unwrap_or(""));
+                p.sel = 0;
+            }
+            Some(_) => {}
+            None if self.screen == Screen::Main && self.focus == Focus::Prompt => {
+                self.prompt.insert_str(&text);
+            }
+            None => {}
+        }
+    }
+
+    /// A mouse event (only with `[ui] mouse = true`): the wheel scrolls what is under it.
+    pub fn on_mouse(&mut self, event: MouseEvent) {
+        if !self.options.mouse || self.overlay.is_some() {
+            return;
+        }
+        let action = match event.kind {
+            MouseEventKind::ScrollUp => Action::Up,
+            MouseEventKind::ScrollDown => Action::Down,
+            _ => return,
+        };
+        if self.screen == Screen::Main {
+            let area = self.frame.transcript_area;
+            let inside = event.column >= area.x
+                && event.column < area.x + area.width
+                && event.row >= area.y
+                && event.row < area.y + area.height;
+            if !inside {
+                return;
+            }
+            let rows = u64::from(self.frame.transcript_rows);
+            let req = if action == Action::Up {
+                self.transcripts.scroll_up(3, rows)
+            } else {
+                self.transcripts.scroll_down(3, rows)
+            };
+            self.request_page(req);
+            return;
+        }
+        if self.screen == Screen::Files {
+            self.files.scroll = if action == Action::Up {
+                self.files.scroll.saturating_sub(3)
+            } else {
+                self.files.scroll.saturating_add(3)
+            };
+            return;
+        }
+        self.on_list(action);
+    }
+
+    /// What an action of the key table does: the ones that work everywhere
+    /// here, the others in the screen or overlay they belong to.
+    pub(crate) fn on_action(&mut self, action: Action) {
+        match action {
+            Action::CancelSession => self.cancel_or_quit(),
+            Action::Suspend => self.external = Some(External::Suspend),
+            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::Palette => self.overlay = Some(Overlay::Palette(Default::default())),
+            Action::Conflicts => self.screen = Screen::Conflicts,
+            Action::Files => {
+                self.screen = Screen::Files;
+                self.load_selected_file();
+            }
+            Action::Metrics => self.screen = Screen::Metrics,
+            Action::History => self.open_history(),
+            Action::OpenSession => self.open_session(),
+            Action::Answer => self.answer_question(),
+            Action::Back => self.screen = Screen::Main,
+            Action::Quit => {
+                if self.session.running() {
+                    self.overlay = Some(Overlay::ConfirmQuit);
+                } else {
+                    self.quit = true;
+                }
+            }
+            Action::Down
+            | Action::Up
+            | Action::Top
+            | Action::Bottom
+            | Action::PageUp
+            | Action::PageDown => self.on_list(action),
+            Action::FocusNext
+            | Action::FocusPrev
+            | Action::PauseTask
+            | Action::CancelTask
+            | Action::RetryTask
+            | Action::PrevTab
+            | Action::NextTab
+            | Action::Follow
+            | Action::Search
+            | Action::SearchNext
+            | Action::SearchPrev => self.main_action(action),
+            Action::OptionPrev
+            | Action::OptionNext
+            | Action::Decide
+            | Action::AcceptVotes
+            | Action::Override
+            | Action::NextOpen => self.conflicts_action(action),
+            Action::Preview
+            | Action::Diff
+            | Action::ToggleAccept
+            | Action::EditFile
+            | Action::EditMessage
+            | Action::Commit
+            | Action::CommitAnyway => self.files_action(action),
+            Action::PauseSession => self.toggle_pause(),
+            Action::BudgetPrompt => self.show_budget_prompt(),
+            Action::Memory => self.open_memory(),
+            Action::RetryTaskOn => self.retry_on_another_model(),
+            // The overlays' own keys (memory, budget prompt) and the
+            // editors' keys are handled where they apply.
+            Action::EditMemory
+            | Action::RaiseBudget
+            | Action::StopSession
+            | Action::Submit
+            | Action::Newline
+            | Action::LeaveEditor => {}
+        }
+    }
+
+    /// The list keys (Up/Down, Top/Bottom, PgUp/PgDn) on the current screen.
+    pub(crate) fn on_list(&mut self, action: Action) {
+        let page = self.frame.transcript_rows.max(2) as usize - 1;
+        let step = |sel: usize, n: usize| -> usize {
+            if n == 0 {
+                return 0;
+            }
+            match action {
+                Action::Down => (sel + 1).min(n - 1),
+                Action::Up => sel.saturating_sub(1),
+                Action::Top => 0,
+                Action::Bottom => n - 1,
+                Action::PageDown => (sel + page).min(n - 1),
+                _ => sel.saturating_sub(page),
+            }
+        };
+        match self.screen {
+            Screen::Main => self.main_list(action, page, step),
+            Screen::Conflicts => self.conflicts_list(action, step),
+            Screen::Files => self.files_list(action, page, step),
+            Screen::History => self.past.sel = step(self.past.sel, self.past.list().len()),
+            Screen::Metrics => {}
         }
     }
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::protocol::transcript::complete_lines;
 use crate::protocol::{LineKind, RequestId, TranscriptLine};
 
 /// Most lines held per view.
@@ -263,24 +264,17 @@ impl Transcripts {
             .iter()
             .filter(|(_, (a, t))| !t.is_empty() && key.as_deref().is_none_or(|k| k == a))
             .map(|(task, (agent, text))| {
-                let (done, tail) = match text.rfind('\n') {
-                    Some(cut) => (&text[..cut], &text[cut + 1..]),
-                    None => ("", text.as_str()),
-                };
+                let (done, tail) = complete_lines(text);
                 let mut fence = self.fences.get(task).copied().unwrap_or(false);
-                let lines = if text.contains('\n') {
-                    done.split('\n')
-                        .map(|line| {
-                            let line = line.strip_suffix('\r').unwrap_or(line);
-                            let toggles = toggles_fence(line);
-                            let code = fence || toggles;
-                            fence ^= toggles;
-                            (line, code)
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
+                let lines = done
+                    .into_iter()
+                    .map(|line| {
+                        let toggles = toggles_fence(line);
+                        let code = fence || toggles;
+                        fence ^= toggles;
+                        (line, code)
+                    })
+                    .collect();
                 Partial {
                     agent: agent.as_str(),
                     lines,

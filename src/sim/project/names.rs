@@ -1,6 +1,9 @@
 //! Project names from a prompt: the title, the Python package and the
-//! resource ([`Names`], [`names_from_prompt`]), and the prompts the demo
-//! team cannot build ([`unbuilt`]).
+//! resource ([`Names`], [`names_from_prompt`]). The prompts the demo team
+//! cannot build are told by [`crate::config::demo::unbuilt`].
+
+pub use crate::config::demo::unbuilt;
+pub(super) use crate::config::demo::{listed, tokenize};
 
 /// Words that say how to build something rather than what it is about
 /// (whitespace-separated, sorted).
@@ -83,11 +86,6 @@ pub(super) const DOMAINS: &[(&[&str], &str, &str, &str)] = &[
     ),
 ];
 
-/// Whether `word` is one of the whitespace-separated words in `list`.
-pub(super) fn listed(list: &str, word: &str) -> bool {
-    list.split_whitespace().any(|entry| entry == word)
-}
-
 /// At most this many words of the prompt make the title.
 pub(super) const MAX_TITLE_WORDS: usize = 4;
 /// At most this many characters make the title.
@@ -125,97 +123,6 @@ pub struct Resource {
     pub field: String,
 }
 
-/// Languages the offline team's demo (Python) is not, as prompt words, with
-/// the name said back: `(words, name)`. Ambiguous short words (`go`, `c`, `r`,
-/// `js`) count only in a phrase (`in go`, `go cli`).
-pub(super) const OTHER_LANGUAGES: [(&str, &str); 24] = [
-    ("rust rustlang cargo", "Rust"),
-    ("golang", "Go"),
-    (
-        "in+go go+cli go+program go+service go+module go+server",
-        "Go",
-    ),
-    ("javascript nodejs node+js deno", "JavaScript"),
-    ("typescript", "TypeScript"),
-    ("java", "Java"),
-    ("kotlin", "Kotlin"),
-    ("scala", "Scala"),
-    ("csharp dotnet", "C#"),
-    ("cpp cplusplus", "C++"),
-    ("in+c c+program c+library", "C"),
-    ("ruby rails", "Ruby"),
-    ("php laravel", "PHP"),
-    ("swift swiftui", "Swift"),
-    ("haskell", "Haskell"),
-    ("elixir phoenix", "Elixir"),
-    ("erlang", "Erlang"),
-    ("clojure", "Clojure"),
-    ("lua", "Lua"),
-    ("perl", "Perl"),
-    ("zig", "Zig"),
-    ("dart flutter", "Dart"),
-    ("ocaml", "OCaml"),
-    ("julia", "Julia"),
-];
-
-/// Kinds of program the demo (a JSON API and command line keeping one kind
-/// of record) is not, as prompt words, with what is said back.
-pub(super) const OTHER_KINDS: [(&str, &str); 12] = [
-    (
-        "react vue angular svelte nextjs frontend front+end",
-        "a web frontend",
-    ),
-    (
-        "website webpage web+page html css landing+page",
-        "a website",
-    ),
-    ("gui desktop+app tkinter qt gtk electron", "a desktop GUI"),
-    ("mobile ios android iphone", "a mobile app"),
-    ("game games pong tetris snake chess", "a game"),
-    ("compiler interpreter", "a compiler or interpreter"),
-    (
-        "operating+system os+kernel device+driver firmware",
-        "systems software",
-    ),
-    (
-        "neural+network machine+learning classifier model+training",
-        "machine learning",
-    ),
-    ("browser+extension chrome+extension", "a browser extension"),
-    (
-        "wc word+count word+counter counts+words count+words",
-        "a word counter",
-    ),
-    ("scraper crawler scrape scraping", "a web scraper"),
-    ("chatbot discord+bot slack+bot telegram+bot", "a chat bot"),
-];
-
-/// Why `prompt` asks for what the offline team's demo is not, if it does: the
-/// demo is a Python JSON API and command line that keeps one kind of record,
-/// whatever the prompt. `"Rust CLI that counts words in files"` gives
-/// `Some("it asks for Rust")`; `"Build a URL shortener REST API with
-/// tests"` gives `None`. Deterministic; whole words (and two-word phrases)
-/// of the lowercased prompt, with `c++` and `c#` read before splitting.
-pub fn unbuilt(prompt: &str) -> Option<String> {
-    let lowered = prompt.to_lowercase();
-    let spelled = lowered.replace("c++", " cpp ").replace("c#", " csharp ");
-    let words = tokenize(&spelled);
-    let pairs: Vec<String> = words
-        .windows(2)
-        .map(|pair| format!("{}+{}", pair[0], pair[1]))
-        .collect();
-    let said = |table: &[(&str, &'static str)]| {
-        table
-            .iter()
-            .find(|(keys, _)| words.iter().chain(&pairs).any(|w| listed(keys, w)))
-            .map(|(_, name)| *name)
-    };
-    if let Some(language) = said(&OTHER_LANGUAGES) {
-        return Some(format!("it asks for {language}"));
-    }
-    said(&OTHER_KINDS).map(|kind| format!("it asks for {kind}"))
-}
-
 /// Derives [`Names`] from a free-text prompt, deterministically.
 ///
 /// The prompt is lowercased and split on anything that is not a letter or
@@ -246,32 +153,6 @@ pub fn names_from_prompt(prompt: &str) -> Names {
         package: package_from(&phrase),
         resource: resource_from(&kept),
     }
-}
-
-/// Lowercases `prompt` and splits it into words of letters and digits,
-/// without apostrophes, with "to do" joined into "todo".
-pub(super) fn tokenize(prompt: &str) -> Vec<String> {
-    let lowered: String = prompt
-        .to_lowercase()
-        .chars()
-        .filter(|c| *c != '\'' && *c != '\u{2019}')
-        .collect();
-    let raw: Vec<&str> = lowered
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .collect();
-    let mut words = Vec::with_capacity(raw.len());
-    let mut index = 0;
-    while index < raw.len() {
-        if raw[index] == "to" && raw.get(index + 1) == Some(&"do") {
-            words.push(String::from("todo"));
-            index += 2;
-        } else {
-            words.push(raw[index].to_owned());
-            index += 1;
-        }
-    }
-    words
 }
 
 /// The first run of consecutive non-filler words, capped in words and characters.

@@ -467,7 +467,7 @@ pub(super) fn at_deliver() -> App {
 pub(super) fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal
-        .draw(|frame| crate::tui::view::draw(app, frame))
+        .draw(|frame| crate::tui::frame::draw(app, frame))
         .unwrap();
     terminal
 }

@@ -433,12 +433,12 @@ fn render_every_size(lane: u16, lanes: u16) {
                 .resize(ratatui::layout::Rect::new(0, 0, w, h))
                 .unwrap();
             terminal
-                .draw(|frame| crate::tui::view::draw(&mut main, frame))
+                .draw(|frame| crate::tui::frame::draw(&mut main, frame))
                 .unwrap();
             if (w <= 44 && h <= 14) || (u32::from(w) * 61 + u32::from(h)) % 13 == 0 {
                 for app in screens.iter_mut() {
                     terminal
-                        .draw(|frame| crate::tui::view::draw(app, frame))
+                        .draw(|frame| crate::tui::frame::draw(app, frame))
                         .unwrap();
                 }
             }

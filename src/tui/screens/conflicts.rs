@@ -8,9 +8,111 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{block, by_label};
-use crate::tui::app::App;
+use crate::protocol::Op;
+use crate::protocol::session_view::ConflictView;
+use crate::tui::app::{App, EditorPurpose};
+use crate::tui::keymap::Action;
 use crate::tui::transcript::wrap;
+use crate::tui::widgets::{block, by_label};
+
+/// The conflicts view's selection.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConflictsState {
+    /// Selected conflict.
+    pub sel: usize,
+    /// Selected option of the selected conflict.
+    pub option: usize,
+    /// Rows of the agents' positions scrolled past (PgUp/PgDn).
+    pub scroll: u16,
+}
+
+impl App {
+    /// The selected conflict.
+    pub fn selected_conflict(&self) -> Option<&ConflictView> {
+        self.session.conflicts.get(self.conflicts.sel)
+    }
+
+    fn selected_option(&self) -> Option<(String, String)> {
+        let c = self.selected_conflict()?;
+        let option = c.options.get(self.conflicts.option)?;
+        Some((c.id.clone(), option.clone()))
+    }
+
+    /// The conflicts view's own actions: choose an option, decide, accept
+    /// the votes, override with a note, go to the next open conflict.
+    pub(crate) fn conflicts_action(&mut self, action: Action) {
+        match action {
+            Action::OptionPrev | Action::OptionNext => {
+                let n = self
+                    .selected_conflict()
+                    .map(|c| c.options.len())
+                    .unwrap_or(0);
+                if n > 0 {
+                    let o = self.conflicts.option;
+                    self.conflicts.option = if action == Action::OptionNext {
+                        (o + 1) % n
+                    } else {
+                        (o + n - 1) % n
+                    };
+                }
+            }
+            Action::Decide => {
+                if let Some((conflict, option)) = self.selected_option() {
+                    self.outbox.push(Op::Pick { conflict, option });
+                }
+            }
+            Action::AcceptVotes => self.outbox.push(Op::AcceptVotes),
+            Action::Override => {
+                if let Some((conflict, option)) = self.selected_option() {
+                    let title =
+                        format!(" override {conflict} with {option}: why? — Enter confirms · Esc ");
+                    self.open_editor(EditorPurpose::Override { conflict, option }, &title, "");
+                }
+            }
+            Action::NextOpen => {
+                let n = self.session.conflicts.len();
+                if let Some(i) = (1..=n)
+                    .map(|d| (self.conflicts.sel + d) % n.max(1))
+                    .find(|i| {
+                        self.session
+                            .conflicts
+                            .get(*i)
+                            .is_some_and(|c| c.decision.is_none())
+                    })
+                {
+                    self.conflicts.sel = i;
+                    self.conflicts.option = 0;
+                    self.conflicts.scroll = 0;
+                } else {
+                    self.toast("no open conflict", false);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Up/Down choose a conflict, PgUp/PgDn scroll the agents' positions.
+    pub(crate) fn conflicts_list(&mut self, action: Action, step: impl Fn(usize, usize) -> usize) {
+        let (max, page) = self.frame.conflicts_scroll;
+        match action {
+            // The positions scroll (they may not fit at 80x24).
+            Action::PageDown => {
+                self.conflicts.scroll = self.conflicts.scroll.saturating_add(page).min(max)
+            }
+            Action::PageUp => {
+                self.conflicts.scroll = self.conflicts.scroll.min(max).saturating_sub(page)
+            }
+            _ => {
+                let before = self.conflicts.sel;
+                self.conflicts.sel = step(before, self.session.conflicts.len());
+                if before != self.conflicts.sel {
+                    self.conflicts.option = 0;
+                    self.conflicts.scroll = 0;
+                }
+            }
+        }
+    }
+}
 
 /// The conflicts view. Returns how far the positions can scroll and by how
 /// many rows a page does (`(max, page)`, for [`crate::tui::app::FrameInfo`]):
@@ -22,7 +124,7 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
     let [list_area, detail] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(area);
 
-    let list = block(app, " Conflicts ", true);
+    let list = block(&app.theme, " Conflicts ", true);
     let inner = list.inner(list_area);
     frame.render_widget(list, list_area);
     let mut rows = Vec::new();
@@ -86,7 +188,7 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
             )
             .wrap(Wrap { trim: true })
             .style(theme.style("ui.text.dim"))
-            .block(block(app, " Options ", false)),
+            .block(block(&app.theme, " Options ", false)),
             detail,
         );
         return (0, 0);
@@ -101,7 +203,7 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
         c.topic,
         if c.blocking { " · blocking" } else { "" }
     );
-    let options_block = block(app, &title, false);
+    let options_block = block(&app.theme, &title, false);
     let inner = options_block.inner(options_area);
     let [columns_area, decision_area] =
         Layout::vertical([Constraint::Min(2), Constraint::Length(2)]).areas(inner);
@@ -207,7 +309,7 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
         decision_area,
     );
 
-    let ballots_block = block(app, " Ballots and tally ", false);
+    let ballots_block = block(&app.theme, " Ballots and tally ", false);
     let inner = ballots_block.inner(ballots_area);
     frame.render_widget(ballots_block, ballots_area);
     let mut lines = Vec::new();

@@ -1,6 +1,11 @@
 //! The history view (`h`): the sessions stored for DIR, newest first | the one
 //! opened with Enter, read-only: its prompt, outcome, decisions, files, tests,
 //! findings and phase timeline, rebuilt from its stored events.
+//!
+//! Its state ([`PastSessions`]): the sessions stored for DIR
+//! (`Op::ListSessions`) and the one opened, rebuilt by folding its stored
+//! events with the same [`SessionView::apply`] (and [`Metrics::apply`]) a
+//! live session uses.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,12 +13,113 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{block, by_label, draw_timeline};
-use crate::protocol::{SessionStatus, SessionSummary};
-use crate::tui::app::App;
+use super::metrics::draw_timeline;
+use crate::protocol::session_view::SessionView;
+use crate::protocol::{LoggedEvent, Op, RequestId, SessionId, SessionStatus, SessionSummary};
+use crate::tui::app::{App, Screen};
 use crate::tui::metrics::Metrics;
-use crate::tui::model::SessionView;
-use crate::tui::view::tokens;
+use crate::tui::widgets::{block, by_label, tokens};
+
+/// A past session, folded from its events.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    /// The session's id.
+    pub id: SessionId,
+    /// The request that loads it, until its events arrive.
+    pub pending: Option<RequestId>,
+    /// The folded session and its metrics, or why its events could not be read.
+    pub view: Option<Result<Box<(SessionView, Metrics)>, String>>,
+}
+
+/// The history view's state.
+#[derive(Clone, Debug, Default)]
+pub struct PastSessions {
+    /// The list request in flight.
+    pub pending: Option<RequestId>,
+    /// The sessions, newest first, once listed (`Err`: why not).
+    pub sessions: Option<Result<Vec<SessionSummary>, String>>,
+    /// The selected row.
+    pub sel: usize,
+    /// The session opened with Enter.
+    pub opened: Option<Opened>,
+}
+
+/// Folds a stored session's events into what the TUI shows.
+pub fn fold(events: &[LoggedEvent]) -> (SessionView, Metrics) {
+    let mut view = SessionView::default();
+    let mut metrics = Metrics::default();
+    for e in events {
+        view.apply(e);
+        metrics.apply(e);
+    }
+    (view, metrics)
+}
+
+impl PastSessions {
+    /// The listed sessions (empty until they arrive).
+    pub fn list(&self) -> &[SessionSummary] {
+        match &self.sessions {
+            Some(Ok(all)) => all,
+            _ => &[],
+        }
+    }
+
+    /// The selected session's summary.
+    pub fn selected(&self) -> Option<&SessionSummary> {
+        self.list().get(self.sel)
+    }
+
+    /// The answer to a list request; stale answers are dropped.
+    pub fn on_list(&mut self, req: RequestId, sessions: Result<Vec<SessionSummary>, String>) {
+        if self.pending != Some(req) {
+            return;
+        }
+        self.pending = None;
+        self.sessions = Some(sessions);
+        self.sel = self.sel.min(self.list().len().saturating_sub(1));
+    }
+
+    /// The answer to a load request; stale answers are dropped.
+    pub fn on_loaded(
+        &mut self,
+        req: RequestId,
+        session: &SessionId,
+        events: Result<Vec<LoggedEvent>, String>,
+    ) {
+        let Some(opened) = self
+            .opened
+            .as_mut()
+            .filter(|o| o.pending == Some(req) && &o.id == session)
+        else {
+            return;
+        };
+        opened.pending = None;
+        opened.view = Some(events.map(|events| Box::new(fold(&events))));
+    }
+}
+
+impl App {
+    /// `h`: the history view, asking the orchestrator for the stored sessions.
+    pub(crate) fn open_history(&mut self) {
+        self.screen = Screen::History;
+        let req = self.req();
+        self.past.pending = Some(req);
+        self.outbox.push(Op::ListSessions { req });
+    }
+
+    /// Enter in the history view: opens the selected session, read-only.
+    pub(crate) fn open_session(&mut self) {
+        if let Some(id) = self.past.selected().map(|s| s.id.clone()) {
+            let req = self.req();
+            self.past.opened = Some(Opened {
+                id: id.clone(),
+                pending: Some(req),
+                view: None,
+            });
+            self.outbox.push(Op::LoadSession { session: id, req });
+        }
+    }
+}
 
 fn status_scope(status: Option<SessionStatus>) -> (&'static str, &'static str) {
     match status {
@@ -45,7 +151,7 @@ pub fn draw_history(app: &App, frame: &mut Frame, area: Rect) {
 
 fn draw_list(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    let b = block(app, " Sessions of this directory ", true);
+    let b = block(&app.theme, " Sessions of this directory ", true);
     let inner = b.inner(area);
     frame.render_widget(b, area);
     let width = inner.width as usize;
@@ -115,7 +221,7 @@ fn draw_detail(app: &App, frame: &mut Frame, area: Rect) {
             Paragraph::new("Enter opens the selected session, read-only: its decisions, files, tests and phase timeline.")
                 .wrap(Wrap { trim: true })
                 .style(theme.style("ui.text.dim"))
-                .block(block(app, " Session ", false)),
+                .block(block(&app.theme, " Session ", false)),
             area,
         );
         return;
@@ -125,14 +231,14 @@ fn draw_detail(app: &App, frame: &mut Frame, area: Rect) {
         None => frame.render_widget(
             Paragraph::new("loading its events…")
                 .style(theme.style("ui.text.dim"))
-                .block(block(app, &title, false)),
+                .block(block(&app.theme, &title, false)),
             area,
         ),
         Some(Err(e)) => frame.render_widget(
             Paragraph::new(e.clone())
                 .style(theme.style("ui.error"))
                 .wrap(Wrap { trim: true })
-                .block(block(app, &title, false)),
+                .block(block(&app.theme, &title, false)),
             area,
         ),
         Some(Ok(folded)) => {
@@ -145,7 +251,7 @@ fn draw_detail(app: &App, frame: &mut Frame, area: Rect) {
                 Constraint::Length(if area.height >= 16 { timeline_h } else { 0 }),
             ])
             .areas(area);
-            let b = block(app, &title, false);
+            let b = block(&app.theme, &title, false);
             let inner = b.inner(summary);
             frame.render_widget(b, summary);
             frame.render_widget(

@@ -8,10 +8,9 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Sparkline};
 
-use super::block;
 use crate::tui::app::App;
 use crate::tui::metrics::Metrics;
-use crate::tui::view::tokens;
+use crate::tui::widgets::{block, tokens};
 
 /// "42s", "3m 07s", "1h 02m".
 pub fn duration(secs: f64) -> String {
@@ -43,7 +42,11 @@ pub fn draw_metrics(app: &App, frame: &mut Frame, area: Rect) {
 
 fn draw_rates(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    let b = block(app, " Tokens per second (≈ 4 characters a token) ", false);
+    let b = block(
+        &app.theme,
+        " Tokens per second (≈ 4 characters a token) ",
+        false,
+    );
     let inner = b.inner(area);
     frame.render_widget(b, area);
     if inner.width < 12 || inner.height == 0 {
@@ -99,7 +102,7 @@ fn draw_costs(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
     } else {
         " Cost per agent "
     };
-    let b = block(app, title, false);
+    let b = block(&app.theme, title, false);
     let inner = b.inner(area);
     frame.render_widget(b, area);
     if inner.width < 12 || inner.height == 0 {
@@ -161,7 +164,7 @@ fn draw_costs(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
 pub fn draw_timeline(app: &App, m: &Metrics, phases: &[String], frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let title = format!(" Phases · {} ", duration(m.span()));
-    let b = block(app, &title, false);
+    let b = block(&app.theme, &title, false);
     let inner = b.inner(area);
     frame.render_widget(b, area);
     if inner.width < 16 || inner.height == 0 {

@@ -1,10 +1,13 @@
-//! What the TUI knows of a session: a fold of the durable events
-//! ([`SessionView::apply`]). The same fold can rebuild any past session from its
-//! event log. Pure data, no I/O.
+//! What a consumer knows of a session: the one fold of the durable events
+//! ([`SessionView::apply`]) into tasks, conflicts, files, questions, findings
+//! and totals. The TUI folds its live session and every past one with it;
+//! headless and export can fold with it too. The fold is exhaustive over
+//! [`EventBody`] (no catch-all arm: a new event kind must say what it changes
+//! here). Pure data, no I/O.
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{
+use super::{
     DecidedBy, EventBody, FileChange, LoggedEvent, Position, SessionStatus, TaskState, TestStatus,
 };
 
@@ -172,7 +175,6 @@ impl SessionView {
             EventBody::SessionStarted { prompt, .. } => self.prompt = prompt.clone(),
             EventBody::SessionResumed { .. } => self.status = None,
             EventBody::PhaseStarted { phase, .. } => self.phase = phase.clone(),
-            EventBody::PhaseFinished { .. } => {}
             EventBody::QuestionAsked { id, text, default } => self.questions.push(QuestionView {
                 id: id.clone(),
                 text: text.clone(),
@@ -189,48 +191,24 @@ impl SessionView {
                 agent,
                 phase,
                 title,
-            } => {
-                if !self.tasks.contains_key(task) {
-                    self.task_order.push(task.clone());
-                }
-                let entry = self.tasks.entry(task.clone()).or_insert(TaskView {
-                    agent: agent.clone(),
-                    phase: phase.clone(),
-                    title: title.clone(),
-                    state: TaskState::Queued,
-                    error: None,
-                    tokens: (0, 0),
-                });
-                entry.state = TaskState::Queued;
-                entry.error = None;
-            }
+            } => self.task_queued(task, agent, phase, title),
             EventBody::TaskStarted { task, .. } => self.set_task(task, TaskState::Running),
             EventBody::TaskPaused { task, .. } => self.set_task(task, TaskState::Paused),
             EventBody::TaskCancelled { task, .. } => self.set_task(task, TaskState::Cancelled),
             EventBody::TaskRetrying { task, .. } => self.set_task(task, TaskState::Retrying),
-            EventBody::ProviderFallback { .. } => {}
             EventBody::TaskFinished {
                 task,
                 tokens_in,
                 tokens_out,
                 cost_usd,
                 ..
-            } => {
-                self.set_task(task, TaskState::Done);
-                if let Some(t) = self.tasks.get_mut(task) {
-                    t.tokens = (*tokens_in, *tokens_out);
-                }
-                self.tokens.0 += tokens_in;
-                self.tokens.1 += tokens_out;
-                self.cost_usd += cost_usd;
-            }
+            } => self.task_finished(task, (*tokens_in, *tokens_out), *cost_usd),
             EventBody::TaskFailed { task, error, .. } => {
                 self.set_task(task, TaskState::Failed);
                 if let Some(t) = self.tasks.get_mut(task) {
                     t.error = Some(error.clone());
                 }
             }
-            EventBody::BudgetWarning { .. } | EventBody::BudgetExhausted { .. } => {}
             EventBody::ConflictDetected {
                 conflict,
                 topic,
@@ -273,69 +251,25 @@ impl SessionView {
             }
             EventBody::DecisionOverridden {
                 conflict, to, note, ..
-            } => {
-                if let Some(c) = self.conflict_mut(conflict) {
-                    if c.decision.is_some() {
-                        c.decision = Some((to.clone(), DecidedBy::Human));
-                    }
-                    c.note = Some(note.clone());
-                }
-            }
+            } => self.decision_overridden(conflict, to, note),
             EventBody::FileStaged {
                 path,
                 agent,
                 bytes,
                 change,
-            } => {
-                self.files.insert(
-                    path.clone(),
-                    FileEntry {
-                        path: path.clone(),
-                        agent: agent.clone(),
-                        bytes: *bytes,
-                        change: Some(*change),
-                        accepted: *change == FileChange::New,
-                        refused: None,
-                        findings: 0,
-                    },
-                );
-            }
+            } => self.file_staged(path, agent, *bytes, *change),
             EventBody::PathRefused {
                 path,
                 agent,
                 reason,
-            } => {
-                let shown = format!("⊘ {path}");
-                self.files.insert(
-                    shown.clone(),
-                    FileEntry {
-                        path: path.clone(),
-                        agent: agent.clone(),
-                        bytes: 0,
-                        change: None,
-                        accepted: false,
-                        refused: Some(reason.clone()),
-                        findings: 0,
-                    },
-                );
-            }
+            } => self.path_refused(path, agent, reason),
             EventBody::TestRun {
                 round,
                 passed,
                 failed,
                 status,
                 ..
-            } => {
-                // Several components run per round: the round shows its
-                // worst run (one that did not pass stays).
-                let keep = matches!(self.tests, Some((r, _, _, st)) if r == *round && st != crate::protocol::TestStatus::Passed);
-                if !keep {
-                    self.tests = Some((*round, *passed, *failed, *status));
-                }
-            }
-            EventBody::SetupRun { .. }
-            | EventBody::RepairDeclined { .. }
-            | EventBody::TaskSummary { .. } => {}
+            } => self.test_run(*round, *passed, *failed, *status),
             EventBody::Finding {
                 severity,
                 path,
@@ -366,6 +300,96 @@ impl SessionView {
                 self.cost_usd = *cost_usd;
             }
             EventBody::Error { message } => self.errors.push(message.clone()),
+            EventBody::PhaseFinished { .. }
+            | EventBody::ProviderFallback { .. }
+            | EventBody::BudgetWarning { .. }
+            | EventBody::BudgetExhausted { .. }
+            | EventBody::SetupRun { .. }
+            | EventBody::RepairDeclined { .. }
+            | EventBody::TaskSummary { .. } => {}
+        }
+    }
+
+    /// `task_queued`: a new task, or a retried one queued again.
+    fn task_queued(&mut self, task: &str, agent: &str, phase: &str, title: &str) {
+        if !self.tasks.contains_key(task) {
+            self.task_order.push(task.to_string());
+        }
+        let entry = self.tasks.entry(task.to_string()).or_insert(TaskView {
+            agent: agent.to_string(),
+            phase: phase.to_string(),
+            title: title.to_string(),
+            state: TaskState::Queued,
+            error: None,
+            tokens: (0, 0),
+        });
+        entry.state = TaskState::Queued;
+        entry.error = None;
+    }
+
+    /// `task_finished`: the task is done; its tokens and cost add up.
+    fn task_finished(&mut self, task: &str, tokens: (u64, u64), cost_usd: f64) {
+        self.set_task(task, TaskState::Done);
+        if let Some(t) = self.tasks.get_mut(task) {
+            t.tokens = tokens;
+        }
+        self.tokens.0 += tokens.0;
+        self.tokens.1 += tokens.1;
+        self.cost_usd += cost_usd;
+    }
+
+    /// `decision_overridden`: a decided conflict takes the person's option;
+    /// the note is kept either way.
+    fn decision_overridden(&mut self, conflict: &str, to: &str, note: &str) {
+        if let Some(c) = self.conflict_mut(conflict) {
+            if c.decision.is_some() {
+                c.decision = Some((to.to_string(), DecidedBy::Human));
+            }
+            c.note = Some(note.to_string());
+        }
+    }
+
+    /// `file_staged`: a new file is accepted at once, a modified one waits
+    /// for the person.
+    fn file_staged(&mut self, path: &str, agent: &str, bytes: u64, change: FileChange) {
+        self.files.insert(
+            path.to_string(),
+            FileEntry {
+                path: path.to_string(),
+                agent: agent.to_string(),
+                bytes,
+                change: Some(change),
+                accepted: change == FileChange::New,
+                refused: None,
+                findings: 0,
+            },
+        );
+    }
+
+    /// `path_refused`: listed as `⊘ PATH`, never accepted.
+    fn path_refused(&mut self, path: &str, agent: &str, reason: &str) {
+        let shown = format!("⊘ {path}");
+        self.files.insert(
+            shown,
+            FileEntry {
+                path: path.to_string(),
+                agent: agent.to_string(),
+                bytes: 0,
+                change: None,
+                accepted: false,
+                refused: Some(reason.to_string()),
+                findings: 0,
+            },
+        );
+    }
+
+    /// `test_run`: several components run per round, so the round shows its
+    /// worst run (one that did not pass stays).
+    fn test_run(&mut self, round: u32, passed: u32, failed: u32, status: TestStatus) {
+        let keep =
+            matches!(self.tests, Some((r, _, _, st)) if r == round && st != TestStatus::Passed);
+        if !keep {
+            self.tests = Some((round, passed, failed, status));
         }
     }
 

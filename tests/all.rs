@@ -1,4 +1,4 @@
-//! The one integration test binary (STYLE.md: "one integration binary"). It
+//! The one integration test binary (docs/style.md: "one integration binary"). It
 //! runs the built `quorum` binary in temporary directories with a hermetic
 //! environment (no provider keys, no git identity, temp HOME and XDG dirs) and
 //! validates every JSON line the binary prints against

@@ -1,6 +1,6 @@
 //! A fake LLM server for tests: HTTP/1.1 on 127.0.0.1, speaking the OpenAI Chat
 //! Completions, Anthropic Messages and Gemini `streamGenerateContent?alt=sse`
-//! wire formats byte for byte as WIRE_FORMATS.md records them, with faults to
+//! wire formats byte for byte as docs/wire-formats.md records them, with faults to
 //! inject per request. It stops by itself: when dropped, and after
 //! [`IDLE_LIMIT`] without a connection.
 //!
@@ -394,7 +394,7 @@ pub fn events(
             ev.push("data: [DONE]".to_string());
         }
         Format::Anthropic => {
-            // The recorded padding inside the JSON (WIRE_FORMATS.md §2.3).
+            // The recorded padding inside the JSON (docs/wire-formats.md §2.3).
             ev.push(format!(
                 "event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"id\":\"msg_fake\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"fake\",\"stop_reason\":null,\"usage\":{{\"input_tokens\":{input_tokens},\"output_tokens\":1}}}}   }}"
             ));

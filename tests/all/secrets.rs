@@ -1,4 +1,4 @@
-//! Secrets (DESIGN.md §6, issue 6 acceptance 4): a configured key value that a
+//! Secrets (docs/design.md §6, issue 6 acceptance 4): a configured key value that a
 //! model echoes is redacted from everything quorum persists, and a staged file
 //! holding a private key blocks delivery — headless until `--allow-secrets`,
 //! interactively until `Op::Commit` carries the override.

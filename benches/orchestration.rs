@@ -17,6 +17,9 @@
 //! each body once; the integration suite runs them at small sizes
 //! (`tests/all/perf.rs`).
 
+// A function over 100 lines (clippy.toml) is split into named steps (docs/style.md).
+#![warn(clippy::too_many_lines)]
+
 #[path = "support/orchestration.rs"]
 #[allow(dead_code)]
 mod orchestration;

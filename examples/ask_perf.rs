@@ -7,6 +7,9 @@
 //! Run with `cargo build --release && cargo run --release --example ask_perf
 //! [-- RUNS]`; it runs `target/release/quorum` (or `QUORUM_BIN`).
 
+// A function over 100 lines (clippy.toml) is split into named steps (docs/style.md).
+#![warn(clippy::too_many_lines)]
+
 #[path = "../benches/support/ask.rs"]
 #[allow(dead_code)]
 mod ask;

@@ -9,6 +9,9 @@
 //! sessions_list [-- SESSIONS [RUNS [DIR]]]`; it runs `target/release/quorum` (or
 //! `QUORUM_BIN`).
 
+// A function over 100 lines (clippy.toml) is split into named steps (docs/style.md).
+#![warn(clippy::too_many_lines)]
+
 #[path = "../benches/support/session.rs"]
 #[allow(dead_code)]
 mod session;

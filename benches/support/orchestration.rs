@@ -271,46 +271,11 @@ pub async fn scheduler_run(store: Store, tasks: usize) -> Figures {
     for agent in AGENTS {
         scheduler.add_agent(agent, 2, "instant");
     }
-    // The breakdown's tasks are queued in one step, as the actor does.
-    let mut owner = std::collections::HashMap::new();
-    for i in 0..tasks {
-        let agent = AGENTS[i % AGENTS.len()];
-        let id = format!("implement.t{i}");
-        scheduler.enqueue(agent, &id, 0);
-        d.task(&id, agent, "queued");
-        d.emit(EventBody::TaskQueued {
-            task: id.clone(),
-            agent: agent.to_string(),
-            phase: "implement".to_string(),
-            title: format!("Implement t{i}"),
-        });
-        owner.insert(id, agent);
-    }
+    let owner = queue_the_breakdown(&mut d, &mut scheduler, tasks);
     let (calls_tx, mut calls_rx) = mpsc::unbounded_channel::<CallMsg>();
     let mut finished = 0usize;
     loop {
-        for (agent, task) in scheduler.start_ready(&|_| true) {
-            d.task(&task, &agent, "running");
-            d.emit(EventBody::TaskStarted {
-                task: task.clone(),
-                agent: agent.clone(),
-                phase: "implement".to_string(),
-            });
-            d.line(
-                &agent,
-                &task,
-                LineKind::Prompt,
-                format!("▸ Implement {task} · instant"),
-            );
-            tokio::spawn(call::run(
-                task.clone(),
-                1,
-                vec![link()],
-                request(&task, &agent),
-                calls_tx.clone(),
-                CancellationToken::new(),
-            ));
-        }
+        start_the_ready_tasks(&mut d, &mut scheduler, &calls_tx);
         d.commit();
         if finished == tasks {
             break;
@@ -318,31 +283,8 @@ pub async fn scheduler_run(store: Store, tasks: usize) -> Figures {
         let Some(msg) = calls_rx.recv().await else {
             break;
         };
-        let agent = owner.get(&msg.task).copied().unwrap_or("pm");
-        match msg.event {
-            CallEvent::Delta(delta) => {
-                d.group.events.push(Event::Token {
-                    agent: agent.to_string(),
-                    task: msg.task,
-                    text: delta,
-                });
-            }
-            CallEvent::Finished { text: reply, .. } => {
-                d.line(agent, &msg.task, LineKind::Text, reply);
-                d.task(&msg.task, agent, "done");
-                d.line(agent, &msg.task, LineKind::Note, "✓ done".to_string());
-                d.emit(EventBody::TaskFinished {
-                    task: msg.task.clone(),
-                    agent: agent.to_string(),
-                    phase: "implement".to_string(),
-                    tokens_in: 120,
-                    tokens_out: 9,
-                    cost_usd: 0.0,
-                });
-                scheduler.release(agent);
-                finished += 1;
-            }
-            other => panic!("the instant provider does not {other:?}"),
+        if take_the_call_event(&mut d, &mut scheduler, &owner, msg) {
+            finished += 1;
         }
     }
     d.record.status = Some(SessionStatus::Succeeded);
@@ -363,6 +305,97 @@ pub async fn scheduler_run(store: Store, tasks: usize) -> Figures {
         groups,
         released,
         elapsed,
+    }
+}
+
+/// Step: the breakdown's `tasks` tasks queued in one step, as the actor does;
+/// returns each task's agent.
+fn queue_the_breakdown(
+    d: &mut Driver,
+    scheduler: &mut Scheduler,
+    tasks: usize,
+) -> std::collections::HashMap<String, &'static str> {
+    // The breakdown's tasks are queued in one step, as the actor does.
+    let mut owner = std::collections::HashMap::new();
+    for i in 0..tasks {
+        let agent = AGENTS[i % AGENTS.len()];
+        let id = format!("implement.t{i}");
+        scheduler.enqueue(agent, &id, 0);
+        d.task(&id, agent, "queued");
+        d.emit(EventBody::TaskQueued {
+            task: id.clone(),
+            agent: agent.to_string(),
+            phase: "implement".to_string(),
+            title: format!("Implement t{i}"),
+        });
+        owner.insert(id, agent);
+    }
+    owner
+}
+
+/// Step: every task the scheduler can start is started, its call spawned on the real call runner.
+fn start_the_ready_tasks(
+    d: &mut Driver,
+    scheduler: &mut Scheduler,
+    calls_tx: &mpsc::UnboundedSender<CallMsg>,
+) {
+    for (agent, task) in scheduler.start_ready(&|_| true) {
+        d.task(&task, &agent, "running");
+        d.emit(EventBody::TaskStarted {
+            task: task.clone(),
+            agent: agent.clone(),
+            phase: "implement".to_string(),
+        });
+        d.line(
+            &agent,
+            &task,
+            LineKind::Prompt,
+            format!("▸ Implement {task} · instant"),
+        );
+        tokio::spawn(call::run(
+            task.clone(),
+            1,
+            vec![link()],
+            request(&task, &agent),
+            calls_tx.clone(),
+            CancellationToken::new(),
+        ));
+    }
+}
+
+/// Step: a call's delta becomes a token, its end finishes the task; `true` when a task finished.
+fn take_the_call_event(
+    d: &mut Driver,
+    scheduler: &mut Scheduler,
+    owner: &std::collections::HashMap<String, &'static str>,
+    msg: CallMsg,
+) -> bool {
+    let agent = owner.get(&msg.task).copied().unwrap_or("pm");
+    match msg.event {
+        CallEvent::Delta(delta) => {
+            d.group.events.push(Event::Token {
+                agent: agent.to_string(),
+                task: msg.task,
+                text: delta,
+            });
+            false
+        }
+        CallEvent::Finished { text: reply, .. } => {
+            d.line(agent, &msg.task, LineKind::Text, reply);
+            d.task(&msg.task, agent, "done");
+            d.line(agent, &msg.task, LineKind::Note, "✓ done".to_string());
+            d.emit(EventBody::TaskFinished {
+                task: msg.task.clone(),
+                agent: agent.to_string(),
+                phase: "implement".to_string(),
+                tokens_in: 120,
+                tokens_out: 9,
+                cost_usd: 0.0,
+            });
+            scheduler.release(agent);
+            true
+        }
+        other => panic!("the instant provider does not {other:?}"),
     }
 }
 

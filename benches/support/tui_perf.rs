@@ -622,35 +622,26 @@ impl Report {
     /// The figures as a Markdown table: median, range and runs of each,
     /// its budget, ✗ where the median misses it.
     pub fn table(&self) -> String {
-        let o = &self.options;
         let mut out = String::new();
-        let mut row = |what: &str, v: Vec<f64>, unit: &str, budget: Option<f64>| {
-            let m = median(v.clone());
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            // NaN (no run) misses too.
-            let missed =
-                budget.is_some_and(|b| m.partial_cmp(&b) != Some(std::cmp::Ordering::Less));
-            out.push_str(&format!(
-                "| {what} | {}{m:.1} {unit} ({lo:.1}–{hi:.1}) | {} | {} |\n",
-                if missed { "✗ " } else { "" },
-                v.len(),
-                budget
-                    .map(|b| format!("< {b} {unit}"))
-                    .unwrap_or("—".into()),
-            ));
-        };
-        let share = |s: &StreamFigures, cpu: Duration| {
-            cpu.as_secs_f64() / s.wall.as_secs_f64().max(1e-9) * 100.0
-        };
+        self.start_rows(&mut out);
+        self.full_speed_rows(&mut out);
+        self.paced_rows(&mut out);
+        let head = self.head();
+        format!("{head}| figure | median (range) | runs | budget |\n|---|---|---|---|\n{out}")
+    }
+
+    /// The rows of the cold starts: first frame, idle and peak RSS.
+    fn start_rows(&self, out: &mut String) {
         let starts = &self.starts;
         row(
+            out,
             "cold start to the first full frame",
             starts.iter().map(|s| ms(s.first_frame)).collect(),
             "ms",
             Some(30.0),
         );
         row(
+            out,
             "idle RSS, empty screen (VmRSS)",
             starts
                 .iter()
@@ -660,6 +651,7 @@ impl Report {
             Some(25.0),
         );
         row(
+            out,
             "peak RSS by then (VmHWM)",
             starts
                 .iter()
@@ -668,26 +660,34 @@ impl Report {
             "MB",
             None,
         );
+    }
+
+    /// The rows of the full-speed replies: latency, CPU and terminal bytes.
+    fn full_speed_rows(&self, out: &mut String) {
         let fast = &self.fast;
         row(
+            out,
             "full speed: the reply on screen after its first byte",
             fast.iter().map(|s| ms(s.visible)).collect(),
             "ms",
             Some(500.0),
         );
         row(
+            out,
             "full speed: CPU until then (all threads)",
             fast.iter().map(|s| ms(s.cpu)).collect(),
             "ms",
             Some(500.0),
         );
         row(
+            out,
             "full speed: of which the TUI's thread",
             fast.iter().map(|s| ms(s.tui_cpu)).collect(),
             "ms",
             None,
         );
         row(
+            out,
             "full speed: bytes to the terminal",
             fast.iter()
                 .map(|s| s.terminal_bytes as f64 / 1024.0)
@@ -695,21 +695,32 @@ impl Report {
             "KB",
             None,
         );
+    }
+
+    /// The rows of the paced replies: CPU share, terminal bytes and peak RSS.
+    fn paced_rows(&self, out: &mut String) {
+        let o = &self.options;
+        let share = |s: &StreamFigures, cpu: Duration| {
+            cpu.as_secs_f64() / s.wall.as_secs_f64().max(1e-9) * 100.0
+        };
         let paced = &self.paced;
         let rate = o.rate;
         row(
+            out,
             &format!("{rate} tokens/s: CPU, % of a core (all threads)"),
             paced.iter().map(|s| share(s, s.cpu)).collect(),
             "%",
             Some(3.0),
         );
         row(
+            out,
             &format!("{rate} tokens/s: of which the TUI's thread"),
             paced.iter().map(|s| share(s, s.tui_cpu)).collect(),
             "%",
             None,
         );
         row(
+            out,
             &format!("{rate} tokens/s: bytes to the terminal"),
             paced
                 .iter()
@@ -719,12 +730,20 @@ impl Report {
             Some(400.0),
         );
         row(
+            out,
             &format!("{rate} tokens/s: peak RSS (VmHWM)"),
             paced.iter().map(|s| s.hwm_kb as f64 / 1024.0).collect(),
             "MB",
             None,
         );
-        let head = match fast.first().or(paced.first()) {
+    }
+
+    /// The table's head: the size, binary, reply and load average.
+    fn head(&self) -> String {
+        let o = &self.options;
+        let fast = &self.fast;
+        let paced = &self.paced;
+        match fast.first().or(paced.first()) {
             Some(f) => format!(
                 "quorum TUI at {}x{}, {}; reply: {} tokens, {} KB of text, {} SSE events (full speed: sent in {:.1} ms)\nload average before: {}, after: {}\n\n",
                 o.size.0,
@@ -738,7 +757,24 @@ impl Report {
                 self.load.1
             ),
             None => String::new(),
-        };
-        format!("{head}| figure | median (range) | runs | budget |\n|---|---|---|---|\n{out}")
+        }
     }
+}
+
+/// Appends the row of `what` to `out`: the median of `v` in `unit`, its range,
+/// the number of runs and `budget`, ✗ where the median misses it.
+fn row(out: &mut String, what: &str, v: Vec<f64>, unit: &str, budget: Option<f64>) {
+    let m = median(v.clone());
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // NaN (no run) misses too.
+    let missed = budget.is_some_and(|b| m.partial_cmp(&b) != Some(std::cmp::Ordering::Less));
+    out.push_str(&format!(
+        "| {what} | {}{m:.1} {unit} ({lo:.1}–{hi:.1}) | {} | {} |\n",
+        if missed { "✗ " } else { "" },
+        v.len(),
+        budget
+            .map(|b| format!("< {b} {unit}"))
+            .unwrap_or("—".into()),
+    ));
 }

@@ -31,19 +31,53 @@ fn acceptance_1_the_event_stream_tells_the_whole_session_in_order() {
     let run = env.run_json(dir.path(), &[]);
     run.assert_succeeded();
     assert!(run.tokens.is_empty(), "plain --json prints no token lines");
-    let events = &run.events;
+    session_started_says_what_was_asked(&run, dir.path());
+    let timeline = phases_run_in_order(&run);
+    tasks_are_queued_started_finished(&run.events);
+    conflicts_ballots_and_decisions_add_up(&run, &timeline);
+    staging_tests_and_commit_in_their_phases(&run, &timeline);
+}
 
+/// Where each phase starts in a run's events, to place other events in phases.
+struct Timeline<'a> {
+    events: &'a [Value],
+    at: BTreeMap<&'static str, usize>,
+}
+
+impl Timeline<'_> {
+    /// Whether event `i` comes after phase `from` starts and before `to` starts.
+    fn within(&self, i: usize, from: &str, to: Option<&str>) -> bool {
+        i > self.at[from] && to.is_none_or(|t| i < self.at[t])
+    }
+
+    /// Indices of the events of `kind`.
+    fn positions(&self, kind: &str) -> Vec<usize> {
+        self.events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e["type"] == kind)
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Step: session_started comes first, with what was asked.
+fn session_started_says_what_was_asked(run: &Session, dir: &Path) {
+    let events = &run.events;
     // session_started first, with what was asked.
     let started = &events[0];
     assert_eq!(started["type"], "session_started");
     assert_eq!(started["prompt"], PROMPT);
-    assert_eq!(text(started, "dir"), canonical(dir.path()));
+    assert_eq!(text(started, "dir"), canonical(dir));
     assert_eq!(started["workflow"], "default");
     assert_eq!(
         started["agents"],
         serde_json::json!(["pm", "backend", "frontend", "qa", "security"])
     );
+}
 
+/// Step: the nine phases start and finish in order, each with its kind.
+fn phases_run_in_order(run: &Session) -> Timeline<'_> {
     // The nine phases start and finish in order, each with its kind.
     let phases = |kind: &str| -> Vec<(String, String)> {
         run.of(kind)
@@ -62,17 +96,14 @@ fn acceptance_1_the_event_stream_tells_the_whole_session_in_order() {
         .iter()
         .map(|p| (*p, run.index("phase_started", "phase", p)))
         .collect();
-    let within =
-        |i: usize, from: &str, to: Option<&str>| i > at[from] && to.is_none_or(|t| i < at[t]);
-    let positions = |kind: &str| -> Vec<usize> {
-        events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e["type"] == kind)
-            .map(|(i, _)| i)
-            .collect()
-    };
+    Timeline {
+        events: &run.events,
+        at,
+    }
+}
 
+/// Step: tasks are queued before they start, and start before they finish.
+fn tasks_are_queued_started_finished(events: &[Value]) {
     // Tasks are queued before they start, and start before they finish.
     for (i, e) in events.iter().enumerate() {
         let kind = text(e, "type");
@@ -89,12 +120,21 @@ fn acceptance_1_the_event_stream_tells_the_whole_session_in_order() {
             e["task"]
         );
     }
+}
 
+/// Step: at least two conflicts found by compare, one ballot per voter per
+/// conflict during vote, one decision per conflict during resolve whose tally
+/// counts exactly those ballots; one tie (chair) and one 3–1 majority (vote).
+fn conflicts_ballots_and_decisions_add_up(run: &Session, timeline: &Timeline) {
+    let events = &run.events;
     // At least two conflicts, found by compare.
     let conflicts = run.of("conflict_detected");
     assert!(conflicts.len() >= 2, "{conflicts:?}");
-    for i in positions("conflict_detected") {
-        assert!(within(i, "compare", Some("vote")), "conflict at {i}");
+    for i in timeline.positions("conflict_detected") {
+        assert!(
+            timeline.within(i, "compare", Some("vote")),
+            "conflict at {i}"
+        );
     }
 
     // One ballot per voter per conflict, during vote; one decision per conflict,
@@ -120,7 +160,10 @@ fn acceptance_1_the_event_stream_tells_the_whole_session_in_order() {
         let mut counts: BTreeMap<String, u32> =
             options.iter().map(|o| (o.to_string(), 0)).collect();
         for (i, ballot) in &ballots {
-            assert!(within(*i, "vote", Some("resolve")), "ballot at {i}");
+            assert!(
+                timeline.within(*i, "vote", Some("resolve")),
+                "ballot at {i}"
+            );
             let option = text(ballot, "option");
             assert!(options.contains(option), "{ballot}");
             *counts.get_mut(option).unwrap() += 1;
@@ -132,7 +175,10 @@ fn acceptance_1_the_event_stream_tells_the_whole_session_in_order() {
             .collect();
         assert_eq!(resolved.len(), 1, "one decision for {id}");
         let (i, decision) = resolved[0];
-        assert!(within(i, "resolve", Some("implement")), "decision at {i}");
+        assert!(
+            timeline.within(i, "resolve", Some("implement")),
+            "decision at {i}"
+        );
         let tally: BTreeMap<String, u32> =
             serde_json::from_value(decision["tally"].clone()).unwrap();
         assert_eq!(tally, counts, "the tally of {id} counts its ballots");
@@ -157,18 +203,26 @@ fn acceptance_1_the_event_stream_tells_the_whole_session_in_order() {
         ],
         "the offline team produces one tie (chair) and one 3–1 majority (vote)"
     );
+}
 
+/// Step: files are staged during implement and test, the tests ran and
+/// passed, and one commit of exactly the staged files lands at deliver.
+fn staging_tests_and_commit_in_their_phases(run: &Session, timeline: &Timeline) {
+    let events = &run.events;
     // Files are staged during implement and test, never elsewhere.
     let staged = run.staged();
     assert!(!staged.is_empty());
-    for i in positions("file_staged") {
-        assert!(within(i, "implement", Some("review")), "file staged at {i}");
+    for i in timeline.positions("file_staged") {
+        assert!(
+            timeline.within(i, "implement", Some("review")),
+            "file staged at {i}"
+        );
     }
 
     // The tests ran and passed.
-    let runs = positions("test_run");
+    let runs = timeline.positions("test_run");
     let last = *runs.last().expect("a test_run");
-    assert!(within(last, "test", Some("review")));
+    assert!(timeline.within(last, "test", Some("review")));
     let report = &events[last];
     assert_eq!(report["status"], "passed", "{report}");
     assert!(report["passed"].as_u64().unwrap() >= 1, "{report}");
@@ -177,7 +231,7 @@ fn acceptance_1_the_event_stream_tells_the_whole_session_in_order() {
     // One commit of exactly the staged files, at deliver; the session succeeded.
     let commit = run.one("commit_created");
     let i = run.index("commit_created", "type", "commit_created");
-    assert!(within(i, "deliver", None));
+    assert!(timeline.within(i, "deliver", None));
     let sha = text(commit, "sha");
     assert!(
         sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),

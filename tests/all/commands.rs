@@ -300,27 +300,46 @@ fn field<'a>(run: &'a Session, kind: &str, field: &str) -> &'a Value {
 fn export_md_json_and_tar_round_trip_the_session() {
     let env = Env::new();
     let dir = tempdir();
-    let d = path_str(dir.path());
     let session = env.run_json(dir.path(), &[]);
     session.assert_succeeded();
     let id = session.id();
     let sha = field(&session, "commit_created", "sha").as_str().unwrap();
 
+    sessions_list_shows_the_row(&env, dir.path(), id, sha);
+    let tokens_in = md_export_names_the_session_facts(&env, dir.path(), &session, sha);
+    json_export_holds_the_full_record(&env, dir.path(), &session, sha, tokens_in);
+    tar_export_unpacks_to_the_committed_tree(&env, dir.path(), id);
+    bad_export_input_exits_2(&env, dir.path(), id);
+}
+
+/// Step: `sessions list` prints a header and the session's row, and `--json` its record.
+fn sessions_list_shows_the_row(env: &Env, dir: &std::path::Path, id: &str, sha: &str) {
+    let d = path_str(dir);
     // The table: a header, then the session's row.
-    let list = quorum(&env, &["sessions", "list", "--dir", d]);
+    let list = quorum(env, &["sessions", "list", "--dir", d]);
     assert_eq!(list.code, 0, "{list}");
     let mut lines = list.stdout.lines();
     assert!(lines.next().unwrap().starts_with("ID "), "{list}");
     let row = lines.next().unwrap();
     assert!(row.starts_with(id) && row.contains("succeeded"), "{row}");
     assert!(row.contains(&sha[..8]) && row.ends_with(PROMPT), "{row}");
-    let json_list = quorum(&env, &["sessions", "list", "--json", "--dir", d]);
+    let json_list = quorum(env, &["sessions", "list", "--json", "--dir", d]);
     let listed: Value = serde_json::from_str(json_list.stdout.trim()).unwrap();
     assert_eq!(listed["id"], id);
     assert_eq!(listed["commit"], sha);
+}
 
+/// Step: the md export names the session's facts; returns the session's `tokens_in`.
+fn md_export_names_the_session_facts(
+    env: &Env,
+    dir: &std::path::Path,
+    session: &Session,
+    sha: &str,
+) -> u64 {
+    let d = path_str(dir);
+    let id = session.id();
     // md: the readable report names the session's facts.
-    let md = quorum(&env, &["sessions", "export", &id[..6], "--dir", d]);
+    let md = quorum(env, &["sessions", "export", &id[..6], "--dir", d]);
     assert_eq!(md.code, 0, "{md}");
     let report = &md.stdout;
     assert!(
@@ -366,21 +385,33 @@ fn export_md_json_and_tar_round_trip_the_session() {
     for finding in session.of("finding") {
         assert!(report.contains(finding["path"].as_str().unwrap()));
     }
-    let test_run = field(&session, "test_run", "passed").as_u64().unwrap();
+    let test_run = field(session, "test_run", "passed").as_u64().unwrap();
     assert!(
         report.contains(&format!("| passed | {test_run} | 0 |")),
         "{report}"
     );
     assert!(report.contains(sha));
-    let tokens_in = field(&session, "session_finished", "tokens_in")
+    let tokens_in = field(session, "session_finished", "tokens_in")
         .as_u64()
         .unwrap();
     assert!(report.contains(&format!("**{tokens_in}**")), "{report}");
+    tokens_in
+}
 
+/// Step: the json export, written with --output, holds the full record.
+fn json_export_holds_the_full_record(
+    env: &Env,
+    dir: &std::path::Path,
+    session: &Session,
+    sha: &str,
+    tokens_in: u64,
+) {
+    let d = path_str(dir);
+    let id = session.id();
     // json: the full record, written with --output.
-    let file = dir.path().join("export.json");
+    let file = dir.join("export.json");
     let out = quorum(
-        &env,
+        env,
         &[
             "sessions",
             "export",
@@ -404,13 +435,13 @@ fn export_md_json_and_tar_round_trip_the_session() {
     assert_eq!(record["session"]["tokens_in"], tokens_in);
     let events = record["events"].as_array().unwrap();
     events.iter().for_each(check_event);
-    assert_eq!(events, &env.stored_events(dir.path(), id));
+    assert_eq!(events, &env.stored_events(dir, id));
     assert_eq!(
         events, &session.events,
         "the record holds the stream as it was printed"
     );
     for path in session.staged() {
-        let committed = env.git(dir.path(), &["show", &format!("HEAD:{path}")]);
+        let committed = env.git(dir, &["show", &format!("HEAD:{path}")]);
         assert_eq!(
             record["records"]["file"][&path]["content"], committed,
             "{path}"
@@ -425,11 +456,15 @@ fn export_md_json_and_tar_round_trip_the_session() {
     }
     assert!(record["records"]["output"]["requirements"]["goals"].is_array());
     assert!(!record["transcript"].as_array().unwrap().is_empty());
+}
 
+/// Step: the tar export unpacks to the committed tree, and prints the same bytes on stdout.
+fn tar_export_unpacks_to_the_committed_tree(env: &Env, dir: &std::path::Path, id: &str) {
+    let d = path_str(dir);
     // tar: the archive unpacks to the committed tree.
-    let archive = dir.path().join("project.tar.gz");
+    let archive = dir.join("project.tar.gz");
     let out = quorum(
-        &env,
+        env,
         &[
             "sessions",
             "export",
@@ -450,10 +485,10 @@ fn export_md_json_and_tar_round_trip_the_session() {
         cmd
     });
     assert_eq!(untar.code, 0, "{untar}");
-    let root_name = format!("{}-{id}", dir.path().file_name().unwrap().to_string_lossy());
+    let root_name = format!("{}-{id}", dir.file_name().unwrap().to_string_lossy());
     let root = unpacked.path().join(&root_name);
     let committed: BTreeSet<String> = env
-        .git(dir.path(), &["ls-tree", "-r", "--name-only", "HEAD"])
+        .git(dir, &["ls-tree", "-r", "--name-only", "HEAD"])
         .lines()
         .map(str::to_string)
         .collect();
@@ -465,7 +500,7 @@ fn export_md_json_and_tar_round_trip_the_session() {
     for path in &committed {
         assert_eq!(
             std::fs::read_to_string(root.join(path)).unwrap(),
-            env.git(dir.path(), &["show", &format!("HEAD:{path}")]),
+            env.git(dir, &["show", &format!("HEAD:{path}")]),
             "{path}"
         );
     }
@@ -476,25 +511,29 @@ fn export_md_json_and_tar_round_trip_the_session() {
         .unwrap();
     assert!(piped.status.success());
     assert_eq!(piped.stdout, std::fs::read(&archive).unwrap());
+}
 
+/// Step: bad export input (unknown id, format or output dir) exits 2 naming it.
+fn bad_export_input_exits_2(env: &Env, dir: &std::path::Path, id: &str) {
+    let d = path_str(dir);
     // Bad input exits 2 naming it.
-    let out = quorum(&env, &["sessions", "export", "fffffff", "--dir", d]);
+    let out = quorum(env, &["sessions", "export", "fffffff", "--dir", d]);
     assert_eq!(out.code, 2, "{out}");
     assert!(out.stderr.contains("fffffff"), "{out}");
     let out = quorum(
-        &env,
+        env,
         &["sessions", "export", id, "--format", "pdf", "--dir", d],
     );
     assert_eq!(out.code, 2, "{out}");
     assert!(out.stderr.contains("pdf"), "{out}");
     let out = quorum(
-        &env,
+        env,
         &[
             "sessions",
             "export",
             id,
             "-o",
-            path_str(&dir.path().join("no/such/x.md")),
+            path_str(&dir.join("no/such/x.md")),
             "--dir",
             d,
         ],

@@ -1,4 +1,4 @@
-//! A state db that is truncated, corrupt, or not quorum's (DESIGN.md §6, issue
+//! A state db that is truncated, corrupt, or not quorum's (docs/design.md §6, issue
 //! 6 acceptance 6, issue 17 acceptance 4): every command that opens it exits
 //! 2 (corrupt) or 1 (not quorum's) with a message naming the db, and leaves
 //! every byte of it as it was.

@@ -276,7 +276,7 @@ fn an_existing_file_is_overwritten_only_with_allow_overwrite() {
     assert_eq!(env.git(d, &["status", "--porcelain"]), "");
 }
 
-/// Logs go to `DIR/.quorum/logs/`, never to the terminal (DESIGN.md §4, "Logs").
+/// Logs go to `DIR/.quorum/logs/`, never to the terminal (docs/design.md §4, "Logs").
 #[test]
 fn session_logs_go_to_the_state_dir_and_never_to_the_terminal() {
     let env = Env::new();

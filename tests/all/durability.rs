@@ -1,4 +1,4 @@
-//! Durability (DESIGN.md §4): an event a consumer has seen was flushed before it
+//! Durability (docs/design.md §4): an event a consumer has seen was flushed before it
 //! was released, so it survives a crash. The test kills `quorum run` with SIGKILL
 //! right after reading an event from its stdout, then reads the db back.
 

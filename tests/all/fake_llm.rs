@@ -1,6 +1,6 @@
 //! A fake LLM server for tests: HTTP/1.1 on 127.0.0.1, speaking the OpenAI Chat
 //! Completions, Anthropic Messages and Gemini `streamGenerateContent?alt=sse`
-//! wire formats byte for byte as WIRE_FORMATS.md records them, with faults to
+//! wire formats byte for byte as docs/wire-formats.md records them, with faults to
 //! inject per request. It stops by itself: when dropped, and after
 //! [`IDLE_LIMIT`] without a connection.
 //!
@@ -395,7 +395,7 @@ pub fn events(
             ev.push("data: [DONE]".to_string());
         }
         Format::Anthropic => {
-            // The recorded padding inside the JSON (WIRE_FORMATS.md §2.3).
+            // The recorded padding inside the JSON (docs/wire-formats.md §2.3).
             ev.push(format!(
                 "event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"id\":\"msg_fake\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"fake\",\"stop_reason\":null,\"usage\":{{\"input_tokens\":{input_tokens},\"output_tokens\":1}}}}   }}"
             ));
@@ -578,32 +578,11 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         headers,
         body: body.clone(),
     });
-    let fault = {
-        let mut faults = shared.faults.lock().unwrap();
-        let i = faults
-            .iter()
-            .position(|(f, _)| f.is_none_or(|f| f == format));
-        i.and_then(|i| faults.remove(i)).map(|(_, f)| f)
-    };
+    let fault = next_fault(shared, format);
     let framing = shared.framing.lock().unwrap().clone();
 
-    match &fault {
-        Some(Fault::Status {
-            status,
-            headers,
-            message,
-        }) => {
-            write_status(&mut stream, format, *status, headers, message);
-            return;
-        }
-        Some(Fault::Overloaded) => {
-            let body = error_body(Format::Anthropic, 529, "Overloaded");
-            let _ = stream.write_all(
-                format!("HTTP/1.1 529 Overloaded\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes(),
-            );
-            return;
-        }
-        _ => {}
+    if answered_by_fault(&mut stream, format, fault.as_ref()) {
+        return;
     }
     if !write_stream_head(&mut stream, format) {
         return;
@@ -626,25 +605,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             .map(|i| i + 1)
             .unwrap_or(1)
     };
-    match &fault {
-        Some(Fault::MidStreamError) => {
-            evs.truncate(first_text);
-            evs.push(match format {
-                Format::OpenAi => format!("data: {}", json!({"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": null, "code": null}})),
-                Format::Anthropic => "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}".to_string(),
-                Format::Gemini => "{\n  \"error\": {\n    \"code\": 503,\n    \"message\": \"The model is overloaded. Please try again later.\",\n    \"status\": \"UNAVAILABLE\"\n  }\n}".to_string(),
-            });
-        }
-        Some(Fault::Drop) => evs.truncate(first_text),
-        Some(Fault::StallMidStream(_)) => evs.truncate(first_text),
-        Some(Fault::Malformed) => {
-            evs.truncate(first_text);
-            let again = evs[first_text - 1].clone();
-            evs.push("data: {\"choices\": [{\"delta\": {\"content\": \"x".to_string());
-            evs.push(again);
-        }
-        _ => {}
-    }
+    cut_at_fault(&mut evs, fault.as_ref(), format, first_text);
     let trickle = match fault {
         Some(Fault::Trickle(d)) => Some(d),
         _ => None,
@@ -667,5 +628,60 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
     }
     if let Some(d) = stall_after {
         std::thread::sleep(d);
+    }
+}
+
+/// Step: the first queued fault for `format` (or for any format), taken off the queue.
+fn next_fault(shared: &Shared, format: Format) -> Option<Fault> {
+    let mut faults = shared.faults.lock().unwrap();
+    let i = faults
+        .iter()
+        .position(|(f, _)| f.is_none_or(|f| f == format));
+    i.and_then(|i| faults.remove(i)).map(|(_, f)| f)
+}
+
+/// Step: a status or overload fault answers the request whole; `true` when it did.
+fn answered_by_fault(stream: &mut TcpStream, format: Format, fault: Option<&Fault>) -> bool {
+    match fault {
+        Some(Fault::Status {
+            status,
+            headers,
+            message,
+        }) => {
+            write_status(stream, format, *status, headers, message);
+            true
+        }
+        Some(Fault::Overloaded) => {
+            let body = error_body(Format::Anthropic, 529, "Overloaded");
+            let _ = stream.write_all(
+                format!("HTTP/1.1 529 Overloaded\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Step: the reply's events cut (and, for a malformed chunk or an error, extended)
+/// where a mid-stream fault strikes, after the first event that carries text.
+fn cut_at_fault(evs: &mut Vec<String>, fault: Option<&Fault>, format: Format, first_text: usize) {
+    match fault {
+        Some(Fault::MidStreamError) => {
+            evs.truncate(first_text);
+            evs.push(match format {
+                Format::OpenAi => format!("data: {}", json!({"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": null, "code": null}})),
+                Format::Anthropic => "event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}".to_string(),
+                Format::Gemini => "{\n  \"error\": {\n    \"code\": 503,\n    \"message\": \"The model is overloaded. Please try again later.\",\n    \"status\": \"UNAVAILABLE\"\n  }\n}".to_string(),
+            });
+        }
+        Some(Fault::Drop) => evs.truncate(first_text),
+        Some(Fault::StallMidStream(_)) => evs.truncate(first_text),
+        Some(Fault::Malformed) => {
+            evs.truncate(first_text);
+            let again = evs[first_text - 1].clone();
+            evs.push("data: {\"choices\": [{\"delta\": {\"content\": \"x".to_string());
+            evs.push(again);
+        }
+        _ => {}
     }
 }

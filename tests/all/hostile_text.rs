@@ -100,8 +100,18 @@ fn hostile_model_text_reaches_no_terminal_and_no_document_raw() {
     let dir = tempdir();
     let d = dir.path();
 
+    let id = headless_run_and_list_are_safe(&env, d);
+    sessions_show_is_safe(&env, d, &id);
+    exports_are_safe(&env, d, &id);
+    commit_and_decision_record_are_safe(&env, d);
+    memory_notes_are_safe(&env, d);
+}
+
+/// Step: the headless run's progress and result line, and `sessions list
+/// --json`, are safe and show the hostile text visibly; returns the session id.
+fn headless_run_and_list_are_safe(env: &Env, d: &Path) -> String {
     // Headless, plain progress (stderr is a pipe here) and the result line.
-    let out = hostile_session(&env, d, &[]);
+    let out = hostile_session(env, d, &[]);
     assert_eq!(out.code, 0, "{out}");
     assert_safe("run: stdout", out.stdout.as_bytes());
     assert_safe("run: stderr", out.stderr.as_bytes());
@@ -116,19 +126,21 @@ fn hostile_model_text_reaches_no_terminal_and_no_document_raw() {
     let listed = run(env.quorum(["sessions", "list", "--json", "--dir", path_str(d)]));
     assert_eq!(listed.code, 0, "{listed}");
     assert_safe("sessions list --json", listed.stdout.as_bytes());
-    let id = serde_json::from_str::<serde_json::Value>(listed.stdout.lines().next().unwrap())
-        .unwrap()["id"]
+    serde_json::from_str::<serde_json::Value>(listed.stdout.lines().next().unwrap()).unwrap()["id"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
 
+/// Step: `sessions show`, for people and as JSON lines (whose values are intact), is safe.
+fn sessions_show_is_safe(env: &Env, d: &Path, id: &str) {
     // `sessions show`, for people and as JSON lines (whose values are intact).
-    let show = run(env.quorum(["sessions", "show", &id, "--dir", path_str(d)]));
+    let show = run(env.quorum(["sessions", "show", id, "--dir", path_str(d)]));
     assert_eq!(show.code, 0, "{show}");
     assert_safe("sessions show: stdout", show.stdout.as_bytes());
     assert_safe("sessions show: stderr", show.stderr.as_bytes());
     assert!(show.stdout.contains("^["), "{show}");
-    let show_json = run(env.quorum(["sessions", "show", &id, "--json", "--dir", path_str(d)]));
+    let show_json = run(env.quorum(["sessions", "show", id, "--json", "--dir", path_str(d)]));
     assert_eq!(show_json.code, 0, "{show_json}");
     assert_safe("sessions show --json", show_json.stdout.as_bytes());
     let events = crate::common::parse_stream(&show_json.stdout).durable;
@@ -138,14 +150,17 @@ fn hostile_model_text_reaches_no_terminal_and_no_document_raw() {
             .any(|e| e["type"] == "finding" && e["text"] == HOSTILE),
         "the stored finding keeps the model's text; only its display is sanitised"
     );
+}
 
+/// Step: the Markdown and JSON exports, to a file and to stdout, are safe.
+fn exports_are_safe(env: &Env, d: &Path, id: &str) {
     // The exports, Markdown and JSON.
     for format in ["md", "json"] {
         let file = d.join(format!("../hostile-{id}.{format}"));
         let out = run(env.quorum([
             "sessions",
             "export",
-            &id,
+            id,
             "--format",
             format,
             "--output",
@@ -170,7 +185,7 @@ fn hostile_model_text_reaches_no_terminal_and_no_document_raw() {
         let out = run(env.quorum([
             "sessions",
             "export",
-            &id,
+            id,
             "--format",
             format,
             "--dir",
@@ -179,7 +194,10 @@ fn hostile_model_text_reaches_no_terminal_and_no_document_raw() {
         assert_eq!(out.code, 0, "{out}");
         assert_safe(&format!("export {format} to stdout"), out.stdout.as_bytes());
     }
+}
 
+/// Step: the commit message and the decision record are safe.
+fn commit_and_decision_record_are_safe(env: &Env, d: &Path) {
     // The commit message and the decision record.
     let message = env.git(d, &["log", "-1", "--format=%B"]);
     assert_safe("commit message", message.as_bytes());
@@ -192,7 +210,10 @@ fn hostile_model_text_reaches_no_terminal_and_no_document_raw() {
         "{decisions}"
     );
     assert!(tree(d).contains("docs/DECISIONS.md"));
+}
 
+/// Step: `memory` shows notes with controls in them safely.
+fn memory_notes_are_safe(env: &Env, d: &Path) {
     // `memory`: notes with controls in them (as a model or a person wrote them).
     write(d, "notes.txt", &format!("prefer {HOSTILE}\n"));
     let set = run(env.quorum([

@@ -847,14 +847,8 @@ kind = "deliver"
     handle.join().await;
 }
 
-/// In the TUI's mode, tests that still fail after the last repair round do not
-/// end the session with the work thrown away: the files stay staged, the
-/// person is told, and nothing is committed unless they commit. Quitting then
-/// ends the session `failed` with DIR untouched; committing records the
-/// failing tests in the commit message.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interactive_tests_out_of_rounds_wait_for_the_person() {
-    let workflow = r#"
+/// A workflow of refine, implement, test and deliver: no plans, votes or review.
+const TEST_ONLY_WORKFLOW: &str = r#"
 name = "test-only"
 [[phase]]
 name = "refine"
@@ -872,6 +866,15 @@ agents = ["qa"]
 name = "deliver"
 kind = "deliver"
 "#;
+
+/// In the TUI's mode, tests that still fail after the last repair round do not
+/// end the session with the work thrown away: the files stay staged, the
+/// person is told, and nothing is committed unless they commit. Quitting then
+/// ends the session `failed` with DIR untouched; committing records the
+/// failing tests in the commit message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_tests_out_of_rounds_wait_for_the_person() {
+    let workflow = TEST_ONLY_WORKFLOW;
     for commit in [false, true] {
         let dir = tempdir();
         // Every version of the store stays broken, each one different.
@@ -892,35 +895,7 @@ kind = "deliver"
                 ..SessionOptions::default()
             },
         });
-        let mut runs = 0;
-        let told = until(&mut rx, "the person told", |e| {
-            match logged(e).map(|e| &e.body) {
-                Some(EventBody::TestRun { .. }) => {
-                    runs += 1;
-                    None
-                }
-                Some(EventBody::Error { message }) if message.contains("commit anyway") => {
-                    Some(message.clone())
-                }
-                Some(EventBody::SessionFinished { status, .. }) => {
-                    panic!("the session ended {status:?} without asking")
-                }
-                _ => None,
-            }
-        })
-        .await;
-        assert_eq!(runs, 3, "the first run and one per repair round");
-        assert!(told.contains("after 2 repair round"), "{told}");
-        let message = until(&mut rx, "deliver", |e| match e {
-            Event::DeliveryReady { message } => Some(message.clone()),
-            _ => None,
-        })
-        .await;
-        assert!(
-            message.contains("Tests: failed") || message.contains("Tests: did not build"),
-            "{message}"
-        );
-        assert!(!dir.path().join(".git").exists(), "nothing committed yet");
+        the_person_is_told_and_nothing_is_committed(&mut rx, dir.path()).await;
         handle.send(if commit {
             Op::Commit {
                 message: None,
@@ -929,32 +904,80 @@ kind = "deliver"
         } else {
             Op::Shutdown
         });
-        let status = until(&mut rx, "the end", |e| match logged(e).map(|e| &e.body) {
-            Some(EventBody::SessionFinished { status, .. }) => Some(*status),
-            _ => None,
-        })
-        .await;
-        if commit {
-            assert_eq!(status, SessionStatus::Succeeded);
-            let log = std::process::Command::new("git")
-                .args(["log", "-1", "--format=%B"])
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            let log = String::from_utf8_lossy(&log.stdout);
-            assert!(
-                log.contains("Tests: failed") || log.contains("Tests: did not build"),
-                "{log}"
-            );
-            handle.send(Op::Shutdown);
-        } else {
-            assert_eq!(status, SessionStatus::Failed);
-            assert!(
-                !dir.path().join(".git").exists() && !dir.path().join("url_shortener").exists(),
-                "quitting leaves DIR untouched"
-            );
-        }
+        the_persons_choice_ends_the_session(&handle, &mut rx, dir.path(), commit).await;
         handle.join().await;
+    }
+}
+
+/// Step: after the first test run and two repair rounds the person is told the
+/// tests still fail, and the delivery waits with nothing committed yet.
+async fn the_person_is_told_and_nothing_is_committed(
+    rx: &mut UnboundedReceiver<Event>,
+    dir: &std::path::Path,
+) {
+    let mut runs = 0;
+    let told = until(rx, "the person told", |e| {
+        match logged(e).map(|e| &e.body) {
+            Some(EventBody::TestRun { .. }) => {
+                runs += 1;
+                None
+            }
+            Some(EventBody::Error { message }) if message.contains("commit anyway") => {
+                Some(message.clone())
+            }
+            Some(EventBody::SessionFinished { status, .. }) => {
+                panic!("the session ended {status:?} without asking")
+            }
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(runs, 3, "the first run and one per repair round");
+    assert!(told.contains("after 2 repair round"), "{told}");
+    let message = until(rx, "deliver", |e| match e {
+        Event::DeliveryReady { message } => Some(message.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        message.contains("Tests: failed") || message.contains("Tests: did not build"),
+        "{message}"
+    );
+    assert!(!dir.join(".git").exists(), "nothing committed yet");
+}
+
+/// Step: committing ends the session succeeded with the failing tests in the
+/// commit message; quitting ends it failed with DIR untouched.
+async fn the_persons_choice_ends_the_session(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+    dir: &std::path::Path,
+    commit: bool,
+) {
+    let status = until(rx, "the end", |e| match logged(e).map(|e| &e.body) {
+        Some(EventBody::SessionFinished { status, .. }) => Some(*status),
+        _ => None,
+    })
+    .await;
+    if commit {
+        assert_eq!(status, SessionStatus::Succeeded);
+        let log = std::process::Command::new("git")
+            .args(["log", "-1", "--format=%B"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&log.stdout);
+        assert!(
+            log.contains("Tests: failed") || log.contains("Tests: did not build"),
+            "{log}"
+        );
+        handle.send(Op::Shutdown);
+    } else {
+        assert_eq!(status, SessionStatus::Failed);
+        assert!(
+            !dir.join(".git").exists() && !dir.join("url_shortener").exists(),
+            "quitting leaves DIR untouched"
+        );
     }
 }
 

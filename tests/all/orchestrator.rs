@@ -71,8 +71,23 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         },
     });
 
+    the_session_waits_at_resolve(&mut rx).await;
+    an_override_is_taken(&handle, &mut rx).await;
+    bad_picks_are_refused(&handle, &mut rx).await;
+    the_tie_is_settled_and_decisions_are_final(&handle, &mut rx).await;
+    the_code_follows_the_decisions(&handle, &mut rx).await;
+    a_rejected_file_stays_out_of_the_commit(&handle, &mut rx).await;
+    handle.send(Op::Shutdown);
+    until(&mut rx, "closed", |e| (e == &Event::Closed).then_some(())).await;
+    handle.join().await;
+
+    the_commit_holds_the_persons_message(dir.path());
+}
+
+/// Step: the session waits at resolve: no decision is made without the person.
+async fn the_session_waits_at_resolve(rx: &mut UnboundedReceiver<Event>) {
     // The session waits at resolve: no decision is made without the person.
-    until(&mut rx, "resolve", |e| {
+    until(rx, "resolve", |e| {
         logged(e).and_then(|e| {
             matches!(&e.body, EventBody::PhaseStarted { phase, .. } if phase == "resolve")
                 .then_some(())
@@ -91,24 +106,26 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         )),
         "nothing is decided and no phase starts while the person has not confirmed: {early:?}"
     );
+}
 
+/// Step: an override of the 3–1 majority (rest) with rpc is recorded and decided by the person.
+async fn an_override_is_taken(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // Override the 3–1 majority (rest) with rpc, with a note.
     handle.send(Op::Override {
         conflict: "api".into(),
         option: "rpc".into(),
         note: "one endpoint to secure".into(),
     });
-    let (from, to) = until(&mut rx, "the override", |e| {
-        match logged(e).map(|e| &e.body) {
-            Some(EventBody::DecisionOverridden { from, to, .. }) => {
-                Some((from.clone(), to.clone()))
-            }
-            _ => None,
-        }
+    let (from, to) = until(rx, "the override", |e| match logged(e).map(|e| &e.body) {
+        Some(EventBody::DecisionOverridden { from, to, .. }) => Some((from.clone(), to.clone())),
+        _ => None,
     })
     .await;
     assert_eq!((from.as_deref(), to.as_str()), (Some("rest"), "rpc"));
-    until(&mut rx, "the api decision", |e| {
+    until(rx, "the api decision", |e| {
         match logged(e).map(|e| &e.body) {
             Some(EventBody::ConflictResolved {
                 conflict,
@@ -123,13 +140,19 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         }
     })
     .await;
+}
 
+/// Step: a pick on a decided conflict and an option that does not exist are refused.
+async fn bad_picks_are_refused(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // A pick on a decided conflict and an option that does not exist are refused.
     handle.send(Op::Pick {
         conflict: "api".into(),
         option: "rest".into(),
     });
-    until(&mut rx, "a refusal", |e| {
+    until(rx, "a refusal", |e| {
         matches!(e, Event::Rejected { op, .. } if op == "pick").then_some(())
     })
     .await;
@@ -137,17 +160,23 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         conflict: "storage".into(),
         option: "mongodb".into(),
     });
-    until(&mut rx, "a refusal", |e| {
+    until(rx, "a refusal", |e| {
         matches!(e, Event::Rejected { reason, .. } if reason.contains("mongodb")).then_some(())
     })
     .await;
+}
 
+/// Step: settling the tie starts implementation; decisions are then final.
+async fn the_tie_is_settled_and_decisions_are_final(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // Settle the tie: implementation starts only now.
     handle.send(Op::Pick {
         conflict: "storage".into(),
         option: "json-file".into(),
     });
-    let message = until(&mut rx, "deliver", |e| match e {
+    let message = until(rx, "deliver", |e| match e {
         Event::DeliveryReady { message } => Some(message.clone()),
         _ => None,
     })
@@ -167,17 +196,23 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         option: "sqlite".into(),
         note: "late".into(),
     });
-    until(&mut rx, "a refusal", |e| {
+    until(rx, "a refusal", |e| {
         matches!(e, Event::Rejected { op, .. } if op == "override").then_some(())
     })
     .await;
+}
 
+/// Step: the generated code follows the person's decisions.
+async fn the_code_follows_the_decisions(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // The generated code follows the person's decisions.
     handle.send(Op::LoadFile {
         path: "todo/server.py".into(),
         req: 1,
     });
-    let server = until(&mut rx, "server.py", |e| match e {
+    let server = until(rx, "server.py", |e| match e {
         Event::FileLoaded { req: 1, file } => Some(file.clone().unwrap().content),
         _ => None,
     })
@@ -187,7 +222,7 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         path: "todo/store.py".into(),
         req: 2,
     });
-    let store_py = until(&mut rx, "store.py", |e| match e {
+    let store_py = until(rx, "store.py", |e| match e {
         Event::FileLoaded { req: 2, file } => Some(file.clone().unwrap().content),
         _ => None,
     })
@@ -196,13 +231,19 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         store_py.contains("json") && !store_py.contains("sqlite3"),
         "a JSON-file store was generated"
     );
+}
 
+/// Step: the README is rejected, then the commit leaves it out and the session succeeds.
+async fn a_rejected_file_stays_out_of_the_commit(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // Reject the README, then commit with the person's own message.
     handle.send(Op::SetFileAccepted {
         path: "README.md".into(),
         accepted: false,
     });
-    until(&mut rx, "the file decision", |e| {
+    until(rx, "the file decision", |e| {
         matches!(e, Event::FileDecided { path, accepted: false } if path == "README.md")
             .then_some(())
     })
@@ -211,31 +252,29 @@ async fn an_interactive_session_waits_takes_decisions_and_commits_only_accepted_
         message: Some("Todo app, JSON-RPC flavour".into()),
         allow_secrets: false,
     });
-    let files = until(&mut rx, "the commit", |e| {
-        match logged(e).map(|e| &e.body) {
-            Some(EventBody::CommitCreated { files, .. }) => Some(files.clone()),
-            _ => None,
-        }
+    let files = until(rx, "the commit", |e| match logged(e).map(|e| &e.body) {
+        Some(EventBody::CommitCreated { files, .. }) => Some(files.clone()),
+        _ => None,
     })
     .await;
     assert!(!files.contains(&"README.md".to_string()));
     assert!(files.contains(&"todo/server.py".to_string()));
-    let status = until(&mut rx, "the end", |e| match logged(e).map(|e| &e.body) {
+    let status = until(rx, "the end", |e| match logged(e).map(|e| &e.body) {
         Some(EventBody::SessionFinished { status, .. }) => Some(*status),
         _ => None,
     })
     .await;
     assert_eq!(status, SessionStatus::Succeeded);
-    handle.send(Op::Shutdown);
-    until(&mut rx, "closed", |e| (e == &Event::Closed).then_some(())).await;
-    handle.join().await;
+}
 
+/// Step: the rejected file is not written and the commit has the person's message and the trailers.
+fn the_commit_holds_the_persons_message(dir: &std::path::Path) {
     assert!(
-        !dir.path().join("README.md").exists(),
+        !dir.join("README.md").exists(),
         "a rejected file is not written"
     );
-    assert!(dir.path().join("todo/server.py").is_file());
-    let repo = git2::Repository::open(dir.path()).unwrap();
+    assert!(dir.join("todo/server.py").is_file());
+    let repo = git2::Repository::open(dir).unwrap();
     let head = repo.head().unwrap().peel_to_commit().unwrap();
     let message = head.message().unwrap();
     assert!(

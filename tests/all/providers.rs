@@ -1,6 +1,6 @@
 //! The real provider kinds against the fake server (`fake_llm.rs`): streamed
 //! text intact and in order, usage and cost, and each injected fault ending as
-//! DESIGN.md §3's fault table says — retried then succeeded, failed over to the
+//! docs/design.md §3's fault table says — retried then succeeded, failed over to the
 //! fallback, failed fast with a clear message, circuit opened — for OpenAI,
 //! Anthropic and Gemini; a whole headless session on real provider kinds; a
 //! cancelled call closing its connection; and a fake key found nowhere.

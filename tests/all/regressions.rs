@@ -1,5 +1,5 @@
 //! Regression tests for bugs found in `src/` while the integration suite was
-//! written, one test each, asserting what DESIGN.md promises.
+//! written, one test each, asserting what docs/design.md promises.
 
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ fn a_failed_task_with_dependents_ends_the_session_instead_of_hanging() {
     assert_eq!(run.out.code, 1, "{}", run.out);
 }
 
-/// DESIGN.md §5: "Author and committer come from the repo or user git config".
+/// docs/design.md §5: "Author and committer come from the repo or user git config".
 /// git reads the user config from `GIT_CONFIG_GLOBAL` when it is set; libgit2's
 /// own lookup ignores that variable and reads `$HOME/.gitconfig`, so quorum and
 /// git disagreed on who the user is (`workspace::git::identity` now follows git).

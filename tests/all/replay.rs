@@ -577,64 +577,75 @@ mod tests {
         let replay = Replay::start("rust-wc-cli");
         let url = replay.url();
         let rec = replay.recording.clone();
-        let entry = |n: &str| rec.entries.iter().find(|e| e.number == n).unwrap();
 
+        recorded_replies_match_by_role_and_title(&url, &rec).await;
+        repairs_and_their_retries_go_in_order(&url, &rec).await;
+        unmatched_requests_get_a_400_naming_them(&url, &rec).await;
+        scripted_then_adapted_replies_win(&replay, &url, &rec).await;
+        the_served_and_the_unmatched_are_logged(&replay);
+    }
+
+    /// Step: a ballot (same role and topic, other inputs) and a long reply come
+    /// back as recorded, intact through quorum's client, with usage.
+    async fn recorded_replies_match_by_role_and_title(url: &str, rec: &Recording) {
+        let entry = |n: &str| rec.entries.iter().find(|e| e.number == n).unwrap();
         // A ballot: same role, same topic, other inputs → the recorded reply,
         // intact through quorum's client, with usage.
-        let (text, usage) = call(
-            &url,
-            request_like(entry("0012"), &entry("0012").title, None),
-        )
-        .await
-        .unwrap();
+        let (text, usage) = call(url, request_like(entry("0012"), &entry("0012").title, None))
+            .await
+            .unwrap();
         assert_eq!(text, rec.reply("0012"));
         assert!(usage.is_some_and(|u| u.output_tokens > 0), "{usage:?}");
         // The same topic from another role is that role's ballot.
-        let (text, _) = call(
-            &url,
-            request_like(entry("0008"), &entry("0012").title, None),
-        )
-        .await
-        .unwrap();
+        let (text, _) = call(url, request_like(entry("0008"), &entry("0012").title, None))
+            .await
+            .unwrap();
         assert_eq!(text, rec.reply("0008"));
 
         // A long reply (src/lib.rs and Cargo.toml) arrives whole.
-        let (text, _) = call(
-            &url,
-            request_like(entry("0016"), &entry("0016").title, None),
-        )
-        .await
-        .unwrap();
+        let (text, _) = call(url, request_like(entry("0016"), &entry("0016").title, None))
+            .await
+            .unwrap();
         assert!(text.len() > 4 * CHUNK_BYTES, "{}", text.len());
         assert_eq!(text, rec.reply("0016"));
+    }
 
+    /// Step: a repair under another label, its retries and a later round pick
+    /// the recorded replies in order.
+    async fn repairs_and_their_retries_go_in_order(url: &str, rec: &Recording) {
+        let entry = |n: &str| rec.entries.iter().find(|e| e.number == n).unwrap();
         // qa's repair under another label: 0020; its retry: 0021; a retry
         // again: 0021 again; a later repair round: 0020 again.
         let repair = entry("0020");
-        let first = call(&url, request_like(repair, "repair (fix)", None))
+        let first = call(url, request_like(repair, "repair (fix)", None))
             .await
             .unwrap()
             .0;
         assert_eq!(first, rec.reply("0020"));
-        let retry = call(&url, request_like(repair, "repair (fix)", Some(&first)))
+        let retry = call(url, request_like(repair, "repair (fix)", Some(&first)))
             .await
             .unwrap()
             .0;
         assert_eq!(retry, rec.reply("0021"));
-        let again = call(&url, request_like(repair, "repair (fix)", Some(&retry)))
+        let again = call(url, request_like(repair, "repair (fix)", Some(&retry)))
             .await
             .unwrap()
             .0;
         assert_eq!(again, rec.reply("0021"));
-        let later = call(&url, request_like(repair, "repair (repair2)", None))
+        let later = call(url, request_like(repair, "repair (repair2)", None))
             .await
             .unwrap()
             .0;
         assert_eq!(later, rec.reply("0020"));
+    }
 
+    /// Step: a repair of a role that never repaired and a review never reached
+    /// are unmatched: a 400 that names role and title.
+    async fn unmatched_requests_get_a_400_naming_them(url: &str, rec: &Recording) {
+        let entry = |n: &str| rec.entries.iter().find(|e| e.number == n).unwrap();
         // A repair of a role that never repaired, and a review the session
         // never reached: unmatched, a 400 that names role and title.
-        let err = call(&url, request_like(entry("0016"), "repair (fix)", None))
+        let err = call(url, request_like(entry("0016"), "repair (fix)", None))
             .await
             .unwrap_err();
         assert!(
@@ -642,13 +653,17 @@ mod tests {
             "{err}"
         );
         let err = call(
-            &url,
+            url,
             request_like(entry("0002"), "review the staged files", None),
         )
         .await
         .unwrap_err();
         assert!(err.contains("review the staged files"), "{err}");
+    }
 
+    /// Step: a scripted reply, then adapted (the adapter sees the request), is served.
+    async fn scripted_then_adapted_replies_win(replay: &Replay, url: &str, rec: &Recording) {
+        let entry = |n: &str| rec.entries.iter().find(|e| e.number == n).unwrap();
         // Scripted, then adapted (the adapter sees the request).
         replay.reply_for("security", "review the staged", "{\"findings\": []}");
         replay.adapt("security", "review", |body, reply| {
@@ -656,13 +671,16 @@ mod tests {
             format!("{reply} <!-- {n} messages -->")
         });
         let (text, _) = call(
-            &url,
+            url,
             request_like(entry("0002"), "review the staged files", None),
         )
         .await
         .unwrap();
         assert_eq!(text, "{\"findings\": []} <!-- 2 messages -->");
+    }
 
+    /// Step: the replay logs what it served (titles cut to 30 bytes) and what it could not match.
+    fn the_served_and_the_unmatched_are_logged(replay: &Replay) {
         // Titles cut to 30 bytes (all ASCII here).
         let served: Vec<(String, String, String)> = replay
             .served()

@@ -136,31 +136,7 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
     let d = root.path().join("p");
     let first_log = root.path().join("first.log");
     let resumed_log = root.path().join("resumed.log");
-    let mut cmd = run_command(env, base.scenario, &d);
-    cmd.env("QUORUM_OFFLINE_CALL_LOG", &first_log);
-    match &crash {
-        Crash::After(n) => {
-            cmd.env("QUORUM_CRASH_AFTER_SEQ", n.to_string());
-        }
-        Crash::Before(n) => {
-            cmd.env("QUORUM_CRASH_BEFORE_SEQ", n.to_string());
-        }
-        Crash::Kill(..) | Crash::Term(..) => {}
-    }
-    let first = match &crash {
-        Crash::After(_) | Crash::Before(_) => run(cmd),
-        Crash::Kill(kind, nth) | Crash::Term(kind, nth) => {
-            let signal = match crash {
-                Crash::Kill(..) => libc::SIGKILL,
-                _ => libc::SIGTERM,
-            };
-            stop_after(cmd, kind, *nth, signal)
-        }
-    };
-    match &crash {
-        Crash::Term(..) => assert_eq!(first.code, 3, "SIGTERM exits 3: {first}"),
-        _ => assert_eq!(first.code, -1, "the run was killed: {first}"),
-    }
+    crash_the_first_run(env, base, &crash, &d, &first_log);
     let id = only_session(env, &d);
     let stored = env.stored_events(&d, &id);
     let after_types = match &crash {
@@ -182,8 +158,53 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
         .map(|e| e["task"].as_str().unwrap().to_string())
         .collect();
 
-    let mut cmd = env.quorum(["resume", "--headless", "--json", "--dir", path_str(&d)]);
-    cmd.env("QUORUM_OFFLINE_CALL_LOG", &resumed_log);
+    resume_ends_in_success(env, &d, &crash, &stored, &resumed_log);
+    the_log_tree_and_decisions_are_an_uninterrupted_runs(env, base, &d, &id, &crash, &stored);
+    no_stored_task_is_called_again(&crash, &finished, &resumed_log);
+    Outcome { crash, after_types }
+}
+
+/// Step: the first run, in DIR `d` with its calls logged to `first_log`, is
+/// stopped by `crash` (killed, or SIGTERM exits 3).
+fn crash_the_first_run(env: &Env, base: &Baseline, crash: &Crash, d: &Path, first_log: &Path) {
+    let mut cmd = run_command(env, base.scenario, d);
+    cmd.env("QUORUM_OFFLINE_CALL_LOG", first_log);
+    match crash {
+        Crash::After(n) => {
+            cmd.env("QUORUM_CRASH_AFTER_SEQ", n.to_string());
+        }
+        Crash::Before(n) => {
+            cmd.env("QUORUM_CRASH_BEFORE_SEQ", n.to_string());
+        }
+        Crash::Kill(..) | Crash::Term(..) => {}
+    }
+    let first = match crash {
+        Crash::After(_) | Crash::Before(_) => run(cmd),
+        Crash::Kill(kind, nth) | Crash::Term(kind, nth) => {
+            let signal = match crash {
+                Crash::Kill(..) => libc::SIGKILL,
+                _ => libc::SIGTERM,
+            };
+            stop_after(cmd, kind, *nth, signal)
+        }
+    };
+    match crash {
+        Crash::Term(..) => assert_eq!(first.code, 3, "SIGTERM exits 3: {first}"),
+        _ => assert_eq!(first.code, -1, "the run was killed: {first}"),
+    }
+}
+
+/// Step: `resume --headless` ends the session succeeded, or exits 2 when the
+/// crash came after the end; calls are logged to `resumed_log`.
+fn resume_ends_in_success(
+    env: &Env,
+    d: &Path,
+    crash: &Crash,
+    stored: &[Value],
+    resumed_log: &Path,
+) {
+    let mut cmd = env.quorum(["resume", "--headless", "--json", "--dir", path_str(d)]);
+    cmd.env("QUORUM_OFFLINE_CALL_LOG", resumed_log);
     let resumed = run(cmd);
     let stored_status = stored
         .iter()
@@ -199,9 +220,21 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
         let events = resumed_stream(&resumed, stored.len() as u64);
         assert_eq!(events.last().unwrap()["status"], "succeeded", "{resumed}");
     }
+}
 
+/// Step: one log, gapless from 1, ending in success and keeping the stored
+/// events; the same tree as an uninterrupted run, exactly one commit, and the
+/// same decisions.
+fn the_log_tree_and_decisions_are_an_uninterrupted_runs(
+    env: &Env,
+    base: &Baseline,
+    d: &Path,
+    id: &str,
+    crash: &Crash,
+    stored: &[Value],
+) {
     // One log, gapless from 1 (parse_stream checks), ending in success.
-    let all = env.stored_events(&d, &id);
+    let all = env.stored_events(d, id);
     assert_eq!(all.last().unwrap()["type"], "session_finished");
     assert_eq!(all.last().unwrap()["status"], "succeeded", "{crash:?}");
     assert_eq!(
@@ -210,8 +243,8 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
         "{crash:?}: the stored log is kept as it was"
     );
     // The same tree as an uninterrupted run, and exactly one commit.
-    assert_eq!(ls_tree(env, &d), base.tree, "{crash:?}: the committed tree");
-    let log = env.git(&d, &["log", "--format=%H %s"]);
+    assert_eq!(ls_tree(env, d), base.tree, "{crash:?}: the committed tree");
+    let log = env.git(d, &["log", "--format=%H %s"]);
     assert_eq!(log.lines().count(), 1, "{crash:?}: one commit: {log}");
     let commits: Vec<&Value> = all
         .iter()
@@ -233,8 +266,12 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
             .collect()
     };
     assert_eq!(decided(&all), decided(&base.events), "{crash:?}: decisions");
+}
+
+/// Step: no call repeated whose reply had been stored with its task.
+fn no_stored_task_is_called_again(crash: &Crash, finished: &BTreeSet<String>, resumed_log: &Path) {
     // No call repeated whose reply had been stored with its task.
-    let again: Vec<String> = calls(&resumed_log)
+    let again: Vec<String> = calls(resumed_log)
         .into_iter()
         .filter(|task| finished.contains(task))
         .collect();
@@ -242,7 +279,6 @@ fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
         again.is_empty(),
         "{crash:?}: tasks stored as finished were called again: {again:?}"
     );
-    Outcome { crash, after_types }
 }
 
 /// Runs `cmd` until the `nth` event of type `kind` is on its stdout, then
@@ -507,13 +543,26 @@ fn the_persons_files_survive_a_crash_a_hand_edit_and_the_resume() {
         ("notes.txt", "ideas, not for the agents\n"),
         ("docs/design.txt", "the person's design notes\n"),
     ];
-    for (path, text) in own {
-        crate::common::write(&d, path, text);
+    the_persons_project_is_committed(&env, &d, &own);
+    a_crash_leaves_their_files_untouched(&env, &d, &own);
+    // The person edits README.md by hand before resuming.
+    let edit = "# My shortener\n\nEdited by hand after the crash.\n";
+    std::fs::write(d.join("README.md"), edit).unwrap();
+
+    let (resumed, events) = the_resume_keeps_the_hand_edit_and_says_so(&env, &d, edit);
+    nothing_of_theirs_is_lost_or_overwritten(&env, &d, &own, edit, &resumed, &events);
+    their_files_stay_tracked_and_no_litter_is_left(&env, &d, &own);
+}
+
+/// Step: the person's own project is a git repository with one commit of theirs.
+fn the_persons_project_is_committed(env: &Env, d: &Path, own: &[(&str, &str); 4]) {
+    for (path, text) in *own {
+        crate::common::write(d, path, text);
     }
-    env.git(&d, &["init", "-q"]);
-    env.git(&d, &["add", "-A"]);
+    env.git(d, &["init", "-q"]);
+    env.git(d, &["add", "-A"]);
     env.git(
-        &d,
+        d,
         &[
             "-c",
             "user.name=Person",
@@ -525,12 +574,16 @@ fn the_persons_files_survive_a_crash_a_hand_edit_and_the_resume() {
             "my project",
         ],
     );
+}
+
+/// Step: a run crashed once README.md (a file of theirs) is staged leaves their files untouched.
+fn a_crash_leaves_their_files_untouched(env: &Env, d: &Path, own: &[(&str, &str); 4]) {
     // Crashed once README.md (a file of theirs) is staged.
     let cmd = env.quorum([
         "run",
         PROMPT,
         "--dir",
-        path_str(&d),
+        path_str(d),
         "--json",
         "--allow-overwrite",
     ]);
@@ -538,24 +591,29 @@ fn the_persons_files_survive_a_crash_a_hand_edit_and_the_resume() {
         e["type"] == "file_staged" && e["path"] == "README.md"
     });
     assert_eq!(first.code, -1, "{first}");
-    for (path, text) in own {
+    for (path, text) in *own {
         assert_eq!(
             std::fs::read_to_string(d.join(path)).unwrap(),
             text,
             "{path} untouched by the crashed run"
         );
     }
-    // The person edits README.md by hand before resuming.
-    let edit = "# My shortener\n\nEdited by hand after the crash.\n";
-    std::fs::write(d.join("README.md"), edit).unwrap();
+}
 
+/// Step: the resume succeeds; the hand edit is intact and reported as kept.
+/// Returns the resume's output and its events.
+fn the_resume_keeps_the_hand_edit_and_says_so(
+    env: &Env,
+    d: &Path,
+    edit: &str,
+) -> (Output, Vec<Value>) {
     let resumed = run(env.quorum([
         "resume",
         "--headless",
         "--json",
         "--allow-overwrite",
         "--dir",
-        path_str(&d),
+        path_str(d),
     ]));
     assert_eq!(resumed.code, 0, "{resumed}");
     let events = resumed_stream(&resumed, resumed_from(&resumed));
@@ -574,6 +632,20 @@ fn the_persons_files_survive_a_crash_a_hand_edit_and_the_resume() {
             .contains("your version is kept"),
         "{kept:?}"
     );
+    (resumed, events)
+}
+
+/// Step: the staged README is left out of the commit; nothing of theirs is
+/// deleted, their other files are as they were, .gitignore changed only
+/// through the accepted diff.
+fn nothing_of_theirs_is_lost_or_overwritten(
+    env: &Env,
+    d: &Path,
+    own: &[(&str, &str); 4],
+    edit: &str,
+    resumed: &Output,
+    events: &[Value],
+) {
     let commit = events
         .iter()
         .find(|e| e["type"] == "commit_created")
@@ -587,19 +659,24 @@ fn the_persons_files_survive_a_crash_a_hand_edit_and_the_resume() {
     assert!(!files.contains(&"README.md"), "{files:?}");
     // Nothing of theirs deleted; their other files as they were; .gitignore
     // changed only through the accepted diff (--allow-overwrite).
-    for (path, text) in own {
+    for (path, text) in *own {
         let now = std::fs::read_to_string(d.join(path))
             .unwrap_or_else(|e| panic!("{path} still exists: {e}"));
         match path {
             "README.md" => assert_eq!(now, edit),
             ".gitignore" if files.contains(&".gitignore") => {
-                let staged = env.git(&d, &["show", "HEAD:.gitignore"]);
+                let staged = env.git(d, &["show", "HEAD:.gitignore"]);
                 assert_eq!(now, staged, "the accepted .gitignore");
             }
             _ => assert_eq!(now, text, "{path}"),
         }
     }
-    let tracked = env.git(&d, &["ls-tree", "-r", "--name-only", "HEAD"]);
+}
+
+/// Step: their files stay tracked, HEAD keeps their README, and no
+/// temporary file of the atomic writes is left.
+fn their_files_stay_tracked_and_no_litter_is_left(env: &Env, d: &Path, own: &[(&str, &str); 4]) {
+    let tracked = env.git(d, &["ls-tree", "-r", "--name-only", "HEAD"]);
     for path in ["notes.txt", "docs/design.txt", "README.md"] {
         assert!(
             tracked.lines().any(|l| l == path),
@@ -608,12 +685,12 @@ fn the_persons_files_survive_a_crash_a_hand_edit_and_the_resume() {
     }
     // The person's README is still HEAD's (their commit), edited in the work tree.
     assert_eq!(
-        env.git(&d, &["show", "HEAD:README.md"]),
+        env.git(d, &["show", "HEAD:README.md"]),
         own[0].1,
         "HEAD keeps the person's README"
     );
     // No temporary file of the atomic writes is left.
-    let litter: Vec<String> = crate::common::tree(&d)
+    let litter: Vec<String> = crate::common::tree(d)
         .into_iter()
         .filter(|p| p.contains(".quorum-") && p.ends_with(".tmp"))
         .collect();

@@ -1,4 +1,4 @@
-//! The test-command sandbox (DESIGN.md §6, issue 6 acceptance 3), through its
+//! The test-command sandbox (docs/design.md §6, issue 6 acceptance 3), through its
 //! real entry points `quorum::workspace::sandbox::{run_tests, run_sandboxed}`:
 //! a generated suite that double-forks a `setsid()` grandchild, one that
 //! allocates without bound, and one that connects to a listener this test

@@ -60,6 +60,16 @@ fn task3() -> (String, String, String) {
 
 /// One body of every variant, with nullable fields both null and set.
 fn samples() -> Vec<EventBody> {
+    let mut all = session_and_task_samples();
+    all.extend(decision_samples());
+    all.extend(file_and_setup_samples());
+    all.extend(test_run_samples());
+    all.extend(end_samples());
+    all
+}
+
+/// Samples of the session, phase, question, task and budget events.
+fn session_and_task_samples() -> Vec<EventBody> {
     let (task, agent, phase) = task3();
     vec![
         EventBody::SessionStarted {
@@ -148,6 +158,12 @@ fn samples() -> Vec<EventBody> {
             spent_tokens: 50_321,
             budget_tokens: Some(50_000),
         },
+    ]
+}
+
+/// Samples of the conflict, ballot and decision events.
+fn decision_samples() -> Vec<EventBody> {
+    vec![
         EventBody::ConflictDetected {
             conflict: s("storage"),
             topic: s("Storage engine"),
@@ -202,6 +218,13 @@ fn samples() -> Vec<EventBody> {
             to: s("rpc"),
             note: String::new(),
         },
+    ]
+}
+
+/// Samples of the staged-file, refused-path and setup events.
+fn file_and_setup_samples() -> Vec<EventBody> {
+    let (_, agent, _) = task3();
+    vec![
         EventBody::FileStaged {
             path: s("pkg/store.py"),
             agent: agent.clone(),
@@ -241,6 +264,12 @@ fn samples() -> Vec<EventBody> {
             )],
             isolation: Default::default(),
         },
+    ]
+}
+
+/// Samples of the test-run event, one per status.
+fn test_run_samples() -> Vec<EventBody> {
+    vec![
         EventBody::TestRun {
             round: 1,
             component: s("project"),
@@ -300,6 +329,12 @@ fn samples() -> Vec<EventBody> {
             lines: vec![s("Ran 0 tests in 0.000s")],
             isolation: Default::default(),
         },
+    ]
+}
+
+/// Samples of the repair, summary, finding, commit, end and error events.
+fn end_samples() -> Vec<EventBody> {
+    vec![
         EventBody::RepairDeclined {
             task: s("test.repair1.qa"),
             agent: s("qa"),
@@ -439,6 +474,15 @@ fn refused(base: &Value, what: &str, edit: impl FnOnce(&mut serde_json::Map<Stri
 
 #[test]
 fn renamed_missing_extra_and_mistyped_fields_fail() {
+    a_session_started_with_a_bad_field_fails();
+    a_bad_ballot_or_decision_fails();
+    a_bad_conflict_or_staged_file_fails();
+    a_bad_end_commit_test_run_or_token_fails();
+}
+
+/// Step: a session_started with a renamed, missing, extra or mistyped field,
+/// or a bad common field, fails.
+fn a_session_started_with_a_bad_field_fails() {
     let started = logged(
         1,
         EventBody::SessionStarted {
@@ -482,7 +526,10 @@ fn renamed_missing_extra_and_mistyped_fields_fail() {
     refused(&started, "a missing common field", |e| {
         e.remove("session");
     });
+}
 
+/// Step: a ballot with a bad option and a decision with a bad `decided_by` or tally fail.
+fn a_bad_ballot_or_decision_fails() {
     let vote = logged(
         5,
         EventBody::VoteCast {
@@ -521,7 +568,11 @@ fn renamed_missing_extra_and_mistyped_fields_fail() {
     refused(&resolved, "a tally array", |e| {
         e.insert(s("tally"), json!([3, 1]));
     });
+}
 
+/// Step: a conflict with a bad position or a single option, and a staged file
+/// with a bad change, path or size, fail.
+fn a_bad_conflict_or_staged_file_fails() {
     let conflict = logged(
         7,
         EventBody::ConflictDetected {
@@ -568,7 +619,10 @@ fn renamed_missing_extra_and_mistyped_fields_fail() {
     refused(&staged, "negative bytes", |e| {
         e.insert(s("bytes"), json!(-3));
     });
+}
 
+/// Step: a bad session_finished, commit_created, test_run or token line fails.
+fn a_bad_end_commit_test_run_or_token_fails() {
     let finished = logged(
         9,
         EventBody::SessionFinished {

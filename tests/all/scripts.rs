@@ -35,6 +35,13 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
     let run = env.run_json(&d, &[]);
     run.assert_succeeded();
 
+    each_bad_path_is_refused_with_its_reason(&run, &absolute);
+    only_the_legitimate_file_is_committed(&env, &run, &d);
+    nothing_lands_outside_dir_or_in_git(&env, &run, parent.path(), outside.path(), &d);
+}
+
+/// Step: one refusal per bad path, each with its reason, all from the pm's task.
+fn each_bad_path_is_refused_with_its_reason(run: &Session, absolute: &str) {
     // One refusal per bad path, each with its reason, all from the pm's task.
     let refusals: Vec<(String, String)> = run
         .of("path_refused")
@@ -52,7 +59,7 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
         paths,
         [
             "../escape.py",
-            absolute.as_str(),
+            absolute,
             ".git/hooks/pre-commit",
             ".quorum/db",
             "notes/undeclared.py",
@@ -73,7 +80,10 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
     ]) {
         assert!(reason.contains(expected), "{path}: {reason}");
     }
+}
 
+/// Step: the legitimate file was staged and committed; the bad ones nowhere.
+fn only_the_legitimate_file_is_committed(env: &Env, run: &Session, d: &Path) {
     // The legitimate file was staged and committed; the bad ones nowhere.
     let readme = "# URL shortener\n\nWritten by a scripted reply.\n";
     let staged = run
@@ -87,26 +97,32 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
         std::fs::read_to_string(d.join("README.md")).unwrap(),
         readme
     );
-    let committed = env.git(&d, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    let committed = env.git(d, &["ls-tree", "-r", "--name-only", "HEAD"]);
     assert!(committed.lines().any(|l| l == "README.md"), "{committed}");
     for bad in ["undeclared", "escape", "pwned", "huge", "aux", ".quorum"] {
         assert!(!committed.contains(bad), "{bad}: {committed}");
     }
+}
 
+/// Step: nothing outside DIR, in .git, undeclared or beside the scratch tree;
+/// quorum's db is still a db and the session is listed.
+fn nothing_lands_outside_dir_or_in_git(
+    env: &Env,
+    run: &Session,
+    parent: &Path,
+    outside: &Path,
+    d: &Path,
+) {
     // Nothing outside DIR, nothing in .git, nothing undeclared, nothing beside
     // the scratch tree, and quorum's db is still a db.
     assert_eq!(
-        tree(parent.path())
+        tree(parent)
             .into_iter()
             .filter(|p| !p.starts_with("project/"))
             .collect::<Vec<_>>(),
         vec!["project".to_string()]
     );
-    assert!(
-        tree(outside.path()).is_empty(),
-        "{:?}",
-        tree(outside.path())
-    );
+    assert!(tree(outside).is_empty(), "{:?}", tree(outside));
     assert!(!d.join(".git/hooks/pre-commit").exists());
     for hook in tree(&d.join(".git/hooks")) {
         let text = std::fs::read_to_string(d.join(".git/hooks").join(&hook)).unwrap_or_default();
@@ -136,7 +152,7 @@ fn a_malicious_reply_is_refused_path_by_path_and_the_session_goes_on() {
             "{bad}: {scratch:?}"
         );
     }
-    let list = run_list(&env, &d);
+    let list = run_list(env, d);
     assert!(list.contains(run.id()), "{list}");
 }
 

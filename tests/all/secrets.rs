@@ -1,4 +1,4 @@
-//! Secrets (DESIGN.md §6, issue 6 acceptance 4): a configured key value that a
+//! Secrets (docs/design.md §6, issue 6 acceptance 4): a configured key value that a
 //! model echoes is redacted from everything quorum persists, and a staged file
 //! holding a private key blocks delivery — headless until `--allow-secrets`,
 //! interactively until `Op::Commit` carries the override.
@@ -334,7 +334,22 @@ async fn an_interactive_commit_with_a_secret_is_rejected_until_overridden() {
             ..SessionOptions::default()
         },
     });
-    until(&mut rx, "resolve", |e| match e {
+    votes_are_accepted_and_the_session_reaches_deliver(&handle, &mut rx).await;
+    a_commit_without_the_override_is_refused(&handle, &mut rx, d).await;
+    a_second_plain_attempt_is_refused_quietly(&handle, &mut rx).await;
+    the_override_commits(&handle, &mut rx).await;
+    handle.send(Op::Shutdown);
+    until(&mut rx, "closed", |e| (e == &Event::Closed).then_some(())).await;
+    handle.join().await;
+    assert!(d.join("README.md").is_file());
+}
+
+/// Step: at resolve the votes are accepted and the tie picked; the session reaches deliver.
+async fn votes_are_accepted_and_the_session_reaches_deliver(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
+    until(rx, "resolve", |e| match e {
         Event::Logged(l) => {
             matches!(&l.body, EventBody::PhaseStarted { phase, .. } if phase == "resolve")
                 .then_some(())
@@ -347,17 +362,24 @@ async fn an_interactive_commit_with_a_secret_is_rejected_until_overridden() {
         conflict: "storage".into(),
         option: "json-file".into(),
     });
-    until(&mut rx, "deliver", |e| {
+    until(rx, "deliver", |e| {
         matches!(e, Event::DeliveryReady { .. }).then_some(())
     })
     .await;
+}
 
+/// Step: without the override, a blocking finding, and the commit is refused with nothing written.
+async fn a_commit_without_the_override_is_refused(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+    d: &Path,
+) {
     // Without the override: a blocking finding, and the commit is refused.
     handle.send(Op::Commit {
         message: None,
         allow_secrets: false,
     });
-    let (path, severity, blocking) = until(&mut rx, "the finding", |e| match e {
+    let (path, severity, blocking) = until(rx, "the finding", |e| match e {
         Event::Logged(l) => match &l.body {
             EventBody::Finding {
                 path,
@@ -374,21 +396,27 @@ async fn an_interactive_commit_with_a_secret_is_rejected_until_overridden() {
         (path.as_str(), severity.as_str(), blocking),
         ("README.md", "critical", true)
     );
-    let reason = until(&mut rx, "the refusal", |e| match e {
+    let reason = until(rx, "the refusal", |e| match e {
         Event::Rejected { op, reason } if op == "commit" => Some(reason.clone()),
         _ => None,
     })
     .await;
     assert!(reason.contains("README.md"), "{reason}");
     assert!(!d.join("README.md").exists(), "nothing was written");
+}
 
+/// Step: a second plain attempt is refused again, without repeating the finding.
+async fn a_second_plain_attempt_is_refused_quietly(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // A second plain attempt is refused again, without repeating the finding.
     handle.send(Op::Commit {
         message: None,
         allow_secrets: false,
     });
     let mut findings_again = 0;
-    until(&mut rx, "the second refusal", |e| match e {
+    until(rx, "the second refusal", |e| match e {
         Event::Logged(l) if matches!(l.body, EventBody::Finding { .. }) => {
             findings_again += 1;
             None
@@ -398,13 +426,19 @@ async fn an_interactive_commit_with_a_secret_is_rejected_until_overridden() {
     })
     .await;
     assert_eq!(findings_again, 0);
+}
 
+/// Step: with the override the commit is made and the session succeeds.
+async fn the_override_commits(
+    handle: &orchestrator::OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // With the override: committed.
     handle.send(Op::Commit {
         message: None,
         allow_secrets: true,
     });
-    let files = until(&mut rx, "the commit", |e| match e {
+    let files = until(rx, "the commit", |e| match e {
         Event::Logged(l) => match &l.body {
             EventBody::CommitCreated { files, .. } => Some(files.clone()),
             _ => None,
@@ -413,7 +447,7 @@ async fn an_interactive_commit_with_a_secret_is_rejected_until_overridden() {
     })
     .await;
     assert!(files.contains(&"README.md".to_string()), "{files:?}");
-    let status = until(&mut rx, "the end", |e| match e {
+    let status = until(rx, "the end", |e| match e {
         Event::Logged(l) => match &l.body {
             EventBody::SessionFinished { status, .. } => Some(*status),
             _ => None,
@@ -422,8 +456,4 @@ async fn an_interactive_commit_with_a_secret_is_rejected_until_overridden() {
     })
     .await;
     assert_eq!(status, SessionStatus::Succeeded);
-    handle.send(Op::Shutdown);
-    until(&mut rx, "closed", |e| (e == &Event::Closed).then_some(())).await;
-    handle.join().await;
-    assert!(d.join("README.md").is_file());
 }

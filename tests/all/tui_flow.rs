@@ -31,13 +31,26 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
 fn the_whole_flow_by_keys_at_120x40() {
     let env = Env::new();
     let dir = tempdir();
+    an_existing_committed_readme(dir.path());
+    let command = a_hand_editor_command(dir.path());
+    let t = Tmux::start(env, dir.path(), 120, 40, &command);
+
+    type_a_prompt_and_watch_the_queues(&t);
+    settle_the_tie_and_override_the_majority(&t);
+    reject_preview_diff_and_edit_files(&t);
+    let sha = edit_the_message_and_commit(&t, dir.path());
+    the_git_log_holds_the_decisions_and_files(dir.path(), &sha);
+}
+
+/// Step: an existing, committed README.md that the team's project also writes.
+fn an_existing_committed_readme(dir: &std::path::Path) {
     // An existing, committed file that the team's project also writes: its
     // change is a diff (uncommitted work would never be overwritten).
-    std::fs::write(dir.path().join("README.md"), "# My notes\n").unwrap();
-    git(dir.path(), &["init", "-q"]);
-    git(dir.path(), &["add", "README.md"]);
+    std::fs::write(dir.join("README.md"), "# My notes\n").unwrap();
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "README.md"]);
     git(
-        dir.path(),
+        dir,
         &[
             "-c",
             "user.name=P",
@@ -48,8 +61,13 @@ fn the_whole_flow_by_keys_at_120x40() {
             "notes",
         ],
     );
+}
+
+/// Step: the "editor" appends a line to the file it is given; returns the
+/// shell command that runs quorum with it.
+fn a_hand_editor_command(dir: &std::path::Path) -> String {
     // The "editor": appends a line to the file it is given, as a person would.
-    let editor = dir.path().join(".editor.sh");
+    let editor = dir.join(".editor.sh");
     std::fs::write(
         &editor,
         "#!/bin/sh\nprintf 'Edited by hand.\\n' >> \"$1\"\n",
@@ -60,9 +78,11 @@ fn the_whole_flow_by_keys_at_120x40() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let command = format!("EDITOR={} {}; {AFTER}", editor.display(), bin());
-    let t = Tmux::start(env, dir.path(), 120, 40, &command);
+    format!("EDITOR={} {}; {AFTER}", editor.display(), bin())
+}
 
+/// Step: type a prompt and start; every agent's queue row shows its state, task and queue.
+fn type_a_prompt_and_watch_the_queues(t: &Tmux) {
     // Type a prompt and start.
     t.wait_for("What should the team build?");
     t.keys("Build a CLI todo app", true);
@@ -79,7 +99,10 @@ fn the_whole_flow_by_keys_at_120x40() {
             "{agent}'s row shows state and queue: {row}"
         );
     }
+}
 
+/// Step: on the conflicts screen, settle the tie and override the majority with a note.
+fn settle_the_tie_and_override_the_majority(t: &Tmux) {
     // Conflicts: settle the tie, override the majority with a note.
     t.keys("c", true);
     let screen = t.wait_for("Tie: choose");
@@ -100,7 +123,10 @@ fn the_whole_flow_by_keys_at_120x40() {
         "{screen}"
     );
     t.wait_for("ready to deliver");
+}
 
+/// Step: on the files screen, reject one file, preview and diff another, edit it.
+fn reject_preview_diff_and_edit_files(t: &Tmux) {
     // Files: reject one, preview and diff another, edit it.
     t.keys("f", true);
     t.wait_for("[✓] + .gitignore");
@@ -118,7 +144,11 @@ fn the_whole_flow_by_keys_at_120x40() {
     t.keys("e", true);
     t.wait_for("your edit is staged and accepted");
     t.wait_for("[✓] ~ README.md");
+}
 
+/// Step: edit the commit message, commit, quit; the session index names the
+/// commit. Returns the commit's sha as the screen showed it.
+fn edit_the_message_and_commit(t: &Tmux, dir: &std::path::Path) -> String {
     // The commit message, then the commit.
     t.keys("m", true);
     t.wait_for("commit message — Enter saves");
@@ -138,14 +168,19 @@ fn the_whole_flow_by_keys_at_120x40() {
     t.keys("q", true);
     t.assert_restored("EXIT=0");
     // The TUI let the db go cleanly: `sessions list` can read the index alone.
-    let listed = quorum::store::index::read(&dir.path().join(".quorum/db"))
+    let listed = quorum::store::index::read(&dir.join(".quorum/db"))
         .expect("the TUI closed the session index");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].commit.as_deref(), Some(sha.as_str()));
+    sha
+}
 
+/// Step: git log holds the person's commit, then one with the decisions, the
+/// message edit and the files (the rejected one left out).
+fn the_git_log_holds_the_decisions_and_files(dir: &std::path::Path, sha: &str) {
     // git log: the person's commit, then one with the decisions, the message
     // edit, the files.
-    let log = git(dir.path(), &["log", "--format=%H%n%B%x00"]);
+    let log = git(dir, &["log", "--format=%H%n%B%x00"]);
     assert_eq!(log.matches('\0').count(), 2, "two commits:\n{log}");
     assert!(log.starts_with(&sha[..sha.len().min(12)]), "{sha}\n{log}");
     for line in [
@@ -156,16 +191,16 @@ fn the_whole_flow_by_keys_at_120x40() {
     ] {
         assert!(log.contains(line), "{line} missing:\n{log}");
     }
-    let files = git(dir.path(), &["show", "--name-only", "--format=", "HEAD"]);
+    let files = git(dir, &["show", "--name-only", "--format=", "HEAD"]);
     assert!(
         !files.lines().any(|f| f == ".gitignore"),
         "rejected:\n{files}"
     );
     assert!(files.lines().any(|f| f == "README.md"), "{files}");
-    let readme = git(dir.path(), &["show", "HEAD:README.md"]);
+    let readme = git(dir, &["show", "HEAD:README.md"]);
     assert!(readme.ends_with("Edited by hand.\n"), "{readme}");
     assert!(
-        !dir.path().join(".gitignore").exists(),
+        !dir.join(".gitignore").exists(),
         "the rejected file is not written"
     );
 }

@@ -63,22 +63,42 @@ async fn search_history_and_edits_are_answered_from_the_store() {
     let handle = start(dir.path());
     let mut rx = handle.subscribe();
 
+    nothing_to_search_or_list_before_any_session(&handle, &mut rx).await;
+    start_and_reach_resolve(&handle, &mut rx).await;
+    search_positions_point_at_matching_lines(&handle, &mut rx).await;
+    an_edit_before_deliver_is_refused(&handle, &mut rx).await;
+    the_session_is_listed_and_its_events_fold(&handle, &mut rx).await;
+    reach_deliver_and_refuse_an_unknown_file(&handle, &mut rx).await;
+    an_edited_file_is_accepted_and_committed(&handle, &mut rx, dir.path()).await;
+
+    handle.send(Op::Shutdown);
+    handle.join().await;
+}
+
+/// Step: before any session, no transcript to search and no past session.
+async fn nothing_to_search_or_list_before_any_session(
+    handle: &OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // Before any session: no transcript to search, and no past session.
     handle.send(Op::SearchTranscript {
         agent: None,
         query: "sqlite".into(),
         req: 1,
     });
-    let reason = until(&mut rx, "a refused search", |e| rejected(e, "search")).await;
+    let reason = until(rx, "a refused search", |e| rejected(e, "search")).await;
     assert!(reason.contains("no session"), "{reason}");
     handle.send(Op::ListSessions { req: 2 });
-    let listed = until(&mut rx, "the list", |e| match e {
+    let listed = until(rx, "the list", |e| match e {
         Event::SessionsListed { req: 2, sessions } => Some(sessions.clone()),
         _ => None,
     })
     .await;
     assert_eq!(listed, Ok(vec![]));
+}
 
+/// Step: an interactive session starts and waits at resolve.
+async fn start_and_reach_resolve(handle: &OrchestratorHandle, rx: &mut UnboundedReceiver<Event>) {
     handle.send(Op::Start {
         prompt: "Build a CLI todo app".into(),
         options: SessionOptions {
@@ -86,7 +106,7 @@ async fn search_history_and_edits_are_answered_from_the_store() {
             ..SessionOptions::default()
         },
     });
-    until(&mut rx, "resolve", |e| match e {
+    until(rx, "resolve", |e| match e {
         Event::Logged(l) => {
             matches!(&l.body, EventBody::PhaseStarted { phase, .. } if phase == "resolve")
                 .then_some(())
@@ -94,7 +114,13 @@ async fn search_history_and_edits_are_answered_from_the_store() {
         _ => None,
     })
     .await;
+}
 
+/// Step: search all agents, then one agent; every position is a matching line.
+async fn search_positions_point_at_matching_lines(
+    handle: &OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // Search all agents, then one agent; every position is a matching line.
     for (agent, req) in [(None, 3u64), (Some("qa".to_string()), 4)] {
         handle.send(Op::SearchTranscript {
@@ -102,7 +128,7 @@ async fn search_history_and_edits_are_answered_from_the_store() {
             query: "SQLite".into(),
             req,
         });
-        let positions = until(&mut rx, "the results", |e| match e {
+        let positions = until(rx, "the results", |e| match e {
             Event::SearchResults {
                 req: r,
                 positions,
@@ -124,7 +150,7 @@ async fn search_history_and_edits_are_answered_from_the_store() {
                 req: 100 + req * 10 + pos,
             });
             let want = 100 + req * 10 + pos;
-            let line = until(&mut rx, "the page", |e| match e {
+            let line = until(rx, "the page", |e| match e {
                 Event::TranscriptPage { req, lines, .. } if *req == want => Some(lines[0].clone()),
                 _ => None,
             })
@@ -139,18 +165,30 @@ async fn search_history_and_edits_are_answered_from_the_store() {
             }
         }
     }
+}
 
+/// Step: editing before deliver is refused: the tests would not have seen it.
+async fn an_edit_before_deliver_is_refused(
+    handle: &OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // Editing before deliver is refused: the tests would not have seen it.
     handle.send(Op::AcceptEdited {
         path: "README.md".into(),
         content: "x".into(),
     });
-    let reason = until(&mut rx, "a refused edit", |e| rejected(e, "edit")).await;
+    let reason = until(rx, "a refused edit", |e| rejected(e, "edit")).await;
     assert!(reason.contains("deliver"), "{reason}");
+}
 
+/// Step: the session is listed and its stored events fold like live ones.
+async fn the_session_is_listed_and_its_events_fold(
+    handle: &OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // The session is listed and its stored events fold like live ones.
     handle.send(Op::ListSessions { req: 5 });
-    let listed = until(&mut rx, "the list", |e| match e {
+    let listed = until(rx, "the list", |e| match e {
         Event::SessionsListed { req: 5, sessions } => Some(sessions.clone().unwrap()),
         _ => None,
     })
@@ -162,7 +200,7 @@ async fn search_history_and_edits_are_answered_from_the_store() {
         session: listed[0].id.clone(),
         req: 6,
     });
-    let events = until(&mut rx, "the events", |e| match e {
+    let events = until(rx, "the events", |e| match e {
         Event::SessionLoaded { req: 6, events, .. } => Some(events.clone().unwrap()),
         _ => None,
     })
@@ -176,14 +214,20 @@ async fn search_history_and_edits_are_answered_from_the_store() {
     assert_eq!(view.prompt, "Build a CLI todo app");
     assert_eq!(view.conflicts.len(), 2);
     assert_eq!(view.phase, "resolve");
+}
 
+/// Step: on to deliver; an edit of a file that is not staged is refused.
+async fn reach_deliver_and_refuse_an_unknown_file(
+    handle: &OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+) {
     // To deliver; then edit a staged file and commit it.
     handle.send(Op::AcceptVotes);
     handle.send(Op::Pick {
         conflict: "storage".into(),
         option: "sqlite".into(),
     });
-    until(&mut rx, "deliver", |e| {
+    until(rx, "deliver", |e| {
         matches!(e, Event::DeliveryReady { .. }).then_some(())
     })
     .await;
@@ -191,8 +235,17 @@ async fn search_history_and_edits_are_answered_from_the_store() {
         path: "nope.py".into(),
         content: "x".into(),
     });
-    let reason = until(&mut rx, "a refused edit", |e| rejected(e, "edit")).await;
+    let reason = until(rx, "a refused edit", |e| rejected(e, "edit")).await;
     assert!(reason.contains("nope.py"), "{reason}");
+}
+
+/// Step: an edited staged file is accepted, loaded, committed as edited, and
+/// refused once the session ended.
+async fn an_edited_file_is_accepted_and_committed(
+    handle: &OrchestratorHandle,
+    rx: &mut UnboundedReceiver<Event>,
+    dir: &std::path::Path,
+) {
     handle.send(Op::SetFileAccepted {
         path: "README.md".into(),
         accepted: false,
@@ -201,13 +254,13 @@ async fn search_history_and_edits_are_answered_from_the_store() {
         path: "README.md".into(),
         content: "# Todo\n\nEdited by the person.\n".into(),
     });
-    let bytes = until(&mut rx, "the edit", |e| match e {
+    let bytes = until(rx, "the edit", |e| match e {
         Event::FileEdited { path, bytes } if path == "README.md" => Some(*bytes),
         _ => None,
     })
     .await;
     assert_eq!(bytes, "# Todo\n\nEdited by the person.\n".len() as u64);
-    until(&mut rx, "the acceptance", |e| match e {
+    until(rx, "the acceptance", |e| match e {
         Event::FileDecided { path, accepted } if path == "README.md" => {
             assert!(accepted, "an edited file is accepted");
             Some(())
@@ -219,7 +272,7 @@ async fn search_history_and_edits_are_answered_from_the_store() {
         path: "README.md".into(),
         req: 7,
     });
-    let content = until(&mut rx, "the file", |e| match e {
+    let content = until(rx, "the file", |e| match e {
         Event::FileLoaded { req: 7, file } => Some(file.clone().unwrap().content),
         _ => None,
     })
@@ -229,22 +282,19 @@ async fn search_history_and_edits_are_answered_from_the_store() {
         message: None,
         allow_secrets: false,
     });
-    until(&mut rx, "the commit", |e| match e {
+    until(rx, "the commit", |e| match e {
         Event::Logged(l) => matches!(l.body, EventBody::CommitCreated { .. }).then_some(()),
         _ => None,
     })
     .await;
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
+        std::fs::read_to_string(dir.join("README.md")).unwrap(),
         "# Todo\n\nEdited by the person.\n"
     );
     handle.send(Op::AcceptEdited {
         path: "README.md".into(),
         content: "late".into(),
     });
-    let reason = until(&mut rx, "a refused edit", |e| rejected(e, "edit")).await;
+    let reason = until(rx, "a refused edit", |e| rejected(e, "edit")).await;
     assert!(reason.contains("ended"), "{reason}");
-
-    handle.send(Op::Shutdown);
-    handle.join().await;
 }

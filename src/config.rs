@@ -6,6 +6,11 @@
 //! an existing provider, every fallback parses, every configured key variable is
 //! set — so later stages never re-check. Key *values* are never read or stored
 //! here; only the names of their environment variables.
+//!
+//! This file keeps [`Settings`], [`LoadOptions`], [`Settings::load`] and the
+//! resolved types; `raw.rs` reads the tables as written, `validate.rs` checks
+//! and resolves them, one function per table (docs/configuration.md,
+//! "Errors").
 
 pub mod demo;
 pub mod keymap;

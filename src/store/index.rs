@@ -166,7 +166,7 @@ pub fn read(db: &Path) -> Option<Vec<SessionRecord>> {
 /// it was `closed` bytes when the index was closed: the same size, or cut
 /// at a segment boundary. sled truncates free segments at the file's end on
 /// a thread of its own, so that can land after its last handle went (sled
-/// 0.34, `pagecache/segment.rs`: `truncate(tip - segment_size)`, with the
+/// 0.34's segment accountant: `truncate(tip - segment_size)`, with the
 /// segment size from `<db>/conf`). A file cut anywhere else was not cut by sled.
 fn sled_could_have_left(db: &Path, closed: u64, now: u64) -> bool {
     if now == closed {

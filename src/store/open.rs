@@ -124,7 +124,7 @@ pub(super) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs
 
 /// Whether `e` is sled's "could not acquire lock" error: sled 0.34 reports a
 /// held lock on its data file only as an `io::ErrorKind::Other` with that
-/// message (`sled/src/config.rs`, `Config::try_lock`).
+/// message (sled 0.34's `Config::try_lock`).
 pub(super) fn is_lock_error(e: &sled::Error) -> bool {
     matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }

@@ -19,7 +19,6 @@ pub mod llm;
 pub mod orchestrator;
 pub mod output;
 pub mod protocol;
-pub mod redact;
 pub mod sanitize;
 pub mod secrets;
 pub mod sim;

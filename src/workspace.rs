@@ -1,6 +1,5 @@
 //! Everything that touches DIR and the scratch trees: path rules and confined
 //! writes ([`paths`]), git ([`git`]), the sandboxed test runner ([`sandbox`]),
-//! the pre-commit secret scan ([`secrets`]),
 //! staging into `.quorum/work/<session>/` and delivery into DIR.
 //!
 //! These are blocking functions; the orchestrator calls them through
@@ -11,7 +10,6 @@ pub mod git;
 pub mod paths;
 pub mod report;
 pub mod sandbox;
-pub mod secrets;
 pub mod stack;
 pub mod state_dir;
 

@@ -40,6 +40,8 @@ mod fake_llm;
 mod hostile_text;
 #[path = "all/jail.rs"]
 mod jail;
+#[path = "all/layering.rs"]
+mod layering;
 #[path = "all/orchestration.rs"]
 mod orchestration;
 #[path = "all/orchestrator.rs"]

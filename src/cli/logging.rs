@@ -7,7 +7,7 @@
 //! `debug` with `-v`, `trace` with `-vv`.
 //!
 //! Key values never reach a log file (docs/design.md §6): every line goes through
-//! a [`crate::redact::Redactor`] before it is written. It knows the values of the
+//! a [`crate::secrets::redact::Redactor`] before it is written. It knows the values of the
 //! environment variables named like keys when logging starts (see
 //! [`is_key_variable`], the rule exports follow too) and those of the
 //! configured providers' `api_key_env`, added by [`redact_in_logs`] when an
@@ -26,17 +26,17 @@ use crate::secrets::is_key_variable;
 
 /// Adds `values` (key values; those under 8 bytes are ignored) to what every
 /// later log line is redacted of: the process's registry,
-/// [`crate::redact::register`], which messages cut short are redacted with
+/// [`crate::secrets::redact::register`], which messages cut short are redacted with
 /// too.
 pub fn redact_in_logs(values: impl IntoIterator<Item = String>) {
-    crate::redact::register(values);
+    crate::secrets::redact::register(values);
 }
 
-fn secrets() -> Option<std::sync::Arc<crate::redact::Redactor>> {
-    crate::redact::registry()
+fn secrets() -> Option<std::sync::Arc<crate::secrets::redact::Redactor>> {
+    crate::secrets::redact::registry()
 }
 
-/// The log file's writer behind a [`crate::redact::Redactor`]: tracing-subscriber's fmt
+/// The log file's writer behind a [`crate::secrets::redact::Redactor`]: tracing-subscriber's fmt
 /// layer formats each event into one buffer and writes it with one
 /// `write_all`, so a key is never split across two writes.
 #[derive(Clone)]

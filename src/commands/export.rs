@@ -7,7 +7,7 @@
 //! Invariant: an export never holds an API key's value. The store never holds
 //! one (DESIGN.md §6); as a second line of defence, the values of the
 //! environment's key-like variables are redacted from md and json exports (in
-//! every form [`crate::redact::forms`] lists: plain, JSON-escaped, base64,
+//! every form [`crate::secrets::redact::forms`] lists: plain, JSON-escaped, base64,
 //! hex), and a tar export that would hold one is refused.
 //!
 //! A Markdown export passes the sanitiser ([`crate::sanitize::text`]: controls
@@ -635,7 +635,7 @@ pub fn secrets(extra_names: &[String]) -> Vec<(String, String)> {
     let mut found: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, v)| {
-            (crate::workspace::secrets::is_key_variable(k) || extra_names.contains(k))
+            (crate::secrets::is_key_variable(k) || extra_names.contains(k))
                 && v.chars().count() >= 8
         })
         .collect();
@@ -644,14 +644,14 @@ pub fn secrets(extra_names: &[String]) -> Vec<(String, String)> {
     found
 }
 
-/// `text` with every secret value, in every form of [`crate::redact::forms`]
+/// `text` with every secret value, in every form of [`crate::secrets::redact::forms`]
 /// (as is, escaped inside a JSON string, base64, hex), replaced by
 /// `[redacted $NAME]`.
 pub fn redact(text: &str, secrets: &[(String, String)]) -> String {
     let mut out = text.to_string();
     for (name, value) in secrets {
         let marker = format!("[redacted ${name}]");
-        let redactor = crate::redact::Redactor::new([value.clone()]);
+        let redactor = crate::secrets::redact::Redactor::new([value.clone()]);
         if let std::borrow::Cow::Owned(new) = redactor.redact_with(&out, &marker) {
             out = new;
         }

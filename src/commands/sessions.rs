@@ -122,7 +122,7 @@ fn minute(at: &str) -> String {
 /// `width` characters (with `…` when cut).
 fn clip(text: &str, width: usize) -> String {
     let line = text.lines().next().unwrap_or("");
-    crate::redact::clip(&crate::sanitize::line(line), width)
+    crate::secrets::redact::clip(&crate::sanitize::line(line), width)
 }
 
 fn list(all: &[SessionRecord], json: bool, dir: &str) -> Result<i32, Failure> {
@@ -254,7 +254,7 @@ fn show_text(out: &mut String, store: &Store, s: &SessionRecord, events: &[Logge
             .unwrap_or_default();
         // One line per event: controls (newlines too) shown, then redacted
         // before the cut.
-        let detail = crate::redact::clip(&crate::sanitize::line(&detail), 120);
+        let detail = crate::secrets::redact::clip(&crate::sanitize::line(&detail), 120);
         let _ = writeln!(stdout, "  {:>4} {:<20} {detail}", e.seq, e.body.type_name());
     }
 }

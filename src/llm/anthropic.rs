@@ -152,7 +152,7 @@ impl Decoder for AnthropicDecoder {
         let data: Value = match serde_json::from_str(&event.data) {
             Ok(v) => v,
             Err(e) => {
-                let head = crate::redact::clip(&event.data, 80);
+                let head = crate::secrets::redact::clip(&event.data, 80);
                 return Err(LlmError::Stream(format!("malformed event ({e}): `{head}`")));
             }
         };

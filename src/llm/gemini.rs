@@ -156,7 +156,7 @@ impl Decoder for GeminiDecoder {
             }
         };
         let chunk: Value = serde_json::from_str(&data).map_err(|e| {
-            let head = crate::redact::clip(&data, 80);
+            let head = crate::secrets::redact::clip(&data, 80);
             LlmError::Stream(format!("malformed chunk ({e}): `{head}`"))
         })?;
         if let Some(error) = chunk.get("error") {
@@ -202,7 +202,7 @@ impl Decoder for GeminiDecoder {
 
     fn end(&mut self) -> Result<Vec<Chunk>, LlmError> {
         if !self.other.trim().is_empty() {
-            let head = crate::redact::clip(self.other.trim(), 120);
+            let head = crate::secrets::redact::clip(self.other.trim(), 120);
             return Err(LlmError::Stream(format!(
                 "unexpected text in the stream: `{head}`"
             )));

@@ -374,7 +374,7 @@ fn sse_stream(
 /// The provider's message in an error body: `error.message` (string, or an
 /// object as JSON: Mistral), `error` as a string (Ollama), a top-level
 /// `message` (old vLLM), else the body's text; redacted by `redact` and of
-/// the process's registered keys ([`crate::redact::clip`]) *before* it is cut
+/// the process's registered keys ([`crate::secrets::redact::clip`]) *before* it is cut
 /// to at most 500 characters, so that no part of a key survives the cut.
 pub fn error_message(body: &[u8], redact: impl Fn(&str) -> String) -> String {
     let text = String::from_utf8_lossy(body);
@@ -388,7 +388,7 @@ pub fn error_message(body: &[u8], redact: impl Fn(&str) -> String) -> String {
         },
         Err(_) => text.trim().to_string(),
     };
-    let mut short = crate::redact::clip(&redact(&message), 501);
+    let mut short = crate::secrets::redact::clip(&redact(&message), 501);
     if short.is_empty() {
         short = "(empty body)".to_string();
     }

@@ -142,7 +142,7 @@ impl Decoder for OpenAiDecoder {
             return Ok(Decoded::default());
         }
         let chunk: Value = serde_json::from_str(data).map_err(|e| {
-            let head = crate::redact::clip(data, 80);
+            let head = crate::secrets::redact::clip(data, 80);
             LlmError::Stream(format!("malformed chunk ({e}): `{head}`"))
         })?;
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {

@@ -20,14 +20,14 @@ use crate::protocol::inputs::TaskInputs;
 use crate::protocol::{Severity, TaskKind};
 
 /// Quotes up to 120 characters of line `line` (from 1) of `text`, redacted
-/// before the cut ([`crate::redact::clip`]).
+/// before the cut ([`crate::secrets::redact::clip`]).
 fn quote_around(text: &str, line: usize) -> String {
     let quoted = text
         .lines()
         .nth(line.saturating_sub(1))
         .unwrap_or("")
         .trim();
-    crate::redact::clip(quoted, 121)
+    crate::secrets::redact::clip(quoted, 121)
 }
 
 /// The JSON document inside a reply: the whole reply, or the contents of a
@@ -86,7 +86,7 @@ pub fn check_slug(what: &str, id: &str) -> Result<(), String> {
     }
     Err(format!(
         "{what} `{}` is not a short id: use 1 to {MAX_ID_LEN} ASCII letters, digits, `_`, `.` or `-`, starting with a letter or digit (for example `storage`)",
-        crate::redact::clip(&crate::sanitize::line(id), 80)
+        crate::secrets::redact::clip(&crate::sanitize::line(id), 80)
     ))
 }
 
@@ -110,7 +110,7 @@ pub fn check_conflicts(c: &Conflicts, planners: &[String]) -> Result<(), String>
         if conflict.id.trim().is_empty() {
             return Err(format!(
                 "conflict `{}` has an empty id",
-                crate::redact::clip(&crate::sanitize::line(&conflict.topic), 80)
+                crate::secrets::redact::clip(&crate::sanitize::line(&conflict.topic), 80)
             ));
         }
         check_slug("conflict id", &conflict.id)?;
@@ -132,7 +132,7 @@ pub fn check_conflicts(c: &Conflicts, planners: &[String]) -> Result<(), String>
                 return Err(format!(
                     "conflict `{}` quotes `{}`, which is not a planning agent",
                     conflict.id,
-                    crate::redact::clip(&crate::sanitize::line(&p.agent), 80)
+                    crate::secrets::redact::clip(&crate::sanitize::line(&p.agent), 80)
                 ));
             }
             if !conflict.options.contains(&p.option) {
@@ -153,7 +153,7 @@ pub fn check_ballot(b: &Ballot, options: &[String]) -> Result<(), String> {
     } else {
         Err(format!(
             "option `{}` is not one of {}",
-            crate::redact::clip(&crate::sanitize::line(&b.option), 80),
+            crate::secrets::redact::clip(&crate::sanitize::line(&b.option), 80),
             options.join(", ")
         ))
     }
@@ -176,14 +176,14 @@ pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
         if !is_slug(&t.id) || t.id.contains('.') {
             return Err(format!(
                 "task id `{}` must be 1 to {MAX_ID_LEN} letters, digits, - or _, starting with a letter or digit",
-                crate::redact::clip(&crate::sanitize::line(&t.id), 80)
+                crate::secrets::redact::clip(&crate::sanitize::line(&t.id), 80)
             ));
         }
         if !owners.contains(&t.agent) {
             return Err(format!(
                 "task `{}` is owned by `{}`, not one of {}",
                 t.id,
-                crate::redact::clip(&crate::sanitize::line(&t.agent), 80),
+                crate::secrets::redact::clip(&crate::sanitize::line(&t.agent), 80),
                 owners.join(", ")
             ));
         }
@@ -203,7 +203,7 @@ pub fn check_breakdown(b: &Breakdown, owners: &[String]) -> Result<(), String> {
                 return Err(format!(
                     "task `{}` depends on unknown task `{}`",
                     t.id,
-                    crate::redact::clip(&crate::sanitize::line(d), 80)
+                    crate::secrets::redact::clip(&crate::sanitize::line(d), 80)
                 ));
             }
         }
@@ -340,7 +340,7 @@ pub fn summary_line(text: &str) -> Option<String> {
     if line.is_empty() {
         return None;
     }
-    Some(crate::redact::clip(line, 301))
+    Some(crate::secrets::redact::clip(line, 301))
 }
 
 /// Parses fenced file blocks: a Markdown heading naming the path, then a fence
@@ -360,7 +360,7 @@ pub fn parse_file_blocks(text: &str) -> Result<Vec<FileBlock>, String> {
 /// The problem of a reply without any file block, quoting its start (for the
 /// validation retry).
 pub fn no_file_blocks(text: &str) -> String {
-    let start = crate::redact::clip(text.trim(), 80);
+    let start = crate::secrets::redact::clip(text.trim(), 80);
     format!(
         "no file blocks found (a `### path` heading followed by a fenced block); the reply starts: `{start}`"
     )

@@ -390,9 +390,9 @@ pub fn clean_line(text: &str) -> String {
 }
 
 /// A line cut to [`MAX_LINE_CHARS`] characters, redacted of the registered
-/// key values first ([`crate::redact`]: a cut key no longer matches).
+/// key values first ([`crate::secrets::redact`]: a cut key no longer matches).
 fn cut(line: &str) -> String {
-    crate::redact::redacted(line)
+    crate::secrets::redact::redacted(line)
         .chars()
         .take(MAX_LINE_CHARS)
         .collect()

@@ -302,10 +302,10 @@ fn ask_shows_a_hostile_reply_visibly_unless_raw_into_a_pipe() {
 const KEY: &str = "sk-test-QUORUMCUTKEY0123456789x";
 
 /// Every trace of [`KEY`] in `bytes`: any of its encoded forms
-/// (`quorum::redact::forms`: plain, JSON-escaped, base64 at each alignment,
+/// (`quorum::secrets::redact::forms`: plain, JSON-escaped, base64 at each alignment,
 /// hex) and any 10-character piece of it (what a cut leaves).
 fn key_traces(bytes: &[u8]) -> Vec<String> {
-    let mut needles: Vec<String> = quorum::redact::forms(KEY);
+    let mut needles: Vec<String> = quorum::secrets::redact::forms(KEY);
     let chars: Vec<char> = KEY.chars().collect();
     needles.extend(chars.windows(10).map(|w| w.iter().collect::<String>()));
     needles

@@ -3,7 +3,7 @@
 //! the session and ends with the `Quorum-Session:` trailer (and
 //! `Quorum-Provider: offline` when the offline provider contributed).
 //!
-//! The secret scan ([`crate::workspace::secrets`]) runs before anything is
+//! The secret scan ([`crate::secrets`]) runs before anything is
 //! written: each hit is a blocking `finding` (severity `critical`), and
 //! delivery stops — headless, the session fails with a message naming the
 //! files (exit 1) unless `--allow-secrets` was given; interactively,
@@ -139,7 +139,7 @@ impl Actor {
             return String::new();
         };
         let first = s.prompt.lines().next().unwrap_or("").trim();
-        let subject = crate::redact::clip(first, 61);
+        let subject = crate::secrets::redact::clip(first, 61);
         let mut out = format!("quorum: {subject}\n");
         // The offline team says what it built (docs/offline-script.md, "The demo").
         if self.settings.offline_demo() {
@@ -262,7 +262,7 @@ impl Actor {
         let known = self.configured_key_values();
         let mut blocked = std::collections::BTreeSet::new();
         for (path, content) in files {
-            for hit in crate::workspace::secrets::scan_with(path, content, &known) {
+            for hit in crate::secrets::scan::scan_with(path, content, &known) {
                 blocked.insert(hit.path.clone());
                 let finding = crate::orchestrator::outputs::FindingOut {
                     severity: "critical".into(),

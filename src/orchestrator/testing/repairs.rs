@@ -383,7 +383,7 @@ impl Actor {
             .filter(|l| !l.trim().is_empty())
             .collect::<Vec<_>>()
             .join(" ");
-        let mut reason = crate::redact::clip(&reason, 600);
+        let mut reason = crate::secrets::redact::clip(&reason, 600);
         if reason.is_empty() {
             reason = "(no reason given)".into();
         }
@@ -503,7 +503,7 @@ pub(super) fn failure_report(results: &[TestOutcome]) -> String {
             out.push_str(&format!("> {line}\n"));
         }
         // Redacted before the cut (src/redact.rs): a cut key no longer matches.
-        out.push_str(&tail(&crate::redact::redacted(&t.output), each));
+        out.push_str(&tail(&crate::secrets::redact::redacted(&t.output), each));
         out.push('\n');
     }
     out

@@ -2,9 +2,12 @@
 //! security) turns one prompt into a working, committed software project, in a
 //! full-screen terminal UI or headless.
 //!
-//! Dependency direction (STYLE.md): `tui → protocol ← orchestrator → {llm, store,
-//! workspace}`. The TUI never imports sled, git2 or a provider; the orchestrator
-//! never imports ratatui.
+//! The modules form floors (docs/architecture.md), lowest first: `output`,
+//! `sanitize` < `protocol` < `config`, `secrets`, `store`, `workspace` < `llm`
+//! < `sim` < `orchestrator` < `tui`, `headless` < `cli` < `commands`. A module
+//! imports only from its own floor or lower ones, and the frontends (`tui`,
+//! `headless`) reach the orchestrator only through the `Op`/`Event` channels;
+//! `tests/all/layering.rs` checks both.
 
 #![warn(missing_docs)]
 // Output goes through `outln!`/`errln!` (src/output.rs), which never panic
@@ -25,11 +28,3 @@ pub mod sim;
 pub mod store;
 pub mod tui;
 pub mod workspace;
-
-/// The state directory's old path, for the orchestrator's calls of
-/// `note_session` (it lives in [`workspace::state_dir`]).
-pub(crate) use workspace::state_dir as state;
-
-/// The log setup's old path, for the orchestrator's `redact_in_logs` call
-/// (it lives in [`cli::logging`]).
-pub(crate) use cli::logging;

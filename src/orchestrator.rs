@@ -128,7 +128,7 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
             .iter()
             .filter_map(|name| std::env::var(name).ok()),
     );
-    crate::logging::redact_in_logs(redactor.values().to_vec());
+    crate::secrets::redact::register(redactor.values().to_vec());
     let committer = committer::spawn(
         parts.store.clone(),
         groups_rx,

@@ -239,7 +239,7 @@ impl Actor {
         let id = SessionId::new();
         // Readers of DIR's state tell this session from ones left without
         // an end by the lock naming it (state.rs).
-        crate::state::note_session(self.workspace.state(), id.as_str());
+        crate::workspace::state_dir::note_session(self.workspace.state(), id.as_str());
         let created = now();
         let scheduler = self.new_scheduler();
         let record = SessionRecord {

@@ -243,7 +243,10 @@ impl Actor {
         }
         let mut s = stored.state;
         // Named in DIR's lock, as a session that starts is (state.rs).
-        crate::state::note_session(self.workspace.state(), stored.record.id.as_str());
+        crate::workspace::state_dir::note_session(
+            self.workspace.state(),
+            stored.record.id.as_str(),
+        );
         s.record = stored.record;
         s.record.status = None;
         s.live.seq = stored.last_seq.max(s.record.last_seq);

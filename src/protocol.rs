@@ -390,6 +390,7 @@ pub struct Position {
 pub mod documents;
 mod domain;
 mod events;
+pub mod file_blocks;
 pub mod inputs;
 mod messages;
 mod ops;

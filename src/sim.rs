@@ -21,7 +21,8 @@ mod replies;
 pub mod script;
 mod target;
 
-pub use self::replies::{file_blocks, reply};
+pub use self::replies::reply;
+pub use crate::protocol::file_blocks::file_blocks;
 
 use std::time::Duration;
 

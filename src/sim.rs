@@ -31,7 +31,8 @@ use futures::stream::BoxStream;
 
 use self::script::{Script, ScriptedReply};
 use crate::config::OFFLINE_LABEL;
-use crate::llm::{CallMeta, ChatRequest, Chunk, LlmError, Provider, Usage, estimate_tokens};
+use crate::llm::{CallMeta, ChatRequest, Chunk, LlmError, Provider, estimate_tokens};
+use crate::protocol::Usage;
 
 /// The built-in simulated provider.
 pub struct OfflineProvider {

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::project::{ApiStyle, Feature, Storage};
 use super::target::Target;
-use crate::llm::{CallMeta, TaskKind};
+use crate::llm::CallMeta;
+use crate::protocol::TaskKind;
 use crate::protocol::file_blocks::file_blocks;
 use crate::protocol::inputs::{FileView, TaskInputs};
 

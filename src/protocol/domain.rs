@@ -254,7 +254,7 @@ pub enum SessionStatus {
     AwaitingDelivery,
     /// The offline (simulated) team, used because no provider is configured,
     /// delivered its demo project instead of what the prompt asked for
-    /// ([`SessionOptions::unbuilt`]). Committed like a success, but the
+    /// ([`super::SessionOptions::unbuilt`]). Committed like a success, but the
     /// request was not built: exit 1.
     Demo,
 }

@@ -39,7 +39,7 @@ pub fn opening_fence(line: &str) -> Option<(char, usize)> {
     (n >= 3).then_some((c, n))
 }
 
-/// [`parse_file_blocks`] where a reply without any block is valid (an empty
+/// `orchestrator::outputs::parse_file_blocks` where a reply without any block is valid (an empty
 /// list): for test tasks on a project whose existing tests already cover the
 /// change. Errors: a heading not followed by a fence, an unclosed fence.
 pub fn parse_file_blocks_or_none(text: &str) -> Result<Vec<FileBlock>, String> {

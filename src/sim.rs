@@ -21,7 +21,8 @@ mod replies;
 pub mod script;
 mod target;
 
-pub use self::replies::{file_blocks, reply};
+pub use self::replies::reply;
+pub use crate::protocol::file_blocks::file_blocks;
 
 use std::time::Duration;
 
@@ -30,7 +31,8 @@ use futures::stream::BoxStream;
 
 use self::script::{Script, ScriptedReply};
 use crate::config::OFFLINE_LABEL;
-use crate::llm::{CallMeta, ChatRequest, Chunk, LlmError, Provider, Usage, estimate_tokens};
+use crate::llm::{CallMeta, ChatRequest, Chunk, LlmError, Provider, estimate_tokens};
+use crate::protocol::Usage;
 
 /// The built-in simulated provider.
 pub struct OfflineProvider {

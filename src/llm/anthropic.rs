@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 
 use super::http::{self, Decoded, Decoder, Http, Secret};
 use super::sse::SseItem;
-use super::{ChatRequest, Chunk, LlmError, Provider, Role, Usage};
+use super::{ChatRequest, Chunk, LlmError, Provider, Role};
 use crate::config::ProviderSpec;
+use crate::protocol::Usage;
 
 /// The public endpoint used without `base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -311,13 +312,13 @@ mod tests {
                 crate::llm::Message::new(Role::System, "sys"),
                 crate::llm::Message::new(Role::User, "hi"),
             ],
-            json: crate::protocol::documents::schema_for(crate::llm::TaskKind::Plan),
+            json: crate::protocol::documents::schema_for(crate::protocol::TaskKind::Plan),
             meta: crate::llm::CallMeta {
                 agent: "a".into(),
                 role: "a".into(),
                 phase: "p".into(),
                 task: "t".into(),
-                kind: crate::llm::TaskKind::Plan,
+                kind: crate::protocol::TaskKind::Plan,
                 inputs: None,
             },
         };

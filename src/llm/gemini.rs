@@ -20,8 +20,9 @@ use serde_json::{Value, json};
 
 use super::http::{self, Decoded, Decoder, Http, Secret};
 use super::sse::SseItem;
-use super::{ChatRequest, Chunk, LlmError, Provider, Role, Usage};
+use super::{ChatRequest, Chunk, LlmError, Provider, Role};
 use crate::config::ProviderSpec;
+use crate::protocol::Usage;
 
 /// The public endpoint used without `base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -296,13 +297,13 @@ mod tests {
                 crate::llm::Message::new(Role::User, "u"),
                 crate::llm::Message::new(Role::Assistant, "a"),
             ],
-            json: crate::protocol::documents::schema_for(crate::llm::TaskKind::Review),
+            json: crate::protocol::documents::schema_for(crate::protocol::TaskKind::Review),
             meta: crate::llm::CallMeta {
                 agent: "a".into(),
                 role: "a".into(),
                 phase: "p".into(),
                 task: "t".into(),
-                kind: crate::llm::TaskKind::Review,
+                kind: crate::protocol::TaskKind::Review,
                 inputs: None,
             },
         };

@@ -21,8 +21,9 @@ use serde_json::{Value, json};
 
 use super::http::{self, Decoded, Decoder, Http, Secret};
 use super::sse::SseItem;
-use super::{ChatRequest, Chunk, LlmError, Provider, Role, Usage};
+use super::{ChatRequest, Chunk, LlmError, Provider, Role};
 use crate::config::ProviderSpec;
+use crate::protocol::Usage;
 
 /// The public endpoint used without `base_url`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -306,13 +307,13 @@ mod tests {
                 crate::llm::Message::new(Role::System, "s"),
                 crate::llm::Message::new(Role::User, "u"),
             ],
-            json: crate::protocol::documents::schema_for(crate::llm::TaskKind::Ballot),
+            json: crate::protocol::documents::schema_for(crate::protocol::TaskKind::Ballot),
             meta: crate::llm::CallMeta {
                 agent: "a".into(),
                 role: "a".into(),
                 phase: "p".into(),
                 task: "t".into(),
-                kind: crate::llm::TaskKind::Ballot,
+                kind: crate::protocol::TaskKind::Ballot,
                 inputs: None,
             },
         };

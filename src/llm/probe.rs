@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::{CallMeta, ChatRequest, Chunk, LlmError, Message, Role, TaskKind};
+use super::{CallMeta, ChatRequest, Chunk, LlmError, Message, Role};
 use crate::config::{ProviderKind, ProviderSpec, Settings};
+use crate::protocol::TaskKind;
 
 /// How long a probe may take, whole.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(20);

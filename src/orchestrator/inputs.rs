@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::actor::{Session, Task};
-use super::outputs::{Conflict, ImplTask};
 use super::testing::environment;
+use crate::protocol::documents::{Conflict, ImplTask};
 pub(crate) use crate::protocol::inputs::{
     Answer, BallotInput, BreakdownInput, CastBallot, ChairInput, CompareInput, FileView,
     ImplementInput, PlanInput, ProjectView, RepairInput, RequirementsInput, ReviewInput, Shared,
@@ -276,10 +276,10 @@ pub(crate) fn context<T: Serialize>(input: &T) -> Value {
 mod tests {
     use super::*;
     use crate::orchestrator::actor::{Decision, StagedFile};
-    use crate::orchestrator::outputs::Question;
-    use crate::orchestrator::outputs::Requirements;
     use crate::orchestrator::scheduler::Scheduler;
     use crate::protocol::TestStatus;
+    use crate::protocol::documents::Question;
+    use crate::protocol::documents::Requirements;
     use crate::protocol::inputs::TaskInputs;
     use crate::protocol::{DecidedBy, FileChange, Position, SessionId, SessionOptions};
     use crate::workspace::sandbox::TestOutcome;
@@ -332,7 +332,7 @@ mod tests {
                 id.into(),
                 "backend",
                 "implement",
-                crate::llm::TaskKind::Implement,
+                crate::protocol::TaskKind::Implement,
                 id.into(),
                 Value::Null,
             );

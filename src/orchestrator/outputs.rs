@@ -16,6 +16,9 @@ pub use crate::protocol::documents::{
     Ballot, Breakdown, Component, Conflict, Conflicts, FindingOut, Findings, ImplTask, JsonOutput,
     Plan, PlanDecision, PlannedComponent, Question, Requirements, schema_for,
 };
+pub use crate::protocol::file_blocks::{
+    FileBlock, heading_path, opening_fence, parse_file_blocks_at_most, parse_file_blocks_or_none,
+};
 use crate::protocol::inputs::TaskInputs;
 use crate::protocol::{Severity, TaskKind};
 
@@ -296,35 +299,6 @@ pub fn check_findings(f: &Findings) -> Result<(), String> {
     Ok(())
 }
 
-/// A file from a reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileBlock {
-    /// The path as written.
-    pub path: String,
-    /// The content, ending with a newline.
-    pub content: String,
-}
-
-/// The path named by a heading line: `### path`, `### `path``, `### File: path`.
-fn heading_path(line: &str) -> Option<String> {
-    let rest = line.trim_start().strip_prefix('#')?;
-    let rest = rest.trim_start_matches('#').trim();
-    let rest = rest.strip_prefix("File:").map(str::trim).unwrap_or(rest);
-    let path = rest.trim_matches('`').trim().trim_matches('*').trim();
-    (!path.is_empty() && !path.contains(' ')).then(|| path.to_string())
-}
-
-/// An opening fence: (fence char, length).
-fn opening_fence(line: &str) -> Option<(char, usize)> {
-    let t = line.trim_start();
-    let c = t.chars().next()?;
-    if c != '`' && c != '~' {
-        return None;
-    }
-    let n = t.chars().take_while(|&x| x == c).count();
-    (n >= 3).then_some((c, n))
-}
-
 /// The summary line a code reply begins with: the first non-empty line
 /// before the first file block's heading, cleaned of control characters and
 /// Markdown emphasis, at most 300 characters. `None` when the reply starts
@@ -364,73 +338,6 @@ pub fn no_file_blocks(text: &str) -> String {
     format!(
         "no file blocks found (a `### path` heading followed by a fenced block); the reply starts: `{start}`"
     )
-}
-
-/// [`parse_file_blocks`] where a reply without any block is valid (an empty
-/// list): for test tasks on a project whose existing tests already cover the
-/// change. Errors: a heading not followed by a fence, an unclosed fence.
-pub fn parse_file_blocks_or_none(text: &str) -> Result<Vec<FileBlock>, String> {
-    parse_file_blocks_at_most(text, usize::MAX).map(|(blocks, _)| blocks)
-}
-
-/// [`parse_file_blocks_or_none`] keeping at most `max` blocks: the blocks past
-/// it are still delimited (so that an unclosed fence is still an error) but
-/// their content is not copied; only their paths are returned, in order, for
-/// the refusals (`[session] max_files`, docs/configuration.md). This keeps a
-/// reply of 100,000 tiny files as cheap as its text.
-///
-/// Errors: as [`parse_file_blocks_or_none`].
-pub fn parse_file_blocks_at_most(
-    text: &str,
-    max: usize,
-) -> Result<(Vec<FileBlock>, Vec<String>), String> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut blocks = Vec::new();
-    let mut past = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let Some(path) = heading_path(lines[i]) else {
-            i += 1;
-            continue;
-        };
-        let mut j = i + 1;
-        while j < lines.len() && lines[j].trim().is_empty() {
-            j += 1;
-        }
-        let Some((c, n)) = lines.get(j).and_then(|l| opening_fence(l)) else {
-            // A heading that is not a file (a section title in the summary).
-            i += 1;
-            continue;
-        };
-        let keep = blocks.len() < max;
-        let mut content = String::new();
-        let mut k = j + 1;
-        let mut closed = false;
-        while k < lines.len() {
-            let t = lines[k].trim();
-            if t.len() >= n && t.chars().all(|x| x == c) {
-                closed = true;
-                break;
-            }
-            if keep {
-                content.push_str(lines[k]);
-                content.push('\n');
-            }
-            k += 1;
-        }
-        if !closed {
-            return Err(format!(
-                "the block for `{path}` is not closed (expected a line of at least {n} `{c}`)"
-            ));
-        }
-        if keep {
-            blocks.push(FileBlock { path, content });
-        } else {
-            past.push(path);
-        }
-        i = k + 1;
-    }
-    Ok((blocks, past))
 }
 
 /// [`schema_for`] narrowed to one task's inputs: a ballot's or the chair's
@@ -620,7 +527,7 @@ mod tests {
     #[test]
     fn offline_file_blocks_round_trip() {
         let files = vec![("x.md".to_string(), "a\n```\nb\n```\n".to_string())];
-        let text = crate::sim::file_blocks("sum", &files);
+        let text = crate::protocol::file_blocks::file_blocks("sum", &files);
         let blocks = parse_file_blocks(&text).unwrap();
         assert_eq!(blocks[0].content, files[0].1);
     }

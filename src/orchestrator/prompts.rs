@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use crate::llm::{Message, Role, TaskKind};
+use crate::llm::{Message, Role};
+use crate::protocol::TaskKind;
 
 /// The system prompt for a role.
 pub fn system_prompt(role: &str) -> &'static str {
@@ -57,7 +58,7 @@ fn instructions(kind: TaskKind) -> &'static str {
 
 /// How to reply, per kind.
 fn reply_format(kind: TaskKind) -> String {
-    match crate::orchestrator::outputs::schema_for(kind) {
+    match crate::protocol::documents::schema_for(kind) {
         Some(schema) => format!(
             "Reply with one JSON object only, matching this JSON Schema:\n{}",
             serde_json::to_string(&schema.schema).unwrap_or_default()

@@ -4,13 +4,14 @@
 //! repair, and review. Each reads the call's typed inputs.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
 use super::project::{ApiStyle, Feature, Storage};
 use super::target::Target;
-use crate::llm::{CallMeta, TaskKind};
+use crate::llm::CallMeta;
+use crate::protocol::TaskKind;
+use crate::protocol::file_blocks::file_blocks;
 use crate::protocol::inputs::{FileView, TaskInputs};
 
 /// Agents' positions on the two contested topics: (topic, option, rationale).
@@ -439,49 +440,6 @@ fn follow_up_breakdown(prompt: &str, target: &Target, agents: &[String]) -> Valu
     json!({ "tasks": tasks, "components": components(&target.names.package) })
 }
 
-/// A fence of backticks longer than any run of backticks in `content`.
-fn fence_for(content: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in content.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    "`".repeat((longest + 1).max(3))
-}
-
-fn language_of(path: &str) -> &'static str {
-    match path.rsplit('.').next() {
-        Some("py") => "python",
-        Some("md") => "markdown",
-        Some("toml") => "toml",
-        Some("json") => "json",
-        _ => "",
-    }
-}
-
-/// Formats files as the fenced file blocks of the implement reply format.
-pub fn file_blocks(summary: &str, files: &[(String, String)]) -> String {
-    let mut out = format!("{summary}\n");
-    for (path, content) in files {
-        let fence = fence_for(content);
-        let _ = write!(
-            out,
-            "\n### `{path}`\n{fence}{}\n{content}",
-            language_of(path)
-        );
-        if !content.ends_with('\n') {
-            out.push('\n');
-        }
-        let _ = writeln!(out, "{fence}");
-    }
-    out
-}
-
 fn files_reply(meta: &CallMeta, prompt: &str, target: &Target) -> String {
     let names = &target.names;
     let declared: &[String] = match &meta.inputs {
@@ -692,7 +650,7 @@ mod tests {
         let mut implement = context.clone();
         implement["files"] = json!(["url_shortener/store.py"]);
         let text = reply(&meta("backend", TaskKind::Implement, implement));
-        let blocks = crate::orchestrator::outputs::parse_file_blocks(&text).unwrap();
+        let blocks = crate::protocol::file_blocks::parse_file_blocks_or_none(&text).unwrap();
         assert_eq!(blocks.len(), 1);
         assert!(blocks[0].content.contains("def clear(self):"));
         assert!(blocks[0].content.contains("def count(self):"));
@@ -701,7 +659,7 @@ mod tests {
         let mut tests = context.clone();
         tests["files"] = json!(["tests/"]);
         let text = reply(&meta("qa", TaskKind::Tests, tests));
-        let paths: Vec<String> = crate::orchestrator::outputs::parse_file_blocks(&text)
+        let paths: Vec<String> = crate::protocol::file_blocks::parse_file_blocks_or_none(&text)
             .unwrap()
             .into_iter()
             .map(|b| b.path)
@@ -727,7 +685,8 @@ mod tests {
         let mut implement = context.clone();
         implement["files"] = json!(["README.md"]);
         let text = reply(&meta("pm", TaskKind::Implement, implement));
-        let readme = &crate::orchestrator::outputs::parse_file_blocks(&text).unwrap()[0].content;
+        let readme =
+            &crate::protocol::file_blocks::parse_file_blocks_or_none(&text).unwrap()[0].content;
         assert!(
             readme.contains("## Open requests\n\n- make it faster (not done"),
             "{readme}"
@@ -736,7 +695,7 @@ mod tests {
         tests["files"] = json!(["tests/"]);
         let text = reply(&meta("qa", TaskKind::Tests, tests));
         assert_eq!(
-            crate::orchestrator::outputs::parse_file_blocks_or_none(&text).unwrap(),
+            crate::protocol::file_blocks::parse_file_blocks_or_none(&text).unwrap(),
             vec![],
             "no test changes: {text}"
         );

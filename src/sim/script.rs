@@ -252,7 +252,7 @@ impl Script {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::llm::TaskKind;
+    use crate::protocol::TaskKind;
 
     fn meta(agent: &str, phase: &str, task: &str) -> CallMeta {
         CallMeta {

@@ -12,7 +12,7 @@ use super::template::{
 ///
 /// Each feature touches the store, the HTTP API (REST or JSON-RPC), the
 /// command line, the README and the tests of all three; see
-/// [`render_with`]. Variants are ordered as they are applied.
+/// [`render_with`](super::render_with). Variants are ordered as they are applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Feature {
     /// Delete every record at once: `Store.clear() -> int` (how many were

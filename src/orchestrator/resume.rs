@@ -1,7 +1,7 @@
 //! `quorum resume` ([`Op::Resume`](crate::protocol::Op::Resume)): a stored
 //! session is rebuilt from the db alone and goes on where it stopped.
 //!
-//! What makes this sound is the group commit (DESIGN.md §4): every group of
+//! What makes this sound is the group commit (docs/design.md §4): every group of
 //! writes is one sled transaction holding the group's events, task and file
 //! records, transcript lines and the session's state (the `state`/`session`
 //! record), so after any crash the db holds the session exactly as some

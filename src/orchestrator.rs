@@ -1,14 +1,19 @@
 //! The orchestrator: an actor (tokio task) that owns the session, the scheduler,
 //! the store (through its committer) and the workspace. Consumers — the TUI and
 //! the headless runner — talk to it only through an [`OrchestratorHandle`]:
-//! [`Op`]s in, [`Event`]s out (DESIGN.md §4).
+//! [`Op`]s in, [`Event`]s out (docs/design.md §4).
 //!
-//! Inside: `actor` (the loop, tasks, transcripts), `session` (the state it
-//! owns), `phases` (what each phase kind does), `inputs` (each task kind's
-//! input), `testing` (setup, tests, the gate and repairs), `deliver` (writing
-//! and committing), [`call`] (one model call with retries and fallbacks),
-//! [`scheduler`] (per-agent queues), [`committer`] (group commit), [`outputs`]
-//! (reply formats and checks), [`prompts`] (messages).
+//! Inside: `actor` (the select! loop and the routing of ops and reports),
+//! `group` (events, records and transcript lines of one iteration, handed to
+//! the committer), `log` (events as log lines), `tasks` (a task's lifecycle;
+//! `tasks/run.rs` its model call), `session` (the state it owns, in named
+//! parts), `phases` (one file per phase kind: its start, its replies, its
+//! status; delivery and the decision record among them), `budget`, `memory`,
+//! `resume`, `queries` (answers to consumers' requests), `inputs` (each task
+//! kind's input), `testing` (setup, tests, the gate and repairs), [`call`]
+//! (one model call with retries and fallbacks), [`scheduler`] (per-agent
+//! queues), [`committer`] (group commit), [`outputs`] (reply formats and
+//! checks), [`prompts`] (messages).
 
 pub mod call;
 pub mod committer;
@@ -144,12 +149,14 @@ pub fn spawn(parts: Parts) -> OrchestratorHandle {
         providers: parts.providers,
         health: BTreeMap::new(),
         unpriced: Default::default(),
-        ops: ops_rx,
+        mail: actor::Mailboxes {
+            ops: ops_rx,
+            calls: calls_rx,
+            inbox: inbox_rx,
+            failures: failures_rx,
+        },
         calls_tx,
-        calls_rx,
         inbox_tx,
-        inbox_rx,
-        failures: failures_rx,
         committer: groups_tx,
         group: Group::default(),
         group_lines: Vec::new(),

@@ -5,6 +5,10 @@
 //! One loop iteration handles one message, lets the phases advance, and hands the
 //! iteration's writes and events to the committer as one group. The actor never
 //! waits for a flush; consumers see events only after theirs.
+//!
+//! This file keeps the loop, the routing of ops and reports, and the
+//! session's start and end; a task's lifecycle is `tasks.rs`, the group
+//! `group.rs`, the phases `phases/`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,6 +56,18 @@ pub(crate) enum Inbox {
     PytestProbed,
 }
 
+/// The receivers the actor's loop selects over.
+pub(crate) struct Mailboxes {
+    /// Ops from consumers.
+    pub ops: UnboundedReceiver<Op>,
+    /// The model calls' events.
+    pub calls: UnboundedReceiver<CallMsg>,
+    /// Reports of test runs and probes.
+    pub inbox: UnboundedReceiver<Inbox>,
+    /// The committer's store failures.
+    pub failures: UnboundedReceiver<String>,
+}
+
 /// The actor.
 pub(crate) struct Actor {
     pub settings: Arc<Settings>,
@@ -63,12 +79,12 @@ pub(crate) struct Actor {
     pub health: BTreeMap<String, Arc<crate::llm::health::Health>>,
     /// Models already reported as missing from the price table.
     pub unpriced: std::collections::BTreeSet<String>,
-    pub ops: UnboundedReceiver<Op>,
+    /// What the loop waits on.
+    pub mail: Mailboxes,
+    /// The model calls' end of [`Mailboxes::calls`].
     pub calls_tx: UnboundedSender<CallMsg>,
-    pub calls_rx: UnboundedReceiver<CallMsg>,
+    /// The child tasks' end of [`Mailboxes::inbox`].
     pub inbox_tx: UnboundedSender<Inbox>,
-    pub inbox_rx: UnboundedReceiver<Inbox>,
-    pub failures: UnboundedReceiver<String>,
     pub committer: UnboundedSender<Group>,
     pub group: Group,
     pub group_lines: Vec<TranscriptLine>,
@@ -94,13 +110,13 @@ impl Actor {
     pub async fn run(mut self) {
         loop {
             tokio::select! {
-                op = self.ops.recv() => match op {
+                op = self.mail.ops.recv() => match op {
                     Some(op) => self.on_op(op).await,
                     None => self.shutting_down = true,
                 },
-                Some(msg) = self.calls_rx.recv() => self.on_call(msg).await,
-                Some(msg) = self.inbox_rx.recv() => self.on_inbox(msg),
-                Some(message) = self.failures.recv() => self.on_store_failure(message),
+                Some(msg) = self.mail.calls.recv() => self.on_call(msg).await,
+                Some(msg) = self.mail.inbox.recv() => self.on_inbox(msg),
+                Some(message) = self.mail.failures.recv() => self.on_store_failure(message),
             }
             self.advance().await;
             self.commit_group();

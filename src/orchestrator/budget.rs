@@ -1,4 +1,4 @@
-//! Budgets and the pause they cause (DESIGN.md §2, issue 4): token and dollar
+//! Budgets and the pause they cause (docs/design.md §2, issue 4): token and dollar
 //! budgets per agent (`[agents.NAME] budget_usd`, `budget_tokens`) and per
 //! session (`[session] …`). At 80 % of a budget a `budget_warning`; at 100 % a
 //! `budget_exhausted`, and what it covers pauses: an agent's queue (its running

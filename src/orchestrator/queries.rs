@@ -1,5 +1,6 @@
-//! The TUI's questions to the store — transcript search, the list of DIR's
-//! sessions, a past session's events — and the person's edit of a staged file.
+//! The TUI's questions to the store — transcript search and pages, the list
+//! of DIR's sessions, a past session's events, a staged file with its diff —
+//! and the person's decisions on staged files (accept, reject, edit).
 //!
 //! Reads run on the blocking pool (`spawn_blocking`), never on the actor's task;
 //! their answers go through the committer as groups without writes, so they

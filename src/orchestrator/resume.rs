@@ -1,7 +1,7 @@
 //! `quorum resume` ([`Op::Resume`](crate::protocol::Op::Resume)): a stored
 //! session is rebuilt from the db alone and goes on where it stopped.
 //!
-//! What makes this sound is the group commit (DESIGN.md §4): every group of
+//! What makes this sound is the group commit (docs/design.md §4): every group of
 //! writes is one sled transaction holding the group's events, task and file
 //! records, transcript lines and the session's state (the `state`/`session`
 //! record), so after any crash the db holds the session exactly as some
@@ -555,5 +555,95 @@ impl Actor {
         } else {
             self.deliver(None).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::session::placeholder_record;
+    use super::*;
+    use crate::protocol::{SessionId, SessionOptions};
+
+    fn session_with(tasks: &[(&str, TaskState)]) -> Session {
+        let mut s = Session::new(
+            SessionId::new(),
+            "p".into(),
+            SessionOptions::default(),
+            placeholder_record(),
+            super::super::scheduler::Scheduler::default(),
+            None,
+        );
+        for (id, state) in tasks {
+            let mut t = Actor::new_task(
+                id.to_string(),
+                "ada",
+                "plan",
+                crate::llm::TaskKind::Plan,
+                "t".into(),
+                serde_json::Value::Null,
+            );
+            t.state = *state;
+            s.work.tasks.insert(id.to_string(), t);
+        }
+        s
+    }
+
+    #[test]
+    fn open_and_interrupted_tasks_are_queued_again_but_budget_pauses_stay() {
+        let mut s = session_with(&[
+            ("crashed", TaskState::Running),
+            ("stopped", TaskState::Cancelled),
+            ("cancelled", TaskState::Cancelled),
+            ("budget", TaskState::Paused),
+            ("done", TaskState::Done),
+        ]);
+        // The end of the session cancelled `stopped`, which was queued.
+        s.progress
+            .interrupted
+            .insert("stopped".into(), TaskState::Queued);
+        s.spend.budget_paused.insert("budget".into());
+        let (requeue, cancel) = reopen_tasks(&mut s, false);
+        assert_eq!(requeue, ["crashed", "stopped"]);
+        assert!(cancel.is_empty());
+        let state = |id: &str| s.work.tasks[id].state;
+        assert_eq!(state("crashed"), TaskState::Queued);
+        assert_eq!(
+            state("cancelled"),
+            TaskState::Cancelled,
+            "the person's cancel"
+        );
+        assert_eq!(state("budget"), TaskState::Paused);
+        assert_eq!(state("done"), TaskState::Done);
+        assert!(s.progress.interrupted.is_empty(), "used once");
+    }
+
+    #[test]
+    fn a_delivered_session_cancels_what_was_open() {
+        let mut s = session_with(&[("open", TaskState::Queued), ("done", TaskState::Done)]);
+        let (requeue, cancel) = reopen_tasks(&mut s, true);
+        assert!(requeue.is_empty());
+        assert_eq!(cancel, ["open"]);
+        assert_eq!(s.work.tasks["open"].state, TaskState::Cancelled);
+    }
+
+    #[test]
+    fn a_failed_gate_is_tested_again_and_a_cut_off_run_runs_again() {
+        let mut s = session_with(&[]);
+        s.tests.test_stage = Stage::Passed;
+        s.tests.review_stage = Stage::Failed;
+        s.tests.repair_rounds = 3;
+        s.progress.tests_failed = Some("red".into());
+        reset_test_loop(&mut s);
+        assert_eq!(s.tests.review_stage, Stage::Writing);
+        assert!(s.tests.retest, "the review tests again");
+        assert_eq!(s.tests.repair_rounds, 0);
+        assert!(s.progress.tests_failed.is_none());
+        let mut s = session_with(&[]);
+        s.tests.test_stage = Stage::Running;
+        s.tests.test_round = 2;
+        reset_test_loop(&mut s);
+        assert_eq!(s.tests.test_stage, Stage::Writing);
+        assert_eq!(s.tests.test_round, 1);
+        assert_eq!(s.tests.repair_rounds, 0);
     }
 }

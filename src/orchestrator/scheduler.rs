@@ -1,4 +1,4 @@
-//! Per-agent queues (DESIGN.md §2): each agent's queue is ordered by priority
+//! Per-agent queues (docs/design.md §2): each agent's queue is ordered by priority
 //! (higher first), then FIFO; a task starts when its dependencies are done (the
 //! caller's `ready` predicate) and both its agent and its provider have a free
 //! slot. Pure bookkeeping: no I/O, no clocks.

@@ -25,9 +25,6 @@ mod repairs;
 
 pub(crate) use components::{environment, warm_tools};
 
-#[cfg(test)]
-mod tests;
-
 /// Why a failed setup or run is the environment's and not the code's, if it
 /// is: the sandbox refused to run model-written code unconfined, the step had
 /// no network, or its output says the registry was unreachable.
@@ -521,3 +518,6 @@ impl Actor {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests;

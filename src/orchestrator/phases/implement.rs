@@ -172,7 +172,7 @@ impl Actor {
         Ok(())
     }
 
-    /// Stages a task's file blocks under the path rules (DESIGN.md §6: the
+    /// Stages a task's file blocks under the path rules (docs/design.md §6: the
     /// rules of [`paths::normalize`] and [`paths::check_name`], the declared
     /// files, the session's file limit `[session] max_files`, the sizes);
     /// refusals become `path_refused` events. `past` names the reply's blocks

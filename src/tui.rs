@@ -116,7 +116,34 @@ fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, eve
                     "terminal output of the session"
                 );
             }
-            _ => {}
+            EventBody::SessionResumed { .. }
+            | EventBody::PhaseStarted { .. }
+            | EventBody::PhaseFinished { .. }
+            | EventBody::QuestionAsked { .. }
+            | EventBody::QuestionAnswered { .. }
+            | EventBody::TaskQueued { .. }
+            | EventBody::TaskStarted { .. }
+            | EventBody::TaskPaused { .. }
+            | EventBody::TaskCancelled { .. }
+            | EventBody::TaskFinished { .. }
+            | EventBody::TaskFailed { .. }
+            | EventBody::TaskRetrying { .. }
+            | EventBody::ProviderFallback { .. }
+            | EventBody::BudgetWarning { .. }
+            | EventBody::BudgetExhausted { .. }
+            | EventBody::ConflictDetected { .. }
+            | EventBody::VoteCast { .. }
+            | EventBody::ConflictResolved { .. }
+            | EventBody::DecisionOverridden { .. }
+            | EventBody::FileStaged { .. }
+            | EventBody::PathRefused { .. }
+            | EventBody::SetupRun { .. }
+            | EventBody::TestRun { .. }
+            | EventBody::RepairDeclined { .. }
+            | EventBody::TaskSummary { .. }
+            | EventBody::Finding { .. }
+            | EventBody::CommitCreated { .. }
+            | EventBody::Error { .. } => {}
         }
     }
     app.on_event(event);

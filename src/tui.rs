@@ -14,7 +14,7 @@
 //! the terminal instead of rewriting them.
 //!
 //! The TUI never calls a provider, sled or git2: it sends `Op`s and renders
-//! `Event`s (DESIGN.md §4).
+//! `Event`s (docs/design.md §4).
 
 pub mod app;
 pub mod frame;

@@ -384,7 +384,7 @@ impl App {
         self.frame.drawn = Some(now);
     }
 
-    /// The exit code for the session's end (DESIGN.md §5).
+    /// The exit code for the session's end (docs/design.md §5).
     pub fn exit_code(&self) -> i32 {
         self.session
             .status

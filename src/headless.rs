@@ -398,13 +398,10 @@ fn left_open(stored: &[LoggedEvent]) -> Option<String> {
     })
 }
 
-/// Runs one session headless to its end and returns the process exit code.
-pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
-    let Channels {
-        ops,
-        mut events,
-        stopped,
-    } = channels;
+/// Sends the op that begins the session, and from then on forwards SIGINT,
+/// SIGTERM and SIGHUP as `Op::Interrupt`. Returns `(dry_run, no_commit)`
+/// of a started session (both false for a resumed one).
+fn begin_session(ops: &tokio::sync::mpsc::UnboundedSender<Op>, begin: Op) -> (bool, bool) {
     let (dry_run, no_commit) = match &begin {
         Op::Start { options, .. } => (options.dry_run, options.no_commit),
         _ => (false, false),
@@ -416,16 +413,167 @@ pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
         signalled.await;
         let _ = interrupt.send(Op::Interrupt);
     });
+    (dry_run, no_commit)
+}
 
-    let mut last_seq = 0u64;
-    let mut session = String::new();
-    let mut staged: Vec<String> = Vec::new();
-    let mut commit: Option<(String, String)> = None;
-    let mut committed = 0usize;
+/// Says why the orchestrator stopped on a fatal fault (the state db could
+/// not be written: a full disk, say) and returns the exit code: 1 before a
+/// session began, 3 after (what was stored is kept, and the session resumes
+/// from it).
+fn fatal(session: &str, message: &str) -> i32 {
+    // The state db could not be written (a full disk, say): what
+    // was stored is kept, and the session resumes from it.
+    if session.is_empty() {
+        crate::errln!("quorum: {}", crate::sanitize::line(message));
+        1
+    } else {
+        crate::errln!(
+            "quorum: {}; what was stored is kept: fix the cause (free space on the disk of the state directory), then `quorum resume {session}`",
+            crate::sanitize::line(message)
+        );
+        3
+    }
+}
+
+/// What the headless run has seen of its session, for the lines it prints
+/// at the end.
+#[derive(Default)]
+struct Seen {
+    /// The last durable event's seq (token lines repeat it).
+    last_seq: u64,
+    /// The session's id, once an event named it.
+    session: String,
+    /// Staged paths, in staging order, each once.
+    staged: Vec<String>,
+    /// The commit made (sha, repository) and how many files it holds.
+    commit: Option<(String, String, usize)>,
+    /// DIR, as the session's start gave it.
+    dir: String,
+    /// How the session ended.
+    status: Option<SessionStatus>,
+    /// The last error the session reported.
+    last_error: Option<String>,
+}
+
+impl Seen {
+    /// Takes a durable event; returns whether it ended the session.
+    fn logged(&mut self, e: &LoggedEvent) -> bool {
+        self.last_seq = e.seq;
+        self.session = e.session.to_string();
+        match &e.body {
+            EventBody::SessionStarted { dir, .. } => self.dir = dir.clone(),
+            EventBody::FileStaged { path, .. } => {
+                if !self.staged.contains(path) {
+                    self.staged.push(path.clone());
+                }
+            }
+            EventBody::CommitCreated { sha, repo, files } => {
+                self.commit = Some((sha.clone(), repo.clone(), files.len()));
+            }
+            EventBody::SessionFinished { status, .. } => {
+                self.status = Some(*status);
+                return true;
+            }
+            EventBody::Error { message } => self.last_error = Some(message.clone()),
+            EventBody::SessionResumed { .. }
+            | EventBody::PhaseStarted { .. }
+            | EventBody::PhaseFinished { .. }
+            | EventBody::QuestionAsked { .. }
+            | EventBody::QuestionAnswered { .. }
+            | EventBody::TaskQueued { .. }
+            | EventBody::TaskStarted { .. }
+            | EventBody::TaskPaused { .. }
+            | EventBody::TaskCancelled { .. }
+            | EventBody::TaskFinished { .. }
+            | EventBody::TaskFailed { .. }
+            | EventBody::TaskRetrying { .. }
+            | EventBody::ProviderFallback { .. }
+            | EventBody::BudgetWarning { .. }
+            | EventBody::BudgetExhausted { .. }
+            | EventBody::ConflictDetected { .. }
+            | EventBody::VoteCast { .. }
+            | EventBody::ConflictResolved { .. }
+            | EventBody::DecisionOverridden { .. }
+            | EventBody::PathRefused { .. }
+            | EventBody::SetupRun { .. }
+            | EventBody::TestRun { .. }
+            | EventBody::RepairDeclined { .. }
+            | EventBody::TaskSummary { .. }
+            | EventBody::Finding { .. } => {}
+        }
+        false
+    }
+
+    /// A token's JSON line (`--json tokens`). Token lines are ephemeral:
+    /// they repeat the seq of the last durable event (docs/design.md §5
+    /// gives `seq` to durable events).
+    fn token_line(&self, agent: &str, task: &str, text: &str) -> String {
+        json!({
+            "v": crate::protocol::SCHEMA_VERSION,
+            "seq": self.last_seq,
+            "type": "token",
+            "session": self.session,
+            "at": crate::protocol::now(),
+            "agent": agent,
+            "task": task,
+            "text": text,
+        })
+        .to_string()
+    }
+}
+
+/// The lines after a session's end: why a `--json` session failed (on
+/// stderr), the dry run's files, the commit or the files written, or what
+/// stopped it before delivery. `(dry_run, no_commit)` as the session was
+/// started.
+async fn report_end(
+    seen: &Seen,
+    status: SessionStatus,
+    output: &Output,
+    (dry_run, no_commit): (bool, bool),
+    ops: &tokio::sync::mpsc::UnboundedSender<Op>,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+) {
+    let session = &seen.session;
+    if status == SessionStatus::Failed && output.json.is_some() && !session.is_empty() {
+        // stdout is the event stream: stderr still says why, and where the
+        // staged work is.
+        crate::errln!("{}", failure_line(session, seen.last_error.as_deref()));
+    }
+    if matches!(status, SessionStatus::Succeeded | SessionStatus::Demo) && output.json.is_none() {
+        if dry_run {
+            print_dry_run(ops, events, &seen.staged).await;
+        } else if let Some((sha, repo, committed)) = &seen.commit {
+            out(&format!("committed {sha} in {repo}: {committed} file(s)"));
+        } else if no_commit {
+            out(&format!(
+                "wrote {} file(s) to {} (no commit)",
+                seen.staged.len(),
+                seen.dir
+            ));
+        }
+    }
+    if status == SessionStatus::AwaitingDelivery
+        && (output.json.is_some() || output.quiet)
+        && let Some(cause) = &seen.last_error
+    {
+        // Stopped before delivery (uncommitted files in the way, a full
+        // disk): the one line that says what to do.
+        crate::errln!("quorum: {}", crate::sanitize::line(cause));
+    }
+}
+
+/// Runs one session headless to its end and returns the process exit code.
+pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
+    let Channels {
+        ops,
+        mut events,
+        stopped,
+    } = channels;
+    let (dry_run, no_commit) = begin_session(&ops, begin);
+
+    let mut seen = Seen::default();
     let mut refused = false;
-    let mut dir = String::new();
-    let mut status: Option<SessionStatus> = None;
-    let mut last_error: Option<String> = None;
     let mut display = Display::new(&output);
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -451,45 +599,18 @@ pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
         };
         match event {
             Event::Logged(e) => {
-                last_seq = e.seq;
-                session = e.session.to_string();
                 if output.json.is_some() {
                     out_json(&serde_json::to_string(&e).unwrap_or_default());
                 } else {
                     display.event(&e);
                 }
-                match &e.body {
-                    EventBody::SessionStarted { dir: d, .. } => dir = d.clone(),
-                    EventBody::FileStaged { path, .. } if !staged.contains(path) => {
-                        staged.push(path.clone());
-                    }
-                    EventBody::CommitCreated { sha, repo, files } => {
-                        commit = Some((sha.clone(), repo.clone()));
-                        committed = files.len();
-                    }
-                    EventBody::SessionFinished { status: s, .. } => {
-                        status = Some(*s);
-                        break;
-                    }
-                    EventBody::Error { message } => last_error = Some(message.clone()),
-                    _ => {}
+                if seen.logged(&e) {
+                    break;
                 }
             }
             Event::Token { agent, task, text } => {
                 if output.json == Some(JsonMode::Tokens) {
-                    // Token lines are ephemeral: they repeat the seq of the last
-                    // durable event (DESIGN.md §5 gives `seq` to durable events).
-                    let line = json!({
-                        "v": crate::protocol::SCHEMA_VERSION,
-                        "seq": last_seq,
-                        "type": "token",
-                        "session": session,
-                        "at": crate::protocol::now(),
-                        "agent": agent,
-                        "task": task,
-                        "text": text,
-                    });
-                    out_json(&line.to_string());
+                    out_json(&seen.token_line(&agent, &task, &text));
                 }
             }
             Event::Rejected { op, reason } => {
@@ -501,18 +622,7 @@ pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
             }
             Event::Fatal { message } => {
                 display.finish();
-                // The state db could not be written (a full disk, say): what
-                // was stored is kept, and the session resumes from it.
-                let code = if session.is_empty() {
-                    crate::errln!("quorum: {}", crate::sanitize::line(&message));
-                    1
-                } else {
-                    crate::errln!(
-                        "quorum: {}; what was stored is kept: fix the cause (free space on the disk of the state directory), then `quorum resume {session}`",
-                        crate::sanitize::line(&message)
-                    );
-                    3
-                };
+                let code = fatal(&seen.session, &message);
                 let _ = ops.send(Op::Shutdown);
                 stopped.await;
                 return code;
@@ -543,32 +653,16 @@ pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
         stopped.await;
         return crate::protocol::exit::USAGE;
     }
-    let status = status.unwrap_or(SessionStatus::Failed);
-    if status == SessionStatus::Failed && output.json.is_some() && !session.is_empty() {
-        // stdout is the event stream: stderr still says why, and where the
-        // staged work is.
-        crate::errln!("{}", failure_line(&session, last_error.as_deref()));
-    }
-    if matches!(status, SessionStatus::Succeeded | SessionStatus::Demo) && output.json.is_none() {
-        if dry_run {
-            print_dry_run(&ops, &mut events, &staged).await;
-        } else if let Some((sha, repo)) = &commit {
-            out(&format!("committed {sha} in {repo}: {committed} file(s)"));
-        } else if no_commit {
-            out(&format!(
-                "wrote {} file(s) to {dir} (no commit)",
-                staged.len()
-            ));
-        }
-    }
-    if status == SessionStatus::AwaitingDelivery
-        && (output.json.is_some() || output.quiet)
-        && let Some(cause) = &last_error
-    {
-        // Stopped before delivery (uncommitted files in the way, a full
-        // disk): the one line that says what to do.
-        crate::errln!("quorum: {}", crate::sanitize::line(cause));
-    }
+    let status = seen.status.unwrap_or(SessionStatus::Failed);
+    report_end(
+        &seen,
+        status,
+        &output,
+        (dry_run, no_commit),
+        &ops,
+        &mut events,
+    )
+    .await;
     let _ = ops.send(Op::Shutdown);
     stopped.await;
     exit_code(status)

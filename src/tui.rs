@@ -14,7 +14,7 @@
 //! the terminal instead of rewriting them.
 //!
 //! The TUI never calls a provider, sled or git2: it sends `Op`s and renders
-//! `Event`s (DESIGN.md §4).
+//! `Event`s (docs/design.md §4).
 
 pub mod app;
 pub mod frame;
@@ -49,7 +49,7 @@ use crate::config::Settings;
 use crate::config::keymap::Keymap;
 use crate::config::theme::{ColorDepth, Theme};
 use crate::config::workflow::Workflow;
-use crate::protocol::{Channels, Event, EventBody, Op};
+use crate::protocol::{Channels, Event, EventBody, Op, SessionStatus};
 
 /// Shortest time between two frames after the person's input (keys, paste,
 /// mouse, a resize): at most 60 frames per second.
@@ -116,7 +116,34 @@ fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, eve
                     "terminal output of the session"
                 );
             }
-            _ => {}
+            EventBody::SessionResumed { .. }
+            | EventBody::PhaseStarted { .. }
+            | EventBody::PhaseFinished { .. }
+            | EventBody::QuestionAsked { .. }
+            | EventBody::QuestionAnswered { .. }
+            | EventBody::TaskQueued { .. }
+            | EventBody::TaskStarted { .. }
+            | EventBody::TaskPaused { .. }
+            | EventBody::TaskCancelled { .. }
+            | EventBody::TaskFinished { .. }
+            | EventBody::TaskFailed { .. }
+            | EventBody::TaskRetrying { .. }
+            | EventBody::ProviderFallback { .. }
+            | EventBody::BudgetWarning { .. }
+            | EventBody::BudgetExhausted { .. }
+            | EventBody::ConflictDetected { .. }
+            | EventBody::VoteCast { .. }
+            | EventBody::ConflictResolved { .. }
+            | EventBody::DecisionOverridden { .. }
+            | EventBody::FileStaged { .. }
+            | EventBody::PathRefused { .. }
+            | EventBody::SetupRun { .. }
+            | EventBody::TestRun { .. }
+            | EventBody::RepairDeclined { .. }
+            | EventBody::TaskSummary { .. }
+            | EventBody::Finding { .. }
+            | EventBody::CommitCreated { .. }
+            | EventBody::Error { .. } => {}
         }
     }
     app.on_event(event);
@@ -205,6 +232,46 @@ pub fn app_for(setup: &Setup) -> App {
     app.unconfined_pending = setup.unconfined_pending;
     app.implicit_demo = setup.implicit_demo;
     app
+}
+
+/// `word` as one shell word: as it is when it holds only safe characters,
+/// else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+impl App {
+    /// What to print once the terminal is back, when the session the person
+    /// leaves is unfinished and `quorum resume` can go on with it:
+    /// "quorum: session ID is interrupted; resume it with: quorum resume ID".
+    /// `dir` is added (`--dir DIR`) unless it is the current directory.
+    pub fn resume_hint(&self, dir_flag: Option<&str>) -> Option<String> {
+        let s = &self.session;
+        if s.id.is_empty() || s.commit.is_some() {
+            return None;
+        }
+        let resumable = match s.status {
+            None => true,
+            Some(SessionStatus::Failed) => self.commit_message.is_some(),
+            Some(st) => st.is_resumable() && st != SessionStatus::Succeeded,
+        };
+        if !resumable {
+            return None;
+        }
+        let state = s.status.map(SessionStatus::as_str).unwrap_or("unfinished");
+        let dir = dir_flag
+            .map(|d| format!(" --dir {}", shell_word(d)))
+            .unwrap_or_default();
+        Some(format!(
+            "quorum: session {} is {state}; resume it with: quorum resume {}{dir}",
+            s.id, s.id
+        ))
+    }
 }
 
 /// Resolves on SIGHUP (the SSH link dropped) or SIGTERM.
@@ -412,29 +479,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
         mut events,
         stopped,
     } = channels;
-    let depth = ColorDepth::detect(&|k| std::env::var(k).ok());
-    let setup = Setup {
-        theme: setup.theme.for_depth(depth),
-        ..setup
-    };
-    let mut app = app_for(&setup);
-    tracing::info!(
-        colours = depth.as_str(),
-        theme = app.theme.name(),
-        "tui started"
-    );
-    highlight::warm_up();
-    if let Some(prompt) = &setup.prompt {
-        app.submit_prompt(prompt);
-    }
-    if let Some(session) = &setup.resume {
-        app.outbox.push(crate::protocol::Op::Resume {
-            session: session.clone(),
-            interactive: true,
-            allow_overwrite: false,
-            allow_secrets: false,
-        });
-    }
+    let (mut app, setup) = start(setup);
     let mut guard = TerminalGuard::enter(app.options.mouse)?;
     let mut input = Some(Input::start());
     // Something changed since the last frame; `urgent`: the person did it.
@@ -454,19 +499,11 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
     let wake_timer = tokio::time::sleep_until(Instant::now());
     tokio::pin!(wake_timer);
     loop {
-        for op in app.outbox.drain(..) {
-            let _ = ops.send(op);
-        }
+        send_outbox(&mut app, &ops);
         if app.quit {
             break;
         }
-        // The sandbox probe, started beside the TUI (docs/sandbox.md).
-        if app.unconfined_pending
-            && let Some(answer) = crate::workspace::sandbox::probe_if_done()
-        {
-            app.unconfined = answer.err();
-            app.unconfined_pending = false;
-        }
+        take_probe(&mut app);
         if let Some(external) = app.external.take() {
             run_external(external, &mut guard, &mut input, &mut app).await?;
             (dirty, urgent) = (true, true);
@@ -480,38 +517,18 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
         if dirty && now >= due {
             // The events that waited for this frame, all of them.
             take_waiting_events(&mut app, &guard, &mut output, &mut events);
-            app.before_frame(now.into_std());
-            guard.draw(|frame| {
-                frame::draw(&mut app, frame);
-                screen::Rendered {
-                    scroll_band: app.frame.scroll_band.clone(),
-                    cursor: None,
-                }
-            })?;
-            dirty = false;
-            urgent = false;
+            draw_frame(&mut app, &mut guard, now)?;
+            (dirty, urgent) = (false, false);
             // Frames are spaced from start to start: text forwarded every
             // `DELTA_INTERVAL` (a little over `STREAM_FRAME`) then finds its
             // frame due and is drawn as it arrives, with no timer to wait on.
             last_frame = Some(now);
-            // Debug builds only: lets the end-to-end tests prove that a panic
-            // restores the terminal. Release builds do not contain this.
-            #[cfg(debug_assertions)]
-            if std::env::var_os("QUORUM_DEBUG_PANIC").is_some() {
-                panic!("QUORUM_DEBUG_PANIC: a deliberate panic after the first frame");
-            }
         }
         let wake = app
             .next_wake(std::time::Instant::now())
             .map(Instant::from_std);
-        if let Some(at) = wake
-            && at != wake_timer.deadline()
-        {
-            wake_timer.as_mut().reset(at);
-        }
-        if dirty && due != frame_timer.deadline() {
-            frame_timer.as_mut().reset(due);
-        }
+        rearm(wake_timer.as_mut(), wake);
+        rearm(frame_timer.as_mut(), dirty.then_some(due));
         let reading = input.as_mut();
         tokio::select! {
             term = async {
@@ -524,29 +541,8 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
                 if !app.closed {
                     dirty |= take_waiting_events(&mut app, &guard, &mut output, &mut events);
                 }
-                match term {
-                    Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => {
-                        app.on_key(key);
-                        (dirty, urgent) = (true, true);
-                    }
-                    Some(Ok(TermEvent::Paste(text))) => {
-                        app.on_paste(&text);
-                        (dirty, urgent) = (true, true);
-                    }
-                    Some(Ok(TermEvent::Mouse(mouse))) => {
-                        app.on_mouse(mouse);
-                        (dirty, urgent) = (true, true);
-                    }
-                    Some(Ok(TermEvent::Resize(_, _))) => {
-                        guard.terminal.autoresize()?;
-                        (dirty, urgent) = (true, true);
-                    }
-                    Some(Ok(_)) => {}
-                    // The terminal is gone (closed pty): stop like an interrupt.
-                    Some(Err(_)) | None => {
-                        app.outbox.push(Op::Interrupt);
-                        app.quit = true;
-                    }
+                if on_input(&mut app, &mut guard, term)? {
+                    (dirty, urgent) = (true, true);
                 }
             },
             // While a frame is pending the events wait: they are taken just
@@ -580,13 +576,124 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
             _ = &mut frame_timer, if dirty => {}
         }
     }
-    for op in app.outbox.drain(..) {
-        let _ = ops.send(op);
-    }
+    send_outbox(&mut app, &ops);
     if let Some(reading) = input.take() {
         reading.stop().await;
     }
     drop(guard);
+    finish(app, &ops, events, stopped, &setup).await
+}
+
+/// Sends the ops the app's update left in its outbox.
+fn send_outbox(app: &mut App, ops: &tokio::sync::mpsc::UnboundedSender<Op>) {
+    for op in app.outbox.drain(..) {
+        let _ = ops.send(op);
+    }
+}
+
+/// Takes the answer of the sandbox probe, started beside the TUI
+/// (docs/sandbox.md), once it is there.
+fn take_probe(app: &mut App) {
+    if app.unconfined_pending
+        && let Some(answer) = crate::workspace::sandbox::probe_if_done()
+    {
+        app.unconfined = answer.err();
+        app.unconfined_pending = false;
+    }
+}
+
+/// Moves `timer` to `at`, when there is a new deadline: a timer is moved
+/// rather than made anew on each turn of the loop.
+fn rearm(timer: std::pin::Pin<&mut tokio::time::Sleep>, at: Option<Instant>) {
+    if let Some(at) = at
+        && at != timer.deadline()
+    {
+        timer.reset(at);
+    }
+}
+
+/// Draws a frame at `now`.
+fn draw_frame(app: &mut App, guard: &mut TerminalGuard, now: Instant) -> io::Result<()> {
+    app.before_frame(now.into_std());
+    guard.draw(|frame| {
+        frame::draw(app, frame);
+        screen::Rendered {
+            scroll_band: app.frame.scroll_band.clone(),
+            cursor: None,
+        }
+    })?;
+    // Debug builds only: lets the end-to-end tests prove that a panic
+    // restores the terminal. Release builds do not contain this.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("QUORUM_DEBUG_PANIC").is_some() {
+        panic!("QUORUM_DEBUG_PANIC: a deliberate panic after the first frame");
+    }
+    Ok(())
+}
+
+/// What the TUI starts with: the theme adapted to the terminal's colours,
+/// the app, and the session to start or resume at once.
+fn start(setup: Setup) -> (App, Setup) {
+    let depth = ColorDepth::detect(&|k| std::env::var(k).ok());
+    let setup = Setup {
+        theme: setup.theme.for_depth(depth),
+        ..setup
+    };
+    let mut app = app_for(&setup);
+    tracing::info!(
+        colours = depth.as_str(),
+        theme = app.theme.name(),
+        "tui started"
+    );
+    highlight::warm_up();
+    if let Some(prompt) = &setup.prompt {
+        app.submit_prompt(prompt);
+    }
+    if let Some(session) = &setup.resume {
+        app.outbox.push(Op::Resume {
+            session: session.clone(),
+            interactive: true,
+            allow_overwrite: false,
+            allow_secrets: false,
+        });
+    }
+    (app, setup)
+}
+
+/// The person's input (a key, a paste, the mouse, a resize) into the app;
+/// returns whether the screen changed. A closed terminal stops the TUI like
+/// an interrupt.
+fn on_input(
+    app: &mut App,
+    guard: &mut TerminalGuard,
+    term: Option<io::Result<TermEvent>>,
+) -> io::Result<bool> {
+    match term {
+        Some(Ok(TermEvent::Key(key))) if key.kind != KeyEventKind::Release => app.on_key(key),
+        Some(Ok(TermEvent::Paste(text))) => app.on_paste(&text),
+        Some(Ok(TermEvent::Mouse(mouse))) => app.on_mouse(mouse),
+        Some(Ok(TermEvent::Resize(_, _))) => guard.terminal.autoresize()?,
+        Some(Ok(_)) => return Ok(false),
+        // The terminal is gone (closed pty): stop like an interrupt.
+        Some(Err(_)) | None => {
+            app.outbox.push(Op::Interrupt);
+            app.quit = true;
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// After the loop, with the terminal given back: the orchestrator is shut down and its last events (the session's end status)
+/// taken, and an unfinished session says how to go on with it. Returns the
+/// exit code of the session's end.
+async fn finish(
+    mut app: App,
+    ops: &tokio::sync::mpsc::UnboundedSender<Op>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    stopped: crate::protocol::Stopped,
+    setup: &Setup,
+) -> io::Result<i32> {
     let _ = ops.send(Op::Shutdown);
     // Take the session's last events (its end status), then stop.
     let deadline = Instant::now() + Duration::from_secs(5);

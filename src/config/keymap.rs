@@ -1,6 +1,6 @@
 //! The TUI's key bindings: one table that the TUI dispatches from and that the
 //! status bar's hints and the `?` overlay are generated from, so the three can
-//! never disagree (DESIGN.md §7, "Default keys").
+//! never disagree (docs/design.md §7, "Default keys").
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

@@ -181,11 +181,7 @@ impl SessionView {
                 default: default.clone(),
                 answer: None,
             }),
-            EventBody::QuestionAnswered { id, answer, .. } => {
-                if let Some(q) = self.questions.iter_mut().find(|q| &q.id == id) {
-                    q.answer = Some(answer.clone());
-                }
-            }
+            EventBody::QuestionAnswered { id, answer, .. } => self.question_answered(id, answer),
             EventBody::TaskQueued {
                 task,
                 agent,
@@ -203,42 +199,14 @@ impl SessionView {
                 cost_usd,
                 ..
             } => self.task_finished(task, (*tokens_in, *tokens_out), *cost_usd),
-            EventBody::TaskFailed { task, error, .. } => {
-                self.set_task(task, TaskState::Failed);
-                if let Some(t) = self.tasks.get_mut(task) {
-                    t.error = Some(error.clone());
-                }
-            }
-            EventBody::ConflictDetected {
-                conflict,
-                topic,
-                options,
-                blocking,
-                positions,
-                needs_human,
-            } => self.conflicts.push(ConflictView {
-                id: conflict.clone(),
-                topic: topic.clone(),
-                options: options.clone(),
-                blocking: *blocking,
-                positions: positions.clone(),
-                ballots: Vec::new(),
-                decision: None,
-                note: None,
-                needs_human: *needs_human,
-            }),
+            EventBody::TaskFailed { task, error, .. } => self.task_failed(task, error),
+            body @ EventBody::ConflictDetected { .. } => self.conflict_detected(body),
             EventBody::VoteCast {
                 conflict,
                 agent,
                 option,
                 rationale,
-            } => {
-                if let Some(c) = self.conflict_mut(conflict) {
-                    c.ballots.retain(|(a, _, _)| a != agent);
-                    c.ballots
-                        .push((agent.clone(), option.clone(), rationale.clone()));
-                }
-            }
+            } => self.vote_cast(conflict, agent, option.as_deref(), rationale),
             EventBody::ConflictResolved {
                 conflict,
                 option,
@@ -270,24 +238,7 @@ impl SessionView {
                 status,
                 ..
             } => self.test_run(*round, *passed, *failed, *status),
-            EventBody::Finding {
-                severity,
-                path,
-                line,
-                text,
-                blocking,
-            } => {
-                if let Some(f) = self.files.get_mut(path) {
-                    f.findings += 1;
-                }
-                self.findings.push(FindingView {
-                    severity: severity.clone(),
-                    path: path.clone(),
-                    line: *line,
-                    text: text.clone(),
-                    blocking: *blocking,
-                });
-            }
+            body @ EventBody::Finding { .. } => self.finding(body),
             EventBody::CommitCreated { sha, .. } => self.commit = Some(sha.clone()),
             EventBody::SessionFinished {
                 status,
@@ -295,8 +246,8 @@ impl SessionView {
                 tokens_out,
                 cost_usd,
             } => {
-                self.status = Some(*status);
-                self.tokens = (*tokens_in, *tokens_out);
+                // The session's own totals replace the sums of its tasks.
+                (self.status, self.tokens) = (Some(*status), (*tokens_in, *tokens_out));
                 self.cost_usd = *cost_usd;
             }
             EventBody::Error { message } => self.errors.push(message.clone()),
@@ -308,6 +259,83 @@ impl SessionView {
             | EventBody::RepairDeclined { .. }
             | EventBody::TaskSummary { .. } => {}
         }
+    }
+
+    /// `question_answered`: the question gets its answer.
+    fn question_answered(&mut self, id: &str, answer: &str) {
+        if let Some(q) = self.questions.iter_mut().find(|q| q.id == id) {
+            q.answer = Some(answer.to_string());
+        }
+    }
+
+    /// `task_failed`: the task failed with `error`.
+    fn task_failed(&mut self, task: &str, error: &str) {
+        self.set_task(task, TaskState::Failed);
+        if let Some(t) = self.tasks.get_mut(task) {
+            t.error = Some(error.to_string());
+        }
+    }
+
+    /// `vote_cast`: the agent's ballot replaces its earlier one, if any.
+    fn vote_cast(&mut self, conflict: &str, agent: &str, option: Option<&str>, rationale: &str) {
+        if let Some(c) = self.conflict_mut(conflict) {
+            c.ballots.retain(|(a, _, _)| a != agent);
+            c.ballots.push((
+                agent.to_string(),
+                option.map(str::to_string),
+                rationale.to_string(),
+            ));
+        }
+    }
+
+    /// `conflict_detected`: a conflict with no ballot and no decision yet.
+    fn conflict_detected(&mut self, body: &EventBody) {
+        let EventBody::ConflictDetected {
+            conflict,
+            topic,
+            options,
+            blocking,
+            positions,
+            needs_human,
+        } = body
+        else {
+            return;
+        };
+        self.conflicts.push(ConflictView {
+            id: conflict.clone(),
+            topic: topic.clone(),
+            options: options.clone(),
+            blocking: *blocking,
+            positions: positions.clone(),
+            ballots: Vec::new(),
+            decision: None,
+            note: None,
+            needs_human: *needs_human,
+        });
+    }
+
+    /// `finding`: counted on its file, and listed.
+    fn finding(&mut self, body: &EventBody) {
+        let EventBody::Finding {
+            severity,
+            path,
+            line,
+            text,
+            blocking,
+        } = body
+        else {
+            return;
+        };
+        if let Some(f) = self.files.get_mut(path) {
+            f.findings += 1;
+        }
+        self.findings.push(FindingView {
+            severity: severity.clone(),
+            path: path.clone(),
+            line: *line,
+            text: text.clone(),
+            blocking: *blocking,
+        });
     }
 
     /// `task_queued`: a new task, or a retried one queued again.

@@ -256,17 +256,6 @@ pub struct App {
     pub frame: FrameInfo,
 }
 
-/// `word` as one shell word: as it is when it holds only safe characters,
-/// else in single quotes.
-fn shell_word(word: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
-    if !word.is_empty() && word.chars().all(safe) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
 impl App {
     /// A fresh TUI state.
     pub fn new(
@@ -395,7 +384,7 @@ impl App {
         self.frame.drawn = Some(now);
     }
 
-    /// The exit code for the session's end (DESIGN.md §5).
+    /// The exit code for the session's end (docs/design.md §5).
     pub fn exit_code(&self) -> i32 {
         self.session
             .status
@@ -448,33 +437,6 @@ impl App {
                 Focus::Transcript => Context::Transcript,
             },
         }
-    }
-
-    /// What to print once the terminal is back, when the session the person
-    /// leaves is unfinished and `quorum resume` can go on with it:
-    /// "quorum: session ID is interrupted; resume it with: quorum resume ID".
-    /// `dir` is added (`--dir DIR`) unless it is the current directory.
-    pub fn resume_hint(&self, dir_flag: Option<&str>) -> Option<String> {
-        let s = &self.session;
-        if s.id.is_empty() || s.commit.is_some() {
-            return None;
-        }
-        let resumable = match s.status {
-            None => true,
-            Some(SessionStatus::Failed) => self.commit_message.is_some(),
-            Some(st) => st.is_resumable() && st != SessionStatus::Succeeded,
-        };
-        if !resumable {
-            return None;
-        }
-        let state = s.status.map(SessionStatus::as_str).unwrap_or("unfinished");
-        let dir = dir_flag
-            .map(|d| format!(" --dir {}", shell_word(d)))
-            .unwrap_or_default();
-        Some(format!(
-            "quorum: session {} is {state}; resume it with: quorum resume {}{dir}",
-            s.id, s.id
-        ))
     }
 
     /// Forgets the session shown: a new one starts, or a stored one is

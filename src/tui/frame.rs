@@ -20,7 +20,7 @@ use super::status::status_lines;
 use super::transcript::wrap;
 use super::widgets::tokens;
 
-/// The smallest usable terminal (DESIGN.md §7).
+/// The smallest usable terminal (docs/design.md §7).
 pub const MIN_SIZE: (u16, u16) = (40, 12);
 
 /// Renders the whole screen.

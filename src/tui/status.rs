@@ -7,6 +7,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, Focus, Screen};
 use super::keymap::{Action, Context};
+use super::theme::Theme;
 use super::transcript::wrap;
 use crate::protocol::{EventBody, SessionStatus};
 
@@ -47,7 +48,30 @@ impl App {
                 format!("{agent} declined the repair: {reason} (the chair decides)"),
                 true,
             ),
-            _ => {}
+            EventBody::SessionStarted { .. }
+            | EventBody::SessionResumed { .. }
+            | EventBody::PhaseStarted { .. }
+            | EventBody::PhaseFinished { .. }
+            | EventBody::TaskQueued { .. }
+            | EventBody::TaskStarted { .. }
+            | EventBody::TaskPaused { .. }
+            | EventBody::TaskCancelled { .. }
+            | EventBody::TaskFinished { .. }
+            | EventBody::TaskFailed { .. }
+            | EventBody::TaskRetrying { .. }
+            | EventBody::ProviderFallback { .. }
+            | EventBody::BudgetWarning { .. }
+            | EventBody::BudgetExhausted { .. }
+            | EventBody::ConflictDetected { .. }
+            | EventBody::VoteCast { .. }
+            | EventBody::ConflictResolved { .. }
+            | EventBody::DecisionOverridden { .. }
+            | EventBody::FileStaged { .. }
+            | EventBody::PathRefused { .. }
+            | EventBody::SetupRun { .. }
+            | EventBody::TestRun { .. }
+            | EventBody::TaskSummary { .. }
+            | EventBody::Finding { .. } => {}
         }
     }
 
@@ -307,27 +331,7 @@ pub(crate) fn status_lines(app: &App, width: u16, max_rows: u16) -> Vec<Line<'st
     let message_w = message
         .as_ref()
         .map_or(0, |(t, _)| UnicodeWidthStr::width(t.as_str()) + 2);
-    let hint_spans = |row: &[(String, &'static str)]| -> Vec<Span<'static>> {
-        let mut spans = Vec::new();
-        for (keys, help) in row {
-            spans.push(Span::styled(keys.clone(), theme.style("ui.statusbar.key")));
-            spans.push(Span::styled(
-                format!(" {help} · "),
-                theme.style("ui.statusbar.hint"),
-            ));
-        }
-        if let Some(last) = spans.last_mut() {
-            let trimmed = last.content.trim_end_matches(" · ").to_string() + " ";
-            last.content = trimmed.into();
-        }
-        spans
-    };
-    let span_w = |spans: &[Span]| -> usize {
-        spans
-            .iter()
-            .map(|s| UnicodeWidthStr::width(s.content.as_ref()))
-            .sum()
-    };
+    let hint_spans = |row: &[(String, &'static str)]| hint_spans(theme, row);
     if message_w + hints_w <= width {
         let mut left: Vec<Span> = Vec::new();
         if let Some((text, scope)) = &message {
@@ -407,4 +411,29 @@ pub(crate) fn status_lines(app: &App, width: u16, max_rows: u16) -> Vec<Line<'st
         }
     }
     lines
+}
+
+/// A row of key hints as spans: `keys help · keys help `.
+fn hint_spans(theme: &Theme, row: &[(String, &'static str)]) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for (keys, help) in row {
+        spans.push(Span::styled(keys.clone(), theme.style("ui.statusbar.key")));
+        spans.push(Span::styled(
+            format!(" {help} · "),
+            theme.style("ui.statusbar.hint"),
+        ));
+    }
+    if let Some(last) = spans.last_mut() {
+        let trimmed = last.content.trim_end_matches(" · ").to_string() + " ";
+        last.content = trimmed.into();
+    }
+    spans
+}
+
+/// The width of `spans` in columns.
+fn span_w(spans: &[Span]) -> usize {
+    spans
+        .iter()
+        .map(|s| UnicodeWidthStr::width(s.content.as_ref()))
+        .sum()
 }

@@ -1,4 +1,4 @@
-//! Transcript windows (DESIGN.md §4): the TUI holds at most [`WINDOW_LINES`]
+//! Transcript windows (docs/design.md §4): the TUI holds at most [`WINDOW_LINES`]
 //! lines per view ("all", or one agent) and pages older or newer lines in with
 //! `Op::LoadTranscript`, answered by `Event::TranscriptPage`; stale pages are
 //! dropped by request id. Streaming text that has not yet ended a line is held as

@@ -59,7 +59,34 @@ impl BudgetNotice {
                 spent_tokens: *spent_tokens,
                 budget_tokens: *budget_tokens,
             }),
-            _ => None,
+            EventBody::SessionStarted { .. }
+            | EventBody::SessionResumed { .. }
+            | EventBody::PhaseStarted { .. }
+            | EventBody::PhaseFinished { .. }
+            | EventBody::QuestionAsked { .. }
+            | EventBody::QuestionAnswered { .. }
+            | EventBody::TaskQueued { .. }
+            | EventBody::TaskStarted { .. }
+            | EventBody::TaskPaused { .. }
+            | EventBody::TaskCancelled { .. }
+            | EventBody::TaskFinished { .. }
+            | EventBody::TaskFailed { .. }
+            | EventBody::TaskRetrying { .. }
+            | EventBody::ProviderFallback { .. }
+            | EventBody::ConflictDetected { .. }
+            | EventBody::VoteCast { .. }
+            | EventBody::ConflictResolved { .. }
+            | EventBody::DecisionOverridden { .. }
+            | EventBody::FileStaged { .. }
+            | EventBody::PathRefused { .. }
+            | EventBody::SetupRun { .. }
+            | EventBody::TestRun { .. }
+            | EventBody::RepairDeclined { .. }
+            | EventBody::TaskSummary { .. }
+            | EventBody::Finding { .. }
+            | EventBody::CommitCreated { .. }
+            | EventBody::SessionFinished { .. }
+            | EventBody::Error { .. } => None,
         }
     }
 
@@ -193,7 +220,33 @@ impl App {
                     self.overlay = None;
                 }
             }
-            _ => {}
+            EventBody::SessionStarted { .. }
+            | EventBody::SessionResumed { .. }
+            | EventBody::PhaseStarted { .. }
+            | EventBody::PhaseFinished { .. }
+            | EventBody::QuestionAsked { .. }
+            | EventBody::QuestionAnswered { .. }
+            | EventBody::TaskQueued { .. }
+            | EventBody::TaskStarted { .. }
+            | EventBody::TaskPaused { .. }
+            | EventBody::TaskCancelled { .. }
+            | EventBody::TaskFinished { .. }
+            | EventBody::TaskFailed { .. }
+            | EventBody::TaskRetrying { .. }
+            | EventBody::ProviderFallback { .. }
+            | EventBody::ConflictDetected { .. }
+            | EventBody::VoteCast { .. }
+            | EventBody::ConflictResolved { .. }
+            | EventBody::DecisionOverridden { .. }
+            | EventBody::FileStaged { .. }
+            | EventBody::PathRefused { .. }
+            | EventBody::SetupRun { .. }
+            | EventBody::TestRun { .. }
+            | EventBody::RepairDeclined { .. }
+            | EventBody::TaskSummary { .. }
+            | EventBody::Finding { .. }
+            | EventBody::CommitCreated { .. }
+            | EventBody::Error { .. } => {}
         }
     }
 

@@ -123,7 +123,32 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
     let list_w = (area.width / 3).clamp(18, 34);
     let [list_area, detail] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(area);
+    draw_list(app, frame, list_area);
+    let Some(c) = app.selected_conflict() else {
+        frame.render_widget(
+            Paragraph::new(
+                "The conflicts between the agents' plans appear here after the compare phase.",
+            )
+            .wrap(Wrap { trim: true })
+            .style(theme.style("ui.text.dim"))
+            .block(block(&app.theme, " Options ", false)),
+            detail,
+        );
+        return (0, 0);
+    };
+    let ballots_h = (c.ballots.len() as u16 + c.options.len() as u16 + 2)
+        .min(detail.height / 2)
+        .max(5);
+    let [options_area, ballots_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(ballots_h)]).areas(detail);
+    let scroll = draw_options(app, c, frame, options_area);
+    draw_ballots(app, c, frame, ballots_area);
+    scroll
+}
 
+/// The list of conflicts, each with its state (decided, voting, a tie…).
+fn draw_list(app: &App, frame: &mut Frame, list_area: Rect) {
+    let theme = &app.theme;
     let list = block(&app.theme, " Conflicts ", true);
     let inner = list.inner(list_area);
     frame.render_widget(list, list_area);
@@ -180,24 +205,13 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
         ]));
     }
     frame.render_widget(Paragraph::new(rows), inner);
+}
 
-    let Some(c) = app.selected_conflict() else {
-        frame.render_widget(
-            Paragraph::new(
-                "The conflicts between the agents' plans appear here after the compare phase.",
-            )
-            .wrap(Wrap { trim: true })
-            .style(theme.style("ui.text.dim"))
-            .block(block(&app.theme, " Options ", false)),
-            detail,
-        );
-        return (0, 0);
-    };
-    let ballots_h = (c.ballots.len() as u16 + c.options.len() as u16 + 2)
-        .min(detail.height / 2)
-        .max(5);
-    let [options_area, ballots_area] =
-        Layout::vertical([Constraint::Min(5), Constraint::Length(ballots_h)]).areas(detail);
+/// The selected conflict's options side by side, each with the agents'
+/// quoted positions (scrolled together), and the decision below. Returns
+/// `(max scroll, page rows)`.
+fn draw_options(app: &App, c: &ConflictView, frame: &mut Frame, options_area: Rect) -> (u16, u16) {
+    let theme = &app.theme;
     let title = format!(
         " {}{} ",
         c.topic,
@@ -272,7 +286,18 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
             .collect();
         frame.render_widget(Paragraph::new(shown), col);
     }
-    let decision = match &c.decision {
+    frame.render_widget(
+        Paragraph::new(decision_line(app, c)).wrap(Wrap { trim: true }),
+        decision_area,
+    );
+    (max_scroll, rows.saturating_sub(1).max(1))
+}
+
+/// What the decision line says: decided (by whom, with the note), the
+/// chair's call for the person, voting, a tie, or the majority.
+fn decision_line(app: &App, c: &ConflictView) -> Line<'static> {
+    let theme = &app.theme;
+    match &c.decision {
         Some((option, by)) => {
             let note = c
                 .note
@@ -303,12 +328,13 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
             ),
             theme.style("conflict.open"),
         ),
-    };
-    frame.render_widget(
-        Paragraph::new(decision).wrap(Wrap { trim: true }),
-        decision_area,
-    );
+    }
+}
 
+/// The tally as bars, then each agent's ballot with its rationale.
+fn draw_ballots(app: &App, c: &ConflictView, frame: &mut Frame, ballots_area: Rect) {
+    let theme = &app.theme;
+    let tally = c.tally();
     let ballots_block = block(&app.theme, " Ballots and tally ", false);
     let inner = ballots_block.inner(ballots_area);
     frame.render_widget(ballots_block, ballots_area);
@@ -344,5 +370,4 @@ pub fn draw_conflicts(app: &App, frame: &mut Frame, area: Rect) -> (u16, u16) {
         ]));
     }
     frame.render_widget(Paragraph::new(lines), inner);
-    (max_scroll, rows.saturating_sub(1).max(1))
 }

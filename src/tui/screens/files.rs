@@ -387,6 +387,16 @@ pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
     let [list_area, preview_area] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(main);
 
+    draw_list(app, frame, list_area);
+    draw_preview(app, frame, preview_area);
+
+    draw_commit(app, notes, frame, commit_area);
+}
+
+/// The staged files by folder: accepted or not, new, modified or refused,
+/// with their review findings; the selected one is kept in view.
+fn draw_list(app: &App, frame: &mut Frame, list_area: Rect) {
+    let theme = &app.theme;
     let list = block(&app.theme, " Files ", true);
     // `!N` after a name: N review findings on the file, listed above its
     // preview when it is selected.
@@ -473,9 +483,12 @@ pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(rows.into_iter().skip(skip).collect::<Vec<_>>()),
         inner,
     );
+}
 
-    draw_preview(app, frame, preview_area);
-
+/// The commit pane: the commit made, or the message and the accepted
+/// count, then the `notes` (why the session failed, what C and q do).
+fn draw_commit(app: &App, notes: Vec<Line<'static>>, frame: &mut Frame, commit_area: Rect) {
+    let theme = &app.theme;
     let commit_block = block(&app.theme, " Commit ", false);
     let inner = commit_block.inner(commit_area);
     frame.render_widget(commit_block, commit_area);
@@ -502,6 +515,8 @@ pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
+/// The selected file's preview (content or diff), its review findings
+/// above it, or why it was refused.
 fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let selected = app.selected_file();
@@ -569,7 +584,16 @@ fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     };
-    let rows = inner.height as usize;
+    let visible = preview_rows(app, preview, inner.height as usize);
+    // Long lines wrap (a continued row starts at the left edge).
+    frame.render_widget(Paragraph::new(visible).wrap(Wrap { trim: false }), inner);
+}
+
+/// The `rows` visible rows of a preview from its scroll: the content with
+/// line numbers, its diff, or a new file as added lines. Only the visible
+/// rows are built.
+fn preview_rows(app: &App, preview: &Preview, rows: usize) -> Vec<Line<'static>> {
+    let theme = &app.theme;
     let diff_style = |l: &str| {
         let scope = if l.starts_with("+++") || l.starts_with("---") || l.starts_with("@@") {
             "diff.header"
@@ -583,7 +607,7 @@ fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
         theme.style(scope)
     };
     // Only the visible rows are built and handed to the widget.
-    let visible: Vec<Line> = match (&preview.content, app.files.show_diff) {
+    match (&preview.content, app.files.show_diff) {
         (None, _) => vec![Line::styled("loading…", theme.style("ui.text.dim"))],
         (Some(Err(e)), _) => vec![Line::styled(e.clone(), theme.style("ui.error"))],
         (Some(Ok(content)), true) => match &preview.diff {
@@ -629,7 +653,5 @@ fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
                 })
                 .collect()
         }
-    };
-    // Long lines wrap (a continued row starts at the left edge).
-    frame.render_widget(Paragraph::new(visible).wrap(Wrap { trim: false }), inner);
+    }
 }

@@ -575,32 +575,53 @@ fn highlighted(text: &str, style: Style, query: Option<&str>, hit: Style) -> Vec
     spans
 }
 
+/// The transcript's pane: its tabs ("all", then each agent) in the title,
+/// and whether it follows the live end at the bottom.
+fn transcript_pane(app: &App, focused: bool) -> ratatui::widgets::Block<'static> {
+    let theme = &app.theme;
+    let mut title = vec![Span::styled(" Transcript ", theme.style("ui.title"))];
+    let tabs = std::iter::once("all".to_string()).chain(app.transcripts.agents.iter().cloned());
+    for (i, name) in tabs.enumerate() {
+        if i > 0 {
+            title.push(Span::styled("│", theme.style("ui.border")));
+        }
+        let scope = if i == app.transcripts.active {
+            "ui.tab.active"
+        } else {
+            "ui.tab"
+        };
+        title.push(Span::styled(format!(" {name} "), theme.style(scope)));
+    }
+    let follow = if app.transcripts.window().following {
+        " following "
+    } else {
+        " scrolled · F follows "
+    };
+    pane(&app.theme, Line::from(title), focused)
+        .title_bottom(Line::styled(follow, theme.style("ui.text.dim")).right_aligned())
+}
+
+/// What an empty transcript says: how to start, or that its lines load.
+fn empty_transcript(app: &App) -> Option<Line<'static>> {
+    let dim = app.theme.style("ui.text.dim");
+    if app.session.id.is_empty() {
+        Some(Line::styled(
+            "Type what the team should build in the prompt and press Enter.",
+            dim,
+        ))
+    } else if app.transcripts.window().pending.is_some() {
+        Some(Line::styled("loading…", dim))
+    } else {
+        None
+    }
+}
+
+/// The transcript pane: rows built bottom-up from the streamed partial
+/// lines and the window's stored lines, only as many as fit.
 fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
     let focused =
         app.screen == Screen::Main && app.focus == Focus::Transcript && app.overlay.is_none();
-    let block = {
-        let theme = &app.theme;
-        let mut title = vec![Span::styled(" Transcript ", theme.style("ui.title"))];
-        let tabs = std::iter::once("all".to_string()).chain(app.transcripts.agents.iter().cloned());
-        for (i, name) in tabs.enumerate() {
-            if i > 0 {
-                title.push(Span::styled("│", theme.style("ui.border")));
-            }
-            let scope = if i == app.transcripts.active {
-                "ui.tab.active"
-            } else {
-                "ui.tab"
-            };
-            title.push(Span::styled(format!(" {name} "), theme.style(scope)));
-        }
-        let follow = if app.transcripts.window().following {
-            " following "
-        } else {
-            " scrolled · F follows "
-        };
-        pane(&app.theme, Line::from(title), focused)
-            .title_bottom(Line::styled(follow, theme.style("ui.text.dim")).right_aligned())
-    };
+    let block = transcript_pane(app, focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     app.frame.transcript_rows = inner.height;
@@ -701,13 +722,8 @@ fn draw_transcript(app: &mut App, frame: &mut Frame, area: Rect) {
         }
         pos -= 1;
     }
-    if out.is_empty() && app.session.id.is_empty() {
-        out.push(Line::styled(
-            "Type what the team should build in the prompt and press Enter.",
-            theme.style("ui.text.dim"),
-        ));
-    } else if out.is_empty() && window.pending.is_some() {
-        out.push(Line::styled("loading…", theme.style("ui.text.dim")));
+    if out.is_empty() {
+        out.extend(empty_transcript(app));
     }
     // `out` runs bottom-up: keep the bottom rows; a top line that does not
     // fit loses its first rows.

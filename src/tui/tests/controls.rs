@@ -231,8 +231,9 @@ fn a_spent_budget_asks_to_continue_or_stop_and_warnings_show() {
     assert!(header(&mut busy, 80).contains("budget spent"));
 }
 
-#[test]
-fn e_shows_an_agents_memory_edits_it_in_the_editor_and_shows_refusals() {
+/// `e` on the selected agent (backend): its memory is asked for, and shows
+/// as loading; a second `e` before it arrives edits nothing.
+fn memory_asked_for() -> App {
     let mut app = app_outside_the_prompt();
     assert_eq!(app.focus, Focus::Agents);
     app.on_key(key('j'));
@@ -247,6 +248,12 @@ fn e_shows_an_agents_memory_edits_it_in_the_editor_and_shows_refusals() {
     // Not loaded yet: nothing to edit.
     app.on_key(key('e'));
     assert!(app.external.is_none());
+    app
+}
+
+#[test]
+fn e_shows_an_agents_memory_edits_it_in_the_editor_and_shows_refusals() {
+    let mut app = memory_asked_for();
     // Another agent's memory (notes added at delivery) changes nothing here.
     app.on_event(Event::Memory {
         agent: "qa".into(),

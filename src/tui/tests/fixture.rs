@@ -224,50 +224,9 @@ pub(super) fn implementing() -> (App, Feed) {
     (app, f)
 }
 
-/// A session that has voted and waits at resolve.
-pub(super) fn at_resolve() -> (App, Feed) {
-    let mut app = app();
-    let mut f = Feed::new();
-    app.submit_prompt("Build a CLI todo app");
-    app.outbox.clear();
-    f.ev(
-        &mut app,
-        EventBody::SessionStarted {
-            prompt: "Build a CLI todo app".into(),
-            dir: "/home/ada/todo".into(),
-            workflow: "default".into(),
-            agents: AGENTS.iter().map(|s| s.to_string()).collect(),
-        },
-    );
-    for (phase, kind) in &PHASES[..4] {
-        f.ev(
-            &mut app,
-            EventBody::PhaseStarted {
-                phase: phase.to_string(),
-                kind: kind.to_string(),
-            },
-        );
-    }
-    f.task(
-        &mut app,
-        "refine",
-        "pm",
-        "refine",
-        "requirements from the prompt",
-        true,
-    );
-    for agent in &AGENTS[1..] {
-        f.task(
-            &mut app,
-            &format!("plan.{agent}"),
-            agent,
-            "plan",
-            "technical plan",
-            true,
-        );
-        f.lines(&mut app, agent, &format!("plan.{agent}"), LineKind::Text, &["{", "  \"summary\": \"Todo from this agent's view, with a store, a server and a CLI.\",", "}"]);
-    }
-    realistic_lines(&mut app, &mut f);
+/// The two conflicts of the resolve fixtures (storage, API style), each
+/// agent's position and ballot.
+fn conflicts_and_votes(app: &mut App, f: &mut Feed) {
     let storage = [
         (
             "backend",
@@ -318,7 +277,7 @@ pub(super) fn at_resolve() -> (App, Feed) {
         ("api", "API style", ["rest", "rpc"], &api),
     ] {
         f.ev(
-            &mut app,
+            app,
             EventBody::ConflictDetected {
                 conflict: id.into(),
                 topic: topic.into(),
@@ -339,7 +298,7 @@ pub(super) fn at_resolve() -> (App, Feed) {
     for (id, positions) in [("storage", &storage), ("api", &api)] {
         for (agent, option, why) in positions.iter() {
             f.ev(
-                &mut app,
+                app,
                 EventBody::VoteCast {
                     conflict: id.into(),
                     agent: agent.to_string(),
@@ -349,6 +308,53 @@ pub(super) fn at_resolve() -> (App, Feed) {
             );
         }
     }
+}
+
+/// A session that has voted and waits at resolve.
+pub(super) fn at_resolve() -> (App, Feed) {
+    let mut app = app();
+    let mut f = Feed::new();
+    app.submit_prompt("Build a CLI todo app");
+    app.outbox.clear();
+    f.ev(
+        &mut app,
+        EventBody::SessionStarted {
+            prompt: "Build a CLI todo app".into(),
+            dir: "/home/ada/todo".into(),
+            workflow: "default".into(),
+            agents: AGENTS.iter().map(|s| s.to_string()).collect(),
+        },
+    );
+    for (phase, kind) in &PHASES[..4] {
+        f.ev(
+            &mut app,
+            EventBody::PhaseStarted {
+                phase: phase.to_string(),
+                kind: kind.to_string(),
+            },
+        );
+    }
+    f.task(
+        &mut app,
+        "refine",
+        "pm",
+        "refine",
+        "requirements from the prompt",
+        true,
+    );
+    for agent in &AGENTS[1..] {
+        f.task(
+            &mut app,
+            &format!("plan.{agent}"),
+            agent,
+            "plan",
+            "technical plan",
+            true,
+        );
+        f.lines(&mut app, agent, &format!("plan.{agent}"), LineKind::Text, &["{", "  \"summary\": \"Todo from this agent's view, with a store, a server and a CLI.\",", "}"]);
+    }
+    realistic_lines(&mut app, &mut f);
+    conflicts_and_votes(&mut app, &mut f);
     f.ev(
         &mut app,
         EventBody::PhaseStarted {

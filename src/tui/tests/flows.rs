@@ -566,10 +566,10 @@ fn a_conflict_the_chair_hands_to_the_person_says_so() {
     assert!(text.contains("The chair asks you to decide"), "{text}");
 }
 
-#[test]
-fn a_resumed_session_is_folded_and_its_transcripts_page_in_at_their_ends() {
-    use crate::protocol::{LoggedEvent, SessionId, TranscriptLine};
-    let mut app = app();
+/// The stored events of a session resumed at implement: its start, the
+/// phase, one staged file.
+fn stored_session() -> Vec<crate::protocol::LoggedEvent> {
+    use crate::protocol::{LoggedEvent, SessionId};
     let session = SessionId::parse("3f2a00c0ffee").unwrap();
     let event = |seq: u64, body: EventBody| LoggedEvent {
         v: 1,
@@ -578,7 +578,7 @@ fn a_resumed_session_is_folded_and_its_transcripts_page_in_at_their_ends() {
         at: "2026-11-21T12:00:00Z".into(),
         body,
     };
-    let stored = vec![
+    vec![
         event(
             1,
             EventBody::SessionStarted {
@@ -604,7 +604,14 @@ fn a_resumed_session_is_folded_and_its_transcripts_page_in_at_their_ends() {
                 change: crate::protocol::FileChange::New,
             },
         ),
-    ];
+    ]
+}
+
+#[test]
+fn a_resumed_session_is_folded_and_its_transcripts_page_in_at_their_ends() {
+    use crate::protocol::TranscriptLine;
+    let mut app = app();
+    let stored = stored_session();
     let agent_lines = [("backend".to_string(), 700u64), ("pm".to_string(), 40)]
         .into_iter()
         .collect();

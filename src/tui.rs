@@ -89,7 +89,7 @@ fn take_waiting_events(
             Ok(event) => take_event(app, guard, out, event),
             Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return took,
             Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
-                app.closed = true;
+                app.run.closed = true;
                 return true;
             }
         }
@@ -104,11 +104,15 @@ fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, eve
         match &e.body {
             EventBody::SessionStarted { .. } => {
                 out.bytes_at_start = guard.bytes_written();
-                out.tokens_at_start = app.metrics.token_events;
+                out.tokens_at_start = app.screens.metrics.token_events;
             }
             EventBody::SessionFinished { .. } => {
                 let bytes = guard.bytes_written() - out.bytes_at_start;
-                let tokens = app.metrics.token_events.saturating_sub(out.tokens_at_start);
+                let tokens = app
+                    .screens
+                    .metrics
+                    .token_events
+                    .saturating_sub(out.tokens_at_start);
                 tracing::info!(
                     bytes_to_terminal = bytes,
                     token_events = tokens,
@@ -228,9 +232,9 @@ pub fn app_for(setup: &Setup) -> App {
     app.keymap = Keymap::default()
         .with_overrides(&settings.keys)
         .unwrap_or_default();
-    app.unconfined = setup.unconfined.clone();
-    app.unconfined_pending = setup.unconfined_pending;
-    app.implicit_demo = setup.implicit_demo;
+    app.gate.unconfined = setup.unconfined.clone();
+    app.gate.unconfined_pending = setup.unconfined_pending;
+    app.gate.implicit_demo = setup.implicit_demo;
     app
 }
 
@@ -257,7 +261,7 @@ impl App {
         }
         let resumable = match s.status {
             None => true,
-            Some(SessionStatus::Failed) => self.commit_message.is_some(),
+            Some(SessionStatus::Failed) => self.screens.commit_message.is_some(),
             Some(st) => st.is_resumable() && st != SessionStatus::Succeeded,
         };
         if !resumable {
@@ -444,7 +448,7 @@ async fn paste_tail(
     }
 }
 
-/// Runs what [`App::external`] asks for, with the terminal handed over and
+/// Runs what [`crate::tui::app::RunLoop::external`] asks for, with the terminal handed over and
 /// taken back; the input stream is stopped meanwhile so that it cannot steal
 /// the editor's or the shell's keys.
 async fn run_external(
@@ -480,7 +484,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
         stopped,
     } = channels;
     let (mut app, setup) = start(setup);
-    let mut guard = TerminalGuard::enter(app.options.mouse)?;
+    let mut guard = TerminalGuard::enter(app.about.options.mouse)?;
     let mut input = Some(Input::start());
     // Something changed since the last frame; `urgent`: the person did it.
     let mut dirty = true;
@@ -500,11 +504,11 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
     tokio::pin!(wake_timer);
     loop {
         send_outbox(&mut app, &ops);
-        if app.quit {
+        if app.run.quit {
             break;
         }
         take_probe(&mut app);
-        if let Some(external) = app.external.take() {
+        if let Some(external) = app.run.external.take() {
             run_external(external, &mut guard, &mut input, &mut app).await?;
             (dirty, urgent) = (true, true);
             continue;
@@ -538,7 +542,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
                 }
             } => {
                 // What happened before the input comes first.
-                if !app.closed {
+                if !app.run.closed {
                     dirty |= take_waiting_events(&mut app, &guard, &mut output, &mut events);
                 }
                 if on_input(&mut app, &mut guard, term)? {
@@ -547,7 +551,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
             },
             // While a frame is pending the events wait: they are taken just
             // before it is drawn. A closed channel is not polled again.
-            event = events.recv(), if !dirty && !app.closed => {
+            event = events.recv(), if !dirty && !app.run.closed => {
                 dirty = match event {
                     Some(event) => {
                         // Durable copies of streamed lines change nothing
@@ -557,14 +561,14 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
                         !as_is
                     }
                     None => {
-                        app.closed = true;
+                        app.run.closed = true;
                         true
                     }
                 };
             }
             _ = &mut hup => {
                 app.outbox.push(Op::Interrupt);
-                app.quit = true;
+                app.run.quit = true;
             }
             _ = continued.recv() => {
                 guard.resume()?;
@@ -594,11 +598,11 @@ fn send_outbox(app: &mut App, ops: &tokio::sync::mpsc::UnboundedSender<Op>) {
 /// Takes the answer of the sandbox probe, started beside the TUI
 /// (docs/sandbox.md), once it is there.
 fn take_probe(app: &mut App) {
-    if app.unconfined_pending
+    if app.gate.unconfined_pending
         && let Some(answer) = crate::workspace::sandbox::probe_if_done()
     {
-        app.unconfined = answer.err();
-        app.unconfined_pending = false;
+        app.gate.unconfined = answer.err();
+        app.gate.unconfined_pending = false;
     }
 }
 
@@ -677,7 +681,7 @@ fn on_input(
         // The terminal is gone (closed pty): stop like an interrupt.
         Some(Err(_)) | None => {
             app.outbox.push(Op::Interrupt);
-            app.quit = true;
+            app.run.quit = true;
             return Ok(false);
         }
     }

@@ -2,7 +2,7 @@
 //! state; [`App::on_key`], [`App::on_paste`], [`App::on_mouse`] and
 //! [`App::on_event`] are the update; the ops they produce wait in
 //! [`App::outbox`] for the run loop to send, and what needs the terminal
-//! itself (suspending, running `$EDITOR`) waits in [`App::external`]. No I/O
+//! itself (suspending, running `$EDITOR`) waits in [`RunLoop::external`]. No I/O
 //! happens here, so every key → op flow is testable without a terminal.
 //!
 //! Here: the state shared by every screen (the screen, the focus, the
@@ -103,7 +103,7 @@ pub enum Overlay {
     /// The model to retry a failed task on.
     Models(ModelPicker),
     /// "This machine cannot confine model-written code: run it anyway?",
-    /// before the session on `prompt` starts ([`App::unconfined`]).
+    /// before the session on `prompt` starts ([`StartGate::unconfined`]).
     ConfirmUnconfined {
         /// The prompt the session will start with.
         prompt: String,
@@ -180,14 +180,9 @@ pub struct UiOptions {
     pub mouse: bool,
 }
 
-/// The whole TUI state.
-pub struct App {
-    /// Styles.
-    pub theme: Theme,
-    /// Keys.
-    pub keymap: Keymap,
-    /// The roster.
-    pub agents: Vec<AgentInfo>,
+/// What the session runs with, fixed at start: the workflow, the provider,
+/// DIR and the `[ui]` options.
+pub struct About {
     /// The workflow's phases: (name, kind).
     pub phases: Vec<(String, String)>,
     /// Shown in the header when every agent is offline.
@@ -196,23 +191,79 @@ pub struct App {
     pub dir: String,
     /// `[ui]` options.
     pub options: UiOptions,
+}
+
+/// What a new session must pass before it starts: the sandbox probe's answer
+/// and the offline demo's scope.
+#[derive(Default)]
+pub struct StartGate {
+    /// Why this machine cannot confine model-written code, when it cannot
+    /// and the person has not allowed it (`--allow-unconfined-tests`): a new
+    /// session asks first ([`Overlay::ConfirmUnconfined`]; docs/sandbox.md).
+    pub unconfined: Option<String>,
+    /// The sandbox probe has not answered yet (it runs beside the TUI's
+    /// start); the run loop fills [`StartGate::unconfined`] when it does.
+    pub unconfined_pending: bool,
+    /// The offline team runs only because no provider is configured: a
+    /// session on a prompt its demo does not build ends `demo`
+    /// ([`crate::protocol::SessionOptions::unbuilt`]).
+    pub implicit_demo: bool,
+}
+
+/// The state of the full-screen views (conflicts, files, history, metrics)
+/// and the agents pane's selection.
+#[derive(Default)]
+pub struct Screens {
+    /// The conflicts view's selection.
+    pub conflicts: ConflictsState,
+    /// The files view's state.
+    pub files: FilesState,
+    /// The history view's state.
+    pub past: PastSessions,
+    /// The session's metrics.
+    pub metrics: Metrics,
+    /// Selected row of the agents pane.
+    pub agent_sel: usize,
+    /// The commit message (generated at deliver, editable).
+    pub commit_message: Option<String>,
+}
+
+/// What the run loop reads back after each update: quit, the orchestrator's
+/// stop, work that needs the terminal, request ids.
+#[derive(Default)]
+pub struct RunLoop {
+    /// The person asked to quit.
+    pub quit: bool,
+    /// The orchestrator has stopped.
+    pub closed: bool,
+    /// Work for the run loop that needs the terminal.
+    pub external: Option<External>,
+    /// The last request id given out ([`App::req`]).
+    pub next_req: RequestId,
+}
+
+/// The whole TUI state.
+pub struct App {
+    /// Styles.
+    pub theme: Theme,
+    /// Keys.
+    pub keymap: Keymap,
+    /// What the session runs with.
+    pub about: About,
+    /// What a new session must pass first.
+    pub gate: StartGate,
+    /// The full-screen views' state.
+    pub screens: Screens,
+    /// What the run loop reads back.
+    pub run: RunLoop,
+    /// The roster.
+    pub agents: Vec<AgentInfo>,
     /// The current screen.
     pub screen: Screen,
     /// The focused pane of the main screen.
     pub focus: Focus,
     /// The overlay, if any.
     pub overlay: Option<Overlay>,
-    /// Why this machine cannot confine model-written code, when it cannot
-    /// and the person has not allowed it (`--allow-unconfined-tests`): a new
-    /// session asks first ([`Overlay::ConfirmUnconfined`]; docs/sandbox.md).
-    pub unconfined: Option<String>,
-    /// The sandbox probe has not answered yet (it runs beside the TUI's
-    /// start); the run loop fills [`App::unconfined`] when it does.
-    pub unconfined_pending: bool,
-    /// The offline team runs only because no provider is configured: a
-    /// session on a prompt its demo does not build ends `demo`
-    /// ([`crate::protocol::SessionOptions::unbuilt`]).
-    pub implicit_demo: bool,
     /// The prompt editor.
     pub prompt: TextArea<'static>,
     /// The prompt editor takes the keys. At start it does not: `?` and `q`
@@ -223,35 +274,16 @@ pub struct App {
     pub prompt_history: PromptHistory,
     /// The session.
     pub session: SessionView,
-    /// The session's metrics.
-    pub metrics: Metrics,
     /// Transcript windows.
     pub transcripts: Transcripts,
     /// The transcript search, once one was asked for.
     pub search: Option<Search>,
-    /// Selected row of the agents pane.
-    pub agent_sel: usize,
-    /// The conflicts view's selection.
-    pub conflicts: ConflictsState,
-    /// The files view's state.
-    pub files: FilesState,
-    /// The history view's state.
-    pub past: PastSessions,
     /// Pause, budgets: what the session's controls know.
     pub control: Control,
-    /// The commit message (generated at deliver, editable).
-    pub commit_message: Option<String>,
     /// The status-bar message.
     pub toast: Option<Toast>,
-    /// The person asked to quit.
-    pub quit: bool,
-    /// The orchestrator has stopped.
-    pub closed: bool,
     /// Ops for the run loop to send.
     pub outbox: Vec<Op>,
-    /// Work for the run loop that needs the terminal.
-    pub external: Option<External>,
-    next_req: RequestId,
     /// What the last frame measured.
     pub frame: FrameInfo,
 }
@@ -273,33 +305,28 @@ impl App {
             theme,
             keymap: Keymap::default(),
             agents,
-            phases,
-            provider_label,
-            dir,
-            options,
+            about: About {
+                phases,
+                provider_label,
+                dir,
+                options,
+            },
+            gate: StartGate::default(),
+            screens: Screens::default(),
+            run: RunLoop {
+                next_req: 1,
+                ..RunLoop::default()
+            },
             screen: Screen::Main,
             focus: Focus::Prompt,
             overlay: None,
-            unconfined: None,
-            unconfined_pending: false,
-            implicit_demo: false,
             prompt_history: PromptHistory::default(),
             session: SessionView::default(),
-            metrics: Metrics::default(),
             transcripts: Transcripts::new(names),
             search: None,
-            agent_sel: 0,
-            conflicts: ConflictsState::default(),
-            files: FilesState::default(),
-            past: PastSessions::default(),
             control: Control::default(),
-            commit_message: None,
             toast: None,
-            quit: false,
-            closed: false,
             outbox: Vec::new(),
-            external: None,
-            next_req: 1,
             frame: FrameInfo {
                 transcript_rows: 20,
                 ..FrameInfo::default()
@@ -313,8 +340,8 @@ impl App {
     }
 
     pub(crate) fn req(&mut self) -> RequestId {
-        self.next_req += 1;
-        self.next_req
+        self.run.next_req += 1;
+        self.run.next_req
     }
 
     /// Shows a message in the status bar.
@@ -363,7 +390,7 @@ impl App {
         if due && self.animating() {
             self.frame.spinner = self.frame.spinner.wrapping_add(1);
             self.frame.spun = Some(now);
-            self.metrics.advance(now);
+            self.screens.metrics.advance(now);
             changed = true;
         }
         if self
@@ -443,12 +470,12 @@ impl App {
     /// resumed.
     fn reset_session(&mut self) {
         self.session = SessionView::default();
-        self.metrics = Metrics::default();
+        self.screens.metrics = Metrics::default();
         self.search = None;
         self.transcripts = Transcripts::new(self.agent_names());
-        self.commit_message = None;
-        self.files = FilesState::default();
-        self.conflicts = ConflictsState::default();
+        self.screens.commit_message = None;
+        self.screens.files = FilesState::default();
+        self.screens.conflicts = ConflictsState::default();
         self.control = Control::default();
     }
 
@@ -463,10 +490,10 @@ impl App {
         self.reset_session();
         for e in events {
             self.session.apply(e);
-            self.metrics.apply(e);
+            self.screens.metrics.apply(e);
         }
         if self.session.status == Some(SessionStatus::Failed) {
-            self.files.failed_before = Some(
+            self.screens.files.failed_before = Some(
                 self.session
                     .errors
                     .last()
@@ -474,7 +501,7 @@ impl App {
                     .unwrap_or_else(|| "the session failed".to_string()),
             );
         }
-        self.metrics.anchor(Instant::now());
+        self.screens.metrics.anchor(Instant::now());
         // As after typing the prompt: it is shown, and keys go to the session.
         self.prompt = prompt_area(&self.theme, &self.session.prompt);
         self.focus = Focus::Transcript;
@@ -517,7 +544,9 @@ impl App {
             } => self.on_resumed(&events, lines, &agent_lines),
             Event::Logged(e) => self.on_logged(&e),
             Event::Token { agent, task, text } => {
-                self.metrics.on_token(&agent, &task, &text, Instant::now());
+                self.screens
+                    .metrics
+                    .on_token(&agent, &task, &text, Instant::now());
                 self.transcripts.on_token(&agent, &task, &text);
             }
             Event::TranscriptAppended { lines } => self.transcripts.on_lines(&lines),
@@ -543,12 +572,12 @@ impl App {
                 positions,
                 truncated,
             } => self.on_search_results(req, agent, query, positions, truncated),
-            Event::SessionsListed { req, sessions } => self.past.on_list(req, sessions),
+            Event::SessionsListed { req, sessions } => self.screens.past.on_list(req, sessions),
             Event::SessionLoaded {
                 req,
                 session,
                 events,
-            } => self.past.on_loaded(req, &session, events),
+            } => self.screens.past.on_loaded(req, &session, events),
             Event::Rejected { op, reason } => {
                 if op == "search" {
                     self.search = None;
@@ -561,7 +590,7 @@ impl App {
                 }
             }
             Event::Fatal { message } => self.toast(message, true),
-            Event::Closed => self.closed = true,
+            Event::Closed => self.run.closed = true,
         }
     }
 
@@ -573,8 +602,8 @@ impl App {
         }
         self.session.apply(e);
         self.on_control_event(&e.body);
-        self.metrics.apply(e);
-        self.metrics.anchor(Instant::now());
+        self.screens.metrics.apply(e);
+        self.screens.metrics.anchor(Instant::now());
         self.announce(&e.body);
     }
 
@@ -638,7 +667,7 @@ impl App {
 
     /// A mouse event (only with `[ui] mouse = true`): the wheel scrolls what is under it.
     pub fn on_mouse(&mut self, event: MouseEvent) {
-        if !self.options.mouse || self.overlay.is_some() {
+        if !self.about.options.mouse || self.overlay.is_some() {
             return;
         }
         let action = match event.kind {
@@ -665,10 +694,10 @@ impl App {
             return;
         }
         if self.screen == Screen::Files {
-            self.files.scroll = if action == Action::Up {
-                self.files.scroll.saturating_sub(3)
+            self.screens.files.scroll = if action == Action::Up {
+                self.screens.files.scroll.saturating_sub(3)
             } else {
-                self.files.scroll.saturating_add(3)
+                self.screens.files.scroll.saturating_add(3)
             };
             return;
         }
@@ -680,7 +709,7 @@ impl App {
     pub(crate) fn on_action(&mut self, action: Action) {
         match action {
             Action::CancelSession => self.cancel_or_quit(),
-            Action::Suspend => self.external = Some(External::Suspend),
+            Action::Suspend => self.run.external = Some(External::Suspend),
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Palette => self.overlay = Some(Overlay::Palette(Default::default())),
             Action::Conflicts => self.screen = Screen::Conflicts,
@@ -697,7 +726,7 @@ impl App {
                 if self.session.running() {
                     self.overlay = Some(Overlay::ConfirmQuit);
                 } else {
-                    self.quit = true;
+                    self.run.quit = true;
                 }
             }
             Action::Down
@@ -765,7 +794,9 @@ impl App {
             Screen::Main => self.main_list(action, page, step),
             Screen::Conflicts => self.conflicts_list(action, step),
             Screen::Files => self.files_list(action, page, step),
-            Screen::History => self.past.sel = step(self.past.sel, self.past.list().len()),
+            Screen::History => {
+                self.screens.past.sel = step(self.screens.past.sel, self.screens.past.list().len())
+            }
             Screen::Metrics => {}
         }
     }

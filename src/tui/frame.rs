@@ -111,10 +111,11 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
     let narrow = area.width < 100;
     let mut left = String::from(" quorum");
     if s.id.is_empty() {
-        left.push_str(&format!(" · {} · ready", app.dir));
+        left.push_str(&format!(" · {} · ready", app.about.dir));
     } else {
-        let total = app.phases.len();
+        let total = app.about.phases.len();
         let index = app
+            .about
             .phases
             .iter()
             .position(|(n, _)| *n == s.phase)
@@ -152,7 +153,7 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
     }
     let flags_w: usize = flags.iter().map(|f| f.content.chars().count() + 1).sum();
     // The provider label is never shortened: "offline (simulated)" must show.
-    let label = format!(" {} ", app.provider_label);
+    let label = format!(" {} ", app.about.provider_label);
     let width = area.width as usize;
     let label_w = label.chars().count();
     let room = width.saturating_sub(label_w + flags_w + 1);
@@ -167,7 +168,7 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
         left.chars().take(room).collect()
     };
     let pad = width.saturating_sub(left.chars().count() + flags_w + label_w);
-    let style = if app.provider_label.contains("offline") {
+    let style = if app.about.provider_label.contains("offline") {
         theme.style("ui.statusbar.offline")
     } else {
         bar

@@ -19,7 +19,7 @@ impl App {
         match body {
             EventBody::PhaseStarted { kind, .. }
                 if kind == "resolve"
-                    && self.options.confirm_decisions
+                    && self.about.options.confirm_decisions
                     && self.session.open_conflicts() > 0 =>
             {
                 self.toast("the session waits for your decisions: press c", false);
@@ -82,11 +82,11 @@ impl App {
     /// with a question open, the search keys with a search in this tab.
     pub fn hint_works(&self, action: Action) -> bool {
         let s = &self.session;
-        let at_deliver = self.commit_message.is_some() && s.commit.is_none();
+        let at_deliver = self.screens.commit_message.is_some() && s.commit.is_none();
         let conflict = self.selected_conflict();
         match action {
             Action::Commit | Action::EditMessage | Action::EditFile => at_deliver,
-            Action::CommitAnyway => at_deliver && self.files.secrets_blocked.is_some(),
+            Action::CommitAnyway => at_deliver && self.screens.files.secrets_blocked.is_some(),
             Action::ToggleAccept => s.commit.is_none() && !s.files.is_empty(),
             Action::Preview | Action::Diff => !s.files.is_empty(),
             Action::OptionPrev | Action::OptionNext | Action::Override => conflict.is_some(),
@@ -97,7 +97,7 @@ impl App {
                 .search
                 .as_ref()
                 .is_some_and(|q| q.agent == self.transcripts.active_key()),
-            Action::OpenSession => !self.past.list().is_empty(),
+            Action::OpenSession => !self.screens.past.list().is_empty(),
             _ => true,
         }
     }
@@ -220,7 +220,7 @@ fn status_message(app: &App) -> Option<(String, &'static str)> {
         (format!("budget: {} at {} %", w.who(), w.percent()), true)
     } else if let Some(sha) = &s.commit {
         (format!("committed {}", &sha[..sha.len().min(12)]), false)
-    } else if app.commit_message.is_some() && s.status.is_none() {
+    } else if app.screens.commit_message.is_some() && s.status.is_none() {
         (app.ready_status(), false)
     } else {
         (

@@ -205,7 +205,8 @@ fn file_keys_preview_toggle_and_commit() {
     }
     app.on_key(code(KeyCode::Enter));
     assert!(
-        app.commit_message
+        app.screens
+            .commit_message
             .as_deref()
             .unwrap()
             .ends_with("Storage engine: sqlite\nMore.")
@@ -214,7 +215,7 @@ fn file_keys_preview_toggle_and_commit() {
     assert_eq!(
         app.outbox.pop(),
         Some(Op::Commit {
-            message: app.commit_message.clone(),
+            message: app.screens.commit_message.clone(),
             allow_secrets: false,
         }),
         "an edited message is sent as written"
@@ -264,7 +265,7 @@ fn at_start_question_mark_and_q_act_until_the_person_types_or_presses_enter_or_i
     assert!(text.contains("write the prompt"), "{text}");
     // `q` quits (no session runs).
     app.on_key(key('q'));
-    assert!(app.quit);
+    assert!(app.run.quit);
     // `i` gives the editor the keys: `?` and `q` are then typed.
     let mut app = super::tests::app();
     app.on_key(key('i'));
@@ -272,13 +273,13 @@ fn at_start_question_mark_and_q_act_until_the_person_types_or_presses_enter_or_i
     app.on_key(key('?'));
     app.on_key(key('q'));
     assert_eq!(app.prompt.lines().join(""), "?q");
-    assert!(!app.quit && app.overlay.is_none());
+    assert!(!app.run.quit && app.overlay.is_none());
     // Typing starts the prompt with that character.
     let mut app = super::tests::app();
     app.on_key(key('B'));
     app.on_key(key('q'));
     assert_eq!(app.prompt.lines().join(""), "Bq");
-    assert!(!app.quit);
+    assert!(!app.run.quit);
 }
 
 #[test]
@@ -307,7 +308,7 @@ fn without_a_sandbox_a_new_session_asks_before_running_model_written_code() {
         app.on_key(code(KeyCode::Enter));
     };
     let mut app = app();
-    app.unconfined = Some("creating namespaces (clone): No space left on device".into());
+    app.gate.unconfined = Some("creating namespaces (clone): No space left on device".into());
     submit(&mut app);
     assert!(app.outbox.is_empty(), "nothing starts before the answer");
     assert!(
@@ -328,7 +329,7 @@ fn without_a_sandbox_a_new_session_asks_before_running_model_written_code() {
     // `n` starts it under the rule (it stops before running that code);
     // Esc goes back to the prompt and starts nothing.
     let mut app = super::tests::app();
-    app.unconfined = Some("no user namespaces".into());
+    app.gate.unconfined = Some("no user namespaces".into());
     submit(&mut app);
     app.on_key(code(KeyCode::Esc));
     assert!(app.overlay.is_none() && app.outbox.is_empty());
@@ -354,7 +355,7 @@ fn quitting_asks_while_a_session_runs_and_ctrl_c_cancels_then_quits() {
     app.on_key(key('q'));
     assert!(matches!(app.overlay, Some(Overlay::ConfirmQuit)));
     app.on_key(key('n'));
-    assert!(!app.quit);
+    assert!(!app.run.quit);
     // Ctrl-C asks first; n keeps the session; a second Ctrl-C cancels it.
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     app.on_key(ctrl_c);
@@ -370,7 +371,7 @@ fn quitting_asks_while_a_session_runs_and_ctrl_c_cancels_then_quits() {
     app.on_key(ctrl_c);
     app.on_key(ctrl_c);
     assert_eq!(app.outbox.pop(), Some(Op::CancelSession));
-    assert!(!app.quit);
+    assert!(!app.run.quit);
     // Once the session has stopped, Ctrl-C quits, and the way back is named.
     f.ev(
         &mut app,
@@ -382,7 +383,7 @@ fn quitting_asks_while_a_session_runs_and_ctrl_c_cancels_then_quits() {
         },
     );
     app.on_key(ctrl_c);
-    assert!(app.quit);
+    assert!(app.run.quit);
     let hint = app.resume_hint(None).unwrap();
     assert_eq!(
         hint,
@@ -405,7 +406,7 @@ fn quitting_asks_while_a_session_runs_and_ctrl_c_cancels_then_quits() {
         "Esc leaves the prompt editor"
     );
     idle.on_key(key('q'));
-    assert!(idle.quit);
+    assert!(idle.run.quit);
 }
 
 #[test]

@@ -292,7 +292,7 @@ impl App {
             }
             Some(Action::CancelSession) => self.cancel_or_quit(),
             Some(Action::Suspend) => {
-                self.external = Some(External::Suspend);
+                self.run.external = Some(External::Suspend);
                 self.overlay = Some(Overlay::Budget);
             }
             _ if key.code == KeyCode::Esc => {

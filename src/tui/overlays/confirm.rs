@@ -21,7 +21,7 @@ impl App {
         if self.session.running() {
             self.overlay = Some(Overlay::ConfirmCancel);
         } else {
-            self.quit = true;
+            self.run.quit = true;
         }
     }
 
@@ -75,7 +75,7 @@ impl App {
                 if self.tests_verdict().is_none() {
                     self.outbox.push(Op::Interrupt);
                 }
-                self.quit = true;
+                self.run.quit = true;
             }
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}
             _ => self.overlay = Some(Overlay::ConfirmQuit),
@@ -166,7 +166,7 @@ pub fn draw_unconfined(app: &App, frame: &mut Frame, body: Rect) {
     let block = popup(&app.theme, " no sandbox on this machine ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let reason = app.unconfined.as_deref().unwrap_or_default();
+    let reason = app.gate.unconfined.as_deref().unwrap_or_default();
     let text = vec![
         Line::styled(
             "quorum cannot confine the code the agents write here:",

@@ -98,7 +98,7 @@ impl App {
             Some(Action::LeaveEditor) => {}
             Some(Action::CancelSession) => self.cancel_or_quit(),
             Some(Action::Suspend) => {
-                self.external = Some(External::Suspend);
+                self.run.external = Some(External::Suspend);
                 self.overlay = Some(Overlay::Editor(editor));
             }
             _ => {
@@ -130,7 +130,7 @@ impl App {
             }
             EditorPurpose::CommitMessage => {
                 if !text.is_empty() {
-                    self.commit_message = Some(text);
+                    self.screens.commit_message = Some(text);
                 }
             }
             EditorPurpose::Answer { question } => {

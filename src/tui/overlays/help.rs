@@ -35,7 +35,7 @@ impl App {
         }
         match action {
             Some(Action::CancelSession) => self.cancel_or_quit(),
-            Some(Action::Suspend) => self.external = Some(External::Suspend),
+            Some(Action::Suspend) => self.run.external = Some(External::Suspend),
             _ => {}
         }
     }

@@ -64,7 +64,7 @@ impl App {
             Some(Action::EditMemory) => {
                 match view.sent.clone().or_else(|| view.notes.clone()) {
                     Some(notes) => {
-                        self.external = Some(External::EditMemory {
+                        self.run.external = Some(External::EditMemory {
                             agent: view.agent.clone(),
                             notes,
                         })
@@ -94,7 +94,7 @@ impl App {
             }
             Some(Action::CancelSession) => self.cancel_or_quit(),
             Some(Action::Suspend) => {
-                self.external = Some(External::Suspend);
+                self.run.external = Some(External::Suspend);
                 self.overlay = Some(Overlay::Memory(view));
             }
             _ if matches!(key.code, KeyCode::Esc | KeyCode::Char('q')) => {}

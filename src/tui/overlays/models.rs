@@ -108,7 +108,7 @@ impl App {
         match key.code {
             _ if action == Some(Action::CancelSession) => self.cancel_or_quit(),
             _ if action == Some(Action::Suspend) => {
-                self.external = Some(External::Suspend);
+                self.run.external = Some(External::Suspend);
                 self.overlay = Some(Overlay::Models(picker));
             }
             KeyCode::Esc => {}

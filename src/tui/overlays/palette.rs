@@ -123,7 +123,7 @@ impl App {
         match key.code {
             _ if action == Some(Action::CancelSession) => self.cancel_or_quit(),
             _ if action == Some(Action::Suspend) => {
-                self.external = Some(External::Suspend);
+                self.run.external = Some(External::Suspend);
                 self.overlay = Some(Overlay::Palette(palette));
             }
             KeyCode::Esc => {}
@@ -160,7 +160,7 @@ impl App {
     /// lives (a view, or a pane of the main screen), then acts as its key would.
     fn run_from_palette(&mut self, context: Context, action: Action, agent: Option<String>) {
         if let Some(i) = agent.and_then(|a| self.agents.iter().position(|x| x.name == a)) {
-            self.agent_sel = i;
+            self.screens.agent_sel = i;
         }
         match context {
             Context::Conflicts => self.screen = Screen::Conflicts,

@@ -29,12 +29,12 @@ pub struct ConflictsState {
 impl App {
     /// The selected conflict.
     pub fn selected_conflict(&self) -> Option<&ConflictView> {
-        self.session.conflicts.get(self.conflicts.sel)
+        self.session.conflicts.get(self.screens.conflicts.sel)
     }
 
     fn selected_option(&self) -> Option<(String, String)> {
         let c = self.selected_conflict()?;
-        let option = c.options.get(self.conflicts.option)?;
+        let option = c.options.get(self.screens.conflicts.option)?;
         Some((c.id.clone(), option.clone()))
     }
 
@@ -48,8 +48,8 @@ impl App {
                     .map(|c| c.options.len())
                     .unwrap_or(0);
                 if n > 0 {
-                    let o = self.conflicts.option;
-                    self.conflicts.option = if action == Action::OptionNext {
+                    let o = self.screens.conflicts.option;
+                    self.screens.conflicts.option = if action == Action::OptionNext {
                         (o + 1) % n
                     } else {
                         (o + n - 1) % n
@@ -72,7 +72,7 @@ impl App {
             Action::NextOpen => {
                 let n = self.session.conflicts.len();
                 if let Some(i) = (1..=n)
-                    .map(|d| (self.conflicts.sel + d) % n.max(1))
+                    .map(|d| (self.screens.conflicts.sel + d) % n.max(1))
                     .find(|i| {
                         self.session
                             .conflicts
@@ -80,9 +80,9 @@ impl App {
                             .is_some_and(|c| c.decision.is_none())
                     })
                 {
-                    self.conflicts.sel = i;
-                    self.conflicts.option = 0;
-                    self.conflicts.scroll = 0;
+                    self.screens.conflicts.sel = i;
+                    self.screens.conflicts.option = 0;
+                    self.screens.conflicts.scroll = 0;
                 } else {
                     self.toast("no open conflict", false);
                 }
@@ -97,17 +97,19 @@ impl App {
         match action {
             // The positions scroll (they may not fit at 80x24).
             Action::PageDown => {
-                self.conflicts.scroll = self.conflicts.scroll.saturating_add(page).min(max)
+                self.screens.conflicts.scroll =
+                    self.screens.conflicts.scroll.saturating_add(page).min(max)
             }
             Action::PageUp => {
-                self.conflicts.scroll = self.conflicts.scroll.min(max).saturating_sub(page)
+                self.screens.conflicts.scroll =
+                    self.screens.conflicts.scroll.min(max).saturating_sub(page)
             }
             _ => {
-                let before = self.conflicts.sel;
-                self.conflicts.sel = step(before, self.session.conflicts.len());
-                if before != self.conflicts.sel {
-                    self.conflicts.option = 0;
-                    self.conflicts.scroll = 0;
+                let before = self.screens.conflicts.sel;
+                self.screens.conflicts.sel = step(before, self.session.conflicts.len());
+                if before != self.screens.conflicts.sel {
+                    self.screens.conflicts.option = 0;
+                    self.screens.conflicts.scroll = 0;
                 }
             }
         }
@@ -180,7 +182,7 @@ fn draw_list(app: &App, frame: &mut Frame, list_area: Rect) {
                 )
             }
         };
-        let selected = i == app.conflicts.sel;
+        let selected = i == app.screens.conflicts.sel;
         let base = if selected {
             theme.style("ui.selection")
         } else {
@@ -228,7 +230,7 @@ fn draw_options(app: &App, c: &ConflictView, frame: &mut Frame, options_area: Re
     let mut column_lines: Vec<Vec<Line>> = Vec::new();
     for (i, option) in c.options.iter().enumerate() {
         let Some(col) = columns.get(i) else { continue };
-        let selected = i == app.conflicts.option;
+        let selected = i == app.screens.conflicts.option;
         let votes = tally
             .iter()
             .find(|(o, _)| o == option)
@@ -263,7 +265,7 @@ fn draw_options(app: &App, c: &ConflictView, frame: &mut Frame, options_area: Re
         .max()
         .unwrap_or(0) as u16;
     let max_scroll = longest.saturating_sub(rows);
-    let scroll = app.conflicts.scroll.min(max_scroll);
+    let scroll = app.screens.conflicts.scroll.min(max_scroll);
     let options_block = if max_scroll > 0 {
         let shown = format!(
             " positions: rows {}–{} of {} · pgup/pgdn ",

@@ -58,13 +58,13 @@ impl App {
     pub(crate) fn files_action(&mut self, action: Action) {
         match action {
             Action::Preview => {
-                self.files.show_diff = false;
+                self.screens.files.show_diff = false;
                 self.load_selected_file();
             }
             Action::Diff => {
-                self.files.show_diff = !self.files.show_diff;
-                self.files.scroll = 0;
-                let shown = self.files.preview.as_ref().map(|p| p.path.clone());
+                self.screens.files.show_diff = !self.screens.files.show_diff;
+                self.screens.files.scroll = 0;
+                let shown = self.screens.files.preview.as_ref().map(|p| p.path.clone());
                 if shown != self.selected_path() {
                     self.load_selected_file();
                 }
@@ -83,7 +83,7 @@ impl App {
             }
             Action::EditFile => self.edit_selected_file(),
             Action::EditMessage => {
-                let text = self.commit_message.clone().unwrap_or_default();
+                let text = self.screens.commit_message.clone().unwrap_or_default();
                 self.open_editor(
                     EditorPurpose::CommitMessage,
                     " commit message — Enter saves · Alt-Enter newline · Esc ",
@@ -93,7 +93,7 @@ impl App {
             Action::Commit => {
                 if self.session.commit.is_some() {
                     self.toast("already committed", false);
-                } else if self.commit_message.is_none() {
+                } else if self.screens.commit_message.is_none() {
                     self.toast(
                         "nothing to commit yet: the session has not reached deliver",
                         true,
@@ -101,21 +101,23 @@ impl App {
                 } else {
                     // An unedited message is generated again at the commit,
                     // so its file counts follow the person's accept/reject.
-                    let edited = self.commit_message != self.files.generated_message;
+                    let edited =
+                        self.screens.commit_message != self.screens.files.generated_message;
                     // A commit the secret scan blocks is answered by
                     // `Rejected` naming the files; `!` then overrides.
                     self.outbox.push(Op::Commit {
-                        message: self.commit_message.clone().filter(|_| edited),
+                        message: self.screens.commit_message.clone().filter(|_| edited),
                         allow_secrets: false,
                     });
                     self.toast("committing…", false);
                 }
             }
-            Action::CommitAnyway => match self.files.secrets_blocked.take() {
+            Action::CommitAnyway => match self.screens.files.secrets_blocked.take() {
                 Some(_) if self.session.commit.is_none() => {
-                    let edited = self.commit_message != self.files.generated_message;
+                    let edited =
+                        self.screens.commit_message != self.screens.files.generated_message;
                     self.outbox.push(Op::Commit {
-                        message: self.commit_message.clone().filter(|_| edited),
+                        message: self.screens.commit_message.clone().filter(|_| edited),
                         allow_secrets: true,
                     });
                     self.toast("committing despite the secret scan…", false);
@@ -134,12 +136,16 @@ impl App {
         step: impl Fn(usize, usize) -> usize,
     ) {
         match action {
-            Action::PageDown => self.files.scroll = self.files.scroll.saturating_add(page as u16),
-            Action::PageUp => self.files.scroll = self.files.scroll.saturating_sub(page as u16),
+            Action::PageDown => {
+                self.screens.files.scroll = self.screens.files.scroll.saturating_add(page as u16)
+            }
+            Action::PageUp => {
+                self.screens.files.scroll = self.screens.files.scroll.saturating_sub(page as u16)
+            }
             _ => {
-                let before = self.files.sel;
-                self.files.sel = step(before, self.session.files.len());
-                if before != self.files.sel {
+                let before = self.screens.files.sel;
+                self.screens.files.sel = step(before, self.session.files.len());
+                if before != self.screens.files.sel {
                     self.load_selected_file();
                 }
             }
@@ -156,19 +162,19 @@ impl App {
         if self.session.commit.is_some() {
             return self.toast("already committed", false);
         }
-        if self.commit_message.is_none() {
+        if self.screens.commit_message.is_none() {
             return self.toast(
                 "files can be edited once the session waits at deliver (after tests and review)",
                 true,
             );
         }
-        match &self.files.preview {
+        match &self.screens.files.preview {
             Some(Preview {
                 path,
                 content: Some(Ok(content)),
                 ..
             }) if *path == f.path => {
-                self.external = Some(External::Edit {
+                self.run.external = Some(External::Edit {
                     path: f.path,
                     content: content.clone(),
                 });
@@ -201,7 +207,7 @@ impl App {
 
     /// The selected file entry.
     pub fn selected_file(&self) -> Option<&FileEntry> {
-        self.session.files.values().nth(self.files.sel)
+        self.session.files.values().nth(self.screens.files.sel)
     }
 
     fn selected_path(&self) -> Option<String> {
@@ -211,13 +217,14 @@ impl App {
     }
 
     pub(crate) fn load_selected_file(&mut self) {
-        self.files.scroll = 0;
+        self.screens.files.scroll = 0;
         let Some(path) = self.selected_path() else {
-            self.files.preview = None;
+            self.screens.files.preview = None;
             return;
         };
         // Loaded or on its way: nothing to ask (a failed load is asked again).
         if self
+            .screens
             .files
             .preview
             .as_ref()
@@ -226,7 +233,7 @@ impl App {
             return;
         }
         let req = self.req();
-        self.files.preview = Some(Preview {
+        self.screens.files.preview = Some(Preview {
             req,
             path: path.clone(),
             content: None,
@@ -239,7 +246,7 @@ impl App {
     /// [`crate::protocol::Event::FileLoaded`]: the preview it answers gets its content,
     /// highlighted, and its diff.
     pub(crate) fn file_loaded(&mut self, req: RequestId, file: Result<FileView, String>) {
-        if let Some(p) = self.files.preview.as_mut().filter(|p| p.req == req) {
+        if let Some(p) = self.screens.files.preview.as_mut().filter(|p| p.req == req) {
             match file {
                 Ok(view) => {
                     p.lines =
@@ -259,8 +266,14 @@ impl App {
             f.bytes = bytes;
         }
         self.toast(format!("{path}: your edit is staged and accepted"), false);
-        if self.files.preview.as_ref().is_some_and(|p| p.path == path) {
-            self.files.preview = None;
+        if self
+            .screens
+            .files
+            .preview
+            .as_ref()
+            .is_some_and(|p| p.path == path)
+        {
+            self.screens.files.preview = None;
             if self.screen == Screen::Files {
                 self.load_selected_file();
             }
@@ -271,16 +284,19 @@ impl App {
     /// again when the person accepts, rejects or edits a file: the prefill
     /// follows, unless they wrote their own message.
     pub(crate) fn delivery_ready(&mut self, message: String) {
-        if self.files.generated_message.is_some() {
-            if self.commit_message == self.files.generated_message {
-                self.commit_message = Some(message.clone());
+        if self.screens.files.generated_message.is_some() {
+            if self.screens.commit_message == self.screens.files.generated_message {
+                self.screens.commit_message = Some(message.clone());
             }
-            self.files.generated_message = Some(message);
+            self.screens.files.generated_message = Some(message);
             return;
         }
-        self.files.generated_message = Some(message.clone());
-        self.commit_message = Some(message);
-        match (self.tests_verdict(), self.files.failed_before.clone()) {
+        self.screens.files.generated_message = Some(message.clone());
+        self.screens.commit_message = Some(message);
+        match (
+            self.tests_verdict(),
+            self.screens.files.failed_before.clone(),
+        ) {
             (Some(verdict), None) => self.toast(verdict, true),
             (verdict, Some(failure)) => {
                 let next = verdict.unwrap_or_else(|| self.ready_status());
@@ -301,7 +317,7 @@ impl App {
     /// A commit the secret scan refused (`Rejected` naming the files): `!`
     /// in the files view then commits anyway.
     pub(crate) fn commit_refused_for_secrets(&mut self, reason: &str) {
-        self.files.secrets_blocked = Some(reason.to_string());
+        self.screens.files.secrets_blocked = Some(reason.to_string());
         let key = self
             .keymap
             .key_for(Context::Files, Action::CommitAnyway)
@@ -322,7 +338,7 @@ impl App {
     /// failing tests).
     pub fn tests_verdict(&self) -> Option<String> {
         let s = &self.session;
-        if self.commit_message.is_none() || s.commit.is_some() || s.status.is_some() {
+        if self.screens.commit_message.is_none() || s.commit.is_some() || s.status.is_some() {
             return None;
         }
         let (_, _, failed, status) = s.tests?;
@@ -365,6 +381,7 @@ pub fn draw_files(app: &App, frame: &mut Frame, area: Rect) {
     // With failing tests at deliver, the commit pane says what C and q do;
     // a failed session resumed to be delivered anyway says why it failed.
     let notes: Vec<Line> = app
+        .screens
         .files
         .failed_before
         .iter()
@@ -452,7 +469,7 @@ fn draw_list(app: &App, frame: &mut Frame, list_area: Rect) {
         } else {
             String::new()
         };
-        let selected = i == app.files.sel;
+        let selected = i == app.screens.files.sel;
         if selected {
             selected_row = rows.len();
         }
@@ -493,7 +510,7 @@ fn draw_commit(app: &App, notes: Vec<Line<'static>>, frame: &mut Frame, commit_a
     let inner = commit_block.inner(commit_area);
     frame.render_widget(commit_block, commit_area);
     let accepted = app.session.files.values().filter(|f| f.accepted).count();
-    let line = match (&app.session.commit, &app.commit_message) {
+    let line = match (&app.session.commit, &app.screens.commit_message) {
         (Some(sha), _) => Line::styled(format!("committed {sha}"), theme.style("ui.success")),
         (None, Some(message)) => {
             let subject = message.lines().next().unwrap_or("");
@@ -520,7 +537,7 @@ fn draw_commit(app: &App, notes: Vec<Line<'static>>, frame: &mut Frame, commit_a
 fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
     let selected = app.selected_file();
-    let title = match (&app.files.preview, app.files.show_diff) {
+    let title = match (&app.screens.files.preview, app.screens.files.show_diff) {
         (Some(p), true) => format!(" diff {} ", p.path),
         (Some(p), false) => format!(" {} ", p.path),
         (None, _) => " Preview ".to_string(),
@@ -576,7 +593,7 @@ fn draw_preview(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), inner);
         return;
     }
-    let Some(preview) = &app.files.preview else {
+    let Some(preview) = &app.screens.files.preview else {
         frame.render_widget(
             Paragraph::new("Enter previews the selected file; d shows its diff.")
                 .style(theme.style("ui.text.dim")),
@@ -607,12 +624,13 @@ fn preview_rows(app: &App, preview: &Preview, rows: usize) -> Vec<Line<'static>>
         theme.style(scope)
     };
     // Only the visible rows are built and handed to the widget.
-    match (&preview.content, app.files.show_diff) {
+    match (&preview.content, app.screens.files.show_diff) {
         (None, _) => vec![Line::styled("loading…", theme.style("ui.text.dim"))],
         (Some(Err(e)), _) => vec![Line::styled(e.clone(), theme.style("ui.error"))],
         (Some(Ok(content)), true) => match &preview.diff {
             Some(diff) => {
-                let skip = (app.files.scroll as usize).min(diff.lines().count().saturating_sub(1));
+                let skip =
+                    (app.screens.files.scroll as usize).min(diff.lines().count().saturating_sub(1));
                 diff.lines()
                     .skip(skip)
                     .take(rows)
@@ -621,7 +639,7 @@ fn preview_rows(app: &App, preview: &Preview, rows: usize) -> Vec<Line<'static>>
             }
             None => {
                 let total = content.lines().count() + 1;
-                let skip = (app.files.scroll as usize).min(total.saturating_sub(1));
+                let skip = (app.screens.files.scroll as usize).min(total.saturating_sub(1));
                 std::iter::once(Line::styled(
                     format!("new file: {} lines", total - 1),
                     theme.style("diff.header"),
@@ -636,7 +654,8 @@ fn preview_rows(app: &App, preview: &Preview, rows: usize) -> Vec<Line<'static>>
         },
         (Some(Ok(_)), false) => {
             let width = preview.lines.len().to_string().len();
-            let skip = (app.files.scroll as usize).min(preview.lines.len().saturating_sub(1));
+            let skip =
+                (app.screens.files.scroll as usize).min(preview.lines.len().saturating_sub(1));
             preview
                 .lines
                 .iter()

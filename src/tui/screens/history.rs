@@ -103,15 +103,15 @@ impl App {
     pub(crate) fn open_history(&mut self) {
         self.screen = Screen::History;
         let req = self.req();
-        self.past.pending = Some(req);
+        self.screens.past.pending = Some(req);
         self.outbox.push(Op::ListSessions { req });
     }
 
     /// Enter in the history view: opens the selected session, read-only.
     pub(crate) fn open_session(&mut self) {
-        if let Some(id) = self.past.selected().map(|s| s.id.clone()) {
+        if let Some(id) = self.screens.past.selected().map(|s| s.id.clone()) {
             let req = self.req();
-            self.past.opened = Some(Opened {
+            self.screens.past.opened = Some(Opened {
                 id: id.clone(),
                 pending: Some(req),
                 view: None,
@@ -156,7 +156,7 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(b, area);
     let width = inner.width as usize;
     let mut rows: Vec<Line> = Vec::new();
-    match &app.past.sessions {
+    match &app.screens.past.sessions {
         None => rows.push(Line::styled("loading…", theme.style("ui.text.dim"))),
         Some(Err(e)) => rows.push(Line::styled(e.clone(), theme.style("ui.error"))),
         Some(Ok(all)) if all.is_empty() => rows.push(Line::styled(
@@ -165,11 +165,11 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect) {
         )),
         Some(Ok(all)) => {
             for (i, s) in all.iter().enumerate() {
-                rows.extend(row(app, s, i == app.past.sel, width));
+                rows.extend(row(app, s, i == app.screens.past.sel, width));
             }
         }
     }
-    let sel_row = app.past.sel * 2;
+    let sel_row = app.screens.past.sel * 2;
     let skip = sel_row.saturating_sub(inner.height as usize / 2);
     let skip = skip.min(rows.len().saturating_sub(inner.height as usize));
     frame.render_widget(
@@ -216,7 +216,7 @@ fn row(app: &App, s: &SessionSummary, selected: bool, width: usize) -> [Line<'st
 
 fn draw_detail(app: &App, frame: &mut Frame, area: Rect) {
     let theme = &app.theme;
-    let Some(opened) = &app.past.opened else {
+    let Some(opened) = &app.screens.past.opened else {
         frame.render_widget(
             Paragraph::new("Enter opens the selected session, read-only: its decisions, files, tests and phase timeline.")
                 .wrap(Wrap { trim: true })
@@ -243,7 +243,7 @@ fn draw_detail(app: &App, frame: &mut Frame, area: Rect) {
         ),
         Some(Ok(folded)) => {
             let (view, metrics) = (&folded.0, &folded.1);
-            let phases: Vec<String> = app.phases.iter().map(|(n, _)| n.clone()).collect();
+            let phases: Vec<String> = app.about.phases.iter().map(|(n, _)| n.clone()).collect();
             let timeline_h = (phases.len().max(metrics.phases.len()) as u16 + 2)
                 .min(area.height.saturating_sub(6));
             let [summary, timeline] = Layout::vertical([

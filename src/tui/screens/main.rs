@@ -46,7 +46,9 @@ pub(crate) fn prompt_area(theme: &Theme, text: &str) -> TextArea<'static> {
 impl App {
     /// The selected agent's name in the agents pane.
     pub(crate) fn selected_agent(&self) -> Option<String> {
-        self.agents.get(self.agent_sel).map(|a| a.name.clone())
+        self.agents
+            .get(self.screens.agent_sel)
+            .map(|a| a.name.clone())
     }
 
     /// Starts a session with `text` (from the prompt editor or the command line).
@@ -70,13 +72,13 @@ impl App {
             );
             return;
         }
-        if self.unconfined_pending {
+        if self.gate.unconfined_pending {
             // A prompt within the probe's first milliseconds: wait for its
             // answer (it is nearly always there already).
-            self.unconfined = crate::workspace::sandbox::probe().err();
-            self.unconfined_pending = false;
+            self.gate.unconfined = crate::workspace::sandbox::probe().err();
+            self.gate.unconfined_pending = false;
         }
-        if self.unconfined.is_some() {
+        if self.gate.unconfined.is_some() {
             self.overlay = Some(Overlay::ConfirmUnconfined {
                 prompt: text.to_string(),
             });
@@ -96,6 +98,7 @@ impl App {
                 interactive: true,
                 allow_unconfined,
                 unbuilt: self
+                    .gate
                     .implicit_demo
                     .then(|| crate::config::demo::unbuilt(text))
                     .flatten(),
@@ -120,7 +123,7 @@ impl App {
             Some(Action::LeaveEditor) | Some(Action::FocusNext) => self.focus = Focus::Agents,
             Some(Action::FocusPrev) => self.focus = Focus::Transcript,
             Some(Action::CancelSession) => self.cancel_or_quit(),
-            Some(Action::Suspend) => self.external = Some(External::Suspend),
+            Some(Action::Suspend) => self.run.external = Some(External::Suspend),
             _ => {
                 let empty = self.prompt.is_empty() || self.prompt_history.pos.is_some();
                 match key.code {
@@ -254,7 +257,9 @@ impl App {
         step: impl Fn(usize, usize) -> usize,
     ) {
         match self.focus {
-            Focus::Agents => self.agent_sel = step(self.agent_sel, self.agents.len()),
+            Focus::Agents => {
+                self.screens.agent_sel = step(self.screens.agent_sel, self.agents.len())
+            }
             Focus::Transcript => {
                 let rows = u64::from(self.frame.transcript_rows);
                 let req = match action {
@@ -323,7 +328,11 @@ impl App {
     }
 
     fn on_task_action(&mut self, action: Action) {
-        let Some(agent) = self.agents.get(self.agent_sel).map(|a| a.name.clone()) else {
+        let Some(agent) = self
+            .agents
+            .get(self.screens.agent_sel)
+            .map(|a| a.name.clone())
+        else {
             return;
         };
         let tasks: Vec<(String, TaskState)> = self
@@ -473,6 +482,7 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
             (_, TaskState::Cancelled) => ("■", "cancelled", "agent.status.cancelled"),
         };
         let retries = app
+            .screens
             .metrics
             .agents
             .get(&agent.name)
@@ -486,10 +496,11 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
         let elapsed = task
             .as_ref()
             .filter(|_| matches!(state, TaskState::Running | TaskState::Retrying))
-            .and_then(|(id, _)| app.metrics.task_elapsed(id))
+            .and_then(|(id, _)| app.screens.metrics.task_elapsed(id))
             .map(|s| format!("{:.0}s", s.floor()))
             .unwrap_or_default();
         let cost = app
+            .screens
             .metrics
             .agents
             .get(&agent.name)
@@ -519,7 +530,7 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
             .collect();
         let pad = room.saturating_sub(task_text.chars().count());
         task_text.push_str(&" ".repeat(pad));
-        let selected = focused && i == app.agent_sel;
+        let selected = focused && i == app.screens.agent_sel;
         let base = if selected {
             theme.style("ui.selection")
         } else {

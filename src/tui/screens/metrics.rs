@@ -24,7 +24,7 @@ pub fn duration(secs: f64) -> String {
 
 /// The metrics view of the current session.
 pub fn draw_metrics(app: &App, frame: &mut Frame, area: Rect) {
-    let m = &app.metrics;
+    let m = &app.screens.metrics;
     let rates_h = (app.agents.len() as u16 + 2).min(area.height / 2).max(3);
     let [rates_area, lower] =
         Layout::vertical([Constraint::Length(rates_h), Constraint::Min(3)]).areas(area);
@@ -36,7 +36,7 @@ pub fn draw_metrics(app: &App, frame: &mut Frame, area: Rect) {
         Layout::vertical([Constraint::Length(cost_h), Constraint::Min(3)]).areas(lower)
     };
     draw_costs(app, m, frame, cost_area);
-    let phases: Vec<String> = app.phases.iter().map(|(n, _)| n.clone()).collect();
+    let phases: Vec<String> = app.about.phases.iter().map(|(n, _)| n.clone()).collect();
     draw_timeline(app, m, &phases, frame, timeline_area);
 }
 

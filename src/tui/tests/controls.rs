@@ -247,7 +247,7 @@ fn memory_asked_for() -> App {
     assert!(screen_text(&render(&mut app, 80, 24)).contains("loading…"));
     // Not loaded yet: nothing to edit.
     app.on_key(key('e'));
-    assert!(app.external.is_none());
+    assert!(app.run.external.is_none());
     app
 }
 
@@ -279,7 +279,7 @@ fn e_shows_an_agents_memory_edits_it_in_the_editor_and_shows_refusals() {
     // e hands the notes to the editor; unchanged notes send nothing.
     app.on_key(key('e'));
     assert_eq!(
-        app.external.take(),
+        app.run.external.take(),
         Some(External::EditMemory {
             agent: "backend".into(),
             notes: notes.into()
@@ -309,7 +309,7 @@ fn e_shows_an_agents_memory_edits_it_in_the_editor_and_shows_refusals() {
     assert!(text.contains("refused: the notes for `backend`"), "{text}");
     app.on_key(key('e'));
     assert_eq!(
-        app.external.take(),
+        app.run.external.take(),
         Some(External::EditMemory {
             agent: "backend".into(),
             notes: long
@@ -365,7 +365,7 @@ fn r_retries_a_failed_task_and_shift_r_on_a_picked_or_typed_model() {
         false,
     );
     app.focus = Focus::Agents;
-    app.agent_sel = 1;
+    app.screens.agent_sel = 1;
     // Running: nothing to retry.
     app.on_key(key('R'));
     assert!(app.overlay.is_none());
@@ -461,7 +461,7 @@ fn at_deliver_tests_failing() -> App {
     );
     // The session reaches deliver with this run (not a refresh of the
     // message after an accept or reject).
-    app.files.generated_message = None;
+    app.screens.files.generated_message = None;
     app.on_event(Event::DeliveryReady {
         message: "quorum: Build a CLI todo app\n\nTests: failed\n".into(),
     });
@@ -498,7 +498,7 @@ fn failing_tests_at_deliver_say_that_c_commits_anyway_and_q_ends_it_failed() {
     );
     assert!(text.contains("The session ends failed"), "{text}");
     app.on_key(key('y'));
-    assert!(app.quit);
+    assert!(app.run.quit);
     assert!(!app.outbox.contains(&Op::Interrupt), "{:?}", app.outbox);
     // C commits anyway.
     let mut app = at_deliver_tests_failing();

@@ -38,7 +38,7 @@ fn the_palette_filters_and_runs_actions() {
     app.on_key(key(':'));
     app.on_key(key('q'));
     app.on_key(code(KeyCode::Esc));
-    assert!(app.overlay.is_none() && !app.quit);
+    assert!(app.overlay.is_none() && !app.run.quit);
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn a_far_search_match_pages_the_window_from_the_store() {
 #[test]
 fn history_lists_and_opens_a_past_session_read_only() {
     let app = history_opened();
-    let opened = app.past.opened.as_ref().unwrap();
+    let opened = app.screens.past.opened.as_ref().unwrap();
     let folded = opened.view.as_ref().unwrap().as_ref().unwrap();
     let (view, metrics) = (&folded.0, &folded.1);
     assert_eq!(view.prompt, "Build a URL shortener REST API with tests");
@@ -159,7 +159,7 @@ fn e_hands_the_staged_file_to_the_editor_and_sends_a_change_back() {
     };
     // Before the content arrives, e only loads it.
     app.on_key(key('e'));
-    assert!(app.external.is_none());
+    assert!(app.run.external.is_none());
     app.outbox.clear();
     app.on_event(Event::FileLoaded {
         req,
@@ -170,7 +170,7 @@ fn e_hands_the_staged_file_to_the_editor_and_sends_a_change_back() {
         }),
     });
     app.on_key(key('e'));
-    let (path, content) = match app.external.take() {
+    let (path, content) = match app.run.external.take() {
         Some(External::Edit { path, content }) => (path, content),
         other => panic!("expected an edit, got {other:?}"),
     };
@@ -200,7 +200,7 @@ fn e_hands_the_staged_file_to_the_editor_and_sends_a_change_back() {
     // A refused path cannot be edited.
     app.on_key(key('G'));
     app.on_key(key('e'));
-    assert!(app.external.is_none());
+    assert!(app.run.external.is_none());
 }
 
 #[test]
@@ -209,14 +209,14 @@ fn ctrl_z_asks_the_run_loop_to_suspend_from_anywhere() {
     let mut idle = app();
     idle.on_key(ctrl_z);
     assert_eq!(
-        idle.external,
+        idle.run.external,
         Some(External::Suspend),
         "from the prompt editor"
     );
     let (mut a, _) = at_resolve();
     a.on_key(key('c'));
     a.on_key(ctrl_z);
-    assert_eq!(a.external, Some(External::Suspend));
+    assert_eq!(a.run.external, Some(External::Suspend));
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn the_mouse_wheel_scrolls_only_when_enabled() {
     };
     app.on_mouse(wheel);
     assert!(app.transcripts.window().following, "mouse is opt-in");
-    app.options.mouse = true;
+    app.about.options.mouse = true;
     app.on_mouse(MouseEvent { row: 0, ..wheel });
     assert!(app.transcripts.window().following, "outside the transcript");
     app.on_mouse(wheel);
@@ -343,8 +343,14 @@ fn streamed_tokens_feed_the_metrics_and_the_partial_line() {
             text: chunk.into(),
         });
     }
-    assert_eq!(app.metrics.token_events, 3);
-    assert!(app.metrics.agents["backend"].buckets.iter().sum::<u64>() >= 3);
+    assert_eq!(app.screens.metrics.token_events, 3);
+    assert!(
+        app.screens.metrics.agents["backend"]
+            .buckets
+            .iter()
+            .sum::<u64>()
+            >= 3
+    );
     let partials = app.transcripts.partials();
     assert_eq!(partials.len(), 1);
     assert_eq!(partials[0].agent, "backend");
@@ -519,7 +525,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
         implicit_demo: false,
     };
     let mut app = crate::tui::app_for(&setup);
-    assert!(app.options.mouse);
+    assert!(app.about.options.mouse);
     assert_eq!(
         app.agents
             .iter()
@@ -528,7 +534,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
             .budget_usd,
         Some(2.5)
     );
-    assert_eq!(app.phases.len(), 9);
+    assert_eq!(app.about.phases.len(), 9);
     app.on_key(code(KeyCode::Esc));
     app.on_key(key('m'));
     assert_eq!(app.screen, Screen::Metrics);
@@ -822,7 +828,7 @@ fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
         }
     };
     let mut demo = crate::tui::app_for(&setup(crate::config::Settings::offline_defaults()));
-    assert_eq!(demo.provider_label, "offline (simulated) demo team");
+    assert_eq!(demo.about.provider_label, "offline (simulated) demo team");
     let screen = screen_text(&render(&mut demo, 80, 24));
     assert!(
         screen.lines().next().unwrap().contains("demo team"),
@@ -844,5 +850,5 @@ fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
     )
     .unwrap();
     let app = crate::tui::app_for(&setup(scripted));
-    assert_eq!(app.provider_label, crate::config::OFFLINE_LABEL);
+    assert_eq!(app.about.provider_label, crate::config::OFFLINE_LABEL);
 }

@@ -183,14 +183,14 @@ fn the_commit_message_follows_a_refreshed_delivery_unless_the_person_wrote_one()
     app.on_event(Event::DeliveryReady {
         message: fresh.into(),
     });
-    assert_eq!(app.commit_message.as_deref(), Some(fresh));
+    assert_eq!(app.screens.commit_message.as_deref(), Some(fresh));
     assert!(app.toast.is_none(), "a refresh says nothing");
     // The person's own message stays.
-    app.commit_message = Some("my words".into());
+    app.screens.commit_message = Some("my words".into());
     app.on_event(Event::DeliveryReady {
         message: "quorum: again\n".into(),
     });
-    assert_eq!(app.commit_message.as_deref(), Some("my words"));
+    assert_eq!(app.screens.commit_message.as_deref(), Some("my words"));
     // An unedited message is generated again at the commit itself.
     let mut app = at_deliver();
     app.on_event(Event::DeliveryReady {
@@ -217,7 +217,10 @@ fn the_conflicts_positions_scroll_when_they_do_not_fit() {
     }
     let text = screen_text(&render(&mut app, 80, 18));
     assert!(text.contains("half-written data"), "{text}");
-    assert_eq!(app.conflicts.sel, 0, "PgDn scrolls, it does not select");
+    assert_eq!(
+        app.screens.conflicts.sel, 0,
+        "PgDn scrolls, it does not select"
+    );
     for _ in 0..3 {
         app.on_key(code(KeyCode::PageUp));
     }

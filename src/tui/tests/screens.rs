@@ -108,7 +108,7 @@ fn with_metrics() -> App {
             },
         );
     }
-    app.metrics = m;
+    app.screens.metrics = m;
     f.ev(
         &mut app,
         EventBody::TaskQueued {

@@ -4,7 +4,7 @@
 //! list|show|export|rm|push` (`export` and `push` have files of their own),
 //! `undo`, `memory`, `completions` and `man` (in [`completions`]). Each turns
 //! its arguments into an exit code through [`crate::cli::exit::Failure`];
-//! this file only dispatches to them ([`run`]).
+//! this file only dispatches to them ([`run()`]).
 //!
 //! Floor 8 of docs/architecture.md, the top: commands import `cli/` (the
 //! arguments, the exit codes, the shared setup) and everything below it;
@@ -12,8 +12,8 @@
 //!
 //! Invariants: `init`, `doctor` and `ask` never create `DIR/.quorum/` (they
 //! log to the XDG state directory); the session commands open an existing
-//! state directory only ([`crate::cli::setup::open_existing`],
-//! [`crate::cli::setup::open_read`]). Nothing here prints an API key's
+//! state directory only (`crate::cli::setup::open_existing`,
+//! `crate::cli::setup::open_read`). Nothing here prints an API key's
 //! value.
 
 pub mod ask;

@@ -4,7 +4,7 @@
 //! [`crate::protocol::SessionStatus::exit_code`], which agrees with the
 //! constants here (checked below).
 //!
-//! Also [`target_dir`], the check of `--dir` that every command starts
+//! Also `target_dir`, the check of `--dir` that every command starts
 //! with, since its refusals are exit codes too.
 
 use std::path::PathBuf;

@@ -6,9 +6,9 @@
 //!
 //! The commands beside a session open DIR's existing state only, never
 //! creating it: those that write (`sessions rm|push`, `undo`, `memory
-//! --set`) take its lock and DIR's ([`open_existing`]), so they refuse with
+//! --set`) take its lock and DIR's (`open_existing`), so they refuse with
 //! exit 4 while a session runs in DIR; those that only read (`sessions
-//! list|show|export`) read a copy of the db then ([`open_read`],
+//! list|show|export`) read a copy of the db then (`open_read`,
 //! `store/snapshot.rs`), never exit 4.
 //!
 //! Called by `commands/`; it calls the config, the providers, the state
@@ -261,7 +261,7 @@ pub(crate) fn open_read(global: &Global) -> Result<Option<Reading>, Failure> {
     }
 }
 
-/// [`open_read`] for a command that needs a session: no state is an error
+/// `open_read` for a command that needs a session: no state is an error
 /// naming DIR and the id.
 pub(crate) fn read_for(global: &Global, id: &str) -> Result<Reading, Failure> {
     match open_read(global)? {
@@ -279,7 +279,7 @@ fn no_state(global: &Global, id: &str) -> Result<Failure, Failure> {
     )))
 }
 
-/// Like [`open_existing`], for commands that need a session: no state is an
+/// Like `open_existing`, for commands that need a session: no state is an
 /// error naming DIR and the id.
 pub(crate) fn open_for(global: &Global, id: &str) -> Result<Opened, Failure> {
     match open_existing(global)? {

@@ -3,7 +3,7 @@
 //! else `[git] remote` of the config (default `origin`); the remote branch is
 //! `--branch`, else the current branch, which must hold the commit. The
 //! repository is that of `--dir`, under the conditions of
-//! [`super::undo::repository_of`].
+//! `super::undo::repository_of`.
 //!
 //! This build's libgit2 speaks the local transports only (paths and `file://`;
 //! no https or ssh, which would need system TLS and ssh libraries). Other

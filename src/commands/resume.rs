@@ -12,8 +12,8 @@ use crate::workspace::state_dir::StateDir;
 /// `quorum resume`: the stored session's own workflow is used (the actor
 /// loads it from the db); the config and providers are today's.
 ///
-/// Errors: exit 2 when DIR holds no quorum state or [`prepare`] refuses;
-/// those of [`open_state`] and of the TUI.
+/// Errors: exit 2 when DIR holds no quorum state or `prepare` refuses;
+/// those of `open_state` and of the TUI.
 pub async fn run(global: &Global, args: ResumeArgs) -> Result<i32, Failure> {
     let prepared = prepare(global, None)?;
     let location = StateDir::location(&prepared.dir, global.state_dir.as_deref());

@@ -1,9 +1,9 @@
 //! `quorum run`: a session headless (docs/design.md §5, "CLI"), progress on
 //! stderr and the result on stdout, or one JSON line per event with
 //! `--json` ([`crate::headless`]). Everything is validated before anything
-//! is created ([`crate::cli::setup::prepare`]), and a session whose
+//! is created (`crate::cli::setup::prepare`), and a session whose
 //! workflow runs model-written code is refused at once when this machine
-//! cannot confine it ([`refuse_unconfined`]).
+//! cannot confine it (`refuse_unconfined`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,8 +20,8 @@ pub const DEMO_NOTICE: &str = "quorum: offline (simulated) team: it builds its d
 /// Runs `quorum run` and returns the session's exit code.
 ///
 /// Errors: exit 2 for an empty prompt, unreadable `--answers` or anything
-/// [`prepare`] refuses; exit 1 when the tests could not be confined
-/// ([`refuse_unconfined`]); those of [`open_state`].
+/// `prepare` refuses; exit 1 when the tests could not be confined
+/// (`refuse_unconfined`); those of `open_state`.
 pub async fn run(global: &Global, args: RunArgs) -> Result<i32, Failure> {
     let prompt = joined(&args.prompt);
     if prompt.is_empty() {

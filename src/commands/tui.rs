@@ -1,6 +1,6 @@
 //! quorum without a subcommand: the full-screen TUI in DIR ([`crate::tui`]),
 //! starting at once on a prompt given on the command line, or resuming a
-//! session for `quorum resume` ([`run_with`]). The theme is checked, like
+//! session for `quorum resume` (`run_with`). The theme is checked, like
 //! everything else, before anything is created.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::config::theme::Theme;
 /// Opens the TUI in DIR, starting on `prompt`'s words when there are some;
 /// returns the session's exit code.
 ///
-/// Errors: those of [`prepare`] and [`run_with`].
+/// Errors: those of `prepare` and `run_with`.
 pub async fn run(global: &Global, prompt: Vec<String>) -> Result<i32, Failure> {
     let prompt = joined(&prompt);
     let prepared = prepare(global, None)?;

@@ -5,7 +5,7 @@
 //! with later commits). The state lock is held throughout, so no session can
 //! commit in DIR meanwhile; the undo is recorded with the session. It acts on
 //! the repository of `--dir` only, and refuses when the session ran elsewhere
-//! ([`repository_of`]).
+//! (`repository_of`).
 
 use std::path::Path;
 

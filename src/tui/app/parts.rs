@@ -1,0 +1,72 @@
+//! The named parts of [`super::App`]: what the session runs with, what a
+//! new session must pass first, the full-screen views' state and what the run
+//! loop reads back (docs/style.md: a struct of more than 20 fields is split
+//! into named parts).
+
+use super::{External, RequestId, UiOptions};
+use crate::tui::metrics::Metrics;
+use crate::tui::screens::conflicts::ConflictsState;
+use crate::tui::screens::files::FilesState;
+use crate::tui::screens::history::PastSessions;
+
+/// What the session runs with, fixed at start: the workflow, the provider,
+/// DIR and the `[ui]` options.
+pub struct About {
+    /// The workflow's phases: (name, kind).
+    pub phases: Vec<(String, String)>,
+    /// Shown in the header when every agent is offline.
+    pub provider_label: String,
+    /// The target directory.
+    pub dir: String,
+    /// `[ui]` options.
+    pub options: UiOptions,
+}
+
+/// What a new session must pass before it starts: the sandbox probe's answer
+/// and the offline demo's scope.
+#[derive(Default)]
+pub struct StartGate {
+    /// Why this machine cannot confine model-written code, when it cannot
+    /// and the person has not allowed it (`--allow-unconfined-tests`): a new
+    /// session asks first ([`Overlay::ConfirmUnconfined`]; docs/sandbox.md).
+    pub unconfined: Option<String>,
+    /// The sandbox probe has not answered yet (it runs beside the TUI's
+    /// start); the run loop fills [`StartGate::unconfined`] when it does.
+    pub unconfined_pending: bool,
+    /// The offline team runs only because no provider is configured: a
+    /// session on a prompt its demo does not build ends `demo`
+    /// ([`crate::protocol::SessionOptions::unbuilt`]).
+    pub implicit_demo: bool,
+}
+
+/// The state of the full-screen views (conflicts, files, history, metrics)
+/// and the agents pane's selection.
+#[derive(Default)]
+pub struct Screens {
+    /// The conflicts view's selection.
+    pub conflicts: ConflictsState,
+    /// The files view's state.
+    pub files: FilesState,
+    /// The history view's state.
+    pub past: PastSessions,
+    /// The session's metrics.
+    pub metrics: Metrics,
+    /// Selected row of the agents pane.
+    pub agent_sel: usize,
+    /// The commit message (generated at deliver, editable).
+    pub commit_message: Option<String>,
+}
+
+/// What the run loop reads back after each update: quit, the orchestrator's
+/// stop, work that needs the terminal, request ids.
+#[derive(Default)]
+pub struct RunLoop {
+    /// The person asked to quit.
+    pub quit: bool,
+    /// The orchestrator has stopped.
+    pub closed: bool,
+    /// Work for the run loop that needs the terminal.
+    pub external: Option<External>,
+    /// The last request id given out ([`App::req`]).
+    pub next_req: RequestId,
+}

@@ -51,11 +51,7 @@ use crate::store::Store;
 use crate::workspace::Workspace;
 
 /// The current time, RFC 3339 in UTC (the `at` of events).
-pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use crate::protocol::now;
 
 /// Everything the orchestrator needs.
 pub struct Parts {

@@ -302,6 +302,67 @@ fn fail(subscribers: &Subscribers, failures: &UnboundedSender<String>, message: 
     let _ = failures.send(message);
 }
 
+/// Gathers a batch from `first` on: more groups until [`GROUP_RECORDS`]
+/// records, a session's end or the group interval (the transcript interval
+/// while every group only streams); with the crash hook on, `first` alone.
+/// Each group is redacted as it comes, and the tokens of streaming groups
+/// are released at once. Returns the batch, its record count and whether it
+/// only streams.
+async fn gather(
+    mut first: Group,
+    groups: &mut UnboundedReceiver<Group>,
+    redactor: &Redactor,
+    subscribers: &Subscribers,
+    last_flush: Instant,
+    hooked: bool,
+) -> (Vec<Group>, usize, bool) {
+    redactor.group(&mut first);
+    let mut records = first.writes.len();
+    let mut ends = ends_session(&first);
+    // While every group of the batch only streams, the batch may wait
+    // longer, and tokens go out before the flush: nothing durable is
+    // held that they could overtake but transcript lines, which the
+    // consumers match to the tokens they already showed.
+    let mut streams = streaming(&first) && !hooked;
+    if streams {
+        release_tokens(&mut first, subscribers);
+    }
+    let mut batch = vec![first];
+    // With the crash hook on, every group is flushed by itself, so
+    // that each group boundary is a distinct crash point.
+    if records > 0 && !hooked {
+        while records < GROUP_RECORDS && !ends {
+            let deadline = last_flush
+                + if streams {
+                    TRANSCRIPT_INTERVAL
+                } else {
+                    GROUP_INTERVAL
+                };
+            match tokio::time::timeout_at(deadline, groups.recv()).await {
+                Ok(Some(mut group)) => {
+                    redactor.group(&mut group);
+                    records += group.writes.len();
+                    ends = ends_session(&group);
+                    streams = streams && streaming(&group);
+                    if streams {
+                        release_tokens(&mut group, subscribers);
+                    }
+                    batch.push(group);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    } else if records == 0 {
+        while let Ok(mut group) = groups.try_recv() {
+            redactor.group(&mut group);
+            records += group.writes.len();
+            streams = streams && streaming(&group);
+            batch.push(group);
+        }
+    }
+    (batch, records, streams)
+}
+
 /// Starts the committer. It ends when `groups` closes, after flushing and
 /// releasing everything, and then sends [`Event::Closed`]. A store failure is
 /// reported to `failures` and to the subscribers as [`Event::Fatal`]; the failed
@@ -341,53 +402,18 @@ pub fn spawn(
                 }
                 None => groups.recv().await,
             };
-            let Some(mut first) = next else {
+            let Some(first) = next else {
                 break;
             };
-            redactor.group(&mut first);
-            let mut records = first.writes.len();
-            let mut ends = ends_session(&first);
-            // While every group of the batch only streams, the batch may wait
-            // longer, and tokens go out before the flush: nothing durable is
-            // held that they could overtake but transcript lines, which the
-            // consumers match to the tokens they already showed.
-            let mut streams = streaming(&first) && !hooked;
-            if streams {
-                release_tokens(&mut first, &subscribers);
-            }
-            let mut batch = vec![first];
-            // With the crash hook on, every group is flushed by itself, so
-            // that each group boundary is a distinct crash point.
-            if records > 0 && !hooked {
-                while records < GROUP_RECORDS && !ends {
-                    let deadline = last_flush
-                        + if streams {
-                            TRANSCRIPT_INTERVAL
-                        } else {
-                            GROUP_INTERVAL
-                        };
-                    match tokio::time::timeout_at(deadline, groups.recv()).await {
-                        Ok(Some(mut group)) => {
-                            redactor.group(&mut group);
-                            records += group.writes.len();
-                            ends = ends_session(&group);
-                            streams = streams && streaming(&group);
-                            if streams {
-                                release_tokens(&mut group, &subscribers);
-                            }
-                            batch.push(group);
-                        }
-                        Ok(None) | Err(_) => break,
-                    }
-                }
-            } else if records == 0 {
-                while let Ok(mut group) = groups.try_recv() {
-                    redactor.group(&mut group);
-                    records += group.writes.len();
-                    streams = streams && streaming(&group);
-                    batch.push(group);
-                }
-            }
+            let (mut batch, records, streams) = gather(
+                first,
+                &mut groups,
+                &redactor,
+                &subscribers,
+                last_flush,
+                hooked,
+            )
+            .await;
             if records > 0 {
                 if let Some(seq) = crash_before.and_then(|n| last_seq(&batch).filter(|s| *s >= n)) {
                     crash_now(&format!(

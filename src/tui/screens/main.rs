@@ -481,43 +481,7 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
             (_, TaskState::Failed) => ("✗", "failed", "agent.status.failed"),
             (_, TaskState::Cancelled) => ("■", "cancelled", "agent.status.cancelled"),
         };
-        let retries = app
-            .screens
-            .metrics
-            .agents
-            .get(&agent.name)
-            .map(|m| m.retries)
-            .unwrap_or(0);
-        let health = if retries > 0 {
-            format!(" ↻{retries}")
-        } else {
-            String::new()
-        };
-        let elapsed = task
-            .as_ref()
-            .filter(|_| matches!(state, TaskState::Running | TaskState::Retrying))
-            .and_then(|(id, _)| app.screens.metrics.task_elapsed(id))
-            .map(|s| format!("{:.0}s", s.floor()))
-            .unwrap_or_default();
-        let cost = app
-            .screens
-            .metrics
-            .agents
-            .get(&agent.name)
-            .map(|m| m.cost_usd)
-            .unwrap_or(0.0);
-        let tail = if width >= 84 {
-            format!(
-                "{health} {queued} queued {elapsed:>5} ${cost:.3} {:>6}",
-                tokens(spent)
-            )
-        } else if width >= 64 {
-            format!("{health} {queued} queued {elapsed:>5} {:>6}", tokens(spent))
-        } else if queued > 0 {
-            format!(" +{queued} {:>5}", tokens(spent))
-        } else {
-            format!(" {:>5}", tokens(spent))
-        };
+        let tail = row_tail(app, &agent.name, state, task.as_ref(), queued, spent, width);
         let head = format!("{:<9} ", agent.name);
         let state_text = format!("{dot} {label:<9} ");
         let fixed = head.chars().count() + state_text.chars().count() + tail.chars().count();
@@ -550,6 +514,56 @@ fn draw_agents(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(spans));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The right-hand part of an agent's row: retries, queue, the running task's
+/// time, cost and tokens, as many as `width` columns allow.
+fn row_tail(
+    app: &App,
+    name: &str,
+    state: TaskState,
+    task: Option<&(String, String)>,
+    queued: usize,
+    spent: u64,
+    width: usize,
+) -> String {
+    let retries = app
+        .screens
+        .metrics
+        .agents
+        .get(name)
+        .map(|m| m.retries)
+        .unwrap_or(0);
+    let health = if retries > 0 {
+        format!(" ↻{retries}")
+    } else {
+        String::new()
+    };
+    let elapsed = task
+        .as_ref()
+        .filter(|_| matches!(state, TaskState::Running | TaskState::Retrying))
+        .and_then(|(id, _)| app.screens.metrics.task_elapsed(id))
+        .map(|s| format!("{:.0}s", s.floor()))
+        .unwrap_or_default();
+    let cost = app
+        .screens
+        .metrics
+        .agents
+        .get(name)
+        .map(|m| m.cost_usd)
+        .unwrap_or(0.0);
+    if width >= 84 {
+        format!(
+            "{health} {queued} queued {elapsed:>5} ${cost:.3} {:>6}",
+            tokens(spent)
+        )
+    } else if width >= 64 {
+        format!("{health} {queued} queued {elapsed:>5} {:>6}", tokens(spent))
+    } else if queued > 0 {
+        format!(" +{queued} {:>5}", tokens(spent))
+    } else {
+        format!(" {:>5}", tokens(spent))
+    }
 }
 
 fn line_style(app: &App, kind: LineKind, code: bool) -> Style {

@@ -457,6 +457,7 @@ struct Seen {
 
 impl Seen {
     /// Takes a durable event; returns whether it ended the session.
+    #[warn(clippy::wildcard_enum_match_arm)]
     fn logged(&mut self, e: &LoggedEvent) -> bool {
         self.last_seq = e.seq;
         self.session = e.session.to_string();

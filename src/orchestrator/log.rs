@@ -12,6 +12,7 @@ use crate::protocol::EventBody as E;
 // One line per kind reads as the table it is; rustfmt would spread each
 // pattern over five lines.
 #[rustfmt::skip]
+#[warn(clippy::wildcard_enum_match_arm)]
 pub(crate) fn log_event(session: &str, seq: u64, body: &E) {
     let kind = body.type_name();
     match body {

@@ -168,6 +168,7 @@ pub struct SessionView {
 
 impl SessionView {
     /// Applies one durable event.
+    #[warn(clippy::wildcard_enum_match_arm)]
     pub fn apply(&mut self, event: &LoggedEvent) {
         self.id = event.session.to_string();
         self.last_seq = event.seq;

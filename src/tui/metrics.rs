@@ -123,6 +123,7 @@ impl Metrics {
     }
 
     /// Folds one durable event.
+    #[warn(clippy::wildcard_enum_match_arm)]
     pub fn apply(&mut self, event: &LoggedEvent) {
         let t = self.secs(&event.at);
         self.now = self.now.max(t);
@@ -176,29 +177,65 @@ impl Metrics {
                 cost_usd,
                 ..
             } => {
-                let stats = self.agents.entry(agent.clone()).or_default();
-                stats.tokens_in += tokens_in;
-                stats.tokens_out += tokens_out;
-                stats.cost_usd += cost_usd;
-                if !self.streamed.contains(task) {
-                    // No live tokens were seen: spread the output over the task's run.
-                    let start = self.task_started.get(task).copied().unwrap_or(t);
-                    let (from, to) = (start.floor() as u64, t.floor() as u64);
-                    let n = to - from + 1;
-                    for (i, second) in (from..=to).enumerate() {
-                        let share = tokens_out / n + u64::from((i as u64) < tokens_out % n);
-                        if share > 0 {
-                            stats.add(second, share);
-                        }
-                    }
-                }
+                self.task_finished(task, agent, (*tokens_in, *tokens_out), *cost_usd, t);
             }
             EventBody::SessionFinished { .. } => {
                 if let Some(open) = self.phases.last_mut().filter(|p| p.end.is_none()) {
                     open.end = Some(t);
                 }
             }
-            _ => {}
+            // Named one by one, so that a new kind is a decision here too.
+            EventBody::SessionStarted { .. }
+            | EventBody::SessionResumed { .. }
+            | EventBody::QuestionAsked { .. }
+            | EventBody::QuestionAnswered { .. }
+            | EventBody::TaskPaused { .. }
+            | EventBody::TaskCancelled { .. }
+            | EventBody::TaskFailed { .. }
+            | EventBody::BudgetWarning { .. }
+            | EventBody::BudgetExhausted { .. }
+            | EventBody::ConflictDetected { .. }
+            | EventBody::VoteCast { .. }
+            | EventBody::ConflictResolved { .. }
+            | EventBody::DecisionOverridden { .. }
+            | EventBody::FileStaged { .. }
+            | EventBody::PathRefused { .. }
+            | EventBody::SetupRun { .. }
+            | EventBody::TestRun { .. }
+            | EventBody::RepairDeclined { .. }
+            | EventBody::TaskSummary { .. }
+            | EventBody::Finding { .. }
+            | EventBody::CommitCreated { .. }
+            | EventBody::Error { .. } => {}
+        }
+    }
+
+    /// A task finished at `t` seconds: its agent's tokens and cost; with no
+    /// live tokens seen, its output spread over the task's run, per second.
+    fn task_finished(
+        &mut self,
+        task: &str,
+        agent: &str,
+        tokens: (u64, u64),
+        cost_usd: f64,
+        t: f64,
+    ) {
+        let (tokens_in, tokens_out) = tokens;
+        let start = self.task_started.get(task).copied().unwrap_or(t);
+        let streamed = self.streamed.contains(task);
+        let stats = self.agents.entry(agent.to_string()).or_default();
+        stats.tokens_in += tokens_in;
+        stats.tokens_out += tokens_out;
+        stats.cost_usd += cost_usd;
+        if !streamed {
+            let (from, to) = (start.floor() as u64, t.floor() as u64);
+            let n = to - from + 1;
+            for (i, second) in (from..=to).enumerate() {
+                let share = tokens_out / n + u64::from((i as u64) < tokens_out % n);
+                if share > 0 {
+                    stats.add(second, share);
+                }
+            }
         }
     }
 

@@ -201,7 +201,7 @@ impl Workspace {
         Ok(paths::read_confined(&self.dir, path)?)
     }
 
-    /// A map of the project already in DIR (DESIGN.md §1, "Existing code"): every
+    /// A map of the project already in DIR (docs/design.md §1, "Existing code"): every
     /// file's path (at most [`MAP_MAX_FILES`]), and the contents of the key files
     /// within `budget_bytes` — manifests and READMEs first, then the other text
     /// files in path order, each under [`MAP_MAX_FILE_BYTES`]. Skipped: `.git/`,

@@ -1,4 +1,4 @@
-//! Workflows: the phases of a session as data (DESIGN.md §1). The default lives in
+//! Workflows: the phases of a session as data (docs/design.md §1). The default lives in
 //! `assets/workflows/default.toml`; `--workflow FILE` loads a user's own.
 //!
 //! The engine knows phase [`PhaseKind`]s, not the default's phase names. Loading

@@ -254,7 +254,7 @@ impl Actor {
             });
         let id = SessionId::new();
         // Readers of DIR's state tell this session from ones left without
-        // an end by the lock naming it (state.rs).
+        // an end by the lock naming it (workspace/state_dir.rs).
         crate::workspace::state_dir::note_session(self.workspace.state(), id.as_str());
         let created = now();
         let scheduler = self.new_scheduler();

@@ -1,5 +1,5 @@
 //! One model call as a child task of the orchestrator: it streams from the
-//! agent's provider, retries per the policy of DESIGN.md §3, walks the fallback
+//! agent's provider, retries per the policy of docs/design.md §3, walks the fallback
 //! chain, and reports every step to the actor as a [`CallMsg`]. It never touches
 //! the store; the actor records what it reports.
 //!
@@ -166,7 +166,7 @@ pub struct CallPolicy {
 }
 
 impl CallPolicy {
-    /// The policy a provider's settings give (DESIGN.md §3 defaults).
+    /// The policy a provider's settings give (docs/design.md §3 defaults).
     pub fn for_provider(spec: &crate::config::ProviderSpec) -> Self {
         CallPolicy {
             retry: RetryPolicy {

@@ -1,4 +1,4 @@
-//! Group commit (DESIGN.md §4): the actor hands over each step's writes and
+//! Group commit (docs/design.md §4): the actor hands over each step's writes and
 //! events as a [`Group`]; the committer applies the writes of all groups that
 //! arrived, flushes sled once (at most every [`GROUP_INTERVAL`], or at once when
 //! [`GROUP_RECORDS`] records wait), and only then releases the groups' events to
@@ -176,7 +176,7 @@ fn ends_session(group: &Group) -> bool {
 /// text (not the line that ends a call's attempt) and the session's summary,
 /// its events tokens and the lines' announcement. Such groups may wait
 /// [`TRANSCRIPT_INTERVAL`] for their flush, and their tokens (ephemeral,
-/// DESIGN.md §4) are released before it: a consumer keeps the text of a
+/// docs/design.md §4) are released before it: a consumer keeps the text of a
 /// token until the line holding it arrives.
 fn streaming(group: &Group) -> bool {
     group.writes.iter().all(|w| match w {

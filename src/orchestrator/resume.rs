@@ -242,7 +242,7 @@ impl Actor {
             self.workflow = workflow;
         }
         let mut s = stored.state;
-        // Named in DIR's lock, as a session that starts is (state.rs).
+        // Named in DIR's lock, as a session that starts is (workspace/state_dir.rs).
         crate::workspace::state_dir::note_session(
             self.workspace.state(),
             stored.record.id.as_str(),

@@ -1,4 +1,4 @@
-//! Path rules for generated files (DESIGN.md §6), and the one function that
+//! Path rules for generated files (docs/design.md §6), and the one function that
 //! writes a generated file to disk, [`write_confined`].
 //!
 //! A generated path is relative, normalised, inside the root, not under `.git/`
@@ -149,7 +149,7 @@ pub fn normalize(raw: &str) -> Result<String, PathRefusal> {
 /// The git rules are libgit2's (1.9, as vendored by the `git2` crate;
 /// `git_path_is_valid` with `GIT_PATH_REJECT_DOT_GIT_NTFS`,
 /// `GIT_PATH_REJECT_DOT_GIT_HFS` and the Windows file-system flags), which
-/// `git2` does not expose, so they are restated here (DESIGN.md §6), per
+/// `git2` does not expose, so they are restated here (docs/design.md §6), per
 /// `/`-separated component:
 ///
 /// * **`.git` on NTFS**: a component that starts, in any case, with `.git` or

@@ -404,7 +404,7 @@ fn the_schema_is_draft_2020_12_and_says_where_it_comes_from() {
     );
     assert!(schema["title"].as_str().is_some_and(|t| !t.is_empty()));
     let description = schema["description"].as_str().unwrap();
-    assert!(description.contains("DESIGN.md §5"), "{description}");
+    assert!(description.contains("docs/design.md §5"), "{description}");
     for extra in [
         "`title` on task_queued",
         "`positions` and `needs_human` on conflict_detected",

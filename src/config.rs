@@ -16,7 +16,6 @@ pub mod demo;
 pub mod keymap;
 pub mod pricing;
 mod raw;
-pub mod theme;
 mod validate;
 pub mod workflow;
 

@@ -26,10 +26,13 @@ pub mod screens;
 pub mod search;
 pub mod status;
 pub mod terminal;
+pub mod theme;
 pub mod transcript;
 pub mod widgets;
 
-pub use crate::config::{keymap, theme};
+/// The key table lives in `config` (a bad `[keys]` entry is a config error
+/// with its line, exit 2, before anything starts); the TUI reads it here.
+pub use crate::config::keymap;
 
 #[cfg(test)]
 mod tests;
@@ -47,9 +50,9 @@ use self::app::{AgentInfo, App, External, UiOptions};
 use self::terminal::TerminalGuard;
 use crate::config::Settings;
 use crate::config::keymap::Keymap;
-use crate::config::theme::{ColorDepth, Theme};
 use crate::config::workflow::Workflow;
 use crate::protocol::{Channels, Event, EventBody, Op, SessionStatus};
+use crate::tui::theme::{ColorDepth, Theme};
 
 /// Shortest time between two frames after the person's input (keys, paste,
 /// mouse, a resize): at most 60 frames per second.

@@ -4,11 +4,11 @@
 
 #![allow(dead_code)]
 
-use quorum::config::theme::Theme;
 use quorum::protocol::{
     Event, EventBody, LineKind, LoggedEvent, SessionId, TaskState, TranscriptLine,
 };
 use quorum::tui::app::{AgentInfo, App, UiOptions};
+use quorum::tui::theme::Theme;
 
 /// Agent names, the first `n` are used.
 pub const AGENTS: [&str; 10] = [

@@ -151,7 +151,7 @@ fn config_check(global: &Global, dir: &Path) -> (Check, Option<Settings>) {
 }
 
 /// The theme the TUI would use (`--theme`, else `[ui] theme`) must be a
-/// built-in one ([`crate::config::theme::Theme::BUILTIN`]): the TUI refuses
+/// built-in one ([`crate::tui::theme::Theme::BUILTIN`]): the TUI refuses
 /// an unknown name (exit 2). Without valid settings only `--theme` is checked.
 fn theme_check(global: &Global, settings: Option<&Settings>) -> Option<Check> {
     let (name, from) = match (&global.theme, settings) {
@@ -165,7 +165,7 @@ fn theme_check(global: &Global, settings: Option<&Settings>) -> Option<Check> {
         ),
         (None, None) => return None,
     };
-    Some(match crate::config::theme::Theme::builtin(&name) {
+    Some(match crate::tui::theme::Theme::builtin(&name) {
         Ok(_) => Check::new(
             "config",
             "theme",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::cli::args::{Global, joined};
 use crate::cli::exit::Failure;
 use crate::cli::setup::{Prepared, open_state, prepare, spawn};
-use crate::config::theme::Theme;
+use crate::tui::theme::Theme;
 
 /// Opens the TUI in DIR, starting on `prompt`'s words when there are some;
 /// returns the session's exit code.

@@ -19,7 +19,7 @@ use syntect::highlighting::{
 use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
-use crate::config::theme::Theme;
+use crate::tui::theme::Theme;
 
 /// Theme scopes by slot number (slot 0 is plain text).
 const SLOTS: [(&str, &str); 6] = [

@@ -7,8 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 
-use crate::config::theme::Theme;
 use crate::protocol::DecidedBy;
+use crate::tui::theme::Theme;
 
 /// The spinner's frames (advanced at most 10 times a second).
 pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];

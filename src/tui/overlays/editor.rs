@@ -8,11 +8,11 @@ use ratatui::layout::Rect;
 use ratatui::widgets::{Block, BorderType, Borders, Clear};
 use ratatui_textarea::{TextArea, WrapMode};
 
-use crate::config::theme::Theme;
 use crate::protocol::Op;
 use crate::tui::app::{App, External, Overlay};
 use crate::tui::keymap::Action;
 use crate::tui::search::Search;
+use crate::tui::theme::Theme;
 use crate::tui::widgets::centered;
 
 /// What an editor overlay's text is for.

@@ -14,11 +14,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui_textarea::{TextArea, WrapMode};
 
-use crate::config::theme::Theme;
 use crate::protocol::{LineKind, Op, RequestId, TaskState};
 use crate::tui::app::{App, EditorPurpose, External, Focus, Overlay, Screen};
 use crate::tui::keymap::Action;
 use crate::tui::search::find_ci;
+use crate::tui::theme::Theme;
 use crate::tui::transcript::{PageRequest, wrap};
 use crate::tui::widgets::{SPINNER, pane, tokens};
 

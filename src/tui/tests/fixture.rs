@@ -7,12 +7,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use crate::config::theme::Theme;
 use crate::protocol::{
     DecidedBy, Event, EventBody, FileChange, LineKind, LoggedEvent, Position, SessionId,
     TestStatus, TranscriptLine,
 };
 use crate::tui::app::{AgentInfo, App};
+use crate::tui::theme::Theme;
 
 pub(super) const AGENTS: [&str; 5] = ["pm", "backend", "frontend", "qa", "security"];
 pub(super) const PHASES: [(&str, &str); 9] = [

@@ -516,7 +516,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
     let setup = crate::tui::Setup {
         settings: std::sync::Arc::new(settings),
         workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
-        theme: crate::config::theme::Theme::default(),
+        theme: crate::tui::theme::Theme::default(),
         dir: "/tmp".into(),
         prompt: None,
         resume: None,
@@ -818,7 +818,7 @@ fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
         crate::tui::Setup {
             settings: std::sync::Arc::new(settings),
             workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
-            theme: crate::config::theme::Theme::default(),
+            theme: crate::tui::theme::Theme::default(),
             dir: "/tmp".into(),
             prompt: None,
             resume: None,

@@ -10,11 +10,11 @@ use ratatui::buffer::Buffer;
 use ratatui::style::Style;
 
 use super::{app, at_deliver, at_resolve, code, key, render};
-use crate::config::theme::Theme;
 use crate::protocol::{
     Event, EventBody, LoggedEvent, Op, SessionId, SessionStatus, SessionSummary,
 };
 use crate::tui::app::{App, Screen};
+use crate::tui::theme::Theme;
 
 /// The resolve fixture with times on its events and tokens streamed, so the
 /// metrics have something to draw: phases one to five seconds apart, a retry.

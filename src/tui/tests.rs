@@ -9,6 +9,7 @@ mod fixture;
 mod flows;
 mod paths;
 mod screens;
+mod sessions;
 
 use self::fixture::*;
 

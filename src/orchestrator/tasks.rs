@@ -204,15 +204,8 @@ impl Actor {
             return self.reject("pause", format!("no task `{id}`"));
         };
         match task.state {
-            TaskState::Queued => {
-                s.live.scheduler.remove(id);
-            }
-            TaskState::Running | TaskState::Retrying => {
-                if let Some(token) = s.live.cancels.remove(id) {
-                    token.cancel();
-                }
-                s.live.scheduler.release(&task.agent);
-                s.live.partial.remove(id);
+            TaskState::Queued | TaskState::Running | TaskState::Retrying => {
+                s.live.halt(id, &task.agent, task.state);
             }
             TaskState::Paused | TaskState::Done | TaskState::Failed | TaskState::Cancelled => {
                 return self.reject("pause", format!("task `{id}` is {}", task.state.as_str()));
@@ -357,17 +350,9 @@ impl Actor {
             return self.reject("cancel", format!("no task `{id}`"));
         };
         match task.state {
-            TaskState::Queued => {
-                s.live.scheduler.remove(id);
+            TaskState::Queued | TaskState::Running | TaskState::Retrying | TaskState::Paused => {
+                s.live.halt(id, &task.agent, task.state);
             }
-            TaskState::Running | TaskState::Retrying => {
-                if let Some(token) = s.live.cancels.remove(id) {
-                    token.cancel();
-                }
-                s.live.scheduler.release(&task.agent);
-                s.live.partial.remove(id);
-            }
-            TaskState::Paused => {}
             TaskState::Done | TaskState::Failed | TaskState::Cancelled => {
                 return self.reject("cancel", format!("task `{id}` is {}", task.state.as_str()));
             }

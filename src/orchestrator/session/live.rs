@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::super::scheduler::Scheduler;
+use crate::protocol::TaskState;
 
 /// The session's runtime state.
 #[derive(Default)]
@@ -28,4 +29,26 @@ pub(crate) struct Live {
     /// The project already in DIR (files and key contents), when there is one
     /// (stored once, as the `state`/`project` record).
     pub project: Option<Value>,
+}
+
+impl Live {
+    /// Takes task `id` (of `agent`, in `state`) off its agent: a queued task
+    /// leaves the queue; a running or retrying one has its call cancelled,
+    /// its agent's slot freed and its partial line dropped. Other states hold
+    /// nothing here.
+    pub fn halt(&mut self, id: &str, agent: &str, state: TaskState) {
+        match state {
+            TaskState::Queued => {
+                self.scheduler.remove(id);
+            }
+            TaskState::Running | TaskState::Retrying => {
+                if let Some(token) = self.cancels.remove(id) {
+                    token.cancel();
+                }
+                self.scheduler.release(agent);
+                self.partial.remove(id);
+            }
+            TaskState::Paused | TaskState::Done | TaskState::Failed | TaskState::Cancelled => {}
+        }
+    }
 }

@@ -37,7 +37,7 @@ impl Channels {
 }
 
 /// Now, as an RFC 3339 UTC time stamp (the `at` of every event line;
-/// docs/wire-formats.md).
+/// docs/design.md §5, "Headless event stream").
 pub fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

@@ -185,12 +185,17 @@ impl App {
     }
 
     /// Durable events that concern the controls: budgets, and the session's end.
+    /// Which events are budget notices is decided once, by the exhaustive
+    /// match of [`BudgetNotice::from_event`].
     pub(crate) fn on_control_event(&mut self, body: &EventBody) {
-        match body {
-            EventBody::BudgetWarning { .. } => {
-                let Some(notice) = BudgetNotice::from_event(body) else {
-                    return;
-                };
+        if let Some(notice) = BudgetNotice::from_event(body) {
+            if matches!(body, EventBody::BudgetExhausted { .. }) {
+                self.control.exhausted.retain(|w| w.scope != notice.scope);
+                self.control.exhausted.push(notice);
+                if self.overlay.is_none() {
+                    self.overlay = Some(Overlay::Budget);
+                }
+            } else {
                 self.toast(
                     format!(
                         "budget: {} has spent {} % ({})",
@@ -203,50 +208,12 @@ impl App {
                 self.control.warnings.retain(|w| w.scope != notice.scope);
                 self.control.warnings.push(notice);
             }
-            EventBody::BudgetExhausted { .. } => {
-                let Some(notice) = BudgetNotice::from_event(body) else {
-                    return;
-                };
-                self.control.exhausted.retain(|w| w.scope != notice.scope);
-                self.control.exhausted.push(notice);
-                if self.overlay.is_none() {
-                    self.overlay = Some(Overlay::Budget);
-                }
+        } else if matches!(body, EventBody::SessionFinished { .. }) {
+            self.control.paused = false;
+            self.control.exhausted.clear();
+            if matches!(self.overlay, Some(Overlay::Budget)) {
+                self.overlay = None;
             }
-            EventBody::SessionFinished { .. } => {
-                self.control.paused = false;
-                self.control.exhausted.clear();
-                if matches!(self.overlay, Some(Overlay::Budget)) {
-                    self.overlay = None;
-                }
-            }
-            EventBody::SessionStarted { .. }
-            | EventBody::SessionResumed { .. }
-            | EventBody::PhaseStarted { .. }
-            | EventBody::PhaseFinished { .. }
-            | EventBody::QuestionAsked { .. }
-            | EventBody::QuestionAnswered { .. }
-            | EventBody::TaskQueued { .. }
-            | EventBody::TaskStarted { .. }
-            | EventBody::TaskPaused { .. }
-            | EventBody::TaskCancelled { .. }
-            | EventBody::TaskFinished { .. }
-            | EventBody::TaskFailed { .. }
-            | EventBody::TaskRetrying { .. }
-            | EventBody::ProviderFallback { .. }
-            | EventBody::ConflictDetected { .. }
-            | EventBody::VoteCast { .. }
-            | EventBody::ConflictResolved { .. }
-            | EventBody::DecisionOverridden { .. }
-            | EventBody::FileStaged { .. }
-            | EventBody::PathRefused { .. }
-            | EventBody::SetupRun { .. }
-            | EventBody::TestRun { .. }
-            | EventBody::RepairDeclined { .. }
-            | EventBody::TaskSummary { .. }
-            | EventBody::Finding { .. }
-            | EventBody::CommitCreated { .. }
-            | EventBody::Error { .. } => {}
         }
     }
 

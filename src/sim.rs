@@ -74,7 +74,7 @@ impl Provider for OfflineProvider {
                 latency_ms,
                 error,
             }) => (
-                text,
+                text.unwrap_or_else(|| reply(&request.meta)),
                 Duration::from_millis(delay_ms),
                 Duration::from_millis(latency_ms),
                 error,

@@ -9,7 +9,8 @@
 //! kind = "implement"       # a task kind (requirements, plan, compare, ballot, chair,
 //!                          # breakdown, implement, tests, repair, review)
 //! task = "server"          # substring of the task id; `=review`: exactly that id
-//! text = "..."             # the reply (or `error`)
+//! text = "..."             # the reply (or `error`; neither: the built-in
+//!                          # reply, paced by delay_ms / latency_ms)
 //! times = 1                # uses before the entry is spent; 0 = unlimited
 //! delay_ms = 0             # pause before each streamed chunk
 //! latency_ms = 0           # pause before the first chunk (a model thinking)
@@ -112,8 +113,9 @@ struct RawScript {
 /// One reply chosen from the script.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScriptedReply {
-    /// The reply text (empty when `error` is set).
-    pub text: String,
+    /// The reply text (empty when `error` is set); `None` for the
+    /// built-in reply, paced by the delays.
+    pub text: Option<String>,
     /// Pause before each chunk, in milliseconds.
     pub delay_ms: u64,
     /// Pause before the first chunk, in milliseconds.
@@ -196,8 +198,11 @@ impl Script {
                     }
                 }),
             };
-            if error.is_none() && reply.text.is_none() {
-                return Err(err(format!("reply #{n}: needs `text` or `error`")));
+            let paced = reply.delay_ms > 0 || reply.latency_ms > 0;
+            if error.is_none() && reply.text.is_none() && !paced {
+                return Err(err(format!(
+                    "reply #{n}: needs `text`, `error`, or a `delay_ms`/`latency_ms` for the built-in reply"
+                )));
             }
             if let Some(fill) = &reply.fill {
                 if fill.marker.is_empty() || fill.line.is_empty() {
@@ -232,10 +237,10 @@ impl Script {
             let spent = r.times != 0 && used[i] >= r.times;
             if matches && !spent {
                 used[i] += 1;
-                let mut text = r.text.clone().unwrap_or_default();
-                if let Some(fill) = &r.fill {
-                    text = text.replace(&fill.marker, &fill.expand());
-                }
+                let text = match (&r.text, &r.fill) {
+                    (Some(text), Some(fill)) => Some(text.replace(&fill.marker, &fill.expand())),
+                    (text, _) => text.clone(),
+                };
                 return Some(ScriptedReply {
                     text,
                     delay_ms: r.delay_ms,
@@ -288,8 +293,8 @@ times = 0
             first.error,
             Some(LlmError::Status { status: 503, .. })
         ));
-        assert_eq!(script.take(&m).unwrap().text, "second");
-        assert_eq!(script.take(&m).unwrap().text, "second");
+        assert_eq!(script.take(&m).unwrap().text.as_deref(), Some("second"));
+        assert_eq!(script.take(&m).unwrap().text.as_deref(), Some("second"));
         assert!(
             script
                 .take(&meta("qa", "implement", "impl.server"))
@@ -308,8 +313,9 @@ times = 0
             script
                 .take(&meta("security", "review", "review"))
                 .unwrap()
-                .text,
-            "first review"
+                .text
+                .as_deref(),
+            Some("first review")
         );
         assert!(
             script
@@ -331,13 +337,13 @@ times = 0
         )
         .unwrap();
         let reply = script.take(&meta("a", "p", "t")).unwrap();
-        assert_eq!(reply.text, "<abc\nabc\nab>");
+        assert_eq!(reply.text.as_deref(), Some("<abc\nabc\nab>"));
         let big = Script::parse(
             "[[reply]]\ntext = \"@F@\"\nfill = { marker = \"@F@\", bytes = 3000000 }\n",
             Path::new("s.toml"),
         )
         .unwrap();
-        let text = big.take(&meta("a", "p", "t")).unwrap().text;
+        let text = big.take(&meta("a", "p", "t")).unwrap().text.unwrap();
         assert_eq!(text.len(), 3_000_000);
         assert!(
             text.lines()
@@ -349,6 +355,20 @@ times = 0
         )
         .unwrap_err();
         assert!(e.to_string().contains("fill.bytes"), "{e}");
+    }
+
+    #[test]
+    fn an_entry_with_only_a_pace_keeps_the_built_in_reply() {
+        let script = Script::parse(
+            "[[reply]]\nphase = \"plan\"\ndelay_ms = 20\ntimes = 0\n",
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        let reply = script.take(&meta("qa", "plan", "plan.qa")).unwrap();
+        assert_eq!(reply.text, None);
+        assert_eq!(reply.delay_ms, 20);
+        let e = Script::parse("[[reply]]\nphase = \"plan\"\n", Path::new("s.toml")).unwrap_err();
+        assert!(e.to_string().contains("delay_ms"), "{e}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! into it for a whole command; nothing here imports `commands`.
 
 pub mod args;
+pub mod connect;
 pub mod exit;
 pub mod logging;
 pub mod setup;

@@ -17,6 +17,7 @@
 //! value.
 
 pub mod ask;
+pub mod attach;
 pub mod completions;
 pub mod db;
 pub mod doctor;
@@ -26,6 +27,7 @@ pub mod memory;
 pub mod push;
 pub mod resume;
 pub mod run;
+pub mod serve;
 pub mod sessions;
 pub mod tui;
 pub mod undo;
@@ -78,6 +80,8 @@ async fn dispatch(global: &Global, cli: Cli) -> Result<i32, Failure> {
         Some(Command::Doctor { json }) => doctor::run(global, json).await,
         Some(Command::Completions { shell }) => Ok(completions::completions(shell)),
         Some(Command::Man) => Ok(completions::man()),
+        Some(Command::Serve(args)) => serve::run(global, args).await,
+        Some(Command::Attach(args)) => attach::run(global, args).await,
     }
 }
 

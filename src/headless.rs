@@ -13,6 +13,9 @@ use serde_json::json;
 
 use crate::protocol::{Channels, Event, EventBody, LoggedEvent, Op, SessionStatus};
 
+mod live;
+pub use live::Live;
+
 /// What `--json` prints (`quorum run --json[=tokens]`, docs/commands.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum JsonMode {
@@ -107,166 +110,6 @@ impl Display {
         if let Display::Live(live) = self {
             live.finish();
         }
-    }
-}
-
-/// Frames of the spinner.
-const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-/// The live display: permanent lines scroll up, one status line stays at the
-/// bottom and is redrawn in place (`\r`, erase line). Generic over the writer
-/// so that tests can read what a terminal would get.
-pub struct Live<W: std::io::Write> {
-    out: W,
-    width: usize,
-    phases: usize,
-    frame: usize,
-    started: std::time::Instant,
-    phase: Option<(usize, String)>,
-    running: Vec<(String, String)>,
-    done: usize,
-    failed: usize,
-    tokens: u64,
-    drawn: bool,
-}
-
-impl<W: std::io::Write> Live<W> {
-    /// A display `width` columns wide for a workflow of `phases` phases.
-    pub fn new(out: W, width: usize, phases: usize) -> Live<W> {
-        Live {
-            out,
-            width: width.max(20),
-            phases,
-            frame: 0,
-            started: std::time::Instant::now(),
-            phase: None,
-            running: Vec::new(),
-            done: 0,
-            failed: 0,
-            tokens: 0,
-            drawn: false,
-        }
-    }
-
-    fn clear(&mut self) {
-        if self.drawn {
-            let _ = write!(self.out, "\r\x1b[2K");
-            self.drawn = false;
-        }
-    }
-
-    /// The status line, at most `width - 1` characters.
-    pub fn status(&self) -> String {
-        let mut parts = Vec::new();
-        match &self.phase {
-            Some((n, name)) if self.phases > 0 => {
-                parts.push(format!("phase {n}/{} {name}", self.phases));
-            }
-            Some((n, name)) => parts.push(format!("phase {n} {name}")),
-            None => parts.push("starting".to_string()),
-        }
-        if !self.running.is_empty() {
-            let names: Vec<String> = self
-                .running
-                .iter()
-                .map(|(task, agent)| format!("{agent} {task}"))
-                .collect();
-            parts.push(format!("running: {}", names.join(", ")));
-        }
-        parts.push(format!("{} done", self.done));
-        if self.failed > 0 {
-            parts.push(format!("{} failed", self.failed));
-        }
-        if self.tokens > 0 {
-            parts.push(format!("{} tok", self.tokens));
-        }
-        let secs = self.started.elapsed().as_secs();
-        parts.push(format!("{}:{:02}", secs / 60, secs % 60));
-        let line = format!(
-            "{} {}",
-            SPINNER[self.frame % SPINNER.len()],
-            parts.join(" · ")
-        );
-        // Phase, task and agent names come from the workflow and the model.
-        let line = crate::sanitize::line(&line).into_owned();
-        let max = self.width - 1;
-        if line.chars().count() > max {
-            let mut cut: String = line.chars().take(max - 1).collect();
-            cut.push('…');
-            cut
-        } else {
-            line
-        }
-    }
-
-    fn draw(&mut self) {
-        self.clear();
-        let status = self.status();
-        let _ = write!(self.out, "{status}");
-        let _ = self.out.flush();
-        self.drawn = true;
-    }
-
-    /// Prints a permanent line above the status line.
-    pub fn line(&mut self, text: &str) {
-        self.clear();
-        let _ = writeln!(self.out, "{}", crate::sanitize::text(text));
-        self.draw();
-    }
-
-    /// Takes an event into the status line, and prints its line if it has one.
-    pub fn event(&mut self, event: &LoggedEvent) {
-        match &event.body {
-            EventBody::PhaseStarted { phase, .. } => {
-                let n = self.phase.as_ref().map_or(1, |(n, _)| n + 1);
-                self.phase = Some((n, phase.clone()));
-            }
-            EventBody::TaskStarted { task, agent, .. } => {
-                self.running.retain(|(t, _)| t != task);
-                self.running.push((task.clone(), agent.clone()));
-            }
-            EventBody::TaskFinished {
-                task,
-                tokens_in,
-                tokens_out,
-                ..
-            } => {
-                self.running.retain(|(t, _)| t != task);
-                self.done += 1;
-                self.tokens += tokens_in + tokens_out;
-            }
-            EventBody::TaskFailed { task, .. } => {
-                self.running.retain(|(t, _)| t != task);
-                self.failed += 1;
-            }
-            EventBody::TaskPaused { task, .. }
-            | EventBody::TaskCancelled { task, .. }
-            | EventBody::TaskRetrying { task, .. } => {
-                self.running.retain(|(t, _)| t != task);
-            }
-            _ => {}
-        }
-        match describe(event) {
-            Some(line) => self.line(&line),
-            None => self.draw(),
-        }
-    }
-
-    /// Advances the spinner.
-    pub fn tick(&mut self) {
-        self.frame += 1;
-        self.draw();
-    }
-
-    /// Erases the status line, leaving only the permanent lines.
-    pub fn finish(&mut self) {
-        self.clear();
-        let _ = self.out.flush();
-    }
-
-    /// The writer (for tests).
-    pub fn into_inner(self) -> W {
-        self.out
     }
 }
 
@@ -564,14 +407,73 @@ async fn report_end(
     }
 }
 
+/// Takes a durable event: printed (a JSON line, or the progress display)
+/// when `print`, and folded into `seen`; returns whether it ended the
+/// session.
+fn take_logged(
+    e: &LoggedEvent,
+    print: bool,
+    output: &Output,
+    display: &mut Display,
+    seen: &mut Seen,
+) -> bool {
+    if print {
+        if output.json.is_some() {
+            out_json(&serde_json::to_string(e).unwrap_or_default());
+        } else {
+            display.event(e);
+        }
+    }
+    seen.logged(e)
+}
+
+/// How a headless run begins.
+pub enum Begin {
+    /// Send this op ([`Op::Start`] or [`Op::Resume`]); a signal interrupts
+    /// the session.
+    Op(Op),
+    /// `quorum attach --json`: the server sends the session's snapshot
+    /// ([`Event::Attached`]) and its live events; print those from
+    /// `from_seq` on. A signal only ends this process (the session goes on).
+    Attach {
+        /// The first seq printed (0 or 1: all).
+        from_seq: u64,
+    },
+}
+
+/// Nobody reads the output any more (`| head -1`): the session stops as if
+/// interrupted, resumable, instead of running on unseen
+/// (docs/troubleshooting.md, "Output to a closed pipe"). Once.
+fn interrupt_unread(reader_gone: &mut bool, ops: &tokio::sync::mpsc::UnboundedSender<Op>) {
+    if !*reader_gone && crate::output::pipe_closed() {
+        *reader_gone = true;
+        tracing::warn!("the output pipe is closed: interrupting the session");
+        let _ = ops.send(Op::Interrupt);
+    }
+}
+
+impl Begin {
+    /// Begins: sends the op (and arms the interrupt), or nothing for an
+    /// attach; returns `(dry_run, no_commit, from_seq)`.
+    fn apply(self, ops: &tokio::sync::mpsc::UnboundedSender<Op>) -> (bool, bool, u64) {
+        match self {
+            Begin::Op(op) => {
+                let (dry_run, no_commit) = begin_session(ops, op);
+                (dry_run, no_commit, 0)
+            }
+            Begin::Attach { from_seq } => (false, false, from_seq),
+        }
+    }
+}
+
 /// Runs one session headless to its end and returns the process exit code.
-pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
+pub async fn run(channels: Channels, begin: Begin, output: Output) -> i32 {
     let Channels {
         ops,
         mut events,
         stopped,
     } = channels;
-    let (dry_run, no_commit) = begin_session(&ops, begin);
+    let (dry_run, no_commit, from_seq) = begin.apply(&ops);
 
     let mut seen = Seen::default();
     let mut refused = false;
@@ -580,14 +482,7 @@ pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut reader_gone = false;
     loop {
-        // Nobody reads the output any more (`| head -1`): the session stops
-        // as if interrupted, resumable, instead of running on unseen
-        // (docs/troubleshooting.md, "Output to a closed pipe").
-        if !reader_gone && crate::output::pipe_closed() {
-            reader_gone = true;
-            tracing::warn!("the output pipe is closed: interrupting the session");
-            let _ = ops.send(Op::Interrupt);
-        }
+        interrupt_unread(&mut reader_gone, &ops);
         let event = tokio::select! {
             event = events.recv() => event,
             _ = ticker.tick(), if display.is_live() => {
@@ -600,12 +495,15 @@ pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
         };
         match event {
             Event::Logged(e) => {
-                if output.json.is_some() {
-                    out_json(&serde_json::to_string(&e).unwrap_or_default());
-                } else {
-                    display.event(&e);
+                if take_logged(&e, e.seq >= from_seq, &output, &mut display, &mut seen) {
+                    break;
                 }
-                if seen.logged(&e) {
+            }
+            Event::Attached { events: stored, .. } => {
+                let ended = stored
+                    .iter()
+                    .any(|e| take_logged(e, e.seq >= from_seq, &output, &mut display, &mut seen));
+                if ended {
                     break;
                 }
             }
@@ -638,6 +536,7 @@ pub async fn run(channels: Channels, begin: Op, output: Output) -> i32 {
             | Event::SearchResults { .. }
             | Event::SessionsListed { .. }
             | Event::SessionLoaded { .. }
+            | Event::Clients { .. }
             | Event::FileEdited { .. } => {}
             Event::Resumed { events: stored, .. } => {
                 if let Some(line) = left_open(&stored) {

@@ -27,6 +27,7 @@ pub mod output;
 pub mod protocol;
 pub mod sanitize;
 pub mod secrets;
+pub mod server;
 pub mod sim;
 pub mod store;
 pub mod tui;

@@ -78,6 +78,7 @@ mod messages;
 mod ops;
 pub mod session_view;
 pub mod transcript;
+pub mod wire;
 
 pub use channels::{Channels, Stopped, now};
 pub use domain::*;

@@ -92,7 +92,9 @@ fn take_waiting_events(
             Ok(event) => take_event(app, guard, out, event),
             Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return took,
             Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
-                app.run.closed = true;
+                if !app.run.closed {
+                    app.on_event(Event::Closed);
+                }
                 return true;
             }
         }
@@ -182,6 +184,9 @@ pub struct Setup {
     /// configured (not `--offline`): a prompt for what its demo is not ends
     /// the session `demo` ([`crate::protocol::SessionOptions::unbuilt`]).
     pub implicit_demo: bool,
+    /// The channels are a connection to `quorum serve`: a hangup, a closed
+    /// terminal or `Ctrl-\\` detaches instead of interrupting the session.
+    pub client: bool,
 }
 
 /// Builds the initial [`App`] for a setup: the roster with budgets, the
@@ -281,8 +286,8 @@ impl App {
     }
 }
 
-/// Resolves on SIGHUP (the SSH link dropped) or SIGTERM.
-async fn hangup() {
+/// Resolves on SIGHUP (the SSH link dropped: `true`) or SIGTERM (`false`).
+async fn hangup() -> bool {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -290,14 +295,13 @@ async fn hangup() {
             signal(SignalKind::hangup()),
             signal(SignalKind::terminate()),
         ) {
-            tokio::select! {
-                _ = hup.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
+            return tokio::select! {
+                _ = hup.recv() => true,
+                _ = term.recv() => false,
+            };
         }
     }
-    futures::future::pending::<()>().await;
+    futures::future::pending::<bool>().await
 }
 
 /// A stream of SIGCONT (the process was stopped from outside and continued):
@@ -564,14 +568,20 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
                         !as_is
                     }
                     None => {
-                        app.run.closed = true;
+                        // A server that stopped or died says nothing more.
+                        app.on_event(Event::Closed);
                         true
                     }
                 };
             }
-            _ = &mut hup => {
-                app.outbox.push(Op::Interrupt);
-                app.run.quit = true;
+            hangup = &mut hup => {
+                if hangup {
+                    hung_up(&mut app);
+                } else {
+                    // SIGTERM: asked to end, not a lost terminal.
+                    app.outbox.push(Op::Interrupt);
+                    app.run.quit = true;
+                }
             }
             _ = continued.recv() => {
                 guard.resume()?;
@@ -647,6 +657,7 @@ fn start(setup: Setup) -> (App, Setup) {
         ..setup
     };
     let mut app = app_for(&setup);
+    app.about.client = setup.client;
     tracing::info!(
         colours = depth.as_str(),
         theme = app.theme.name(),
@@ -667,6 +678,18 @@ fn start(setup: Setup) -> (App, Setup) {
     (app, setup)
 }
 
+/// The terminal hung up (SIGHUP, a closed pty): a client of
+/// `quorum serve` detaches and the session goes on; a TUI that runs its
+/// session itself interrupts it (resumable).
+fn hung_up(app: &mut App) {
+    if app.about.client {
+        app.run.detached = true;
+    } else {
+        app.outbox.push(Op::Interrupt);
+    }
+    app.run.quit = true;
+}
+
 /// The person's input (a key, a paste, the mouse, a resize) into the app;
 /// returns whether the screen changed. A closed terminal stops the TUI like
 /// an interrupt.
@@ -683,8 +706,7 @@ fn on_input(
         Some(Ok(_)) => return Ok(false),
         // The terminal is gone (closed pty): stop like an interrupt.
         Some(Err(_)) | None => {
-            app.outbox.push(Op::Interrupt);
-            app.run.quit = true;
+            hung_up(app);
             return Ok(false);
         }
     }
@@ -701,6 +723,9 @@ async fn finish(
     stopped: crate::protocol::Stopped,
     setup: &Setup,
 ) -> io::Result<i32> {
+    if app.run.detached {
+        return Ok(detached(app, events, stopped).await);
+    }
     let _ = ops.send(Op::Shutdown);
     // Take the session's last events (its end status), then stop.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -712,6 +737,11 @@ async fn finish(
         }
     }
     stopped.await;
+    // A client that left while other terminals watch: the session goes on.
+    if app.about.client && app.session.running() {
+        say_detached(&app.session.id);
+        return Ok(crate::protocol::exit::OK);
+    }
     // The terminal is back (the alternate screen left): an unfinished
     // session says how to go on with it.
     let here = std::env::current_dir()
@@ -724,4 +754,29 @@ async fn finish(
         let _ = writeln!(io::stderr(), "{hint}");
     }
     Ok(app.exit_code())
+}
+
+/// A client that detached: the connection is closed and the session goes
+/// on in the server; says how to come back. Exit 0.
+async fn detached(
+    app: App,
+    events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    stopped: crate::protocol::Stopped,
+) -> i32 {
+    // The connection closes with the process: nothing to wait for.
+    drop((events, stopped));
+    if app.session.running() {
+        say_detached(&app.session.id);
+    }
+    crate::protocol::exit::OK
+}
+
+/// Says on stderr that the session goes on in the server without this TUI.
+fn say_detached(id: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        io::stderr(),
+        "quorum: detached; session {} goes on in the server: `quorum attach` to come back",
+        crate::sanitize::line(id)
+    );
 }

@@ -72,6 +72,8 @@ mod schema;
 mod scripts;
 #[path = "all/secrets.rs"]
 mod secrets;
+#[path = "all/server.rs"]
+mod server;
 #[path = "all/test_gate.rs"]
 mod test_gate;
 #[path = "all/tui_flow.rs"]

@@ -199,6 +199,44 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout: `quorum man > quorum.1`.
     Man,
+    /// DIR's server: it owns DIR's state and runs its sessions for every
+    /// client (`quorum` starts it on demand; sessions go on when the terminal closes).
+    Serve(ServeArgs),
+    /// Attach to the session on DIR's server: the TUI, or its events as JSON lines.
+    Attach(AttachArgs),
+}
+
+/// `quorum serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve in this process (for systemd and tests) instead of starting a background server.
+    #[arg(long, conflicts_with = "stop")]
+    pub foreground: bool,
+
+    /// Stop DIR's server: the running session ends as when its TUI quits (resumable).
+    #[arg(long)]
+    pub stop: bool,
+
+    /// Seconds the server waits without clients and without a running session before it exits.
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_exit: u64,
+}
+
+/// `quorum attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The session's id or unique prefix (default: the one on DIR's server).
+    #[arg(value_name = "SESSION")]
+    pub session: Option<String>,
+
+    /// One JSON object per event on stdout, as `quorum run --json`, until the
+    /// session ends; `--json=tokens` adds token deltas.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "events", value_name = "tokens")]
+    pub json: Option<JsonMode>,
+
+    /// With --json: start at this event (its `seq`); earlier ones are not printed.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "json")]
+    pub from_seq: u64,
 }
 
 /// Shells `quorum completions` writes scripts for.
@@ -241,6 +279,11 @@ pub struct RunArgs {
     /// Write the files into DIR but make no commit.
     #[arg(long, conflicts_with = "dry_run")]
     pub no_commit: bool,
+
+    /// Start the session on DIR's server (started if none runs), print its id and return;
+    /// `quorum attach` follows it.
+    #[arg(long, conflicts_with_all = ["json", "dry_run"])]
+    pub detach: bool,
 
     /// Run through review; write nothing into DIR; print the staged files and their diff.
     #[arg(long)]

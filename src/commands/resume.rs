@@ -43,5 +43,10 @@ pub async fn run(global: &Global, args: ResumeArgs) -> Result<i32, Failure> {
         allow_overwrite: args.allow_overwrite,
         allow_secrets: args.allow_secrets,
     };
-    Ok(crate::headless::run(handle.into_channels(), begin, output).await)
+    Ok(crate::headless::run(
+        handle.into_channels(),
+        crate::headless::Begin::Op(begin),
+        output,
+    )
+    .await)
 }

@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::args::{Global, RunArgs, joined};
+use crate::cli::connect::connect_or_start;
 use crate::cli::exit::Failure;
 use crate::cli::setup::{Prepared, open_state, prepare, spawn};
 use crate::config::Settings;
 use crate::protocol::{Op, SessionOptions};
+use crate::server::client::OnShutdown;
 
 /// The line that says what the offline (simulated) team is.
 pub const DEMO_NOTICE: &str = "quorum: offline (simulated) team: it builds its demo item service, whatever the prompt; configure a provider for real work — `quorum init`";
@@ -33,6 +35,19 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<i32, Failure> {
     };
     let prepared = prepare(global, args.workflow.as_deref())?;
     refuse_unconfined(&prepared)?;
+    if args.detach {
+        let options = SessionOptions {
+            interactive: false,
+            no_commit: args.no_commit,
+            dry_run: false,
+            allow_overwrite: args.allow_overwrite,
+            allow_secrets: args.allow_secrets,
+            answers,
+            allow_unconfined: global.allow_unconfined_tests,
+            unbuilt: demo_notice(global, &prepared.settings, &prompt),
+        };
+        return detach(global, &prepared, Op::Start { prompt, options }).await;
+    }
     let (state, store, _guard) = open_state(&prepared.dir, global)?;
     tracing::info!(dir = %prepared.dir.display(), "headless session");
     let handle = spawn(&prepared, &state, store);
@@ -54,10 +69,63 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<i32, Failure> {
     };
     Ok(crate::headless::run(
         handle.into_channels(),
-        Op::Start { prompt, options },
+        crate::headless::Begin::Op(Op::Start { prompt, options }),
         output,
     )
     .await)
+}
+
+/// `quorum run --detach`: starts the session on DIR's server (started when
+/// none runs), prints its id on stdout and returns at once; the session
+/// goes on there (`quorum attach ID`).
+///
+/// Errors: exit 4 when the server already runs a session; exit 1 when the
+/// server cannot be reached or closes before the session starts; exit 2
+/// for a start it refuses otherwise.
+async fn detach(global: &Global, prepared: &Prepared, start: Op) -> Result<i32, Failure> {
+    use crate::protocol::{Event, EventBody};
+    let Some(connection) = connect_or_start(&prepared.dir, global, true).await? else {
+        return Err(Failure::failed(
+            "the server's socket path is too long: name a shorter state directory with --state-dir",
+        ));
+    };
+    let mut channels = connection.into_channels(OnShutdown::Detach);
+    channels.send(start);
+    loop {
+        match channels.events.recv().await {
+            Some(Event::Logged(e)) if matches!(e.body, EventBody::SessionStarted { .. }) => {
+                crate::outln!("{}", e.session);
+                if !global.quiet {
+                    crate::errln!(
+                        "quorum: session {} runs on DIR's server: `quorum attach {}` follows it",
+                        e.session,
+                        e.session.short()
+                    );
+                }
+                return Ok(crate::cli::exit::OK);
+            }
+            Some(Event::Rejected { op, reason }) if op == "start" => {
+                let code = if reason.contains("already running") {
+                    crate::protocol::exit::IN_USE
+                } else {
+                    crate::protocol::exit::USAGE
+                };
+                return Err(Failure {
+                    code,
+                    message: format!(
+                        "the server did not start the session: {}",
+                        crate::sanitize::line(&reason)
+                    ),
+                });
+            }
+            Some(_) => {}
+            None => {
+                return Err(Failure::failed(
+                    "the server closed the connection before the session started",
+                ));
+            }
+        }
+    }
 }
 
 /// The refine phase's answers of `--answers`: a TOML table `id = "answer"`.

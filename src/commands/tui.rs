@@ -1,13 +1,22 @@
 //! quorum without a subcommand: the full-screen TUI in DIR ([`crate::tui`]),
 //! starting at once on a prompt given on the command line, or resuming a
-//! session for `quorum resume` (`run_with`). The theme is checked, like
+//! session for `quorum resume` (`run_with`), or attaching to the session
+//! on DIR's server (`quorum attach`). The theme is checked, like
 //! everything else, before anything is created.
+//!
+//! The TUI is a client of DIR's server (`quorum serve`, started on demand;
+//! docs/design.md §4, "Server and clients"): it shows the server's session
+//! and detaches on a hangup or `Ctrl-\`. Where the socket's path is too
+//! long for a Unix socket, it runs the orchestrator itself, as it did
+//! before the server existed.
 
 use std::sync::Arc;
 
 use crate::cli::args::{Global, joined};
+use crate::cli::connect::connect_or_start;
 use crate::cli::exit::Failure;
 use crate::cli::setup::{Prepared, open_state, prepare, spawn};
+use crate::server::client::OnShutdown;
 use crate::tui::theme::Theme;
 
 /// Opens the TUI in DIR, starting on `prompt`'s words when there are some;
@@ -53,8 +62,16 @@ pub(crate) async fn run_with(
         .clone()
         .unwrap_or_else(|| prepared.settings.ui.theme.clone());
     let theme = Theme::builtin(&theme_name).map_err(|e| Failure::usage(e.to_string()))?;
-    let (state, store, _guard) = open_state(&prepared.dir, global)?;
-    let handle = spawn(&prepared, &state, store);
+    let connection = connect_or_start(&prepared.dir, global, true).await?;
+    let client = connection.is_some();
+    let (channels, _held) = match connection {
+        Some(connection) => (connection.into_channels(OnShutdown::Quit), None),
+        None => {
+            let (state, store, guard) = open_state(&prepared.dir, global)?;
+            let handle = spawn(&prepared, &state, store);
+            (handle.into_channels(), Some((state, guard)))
+        }
+    };
     let setup = crate::tui::Setup {
         settings: Arc::clone(&prepared.settings),
         workflow: prepared.workflow.clone(),
@@ -67,8 +84,9 @@ pub(crate) async fn run_with(
             .and_then(Result::err),
         unconfined_pending: ask && !at_once,
         implicit_demo: prepared.settings.offline_demo() && !global.offline,
+        client,
     };
-    crate::tui::run(handle.into_channels(), setup)
+    crate::tui::run(channels, setup)
         .await
         .map_err(|e| Failure::failed(format!("terminal: {e}")))
 }

@@ -151,6 +151,9 @@ pub enum Action {
     Palette,
     /// Suspend to the shell (Ctrl-Z); `fg` resumes.
     Suspend,
+    /// Detach from `quorum serve` (Ctrl-\\): the TUI ends and the session
+    /// goes on in the server; `quorum attach` comes back.
+    Detach,
     /// Search the transcript.
     Search,
     /// The next search match.
@@ -221,6 +224,7 @@ impl Action {
             Action::History => "history",
             Action::Palette => "palette",
             Action::Suspend => "suspend",
+            Action::Detach => "detach",
             Action::Search => "search",
             Action::SearchNext => "search_next",
             Action::SearchPrev => "search_prev",
@@ -358,6 +362,14 @@ const DEFAULTS: &[(Context, &[&str], Action, &str)] = &[
         &["ctrl-z"],
         Action::Suspend,
         "suspend (fg resumes)",
+    ),
+    (
+        Context::Global,
+        // Ctrl-4 (how crossterm reads the Ctrl-\ byte, 0x1c) is taken as
+        // Ctrl-\ by the TUI before the table is read.
+        &["ctrl-\\"],
+        Action::Detach,
+        "detach: the session goes on (quorum attach)",
     ),
     (Context::Outside, &["?"], Action::Help, "help"),
     (Context::Outside, &["c"], Action::Conflicts, "conflicts"),

@@ -183,34 +183,42 @@ impl Actor {
             Op::CancelSession => self.finish(SessionStatus::Cancelled),
             Op::Interrupt => self.finish(SessionStatus::Interrupted),
             Op::Shutdown => {
-                let waiting = self
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.progress.finished.is_none());
-                if waiting {
-                    let at_deliver = self.session.as_ref().is_some_and(|s| {
-                        self.workflow.phases.get(s.progress.phase).map(|p| p.kind)
-                            == Some(PhaseKind::Deliver)
-                    });
-                    let tests_failed = self
-                        .session
-                        .as_ref()
-                        .is_some_and(|s| s.progress.tests_failed.is_some());
-                    self.finish(if at_deliver && !tests_failed {
-                        SessionStatus::AwaitingDelivery
-                    } else if tests_failed {
-                        SessionStatus::Failed
-                    } else {
-                        SessionStatus::Interrupted
-                    });
-                }
+                self.end_as_at_shutdown();
                 self.shutting_down = true;
             }
+            Op::Quit => self.end_as_at_shutdown(),
             Op::SearchTranscript { agent, query, req } => self.search_transcript(agent, query, req),
             Op::ListSessions { req } => self.list_sessions(req),
             Op::LoadSession { session, req } => self.load_session(session, req),
             Op::AcceptEdited { path, content } => self.accept_edited(&path, content),
         }
+    }
+
+    /// Ends a running session as a shutdown does ([`Op::Shutdown`],
+    /// [`Op::Quit`]): waiting at deliver, `awaiting_delivery`; after failed
+    /// tests, `failed`; else `interrupted`. Nothing when none runs.
+    fn end_as_at_shutdown(&mut self) {
+        let waiting = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.progress.finished.is_none());
+        if !waiting {
+            return;
+        }
+        let at_deliver = self.session.as_ref().is_some_and(|s| {
+            self.workflow.phases.get(s.progress.phase).map(|p| p.kind) == Some(PhaseKind::Deliver)
+        });
+        let tests_failed = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.progress.tests_failed.is_some());
+        self.finish(if at_deliver && !tests_failed {
+            SessionStatus::AwaitingDelivery
+        } else if tests_failed {
+            SessionStatus::Failed
+        } else {
+            SessionStatus::Interrupted
+        });
     }
 
     async fn start_session(&mut self, prompt: String, options: SessionOptions) {

@@ -50,7 +50,7 @@ pub type RequestId = u64;
 pub const SEARCH_LIMIT: usize = 10_000;
 
 /// A stored session as the history lists it (answering [`Op::ListSessions`]).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionSummary {
     /// The session's id.
     pub id: SessionId,
@@ -75,7 +75,7 @@ pub struct SessionSummary {
 }
 
 /// A file's content and its diff against DIR, answering [`Op::LoadFile`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FileView {
     /// Relative path in DIR.
     pub path: String,
@@ -85,8 +85,10 @@ pub struct FileView {
     pub diff: Option<String>,
 }
 
-/// What happened. Only [`Event::Logged`] is durable and numbered.
-#[derive(Clone, Debug, PartialEq)]
+/// What happened. Only [`Event::Logged`] is durable and numbered. Serialised
+/// (serde's default, externally tagged) only on the server's socket
+/// ([`super::wire`]); the public stream is [`LoggedEvent`]'s JSON lines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     /// A durable event, released after its group commit was flushed.
     Logged(LoggedEvent),
@@ -212,5 +214,25 @@ pub enum Event {
         path: String,
         /// The new content's size in bytes.
         bytes: u64,
+    },
+    /// Sent by `quorum serve` to a client that attaches while a session is
+    /// (or was last) on the server: the session's durable events so far and
+    /// the transcript's size, folded like [`Event::Resumed`] but without
+    /// resuming anything; live events follow, then the staged files'
+    /// choices and a waiting delivery again ([`Event::FileDecided`],
+    /// [`Event::DeliveryReady`]) (docs/design.md §4, "Server and clients").
+    Attached {
+        /// The session's stored events, in seq order (1 to the last released).
+        events: Vec<LoggedEvent>,
+        /// Transcript lines over all agents (the next line's `seq`).
+        lines: u64,
+        /// Lines per agent (the next line's `agent_seq`), by agent.
+        agent_lines: std::collections::BTreeMap<String, u64>,
+    },
+    /// Sent by `quorum serve` to every client when one attaches or leaves:
+    /// how many are attached now (this one included).
+    Clients {
+        /// Attached clients, 1 or more.
+        attached: u32,
     },
 }

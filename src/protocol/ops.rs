@@ -1,10 +1,13 @@
 //! What consumers ask of the orchestrator: [`Op`].
 
+use serde::{Deserialize, Serialize};
+
 use super::*;
 
 /// User intent, sent to the orchestrator. Each variant names the events that
-/// answer it.
-#[derive(Clone, Debug, PartialEq)]
+/// answer it. Serialised (serde's default, externally tagged) only on the
+/// server's socket ([`super::wire`]), never in the public event stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// Start a session on `prompt`. Answered by `session_started`, then the phases'
     /// events, and at the end `session_finished`.
@@ -179,6 +182,12 @@ pub enum Op {
     },
     /// Stop the orchestrator after flushing. Answered by [`Event::Closed`].
     Shutdown,
+    /// The person quit a TUI that is a client of `quorum serve`: the running
+    /// session ends as at [`Op::Shutdown`] (waiting at deliver:
+    /// `awaiting_delivery`; after failed tests: `failed`; else
+    /// `interrupted`), but the orchestrator keeps serving. Answered by
+    /// `session_finished`; nothing when no session runs.
+    Quit,
     /// Find the lines of the current session's transcript (one agent's, or all
     /// agents' when `agent` is `None`) whose text contains `query`, ignoring
     /// case. The search runs in the store. Answered by [`Event::SearchResults`]

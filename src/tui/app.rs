@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 mod parts;
 pub use parts::{About, RunLoop, Screens, StartGate};
 
-use crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
@@ -250,6 +250,7 @@ impl App {
                 provider_label,
                 dir,
                 options,
+                client: false,
             },
             gate: StartGate::default(),
             screens: Screens::default(),
@@ -419,8 +420,23 @@ impl App {
         self.control = Control::default();
     }
 
-    /// [`Event::Resumed`]: the stored session is folded as if it had been
-    /// watched live, and each transcript view pages in its last stored lines.
+    /// `Ctrl-\\`: a client of `quorum serve` detaches (the session goes
+    /// on); without a server there is nothing to detach from.
+    pub(crate) fn detach(&mut self) {
+        if self.about.client {
+            self.run.detached = true;
+            self.run.quit = true;
+        } else {
+            self.toast(
+                "this TUI runs its session itself: nothing to detach from (q quits)".to_string(),
+                true,
+            );
+        }
+    }
+
+    /// [`Event::Resumed`] and [`Event::Attached`]: the stored session is
+    /// folded as if it had been watched live, and each transcript view pages
+    /// in its last stored lines.
     fn on_resumed(
         &mut self,
         events: &[LoggedEvent],
@@ -448,14 +464,6 @@ impl App {
         for page in self.transcripts.resume_at(lines, agent_lines) {
             self.request_page(Some(page));
         }
-        let id = events
-            .first()
-            .map(|e| e.session.short().to_string())
-            .unwrap_or_default();
-        self.toast(
-            format!("resuming session {id} after event {}", events.len()),
-            false,
-        );
     }
 
     /// Whether `event`, once taken, leaves the screen as it is: durable
@@ -481,7 +489,30 @@ impl App {
                 events,
                 lines,
                 agent_lines,
-            } => self.on_resumed(&events, lines, &agent_lines),
+            } => {
+                self.on_resumed(&events, lines, &agent_lines);
+                let id = short_id(&events);
+                self.toast(
+                    format!("resuming session {id} after event {}", events.len()),
+                    false,
+                );
+            }
+            Event::Attached {
+                events,
+                lines,
+                agent_lines,
+            } => {
+                self.on_resumed(&events, lines, &agent_lines);
+                let id = short_id(&events);
+                self.toast(
+                    format!(
+                        "attached to session {id} ({} events); Ctrl-\\ detaches",
+                        events.len()
+                    ),
+                    false,
+                );
+            }
+            Event::Clients { attached } => self.run.clients = attached,
             Event::Logged(e) => self.on_logged(&e),
             Event::Token { agent, task, text } => {
                 self.screens
@@ -530,7 +561,15 @@ impl App {
                 }
             }
             Event::Fatal { message } => self.toast(message, true),
-            Event::Closed => self.run.closed = true,
+            Event::Closed => {
+                self.run.closed = true;
+                if self.about.client && !self.run.quit {
+                    self.toast(
+                        "the server stopped (quorum serve --stop, or it failed): q quits; `quorum resume` continues the session".to_string(),
+                        true,
+                    );
+                }
+            }
         }
     }
 
@@ -549,7 +588,12 @@ impl App {
 
     /// A key press: the overlay on top takes it first, then the prompt
     /// editor when it is focused, then the key table's action.
-    pub fn on_key(&mut self, key: KeyEvent) {
+    pub fn on_key(&mut self, mut key: KeyEvent) {
+        // Terminals send Ctrl-\ as the byte 0x1c, which crossterm reads as
+        // Ctrl-4: one key, named as people know it.
+        if key.code == KeyCode::Char('4') && key.modifiers == KeyModifiers::CONTROL {
+            key.code = KeyCode::Char('\\');
+        }
         let contexts = self.contexts();
         let action = self.keymap.action(&contexts, &key);
         match self.overlay.take() {
@@ -650,6 +694,7 @@ impl App {
         match action {
             Action::CancelSession => self.cancel_or_quit(),
             Action::Suspend => self.run.external = Some(External::Suspend),
+            Action::Detach => self.detach(),
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Palette => self.overlay = Some(Overlay::Palette(Default::default())),
             Action::Conflicts => self.screen = Screen::Conflicts,
@@ -740,4 +785,13 @@ impl App {
             Screen::Metrics => {}
         }
     }
+}
+
+/// The short id of the session whose stored events these are (empty when
+/// there are none).
+fn short_id(events: &[LoggedEvent]) -> String {
+    events
+        .first()
+        .map(|e| e.session.short().to_string())
+        .unwrap_or_default()
 }

@@ -137,6 +137,11 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
             left.push_str(&format!(" · {}", status.as_str()));
         }
     }
+    // Other terminals on the same server session (docs/tui.md, "Detach
+    // and attach"): shown from two, this one included.
+    if app.run.clients > 1 {
+        left.push_str(&format!(" · {} attached", app.run.clients));
+    }
     // Flags that must not be missed: the session paused, a budget spent.
     let mut flags: Vec<Span> = Vec::new();
     if app.control.paused && s.running() {

@@ -18,7 +18,7 @@ const FLOORS: &[&[&str]] = &[
     &["llm"],
     &["sim"],
     &["orchestrator"],
-    &["tui", "headless"],
+    &["tui", "headless", "server"],
     &["cli"],
     &["commands"],
 ];
@@ -26,7 +26,7 @@ const FLOORS: &[&[&str]] = &[
 /// The frontends speak `Op`/`Event` over channels (docs/design.md §4): below
 /// their floor they may not reach the engine, the transport or the simulated
 /// team, only the vocabulary and the local resources.
-const FRONTENDS: &[&str] = &["tui", "headless"];
+const FRONTENDS: &[&str] = &["tui", "headless", "server"];
 /// What a frontend may not import although it is on a lower floor.
 const BEHIND_THE_CHANNELS: &[&str] = &["orchestrator", "llm", "sim"];
 

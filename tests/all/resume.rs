@@ -132,11 +132,21 @@ fn baseline(env: &Env, scenario: Scenario) -> Baseline {
 /// Runs the session in a new DIR, stops it by `crash`, resumes it, and checks
 /// everything acceptance 1 asks for.
 fn crash_and_resume(env: &Env, base: &Baseline, crash: Crash) -> Outcome {
+    crash_and_resume_via(env, base, crash, false)
+}
+
+/// [`crash_and_resume`], with the first run in-process (`quorum run`) or on
+/// DIR's server (`quorum run --detach`, the server crashed).
+fn crash_and_resume_via(env: &Env, base: &Baseline, crash: Crash, server: bool) -> Outcome {
     let root = tempdir();
     let d = root.path().join("p");
     let first_log = root.path().join("first.log");
     let resumed_log = root.path().join("resumed.log");
-    crash_the_first_run(env, base, &crash, &d, &first_log);
+    if server {
+        crash_the_server(env, base, &crash, &d, &first_log);
+    } else {
+        crash_the_first_run(env, base, &crash, &d, &first_log);
+    }
     let id = only_session(env, &d);
     let stored = env.stored_events(&d, &id);
     let after_types = match &crash {
@@ -192,6 +202,74 @@ fn crash_the_first_run(env: &Env, base: &Baseline, crash: &Crash, d: &Path, firs
         Crash::Term(..) => assert_eq!(first.code, 3, "SIGTERM exits 3: {first}"),
         _ => assert_eq!(first.code, -1, "the run was killed: {first}"),
     }
+}
+
+/// Step: the first run, on DIR's server (started by `quorum run --detach`,
+/// which gives it its environment: the crash hooks and the call log), is
+/// stopped by `crash`: the server crashes at a seq, or is killed (SIGKILL,
+/// SIGTERM) after `quorum attach --json` showed the event; returns once the
+/// server is gone.
+fn crash_the_server(env: &Env, base: &Baseline, crash: &Crash, d: &Path, first_log: &Path) {
+    std::fs::create_dir_all(d).unwrap();
+    (base.scenario.setup)(d);
+    let mut args: Vec<String> = ["run", PROMPT, "--detach", "--dir", path_str(d)]
+        .map(String::from)
+        .to_vec();
+    args.extend((base.scenario.args)());
+    let mut cmd = env.quorum(args);
+    cmd.env("QUORUM_OFFLINE_CALL_LOG", first_log);
+    match crash {
+        Crash::After(n) => {
+            cmd.env("QUORUM_CRASH_AFTER_SEQ", n.to_string());
+        }
+        Crash::Before(n) => {
+            cmd.env("QUORUM_CRASH_BEFORE_SEQ", n.to_string());
+        }
+        Crash::Kill(..) | Crash::Term(..) => {}
+    }
+    let started = run(cmd);
+    // A crash before `session_started` was released closes the connection
+    // first (exit 1); otherwise the id is printed.
+    assert!(
+        started.code == 0 || started.code == 1,
+        "{crash:?}: {started}"
+    );
+    let pid: i32 = std::fs::read_to_string(d.join(".quorum/lock"))
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| l.trim().parse().ok()))
+        .unwrap_or(0);
+    if let Crash::Kill(kind, nth) | Crash::Term(kind, nth) = crash {
+        let signal = match crash {
+            Crash::Kill(..) => libc::SIGKILL,
+            _ => libc::SIGTERM,
+        };
+        let id = started.stdout.trim().to_string();
+        let seen = std::cell::Cell::new(0);
+        let mut follow = crate::common::Streaming::start(env.quorum([
+            "attach",
+            &id,
+            "--json",
+            "--dir",
+            path_str(d),
+        ]));
+        follow.wait_for(TIMEOUT, kind, |e| {
+            if e["type"] == *kind {
+                seen.set(seen.get() + 1);
+            }
+            seen.get() == *nth
+        });
+        assert!(pid > 0, "{crash:?}: the server's pid is in the lock file");
+        // SAFETY: kill(2) on the pid the server wrote into DIR's lock file.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let _ = follow.finish(TIMEOUT);
+    }
+    let socket = d.join(".quorum/serve.sock");
+    crate::common::poll(TIMEOUT, "the server's end", || {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::os::unix::net::UnixStream::connect(&socket)
+            .is_err()
+            .then_some(())
+    });
 }
 
 /// Step: `resume --headless` ends the session succeeded, or exits 2 when the
@@ -468,6 +546,46 @@ fn a_session_crashed_at_any_point_resumes_to_the_same_commit() {
     assert!(after >= 30, "{after} crash points");
     let outcomes = crash_everywhere(&env, &base, points);
     assert_every_type_covered(&base, &outcomes);
+}
+
+/// The crash suite through the server (issue 20, acceptance 7): the first run
+/// on DIR's server (`run --detach`), the server crashed at a share of the
+/// points (after and before a seq, SIGKILL and SIGTERM from outside), each
+/// resumed to the same commit as an uninterrupted run.
+#[test]
+fn a_session_on_the_server_crashed_at_any_point_resumes_to_the_same_commit() {
+    let env = Env::new();
+    let base = baseline(&env, PLAIN);
+    let points: Vec<Crash> = crash_points(&base)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, p)| !matches!(p, Crash::After(_)) || i % 4 == 0)
+        .map(|(_, p)| p)
+        .collect();
+    let shares: [Vec<Crash>; 2] = [
+        points.iter().step_by(2).cloned().collect(),
+        points.iter().skip(1).step_by(2).cloned().collect(),
+    ];
+    let env = &env;
+    let base = &base;
+    let done: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                scope.spawn(move || {
+                    let mut done = 0;
+                    for crash in share {
+                        crash_and_resume_via(env, base, crash, true);
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    assert_eq!(done, points.len());
+    assert!(done >= 12, "{done} crash points");
 }
 
 /// The less travelled paths (tests/fixtures/scripts/team.toml): questions

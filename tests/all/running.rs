@@ -189,7 +189,7 @@ text = '''{"summary": "a CLI todo app", "goals": ["add, list and finish todos"],
 "#;
 
 /// The TUI on the offline team (with `script`) in tmux, until `waiting`
-/// says it waits for the person; then SIGHUP, as when an SSH link drops.
+/// says it waits for the person; then its server is stopped.
 /// `quorum resume --headless` must then finish the session by itself.
 /// Returns the resume's output and the stored events.
 fn hang_up_and_resume(
@@ -211,9 +211,13 @@ fn hang_up_and_resume(
     assert_eq!(out.code, 0, "{out}");
     assert!(out.stdout.contains("status    running"), "{out}");
 
-    let pid = owner(dir.path());
-    // SAFETY: a signal to the quorum this test started in tmux.
-    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) }, 0);
+    // The TUI is a client of DIR's server (docs/design.md §4): a hangup
+    // would leave the session waiting there; stopping the server ends it
+    // `interrupted`, as the hangup of a TUI that ran its own session did.
+    let stop = quorum(&env, dir.path(), &["serve", "--stop"]);
+    assert_eq!(stop.code, 0, "{stop}");
+    t.wait_for("the server stopped");
+    t.keys("q", true);
     t.wait_for("EXIT=");
     assert_eq!(listed(&env, dir.path())[0]["status"], "interrupted");
 

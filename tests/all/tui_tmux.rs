@@ -24,6 +24,8 @@ pub const WAIT: Duration = Duration::from_secs(180);
 pub struct Tmux {
     socket: String,
     env: Env,
+    /// DIR, whose server (started by the TUI) is stopped on drop.
+    dir: std::path::PathBuf,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -36,7 +38,11 @@ impl Tmux {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let tmux = Tmux { socket, env };
+        let tmux = Tmux {
+            socket,
+            env,
+            dir: dir.to_path_buf(),
+        };
         let out = tmux
             .cmd()
             .args([
@@ -138,6 +144,17 @@ impl Tmux {
         screen
     }
 
+    /// Kills the terminal (the tmux server): quorum gets its hangup. The
+    /// server it started stays (stopped on drop).
+    pub fn kill_terminal(&self) {
+        let out = self
+            .cmd()
+            .arg("kill-server")
+            .output()
+            .expect("tmux kill-server");
+        assert!(out.status.success());
+    }
+
     pub fn resize(&self, w: u16, h: u16) {
         let out = self
             .cmd()
@@ -163,6 +180,13 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").output();
+        // The TUI detached at the hangup: its server (and session) would
+        // wait for a person; stop it.
+        let _ = self
+            .env
+            .quorum(["serve", "--stop", "--quiet", "--dir"])
+            .arg(&self.dir)
+            .output();
     }
 }
 

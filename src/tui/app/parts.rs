@@ -20,6 +20,9 @@ pub struct About {
     pub dir: String,
     /// `[ui]` options.
     pub options: UiOptions,
+    /// The TUI is a client of `quorum serve`: a hangup or `Ctrl-\\` detaches
+    /// and leaves the session running (docs/tui.md, "Detach and attach").
+    pub client: bool,
 }
 
 /// What a new session must pass before it starts: the sandbox probe's answer
@@ -69,4 +72,10 @@ pub struct RunLoop {
     pub external: Option<External>,
     /// The last request id given out ([`App::req`]).
     pub next_req: RequestId,
+    /// The person detached (`Ctrl-\\`) or the terminal hung up while a
+    /// client of `quorum serve`: the session goes on without this TUI.
+    pub detached: bool,
+    /// Clients attached to the server's session, this one included (0 when
+    /// not a client); the status bar shows it from 2.
+    pub clients: u32,
 }

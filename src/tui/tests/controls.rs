@@ -625,3 +625,37 @@ fn a_declined_repair_is_shown_with_its_reason_and_a_later_component_keeps_the_ro
     f.ev(&mut app, run(5, "frontend", TestStatus::Passed, 26, 0));
     assert_eq!(app.session.tests, Some((5, 26, 0, TestStatus::Passed)));
 }
+
+#[test]
+fn ctrl_backslash_detaches_a_client_and_the_header_counts_the_attached() {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    // Terminals send Ctrl-\ as 0x1c, which crossterm reads as Ctrl-4.
+    let ctrl_4 = KeyEvent::new(KeyCode::Char('4'), KeyModifiers::CONTROL);
+    let mut alone = app_outside_the_prompt();
+    alone.on_key(ctrl_4);
+    assert!(
+        !alone.run.quit && !alone.run.detached,
+        "nothing to detach from"
+    );
+    assert!(
+        alone
+            .toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("nothing to detach")),
+        "{:?}",
+        alone.toast
+    );
+    let mut client = app_outside_the_prompt();
+    client.about.client = true;
+    client.on_event(Event::Clients { attached: 2 });
+    assert!(header(&mut client, 120).contains("· 2 attached"));
+    client.on_event(Event::Clients { attached: 1 });
+    assert!(!header(&mut client, 120).contains("attached"));
+    client.on_key(KeyEvent::new(KeyCode::Char('\\'), KeyModifiers::CONTROL));
+    assert!(client.run.quit && client.run.detached);
+    assert!(
+        client.outbox.is_empty(),
+        "a detach sends no op: {:?}",
+        client.outbox
+    );
+}

@@ -915,7 +915,10 @@ model = "llama3"
         assert_eq!(s.notify, NotifySettings::default());
         assert!(s.notify.enabled && s.notify.bell && s.notify.desktop);
         assert_eq!(s.notify.command(), None);
-        assert_eq!(Settings::offline_defaults().notify, NotifySettings::default());
+        assert_eq!(
+            Settings::offline_defaults().notify,
+            NotifySettings::default()
+        );
         let s = parse(&format!("notify = false\n{base}")).unwrap();
         assert!(!s.notify.enabled);
         let s = parse(&format!(
@@ -934,7 +937,10 @@ model = "llama3"
         let err = parse(&format!("{base}[notify]\nbel = true\n"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("line 4: notify.bel: unknown field `bel`"), "{err}");
+        assert!(
+            err.contains("line 4: notify.bel: unknown field `bel`"),
+            "{err}"
+        );
         let err = parse(&format!("{base}[notify]\ncommand = \" \"\n"))
             .unwrap_err()
             .to_string();
@@ -966,7 +972,10 @@ model = "llama3"
         std::fs::write(dir.path().join("quorum.toml"), text).unwrap();
         let err = Settings::load(&options, &no_env).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("line 4: notify.command is not read from DIR/quorum.toml"), "{msg}");
+        assert!(
+            msg.contains("line 4: notify.command is not read from DIR/quorum.toml"),
+            "{msg}"
+        );
         assert!(msg.contains("--config"), "{msg}");
         // The same file given with --config is the person's choice.
         let s = Settings::load(

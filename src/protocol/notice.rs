@@ -285,7 +285,11 @@ impl Watch {
                 format!(
                     "{} {} for your answer",
                     plural(self.open_questions(), "question"),
-                    if self.open_questions() == 1 { "waits" } else { "wait" }
+                    if self.open_questions() == 1 {
+                        "waits"
+                    } else {
+                        "wait"
+                    }
                 ),
             ),
             Wait::Conflict => (
@@ -293,7 +297,11 @@ impl Watch {
                 format!(
                     "{} {} for your decision",
                     plural(self.for_the_person(), "conflict"),
-                    if self.for_the_person() == 1 { "waits" } else { "wait" }
+                    if self.for_the_person() == 1 {
+                        "waits"
+                    } else {
+                        "wait"
+                    }
                 ),
             ),
             Wait::Budget(scope) if scope == "session" => (
@@ -549,10 +557,7 @@ mod tests {
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].reason, Reason::Finished);
         assert_eq!(n[0].session.as_str(), ID);
-        assert_eq!(
-            n[0].summary,
-            "session paused_budget — Build a CLI todo app"
-        );
+        assert_eq!(n[0].summary, "session paused_budget — Build a CLI todo app");
     }
 
     #[test]
@@ -598,10 +603,7 @@ mod tests {
             f.ev(vote("flagged", "backend", "a")),
             f.ev(phase("resolve", true)),
         ];
-        assert_eq!(
-            reasons(&mut w, &events).concat(),
-            vec![Reason::Conflict]
-        );
+        assert_eq!(reasons(&mut w, &events).concat(), vec![Reason::Conflict]);
     }
 
     #[test]
@@ -613,7 +615,10 @@ mod tests {
         }
         let n = w.take(&f.ev(phase("resolve", true)));
         assert_eq!(n.len(), 1);
-        assert!(n[0].summary.starts_with("2 conflicts wait for your decision"));
+        assert!(
+            n[0].summary
+                .starts_with("2 conflicts wait for your decision")
+        );
         assert!(w.take(&f.ev(resolved("tie", DecidedBy::Human))).is_empty());
         assert!(w.take(&f.ev(resolved("major", DecidedBy::Vote))).is_empty());
         assert!(w.waits().is_empty());
@@ -718,8 +723,10 @@ mod tests {
         };
         assert!(w.take(&resumed).is_empty());
         assert!(
-            w.take(&f.ev(EventBody::SessionResumed { from_seq: f.seq + 1 }))
-                .is_empty()
+            w.take(&f.ev(EventBody::SessionResumed {
+                from_seq: f.seq + 1
+            }))
+            .is_empty()
         );
         assert!(w.waits().is_empty());
         // What waits after the resume rings.
@@ -747,8 +754,13 @@ mod tests {
         };
         // The replay rings nothing, not even the stored end.
         assert!(w.take(&resumed).is_empty());
-        let n = w.take(&f.ev(EventBody::SessionResumed { from_seq: f.seq + 1 }));
-        assert_eq!(n.iter().map(|n| n.reason).collect::<Vec<_>>(), vec![Reason::Conflict]);
+        let n = w.take(&f.ev(EventBody::SessionResumed {
+            from_seq: f.seq + 1,
+        }));
+        assert_eq!(
+            n.iter().map(|n| n.reason).collect::<Vec<_>>(),
+            vec![Reason::Conflict]
+        );
         assert!(w.take(&f.ev(resolved("tie", DecidedBy::Human))).is_empty());
     }
 
@@ -758,7 +770,10 @@ mod tests {
         let s = summary("session failed", hostile);
         assert!(!s.chars().any(|c| c.is_control()), "{s:?}");
         assert!(!s.contains('\u{202e}'), "{s:?}");
-        assert!(s.starts_with("session failed — Build it^[]52;c;aGk=^G"), "{s:?}");
+        assert!(
+            s.starts_with("session failed — Build it^[]52;c;aGk=^G"),
+            "{s:?}"
+        );
         let long = "word ".repeat(100);
         let s = summary("1 question waits for your answer", &long);
         assert_eq!(s.chars().count(), SUMMARY_CHARS);

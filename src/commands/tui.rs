@@ -67,6 +67,7 @@ pub(crate) async fn run_with(
             .and_then(Result::err),
         unconfined_pending: ask && !at_once,
         implicit_demo: prepared.settings.offline_demo() && !global.offline,
+        run_notify_command: true,
     };
     crate::tui::run(handle.into_channels(), setup)
         .await

@@ -28,6 +28,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
         unconfined: None,
         unconfined_pending: false,
         implicit_demo: false,
+        run_notify_command: true,
     };
     let mut app = crate::tui::app_for(&setup);
     assert!(app.about.options.mouse);
@@ -330,6 +331,7 @@ fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
             unconfined: None,
             unconfined_pending: false,
             implicit_demo: true,
+            run_notify_command: true,
         }
     };
     let mut demo = crate::tui::app_for(&setup(crate::config::Settings::offline_defaults()));

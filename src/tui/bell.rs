@@ -1,9 +1,9 @@
 //! The TUI's side of a notice (docs/tui.md, "Notifications"): when the session
 //! starts waiting for the person or ends ([`crate::protocol::notice::Watch`]),
-//! the terminal's bell (BEL) and a desktop notification through the terminal —
-//! OSC 9 (iTerm2, kitty, WezTerm, Windows Terminal) and OSC 777 (foot,
-//! WezTerm, urxvt's and VTE's `notify`) — and, when this process hosts the
-//! orchestrator, the person's `[notify] command` ([`crate::notify`]).
+//! the terminal's bell (BEL) and a desktop notification through the terminal,
+//! OSC 9 and OSC 777 (`notify`), which iTerm2, kitty, WezTerm, foot and
+//! Windows Terminal show (each knows one or both) — and, when this process
+//! hosts the orchestrator, the person's `[notify] command` ([`crate::notify`]).
 //!
 //! The bytes wait in [`Notifier`] until the next frame is written, and are
 //! written after it ([`Notifier::write_to`]), so that they never land inside

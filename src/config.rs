@@ -397,6 +397,46 @@ impl Default for UiSettings {
     }
 }
 
+/// `notify = false`, or the `[notify]` table (docs/configuration.md,
+/// "Notifications"): how the session calls the person when it waits for them
+/// or ends (docs/design.md §5, "Notifications").
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// `false` when the file says `notify = false`: no bell, no desktop
+    /// notification, no command.
+    #[serde(skip)]
+    pub enabled: bool,
+    /// The TUI rings the terminal's bell (BEL).
+    pub bell: bool,
+    /// The TUI sends a desktop notification through the terminal (OSC 9 and
+    /// OSC 777).
+    pub desktop: bool,
+    /// A shell command (`sh -c`) run in DIR with `QUORUM_SESSION`,
+    /// `QUORUM_REASON`, `QUORUM_SUMMARY` and `QUORUM_DIR` in its environment;
+    /// read only from the user config or `--config FILE`, never from
+    /// `DIR/quorum.toml`, which may come with a repository.
+    pub command: Option<String>,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            enabled: true,
+            bell: true,
+            desktop: true,
+            command: None,
+        }
+    }
+}
+
+impl NotifySettings {
+    /// The command to run with each notice: `command`, unless `notify = false`.
+    pub fn command(&self) -> Option<&str> {
+        self.command.as_deref().filter(|_| self.enabled)
+    }
+}
+
 /// Validated configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -412,6 +452,8 @@ pub struct Settings {
     pub git: GitSettings,
     /// `[ui]`.
     pub ui: UiSettings,
+    /// `notify = false` or `[notify]`.
+    pub notify: NotifySettings,
     /// `[keys]`: key binding overrides, `context.action` → keys, validated
     /// against the TUI's key table ([`keymap::Keymap::with_overrides`]).
     pub keys: BTreeMap<String, Vec<String>>,
@@ -446,6 +488,7 @@ impl Settings {
             test: raw.test,
             git: raw.git,
             ui: raw.ui,
+            notify: raw.notify,
             keys: BTreeMap::new(),
             pricing: crate::config::pricing::PriceTable::builtin(),
             source: None,
@@ -508,7 +551,12 @@ impl Settings {
             source,
         })?;
         let text = utf8(bytes, &path)?;
-        Settings::resolve(&text, &path, options.offline, env, roster)
+        let settings = Settings::resolve(&text, &path, options.offline, env, roster)?;
+        let in_dir = options.config.is_none() && path == options.dir.join("quorum.toml");
+        if in_dir && settings.notify.command.is_some() {
+            return Err(validate::command_in_dir(&text, &path));
+        }
+        Ok(settings)
     }
 
     /// Parses and validates config text; `path` is used in messages and to
@@ -858,5 +906,93 @@ model = "llama3"
         assert!(err.to_string().contains("mouse"), "{err}");
         let err = parse(&format!("{base}[ui]\nmuose = true\n")).unwrap_err();
         assert!(err.to_string().contains("muose"), "{err}");
+    }
+
+    #[test]
+    fn notifications_are_on_by_default_and_notify_false_silences_them() {
+        let base = "[providers.x]\nkind = \"offline\"\n";
+        let s = parse(base).unwrap();
+        assert_eq!(s.notify, NotifySettings::default());
+        assert!(s.notify.enabled && s.notify.bell && s.notify.desktop);
+        assert_eq!(s.notify.command(), None);
+        assert_eq!(
+            Settings::offline_defaults().notify,
+            NotifySettings::default()
+        );
+        let s = parse(&format!("notify = false\n{base}")).unwrap();
+        assert!(!s.notify.enabled);
+        let s = parse(&format!(
+            "{base}[notify]\nbell = false\ndesktop = false\ncommand = \"notify-send quorum\"\n"
+        ))
+        .unwrap();
+        assert!(s.notify.enabled && !s.notify.bell && !s.notify.desktop);
+        assert_eq!(s.notify.command(), Some("notify-send quorum"));
+        let s = parse(&format!("notify = true\n{base}")).unwrap();
+        assert_eq!(s.notify, NotifySettings::default());
+    }
+
+    #[test]
+    fn a_mistake_in_notify_is_named_with_its_line() {
+        let base = "[providers.x]\nkind = \"offline\"\n";
+        let err = parse(&format!("{base}[notify]\nbel = true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 4: notify.bel: unknown field `bel`"),
+            "{err}"
+        );
+        let err = parse(&format!("{base}[notify]\ncommand = \" \"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4: notify.command is empty"), "{err}");
+        let err = parse(&format!("notify = \"off\"\n{base}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1: `notify` must be `false`"), "{err}");
+        let err = parse(&format!("{base}[notify]\nbell = \"yes\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4: notify.bell: invalid type"), "{err}");
+    }
+
+    #[test]
+    fn the_notify_command_is_read_from_the_user_config_or_config_but_not_from_dir() {
+        let text = "[providers.x]\nkind = \"offline\"\n[notify]\ncommand = \"true\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        let user = tempfile::tempdir().unwrap();
+        std::fs::write(user.path().join("config.toml"), text).unwrap();
+        let options = LoadOptions {
+            dir: dir.path().to_path_buf(),
+            user_config_dir: Some(user.path().to_path_buf()),
+            ..LoadOptions::default()
+        };
+        let s = Settings::load(&options, &no_env).unwrap();
+        assert_eq!(s.notify.command(), Some("true"));
+        // In DIR/quorum.toml (which wins over the user config) it is refused.
+        std::fs::write(dir.path().join("quorum.toml"), text).unwrap();
+        let err = Settings::load(&options, &no_env).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("line 4: notify.command is not read from DIR/quorum.toml"),
+            "{msg}"
+        );
+        assert!(msg.contains("--config"), "{msg}");
+        // The same file given with --config is the person's choice.
+        let s = Settings::load(
+            &LoadOptions {
+                config: Some(dir.path().join("quorum.toml")),
+                ..options.clone()
+            },
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(s.notify.command(), Some("true"));
+        // bell, desktop and `notify = false` are fine anywhere.
+        std::fs::write(
+            dir.path().join("quorum.toml"),
+            "notify = false\n[providers.x]\nkind = \"offline\"\n",
+        )
+        .unwrap();
+        assert!(!Settings::load(&options, &no_env).unwrap().notify.enabled);
     }
 }

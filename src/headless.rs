@@ -25,7 +25,7 @@ pub enum JsonMode {
     Tokens,
 }
 /// How the runner reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Output {
     /// `--json` / `--json=tokens`.
     pub json: Option<JsonMode>,
@@ -33,6 +33,10 @@ pub struct Output {
     pub quiet: bool,
     /// The workflow's phase count, for "phase 3/9" (0 when unknown).
     pub phases: usize,
+    /// The person's `[notify] command`, run when the session ends (a
+    /// headless session waits for nobody; docs/configuration.md,
+    /// "Notifications").
+    pub notify: Option<crate::notify::NotifyCommand>,
 }
 
 /// Writes one line to stdout, through the sanitiser ([`crate::sanitize::text`]:
@@ -481,6 +485,7 @@ pub async fn run(channels: Channels, begin: Begin, output: Output) -> i32 {
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut reader_gone = false;
+    let mut notify = crate::notify::Host::new(output.notify.clone(), false, false);
     loop {
         interrupt_unread(&mut reader_gone, &ops);
         let event = tokio::select! {
@@ -493,6 +498,7 @@ pub async fn run(channels: Channels, begin: Begin, output: Output) -> i32 {
         let Some(event) = event else {
             break;
         };
+        notify.take(&event);
         match event {
             Event::Logged(e) => {
                 if take_logged(&e, e.seq >= from_seq, &output, &mut display, &mut seen) {
@@ -563,6 +569,8 @@ pub async fn run(channels: Channels, begin: Begin, output: Output) -> i32 {
         &mut events,
     )
     .await;
+    // No notify command is left running after quorum (at most 30 s).
+    let _ = tokio::task::spawn_blocking(move || notify.wait()).await;
     let _ = ops.send(Op::Shutdown);
     stopped.await;
     exit_code(status)

@@ -3,11 +3,11 @@
 //! full-screen terminal UI or headless.
 //!
 //! The modules form floors (docs/architecture.md), lowest first: `output`,
-//! `sanitize` < `protocol` < `config`, `secrets`, `store`, `workspace` < `llm`
-//! < `sim` < `orchestrator` < `tui`, `headless` < `cli` < `commands`. A module
-//! imports only from its own floor or lower ones, and the frontends (`tui`,
-//! `headless`) reach the orchestrator only through the `Op`/`Event` channels;
-//! `tests/all/layering.rs` checks both.
+//! `sanitize` < `protocol` < `config`, `notify`, `secrets`, `store`,
+//! `workspace` < `llm` < `sim` < `orchestrator` < `tui`, `headless` < `cli` <
+//! `commands`. A module imports only from its own floor or lower ones, and the
+//! frontends (`tui`, `headless`) reach the orchestrator only through the
+//! `Op`/`Event` channels; `tests/all/layering.rs` checks both.
 
 #![warn(missing_docs)]
 // A function over 100 lines (clippy.toml) is split into named steps
@@ -22,6 +22,7 @@ pub mod commands;
 pub mod config;
 pub mod headless;
 pub mod llm;
+pub mod notify;
 pub mod orchestrator;
 pub mod output;
 pub mod protocol;

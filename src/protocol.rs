@@ -16,7 +16,8 @@
 //! `documents` the documents agents reply with and their JSON Schemas;
 //! `inputs` each task kind's inputs; `file_blocks` the reply format of code;
 //! `events` the durable stream, `messages` the ephemeral [`Event`]s and what
-//! they carry, `ops` the [`Op`]s.
+//! they carry, `ops` the [`Op`]s; `notice` when the session needs the
+//! person (a fold over the events).
 
 use std::collections::BTreeMap;
 
@@ -75,6 +76,7 @@ pub mod file_blocks;
 mod ids;
 pub mod inputs;
 mod messages;
+pub mod notice;
 mod ops;
 pub mod session_view;
 pub mod transcript;

@@ -33,13 +33,19 @@ const SOCKET_CHECK: Duration = Duration::from_secs(30);
 const WRITERS_LIMIT: Duration = Duration::from_secs(2);
 
 /// What a server runs with.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// The socket's path ([`listen::socket_path`]).
     pub socket: PathBuf,
     /// How long the server waits without clients and without a running
     /// session before it stops.
     pub idle: Duration,
+    /// The person's `[notify] command` (docs/configuration.md,
+    /// "Notifications"), run by the server when a session needs the person
+    /// or ends; `None` for none.
+    pub notify: Option<crate::notify::NotifyCommand>,
+    /// `[ui] confirm_decisions`: whether every decision waits for the person.
+    pub confirm_decisions: bool,
 }
 
 /// Why the server could not run.
@@ -69,7 +75,10 @@ pub async fn serve(channels: Channels, options: ServeOptions) -> Result<(), Serv
     };
     tracing::info!(socket = %options.socket.display(), pid = std::process::id(), "server listening");
     let (hub_tx, hub_rx) = unbounded_channel::<HubMsg>();
-    let hub = tokio::spawn(Hub::new(ops, options.idle).run(hub_rx, events));
+    // The server's sessions are the TUI's (interactive) or `run --detach`'s,
+    // which decide without the person: their questions are answered at once.
+    let notify = crate::notify::Host::new(options.notify.clone(), true, options.confirm_decisions);
+    let hub = tokio::spawn(Hub::new(ops, options.idle, notify).run(hub_rx, events));
     tokio::pin!(hub);
     let signals = stop_signals();
     tokio::pin!(signals);

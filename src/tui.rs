@@ -17,6 +17,7 @@
 //! `Event`s (docs/design.md §4).
 
 pub mod app;
+pub mod bell;
 pub mod frame;
 pub mod highlight;
 pub mod metrics;
@@ -67,12 +68,31 @@ pub const FRAME: Duration = Duration::from_millis(16);
 /// frame due and is drawn as it arrives.
 pub const STREAM_FRAME: Duration = Duration::from_millis(33);
 
-/// Bytes written to the terminal and tokens streamed when the session began,
-/// for the log's figures at its end.
-#[derive(Default)]
+/// What the session sends to the terminal besides frames: the bytes written
+/// and tokens streamed when the session began, for the log's figures at its
+/// end, and the notifications ([`bell`]).
 struct SessionOutput {
     bytes_at_start: u64,
     tokens_at_start: u64,
+    notifier: bell::Notifier,
+}
+
+impl SessionOutput {
+    /// Nothing written yet; notifications as `[notify]`, `[ui]
+    /// confirm_decisions` and the environment (`NO_COLOR`, `TMUX`) say.
+    fn new(setup: &Setup) -> SessionOutput {
+        SessionOutput {
+            bytes_at_start: 0,
+            tokens_at_start: 0,
+            notifier: bell::Notifier::new(
+                &setup.settings.notify,
+                setup.settings.ui.confirm_decisions,
+                setup.run_notify_command,
+                setup.dir.clone(),
+                &|k| std::env::var(k).ok(),
+            ),
+        }
+    }
 }
 
 /// Takes every orchestrator event already waiting into the app: before a
@@ -103,8 +123,10 @@ fn take_waiting_events(
 }
 
 /// Takes one orchestrator event into the app (and notes the terminal output
-/// at the session's start and end for the log).
+/// at the session's start and end for the log); a notice it gives waits in
+/// `out.notifier` for the next frame ([`bell`]).
 fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, event: Event) {
+    out.notifier.take(&event);
     if let Event::Logged(e) = &event {
         match &e.body {
             EventBody::SessionStarted { .. } => {
@@ -187,6 +209,10 @@ pub struct Setup {
     /// The channels are a connection to `quorum serve`: a hangup, a closed
     /// terminal or `Ctrl-\\` detaches instead of interrupting the session.
     pub client: bool,
+    /// This process hosts the orchestrator, so it runs the person's
+    /// `[notify] command` with each notice ([`crate::notify`]); a TUI that is
+    /// a server's client leaves it to the server.
+    pub run_notify_command: bool,
 }
 
 /// Builds the initial [`App`] for a setup: the roster with budgets, the
@@ -500,7 +526,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
     let hup = hangup();
     tokio::pin!(hup);
     let mut continued = Continued::new();
-    let mut output = SessionOutput::default();
+    let mut output = SessionOutput::new(&setup);
     // The frame's and the spinner's timers, moved rather than made anew on
     // each turn of the loop: a new timer takes the runtime's timer lock
     // twice (in and out) and, when it is the earliest, wakes the worker
@@ -529,11 +555,17 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
             // The events that waited for this frame, all of them.
             take_waiting_events(&mut app, &guard, &mut output, &mut events);
             draw_frame(&mut app, &mut guard, now)?;
+            // After the frame, never inside it.
+            output.notifier.write_to(guard.terminal.backend_mut())?;
             (dirty, urgent) = (false, false);
             // Frames are spaced from start to start: text forwarded every
             // `DELTA_INTERVAL` (a little over `STREAM_FRAME`) then finds its
             // frame due and is drawn as it arrives, with no timer to wait on.
             last_frame = Some(now);
+            // An event taken for the frame may have ended the TUI.
+            if app.run.quit {
+                continue;
+            }
         }
         let wake = app
             .next_wake(std::time::Instant::now())
@@ -565,7 +597,8 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
                         // on screen: no frame for them alone.
                         let as_is = app.leaves_screen_as_is(&event);
                         take_event(&mut app, &guard, &mut output, event);
-                        !as_is
+                        // A notice is written after the next frame.
+                        !as_is || output.notifier.pending()
                     }
                     None => {
                         // A server that stopped or died says nothing more.
@@ -574,15 +607,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
                     }
                 };
             }
-            hangup = &mut hup => {
-                if hangup {
-                    hung_up(&mut app);
-                } else {
-                    // SIGTERM: asked to end, not a lost terminal.
-                    app.outbox.push(Op::Interrupt);
-                    app.run.quit = true;
-                }
-            }
+            hangup = &mut hup => signalled(&mut app, hangup),
             _ = continued.recv() => {
                 guard.resume()?;
                 (dirty, urgent) = (true, true);
@@ -676,6 +701,17 @@ fn start(setup: Setup) -> (App, Setup) {
         });
     }
     (app, setup)
+}
+
+/// SIGHUP (`hangup`): the terminal is gone ([`hung_up`]); SIGTERM: asked to
+/// end, the session is interrupted (resumable).
+fn signalled(app: &mut App, hangup: bool) {
+    if hangup {
+        hung_up(app);
+    } else {
+        app.outbox.push(Op::Interrupt);
+        app.run.quit = true;
+    }
 }
 
 /// The terminal hung up (SIGHUP, a closed pty): a client of

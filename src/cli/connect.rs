@@ -87,6 +87,46 @@ pub(crate) async fn connect_or_start(
     }
 }
 
+/// What went wrong reaching the server in the background
+/// ([`connect_in_background`]), for the command to exit with once the TUI
+/// has given the terminal back.
+pub(crate) type Failed = std::sync::Arc<std::sync::Mutex<Option<Failure>>>;
+
+/// The TUI's channels to DIR's server, at once: the server is reached (or
+/// started) in the background while the TUI draws its first frame, and the
+/// ops the person sends meanwhile wait in the channel. When it cannot be
+/// reached, the TUI gets [`crate::protocol::Event::Fatal`] naming why and
+/// [`crate::protocol::Event::Closed`], and the failure (its exit code: 4
+/// when another quorum holds DIR) is left in the returned slot.
+pub(crate) fn connect_in_background(
+    dir: &Path,
+    global: &Global,
+) -> (crate::protocol::Channels, Failed) {
+    use crate::protocol::Event;
+    let (channels, ends) = crate::server::client::channels();
+    let failed: Failed = std::sync::Arc::default();
+    let slot = std::sync::Arc::clone(&failed);
+    let (dir, global) = (dir.to_path_buf(), global.clone());
+    tokio::spawn(async move {
+        let failure = match connect_or_start(&dir, &global, true).await {
+            Ok(Some(connection)) => {
+                connection.serve(ends, crate::server::client::OnShutdown::Quit);
+                return;
+            }
+            Ok(None) => Failure::failed("the server's socket path is too long"),
+            Err(failure) => failure,
+        };
+        let _ = ends.events.send(Event::Fatal {
+            message: format!("quorum: {}", failure.message),
+        });
+        let _ = ends.events.send(Event::Closed);
+        if let Ok(mut slot) = slot.lock() {
+            *slot = Some(failure);
+        }
+    });
+    (channels, failed)
+}
+
 /// Starts `quorum serve --foreground` for DIR in the background, in a
 /// session of its own, with the global options of this command line.
 fn start(dir: &Path, global: &Global) -> Result<std::process::Child, Failure> {

@@ -47,6 +47,8 @@ pub async fn run(global: &Global, args: AttachArgs) -> Result<i32, Failure> {
         json: Some(json),
         quiet: true,
         phases: prepared.workflow.phases.len(),
+        // The server runs the person's command, not a follower.
+        notify: None,
     };
     if here {
         return Ok(crate::headless::run(

@@ -195,7 +195,16 @@ Provider keys, read only from the variables a provider names with
 nor the environment of a test run.
 .TP
 .B NO_COLOR
-Honoured by the TUI's themes.
+Honoured by the TUI's themes; also silences the bell and the desktop
+notifications (OSC 9, OSC 777) the TUI sends when a session waits for you.
+.TP
+.B TMUX
+Inside tmux, the desktop notifications go through tmux's passthrough.
+.TP
+.B QUORUM_SESSION, QUORUM_REASON, QUORUM_SUMMARY, QUORUM_DIR
+Set for the \fB[notify] command\fR of the user config: the session's id, why
+it needs you (question, conflict, budget, delivery, finished), one line saying
+what waits, and DIR.
 .SH FILES
 .TP
 .I DIR/quorum.toml

@@ -36,6 +36,10 @@ pub async fn run(global: &Global, args: ResumeArgs) -> Result<i32, Failure> {
         json: args.json,
         quiet: global.quiet,
         phases: prepared.workflow.phases.len(),
+        notify: crate::notify::NotifyCommand::from_settings(
+            &prepared.settings.notify,
+            &prepared.dir,
+        ),
     };
     let begin = Op::Resume {
         session: args.session,

@@ -66,6 +66,10 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         json: args.json,
         quiet: global.quiet,
         phases: prepared.workflow.phases.len(),
+        notify: crate::notify::NotifyCommand::from_settings(
+            &prepared.settings.notify,
+            &prepared.dir,
+        ),
     };
     Ok(crate::headless::run(
         handle.into_channels(),

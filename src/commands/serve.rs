@@ -48,6 +48,11 @@ pub async fn run(global: &Global, args: ServeArgs) -> Result<i32, Failure> {
     let options = ServeOptions {
         socket,
         idle: Duration::from_secs(args.idle_exit),
+        notify: crate::notify::NotifyCommand::from_settings(
+            &prepared.settings.notify,
+            &prepared.dir,
+        ),
+        confirm_decisions: prepared.settings.ui.confirm_decisions,
     };
     serve(handle.into_channels(), options)
         .await

@@ -13,10 +13,10 @@
 use std::sync::Arc;
 
 use crate::cli::args::{Global, joined};
-use crate::cli::connect::connect_or_start;
+use crate::cli::connect::{connect_in_background, socket_for};
 use crate::cli::exit::Failure;
 use crate::cli::setup::{Prepared, open_state, prepare, spawn};
-use crate::server::client::OnShutdown;
+use crate::server::listen::fits;
 use crate::tui::theme::Theme;
 
 /// Opens the TUI in DIR, starting on `prompt`'s words when there are some;
@@ -62,15 +62,16 @@ pub(crate) async fn run_with(
         .clone()
         .unwrap_or_else(|| prepared.settings.ui.theme.clone());
     let theme = Theme::builtin(&theme_name).map_err(|e| Failure::usage(e.to_string()))?;
-    let connection = connect_or_start(&prepared.dir, global, true).await?;
-    let client = connection.is_some();
-    let (channels, _held) = match connection {
-        Some(connection) => (connection.into_channels(OnShutdown::Quit), None),
-        None => {
-            let (state, store, guard) = open_state(&prepared.dir, global)?;
-            let handle = spawn(&prepared, &state, store);
-            (handle.into_channels(), Some((state, guard)))
-        }
+    // The server is reached while the TUI draws its first frame; only a
+    // socket path too long for a Unix socket runs the session in-process.
+    let client = fits(&socket_for(&prepared.dir, global)).is_ok();
+    let (channels, failed, _held) = if client {
+        let (channels, failed) = connect_in_background(&prepared.dir, global);
+        (channels, Some(failed), None)
+    } else {
+        let (state, store, guard) = open_state(&prepared.dir, global)?;
+        let handle = spawn(&prepared, &state, store);
+        (handle.into_channels(), None, Some((state, guard)))
     };
     let setup = crate::tui::Setup {
         settings: Arc::clone(&prepared.settings),
@@ -85,8 +86,14 @@ pub(crate) async fn run_with(
         unconfined_pending: ask && !at_once,
         implicit_demo: prepared.settings.offline_demo() && !global.offline,
         client,
+        run_notify_command: !client,
     };
-    crate::tui::run(channels, setup)
+    let code = crate::tui::run(channels, setup)
         .await
-        .map_err(|e| Failure::failed(format!("terminal: {e}")))
+        .map_err(|e| Failure::failed(format!("terminal: {e}")))?;
+    // The server could not be reached: its failure, now the terminal is back.
+    if let Some(failure) = failed.and_then(|f| f.lock().ok().and_then(|mut f| f.take())) {
+        return Err(failure);
+    }
+    Ok(code)
 }

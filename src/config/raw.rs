@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::validate::Problems;
-use super::{DEFAULT_ROSTER, GitSettings, ProviderKind, SessionSettings, TestSettings, UiSettings};
+use super::{
+    DEFAULT_ROSTER, GitSettings, NotifySettings, ProviderKind, SessionSettings, TestSettings,
+    UiSettings,
+};
 
 /// `[providers.NAME]` as written.
 #[derive(Clone, Debug, Deserialize)]
@@ -57,19 +60,22 @@ pub(super) struct RawConfig {
     pub(super) test: TestSettings,
     pub(super) git: GitSettings,
     pub(super) ui: UiSettings,
+    /// `notify = false` or `[notify]`.
+    pub(super) notify: NotifySettings,
     /// `[keys]`: `"context.action" = "key"` or `["key", …]` (docs/tui.md).
     pub(super) keys: BTreeMap<String, KeyList>,
     pub(super) pricing: BTreeMap<String, crate::config::pricing::Price>,
 }
 
 /// The top-level tables of a config file.
-pub(super) const TABLES: [&str; 8] = [
+pub(super) const TABLES: [&str; 9] = [
     "providers",
     "agents",
     "session",
     "test",
     "git",
     "ui",
+    "notify",
     "keys",
     "pricing",
 ];
@@ -161,6 +167,18 @@ impl RawConfig {
                         raw.ui = v;
                     }
                 }
+                "notify" => match value.get_ref().as_bool() {
+                    Some(enabled) => raw.notify.enabled = enabled,
+                    None if value.get_ref().as_table().is_some() => {
+                        if let Some(v) = section(value, name, problems) {
+                            raw.notify = v;
+                        }
+                    }
+                    None => problems.at(
+                        Some(value.span()),
+                        "`notify` must be `false` (no notifications) or a [notify] table",
+                    ),
+                },
                 "keys" => {
                     if let Some(v) = section(value, name, problems) {
                         raw.keys = v;

@@ -120,6 +120,7 @@ impl Settings {
         let providers = providers(&raw, &doc, base, &mut problems);
         check_session(&raw, &doc, &mut problems);
         check_test(&raw, &doc, &mut problems);
+        check_notify(&raw, &doc, &mut problems);
         let mut settings = Settings {
             providers,
             agents: Vec::new(),
@@ -127,6 +128,7 @@ impl Settings {
             test: raw.test.clone(),
             git: raw.git.clone(),
             ui: raw.ui.clone(),
+            notify: raw.notify.clone(),
             keys: raw
                 .keys
                 .iter()
@@ -329,6 +331,41 @@ fn check_session(raw: &RawConfig, doc: &DeTable<'_>, problems: &mut Problems<'_>
             "session.max_files must be at least 1",
         );
     }
+}
+
+/// Notes the problems of `[notify]`: an empty command.
+fn check_notify(raw: &RawConfig, doc: &DeTable<'_>, problems: &mut Problems<'_>) {
+    if raw
+        .notify
+        .command
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        problems.at(
+            span_of(doc, &["notify", "command"]),
+            "notify.command is empty: leave it out for no command",
+        );
+    }
+}
+
+/// The error for a `[notify] command` in `DIR/quorum.toml` (at `path`,
+/// holding `text`): the command would run outside the sandbox with the
+/// person's environment, and that file may come with a repository, so it is
+/// read only from the user config or `--config FILE` (docs/configuration.md,
+/// "Notifications").
+pub(super) fn command_in_dir(text: &str, path: &Path) -> ConfigError {
+    let (doc, _) = DeTable::parse_recoverable(text);
+    let mut problems = Problems {
+        text,
+        found: Vec::new(),
+    };
+    problems.at(
+        span_of(doc.get_ref(), &["notify", "command"]),
+        "notify.command is not read from DIR/quorum.toml, which may come with a repository: \
+         the command would run outside the sandbox with your environment. Put it in the user \
+         config ($XDG_CONFIG_HOME/quorum/config.toml) or a file given with --config",
+    );
+    problems.into_error(path)
 }
 
 /// Notes the problems of `[test]`.

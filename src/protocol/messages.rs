@@ -216,11 +216,11 @@ pub enum Event {
         bytes: u64,
     },
     /// Sent by `quorum serve` to a client that attaches while a session is
-    /// (or was last) on the server: the session's durable events so far and
-    /// the transcript's size, folded like [`Event::Resumed`] but without
-    /// resuming anything; live events follow, then the staged files'
-    /// choices and a waiting delivery again ([`Event::FileDecided`],
-    /// [`Event::DeliveryReady`]) (docs/design.md §4, "Server and clients").
+    /// (or was last) on the server: what a client that watched from the
+    /// start knows (the durable events so far, the transcript's size, the
+    /// staged files' choices, a waiting delivery), folded like
+    /// [`Event::Resumed`] but without resuming anything; live events follow
+    /// (docs/design.md §4, "Server and clients").
     Attached {
         /// The session's stored events, in seq order (1 to the last released).
         events: Vec<LoggedEvent>,
@@ -228,6 +228,12 @@ pub enum Event {
         lines: u64,
         /// Lines per agent (the next line's `agent_seq`), by agent.
         agent_lines: std::collections::BTreeMap<String, u64>,
+        /// The person's accept/reject choices of staged files so far
+        /// ([`Event::FileDecided`]), by path.
+        files: std::collections::BTreeMap<String, bool>,
+        /// The generated commit message while the session waits at deliver
+        /// ([`Event::DeliveryReady`]); `None` otherwise.
+        delivery: Option<String>,
     },
     /// Sent by `quorum serve` to every client when one attaches or leaves:
     /// how many are attached now (this one included).

@@ -180,6 +180,8 @@ mod tests {
                 events: Vec::<LoggedEvent>::new(),
                 lines: 3,
                 agent_lines: [("qa".to_string(), 3)].into(),
+                files: [("app.py".to_string(), false)].into(),
+                delivery: Some("Add the app".into()),
             }),
             ServerMsg::Event(Event::Clients { attached: 2 }),
             ServerMsg::Refused {

@@ -104,10 +104,20 @@ impl Connection {
     /// sends them; `stopped` resolves once the server has closed the
     /// connection (after [`Event::Closed`], or when it died).
     pub fn into_channels(self, on_shutdown: OnShutdown) -> Channels {
+        let (channels, ends) = channels();
+        self.serve(ends, on_shutdown);
+        channels
+    }
+
+    /// Connects `ends` (made before the connection, by [`channels`]) to
+    /// this connection, as [`Connection::into_channels`] does.
+    pub fn serve(self, ends: Ends, on_shutdown: OnShutdown) {
+        let Ends {
+            ops: mut op_rx,
+            events: event_tx,
+            done: done_tx,
+        } = ends;
         let (mut sink, mut stream) = self.framed.split();
-        let (ops, mut op_rx) = unbounded_channel::<Op>();
-        let (event_tx, events) = unbounded_channel::<Event>();
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             while let Some(op) = op_rx.recv().await {
                 let msg = match (op, on_shutdown) {
@@ -140,13 +150,6 @@ impl Connection {
             }
             let _ = done_tx.send(());
         });
-        Channels {
-            ops,
-            events,
-            stopped: Box::pin(async move {
-                let _ = done_rx.await;
-            }),
-        }
     }
 
     /// Sends one message and reads until the server closes the connection;
@@ -171,6 +174,39 @@ impl Connection {
         }
         Ok(events)
     }
+}
+
+/// The connection's side of [`Channels`] made before there is a
+/// connection ([`channels`]): a frontend can start (and draw) while the
+/// server is being reached, its ops waiting in the channel.
+pub struct Ends {
+    /// The frontend's ops.
+    pub ops: tokio::sync::mpsc::UnboundedReceiver<Op>,
+    /// Where the server's events go.
+    pub events: tokio::sync::mpsc::UnboundedSender<Event>,
+    /// Fired when the connection has closed (resolves `stopped`).
+    pub done: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A frontend's [`Channels`] and the [`Ends`] a connection serves later
+/// ([`Connection::serve`]); dropping the ends unused closes the channels.
+pub fn channels() -> (Channels, Ends) {
+    let (ops, op_rx) = unbounded_channel::<Op>();
+    let (event_tx, events) = unbounded_channel::<Event>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let channels = Channels {
+        ops,
+        events,
+        stopped: Box::pin(async move {
+            let _ = done_rx.await;
+        }),
+    };
+    let ends = Ends {
+        ops: op_rx,
+        events: event_tx,
+        done: done_tx,
+    };
+    (channels, ends)
 }
 
 /// Who this client is, for the other clients' messages: `USER on TTY`

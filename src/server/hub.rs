@@ -94,12 +94,20 @@ pub struct Hub {
     /// When the server stops for want of clients and sessions.
     idle_at: Option<Instant>,
     idle: std::time::Duration,
+    /// The person's `[notify] command`, run by the server for every session
+    /// it hosts (its clients ring their own terminals).
+    notify: crate::notify::Host,
 }
 
 impl Hub {
     /// A hub sending ops to `ops`, ending after `idle` without clients or a
-    /// running session.
-    pub fn new(ops: UnboundedSender<Op>, idle: std::time::Duration) -> Hub {
+    /// running session, running `notify`'s command when a session needs the
+    /// person.
+    pub fn new(
+        ops: UnboundedSender<Op>,
+        idle: std::time::Duration,
+        notify: crate::notify::Host,
+    ) -> Hub {
         Hub {
             ops,
             clients: BTreeMap::new(),
@@ -113,6 +121,7 @@ impl Hub {
             last_quit: false,
             idle_at: Some(Instant::now() + idle),
             idle,
+            notify,
         }
     }
 
@@ -136,6 +145,9 @@ impl Hub {
             self.check_idle();
         }
         self.broadcast_all(&Event::Closed);
+        // No notify command is left running after the server (at most 30 s).
+        let notify = self.notify;
+        let _ = tokio::task::spawn_blocking(move || notify.wait()).await;
     }
 
     /// Sends the orchestrator [`Op::Shutdown`] once.
@@ -172,10 +184,8 @@ impl Hub {
                 frames,
                 welcome,
             } => {
-                if attach {
-                    for event in self.snapshot.for_new_client() {
-                        let _ = frames.send(encode(&ServerMsg::Event(event)));
-                    }
+                if attach && let Some(event) = self.snapshot.for_new_client() {
+                    let _ = frames.send(encode(&ServerMsg::Event(event)));
                 }
                 let _ = welcome.send(Welcome {
                     protocol: crate::protocol::wire::PROTOCOL_VERSION,
@@ -317,6 +327,7 @@ impl Hub {
 
     fn on_event(&mut self, event: Event) {
         self.snapshot.take(&event);
+        self.notify.take(&event);
         match event {
             Event::TranscriptPage { req, .. }
             | Event::FileLoaded { req, .. }

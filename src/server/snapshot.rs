@@ -84,32 +84,19 @@ impl Snapshot {
         &self.view
     }
 
-    /// The events a client attaching now is sent first: the session's
-    /// snapshot ([`Event::Attached`]), then the files' choices and a waiting
-    /// delivery. Empty before the first session.
-    pub fn for_new_client(&self) -> Vec<Event> {
+    /// What a client attaching now is sent first ([`Event::Attached`]);
+    /// `None` before the first session.
+    pub fn for_new_client(&self) -> Option<Event> {
         if self.events.is_empty() {
-            return Vec::new();
+            return None;
         }
-        let mut out = vec![Event::Attached {
+        Some(Event::Attached {
             events: self.events.clone(),
             lines: self.lines,
             agent_lines: self.agent_lines.clone(),
-        }];
-        out.extend(
-            self.files
-                .iter()
-                .map(|(path, accepted)| Event::FileDecided {
-                    path: path.clone(),
-                    accepted: *accepted,
-                }),
-        );
-        if let Some(message) = &self.delivery {
-            out.push(Event::DeliveryReady {
-                message: message.clone(),
-            });
-        }
-        out
+            files: self.files.clone(),
+            delivery: self.delivery.clone(),
+        })
     }
 
     /// How `conflict` was decided, when it was: the option and who decided.
@@ -141,7 +128,7 @@ mod tests {
     #[test]
     fn nothing_is_sent_before_the_first_session() {
         let snapshot = Snapshot::default();
-        assert!(snapshot.for_new_client().is_empty());
+        assert!(snapshot.for_new_client().is_none());
         assert!(!snapshot.running());
         assert_eq!(snapshot.session(), None);
     }
@@ -179,30 +166,20 @@ mod tests {
         snapshot.take(&Event::DeliveryReady {
             message: "Add the app".into(),
         });
-        let sent = snapshot.for_new_client();
-        let Event::Attached {
+        let Some(Event::Attached {
             events,
             lines,
             agent_lines,
-        } = &sent[0]
+            files,
+            delivery,
+        }) = snapshot.for_new_client()
         else {
-            panic!("{sent:?}")
+            panic!("no snapshot")
         };
         assert_eq!(events.len(), 1);
-        assert_eq!(*lines, 5);
+        assert_eq!(lines, 5);
         assert_eq!(agent_lines.get("qa"), Some(&3));
-        assert_eq!(
-            sent[1],
-            Event::FileDecided {
-                path: "app.py".into(),
-                accepted: false
-            }
-        );
-        assert_eq!(
-            sent[2],
-            Event::DeliveryReady {
-                message: "Add the app".into()
-            }
-        );
+        assert_eq!(files.get("app.py"), Some(&false));
+        assert_eq!(delivery.as_deref(), Some("Add the app"));
     }
 }

@@ -16,6 +16,7 @@
 use std::time::{Duration, Instant};
 
 mod parts;
+mod stored;
 pub use parts::{About, RunLoop, Screens, StartGate};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
@@ -420,52 +421,6 @@ impl App {
         self.control = Control::default();
     }
 
-    /// `Ctrl-\\`: a client of `quorum serve` detaches (the session goes
-    /// on); without a server there is nothing to detach from.
-    pub(crate) fn detach(&mut self) {
-        if self.about.client {
-            self.run.detached = true;
-            self.run.quit = true;
-        } else {
-            self.toast(
-                "this TUI runs its session itself: nothing to detach from (q quits)".to_string(),
-                true,
-            );
-        }
-    }
-
-    /// [`Event::Resumed`] and [`Event::Attached`]: the stored session is
-    /// folded as if it had been watched live, and each transcript view pages
-    /// in its last stored lines.
-    fn on_resumed(
-        &mut self,
-        events: &[LoggedEvent],
-        lines: u64,
-        agent_lines: &std::collections::BTreeMap<String, u64>,
-    ) {
-        self.reset_session();
-        for e in events {
-            self.session.apply(e);
-            self.screens.metrics.apply(e);
-        }
-        if self.session.status == Some(SessionStatus::Failed) {
-            self.screens.files.failed_before = Some(
-                self.session
-                    .errors
-                    .last()
-                    .cloned()
-                    .unwrap_or_else(|| "the session failed".to_string()),
-            );
-        }
-        self.screens.metrics.anchor(Instant::now());
-        // As after typing the prompt: it is shown, and keys go to the session.
-        self.prompt = prompt_area(&self.theme, &self.session.prompt);
-        self.focus = Focus::Transcript;
-        for page in self.transcripts.resume_at(lines, agent_lines) {
-            self.request_page(Some(page));
-        }
-    }
-
     /// Whether `event`, once taken, leaves the screen as it is: durable
     /// copies of lines that tokens already showed
     /// ([`Transcripts::settles_streamed`](super::transcript::Transcripts::settles_streamed))
@@ -489,29 +444,14 @@ impl App {
                 events,
                 lines,
                 agent_lines,
-            } => {
-                self.on_resumed(&events, lines, &agent_lines);
-                let id = short_id(&events);
-                self.toast(
-                    format!("resuming session {id} after event {}", events.len()),
-                    false,
-                );
-            }
+            } => self.on_resumed_event(&events, lines, &agent_lines),
             Event::Attached {
                 events,
                 lines,
                 agent_lines,
-            } => {
-                self.on_resumed(&events, lines, &agent_lines);
-                let id = short_id(&events);
-                self.toast(
-                    format!(
-                        "attached to session {id} ({} events); Ctrl-\\ detaches",
-                        events.len()
-                    ),
-                    false,
-                );
-            }
+                files,
+                delivery,
+            } => self.on_attached(&events, (lines, &agent_lines), files, delivery),
             Event::Clients { attached } => self.run.clients = attached,
             Event::Logged(e) => self.on_logged(&e),
             Event::Token { agent, task, text } => {
@@ -563,6 +503,12 @@ impl App {
             Event::Fatal { message } => self.toast(message, true),
             Event::Closed => {
                 self.run.closed = true;
+                // The server could not be reached: nothing to show; the
+                // command says why once the terminal is back.
+                if self.about.client && self.session.id.is_empty() {
+                    self.run.quit = true;
+                    return;
+                }
                 if self.about.client && !self.run.quit {
                     self.toast(
                         "the server stopped (quorum serve --stop, or it failed): q quits; `quorum resume` continues the session".to_string(),
@@ -785,13 +731,4 @@ impl App {
             Screen::Metrics => {}
         }
     }
-}
-
-/// The short id of the session whose stored events these are (empty when
-/// there are none).
-fn short_id(events: &[LoggedEvent]) -> String {
-    events
-        .first()
-        .map(|e| e.session.short().to_string())
-        .unwrap_or_default()
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[&[&str]] = &[
     &["output", "sanitize"],
     &["protocol"],
-    &["config", "secrets", "store", "workspace"],
+    &["config", "notify", "secrets", "store", "workspace"],
     &["llm"],
     &["sim"],
     &["orchestrator"],

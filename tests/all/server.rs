@@ -407,3 +407,25 @@ fn detached_run_is_followed(env: &Env, d: &Path) {
     assert_eq!(stop.code, 0, "{stop}");
     assert!(stop.stderr.contains("stopped the server"), "{stop}");
 }
+
+/// A TUI that cannot reach a server (another quorum holds DIR's lock, so
+/// the server it starts is refused) draws at once, then gives the terminal
+/// back and exits 4 naming the holder.
+#[test]
+fn a_tui_whose_server_cannot_take_the_lock_exits_4_naming_why() {
+    use std::os::fd::AsRawFd as _;
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".quorum")).unwrap();
+    let lock = std::fs::File::create(d.join(".quorum/lock")).unwrap();
+    // SAFETY: flock(2) on a descriptor this test owns.
+    assert_eq!(
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let command = format!("{} --dir {} --offline; {AFTER}", bin(), path_str(d));
+    let t = Tmux::start(Env::new(), d, 100, 30, &command);
+    let screen = t.assert_restored("EXIT=4");
+    assert!(screen.contains("in use by another quorum"), "{screen}");
+    drop(lock);
+}

@@ -29,6 +29,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
         unconfined_pending: false,
         implicit_demo: false,
         client: false,
+        run_notify_command: true,
     };
     let mut app = crate::tui::app_for(&setup);
     assert!(app.about.options.mouse);
@@ -332,6 +333,7 @@ fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
             unconfined_pending: false,
             implicit_demo: true,
             client: false,
+            run_notify_command: true,
         }
     };
     let mut demo = crate::tui::app_for(&setup(crate::config::Settings::offline_defaults()));

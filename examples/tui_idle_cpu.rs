@@ -1,8 +1,11 @@
-//! Idle CPU of the TUI (issue 5, acceptance 3): the release binary runs in a
-//! tmux pane at 120x40, once on the empty screen and once with a session
-//! waiting for the person at resolve (nothing streams, nothing spins); over
-//! 10 s the process's CPU time (utime + stime, all threads) and its context
-//! switches (each wake-up of any thread counts) are sampled from /proc.
+//! Idle CPU of the TUI (issue 5, acceptance 3) and of DIR's server (issue
+//! 20): the release binary runs in a tmux pane at 120x40, once on the empty
+//! screen and once with a session waiting for the person at resolve
+//! (nothing streams, nothing spins); over 10 s each process's CPU time
+//! (utime + stime, all threads) and its context switches (each wake-up of
+//! any thread counts) are sampled from /proc: the TUI's (the pane's) and
+//! its server's (`quorum serve`, which the TUI starts and which runs the
+//! session; its pid is in DIR's lock file).
 //!
 //! Run with `cargo build --release && cargo run --release --example tui_idle_cpu`.
 //! Needs tmux; the binary is looked for next to this example's directory
@@ -118,8 +121,12 @@ fn delta(
     (ticks, tui, store)
 }
 
-/// CPU milliseconds, the TUI's and runtime's context switches, the store's.
-fn measure(bin: &Path, prompt: Option<&str>, wait: &str) -> Result<(f64, u64, u64), String> {
+/// What one idle span cost a process: CPU milliseconds, the context
+/// switches of its non-store threads, the store's.
+type Idle = (f64, u64, u64);
+
+/// The idle spans of the TUI and of its server.
+fn measure(bin: &Path, prompt: Option<&str>, wait: &str) -> Result<(Idle, Idle), String> {
     let dir = std::env::temp_dir().join(format!(
         "quorum-idle-{}-{}",
         std::process::id(),
@@ -161,13 +168,28 @@ fn measure(bin: &Path, prompt: Option<&str>, wait: &str) -> Result<(f64, u64, u6
     // Let the last toast expire and the session settle first.
     std::thread::sleep(Duration::from_secs(7));
     let pid = tmux.pid().ok_or("no pane pid")?;
-    let before = sample(pid);
+    let server = std::fs::read_to_string(dir.join(".quorum/lock"))
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+        .filter(|p| *p != pid)
+        .ok_or("no server in DIR's lock file")?;
+    let (before, server_before) = (sample(pid), sample(server));
     std::thread::sleep(SPAN);
     let (ticks, switches, store) = delta(&before, &sample(pid));
+    let (s_ticks, s_switches, s_store) = delta(&server_before, &sample(server));
     drop(tmux);
+    let _ = Command::new(bin)
+        .arg("--dir")
+        .arg(&dir)
+        .args(["serve", "--stop", "--quiet"])
+        .env("HOME", dir.join("home"))
+        .status();
     let _ = std::fs::remove_dir_all(&dir);
     // Clock ticks are 1/100 s on Linux (sysconf(_SC_CLK_TCK) = 100).
-    Ok((ticks as f64 * 10.0, switches, store))
+    Ok((
+        (ticks as f64 * 10.0, switches, store),
+        (s_ticks as f64 * 10.0, s_switches, s_store),
+    ))
 }
 
 fn main() -> ExitCode {
@@ -198,11 +220,14 @@ fn main() -> ExitCode {
         ),
     ] {
         match measure(&bin, prompt, wait) {
-            Ok((ms, switches, store)) => println!(
-                "idle, {what}: {ms:.0} ms of CPU over {} s ({:.2} %); context switches: {switches} in the TUI's and the runtime's threads, {store} in the store's I/O pool",
-                SPAN.as_secs(),
-                ms / SPAN.as_millis() as f64 * 100.0
-            ),
+            Ok(((ms, switches, _), (s_ms, s_switches, s_store))) => {
+                println!(
+                    "idle, {what}: the TUI {ms:.0} ms of CPU over {} s ({:.2} %), {switches} context switches; its server {s_ms:.0} ms ({:.2} %), {s_switches} context switches in the server's and the runtime's threads, {s_store} in the store's I/O pool",
+                    SPAN.as_secs(),
+                    ms / SPAN.as_millis() as f64 * 100.0,
+                    s_ms / SPAN.as_millis() as f64 * 100.0
+                );
+            }
             Err(e) => {
                 eprintln!("{what}: {e}");
                 return ExitCode::FAILURE;

@@ -72,6 +72,12 @@ pub struct StartFigures {
     pub idle_rss_kb: u64,
     /// Peak resident set by then, KiB.
     pub idle_hwm_kb: u64,
+    /// The resident set of DIR's server (`quorum serve`, which the TUI
+    /// started or attached to) by then, KiB; 0 when there is none.
+    pub server_rss_kb: u64,
+    /// The server's CPU time over [`IDLE_SETTLE`] (after the first) with
+    /// the TUI attached and no session: what an idle server costs.
+    pub server_idle_cpu: Duration,
 }
 
 /// One reply streamed into the TUI.
@@ -101,6 +107,10 @@ pub struct StreamFigures {
     pub rss_kb: u64,
     /// Peak resident set by then, KiB.
     pub hwm_kb: u64,
+    /// The CPU time of DIR's server (which runs the session; the TUI is its
+    /// client) from the prompt's Enter to the last word on screen; zero
+    /// when the TUI ran the session itself.
+    pub server_cpu: Duration,
 }
 
 impl StreamFigures {
@@ -218,6 +228,41 @@ fn path(p: &Path) -> String {
 /// cold start to its first full frame, and the idle resident set.
 pub fn cold_start(bin: &Path, w: u16, h: u16) -> Result<StartFigures, String> {
     let sandbox = Sandbox::new(0)?;
+    start_in(bin, &sandbox, w, h)
+}
+
+/// The TUI's start when DIR's server already runs (`quorum serve` first):
+/// attaching, to the first full frame; the server is stopped after.
+pub fn attach_start(bin: &Path, w: u16, h: u16) -> Result<StartFigures, String> {
+    let sandbox = Sandbox::new(0)?;
+    let serve = |args: &[&str]| {
+        Command::new(bin)
+            .arg("--dir")
+            .arg(sandbox.dir())
+            .args(args)
+            .env_clear()
+            .envs(sandbox.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("{}: {e}", bin.display()))
+    };
+    serve(&["serve"])?;
+    let figures = start_in(bin, &sandbox, w, h);
+    serve(&["serve", "--stop"])?;
+    figures
+}
+
+/// The pid of DIR's server, from DIR's lock file (its holder).
+pub fn server_pid(dir: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(dir.join(".quorum/lock")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+/// The TUI started on a pseudo-terminal in `sandbox`'s DIR, to its first
+/// full frame, then idle.
+fn start_in(bin: &Path, sandbox: &Sandbox, w: u16, h: u16) -> Result<StartFigures, String> {
     let (mut master, slave) = open_pty(w, h)?;
     let fd = |f: &OwnedFd| f.try_clone().map(Stdio::from).map_err(|e| e.to_string());
     let mut cmd = Command::new(bin);
@@ -285,11 +330,22 @@ pub fn cold_start(bin: &Path, w: u16, h: u16) -> Result<StartFigures, String> {
         Some((at, bytes)) => {
             std::thread::sleep(IDLE_SETTLE);
             let (idle_rss_kb, idle_hwm_kb) = memory(pid);
+            // The TUI draws while it reaches the server: by now the server
+            // it started listens, and it is measured idle over a second
+            // span.
+            let server = server_pid(sandbox.dir()).filter(|p| *p != pid);
+            let server_cpu = || server.and_then(cpu_time).unwrap_or_default();
+            let idle_from = server_cpu();
+            if server.is_some() {
+                std::thread::sleep(IDLE_SETTLE);
+            }
             Ok(StartFigures {
                 first_frame: at.saturating_duration_since(started),
                 frame_bytes: bytes,
                 idle_rss_kb,
                 idle_hwm_kb,
+                server_rss_kb: server.map(|p| memory(p).0).unwrap_or(0),
+                server_idle_cpu: server_cpu().saturating_sub(idle_from),
             })
         }
         None => Err(format!(
@@ -504,6 +560,16 @@ pub fn stream(
         &format!("cat > '{}'", piped.display()),
     ])?;
     let (stop, served) = server.serve(pid, piped.clone(), events, rate);
+    // The session runs in DIR's server, which the TUI started (it draws
+    // while the server starts: wait until it listens).
+    let until = Instant::now() + START_LIMIT;
+    let socket = sandbox.dir().join(".quorum/serve.sock");
+    while !socket.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let server = server_pid(sandbox.dir()).filter(|p| *p != pid);
+    let server_cpu = || server.and_then(cpu_time).unwrap_or_default();
+    let server_from = server_cpu();
     tmux.run(&["send-keys", "-t", "q", "-l", "Write the design notes"])?;
     tmux.run(&["send-keys", "-t", "q", "Enter"])?;
     let every = if rate.is_some() {
@@ -516,6 +582,7 @@ pub fn stream(
         .unwrap_or_default();
     let seen = tmux.wait_for(END_MARK, every, expected + Duration::from_secs(60));
     let cpu_end = cpu_time(pid).unwrap_or_default();
+    let server_end = server_cpu();
     let tui_cpu_end = main_thread_cpu_time(pid).unwrap_or_default();
     let (rss_kb, hwm_kb) = memory(pid);
     std::thread::sleep(PIPE_SETTLE);
@@ -529,6 +596,17 @@ pub fn stream(
         .recv_timeout(Duration::from_secs(10))
         .map_err(|e| format!("the server did not finish its reply: {e}"))?;
     drop(tmux);
+    // The TUI detached at tmux's hangup; its server would wait for a person.
+    let _ = Command::new(bin)
+        .arg("--dir")
+        .arg(sandbox.dir())
+        .args(["serve", "--stop"])
+        .env_clear()
+        .envs(sandbox.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     Ok(StreamFigures {
         tokens: text.len().div_ceil(4),
         text_bytes: text.len(),
@@ -541,6 +619,7 @@ pub fn stream(
         terminal_bytes: piped_end.saturating_sub(s.piped),
         rss_kb,
         hwm_kb,
+        server_cpu: server_end.saturating_sub(server_from),
     })
 }
 
@@ -566,8 +645,10 @@ pub struct Options {
 pub struct Report {
     /// The options measured with.
     pub options: Options,
-    /// The cold starts.
+    /// The cold starts (the TUI starts DIR's server).
     pub starts: Vec<StartFigures>,
+    /// The starts with DIR's server already running (attach).
+    pub attaches: Vec<StartFigures>,
     /// The replies at full speed.
     pub fast: Vec<StreamFigures>,
     /// The replies at the rate.
@@ -593,6 +674,9 @@ pub fn measure(o: &Options) -> Result<Report, String> {
     let starts = (0..o.runs)
         .map(|_| cold_start(&o.bin, w, h))
         .collect::<Result<_, _>>()?;
+    let attaches = (0..o.runs)
+        .map(|_| attach_start(&o.bin, w, h))
+        .collect::<Result<_, _>>()?;
     let fast = (0..o.runs)
         .map(|i| stream(&o.bin, w, h, o.tokens, None, i as u64 + 1))
         .collect::<Result<_, _>>()?;
@@ -602,6 +686,7 @@ pub fn measure(o: &Options) -> Result<Report, String> {
     Ok(Report {
         options: o.clone(),
         starts,
+        attaches,
         fast,
         paced,
         load: (before, load()),
@@ -624,6 +709,7 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = String::new();
         self.start_rows(&mut out);
+        self.server_rows(&mut out);
         self.full_speed_rows(&mut out);
         self.paced_rows(&mut out);
         let head = self.head();
@@ -658,6 +744,54 @@ impl Report {
                 .map(|s| s.idle_hwm_kb as f64 / 1024.0)
                 .collect(),
             "MB",
+            None,
+        );
+    }
+
+    /// The rows of DIR's server: attaching to a running one, its idle
+    /// memory and CPU, and its CPU for the replies.
+    fn server_rows(&self, out: &mut String) {
+        let attaches = &self.attaches;
+        row(
+            out,
+            "attach (server running) to the first full frame",
+            attaches.iter().map(|s| ms(s.first_frame)).collect(),
+            "ms",
+            Some(30.0),
+        );
+        row(
+            out,
+            "server: idle RSS, a client attached, no session",
+            self.starts
+                .iter()
+                .map(|s| s.server_rss_kb as f64 / 1024.0)
+                .collect(),
+            "MB",
+            None,
+        );
+        row(
+            out,
+            &format!("server: CPU over {IDLE_SETTLE:?} idle"),
+            self.starts.iter().map(|s| ms(s.server_idle_cpu)).collect(),
+            "ms",
+            None,
+        );
+        row(
+            out,
+            "full speed: the server's CPU (Enter to the last word)",
+            self.fast.iter().map(|s| ms(s.server_cpu)).collect(),
+            "ms",
+            None,
+        );
+        let rate = self.options.rate;
+        row(
+            out,
+            &format!("{rate} tokens/s: the server's CPU, % of a core"),
+            self.paced
+                .iter()
+                .map(|s| s.server_cpu.as_secs_f64() / s.wall.as_secs_f64().max(1e-9) * 100.0)
+                .collect(),
+            "%",
             None,
         );
     }

@@ -174,10 +174,9 @@ fn crash_and_resume_via(env: &Env, base: &Baseline, crash: Crash, server: bool) 
     Outcome { crash, after_types }
 }
 
-/// Step: the first run, in DIR `d` with its calls logged to `first_log`, is
-/// stopped by `crash` (killed, or SIGTERM exits 3).
-fn crash_the_first_run(env: &Env, base: &Baseline, crash: &Crash, d: &Path, first_log: &Path) {
-    let mut cmd = run_command(env, base.scenario, d);
+/// The first run's environment: its calls logged to `first_log`, and the
+/// crash hook `crash` names (none for a signal from outside).
+fn hooks(cmd: &mut std::process::Command, crash: &Crash, first_log: &Path) {
     cmd.env("QUORUM_OFFLINE_CALL_LOG", first_log);
     match crash {
         Crash::After(n) => {
@@ -188,6 +187,13 @@ fn crash_the_first_run(env: &Env, base: &Baseline, crash: &Crash, d: &Path, firs
         }
         Crash::Kill(..) | Crash::Term(..) => {}
     }
+}
+
+/// Step: the first run, in DIR `d` with its calls logged to `first_log`, is
+/// stopped by `crash` (killed, or SIGTERM exits 3).
+fn crash_the_first_run(env: &Env, base: &Baseline, crash: &Crash, d: &Path, first_log: &Path) {
+    let mut cmd = run_command(env, base.scenario, d);
+    hooks(&mut cmd, crash, first_log);
     let first = match crash {
         Crash::After(_) | Crash::Before(_) => run(cmd),
         Crash::Kill(kind, nth) | Crash::Term(kind, nth) => {
@@ -217,16 +223,7 @@ fn crash_the_server(env: &Env, base: &Baseline, crash: &Crash, d: &Path, first_l
         .to_vec();
     args.extend((base.scenario.args)());
     let mut cmd = env.quorum(args);
-    cmd.env("QUORUM_OFFLINE_CALL_LOG", first_log);
-    match crash {
-        Crash::After(n) => {
-            cmd.env("QUORUM_CRASH_AFTER_SEQ", n.to_string());
-        }
-        Crash::Before(n) => {
-            cmd.env("QUORUM_CRASH_BEFORE_SEQ", n.to_string());
-        }
-        Crash::Kill(..) | Crash::Term(..) => {}
-    }
+    hooks(&mut cmd, crash, first_log);
     let started = run(cmd);
     // A crash before `session_started` was released closes the connection
     // first (exit 1); otherwise the id is printed.

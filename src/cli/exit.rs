@@ -62,10 +62,19 @@ impl From<StateError> for Failure {
             StateError::InUse { .. } => IN_USE,
             StateError::Io { .. } | StateError::Symlink { .. } => FAILED,
         };
-        Failure {
-            code,
-            message: e.to_string(),
+        // The holder may be DIR's server (`quorum serve`): then say how to
+        // use it instead.
+        let server = match &e {
+            StateError::InUse { path, .. } => {
+                std::os::unix::net::UnixStream::connect(path.join("serve.sock")).is_ok()
+            }
+            StateError::Io { .. } | StateError::Symlink { .. } => false,
+        };
+        let mut message = e.to_string();
+        if server {
+            message.push_str(": it is DIR's server (`quorum serve`); `quorum run --detach` and `quorum attach` run sessions there, `quorum serve --stop` ends it");
         }
+        Failure { code, message }
     }
 }
 

@@ -403,6 +403,10 @@ fn detached_run_is_followed(env: &Env, d: &Path) {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines[..], stored[9..], "from seq 10");
+    // The server holds DIR: an in-process run is refused, naming it.
+    let refused = run(env.quorum(["run", PROMPT, "--offline", "--dir", path_str(d)]));
+    assert_eq!(refused.code, 4, "{refused}");
+    assert!(refused.stderr.contains("quorum run --detach"), "{refused}");
     let stop = run(env.quorum(["serve", "--stop", "--dir", path_str(d)]));
     assert_eq!(stop.code, 0, "{stop}");
     assert!(stop.stderr.contains("stopped the server"), "{stop}");

@@ -654,7 +654,9 @@ impl App {
             Action::Answer => self.answer_question(),
             Action::Back => self.screen = Screen::Main,
             Action::Quit => {
-                if self.session.running() {
+                // With other terminals on the server's session, quitting
+                // only leaves it: nothing to confirm.
+                if self.session.running() && !self.others_attached() {
                     self.overlay = Some(Overlay::ConfirmQuit);
                 } else {
                     self.run.quit = true;

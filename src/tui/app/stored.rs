@@ -11,6 +11,12 @@ use crate::protocol::{LoggedEvent, SessionStatus};
 use crate::tui::screens::main::prompt_area;
 
 impl App {
+    /// Whether other clients of the server watch this session: quitting
+    /// then leaves it running for them (docs/tui.md, "Detach and attach").
+    pub(crate) fn others_attached(&self) -> bool {
+        self.about.client && self.run.clients > 1
+    }
+
     /// `Ctrl-\\`: a client of `quorum serve` detaches (the session goes
     /// on); without a server there is nothing to detach from.
     pub(crate) fn detach(&mut self) {

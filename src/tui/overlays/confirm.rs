@@ -72,7 +72,7 @@ impl App {
                 // At deliver with failing tests, the run loop's
                 // shutdown ends the session failed, DIR untouched;
                 // otherwise the session stops as interrupted.
-                if self.tests_verdict().is_none() {
+                if self.tests_verdict().is_none() && !self.others_attached() {
                     self.outbox.push(Op::Interrupt);
                 }
                 self.run.quit = true;

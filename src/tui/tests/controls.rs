@@ -659,3 +659,25 @@ fn ctrl_backslash_detaches_a_client_and_the_header_counts_the_attached() {
         client.outbox
     );
 }
+
+#[test]
+fn q_with_another_terminal_attached_leaves_the_session_running() {
+    let (mut app, _) = at_resolve();
+    assert!(app.session.running());
+    app.about.client = true;
+    app.on_event(Event::Clients { attached: 2 });
+    app.on_key(code(KeyCode::Esc));
+    app.on_key(key('q'));
+    assert!(app.run.quit, "quits at once, nothing to confirm");
+    assert!(app.overlay.is_none());
+    assert!(!app.outbox.contains(&Op::Interrupt), "{:?}", app.outbox);
+    // Alone, it asks, and `y` interrupts as before.
+    let (mut alone, _) = at_resolve();
+    alone.about.client = true;
+    alone.on_event(Event::Clients { attached: 1 });
+    alone.on_key(code(KeyCode::Esc));
+    alone.on_key(key('q'));
+    assert!(matches!(alone.overlay, Some(Overlay::ConfirmQuit)));
+    alone.on_key(key('y'));
+    assert!(alone.outbox.contains(&Op::Interrupt));
+}

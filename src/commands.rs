@@ -70,7 +70,7 @@ async fn dispatch(global: &Global, cli: Cli) -> Result<i32, Failure> {
         Some(Command::Run(args)) => run::run(global, args).await,
         Some(Command::Resume(args)) => resume::run(global, args).await,
         Some(Command::Ask(args)) => ask::run(global, args).await,
-        Some(Command::Sessions { command }) => sessions::run(global, command),
+        Some(Command::Sessions { command }) => sessions::run(global, command).await,
         Some(Command::Db { command }) => db::run(global, command),
         Some(Command::Undo { session }) => undo::run(global, session.as_deref()),
         Some(Command::Memory { agent, set, clear }) => {

@@ -16,12 +16,17 @@ use crate::cli::exit::db;
 use crate::cli::setup::{Reading, find, open_for, open_read, read_for, settle};
 
 /// Runs a `sessions` subcommand and returns the exit code.
-pub fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
+pub async fn run(global: &Global, command: SessionsCommand) -> Result<i32, Failure> {
     match command {
         SessionsCommand::List { json } => {
             let dir = crate::cli::exit::target_dir(global)?;
             let location = StateDir::location(&dir, global.state_dir.as_deref());
             StateDir::check(&location)?;
+            // DIR's server holds the db: it lists the sessions (no copy of
+            // the db is read).
+            if let Some(all) = listed_by_server(global, &dir).await? {
+                return list(&all, json, &dir.display().to_string());
+            }
             if !location.join("db").exists() {
                 crate::errln!("no sessions in {}", dir.display());
                 return Ok(exit::OK);
@@ -123,6 +128,52 @@ fn minute(at: &str) -> String {
 fn clip(text: &str, width: usize) -> String {
     let line = text.lines().next().unwrap_or("");
     crate::secrets::redact::clip(&crate::sanitize::line(line), width)
+}
+
+/// The sessions of DIR as its server lists them, when a server runs
+/// (`None` when none does).
+///
+/// Errors: exit 1 when the server refuses this client or cannot read its
+/// store.
+async fn listed_by_server(
+    global: &Global,
+    dir: &std::path::Path,
+) -> Result<Option<Vec<SessionRecord>>, Failure> {
+    use crate::protocol::{Event, Op};
+    let Some(connection) = crate::cli::connect::connect_running(dir, global, false).await? else {
+        return Ok(None);
+    };
+    let mut channels = connection.into_channels(crate::server::client::OnShutdown::Detach);
+    channels.send(Op::ListSessions { req: 1 });
+    while let Some(event) = channels.events.recv().await {
+        if let Event::SessionsListed { sessions, .. } = event {
+            let sessions = sessions.map_err(Failure::failed)?;
+            return Ok(Some(sessions.into_iter().map(record).collect()));
+        }
+    }
+    Err(Failure::failed(
+        "DIR's server closed the connection before it listed the sessions",
+    ))
+}
+
+/// A session as the server summarises it, as a stored record.
+fn record(s: crate::protocol::SessionSummary) -> SessionRecord {
+    SessionRecord {
+        id: s.id,
+        prompt: s.prompt,
+        dir: s.dir,
+        workflow: s.workflow,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        status: s.status,
+        phase: s.phase,
+        tokens_in: s.tokens.0,
+        tokens_out: s.tokens.1,
+        cost_usd: s.cost_usd,
+        commit: s.commit,
+        last_seq: s.last_seq,
+        offline: s.offline,
+    }
 }
 
 fn list(all: &[SessionRecord], json: bool, dir: &str) -> Result<i32, Failure> {

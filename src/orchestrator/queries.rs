@@ -26,6 +26,9 @@ impl SessionSummary {
             cost_usd: record.cost_usd,
             commit: record.commit,
             last_seq: record.last_seq,
+            dir: record.dir,
+            workflow: record.workflow,
+            offline: record.offline,
         }
     }
 }

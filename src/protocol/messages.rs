@@ -72,6 +72,15 @@ pub struct SessionSummary {
     pub commit: Option<String>,
     /// Its last event's seq (how many events it stored).
     pub last_seq: u64,
+    /// Its target directory (absolute).
+    #[serde(default)]
+    pub dir: String,
+    /// Its workflow's name.
+    #[serde(default)]
+    pub workflow: String,
+    /// Every agent ran on the offline provider.
+    #[serde(default)]
+    pub offline: bool,
 }
 
 /// A file's content and its diff against DIR, answering [`Op::LoadFile`].

@@ -407,9 +407,19 @@ fn detached_run_is_followed(env: &Env, d: &Path) {
     let refused = run(env.quorum(["run", PROMPT, "--offline", "--dir", path_str(d)]));
     assert_eq!(refused.code, 4, "{refused}");
     assert!(refused.stderr.contains("quorum run --detach"), "{refused}");
+    // `sessions list` asks the server while it runs, and reads the db once
+    // it is gone: the same lines.
+    let listed = |what: &str| {
+        let out = run(env.quorum(["sessions", "list", "--json", "--dir", path_str(d)]));
+        assert_eq!(out.code, 0, "{what}: {out}");
+        out.stdout
+    };
+    let by_server = listed("through the server");
     let stop = run(env.quorum(["serve", "--stop", "--dir", path_str(d)]));
     assert_eq!(stop.code, 0, "{stop}");
     assert!(stop.stderr.contains("stopped the server"), "{stop}");
+    assert_eq!(by_server, listed("from the db"));
+    assert_eq!(by_server.lines().count(), 2, "{by_server}");
 }
 
 /// A TUI that cannot reach a server (another quorum holds DIR's lock, so

@@ -133,6 +133,9 @@ fn summaries() -> Vec<SessionSummary> {
         cost_usd: 0.0,
         commit: commit.map(String::from),
         last_seq: 180,
+        dir: "/tmp/d".into(),
+        workflow: "default".into(),
+        offline: true,
     };
     vec![
         mk(

@@ -72,6 +72,8 @@ mod schema;
 mod scripts;
 #[path = "all/secrets.rs"]
 mod secrets;
+#[path = "all/stream_latency.rs"]
+mod stream_latency;
 #[path = "all/test_gate.rs"]
 mod test_gate;
 #[path = "all/tui_flow.rs"]

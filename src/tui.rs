@@ -5,7 +5,8 @@
 //! input and every [`STREAM_FRAME`] after the orchestrator's events alone. While
 //! a frame is pending, events wait in their channel and are all taken just
 //! before it is drawn: a stream of tokens wakes the TUI once per frame, not
-//! once per token, and a flood costs one frame. Events that change nothing
+//! once per token, and a flood costs one frame; but the text that ends a
+//! call's stream is drawn at once ([`StreamEnds`]). Events that change nothing
 //! on screen (durable copies of streamed lines, [`App::leaves_screen_as_is`])
 //! ask for no frame. An idle screen wakes nothing
 //! up (no timer runs unless a spinner or a message is on screen). The terminal
@@ -62,17 +63,54 @@ pub const FRAME: Duration = Duration::from_millis(16);
 /// orchestrator's events (streamed tokens, lines, state changes) or the
 /// spinner changed the screen: 30 frames per second. Streamed text looks as
 /// smooth, and each frame (its render and its bytes on an SSH link) is paid
-/// half as often. A call forwards its text less often
-/// (`orchestrator::call::DELTA_INTERVAL`, 50 ms), so each delta finds its
-/// frame due and is drawn as it arrives.
+/// half as often. A call forwards its text less often ([`DELTA_SPACING`]),
+/// so each delta finds its frame due and is drawn as it arrives; the text
+/// that ends a stream, which may come sooner, is drawn at once.
 pub const STREAM_FRAME: Duration = Duration::from_millis(33);
 
+/// The least time between two streamed deltas of one call: a call forwards
+/// its text at most every `orchestrator::call::DELTA_INTERVAL` (50 ms; the
+/// TUI does not import the orchestrator, docs/architecture.md), but the
+/// text that ends its stream at once.
+pub const DELTA_SPACING: Duration = Duration::from_millis(50);
+
 /// Bytes written to the terminal and tokens streamed when the session began,
-/// for the log's figures at its end.
+/// for the log's figures at its end; and when each task's streamed text last
+/// came ([`StreamEnds`]).
 #[derive(Default)]
 struct SessionOutput {
     bytes_at_start: u64,
     tokens_at_start: u64,
+    ends: StreamEnds,
+}
+
+/// When each task's streamed text last came, by task. A token event that
+/// comes sooner than [`DELTA_SPACING`] after the one before it of its task
+/// ends its call's stream (only a stream's end is forwarded that soon): it
+/// is drawn at once, not at the end of the frame interval, so a reply's
+/// last word is on screen as soon as it arrives (issue 20).
+#[derive(Debug, Default)]
+pub struct StreamEnds(std::collections::HashMap<String, Instant>);
+
+impl StreamEnds {
+    /// Notes `event`, taken at `now`; whether it ends a call's stream.
+    pub fn ends(&mut self, event: &Event, now: Instant) -> bool {
+        let Event::Token { task, .. } = event else {
+            return false;
+        };
+        let recent = |at: &Instant| now.saturating_duration_since(*at) < DELTA_SPACING;
+        if let Some(at) = self.0.get_mut(task) {
+            let ends = recent(at);
+            *at = now;
+            return ends;
+        }
+        // Tasks that stopped streaming are forgotten, a few dozen at a time.
+        if self.0.len() >= 64 {
+            self.0.retain(|_, at| recent(at));
+        }
+        self.0.insert(task.clone(), now);
+        false
+    }
 }
 
 /// Takes every orchestrator event already waiting into the app: before a
@@ -89,7 +127,9 @@ fn take_waiting_events(
     let mut took = false;
     loop {
         match events.try_recv() {
-            Ok(event) => take_event(app, guard, out, event),
+            Ok(event) => {
+                take_event(app, guard, out, event);
+            }
             Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return took,
             Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
                 app.run.closed = true;
@@ -101,8 +141,10 @@ fn take_waiting_events(
 }
 
 /// Takes one orchestrator event into the app (and notes the terminal output
-/// at the session's start and end for the log).
-fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, event: Event) {
+/// at the session's start and end for the log); whether it ends a call's
+/// stream ([`StreamEnds`]).
+fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, event: Event) -> bool {
+    let ends = out.ends.ends(&event, Instant::now());
     if let Event::Logged(e) = &event {
         match &e.body {
             EventBody::SessionStarted { .. } => {
@@ -154,6 +196,7 @@ fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, eve
         }
     }
     app.on_event(event);
+    ends
 }
 
 /// What the TUI needs to start.
@@ -489,9 +532,11 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
     let (mut app, setup) = start(setup);
     let mut guard = TerminalGuard::enter(app.about.options.mouse)?;
     let mut input = Some(Input::start());
-    // Something changed since the last frame; `urgent`: the person did it.
+    // Something changed since the last frame; `urgent`: the person did it;
+    // `at_once`: a call's stream ended ([`StreamEnds`]).
     let mut dirty = true;
     let mut urgent = true;
+    let mut at_once = false;
     let mut last_frame: Option<Instant> = None;
     let hup = hangup();
     tokio::pin!(hup);
@@ -517,15 +562,15 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
             continue;
         }
         let due = match last_frame {
-            Some(at) => at + if urgent { FRAME } else { STREAM_FRAME },
-            None => Instant::now(),
+            Some(at) if !at_once => at + if urgent { FRAME } else { STREAM_FRAME },
+            _ => Instant::now(),
         };
         let now = Instant::now();
         if dirty && now >= due {
             // The events that waited for this frame, all of them.
             take_waiting_events(&mut app, &guard, &mut output, &mut events);
             draw_frame(&mut app, &mut guard, now)?;
-            (dirty, urgent) = (false, false);
+            (dirty, urgent, at_once) = (false, false, false);
             // Frames are spaced from start to start: text forwarded every
             // `DELTA_INTERVAL` (a little over `STREAM_FRAME`) then finds its
             // frame due and is drawn as it arrives, with no timer to wait on.
@@ -560,7 +605,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
                         // Durable copies of streamed lines change nothing
                         // on screen: no frame for them alone.
                         let as_is = app.leaves_screen_as_is(&event);
-                        take_event(&mut app, &guard, &mut output, event);
+                        at_once |= take_event(&mut app, &guard, &mut output, event);
                         !as_is
                     }
                     None => {

@@ -60,3 +60,13 @@ fn the_pieces_are_tokens_of_at_most_four_bytes_ending_with_the_mark() {
     let text: String = pieces.concat();
     assert!(text.ends_with(&format!("That is all for now, {}\n", body::END_MARK)));
 }
+
+#[test]
+fn the_tui_counts_on_the_calls_delta_interval() {
+    // The TUI may not import the orchestrator (docs/architecture.md): it
+    // keeps its own copy, which must agree.
+    assert_eq!(
+        quorum::tui::DELTA_SPACING,
+        quorum::orchestrator::call::DELTA_INTERVAL
+    );
+}

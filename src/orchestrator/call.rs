@@ -521,17 +521,25 @@ enum Drained {
     Late,
 }
 
+/// How long a [`drain`] that is being handed a backlog waits for the next
+/// item once none is ready (1 ms, the timer's grain): the task that reads
+/// the connection, on another worker thread perhaps, may still be reading
+/// the socket. A stream that in fact waits for the network costs its delta
+/// this much delay, and a timer.
+const HANDOVER: Duration = Duration::from_millis(1);
+
 /// Takes every item of `stream` that already arrived into `reply` (and its
-/// text into `outbox`), without waiting for the network; returns how it
-/// ended and whether it took any item. It never awaits an item: when none is
-/// ready it yields once, so that the task that reads the connection for
-/// the stream (an HTTP body is read from the socket by the connection's
-/// task when asked for) can hand over what sits in the socket, and ends
-/// when there is still none. A backlog longer than an interval (a server
-/// far ahead of the reader) is read on: its text goes out a delta per
-/// interval as it is read, with a yield after each, and the drain ends only
-/// once the backlog is taken, so the stream's end is forwarded when its
-/// last byte is read, never an interval later.
+/// text into `outbox`); returns how it ended and whether it took any item.
+/// When no item is ready it yields once, so that the task that reads the
+/// connection for the stream (an HTTP body is read from the socket by the
+/// connection's task when asked for) can hand over what sits in the
+/// socket; when there is still none it ends, unless items came after an
+/// earlier yield (the connection is handing over a backlog): then it waits
+/// up to [`HANDOVER`] for the next. A backlog longer than an interval (a
+/// server far ahead of the reader) is read on: its text goes out a delta
+/// per interval as it is read, with a yield after each, and the drain ends
+/// only once the backlog is taken, so the stream's end is forwarded when
+/// its last byte is read, never an interval later.
 async fn drain(
     stream: &mut futures::stream::BoxStream<'static, Result<Chunk, LlmError>>,
     reply: &mut Reply,
@@ -541,35 +549,39 @@ async fn drain(
 ) -> (Drained, bool) {
     use futures::FutureExt;
     // Without an interval the text goes out after each drain anyway, and
-    // the next item is awaited: nothing to yield for.
+    // the next item is awaited: nothing to yield or wait for.
     let paced = !outbox.interval.is_zero();
-    let mut took = false;
-    let mut yielded = !paced;
+    let (mut took, mut yielded, mut handed) = (false, !paced, false);
     let mut flush_at = Instant::now() + outbox.interval;
     loop {
-        match stream.next().now_or_never() {
-            Some(item) => {
-                (took, yielded) = (true, !paced);
-                match reply.take(item, outbox) {
-                    Ok(true) => {}
-                    Ok(false) => return (Drained::End(Ok(())), took),
-                    Err(e) => return (Drained::End(Err(e)), took),
-                }
-                if paced && Instant::now() >= flush_at {
-                    outbox.flush(send);
-                    flush_at = Instant::now() + outbox.interval;
-                    if Instant::now() >= deadline {
-                        return (Drained::Late, took);
-                    }
-                    // The actor, and a cancellation, get their turn.
-                    tokio::task::yield_now().await;
-                }
-            }
-            None if yielded => return (Drained::Empty, took),
-            None => {
+        let next = match stream.next().now_or_never() {
+            Some(item) => Some(item),
+            None if !yielded => {
                 yielded = true;
                 tokio::task::yield_now().await;
+                continue;
             }
+            None if handed => tokio::time::timeout(HANDOVER, stream.next()).await.ok(),
+            None => None,
+        };
+        let Some(item) = next else {
+            return (Drained::Empty, took);
+        };
+        handed |= paced && yielded;
+        (took, yielded) = (true, !paced);
+        match reply.take(item, outbox) {
+            Ok(true) => {}
+            Ok(false) => return (Drained::End(Ok(())), took),
+            Err(e) => return (Drained::End(Err(e)), took),
+        }
+        if paced && Instant::now() >= flush_at {
+            outbox.flush(send);
+            flush_at = Instant::now() + outbox.interval;
+            if Instant::now() >= deadline {
+                return (Drained::Late, took);
+            }
+            // The actor, and a cancellation, get their turn.
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -995,6 +1007,39 @@ mod tests {
         assert_eq!(reply.text, whole);
         assert!(sent.lock().unwrap().is_empty());
         assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 5002);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_waits_for_a_backlog_handed_over_slower_than_one_yield() {
+        // 300 items: the first there at once, the second after one empty
+        // poll (a yield hands it over), every later one only after two (as
+        // from a connection task on another worker thread), then the end.
+        // One drain takes them all, where ending at the first empty poll
+        // after a yield would have taken two.
+        let (mut sent, mut pending) = (0u32, 0u32);
+        let mut stream: futures::stream::BoxStream<'static, Result<Chunk, LlmError>> =
+            futures::stream::poll_fn(move |cx| {
+                if sent == 300 {
+                    return std::task::Poll::Ready(None);
+                }
+                if pending < sent.min(2) {
+                    pending += 1;
+                    cx.waker().wake_by_ref();
+                    return std::task::Poll::Pending;
+                }
+                (sent, pending) = (sent + 1, 0);
+                std::task::Poll::Ready(Some(Ok(Chunk::Text("x".into()))))
+            })
+            .boxed();
+        let (mut reply, mut outbox) = (reply(), outbox());
+        let send = |_: CallEvent| {};
+        let start = Instant::now();
+        let far = start + Duration::from_secs(60);
+        let (drained, took) = drain(&mut stream, &mut reply, &mut outbox, &send, far).await;
+        assert_eq!((drained, took), (Drained::End(Ok(())), true));
+        assert_eq!(reply.text.len(), 300);
+        // No timer ran out on the way.
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

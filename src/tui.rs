@@ -5,7 +5,8 @@
 //! input and every [`STREAM_FRAME`] after the orchestrator's events alone. While
 //! a frame is pending, events wait in their channel and are all taken just
 //! before it is drawn: a stream of tokens wakes the TUI once per frame, not
-//! once per token, and a flood costs one frame. Events that change nothing
+//! once per token, and a flood costs one frame; but the text that ends a
+//! call's stream is drawn at once ([`StreamEnds`]). Events that change nothing
 //! on screen (durable copies of streamed lines, [`App::leaves_screen_as_is`])
 //! ask for no frame. An idle screen wakes nothing
 //! up (no timer runs unless a spinner or a message is on screen). The terminal
@@ -63,18 +64,26 @@ pub const FRAME: Duration = Duration::from_millis(16);
 /// orchestrator's events (streamed tokens, lines, state changes) or the
 /// spinner changed the screen: 30 frames per second. Streamed text looks as
 /// smooth, and each frame (its render and its bytes on an SSH link) is paid
-/// half as often. A call forwards its text less often
-/// (`orchestrator::call::DELTA_INTERVAL`, 50 ms), so each delta finds its
-/// frame due and is drawn as it arrives.
+/// half as often. A call forwards its text less often ([`DELTA_SPACING`]),
+/// so each delta finds its frame due and is drawn as it arrives; the text
+/// that ends a stream, which may come sooner, is drawn at once.
 pub const STREAM_FRAME: Duration = Duration::from_millis(33);
+
+/// The least time between two streamed deltas of one call: a call forwards
+/// its text at most every `orchestrator::call::DELTA_INTERVAL` (50 ms; the
+/// TUI does not import the orchestrator, docs/architecture.md), but the
+/// text that ends its stream at once.
+pub const DELTA_SPACING: Duration = Duration::from_millis(50);
 
 /// What the session sends to the terminal besides frames: the bytes written
 /// and tokens streamed when the session began, for the log's figures at its
-/// end, and the notifications ([`bell`]).
+/// end, and the notifications ([`bell`]); and when each task's streamed text
+/// last came ([`StreamEnds`]).
 struct SessionOutput {
     bytes_at_start: u64,
     tokens_at_start: u64,
     notifier: bell::Notifier,
+    ends: StreamEnds,
 }
 
 impl SessionOutput {
@@ -84,6 +93,7 @@ impl SessionOutput {
         SessionOutput {
             bytes_at_start: 0,
             tokens_at_start: 0,
+            ends: StreamEnds::default(),
             notifier: bell::Notifier::new(
                 &setup.settings.notify,
                 setup.settings.ui.confirm_decisions,
@@ -92,6 +102,35 @@ impl SessionOutput {
                 &|k| std::env::var(k).ok(),
             ),
         }
+    }
+}
+
+/// When each task's streamed text last came, by task. A token event that
+/// comes sooner than [`DELTA_SPACING`] after the one before it of its task
+/// ends its call's stream (only a stream's end is forwarded that soon): it
+/// is drawn at once, not at the end of the frame interval, so a reply's
+/// last word is on screen as soon as it arrives (issue 20).
+#[derive(Debug, Default)]
+pub struct StreamEnds(std::collections::HashMap<String, Instant>);
+
+impl StreamEnds {
+    /// Notes `event`, taken at `now`; whether it ends a call's stream.
+    pub fn ends(&mut self, event: &Event, now: Instant) -> bool {
+        let Event::Token { task, .. } = event else {
+            return false;
+        };
+        let recent = |at: &Instant| now.saturating_duration_since(*at) < DELTA_SPACING;
+        if let Some(at) = self.0.get_mut(task) {
+            let ends = recent(at);
+            *at = now;
+            return ends;
+        }
+        // Tasks that stopped streaming are forgotten, a few dozen at a time.
+        if self.0.len() >= 64 {
+            self.0.retain(|_, at| recent(at));
+        }
+        self.0.insert(task.clone(), now);
+        false
     }
 }
 
@@ -109,7 +148,9 @@ fn take_waiting_events(
     let mut took = false;
     loop {
         match events.try_recv() {
-            Ok(event) => take_event(app, guard, out, event),
+            Ok(event) => {
+                take_event(app, guard, out, event);
+            }
             Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return took,
             Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
                 if !app.run.closed {
@@ -124,9 +165,11 @@ fn take_waiting_events(
 
 /// Takes one orchestrator event into the app (and notes the terminal output
 /// at the session's start and end for the log); a notice it gives waits in
-/// `out.notifier` for the next frame ([`bell`]).
-fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, event: Event) {
+/// `out.notifier` for the next frame ([`bell`]); whether it ends a call's
+/// stream ([`StreamEnds`]).
+fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, event: Event) -> bool {
     out.notifier.take(&event);
+    let ends = out.ends.ends(&event, Instant::now());
     if let Event::Logged(e) = &event {
         match &e.body {
             EventBody::SessionStarted { .. } => {
@@ -178,6 +221,7 @@ fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, eve
         }
     }
     app.on_event(event);
+    ends
 }
 
 /// What the TUI needs to start.
@@ -519,9 +563,11 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
     let (mut app, setup) = start(setup);
     let mut guard = TerminalGuard::enter(app.about.options.mouse)?;
     let mut input = Some(Input::start());
-    // Something changed since the last frame; `urgent`: the person did it.
+    // Something changed since the last frame; `urgent`: the person did it;
+    // `at_once`: a call's stream ended ([`StreamEnds`]).
     let mut dirty = true;
     let mut urgent = true;
+    let mut at_once = false;
     let mut last_frame: Option<Instant> = None;
     let hup = hangup();
     tokio::pin!(hup);
@@ -547,8 +593,8 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
             continue;
         }
         let due = match last_frame {
-            Some(at) => at + if urgent { FRAME } else { STREAM_FRAME },
-            None => Instant::now(),
+            Some(at) if !at_once => at + if urgent { FRAME } else { STREAM_FRAME },
+            _ => Instant::now(),
         };
         let now = Instant::now();
         if dirty && now >= due {
@@ -557,7 +603,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
             draw_frame(&mut app, &mut guard, now)?;
             // After the frame, never inside it.
             output.notifier.write_to(guard.terminal.backend_mut())?;
-            (dirty, urgent) = (false, false);
+            (dirty, urgent, at_once) = (false, false, false);
             // Frames are spaced from start to start: text forwarded every
             // `DELTA_INTERVAL` (a little over `STREAM_FRAME`) then finds its
             // frame due and is drawn as it arrives, with no timer to wait on.
@@ -596,7 +642,7 @@ pub async fn run(channels: Channels, setup: Setup) -> io::Result<i32> {
                         // Durable copies of streamed lines change nothing
                         // on screen: no frame for them alone.
                         let as_is = app.leaves_screen_as_is(&event);
-                        take_event(&mut app, &guard, &mut output, event);
+                        at_once |= take_event(&mut app, &guard, &mut output, event);
                         // A notice is written after the next frame.
                         !as_is || output.notifier.pending()
                     }

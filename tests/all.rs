@@ -76,6 +76,8 @@ mod scripts;
 mod secrets;
 #[path = "all/server.rs"]
 mod server;
+#[path = "all/stream_latency.rs"]
+mod stream_latency;
 #[path = "all/test_gate.rs"]
 mod test_gate;
 #[path = "all/tui_flow.rs"]

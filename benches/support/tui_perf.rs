@@ -48,9 +48,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[path = "tui_perf_server.rs"]
-mod server;
+pub mod server;
 
-pub use self::server::{Server, reply_text, sse_events};
+pub use self::server::{Server, Writes, reply_text, sse_events};
 
 /// The reply's last word: when it is on screen, the whole reply was shown.
 pub const END_MARK: &str = "omega-fin";
@@ -559,7 +559,10 @@ pub fn stream(
         "q",
         &format!("cat > '{}'", piped.display()),
     ])?;
-    let (stop, served) = server.serve(pid, piped.clone(), events, rate);
+    // Network-sized writes at full speed, as a server flushing its stream
+    // would make.
+    let writes = rate.map_or(Writes::Chunks(16 * 1024), Writes::Paced);
+    let (stop, served) = server.serve(pid, piped.clone(), events, writes);
     // The session runs in DIR's server, which the TUI started (it draws
     // while the server starts: wait until it listens).
     let until = Instant::now() + START_LIMIT;

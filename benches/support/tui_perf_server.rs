@@ -1,6 +1,7 @@
-//! The loopback fake server of `tui_perf` and the reply it streams (see
-//! that module's comment): OpenAI Chat Completions SSE, one event per word,
-//! on 127.0.0.1 only; it stops by itself.
+//! The loopback fake server of `tui_perf` and `stream_latency` and the
+//! reply it streams (see `tui_perf`'s comment): OpenAI Chat Completions SSE,
+//! one event per word (or per piece the caller chose), written as
+//! [`Writes`] says, on 127.0.0.1 only; it stops by itself.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -72,7 +73,8 @@ pub fn reply_text(tokens: usize, seed: u64) -> String {
     out
 }
 
-fn chunk_event(piece: &str) -> Vec<u8> {
+/// One `chat.completion.chunk` event carrying `piece` as its content.
+pub fn chunk_event(piece: &str) -> Vec<u8> {
     let content = serde_json::to_string(piece).unwrap_or_default();
     format!(
         "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1727346168,\"model\":\"fake-1\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{content}}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"
@@ -84,11 +86,22 @@ fn chunk_event(piece: &str) -> Vec<u8> {
 /// newline), each with the tokens it carries (bytes / 4), then the finish,
 /// usage and `[DONE]` events (0 tokens).
 pub fn sse_events(text: &str) -> Vec<(Vec<u8>, f64)> {
-    let mut out: Vec<(Vec<u8>, f64)> = text
-        .split_inclusive([' ', '\n'])
-        .map(|piece| (chunk_event(piece), piece.len() as f64 / 4.0))
+    sse_events_of(text.split_inclusive([' ', '\n']))
+}
+
+/// The SSE events of a reply cut into `pieces`: one per piece, each with
+/// the tokens it carries (bytes / 4), then the finish, usage and `[DONE]`
+/// events (0 tokens).
+pub fn sse_events_of<'a>(pieces: impl IntoIterator<Item = &'a str>) -> Vec<(Vec<u8>, f64)> {
+    let mut bytes = 0;
+    let mut out: Vec<(Vec<u8>, f64)> = pieces
+        .into_iter()
+        .map(|piece| {
+            bytes += piece.len();
+            (chunk_event(piece), piece.len() as f64 / 4.0)
+        })
         .collect();
-    let tokens = text.len().div_ceil(4);
+    let tokens = bytes.div_ceil(4);
     let tail = format!(
         "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1727346168,\"model\":\"fake-1\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\ndata: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1727346168,\"model\":\"fake-1\",\"choices\":[],\"usage\":{{\"prompt_tokens\":7,\"completion_tokens\":{tokens},\"total_tokens\":{}}}}}\n\ndata: [DONE]\n\n",
         tokens + 7
@@ -114,12 +127,28 @@ pub struct Served {
     pub last_byte: Instant,
 }
 
+/// How the server writes its reply's events to the socket (`TCP_NODELAY`
+/// is set, so each write leaves as its own segment).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Writes {
+    /// One write per event, paced at this many tokens per second.
+    Paced(f64),
+    /// One write per event, as fast as the socket takes them.
+    PerEvent,
+    /// The events joined and written this many bytes at a time, as fast
+    /// as the socket takes them.
+    Chunks(usize),
+}
+
 /// A loopback fake server for one reply (see the module's comment).
 pub struct Server {
     listener: TcpListener,
     /// Its port on 127.0.0.1.
     pub port: u16,
     stop: Arc<AtomicBool>,
+    /// How long the reply's head waits after the request, as a model's
+    /// time to its first token.
+    first_byte_delay: Duration,
 }
 
 impl Server {
@@ -132,18 +161,27 @@ impl Server {
             listener,
             port,
             stop: Arc::new(AtomicBool::new(false)),
+            first_byte_delay: Duration::ZERO,
         })
     }
 
-    /// Serves in a thread: the first request gets `events` (paced at `rate`
-    /// tokens per second, or as fast as the socket takes them), later ones a
-    /// 400. Samples `pid`'s CPU time and `piped`'s size at the arrival.
+    /// The server, answering only `delay` after the request has arrived.
+    pub fn with_first_byte_delay(self, delay: Duration) -> Server {
+        Server {
+            first_byte_delay: delay,
+            ..self
+        }
+    }
+
+    /// Serves in a thread: the first request gets `events`, written as
+    /// `writes` says, later ones a 400. Samples `pid`'s CPU time and
+    /// `piped`'s size at the arrival.
     pub fn serve(
         self,
         pid: u32,
         piped: PathBuf,
         events: Vec<(Vec<u8>, f64)>,
-        rate: Option<f64>,
+        writes: Writes,
     ) -> (Arc<AtomicBool>, mpsc::Receiver<Served>) {
         let (tx, rx) = mpsc::channel();
         let stop = Arc::clone(&self.stop);
@@ -158,11 +196,12 @@ impl Server {
             let cpu = cpu_time(pid).unwrap_or_default();
             let tui_cpu = main_thread_cpu_time(pid).unwrap_or_default();
             let piped = std::fs::metadata(&piped).map(|m| m.len()).unwrap_or(0);
+            std::thread::sleep(self.first_byte_delay);
             let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
             let mut ok = stream.write_all(head.as_bytes()).is_ok();
             let first_byte = Instant::now();
-            match rate {
-                Some(rate) => {
+            match writes {
+                Writes::Paced(rate) => {
                     let mut tokens = 0.0;
                     for (bytes, t) in &events {
                         let due = first_byte + Duration::from_secs_f64(tokens / rate);
@@ -177,10 +216,14 @@ impl Server {
                         }
                     }
                 }
-                None => {
-                    // Network-sized writes, as a server flushing its stream would make.
+                Writes::PerEvent => {
+                    for (bytes, _) in &events {
+                        ok = ok && stream.write_all(bytes).is_ok();
+                    }
+                }
+                Writes::Chunks(size) => {
                     let all: Vec<u8> = events.iter().flat_map(|(b, _)| b.clone()).collect();
-                    for part in all.chunks(16 * 1024) {
+                    for part in all.chunks(size.max(1)) {
                         ok = ok && stream.write_all(part).is_ok();
                     }
                 }

@@ -123,25 +123,45 @@ pub struct OpenAiDecoder {
     cut: bool,
 }
 
-impl Decoder for OpenAiDecoder {
-    fn item(&mut self, item: SseItem) -> Result<Decoded, LlmError> {
-        let data = match item {
-            SseItem::Event(e) => e.data,
-            // Not an SSE field: tolerated (docs/wire-formats.md §0, rule 5).
-            SseItem::Other(_) => return Ok(Decoded::default()),
-        };
-        let data = data.trim();
-        if data == "[DONE]" {
-            self.done = true;
-            return Ok(Decoded {
-                chunks: Vec::new(),
-                done: true,
-            });
-        }
-        // Proxies rewrap keep-alive comments as data (§6 #6).
-        if data.is_empty() || data.starts_with(':') {
-            return Ok(Decoded::default());
-        }
+/// The usual chunk: text (or a refusal) in the first choice's delta,
+/// perhaps a finish reason, no usage and no error; read without building a
+/// `Value` tree (which took most of the CPU of a reply streamed a token per
+/// event, issue 20). Any other shape or type (an `error` or `usage` that is
+/// not null, `choices: null`, a number where text goes, a duplicate key)
+/// fails to read as this or is set aside, and takes the general path,
+/// which decides as before.
+#[derive(serde::Deserialize)]
+struct PlainChunk<'a> {
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    usage: Option<serde::de::IgnoredAny>,
+    #[serde(default, borrow)]
+    choices: Vec<PlainChoice<'a>>,
+}
+
+/// A choice of a [`PlainChunk`].
+#[derive(serde::Deserialize)]
+struct PlainChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<PlainDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The delta of a [`PlainChoice`].
+#[derive(serde::Deserialize)]
+struct PlainDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    refusal: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl OpenAiDecoder {
+    /// Any chunk, as a `Value`: a mid-stream error, usage, then the first
+    /// choice.
+    fn general(&mut self, data: &str) -> Result<Decoded, LlmError> {
         let chunk: Value = serde_json::from_str(data).map_err(|e| {
             let head = crate::secrets::redact::clip(data, 80);
             LlmError::Stream(format!("malformed chunk ({e}): `{head}`"))
@@ -166,33 +186,79 @@ impl Decoder for OpenAiDecoder {
                 output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
             });
         }
+        Ok(match chunk["choices"].as_array().and_then(|c| c.first()) {
+            Some(choice) => self.choice(
+                choice["delta"]["content"].as_str(),
+                choice["delta"]["refusal"].as_str(),
+                choice["finish_reason"].as_str(),
+            ),
+            None => Decoded::default(),
+        })
+    }
+
+    /// The first choice of a chunk: its text, refusal and finish reason.
+    fn choice(
+        &mut self,
+        content: Option<&str>,
+        refusal: Option<&str>,
+        finish: Option<&str>,
+    ) -> Decoded {
         let mut chunks = Vec::new();
-        if let Some(choice) = chunk["choices"].as_array().and_then(|c| c.first()) {
-            if let Some(text) = choice["delta"]["content"].as_str()
-                && !text.is_empty()
-            {
-                chunks.push(Chunk::Text(text.to_string()));
-            }
-            if let Some(refusal) = choice["delta"]["refusal"].as_str() {
-                // Kept for the error message only: at most 4 KiB of it, so
-                // an endless refusal cannot grow memory.
-                if self.refusal.len() + refusal.len() <= REFUSAL_BYTES {
-                    self.refusal.push_str(refusal);
-                }
-            }
-            match choice["finish_reason"].as_str() {
-                Some("length") => {
-                    self.cut = true;
-                    self.finished = true;
-                }
-                Some(_) => self.finished = true,
-                None => {}
+        if let Some(text) = content
+            && !text.is_empty()
+        {
+            chunks.push(Chunk::Text(text.to_string()));
+        }
+        if let Some(refusal) = refusal {
+            // Kept for the error message only: at most 4 KiB of it, so
+            // an endless refusal cannot grow memory.
+            if self.refusal.len() + refusal.len() <= REFUSAL_BYTES {
+                self.refusal.push_str(refusal);
             }
         }
-        Ok(Decoded {
+        match finish {
+            Some("length") => {
+                self.cut = true;
+                self.finished = true;
+            }
+            Some(_) => self.finished = true,
+            None => {}
+        }
+        Decoded {
             chunks,
             done: false,
-        })
+        }
+    }
+}
+
+impl Decoder for OpenAiDecoder {
+    fn item(&mut self, item: SseItem) -> Result<Decoded, LlmError> {
+        let data = match item {
+            SseItem::Event(e) => e.data,
+            // Not an SSE field: tolerated (docs/wire-formats.md §0, rule 5).
+            SseItem::Other(_) => return Ok(Decoded::default()),
+        };
+        let data = data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            return Ok(Decoded {
+                chunks: Vec::new(),
+                done: true,
+            });
+        }
+        // Proxies rewrap keep-alive comments as data (§6 #6).
+        if data.is_empty() || data.starts_with(':') {
+            return Ok(Decoded::default());
+        }
+        match serde_json::from_str::<PlainChunk>(data) {
+            Ok(plain) if plain.error.is_none() && plain.usage.is_none() => {
+                let first = plain.choices.into_iter().next();
+                let (delta, finish) = first.map_or((None, None), |c| (c.delta, c.finish_reason));
+                let (content, refusal) = delta.map_or((None, None), |d| (d.content, d.refusal));
+                Ok(self.choice(content.as_deref(), refusal.as_deref(), finish.as_deref()))
+            }
+            _ => self.general(data),
+        }
     }
 
     fn end(&mut self) -> Result<Vec<Chunk>, LlmError> {
@@ -295,6 +361,49 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn the_plain_path_decides_every_chunk_as_the_general_one() {
+        let chunks = [
+            r#"{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"word "},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"delta":{"content":"esc\"aped \u00e9\n"}}]}"#,
+            r#"{"choices":[{"delta":{"content":""},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"delta":{"content":"x"},"finish_reason":"length"}]}"#,
+            r#"{"choices":[{"delta":{"refusal":"no"}}]}"#,
+            r#"{"choices":[{"delta":{"role":"assistant"}}],"usage":null,"error":null}"#,
+            r#"{"choices":[{"delta":null,"finish_reason":null}]}"#,
+            r#"{"choices":[{"finish_reason":7}]}"#,
+            r#"{"choices":[{"delta":{"content":5}}]}"#,
+            r#"{"choices":[{"delta":"text"}]}"#,
+            r#"{"choices":[1,{"delta":{"content":"second"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":7}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a","content":"b"}}]}"#,
+            r#"{"choices":[]}"#,
+            r#"{"choices":null}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
+            r#"{"choices":[],"usage":12}"#,
+            r#"{"choices":[{"delta":{"content":"ok"}}],"usage":{"prompt_tokens":1}}"#,
+            r#"{"error":{"message":"boom","code":529}}"#,
+            r#"{"error":"plain"}"#,
+            r#"[1,2]"#,
+            r#""just a string""#,
+            r#"{"choices":[{"delta":{"content":"unfinished"#,
+        ];
+        for chunk in chunks {
+            let mut fast = OpenAiDecoder::default();
+            let mut general = OpenAiDecoder::default();
+            let event = |data: &str| {
+                SseItem::Event(crate::llm::sse::SseEvent {
+                    event: "message".into(),
+                    data: data.into(),
+                })
+            };
+            let a = fast.item(event(chunk));
+            let b = general.general(chunk);
+            assert_eq!(a, b, "{chunk}");
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{chunk}");
+        }
     }
 
     #[test]

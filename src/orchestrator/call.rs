@@ -10,9 +10,12 @@
 //! spell goes out at once; what arrives within the interval after it waits and
 //! goes out as one delta, in order, when the interval is over (meanwhile the
 //! stream is not read: the text waits in the connection and is read in one
-//! go). Whatever ends an attempt (its end, an error, a timeout, the call's
-//! cancellation) first forwards the text already received, so every report
-//! after a delta follows all of its text.
+//! go, all of it, however much: a server far ahead of the reader is caught
+//! up with at once, a delta per interval, so the reply's end is forwarded
+//! within an interval and the parsing of its last byte, issue 20). Whatever
+//! ends an attempt (its end, an error, a timeout, the call's cancellation)
+//! first forwards the text already received, so every report after a delta
+//! follows all of its text.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -401,8 +404,9 @@ pub async fn run_with_interval(
 ///
 /// While text waits for its delta the stream is not read: what the server
 /// sends meanwhile stays in the connection's buffers (a wake-up of the
-/// runtime per network packet, no task run for it) and is read in one go
-/// when the delta is due, then forwarded with the text that waited.
+/// runtime per network packet, no task run for it). When the delta is due,
+/// [`drain`] takes all of it, then the delta goes out with the text that
+/// waited; when nothing waits, the next item is awaited.
 async fn attempt_once(
     provider: &SharedProvider,
     request: ChatRequest,
@@ -410,7 +414,6 @@ async fn attempt_once(
     outbox: &mut Outbox,
     send: &impl Fn(CallEvent),
 ) -> Result<(String, Usage), (LlmError, bool)> {
-    use futures::FutureExt;
     let input_estimate: u64 = request
         .messages
         .iter()
@@ -430,6 +433,13 @@ async fn attempt_once(
     tokio::pin!(deadline);
     let hold = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(hold);
+    let late = || {
+        LlmError::CallTimeout(format!(
+            "the call passed {} s (providers.{}.call_timeout_s); the stream was cut",
+            policy.call_timeout.as_secs(),
+            provider.name()
+        ))
+    };
     let outcome = 'read: loop {
         match outbox.due() {
             Some(at) if at > Instant::now() => {
@@ -454,13 +464,7 @@ async fn attempt_once(
                             wait.as_secs()
                         )));
                     }
-                    () = &mut deadline => {
-                        break 'read Err(LlmError::CallTimeout(format!(
-                            "the call passed {} s (providers.{}.call_timeout_s); the stream was cut",
-                            policy.call_timeout.as_secs(),
-                            provider.name()
-                        )));
-                    }
+                    () = &mut deadline => break 'read Err(late()),
                 };
                 first = false;
                 idle.as_mut().reset(Instant::now() + policy.idle_timeout);
@@ -473,32 +477,21 @@ async fn attempt_once(
             }
         }
         // Due: what already arrived joins the text waiting, as one delta.
-        // The stream may hold it only behind another task (an HTTP body is
-        // read from the socket by the connection's task when asked for), so
-        // a poll that finds nothing yields once to let that task run; the
-        // drain ends at the second empty poll in a row, or after another
-        // interval of a stream that never pauses.
-        let until = Instant::now() + outbox.interval;
-        let mut yielded = false;
-        loop {
-            match stream.next().now_or_never() {
-                Some(item) => {
-                    yielded = false;
-                    idle.as_mut().reset(Instant::now() + policy.idle_timeout);
-                    match reply.take(item, outbox) {
-                        Ok(true) => {}
-                        Ok(false) => break 'read Ok(()),
-                        Err(e) => break 'read Err(e),
-                    }
-                }
-                None if yielded || Instant::now() >= until => break,
-                None => {
-                    yielded = true;
-                    tokio::task::yield_now().await;
-                }
-            }
+        let (drained, took) =
+            drain(&mut stream, &mut reply, outbox, send, deadline.deadline()).await;
+        if took {
+            idle.as_mut().reset(Instant::now() + policy.idle_timeout);
         }
-        outbox.flush(send);
+        match drained {
+            // Unless a delta went out during the drain: then the text
+            // read since waits for its interval.
+            Drained::Empty if outbox.due().is_some_and(|at| at <= Instant::now()) => {
+                outbox.flush(send);
+            }
+            Drained::Empty => {}
+            Drained::End(result) => break 'read result,
+            Drained::Late => break 'read Err(late()),
+        }
     };
     outbox.flush(send);
     let Reply { text, usage, .. } = reply;
@@ -513,6 +506,82 @@ async fn attempt_once(
         Err(e) => {
             let streamed = !text.is_empty();
             Err((e, streamed))
+        }
+    }
+}
+
+/// How a [`drain`] ended.
+#[derive(Debug, PartialEq)]
+enum Drained {
+    /// Nothing more had arrived: the stream would wait for the network.
+    Empty,
+    /// The stream ended (`Ok`) or failed, or the reply passed its cap.
+    End(Result<(), LlmError>),
+    /// The attempt's deadline passed while the stream was being read.
+    Late,
+}
+
+/// How long a [`drain`] that is being handed a backlog waits for the next
+/// item once none is ready (1 ms, the timer's grain): the task that reads
+/// the connection, on another worker thread perhaps, may still be reading
+/// the socket. A stream that in fact waits for the network costs its delta
+/// this much delay, and a timer.
+const HANDOVER: Duration = Duration::from_millis(1);
+
+/// Takes every item of `stream` that already arrived into `reply` (and its
+/// text into `outbox`); returns how it ended and whether it took any item.
+/// When no item is ready it yields once, so that the task that reads the
+/// connection for the stream (an HTTP body is read from the socket by the
+/// connection's task when asked for) can hand over what sits in the
+/// socket; when there is still none it ends, unless items came after an
+/// earlier yield (the connection is handing over a backlog): then it waits
+/// up to [`HANDOVER`] for the next. A backlog longer than an interval (a
+/// server far ahead of the reader) is read on: its text goes out a delta
+/// per interval as it is read, with a yield after each, and the drain ends
+/// only once the backlog is taken, so the stream's end is forwarded when
+/// its last byte is read, never an interval later.
+async fn drain(
+    stream: &mut futures::stream::BoxStream<'static, Result<Chunk, LlmError>>,
+    reply: &mut Reply,
+    outbox: &mut Outbox,
+    send: &impl Fn(CallEvent),
+    deadline: Instant,
+) -> (Drained, bool) {
+    use futures::FutureExt;
+    // Without an interval the text goes out after each drain anyway, and
+    // the next item is awaited: nothing to yield or wait for.
+    let paced = !outbox.interval.is_zero();
+    let (mut took, mut yielded, mut handed) = (false, !paced, false);
+    let mut flush_at = Instant::now() + outbox.interval;
+    loop {
+        let next = match stream.next().now_or_never() {
+            Some(item) => Some(item),
+            None if !yielded => {
+                yielded = true;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            None if handed => tokio::time::timeout(HANDOVER, stream.next()).await.ok(),
+            None => None,
+        };
+        let Some(item) = next else {
+            return (Drained::Empty, took);
+        };
+        handed |= paced && yielded;
+        (took, yielded) = (true, !paced);
+        match reply.take(item, outbox) {
+            Ok(true) => {}
+            Ok(false) => return (Drained::End(Ok(())), took),
+            Err(e) => return (Drained::End(Err(e)), took),
+        }
+        if paced && Instant::now() >= flush_at {
+            outbox.flush(send);
+            flush_at = Instant::now() + outbox.interval;
+            if Instant::now() >= deadline {
+                return (Drained::Late, took);
+            }
+            // The actor, and a cancellation, get their turn.
+            tokio::task::yield_now().await;
         }
     }
 }
@@ -871,6 +940,259 @@ mod tests {
             "{:?}",
             &events[2..]
         );
+    }
+
+    /// A reply `items` long whose every item is already there, then a
+    /// stream that never ends nor yields another item; it counts its polls.
+    fn ready_then_pending(
+        items: usize,
+        polls: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> futures::stream::BoxStream<'static, Result<Chunk, LlmError>> {
+        futures::stream::iter((0..items).map(|i| Ok(Chunk::Text(format!("{i} ")))))
+            .chain(futures::stream::pending())
+            .boxed()
+            .counted(polls)
+    }
+
+    /// Counts the polls of a stream.
+    trait Counted {
+        fn counted(
+            self,
+            polls: Arc<std::sync::atomic::AtomicUsize>,
+        ) -> futures::stream::BoxStream<'static, Result<Chunk, LlmError>>;
+    }
+
+    impl Counted for futures::stream::BoxStream<'static, Result<Chunk, LlmError>> {
+        fn counted(
+            mut self,
+            polls: Arc<std::sync::atomic::AtomicUsize>,
+        ) -> futures::stream::BoxStream<'static, Result<Chunk, LlmError>> {
+            futures::stream::poll_fn(move |cx| {
+                polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.poll_next_unpin(cx)
+            })
+            .boxed()
+        }
+    }
+
+    fn outbox() -> Outbox {
+        Outbox {
+            interval: DELTA_INTERVAL,
+            ..Outbox::default()
+        }
+    }
+
+    fn reply() -> Reply {
+        Reply {
+            cap: usize::MAX,
+            ..Reply::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_takes_every_item_already_there_in_one_read() {
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut stream = ready_then_pending(5000, Arc::clone(&polls));
+        let whole: String = (0..5000).map(|i| format!("{i} ")).collect();
+        let (mut reply, mut outbox) = (reply(), outbox());
+        let sent = std::sync::Mutex::new(Vec::new());
+        let send = |e: CallEvent| sent.lock().unwrap().push(e);
+        let far = Instant::now() + Duration::from_secs(60);
+        let (drained, took) = drain(&mut stream, &mut reply, &mut outbox, &send, far).await;
+        assert_eq!((drained, took), (Drained::Empty, true));
+        // All of it, still waiting for its delta (the caller sends it), and
+        // the stream polled once per item and twice when it had none left
+        // (before and after one yield): no busy polling.
+        assert_eq!(outbox.pending, whole);
+        assert_eq!(reply.text, whole);
+        assert!(sent.lock().unwrap().is_empty());
+        assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 5002);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_waits_for_a_backlog_handed_over_slower_than_one_yield() {
+        // 300 items: the first there at once, the second after one empty
+        // poll (a yield hands it over), every later one only after two (as
+        // from a connection task on another worker thread), then the end.
+        // One drain takes them all, where ending at the first empty poll
+        // after a yield would have taken two.
+        let (mut sent, mut pending) = (0u32, 0u32);
+        let mut stream: futures::stream::BoxStream<'static, Result<Chunk, LlmError>> =
+            futures::stream::poll_fn(move |cx| {
+                if sent == 300 {
+                    return std::task::Poll::Ready(None);
+                }
+                if pending < sent.min(2) {
+                    pending += 1;
+                    cx.waker().wake_by_ref();
+                    return std::task::Poll::Pending;
+                }
+                (sent, pending) = (sent + 1, 0);
+                std::task::Poll::Ready(Some(Ok(Chunk::Text("x".into()))))
+            })
+            .boxed();
+        let (mut reply, mut outbox) = (reply(), outbox());
+        let send = |_: CallEvent| {};
+        let start = Instant::now();
+        let far = start + Duration::from_secs(60);
+        let (drained, took) = drain(&mut stream, &mut reply, &mut outbox, &send, far).await;
+        assert_eq!((drained, took), (Drained::End(Ok(())), true));
+        assert_eq!(reply.text.len(), 300);
+        // No timer ran out on the way.
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_stream_yields_to_the_runtime_and_is_not_polled_in_a_loop() {
+        // One item, then nothing for ten seconds, then the end. Paused time
+        // moves on only while every task waits: the ten seconds pass only
+        // if the call's task waits too. Polled in a loop instead, the
+        // stream fails the call after 100 polls rather than hang the test.
+        struct Quiet(Arc<std::sync::atomic::AtomicUsize>);
+        impl crate::llm::Provider for Quiet {
+            fn name(&self) -> &str {
+                "quiet"
+            }
+            fn label(&self) -> String {
+                "quiet".into()
+            }
+            fn stream(
+                &self,
+                _request: ChatRequest,
+            ) -> futures::stream::BoxStream<'static, Result<Chunk, LlmError>> {
+                let late = futures::stream::once(async {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    Ok(Chunk::Text("b".into()))
+                });
+                let polls = Arc::clone(&self.0);
+                let mut inner = futures::stream::iter([Ok(Chunk::Text("a".into()))])
+                    .chain(late)
+                    .boxed();
+                futures::stream::poll_fn(move |cx| {
+                    if polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 100 {
+                        return std::task::Poll::Ready(Some(Err(LlmError::Stream(
+                            "polled in a loop".into(),
+                        ))));
+                    }
+                    inner.poll_next_unpin(cx)
+                })
+                .boxed()
+            }
+        }
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let link = Link {
+            provider: Arc::new(Quiet(Arc::clone(&polls))),
+            model: model("quiet"),
+            policy: CallPolicy {
+                retry: RetryPolicy {
+                    max_retries: 0,
+                    ..fast().retry
+                },
+                ..CallPolicy::default()
+            },
+            health: Arc::new(Health::new()),
+        };
+        let start = Instant::now();
+        tokio::spawn(run(
+            "t".into(),
+            1,
+            vec![link],
+            request(),
+            tx,
+            CancellationToken::new(),
+        ));
+        let mut events = Vec::new();
+        while let Some(m) = rx.recv().await {
+            events.push((start.elapsed().as_millis() as u64, m.event));
+        }
+        assert_eq!(
+            events[..2],
+            [delta(0, "a"), delta(10_000, "b")],
+            "{events:?}"
+        );
+        assert!(matches!(&events[2], (10_000, CallEvent::Finished { .. })));
+        // A handful of polls in all, however long the wait.
+        let polls = polls.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(polls <= 8, "{polls} polls");
+    }
+
+    /// A provider whose reply is all there from the start but takes
+    /// `cost_ms` of (paused) time to read per item, as a reader far behind
+    /// its server parses a backlog.
+    struct Backlog(std::sync::Mutex<Option<(Vec<String>, u64)>>);
+
+    impl crate::llm::Provider for Backlog {
+        fn name(&self) -> &str {
+            "backlog"
+        }
+
+        fn label(&self) -> String {
+            "backlog".into()
+        }
+
+        fn stream(
+            &self,
+            _request: ChatRequest,
+        ) -> futures::stream::BoxStream<'static, Result<Chunk, LlmError>> {
+            let (pieces, cost_ms) = self.0.lock().unwrap().take().unwrap_or_default();
+            futures::stream::iter(pieces)
+                .then(move |piece| async move {
+                    tokio::time::advance(Duration::from_millis(cost_ms)).await;
+                    Ok(Chunk::Text(piece))
+                })
+                .boxed()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backlog_is_read_on_a_delta_per_interval_and_its_end_goes_at_once() {
+        // 400 pieces at 1 ms each: 400 ms of reading, never a pause.
+        let pieces: Vec<String> = (0..400).map(|i| format!("{i} ")).collect();
+        let whole: String = pieces.concat();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let link = Link {
+            provider: Arc::new(Backlog(std::sync::Mutex::new(Some((pieces, 1))))),
+            model: model("backlog"),
+            policy: fast(),
+            health: Arc::new(Health::new()),
+        };
+        let start = Instant::now();
+        tokio::spawn(run(
+            "t".into(),
+            1,
+            vec![link],
+            request(),
+            tx,
+            CancellationToken::new(),
+        ));
+        let mut events = Vec::new();
+        while let Some(m) = rx.recv().await {
+            events.push((start.elapsed().as_millis() as u64, m.event));
+        }
+        let (finished, deltas) = events.split_last().unwrap();
+        // The end is forwarded when the last piece is read (400 ms), not
+        // after another interval's hold.
+        assert!(
+            matches!(finished, (400, CallEvent::Finished { text, .. }) if *text == whole),
+            "{finished:?}"
+        );
+        assert_eq!(deltas.last().map(|(t, _)| *t), Some(400));
+        // Text went out while the backlog was read, at most a delta per
+        // interval (but the last, which ends the call), all of it in order.
+        let i = interval();
+        assert!(deltas.len() >= 400 / i as usize, "{deltas:?}");
+        for pair in deltas[..deltas.len() - 1].windows(2) {
+            assert!(pair[1].0 - pair[0].0 >= i, "{pair:?}");
+        }
+        let forwarded: String = deltas
+            .iter()
+            .map(|(_, e)| match e {
+                CallEvent::Delta(t) => t.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(forwarded, whole);
     }
 
     fn text(at: u64, t: &str) -> (u64, Result<Chunk, LlmError>) {

@@ -575,3 +575,34 @@ fn the_session_end_sets_the_exit_code() {
     assert_eq!(app.exit_code(), 3);
     assert!(!app.session.running());
 }
+
+#[test]
+fn a_token_sooner_than_a_calls_delta_spacing_ends_its_stream() {
+    use super::{DELTA_SPACING, StreamEnds};
+    use std::time::Duration;
+    let token = |task: &str| Event::Token {
+        agent: "backend".into(),
+        task: task.into(),
+        text: "word ".into(),
+    };
+    let mut ends = StreamEnds::default();
+    let t0 = tokio::time::Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let spacing = DELTA_SPACING.as_millis() as u64;
+    // A task's first text, and its deltas a spacing apart, are not ends.
+    assert!(!ends.ends(&token("a"), at(0)));
+    assert!(!ends.ends(&token("a"), at(spacing)));
+    assert!(!ends.ends(&token("a"), at(3 * spacing)));
+    // Another task's text does not count for this one.
+    assert!(!ends.ends(&token("b"), at(3 * spacing + 5)));
+    // Text sooner than the spacing after the task's last: the stream's end.
+    assert!(ends.ends(&token("a"), at(3 * spacing + 10)));
+    // Other events never end a stream.
+    let line = Event::TranscriptAppended { lines: vec![] };
+    assert!(!ends.ends(&line, at(3 * spacing + 11)));
+    // Tasks long quiet are forgotten, not kept forever.
+    for i in 0..200 {
+        ends.ends(&token(&format!("t{i}")), at(10_000 + i * spacing));
+    }
+    assert!(ends.0.len() <= 64, "{}", ends.0.len());
+}

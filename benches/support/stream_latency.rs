@@ -273,22 +273,7 @@ pub fn stream(o: &Options, mode: Mode, seed: u64) -> Result<Figures, String> {
     let pieces = token_pieces(tokens, seed);
     let events = tui_perf::server::sse_events_of(pieces.iter().map(String::as_str));
     let stream_bytes = events.iter().map(|(b, _)| b.len()).sum();
-    let command = format!(
-        "exec '{}' --dir '{}'",
-        bin.display(),
-        sandbox.dir().display()
-    );
-    let tmux = Tmux::start(sandbox.env(), sandbox.dir(), w, h, &command)?;
-    tmux.wait_for(
-        "What should the team build",
-        Duration::from_millis(20),
-        LIMIT,
-    )?;
-    let pid: u32 = tmux
-        .run(&["display-message", "-p", "-t", "q", "#{pane_pid}"])?
-        .trim()
-        .parse()
-        .map_err(|e| format!("pane pid: {e}"))?;
+    let (tmux, pid) = tui_perf::open_tui(bin, &sandbox, (w, h), LIMIT)?;
     let fifo = sandbox.dir().join("pane.fifo");
     let watch = Watch::start(&tmux, fifo.clone())?;
     let (stop, served) = server.serve(pid, fifo, events, mode.writes());
@@ -305,7 +290,7 @@ pub fn stream(o: &Options, mode: Mode, seed: u64) -> Result<Figures, String> {
     let s = served
         .recv_timeout(Duration::from_secs(10))
         .map_err(|e| format!("the server did not finish its reply: {e}"))?;
-    drop(tmux);
+    tui_perf::close_tui(bin, &sandbox, tmux);
     drop(watch);
     Ok(Figures {
         mode,

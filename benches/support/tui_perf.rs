@@ -536,22 +536,7 @@ pub fn stream(
     let events = sse_events(&text);
     let chunks = events.len() - 1;
     let piped = sandbox.dir().join("piped.bytes");
-    let command = format!(
-        "exec '{}' --dir '{}'",
-        bin.display(),
-        sandbox.dir().display()
-    );
-    let tmux = Tmux::start(sandbox.env(), sandbox.dir(), w, h, &command)?;
-    tmux.wait_for(
-        "What should the team build",
-        Duration::from_millis(20),
-        START_LIMIT,
-    )?;
-    let pid: u32 = tmux
-        .run(&["display-message", "-p", "-t", "q", "#{pane_pid}"])?
-        .trim()
-        .parse()
-        .map_err(|e| format!("pane pid: {e}"))?;
+    let (tmux, pid) = open_tui(bin, &sandbox, (w, h), START_LIMIT)?;
     tmux.run(&[
         "pipe-pane",
         "-o",
@@ -598,18 +583,7 @@ pub fn stream(
     let s = served
         .recv_timeout(Duration::from_secs(10))
         .map_err(|e| format!("the server did not finish its reply: {e}"))?;
-    drop(tmux);
-    // The TUI detached at tmux's hangup; its server would wait for a person.
-    let _ = Command::new(bin)
-        .arg("--dir")
-        .arg(sandbox.dir())
-        .args(["serve", "--stop"])
-        .env_clear()
-        .envs(sandbox.env())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    close_tui(bin, &sandbox, tmux);
     Ok(StreamFigures {
         tokens: text.len().div_ceil(4),
         text_bytes: text.len(),
@@ -624,6 +598,49 @@ pub fn stream(
         hwm_kb,
         server_cpu: server_end.saturating_sub(server_from),
     })
+}
+
+/// The TUI of `bin` in a tmux pane of `w`x`h` in `sandbox`'s DIR, once it
+/// shows its empty prompt (within `limit`); the tmux and the pane's pid.
+pub fn open_tui(
+    bin: &Path,
+    sandbox: &Sandbox,
+    (w, h): (u16, u16),
+    limit: Duration,
+) -> Result<(Tmux, u32), String> {
+    let command = format!(
+        "exec '{}' --dir '{}'",
+        bin.display(),
+        sandbox.dir().display()
+    );
+    let tmux = Tmux::start(sandbox.env(), sandbox.dir(), w, h, &command)?;
+    tmux.wait_for(
+        "What should the team build",
+        Duration::from_millis(20),
+        limit,
+    )?;
+    let pid: u32 = tmux
+        .run(&["display-message", "-p", "-t", "q", "#{pane_pid}"])?
+        .trim()
+        .parse()
+        .map_err(|e| format!("pane pid: {e}"))?;
+    Ok((tmux, pid))
+}
+
+/// Ends the TUI opened by [`open_tui`]: tmux is killed (the TUI detaches
+/// at the hangup) and DIR's server, which would wait for a person, stopped.
+pub fn close_tui(bin: &Path, sandbox: &Sandbox, tmux: Tmux) {
+    drop(tmux);
+    let _ = Command::new(bin)
+        .arg("--dir")
+        .arg(sandbox.dir())
+        .args(["serve", "--stop"])
+        .env_clear()
+        .envs(sandbox.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// What [`measure`] runs.

@@ -50,6 +50,8 @@ mod orchestration;
 mod orchestrator;
 #[path = "all/perf.rs"]
 mod perf;
+#[path = "all/prefix_cache.rs"]
+mod prefix_cache;
 #[path = "all/progress.rs"]
 mod progress;
 #[path = "all/providers.rs"]

@@ -1,6 +1,9 @@
-//! The messages of each call: the agent's role prompt (`assets/prompts/<role>.md`,
-//! `generic.md` for roles without one) as the system message, then the task's
-//! instructions, its inputs and the reply format as the user message.
+//! The messages of each call, stable part first: the session's shared
+//! context (the inputs every agent of the phase is given) as a first system
+//! message, the agent's role prompt (`assets/prompts/<role>.md`, `generic.md`
+//! for roles without one) as a second, then the task's instructions, its own
+//! inputs and the reply format as the user message (docs/design.md §2,
+//! "Prompt order").
 
 use serde_json::Value;
 
@@ -67,20 +70,82 @@ fn reply_format(kind: TaskKind) -> String {
     }
 }
 
-/// The messages for a task: system prompt, then the task with its inputs.
+/// The inputs every agent of a phase shares, in the order the shared context
+/// shows them: the most stable first (the project instructions and the code
+/// that was there before the session never change within it; the decisions
+/// and the environment's components are settled later), so that consecutive
+/// requests share the longest prefix (docs/design.md §2, "Prompt order").
+pub const SHARED_INPUTS: &[&str] = &[
+    "instructions",
+    "project",
+    "prompt",
+    "requirements",
+    "answers",
+    "decisions",
+    "environment",
+];
+
+/// The sentence that opens the shared context: the same for every role and
+/// every kind, so that it never breaks a shared prefix.
+const SHARED_FRAME: &str = "You work in a team of software agents on one session. This first message holds the session's shared context: the inputs every agent of the phase is given, the same for all of them. Your role comes next, then your task with its own inputs; read the two sets of inputs together as the task's inputs.";
+
+/// Splits a task's inputs (a JSON object) into the shared context's JSON, its
+/// keys in [`SHARED_INPUTS`] order, and the task's own inputs' JSON (every
+/// other key, sorted), both pretty-printed as the fit estimates them
+/// (`context.rs`). Anything but an object counts as no inputs.
+fn split_inputs(context: &Value) -> (String, String) {
+    let empty = serde_json::Map::new();
+    let map = context.as_object().unwrap_or(&empty);
+    let mut shared = String::from("{");
+    for key in SHARED_INPUTS {
+        let Some(value) = map.get(*key) else {
+            continue;
+        };
+        let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+        if shared.len() > 1 {
+            shared.push(',');
+        }
+        shared.push_str("\n  ");
+        shared.push_str(&serde_json::to_string(key).unwrap_or_default());
+        shared.push_str(": ");
+        shared.push_str(&pretty.replace('\n', "\n  "));
+    }
+    shared.push_str(if shared.len() > 1 { "\n}" } else { "}" });
+    let own: serde_json::Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| !SHARED_INPUTS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let own = serde_json::to_string_pretty(&Value::Object(own)).unwrap_or_default();
+    (shared, own)
+}
+
+/// The messages for a task, stable part first (docs/design.md §2, "Prompt
+/// order"): a system message with the shared context (the
+/// [`SHARED_INPUTS`] the context holds, byte for byte the same for every
+/// agent given the same session state), a system message with the role
+/// prompt, then the user message — `# Task: <title>` as its first line, the
+/// task's instructions, its own inputs and the reply format. Providers that
+/// cache a prompt's prefix automatically (OpenAI, Gemini) reuse the first
+/// message across the agents of a phase, and the first two across one
+/// agent's tasks.
 pub fn build(role: &str, kind: TaskKind, title: &str, context: &Value) -> Vec<Message> {
-    let inputs = serde_json::to_string_pretty(context).unwrap_or_default();
+    let (shared, own) = split_inputs(context);
     let memory = if context.get("memory").is_some() {
         "\n\nThe `memory` input holds your notes from earlier sessions in this directory (conventions, past decisions, the files you own): follow them unless this task says otherwise."
     } else {
         ""
     };
     let user = format!(
-        "# Task: {title}\n\n{}{memory}\n\n# Inputs\n\n```json\n{inputs}\n```\n\n# Reply format\n\n{}",
+        "# Task: {title}\n\n{}{memory}\n\n# Inputs\n\n```json\n{own}\n```\n\n# Reply format\n\n{}",
         instructions(kind),
         reply_format(kind)
     );
     vec![
+        Message::new(
+            Role::System,
+            format!("{SHARED_FRAME}\n\n# Shared inputs\n\n```json\n{shared}\n```"),
+        ),
         Message::new(Role::System, system_prompt(role)),
         Message::new(Role::User, user),
     ]
@@ -108,15 +173,115 @@ mod tests {
             "qa",
             TaskKind::Ballot,
             "vote on storage",
-            &serde_json::json!({"conflict": {"id": "storage"}}),
+            &serde_json::json!({"prompt": "a todo app", "conflict": {"id": "storage"}}),
         );
-        assert_eq!(m.len(), 2);
-        assert!(m[0].content.contains("QA engineer"));
-        assert!(m[1].content.contains("vote on storage"));
-        assert!(m[1].content.contains("\"storage\""));
-        assert!(m[1].content.contains("JSON Schema"));
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            m.iter().map(|m| m.role).collect::<Vec<_>>(),
+            [Role::System, Role::System, Role::User]
+        );
+        assert!(m[0].content.contains("\"prompt\": \"a todo app\""));
+        assert!(
+            !m[0].content.contains("storage"),
+            "the conflict is the task's own"
+        );
+        assert!(m[1].content.contains("QA engineer"));
+        assert!(m[2].content.starts_with("# Task: vote on storage\n"));
+        assert!(m[2].content.contains("\"storage\""));
+        assert!(!m[2].content.contains("a todo app"));
+        assert!(m[2].content.contains("JSON Schema"));
         let m = build("martian", TaskKind::Implement, "t", &serde_json::json!({}));
-        assert!(m[0].content.contains("team of software agents"));
-        assert!(m[1].content.contains("fenced block"));
+        assert!(m[0].content.contains("# Shared inputs\n\n```json\n{}\n```"));
+        assert!(m[1].content.contains("team of software agents"));
+        assert!(m[2].content.contains("fenced block"));
+    }
+
+    /// The shared context in its fixed order, each value as pretty-printed
+    /// whole; the two halves read back as the inputs they were split from.
+    #[test]
+    fn the_inputs_split_into_the_shared_context_in_order_and_the_tasks_own() {
+        let context = serde_json::json!({
+            "task": {"id": "t1"},
+            "environment": {"os": "linux"},
+            "decisions": {"storage": "sqlite"},
+            "prompt": "p",
+            "project": {"files": ["a.rs"], "key_files": []},
+            "memory": "notes",
+            "requirements": {"summary": "s", "goals": ["g"]},
+            "summaries": {"t0": "done"},
+        });
+        let (shared, own) = split_inputs(&context);
+        let keys: Vec<usize> = [
+            "\"project\"",
+            "\"prompt\"",
+            "\"requirements\"",
+            "\"decisions\"",
+            "\"environment\"",
+        ]
+        .iter()
+        .map(|k| shared.find(k).unwrap())
+        .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{shared}");
+        let shared: Value = serde_json::from_str(&shared).unwrap();
+        let own: Value = serde_json::from_str(&own).unwrap();
+        assert_eq!(shared.as_object().unwrap().len(), 5);
+        assert_eq!(
+            own.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["memory", "summaries", "task"]
+        );
+        let mut merged = shared.as_object().unwrap().clone();
+        merged.extend(own.as_object().unwrap().clone());
+        assert_eq!(Value::Object(merged), context);
+        assert_eq!(split_inputs(&Value::Null), ("{}".into(), "{}".into()));
+    }
+
+    /// Two agents of one phase (other roles, other own inputs, one with
+    /// memory) share the first message byte for byte; one agent's two tasks
+    /// share the first two.
+    #[test]
+    fn agents_of_a_phase_share_the_prefix_byte_for_byte_up_to_the_role_prompt() {
+        let shared = serde_json::json!({
+            "prompt": "a todo app",
+            "requirements": {"summary": "todos", "goals": ["add", "list"]},
+            "decisions": {"storage": "sqlite", "api": "rest"},
+            "answers": [{"question": "auth?", "answer": "jwt"}],
+            "environment": {"tools": {"python3": "3.12"}},
+            "project": {"files": ["app.py"], "key_files": [{"path": "app.py", "content": "print()\n"}]},
+        });
+        let with = |extra: Value| {
+            let mut c = shared.clone();
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            c
+        };
+        let backend = build(
+            "backend",
+            TaskKind::Implement,
+            "the API",
+            &with(
+                serde_json::json!({"task": {"id": "api"}, "files": ["app.py"], "memory": "use flask"}),
+            ),
+        );
+        let frontend = build(
+            "frontend",
+            TaskKind::Implement,
+            "the UI",
+            &with(serde_json::json!({"task": {"id": "ui"}, "files": ["ui.js"]})),
+        );
+        let vote = build(
+            "backend",
+            TaskKind::Ballot,
+            "ballot on storage",
+            &with(serde_json::json!({"conflict": {"id": "storage"}})),
+        );
+        assert_eq!(backend[0].content, frontend[0].content);
+        assert_eq!(backend[0].content, vote[0].content);
+        assert_ne!(backend[1].content, frontend[1].content);
+        assert_eq!(backend[1].content, vote[1].content);
+        assert_ne!(backend[2].content, vote[2].content);
+        assert!(backend[0].content.contains("\"storage\": \"sqlite\""));
+        assert!(!backend[0].content.contains("use flask"));
+        assert!(backend[2].content.contains("use flask"));
     }
 }

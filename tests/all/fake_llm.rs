@@ -258,13 +258,28 @@ pub fn format_of(path: &str) -> Option<Format> {
     }
 }
 
-/// The task inputs written under `# Inputs` in the prompt.
-fn inputs(prompt: &str) -> Value {
-    prompt
-        .split_once("# Inputs\n\n```json\n")
-        .and_then(|(_, rest)| rest.split_once("\n```"))
-        .and_then(|(json, _)| serde_json::from_str(json).ok())
-        .unwrap_or(Value::Null)
+/// The task inputs written in the prompt: the shared context's JSON block
+/// (under `# Shared inputs`) and the task's own (under `# Inputs`), merged
+/// into one object (docs/design.md §2, "Prompt order"); `Null` when the
+/// prompt has neither.
+pub fn inputs(prompt: &str) -> Value {
+    let mut merged = serde_json::Map::new();
+    let mut found = false;
+    for heading in ["# Shared inputs\n\n```json\n", "# Inputs\n\n```json\n"] {
+        let block = prompt
+            .split_once(heading)
+            .and_then(|(_, rest)| rest.split_once("\n```"))
+            .and_then(|(json, _)| serde_json::from_str::<Value>(json).ok());
+        if let Some(Value::Object(map)) = block {
+            merged.extend(map);
+            found = true;
+        }
+    }
+    if found {
+        Value::Object(merged)
+    } else {
+        Value::Null
+    }
 }
 
 /// The kind of task, from the shape of its inputs.
@@ -302,11 +317,26 @@ pub fn model_and_prompt(format: Format, path: &str, body: &Value) -> (String, St
                 text.push_str(m["content"].as_str().unwrap_or(""));
                 text.push('\n');
             }
-            text.push_str(body["system"].as_str().unwrap_or(""));
+            // Anthropic's `system`: a string, or blocks of text.
+            match &body["system"] {
+                Value::Array(blocks) => {
+                    for b in blocks {
+                        text.push_str(b["text"].as_str().unwrap_or(""));
+                        text.push('\n');
+                    }
+                }
+                system => text.push_str(system.as_str().unwrap_or("")),
+            }
             body["model"].as_str().unwrap_or("").to_string()
         }
         Format::Gemini => {
-            for c in body["contents"].as_array().into_iter().flatten() {
+            let system = body["systemInstruction"]["parts"].as_array();
+            let contents = body["contents"].as_array().into_iter().flatten();
+            for p in system.into_iter().flatten() {
+                text.push_str(p["text"].as_str().unwrap_or(""));
+                text.push('\n');
+            }
+            for c in contents {
                 for p in c["parts"].as_array().into_iter().flatten() {
                     text.push_str(p["text"].as_str().unwrap_or(""));
                     text.push('\n');

@@ -744,19 +744,17 @@ async fn probes_tell_ok_no_key_unreachable_and_unauthorised() {
     );
 }
 
-/// The inputs of one request, as the prompt carries them.
+/// The inputs of one request, as the prompt carries them (the shared
+/// context's and the task's own, merged).
 fn request_inputs(req: &crate::fake_llm::Received) -> Value {
-    let prompt = req.body["messages"]
+    let prompt: String = req.body["messages"]
         .as_array()
-        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    prompt
-        .split_once("# Inputs\n\n```json\n")
-        .and_then(|(_, rest)| rest.split_once("\n```"))
-        .and_then(|(json, _)| serde_json::from_str(json).ok())
-        .unwrap_or(Value::Null)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    crate::fake_llm::inputs(&prompt)
 }
 
 /// A model with a small context window next to a big existing project: every

@@ -10,7 +10,7 @@
 //! the requests change as quorum improves:
 //! * every repair of a role (`repair (<label>)`, whatever the label) is served
 //!   that role's recorded repair replies in recording order, then the last again;
-//! * a validation retry (more than two messages) gets the next recorded reply
+//! * a validation retry (a request carrying an assistant message) gets the next recorded reply
 //!   for the same task if the recording has one, else the same reply again;
 //! * [`Replay::reply_for`] scripts a reply the recording lacks,
 //!   [`Replay::adapt`] rewrites a recorded reply given the request;
@@ -42,19 +42,22 @@ const ROLES: [(&str, &str); 5] = [
     ("security and devops engineer", "security"),
 ];
 
-/// A request's agent role, from the system message's first sentence.
+/// A request's agent role, from the first sentence of the system message
+/// holding the role prompt (a request may have two system messages: the
+/// shared context first, then the role prompt).
 pub fn role_of(body: &Value) -> Option<&'static str> {
-    let system = messages(body)
+    messages(body)
         .iter()
-        .find(|m| m["role"] == "system")?
-        .get("content")?
-        .as_str()?;
-    let first = system.split(". ").next().unwrap_or(system);
-    let rest = first.trim_start().strip_prefix("You are the ")?;
-    ROLES
-        .iter()
-        .find(|(words, _)| rest.starts_with(words))
-        .map(|(_, role)| *role)
+        .filter(|m| m["role"] == "system")
+        .filter_map(|m| m["content"].as_str())
+        .find_map(|system| {
+            let first = system.split(". ").next().unwrap_or(system);
+            let rest = first.trim_start().strip_prefix("You are the ")?;
+            ROLES
+                .iter()
+                .find(|(words, _)| rest.starts_with(words))
+                .map(|(_, role)| *role)
+        })
 }
 
 /// A request's task title: the `# Task: <title>` line at the start of the last
@@ -70,9 +73,10 @@ pub fn title_of(body: &Value) -> Option<String> {
         .map(|t| t.trim().to_string())
 }
 
-/// Whether a request is a validation retry (system, user, assistant, user…).
+/// Whether a request is a validation retry: it carries an earlier reply
+/// (…, user, assistant, user).
 pub fn is_retry(body: &Value) -> bool {
-    messages(body).len() > 2
+    messages(body).iter().any(|m| m["role"] == "assistant")
 }
 
 fn messages(body: &Value) -> &[Value] {
@@ -221,6 +225,9 @@ pub fn file_blocks(reply: &str) -> Vec<(String, String)> {
 /// Rewrites a reply given the request body.
 type Adapter = Box<dyn Fn(&Value, &str) -> String + Send + Sync>;
 
+/// Rewrites the usage a reply reports, given the request body.
+type UsageHook = Box<dyn Fn(&Value, Value) -> Value + Send + Sync>;
+
 /// What the server knows and what it did.
 #[derive(Default)]
 struct State {
@@ -232,6 +239,8 @@ struct State {
     scripted: Vec<(String, String, String)>,
     /// (role, title prefix, adapter).
     adapters: Vec<(String, String, Adapter)>,
+    /// Rewrites the `usage` object of every reply (see [`Replay::usage_with`]).
+    usage: Option<UsageHook>,
     served: Vec<(String, String, String)>,
     unmatched: Vec<(String, String)>,
 }
@@ -331,6 +340,14 @@ impl Replay {
         ));
     }
 
+    /// Rewrites the `usage` object each streamed reply ends with:
+    /// `f(request body, usage as the fake computed it)` (the prefix-cache
+    /// simulation of `benches/support/prefix_cache.rs` adds
+    /// `prompt_tokens_details.cached_tokens`).
+    pub fn usage_with(&self, f: impl Fn(&Value, Value) -> Value + Send + Sync + 'static) {
+        self.state.lock().unwrap().usage = Some(Box::new(f));
+    }
+
     /// (role, title, recording number or `scripted`) of every reply served, in order.
     pub fn served(&self) -> Vec<(String, String, String)> {
         self.state.lock().unwrap().served.clone()
@@ -420,15 +437,38 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
     let (_, prompt) = fake_llm::model_and_prompt(Format::OpenAi, &path, &body);
     let input_tokens = (prompt.len() as u64).div_ceil(4);
     let include_usage = body["stream_options"]["include_usage"] == json!(true);
-    fake_llm::write_reply(
-        &mut stream,
-        Format::OpenAi,
-        &text,
-        &chunks(&text, CHUNK_BYTES),
-        input_tokens,
-        include_usage,
-        &Framing::default(),
-    );
+    let pieces = chunks(&text, CHUNK_BYTES);
+    let s = state.lock().unwrap();
+    let Some(hook) = &s.usage else {
+        drop(s);
+        fake_llm::write_reply(
+            &mut stream,
+            Format::OpenAi,
+            &text,
+            &pieces,
+            input_tokens,
+            include_usage,
+            &Framing::default(),
+        );
+        return;
+    };
+    let mut evs = fake_llm::events(Format::OpenAi, &text, &pieces, input_tokens, include_usage);
+    {
+        for ev in &mut evs {
+            let Some(mut chunk) = ev
+                .strip_prefix("data: ")
+                .and_then(|data| serde_json::from_str::<Value>(data).ok())
+                .filter(|chunk| chunk.get("usage").is_some())
+            else {
+                continue;
+            };
+            chunk["usage"] = hook(&body, chunk["usage"].take());
+            *ev = format!("data: {chunk}");
+        }
+    }
+    drop(s);
+    let _ = fake_llm::write_stream_head(&mut stream, Format::OpenAi)
+        && fake_llm::write_events(&mut stream, Format::OpenAi, &evs, &Framing::default(), None);
 }
 
 #[cfg(test)]
@@ -716,6 +756,37 @@ mod tests {
         );
     }
 
+    /// The usage hook with the prefix-cache simulation
+    /// (`benches/support/prefix_cache.rs`): a first request is not cached, a
+    /// second sharing a long prefix is, in 128-token steps; quorum's client
+    /// reads the simulated prompt tokens.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_usage_hook_reports_the_simulated_prefix_cache() {
+        use crate::prefix_cache::{BYTES_PER_TOKEN, PrefixCache};
+        let replay = Replay::start("rust-wc-cli");
+        let cache = Arc::new(Mutex::new(PrefixCache::default()));
+        let shared = Arc::clone(&cache);
+        replay.usage_with(move |body, usage| shared.lock().unwrap().usage(body, usage));
+        let rec = replay.recording.clone();
+        let ballot = rec.entries.iter().find(|e| e.number == "0012").unwrap();
+        let context = "x".repeat(8000);
+        let request = || {
+            let mut m = request_like(ballot, &ballot.title, None);
+            m.insert(0, Message::new(Role::System, context.as_str()));
+            m
+        };
+        let (_, first) = call(&replay.url(), request()).await.unwrap();
+        let (_, second) = call(&replay.url(), request()).await.unwrap();
+        let c = cache.lock().unwrap();
+        assert_eq!(c.requests, 2);
+        let prompt = c.prompt_tokens / 2;
+        assert!(prompt > 8000 / BYTES_PER_TOKEN, "{prompt}");
+        assert_eq!(first.unwrap().input_tokens, prompt);
+        assert_eq!(second.unwrap().input_tokens, prompt);
+        // The whole prompt is shared, cut down to a multiple of 128.
+        assert_eq!(c.cached_tokens, prompt / 128 * 128);
+    }
+
     #[test]
     fn replies_stream_in_chunks_of_at_most_2_kib_on_char_boundaries() {
         let text = "é".repeat(CHUNK_BYTES) + "x";
@@ -744,6 +815,15 @@ mod tests {
         assert_eq!(role_of(&body), Some("security"));
         assert_eq!(title_of(&body).as_deref(), Some("repair (fix)"));
         assert!(is_retry(&body));
+        // Today's order: the shared context, then the role prompt.
+        let body = json!({"messages": [
+            {"role": "system", "content": "You work in a team of software agents on one session. Shared."},
+            {"role": "system", "content": "You are the backend engineer of a team."},
+            {"role": "user", "content": "# Task: the API\n\nDo."},
+        ]});
+        assert_eq!(role_of(&body), Some("backend"));
+        assert_eq!(title_of(&body).as_deref(), Some("the API"));
+        assert!(!is_retry(&body), "three messages, no earlier reply");
         let body = json!({"messages": [{"role": "system", "content": "You are a pirate."}]});
         assert_eq!(role_of(&body), None);
         assert_eq!(title_of(&body), None);

@@ -13,6 +13,7 @@
 //! "Errors").
 
 pub mod demo;
+pub mod estimate;
 pub mod keymap;
 pub mod pricing;
 mod raw;

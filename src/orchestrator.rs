@@ -52,6 +52,7 @@ use crate::workspace::Workspace;
 
 /// The current time, RFC 3339 in UTC (the `at` of events).
 pub use crate::protocol::now;
+pub use actor::PROJECT_MAP_BYTES;
 
 /// Everything the orchestrator needs.
 pub struct Parts {

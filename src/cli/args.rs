@@ -301,6 +301,11 @@ pub struct RunArgs {
     /// access keys, `.env` values); without it such files stop the delivery.
     #[arg(long)]
     pub allow_secrets: bool,
+
+    /// Print the session's estimated calls, tokens and cost (a low–high
+    /// range; with `--json` one JSON object) and exit without starting it.
+    #[arg(long, conflicts_with_all = ["detach", "dry_run", "no_commit"])]
+    pub estimate: bool,
 }
 
 /// `quorum resume`.

@@ -34,6 +34,10 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         None => BTreeMap::new(),
     };
     let prepared = prepare(global, args.workflow.as_deref())?;
+    if args.estimate {
+        print_estimate(global, &prepared, &prompt, args.json.is_some());
+        return Ok(crate::cli::exit::OK);
+    }
     refuse_unconfined(&prepared)?;
     if args.detach {
         let options = SessionOptions {
@@ -77,6 +81,33 @@ pub async fn run(global: &Global, args: RunArgs) -> Result<i32, Failure> {
         output,
     )
     .await)
+}
+
+/// `quorum run --estimate`: the session's estimate
+/// ([`crate::config::estimate`]) for the prompt and DIR's project as the
+/// agents would be shown it, one line (or with `--json` one JSON object) on
+/// stdout; nothing is started or written.
+fn print_estimate(global: &Global, prepared: &Prepared, prompt: &str, json: bool) {
+    let state =
+        crate::workspace::state_dir::StateDir::location(&prepared.dir, global.state_dir.as_deref());
+    let workspace = crate::workspace::Workspace::new(&prepared.dir, &state);
+    let project_tokens = workspace
+        .project_map(crate::orchestrator::PROJECT_MAP_BYTES)
+        .ok()
+        .filter(|map| !map.is_empty())
+        .and_then(|map| serde_json::to_string_pretty(&map).ok())
+        .map_or(0, |text| crate::config::estimate::tokens_of(&text));
+    let estimate = crate::config::estimate::estimate(
+        &prepared.settings,
+        &prepared.workflow,
+        prompt,
+        project_tokens,
+    );
+    if json {
+        crate::outln!("{}", serde_json::to_string(&estimate).unwrap_or_default());
+    } else {
+        crate::outln!("{}", estimate.line());
+    }
 }
 
 /// `quorum run --detach`: starts the session on DIR's server (started when

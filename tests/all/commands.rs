@@ -1001,3 +1001,39 @@ fn a_linked_state_directory_is_refused_and_never_written_through() {
     assert!(out.stderr.contains(&named), "{out}");
     assert_eq!(tree(&outside), before);
 }
+
+/// `quorum run --estimate`: a line (or a JSON object) with the range, exit 0,
+/// and no session, no state directory, nothing written into DIR; the
+/// offline team costs nothing.
+#[test]
+fn run_estimate_prints_the_range_and_starts_nothing() {
+    let env = Env::new();
+    let dir = tempdir();
+    let d = path_str(dir.path());
+    let offline = quorum(&env, &["run", PROMPT, "--estimate", "--dir", d]);
+    assert_eq!(offline.code, 0, "{offline}");
+    assert!(offline.stdout.contains("costs nothing"), "{offline}");
+    let mut config =
+        "[providers.p]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n".to_string();
+    for agent in ["pm", "backend", "frontend", "qa", "security"] {
+        config.push_str(&format!(
+            "[agents.{agent}]\nprovider = \"p\"\nmodel = \"gpt-4o\"\n"
+        ));
+    }
+    write(dir.path(), "quorum.toml", &config);
+    let line = quorum(&env, &["run", PROMPT, "--estimate", "--dir", d]);
+    assert_eq!(line.code, 0, "{line}");
+    assert!(line.stdout.starts_with("estimate: 12–30 calls, "), "{line}");
+    assert!(line.stdout.contains(" output tokens, $"), "{line}");
+    let json = quorum(&env, &["run", PROMPT, "--estimate", "--json", "--dir", d]);
+    assert_eq!(json.code, 0, "{json}");
+    let e: Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(e["calls"]["low"], 12);
+    assert_eq!(e["offline"], false);
+    assert!(e["usd"]["high"].as_f64().unwrap() > e["usd"]["low"].as_f64().unwrap());
+    assert_eq!(
+        tree(dir.path()),
+        BTreeSet::from(["quorum.toml".to_string()]),
+        "nothing but the config"
+    );
+}

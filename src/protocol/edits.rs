@@ -52,6 +52,22 @@ pub struct EditError {
     pub failures: Vec<BlockFailure>,
 }
 
+impl EditError {
+    /// The error for edits to a file that cannot be read as text (`reason`):
+    /// it must be written whole.
+    pub fn unreadable(path: &str, reason: &str) -> EditError {
+        EditError {
+            path: path.to_string(),
+            failures: vec![BlockFailure {
+                block: 1,
+                first_line: String::new(),
+                reason: format!("the file cannot be edited ({reason}): write it whole."),
+                short: "cannot be edited".into(),
+            }],
+        }
+    }
+}
+
 impl fmt::Display for EditError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, failure) in self.failures.iter().enumerate() {
@@ -59,13 +75,13 @@ impl fmt::Display for EditError {
                 writeln!(f)?;
             }
             let first = if failure.first_line.is_empty() {
-                "empty SEARCH".to_string()
+                String::new()
             } else {
-                format!("SEARCH starting `{}`", failure.first_line)
+                format!(" (SEARCH starting `{}`)", failure.first_line)
             };
             write!(
                 f,
-                "- `{}`, edit block {} ({first}): {}",
+                "- `{}`, edit block {}{first}: {}",
                 self.path, failure.block, failure.reason
             )?;
         }

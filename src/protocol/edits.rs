@@ -388,6 +388,34 @@ pub fn apply(path: &str, original: Option<&str>, edits: &[Edit]) -> Result<Strin
     }
 }
 
+/// SEARCH/REPLACE edits that turn `old` into `new`: one block per group of
+/// changed lines with up to three lines of context around it (`similar`'s
+/// grouped line diff), checked by applying them. `None` when the files are
+/// the same, `old` is empty, or the blocks would not apply to give exactly
+/// `new` (a SEARCH not unique, say): then the file is written whole. The
+/// simulated team answers with these when asked for edits.
+pub fn diff_edits(old: &str, new: &str) -> Option<Vec<Edit>> {
+    if old == new || old.is_empty() {
+        return None;
+    }
+    let (old_lines, new_lines) = (lines_of(old), lines_of(new));
+    let joined =
+        |lines: &[&str]| -> String { lines.iter().map(|l| format!("{}\n", body(l))).collect() };
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut edits = Vec::new();
+    for group in diff.grouped_ops(3) {
+        let (first, last) = (group.first()?, group.last()?);
+        let from = first.old_range().start..last.old_range().end;
+        let to = first.new_range().start..last.new_range().end;
+        edits.push(Edit {
+            search: joined(old_lines.get(from)?),
+            replace: joined(new_lines.get(to)?),
+        });
+    }
+    let applied = apply("", Some(old), &edits).ok()?;
+    (applied == new).then_some(edits)
+}
+
 /// The problem told to the model (the validation retry, `tasks.rs`) when
 /// the edits of one or more files could not be applied: a first line that
 /// sums it up (shown in the transcript), then every failing block with its
@@ -606,6 +634,28 @@ mod tests {
             text.contains("(Line numbers are of the file as the blocks before this one left it.)")
         );
         assert!(text.ends_with("without line numbers."));
+    }
+
+    #[test]
+    fn the_diff_of_two_versions_is_edits_that_rebuild_the_new_one() {
+        let old = big_file();
+        let new = old
+            .replace(
+                "def handler_120(request):\n",
+                "def handler_120(request, d=0):\n",
+            )
+            .replace("        return 399\n", "        return 399\n    # done\n");
+        let edits = diff_edits(&old, &new).unwrap();
+        assert_eq!(edits.len(), 2);
+        assert!(
+            edits[0]
+                .search
+                .starts_with("    if value is None:\n        return 119\n    return value * 2\ndef handler_120(request):\n")
+        );
+        assert_eq!(apply("app.py", Some(&old), &edits).unwrap(), new);
+        assert!(diff_edits(&old, &old).is_none());
+        // A change whose context is not unique is written whole.
+        assert!(diff_edits("a\na\na\na\na\na\na\na\n", "a\na\na\na\nb\na\na\na\na\n").is_none());
     }
 
     #[test]

@@ -285,3 +285,43 @@ fn a_bad_edit_format_is_a_config_error_naming_its_line() {
     );
     assert!(out.stderr.contains("search-replace"), "{out}");
 }
+
+/// The offline team asked for edits (`[models."offline"] edit_format`): a
+/// follow-up session on the project a first session built changes the
+/// existing files with SEARCH/REPLACE blocks, and the result still passes
+/// its tests.
+#[test]
+fn the_offline_team_asked_for_edits_changes_an_existing_project_with_them() {
+    let env = Env::new();
+    let dir = tempdir();
+    let d = dir.path();
+    write(
+        d,
+        "quorum.toml",
+        "[providers.sim]\nkind = \"offline\"\n[models.\"offline\"]\nedit_format = \"search-replace\"\n",
+    );
+    let first = env.run_json(d, &[]);
+    first.assert_succeeded();
+    let second = Session::from_output(run(env.quorum([
+        "run",
+        "add a delete endpoint with tests",
+        "--dir",
+        path_str(d),
+        "--json=tokens",
+        "--allow-overwrite",
+    ])));
+    second.assert_succeeded();
+    let implement: String = second
+        .tokens
+        .iter()
+        .filter(|t| t["task"].as_str().unwrap().starts_with("implement."))
+        .map(|t| t["text"].as_str().unwrap())
+        .collect();
+    assert!(implement.contains("<<<<<<< SEARCH\n"), "{implement}");
+    let staged = second.of("file_staged");
+    assert!(
+        staged.iter().all(|f| f["change"] == "modified"),
+        "{staged:?}"
+    );
+    assert_eq!(second.one("test_run")["status"], "passed");
+}

@@ -15,6 +15,7 @@
 pub mod demo;
 pub mod estimate;
 pub mod keymap;
+pub mod models;
 pub mod pricing;
 mod raw;
 mod validate;
@@ -461,6 +462,8 @@ pub struct Settings {
     /// Prices per model: `assets/pricing.toml` overridden by the config's
     /// `[pricing."MODEL"]` tables.
     pub pricing: crate::config::pricing::PriceTable,
+    /// Per-model settings: the config's `[models."MODEL"]` tables.
+    pub models: models::ModelTable,
     /// The file the settings came from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
 }
@@ -492,6 +495,7 @@ impl Settings {
             notify: raw.notify,
             keys: BTreeMap::new(),
             pricing: crate::config::pricing::PriceTable::builtin(),
+            models: models::ModelTable::default(),
             source: None,
         };
         settings.use_offline_everywhere(&BTreeMap::new(), None);
@@ -599,6 +603,17 @@ impl Settings {
                 }
             })
             .collect();
+    }
+
+    /// How `model` is asked to write a file that already exists
+    /// (`[models."MODEL"] edit_format`, else the default of its provider's
+    /// kind and its family; docs/configuration.md, "Models"). A model whose
+    /// provider is not configured writes whole files.
+    pub fn edit_format(&self, model: &ModelRef) -> crate::protocol::file_blocks::EditFormat {
+        match self.providers.get(&model.provider) {
+            Some(p) => self.models.edit_format(p.kind, &model.model),
+            None => crate::protocol::file_blocks::EditFormat::Whole,
+        }
     }
 
     /// The agent named `name`.

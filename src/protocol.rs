@@ -70,6 +70,7 @@ pub struct Position {
 mod channels;
 pub mod documents;
 mod domain;
+pub mod edits;
 mod events;
 pub mod exit;
 pub mod file_blocks;

@@ -21,7 +21,7 @@ mod replies;
 pub mod script;
 mod target;
 
-pub use self::replies::reply;
+pub use self::replies::{reply, reply_in};
 pub use crate::protocol::file_blocks::file_blocks;
 
 use std::time::Duration;
@@ -66,6 +66,7 @@ impl Provider for OfflineProvider {
             .iter()
             .map(|m| estimate_tokens(&m.content))
             .sum();
+        let format = edit_format_asked(&request);
         let scripted = self.script.as_ref().and_then(|s| s.take(&request.meta));
         let (text, delay, latency, error) = match scripted {
             Some(ScriptedReply {
@@ -74,12 +75,17 @@ impl Provider for OfflineProvider {
                 latency_ms,
                 error,
             }) => (
-                text.unwrap_or_else(|| reply(&request.meta)),
+                text.unwrap_or_else(|| reply_in(&request.meta, format)),
                 Duration::from_millis(delay_ms),
                 Duration::from_millis(latency_ms),
                 error,
             ),
-            None => (reply(&request.meta), Duration::ZERO, Duration::ZERO, None),
+            None => (
+                reply_in(&request.meta, format),
+                Duration::ZERO,
+                Duration::ZERO,
+                None,
+            ),
         };
         let wait = futures::stream::once(async move {
             if !latency.is_zero() {
@@ -110,6 +116,23 @@ impl Provider for OfflineProvider {
                 }))
             }));
         wait.chain(body).boxed()
+    }
+}
+
+/// The edit format a request asks for: SEARCH/REPLACE when a user message
+/// (the task's) shows the format's `<<<<<<< SEARCH` marker (`orchestrator/prompts.rs`), else whole files.
+/// The offline team reads the prompt's format as a model would: it is not
+/// among the task's typed inputs.
+fn edit_format_asked(request: &ChatRequest) -> crate::protocol::file_blocks::EditFormat {
+    let asked = request
+        .messages
+        .iter()
+        .filter(|m| m.role == crate::llm::Role::User)
+        .any(|m| m.content.contains("\n<<<<<<< SEARCH\n"));
+    if asked {
+        crate::protocol::file_blocks::EditFormat::SearchReplace
+    } else {
+        crate::protocol::file_blocks::EditFormat::Whole
     }
 }
 

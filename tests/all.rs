@@ -34,6 +34,8 @@ mod delivery;
 mod demo;
 #[path = "all/durability.rs"]
 mod durability;
+#[path = "all/edits.rs"]
+mod edits;
 #[path = "all/fake_llm.rs"]
 mod fake_llm;
 #[path = "all/hostile_text.rs"]

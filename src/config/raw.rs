@@ -65,10 +65,12 @@ pub(super) struct RawConfig {
     /// `[keys]`: `"context.action" = "key"` or `["key", …]` (docs/tui.md).
     pub(super) keys: BTreeMap<String, KeyList>,
     pub(super) pricing: BTreeMap<String, crate::config::pricing::Price>,
+    /// `[models."MODEL"]`, each table read on its own.
+    pub(super) models: BTreeMap<String, crate::config::models::ModelSettings>,
 }
 
 /// The top-level tables of a config file.
-pub(super) const TABLES: [&str; 9] = [
+pub(super) const TABLES: [&str; 10] = [
     "providers",
     "agents",
     "session",
@@ -78,6 +80,7 @@ pub(super) const TABLES: [&str; 9] = [
     "notify",
     "keys",
     "pricing",
+    "models",
 ];
 
 /// `value` as a `T`, or `None` with the problem noted (`what`: the table's
@@ -189,6 +192,7 @@ impl RawConfig {
                         raw.pricing = v;
                     }
                 }
+                "models" => raw.models = models(value, problems),
                 other => problems.at(
                     Some(key.span()),
                     format!(
@@ -200,6 +204,29 @@ impl RawConfig {
         }
         raw
     }
+}
+
+/// `[models."MODEL"]`: each table read on its own, so that a mistake in
+/// one names its line without hiding the others.
+fn models(
+    value: &toml::Spanned<toml::de::DeValue<'_>>,
+    problems: &mut Problems<'_>,
+) -> BTreeMap<String, crate::config::models::ModelSettings> {
+    let Some(table) = value.get_ref().as_table() else {
+        problems.at(
+            Some(value.span()),
+            "`models` must be a table of [models.\"MODEL\"] tables",
+        );
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for (entry, v) in table {
+        let entry: &str = entry.get_ref();
+        if let Some(m) = section(v, &format!("models.\"{entry}\""), problems) {
+            out.insert(entry.to_string(), m);
+        }
+    }
+    out
 }
 
 /// A `[keys]` value: one key or several.

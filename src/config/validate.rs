@@ -135,6 +135,7 @@ impl Settings {
                 .map(|(k, v)| (k.clone(), v.keys()))
                 .collect(),
             pricing: crate::config::pricing::PriceTable::builtin().with_overrides(&raw.pricing),
+            models: crate::config::models::ModelTable::new(raw.models.clone()),
             source: Some(path.to_path_buf()),
         };
         if let Err(message) = keymap::Keymap::default().with_overrides(&settings.keys) {

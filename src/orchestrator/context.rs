@@ -5,7 +5,8 @@
 //! the session, then the design plans, the staged files shown for reference,
 //! the files of the tasks an implementer builds on, the other files a failure
 //! names, the agent's memory, the manifests, the test output (its head; the
-//! tail with the summary stays), and last the files under repair. The prompt, requirements,
+//! tail with the summary stays), then the existing files an implementer
+//! edits, and last the files under repair. The prompt, requirements,
 //! answers, decisions and the task itself are never trimmed: when they alone
 //! do not fit, the inputs are sent whole and [`Fit::over`] says so.
 //!
@@ -30,6 +31,7 @@ pub const TRIM_ORDER: &[&str] = &[
     "memory",
     "manifest",
     "report",
+    "existing",
     "current",
 ];
 
@@ -199,7 +201,7 @@ fn pointer_mut<'a>(mut value: &'a mut Value, path: &[Step]) -> Option<&'a mut Va
 
 /// A task's inputs for one call: read typed from the task ([`TaskInputs`]),
 /// with the agent's `memory` and (for an implementer) the `dependencies`'
-/// files added, then cut to fit `window` = (context tokens, reply tokens)
+/// files and its `existing` declared files added, then cut to fit `window` = (context tokens, reply tokens)
 /// when one is known (see [`fit`]). Returns the JSON the prompt shows, the
 /// same inputs typed (as the offline team reads them: trimmed alike), and
 /// the transcript note saying what was cut, if anything was.
@@ -210,7 +212,9 @@ pub(crate) fn call_inputs(
     task: &super::actor::Task,
     memory: Option<&str>,
     dependencies: Vec<FileView>,
+    existing: Vec<FileView>,
     role: &str,
+    format: crate::protocol::file_blocks::EditFormat,
     window: Option<(u32, u32)>,
 ) -> (Value, Option<TaskInputs>, Option<String>) {
     let Ok(mut inputs) = TaskInputs::from_value(task.kind, task.context.clone()) else {
@@ -219,16 +223,19 @@ pub(crate) fn call_inputs(
     if let Some(notes) = memory {
         inputs.set_memory(notes);
     }
-    if let TaskInputs::Implement(input) = &mut inputs
-        && !dependencies.is_empty()
-    {
-        input.dependencies = dependencies.into();
+    if let TaskInputs::Implement(input) = &mut inputs {
+        if !dependencies.is_empty() {
+            input.dependencies = dependencies.into();
+        }
+        if !existing.is_empty() {
+            input.existing = existing.into();
+        }
     }
     let mut context = inputs.to_value();
     let Some((window, reply)) = window else {
         return (context, Some(inputs), None);
     };
-    let note = fit_task(task, &mut context, role, window, reply);
+    let note = fit_task(task, &mut context, role, format, (window, reply));
     if note.is_some() {
         match TaskInputs::from_value(task.kind, context.clone()) {
             Ok(trimmed) => inputs = trimmed,
@@ -245,12 +252,12 @@ fn fit_task(
     task: &super::actor::Task,
     context: &mut Value,
     role: &str,
-    window: u32,
-    reply: u32,
+    format: crate::protocol::file_blocks::EditFormat,
+    (window, reply): (u32, u32),
 ) -> Option<String> {
     let estimate = crate::llm::prompt_tokens_upper_bound;
     // Everything in the prompt but the inputs, plus a little per message.
-    let frame: usize = super::prompts::build(role, task.kind, &task.title, &Value::Null)
+    let frame: usize = super::prompts::build(role, task.kind, &task.title, &Value::Null, format)
         .iter()
         .chain(task.extra.iter())
         .map(|m| estimate(&m.content) + 8)

@@ -27,6 +27,10 @@ pub(crate) const STAGED_BYTES: usize = 96 * 1024;
 /// Bytes of the files of the tasks an implementer builds on, at most.
 pub(crate) const DEPENDENCY_BYTES: usize = 96 * 1024;
 
+/// Bytes of an implementer's declared files that already exist, at most
+/// (a 2,000-line source file is about 80 KiB).
+pub(crate) const EXISTING_BYTES: usize = 256 * 1024;
+
 /// `text` with each line numbered from 1, right-aligned, as `  12 | code`.
 pub(crate) fn numbered(text: &str) -> String {
     let width = text.lines().count().max(1).to_string().len();
@@ -187,6 +191,7 @@ pub(crate) fn implement(s: &Session, task: &ImplTask) -> ImplementInput {
         task: task.clone(),
         files: task.files.clone(),
         dependencies: Shown::default(),
+        existing: Shown::default(),
     }
 }
 
@@ -264,6 +269,47 @@ pub(crate) fn dependencies(s: &Session, task: &Task) -> Vec<FileView> {
         .collect();
     views.sort_by(|a, b| a.path.cmp(&b.path));
     views
+}
+
+/// The files `task` declares (not its directories) that already exist: as
+/// staged earlier in the session, else as `read` finds them in DIR (`None`:
+/// absent, or not text). Whole and without line numbers, in path order,
+/// while they fit in [`EXISTING_BYTES`]; the rest named with their content
+/// omitted. An implementer's SEARCH text is copied from these
+/// (docs/design.md §1, "Edits").
+pub(crate) fn existing(
+    s: &Session,
+    task: &Task,
+    read: &dyn Fn(&str) -> Option<String>,
+) -> Vec<FileView> {
+    let mut paths: Vec<String> = task
+        .declared
+        .iter()
+        .filter(|d| !d.ends_with('/'))
+        .filter_map(|d| crate::workspace::paths::normalize(d).ok())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let mut used = 0;
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let content = match s.work.files.get(&path) {
+                Some(staged) => staged.content.clone(),
+                None => read(&path)?,
+            };
+            let shown = if used + content.len() > EXISTING_BYTES {
+                "(omitted: prompt budget)".to_string()
+            } else {
+                used += content.len();
+                content
+            };
+            Some(FileView {
+                path,
+                content: shown,
+            })
+        })
+        .collect()
 }
 
 /// An input as the task's JSON context.
@@ -445,6 +491,44 @@ mod tests {
         assert_eq!(value["task"]["id"], "cli");
         assert_eq!(value["dependencies"][1]["path"], "src/lib.rs");
         assert_eq!(value["decisions"]["binary-name"], "wcu");
+    }
+
+    #[test]
+    fn an_implementer_sees_its_declared_files_that_exist_whole() {
+        let s = session();
+        let mut task = s.work.tasks["implement.cli"].clone();
+        task.declared = vec![
+            "src/lib.rs".into(),
+            "./src/main.rs".into(),
+            "src/new.rs".into(),
+            "docs/".into(),
+        ];
+        // DIR holds main.rs and an older lib.rs; the staged lib.rs wins.
+        let read = |p: &str| match p {
+            "src/main.rs" => Some("fn main() {}\n".to_string()),
+            "src/lib.rs" => Some("// old\n".to_string()),
+            _ => None,
+        };
+        let files = existing(&s, &task, &read);
+        let shown: Vec<(&str, &str)> = files
+            .iter()
+            .map(|f| (f.path.as_str(), f.content.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "src/lib.rs",
+                    "pub fn count(s: &str) -> usize {\n    s.split_whitespace().count()\n}\n"
+                ),
+                ("src/main.rs", "fn main() {}\n"),
+            ],
+            "whole, unnumbered, staged first; no directory, nothing absent"
+        );
+        let big = "x".repeat(EXISTING_BYTES);
+        let read_big = |p: &str| (p == "src/main.rs").then(|| big.clone());
+        let files = existing(&s, &task, &read_big);
+        assert_eq!(files[1].content, "(omitted: prompt budget)");
     }
 
     #[test]

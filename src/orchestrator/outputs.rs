@@ -18,6 +18,7 @@ pub use crate::protocol::documents::{
 };
 pub use crate::protocol::file_blocks::{
     FileBlock, heading_path, opening_fence, parse_file_blocks_at_most, parse_file_blocks_or_none,
+    parse_reply_at_most,
 };
 use crate::protocol::inputs::TaskInputs;
 use crate::protocol::{Severity, TaskKind};

@@ -3,12 +3,15 @@
 //! message, the agent's role prompt (`assets/prompts/<role>.md`, `generic.md`
 //! for roles without one) as a second, then the task's instructions, its own
 //! inputs and the reply format as the user message (docs/design.md §2,
-//! "Prompt order").
+//! "Prompt order"). The kinds that write code are asked for whole files or, for
+//! files that exist, SEARCH/REPLACE edits, per the answering model's edit format
+//! (docs/design.md §1, "Edits").
 
 use serde_json::Value;
 
 use crate::llm::{Message, Role};
 use crate::protocol::TaskKind;
+use crate::protocol::file_blocks::EditFormat;
 
 /// The system prompt for a role.
 pub fn system_prompt(role: &str) -> &'static str {
@@ -22,8 +25,17 @@ pub fn system_prompt(role: &str) -> &'static str {
     }
 }
 
-/// What the task asks, per kind.
-fn instructions(kind: TaskKind) -> &'static str {
+/// What the task asks, per kind; for implement and repair, per edit format.
+fn instructions(kind: TaskKind, format: EditFormat) -> &'static str {
+    match (kind, format) {
+        (TaskKind::Implement, EditFormat::SearchReplace) => {
+            return "Implement this task. Write every file it declares, following the decisions: a new file complete (no placeholders, no elisions); a declared file that already exists (its current content is in `existing`) changed with SEARCH/REPLACE edits as the reply format says, leaving the rest of it as it is. Write no other file.";
+        }
+        (TaskKind::Repair, EditFormat::SearchReplace) => {
+            return "The tests fail. `failure` says, per component, how (its class: `setup_failed`, `build_failed`, `failed`, `no_tests`, `timeout`), the command, the failing tests, the decisive lines and the files the output names; `report` holds the output's tail; `current` holds the files under repair and `named` other files the failure names, both with line numbers (`  12 | code`) for reference only; `manifest` holds the component's manifests. Fix it: change each file that needs it, within the declared files, with SEARCH/REPLACE edits whose SEARCH lines are copied from `current` without the line numbers (or write the file whole, without the line numbers). If no change within the declared files can fix the failure (the cause is elsewhere, or in the environment), reply with one line beginning `No change in these files can fix this:` followed by the reason and the files or settings that would fix it, and no file blocks.";
+        }
+        _ => {}
+    }
     match kind {
         TaskKind::Requirements => {
             "Turn the prompt into requirements: a one-paragraph summary, goals, constraints, acceptance criteria and assumptions. Ask a question only when the answer would change the design; give each question a short id and the default you will assume if nobody answers."
@@ -44,7 +56,7 @@ fn instructions(kind: TaskKind) -> &'static str {
             "Break the agreed design into implementation tasks. Each task has a short id, an owner from the listed agents, a one-line title, the exact files it may write (a directory may be given with a trailing `/`), the ids of the tasks it depends on, and a description that names the interfaces it must meet (the functions, exports, routes and types other tasks call, with their exact names). Tests are written in a later phase; do not plan test files. When the inputs hold a `project` (the code already in the directory), change its files in place and list only the files that change. Never write under `.git/` or `.quorum/`.\n\nAlso list the project's components: each root directory with its own manifest (`backend` with requirements.txt, `frontend` with package.json; `\"\"` for the project's root), the shell command that installs its dependencies (run in that root, with the network; `\"\"` when none is needed) and the command that runs its tests (run in that root, without the network, after setup), using the tools in `environment`. For example: `python3 -m venv .venv && .venv/bin/pip install -r requirements.txt` / `.venv/bin/python -m pytest -q`; `npm install` / `npx vitest run`; `cargo fetch` / `cargo test --offline`; `go mod download` / `go test ./...`. Every dependency the code imports must be in a manifest that a task writes."
         }
         TaskKind::Implement => {
-            "Implement this task. Write every file it declares, complete (no placeholders, no elisions), following the decisions. A declared file that already exists in `project` is rewritten whole, keeping what the task does not change. Write no other file."
+            "Implement this task. Write every file it declares, complete (no placeholders, no elisions), following the decisions. A declared file that already exists (its current content is in `existing`) is rewritten whole, keeping what the task does not change. Write no other file."
         }
         TaskKind::Tests => {
             "Write the project's tests: suites that exercise the acceptance criteria and the edge cases, isolated (temporary directories, 127.0.0.1 only). They run without the network, after each component's setup, with the exact commands in `environment.components` (each in its root): write every test where that command finds it, in the framework it runs, and add any test dependency to the component's manifest only through its owner (say so in your summary line). You may write the declared files only. Begin the reply with a one-line summary that names anything wrong you noticed in the staged code. When the project already has tests, extend those files and keep their passing tests; when they already cover the task, reply with one line saying so and no file blocks."
@@ -59,8 +71,27 @@ fn instructions(kind: TaskKind) -> &'static str {
     }
 }
 
-/// How to reply, per kind.
-fn reply_format(kind: TaskKind) -> String {
+/// The reply format of SEARCH/REPLACE edits (Aider's `diff` edit format,
+/// aider.chat/docs/more/edit-formats.html), with the exact matching rules
+/// `protocol/edits.rs` applies; `source` names the input the SEARCH lines
+/// are copied from.
+fn search_replace_format(source: &str) -> String {
+    format!(
+        "Reply with a one-line summary, then each file as a Markdown heading naming its path followed by:\n\n- for a new file, a fenced block holding the whole file;\n- for a file that already exists, one or more fenced blocks of SEARCH/REPLACE edits (writing it whole is accepted too), for example:\n\n### `src/app.py`\n```python\n<<<<<<< SEARCH\ndef total(items):\n    return sum(items)\n=======\ndef total(items, tax=0):\n    return sum(items) * (1 + tax)\n>>>>>>> REPLACE\n```\n\nThe edits are applied strictly:\n\n- SEARCH holds whole lines of the current file (as in `{source}`), copied exactly, byte for byte: the same indentation, spacing, comments and blank lines, and no line numbers.\n- SEARCH must match exactly one place in the file: include enough of the surrounding lines to make it unique, and no more than that.\n- SEARCH is never empty for a file that exists.\n- Several blocks for one file apply in order, each to the file as the blocks before it left it; they must not overlap.\n- To delete lines, leave REPLACE empty; to move code, delete it with one block and insert it with another.\n- If any block matches nothing or several places, no file of the reply is used and you are asked once to send the whole reply again.\n\nUse a longer fence (````) when the file itself contains ``` lines."
+    )
+}
+
+/// How to reply, per kind; for implement and repair, per edit format.
+fn reply_format(kind: TaskKind, format: EditFormat) -> String {
+    match (kind, format) {
+        (TaskKind::Implement, EditFormat::SearchReplace) => {
+            return search_replace_format("existing");
+        }
+        (TaskKind::Repair, EditFormat::SearchReplace) => {
+            return search_replace_format("current");
+        }
+        _ => {}
+    }
     match crate::protocol::documents::schema_for(kind) {
         Some(schema) => format!(
             "Reply with one JSON object only, matching this JSON Schema:\n{}",
@@ -128,8 +159,15 @@ fn split_inputs(context: &Value) -> (String, String) {
 /// task's instructions, its own inputs and the reply format. Providers that
 /// cache a prompt's prefix automatically (OpenAI, Gemini) reuse the first
 /// message across the agents of a phase, and the first two across one
-/// agent's tasks.
-pub fn build(role: &str, kind: TaskKind, title: &str, context: &Value) -> Vec<Message> {
+/// agent's tasks. `format` is how the task's model is asked to write
+/// existing files.
+pub fn build(
+    role: &str,
+    kind: TaskKind,
+    title: &str,
+    context: &Value,
+    format: EditFormat,
+) -> Vec<Message> {
     let (shared, own) = split_inputs(context);
     let memory = if context.get("memory").is_some() {
         "\n\nThe `memory` input holds your notes from earlier sessions in this directory (conventions, past decisions, the files you own): follow them unless this task says otherwise."
@@ -138,8 +176,8 @@ pub fn build(role: &str, kind: TaskKind, title: &str, context: &Value) -> Vec<Me
     };
     let user = format!(
         "# Task: {title}\n\n{}{memory}\n\n# Inputs\n\n```json\n{own}\n```\n\n# Reply format\n\n{}",
-        instructions(kind),
-        reply_format(kind)
+        instructions(kind, format),
+        reply_format(kind, format)
     );
     vec![
         Message::new(
@@ -174,6 +212,7 @@ mod tests {
             TaskKind::Ballot,
             "vote on storage",
             &serde_json::json!({"prompt": "a todo app", "conflict": {"id": "storage"}}),
+            EditFormat::SearchReplace,
         );
         assert_eq!(m.len(), 3);
         assert_eq!(
@@ -190,10 +229,17 @@ mod tests {
         assert!(m[2].content.contains("\"storage\""));
         assert!(!m[2].content.contains("a todo app"));
         assert!(m[2].content.contains("JSON Schema"));
-        let m = build("martian", TaskKind::Implement, "t", &serde_json::json!({}));
+        let m = build(
+            "martian",
+            TaskKind::Implement,
+            "t",
+            &serde_json::json!({}),
+            EditFormat::Whole,
+        );
         assert!(m[0].content.contains("# Shared inputs\n\n```json\n{}\n```"));
         assert!(m[1].content.contains("team of software agents"));
         assert!(m[2].content.contains("fenced block"));
+        assert!(!m[2].content.contains("SEARCH"));
     }
 
     /// The shared context in its fixed order, each value as pretty-printed
@@ -262,18 +308,21 @@ mod tests {
             &with(
                 serde_json::json!({"task": {"id": "api"}, "files": ["app.py"], "memory": "use flask"}),
             ),
+            EditFormat::SearchReplace,
         );
         let frontend = build(
             "frontend",
             TaskKind::Implement,
             "the UI",
             &with(serde_json::json!({"task": {"id": "ui"}, "files": ["ui.js"]})),
+            EditFormat::SearchReplace,
         );
         let vote = build(
             "backend",
             TaskKind::Ballot,
             "ballot on storage",
             &with(serde_json::json!({"conflict": {"id": "storage"}})),
+            EditFormat::SearchReplace,
         );
         assert_eq!(backend[0].content, frontend[0].content);
         assert_eq!(backend[0].content, vote[0].content);
@@ -283,5 +332,52 @@ mod tests {
         assert!(backend[0].content.contains("\"storage\": \"sqlite\""));
         assert!(!backend[0].content.contains("use flask"));
         assert!(backend[2].content.contains("use flask"));
+    }
+
+    #[test]
+    fn the_search_replace_format_states_its_matching_rules() {
+        let m = build(
+            "backend",
+            TaskKind::Implement,
+            "t",
+            &serde_json::json!({}),
+            EditFormat::SearchReplace,
+        );
+        let user = &m[2].content;
+        for rule in [
+            "<<<<<<< SEARCH\n",
+            "=======\n",
+            ">>>>>>> REPLACE\n",
+            "(as in `existing`)",
+            "byte for byte",
+            "exactly one place",
+            "never empty for a file that exists",
+            "apply in order",
+            "no line numbers",
+        ] {
+            assert!(user.contains(rule), "{rule}: {user}");
+        }
+        let repair = build(
+            "backend",
+            TaskKind::Repair,
+            "t",
+            &serde_json::json!({}),
+            EditFormat::SearchReplace,
+        );
+        assert!(
+            repair[2]
+                .content
+                .contains("copied from `current` without the line numbers")
+        );
+        assert!(repair[2].content.contains("(as in `current`)"));
+        // The test writer writes whole files whatever the model's format.
+        let tests = build(
+            "qa",
+            TaskKind::Tests,
+            "t",
+            &serde_json::json!({}),
+            EditFormat::SearchReplace,
+        );
+        assert!(!tests[2].content.contains("<<<<<<< SEARCH"));
     }
 }

@@ -129,7 +129,14 @@ impl Actor {
     }
 
     /// An output failed validation: ask once more with the problem, then fail.
+    /// The model is told the whole problem; the transcript and the task's
+    /// error show its first line (a problem with edits that did not apply
+    /// goes on with the blocks and the nearest lines of the file).
     pub(crate) fn invalid_output(&mut self, id: &str, text: &str, problem: String) {
+        let shown = match problem.split_once('\n') {
+            Some((first, _)) => first.to_string(),
+            None => problem.clone(),
+        };
         let Some(s) = self.session.as_mut() else {
             return;
         };
@@ -145,7 +152,7 @@ impl Actor {
         if repeated {
             self.fail_task(
                 id,
-                format!("loop: the agent returned the same invalid reply twice ({problem})"),
+                format!("loop: the agent returned the same invalid reply twice ({shown})"),
             );
         } else if task.invalid_retries == 0 {
             task.invalid_retries = 1;
@@ -154,12 +161,12 @@ impl Actor {
                 &agent,
                 id,
                 LineKind::Error,
-                &format!("✗ reply rejected: {problem}; asking again"),
+                &format!("✗ reply rejected: {shown}; asking again"),
                 false,
             );
             self.start_call(id);
         } else {
-            self.fail_task(id, format!("invalid reply: {problem}"));
+            self.fail_task(id, format!("invalid reply: {shown}"));
         }
     }
 

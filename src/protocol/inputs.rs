@@ -243,8 +243,9 @@ pub struct BreakdownInput {
     pub agents: Vec<String>,
 }
 
-/// Implement: the task, its files, and the files the tasks it depends on
-/// wrote (filled in when it starts, when they exist).
+/// Implement: the task, its files, the declared files that already exist,
+/// and the files the tasks it depends on wrote (these two filled in when it
+/// starts).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ImplementInput {
@@ -258,6 +259,11 @@ pub struct ImplementInput {
     /// The files of the tasks it builds on.
     #[serde(default, skip_serializing_if = "no_items")]
     pub dependencies: Shown<Vec<FileView>>,
+    /// The declared files that already exist (staged earlier in the
+    /// session, else in DIR), whole and without line numbers: a SEARCH/REPLACE
+    /// edit copies its SEARCH text from them (docs/design.md §1, "Edits").
+    #[serde(default, skip_serializing_if = "no_items")]
+    pub existing: Shown<Vec<FileView>>,
 }
 
 /// Tests: where tests may go, and the staged code.
@@ -522,8 +528,10 @@ mod tests {
             },
             files: vec!["a.py".into()],
             dependencies: Shown::default(),
+            existing: Shown::default(),
         });
         assert!(inputs.to_value().get("dependencies").is_none());
+        assert!(inputs.to_value().get("existing").is_none());
         inputs.set_memory("m");
         assert_eq!(inputs.to_value()["memory"], "m");
         let mut chat = TaskInputs::Chat(ChatInput { prompt: "q".into() });

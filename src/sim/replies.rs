@@ -11,7 +11,7 @@ use super::project::{ApiStyle, Feature, Storage};
 use super::target::Target;
 use crate::llm::CallMeta;
 use crate::protocol::TaskKind;
-use crate::protocol::file_blocks::file_blocks;
+use crate::protocol::file_blocks::{EditFormat, edit_block, file_blocks};
 use crate::protocol::inputs::{FileView, TaskInputs};
 
 /// Agents' positions on the two contested topics: (topic, option, rationale).
@@ -82,8 +82,16 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// The deterministic reply for a call.
+/// The deterministic reply for a call, every file written whole.
 pub fn reply(meta: &CallMeta) -> String {
+    reply_in(meta, EditFormat::Whole)
+}
+
+/// The deterministic reply for a call whose request asks for `format`: with
+/// SEARCH/REPLACE, an implementer changes each file it sees whole in
+/// `existing` with edits ([`crate::protocol::edits::diff_edits`]), and
+/// writes whole a file that is new or whose edits would not apply cleanly.
+pub fn reply_in(meta: &CallMeta, format: EditFormat) -> String {
     let prompt = prompt_of(meta);
     let target = Target::of(meta);
     match meta.kind {
@@ -94,7 +102,11 @@ pub fn reply(meta: &CallMeta) -> String {
         TaskKind::Chair => pretty(&chair(meta)),
         TaskKind::Breakdown => pretty(&breakdown(meta, &prompt, &target)),
         TaskKind::Implement | TaskKind::Tests | TaskKind::Repair => {
-            files_reply(meta, &prompt, &target)
+            let reply = files_reply(meta, &prompt, &target);
+            match (meta.kind, format) {
+                (TaskKind::Implement, EditFormat::SearchReplace) => as_edits(meta, reply),
+                _ => reply,
+            }
         }
         TaskKind::Review => pretty(&review(meta)),
         TaskKind::Chat => format!(
@@ -495,6 +507,34 @@ fn files_reply(meta: &CallMeta, prompt: &str, target: &Target) -> String {
     file_blocks(&summary, &files)
 }
 
+/// `reply` (whole files) with each file the inputs' `existing` shows whole
+/// given as SEARCH/REPLACE edits instead, when they rebuild it exactly.
+fn as_edits(meta: &CallMeta, reply: String) -> String {
+    let Some(TaskInputs::Implement(input)) = &meta.inputs else {
+        return reply;
+    };
+    let Some(existing) = input.existing.whole() else {
+        return reply;
+    };
+    let Ok(blocks) = crate::protocol::file_blocks::parse_file_blocks_or_none(&reply) else {
+        return reply;
+    };
+    let summary = reply.lines().next().unwrap_or_default();
+    let mut whole = Vec::new();
+    let mut edited = String::new();
+    for block in blocks {
+        let edits = existing
+            .iter()
+            .find(|f| f.path == block.path)
+            .and_then(|f| crate::protocol::edits::diff_edits(&f.content, &block.content));
+        match edits {
+            Some(edits) => edited.push_str(&edit_block(&block.path, &edits)),
+            None => whole.push((block.path, block.content)),
+        }
+    }
+    file_blocks(summary, &whole) + &edited
+}
+
 /// The review findings a repair report lists, as (path, "severity: text"); the
 /// report's lines read `SEVERITY PATH:LINE: TEXT`.
 fn findings_in(report: &str) -> Vec<(String, String)> {
@@ -671,6 +711,45 @@ mod tests {
                 "tests/test_server.py",
                 "tests/test_store.py"
             ]
+        );
+    }
+
+    #[test]
+    fn asked_for_edits_an_implementer_edits_the_files_it_sees_whole() {
+        let context = follow_up(
+            "add an endpoint to clear all links and one that counts them",
+            Storage::Sqlite,
+            ApiStyle::Rest,
+            &[],
+        );
+        let mut implement = context.clone();
+        implement["files"] = json!(["url_shortener/store.py"]);
+        let whole = reply(&meta("backend", TaskKind::Implement, implement.clone()));
+        let new = &crate::protocol::file_blocks::parse_file_blocks_or_none(&whole).unwrap()[0];
+        let old = context["project"]["key_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "url_shortener/store.py")
+            .unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        implement["existing"] = json!([{"path": "url_shortener/store.py", "content": old}]);
+        let text = reply_in(
+            &meta("backend", TaskKind::Implement, implement),
+            EditFormat::SearchReplace,
+        );
+        assert!(text.contains("<<<<<<< SEARCH\n"), "{text}");
+        let (files, _) =
+            crate::protocol::file_blocks::parse_reply_at_most(&text, usize::MAX).unwrap();
+        let crate::protocol::file_blocks::FileBody::Edits(edits) = &files[0].body else {
+            panic!("{text}")
+        };
+        let applied = crate::protocol::edits::apply(&new.path, Some(&old), edits).unwrap();
+        assert_eq!(
+            applied, new.content,
+            "the edits give the file it would write whole"
         );
     }
 

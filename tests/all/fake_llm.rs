@@ -98,6 +98,8 @@ struct Shared {
     faults: Mutex<VecDeque<(Option<Format>, Fault)>>,
     framing: Mutex<Framing>,
     fixed_reply: Mutex<Option<String>>,
+    /// Replies queued per task kind, taken in order before the offline team's.
+    queued: Mutex<Vec<(TaskKind, String)>>,
     received: Mutex<Vec<Received>>,
     hung_up: AtomicUsize,
 }
@@ -188,6 +190,14 @@ impl FakeLlm {
     /// Replies with this text instead of the offline team's.
     pub fn reply_with(&self, text: &str) {
         *self.shared.fixed_reply.lock().unwrap() = Some(text.to_string());
+    }
+
+    /// Replies with these texts, in order, to the requests for tasks of
+    /// `kind` (inferred from the prompt's inputs); once they are used up,
+    /// such requests get the offline team's reply again.
+    pub fn replies_for(&self, kind: TaskKind, texts: &[&str]) {
+        let mut queued = self.shared.queued.lock().unwrap();
+        queued.extend(texts.iter().map(|t| (kind, (*t).to_string())));
     }
 
     /// Every request so far.
@@ -359,6 +369,12 @@ fn reply_text(shared: &Shared, model: &str, prompt: &str) -> String {
     }
     let context = inputs(prompt);
     let kind = kind_of(&context);
+    {
+        let mut queued = shared.queued.lock().unwrap();
+        if let Some(i) = queued.iter().position(|(k, _)| *k == kind) {
+            return queued.remove(i).1;
+        }
+    }
     quorum::sim::reply(&CallMeta {
         agent: model.to_string(),
         role: model.to_string(),

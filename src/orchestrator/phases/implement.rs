@@ -12,6 +12,8 @@ use super::super::outputs::{self, Breakdown};
 use super::{PhaseStatus, TaskCounts};
 use crate::config::workflow::Phase;
 use crate::llm::TaskKind;
+use crate::protocol::edits;
+use crate::protocol::file_blocks::{FileBody, ReplyFile};
 use crate::protocol::{EventBody, LineKind};
 use crate::store::RecordKey;
 use crate::workspace::paths;
@@ -117,8 +119,10 @@ impl Actor {
             (task.kind == TaskKind::Tests && has_tests) || task.kind == TaskKind::Repair;
         // Blocks past the session's file limit are only named, for
         // their refusals: a reply of 100,000 files costs its text.
-        let (blocks, past) =
-            outputs::parse_file_blocks_at_most(text, self.settings.session.max_files)?;
+        let (files, past) = outputs::parse_reply_at_most(text, self.settings.session.max_files)?;
+        // Edits become whole files here, all or none: a block that does not
+        // apply sends the whole reply back (docs/design.md §1, "Edits").
+        let blocks = self.apply_edits(files).await?;
         if blocks.is_empty() && !may_be_empty {
             return Err(outputs::no_file_blocks(text));
         }
@@ -170,6 +174,82 @@ impl Actor {
         }
         self.stage_files(task, blocks, past).await?;
         Ok(())
+    }
+
+    /// The reply's files as whole files, in the order first named: SEARCH/
+    /// REPLACE edits applied ([`edits::apply`]) to the file as it stands for
+    /// this reply (an earlier block of the reply, else staged in the
+    /// session, else DIR's); a path named twice keeps its last content in
+    /// its first place. A path the rules refuse is passed on for its
+    /// refusal. Errors: the problem of every block that did not apply
+    /// ([`edits::problem`]); then nothing of the reply is staged.
+    async fn apply_edits(&self, files: Vec<ReplyFile>) -> Result<Vec<outputs::FileBlock>, String> {
+        let mut out: Vec<outputs::FileBlock> = Vec::new();
+        let mut errors = Vec::new();
+        let key = |p: &str| paths::normalize(p).unwrap_or_else(|_| p.to_string());
+        for file in files {
+            let content = match file.body {
+                FileBody::Whole(content) => content,
+                FileBody::Edits(list) => {
+                    let Ok(path) = paths::normalize(&file.path) else {
+                        // Refused by the path rules when staged.
+                        out.push(outputs::FileBlock {
+                            path: file.path,
+                            content: String::new(),
+                        });
+                        continue;
+                    };
+                    let current = match out.iter().find(|b| key(&b.path) == path) {
+                        Some(earlier) => Ok(Some(earlier.content.clone())),
+                        None => self.current_text(&path).await,
+                    };
+                    let applied = match current {
+                        Ok(c) => edits::apply(&file.path, c.as_deref(), &list),
+                        Err(reason) => Err(edits::EditError::unreadable(&file.path, &reason)),
+                    };
+                    match applied {
+                        Ok(content) => content,
+                        Err(e) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    }
+                }
+            };
+            match out.iter_mut().find(|b| key(&b.path) == key(&file.path)) {
+                Some(earlier) => earlier.content = content,
+                None => out.push(outputs::FileBlock {
+                    path: file.path,
+                    content,
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(edits::problem(&errors))
+        }
+    }
+
+    /// A file as it stands for the session (`path` normalised): staged,
+    /// else DIR's (`None`: absent). Errors: DIR's file cannot be read or is
+    /// not UTF-8 text (the reason).
+    async fn current_text(&self, path: &str) -> Result<Option<String>, String> {
+        if let Some(staged) = self.session.as_ref().and_then(|s| s.work.files.get(path)) {
+            return Ok(Some(staged.content.clone()));
+        }
+        let workspace = self.workspace.clone();
+        let p = path.to_string();
+        let bytes = tokio::task::spawn_blocking(move || workspace.read(&p))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.reason())?;
+        match bytes {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| "it is not UTF-8 text".to_string()),
+        }
     }
 
     /// Stages a task's file blocks under the path rules (docs/design.md §6: the

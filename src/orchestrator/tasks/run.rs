@@ -34,17 +34,30 @@ impl Actor {
         };
         let primary = task.model.as_ref().unwrap_or(&agent.model).clone();
         let (chain, window) = self.chain_for(&task, agent, &settings);
-        // An implementer builds on what the tasks it waits for wrote: known
-        // only now that they are done.
-        let deps = match (task.kind, self.session.as_ref()) {
-            (TaskKind::Implement, Some(s)) => super::super::inputs::dependencies(s, &task),
-            _ => Vec::new(),
+        // An implementer builds on what the tasks it waits for wrote, and
+        // edits its declared files as they stand: known only now.
+        let (deps, existing) = match (task.kind, self.session.as_ref()) {
+            (TaskKind::Implement, Some(s)) => (
+                super::super::inputs::dependencies(s, &task),
+                super::super::inputs::existing(s, &task, &|p| self.read_text(p)),
+            ),
+            _ => (Vec::new(), Vec::new()),
         };
+        // Asked of the primary model; a fallback's reply in the other
+        // format is accepted too (docs/design.md §1, "Edits").
+        let format = settings.edit_format(&primary);
         let memory = self.memory_of(&task.agent);
-        let (context, inputs, trimmed) =
-            super::super::context::call_inputs(&task, memory, deps, &agent.role, window);
+        let (context, inputs, trimmed) = super::super::context::call_inputs(
+            &task,
+            memory,
+            deps,
+            existing,
+            &agent.role,
+            format,
+            window,
+        );
         let mut messages =
-            super::super::prompts::build(&agent.role, task.kind, &task.title, &context);
+            super::super::prompts::build(&agent.role, task.kind, &task.title, &context, format);
         messages.extend(task.extra.iter().cloned());
         let request = ChatRequest {
             model: agent.model.model.clone(),
@@ -93,6 +106,17 @@ impl Actor {
             self.calls_tx.clone(),
             token,
         ));
+    }
+
+    /// A file of DIR as text: `None` when it is absent, refused by the path
+    /// rules, unreadable, or not UTF-8 text. Read on the actor's thread: only
+    /// an implementer's few declared files are, as its call starts.
+    fn read_text(&self, path: &str) -> Option<String> {
+        let bytes = self.workspace.read(path).ok()??;
+        if bytes.contains(&0) {
+            return None;
+        }
+        String::from_utf8(bytes).ok()
     }
 
     /// The models a task's call may use, in order (the person's choice or

@@ -324,6 +324,8 @@ impl Seen {
             }
             EventBody::Error { message } => self.last_error = Some(message.clone()),
             EventBody::SessionResumed { .. }
+            | EventBody::InstructionsRead { .. }
+            | EventBody::RepoMap { .. }
             | EventBody::PhaseStarted { .. }
             | EventBody::PhaseFinished { .. }
             | EventBody::QuestionAsked { .. }

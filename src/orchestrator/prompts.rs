@@ -75,8 +75,13 @@ pub fn build(role: &str, kind: TaskKind, title: &str, context: &Value) -> Vec<Me
     } else {
         ""
     };
+    let rules = if context.get("instructions").is_some() {
+        "\n\nThe `instructions` input holds the project's own instruction files (`AGENTS.md` and the like), each with the subtree it applies to: they are the project's rules for its code (style, commands, conventions); follow them, the deepest one applying to a file winning, unless this task says otherwise."
+    } else {
+        ""
+    };
     let user = format!(
-        "# Task: {title}\n\n{}{memory}\n\n# Inputs\n\n```json\n{inputs}\n```\n\n# Reply format\n\n{}",
+        "# Task: {title}\n\n{}{rules}{memory}\n\n# Inputs\n\n```json\n{inputs}\n```\n\n# Reply format\n\n{}",
         instructions(kind),
         reply_format(kind)
     );
@@ -118,5 +123,17 @@ mod tests {
         let m = build("martian", TaskKind::Implement, "t", &serde_json::json!({}));
         assert!(m[0].content.contains("team of software agents"));
         assert!(m[1].content.contains("fenced block"));
+        assert!(!m[1].content.contains("project's own instruction files"));
+        let m = build(
+            "backend",
+            TaskKind::Plan,
+            "t",
+            &serde_json::json!({"instructions": [{"path": "AGENTS.md", "text": "use tabs"}]}),
+        );
+        assert!(
+            m[1].content
+                .contains("The `instructions` input holds the project's own instruction files")
+        );
+        assert!(m[1].content.contains("use tabs"));
     }
 }

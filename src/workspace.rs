@@ -334,9 +334,9 @@ impl Workspace {
     /// instruction files ([`instructions::read`]) and the repository map
     /// within `map_tokens` ([`repomap::build`], symbols cached in `cache`;
     /// none when `map_tokens` is 0). A project too big to show whole (some
-    /// file left out of the key files) shows only its manifests and READMEs
-    /// whole beside a repository map; the instruction files are never
-    /// repeated among the key files.
+    /// file left out of the key files, or of the map for its budget) shows
+    /// only its manifests and READMEs whole beside the repository map; the
+    /// instruction files are never repeated among the key files.
     ///
     /// Errors: DIR cannot be listed.
     pub fn survey(
@@ -353,7 +353,7 @@ impl Workspace {
         } else {
             repomap::build(&self.dir, &self.state, prompt, map_tokens, cache)
         };
-        if project.omitted > 0 && !map.text.is_empty() {
+        if (project.omitted > 0 || !map.complete) && !map.text.is_empty() {
             let before = project.key_files.len();
             project.key_files.retain(|(p, _)| is_manifest_or_readme(p));
             project.omitted += before - project.key_files.len();

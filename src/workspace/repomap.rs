@@ -77,6 +77,9 @@ pub struct RepoMap {
     pub shown: usize,
     /// The rendered map's tokens ([`tokens`]).
     pub tokens: usize,
+    /// `true` when the map shows every symbol of every file read (nothing
+    /// left out for the budget).
+    pub complete: bool,
 }
 
 /// DIR's files (relative, `/`-separated, sorted) with their sizes in bytes:
@@ -207,6 +210,8 @@ pub fn build(
     let order = rank::rank(&read, task, &recent);
     let named = rank::words(task);
     let (text, shown) = render(&read, &order, &named, budget);
+    let with_symbols = read.iter().filter(|(_, s)| !s.symbols.is_empty()).count();
+    map.complete = shown == with_symbols && !text.contains("\n  …\n");
     map.tokens = tokens(&text);
     map.text = text;
     map.shown = shown;
@@ -345,7 +350,10 @@ mod tests {
         );
         assert!(map.tokens <= 300, "{}", map.tokens);
         assert_eq!(map.tokens, tokens(&map.text));
-        assert!(map.shown < 41, "the budget leaves files out");
+        assert!(
+            map.shown < 41 && !map.complete,
+            "the budget leaves files out"
+        );
         assert!(!map.text.contains("generated") && !map.text.contains("state()"));
 
         let again = build(d, &d.join(".quorum"), task, 300, &cache);
@@ -357,6 +365,7 @@ mod tests {
 
         let big = build(d, &d.join(".quorum"), task, 100_000, &NoCache);
         assert_eq!(big.shown, 41);
+        assert!(big.complete);
         assert!(big.text.contains("  def helper_7_9(value, other)\n"));
     }
 

@@ -292,6 +292,15 @@ pub struct SessionSettings {
     /// reply's file blocks past it are not parsed (docs/configuration.md).
     #[serde(default = "default_max_files")]
     pub max_files: usize,
+    /// The repository map's budget in tokens (one per three characters;
+    /// 4,096 by default; 0 leaves the map out): docs/design.md §1,
+    /// "Existing code".
+    #[serde(default = "default_map_tokens")]
+    pub map_tokens: usize,
+}
+
+fn default_map_tokens() -> usize {
+    crate::workspace::repomap::DEFAULT_MAP_TOKENS
 }
 
 fn default_max_questions() -> usize {
@@ -313,6 +322,7 @@ impl Default for SessionSettings {
             budget_tokens: None,
             max_questions: default_max_questions(),
             max_files: default_max_files(),
+            map_tokens: default_map_tokens(),
         }
     }
 }

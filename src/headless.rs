@@ -129,6 +129,19 @@ fn describe_raw(event: &LoggedEvent) -> Option<String> {
         EventBody::SessionStarted { dir, .. } => {
             format!("quorum: session {} in {dir}", event.session)
         }
+        EventBody::InstructionsRead { files, .. } => {
+            format!("  instructions: {}", files.join(", "))
+        }
+        EventBody::RepoMap {
+            files,
+            parsed,
+            cached,
+            symbols,
+            tokens,
+            ..
+        } => format!(
+            "  repository map: {files} source files ({parsed} parsed, {cached} cached), {symbols} symbols, {tokens} tokens"
+        ),
         EventBody::PhaseStarted { phase, .. } => format!("▸ {phase}"),
         EventBody::QuestionAsked { id, text, .. } => format!("  ? {id}: {text}"),
         EventBody::QuestionAnswered { id, answer, by } => format!("  ↳ {id}: {answer} ({by})"),
@@ -324,6 +337,8 @@ impl Seen {
             }
             EventBody::Error { message } => self.last_error = Some(message.clone()),
             EventBody::SessionResumed { .. }
+            | EventBody::InstructionsRead { .. }
+            | EventBody::RepoMap { .. }
             | EventBody::PhaseStarted { .. }
             | EventBody::PhaseFinished { .. }
             | EventBody::QuestionAsked { .. }

@@ -20,6 +20,11 @@
 //!   agent_seqs from the key's.
 //! * `records`: session id ‖ kind ‖ 0x00 ‖ name → JSON value.
 //! * `memory`: target directory ‖ 0x00 ‖ agent → the agent's notes (UTF-8).
+//! * `symbols`: `v<extractor>/<language>/<blob id>` → a source file's
+//!   symbols (JSON), the repository map's cache ([`symbols`]). A cache, so
+//!   written at once, not through the committer; a new tree needs no schema
+//!   version (an older quorum never opens it), and the extractor's version in
+//!   the key retires the entries of an older one.
 //!
 //! Transcript lines are written in chunks, one per run of consecutive lines in
 //! a group commit (at most [`CHUNK_LINES`]): sled rewrites a leaf node every
@@ -44,7 +49,7 @@
 //! upgrade, journal replay); `codec.rs` lays out keys and packs values;
 //! `apply.rs` applies and flushes a group commit; one file per tree reads it
 //! (`sessions.rs` with the `records` tree, `events.rs`, `transcript.rs` for
-//! `lines` and `agent_lines`, `memory.rs`); [`journal`], [`index`], [`seal`]
+//! `lines` and `agent_lines`, `memory.rs`, `symbols.rs`); [`journal`], [`index`], [`seal`]
 //! and [`snapshot`] are the files kept beside the db.
 
 use std::path::{Path, PathBuf};
@@ -64,6 +69,7 @@ pub mod records;
 pub mod seal;
 mod sessions;
 pub mod snapshot;
+pub mod symbols;
 mod transcript;
 
 use open::Sealer;
@@ -227,6 +233,8 @@ pub struct Store {
     agent_lines: sled::Tree,
     records: sled::Tree,
     memory: sled::Tree,
+    /// The repository map's cache ([`symbols`]).
+    symbols: sled::Tree,
     meta: sled::Tree,
     /// The transcript journal this process appends to ([`journal`]); `None`
     /// for a db opened without one, or when it could not be opened (lines

@@ -191,6 +191,8 @@ fn take_event(app: &mut App, guard: &TerminalGuard, out: &mut SessionOutput, eve
                 );
             }
             EventBody::SessionResumed { .. }
+            | EventBody::InstructionsRead { .. }
+            | EventBody::RepoMap { .. }
             | EventBody::PhaseStarted { .. }
             | EventBody::PhaseFinished { .. }
             | EventBody::QuestionAsked { .. }

@@ -7,7 +7,9 @@
 //! [`Workspace::deliver`], and that only through [`paths::write_confined`].
 
 pub mod git;
+pub mod instructions;
 pub mod paths;
+pub mod repomap;
 pub mod report;
 pub mod sandbox;
 pub mod stack;
@@ -73,6 +75,40 @@ impl ProjectMap {
         self.files.is_empty()
     }
 }
+
+/// What DIR holds at a session's start, as the agents see it: the project
+/// map, the project's instruction files and the repository map
+/// ([`Workspace::survey`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Survey {
+    /// The file list and key files.
+    pub project: ProjectMap,
+    /// The instruction files, root first ([`instructions::read`]).
+    pub instructions: Vec<crate::protocol::inputs::Instruction>,
+    /// Paths of the instruction files cut at their size limit.
+    pub cut: Vec<String>,
+    /// The repository map and what building it cost.
+    pub map: repomap::RepoMap,
+}
+
+/// `true` for a manifest or a README: the key files a big project still
+/// shows whole beside its repository map.
+fn is_manifest_or_readme(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    MANIFESTS.contains(&name.as_str()) || name.starts_with("readme")
+}
+
+/// The manifests' file names, lower case: key files shown first.
+const MANIFESTS: [&str; 8] = [
+    "cargo.toml",
+    "package.json",
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "go.mod",
+    "requirements.txt",
+    "makefile",
+];
 
 /// A commit made by [`Workspace::commit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,17 +289,7 @@ impl Workspace {
         files.truncate(MAP_MAX_FILES);
         let rank = |p: &str| {
             let name = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
-            let manifest = [
-                "cargo.toml",
-                "package.json",
-                "pyproject.toml",
-                "setup.cfg",
-                "setup.py",
-                "go.mod",
-                "requirements.txt",
-                "makefile",
-            ];
-            if manifest.contains(&name.as_str()) {
+            if MANIFESTS.contains(&name.as_str()) {
                 0
             } else if name.starts_with("readme") {
                 1
@@ -299,6 +325,52 @@ impl Workspace {
             files: files.into_iter().map(|(p, _)| p).collect(),
             key_files,
             omitted: omitted + total.saturating_sub(MAP_MAX_FILES),
+        })
+    }
+
+    /// What DIR holds for a session started with `prompt`
+    /// (docs/design.md §1, "Existing code" and "Project instructions"): the
+    /// project map within `budget_bytes` ([`Workspace::project_map`]), the
+    /// instruction files ([`instructions::read`]) and the repository map
+    /// within `map_tokens` ([`repomap::build`], symbols cached in `cache`;
+    /// none when `map_tokens` is 0). A project too big to show whole (some
+    /// file left out of the key files, or of the map for its budget) shows
+    /// only its manifests and READMEs whole beside the repository map; the
+    /// instruction files are never repeated among the key files.
+    ///
+    /// Errors: DIR cannot be listed.
+    pub fn survey(
+        &self,
+        prompt: &str,
+        budget_bytes: usize,
+        map_tokens: usize,
+        cache: &dyn repomap::SymbolCache,
+    ) -> Result<Survey, WorkspaceError> {
+        let mut project = self.project_map(budget_bytes)?;
+        let instructions = instructions::read(&self.dir, &self.state);
+        let map = if map_tokens == 0 {
+            repomap::RepoMap::default()
+        } else {
+            repomap::build(&self.dir, &self.state, prompt, map_tokens, cache)
+        };
+        if (project.omitted > 0 || !map.complete) && !map.text.is_empty() {
+            let before = project.key_files.len();
+            project.key_files.retain(|(p, _)| is_manifest_or_readme(p));
+            project.omitted += before - project.key_files.len();
+        }
+        project
+            .key_files
+            .retain(|(p, _)| !instructions.iter().any(|i| i.path == *p));
+        let cut = instructions
+            .iter()
+            .filter(|i| i.text.len() > instructions::INSTRUCTIONS_MAX_BYTES)
+            .map(|i| i.path.clone())
+            .collect();
+        Ok(Survey {
+            project,
+            instructions,
+            cut,
+            map,
         })
     }
 

@@ -64,6 +64,8 @@ mod real_model;
 mod regressions;
 #[path = "all/replay.rs"]
 mod replay;
+#[path = "all/repo_map.rs"]
+mod repo_map;
 #[path = "all/resume.rs"]
 mod resume;
 #[path = "all/running.rs"]

@@ -105,6 +105,28 @@ pub(crate) use super::now;
 /// Bytes of existing files' contents a project map carries (about 24k tokens).
 pub const PROJECT_MAP_BYTES: usize = 96 * 1024;
 
+/// The session's `state`/`project` record: what DIR held at the start, as
+/// the agents see it (the file list, key files and repository map as
+/// `project`'s fields, the instruction files as `instructions`); `None` for
+/// an empty DIR. Read once, so a resumed session shows the same.
+fn project_record(survey: &crate::workspace::Survey) -> Option<serde_json::Value> {
+    let m = &survey.project;
+    if m.is_empty() {
+        return None;
+    }
+    Some(serde_json::json!({
+        "files": m.files,
+        "key_files": m
+            .key_files
+            .iter()
+            .map(|(path, content)| serde_json::json!({"path": path, "content": content}))
+            .collect::<Vec<_>>(),
+        "omitted": m.omitted,
+        "map": survey.map.text,
+        "instructions": survey.instructions,
+    }))
+}
+
 impl Actor {
     /// Runs until [`Op::Shutdown`] or until every op sender is gone.
     pub async fn run(mut self) {
@@ -241,25 +263,20 @@ impl Actor {
         }
         // The agents' notes from earlier sessions in DIR.
         self.memories().await;
-        // What DIR already holds: the agents' map of existing code (off the
-        // actor's thread: it reads files).
+        // What DIR already holds: the agents' map of existing code, the
+        // project's instruction files and the repository map (off the
+        // actor's thread: it reads and parses files).
         let workspace = self.workspace.clone();
-        let project = tokio::task::spawn_blocking(move || workspace.project_map(PROJECT_MAP_BYTES))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .filter(|m| !m.is_empty())
-            .map(|m| {
-                serde_json::json!({
-                    "files": m.files,
-                    "key_files": m
-                        .key_files
-                        .iter()
-                        .map(|(path, content)| serde_json::json!({"path": path, "content": content}))
-                        .collect::<Vec<_>>(),
-                    "omitted": m.omitted,
-                })
-            });
+        let cache = self.store.clone();
+        let (task, map_tokens) = (prompt.clone(), self.settings.session.map_tokens);
+        let survey = tokio::task::spawn_blocking(move || {
+            workspace.survey(&task, PROJECT_MAP_BYTES, map_tokens, &cache)
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+        let project = project_record(&survey);
         let id = SessionId::new();
         // Readers of DIR's state tell this session from ones left without
         // an end by the lock naming it (workspace/state_dir.rs).
@@ -313,6 +330,39 @@ impl Actor {
             workflow: self.workflow.name.clone(),
             agents,
         });
+        self.surveyed(&survey);
+    }
+
+    /// Says what the survey of DIR found: `instructions_read` and a note in
+    /// the first agent's transcript naming the instruction files, and
+    /// `repo_map` with what building the map cost.
+    fn surveyed(&mut self, survey: &crate::workspace::Survey) {
+        let first = self.settings.agents.first().map(|a| a.name.clone());
+        if !survey.instructions.is_empty() {
+            let files: Vec<String> = survey.instructions.iter().map(|i| i.path.clone()).collect();
+            if let Some(agent) = &first {
+                let text = format!(
+                    "Every agent follows the project's instructions: {}",
+                    files.join(", ")
+                );
+                self.note(agent, "session", &crate::sanitize::line(&text));
+            }
+            self.emit(EventBody::InstructionsRead {
+                files,
+                cut: survey.cut.clone(),
+            });
+        }
+        let map = &survey.map;
+        if map.files > 0 {
+            self.emit(EventBody::RepoMap {
+                files: map.files as u64,
+                parsed: map.parsed as u64,
+                cached: map.cached as u64,
+                symbols: map.symbols as u64,
+                shown: map.shown as u64,
+                tokens: map.tokens as u64,
+            });
+        }
     }
 
     /// A scheduler with a queue per configured provider and agent.

@@ -4,10 +4,11 @@
 //! Material is trimmed oldest first — the project map that was there before
 //! the session, then the design plans, the staged files shown for reference,
 //! the files of the tasks an implementer builds on, the other files a failure
-//! names, the agent's memory, the manifests, the test output (its head; the
-//! tail with the summary stays), then the existing files an implementer
-//! edits, and last the files under repair. The prompt, requirements,
-//! answers, decisions and the task itself are never trimmed: when they alone
+//! names, the agent's memory, the project's instruction files (after the
+//! memory: the project's rules outrank an agent's notes), the manifests, the
+//! test output (its head; the tail with the summary stays), then the existing
+//! files an implementer edits, and last the files under repair. The prompt,
+//! requirements, answers, decisions and the task itself are never trimmed: when they alone
 //! do not fit, the inputs are sent whole and [`Fit::over`] says so.
 //!
 //! The cut works on the inputs' JSON (the form the prompt shows, so the
@@ -29,6 +30,7 @@ pub const TRIM_ORDER: &[&str] = &[
     "named",
     "files",
     "memory",
+    "instructions",
     "manifest",
     "report",
     "existing",
@@ -44,6 +46,7 @@ const DROPPABLE: &[&str] = &[
     "dependencies",
     "named",
     "memory",
+    "instructions",
 ];
 
 /// Strings shorter than this (in characters) are not worth cutting: paths,
@@ -343,6 +346,28 @@ mod tests {
         assert_eq!(context["decisions"], json!({"storage": "sqlite"}));
         assert_eq!(context["current"][0]["path"], "a.py", "paths are kept");
         assert!(fit2.after <= 1200, "{fit2:?}");
+    }
+
+    #[test]
+    fn the_project_s_instructions_are_trimmed_after_the_agent_s_memory() {
+        let mut context = json!({
+            "prompt": "p",
+            "memory": big('m', 3000),
+            "instructions": [{"path": "AGENTS.md", "applies_to": "", "text": big('i', 3000)}],
+        });
+        let full = chars(&serde_json::to_string_pretty(&context).unwrap());
+        // Room for the instructions, not for the memory as well.
+        let fit = fit(&mut context, full - 500, &chars);
+        assert_eq!(fit.trimmed, vec!["memory".to_string()]);
+        assert_eq!(
+            context["instructions"][0]["text"].as_str().unwrap().len(),
+            3000
+        );
+        let fit = super::fit(&mut context, 200, &chars);
+        assert_eq!(
+            fit.trimmed,
+            vec!["memory".to_string(), "instructions".into()]
+        );
     }
 
     #[test]

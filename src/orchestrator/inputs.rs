@@ -17,8 +17,8 @@ use super::testing::environment;
 use crate::protocol::documents::{Conflict, ImplTask};
 pub(crate) use crate::protocol::inputs::{
     Answer, BallotInput, BreakdownInput, CastBallot, ChairInput, CompareInput, FileView,
-    ImplementInput, PlanInput, ProjectView, RepairInput, RequirementsInput, ReviewInput, Shared,
-    Shown, TestView, TestsInput,
+    ImplementInput, Instruction, PlanInput, ProjectView, RepairInput, RequirementsInput,
+    ReviewInput, Shared, Shown, TestView, TestsInput,
 };
 
 /// Bytes of staged files shown to the test writer or the reviewer, at most.
@@ -45,6 +45,19 @@ pub(crate) fn numbered(text: &str) -> String {
 fn project(s: &Session) -> Option<Shown<ProjectView>> {
     let map = serde_json::from_value(s.live.project.clone()?).ok()?;
     Some(Shown::Whole(map))
+}
+
+/// The project's instruction files as the session keeps them (beside the
+/// project map in the `state`/`project` record, read once at the start).
+fn instructions(s: &Session) -> Shown<Vec<Instruction>> {
+    let found = s
+        .live
+        .project
+        .as_ref()
+        .and_then(|p| p.get("instructions"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    Shown::Whole(found)
 }
 
 /// The shared inputs as the session stands.
@@ -84,6 +97,7 @@ pub(crate) fn shared(s: &Session) -> Shared {
         environment: environment(&s.tests.components),
         summaries: s.work.summaries.clone(),
         project: project(s),
+        instructions: instructions(s),
         memory: None,
     }
 }
@@ -120,6 +134,7 @@ pub(crate) fn requirements(s: &Session) -> RequirementsInput {
     RequirementsInput {
         prompt: s.prompt.clone(),
         project: project(s),
+        instructions: instructions(s),
         memory: None,
     }
 }
@@ -146,6 +161,7 @@ pub(crate) fn ballot(s: &Session, conflict: &Conflict, voter: &str) -> BallotInp
         requirements: shared(s).requirements,
         conflict: conflict.clone(),
         plan: s.design.plans.get(voter).cloned(),
+        instructions: instructions(s),
         memory: None,
     }
 }
@@ -171,6 +187,7 @@ pub(crate) fn chair(s: &Session, conflict: &Conflict, tally: &BTreeMap<String, u
                     .collect()
             })
             .unwrap_or_default(),
+        instructions: instructions(s),
         memory: None,
     }
 }

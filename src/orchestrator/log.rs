@@ -47,6 +47,12 @@ pub(crate) fn log_event(session: &str, seq: u64, body: &E) {
             tracing::info!(session, seq, ?status, tokens_in, tokens_out, "session finished");
         }
         E::Error { message } => tracing::error!(session, seq, message, "session error"),
+        E::InstructionsRead { files, cut } => {
+            tracing::info!(session, seq, ?files, ?cut, "instructions read");
+        }
+        E::RepoMap { files, parsed, cached, symbols, shown, tokens } => {
+            tracing::info!(session, seq, files, parsed, cached, symbols, shown, tokens, "repository map");
+        }
         E::SessionResumed { .. } | E::QuestionAsked { .. } | E::QuestionAnswered { .. }
         | E::TaskQueued { .. } | E::TaskStarted { .. } | E::TaskPaused { .. }
         | E::TaskCancelled { .. } | E::TaskFinished { .. } | E::BudgetWarning { .. }

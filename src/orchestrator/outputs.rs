@@ -375,6 +375,7 @@ mod tests {
                 needs_human: false,
             },
             plan: None,
+            instructions: Default::default(),
             memory: None,
         });
         let context = Some(&inputs);

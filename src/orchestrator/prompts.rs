@@ -174,6 +174,11 @@ pub fn build(
     } else {
         ""
     };
+    let rules = if context.get("instructions").is_some() {
+        "\n\nThe `instructions` input holds the project's own instruction files (`AGENTS.md` and the like), each with the subtree it applies to: they are the project's rules for its code (style, commands, conventions); follow them, the deepest one applying to a file winning, unless this task says otherwise."
+    } else {
+        ""
+    };
     let user = format!(
         "# Task: {title}\n\n{}{memory}\n\n# Inputs\n\n```json\n{own}\n```\n\n# Reply format\n\n{}",
         instructions(kind, format),
@@ -182,7 +187,7 @@ pub fn build(
     vec![
         Message::new(
             Role::System,
-            format!("{SHARED_FRAME}\n\n# Shared inputs\n\n```json\n{shared}\n```"),
+            format!("{SHARED_FRAME}{rules}\n\n# Shared inputs\n\n```json\n{shared}\n```"),
         ),
         Message::new(Role::System, system_prompt(role)),
         Message::new(Role::User, user),
@@ -240,6 +245,19 @@ mod tests {
         assert!(m[1].content.contains("team of software agents"));
         assert!(m[2].content.contains("fenced block"));
         assert!(!m[2].content.contains("SEARCH"));
+        assert!(!m[0].content.contains("project's own instruction files"));
+        let m = build(
+            "backend",
+            TaskKind::Plan,
+            "t",
+            &serde_json::json!({"instructions": [{"path": "AGENTS.md", "text": "use tabs"}]}),
+            EditFormat::SearchReplace,
+        );
+        assert!(
+            m[0].content
+                .contains("The `instructions` input holds the project's own instruction files")
+        );
+        assert!(m[0].content.contains("use tabs"));
     }
 
     /// The shared context in its fixed order, each value as pretty-printed

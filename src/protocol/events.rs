@@ -26,6 +26,33 @@ pub enum EventBody {
         /// `security`).
         agents: Vec<String>,
     },
+    /// The project's instruction files were read at the session's start
+    /// (docs/design.md §1, "Project instructions"); every agent gets them.
+    InstructionsRead {
+        /// The files read, relative to DIR, `/`-separated, the root's first
+        /// (`AGENTS.md`, `web/AGENTS.md`, `CLAUDE.md`, …).
+        files: Vec<String>,
+        /// Those cut at the size limit (32 KiB each).
+        cut: Vec<String>,
+    },
+    /// The repository map was built at the session's start (docs/design.md
+    /// §1, "Existing code").
+    RepoMap {
+        /// Source files read (`parsed` + `cached`).
+        files: u64,
+        /// Of those, the ones parsed now.
+        parsed: u64,
+        /// Of those, the ones whose symbols came from the store's cache (an
+        /// earlier session saw the same content).
+        cached: u64,
+        /// Symbols (functions, types, methods) of all the files read.
+        symbols: u64,
+        /// Files the map shows within its budget.
+        shown: u64,
+        /// The map's size in tokens (one per three characters), at most
+        /// `[session] map_tokens`.
+        tokens: u64,
+    },
     /// A session continued from its stored state; `from_seq` is the first new seq.
     SessionResumed {
         /// The first seq written by this run (≥ 1); lower seqs are in the stored log.
@@ -379,6 +406,8 @@ impl EventBody {
     pub fn type_name(&self) -> &'static str {
         match self {
             EventBody::SessionStarted { .. } => "session_started",
+            EventBody::InstructionsRead { .. } => "instructions_read",
+            EventBody::RepoMap { .. } => "repo_map",
             EventBody::SessionResumed { .. } => "session_resumed",
             EventBody::PhaseStarted { .. } => "phase_started",
             EventBody::PhaseFinished { .. } => "phase_finished",

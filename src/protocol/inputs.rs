@@ -3,7 +3,8 @@
 //! (`orchestrator/inputs.rs`), the prompt shows them as the `# Inputs` JSON
 //! (their serialised form is the prompts' contract with the models:
 //! `prompt`, `requirements`, `decisions`, `answers`, `environment`,
-//! `summaries`, `project`, `memory`, and per kind the rest), and the
+//! `summaries`, `project`, `instructions`, `memory`, and per kind the rest),
+//! and the
 //! simulated team reads them back as these types.
 //!
 //! The context budget (`orchestrator/context.rs`) may cut long strings and
@@ -81,6 +82,26 @@ pub struct ProjectView {
     pub key_files: Vec<FileView>,
     /// How many files were listed or readable but left out of `key_files`.
     pub omitted: usize,
+    /// The repository map: the source files most relevant to the prompt,
+    /// each as its path then one symbol signature a line, within
+    /// `[session] map_tokens` (docs/design.md §1, "Existing code"); empty
+    /// when DIR holds no source file a grammar reads.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub map: String,
+}
+
+/// A project instruction file (`AGENTS.md`, `CLAUDE.md`, `CONVENTIONS.md`,
+/// `.github/copilot-instructions.md`) as every agent sees it
+/// (docs/design.md §1, "Project instructions").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Instruction {
+    /// The file, relative to DIR, `/`-separated.
+    pub path: String,
+    /// The subtree it applies to, relative to DIR (`""`: the whole project).
+    pub applies_to: String,
+    /// Its text, cut at the size limit with a note saying how much was left out.
+    pub text: String,
 }
 
 /// A refine question with its answer (the person's, or the default assumed).
@@ -118,6 +139,9 @@ pub struct Shared {
     /// The project already in DIR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<Shown<ProjectView>>,
+    /// The project's own instruction files, root first.
+    #[serde(default, skip_serializing_if = "no_items")]
+    pub instructions: Shown<Vec<Instruction>>,
     /// The agent's notes from earlier sessions in DIR, added as the call starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -132,6 +156,9 @@ pub struct RequirementsInput {
     /// The project already in DIR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<Shown<ProjectView>>,
+    /// The project's own instruction files, as in [`Shared`].
+    #[serde(default, skip_serializing_if = "no_items")]
+    pub instructions: Shown<Vec<Instruction>>,
     /// The agent's notes from earlier sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -171,6 +198,9 @@ pub struct BallotInput {
     pub conflict: Conflict,
     /// The voter's own plan, if it wrote one.
     pub plan: Option<Plan>,
+    /// The project's own instruction files, as in [`Shared`].
+    #[serde(default, skip_serializing_if = "no_items")]
+    pub instructions: Shown<Vec<Instruction>>,
     /// The agent's notes from earlier sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -199,6 +229,9 @@ pub struct ChairInput {
     pub tally: BTreeMap<String, u32>,
     /// Every voter's ballot.
     pub ballots: Vec<CastBallot>,
+    /// The project's own instruction files, as in [`Shared`].
+    #[serde(default, skip_serializing_if = "no_items")]
+    pub instructions: Shown<Vec<Instruction>>,
     /// The agent's notes from earlier sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -447,6 +480,21 @@ impl TaskInputs {
             other => other.shared().and_then(|s| s.project.as_ref()),
         };
         shown.and_then(Shown::whole)
+    }
+
+    /// The project's instruction files, when the inputs show them whole.
+    pub fn instructions(&self) -> &[Instruction] {
+        let shown = match self {
+            TaskInputs::Requirements(i) => &i.instructions,
+            TaskInputs::Ballot(i) => &i.instructions,
+            TaskInputs::Chair(i) => &i.instructions,
+            TaskInputs::Chat(_) => return &[],
+            other => match other.shared() {
+                Some(s) => &s.instructions,
+                None => return &[],
+            },
+        };
+        shown.whole().map_or(&[], Vec::as_slice)
     }
 
     /// The conflict a ballot or the chair decides.

@@ -216,6 +216,8 @@ impl Watch {
             | EventBody::TaskFailed { .. }
             | EventBody::TaskRetrying { .. }
             | EventBody::ProviderFallback { .. }
+            | EventBody::InstructionsRead { .. }
+            | EventBody::RepoMap { .. }
             | EventBody::BudgetWarning { .. }
             | EventBody::ConflictDetected { .. }
             | EventBody::VoteCast { .. }

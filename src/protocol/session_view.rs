@@ -164,6 +164,9 @@ pub struct SessionView {
     pub cost_usd: f64,
     /// The last seq applied.
     pub last_seq: u64,
+    /// The project's instruction files the agents were given (paths from
+    /// DIR, unsanitized), root first.
+    pub instructions: Vec<String>,
 }
 
 impl SessionView {
@@ -175,6 +178,8 @@ impl SessionView {
         match &event.body {
             EventBody::SessionStarted { prompt, .. } => self.prompt = prompt.clone(),
             EventBody::SessionResumed { .. } => self.status = None,
+            EventBody::InstructionsRead { files, .. } => self.instructions = files.clone(),
+            EventBody::RepoMap { .. } => {}
             EventBody::PhaseStarted { phase, .. } => self.phase = phase.clone(),
             EventBody::QuestionAsked { id, text, default } => self.questions.push(QuestionView {
                 id: id.clone(),

@@ -179,6 +179,7 @@ impl Store {
             agent_lines: db.open_tree("agent_lines")?,
             records: db.open_tree("records")?,
             memory: db.open_tree("memory")?,
+            symbols: db.open_tree("symbols")?,
             meta,
             db,
             journal: None,

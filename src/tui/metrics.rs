@@ -187,6 +187,8 @@ impl Metrics {
             // Named one by one, so that a new kind is a decision here too.
             EventBody::SessionStarted { .. }
             | EventBody::SessionResumed { .. }
+            | EventBody::InstructionsRead { .. }
+            | EventBody::RepoMap { .. }
             | EventBody::QuestionAsked { .. }
             | EventBody::QuestionAnswered { .. }
             | EventBody::TaskPaused { .. }

@@ -44,12 +44,23 @@ impl App {
                 self.toast(format!("session {}", status.as_str()), error);
             }
             EventBody::Error { message } => self.toast(message.clone(), true),
+            // The project's own rules, named as the session starts
+            // (paths from DIR: sanitized).
+            EventBody::InstructionsRead { files, .. } => self.toast(
+                crate::sanitize::line(&format!(
+                    "the agents follow the project's instructions: {}",
+                    files.join(", ")
+                ))
+                .into_owned(),
+                false,
+            ),
             EventBody::RepairDeclined { agent, reason, .. } => self.toast(
                 format!("{agent} declined the repair: {reason} (the chair decides)"),
                 true,
             ),
             EventBody::SessionStarted { .. }
             | EventBody::SessionResumed { .. }
+            | EventBody::RepoMap { .. }
             | EventBody::PhaseStarted { .. }
             | EventBody::PhaseFinished { .. }
             | EventBody::TaskQueued { .. }

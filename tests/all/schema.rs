@@ -19,6 +19,8 @@ fn covered(body: &EventBody) -> &'static str {
     match body {
         EventBody::SessionStarted { .. }
         | EventBody::SessionResumed { .. }
+        | EventBody::InstructionsRead { .. }
+        | EventBody::RepoMap { .. }
         | EventBody::PhaseStarted { .. }
         | EventBody::PhaseFinished { .. }
         | EventBody::QuestionAsked { .. }
@@ -61,11 +63,34 @@ fn task3() -> (String, String, String) {
 /// One body of every variant, with nullable fields both null and set.
 fn samples() -> Vec<EventBody> {
     let mut all = session_and_task_samples();
+    all.extend(survey_samples());
     all.extend(decision_samples());
     all.extend(file_and_setup_samples());
     all.extend(test_run_samples());
     all.extend(end_samples());
     all
+}
+
+/// Samples of what the survey of DIR at a session's start reports.
+fn survey_samples() -> Vec<EventBody> {
+    vec![
+        EventBody::InstructionsRead {
+            files: vec![s("AGENTS.md"), s("web/CLAUDE.md")],
+            cut: vec![s("web/CLAUDE.md")],
+        },
+        EventBody::InstructionsRead {
+            files: vec![s("AGENTS.md")],
+            cut: Vec::new(),
+        },
+        EventBody::RepoMap {
+            files: 41,
+            parsed: 1,
+            cached: 40,
+            symbols: 401,
+            shown: 12,
+            tokens: 4090,
+        },
+    ]
 }
 
 /// Samples of the session, phase, question, task and budget events.

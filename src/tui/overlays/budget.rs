@@ -61,6 +61,8 @@ impl BudgetNotice {
             }),
             EventBody::SessionStarted { .. }
             | EventBody::SessionResumed { .. }
+            | EventBody::InstructionsRead { .. }
+            | EventBody::RepoMap { .. }
             | EventBody::PhaseStarted { .. }
             | EventBody::PhaseFinished { .. }
             | EventBody::QuestionAsked { .. }

@@ -48,7 +48,7 @@ use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use self::app::{AgentInfo, App, External, UiOptions};
+use self::app::{AgentInfo, App, EstimateBasis, External, UiOptions};
 use self::terminal::TerminalGuard;
 use crate::config::Settings;
 use crate::config::keymap::Keymap;
@@ -315,7 +315,34 @@ pub fn app_for(setup: &Setup) -> App {
     app.gate.unconfined = setup.unconfined.clone();
     app.gate.unconfined_pending = setup.unconfined_pending;
     app.gate.implicit_demo = setup.implicit_demo;
+    app.gate.estimate = Some(EstimateBasis {
+        settings: Arc::clone(&setup.settings),
+        workflow: setup.workflow.clone(),
+        project_tokens: Arc::default(),
+    });
     app
+}
+
+/// Reads how much of DIR's project the agents would be shown, on a thread
+/// of its own (it lists DIR and reads its key files), into the estimate's
+/// basis (docs/tui.md, "Cost estimate").
+fn read_project_size(app: &App, setup: &Setup) {
+    let Some(basis) = &app.gate.estimate else {
+        return;
+    };
+    let cell = Arc::clone(&basis.project_tokens);
+    let dir = setup.dir.clone();
+    let map_tokens = setup.settings.session.map_tokens;
+    let spawned = std::thread::Builder::new()
+        .name("project-size".into())
+        .spawn(move || {
+            let state = crate::workspace::state_dir::StateDir::location(&dir, None);
+            let tokens = crate::workspace::Workspace::new(&dir, &state).shown_tokens(map_tokens);
+            let _ = cell.set(tokens);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot read the project's size for the estimate");
+    }
 }
 
 /// `word` as one shell word: as it is when it holds only safe characters,
@@ -737,6 +764,7 @@ fn start(setup: Setup) -> (App, Setup) {
         "tui started"
     );
     highlight::warm_up();
+    read_project_size(&app, &setup);
     if let Some(prompt) = &setup.prompt {
         app.submit_prompt(prompt);
     }

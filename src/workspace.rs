@@ -53,6 +53,11 @@ impl WorkspaceError {
     }
 }
 
+/// Bytes of existing files' contents a project map carries (about 24k
+/// tokens): the key files' budget of [`Workspace::project_map`] at a
+/// session's start.
+pub const PROJECT_MAP_BYTES: usize = 96 * 1024;
+
 /// Most paths a project map lists.
 pub const MAP_MAX_FILES: usize = 2_000;
 /// Largest file whose content a project map includes, in bytes.
@@ -326,6 +331,28 @@ impl Workspace {
             key_files,
             omitted: omitted + total.saturating_sub(MAP_MAX_FILES),
         })
+    }
+
+    /// About how many tokens the agents are shown of DIR's project, for the
+    /// cost estimate before a session (docs/commands.md, `run --estimate`;
+    /// docs/tui.md, "Cost estimate"): the project map of
+    /// [`PROJECT_MAP_BYTES`] as JSON, at 4 bytes a token, plus `map_tokens`
+    /// when DIR holds a source file the repository map reads. Cheap: no
+    /// file is parsed (the map is counted at its budget). 0 for an empty DIR
+    /// or one that cannot be listed.
+    pub fn shown_tokens(&self, map_tokens: usize) -> u64 {
+        let Ok(map) = self.project_map(PROJECT_MAP_BYTES) else {
+            return 0;
+        };
+        if map.is_empty() {
+            return 0;
+        }
+        let json = serde_json::to_string_pretty(&map).unwrap_or_default();
+        let sources = map
+            .files
+            .iter()
+            .any(|p| repomap::extract::Lang::of(p).is_some());
+        (json.len() as u64).div_ceil(4) + if sources { map_tokens as u64 } else { 0 }
     }
 
     /// What DIR holds for a session started with `prompt`

@@ -91,12 +91,7 @@ fn print_estimate(global: &Global, prepared: &Prepared, prompt: &str, json: bool
     let state =
         crate::workspace::state_dir::StateDir::location(&prepared.dir, global.state_dir.as_deref());
     let workspace = crate::workspace::Workspace::new(&prepared.dir, &state);
-    let project_tokens = workspace
-        .project_map(crate::orchestrator::PROJECT_MAP_BYTES)
-        .ok()
-        .filter(|map| !map.is_empty())
-        .and_then(|map| serde_json::to_string_pretty(&map).ok())
-        .map_or(0, |text| crate::config::estimate::tokens_of(&text));
+    let project_tokens = workspace.shown_tokens(prepared.settings.session.map_tokens);
     let estimate = crate::config::estimate::estimate(
         &prepared.settings,
         &prepared.workflow,

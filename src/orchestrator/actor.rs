@@ -103,7 +103,7 @@ pub(crate) struct Actor {
 pub(crate) use super::now;
 
 /// Bytes of existing files' contents a project map carries (about 24k tokens).
-pub const PROJECT_MAP_BYTES: usize = 96 * 1024;
+pub const PROJECT_MAP_BYTES: usize = crate::workspace::PROJECT_MAP_BYTES;
 
 /// The session's `state`/`project` record: what DIR held at the start, as
 /// the agents see it (the file list, key files and repository map as

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 mod parts;
 mod stored;
-pub use parts::{About, RunLoop, Screens, StartGate};
+pub use parts::{About, EstimateBasis, RunLoop, Screens, StartGate};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;

@@ -40,6 +40,49 @@ pub struct StartGate {
     /// session on a prompt its demo does not build ends `demo`
     /// ([`crate::protocol::SessionOptions::unbuilt`]).
     pub implicit_demo: bool,
+    /// What the prompt editor's cost estimate is computed from; `None`: no
+    /// estimate is shown (docs/tui.md, "Cost estimate").
+    pub estimate: Option<EstimateBasis>,
+}
+
+/// What the cost estimate under the prompt editor is computed from
+/// ([`crate::config::estimate::estimate`]): the settings' agents and prices,
+/// the workflow, and the tokens of DIR's project the agents will be shown
+/// ([`crate::workspace::Workspace::shown_tokens`]), filled in by a thread
+/// that reads DIR beside the TUI's start (0 until it has).
+pub struct EstimateBasis {
+    /// The agents, their models and the prices.
+    pub settings: std::sync::Arc<crate::config::Settings>,
+    /// The session's phases.
+    pub workflow: crate::config::workflow::Workflow,
+    /// Tokens of DIR's project as the agents are shown it, once read.
+    pub project_tokens: std::sync::Arc<std::sync::OnceLock<u64>>,
+}
+
+impl EstimateBasis {
+    /// The short form shown under the prompt editor for `prompt`: `≈
+    /// $0.04–0.19 · 21–35 calls`, with `+ unpriced` when a model has no
+    /// price; `offline: no cost` for the offline team; `None` for an empty
+    /// prompt.
+    pub fn short(&self, prompt: &str) -> Option<String> {
+        if prompt.trim().is_empty() {
+            return None;
+        }
+        let project = self.project_tokens.get().copied().unwrap_or(0);
+        let e = crate::config::estimate::estimate(&self.settings, &self.workflow, prompt, project);
+        if e.offline {
+            return Some("offline team: no cost".to_string());
+        }
+        let unpriced = if e.unpriced.is_empty() {
+            ""
+        } else {
+            " + unpriced"
+        };
+        Some(format!(
+            "≈ ${:.2}–{:.2}{unpriced} · {}–{} calls",
+            e.usd.low, e.usd.high, e.calls.low, e.calls.high
+        ))
+    }
 }
 
 /// The state of the full-screen views (conflicts, files, history, metrics)

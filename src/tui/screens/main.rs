@@ -398,7 +398,18 @@ pub(crate) fn draw_top(app: &mut App, frame: &mut Frame, area: Rect) {
         Layout::horizontal([Constraint::Length(prompt_w), Constraint::Min(10)]).areas(area);
     let focused = app.screen == Screen::Main && app.focus == Focus::Prompt && app.overlay.is_none();
     let title = Line::styled(" Prompt ", app.theme.style("ui.title"));
-    let block = pane(&app.theme, title, focused);
+    let mut block = pane(&app.theme, title, focused);
+    if !app.session.running()
+        && let Some(short) = app
+            .gate
+            .estimate
+            .as_ref()
+            .and_then(|b| b.short(&app.prompt.lines().join("\n")))
+    {
+        block = block.title_bottom(
+            Line::styled(format!(" {short} "), app.theme.style("ui.text.dim")).right_aligned(),
+        );
+    }
     app.prompt.set_block(block);
     app.prompt.set_style(app.theme.style("ui.text"));
     app.prompt.set_cursor_style(if focused {

@@ -98,7 +98,9 @@ fn stored_session() -> Vec<crate::protocol::LoggedEvent> {
                 prompt: "Build a URL shortener".into(),
                 dir: "/tmp/p".into(),
                 workflow: "default".into(),
-                agents: vec!["pm".into(), "backend".into()],
+                agents: ["pm", "backend", "frontend", "qa", "security"]
+                    .map(String::from)
+                    .to_vec(),
             },
         ),
         event(
@@ -360,4 +362,92 @@ fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
     .unwrap();
     let app = crate::tui::app_for(&setup(scripted));
     assert_eq!(app.about.provider_label, crate::config::OFFLINE_LABEL);
+}
+
+/// Before a session, the prompt editor's lower border carries the cost
+/// estimate for the prompt typed so far (from the configured models' prices
+/// and the project's size); the offline team says it costs nothing; a
+/// running session hides it.
+#[test]
+fn the_prompt_editor_shows_the_cost_estimate_before_a_session() {
+    let setup = |settings: crate::config::Settings| {
+        let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
+        crate::tui::Setup {
+            settings: std::sync::Arc::new(settings),
+            workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
+            theme: crate::tui::theme::Theme::default(),
+            dir: "/tmp".into(),
+            prompt: None,
+            resume: None,
+            unconfined: None,
+            unconfined_pending: false,
+            implicit_demo: false,
+            client: false,
+            run_notify_command: true,
+        }
+    };
+    let priced = crate::config::Settings::from_toml(
+        "[providers.oa]\nkind = \"openai\"\napi_key_env = \"OA_KEY\"\n[agents.pm]\nprovider = \"oa\"\nmodel = \"gpt-4o\"\n[agents.backend]\nprovider = \"oa\"\nmodel = \"gpt-4o-mini\"\n[agents.frontend]\nprovider = \"oa\"\nmodel = \"gpt-4o-mini\"\n[agents.qa]\nprovider = \"oa\"\nmodel = \"gpt-4o-mini\"\n[agents.security]\nprovider = \"oa\"\nmodel = \"gpt-4o-mini\"\n",
+        std::path::Path::new("/tmp/quorum.toml"),
+        false,
+        &|name| (name == "OA_KEY").then(|| "sk-test-estimate".to_string()),
+    )
+    .unwrap();
+    let mut app = crate::tui::app_for(&setup(priced));
+    let basis = app.gate.estimate.as_ref().unwrap();
+    basis.project_tokens.set(3_000).unwrap();
+    // Nothing typed: no estimate.
+    let screen = screen_text(&render(&mut app, 120, 40));
+    assert!(!screen.contains(" calls "), "{screen}");
+    let prompt = "a todo app with a flask backend";
+    app.prompt.insert_str(prompt);
+    let short = app.gate.estimate.as_ref().unwrap().short(prompt).unwrap();
+    let e = crate::config::estimate::estimate(
+        &app.gate.estimate.as_ref().unwrap().settings,
+        &app.gate.estimate.as_ref().unwrap().workflow,
+        prompt,
+        3_000,
+    );
+    assert!(e.usd.high > 0.0 && e.usd.low <= e.usd.high, "{e:?}");
+    assert_eq!(
+        short,
+        format!(
+            "≈ ${:.2}–{:.2} · {}–{} calls",
+            e.usd.low, e.usd.high, e.calls.low, e.calls.high
+        )
+    );
+    let screen = screen_text(&render(&mut app, 120, 40));
+    assert!(screen.contains(&short), "{screen}");
+    let buffer = render(&mut app, 80, 24);
+    assert!(screen_text(&buffer).contains(&short));
+    insta::assert_snapshot!(screen_text(&buffer));
+    // A longer prompt costs at least as much.
+    let longer = format!("{prompt} {}", "and more ".repeat(2_000));
+    let more = crate::config::estimate::estimate(
+        &app.gate.estimate.as_ref().unwrap().settings,
+        &app.gate.estimate.as_ref().unwrap().workflow,
+        &longer,
+        3_000,
+    );
+    assert!(more.usd.low > e.usd.low, "{more:?} vs {e:?}");
+    // A running session hides it.
+    super::fixture::Feed::new().ev(
+        &mut app,
+        EventBody::SessionStarted {
+            prompt: prompt.into(),
+            dir: "/tmp".into(),
+            workflow: "default".into(),
+            agents: ["pm", "backend", "frontend", "qa", "security"]
+                .map(String::from)
+                .to_vec(),
+        },
+    );
+    assert!(app.session.running());
+    let screen = screen_text(&render(&mut app, 120, 40));
+    assert!(!screen.contains(&short), "{screen}");
+    // The offline team costs nothing.
+    let mut offline = crate::tui::app_for(&setup(crate::config::Settings::offline_defaults()));
+    offline.prompt.insert_str(prompt);
+    let screen = screen_text(&render(&mut offline, 120, 40));
+    assert!(screen.contains("offline team: no cost"), "{screen}");
 }

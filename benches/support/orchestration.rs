@@ -72,6 +72,7 @@ impl Provider for Instant0 {
             Ok(Chunk::Usage(Usage {
                 input_tokens: 120,
                 output_tokens: 9,
+                ..Usage::default()
             })),
         ])
         .boxed()

@@ -175,6 +175,9 @@ impl Decoder for GeminiDecoder {
                 input_tokens: meta["promptTokenCount"].as_u64().unwrap_or(0),
                 output_tokens: meta["candidatesTokenCount"].as_u64().unwrap_or(0)
                     + meta["thoughtsTokenCount"].as_u64().unwrap_or(0),
+                // Part of `promptTokenCount` (docs/wire-formats.md §3).
+                cache_read_tokens: meta["cachedContentTokenCount"].as_u64().unwrap_or(0),
+                cache_write_tokens: 0,
             });
         }
         let mut chunks = Vec::new();
@@ -263,7 +266,8 @@ mod tests {
                 Chunk::Text("Blue.".into()),
                 Chunk::Usage(Usage {
                     input_tokens: 10,
-                    output_tokens: 7
+                    output_tokens: 7,
+                    ..Usage::default()
                 })
             ]
         );
@@ -294,6 +298,7 @@ mod tests {
             model: "gemini-2.5-flash".into(),
             messages: vec![
                 crate::llm::Message::new(Role::System, "sys"),
+                crate::llm::Message::new(Role::System, "role"),
                 crate::llm::Message::new(Role::User, "u"),
                 crate::llm::Message::new(Role::Assistant, "a"),
             ],
@@ -308,7 +313,10 @@ mod tests {
             },
         };
         let body = p.body(&req);
+        // Every system message is a part of `systemInstruction`.
         assert_eq!(body["systemInstruction"]["parts"][0]["text"], "sys");
+        assert_eq!(body["systemInstruction"]["parts"][1]["text"], "role");
+        assert_eq!(body["contents"].as_array().unwrap().len(), 2);
         assert_eq!(body["contents"][1]["role"], "model");
         assert_eq!(
             body["generationConfig"]["responseMimeType"],
@@ -317,6 +325,20 @@ mod tests {
         assert_eq!(
             body["generationConfig"]["responseJsonSchema"]["additionalProperties"],
             false
+        );
+    }
+
+    #[test]
+    fn cached_content_tokens_are_cache_reads() {
+        let s = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"ok\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":11500,\"candidatesTokenCount\":1000,\"cachedContentTokenCount\":10000}}\r\n\r\n";
+        assert_eq!(
+            run(s).unwrap().last(),
+            Some(&Chunk::Usage(Usage {
+                input_tokens: 11500,
+                output_tokens: 1000,
+                cache_read_tokens: 10000,
+                cache_write_tokens: 0,
+            }))
         );
     }
 }

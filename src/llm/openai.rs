@@ -181,9 +181,17 @@ impl OpenAiDecoder {
             });
         }
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+            // Cached prompt tokens: OpenAI's `prompt_tokens_details.cached_tokens`,
+            // DeepSeek's `prompt_cache_hit_tokens` (docs/wire-formats.md §1, §5).
+            let cached = usage["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .or_else(|| usage["prompt_cache_hit_tokens"].as_u64())
+                .unwrap_or(0);
             self.usage = Some(Usage {
                 input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
                 output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
+                cache_read_tokens: cached,
+                cache_write_tokens: 0,
             });
         }
         Ok(match chunk["choices"].as_array().and_then(|c| c.first()) {
@@ -314,7 +322,8 @@ mod tests {
                 Chunk::Text("I'm".into()),
                 Chunk::Usage(Usage {
                     input_tokens: 14,
-                    output_tokens: 30
+                    output_tokens: 30,
+                    ..Usage::default()
                 })
             ]
         );
@@ -329,7 +338,8 @@ mod tests {
                 Chunk::Text("ok".into()),
                 Chunk::Usage(Usage {
                     input_tokens: 3,
-                    output_tokens: 1
+                    output_tokens: 1,
+                    ..Usage::default()
                 })
             ]
         );
@@ -414,6 +424,7 @@ mod tests {
             model: "m".into(),
             messages: vec![
                 crate::llm::Message::new(Role::System, "s"),
+                crate::llm::Message::new(Role::System, "r"),
                 crate::llm::Message::new(Role::User, "u"),
             ],
             json: crate::protocol::documents::schema_for(crate::protocol::TaskKind::Ballot),
@@ -429,8 +440,29 @@ mod tests {
         let body = p.body(&req);
         assert_eq!(body["stream"], true);
         assert_eq!(body["stream_options"]["include_usage"], true);
+        // System messages go as they are, in order.
         assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["messages"][1]["role"], "system");
+        assert_eq!(body["messages"][1]["content"], "r");
         assert_eq!(body["response_format"]["json_schema"]["name"], "ballot");
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+    }
+
+    #[test]
+    fn cached_prompt_tokens_are_read_from_openai_and_deepseek_usage() {
+        let openai = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":2006,\"completion_tokens\":300,\"prompt_tokens_details\":{\"cached_tokens\":1920}}}\n\ndata: [DONE]\n\n";
+        let deepseek = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2006,\"completion_tokens\":300,\"prompt_cache_hit_tokens\":1920,\"prompt_cache_miss_tokens\":86}}\n\ndata: [DONE]\n\n";
+        for s in [openai, deepseek] {
+            assert_eq!(
+                run(s).unwrap().last(),
+                Some(&Chunk::Usage(Usage {
+                    input_tokens: 2006,
+                    output_tokens: 300,
+                    cache_read_tokens: 1920,
+                    cache_write_tokens: 0,
+                })),
+                "{s}"
+            );
+        }
     }
 }

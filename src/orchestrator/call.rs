@@ -500,6 +500,7 @@ async fn attempt_once(
             let usage = usage.unwrap_or(Usage {
                 input_tokens: input_estimate,
                 output_tokens: estimate_tokens(&text),
+                ..Usage::default()
             });
             Ok((text, usage))
         }

@@ -293,6 +293,20 @@ fn kind_of(c: &Value) -> TaskKind {
     }
 }
 
+/// The system prompt of an Anthropic (or OpenAI: none) request: the text
+/// of `system` as a string, or its text blocks joined by blank lines.
+pub fn system_text(body: &Value) -> String {
+    match &body["system"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        _ => String::new(),
+    }
+}
+
 /// (model, concatenated prompt text) of a request in any format.
 pub fn model_and_prompt(format: Format, path: &str, body: &Value) -> (String, String) {
     let mut text = String::new();
@@ -302,7 +316,7 @@ pub fn model_and_prompt(format: Format, path: &str, body: &Value) -> (String, St
                 text.push_str(m["content"].as_str().unwrap_or(""));
                 text.push('\n');
             }
-            text.push_str(body["system"].as_str().unwrap_or(""));
+            text.push_str(&system_text(body));
             body["model"].as_str().unwrap_or("").to_string()
         }
         Format::Gemini => {

@@ -193,7 +193,10 @@ async fn each_kind_streams_text_intact_with_usage_and_its_own_auth() {
                 assert_eq!(req.path, "/v1/messages");
                 assert_eq!(req.header("x-api-key"), Some(KEY));
                 assert_eq!(req.header("anthropic-version"), Some("2023-06-01"));
-                assert_eq!(req.body["system"], "You are terse.");
+                assert_eq!(
+                    req.body["system"],
+                    serde_json::json!([{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}])
+                );
                 assert!(req.body["max_tokens"].as_u64().unwrap() > 0);
             }
             Format::Gemini => {
@@ -648,12 +651,7 @@ fn ask_streams_one_completion_and_creates_no_state() {
     ]);
     cmd.env("QUORUM_FAKE_KEY", KEY);
     assert_eq!(run(cmd).code, 0);
-    assert!(
-        server.received()[1].body["system"]
-            .as_str()
-            .unwrap()
-            .contains("QA engineer")
-    );
+    assert!(crate::fake_llm::system_text(&server.received()[1].body).contains("QA engineer"));
 
     server.fault(
         None,

@@ -194,6 +194,7 @@ fn end_to_end() {
                     match item.expect("stream") {
                         quorum::llm::Chunk::Text(t) => text.push_str(&t),
                         quorum::llm::Chunk::Usage(u) => usage = Some(u),
+                        quorum::llm::Chunk::Reasoning(_) => {}
                     }
                 }
                 (text, usage)

@@ -9,7 +9,7 @@
 //! are the reply's text.
 //!
 //! Stream: `message_start` (input tokens) → content blocks (`text_delta`,
-//! `input_json_delta`) → `message_delta` (cumulative output tokens, stop reason)
+//! `input_json_delta`, and `thinking_delta`: reasoning) → `message_delta` (cumulative output tokens, stop reason)
 //! → `message_stop`, the terminal event; `ping` and unknown events are ignored;
 //! an `error` event is classed by its type (`overloaded_error` as 529).
 
@@ -162,6 +162,14 @@ pub struct AnthropicDecoder {
     stopped: bool,
 }
 
+/// `value`'s text as a chunk made by `make`, unless it is empty or not text.
+fn text_of(value: &Value, make: fn(String) -> Chunk) -> Option<Chunk> {
+    value
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(|t| make(t.to_string()))
+}
+
 /// The status an Anthropic error type stands for (docs/wire-formats.md §2.4).
 fn status_of(kind: &str) -> u16 {
     match kind {
@@ -204,13 +212,16 @@ impl Decoder for AnthropicDecoder {
             }
             "content_block_delta" => {
                 let delta = &data["delta"];
-                let text = match delta["type"].as_str() {
-                    Some("text_delta") => delta["text"].as_str(),
-                    Some("input_json_delta") => delta["partial_json"].as_str(),
-                    _ => None,
-                };
-                if let Some(text) = text.filter(|t| !t.is_empty()) {
-                    chunks.push(Chunk::Text(text.to_string()));
+                match delta["type"].as_str() {
+                    Some("text_delta") => chunks.extend(text_of(&delta["text"], Chunk::Text)),
+                    Some("input_json_delta") => {
+                        chunks.extend(text_of(&delta["partial_json"], Chunk::Text));
+                    }
+                    // Extended thinking: shown, never parsed.
+                    Some("thinking_delta") => {
+                        chunks.extend(text_of(&delta["thinking"], Chunk::Reasoning));
+                    }
+                    _ => {}
                 }
             }
             "message_delta" => {
@@ -410,5 +421,14 @@ mod tests {
                 cache_write_tokens: 1000,
             }))
         );
+    }
+
+    #[test]
+    fn thinking_deltas_are_reasoning() {
+        let s = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Let me see.\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"EqQ=\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"{}\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        let out = run(s).unwrap();
+        assert_eq!(out[0], Chunk::Reasoning("Let me see.".into()));
+        assert_eq!(out[1], Chunk::Text("{}".into()));
+        assert_eq!(out.len(), 3);
     }
 }

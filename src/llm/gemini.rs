@@ -7,7 +7,8 @@
 //!
 //! Stream: `data: <GenerateContentResponse>` events with CRLF framing, no
 //! terminal event (the connection closes); text in every part of
-//! `candidates[0].content.parts` except thought summaries; `usageMetadata` is
+//! `candidates[0].content.parts`, reasoning in those marked `thought: true`
+//! (thought summaries); `usageMetadata` is
 //! cumulative on every chunk (the last one counts); a blocked prompt has
 //! `promptFeedback.blockReason` and no candidates; a mid-stream error arrives as
 //! a bare JSON object outside any `data:` line. A stream that ends without any
@@ -187,11 +188,13 @@ impl Decoder for GeminiDecoder {
                 .into_iter()
                 .flatten()
             {
-                if part["thought"].as_bool() == Some(true) {
-                    continue;
-                }
                 if let Some(text) = part["text"].as_str().filter(|t| !t.is_empty()) {
-                    chunks.push(Chunk::Text(text.to_string()));
+                    // Thought summaries (`includeThoughts`) are reasoning.
+                    chunks.push(if part["thought"].as_bool() == Some(true) {
+                        Chunk::Reasoning(text.to_string())
+                    } else {
+                        Chunk::Text(text.to_string())
+                    });
                 }
             }
             if let Some(reason) = candidate["finishReason"].as_str() {
@@ -258,11 +261,12 @@ mod tests {
     }
 
     #[test]
-    fn usage_is_the_last_cumulative_one_and_thoughts_are_hidden() {
+    fn usage_is_the_last_cumulative_one_and_thoughts_are_reasoning() {
         let s = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hmm\",\"thought\":true}]}}],\"usageMetadata\":{\"promptTokenCount\":10,\"thoughtsTokenCount\":5}}\r\n\r\ndata: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Blue.\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":2,\"thoughtsTokenCount\":5}}\r\n\r\n";
         assert_eq!(
             run(s).unwrap(),
             vec![
+                Chunk::Reasoning("hmm".into()),
                 Chunk::Text("Blue.".into()),
                 Chunk::Usage(Usage {
                     input_tokens: 10,

@@ -9,7 +9,9 @@
 //! `Authorization: Bearer` only when the provider names a key variable.
 //!
 //! Stream: `data: <chunk JSON>` … `data: [DONE]`; text in
-//! `choices[0].delta.content`; usage in a chunk whose `choices` is empty, null,
+//! `choices[0].delta.content` (a `<think>…</think>` block at its start is
+//! reasoning, `think.rs`), reasoning in `delta.reasoning_content` (DeepSeek,
+//! vLLM) or `delta.reasoning` (OpenRouter, Ollama); usage in a chunk whose `choices` is empty, null,
 //! or (Mistral) in the last content chunk; an `error` object in a chunk is a
 //! mid-stream error; a stream that ends without `[DONE]` or a `finish_reason`
 //! was dropped.
@@ -121,6 +123,8 @@ pub struct OpenAiDecoder {
     done: bool,
     refusal: String,
     cut: bool,
+    /// Splits a leading `<think>` block off the content.
+    think: super::think::ThinkSplitter,
 }
 
 /// The usual chunk: text (or a refusal) in the first choice's delta,
@@ -156,6 +160,18 @@ struct PlainDelta<'a> {
     content: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, borrow)]
     refusal: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The texts of a choice's delta: the reply's, a refusal's, the reasoning's.
+#[derive(Default)]
+struct DeltaText<'a> {
+    content: Option<&'a str>,
+    refusal: Option<&'a str>,
+    reasoning: Option<&'a str>,
 }
 
 impl OpenAiDecoder {
@@ -195,29 +211,36 @@ impl OpenAiDecoder {
             });
         }
         Ok(match chunk["choices"].as_array().and_then(|c| c.first()) {
-            Some(choice) => self.choice(
-                choice["delta"]["content"].as_str(),
-                choice["delta"]["refusal"].as_str(),
-                choice["finish_reason"].as_str(),
-            ),
+            Some(choice) => {
+                let delta = &choice["delta"];
+                let text = DeltaText {
+                    content: delta["content"].as_str(),
+                    refusal: delta["refusal"].as_str(),
+                    reasoning: delta["reasoning_content"]
+                        .as_str()
+                        .or_else(|| delta["reasoning"].as_str()),
+                };
+                self.choice(text, choice["finish_reason"].as_str())
+            }
             None => Decoded::default(),
         })
     }
 
-    /// The first choice of a chunk: its text, refusal and finish reason.
-    fn choice(
-        &mut self,
-        content: Option<&str>,
-        refusal: Option<&str>,
-        finish: Option<&str>,
-    ) -> Decoded {
+    /// The first choice of a chunk: its reasoning, text, refusal and finish
+    /// reason.
+    fn choice(&mut self, text: DeltaText<'_>, finish: Option<&str>) -> Decoded {
         let mut chunks = Vec::new();
-        if let Some(text) = content
-            && !text.is_empty()
+        if let Some(reasoning) = text.reasoning
+            && !reasoning.is_empty()
         {
-            chunks.push(Chunk::Text(text.to_string()));
+            chunks.push(Chunk::Reasoning(reasoning.to_string()));
         }
-        if let Some(refusal) = refusal {
+        if let Some(content) = text.content
+            && !content.is_empty()
+        {
+            chunks.extend(self.think.push(content));
+        }
+        if let Some(refusal) = text.refusal {
             // Kept for the error message only: at most 4 KiB of it, so
             // an endless refusal cannot grow memory.
             if self.refusal.len() + refusal.len() <= REFUSAL_BYTES {
@@ -262,8 +285,14 @@ impl Decoder for OpenAiDecoder {
             Ok(plain) if plain.error.is_none() && plain.usage.is_none() => {
                 let first = plain.choices.into_iter().next();
                 let (delta, finish) = first.map_or((None, None), |c| (c.delta, c.finish_reason));
-                let (content, refusal) = delta.map_or((None, None), |d| (d.content, d.refusal));
-                Ok(self.choice(content.as_deref(), refusal.as_deref(), finish.as_deref()))
+                let text = delta
+                    .as_ref()
+                    .map_or_else(DeltaText::default, |d| DeltaText {
+                        content: d.content.as_deref(),
+                        refusal: d.refusal.as_deref(),
+                        reasoning: d.reasoning_content.as_deref().or(d.reasoning.as_deref()),
+                    });
+                Ok(self.choice(text, finish.as_deref()))
             }
             _ => self.general(data),
         }
@@ -288,7 +317,9 @@ impl Decoder for OpenAiDecoder {
                     .into(),
             });
         }
-        Ok(self.usage.take().map(Chunk::Usage).into_iter().collect())
+        let mut chunks = self.think.finish();
+        chunks.extend(self.usage.take().map(Chunk::Usage));
+        Ok(chunks)
     }
 }
 
@@ -464,5 +495,26 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn reasoning_fields_and_a_think_block_are_reasoning_not_text() {
+        let fields = "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Think \"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"reasoning\":\"more.\",\"content\":null}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"{}\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            run(fields).unwrap(),
+            vec![
+                Chunk::Reasoning("Think ".into()),
+                Chunk::Reasoning("more.".into()),
+                Chunk::Text("{}".into()),
+            ]
+        );
+        let tagged = "data: {\"choices\":[{\"delta\":{\"content\":\"<thi\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"nk>plan it</th\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"ink>\\n{\\\"a\\\":1}\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            run(tagged).unwrap(),
+            vec![
+                Chunk::Reasoning("plan it".into()),
+                Chunk::Text("{\"a\":1}".into()),
+            ]
+        );
     }
 }

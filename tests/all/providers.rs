@@ -115,6 +115,7 @@ async fn stream_once(p: &SharedProvider) -> Result<(String, Option<Usage>), quor
         match item? {
             Chunk::Text(t) => text.push_str(&t),
             Chunk::Usage(u) => usage = Some(u),
+            Chunk::Reasoning(_) => {}
         }
     }
     Ok((text, usage))

@@ -567,6 +567,7 @@ mod tests {
             match item.map_err(|e| e.to_string())? {
                 Chunk::Text(t) => text.push_str(&t),
                 Chunk::Usage(u) => usage = Some(u),
+                Chunk::Reasoning(_) => {}
             }
         }
         Ok((text, usage))

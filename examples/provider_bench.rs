@@ -184,6 +184,7 @@ fn end_to_end() {
                     kind: quorum::llm::TaskKind::Chat,
                     inputs: None,
                 },
+                reasoning: Default::default(),
             };
             let cpu0 = thread_cpu();
             let (text, usage) = rt.block_on(async {

@@ -37,6 +37,7 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::reasoning::{Reasoning, ReasoningEffort};
 pub use crate::protocol::documents::JsonOutput;
 pub use crate::protocol::{TaskKind, Usage};
 
@@ -100,6 +101,10 @@ pub struct ChatRequest {
     pub json: Option<JsonOutput>,
     /// Who is calling, and about what.
     pub meta: CallMeta,
+    /// The reasoning asked for (the agent's, or its phase's; resolved by the
+    /// orchestrator): OpenAI `reasoning_effort`, Anthropic `thinking`, Gemini
+    /// `thinkingConfig`. The default sends nothing.
+    pub reasoning: Reasoning,
 }
 
 /// A piece of a streamed reply.

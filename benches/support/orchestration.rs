@@ -226,6 +226,7 @@ fn request(task: &str, agent: &str) -> ChatRequest {
             kind: TaskKind::Implement,
             inputs: None,
         },
+        reasoning: Default::default(),
     }
 }
 

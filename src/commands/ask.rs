@@ -199,6 +199,7 @@ fn request(role: Option<String>, models: &[ModelRef], prompt: &str) -> ChatReque
                 },
             )),
         },
+        reasoning: Default::default(),
     }
 }
 

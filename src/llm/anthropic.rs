@@ -83,13 +83,28 @@ impl Anthropic {
         if !system.is_empty() {
             body["system"] = system_blocks(&system);
         }
+        let thinking = request.reasoning.budget();
+        if let Some(budget) = thinking {
+            // Extended thinking (Anthropic's docs, "Extended thinking"):
+            // `max_tokens` must exceed the budget, so the reply keeps the
+            // provider's `max_tokens` on top of it.
+            body["thinking"] = json!({"type": "enabled", "budget_tokens": budget});
+            body["max_tokens"] = json!(self.max_tokens.saturating_add(budget));
+        }
         if let Some(schema) = &request.json {
             body["tools"] = json!([{
                 "name": schema.name,
                 "description": format!("Reply with the {} as this tool's input.", schema.name),
                 "input_schema": schema.schema,
             }]);
-            body["tool_choice"] = json!({"type": "tool", "name": schema.name});
+            // Thinking forbids forcing a tool (only `auto` or `none` may go
+            // with it): the tool is offered, and its input or the reply's
+            // text, whichever comes, is the JSON parsed.
+            body["tool_choice"] = if thinking.is_some() {
+                json!({"type": "auto"})
+            } else {
+                json!({"type": "tool", "name": schema.name})
+            };
         }
         body
     }
@@ -380,6 +395,7 @@ mod tests {
                 kind: crate::protocol::TaskKind::Plan,
                 inputs: None,
             },
+            reasoning: Default::default(),
         };
         let body = p.body(&req);
         let system = body["system"].as_array().unwrap();
@@ -393,6 +409,20 @@ mod tests {
         assert_eq!(body["max_tokens"], 8192);
         assert_eq!(body["tool_choice"]["name"], "plan");
         assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
+        assert!(body.get("thinking").is_none());
+        // With thinking: the budget, max_tokens above it, the tool offered
+        // but not forced (Anthropic forbids forcing a tool while thinking).
+        let mut req = req;
+        req.reasoning.effort = Some(crate::llm::ReasoningEffort::Medium);
+        let body = p.body(&req);
+        assert_eq!(
+            body["thinking"],
+            json!({"type": "enabled", "budget_tokens": 8192})
+        );
+        assert_eq!(body["max_tokens"], 8192 + 8192);
+        assert_eq!(body["tool_choice"], json!({"type": "auto"}));
+        req.reasoning.thinking_budget = Some(3_000);
+        assert_eq!(p.body(&req)["thinking"]["budget_tokens"], 3000);
     }
 
     #[test]

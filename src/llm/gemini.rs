@@ -77,6 +77,11 @@ impl Gemini {
             config["responseMimeType"] = json!("application/json");
             config["responseJsonSchema"] = schema.schema.clone();
         }
+        // `thinkingConfig` (Gemini API docs, "Thinking"): the budget, and
+        // thought summaries in the stream (shown as reasoning, not parsed).
+        if let Some(budget) = request.reasoning.budget() {
+            config["thinkingConfig"] = json!({"thinkingBudget": budget, "includeThoughts": true});
+        }
         let mut body = json!({"contents": contents, "generationConfig": config});
         if !system.is_empty() {
             body["systemInstruction"] = json!({"parts": system});
@@ -315,6 +320,7 @@ mod tests {
                 kind: crate::protocol::TaskKind::Review,
                 inputs: None,
             },
+            reasoning: Default::default(),
         };
         let body = p.body(&req);
         // Every system message is a part of `systemInstruction`.
@@ -329,6 +335,13 @@ mod tests {
         assert_eq!(
             body["generationConfig"]["responseJsonSchema"]["additionalProperties"],
             false
+        );
+        assert!(body["generationConfig"].get("thinkingConfig").is_none());
+        let mut req = req;
+        req.reasoning.effort = Some(crate::llm::ReasoningEffort::Low);
+        assert_eq!(
+            p.body(&req)["generationConfig"]["thinkingConfig"],
+            json!({"thinkingBudget": 2048, "includeThoughts": true})
         );
     }
 

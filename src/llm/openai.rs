@@ -75,6 +75,11 @@ impl OpenAi {
         if self.include_usage {
             body["stream_options"] = json!({"include_usage": true});
         }
+        // Chat Completions' `reasoning_effort` (OpenAI API reference); a
+        // thinking budget alone has no OpenAI field and sends nothing.
+        if let Some(effort) = request.reasoning.effort {
+            body["reasoning_effort"] = json!(effort.as_str());
+        }
         if let Some(schema) = &request.json {
             body["response_format"] = json!({
                 "type": "json_schema",
@@ -467,6 +472,7 @@ mod tests {
                 kind: crate::protocol::TaskKind::Ballot,
                 inputs: None,
             },
+            reasoning: Default::default(),
         };
         let body = p.body(&req);
         assert_eq!(body["stream"], true);
@@ -477,6 +483,14 @@ mod tests {
         assert_eq!(body["messages"][1]["content"], "r");
         assert_eq!(body["response_format"]["json_schema"]["name"], "ballot");
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+        // No reasoning configured: no field.
+        assert!(body.get("reasoning_effort").is_none());
+        let mut req = req;
+        req.reasoning.effort = Some(crate::llm::ReasoningEffort::High);
+        req.reasoning.thinking_budget = Some(5_000);
+        assert_eq!(p.body(&req)["reasoning_effort"], "high");
+        req.reasoning.effort = None;
+        assert!(p.body(&req).get("reasoning_effort").is_none());
     }
 
     #[test]

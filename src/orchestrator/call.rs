@@ -605,6 +605,7 @@ mod tests {
                     },
                 )),
             },
+            reasoning: Default::default(),
         }
     }
 

@@ -100,6 +100,7 @@ fn request(model: &str) -> ChatRequest {
             kind: TaskKind::Plan,
             inputs: None,
         },
+        reasoning: Default::default(),
     }
 }
 

@@ -560,6 +560,7 @@ mod tests {
                 kind: TaskKind::Repair,
                 inputs: None,
             },
+            reasoning: Default::default(),
         });
         let mut text = String::new();
         let mut usage = None;

@@ -58,6 +58,7 @@ impl Actor {
                 kind: task.kind,
                 inputs,
             },
+            reasoning: agent.reasoning.for_phase(&task.phase),
         };
         let token = CancellationToken::new();
         if let Some(s) = self.session.as_mut() {

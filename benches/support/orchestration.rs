@@ -393,6 +393,8 @@ fn take_the_call_event(
                 tokens_in: 120,
                 tokens_out: 9,
                 cost_usd: 0.0,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
             });
             scheduler.release(agent);
             true
@@ -431,6 +433,8 @@ pub async fn event_log_run(store: Store, events: usize) -> Figures {
             tokens_in: 1_200,
             tokens_out: 340,
             cost_usd: 0.0042,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
         });
         d.commit();
         // The actor handles one message per iteration; let the committer run

@@ -105,6 +105,8 @@ fn with_metrics() -> App {
                 tokens_in: 900,
                 tokens_out: out,
                 cost_usd: cost,
+                cache_read_tokens: 600,
+                cache_write_tokens: 100,
             },
         );
     }

@@ -222,6 +222,7 @@ async fn byte_splits_crlf_and_keepalives_change_nothing() {
             every_byte: true,
             crlf: true,
             keepalive: true,
+            ..Framing::default()
         });
         let s = settings(&(provider_table("p", format, &server, "") + &agents_on("p")));
         let (text, usage) = stream_once(&providers(&s)["p"]).await.unwrap();

@@ -184,6 +184,7 @@ fn end_to_end() {
                     kind: quorum::llm::TaskKind::Chat,
                     inputs: None,
                 },
+                reasoning: Default::default(),
             };
             let cpu0 = thread_cpu();
             let (text, usage) = rt.block_on(async {
@@ -194,6 +195,7 @@ fn end_to_end() {
                     match item.expect("stream") {
                         quorum::llm::Chunk::Text(t) => text.push_str(&t),
                         quorum::llm::Chunk::Usage(u) => usage = Some(u),
+                        quorum::llm::Chunk::Reasoning(_) => {}
                     }
                 }
                 (text, usage)

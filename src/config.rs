@@ -18,6 +18,7 @@ pub mod keymap;
 pub mod models;
 pub mod pricing;
 mod raw;
+pub mod reasoning;
 mod validate;
 pub mod workflow;
 
@@ -274,6 +275,8 @@ pub struct AgentSpec {
     pub budget_tokens: Option<u64>,
     /// Tasks of this agent running at once.
     pub max_concurrency: usize,
+    /// `reasoning_effort` and `thinking_budget`, the agent's and per phase.
+    pub reasoning: reasoning::AgentReasoning,
 }
 
 /// `[session]`.
@@ -610,6 +613,8 @@ impl Settings {
                     budget_usd: raw.budget_usd,
                     budget_tokens: raw.budget_tokens,
                     max_concurrency: raw.max_concurrency.unwrap_or(2).max(1),
+                    // Reasoning is for real models: the simulated team has none.
+                    reasoning: reasoning::AgentReasoning::default(),
                 }
             })
             .collect();
@@ -1020,5 +1025,38 @@ model = "llama3"
         )
         .unwrap();
         assert!(!Settings::load(&options, &no_env).unwrap().notify.enabled);
+    }
+
+    #[test]
+    fn reasoning_settings_resolve_per_agent_and_phase() {
+        use reasoning::ReasoningEffort;
+        let text = "[providers.o]\nkind = \"offline\"\n[agents.pm]\nmodel = \"o3\"\nreasoning_effort = \"low\"\nthinking_budget = 4096\n[agents.pm.phases.plan]\nreasoning_effort = \"high\"\n";
+        let s = parse(text).unwrap();
+        let pm = s.agent("pm").unwrap();
+        assert_eq!(
+            pm.reasoning.for_phase("refine").effort,
+            Some(ReasoningEffort::Low)
+        );
+        let plan = pm.reasoning.for_phase("plan");
+        assert_eq!(plan.effort, Some(ReasoningEffort::High));
+        assert_eq!(plan.thinking_budget, Some(4096));
+        // An agent without the keys asks for nothing.
+        assert!(!s.agent("qa").unwrap().reasoning.for_phase("plan").is_set());
+    }
+
+    #[test]
+    fn unknown_reasoning_values_and_phases_are_errors_with_their_lines() {
+        let text = "[providers.o]\nkind = \"offline\"\n[agents.pm]\nmodel = \"o3\"\nreasoning_effort = \"huge\"\n[agents.qa]\nmodel = \"o3\"\n[agents.qa.phases.planning]\nreasoning_effort = \"low\"\n[agents.backend]\nmodel = \"o3\"\nthinking_budget = 10\n";
+        let err = parse(text).unwrap_err();
+        let msg = err.to_string();
+        for want in [
+            "line 5: agents.pm.reasoning_effort: unknown variant `huge`",
+            "line 8: agents.qa.phases.planning: no phase `planning` in the workflow",
+            "line 12: agents.backend.thinking_budget = 10 is under 1024 tokens",
+        ] {
+            assert!(msg.contains(want), "{want}\n{msg}");
+        }
+        // A config error: the command line exits 2 with it.
+        assert!(matches!(err, ConfigError::Problems { .. }), "{msg}");
     }
 }

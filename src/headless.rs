@@ -841,6 +841,8 @@ mod tests {
                 tokens_in: 1200,
                 tokens_out: 300,
                 cost_usd: 0.0,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
             },
         ));
         let status = live.status();

@@ -1,8 +1,8 @@
 //! LLM providers: the [`Provider`] trait every kind implements, the request and
 //! stream types, and the fault classes the retry policy of docs/design.md §3 acts on.
 //!
-//! A provider turns a [`ChatRequest`] into a stream of [`Chunk`]s (text deltas,
-//! then usage). Providers know nothing of sessions, stores or the TUI; the
+//! A provider turns a [`ChatRequest`] into a stream of [`Chunk`]s (reasoning
+//! and text deltas, then usage). Providers know nothing of sessions, stores or the TUI; the
 //! orchestrator's call runner drives them, retries, falls back and reports.
 //!
 //! Transport only: this module imports the vocabulary (`protocol`) and the
@@ -29,6 +29,7 @@ pub mod http;
 pub mod openai;
 pub mod probe;
 pub mod sse;
+pub mod think;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,7 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::reasoning::{Reasoning, ReasoningEffort};
 pub use crate::protocol::documents::JsonOutput;
 pub use crate::protocol::{TaskKind, Usage};
 
@@ -99,6 +101,10 @@ pub struct ChatRequest {
     pub json: Option<JsonOutput>,
     /// Who is calling, and about what.
     pub meta: CallMeta,
+    /// The reasoning asked for (the agent's, or its phase's; resolved by the
+    /// orchestrator): OpenAI `reasoning_effort`, Anthropic `thinking`, Gemini
+    /// `thinkingConfig`. The default sends nothing.
+    pub reasoning: Reasoning,
 }
 
 /// A piece of a streamed reply.
@@ -106,6 +112,11 @@ pub struct ChatRequest {
 pub enum Chunk {
     /// Text to append.
     Text(String),
+    /// The model's reasoning (OpenAI-compatible `reasoning_content` or
+    /// `reasoning`, Anthropic `thinking`, Gemini thought parts, a leading
+    /// `<think>` block): shown in the transcript, never part of the reply
+    /// that is parsed.
+    Reasoning(String),
     /// The call's token counts (usually last).
     Usage(Usage),
 }

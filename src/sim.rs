@@ -113,6 +113,7 @@ impl Provider for OfflineProvider {
                 Ok(Chunk::Usage(Usage {
                     input_tokens,
                     output_tokens,
+                    ..Usage::default()
                 }))
             }));
         wait.chain(body).boxed()

@@ -44,6 +44,8 @@ mod hostile_text;
 mod jail;
 #[path = "all/layering.rs"]
 mod layering;
+#[path = "all/models.rs"]
+mod models;
 #[path = "all/notify.rs"]
 mod notify;
 #[path = "all/orchestration.rs"]

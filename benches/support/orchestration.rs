@@ -72,6 +72,7 @@ impl Provider for Instant0 {
             Ok(Chunk::Usage(Usage {
                 input_tokens: 120,
                 output_tokens: 9,
+                ..Usage::default()
             })),
         ])
         .boxed()
@@ -225,6 +226,7 @@ fn request(task: &str, agent: &str) -> ChatRequest {
             kind: TaskKind::Implement,
             inputs: None,
         },
+        reasoning: Default::default(),
     }
 }
 
@@ -391,6 +393,8 @@ fn take_the_call_event(
                 tokens_in: 120,
                 tokens_out: 9,
                 cost_usd: 0.0,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
             });
             scheduler.release(agent);
             true
@@ -429,6 +433,8 @@ pub async fn event_log_run(store: Store, events: usize) -> Figures {
             tokens_in: 1_200,
             tokens_out: 340,
             cost_usd: 0.0042,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
         });
         d.commit();
         // The actor handles one message per iteration; let the committer run

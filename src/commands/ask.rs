@@ -199,6 +199,7 @@ fn request(role: Option<String>, models: &[ModelRef], prompt: &str) -> ChatReque
                 },
             )),
         },
+        reasoning: Default::default(),
     }
 }
 
@@ -240,6 +241,8 @@ impl Printer {
         let safe = crate::sanitize::text;
         match event {
             CallEvent::Delta(text) => return self.delta(&text),
+            // The answer only: reasoning is not printed.
+            CallEvent::Reasoning(_) => {}
             CallEvent::Discarded { reason } => {
                 crate::errln!("\n[the text above is discarded: {}]", safe(&reason));
             }

@@ -49,6 +49,11 @@ pub(super) struct RawAgent {
     pub(super) budget_tokens: Option<u64>,
     pub(super) max_concurrency: Option<usize>,
     pub(super) role: Option<String>,
+    pub(super) reasoning_effort: Option<super::reasoning::ReasoningEffort>,
+    pub(super) thinking_budget: Option<u32>,
+    /// `[agents.NAME.phases.PHASE]`: reasoning settings for one phase.
+    #[serde(default)]
+    pub(super) phases: BTreeMap<String, super::reasoning::RawPhase>,
 }
 
 /// The whole file as written, read table by table ([`RawConfig::from_doc`]).

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::raw::{RawAgent, RawConfig, RawProvider, roster_names};
+use super::reasoning::AgentReasoning;
 use super::{AgentSpec, ConfigError, ModelRef, ProviderKind, ProviderSpec, Settings, keymap};
 
 /// Problems found in a config file, each with its line.
@@ -464,6 +465,7 @@ impl Team<'_, '_> {
                 format!("agents.{name}.max_concurrency must be at least 1"),
             );
         }
+        let reasoning = self.reasoning(&name, agent, problems);
         Some(AgentSpec {
             role: agent.role.clone().unwrap_or_else(|| name.clone()),
             name,
@@ -472,7 +474,55 @@ impl Team<'_, '_> {
             budget_usd: agent.budget_usd,
             budget_tokens: agent.budget_tokens,
             max_concurrency: agent.max_concurrency.unwrap_or(2),
+            reasoning,
         })
+    }
+
+    /// `[agents.NAME] reasoning_effort`/`thinking_budget` and their
+    /// `[agents.NAME.phases.PHASE]` overrides; a budget under Anthropic's
+    /// least or a phase the default workflow does not have is a problem.
+    fn reasoning(
+        &self,
+        name: &str,
+        agent: &RawAgent,
+        problems: &mut Problems<'_>,
+    ) -> AgentReasoning {
+        use super::reasoning::{MIN_THINKING_BUDGET, Reasoning};
+        let check = |keys: &[&str], r: Reasoning, problems: &mut Problems<'_>| {
+            if let Some(b) = r.thinking_budget.filter(|b| *b < MIN_THINKING_BUDGET) {
+                let mut path = vec!["agents", name];
+                path.extend_from_slice(keys);
+                problems.at(
+                    span_of(self.doc, &[path.as_slice(), &["thinking_budget"]].concat()),
+                    format!(
+                        "{}.thinking_budget = {b} is under {MIN_THINKING_BUDGET} tokens, the least a thinking budget may be",
+                        path.join(".")
+                    ),
+                );
+            }
+        };
+        let default = Reasoning {
+            effort: agent.reasoning_effort,
+            thinking_budget: agent.thinking_budget,
+        };
+        check(&[], default, problems);
+        let known = super::workflow::default_phase_names();
+        let mut phases = std::collections::BTreeMap::new();
+        for (phase, raw) in &agent.phases {
+            if !known.contains(phase) {
+                problems.at(
+                    span_of(self.doc, &["agents", name, "phases", phase]),
+                    format!(
+                        "agents.{name}.phases.{phase}: no phase `{phase}` in the workflow (phases: {})",
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            }
+            check(&["phases", phase], raw.reasoning(), problems);
+            phases.insert(phase.clone(), raw.reasoning());
+        }
+        AgentReasoning { default, phases }
     }
 
     /// `[agents.NAME] fallback`: each `provider:model` entry that names a

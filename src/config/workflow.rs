@@ -84,6 +84,14 @@ pub struct WorkflowError {
     pub message: String,
 }
 
+/// The phase names of the default workflow, in order (what
+/// `[agents.NAME.phases.PHASE]` may name; docs/configuration.md).
+pub fn default_phase_names() -> Vec<String> {
+    toml::from_str::<RawWorkflow>(DEFAULT_WORKFLOW)
+        .map(|w| w.phases.into_iter().map(|p| p.into_inner().name).collect())
+        .unwrap_or_default()
+}
+
 impl Workflow {
     /// The built-in default workflow, validated against `roster`.
     pub fn default_for(roster: &[String]) -> Result<Workflow, WorkflowError> {

@@ -7,7 +7,8 @@
 //!
 //! Stream: `data: <GenerateContentResponse>` events with CRLF framing, no
 //! terminal event (the connection closes); text in every part of
-//! `candidates[0].content.parts` except thought summaries; `usageMetadata` is
+//! `candidates[0].content.parts`, reasoning in those marked `thought: true`
+//! (thought summaries); `usageMetadata` is
 //! cumulative on every chunk (the last one counts); a blocked prompt has
 //! `promptFeedback.blockReason` and no candidates; a mid-stream error arrives as
 //! a bare JSON object outside any `data:` line. A stream that ends without any
@@ -75,6 +76,11 @@ impl Gemini {
         if let Some(schema) = &request.json {
             config["responseMimeType"] = json!("application/json");
             config["responseJsonSchema"] = schema.schema.clone();
+        }
+        // `thinkingConfig` (Gemini API docs, "Thinking"): the budget, and
+        // thought summaries in the stream (shown as reasoning, not parsed).
+        if let Some(budget) = request.reasoning.budget() {
+            config["thinkingConfig"] = json!({"thinkingBudget": budget, "includeThoughts": true});
         }
         let mut body = json!({"contents": contents, "generationConfig": config});
         if !system.is_empty() {
@@ -175,6 +181,9 @@ impl Decoder for GeminiDecoder {
                 input_tokens: meta["promptTokenCount"].as_u64().unwrap_or(0),
                 output_tokens: meta["candidatesTokenCount"].as_u64().unwrap_or(0)
                     + meta["thoughtsTokenCount"].as_u64().unwrap_or(0),
+                // Part of `promptTokenCount` (docs/wire-formats.md §3).
+                cache_read_tokens: meta["cachedContentTokenCount"].as_u64().unwrap_or(0),
+                cache_write_tokens: 0,
             });
         }
         let mut chunks = Vec::new();
@@ -184,11 +193,13 @@ impl Decoder for GeminiDecoder {
                 .into_iter()
                 .flatten()
             {
-                if part["thought"].as_bool() == Some(true) {
-                    continue;
-                }
                 if let Some(text) = part["text"].as_str().filter(|t| !t.is_empty()) {
-                    chunks.push(Chunk::Text(text.to_string()));
+                    // Thought summaries (`includeThoughts`) are reasoning.
+                    chunks.push(if part["thought"].as_bool() == Some(true) {
+                        Chunk::Reasoning(text.to_string())
+                    } else {
+                        Chunk::Text(text.to_string())
+                    });
                 }
             }
             if let Some(reason) = candidate["finishReason"].as_str() {
@@ -255,15 +266,17 @@ mod tests {
     }
 
     #[test]
-    fn usage_is_the_last_cumulative_one_and_thoughts_are_hidden() {
+    fn usage_is_the_last_cumulative_one_and_thoughts_are_reasoning() {
         let s = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hmm\",\"thought\":true}]}}],\"usageMetadata\":{\"promptTokenCount\":10,\"thoughtsTokenCount\":5}}\r\n\r\ndata: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Blue.\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":10,\"candidatesTokenCount\":2,\"thoughtsTokenCount\":5}}\r\n\r\n";
         assert_eq!(
             run(s).unwrap(),
             vec![
+                Chunk::Reasoning("hmm".into()),
                 Chunk::Text("Blue.".into()),
                 Chunk::Usage(Usage {
                     input_tokens: 10,
-                    output_tokens: 7
+                    output_tokens: 7,
+                    ..Usage::default()
                 })
             ]
         );
@@ -294,6 +307,7 @@ mod tests {
             model: "gemini-2.5-flash".into(),
             messages: vec![
                 crate::llm::Message::new(Role::System, "sys"),
+                crate::llm::Message::new(Role::System, "role"),
                 crate::llm::Message::new(Role::User, "u"),
                 crate::llm::Message::new(Role::Assistant, "a"),
             ],
@@ -306,9 +320,13 @@ mod tests {
                 kind: crate::protocol::TaskKind::Review,
                 inputs: None,
             },
+            reasoning: Default::default(),
         };
         let body = p.body(&req);
+        // Every system message is a part of `systemInstruction`.
         assert_eq!(body["systemInstruction"]["parts"][0]["text"], "sys");
+        assert_eq!(body["systemInstruction"]["parts"][1]["text"], "role");
+        assert_eq!(body["contents"].as_array().unwrap().len(), 2);
         assert_eq!(body["contents"][1]["role"], "model");
         assert_eq!(
             body["generationConfig"]["responseMimeType"],
@@ -317,6 +335,27 @@ mod tests {
         assert_eq!(
             body["generationConfig"]["responseJsonSchema"]["additionalProperties"],
             false
+        );
+        assert!(body["generationConfig"].get("thinkingConfig").is_none());
+        let mut req = req;
+        req.reasoning.effort = Some(crate::llm::ReasoningEffort::Low);
+        assert_eq!(
+            p.body(&req)["generationConfig"]["thinkingConfig"],
+            json!({"thinkingBudget": 2048, "includeThoughts": true})
+        );
+    }
+
+    #[test]
+    fn cached_content_tokens_are_cache_reads() {
+        let s = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"ok\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":11500,\"candidatesTokenCount\":1000,\"cachedContentTokenCount\":10000}}\r\n\r\n";
+        assert_eq!(
+            run(s).unwrap().last(),
+            Some(&Chunk::Usage(Usage {
+                input_tokens: 11500,
+                output_tokens: 1000,
+                cache_read_tokens: 10000,
+                cache_write_tokens: 0,
+            }))
         );
     }
 }

@@ -9,7 +9,9 @@
 //! `Authorization: Bearer` only when the provider names a key variable.
 //!
 //! Stream: `data: <chunk JSON>` … `data: [DONE]`; text in
-//! `choices[0].delta.content`; usage in a chunk whose `choices` is empty, null,
+//! `choices[0].delta.content` (a `<think>…</think>` block at its start is
+//! reasoning, `think.rs`), reasoning in `delta.reasoning_content` (DeepSeek,
+//! vLLM) or `delta.reasoning` (OpenRouter, Ollama); usage in a chunk whose `choices` is empty, null,
 //! or (Mistral) in the last content chunk; an `error` object in a chunk is a
 //! mid-stream error; a stream that ends without `[DONE]` or a `finish_reason`
 //! was dropped.
@@ -73,6 +75,11 @@ impl OpenAi {
         if self.include_usage {
             body["stream_options"] = json!({"include_usage": true});
         }
+        // Chat Completions' `reasoning_effort` (OpenAI API reference); a
+        // thinking budget alone has no OpenAI field and sends nothing.
+        if let Some(effort) = request.reasoning.effort {
+            body["reasoning_effort"] = json!(effort.as_str());
+        }
         if let Some(schema) = &request.json {
             body["response_format"] = json!({
                 "type": "json_schema",
@@ -121,6 +128,8 @@ pub struct OpenAiDecoder {
     done: bool,
     refusal: String,
     cut: bool,
+    /// Splits a leading `<think>` block off the content.
+    think: super::think::ThinkSplitter,
 }
 
 /// The usual chunk: text (or a refusal) in the first choice's delta,
@@ -156,6 +165,18 @@ struct PlainDelta<'a> {
     content: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, borrow)]
     refusal: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The texts of a choice's delta: the reply's, a refusal's, the reasoning's.
+#[derive(Default)]
+struct DeltaText<'a> {
+    content: Option<&'a str>,
+    refusal: Option<&'a str>,
+    reasoning: Option<&'a str>,
 }
 
 impl OpenAiDecoder {
@@ -181,35 +202,50 @@ impl OpenAiDecoder {
             });
         }
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+            // Cached prompt tokens: OpenAI's `prompt_tokens_details.cached_tokens`,
+            // DeepSeek's `prompt_cache_hit_tokens` (docs/wire-formats.md §1, §5).
+            let cached = usage["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .or_else(|| usage["prompt_cache_hit_tokens"].as_u64())
+                .unwrap_or(0);
             self.usage = Some(Usage {
                 input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
                 output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
+                cache_read_tokens: cached,
+                cache_write_tokens: 0,
             });
         }
         Ok(match chunk["choices"].as_array().and_then(|c| c.first()) {
-            Some(choice) => self.choice(
-                choice["delta"]["content"].as_str(),
-                choice["delta"]["refusal"].as_str(),
-                choice["finish_reason"].as_str(),
-            ),
+            Some(choice) => {
+                let delta = &choice["delta"];
+                let text = DeltaText {
+                    content: delta["content"].as_str(),
+                    refusal: delta["refusal"].as_str(),
+                    reasoning: delta["reasoning_content"]
+                        .as_str()
+                        .or_else(|| delta["reasoning"].as_str()),
+                };
+                self.choice(text, choice["finish_reason"].as_str())
+            }
             None => Decoded::default(),
         })
     }
 
-    /// The first choice of a chunk: its text, refusal and finish reason.
-    fn choice(
-        &mut self,
-        content: Option<&str>,
-        refusal: Option<&str>,
-        finish: Option<&str>,
-    ) -> Decoded {
+    /// The first choice of a chunk: its reasoning, text, refusal and finish
+    /// reason.
+    fn choice(&mut self, text: DeltaText<'_>, finish: Option<&str>) -> Decoded {
         let mut chunks = Vec::new();
-        if let Some(text) = content
-            && !text.is_empty()
+        if let Some(reasoning) = text.reasoning
+            && !reasoning.is_empty()
         {
-            chunks.push(Chunk::Text(text.to_string()));
+            chunks.push(Chunk::Reasoning(reasoning.to_string()));
         }
-        if let Some(refusal) = refusal {
+        if let Some(content) = text.content
+            && !content.is_empty()
+        {
+            chunks.extend(self.think.push(content));
+        }
+        if let Some(refusal) = text.refusal {
             // Kept for the error message only: at most 4 KiB of it, so
             // an endless refusal cannot grow memory.
             if self.refusal.len() + refusal.len() <= REFUSAL_BYTES {
@@ -254,8 +290,14 @@ impl Decoder for OpenAiDecoder {
             Ok(plain) if plain.error.is_none() && plain.usage.is_none() => {
                 let first = plain.choices.into_iter().next();
                 let (delta, finish) = first.map_or((None, None), |c| (c.delta, c.finish_reason));
-                let (content, refusal) = delta.map_or((None, None), |d| (d.content, d.refusal));
-                Ok(self.choice(content.as_deref(), refusal.as_deref(), finish.as_deref()))
+                let text = delta
+                    .as_ref()
+                    .map_or_else(DeltaText::default, |d| DeltaText {
+                        content: d.content.as_deref(),
+                        refusal: d.refusal.as_deref(),
+                        reasoning: d.reasoning_content.as_deref().or(d.reasoning.as_deref()),
+                    });
+                Ok(self.choice(text, finish.as_deref()))
             }
             _ => self.general(data),
         }
@@ -280,7 +322,9 @@ impl Decoder for OpenAiDecoder {
                     .into(),
             });
         }
-        Ok(self.usage.take().map(Chunk::Usage).into_iter().collect())
+        let mut chunks = self.think.finish();
+        chunks.extend(self.usage.take().map(Chunk::Usage));
+        Ok(chunks)
     }
 }
 
@@ -314,7 +358,8 @@ mod tests {
                 Chunk::Text("I'm".into()),
                 Chunk::Usage(Usage {
                     input_tokens: 14,
-                    output_tokens: 30
+                    output_tokens: 30,
+                    ..Usage::default()
                 })
             ]
         );
@@ -329,7 +374,8 @@ mod tests {
                 Chunk::Text("ok".into()),
                 Chunk::Usage(Usage {
                     input_tokens: 3,
-                    output_tokens: 1
+                    output_tokens: 1,
+                    ..Usage::default()
                 })
             ]
         );
@@ -414,6 +460,7 @@ mod tests {
             model: "m".into(),
             messages: vec![
                 crate::llm::Message::new(Role::System, "s"),
+                crate::llm::Message::new(Role::System, "r"),
                 crate::llm::Message::new(Role::User, "u"),
             ],
             json: crate::protocol::documents::schema_for(crate::protocol::TaskKind::Ballot),
@@ -425,12 +472,63 @@ mod tests {
                 kind: crate::protocol::TaskKind::Ballot,
                 inputs: None,
             },
+            reasoning: Default::default(),
         };
         let body = p.body(&req);
         assert_eq!(body["stream"], true);
         assert_eq!(body["stream_options"]["include_usage"], true);
+        // System messages go as they are, in order.
         assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["messages"][1]["role"], "system");
+        assert_eq!(body["messages"][1]["content"], "r");
         assert_eq!(body["response_format"]["json_schema"]["name"], "ballot");
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+        // No reasoning configured: no field.
+        assert!(body.get("reasoning_effort").is_none());
+        let mut req = req;
+        req.reasoning.effort = Some(crate::llm::ReasoningEffort::High);
+        req.reasoning.thinking_budget = Some(5_000);
+        assert_eq!(p.body(&req)["reasoning_effort"], "high");
+        req.reasoning.effort = None;
+        assert!(p.body(&req).get("reasoning_effort").is_none());
+    }
+
+    #[test]
+    fn cached_prompt_tokens_are_read_from_openai_and_deepseek_usage() {
+        let openai = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":2006,\"completion_tokens\":300,\"prompt_tokens_details\":{\"cached_tokens\":1920}}}\n\ndata: [DONE]\n\n";
+        let deepseek = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2006,\"completion_tokens\":300,\"prompt_cache_hit_tokens\":1920,\"prompt_cache_miss_tokens\":86}}\n\ndata: [DONE]\n\n";
+        for s in [openai, deepseek] {
+            assert_eq!(
+                run(s).unwrap().last(),
+                Some(&Chunk::Usage(Usage {
+                    input_tokens: 2006,
+                    output_tokens: 300,
+                    cache_read_tokens: 1920,
+                    cache_write_tokens: 0,
+                })),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn reasoning_fields_and_a_think_block_are_reasoning_not_text() {
+        let fields = "data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"Think \"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"reasoning\":\"more.\",\"content\":null}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"{}\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            run(fields).unwrap(),
+            vec![
+                Chunk::Reasoning("Think ".into()),
+                Chunk::Reasoning("more.".into()),
+                Chunk::Text("{}".into()),
+            ]
+        );
+        let tagged = "data: {\"choices\":[{\"delta\":{\"content\":\"<thi\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"nk>plan it</th\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"ink>\\n{\\\"a\\\":1}\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            run(tagged).unwrap(),
+            vec![
+                Chunk::Reasoning("plan it".into()),
+                Chunk::Text("{\"a\":1}".into()),
+            ]
+        );
     }
 }

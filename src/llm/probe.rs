@@ -93,6 +93,7 @@ pub async fn probe(
                 },
             )),
         },
+        reasoning: Default::default(),
     };
     let started = std::time::Instant::now();
     let outcome = tokio::time::timeout(PROBE_TIMEOUT, async {

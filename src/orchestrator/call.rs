@@ -54,42 +54,8 @@ pub const TRANSCRIPT_CUT_NOTE: &str =
 /// and is met at 50 ms (2.7 %).
 pub const DELTA_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The streamed text of a call not yet forwarded, and when the last
-/// [`CallEvent::Delta`] went out.
-#[derive(Debug, Default)]
-struct Outbox {
-    pending: String,
-    last_sent: Option<Instant>,
-    /// The least time between two deltas ([`DELTA_INTERVAL`], or zero).
-    interval: Duration,
-}
-
-impl Outbox {
-    /// Adds text to forward with the next delta.
-    fn add(&mut self, text: &str) {
-        self.pending.push_str(text);
-    }
-
-    /// When the text waiting is due (now, when no delta went out yet), if
-    /// any waits.
-    fn due(&self) -> Option<Instant> {
-        if self.pending.is_empty() {
-            return None;
-        }
-        Some(match self.last_sent {
-            Some(at) => at + self.interval,
-            None => Instant::now(),
-        })
-    }
-
-    /// Forwards the text waiting, if any, as one delta.
-    fn flush(&mut self, send: &impl Fn(CallEvent)) {
-        if !self.pending.is_empty() {
-            send(CallEvent::Delta(std::mem::take(&mut self.pending)));
-            self.last_sent = Some(Instant::now());
-        }
-    }
-}
+mod outbox;
+use outbox::Outbox;
 
 /// What an attempt has received so far.
 #[derive(Debug, Default)]
@@ -103,9 +69,22 @@ struct Reply {
     cap: usize,
     /// The provider's name, for the cap's message.
     provider: String,
+    /// Bytes of reasoning received: they count toward the cap, never the text.
+    thought: usize,
 }
 
 impl Reply {
+    /// `Ok` when `more` bytes of text still fit the cap with what came.
+    fn fits(&self, more: usize) -> Result<(), LlmError> {
+        if self.text.len() + self.thought + more <= self.cap {
+            return Ok(());
+        }
+        Err(LlmError::ReplyTooLarge(format!(
+            "the reply passed {} bytes (providers.{}.max_reply_bytes); the stream was cut",
+            self.cap, self.provider
+        )))
+    }
+
     /// Takes one item of the stream: `Ok(true)` to go on, `Ok(false)` at its
     /// end, `Err` for the stream's error, or [`LlmError::ReplyTooLarge`] when
     /// the text would pass the cap (the piece is dropped, so the text never
@@ -118,13 +97,16 @@ impl Reply {
     ) -> Result<bool, LlmError> {
         match item {
             None => Ok(false),
-            Some(Ok(Chunk::Text(piece))) => {
-                if self.text.len() + piece.len() > self.cap {
-                    return Err(LlmError::ReplyTooLarge(format!(
-                        "the reply passed {} bytes (providers.{}.max_reply_bytes); the stream was cut",
-                        self.cap, self.provider
-                    )));
+            Some(Ok(Chunk::Reasoning(piece))) => {
+                self.thought += piece.len();
+                self.fits(0)?;
+                if self.thought <= TRANSCRIPT_REPLY_BYTES {
+                    outbox.reasoning.push_str(&piece);
                 }
+                Ok(true)
+            }
+            Some(Ok(Chunk::Text(piece))) => {
+                self.fits(piece.len())?;
                 self.text.push_str(&piece);
                 let room = TRANSCRIPT_REPLY_BYTES.saturating_sub(self.shown);
                 if piece.len() <= room {
@@ -216,6 +198,9 @@ pub enum CallEvent {
     /// Streamed text: what arrived since the previous delta, at most one
     /// delta every [`DELTA_INTERVAL`].
     Delta(String),
+    /// Streamed reasoning ([`Chunk::Reasoning`]), paced as the text and
+    /// sent before it: shown, never part of the reply.
+    Reasoning(String),
     /// An attempt failed after streaming some text, which is discarded.
     Discarded {
         /// The attempt's error, as [`LlmError`]'s `Display` (e.g. `HTTP 503: …`).
@@ -494,17 +479,23 @@ async fn attempt_once(
         }
     };
     outbox.flush(send);
-    let Reply { text, usage, .. } = reply;
+    let Reply {
+        text,
+        usage,
+        thought,
+        ..
+    } = reply;
     match outcome {
         Ok(()) => {
             let usage = usage.unwrap_or(Usage {
                 input_tokens: input_estimate,
                 output_tokens: estimate_tokens(&text),
+                ..Usage::default()
             });
             Ok((text, usage))
         }
         Err(e) => {
-            let streamed = !text.is_empty();
+            let streamed = !text.is_empty() || thought > 0;
             Err((e, streamed))
         }
     }
@@ -614,6 +605,7 @@ mod tests {
                     },
                 )),
             },
+            reasoning: Default::default(),
         }
     }
 
@@ -1370,5 +1362,86 @@ mod tests {
         for pair in deltas.windows(2) {
             assert!(pair[1].0 - pair[0].0 >= interval(), "{pair:?}");
         }
+    }
+
+    /// A provider whose every call streams `chunks`.
+    struct Canned(Vec<Chunk>);
+
+    impl crate::llm::Provider for Canned {
+        fn name(&self) -> &str {
+            "canned"
+        }
+        fn label(&self) -> String {
+            "canned".into()
+        }
+        fn stream(
+            &self,
+            _: ChatRequest,
+        ) -> futures::stream::BoxStream<'static, Result<Chunk, LlmError>> {
+            futures::stream::iter(self.0.clone().into_iter().map(Ok)).boxed()
+        }
+    }
+
+    #[tokio::test]
+    async fn reasoning_is_forwarded_before_the_text_and_is_never_the_reply() {
+        let p: SharedProvider = Arc::new(Canned(vec![
+            Chunk::Reasoning("The user wants ".into()),
+            Chunk::Reasoning("a plan.\n".into()),
+            Chunk::Text("{\"summary\": \"ok\"}".into()),
+            Chunk::Usage(Usage::default()),
+        ]));
+        let events = collect(vec![(p, model("a"))]).await;
+        let reasoning: String = events
+            .iter()
+            .filter_map(|e| match e {
+                CallEvent::Reasoning(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasoning, "The user wants a plan.\n");
+        let first_reasoning = events
+            .iter()
+            .position(|e| matches!(e, CallEvent::Reasoning(_)));
+        let first_delta = events.iter().position(|e| matches!(e, CallEvent::Delta(_)));
+        assert!(first_reasoning < first_delta, "{events:?}");
+        assert!(
+            matches!(events.last(), Some(CallEvent::Finished { text, .. }) if text == "{\"summary\": \"ok\"}"),
+            "{events:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn reasoning_counts_toward_the_reply_cap() {
+        let p: SharedProvider = Arc::new(Canned(vec![
+            Chunk::Reasoning("x".repeat(64)),
+            Chunk::Text("{}".into()),
+        ]));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let link = Link {
+            provider: p,
+            model: model("a"),
+            policy: CallPolicy {
+                max_reply_bytes: 32,
+                ..fast()
+            },
+            health: Arc::new(Health::new()),
+        };
+        run(
+            "t".into(),
+            1,
+            vec![link],
+            request(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await;
+        let mut last = None;
+        while let Ok(m) = rx.try_recv() {
+            last = Some(m.event);
+        }
+        assert!(
+            matches!(&last, Some(CallEvent::Failed { error }) if error.contains("max_reply_bytes")),
+            "{last:?}"
+        );
     }
 }

@@ -152,8 +152,22 @@ impl Actor {
         let _ = self.committer.send(group);
     }
 
-    /// Flushes a task's partial transcript line (the end of a call's text).
+    /// Flushes a task's partial reasoning line (its reasoning is over).
+    pub(crate) fn flush_reasoning(&mut self, agent: &str, task: &str) {
+        let rest = self
+            .session
+            .as_mut()
+            .and_then(|s| s.live.thinking.remove(task))
+            .unwrap_or_default();
+        if !rest.is_empty() {
+            self.line(agent, task, LineKind::Reasoning, &rest, false);
+        }
+    }
+
+    /// Flushes a task's partial transcript line (the end of a call's text),
+    /// after any partial reasoning line.
     pub(crate) fn flush_partial(&mut self, agent: &str, task: &str, ends_call: bool) {
+        self.flush_reasoning(agent, task);
         let rest = self
             .session
             .as_mut()

@@ -125,6 +125,8 @@ impl Actor {
             tokens_in: task.usage.input_tokens,
             tokens_out: task.usage.output_tokens,
             cost_usd: task.cost_usd,
+            cache_read_tokens: task.usage.cache_read_tokens,
+            cache_write_tokens: task.usage.cache_write_tokens,
         });
     }
 

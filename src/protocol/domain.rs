@@ -70,10 +70,20 @@ impl TaskKind {
 /// Token counts of one call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Prompt tokens.
+    /// Prompt tokens: the whole prompt, its cached parts included
+    /// (`cache_read_tokens` and `cache_write_tokens` are parts of it).
     pub input_tokens: u64,
-    /// Completion tokens.
+    /// Completion tokens (reasoning tokens included, as providers bill them).
     pub output_tokens: u64,
+    /// Prompt tokens read from the provider's prompt cache (OpenAI
+    /// `cached_tokens`, Anthropic `cache_read_input_tokens`, Gemini
+    /// `cachedContentTokenCount`; docs/wire-formats.md).
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the provider's prompt cache (Anthropic
+    /// `cache_creation_input_tokens`; the other providers report none).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 impl Usage {
@@ -81,6 +91,15 @@ impl Usage {
     pub fn add(&mut self, other: Usage) {
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+    }
+
+    /// Prompt tokens neither read from nor written to a cache.
+    pub fn uncached_input(&self) -> u64 {
+        self.input_tokens
+            .saturating_sub(self.cache_read_tokens)
+            .saturating_sub(self.cache_write_tokens)
     }
 }
 

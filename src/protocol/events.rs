@@ -9,7 +9,7 @@ use super::*;
 
 /// The body of a durable event: the `type` and the fields beyond the common ones
 /// of docs/design.md §5's table. Some variants carry extra fields the table does not
-/// name (`title`, `positions`, usage on `task_finished`, `repo`); the JSON Schema
+/// name (`title`, `positions`, usage and cache usage on `task_finished`, `repo`); the JSON Schema
 /// in `assets/events.schema.json` describes them all.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -145,6 +145,14 @@ pub enum EventBody {
         tokens_out: u64,
         /// Cost of the task's calls in US dollars.
         cost_usd: f64,
+        /// Input tokens of the task's calls read from the provider's prompt
+        /// cache (part of `tokens_in`; 0 in sessions recorded before it was kept).
+        #[serde(default)]
+        cache_read_tokens: u64,
+        /// Input tokens of the task's calls written to the provider's prompt
+        /// cache (part of `tokens_in`; Anthropic reports them).
+        #[serde(default)]
+        cache_write_tokens: u64,
     },
     /// The task failed after retries and fallbacks.
     TaskFailed {

@@ -13,6 +13,9 @@ pub enum LineKind {
     Prompt,
     /// Text the model produced.
     Text,
+    /// The model's reasoning (thinking): shown dimmed, never parsed as the
+    /// reply.
+    Reasoning,
     /// A note from quorum (task started, file staged, …).
     Note,
     /// A retry or fallback; text of the failed attempt is discarded.

@@ -43,6 +43,10 @@ pub struct AgentStats {
     pub cost_usd: f64,
     /// Retries and fallbacks of the agent's tasks.
     pub retries: u32,
+    /// Input tokens of the agent's finished tasks read from a prompt cache.
+    pub cache_read: u64,
+    /// Input tokens of the agent's finished tasks written to a prompt cache.
+    pub cache_write: u64,
 }
 
 impl AgentStats {
@@ -81,6 +85,11 @@ impl AgentStats {
         all.split_off(skip)
     }
 
+    /// The share of the agent's input tokens read from a prompt cache, 0 to 1.
+    pub fn cache_share(&self) -> f64 {
+        share(self.cache_read, self.tokens_in)
+    }
+
     /// The highest rate seen, tokens per second.
     pub fn peak(&self) -> u64 {
         self.buckets.iter().copied().max().unwrap_or(0)
@@ -108,12 +117,31 @@ pub struct Metrics {
     pub streamed_tokens: u64,
 }
 
+/// `part` of `whole` as a share from 0 to 1 (0 for an empty whole).
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64).min(1.0)
+    }
+}
+
 /// Tokens in a streamed fragment, estimated at four characters a token (at least one).
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4).max(1)
 }
 
 impl Metrics {
+    /// The session's cache-hit share: input tokens read from a prompt cache
+    /// over all input tokens of its finished tasks, 0 to 1.
+    pub fn cache_share(&self) -> f64 {
+        let (read, input) = self
+            .agents
+            .values()
+            .fold((0, 0), |(r, i), s| (r + s.cache_read, i + s.tokens_in));
+        share(read, input)
+    }
+
     fn secs(&mut self, at: &str) -> f64 {
         let Ok(at) = OffsetDateTime::parse(at, &Rfc3339) else {
             return self.now;
@@ -175,8 +203,13 @@ impl Metrics {
                 tokens_in,
                 tokens_out,
                 cost_usd,
+                cache_read_tokens,
+                cache_write_tokens,
                 ..
             } => {
+                let stats = self.agents.entry(agent.clone()).or_default();
+                stats.cache_read += cache_read_tokens;
+                stats.cache_write += cache_write_tokens;
                 self.task_finished(task, agent, (*tokens_in, *tokens_out), *cost_usd, t);
             }
             EventBody::SessionFinished { .. } => {
@@ -348,6 +381,8 @@ mod tests {
                 tokens_in: 100,
                 tokens_out: 40,
                 cost_usd: 0.25,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
             },
         ));
         m.apply(&ev("2026-01-01T00:00:05Z", phase("refine", false)));
@@ -396,6 +431,8 @@ mod tests {
                 tokens_in: 9,
                 tokens_out: 999,
                 cost_usd: 0.0,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
             },
         ));
         assert_eq!(
@@ -441,5 +478,38 @@ mod tests {
         assert_eq!(s.first, 10);
         assert_eq!(estimate_tokens(""), 1);
         assert_eq!(estimate_tokens("日本語のテ"), 2);
+    }
+
+    #[test]
+    fn cache_reads_and_writes_are_summed_per_agent_with_the_session_share() {
+        let mut m = Metrics::default();
+        let finished = |task: &str, agent: &str, input, read, write| EventBody::TaskFinished {
+            task: task.into(),
+            agent: agent.into(),
+            phase: "plan".into(),
+            tokens_in: input,
+            tokens_out: 10,
+            cost_usd: 0.0,
+            cache_read_tokens: read,
+            cache_write_tokens: write,
+        };
+        m.apply(&ev(
+            "2026-01-01T00:00:01Z",
+            finished("a", "pm", 1000, 0, 800),
+        ));
+        m.apply(&ev(
+            "2026-01-01T00:00:02Z",
+            finished("b", "pm", 1000, 800, 0),
+        ));
+        m.apply(&ev(
+            "2026-01-01T00:00:03Z",
+            finished("c", "qa", 2000, 1600, 0),
+        ));
+        let pm = &m.agents["pm"];
+        assert_eq!((pm.cache_read, pm.cache_write), (800, 800));
+        assert!((pm.cache_share() - 0.4).abs() < 1e-9);
+        // 2,400 of 4,000 input tokens read from the cache.
+        assert!((m.cache_share() - 0.6).abs() < 1e-9);
+        assert_eq!(Metrics::default().cache_share(), 0.0);
     }
 }

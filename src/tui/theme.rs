@@ -78,6 +78,7 @@ pub const SCOPES: &[&str] = &[
     "transcript.retry",
     "transcript.prompt",
     "transcript.code",
+    "transcript.reasoning",
     "conflict.open",
     "conflict.decided",
     "conflict.tie",

@@ -72,6 +72,41 @@ pub struct Framing {
     pub crlf: bool,
     /// Put `: keep-alive` comments between events.
     pub keepalive: bool,
+    /// Anthropic: report this many prompt tokens as read from the prompt
+    /// cache and this many as written to it (`cache_read_input_tokens`,
+    /// `cache_creation_input_tokens`; `input_tokens` is the rest).
+    pub cache: Option<(u64, u64)>,
+    /// OpenAI: stream this reasoning as `delta.reasoning_content` before the
+    /// reply (DeepSeek, vLLM).
+    pub reasoning_content: Option<String>,
+    /// Any format: start the reply's text with `<think>THIS</think>`
+    /// (Ollama, DeepSeek-R1, Qwen).
+    pub think: Option<String>,
+}
+
+/// `evs` (one reply's events in `format`) with `framing`'s cache usage and
+/// reasoning fields put in.
+fn with_extras(format: Format, framing: &Framing, mut evs: Vec<String>, input: u64) -> Vec<String> {
+    if let (Format::Anthropic, Some((read, write))) = (format, framing.cache) {
+        let uncached = input.saturating_sub(read + write);
+        evs[0] = format!(
+            "event: message_start\ndata: {}",
+            json!({"type":"message_start","message":{"id":"msg_fake","type":"message","role":"assistant","content":[],"model":"fake","stop_reason":null,"usage":{"input_tokens":uncached,"cache_read_input_tokens":read,"cache_creation_input_tokens":write,"output_tokens":1}}})
+        );
+    }
+    if let (Format::OpenAi, Some(reasoning)) = (format, &framing.reasoning_content) {
+        let at = 1.min(evs.len());
+        for (i, p) in pieces(reasoning).into_iter().enumerate() {
+            evs.insert(
+                at + i,
+                format!(
+                    "data: {}",
+                    json!({"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1727346168,"model":"fake","choices":[{"index":0,"delta":{"content":null,"reasoning_content":p},"logprobs":null,"finish_reason":null}]})
+                ),
+            );
+        }
+    }
+    evs
 }
 
 /// A request as received.
@@ -318,6 +353,20 @@ fn kind_of(c: &Value) -> TaskKind {
     }
 }
 
+/// The system prompt of an Anthropic (or OpenAI: none) request: the text
+/// of `system` as a string, or its text blocks joined by blank lines.
+pub fn system_text(body: &Value) -> String {
+    match &body["system"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        _ => String::new(),
+    }
+}
+
 /// (model, concatenated prompt text) of a request in any format.
 pub fn model_and_prompt(format: Format, path: &str, body: &Value) -> (String, String) {
     let mut text = String::new();
@@ -327,16 +376,8 @@ pub fn model_and_prompt(format: Format, path: &str, body: &Value) -> (String, St
                 text.push_str(m["content"].as_str().unwrap_or(""));
                 text.push('\n');
             }
-            // Anthropic's `system`: a string, or blocks of text.
-            match &body["system"] {
-                Value::Array(blocks) => {
-                    for b in blocks {
-                        text.push_str(b["text"].as_str().unwrap_or(""));
-                        text.push('\n');
-                    }
-                }
-                system => text.push_str(system.as_str().unwrap_or("")),
-            }
+            text.push_str(&system_text(body));
+            text.push('\n');
             body["model"].as_str().unwrap_or("").to_string()
         }
         Format::Gemini => {
@@ -638,11 +679,15 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         return;
     }
     let (model, prompt) = model_and_prompt(format, &path, &body);
-    let text = reply_text(shared, &model, &prompt);
+    let mut text = reply_text(shared, &model, &prompt);
+    if let Some(think) = &framing.think {
+        text = format!("<think>{think}</think>\n\n{text}");
+    }
     let input_tokens = (prompt.len() as u64).div_ceil(4);
     let include_usage = body["stream_options"]["include_usage"] == json!(true);
     let text_pieces = pieces(&text);
-    let mut evs = events(format, &text, &text_pieces, input_tokens, include_usage);
+    let evs = events(format, &text, &text_pieces, input_tokens, include_usage);
+    let mut evs = with_extras(format, &framing, evs, input_tokens);
     // The events up to and including the first one that carries text.
     let first_text = {
         let first = text_pieces.first().cloned().unwrap_or_default();

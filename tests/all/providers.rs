@@ -100,6 +100,7 @@ fn request(model: &str) -> ChatRequest {
             kind: TaskKind::Plan,
             inputs: None,
         },
+        reasoning: Default::default(),
     }
 }
 
@@ -115,6 +116,7 @@ async fn stream_once(p: &SharedProvider) -> Result<(String, Option<Usage>), quor
         match item? {
             Chunk::Text(t) => text.push_str(&t),
             Chunk::Usage(u) => usage = Some(u),
+            Chunk::Reasoning(_) => {}
         }
     }
     Ok((text, usage))
@@ -193,7 +195,10 @@ async fn each_kind_streams_text_intact_with_usage_and_its_own_auth() {
                 assert_eq!(req.path, "/v1/messages");
                 assert_eq!(req.header("x-api-key"), Some(KEY));
                 assert_eq!(req.header("anthropic-version"), Some("2023-06-01"));
-                assert_eq!(req.body["system"], "You are terse.");
+                assert_eq!(
+                    req.body["system"],
+                    serde_json::json!([{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}])
+                );
                 assert!(req.body["max_tokens"].as_u64().unwrap() > 0);
             }
             Format::Gemini => {
@@ -217,6 +222,7 @@ async fn byte_splits_crlf_and_keepalives_change_nothing() {
             every_byte: true,
             crlf: true,
             keepalive: true,
+            ..Framing::default()
         });
         let s = settings(&(provider_table("p", format, &server, "") + &agents_on("p")));
         let (text, usage) = stream_once(&providers(&s)["p"]).await.unwrap();
@@ -648,12 +654,7 @@ fn ask_streams_one_completion_and_creates_no_state() {
     ]);
     cmd.env("QUORUM_FAKE_KEY", KEY);
     assert_eq!(run(cmd).code, 0);
-    assert!(
-        server.received()[1].body["system"]
-            .as_str()
-            .unwrap()
-            .contains("QA engineer")
-    );
+    assert!(crate::fake_llm::system_text(&server.received()[1].body).contains("QA engineer"));
 
     server.fault(
         None,

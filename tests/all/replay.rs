@@ -600,6 +600,7 @@ mod tests {
                 kind: TaskKind::Repair,
                 inputs: None,
             },
+            reasoning: Default::default(),
         });
         let mut text = String::new();
         let mut usage = None;
@@ -607,6 +608,7 @@ mod tests {
             match item.map_err(|e| e.to_string())? {
                 Chunk::Text(t) => text.push_str(&t),
                 Chunk::Usage(u) => usage = Some(u),
+                Chunk::Reasoning(_) => {}
             }
         }
         Ok((text, usage))

@@ -150,6 +150,8 @@ fn session_and_task_samples() -> Vec<EventBody> {
             tokens_in: 1200,
             tokens_out: 300,
             cost_usd: 0.0125,
+            cache_read_tokens: 120,
+            cache_write_tokens: 30,
         },
         EventBody::TaskFailed {
             task: task.clone(),

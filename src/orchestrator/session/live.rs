@@ -22,6 +22,8 @@ pub(crate) struct Live {
     pub cancels: HashMap<String, CancellationToken>,
     /// Task → the text of its reply after the last complete line.
     pub partial: HashMap<String, String>,
+    /// Task → its reasoning after the last complete line.
+    pub thinking: HashMap<String, String>,
     /// The next transcript line's seq (the store's).
     pub line_seq: u64,
     /// Agent → the next seq of a line in its transcript.
@@ -47,6 +49,7 @@ impl Live {
                 }
                 self.scheduler.release(agent);
                 self.partial.remove(id);
+                self.thinking.remove(id);
             }
             TaskState::Paused | TaskState::Done | TaskState::Failed | TaskState::Cancelled => {}
         }

@@ -71,6 +71,7 @@ impl Actor {
                 kind: task.kind,
                 inputs,
             },
+            reasoning: agent.reasoning.for_phase(&task.phase),
         };
         let token = CancellationToken::new();
         if let Some(s) = self.session.as_mut() {
@@ -171,9 +172,11 @@ impl Actor {
         let id = msg.task.clone();
         match msg.event {
             CallEvent::Delta(text) => self.on_delta(agent, id, text),
+            CallEvent::Reasoning(text) => self.on_reasoning(&agent, &id, &text),
             CallEvent::Discarded { reason } => {
                 if let Some(s) = self.session.as_mut() {
                     s.live.partial.remove(&id);
+                    s.live.thinking.remove(&id);
                 }
                 self.line(
                     &agent,
@@ -232,9 +235,28 @@ impl Actor {
         }
     }
 
+    /// Streamed reasoning: complete lines go to the transcript as
+    /// [`LineKind::Reasoning`] (shown dimmed, never parsed: the reply's text
+    /// is the deltas' alone), the rest waits for the next.
+    fn on_reasoning(&mut self, agent: &str, id: &str, text: &str) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let partial = s.live.thinking.entry(id.to_string()).or_default();
+        partial.push_str(text);
+        let Some(cut) = partial.rfind('\n') else {
+            return;
+        };
+        let done: String = partial.drain(..=cut).collect();
+        for line in done.lines() {
+            self.line(agent, id, LineKind::Reasoning, line, false);
+        }
+    }
+
     /// Streamed text: complete lines go to the transcript, the rest waits
     /// in the task's partial line; the text goes to consumers as tokens.
     fn on_delta(&mut self, agent: String, id: String, text: String) {
+        self.flush_reasoning(&agent, &id);
         let Some(s) = self.session.as_mut() else {
             return;
         };

@@ -585,6 +585,7 @@ fn line_style(app: &App, kind: LineKind, code: bool) -> Style {
         LineKind::Error => "transcript.error",
         LineKind::Text if code => "transcript.code",
         LineKind::Text => "transcript.text",
+        LineKind::Reasoning => "transcript.reasoning",
     };
     app.theme.style(scope)
 }

@@ -1,5 +1,7 @@
 //! The metrics view (`M`): a tokens-per-second sparkline per agent, the cost
-//! per agent as a bar chart (against the agent's budget when it has one), and
+//! per agent as a bar chart (against the agent's budget when it has one; once
+//! a prompt cache was used, each agent's cache reads and writes, `600r 100w`,
+//! and a last row with the session's cache-hit share and totals), and
 //! the phase timeline (when each phase ran, for how long, retries marked ↻),
 //! all from [`Metrics`], itself folded from the session's events.
 
@@ -103,10 +105,29 @@ fn draw_costs(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
         " Cost per agent "
     };
     let b = block(&app.theme, title, false);
-    let inner = b.inner(area);
+    let mut inner = b.inner(area);
     frame.render_widget(b, area);
     if inner.width < 12 || inner.height == 0 {
         return;
+    }
+    // Once a prompt cache was used: the session's cache-hit share and its
+    // reads and writes on the pane's last row, under the bars.
+    let (read, write) = m
+        .agents
+        .values()
+        .fold((0, 0), |(r, w), s| (r + s.cache_read, w + s.cache_write));
+    if read + write > 0 && inner.height > app.agents.len() as u16 {
+        inner.height -= 1;
+        let text = format!(
+            "cache hits {:.0}% · {} read (r) · {} written (w)",
+            100.0 * m.cache_share(),
+            tokens(read),
+            tokens(write)
+        );
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.style("ui.text.dim"))),
+            Rect::new(inner.x, inner.y + inner.height, inner.width, 1),
+        );
     }
     let bars: Vec<Bar> = app
         .agents
@@ -114,20 +135,28 @@ fn draw_costs(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
         .map(|agent| {
             let stats = m.agents.get(&agent.name).cloned().unwrap_or_default();
             let cost = stats.cost_usd;
-            let tok = tokens(stats.tokens_in + stats.tokens_out);
+            let mut tok = format!("{} tok", tokens(stats.tokens_in + stats.tokens_out));
+            // Prompt-cache reads and writes (parts of the input tokens).
+            if stats.cache_read + stats.cache_write > 0 {
+                tok.push_str(&format!(
+                    " · {}r {}w",
+                    tokens(stats.cache_read),
+                    tokens(stats.cache_write)
+                ));
+            }
             let (value, text) = match agent.budget_usd.filter(|b| *b > 0.0) {
                 Some(budget) => (
                     ((cost / budget) * 1000.0).round() as u64,
                     format!(
-                        "${cost:.3} of ${budget:.2} ({:.0}%) · {tok} tok",
+                        "${cost:.3} of ${budget:.2} ({:.0}%) · {tok}",
                         100.0 * cost / budget
                     ),
                 ),
                 // Bars are shares of a budget: an agent without one has no bar.
-                None if budgeted => (0, format!("${cost:.3} (no budget) · {tok} tok")),
+                None if budgeted => (0, format!("${cost:.3} (no budget) · {tok}")),
                 None => (
                     (cost * 1_000_000.0).round() as u64,
-                    format!("${cost:.3} · {tok} tok"),
+                    format!("${cost:.3} · {tok}"),
                 ),
             };
             let over = agent.budget_usd.is_some_and(|b| cost >= b);

@@ -168,6 +168,8 @@ impl Feed {
                     tokens_in: 600,
                     tokens_out: 250,
                     cost_usd: 0.0,
+                    cache_read_tokens: 0,
+                    cache_write_tokens: 0,
                 },
             );
         }

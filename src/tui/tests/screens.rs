@@ -22,16 +22,14 @@ fn with_metrics() -> App {
     let (mut app, mut f) = at_resolve();
     app.agents[1].budget_usd = Some(0.05);
     let mut m = crate::tui::metrics::Metrics::default();
-    let at = |s: u32| format!("2026-11-21T12:00:{s:02}Z");
-    let session = SessionId::parse("3f2a00c0ffee").unwrap();
     let mut seq = 0;
     let mut ev = |m: &mut crate::tui::metrics::Metrics, s: u32, body: EventBody| {
         seq += 1;
         m.apply(&LoggedEvent {
             v: 1,
             seq,
-            session: session.clone(),
-            at: at(s),
+            session: SessionId::parse("3f2a00c0ffee").unwrap(),
+            at: format!("2026-11-21T12:00:{s:02}Z"),
             body,
         });
     };
@@ -105,6 +103,8 @@ fn with_metrics() -> App {
                 tokens_in: 900,
                 tokens_out: out,
                 cost_usd: cost,
+                cache_read_tokens: 600,
+                cache_write_tokens: 100,
             },
         );
     }

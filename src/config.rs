@@ -1051,12 +1051,25 @@ model = "llama3"
         let msg = err.to_string();
         for want in [
             "line 5: agents.pm.reasoning_effort: unknown variant `huge`",
-            "line 8: agents.qa.phases.planning: no phase `planning` in the workflow",
             "line 12: agents.backend.thinking_budget = 10 is under 1024 tokens",
         ] {
             assert!(msg.contains(want), "{want}\n{msg}");
         }
         // A config error: the command line exits 2 with it.
         assert!(matches!(err, ConfigError::Problems { .. }), "{msg}");
+        // A phase's name is checked against the session's workflow: the
+        // default one has no `planning`, a workflow file may.
+        let text = "[providers.o]\nkind = \"offline\"\n[agents.qa]\nmodel = \"o3\"\n[agents.qa.phases.planning]\nreasoning_effort = \"low\"\n";
+        let settings = parse(text).unwrap();
+        let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
+        let default = workflow::Workflow::default_for(&roster).unwrap();
+        let err = reasoning::check_phases(&settings, &default).unwrap_err();
+        assert!(
+            err.starts_with("agents.qa.phases.planning: no phase `planning` in the workflow `default` (phases: refine, plan,"),
+            "{err}"
+        );
+        let mut custom = default.clone();
+        custom.phases[1].name = "planning".into();
+        assert_eq!(reasoning::check_phases(&settings, &custom), Ok(()));
     }
 }

@@ -96,6 +96,7 @@ pub(crate) fn prepare(global: &Global, workflow: Option<&Path>) -> Result<Prepar
         None => Workflow::default_for(&roster),
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
+    crate::config::reasoning::check_phases(&settings, &workflow).map_err(Failure::usage)?;
     let providers =
         crate::orchestrator::providers::build_providers(&settings).map_err(Failure::usage)?;
     Ok(Prepared {

@@ -105,6 +105,35 @@ impl AgentReasoning {
     }
 }
 
+/// Every `[agents.NAME.phases.PHASE]` of `settings` names a phase of
+/// `workflow` (the built-in one, or a `--workflow` file's).
+///
+/// Errors: the first table that names no phase of the workflow, as
+/// `agents.NAME.phases.PHASE: no phase `PHASE` in the workflow `W` (phases:
+/// …)` (the command line exits 2 with it).
+pub fn check_phases(
+    settings: &super::Settings,
+    workflow: &super::workflow::Workflow,
+) -> Result<(), String> {
+    let names: Vec<&str> = workflow.phases.iter().map(|p| p.name.as_str()).collect();
+    for agent in &settings.agents {
+        if let Some(phase) = agent
+            .reasoning
+            .phases
+            .keys()
+            .find(|p| !names.contains(&p.as_str()))
+        {
+            return Err(format!(
+                "agents.{}.phases.{phase}: no phase `{phase}` in the workflow `{}` (phases: {})",
+                agent.name,
+                workflow.name,
+                names.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `[agents.NAME.phases.PHASE]` as written.
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

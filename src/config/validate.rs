@@ -480,7 +480,8 @@ impl Team<'_, '_> {
 
     /// `[agents.NAME] reasoning_effort`/`thinking_budget` and their
     /// `[agents.NAME.phases.PHASE]` overrides; a budget under Anthropic's
-    /// least or a phase the default workflow does not have is a problem.
+    /// least is a problem (the phases' names are checked against the
+    /// workflow: [`super::reasoning::check_phases`]).
     fn reasoning(
         &self,
         name: &str,
@@ -506,19 +507,10 @@ impl Team<'_, '_> {
             thinking_budget: agent.thinking_budget,
         };
         check(&[], default, problems);
-        let known = super::workflow::default_phase_names();
+        // Phase names are checked against the session's workflow once it is
+        // known (`reasoning::check_phases`): a `--workflow` file may name others.
         let mut phases = std::collections::BTreeMap::new();
         for (phase, raw) in &agent.phases {
-            if !known.contains(phase) {
-                problems.at(
-                    span_of(self.doc, &["agents", name, "phases", phase]),
-                    format!(
-                        "agents.{name}.phases.{phase}: no phase `{phase}` in the workflow (phases: {})",
-                        known.join(", ")
-                    ),
-                );
-                continue;
-            }
             check(&["phases", phase], raw.reasoning(), problems);
             phases.insert(phase.clone(), raw.reasoning());
         }

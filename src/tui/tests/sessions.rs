@@ -17,20 +17,7 @@ fn the_config_reaches_the_app_budgets_mouse_and_key_overrides() {
         &|_| None,
     )
     .unwrap();
-    let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
-    let setup = crate::tui::Setup {
-        settings: std::sync::Arc::new(settings),
-        workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
-        theme: crate::tui::theme::Theme::default(),
-        dir: "/tmp".into(),
-        prompt: None,
-        resume: None,
-        unconfined: None,
-        unconfined_pending: false,
-        implicit_demo: false,
-        client: false,
-        run_notify_command: true,
-    };
+    let setup = setup_for(settings, false);
     let mut app = crate::tui::app_for(&setup);
     assert!(app.about.options.mouse);
     assert_eq!(
@@ -322,22 +309,7 @@ fn the_newest_line_stays_at_the_bottom_when_the_top_line_only_partly_fits() {
 
 #[test]
 fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
-    let setup = |settings: crate::config::Settings| {
-        let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
-        crate::tui::Setup {
-            settings: std::sync::Arc::new(settings),
-            workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
-            theme: crate::tui::theme::Theme::default(),
-            dir: "/tmp".into(),
-            prompt: None,
-            resume: None,
-            unconfined: None,
-            unconfined_pending: false,
-            implicit_demo: true,
-            client: false,
-            run_notify_command: true,
-        }
-    };
+    let setup = |settings| setup_for(settings, true);
     let mut demo = crate::tui::app_for(&setup(crate::config::Settings::offline_defaults()));
     assert_eq!(demo.about.provider_label, "offline (simulated) demo team");
     let screen = screen_text(&render(&mut demo, 80, 24));
@@ -370,22 +342,7 @@ fn the_header_names_the_offline_demo_team_and_a_scripted_team_plainly() {
 /// running session hides it.
 #[test]
 fn the_prompt_editor_shows_the_cost_estimate_before_a_session() {
-    let setup = |settings: crate::config::Settings| {
-        let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
-        crate::tui::Setup {
-            settings: std::sync::Arc::new(settings),
-            workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
-            theme: crate::tui::theme::Theme::default(),
-            dir: "/tmp".into(),
-            prompt: None,
-            resume: None,
-            unconfined: None,
-            unconfined_pending: false,
-            implicit_demo: false,
-            client: false,
-            run_notify_command: true,
-        }
-    };
+    let setup = |settings| setup_for(settings, false);
     let priced = crate::config::Settings::from_toml(
         "[providers.oa]\nkind = \"openai\"\napi_key_env = \"OA_KEY\"\n[agents.pm]\nprovider = \"oa\"\nmodel = \"gpt-4o\"\n[agents.backend]\nprovider = \"oa\"\nmodel = \"gpt-4o-mini\"\n[agents.frontend]\nprovider = \"oa\"\nmodel = \"gpt-4o-mini\"\n[agents.qa]\nprovider = \"oa\"\nmodel = \"gpt-4o-mini\"\n[agents.security]\nprovider = \"oa\"\nmodel = \"gpt-4o-mini\"\n",
         std::path::Path::new("/tmp/quorum.toml"),
@@ -450,4 +407,23 @@ fn the_prompt_editor_shows_the_cost_estimate_before_a_session() {
     offline.prompt.insert_str(prompt);
     let screen = screen_text(&render(&mut offline, 120, 40));
     assert!(screen.contains("offline team: no cost"), "{screen}");
+}
+
+/// The TUI's setup for `settings` with the default workflow, in `/tmp`
+/// (`implicit_demo`: the offline team runs for want of a provider).
+fn setup_for(settings: crate::config::Settings, implicit_demo: bool) -> crate::tui::Setup {
+    let roster: Vec<String> = settings.agents.iter().map(|a| a.name.clone()).collect();
+    crate::tui::Setup {
+        settings: std::sync::Arc::new(settings),
+        workflow: crate::config::workflow::Workflow::default_for(&roster).unwrap(),
+        theme: crate::tui::theme::Theme::default(),
+        dir: "/tmp".into(),
+        prompt: None,
+        resume: None,
+        unconfined: None,
+        unconfined_pending: false,
+        implicit_demo,
+        client: false,
+        run_notify_command: true,
+    }
 }

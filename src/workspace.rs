@@ -336,10 +336,11 @@ impl Workspace {
     /// About how many tokens the agents are shown of DIR's project, for the
     /// cost estimate before a session (docs/commands.md, `run --estimate`;
     /// docs/tui.md, "Cost estimate"): the project map of
-    /// [`PROJECT_MAP_BYTES`] as JSON, at 4 bytes a token, plus `map_tokens`
-    /// when DIR holds a source file the repository map reads. Cheap: no
-    /// file is parsed (the map is counted at its budget). 0 for an empty DIR
-    /// or one that cannot be listed.
+    /// [`PROJECT_MAP_BYTES`] as JSON, at 4 bytes a token, plus the
+    /// repository map counted at `map_tokens` or, when less, at a token per
+    /// 4 bytes of the source files it reads (a map holds only their
+    /// signatures). Cheap: no file is parsed. 0 for an empty DIR or one that
+    /// cannot be listed.
     pub fn shown_tokens(&self, map_tokens: usize) -> u64 {
         let Ok(map) = self.project_map(PROJECT_MAP_BYTES) else {
             return 0;
@@ -348,11 +349,12 @@ impl Workspace {
             return 0;
         }
         let json = serde_json::to_string_pretty(&map).unwrap_or_default();
-        let sources = map
-            .files
+        let source_bytes: u64 = repomap::walk(&self.dir, &self.state)
             .iter()
-            .any(|p| repomap::extract::Lang::of(p).is_some());
-        (json.len() as u64).div_ceil(4) + if sources { map_tokens as u64 } else { 0 }
+            .filter(|(p, _)| repomap::extract::Lang::of(p).is_some())
+            .map(|(_, len)| len)
+            .sum();
+        (json.len() as u64).div_ceil(4) + (map_tokens as u64).min(source_bytes.div_ceil(4))
     }
 
     /// What DIR holds for a session started with `prompt`
@@ -590,6 +592,30 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// The estimate's count of what the agents are shown: nothing for an
+    /// empty DIR; the project map's JSON plus the repository map at its
+    /// budget or, for a small project, at its source files' size.
+    #[test]
+    fn shown_tokens_count_the_project_map_and_the_repository_map_at_most_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".quorum");
+        let ws = Workspace::new(dir.path(), &state);
+        assert_eq!(ws.shown_tokens(4096), 0);
+        std::fs::write(dir.path().join("README.md"), "# x\n").unwrap();
+        let json = |ws: &Workspace| {
+            let map = ws.project_map(PROJECT_MAP_BYTES).unwrap();
+            (serde_json::to_string_pretty(&map).unwrap().len() as u64).div_ceil(4)
+        };
+        // No source file: no repository map.
+        assert_eq!(ws.shown_tokens(4096), json(&ws));
+        let source = "pub fn parse_config() {}\n".repeat(100);
+        std::fs::write(dir.path().join("lib.rs"), &source).unwrap();
+        let small = (source.len() as u64).div_ceil(4);
+        assert_eq!(ws.shown_tokens(4096), json(&ws) + small);
+        assert_eq!(ws.shown_tokens(100), json(&ws) + 100);
+        assert_eq!(ws.shown_tokens(0), json(&ws));
+    }
 
     #[test]
     fn staging_never_touches_dir_and_knows_new_from_modified() {

@@ -344,8 +344,10 @@ fn hints_help_and_prefill(w: u16, h: u16) {
     let t = Tmux::start(env, dir.path(), w, h, &command);
     t.wait_for("write the prompt");
     t.keys("?", true);
-    let screen = t.wait_for("keys —");
-    assert!(screen.contains("outside an editor"), "{screen}");
+    // (The overlay's title may be on screen before the rest of its frame:
+    // wait for a row of its body.)
+    let screen = t.wait_for("outside an editor");
+    assert!(screen.contains("keys —"), "{screen}");
     // (Each Escape is waited out: tmux reads Escape and a key right after
     // it as Alt and that key.)
     t.keys("Escape", false);

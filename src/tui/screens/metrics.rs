@@ -129,6 +129,8 @@ fn draw_costs(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
             Rect::new(inner.x, inner.y + inner.height, inner.width, 1),
         );
     }
+    // The bars' texts are ASCII: ratatui 0.30's horizontal bar places the
+    // part of a text longer than its bar by bytes, not columns.
     let bars: Vec<Bar> = app
         .agents
         .iter()
@@ -139,7 +141,7 @@ fn draw_costs(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
             // Prompt-cache reads and writes (parts of the input tokens).
             if stats.cache_read + stats.cache_write > 0 {
                 tok.push_str(&format!(
-                    " · {}r {}w",
+                    ", {}r {}w",
                     tokens(stats.cache_read),
                     tokens(stats.cache_write)
                 ));
@@ -148,15 +150,15 @@ fn draw_costs(app: &App, m: &Metrics, frame: &mut Frame, area: Rect) {
                 Some(budget) => (
                     ((cost / budget) * 1000.0).round() as u64,
                     format!(
-                        "${cost:.3} of ${budget:.2} ({:.0}%) · {tok}",
+                        "${cost:.3}/${budget:.2} ({:.0}%), {tok}",
                         100.0 * cost / budget
                     ),
                 ),
                 // Bars are shares of a budget: an agent without one has no bar.
-                None if budgeted => (0, format!("${cost:.3} (no budget) · {tok}")),
+                None if budgeted => (0, format!("${cost:.3} (no budget), {tok}")),
                 None => (
                     (cost * 1_000_000.0).round() as u64,
-                    format!("${cost:.3} · {tok}"),
+                    format!("${cost:.3}, {tok}"),
                 ),
             };
             let over = agent.budget_usd.is_some_and(|b| cost >= b);

@@ -594,3 +594,49 @@ fn a_pasted_end_marker_does_not_end_the_paste_early() {
     t.wait_for("EXIT=0");
     assert!(!dir.path().join(".git").exists(), "no session ran");
 }
+
+/// Issue 21 at 80x24, from outside: in a repository with an `AGENTS.md`, the
+/// prompt editor's lower border shows the cost estimate while the prompt is
+/// typed (the scripted offline team costs nothing), and once the session
+/// starts the status bar names the instruction file the agents follow.
+#[test]
+fn an_existing_repository_shows_the_estimate_then_the_instructions_at_80x24() {
+    let env = Env::new();
+    let dir = crate::common::tempdir();
+    let d = dir.path();
+    crate::common::write(
+        d,
+        "AGENTS.md",
+        "Use tabs.\nRun `make check` before committing.\n",
+    );
+    crate::common::write(
+        d,
+        "src/lib.rs",
+        "pub fn parse_config(text: &str) -> Option<u32> {\n\ttext.trim().parse().ok()\n}\n",
+    );
+    // The planners' built-in plans, streamed slowly: the status bar's
+    // message stays up while the plan phase runs.
+    crate::common::write_scripted(
+        d,
+        "[[reply]]\nphase = \"plan\"\ndelay_ms = 5\ntimes = 0\n",
+        "",
+    );
+    let command = format!("{}; {AFTER}", bin());
+    let t = Tmux::start(env, d, 80, 24, &command);
+    t.wait_for("write the prompt");
+    let screen = t.screen();
+    assert!(!screen.contains("no cost"), "nothing typed yet:\n{screen}");
+    t.keys("make parse_config accept hex", true);
+    let screen = t.wait_for("offline team: no cost");
+    let border = screen
+        .lines()
+        .find(|l| l.contains("offline team: no cost"))
+        .unwrap();
+    assert!(border.trim_start().starts_with('╰'), "{screen}");
+    t.keys("Enter", false);
+    let screen = t.wait_for("the project's instructions: AGENTS.md");
+    assert!(
+        !screen.contains("no cost"),
+        "a running session hides the estimate:\n{screen}"
+    );
+}

@@ -24,6 +24,15 @@ const SAMPLED_LINES: usize = 12;
 /// Characters of a line compared when scoring, at most.
 const SCORED_CHARS: usize = 160;
 
+/// Windows of a file scored in full when looking for the nearest lines, at
+/// most: a longer file is scanned at a stride first, then around its best
+/// windows line by line, so that the search costs about the same on a
+/// 100,000-line file as on a 4,000-line one.
+const SCORED_WINDOWS: usize = 4_000;
+
+/// Best windows of a strided scan that are looked at line by line.
+const REFINED_WINDOWS: usize = 4;
+
 /// Lines of a candidate quoted back to the model, at most.
 const QUOTED_LINES: usize = 40;
 
@@ -193,15 +202,24 @@ fn nearest(file: &[&str], search: &[&str]) -> Vec<(usize, f64)> {
             .map(|k| k * (n - 1) / (SAMPLED_LINES - 1))
             .collect()
     };
-    let mut scored: Vec<(usize, f64)> = (0..=file.len() - n)
-        .map(|i| {
-            let total: f64 = sampled
-                .iter()
-                .map(|&j| line_score(body(file[i + j]).trim(), search[j].trim()))
-                .sum();
-            (i, total / sampled.len() as f64)
-        })
-        .collect();
+    let score = |i: usize| {
+        let total: f64 = sampled
+            .iter()
+            .map(|&j| line_score(body(file[i + j]).trim(), search[j].trim()))
+            .sum();
+        (i, total / sampled.len() as f64)
+    };
+    let windows = file.len() - n + 1;
+    let step = windows.div_ceil(SCORED_WINDOWS).max(1);
+    let mut scored: Vec<(usize, f64)> = (0..windows).step_by(step).map(score).collect();
+    if step > 1 {
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let best: Vec<usize> = scored.iter().take(REFINED_WINDOWS).map(|w| w.0).collect();
+        for start in best {
+            let around = start.saturating_sub(step)..(start + step).min(windows);
+            scored.extend(around.filter(|i| i % step != 0).map(score));
+        }
+    }
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let Some(&best) = scored.first() else {
         return Vec::new();
@@ -465,6 +483,22 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// On a file too long to score every window, the strided scan and its
+    /// refinement still find the window a near-miss SEARCH was meant for.
+    #[test]
+    fn the_nearest_lines_are_found_in_a_100000_line_file() {
+        let lines: Vec<String> = (0..100_000)
+            .map(|i| format!("    let value_{i} = compute({i}, \"{}\");", i % 7))
+            .collect();
+        let file: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let wanted = 77_777;
+        let mut search: Vec<String> = lines[wanted..wanted + 5].to_vec();
+        search[2] = search[2].replace("compute", "compute_all");
+        let search: Vec<&str> = search.iter().map(String::as_str).collect();
+        let found = nearest(&file, &search);
+        assert_eq!(found.first().map(|w| w.0), Some(wanted), "{found:?}");
     }
 
     #[test]

@@ -203,8 +203,19 @@ impl Actor {
                         Some(earlier) => Ok(Some(earlier.content.clone())),
                         None => self.current_text(&path).await,
                     };
+                    // Off the runtime's workers: a miss looks for the
+                    // nearest lines of a file that may be long.
                     let applied = match current {
-                        Ok(c) => edits::apply(&file.path, c.as_deref(), &list),
+                        Ok(c) => {
+                            let shown = file.path.clone();
+                            tokio::task::spawn_blocking(move || {
+                                edits::apply(&shown, c.as_deref(), &list)
+                            })
+                            .await
+                            .unwrap_or_else(|e| {
+                                Err(edits::EditError::unreadable(&file.path, &e.to_string()))
+                            })
+                        }
                         Err(reason) => Err(edits::EditError::unreadable(&file.path, &reason)),
                     };
                     match applied {

@@ -327,7 +327,7 @@ mod tests {
         write(
             d,
             "src/config.rs",
-            "pub fn parse_config(text: &str) -> Config {\n    todo!()\n}\n",
+            "pub fn parse_config(text: &str) -> Config {\n    Config::parse(text)\n}\n",
         );
         write(d, "gen/out.py", "def generated():\n    pass\n");
         write(d, ".gitignore", "gen/\n");

@@ -3,9 +3,10 @@
 //! already holds. A SEARCH/REPLACE reply changes only the intended lines; a
 //! block that matches twice, or nothing, goes back to the model with the
 //! reason and the matching or nearest lines, and the corrected reply
-//! applies; a whole-file reply of the same change still works. The refine
-//! and the breakdown come from the scripted offline team; the session is
-//! refine → implement → deliver.
+//! applies; a whole-file reply of the same change still works; a repair's
+//! edits fix a failing test. The refine and the breakdown come from the
+//! scripted offline team; the session is refine → implement → deliver (→
+//! test, for the repair).
 
 use quorum::llm::TaskKind;
 use serde_json::Value;
@@ -80,21 +81,7 @@ fn setup(
     let dir = tempdir();
     let d = dir.path();
     write(d, "app.py", &original());
-    env.git(d, &["init", "-q"]);
-    env.git(d, &["add", "-A"]);
-    env.git(
-        d,
-        &[
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.invalid",
-            "commit",
-            "-q",
-            "-m",
-            "the app",
-        ],
-    );
+    commit_all(env, d, "the app");
     write(d, "script.toml", SCRIPT);
     let mut config = format!(
         "[providers.sim]\nkind = \"offline\"\nscript = \"script.toml\"\n[providers.fake]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nbackoff_ms = 1\n",
@@ -110,6 +97,25 @@ fn setup(
     let other = tempdir();
     write(other.path(), "edit.toml", WORKFLOW);
     (dir, other)
+}
+
+/// DIR (`d`) as a git repository with everything in it committed.
+fn commit_all(env: &Env, d: &std::path::Path, message: &str) {
+    env.git(d, &["init", "-q"]);
+    env.git(d, &["add", "-A"]);
+    env.git(
+        d,
+        &[
+            "-c",
+            "user.name=Person",
+            "-c",
+            "user.email=person@example.invalid",
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
 }
 
 /// Runs the session headless, overwriting `app.py` (committed, so allowed).
@@ -324,4 +330,137 @@ fn the_offline_team_asked_for_edits_changes_an_existing_project_with_them() {
         "{staged:?}"
     );
     assert_eq!(second.one("test_run")["status"], "passed");
+}
+
+/// A workflow whose test phase runs the project's own tests, so that a
+/// failing run becomes a repair.
+const REPAIR_WORKFLOW: &str = r#"
+name = "edit-and-repair"
+[[phase]]
+name = "refine"
+kind = "single"
+agents = ["pm"]
+[[phase]]
+name = "implement"
+kind = "tasks"
+agents = ["pm", "backend"]
+inputs = ["refine"]
+[[phase]]
+name = "test"
+kind = "test"
+agents = ["qa"]
+inputs = ["refine", "implement"]
+[[phase]]
+name = "deliver"
+kind = "deliver"
+"#;
+
+/// A repair may send SEARCH/REPLACE edits too: the implementer's edit of
+/// `calc.py` breaks the project's own test (a name error the traceback
+/// places in `calc.py`), the failing run becomes a repair for the backend
+/// (the file's owner), whose edit is copied from `current` without its line
+/// numbers, applies, and the second run passes; only the edited lines differ
+/// from DIR's file in the commit.
+#[test]
+fn a_repair_reply_of_search_replace_edits_fixes_the_failing_test() {
+    let env = Env::new();
+    let server = FakeLlm::start();
+    let dir = tempdir();
+    let d = dir.path();
+    let calc: String = (0..60)
+        .map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n"))
+        .collect::<String>()
+        + "def total(items):\n    return sum(items)\n";
+    write(d, "calc.py", &calc);
+    write(
+        d,
+        "test_calc.py",
+        "import unittest\n\nimport calc\n\n\nclass TotalTest(unittest.TestCase):\n    def test_total_with_tax(self):\n        self.assertEqual(calc.total([10, 20], tax=0.5), 45)\n\n    def test_f3(self):\n        self.assertEqual(calc.f3(1), 4)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n",
+    );
+    commit_all(&env, d, "calc");
+    write(
+        d,
+        "script.toml",
+        r#"
+[[reply]]
+agent = "pm"
+kind = "breakdown"
+text = '''
+{"tasks": [
+  {"id": "tax", "agent": "backend", "title": "total takes a tax", "files": ["calc.py"], "depends_on": [], "description": "total(items, tax=0) returns the sum times 1 + tax."}
+]}
+'''
+[[reply]]
+agent = "qa"
+kind = "tests"
+text = "The existing tests in test_calc.py cover the change."
+"#,
+    );
+    write_repair_config(d, &server);
+    // The implementer's edit names a variable that does not exist: the
+    // traceback names `calc.py`, the backend's file.
+    let broken = "total takes a tax.\n\n### `calc.py`\n```python\n<<<<<<< SEARCH\ndef total(items):\n    return sum(items)\n=======\ndef total(items, tax=0):\n    return sum(items) * (1 + taxes)\n>>>>>>> REPLACE\n```\n";
+    // The repair: SEARCH copied from `current` without its numbers.
+    let fixed = "total uses its tax.\n\n### `calc.py`\n```python\n<<<<<<< SEARCH\n    return sum(items) * (1 + taxes)\n=======\n    return sum(items) * (1 + tax)\n>>>>>>> REPLACE\n```\n";
+    server.replies_for(TaskKind::Implement, &[broken]);
+    server.replies_for(TaskKind::Repair, &[fixed]);
+    let other = tempdir();
+    write(other.path(), "repair.toml", REPAIR_WORKFLOW);
+    let session = Session::from_output(run(env.quorum([
+        "run",
+        "let total take a tax",
+        "--dir",
+        path_str(d),
+        "--workflow",
+        path_str(&other.path().join("repair.toml")),
+        "--allow-overwrite",
+        "--json",
+    ])));
+    session.assert_succeeded();
+    let runs: Vec<String> = session
+        .of("test_run")
+        .iter()
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(runs, ["failed", "passed"], "{}", session.out);
+    // The repair's prompt showed `calc.py` numbered and asked for edits.
+    let repair = server
+        .received()
+        .iter()
+        .map(|r| model_and_prompt(r.format, &r.path, &r.body).1)
+        .find(|p| p.contains("\"report\""))
+        .expect("a repair request");
+    assert!(repair.contains("<<<<<<< SEARCH"), "{repair}");
+    assert!(repair.contains("copied from `current` without the line numbers"));
+    let now = std::fs::read_to_string(d.join("calc.py")).unwrap();
+    let changed: Vec<(usize, &str)> = calc
+        .lines()
+        .zip(now.lines())
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, (_, b))| (i + 1, b))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            (241, "def total(items, tax=0):"),
+            (242, "    return sum(items) * (1 + tax)")
+        ]
+    );
+    assert_eq!(calc.lines().count(), now.lines().count());
+}
+
+/// The repair test's `quorum.toml`: the backend on the fake OpenAI server as
+/// `gpt-4o` (search-replace), everyone else on the scripted offline team,
+/// and the project's own tests as the test command.
+fn write_repair_config(d: &std::path::Path, server: &FakeLlm) {
+    let mut config = format!(
+        "[providers.sim]\nkind = \"offline\"\nscript = \"script.toml\"\n[providers.fake]\nkind = \"openai\"\nbase_url = \"{}/v1\"\nbackoff_ms = 1\n[test]\ncommand = \"python3 -m unittest -v\"\n",
+        server.url()
+    );
+    for agent in ["pm", "frontend", "qa", "security"] {
+        config.push_str(&format!("[agents.{agent}]\nprovider = \"sim\"\n"));
+    }
+    config.push_str("[agents.backend]\nprovider = \"fake\"\nmodel = \"gpt-4o\"\n");
+    write(d, "quorum.toml", &config);
 }

@@ -466,13 +466,6 @@ pub fn problem(errors: &[EditError]) -> String {
 mod tests {
     use super::*;
 
-    fn edit(search: &str, replace: &str) -> Edit {
-        Edit {
-            search: search.into(),
-            replace: replace.into(),
-        }
-    }
-
     /// A 2,000-line Python file: 400 functions of five lines each, each
     /// distinct by its number, the bodies alike.
     fn big_file() -> String {
@@ -506,12 +499,12 @@ mod tests {
         let original = big_file();
         assert_eq!(original.lines().count(), 2000);
         let edits = [
-            edit(
+            Edit::new(
                 "def handler_120(request):\n    value = request.get(\"k120\")\n",
                 "def handler_120(request, default=0):\n    value = request.get(\"k120\", default)\n",
             ),
-            edit("        return 250\n", "        return -1\n"),
-            edit(
+            Edit::new("        return 250\n", "        return -1\n"),
+            Edit::new(
                 "def handler_399(request):\n    value = request.get(\"k399\")\n    if value is None:\n        return 399\n    return value * 2\n",
                 "",
             ),
@@ -544,7 +537,7 @@ mod tests {
         let err = apply(
             "app.py",
             Some(&original),
-            &[edit("        return 1999\n", "x\n")],
+            &[Edit::new("        return 1999\n", "x\n")],
         )
         .unwrap_err();
         assert_eq!(err.failures[0].short, "matches nothing");
@@ -557,8 +550,8 @@ mod tests {
             "app.py",
             Some(&original),
             &[
-                edit("    if value is None:\n        return 7\n", "x\n"),
-                edit("    return value * 2\n", "    return value * 3\n"),
+                Edit::new("    if value is None:\n        return 7\n", "x\n"),
+                Edit::new("    return value * 2\n", "    return value * 3\n"),
             ],
         )
         .unwrap_err();
@@ -575,7 +568,12 @@ mod tests {
         );
         assert!(failure.reason.contains("(and 390 more)"));
         let two = "def a():\n    pass\n\ndef b():\n    pass\n";
-        let err = apply("m.py", Some(two), &[edit("    pass\n", "    return 1\n")]).unwrap_err();
+        let err = apply(
+            "m.py",
+            Some(two),
+            &[Edit::new("    pass\n", "    return 1\n")],
+        )
+        .unwrap_err();
         assert!(
             err.to_string().starts_with(
                 "- `m.py`, edit block 1 (SEARCH starting `pass`): matches 2 places: lines 2 and 5."
@@ -588,7 +586,7 @@ mod tests {
     fn a_block_that_matches_nothing_quotes_the_nearest_lines() {
         let original = big_file();
         let search = "def handler_777(request):\n    value = request.get(\"k777\")\n    if value is None:\n        return 777\n";
-        let err = apply("app.py", Some(&original), &[edit(search, "pass\n")]).unwrap_err();
+        let err = apply("app.py", Some(&original), &[Edit::new(search, "pass\n")]).unwrap_err();
         let reason = &err.failures[0].reason;
         assert!(
             reason.starts_with("matches nothing. The nearest lines"),
@@ -612,7 +610,7 @@ mod tests {
         let err = apply(
             "main.rs",
             Some(original),
-            &[edit(
+            &[Edit::new(
                 "  let x = 1;\n  println!(\"{x}\");\n",
                 "    let x = 2;\n",
             )],
@@ -631,7 +629,7 @@ mod tests {
         let err = apply(
             "main.rs",
             Some(original),
-            &[edit("2 |     let x = 1;\n", "    let x = 2;\n")],
+            &[Edit::new("2 |     let x = 1;\n", "    let x = 2;\n")],
         )
         .unwrap_err();
         assert!(
@@ -647,14 +645,18 @@ mod tests {
         let new = apply(
             "f",
             Some(original),
-            &[edit("a\n", "a\nb\n"), edit("b\nb\n", "B\n")],
+            &[Edit::new("a\n", "a\nb\n"), Edit::new("b\nb\n", "B\n")],
         )
         .unwrap();
         assert_eq!(new, "a\nB\nc\n", "the second block sees the first's result");
         let err = apply(
             "f",
             Some(original),
-            &[edit("a\n", "A\n"), edit("", "x\n"), edit("zzz\n", "y\n")],
+            &[
+                Edit::new("a\n", "A\n"),
+                Edit::new("", "x\n"),
+                Edit::new("zzz\n", "y\n"),
+            ],
         )
         .unwrap_err();
         let blocks: Vec<usize> = err.failures.iter().map(|f| f.block).collect();
@@ -695,19 +697,19 @@ mod tests {
     #[test]
     fn line_ends_and_new_files() {
         assert_eq!(
-            apply("f", Some("a\r\nb\r\n"), &[edit("b\n", "c\nd\n")]).unwrap(),
+            apply("f", Some("a\r\nb\r\n"), &[Edit::new("b\n", "c\nd\n")]).unwrap(),
             "a\r\nc\r\nd\r\n"
         );
         assert_eq!(
-            apply("f", Some("a\nb"), &[edit("b\n", "c\n")]).unwrap(),
+            apply("f", Some("a\nb"), &[Edit::new("b\n", "c\n")]).unwrap(),
             "a\nc",
             "no final line end stays none"
         );
         assert_eq!(
-            apply("f", None, &[edit("", "x\n"), edit("", "y\n")]).unwrap(),
+            apply("f", None, &[Edit::new("", "x\n"), Edit::new("", "y\n")]).unwrap(),
             "x\ny\n"
         );
-        let err = apply("f", None, &[edit("x\n", "y\n")]).unwrap_err();
+        let err = apply("f", None, &[Edit::new("x\n", "y\n")]).unwrap_err();
         assert!(err.failures[0].reason.contains("does not exist yet"));
     }
 }

@@ -66,6 +66,16 @@ pub struct Edit {
     pub replace: String,
 }
 
+impl Edit {
+    /// The edit of `search` (whole lines) into `replace`.
+    pub fn new(search: impl Into<String>, replace: impl Into<String>) -> Self {
+        Edit {
+            search: search.into(),
+            replace: replace.into(),
+        }
+    }
+}
+
 /// What a reply says of one file: its whole content, or edits to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileBody {
@@ -421,13 +431,6 @@ pub fn edit_block(path: &str, edits: &[Edit]) -> String {
 mod tests {
     use super::*;
 
-    fn edit(search: &str, replace: &str) -> Edit {
-        Edit {
-            search: search.into(),
-            replace: replace.into(),
-        }
-    }
-
     #[test]
     fn edits_and_whole_files_parse_side_by_side() {
         let text = "Changed two things.\n\n### `src/app.py`\n```python\n<<<<<<< SEARCH\ndef f():\n    return 1\n=======\ndef f():\n    return 2\n>>>>>>> REPLACE\n\n<<<<<<< SEARCH\nX = 1\n=======\n>>>>>>> REPLACE\n```\n\n```python\n<<<<<<< SEARCH\nY = 2\n=======\nY = 3\n>>>>>>> REPLACE\n```\n\n### `new.py`\n```python\nprint('hi')\n```\n";
@@ -439,9 +442,9 @@ mod tests {
                 ReplyFile {
                     path: "src/app.py".into(),
                     body: FileBody::Edits(vec![
-                        edit("def f():\n    return 1\n", "def f():\n    return 2\n"),
-                        edit("X = 1\n", ""),
-                        edit("Y = 2\n", "Y = 3\n"),
+                        Edit::new("def f():\n    return 1\n", "def f():\n    return 2\n"),
+                        Edit::new("X = 1\n", ""),
+                        Edit::new("Y = 2\n", "Y = 3\n"),
                     ]),
                 },
                 ReplyFile {
@@ -464,7 +467,7 @@ mod tests {
         let (files, _) = parse_reply_at_most(text, usize::MAX).unwrap();
         assert_eq!(
             files[0].body,
-            FileBody::Edits(vec![edit(
+            FileBody::Edits(vec![Edit::new(
                 "Run:\n```sh\nmake\n```\n",
                 "Run:\n```sh\nmake check\n```\n"
             )])

@@ -150,6 +150,25 @@ impl Env {
         out.stdout
     }
 
+    /// Adds everything in `dir` and commits it as the person (a fixed name
+    /// and address); panics unless git succeeds.
+    pub fn commit_all(&self, dir: &Path, message: &str) {
+        self.git(dir, &["add", "-A"]);
+        self.git(
+            dir,
+            &[
+                "-c",
+                "user.name=Person",
+                "-c",
+                "user.email=person@example.invalid",
+                "commit",
+                "-q",
+                "-m",
+                message,
+            ],
+        );
+    }
+
     /// Runs git in `dir` and returns whatever happened.
     pub fn git_output(&self, dir: &Path, args: &[&str]) -> Output {
         let mut cmd = self.command("git");

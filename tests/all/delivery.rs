@@ -212,20 +212,7 @@ fn an_existing_file_is_overwritten_only_with_allow_overwrite() {
     write(d, "README.md", mine);
     // Committed: uncommitted work is never overwritten (tests/all/sacred.rs).
     env.git(d, &["init", "-q"]);
-    env.git(d, &["add", "-A"]);
-    env.git(
-        d,
-        &[
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.invalid",
-            "commit",
-            "-q",
-            "-m",
-            "my notes",
-        ],
-    );
+    env.commit_all(d, "my notes");
 
     let refused = env.run_json(d, &[]);
     assert_eq!(refused.out.code, 1, "{}", refused.out);

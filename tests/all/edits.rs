@@ -102,20 +102,7 @@ fn setup(
 /// DIR (`d`) as a git repository with everything in it committed.
 fn commit_all(env: &Env, d: &std::path::Path, message: &str) {
     env.git(d, &["init", "-q"]);
-    env.git(d, &["add", "-A"]);
-    env.git(
-        d,
-        &[
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.invalid",
-            "commit",
-            "-q",
-            "-m",
-            message,
-        ],
-    );
+    env.commit_all(d, message);
 }
 
 /// Runs the session headless, overwriting `app.py` (committed, so allowed).
@@ -332,28 +319,16 @@ fn the_offline_team_asked_for_edits_changes_an_existing_project_with_them() {
     assert_eq!(second.one("test_run")["status"], "passed");
 }
 
-/// A workflow whose test phase runs the project's own tests, so that a
-/// failing run becomes a repair.
-const REPAIR_WORKFLOW: &str = r#"
-name = "edit-and-repair"
-[[phase]]
-name = "refine"
-kind = "single"
-agents = ["pm"]
-[[phase]]
-name = "implement"
-kind = "tasks"
-agents = ["pm", "backend"]
-inputs = ["refine"]
-[[phase]]
-name = "test"
-kind = "test"
-agents = ["qa"]
-inputs = ["refine", "implement"]
-[[phase]]
-name = "deliver"
-kind = "deliver"
-"#;
+/// [`WORKFLOW`] with a test phase before deliver, whose run of the
+/// project's own tests turns a failure into a repair.
+fn repair_workflow() -> String {
+    let deliver = "[[phase]]\nname = \"deliver\"";
+    assert!(WORKFLOW.contains(deliver));
+    WORKFLOW.replace(
+        deliver,
+        &format!("[[phase]]\nname = \"test\"\nkind = \"test\"\nagents = [\"qa\"]\ninputs = [\"refine\", \"implement\"]\n{deliver}"),
+    )
+}
 
 /// A repair may send SEARCH/REPLACE edits too: the implementer's edit of
 /// `calc.py` breaks the project's own test (a name error the traceback
@@ -405,7 +380,7 @@ text = "The existing tests in test_calc.py cover the change."
     server.replies_for(TaskKind::Implement, &[broken]);
     server.replies_for(TaskKind::Repair, &[fixed]);
     let other = tempdir();
-    write(other.path(), "repair.toml", REPAIR_WORKFLOW);
+    write(other.path(), "repair.toml", &repair_workflow());
     let session = Session::from_output(run(env.quorum([
         "run",
         "let total take a tax",

@@ -675,20 +675,7 @@ fn the_persons_project_is_committed(env: &Env, d: &Path, own: &[(&str, &str); 4]
         crate::common::write(d, path, text);
     }
     env.git(d, &["init", "-q"]);
-    env.git(d, &["add", "-A"]);
-    env.git(
-        d,
-        &[
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.invalid",
-            "commit",
-            "-q",
-            "-m",
-            "my project",
-        ],
-    );
+    env.commit_all(d, "my project");
 }
 
 /// Step: a run crashed once README.md (a file of theirs) is staged leaves their files untouched.

@@ -45,23 +45,6 @@ fn resumed_events(out: &Output) -> Vec<Value> {
     events
 }
 
-fn commit_all(env: &Env, d: &Path, message: &str) {
-    env.git(d, &["add", "-A"]);
-    env.git(
-        d,
-        &[
-            "-c",
-            "user.name=Person",
-            "-c",
-            "user.email=person@example.invalid",
-            "commit",
-            "-q",
-            "-m",
-            message,
-        ],
-    );
-}
-
 /// The commits of DIR's repository that carry the session's trailer.
 fn commits_of(env: &Env, d: &Path, session: &str) -> usize {
     env.git(d, &["log", "--format=%H%n%B%x00"])
@@ -95,7 +78,7 @@ fn uncommitted_edits_are_never_overwritten_even_with_allow_overwrite() {
     let d = dir.path();
     write(d, "README.md", "# My project\n");
     env.git(d, &["init", "-q"]);
-    commit_all(&env, d, "my project");
+    env.commit_all(d, "my project");
     // An edit that is in no commit, and a file git does not track.
     let edit = "# My project\n\nAn edit in no commit: do not lose it.\n";
     std::fs::write(d.join("README.md"), edit).unwrap();
@@ -141,7 +124,7 @@ fn uncommitted_edits_are_never_overwritten_even_with_allow_overwrite() {
     assert_eq!(env.git(d, &["rev-list", "--count", "HEAD"]), "1\n");
 
     // Committed, the same files are the flag's to overwrite.
-    commit_all(&env, d, "my edit");
+    env.commit_all(d, "my edit");
     let resumed = run(env.quorum(["resume", "--headless", "--json", "--dir", path_str(d)]));
     assert_eq!(resumed.code, 0, "{resumed}");
     let stream = resumed_events(&resumed);
@@ -398,7 +381,7 @@ async fn an_interactive_commit_never_overwrites_uncommitted_work() {
     let d = dir.path();
     write(d, "README.md", "# Todo\n");
     env.git(d, &["init", "-q"]);
-    commit_all(&env, d, "my project");
+    env.commit_all(d, "my project");
     let edit = "# Todo\n\nMy uncommitted edit.\n";
     std::fs::write(d.join("README.md"), edit).unwrap();
 
@@ -473,7 +456,7 @@ async fn an_interactive_commit_never_overwrites_uncommitted_work() {
     );
 
     // Committed by the person, the same commit goes through.
-    commit_all(&env, d, "my edit");
+    env.commit_all(d, "my edit");
     handle.send(Op::Commit {
         message: None,
         allow_secrets: false,
